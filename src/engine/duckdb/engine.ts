@@ -1,0 +1,240 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { IngotError, messageOf } from '../../errors.js';
+import { fieldOf, type StructType } from '../../table/schema.js';
+import type { DataFile } from '../../table/write.js';
+import { quoteIdent, quoteString, type Engine, type EngineSettings, type FileScan, type Row, type StagedRelation, type TableScan, type WriteTarget } from '../engine.js';
+import { deltaStats } from './stats.js';
+import { deltaSchemaOf, duckTypeOf } from './types.js';
+
+const DEFAULT_FILE_SIZE = 256 * 1024 * 1024;
+
+/**
+ * The DuckDB engine (`@duckdb/node-api`), in process. Delta snapshots become views over
+ * `read_parquet` of their live files; writes go through `COPY ... TO ... (RETURN_STATS)`, which
+ * gives each file's row count, size, partition values and column bounds in the same pass.
+ * Sessions run in UTC.
+ */
+export class DuckDBEngine implements Engine {
+  readonly name = 'duckdb';
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+  ) {}
+
+  /** Opens an in-memory database with the given memory limit, spill directory and threads. */
+  static async open(settings: EngineSettings = {}): Promise<DuckDBEngine> {
+    const options: Record<string, string> = {};
+    if (settings.memoryLimit) options['memory_limit'] = settings.memoryLimit;
+    if (settings.threads) options['threads'] = String(settings.threads);
+    if (settings.spillDirectory) {
+      await fs.mkdir(settings.spillDirectory, { recursive: true });
+      options['temp_directory'] = settings.spillDirectory;
+    }
+    const instance = await DuckDBInstance.create(':memory:', options);
+    const conn = await instance.connect();
+    await conn.run("SET TimeZone = 'UTC'");
+    await conn.run('SET preserve_insertion_order = false');
+    return new DuckDBEngine(instance, conn);
+  }
+
+  async attachTable(qualifiedName: string, scan: TableScan): Promise<void> {
+    const [schemaName, table] = splitName(qualifiedName);
+    await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}`);
+    await this.exec(`CREATE OR REPLACE VIEW ${quoteIdent(schemaName)}.${quoteIdent(table)} AS ${tableScanSql(scan)}`);
+  }
+
+  async attachFiles(name: string, scan: FileScan): Promise<void> {
+    await this.exec(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS ${fileScanSql(scan)}`);
+  }
+
+  async references(sql: string): Promise<string[]> {
+    const reader = await this.conn.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR) AS j', [sql]);
+    const parsed = JSON.parse(String(reader.getRowObjectsJS()[0]!['j'])) as { error: boolean; error_message?: string; statements?: unknown[] };
+    if (parsed.error) {
+      const msg = parsed.error_message ?? 'cannot parse';
+      const notSelect = /only SELECT statements can be serialized/i.test(msg);
+      throw new IngotError(notSelect ? 'SQL_NOT_READ_ONLY' : 'SQL_ERROR', notSelect ? 'only SELECT statements are allowed here' : msg);
+    }
+    const names = new Set<string>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(walk);
+      if (node === null || typeof node !== 'object') return;
+      const o = node as Record<string, unknown>;
+      if (o['type'] === 'BASE_TABLE' && typeof o['schema_name'] === 'string' && o['schema_name'] !== '') {
+        names.add(`${o['schema_name']}.${String(o['table_name'])}`);
+      }
+      for (const v of Object.values(o)) walk(v);
+    };
+    walk(parsed.statements);
+    return [...names].sort();
+  }
+
+  async stage(name: string, sql: string): Promise<StagedRelation> {
+    await this.exec(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(name)} AS ${sql}`);
+    const reader = await this.conn.runAndReadAll(`SELECT * FROM ${quoteIdent(name)} LIMIT 0`);
+    const schema = deltaSchemaOf(reader.columnNames(), reader.columnTypes());
+    const count = await this.conn.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${quoteIdent(name)}`);
+    return { name, schema, rows: Number(count.getRowObjectsJS()[0]!['n']) };
+  }
+
+  async query(sql: string): Promise<Row[]> {
+    try {
+      const reader = await this.conn.runAndReadAll(sql);
+      return reader.getRowObjectsJson() as Row[];
+    } catch (err) {
+      throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
+    }
+  }
+
+  async write(sql: string, target: WriteTarget): Promise<DataFile[]> {
+    const projection = target.schema.fields
+      .map((f) => `CAST(${quoteIdent(f.name)} AS ${duckTypeOf(f.type)}) AS ${quoteIdent(f.name)}`)
+      .join(', ');
+    const options = ['FORMAT parquet', "FILENAME_PATTERN 'part-{uuid}'", 'RETURN_STATS', 'APPEND'];
+    if (target.partitionColumns.length > 0) options.push(`PARTITION_BY (${target.partitionColumns.map(quoteIdent).join(', ')})`);
+    else options.push(`FILE_SIZE_BYTES ${target.targetFileSize ?? DEFAULT_FILE_SIZE}`);
+    await fs.mkdir(target.location, { recursive: true });
+    const reader = await this.conn.runAndReadAll(`COPY (SELECT ${projection} FROM (${sql})) TO ${quoteString(target.location)} (${options.join(', ')})`)
+      .catch((err: unknown) => { throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err }); });
+    const dataSchema: StructType = { type: 'struct', fields: target.schema.fields.filter((f) => !target.partitionColumns.includes(f.name)) };
+    const now = Date.now();
+    const files: DataFile[] = [];
+    for (const row of reader.getRowObjectsJson() as Record<string, unknown>[]) {
+      const file = String(row['filename']);
+      const count = Number(row['count']);
+      if (count === 0) {
+        await fs.rm(file, { force: true });
+        continue;
+      }
+      const partitionValues: Record<string, string | null> = {};
+      for (const kv of (row['partition_keys'] ?? []) as { key: string; value: string | null }[]) partitionValues[kv.key] = kv.value;
+      for (const c of target.partitionColumns) {
+        if (!(c in partitionValues)) throw new Error(`DuckDB returned no partition value for ${c} of ${file}`);
+        if (partitionValues[c] === '' && fieldOf(target.schema, c)?.type !== 'string') partitionValues[c] = null;
+      }
+      files.push({
+        path: path.relative(target.location, file).split(path.sep).join('/'),
+        size: Number(row['file_size_bytes']),
+        partitionValues,
+        modificationTime: now,
+        stats: deltaStats(count, (row['column_statistics'] ?? []) as never, dataSchema),
+      });
+    }
+    return files;
+  }
+
+  async drop(name: string): Promise<void> {
+    await this.exec(`DROP TABLE IF EXISTS ${quoteIdent(name)}`).catch(() => this.exec(`DROP VIEW IF EXISTS ${quoteIdent(name)}`));
+  }
+
+  async close(): Promise<void> {
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+
+  private async exec(sql: string): Promise<void> {
+    try {
+      await this.conn.run(sql);
+    } catch (err) {
+      throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
+    }
+  }
+}
+
+function splitName(qualifiedName: string): [string, string] {
+  const i = qualifiedName.indexOf('.');
+  if (i < 0) throw new IngotError('DATASET_INVALID', `table name ${qualifiedName} is not of the form layer.table`);
+  return [qualifiedName.slice(0, i), qualifiedName.slice(i + 1)];
+}
+
+const HIVE_SAFE = /^[A-Za-z0-9_.\- ]*$/;
+
+/**
+ * SQL reading a Delta snapshot. Partition values come from the log, never from paths; when
+ * every path spells its partition values hive-style (as ingot, Spark and delta-rs write them),
+ * DuckDB's hive partitioning is used so that filters on partition columns prune files.
+ */
+export function tableScanSql(scan: TableScan): string {
+  const fields = scan.schema.fields;
+  const cast = (name: string, expr: string): string => {
+    const f = fieldOf(scan.schema, name)!;
+    return `CAST(${expr} AS ${duckTypeOf(f.type)}) AS ${quoteIdent(name)}`;
+  };
+  if (scan.files.length === 0) {
+    return `SELECT ${fields.map((f) => cast(f.name, 'NULL')).join(', ')} WHERE false`;
+  }
+  const abs = (p: string): string => path.join(scan.location, ...p.split('/'));
+  const parts = scan.partitionColumns;
+  const hive = parts.length > 0 && scan.files.every((f) => isHivePath(f.path, parts, f.partitionValues));
+  const list = (files: TableScan['files']): string => `[${files.map((f) => quoteString(abs(f.path))).join(', ')}]`;
+  if (parts.length === 0 || hive) {
+    const hiveTypes = parts.map((c) => `${quoteString(c)}: ${quoteString(duckTypeOf(fieldOf(scan.schema, c)!.type))}`).join(', ');
+    const opts = hive ? `, hive_partitioning = true, hive_types = {${hiveTypes}}` : ', hive_partitioning = false';
+    return `SELECT ${fields.map((f) => cast(f.name, quoteIdent(f.name))).join(', ')} FROM read_parquet(${list(scan.files)}, union_by_name = true${opts})`;
+  }
+  const groups = new Map<string, TableScan['files']>();
+  for (const f of scan.files) {
+    const key = JSON.stringify(parts.map((c) => f.partitionValues[c] ?? null));
+    groups.set(key, [...(groups.get(key) ?? []), f]);
+  }
+  const selects = [...groups.values()].map((files) => {
+    const pv = files[0]!.partitionValues;
+    const cols = fields.map((f) => {
+      if (!parts.includes(f.name)) return cast(f.name, quoteIdent(f.name));
+      const v = pv[f.name];
+      return cast(f.name, v === null || v === undefined ? 'NULL' : quoteString(v));
+    });
+    return `SELECT ${cols.join(', ')} FROM read_parquet(${list(files)}, union_by_name = true, hive_partitioning = false)`;
+  });
+  return selects.join(' UNION ALL ');
+}
+
+function isHivePath(p: string, parts: string[], values: Record<string, string | null>): boolean {
+  const dirs = p.split('/').slice(0, -1);
+  if (dirs.length !== parts.length) return false;
+  return parts.every((c, i) => {
+    const v = values[c];
+    return v !== null && v !== undefined && v !== '' && HIVE_SAFE.test(v) && dirs[i] === `${c}=${v}`;
+  });
+}
+
+/** SQL reading raw files, with each file's literal `values` added as columns. */
+export function fileScanSql(scan: FileScan): string {
+  const files = scan.files;
+  if (files.length === 0) throw new IngotError('INPUT_MISSING', 'no files to read');
+  const list = `[${files.map((f) => quoteString(f.path)).join(', ')}]`;
+  const FILE_COL = '__ingot_file';
+  const typed = (cols: Record<string, string>): string => `{${Object.entries(cols).map(([k, t]) => `${quoteString(k)}: ${quoteString(t)}`).join(', ')}}`;
+  let reader: string;
+  switch (scan.format) {
+    case 'csv':
+    case 'tsv': {
+      const delim = scan.format === 'tsv' ? '\\t' : ',';
+      const cols = scan.columns ? `, columns = ${typed(scan.columns)}, auto_detect = false, quote = '"', escape = '"'` : '';
+      reader = `read_csv(${list}, header = true, delim = '${delim}'${cols}, filename = '${FILE_COL}')`;
+      break;
+    }
+    case 'json':
+    case 'ndjson': {
+      const fmt = scan.format === 'ndjson' ? 'newline_delimited' : 'auto';
+      const cols = scan.columns ? `, columns = ${typed(scan.columns)}` : '';
+      reader = `read_json(${list}, format = '${fmt}'${cols}, filename = '${FILE_COL}')`;
+      break;
+    }
+    case 'parquet':
+      reader = `(SELECT ${scan.columns ? Object.entries(scan.columns).map(([c, t]) => `CAST(${quoteIdent(c)} AS ${t}) AS ${quoteIdent(c)}`).join(', ') + `, ${FILE_COL}` : '*'} FROM read_parquet(${list}, union_by_name = true, filename = '${FILE_COL}'))`;
+      break;
+  }
+  const valueCols = Object.keys(files[0]!.values);
+  const typeOf = (c: string): string => scan.valueTypes?.[c] ?? 'VARCHAR';
+  if (files.length === 1) {
+    const lits = valueCols.map((c) => `CAST(${quoteString(files[0]!.values[c]!)} AS ${typeOf(c)}) AS ${quoteIdent(c)}`);
+    return `SELECT * EXCLUDE (${FILE_COL})${lits.length ? ', ' + lits.join(', ') : ''} FROM ${reader}`;
+  }
+  const rows = files.map((f) => `(${[quoteString(f.path), ...valueCols.map((c) => quoteString(f.values[c]!))].join(', ')})`).join(', ');
+  const lits = valueCols.map((c) => `CAST(__f.${quoteIdent(c)} AS ${typeOf(c)}) AS ${quoteIdent(c)}`);
+  return `SELECT __r.* EXCLUDE (${FILE_COL})${lits.length ? ', ' + lits.join(', ') : ''} FROM ${reader} AS __r JOIN (VALUES ${rows}) AS __f(${[FILE_COL, ...valueCols].map(quoteIdent).join(', ')}) ON __r.${FILE_COL} = __f.${FILE_COL}`;
+}

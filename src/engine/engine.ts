@@ -1,0 +1,93 @@
+import type { StructType } from '../table/schema.js';
+import type { DataFile } from '../table/write.js';
+
+/**
+ * The engine boundary: SQL in, Parquet files out. The pipeline layer talks to engines only
+ * through this interface, so DuckDB (in process) and Spark (over Spark Connect) are
+ * interchangeable; the table layer turns the files an engine wrote into Delta commits.
+ */
+
+/** A Delta snapshot as an engine needs it to read the table. */
+export interface TableScan {
+  /** Absolute location of the table root. */
+  location: string;
+  schema: StructType;
+  partitionColumns: string[];
+  /** Live files: path relative to the root (decoded) and partition values as serialized in the log. */
+  files: { path: string; partitionValues: Record<string, string | null> }[];
+}
+
+/** Raw files to read as one relation. */
+export interface FileScan {
+  format: 'csv' | 'tsv' | 'json' | 'ndjson' | 'parquet';
+  /**
+   * Files with literal values to add as columns to their rows (lineage and path-derived
+   * partition values), e.g. `{ path: '/abs/a.csv', values: { _source: 'landing/a.csv' } }`.
+   */
+  files: { path: string; values: Record<string, string> }[];
+  /** Declared column name → SQL type (`TIMESTAMP`, `INTEGER`, `VARCHAR`, `DECIMAL(10,2)`...); inferred if absent. */
+  columns?: Record<string, string>;
+  /** SQL types of the `values` columns (default VARCHAR). */
+  valueTypes?: Record<string, string>;
+}
+
+/** A relation materialized inside the engine for the rest of a run (expectations, writes). */
+export interface StagedRelation {
+  name: string;
+  /** Delta schema of its columns, in order. */
+  schema: StructType;
+  rows: number;
+}
+
+/** Where and how `write` lays out Parquet files. */
+export interface WriteTarget {
+  /** Absolute table root; files go to hive-style partition folders under it. */
+  location: string;
+  partitionColumns: string[];
+  /** The Delta schema the files must have (partition columns included). */
+  schema: StructType;
+  /** Split files larger than this many bytes (default 256 MiB). */
+  targetFileSize?: number;
+}
+
+/** A row of a query result, JSON-friendly: numbers, strings (dates, timestamps, big integers), booleans, nulls, arrays, objects. */
+export type Row = Record<string, unknown>;
+
+export interface Engine {
+  readonly name: string;
+  /** Makes a Delta snapshot queryable under `qualifiedName` (`layer.table`), replacing any earlier one. */
+  attachTable(qualifiedName: string, scan: TableScan): Promise<void>;
+  /** Makes raw files queryable as relation `name`. Errors name the file and row. */
+  attachFiles(name: string, scan: FileScan): Promise<void>;
+  /** Schema-qualified table names (`layer.table`) that a SELECT statement reads. Errors: SQL_ERROR, SQL_NOT_READ_ONLY. */
+  references(sql: string): Promise<string[]>;
+  /** Runs a query and keeps its result as relation `name`. */
+  stage(name: string, sql: string): Promise<StagedRelation>;
+  /** Runs a query and returns all rows (for small results). */
+  query(sql: string): Promise<Row[]>;
+  /** Writes the rows of `sql` as Parquet data files for a Delta table; returns them with stats. Writes nothing visible to readers. */
+  write(sql: string, target: WriteTarget): Promise<DataFile[]>;
+  /** Drops a staged relation or attached view. */
+  drop(name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Engine settings from `ingot.config.ts`. */
+export interface EngineSettings {
+  /** Memory limit, e.g. `1GB`. */
+  memoryLimit?: string;
+  /** Directory for spilling intermediate results to disk. */
+  spillDirectory?: string;
+  /** Worker threads (default: all cores). */
+  threads?: number;
+}
+
+/** Quotes an identifier for SQL: `"a""b"`. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Quotes a string literal for SQL: `'it''s'`. */
+export function quoteString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,54 @@
+/**
+ * Typed errors. Every error ingot raises carries a stable `code` and the offending input
+ * (`file`, `row`, `column`, `dataset`, `expectation`, `table`) so a user can find and fix it.
+ */
+
+/** Stable error codes, grouped by the layer that raises them. */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'DATASET_INVALID'
+  | 'DATASET_UNKNOWN'
+  | 'GRAPH_CYCLE'
+  | 'INPUT_MISSING'
+  | 'INPUT_MALFORMED'
+  | 'INPUT_SCHEMA'
+  | 'EXPECTATION_FAILED'
+  | 'PARTITION_VIOLATION'
+  | 'SCHEMA_MISMATCH'
+  | 'TABLE_NOT_FOUND'
+  | 'TABLE_EXISTS'
+  | 'VERSION_NOT_FOUND'
+  | 'COMMIT_CONFLICT'
+  | 'PROTOCOL_UNSUPPORTED'
+  | 'LOG_CORRUPT'
+  | 'SQL_ERROR'
+  | 'SQL_NOT_READ_ONLY';
+
+/** Where an error points in the user's input. All fields optional. */
+export interface ErrorContext {
+  file?: string;
+  row?: number;
+  column?: string;
+  dataset?: string;
+  expectation?: string;
+  table?: string;
+  version?: number;
+}
+
+/** The one error type ingot throws. `message` already names the context; `context` has it as data. */
+export class IngotError extends Error {
+  override readonly name = 'IngotError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly context: ErrorContext = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The message of any thrown value. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

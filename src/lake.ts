@@ -1,0 +1,112 @@
+import * as path from 'node:path';
+import { IngotError } from './errors.js';
+import type { Engine, TableScan } from './engine/engine.js';
+import { LocalStore } from './storage/local.js';
+import type { ObjectStore } from './storage/store.js';
+import type { Filter } from './table/filter.js';
+import { Snapshot } from './table/snapshot.js';
+import type { StructType } from './table/schema.js';
+import { DeltaTable, type PreparedCommit } from './table/table.js';
+import { decodePath, planWrite, type WriteMode } from './table/write.js';
+
+/** Matches `layer.table`: both parts lower-case identifiers. */
+export const TABLE_NAME = /^([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$/;
+
+/**
+ * A lake: a root location holding Delta tables at `<layer>/<table>/`, addressed as
+ * `layer.table`. Tables from elsewhere can be registered under a name by path.
+ */
+export class Lake {
+  private readonly tables = new Map<string, DeltaTable>();
+  private readonly registered = new Map<string, string>();
+
+  /** @param root a directory. */
+  constructor(readonly root: string) {}
+
+  /** Registers the Delta table at `location` under `name` (`layer.table`). */
+  register(name: string, location: string): void {
+    checkName(name);
+    this.registered.set(name, path.resolve(location));
+    this.tables.delete(name);
+  }
+
+  /** The table `layer.table` (which may not exist yet). */
+  table(name: string): DeltaTable {
+    let t = this.tables.get(name);
+    if (!t) {
+      const [, layer, table] = checkName(name);
+      const location = this.registered.get(name) ?? path.join(this.root, layer!, table!);
+      t = new DeltaTable(new LocalStore(location));
+      this.tables.set(name, t);
+    }
+    return t;
+  }
+
+  /** Names of the tables in the lake (folders with a `_delta_log`) plus registered ones, sorted. */
+  async list(options: { internal?: boolean } = {}): Promise<string[]> {
+    const store: ObjectStore = new LocalStore(this.root);
+    const names = new Set(this.registered.keys());
+    for (const o of await store.list('', { recursive: true })) {
+      const m = /^([^/]+)\/([^/]+)\/_delta_log\/\d{20}\.json$/.exec(o.key);
+      if (m && TABLE_NAME.test(`${m[1]}.${m[2]}`)) names.add(`${m[1]}.${m[2]}`);
+    }
+    return [...names].filter((n) => options.internal || !n.startsWith('_')).sort();
+  }
+
+  /** Makes the given tables queryable in `engine` as `layer.table`, at their latest version or at `versions[name]`. */
+  async attach(engine: Engine, names: string[], versions: Record<string, number> = {}): Promise<void> {
+    for (const name of names) {
+      const table = this.table(name);
+      const snapshot = await table.snapshot(versions[name]).catch((err: unknown) => {
+        if (err instanceof IngotError && err.code === 'TABLE_NOT_FOUND') {
+          throw new IngotError('TABLE_NOT_FOUND', `table ${name} does not exist in ${this.root}`, { table: name }, { cause: err });
+        }
+        throw err;
+      });
+      await engine.attachTable(name, scanOf(table, snapshot));
+    }
+  }
+}
+
+/** What an engine needs to read `snapshot` of `table`. */
+export function scanOf(table: DeltaTable, snapshot: Snapshot, filters: Filter[] = []): TableScan {
+  return {
+    location: table.location,
+    schema: snapshot.schema,
+    partitionColumns: snapshot.partitionColumns,
+    files: snapshot.scan(filters).map((a) => ({ path: decodePath(a.path), partitionValues: a.partitionValues })),
+  };
+}
+
+/** Options of `stageWrite`. */
+export interface SqlWriteOptions {
+  mode: WriteMode;
+  /** Schema of the rows `sql` returns (from `Engine.stage`). */
+  schema: StructType;
+  partitionBy?: string[];
+  replaceWhere?: Filter[];
+  overwriteSchema?: boolean;
+  configuration?: Record<string, string>;
+  txn?: { appId: string; version: number };
+  parameters?: Record<string, unknown>;
+}
+
+/**
+ * Writes the rows of `sql` (run by `engine`) as data files of `table` and prepares the commit,
+ * without committing it: the caller commits (`table.commit`) once everything it depends on
+ * succeeded. Returns the prepared commit and the snapshot as it will be after the commit.
+ */
+export async function stageWrite(engine: Engine, table: DeltaTable, base: Snapshot | undefined, sql: string, options: SqlWriteOptions): Promise<{ commit: PreparedCommit; preview: Snapshot }> {
+  const partitionColumns = options.partitionBy ?? base?.partitionColumns ?? [];
+  const files = await engine.write(sql, { location: table.location, partitionColumns, schema: options.schema });
+  const commit = planWrite(base, { ...options, files, partitionColumns }, table.location);
+  const version = (base?.version ?? -1) + 1;
+  const preview = base ? base.apply(commit.actions, version) : Snapshot.replay([{ version, actions: commit.actions }], undefined, table.location);
+  return { commit, preview };
+}
+
+function checkName(name: string): RegExpExecArray {
+  const m = TABLE_NAME.exec(name);
+  if (!m) throw new IngotError('DATASET_INVALID', `table name "${name}" must be layer.table (lower-case letters, digits, _)`, { table: name });
+  return m;
+}

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { NotFoundError, type ObjectMeta, type ObjectStore } from './store.js';
+
+/**
+ * An object store on the local file system. `putIfAbsent` writes a temporary file and hard-links
+ * it to the target name: `link(2)` fails with EEXIST if the name exists, which makes version
+ * creation atomic across processes on one machine (and on POSIX network file systems).
+ */
+export class LocalStore implements ObjectStore {
+  readonly root: string;
+
+  /** @param root a directory; created on first write. */
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  locate(key: string): string {
+    return key === '' ? this.root : path.join(this.root, ...key.split('/'));
+  }
+
+  async list(prefix: string, options: { recursive?: boolean } = {}): Promise<ObjectMeta[]> {
+    const out: ObjectMeta[] = [];
+    const walk = async (key: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fs.readdir(this.locate(key), { withFileTypes: true });
+      } catch (err) {
+        if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return;
+        throw err;
+      }
+      for (const e of entries) {
+        const child = key === '' ? e.name : `${key}/${e.name}`;
+        if (e.isDirectory()) {
+          if (options.recursive) await walk(child);
+        } else if (e.isFile()) {
+          const st = await fs.stat(this.locate(child));
+          out.push({ key: child, size: st.size, modified: Math.floor(st.mtimeMs) });
+        }
+      }
+    };
+    await walk(prefix);
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      return await fs.readFile(this.locate(key));
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) throw new NotFoundError(key);
+      throw err;
+    }
+  }
+
+  async head(key: string): Promise<ObjectMeta | undefined> {
+    try {
+      const st = await fs.stat(this.locate(key));
+      return st.isFile() ? { key, size: st.size, modified: Math.floor(st.mtimeMs) } : undefined;
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  }
+
+  async put(key: string, body: Buffer | string): Promise<void> {
+    const target = this.locate(key);
+    const tmp = await this.writeTemp(target, body);
+    await fs.rename(tmp, target);
+  }
+
+  async putIfAbsent(key: string, body: Buffer | string): Promise<boolean> {
+    const target = this.locate(key);
+    const tmp = await this.writeTemp(target, body);
+    try {
+      await fs.link(tmp, target);
+      return true;
+    } catch (err) {
+      if (isCode(err, 'EEXIST')) return false;
+      throw err;
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.locate(key), { force: true });
+  }
+
+  private async writeTemp(target: string, body: Buffer | string): Promise<string> {
+    const dir = path.dirname(target);
+    await fs.mkdir(dir, { recursive: true });
+    const tmp = path.join(dir, `.${path.basename(target)}.${randomUUID()}.tmp`);
+    const fh = await fs.open(tmp, 'wx');
+    try {
+      await fh.writeFile(body);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return tmp;
+  }
+}
+
+function isCode(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}

@@ -1,0 +1,54 @@
+import { IngotError } from '../errors.js';
+import type { ObjectStore } from '../storage/store.js';
+import { decodeCommit, encodeCommit, type Action } from './actions.js';
+
+/** The log folder of a table, relative to the table root (PROTOCOL.md, "Delta Log Entries"). */
+export const LOG_DIR = '_delta_log';
+
+/** Key of the commit file for `version`: `_delta_log/00000000000000000007.json`. */
+export function commitKey(version: number): string {
+  return `${LOG_DIR}/${String(version).padStart(20, '0')}.json`;
+}
+
+/** What a listing of `_delta_log` holds: commit versions (ascending) and checkpoint versions. */
+export interface LogListing {
+  commits: number[];
+  checkpoints: number[];
+}
+
+const COMMIT_RE = /^(\d{20})\.json$/;
+const CHECKPOINT_RE = /^(\d{20})\.checkpoint(\.\d{10}\.\d{10}|\.[^.]+)?\.parquet$/;
+
+/** Lists the commit and checkpoint versions present in the log; both empty if the table does not exist. */
+export async function listLog(store: ObjectStore): Promise<LogListing> {
+  const commits: number[] = [];
+  const checkpoints = new Set<number>();
+  for (const o of await store.list(LOG_DIR)) {
+    const name = o.key.slice(LOG_DIR.length + 1);
+    const c = COMMIT_RE.exec(name);
+    if (c) commits.push(Number(c[1]));
+    const k = CHECKPOINT_RE.exec(name);
+    if (k) checkpoints.add(Number(k[1]));
+  }
+  commits.sort((a, b) => a - b);
+  return { commits, checkpoints: [...checkpoints].sort((a, b) => a - b) };
+}
+
+/** Reads and parses the commit file of `version`. */
+export async function readCommit(store: ObjectStore, version: number): Promise<Action[]> {
+  const key = commitKey(version);
+  const text = (await store.get(key)).toString('utf8');
+  try {
+    return decodeCommit(text, key);
+  } catch (err) {
+    throw new IngotError('LOG_CORRUPT', `${store.locate(key)}: ${(err as Error).message}`, { file: store.locate(key), version });
+  }
+}
+
+/**
+ * Writes `actions` as commit `version` with put-if-absent. Returns false if another writer
+ * created that version first (the caller resolves the conflict and retries at a later version).
+ */
+export async function writeCommit(store: ObjectStore, version: number, actions: Action[]): Promise<boolean> {
+  return store.putIfAbsent(commitKey(version), encodeCommit(actions));
+}

@@ -1,0 +1,147 @@
+import { IngotError } from '../errors.js';
+import type { ObjectStore } from '../storage/store.js';
+import type { Action, Add, CommitInfo, FileStats, Metadata, Protocol, Txn } from './actions.js';
+import { partitionMatches, statsMayMatch, type Filter } from './filter.js';
+import { listLog, readCommit } from './log.js';
+import { parseSchema, type StructType } from './schema.js';
+
+/** Reader protocol this implementation supports (PROTOCOL.md, "Protocol Evolution"). */
+export const READER_VERSION = 1;
+/** Writer protocol this implementation supports. */
+export const WRITER_VERSION = 2;
+
+/**
+ * The state of a table at one version: the result of replaying its log ("Action Reconciliation").
+ * Immutable; `apply` returns a new snapshot.
+ */
+export class Snapshot {
+  private constructor(
+    /** The version this snapshot is at; -1 for a table whose first commit is still pending. */
+    readonly version: number,
+    readonly protocol: Protocol,
+    readonly metadata: Metadata,
+    /** Live data files by path. */
+    readonly files: ReadonlyMap<string, Add>,
+    /** Latest transaction version per application id. */
+    readonly txns: ReadonlyMap<string, Txn>,
+    /** commitInfo.timestamp of the commit at `version`, ms since epoch (file mtime if absent). */
+    readonly timestamp: number,
+  ) {}
+
+  /** The table schema. */
+  get schema(): StructType {
+    return parseSchema(this.metadata.schemaString);
+  }
+
+  get partitionColumns(): string[] {
+    return this.metadata.partitionColumns;
+  }
+
+  /** Sum of `numRecords` over live files; undefined if any file lacks stats. */
+  get numRecords(): number | undefined {
+    let n = 0;
+    for (const f of this.files.values()) {
+      const s = parseStats(f);
+      if (!s) return undefined;
+      n += s.numRecords;
+    }
+    return n;
+  }
+
+  /**
+   * Live files that may hold rows matching `filters` (AND): pruned by partition values, then by
+   * min/max stats. With no filters, every live file.
+   */
+  scan(filters: Filter[] = []): Add[] {
+    const out: Add[] = [];
+    const schema = this.schema;
+    for (const f of this.files.values()) {
+      if (!partitionMatches(schema, this.partitionColumns, f, filters)) continue;
+      if (!statsMayMatch(schema, this.partitionColumns, parseStats(f), filters)) continue;
+      out.push(f);
+    }
+    return out;
+  }
+
+  /** The snapshot after applying one more commit's actions at `version`. */
+  apply(actions: Action[], version: number, timestamp?: number): Snapshot {
+    return Snapshot.replay([{ version, actions, timestamp }], this);
+  }
+
+  /** Replays commits in order on top of `base` (or from nothing). Throws if no protocol/metaData results. */
+  static replay(commits: { version: number; actions: Action[]; timestamp?: number }[], base?: Snapshot, location = ''): Snapshot {
+    let protocol = base?.protocol;
+    let metadata = base?.metadata;
+    const files = new Map(base?.files ?? []);
+    const txns = new Map(base?.txns ?? []);
+    let version = base?.version ?? -1;
+    let timestamp = base?.timestamp ?? 0;
+    for (const c of commits) {
+      let info: CommitInfo | undefined;
+      for (const a of c.actions) {
+        if ('add' in a) files.set(a.add.path, a.add);
+        else if ('remove' in a) files.delete(a.remove.path);
+        else if ('metaData' in a) metadata = a.metaData;
+        else if ('protocol' in a) protocol = a.protocol;
+        else if ('txn' in a) txns.set(a.txn.appId, a.txn);
+        else if ('commitInfo' in a) info = a.commitInfo;
+      }
+      version = c.version;
+      timestamp = typeof info?.timestamp === 'number' ? info.timestamp : (c.timestamp ?? timestamp);
+    }
+    if (!protocol || !metadata) {
+      throw new IngotError('LOG_CORRUPT', `${location}: the log up to version ${version} has no ${protocol ? 'metaData' : 'protocol'} action`, { table: location, version });
+    }
+    checkReadable(protocol, metadata, location);
+    return new Snapshot(version, protocol, metadata, files, txns, timestamp);
+  }
+
+  /**
+   * Loads the snapshot of the table in `store` at `version` (latest if omitted) by replaying its
+   * JSON commits. With `base`, only the commits after `base.version` are read.
+   * Errors: TABLE_NOT_FOUND, VERSION_NOT_FOUND, PROTOCOL_UNSUPPORTED, LOG_CORRUPT.
+   */
+  static async load(store: ObjectStore, options: { version?: number; base?: Snapshot } = {}): Promise<Snapshot> {
+    const listing = await listLog(store);
+    if (listing.commits.length === 0) {
+      throw new IngotError('TABLE_NOT_FOUND', `no Delta table at ${store.root} (no _delta_log commits)`, { table: store.root });
+    }
+    const latest = listing.commits[listing.commits.length - 1]!;
+    const target = options.version ?? latest;
+    if (target > latest || target < 0) {
+      throw new IngotError('VERSION_NOT_FOUND', `${store.root}: version ${target} does not exist (latest is ${latest})`, { table: store.root, version: target });
+    }
+    let base = options.base && options.base.version <= target ? options.base : undefined;
+    if (base && base.version === target) return base;
+    const from = base ? base.version + 1 : 0;
+    const needed = listing.commits.filter((v) => v >= from && v <= target);
+    if (needed[0] !== from || needed.length !== target - from + 1) {
+      const checkpoint = listing.checkpoints.filter((v) => v <= target).pop();
+      throw new IngotError('PROTOCOL_UNSUPPORTED',
+        `${store.root}: commits before version ${needed[0] ?? target} are gone${checkpoint !== undefined ? ` (a checkpoint at ${checkpoint} replaces them)` : ''}; reading checkpoints is not supported yet`,
+        { table: store.root, version: target });
+    }
+    const commits = await Promise.all(needed.map(async (v) => ({ version: v, actions: await readCommit(store, v) })));
+    base = Snapshot.replay(commits, base, store.root);
+    return base;
+  }
+}
+
+/** Parses an add action's JSON stats; undefined when absent or unreadable. */
+export function parseStats(add: Pick<Add, 'stats'>): FileStats | undefined {
+  if (!add.stats) return undefined;
+  try {
+    return JSON.parse(add.stats) as FileStats;
+  } catch {
+    return undefined;
+  }
+}
+
+function checkReadable(protocol: Protocol, metadata: Metadata, location: string): void {
+  const mode = metadata.configuration?.['delta.columnMapping.mode'];
+  if (protocol.minReaderVersion === 2 && (mode === undefined || mode === 'none')) return;
+  if (protocol.minReaderVersion > READER_VERSION) {
+    const features = protocol.readerFeatures?.length ? protocol.readerFeatures.join(', ') : protocol.minReaderVersion === 2 ? 'columnMapping' : `reader version ${protocol.minReaderVersion}`;
+    throw new IngotError('PROTOCOL_UNSUPPORTED', `${location}: table needs reader features ingot does not support yet: ${features}`, { table: location });
+  }
+}

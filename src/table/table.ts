@@ -1,0 +1,167 @@
+import { IngotError } from '../errors.js';
+import type { ObjectStore } from '../storage/store.js';
+import type { Action, CommitInfo } from './actions.js';
+import { partitionMatches, type Filter } from './filter.js';
+import { listLog, readCommit, writeCommit } from './log.js';
+import { Snapshot } from './snapshot.js';
+import { VERSION } from '../version.js';
+
+/**
+ * A commit ready to be written: the actions of one operation plus what conflict detection needs
+ * to know about it (PROTOCOL.md, "Optimistic Concurrency"; the rules follow Delta's
+ * ConflictChecker in spirit: metadata changes, concurrent deletes and overlapping writes conflict).
+ */
+export interface PreparedCommit {
+  /** The snapshot version the operation read; -1 when it creates the table. */
+  readVersion: number;
+  /** protocol/metaData/add/remove/txn actions; commitInfo is added at commit time. */
+  actions: Action[];
+  /** commitInfo.operation, e.g. `WRITE`, `CREATE TABLE`. */
+  operation: string;
+  operationParameters: Record<string, unknown>;
+  operationMetrics?: Record<string, unknown>;
+  /**
+   * The rows this operation depended on: a concurrent commit adding files that match conflicts.
+   * `undefined` for a blind append; `[]` means the whole table.
+   */
+  readPredicate?: Filter[];
+}
+
+/** One entry of `history()`: a version and its commitInfo. */
+export interface HistoryEntry {
+  version: number;
+  timestamp: number;
+  operation: string;
+  operationParameters: Record<string, unknown>;
+  operationMetrics: Record<string, unknown>;
+  engineInfo?: string;
+}
+
+const MAX_COMMIT_ATTEMPTS = 100;
+
+/**
+ * A Delta table rooted at `store`. Caches its latest snapshot and updates it incrementally by
+ * reading only the commits after the cached version.
+ */
+export class DeltaTable {
+  private latest?: Snapshot;
+
+  constructor(readonly store: ObjectStore) {}
+
+  /** Location of the table root. */
+  get location(): string {
+    return this.store.root;
+  }
+
+  /** Whether the table has at least one commit. */
+  async exists(): Promise<boolean> {
+    return (await listLog(this.store)).commits.length > 0;
+  }
+
+  /**
+   * The snapshot at `version` (time travel) or at the latest version.
+   * Errors: TABLE_NOT_FOUND, VERSION_NOT_FOUND, PROTOCOL_UNSUPPORTED, LOG_CORRUPT.
+   */
+  async snapshot(version?: number): Promise<Snapshot> {
+    if (version !== undefined) {
+      return Snapshot.load(this.store, { version, base: this.latest && this.latest.version <= version ? this.latest : undefined });
+    }
+    this.latest = await Snapshot.load(this.store, { base: this.latest });
+    return this.latest;
+  }
+
+  /** The snapshot at the latest version, or undefined if the table does not exist yet. */
+  async trySnapshot(): Promise<Snapshot | undefined> {
+    try {
+      return await this.snapshot();
+    } catch (err) {
+      if (err instanceof IngotError && err.code === 'TABLE_NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The latest version whose commit timestamp is at or before `timestamp` (ms since epoch).
+   * Errors: VERSION_NOT_FOUND when the table is younger than `timestamp`.
+   */
+  async versionAt(timestamp: number): Promise<number> {
+    const entries = await this.history();
+    const hit = entries.filter((e) => e.timestamp <= timestamp).sort((a, b) => b.version - a.version)[0];
+    if (!hit) throw new IngotError('VERSION_NOT_FOUND', `${this.location}: no version at or before ${new Date(timestamp).toISOString()}`, { table: this.location });
+    return hit.version;
+  }
+
+  /** commitInfo of every version, newest first. */
+  async history(limit?: number): Promise<HistoryEntry[]> {
+    const { commits } = await listLog(this.store);
+    const versions = commits.reverse().slice(0, limit);
+    return Promise.all(
+      versions.map(async (version) => {
+        const info = (await readCommit(this.store, version)).find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo ?? {};
+        return {
+          version,
+          timestamp: info.timestamp ?? 0,
+          operation: info.operation ?? 'UNKNOWN',
+          operationParameters: info.operationParameters ?? {},
+          operationMetrics: info.operationMetrics ?? {},
+          engineInfo: info.engineInfo,
+        };
+      }),
+    );
+  }
+
+  /**
+   * Writes `prepared` as the next version with put-if-absent. If another writer took that
+   * version first, its commit is checked for conflicts; without one, the commit is retried at
+   * the following version. Returns the committed version.
+   * Errors: COMMIT_CONFLICT naming the winning version and the reason.
+   */
+  async commit(prepared: PreparedCommit): Promise<number> {
+    const removes = new Set(prepared.actions.flatMap((a) => ('remove' in a ? [a.remove.path] : [])));
+    const appIds = new Set(prepared.actions.flatMap((a) => ('txn' in a ? [a.txn.appId] : [])));
+    const blind = prepared.readPredicate === undefined && removes.size === 0;
+    let version = prepared.readVersion + 1;
+    let base = this.latest && this.latest.version === prepared.readVersion ? this.latest : undefined;
+    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+      const info: CommitInfo = {
+        timestamp: Date.now(),
+        operation: prepared.operation,
+        operationParameters: prepared.operationParameters,
+        ...(prepared.operationMetrics ? { operationMetrics: prepared.operationMetrics } : {}),
+        readVersion: prepared.readVersion >= 0 ? prepared.readVersion : undefined,
+        isBlindAppend: blind,
+        engineInfo: `ingot/${VERSION}`,
+      };
+      const actions: Action[] = [{ commitInfo: info }, ...prepared.actions];
+      if (await writeCommit(this.store, version, actions)) {
+        if (base) this.latest = base.apply(actions, version, info.timestamp);
+        return version;
+      }
+      const winner = await readCommit(this.store, version);
+      const reason = conflictReason(winner, prepared, removes, appIds, base);
+      if (reason) {
+        throw new IngotError('COMMIT_CONFLICT', `${this.location}: concurrent commit ${version} conflicts with this ${prepared.operation}: ${reason}`, { table: this.location, version });
+      }
+      base = base?.apply(winner, version);
+      version++;
+    }
+    throw new IngotError('COMMIT_CONFLICT', `${this.location}: gave up after ${MAX_COMMIT_ATTEMPTS} concurrent commits`, { table: this.location });
+  }
+}
+
+function conflictReason(winner: Action[], prepared: PreparedCommit, removes: Set<string>, appIds: Set<string>, base: Snapshot | undefined): string | undefined {
+  if (prepared.readVersion < 0) return 'the table was created by another writer';
+  for (const a of winner) {
+    if ('metaData' in a) return 'it changed the table metadata';
+    if ('protocol' in a) return 'it changed the protocol';
+    if ('txn' in a && appIds.has(a.txn.appId)) return `it committed for application ${a.txn.appId} too`;
+    if ('remove' in a && removes.has(a.remove.path)) return `it removed ${a.remove.path}, which this commit removes too`;
+    if ('add' in a && prepared.readPredicate) {
+      if (prepared.readPredicate.length === 0) return 'it added files this overwrite would have replaced';
+      if (!base || partitionMatches(base.schema, base.partitionColumns, a.add, prepared.readPredicate)) {
+        return `it added ${a.add.path} in the partitions this commit replaces`;
+      }
+    }
+  }
+  return undefined;
+}
