@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { IngotError } from './errors.js';
-import type { Engine, TableScan } from './engine/engine.js';
+import type { Engine, Row, TableScan } from './engine/engine.js';
 import { LocalStore } from './storage/local.js';
 import type { ObjectStore } from './storage/store.js';
 import type { Filter } from './table/filter.js';
@@ -68,6 +68,22 @@ export class Lake {
   }
 }
 
+/**
+ * Runs a read-only SELECT over the lake's tables, addressed as `layer.table`, at their latest
+ * versions or at `versions[name]` (`versions['*']` for every table). Only the tables the
+ * statement references are attached. Errors: SQL_NOT_READ_ONLY, SQL_ERROR, TABLE_NOT_FOUND, VERSION_NOT_FOUND.
+ */
+export async function queryLake(lake: Lake, engine: Engine, sql: string, versions: Record<string, number> = {}): Promise<Row[]> {
+  const names = await engine.references(sql);
+  const resolved: Record<string, number> = {};
+  for (const name of names) {
+    const v = versions[name] ?? versions['*'];
+    if (v !== undefined) resolved[name] = v;
+  }
+  await lake.attach(engine, names, resolved);
+  return engine.query(sql);
+}
+
 /** What an engine needs to read `snapshot` of `table`. */
 export function scanOf(table: DeltaTable, snapshot: Snapshot, filters: Filter[] = []): TableScan {
   return {
@@ -99,10 +115,21 @@ export interface SqlWriteOptions {
 export async function stageWrite(engine: Engine, table: DeltaTable, base: Snapshot | undefined, sql: string, options: SqlWriteOptions): Promise<{ commit: PreparedCommit; preview: Snapshot }> {
   const partitionColumns = options.partitionBy ?? base?.partitionColumns ?? [];
   const files = await engine.write(sql, { location: table.location, partitionColumns, schema: options.schema });
-  const commit = planWrite(base, { ...options, files, partitionColumns }, table.location);
+  let commit: PreparedCommit;
+  try {
+    commit = planWrite(base, { ...options, files, partitionColumns }, table.location);
+  } catch (err) {
+    await discardFiles(table, files.map((f) => f.path));
+    throw err;
+  }
   const version = (base?.version ?? -1) + 1;
   const preview = base ? base.apply(commit.actions, version) : Snapshot.replay([{ version, actions: commit.actions }], undefined, table.location);
   return { commit, preview };
+}
+
+/** Deletes data files that were written but never committed (paths relative to the table root). */
+export async function discardFiles(table: DeltaTable, paths: string[]): Promise<void> {
+  await Promise.all(paths.map((p) => table.store.delete(p)));
 }
 
 function checkName(name: string): RegExpExecArray {

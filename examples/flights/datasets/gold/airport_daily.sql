@@ -1,0 +1,12 @@
+-- description: Departures, average delay and on-time rate per origin airport and day
+-- materialization: replace partition
+-- partition_by: flight_date
+SELECT
+  flight_date,
+  origin AS airport,
+  count(*) AS departures,
+  avg(delay_min) AS avg_delay_min,
+  avg(CASE WHEN delay_min <= 15 THEN 1.0 ELSE 0.0 END) AS on_time_rate
+FROM silver.flights
+WHERE flight_date >= {{start}} AND flight_date < {{end}}
+GROUP BY flight_date, origin

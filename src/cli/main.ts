@@ -1,0 +1,229 @@
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { DuckDBEngine } from '../engine/duckdb/engine.js';
+import { IngotError, messageOf } from '../errors.js';
+import { Lake, queryLake } from '../lake.js';
+import { dateRange, parseDate } from '../pipeline/interval.js';
+import { loadProject } from '../pipeline/project.js';
+import { RUNS_TABLE } from '../run/metadata.js';
+import type { RunResult } from '../run/result.js';
+import { Runner, type RunEvent } from '../run/runner.js';
+import { VERSION } from '../version.js';
+import { duration, formatRows, n, type OutputFormat } from './format.js';
+
+/** Where command output goes (replaceable in tests). */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const stdio: Io = { out: (t) => process.stdout.write(t + '\n'), err: (t) => process.stderr.write(t + '\n') };
+
+/**
+ * The `ingot` command line. Returns the exit code: 0 on success, 1 on a failed run or any error
+ * (printed as `error [CODE]: message`).
+ */
+export async function main(argv: string[], io: Io = stdio): Promise<number> {
+  let code = 0;
+  const program = new Command('ingot')
+    .description('Lakehouse pipelines: ingest, transform, check, store as Delta Lake tables.')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+  const projectOption = () => new Option('-p, --project <dir>', 'project folder (with ingot.config.ts)').default('.');
+  const formatOption = () => new Option('-f, --format <format>', 'output format').choices(['table', 'csv', 'json']).default('table');
+
+  program
+    .command('run')
+    .description('run the dataset graph for a logical date, a range of dates, or a full refresh')
+    .addOption(projectOption())
+    .option('--date <date>', 'logical date YYYY-MM-DD')
+    .option('--from <date>', 'first logical date of a range (one run per date)')
+    .option('--to <date>', 'last logical date of a range, inclusive')
+    .option('--full-refresh', 'one run that rebuilds every table from all input')
+    .action(async (opts: { project: string; date?: string; from?: string; to?: string; fullRefresh?: boolean }) => {
+      let dates: string[] | 'full-refresh';
+      if (opts.fullRefresh) dates = 'full-refresh';
+      else if (opts.date) dates = [parseDate(opts.date, '--date')];
+      else if (opts.from && opts.to) dates = dateRange(parseDate(opts.from, '--from'), parseDate(opts.to, '--to'));
+      else throw new IngotError('CONFIG_INVALID', 'give --date, --from and --to, or --full-refresh');
+      if (dates !== 'full-refresh' && dates.length === 0) throw new IngotError('CONFIG_INVALID', '--from is after --to');
+      const runner = await Runner.open(await loadProject(opts.project));
+      try {
+        const t0 = performance.now();
+        const results = await runner.runAll(dates, (e) => printProgress(e, io));
+        printSummary(results, performance.now() - t0, io);
+        if (results.some((r) => r.status === 'failed')) code = 1;
+      } finally {
+        await runner.close();
+      }
+    });
+
+  program
+    .command('graph')
+    .description('show the datasets in dependency order with what each reads')
+    .addOption(projectOption())
+    .action(async (opts: { project: string }) => {
+      const runner = await Runner.open(await loadProject(opts.project));
+      try {
+        for (const node of runner.graph.order) {
+          const d = node.dataset;
+          const how = d.source ? `source ${d.source.kind}:${d.source.path}` : `sql ${path.relative(runner.project.dir, d.file)}`;
+          io.out(`${d.name}  [${d.materialization}${d.partitionBy ? ` by ${d.partitionBy.join(', ')}` : ''}]  ${how}`);
+          for (const dep of node.dependsOn) io.out(`  ← ${dep}`);
+          for (const e of d.expectations ?? []) io.out(`  ✓ ${e.name} (${e.action}): ${e.condition}`);
+        }
+      } finally {
+        await runner.close();
+      }
+    });
+
+  program
+    .command('tables')
+    .description('list the tables of the lake with their version, files, rows and size')
+    .addOption(projectOption())
+    .option('--lake <dir>', 'a lake directory instead of the project\'s')
+    .option('--all', 'include ingot\'s own tables (_ingot.*)')
+    .addOption(formatOption())
+    .action(async (opts: { project: string; lake?: string; all?: boolean; format: OutputFormat }) => {
+      const lake = new Lake(await lakeRoot(opts));
+      const rows = [];
+      for (const name of await lake.list({ internal: opts.all })) {
+        const s = await lake.table(name).snapshot();
+        const files = [...s.files.values()];
+        rows.push({ table: name, version: s.version, files: files.length, rows: s.numRecords ?? null, bytes: files.reduce((b, f) => b + f.size, 0), partitioned_by: s.partitionColumns.join(', '), updated: new Date(s.timestamp).toISOString() });
+      }
+      io.out(formatRows(rows, opts.format, ['table', 'version', 'files', 'rows', 'bytes', 'partitioned_by', 'updated']));
+    });
+
+  program
+    .command('history <table>')
+    .description('the commits of a table, newest first')
+    .addOption(projectOption())
+    .option('--lake <dir>', 'a lake directory instead of the project\'s')
+    .option('--limit <n>', 'at most this many commits', (v) => Number(v))
+    .addOption(formatOption())
+    .action(async (table: string, opts: { project: string; lake?: string; limit?: number; format: OutputFormat }) => {
+      const lake = new Lake(await lakeRoot(opts));
+      const entries = await lake.table(table).history(opts.limit);
+      io.out(formatRows(entries.map((e) => ({
+        version: e.version, timestamp: new Date(e.timestamp).toISOString(), operation: e.operation,
+        parameters: Object.entries(e.operationParameters).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' '),
+        rows: e.operationMetrics['numOutputRows'] ?? null, files_added: e.operationMetrics['numFiles'] ?? null, files_removed: e.operationMetrics['numRemovedFiles'] ?? null,
+      })), opts.format, ['version', 'timestamp', 'operation', 'rows', 'files_added', 'files_removed', 'parameters']));
+    });
+
+  program
+    .command('runs')
+    .description('recent runs from the metadata store')
+    .addOption(projectOption())
+    .option('--lake <dir>', 'a lake directory instead of the project\'s')
+    .option('--limit <n>', 'at most this many runs', (v) => Number(v), 20)
+    .addOption(formatOption())
+    .action(async (opts: { project: string; lake?: string; limit: number; format: OutputFormat }) => {
+      const lake = new Lake(await lakeRoot(opts));
+      const engine = await DuckDBEngine.open();
+      try {
+        if (!(await lake.table(RUNS_TABLE).exists())) {
+          io.out('no runs yet');
+          return;
+        }
+        const rows = await queryLake(lake, engine, `SELECT run_id, logical_date, mode, status, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, duration_ms, rows_written, error FROM ${RUNS_TABLE} ORDER BY started_at DESC, run_id DESC LIMIT ${Math.max(1, Math.floor(opts.limit))}`);
+        io.out(formatRows(rows, opts.format));
+      } finally {
+        await engine.close();
+      }
+    });
+
+  program
+    .command('sql <select>')
+    .description('run a read-only SELECT over the lake; tables are layer.table')
+    .addOption(projectOption())
+    .option('--lake <dir>', 'a lake directory instead of the project\'s')
+    .option('--table <name=path>', 'register a Delta table by path under a name (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--version <n|name=n>', 'time travel: read tables (or one table) as of a version (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .addOption(formatOption())
+    .action(async (select: string, opts: { project: string; lake?: string; table: string[]; version: string[]; format: OutputFormat }) => {
+      const lake = new Lake(await lakeRoot(opts, opts.table.length > 0));
+      for (const t of opts.table) {
+        const [name, location] = splitPair(t, '--table');
+        lake.register(name, location);
+      }
+      const versions: Record<string, number> = {};
+      for (const v of opts.version) {
+        const [name, value] = v.includes('=') ? splitPair(v, '--version') : ['*', v];
+        if (!/^\d+$/.test(value)) throw new IngotError('CONFIG_INVALID', `--version ${v}: the version must be a non-negative integer`);
+        versions[name] = Number(value);
+      }
+      const engine = await DuckDBEngine.open();
+      try {
+        io.out(formatRows(await queryLake(lake, engine, select, versions), opts.format));
+      } finally {
+        await engine.close();
+      }
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return e.exitCode ?? 1;
+    io.err(err instanceof IngotError ? `error [${err.code}]: ${err.message}` : `error: ${messageOf(err)}`);
+    return 1;
+  }
+  return code;
+}
+
+async function lakeRoot(opts: { project: string; lake?: string }, optional = false): Promise<string> {
+  if (opts.lake) return path.resolve(opts.lake);
+  try {
+    return (await loadProject(opts.project)).lake;
+  } catch (err) {
+    if (optional) return path.resolve('.ingot-no-lake');
+    throw err;
+  }
+}
+
+function splitPair(v: string, option: string): [string, string] {
+  const i = v.indexOf('=');
+  if (i <= 0) throw new IngotError('CONFIG_INVALID', `${option} ${v}: expected name=value`);
+  return [v.slice(0, i), v.slice(i + 1)];
+}
+
+function printProgress(e: RunEvent, io: Io): void {
+  if (e.type !== 'run-done') return;
+  const r = e.result;
+  const width = String(e.total).length;
+  const label = r.logicalDate ?? 'full refresh';
+  const rows = r.datasets.reduce((s, d) => s + d.rowsOut, 0);
+  const q = r.datasets.reduce((s, d) => s + d.quarantined, 0);
+  const ms = r.endedAt.getTime() - r.startedAt.getTime();
+  if (r.status === 'success') {
+    io.err(`[${String(e.index + 1).padStart(width)}/${e.total}] ${label}  ok  ${r.datasets.length} datasets, ${n(rows)} rows written, ${n(q)} quarantined  ${duration(ms)}`);
+  } else {
+    const failed = r.datasets.find((d) => d.status === 'failed');
+    io.err(`[${String(e.index + 1).padStart(width)}/${e.total}] ${label}  FAILED in ${failed?.dataset ?? 'commit'}: ${r.error}`);
+    io.err('  nothing was committed: every table is at its previous version');
+  }
+}
+
+function printSummary(results: RunResult[], ms: number, io: Io): void {
+  const byDataset = new Map<string, { rowsIn: number; rowsOut: number; dropped: number; quarantined: number; ms: number; version?: number }>();
+  for (const r of results) {
+    for (const d of r.datasets) {
+      const t = byDataset.get(d.dataset) ?? { rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, ms: 0 };
+      t.rowsIn += d.rowsIn;
+      t.rowsOut += d.rowsOut;
+      t.dropped += d.dropped;
+      t.quarantined += d.quarantined;
+      t.ms += d.ms;
+      if (d.version !== undefined) t.version = d.version;
+      byDataset.set(d.dataset, t);
+    }
+  }
+  const ok = results.filter((r) => r.status === 'success').length;
+  io.out(`\n${ok} of ${results.length} run${results.length === 1 ? '' : 's'} succeeded in ${duration(ms)}`);
+  io.out(formatRows([...byDataset].map(([dataset, t]) => ({
+    dataset, rows_in: n(t.rowsIn), rows_out: n(t.rowsOut), dropped: n(t.dropped), quarantined: n(t.quarantined), time: duration(t.ms), version: t.version ?? null,
+  })), 'table'));
+}

@@ -1,0 +1,24 @@
+/**
+ * ingot: lakehouse pipelines in TypeScript. Public API.
+ */
+export { dataset, files } from './pipeline/definition.js';
+export type { DatasetDefinition, Expectation, ExpectationAction, FilesSource, Grain, Materialization, Source } from './pipeline/definition.js';
+export { defineConfig } from './pipeline/config.js';
+export type { ProjectConfig } from './pipeline/config.js';
+export { loadProject } from './pipeline/project.js';
+export type { Project } from './pipeline/project.js';
+export { Runner } from './run/runner.js';
+export type { RunEvent } from './run/runner.js';
+export type { DatasetResult, ExpectationResult, RunResult } from './run/result.js';
+export { Lake, queryLake, stageWrite } from './lake.js';
+export { DeltaTable } from './table/table.js';
+export { Snapshot } from './table/snapshot.js';
+export { planWrite } from './table/write.js';
+export type { DataFile, WriteMode, WriteOptions } from './table/write.js';
+export type { Filter } from './table/filter.js';
+export { LocalStore } from './storage/local.js';
+export type { ObjectStore } from './storage/store.js';
+export { DuckDBEngine } from './engine/duckdb/engine.js';
+export type { Engine, EngineSettings } from './engine/engine.js';
+export { IngotError } from './errors.js';
+export { main } from './cli/main.js';

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+/**
+ * The definition API: what a user writes in `datasets/*.ts` (or as directives in `.sql` files).
+ * Definitions are plain data, validated by `datasetSchema`.
+ */
+
+/** What happens to rows failing an expectation. */
+export type ExpectationAction = 'warn' | 'drop' | 'quarantine' | 'fail';
+
+/** A named row-level check: a SQL boolean over the dataset's output rows. NULL counts as failed. */
+export interface Expectation {
+  name: string;
+  /** SQL condition, e.g. `delay_min BETWEEN -120 AND 1440`; may reference other datasets in subqueries. */
+  condition: string;
+  action: ExpectationAction;
+}
+
+/**
+ * How a run's output lands in the table (one Delta commit per run):
+ * `append`; `overwrite` (full refresh); `replace partition` (replaces the partitions of the run's
+ * interval, Delta `replaceWhere` on the first partition column).
+ */
+export type Materialization = 'append' | 'overwrite' | 'replace partition';
+
+/** Size of the interval a run owns for a `replace partition` dataset. */
+export type Grain = 'day' | 'month';
+
+/** Raw files in the project folder. `{column}` in `path` is a path segment holding that column's value. */
+export interface FilesSource {
+  kind: 'files';
+  /** Glob relative to the project folder, e.g. `landing/flights/date={flight_date}/*.csv`. */
+  path: string;
+  format: 'csv' | 'tsv' | 'json' | 'ndjson' | 'parquet';
+  /** Declared columns (name → SQL type). Every file must have them; types are enforced while reading. */
+  columns?: Record<string, string>;
+}
+
+export type Source = FilesSource;
+
+/** A dataset: a Delta table ingot maintains, `layer.table`. Exactly one of `sql` and `source`. */
+export interface DatasetDefinition {
+  name: string;
+  description?: string;
+  /**
+   * A SELECT over other datasets (`layer.table`). Templates: `{{start}}`, `{{end}}` (DATE literals
+   * bounding the run's interval, end exclusive), `{{logical_date}}`, `{{run_id}}`.
+   */
+  sql?: string;
+  /** Raw input for a bronze dataset; rows get lineage columns `_ingested_at`, `_source`, `_run_id`. */
+  source?: Source;
+  materialization: Materialization;
+  /** Delta partition columns. `replace partition` replaces by the first one. */
+  partitionBy?: string[];
+  /** Interval a `replace partition` run owns (default `day`). */
+  grain?: Grain;
+  expectations?: Expectation[];
+}
+
+const identifier = /^[a-z_][a-z0-9_]*$/;
+
+export const expectationSchema = z.object({
+  name: z.string().regex(identifier, 'expectation names are lower_snake_case'),
+  condition: z.string().min(1),
+  action: z.enum(['warn', 'drop', 'quarantine', 'fail']),
+});
+
+export const sourceSchema = z.object({
+  kind: z.literal('files'),
+  path: z.string().min(1),
+  format: z.enum(['csv', 'tsv', 'json', 'ndjson', 'parquet']),
+  columns: z.record(z.string(), z.string()).optional(),
+});
+
+export const datasetSchema = z
+  .object({
+    name: z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'dataset names are layer.table in lower_snake_case'),
+    description: z.string().optional(),
+    sql: z.string().min(1).optional(),
+    source: sourceSchema.optional(),
+    materialization: z.enum(['append', 'overwrite', 'replace partition']),
+    partitionBy: z.array(z.string().regex(identifier)).optional(),
+    grain: z.enum(['day', 'month']).optional(),
+    expectations: z.array(expectationSchema).optional(),
+  })
+  .strict()
+  .refine((d) => (d.sql === undefined) !== (d.source === undefined), { message: 'give exactly one of sql and source' })
+  .refine((d) => d.materialization !== 'replace partition' || (d.partitionBy?.length ?? 0) > 0, {
+    message: "materialization 'replace partition' needs partitionBy",
+    path: ['partitionBy'],
+  });
+
+/** Declares a dataset (identity function that gives type checking in `datasets/*.ts`). */
+export function dataset(definition: DatasetDefinition): DatasetDefinition {
+  return definition;
+}
+
+/** Declares a files source. */
+export function files(source: Omit<FilesSource, 'kind'>): FilesSource {
+  return { kind: 'files', ...source };
+}

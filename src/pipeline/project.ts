@@ -1,0 +1,104 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
+import type { z } from 'zod';
+import { IngotError } from '../errors.js';
+import { configSchema, type ProjectConfig } from './config.js';
+import { datasetSchema, type DatasetDefinition } from './definition.js';
+import { parseSqlDataset } from './sql-file.js';
+
+/** A loaded project: its folder, validated configuration, resolved paths and dataset definitions. */
+export interface Project {
+  dir: string;
+  name: string;
+  config: ProjectConfig;
+  /** Absolute lake root. */
+  lake: string;
+  datasets: LoadedDataset[];
+}
+
+/** A dataset definition and the file it came from. */
+export interface LoadedDataset extends DatasetDefinition {
+  file: string;
+}
+
+const CONFIG_FILES = ['ingot.config.ts', 'ingot.config.js', 'ingot.config.mjs'];
+
+/**
+ * Loads the project in `dir`: `ingot.config.ts` and every `.ts`/`.sql` file under its datasets
+ * folder. `.sql` files are named by their path (`datasets/silver/flights.sql` → `silver.flights`);
+ * `.ts` files default-export a dataset or an array of them.
+ * Errors: CONFIG_INVALID and DATASET_INVALID naming the file and field.
+ */
+export async function loadProject(dir: string): Promise<Project> {
+  const root = path.resolve(dir);
+  let config: ProjectConfig = {};
+  const configFile = (await Promise.all(CONFIG_FILES.map(async (f) => ((await exists(path.join(root, f))) ? f : undefined)))).find(Boolean);
+  if (!configFile) throw new IngotError('CONFIG_INVALID', `${root}: no ingot.config.ts (is this an ingot project folder?)`, { file: root });
+  const configPath = path.join(root, configFile);
+  const raw = await importDefault(configPath);
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw new IngotError('CONFIG_INVALID', `${configPath}: ${describeIssues(parsed.error)}`, { file: configPath });
+  config = parsed.data;
+
+  const datasetsDir = path.resolve(root, config.datasets ?? 'datasets');
+  const datasets: LoadedDataset[] = [];
+  for (const file of await walk(datasetsDir)) {
+    const rel = path.relative(datasetsDir, file);
+    const nameFromPath = rel.replace(/\.(sql|ts|js|mjs)$/, '').split(path.sep).join('.');
+    let defs: unknown[];
+    if (file.endsWith('.sql')) {
+      defs = [parseSqlDataset(await fs.readFile(file, 'utf8'), nameFromPath, file)];
+    } else if (/\.(ts|js|mjs)$/.test(file) && !file.endsWith('.d.ts')) {
+      const exported = await importDefault(file);
+      defs = Array.isArray(exported) ? exported : [exported];
+    } else continue;
+    for (const d of defs) {
+      const withName = typeof d === 'object' && d !== null && !('name' in d) ? { ...d, name: nameFromPath } : d;
+      const result = datasetSchema.safeParse(withName);
+      if (!result.success) throw new IngotError('DATASET_INVALID', `${file}: ${describeIssues(result.error)}`, { file });
+      datasets.push({ ...(result.data as DatasetDefinition), file });
+    }
+  }
+  const seen = new Map<string, string>();
+  for (const d of datasets) {
+    const other = seen.get(d.name);
+    if (other) throw new IngotError('DATASET_INVALID', `dataset ${d.name} is defined twice: ${other} and ${d.file}`, { dataset: d.name, file: d.file });
+    seen.set(d.name, d.file);
+  }
+  return { dir: root, name: config.name ?? path.basename(root), config, lake: path.resolve(root, config.lake ?? 'lake'), datasets };
+}
+
+async function importDefault(file: string): Promise<unknown> {
+  try {
+    const mod = (file.endsWith('.ts') ? await tsImport(pathToFileURL(file).href, import.meta.url) : await import(pathToFileURL(file).href)) as { default?: unknown };
+    return mod.default;
+  } catch (err) {
+    throw new IngotError('CONFIG_INVALID', `${file}: cannot load: ${(err as Error).message}`, { file }, { cause: err });
+  }
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}`).join('; ');
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.access(p).then(() => true, () => false);
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  let entries;
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(p)));
+    else out.push(p);
+  }
+  return out;
+}

@@ -1,0 +1,42 @@
+import type { ExpectationAction } from '../pipeline/definition.js';
+
+/** Counts of one expectation in one run. */
+export interface ExpectationResult {
+  name: string;
+  action: ExpectationAction;
+  /** Rows for which the condition was false or NULL. */
+  failed: number;
+}
+
+/** What one dataset did in one run. Row counts are rows; `ms` is wall time in milliseconds. */
+export interface DatasetResult {
+  dataset: string;
+  status: 'success' | 'failed';
+  /** Rows the dataset's query (or source) produced. */
+  rowsIn: number;
+  /** Rows written to the table. */
+  rowsOut: number;
+  dropped: number;
+  quarantined: number;
+  expectations: ExpectationResult[];
+  /** Input files or endpoints (sources only). */
+  inputs: string[];
+  ms: number;
+  /** Delta version committed for the table (absent until the run commits). */
+  version?: number;
+  error?: string;
+}
+
+/** One run: a logical date (or a full refresh) over the whole graph. */
+export interface RunResult {
+  runId: string;
+  project: string;
+  /** `YYYY-MM-DD`, or undefined for a full refresh. */
+  logicalDate?: string;
+  mode: 'date' | 'full_refresh';
+  status: 'success' | 'failed';
+  startedAt: Date;
+  endedAt: Date;
+  datasets: DatasetResult[];
+  error?: string;
+}

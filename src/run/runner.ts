@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto';
+import { DuckDBEngine } from '../engine/duckdb/engine.js';
+import { quoteIdent, type Engine } from '../engine/engine.js';
+import { IngotError, messageOf } from '../errors.js';
+import { discardFiles, scanOf, stageWrite, Lake } from '../lake.js';
+import type { Project } from '../pipeline/project.js';
+import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph, type DatasetNode } from '../pipeline/graph.js';
+import { planExpectations } from '../pipeline/expectations.js';
+import { EVERYTHING, intervalOf, type Interval } from '../pipeline/interval.js';
+import { renderSql } from '../pipeline/template.js';
+import { FilesConnector, inputError } from '../sources/files.js';
+import type { Filter } from '../table/filter.js';
+import type { Snapshot } from '../table/snapshot.js';
+import type { DeltaTable, PreparedCommit } from '../table/table.js';
+import { decodePath, type WriteMode } from '../table/write.js';
+import { fieldOf } from '../table/schema.js';
+import { MetadataStore } from './metadata.js';
+import type { DatasetResult, ExpectationResult, RunResult } from './result.js';
+
+/** Progress of a run, for display. */
+export type RunEvent =
+  | { type: 'run-start'; runId: string; logicalDate?: string; index: number; total: number }
+  | { type: 'dataset-done'; runId: string; result: DatasetResult }
+  | { type: 'run-done'; result: RunResult; index: number; total: number };
+
+/** A write staged during a run, committed when every dataset of the run succeeded. */
+interface PendingWrite {
+  table: DeltaTable;
+  commit: PreparedCommit;
+  preview: Snapshot;
+  result?: DatasetResult;
+}
+
+/**
+ * Executes a project's dataset graph, one run per logical date or one full-refresh run.
+ *
+ * A run stages every dataset's output first (data files written, commits prepared, downstream
+ * datasets reading the staged snapshots) and commits only when all datasets succeeded, one Delta
+ * commit per table. A failing run commits nothing and deletes the files it wrote, so every table
+ * stays at its previous version. Runs are recorded in the lake's metadata store.
+ */
+export class Runner {
+  private constructor(
+    readonly project: Project,
+    readonly engine: Engine,
+    readonly lake: Lake,
+    readonly graph: DatasetGraph,
+    private readonly metadata: MetadataStore,
+  ) {}
+
+  /** Opens an engine for `project` and builds its graph. Errors: DATASET_UNKNOWN, GRAPH_CYCLE, DATASET_INVALID. */
+  static async open(project: Project): Promise<Runner> {
+    const engine = await DuckDBEngine.open(project.config.engine ?? {});
+    try {
+      const graph = await buildGraph(project.datasets, (sql) => engine.references(sql));
+      const lake = new Lake(project.lake);
+      return new Runner(project, engine, lake, graph, new MetadataStore(lake, engine));
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Runs each logical date in order (or one full refresh when `dates` is 'full-refresh'),
+   * stopping at the first failed run. Returns the results of the runs that happened.
+   */
+  async runAll(dates: string[] | 'full-refresh', onEvent?: (e: RunEvent) => void): Promise<RunResult[]> {
+    const list = dates === 'full-refresh' ? [undefined] : dates;
+    const results: RunResult[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const result = await this.run(list[i], (e) => onEvent?.(e), i, list.length);
+      results.push(result);
+      if (result.status === 'failed') break;
+    }
+    return results;
+  }
+
+  /** Runs the graph for `logicalDate` (undefined: full refresh). Never throws for dataset failures: they are in the result. */
+  async run(logicalDate: string | undefined, onEvent: (e: RunEvent) => void = () => {}, index = 0, total = 1): Promise<RunResult> {
+    const runId = `${logicalDate ?? 'full'}_${randomUUID().slice(0, 8)}`;
+    const startedAt = new Date();
+    onEvent({ type: 'run-start', runId, logicalDate, index, total });
+    const pending = new Map<string, PendingWrite>();
+    const results: DatasetResult[] = [];
+    let error: string | undefined;
+    for (const node of this.graph.order) {
+      const t0 = performance.now();
+      try {
+        const result = await this.runDataset(node, logicalDate, runId, startedAt, pending);
+        result.ms = Math.round(performance.now() - t0);
+        results.push(result);
+        onEvent({ type: 'dataset-done', runId, result });
+      } catch (err) {
+        error = messageOf(err);
+        const failed: DatasetResult = { dataset: node.dataset.name, status: 'failed', rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, expectations: [], inputs: [], ms: Math.round(performance.now() - t0), error };
+        results.push(failed);
+        onEvent({ type: 'dataset-done', runId, result: failed });
+        break;
+      }
+    }
+    if (error === undefined) {
+      try {
+        for (const [name, w] of pending) {
+          const version = await w.table.commit(w.commit);
+          if (w.result && !name.endsWith(QUARANTINE_SUFFIX)) w.result.version = version;
+        }
+      } catch (err) {
+        error = `commit failed: ${messageOf(err)}`;
+      }
+    } else {
+      for (const w of pending.values()) {
+        await discardFiles(w.table, w.commit.actions.flatMap((a) => ('add' in a ? [decodePath(a.add.path)] : [])));
+      }
+    }
+    const result: RunResult = {
+      runId, project: this.project.name, ...(logicalDate ? { logicalDate } : {}), mode: logicalDate ? 'date' : 'full_refresh',
+      status: error === undefined ? 'success' : 'failed', startedAt, endedAt: new Date(), datasets: results, ...(error !== undefined ? { error } : {}),
+    };
+    await this.metadata.record(result);
+    onEvent({ type: 'run-done', result, index, total });
+    return result;
+  }
+
+  private async runDataset(node: DatasetNode, logicalDate: string | undefined, runId: string, startedAt: Date, pending: Map<string, PendingWrite>): Promise<DatasetResult> {
+    const ds = node.dataset;
+    const full = logicalDate === undefined;
+    const interval: Interval = full ? EVERYTHING : intervalOf(logicalDate, ds.grain ?? 'day');
+    const partitionColumn = ds.partitionBy?.[0];
+    const fail = (code: ConstructorParameters<typeof IngotError>[0], message: string, err?: unknown): IngotError =>
+      err instanceof IngotError && err.code !== 'SQL_ERROR' ? err : new IngotError(code, `${ds.name} (${ds.file}): ${message}`, { dataset: ds.name, file: ds.file }, { cause: err });
+
+    for (const ref of node.reads) {
+      const table = this.lake.table(ref);
+      const snapshot = pending.get(ref)?.preview ?? (await table.trySnapshot());
+      if (!snapshot) throw fail('TABLE_NOT_FOUND', `reads ${ref}, which has never been written: run its dataset first`);
+      await this.engine.attachTable(ref, scanOf(table, snapshot));
+    }
+
+    let sql: string;
+    let inputs: string[] = [];
+    const render = (s: string): string => renderSql(s, { interval, logicalDate, runId }, ds.name);
+    if (ds.source) {
+      const batch = await new FilesConnector(ds.source).read({ projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn }, this.engine, '__source');
+      inputs = batch.inputs;
+      sql = `SELECT *, TIMESTAMPTZ '${startedAt.toISOString()}' AS "_ingested_at", '${runId}' AS "_run_id" FROM "__source"`;
+    } else {
+      sql = render(ds.sql!);
+    }
+
+    let staged;
+    try {
+      staged = await this.engine.stage('__rows', sql);
+    } catch (err) {
+      throw ds.source ? inputError(err, ds.name) : fail('SQL_ERROR', messageOf(err), err);
+    }
+    const columns = staged.schema.fields.map((f) => f.name);
+
+    if (partitionColumn && !fieldOf(staged.schema, partitionColumn)) {
+      throw fail('DATASET_INVALID', `partition column ${partitionColumn} is not among the output columns (${columns.join(', ')})`);
+    }
+    if (ds.materialization === 'replace partition' && !full) {
+      const col = quoteIdent(partitionColumn!);
+      const [row] = await this.engine.query(`SELECT CAST(count(*) AS BIGINT) AS n, CAST(min(${col}) AS VARCHAR) AS example FROM "__rows" WHERE ${col} IS NULL OR NOT (${col} >= DATE '${interval.start}' AND ${col} < DATE '${interval.end}')`);
+      if (Number(row!['n']) > 0) {
+        throw fail('PARTITION_VIOLATION', `${row!['n']} rows have ${partitionColumn} outside the run's interval [${interval.start}, ${interval.end}) (e.g. ${row!['example'] ?? 'NULL'}); filter the query with {{start}} and {{end}}`);
+      }
+    }
+
+    const exps = ds.expectations ?? [];
+    const expectationResults: ExpectationResult[] = [];
+    let keptSql = `SELECT * FROM "__rows"`;
+    let quarantineSql: string | undefined;
+    let dropped = 0;
+    let quarantined = 0;
+    if (exps.length > 0) {
+      const plan = planExpectations(exps, render);
+      try {
+        await this.engine.stage('__checked', plan.checkedSql('"__rows"'));
+      } catch (err) {
+        throw fail('DATASET_INVALID', `an expectation does not compile: ${messageOf(err)}`, err);
+      }
+      const [counts] = await this.engine.query(plan.countsSql('__checked'));
+      exps.forEach((e, i) => expectationResults.push({ name: e.name, action: e.action, failed: Number(counts![`f${i}`] ?? 0) }));
+      const failing = expectationResults.filter((r) => r.action === 'fail' && r.failed > 0);
+      if (failing.length > 0) {
+        const e = exps.find((x) => x.name === failing[0]!.name)!;
+        const [example] = await this.engine.query(`SELECT * EXCLUDE (${exps.map((_x, i) => quoteIdent(`__fail_${i}`)).join(', ')}) FROM "__checked" WHERE "__fail_${exps.indexOf(e)}" LIMIT 1`);
+        throw new IngotError('EXPECTATION_FAILED', `${ds.name}: expectation ${e.name} (${e.condition}) failed for ${failing[0]!.failed} of ${staged.rows} rows, e.g. ${JSON.stringify(example)}`, { dataset: ds.name, expectation: e.name });
+      }
+      const [removed] = await this.engine.query(plan.removedSql('__checked'));
+      dropped = Number(removed!['dropped'] ?? 0);
+      quarantined = Number(removed!['quarantined'] ?? 0);
+      keptSql = plan.keptSql('__checked', columns);
+      const extra: Record<string, string> = { _quarantined_at: `TIMESTAMPTZ '${startedAt.toISOString()}'` };
+      if (!columns.includes('_run_id')) extra['_run_id'] = `'${runId}'`;
+      quarantineSql = plan.quarantineSql('__checked', columns, extra);
+    }
+
+    const mode: WriteMode = full ? 'overwrite' : ds.materialization === 'replace partition' ? 'replace' : ds.materialization;
+    const replaceWhere: Filter[] | undefined = mode === 'replace'
+      ? [{ column: partitionColumn!, op: '>=', value: interval.start }, { column: partitionColumn!, op: '<', value: interval.end }]
+      : undefined;
+    const parameters = { runId, ...(logicalDate ? { logicalDate } : {}) };
+    const result: DatasetResult = { dataset: ds.name, status: 'success', rowsIn: staged.rows, rowsOut: staged.rows - dropped - quarantined, dropped, quarantined, expectations: expectationResults, inputs, ms: 0 };
+
+    const write = async (name: string, sql: string, relation: string): Promise<void> => {
+      const table = this.lake.table(name);
+      const schemaOf = relation === '__rows' ? staged.schema : (await this.engine.stage('__quarantine', sql)).schema;
+      const source = relation === '__rows' ? sql : `SELECT * FROM "__quarantine"`;
+      try {
+        const w = await stageWrite(this.engine, table, await table.trySnapshot(), source, {
+          mode, schema: schemaOf, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, parameters,
+        });
+        pending.set(name, { ...w, table, result });
+      } catch (err) {
+        throw fail('SQL_ERROR', messageOf(err), err);
+      }
+    };
+    await write(ds.name, keptSql, '__rows');
+    if (quarantineSql) await write(`${ds.name}${QUARANTINE_SUFFIX}`, quarantineSql, '__quarantine');
+    await this.engine.drop('__quarantine');
+    await this.engine.drop('__checked');
+    await this.engine.drop('__rows');
+    if (ds.source) await this.engine.drop('__source');
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+}

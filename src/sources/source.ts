@@ -1,0 +1,29 @@
+import type { Engine } from '../engine/engine.js';
+import type { Interval } from '../pipeline/interval.js';
+
+/** What a source connector knows about the run that reads it. */
+export interface SourceContext {
+  /** Project folder; relative source paths resolve against it. */
+  projectDir: string;
+  /** Dataset being loaded, for error messages. */
+  dataset: string;
+  /** The run's interval; `partitionColumn` values outside it are not read. */
+  interval: Interval;
+  /** The dataset's first partition column, if any. */
+  partitionColumn?: string;
+}
+
+/** What a source read: the relation name in the engine and the inputs it came from. */
+export interface SourceBatch {
+  relation: string;
+  /** Input names (files, endpoints) for progress and run records. */
+  inputs: string[];
+}
+
+/**
+ * A source connector: makes the raw rows of one run available to the engine as a relation,
+ * each row carrying `_source` (the file or endpoint it came from).
+ */
+export interface SourceConnector {
+  read(ctx: SourceContext, engine: Engine, relation: string): Promise<SourceBatch>;
+}

@@ -1,0 +1,213 @@
+/**
+ * Shared test helpers: temporary lakes, SQL writes through the ingot API, the delta-rs reference
+ * reader (`test/reference/read_delta.py`) and a canonical JSON form of rows so that rows read by
+ * DuckDB and by delta-rs compare exactly.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DuckDBEngine } from '../src/engine/duckdb/engine.js';
+import { scanOf, stageWrite, type SqlWriteOptions } from '../src/lake.js';
+import { LocalStore } from '../src/storage/local.js';
+import type { Filter } from '../src/table/filter.js';
+import type { DataType, StructType } from '../src/table/schema.js';
+import { DeltaTable } from '../src/table/table.js';
+
+export const TEST_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.dirname(TEST_DIR);
+
+/** A fresh directory under the OS temp dir; `cleanup` removes it. */
+export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `ingot-${prefix}-`));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A Delta table on the local file system at `location` (created on first commit). */
+export function localTable(location: string): DeltaTable {
+  return new DeltaTable(new LocalStore(location));
+}
+
+let stagedCounter = 0;
+
+/**
+ * Writes the rows of `sql` to `table` through the ingot API (engine.stage → stageWrite → commit)
+ * reading the table's latest snapshot. Returns the committed version.
+ */
+export async function writeSql(
+  engine: DuckDBEngine,
+  table: DeltaTable,
+  sql: string,
+  options: Omit<SqlWriteOptions, 'schema'>,
+): Promise<number> {
+  const { commit } = await prepareSql(engine, table, sql, options);
+  return table.commit(commit);
+}
+
+/** Like `writeSql` but returns the prepared commit without committing it. */
+export async function prepareSql(
+  engine: DuckDBEngine,
+  table: DeltaTable,
+  sql: string,
+  options: Omit<SqlWriteOptions, 'schema'>,
+): ReturnType<typeof stageWrite> {
+  const name = `__staged_${++stagedCounter}`;
+  const staged = await engine.stage(name, sql);
+  const base = await table.trySnapshot();
+  try {
+    return await stageWrite(engine, table, base, `SELECT * FROM "${name}"`, { ...options, schema: staged.schema });
+  } finally {
+    await engine.drop(name);
+  }
+}
+
+/** Rows of `table` at `version` (latest if omitted) as ingot reads them: DuckDBEngine.attachTable + query. */
+export async function readWithIngot(
+  engine: DuckDBEngine,
+  table: DeltaTable,
+  version?: number,
+  filters: Filter[] = [],
+): Promise<{ version: number; schema: StructType; partitionColumns: string[]; rows: Record<string, unknown>[] }> {
+  const snapshot = await table.snapshot(version);
+  const name = `read.v${++stagedCounter}`;
+  await engine.attachTable(name, scanOf(table, snapshot, filters));
+  const rows = await engine.query(`SELECT * FROM read."v${stagedCounter}"`);
+  await engine.query(`DROP VIEW read."v${stagedCounter}"`);
+  return { version: snapshot.version, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns, rows };
+}
+
+// ---------------------------------------------------------------------------------------------
+// delta-rs reference reader
+
+export interface DeltaRsRead {
+  version: number;
+  schema: { name: string; type: string }[];
+  partition_columns: string[];
+  reader: string;
+  rows: Record<string, unknown>[];
+}
+
+const PYTHON = process.env['INGOT_PYTHON'] ?? 'python3';
+const READ_DELTA = path.join(TEST_DIR, 'reference', 'read_delta.py');
+
+/**
+ * Reads the Delta table at `location` with delta-rs. Throws with a message saying what to
+ * install when python3 or the `deltalake` package is missing; never skips.
+ */
+export function readWithDeltaRs(location: string, version?: number, reader: 'datafusion' | 'pyarrow' = 'datafusion'): DeltaRsRead {
+  const args = [READ_DELTA, location, ...(version === undefined ? [] : [String(version)]), `--reader=${reader}`];
+  const r = spawnSync(PYTHON, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  if (r.error) {
+    const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new Error(missing
+      ? `the delta-rs reference reader needs ${PYTHON}, which is not on PATH: install Python 3 and \`pip install deltalake pyarrow\` (or set INGOT_PYTHON)`
+      : `running ${PYTHON} ${args.join(' ')} failed: ${r.error.message}`);
+  }
+  if (r.status === 3) {
+    throw new Error(`the delta-rs reference reader is not installed for ${PYTHON}: ${r.stderr.trim()}`);
+  }
+  if (r.status !== 0) {
+    throw new Error(`delta-rs could not read ${location}${version === undefined ? '' : ` at version ${version}`} (exit ${r.status ?? r.signal}): ${r.stderr.trim()}`);
+  }
+  try {
+    return JSON.parse(r.stdout) as DeltaRsRead;
+  } catch (err) {
+    throw new Error(`read_delta.py printed invalid JSON (${(err as Error).message}): ${r.stdout.slice(0, 500)}`, { cause: err });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// canonical rows
+
+/** Renders a Delta type as Delta/Spark print it (same rendering as read_delta.py's type_name). */
+export function deltaTypeName(t: DataType): string {
+  if (typeof t === 'string') return t;
+  switch (t.type) {
+    case 'struct':
+      return `struct<${t.fields.map((f) => `${f.name}:${deltaTypeName(f.type)}`).join(',')}>`;
+    case 'array':
+      return `array<${deltaTypeName(t.elementType)}>`;
+    case 'map':
+      return `map<${deltaTypeName(t.keyType)},${deltaTypeName(t.valueType)}>`;
+  }
+}
+
+/**
+ * One canonical JSON value per Delta type, whichever reader produced it: integers as numbers
+ * (strings beyond 2^53), decimals as fixed-scale strings, dates `YYYY-MM-DD`, timestamps
+ * `YYYY-MM-DDTHH:MM:SS.ffffffZ`, structs as objects in schema field order, arrays as arrays.
+ * Throws on a value that does not fit its type (so a wrong type cannot compare equal by accident).
+ */
+export function canonicalValue(type: DataType, v: unknown, where: string): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof type !== 'string') {
+    if (type.type === 'struct') {
+      if (typeof v !== 'object' || Array.isArray(v)) throw new Error(`${where}: expected a struct, got ${JSON.stringify(v)}`);
+      const o = v as Record<string, unknown>;
+      const extra = Object.keys(o).filter((k) => !type.fields.some((f) => f.name === k));
+      if (extra.length > 0) throw new Error(`${where}: struct has unexpected fields ${extra.join(', ')}`);
+      return Object.fromEntries(type.fields.map((f) => [f.name, canonicalValue(f.type, o[f.name], `${where}.${f.name}`)]));
+    }
+    if (type.type === 'array') {
+      if (!Array.isArray(v)) throw new Error(`${where}: expected an array, got ${JSON.stringify(v)}`);
+      return v.map((x, i) => canonicalValue(type.elementType, x, `${where}[${i}]`));
+    }
+    throw new Error(`${where}: map values are not compared yet`);
+  }
+  const bad = (): never => {
+    throw new Error(`${where}: ${JSON.stringify(v)} is not a ${type} value`);
+  };
+  if (/^(byte|short|integer|long)$/.test(type)) {
+    if (typeof v !== 'number' && typeof v !== 'string' && typeof v !== 'bigint') bad();
+    if (typeof v === 'number' && !Number.isInteger(v)) bad();
+    if (typeof v === 'string' && !/^-?\d+$/.test(v)) bad();
+    const n = BigInt(v as string | number | bigint);
+    return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
+  }
+  if (type === 'float' || type === 'double') {
+    if (typeof v === 'number') return v;
+    if (v === 'NaN' || v === 'Infinity' || v === '-Infinity') return v;
+    if (typeof v === 'string' && /^-?inf$/i.test(v)) return v.startsWith('-') ? '-Infinity' : 'Infinity';
+    if (typeof v === 'string' && /^nan$/i.test(v)) return 'NaN';
+    return bad();
+  }
+  const dec = /^decimal\((\d+),\s*(\d+)\)$/.exec(type);
+  if (dec) {
+    const scale = Number(dec[2]);
+    const s = typeof v === 'number' ? String(v) : typeof v === 'string' ? v : bad();
+    const m = /^(-?)(\d*)(?:\.(\d*))?$/.exec(s);
+    if (!m || (m[2] === '' && (m[3] ?? '') === '')) return bad();
+    const frac = (m[3] ?? '').padEnd(scale, '0');
+    if (frac.length > scale && /[^0]/.test(frac.slice(scale))) bad();
+    const intPart = (m[2] ?? '').replace(/^0+(?=\d)/, '') || '0';
+    const fracPart = frac.slice(0, scale);
+    const zero = /^0*$/.test(intPart + fracPart);
+    return `${m[1] === '-' && !zero ? '-' : ''}${intPart}${scale > 0 ? `.${fracPart}` : ''}`;
+  }
+  if (type === 'string') return typeof v === 'string' ? v : bad();
+  if (type === 'boolean') return typeof v === 'boolean' ? v : bad();
+  if (type === 'date') return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : bad();
+  if (type === 'timestamp' || type === 'timestamp_ntz') {
+    if (typeof v !== 'string') return bad();
+    // DuckDB: "2001-01-01 10:00:00.5+00"; read_delta.py: "2001-01-01T10:00:00.500000Z"
+    const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(Z|[+-]00(?::?00)?)?$/.exec(v);
+    if (!m) return bad();
+    if (type === 'timestamp' && m[4] === undefined) bad();
+    return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(6, '0')}${type === 'timestamp' ? 'Z' : ''}`;
+  }
+  if (type === 'binary') return typeof v === 'string' ? v : bad();
+  throw new Error(`${where}: no canonical form for type ${type}`);
+}
+
+/** Canonical rows (see `canonicalValue`), keys in schema order, sorted by their JSON text. */
+export function canonicalRows(schema: StructType, rows: Record<string, unknown>[]): Record<string, unknown>[] {
+  const names = schema.fields.map((f) => f.name);
+  const out = rows.map((row, i) => {
+    const extra = Object.keys(row).filter((k) => !names.includes(k));
+    if (extra.length > 0) throw new Error(`row ${i} has columns not in the schema: ${extra.join(', ')}`);
+    return Object.fromEntries(schema.fields.map((f) => [f.name, canonicalValue(f.type, row[f.name], `row ${i} column ${f.name}`)]));
+  });
+  const key = (r: Record<string, unknown>): string => JSON.stringify(r);
+  return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
