@@ -92,6 +92,22 @@ const PYTHON = process.env['INGOT_PYTHON'] ?? 'python3';
 const READ_DELTA = path.join(TEST_DIR, 'reference', 'read_delta.py');
 
 /**
+ * The versions of the reference reader's Python packages. Throws, saying what to install, when
+ * python3, `deltalake` or `pyarrow` is missing: tests that compare with delta-rs fail, never skip.
+ */
+export function deltaRsVersions(): { deltalake: string; pyarrow: string } {
+  const code = 'import json, deltalake, pyarrow; print(json.dumps({"deltalake": deltalake.__version__, "pyarrow": pyarrow.__version__}))';
+  const r = spawnSync(PYTHON, ['-c', code], { encoding: 'utf8' });
+  if (r.error) {
+    throw new Error(`the delta-rs reference reader needs ${PYTHON}, which could not be run (${r.error.message}): install Python 3 and \`pip install deltalake pyarrow\` (or set INGOT_PYTHON)`);
+  }
+  if (r.status !== 0) {
+    throw new Error(`the delta-rs reference reader is not installed for ${PYTHON}: run \`pip install deltalake pyarrow\` (${r.stderr.trim().split('\n').pop()})`);
+  }
+  return JSON.parse(r.stdout) as { deltalake: string; pyarrow: string };
+}
+
+/**
  * Reads the Delta table at `location` with delta-rs. Throws with a message saying what to
  * install when python3 or the `deltalake` package is missing; never skips.
  */
@@ -133,13 +149,18 @@ export function deltaTypeName(t: DataType): string {
   }
 }
 
+export interface CanonicalOptions {
+  /** Accept `timestamp` values without an offset as UTC (rows of a DuckDB TIMESTAMP column in a UTC session). */
+  naiveTimestampsAreUtc?: boolean;
+}
+
 /**
  * One canonical JSON value per Delta type, whichever reader produced it: integers as numbers
  * (strings beyond 2^53), decimals as fixed-scale strings, dates `YYYY-MM-DD`, timestamps
  * `YYYY-MM-DDTHH:MM:SS.ffffffZ`, structs as objects in schema field order, arrays as arrays.
  * Throws on a value that does not fit its type (so a wrong type cannot compare equal by accident).
  */
-export function canonicalValue(type: DataType, v: unknown, where: string): unknown {
+export function canonicalValue(type: DataType, v: unknown, where: string, options: CanonicalOptions = {}): unknown {
   if (v === null || v === undefined) return null;
   if (typeof type !== 'string') {
     if (type.type === 'struct') {
@@ -147,11 +168,11 @@ export function canonicalValue(type: DataType, v: unknown, where: string): unkno
       const o = v as Record<string, unknown>;
       const extra = Object.keys(o).filter((k) => !type.fields.some((f) => f.name === k));
       if (extra.length > 0) throw new Error(`${where}: struct has unexpected fields ${extra.join(', ')}`);
-      return Object.fromEntries(type.fields.map((f) => [f.name, canonicalValue(f.type, o[f.name], `${where}.${f.name}`)]));
+      return Object.fromEntries(type.fields.map((f) => [f.name, canonicalValue(f.type, o[f.name], `${where}.${f.name}`, options)]));
     }
     if (type.type === 'array') {
       if (!Array.isArray(v)) throw new Error(`${where}: expected an array, got ${JSON.stringify(v)}`);
-      return v.map((x, i) => canonicalValue(type.elementType, x, `${where}[${i}]`));
+      return v.map((x, i) => canonicalValue(type.elementType, x, `${where}[${i}]`, options));
     }
     throw new Error(`${where}: map values are not compared yet`);
   }
@@ -193,7 +214,7 @@ export function canonicalValue(type: DataType, v: unknown, where: string): unkno
     // DuckDB: "2001-01-01 10:00:00.5+00"; read_delta.py: "2001-01-01T10:00:00.500000Z"
     const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(Z|[+-]00(?::?00)?)?$/.exec(v);
     if (!m) return bad();
-    if (type === 'timestamp' && m[4] === undefined) bad();
+    if (type === 'timestamp' && m[4] === undefined && !options.naiveTimestampsAreUtc) bad();
     return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(6, '0')}${type === 'timestamp' ? 'Z' : ''}`;
   }
   if (type === 'binary') return typeof v === 'string' ? v : bad();
@@ -201,12 +222,12 @@ export function canonicalValue(type: DataType, v: unknown, where: string): unkno
 }
 
 /** Canonical rows (see `canonicalValue`), keys in schema order, sorted by their JSON text. */
-export function canonicalRows(schema: StructType, rows: Record<string, unknown>[]): Record<string, unknown>[] {
+export function canonicalRows(schema: StructType, rows: Record<string, unknown>[], options: CanonicalOptions = {}): Record<string, unknown>[] {
   const names = schema.fields.map((f) => f.name);
   const out = rows.map((row, i) => {
     const extra = Object.keys(row).filter((k) => !names.includes(k));
     if (extra.length > 0) throw new Error(`row ${i} has columns not in the schema: ${extra.join(', ')}`);
-    return Object.fromEntries(schema.fields.map((f) => [f.name, canonicalValue(f.type, row[f.name], `row ${i} column ${f.name}`)]));
+    return Object.fromEntries(schema.fields.map((f) => [f.name, canonicalValue(f.type, row[f.name], `row ${i} column ${f.name}`, options)]));
   });
   const key = (r: Record<string, unknown>): string => JSON.stringify(r);
   return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));

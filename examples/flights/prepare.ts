@@ -33,6 +33,8 @@ export async function prepare(projectDir = here, options: { force?: boolean } = 
   const conn = await db.connect();
   try {
     const source = path.join(vegaData(), 'flights-3m.parquet').replace(/'/g, "''");
+    // one file per day: keep every day's file open while writing (182 > DuckDB's default of 100)
+    await conn.run('SET partitioned_write_max_open_files = 1000');
     await conn.run(`COPY (
         SELECT strftime(date, '%Y-%m-%d %H:%M:%S') AS date, delay, distance, origin, destination, CAST(date AS DATE) AS day
         FROM read_parquet('${source}') ORDER BY date)
@@ -45,8 +47,10 @@ export async function prepare(projectDir = here, options: { force?: boolean } = 
   let days = 0;
   for (const dir of (await fs.readdir(staging)).sort()) {
     const day = dir.replace(/^day=/, '');
+    const parts = await fs.readdir(path.join(staging, dir));
+    if (parts.length !== 1) throw new Error(`expected one file for ${day}, DuckDB wrote ${parts.join(', ')}`);
     await fs.mkdir(path.join(flightsDir, `date=${day}`));
-    await fs.rename(path.join(staging, dir, 'flights0.csv'), path.join(flightsDir, `date=${day}`, 'flights.csv'));
+    await fs.rename(path.join(staging, dir, parts[0]!), path.join(flightsDir, `date=${day}`, 'flights.csv'));
     days++;
   }
   await fs.rm(staging, { recursive: true, force: true });

@@ -9,14 +9,15 @@ import type { Expectation, ExpectationAction } from './definition.js';
 export interface ExpectationPlan {
   /** Adds the `__fail_<i>` columns to `input`. */
   checkedSql(input: string): string;
-  /** One row: `f<i>` = number of rows failing expectation i. */
+  /**
+   * One row: `f<i>` = number of rows failing expectation i; `dropped` = rows failing a `drop`
+   * and no `quarantine` expectation; `quarantined` = rows failing a `quarantine` expectation.
+   */
   countsSql(relation: string): string;
   /** Rows that stay in the table: failing no `drop` or `quarantine` expectation. */
   keptSql(relation: string, columns: string[]): string;
   /** Rows for `<table>_quarantine`, with `_failed_expectations` (comma-separated names). */
   quarantineSql(relation: string, columns: string[], extra: Record<string, string>): string | undefined;
-  /** Number of rows dropped (failing a `drop` and no `quarantine` expectation) and quarantined. */
-  removedSql(relation: string): string;
 }
 
 export function planExpectations(expectations: Expectation[], render: (sql: string) => string): ExpectationPlan {
@@ -30,7 +31,9 @@ export function planExpectations(expectations: Expectation[], render: (sql: stri
     checkedSql: (input) =>
       `SELECT *, ${expectations.map((e, i) => `((${render(e.condition)}) IS NOT TRUE) AS ${fail(i)}`).join(', ')} FROM ${input}`,
     countsSql: (relation) =>
-      `SELECT ${expectations.map((_e, i) => `CAST(SUM(CASE WHEN ${fail(i)} THEN 1 ELSE 0 END) AS BIGINT) AS f${i}`).join(', ')} FROM ${quoteIdent(relation)}`,
+      `SELECT ${expectations.map((_e, i) => `CAST(SUM(CASE WHEN ${fail(i)} THEN 1 ELSE 0 END) AS BIGINT) AS f${i}`).join(', ')}, ` +
+      `CAST(SUM(CASE WHEN ${any(['drop'])} AND NOT ${any(['quarantine'])} THEN 1 ELSE 0 END) AS BIGINT) AS dropped, ` +
+      `CAST(SUM(CASE WHEN ${any(['quarantine'])} THEN 1 ELSE 0 END) AS BIGINT) AS quarantined FROM ${quoteIdent(relation)}`,
     keptSql: (relation, columns) => `SELECT ${cols(columns)} FROM ${quoteIdent(relation)} WHERE NOT ${any(['drop', 'quarantine'])}`,
     quarantineSql: (relation, columns, extra) => {
       if (!expectations.some((e) => e.action === 'quarantine')) return undefined;
@@ -38,7 +41,5 @@ export function planExpectations(expectations: Expectation[], render: (sql: stri
       const extras = Object.entries(extra).map(([k, v]) => `${v} AS ${quoteIdent(k)}`);
       return `SELECT ${cols(columns)}, concat_ws(',', ${names}) AS "_failed_expectations"${extras.length ? ', ' + extras.join(', ') : ''} FROM ${quoteIdent(relation)} WHERE ${any(['quarantine'])}`;
     },
-    removedSql: (relation) =>
-      `SELECT CAST(SUM(CASE WHEN ${any(['drop'])} AND NOT ${any(['quarantine'])} THEN 1 ELSE 0 END) AS BIGINT) AS dropped, CAST(SUM(CASE WHEN ${any(['quarantine'])} THEN 1 ELSE 0 END) AS BIGINT) AS quarantined FROM ${quoteIdent(relation)}`,
   };
 }

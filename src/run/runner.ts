@@ -181,6 +181,8 @@ export class Runner {
         throw fail('DATASET_INVALID', `an expectation does not compile: ${messageOf(err)}`, err);
       }
       const [counts] = await this.engine.query(plan.countsSql('__checked'));
+      dropped = Number(counts!['dropped'] ?? 0);
+      quarantined = Number(counts!['quarantined'] ?? 0);
       exps.forEach((e, i) => expectationResults.push({ name: e.name, action: e.action, failed: Number(counts![`f${i}`] ?? 0) }));
       const failing = expectationResults.filter((r) => r.action === 'fail' && r.failed > 0);
       if (failing.length > 0) {
@@ -188,9 +190,6 @@ export class Runner {
         const [example] = await this.engine.query(`SELECT * EXCLUDE (${exps.map((_x, i) => quoteIdent(`__fail_${i}`)).join(', ')}) FROM "__checked" WHERE "__fail_${exps.indexOf(e)}" LIMIT 1`);
         throw new IngotError('EXPECTATION_FAILED', `${ds.name}: expectation ${e.name} (${e.condition}) failed for ${failing[0]!.failed} of ${staged.rows} rows, e.g. ${JSON.stringify(example)}`, { dataset: ds.name, expectation: e.name });
       }
-      const [removed] = await this.engine.query(plan.removedSql('__checked'));
-      dropped = Number(removed!['dropped'] ?? 0);
-      quarantined = Number(removed!['quarantined'] ?? 0);
       keptSql = plan.keptSql('__checked', columns);
       const extra: Record<string, string> = { _quarantined_at: `TIMESTAMPTZ '${startedAt.toISOString()}'` };
       if (!columns.includes('_run_id')) extra['_run_id'] = `'${runId}'`;
@@ -218,11 +217,13 @@ export class Runner {
       }
     };
     await write(ds.name, keptSql, '__rows');
-    if (quarantineSql) await write(`${ds.name}${QUARANTINE_SUFFIX}`, quarantineSql, '__quarantine');
-    await this.engine.drop('__quarantine');
-    await this.engine.drop('__checked');
-    await this.engine.drop('__rows');
-    if (ds.source) await this.engine.drop('__source');
+    if (quarantineSql) {
+      // A run with nothing to quarantine and nothing to replace makes no quarantine commit.
+      const q = await this.lake.table(`${ds.name}${QUARANTINE_SUFFIX}`).trySnapshot();
+      const noop = quarantined === 0 && q !== undefined && (mode === 'append' || (mode === 'replace' ? q.scan(replaceWhere).length === 0 : q.files.size === 0));
+      if (!noop) await write(`${ds.name}${QUARANTINE_SUFFIX}`, quarantineSql, '__quarantine');
+    }
+    await this.engine.drop('__quarantine', '__checked', '__rows', '__source');
     return result;
   }
 

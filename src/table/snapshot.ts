@@ -2,7 +2,7 @@ import { IngotError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { Action, Add, CommitInfo, FileStats, Metadata, Protocol, Txn } from './actions.js';
 import { partitionMatches, statsMayMatch, type Filter } from './filter.js';
-import { listLog, readCommit } from './log.js';
+import { commitKey, listLog, readCommit } from './log.js';
 import { parseSchema, type StructType } from './schema.js';
 
 /** Reader protocol this implementation supports (PROTOCOL.md, "Protocol Evolution"). */
@@ -102,6 +102,12 @@ export class Snapshot {
    * Errors: TABLE_NOT_FOUND, VERSION_NOT_FOUND, PROTOCOL_UNSUPPORTED, LOG_CORRUPT.
    */
   static async load(store: ObjectStore, options: { version?: number; base?: Snapshot } = {}): Promise<Snapshot> {
+    if (options.base && options.version === undefined) {
+      // Commits are contiguous: probing for the next versions is cheaper than listing the log.
+      const commits: { version: number; actions: Action[] }[] = [];
+      for (let v = options.base.version + 1; await store.head(commitKey(v)); v++) commits.push({ version: v, actions: await readCommit(store, v) });
+      return commits.length === 0 ? options.base : Snapshot.replay(commits, options.base, store.root);
+    }
     const listing = await listLog(store);
     if (listing.commits.length === 0) {
       throw new IngotError('TABLE_NOT_FOUND', `no Delta table at ${store.root} (no _delta_log commits)`, { table: store.root });

@@ -18,6 +18,11 @@ const DEFAULT_FILE_SIZE = 256 * 1024 * 1024;
  */
 export class DuckDBEngine implements Engine {
   readonly name = 'duckdb';
+  /** View SQL of each attached table, to skip re-creating unchanged views. */
+  private readonly attached = new Map<string, string>();
+  private readonly schemas = new Set<string>();
+  /** Temp relations this engine created: name → TABLE or VIEW. */
+  private readonly temp = new Map<string, 'TABLE' | 'VIEW'>();
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -42,12 +47,19 @@ export class DuckDBEngine implements Engine {
 
   async attachTable(qualifiedName: string, scan: TableScan): Promise<void> {
     const [schemaName, table] = splitName(qualifiedName);
-    await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}`);
-    await this.exec(`CREATE OR REPLACE VIEW ${quoteIdent(schemaName)}.${quoteIdent(table)} AS ${tableScanSql(scan)}`);
+    const sql = tableScanSql(scan);
+    if (this.attached.get(qualifiedName) === sql) return;
+    if (!this.schemas.has(schemaName)) {
+      await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}`);
+      this.schemas.add(schemaName);
+    }
+    await this.exec(`CREATE OR REPLACE VIEW ${quoteIdent(schemaName)}.${quoteIdent(table)} AS ${sql}`);
+    this.attached.set(qualifiedName, sql);
   }
 
   async attachFiles(name: string, scan: FileScan): Promise<void> {
     await this.exec(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS ${fileScanSql(scan)}`);
+    this.temp.set(name, 'VIEW');
   }
 
   async references(sql: string): Promise<string[]> {
@@ -73,11 +85,17 @@ export class DuckDBEngine implements Engine {
   }
 
   async stage(name: string, sql: string): Promise<StagedRelation> {
-    await this.exec(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(name)} AS ${sql}`);
+    let created;
+    try {
+      created = await this.conn.runAndReadAll(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(name)} AS ${sql}`);
+    } catch (err) {
+      throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
+    }
+    this.temp.set(name, 'TABLE');
     const reader = await this.conn.runAndReadAll(`SELECT * FROM ${quoteIdent(name)} LIMIT 0`);
     const schema = deltaSchemaOf(reader.columnNames(), reader.columnTypes());
-    const count = await this.conn.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${quoteIdent(name)}`);
-    return { name, schema, rows: Number(count.getRowObjectsJS()[0]!['n']) };
+    // CREATE TABLE AS reports the number of rows it inserted
+    return { name, schema, rows: Number(created.getRowsJS()[0]?.[0] ?? 0) };
   }
 
   async query(sql: string): Promise<Row[]> {
@@ -126,8 +144,13 @@ export class DuckDBEngine implements Engine {
     return files;
   }
 
-  async drop(name: string): Promise<void> {
-    await this.exec(`DROP TABLE IF EXISTS ${quoteIdent(name)}`).catch(() => this.exec(`DROP VIEW IF EXISTS ${quoteIdent(name)}`));
+  async drop(...names: string[]): Promise<void> {
+    const statements = names.flatMap((name) => {
+      const kind = this.temp.get(name);
+      this.temp.delete(name);
+      return kind ? [`DROP ${kind} IF EXISTS ${quoteIdent(name)}`] : [];
+    });
+    if (statements.length > 0) await this.exec(statements.join('; '));
   }
 
   async close(): Promise<void> {
