@@ -370,6 +370,29 @@ describe('Snapshot.scan pruning', () => {
       assert.deepEqual(canonical(kept), canonical(all), `${c.name}: pruning dropped matching rows`);
     }
   });
+
+  // Known bug: a string partition value '' is written as "" and read back by DuckDBEngine as '',
+  // but partitionMatches (src/table/filter.ts) treats "" as NULL, so a pruned scan for ps = ''
+  // loses those rows and one for ps IS NULL keeps them. Runs as `todo` until fixed.
+  test('pruning agrees with the reader on an empty-string partition value', { todo: "filter.ts treats partition value '' as NULL, the reader as '' (src bug)" }, async (t) => {
+    const location = path.join(scratch(t, 'empty-partition'), 't');
+    const table = localTable(location);
+    await writeSql(engine, table, `SELECT 1::BIGINT AS id, '' AS ps UNION ALL SELECT 2, NULL UNION ALL SELECT 3, 'x'`, { mode: 'append', partitionBy: ['ps'] });
+    const snap = await table.snapshot();
+    const cases: { filters: Filter[]; sql: string }[] = [
+      { filters: [{ column: 'ps', op: '=', value: '' }], sql: `ps = ''` },
+      { filters: [{ column: 'ps', op: 'is null' }], sql: 'ps IS NULL' },
+      { filters: [{ column: 'ps', op: 'is not null' }], sql: 'ps IS NOT NULL' },
+    ];
+    await engine.attachTable('empty.full', scanOf(table, snap));
+    for (const c of cases) {
+      await engine.attachTable('empty.pruned', scanOf(table, snap, c.filters));
+      const all = (await rowsOf(`SELECT id FROM empty.full WHERE ${c.sql}`)).map((r) => Number(r['id'])).sort();
+      const kept = (await rowsOf(`SELECT id FROM empty.pruned WHERE ${c.sql}`)).map((r) => Number(r['id'])).sort();
+      assert.deepEqual(kept, all, `${c.sql}: the pruned scan returns what the full scan returns`);
+      assert.deepEqual(snap.scan(c.filters).length, all.length, `${c.sql}: one file per matching row here`);
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
