@@ -28,6 +28,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   const program = new Command('ingot')
     .description('Lakehouse pipelines: ingest, transform, check, store as Delta Lake tables.')
     .version(VERSION)
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
   const projectOption = () => new Option('-p, --project <dir>', 'project folder (with ingot.config.ts)').default('.');

@@ -73,7 +73,9 @@ export async function loadProject(dir: string): Promise<Project> {
 async function importDefault(file: string): Promise<unknown> {
   try {
     const mod = (file.endsWith('.ts') ? await tsImport(pathToFileURL(file).href, import.meta.url) : await import(pathToFileURL(file).href)) as { default?: unknown };
-    return mod.default;
+    // outside an ESM package a .ts file loads as CommonJS: its `export default` arrives as default.default
+    const d = mod.default as { default?: unknown; __esModule?: boolean } | undefined;
+    return d && typeof d === 'object' && 'default' in d && (d.__esModule || Object.keys(d).length === 1) ? d.default : d;
   } catch (err) {
     throw new IngotError('CONFIG_INVALID', `${file}: cannot load: ${(err as Error).message}`, { file }, { cause: err });
   }
