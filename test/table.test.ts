@@ -371,10 +371,8 @@ describe('Snapshot.scan pruning', () => {
     }
   });
 
-  // Known bug: a string partition value '' is written as "" and read back by DuckDBEngine as '',
-  // but partitionMatches (src/table/filter.ts) treats "" as NULL, so a pruned scan for ps = ''
-  // loses those rows and one for ps IS NULL keeps them. Runs as `todo` until fixed.
-  test('pruning agrees with the reader on an empty-string partition value', { todo: "filter.ts treats partition value '' as NULL, the reader as '' (src bug)" }, async (t) => {
+  // A string partition value '' is written as "" and read back as '': pruning must agree.
+  test('pruning agrees with the reader on an empty-string partition value', async (t) => {
     const location = path.join(scratch(t, 'empty-partition'), 't');
     const table = localTable(location);
     await writeSql(engine, table, `SELECT 1::BIGINT AS id, '' AS ps UNION ALL SELECT 2, NULL UNION ALL SELECT 3, 'x'`, { mode: 'append', partitionBy: ['ps'] });
@@ -456,13 +454,10 @@ describe('concurrent writers', () => {
     assert.equal((await fs.readdir(path.join(root, 'log'))).length, keys);
   });
 
-  // Known bug in src/storage/local.ts (LocalStore.list): it stats every name readdir returned, and
-  // a concurrent putIfAbsent deletes its temporary file in between, so list() throws ENOENT and any
-  // reader (Snapshot.load, DeltaTable.snapshot) fails while another writer commits. Runs as `todo`
-  // until fixed: drop the option then.
-  const LIST_RACE = 'LocalStore.list throws ENOENT when a concurrent putIfAbsent removes its temp file (src bug, see test comment)';
+  // A concurrent putIfAbsent removes its temporary file between a reader's readdir and stat:
+  // listing must not fail.
 
-  test('listing the log while another writer commits never fails', { todo: LIST_RACE }, async (t) => {
+  test('listing the log while another writer commits never fails', async (t) => {
     const store = new LocalStore(scratch(t, 'list-race'));
     let writing = true;
     const writer = (async () => {
@@ -618,7 +613,7 @@ describe('concurrent writers', () => {
     assert.equal(kinds(await readActions(location, 0))['metaData'], 1);
   });
 
-  test('appends committed by several processes at once land at consecutive versions with no lost write', { todo: LIST_RACE }, async (t) => {
+  test('appends committed by several processes at once land at consecutive versions with no lost write', async (t) => {
     const location = path.join(scratch(t, 'append-procs'), 'sales');
     await writeSql(engine, localTable(location), SALES_ROWS(0, 'north', 1), { mode: 'append', partitionBy: ['region'] });
     const processes = 3;

@@ -33,14 +33,13 @@ const CONFIG_FILES = ['ingot.config.ts', 'ingot.config.js', 'ingot.config.mjs'];
  */
 export async function loadProject(dir: string): Promise<Project> {
   const root = path.resolve(dir);
-  let config: ProjectConfig = {};
   const configFile = (await Promise.all(CONFIG_FILES.map(async (f) => ((await exists(path.join(root, f))) ? f : undefined)))).find(Boolean);
   if (!configFile) throw new IngotError('CONFIG_INVALID', `${root}: no ingot.config.ts (is this an ingot project folder?)`, { file: root });
   const configPath = path.join(root, configFile);
   const raw = await importDefault(configPath);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new IngotError('CONFIG_INVALID', `${configPath}: ${describeIssues(parsed.error)}`, { file: configPath });
-  config = parsed.data;
+  const config: ProjectConfig = parsed.data;
 
   const datasetsDir = path.resolve(root, config.datasets ?? 'datasets');
   const datasets: LoadedDataset[] = [];

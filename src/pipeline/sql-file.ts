@@ -1,5 +1,5 @@
 import { IngotError } from '../errors.js';
-import type { DatasetDefinition, Expectation } from './definition.js';
+import type { Expectation } from './definition.js';
 
 /**
  * Parses a `.sql` dataset file: leading `-- key: value` comment lines are directives, the rest

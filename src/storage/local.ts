@@ -34,9 +34,13 @@ export class LocalStore implements ObjectStore {
         const child = key === '' ? e.name : `${key}/${e.name}`;
         if (e.isDirectory()) {
           if (options.recursive) await walk(child);
-        } else if (e.isFile()) {
-          const st = await fs.stat(this.locate(child));
-          out.push({ key: child, size: st.size, modified: Math.floor(st.mtimeMs) });
+        } else if (e.isFile() && !TEMP_NAME.test(e.name)) {
+          // a concurrent writer may remove a file between readdir and stat
+          const st = await fs.stat(this.locate(child)).catch((err: unknown) => {
+            if (isCode(err, 'ENOENT')) return undefined;
+            throw err;
+          });
+          if (st) out.push({ key: child, size: st.size, modified: Math.floor(st.mtimeMs) });
         }
       }
     };
@@ -101,6 +105,9 @@ export class LocalStore implements ObjectStore {
     return tmp;
   }
 }
+
+/** Names of in-flight temporary files written by `put`/`putIfAbsent`. */
+const TEMP_NAME = /^\..*\.[0-9a-f-]{36}\.tmp$/;
 
 function isCode(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;

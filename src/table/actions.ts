@@ -111,7 +111,7 @@ export function decodeCommit(text: string, file: string): Action[] {
     try {
       out.push(JSON.parse(line) as Action);
     } catch (err) {
-      throw new Error(`${file}: line ${i + 1} is not valid JSON (${(err as Error).message})`);
+      throw new Error(`${file}: line ${i + 1} is not valid JSON (${(err as Error).message})`, { cause: err });
     }
   }
   return out;

@@ -80,7 +80,8 @@ export function partitionMatches(schema: StructType, partitionColumns: string[],
     if (!partitionColumns.includes(f.column)) continue;
     const type = fieldOf(schema, f.column)?.type ?? 'string';
     const raw = add.partitionValues[f.column];
-    const value = raw === undefined || raw === null || raw === '' ? null : raw;
+    // an empty serialized value means NULL except for strings ("Partition Value Serialization")
+    const value = raw === undefined || raw === null || (raw === '' && type !== 'string') ? null : raw;
     if (!holds(type, value, f.op, f.value)) return false;
   }
   return true;
