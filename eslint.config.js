@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'examples/*/lake/', 'examples/*/landing/'] },
+  { ignores: ['dist/', 'node_modules/', '.tmp/', 'bench/out/', 'examples/*/lake/', 'examples/*/landing/', 'examples/*/reports/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
