@@ -1,0 +1,313 @@
+/**
+ * `npm run bench`: times the flights example on this machine, side by side with the same pipeline
+ * written by hand in DuckDB SQL (bench/handmade.sql), and checks both produce the same gold tables.
+ *
+ * 1. lays out a scratch project in bench/out/flights (the example's ingot.config.ts and datasets/,
+ *    its landing zone linked), so examples/flights/lake is never touched;
+ * 2. backfill: fresh lake, `ingot run --from 2001-01-01 --to 2001-07-01` (182 daily runs):
+ *    wall time, peak RSS, median run duration from `_ingot.runs`;
+ * 3./4./5. three times, alternately: `ingot run --full-refresh` on a fresh lake, then handmade.sql
+ *    on a fresh folder, each in its own process with the same engine settings;
+ * 6. prints a markdown table and writes bench/out/results.md and bench/out/results.json.
+ *
+ * Every lake (the backfill's and each full refresh's) must match the handmade output: same row
+ * counts for silver and gold, same content for the gold tables; otherwise the bench fails.
+ * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { ProjectConfig } from 'ingot';
+import { prepare } from '../examples/flights/prepare.js';
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(BENCH);
+const EXAMPLE = path.join(ROOT, 'examples', 'flights');
+const OUT = path.join(BENCH, 'out');
+const PROJECT = path.join(OUT, 'flights');
+const CLI = path.join(ROOT, 'dist', 'cli', 'bin.js');
+const SELF = fileURLToPath(import.meta.url);
+const REPEATS = 3;
+const FIRST_DAY = '2001-01-01';
+const LAST_DAY = '2001-07-01';
+const TARGETS = { backfillS: 45, peakRssMB: 1536, ratio: 1.5 };
+
+/** Tables compared between ingot and handmade: partition column, and the columns whose content is compared (gold only). */
+const CHECKED: Record<string, { partition: string; content?: string[] }> = {
+  'silver.flights': { partition: 'flight_date' },
+  'silver.flights_quarantine': { partition: 'flight_date' },
+  'gold.airport_daily': { partition: 'flight_date', content: ['flight_date', 'airport', 'departures', 'avg_delay_min', 'on_time_rate'] },
+  'gold.route_monthly': { partition: 'month', content: ['month', 'origin', 'destination', 'flights', 'avg_delay_min', 'avg_distance_mi'] },
+  'gold.top5_monthly': { partition: 'month', content: ['month', 'ranking', 'rank', 'subject', 'value'] },
+};
+
+/** Row counts and gold content hashes of one output, keyed `<table> rows` / `<table> md5`. */
+type Fingerprint = Record<string, string>;
+
+/** A finished child process: wall time, peak resident set size, output. */
+interface Measured {
+  wallS: number;
+  peakRssMB: number;
+  stdout: string;
+}
+
+interface Results {
+  /** `loadAvg`: 1-minute load average before and after; above the CPU count, the figures are noisy. */
+  machine: { cpus: number; memoryGB: number; node: string; date: string; loadAvg: [number, number] };
+  backfill: { wallS: number; peakRssMB: number; runs: number; medianRunMs: number; sumRunsS: number; datasetS: Record<string, number> };
+  fullRefresh: { wallS: number[]; peakRssMB: number[]; medianS: number; runS: number[]; medianRunS: number; datasetS: Record<string, number> };
+  handmade: { wallS: number[]; peakRssMB: number[]; medianS: number };
+  /** Median full refresh / median handmade; `ratioOfMins` is less sensitive to other work on the machine. */
+  ratio: number;
+  ratioOfMins: number;
+  fingerprint: Fingerprint;
+  checks: { figure: string; value: string; target: string; pass: boolean | undefined }[];
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+
+/**
+ * Runs `node <args>` in the scratch project and measures it. Peak RSS comes from GNU time when
+ * installed, else from `process.resourceUsage()` in the child at exit. Throws on a non-zero exit.
+ */
+async function measureNode(args: string[], cwd = PROJECT): Promise<Measured> {
+  const rssFile = path.join(OUT, `.rss-${process.pid}`);
+  await fs.rm(rssFile, { force: true });
+  const gnuTime = existsSync('/usr/bin/time');
+  const atExit = `import{writeFileSync}from'node:fs';process.on('exit',()=>writeFileSync(${JSON.stringify(rssFile)},String(process.resourceUsage().maxRSS)))`;
+  const [cmd, argv] = gnuTime
+    ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, process.execPath, ...args]]
+    : [process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(atExit)}`, ...args]];
+  const t0 = performance.now();
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(cmd, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  const wallS = (performance.now() - t0) / 1000;
+  if (code !== 0) throw new Error(`node ${args.join(' ')} exited with ${code}:\n${stderr.split('\n').slice(-15).join('\n')}\n${stdout.slice(-2000)}`);
+  const kb = Number((await fs.readFile(rssFile, 'utf8')).trim().split('\n').pop());
+  await fs.rm(rssFile, { force: true });
+  return { wallS, peakRssMB: kb / 1024, stdout };
+}
+
+/** Runs `ingot sql --format json` on the scratch project and returns the rows. */
+async function ingotSql(sql: string): Promise<Record<string, unknown>[]> {
+  const { stdout } = await measureNode([CLI, 'sql', '-p', '.', '--format', 'json', sql]);
+  return JSON.parse(stdout) as Record<string, unknown>[];
+}
+
+/** One SELECT returning the fingerprint columns, reading each table through `ref`. */
+function fingerprintSql(ref: (table: string) => string): string {
+  const cols = Object.entries(CHECKED).flatMap(([table, { content }]) => {
+    const out = [`(SELECT count(*) FROM ${ref(table)}) AS "${table} rows"`];
+    if (content) {
+      const line = `concat_ws('|', ${content.join(', ')})`;
+      out.push(`(SELECT md5(string_agg(${line}, ';' ORDER BY ${line})) FROM ${ref(table)}) AS "${table} md5"`);
+    }
+    return out;
+  });
+  return `SELECT ${cols.join(', ')}`;
+}
+
+const asFingerprint = (row: Record<string, unknown> | undefined): Fingerprint =>
+  Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k, String(v)]));
+
+/** Fingerprint of the scratch project's lake, read by ingot itself. */
+async function ingotFingerprint(): Promise<Fingerprint> {
+  return asFingerprint((await ingotSql(fingerprintSql((t) => t)))[0]);
+}
+
+/** Fingerprint of the handmade Parquet folders. */
+async function handmadeFingerprint(): Promise<Fingerprint> {
+  const db = await DuckDBInstance.create(':memory:');
+  const conn = await db.connect();
+  try {
+    const ref = (table: string): string => {
+      const dir = path.join(PROJECT, 'handmade', ...table.split('.')).replace(/'/g, "''");
+      return `read_parquet('${dir}/*/*.parquet', hive_partitioning = true, hive_types = {'${CHECKED[table]!.partition}': DATE})`;
+    };
+    const reader = await conn.runAndReadAll(fingerprintSql(ref));
+    return asFingerprint(reader.getRowObjectsJson()[0] as Record<string, unknown>);
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+}
+
+/** Throws, naming every difference, unless `ingot` equals the handmade fingerprint. */
+function assertSame(label: string, ingot: Fingerprint, handmade: Fingerprint): void {
+  const diffs = Object.keys(handmade).filter((k) => ingot[k] !== handmade[k]).map((k) => `  ${k}: ingot ${ingot[k]} vs handmade ${handmade[k]}`);
+  if (diffs.length > 0) throw new Error(`${label}: ingot's output differs from the handmade pipeline's, the comparison is not apples to apples:\n${diffs.join('\n')}`);
+}
+
+/** Seconds per dataset, summed over the runs in `_ingot.run_datasets`, bronze to gold. */
+async function datasetSeconds(): Promise<Record<string, number>> {
+  const rows = await ingotSql(`SELECT dataset, sum(duration_ms) AS ms FROM _ingot.run_datasets GROUP BY dataset
+    ORDER BY CASE split_part(dataset, '.', 1) WHEN 'bronze' THEN 0 WHEN 'silver' THEN 1 ELSE 2 END, dataset`);
+  return Object.fromEntries(rows.map((r) => [String(r['dataset']), round(Number(r['ms']) / 1000)]));
+}
+
+/** Lays out the scratch project: the example's definition, its landing zone linked. */
+async function setUp(): Promise<void> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
+  const days = await prepare(EXAMPLE);
+  console.log(`landing zone: ${days} daily files in ${path.relative(ROOT, EXAMPLE)}/landing`);
+  await fs.rm(PROJECT, { recursive: true, force: true });
+  await fs.mkdir(PROJECT, { recursive: true });
+  await fs.copyFile(path.join(EXAMPLE, 'ingot.config.ts'), path.join(PROJECT, 'ingot.config.ts'));
+  await fs.cp(path.join(EXAMPLE, 'datasets'), path.join(PROJECT, 'datasets'), { recursive: true });
+  await fs.symlink(path.join(EXAMPLE, 'landing'), path.join(PROJECT, 'landing'), 'dir');
+}
+
+/** Removes the scratch project's lake, handmade output and spill files. */
+async function clean(): Promise<void> {
+  for (const d of ['lake', 'handmade', '.ingot']) await fs.rm(path.join(PROJECT, d), { recursive: true, force: true });
+}
+
+/** The handmade child: runs handmade.sql in the cwd (the scratch project) under the project's engine settings. */
+async function handmadeChild(): Promise<void> {
+  const config = ((await import(pathToFileURL(path.resolve('ingot.config.ts')).href)) as { default: ProjectConfig }).default;
+  const options: Record<string, string> = {};
+  if (config.engine?.memoryLimit) options['memory_limit'] = config.engine.memoryLimit;
+  if (config.engine?.threads) options['threads'] = String(config.engine.threads);
+  if (config.engine?.spillDirectory) {
+    await fs.mkdir(config.engine.spillDirectory, { recursive: true });
+    options['temp_directory'] = config.engine.spillDirectory;
+  }
+  // COPY creates a partitioned output's folder, not its parents
+  for (const dir of ['bronze/airports', 'silver', 'gold']) await fs.mkdir(path.join('handmade', dir), { recursive: true });
+  const db = await DuckDBInstance.create(':memory:', options);
+  const conn = await db.connect();
+  try {
+    await conn.run("SET TimeZone = 'UTC'; SET preserve_insertion_order = false");
+    await conn.run(await fs.readFile(path.join(BENCH, 'handmade.sql'), 'utf8'));
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+}
+
+/** The figures as a markdown report. */
+function markdown(r: Results): string {
+  const lines = [
+    `# ingot bench: flights example (3,000,000 rows, ${r.backfill.runs} days)`,
+    '',
+    `${r.machine.date} UTC, ${r.machine.cpus} CPUs, ${r.machine.memoryGB} GB RAM, Node ${r.machine.node}, load average ${r.machine.loadAvg.join(' → ')}; ` +
+      'ingot and handmade run with the engine settings of ingot.config.ts (memory limit, spill folder).',
+    '',
+    '| figure | value | target | result |',
+    '| --- | ---: | ---: | --- |',
+    ...r.checks.map((c) => `| ${c.figure} | ${c.value} | ${c.target} | ${c.pass === undefined ? '' : c.pass ? 'pass' : '**FAIL**'} |`),
+    '',
+    'Time per dataset (s), from `_ingot.run_datasets`:',
+    '',
+    `| dataset | backfill (sum of ${r.backfill.runs} runs) | full refresh (last) |`,
+    '| --- | ---: | ---: |',
+    ...Object.keys({ ...r.backfill.datasetS, ...r.fullRefresh.datasetS }).map((d) => `| ${d} | ${r.backfill.datasetS[d] ?? ''} | ${r.fullRefresh.datasetS[d] ?? ''} |`),
+    '',
+    `Every ingot lake matched the handmade output: ${Object.entries(r.fingerprint).filter(([k]) => k.endsWith('rows')).map(([k, v]) => `${k.replace(/ rows$/, '')} ${Number(v).toLocaleString('en-US')}`).join(', ')} rows; gold content hashes equal.`,
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** The whole bench; see the file comment. */
+async function bench(): Promise<Results> {
+  const loadBefore = os.loadavg()[0]!;
+  if (loadBefore > os.cpus().length / 2) console.warn(`note: load average ${loadBefore.toFixed(1)} on ${os.cpus().length} CPUs: other work is running, figures will be noisy`);
+  await setUp();
+  await clean();
+
+  console.log(`backfill ${FIRST_DAY}..${LAST_DAY} ...`);
+  const backfill = await measureNode([CLI, 'run', '-p', '.', '--from', FIRST_DAY, '--to', LAST_DAY]);
+  const [runs] = await ingotSql("SELECT count(*) AS n, median(duration_ms) AS med, sum(duration_ms) AS total FROM _ingot.runs WHERE mode = 'date' AND status = 'success'");
+  const backfillDatasets = await datasetSeconds();
+  const backfillPrint = await ingotFingerprint();
+  console.log(`  ${backfill.wallS.toFixed(1)} s, peak RSS ${backfill.peakRssMB.toFixed(0)} MB, median run ${Number(runs!['med'])} ms`);
+
+  const full: Measured[] = [];
+  const hand: Measured[] = [];
+  let fullDatasets: Record<string, number> = {};
+  const fullRunS: number[] = [];
+  const prints: [string, Fingerprint][] = [['backfill', backfillPrint]];
+  let handPrint: Fingerprint = {};
+  for (let i = 0; i < REPEATS; i++) {
+    await clean();
+    const f = await measureNode([CLI, 'run', '-p', '.', '--full-refresh']);
+    full.push(f);
+    fullDatasets = await datasetSeconds();
+    const [run] = await ingotSql("SELECT duration_ms FROM _ingot.runs WHERE mode = 'full_refresh'");
+    fullRunS.push(Number(run!['duration_ms']) / 1000);
+    prints.push([`full refresh #${i + 1}`, await ingotFingerprint()]);
+    await clean();
+    const h = await measureNode(['--import', 'tsx', SELF, '--handmade']);
+    hand.push(h);
+    handPrint = await handmadeFingerprint();
+    console.log(`  #${i + 1}: full refresh ${f.wallS.toFixed(1)} s (${f.peakRssMB.toFixed(0)} MB), handmade ${h.wallS.toFixed(1)} s (${h.peakRssMB.toFixed(0)} MB)`);
+    for (const [label, p] of prints) assertSame(label, p, handPrint);
+  }
+  await clean();
+
+  const fullMedian = median(full.map((m) => m.wallS));
+  const handMedian = median(hand.map((m) => m.wallS));
+  const ratio = fullMedian / handMedian;
+  const backfillRunsS = Number(runs!['total']) / 1000;
+  const maxRss = (ms: Measured[]): number => Math.max(...ms.map((m) => m.peakRssMB));
+  const minOf = (ms: Measured[]): number => Math.min(...ms.map((m) => m.wallS));
+  const s = (x: number): string => `${x.toFixed(1)} s`;
+  const mb = (x: number): string => `${x.toFixed(0)} MB`;
+  return {
+    machine: {
+      cpus: os.cpus().length, memoryGB: Math.round(os.totalmem() / 2 ** 30), node: process.version,
+      date: new Date().toISOString().slice(0, 16).replace('T', ' '), loadAvg: [round(loadBefore), round(os.loadavg()[0]!)],
+    },
+    backfill: {
+      wallS: round(backfill.wallS), peakRssMB: round(backfill.peakRssMB, 0), runs: Number(runs!['n']), medianRunMs: Number(runs!['med']),
+      sumRunsS: round(backfillRunsS), datasetS: backfillDatasets,
+    },
+    fullRefresh: { wallS: full.map((m) => round(m.wallS)), peakRssMB: full.map((m) => round(m.peakRssMB, 0)), medianS: round(fullMedian),
+      runS: fullRunS.map((x) => round(x)), medianRunS: round(median(fullRunS)), datasetS: fullDatasets,
+    },
+    handmade: { wallS: hand.map((m) => round(m.wallS)), peakRssMB: hand.map((m) => round(m.peakRssMB, 0)), medianS: round(handMedian) },
+    ratio: round(ratio),
+    ratioOfMins: round(minOf(full) / minOf(hand)),
+    fingerprint: handPrint,
+    checks: [
+      { figure: `backfill wall time (${Number(runs!['n'])} daily runs, one process)`, value: s(backfill.wallS), target: `≤ ${TARGETS.backfillS} s`, pass: backfill.wallS <= TARGETS.backfillS },
+      { figure: 'backfill peak RSS', value: mb(backfill.peakRssMB), target: `≤ ${mb(TARGETS.peakRssMB)}`, pass: backfill.peakRssMB <= TARGETS.peakRssMB },
+      { figure: 'backfill median run (`_ingot.runs.duration_ms`)', value: `${Number(runs!['med'])} ms`, target: '', pass: undefined },
+      { figure: 'backfill sum of run durations', value: s(backfillRunsS), target: '', pass: undefined },
+      { figure: 'backfill outside runs (start-up, run history, exit)', value: s(backfill.wallS - backfillRunsS), target: '', pass: undefined },
+      { figure: `full refresh wall time (median of ${REPEATS})`, value: `${s(fullMedian)} (min ${s(minOf(full))})`, target: '', pass: undefined },
+      { figure: `full refresh run duration (\`_ingot.runs\`, median of ${REPEATS})`, value: s(median(fullRunS)), target: '', pass: undefined },
+      { figure: 'full refresh peak RSS (max)', value: mb(maxRss(full)), target: `≤ ${mb(TARGETS.peakRssMB)}`, pass: maxRss(full) <= TARGETS.peakRssMB },
+      { figure: `handmade DuckDB SQL wall time (median of ${REPEATS})`, value: `${s(handMedian)} (min ${s(minOf(hand))})`, target: '', pass: undefined },
+      { figure: 'handmade peak RSS (max)', value: mb(maxRss(hand)), target: '', pass: undefined },
+      { figure: 'full refresh / handmade (medians)', value: ratio.toFixed(2), target: `≤ ${TARGETS.ratio}`, pass: ratio <= TARGETS.ratio },
+      { figure: 'full refresh / handmade (minimums)', value: (minOf(full) / minOf(hand)).toFixed(2), target: '', pass: undefined },
+    ],
+  };
+}
+
+if (process.argv[2] === '--handmade') {
+  await handmadeChild();
+} else {
+  const results = await bench();
+  const report = markdown(results);
+  await fs.writeFile(path.join(OUT, 'results.md'), report);
+  await fs.writeFile(path.join(OUT, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  console.log('\n' + report);
+  console.log(`written: ${path.relative(ROOT, path.join(OUT, 'results.md'))}, ${path.relative(ROOT, path.join(OUT, 'results.json'))}`);
+}
