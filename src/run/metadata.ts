@@ -39,9 +39,16 @@ export class MetadataStore {
 
   private async append(name: string, sql: string): Promise<void> {
     const table = this.lake.table(name);
+    const base = await table.trySnapshot();
+    if (base) {
+      // the schema is known: write straight from the query
+      const { commit } = await stageWrite(this.engine, table, base, sql, { mode: 'append', schema: base.schema });
+      await table.commit(commit);
+      return;
+    }
     const staged = await this.engine.stage('__ingot_meta', sql);
     try {
-      const { commit } = await stageWrite(this.engine, table, await table.trySnapshot(), `SELECT * FROM "__ingot_meta"`, { mode: 'append', schema: staged.schema });
+      const { commit } = await stageWrite(this.engine, table, undefined, `SELECT * FROM "__ingot_meta"`, { mode: 'append', schema: staged.schema });
       await table.commit(commit);
     } finally {
       await this.engine.drop('__ingot_meta');
