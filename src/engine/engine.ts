@@ -61,6 +61,8 @@ export interface Engine {
   attachFiles(name: string, scan: FileScan): Promise<void>;
   /** Schema-qualified table names (`layer.table`) that a SELECT statement reads. Errors: SQL_ERROR, SQL_NOT_READ_ONLY. */
   references(sql: string): Promise<string[]>;
+  /** The Delta schema of a query's result, without running it. */
+  describe(sql: string): Promise<StructType>;
   /** Runs a query and keeps its result as relation `name`. */
   stage(name: string, sql: string): Promise<StagedRelation>;
   /** Runs a query and returns all rows (for small results). */

@@ -13,7 +13,7 @@ import type { Filter } from '../table/filter.js';
 import type { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
 import { decodePath, type WriteMode } from '../table/write.js';
-import { fieldOf } from '../table/schema.js';
+import { fieldOf, type StructType } from '../table/schema.js';
 import { MetadataStore } from './metadata.js';
 import type { DatasetResult, ExpectationResult, RunResult } from './result.js';
 
@@ -28,6 +28,7 @@ interface PendingWrite {
   table: DeltaTable;
   commit: PreparedCommit;
   preview: Snapshot;
+  /** The dataset result to receive the committed version (not set for quarantine tables). */
   result?: DatasetResult;
 }
 
@@ -101,9 +102,9 @@ export class Runner {
     }
     if (error === undefined) {
       try {
-        for (const [name, w] of pending) {
+        for (const w of pending.values()) {
           const version = await w.table.commit(w.commit);
-          if (w.result && !name.endsWith(QUARANTINE_SUFFIX)) w.result.version = version;
+          if (w.result) w.result.version = version;
         }
       } catch (err) {
         error = `commit failed: ${messageOf(err)}`;
@@ -148,47 +149,43 @@ export class Runner {
       sql = render(ds.sql!);
     }
 
-    let staged;
+    const exps = ds.expectations ?? [];
+    const plan = exps.length > 0 ? planExpectations(exps, render) : undefined;
+    // Without expectations the query is written straight to Parquet; with them, it is staged
+    // once with a failure flag per expectation, then split into kept and quarantined rows.
+    let schema: StructType;
+    let rowsIn: number | undefined;
     try {
-      staged = await this.engine.stage('__rows', sql);
+      if (plan) {
+        const checked = await this.engine.stage('__checked', plan.checkedSql(`(${sql})`));
+        schema = { type: 'struct', fields: checked.schema.fields.filter((f) => !f.name.startsWith('__fail_')) };
+        rowsIn = checked.rows;
+      } else {
+        schema = await this.engine.describe(sql);
+      }
     } catch (err) {
       throw ds.source ? inputError(err, ds.name) : fail('SQL_ERROR', messageOf(err), err);
     }
-    const columns = staged.schema.fields.map((f) => f.name);
-
-    if (partitionColumn && !fieldOf(staged.schema, partitionColumn)) {
+    const columns = schema.fields.map((f) => f.name);
+    if (partitionColumn && !fieldOf(schema, partitionColumn)) {
       throw fail('DATASET_INVALID', `partition column ${partitionColumn} is not among the output columns (${columns.join(', ')})`);
     }
-    if (ds.materialization === 'replace partition' && !full) {
-      const col = quoteIdent(partitionColumn!);
-      const [row] = await this.engine.query(`SELECT CAST(count(*) AS BIGINT) AS n, CAST(min(${col}) AS VARCHAR) AS example FROM "__rows" WHERE ${col} IS NULL OR NOT (${col} >= DATE '${interval.start}' AND ${col} < DATE '${interval.end}')`);
-      if (Number(row!['n']) > 0) {
-        throw fail('PARTITION_VIOLATION', `${row!['n']} rows have ${partitionColumn} outside the run's interval [${interval.start}, ${interval.end}) (e.g. ${row!['example'] ?? 'NULL'}); filter the query with {{start}} and {{end}}`);
-      }
-    }
 
-    const exps = ds.expectations ?? [];
     const expectationResults: ExpectationResult[] = [];
-    let keptSql = `SELECT * FROM "__rows"`;
+    let keptSql = sql;
     let quarantineSql: string | undefined;
     let dropped = 0;
     let quarantined = 0;
-    if (exps.length > 0) {
-      const plan = planExpectations(exps, render);
-      try {
-        await this.engine.stage('__checked', plan.checkedSql('"__rows"'));
-      } catch (err) {
-        throw fail('DATASET_INVALID', `an expectation does not compile: ${messageOf(err)}`, err);
-      }
+    if (plan) {
       const [counts] = await this.engine.query(plan.countsSql('__checked'));
       dropped = Number(counts!['dropped'] ?? 0);
       quarantined = Number(counts!['quarantined'] ?? 0);
       exps.forEach((e, i) => expectationResults.push({ name: e.name, action: e.action, failed: Number(counts![`f${i}`] ?? 0) }));
-      const failing = expectationResults.filter((r) => r.action === 'fail' && r.failed > 0);
-      if (failing.length > 0) {
-        const e = exps.find((x) => x.name === failing[0]!.name)!;
-        const [example] = await this.engine.query(`SELECT * EXCLUDE (${exps.map((_x, i) => quoteIdent(`__fail_${i}`)).join(', ')}) FROM "__checked" WHERE "__fail_${exps.indexOf(e)}" LIMIT 1`);
-        throw new IngotError('EXPECTATION_FAILED', `${ds.name}: expectation ${e.name} (${e.condition}) failed for ${failing[0]!.failed} of ${staged.rows} rows, e.g. ${JSON.stringify(example)}`, { dataset: ds.name, expectation: e.name });
+      const failing = expectationResults.find((r) => r.action === 'fail' && r.failed > 0);
+      if (failing) {
+        const i = exps.findIndex((x) => x.name === failing.name);
+        const [example] = await this.engine.query(`SELECT ${columns.map(quoteIdent).join(', ')} FROM "__checked" WHERE ${quoteIdent(`__fail_${i}`)} LIMIT 1`);
+        throw new IngotError('EXPECTATION_FAILED', `${ds.name}: expectation ${failing.name} (${exps[i]!.condition}) failed for ${failing.failed} of ${rowsIn} rows, e.g. ${JSON.stringify(example)}`, { dataset: ds.name, expectation: failing.name });
       }
       keptSql = plan.keptSql('__checked', columns);
       const extra: Record<string, string> = { _quarantined_at: `TIMESTAMPTZ '${startedAt.toISOString()}'` };
@@ -197,33 +194,40 @@ export class Runner {
     }
 
     const mode: WriteMode = full ? 'overwrite' : ds.materialization === 'replace partition' ? 'replace' : ds.materialization;
+    // replace: the table layer refuses files outside the interval (PARTITION_VIOLATION)
     const replaceWhere: Filter[] | undefined = mode === 'replace'
       ? [{ column: partitionColumn!, op: '>=', value: interval.start }, { column: partitionColumn!, op: '<', value: interval.end }]
       : undefined;
     const parameters = { runId, ...(logicalDate ? { logicalDate } : {}) };
-    const result: DatasetResult = { dataset: ds.name, status: 'success', rowsIn: staged.rows, rowsOut: staged.rows - dropped - quarantined, dropped, quarantined, expectations: expectationResults, inputs, ms: 0 };
 
-    const write = async (name: string, sql: string, relation: string): Promise<void> => {
+    const write = async (name: string, query: string, rowsSchema: StructType): Promise<number> => {
       const table = this.lake.table(name);
-      const schemaOf = relation === '__rows' ? staged.schema : (await this.engine.stage('__quarantine', sql)).schema;
-      const source = relation === '__rows' ? sql : `SELECT * FROM "__quarantine"`;
       try {
-        const w = await stageWrite(this.engine, table, await table.trySnapshot(), source, {
-          mode, schema: schemaOf, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, parameters,
+        const w = await stageWrite(this.engine, table, await table.trySnapshot(), query, {
+          mode, schema: rowsSchema, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, parameters,
         });
-        pending.set(name, { ...w, table, result });
+        pending.set(name, { ...w, table });
+        return w.commit.actions.reduce((n, a) => n + ('add' in a && a.add.stats ? (JSON.parse(a.add.stats) as { numRecords: number }).numRecords : 0), 0);
       } catch (err) {
-        throw fail('SQL_ERROR', messageOf(err), err);
+        if (err instanceof IngotError && err.code === 'PARTITION_VIOLATION') {
+          throw fail('PARTITION_VIOLATION', `wrote rows with ${partitionColumn} outside the run's interval [${interval.start}, ${interval.end}): filter the query with {{start}} and {{end}} (${err.message})`);
+        }
+        throw ds.source ? inputError(err, ds.name) : fail('SQL_ERROR', messageOf(err), err);
       }
     };
-    await write(ds.name, keptSql, '__rows');
+    const rowsOut = await write(ds.name, keptSql, schema);
+    const result: DatasetResult = { dataset: ds.name, status: 'success', rowsIn: rowsIn ?? rowsOut, rowsOut, dropped, quarantined, expectations: expectationResults, inputs, ms: 0 };
+    pending.get(ds.name)!.result = result;
     if (quarantineSql) {
       // A run with nothing to quarantine and nothing to replace makes no quarantine commit.
       const q = await this.lake.table(`${ds.name}${QUARANTINE_SUFFIX}`).trySnapshot();
       const noop = quarantined === 0 && q !== undefined && (mode === 'append' || (mode === 'replace' ? q.scan(replaceWhere).length === 0 : q.files.size === 0));
-      if (!noop) await write(`${ds.name}${QUARANTINE_SUFFIX}`, quarantineSql, '__quarantine');
+      if (!noop) {
+        const qSchema = q && !full ? q.schema : (await this.engine.stage('__quarantine', quarantineSql)).schema;
+        await write(`${ds.name}${QUARANTINE_SUFFIX}`, q && !full ? quarantineSql : 'SELECT * FROM "__quarantine"', qSchema);
+      }
     }
-    await this.engine.drop('__quarantine', '__checked', '__rows', '__source');
+    await this.engine.drop('__quarantine', '__checked', '__source');
     return result;
   }
 

@@ -84,6 +84,15 @@ export class DuckDBEngine implements Engine {
     return [...names].sort();
   }
 
+  async describe(sql: string): Promise<StructType> {
+    try {
+      const reader = await this.conn.runAndReadAll(`SELECT * FROM (${sql}) LIMIT 0`);
+      return deltaSchemaOf(reader.columnNames(), reader.columnTypes());
+    } catch (err) {
+      throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
+    }
+  }
+
   async stage(name: string, sql: string): Promise<StagedRelation> {
     let created;
     try {
