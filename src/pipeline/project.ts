@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
+import { register } from 'tsx/esm/api';
 import type { z } from 'zod';
 import { IngotError } from '../errors.js';
 import { configSchema, type ProjectConfig } from './config.js';
@@ -69,9 +69,19 @@ export async function loadProject(dir: string): Promise<Project> {
   return { dir: root, name: config.name ?? path.basename(root), config, lake: path.resolve(root, config.lake ?? 'lake'), datasets };
 }
 
+let typeScriptRegistered = false;
+
+/** Lets `import()` load TypeScript project files (tsx's loader, registered once per process). */
+async function registerTypeScript(): Promise<void> {
+  if (typeScriptRegistered) return;
+  register();
+  typeScriptRegistered = true;
+}
+
 async function importDefault(file: string): Promise<unknown> {
   try {
-    const mod = (file.endsWith('.ts') ? await tsImport(pathToFileURL(file).href, import.meta.url) : await import(pathToFileURL(file).href)) as { default?: unknown };
+    if (file.endsWith('.ts')) await registerTypeScript();
+    const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
     // outside an ESM package a .ts file loads as CommonJS: its `export default` arrives as default.default
     const d = mod.default as { default?: unknown; __esModule?: boolean } | undefined;
     return d && typeof d === 'object' && 'default' in d && (d.__esModule || Object.keys(d).length === 1) ? d.default : d;

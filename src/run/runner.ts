@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
 import { DuckDBEngine } from '../engine/duckdb/engine.js';
 import { quoteIdent, type Engine } from '../engine/engine.js';
 import { IngotError, messageOf } from '../errors.js';
@@ -51,7 +52,11 @@ export class Runner {
 
   /** Opens an engine for `project` and builds its graph. Errors: DATASET_UNKNOWN, GRAPH_CYCLE, DATASET_INVALID. */
   static async open(project: Project): Promise<Runner> {
-    const engine = await DuckDBEngine.open(project.config.engine ?? {});
+    const settings = project.config.engine ?? {};
+    const engine = await DuckDBEngine.open({
+      ...settings,
+      ...(settings.spillDirectory ? { spillDirectory: path.resolve(project.dir, settings.spillDirectory) } : {}),
+    });
     try {
       const graph = await buildGraph(project.datasets, (sql) => engine.references(sql));
       const lake = new Lake(project.lake);
