@@ -3,6 +3,7 @@ import { IngotError } from './errors.js';
 import type { Engine, Row, TableScan } from './engine/engine.js';
 import { LocalStore } from './storage/local.js';
 import type { ObjectStore } from './storage/store.js';
+import type { ParquetReader } from './table/checkpoint.js';
 import type { Filter } from './table/filter.js';
 import { Snapshot } from './table/snapshot.js';
 import type { StructType } from './table/schema.js';
@@ -20,8 +21,11 @@ export class Lake {
   private readonly tables = new Map<string, DeltaTable>();
   private readonly registered = new Map<string, string>();
 
-  /** @param root a directory. */
-  constructor(readonly root: string) {}
+  /**
+   * @param root a directory.
+   * @param parquet reads Delta checkpoints (an engine, e.g. `DuckDBEngine`).
+   */
+  constructor(readonly root: string, private readonly parquet?: ParquetReader) {}
 
   /** Registers the Delta table at `location` under `name` (`layer.table`). */
   register(name: string, location: string): void {
@@ -36,7 +40,7 @@ export class Lake {
     if (!t) {
       const [, layer, table] = checkName(name);
       const location = this.registered.get(name) ?? path.join(this.root, layer!, table!);
-      t = new DeltaTable(new LocalStore(location));
+      t = new DeltaTable(new LocalStore(location), this.parquet);
       this.tables.set(name, t);
     }
     return t;

@@ -87,14 +87,19 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--all', 'include ingot\'s own tables (_ingot.*)')
     .addOption(formatOption())
     .action(async (opts: { project: string; lake?: string; all?: boolean; format: OutputFormat }) => {
-      const lake = new Lake(await lakeRoot(opts));
-      const rows = [];
-      for (const name of await lake.list({ internal: opts.all })) {
-        const s = await lake.table(name).snapshot();
-        const files = [...s.files.values()];
-        rows.push({ table: name, version: s.version, files: files.length, rows: s.numRecords ?? null, bytes: files.reduce((b, f) => b + f.size, 0), partitioned_by: s.partitionColumns.join(', '), updated: new Date(s.timestamp).toISOString() });
+      const engine = await DuckDBEngine.open();
+      try {
+        const lake = new Lake(await lakeRoot(opts), engine);
+        const rows = [];
+        for (const name of await lake.list({ internal: opts.all })) {
+          const s = await lake.table(name).snapshot();
+          const files = [...s.files.values()];
+          rows.push({ table: name, version: s.version, files: files.length, rows: s.numRecords ?? null, bytes: files.reduce((b, f) => b + f.size, 0), partitioned_by: s.partitionColumns.join(', '), updated: new Date(s.timestamp).toISOString() });
+        }
+        io.out(formatRows(rows, opts.format, ['table', 'version', 'files', 'rows', 'bytes', 'partitioned_by', 'updated']));
+      } finally {
+        await engine.close();
       }
-      io.out(formatRows(rows, opts.format, ['table', 'version', 'files', 'rows', 'bytes', 'partitioned_by', 'updated']));
     });
 
   program
@@ -122,8 +127,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--limit <n>', 'at most this many runs', (v) => Number(v), 20)
     .addOption(formatOption())
     .action(async (opts: { project: string; lake?: string; limit: number; format: OutputFormat }) => {
-      const lake = new Lake(await lakeRoot(opts));
       const engine = await DuckDBEngine.open();
+      const lake = new Lake(await lakeRoot(opts), engine);
       try {
         if (!(await lake.table(RUNS_TABLE).exists())) {
           io.out('no runs yet');
@@ -145,7 +150,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--version <n|name=n>', 'time travel: read tables (or one table) as of a version (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .addOption(formatOption())
     .action(async (select: string, opts: { project: string; lake?: string; table: string[]; version: string[]; format: OutputFormat }) => {
-      const lake = new Lake(await lakeRoot(opts, opts.table.length > 0));
+      const engine = await DuckDBEngine.open();
+      const lake = new Lake(await lakeRoot(opts, opts.table.length > 0), engine);
       for (const t of opts.table) {
         const [name, location] = splitPair(t, '--table');
         lake.register(name, location);
@@ -156,7 +162,6 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         if (!/^\d+$/.test(value)) throw new IngotError('CONFIG_INVALID', `--version ${v}: the version must be a non-negative integer`);
         versions[name] = Number(value);
       }
-      const engine = await DuckDBEngine.open();
       try {
         io.out(formatRows(await queryLake(lake, engine, select, versions), opts.format));
       } finally {

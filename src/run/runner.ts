@@ -59,7 +59,7 @@ export class Runner {
     });
     try {
       const graph = await buildGraph(project.datasets, (sql) => engine.references(sql));
-      const lake = new Lake(project.lake);
+      const lake = new Lake(project.lake, engine);
       return new Runner(project, engine, lake, graph, new MetadataStore(lake, engine));
     } catch (err) {
       await engine.close();

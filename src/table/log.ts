@@ -1,6 +1,7 @@
 import { IngotError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
 import { decodeCommit, encodeCommit, type Action } from './actions.js';
+import { findCheckpoints, type CheckpointRef } from './checkpoint.js';
 
 /** The log folder of a table, relative to the table root (PROTOCOL.md, "Delta Log Entries"). */
 export const LOG_DIR = '_delta_log';
@@ -10,28 +11,26 @@ export function commitKey(version: number): string {
   return `${LOG_DIR}/${String(version).padStart(20, '0')}.json`;
 }
 
-/** What a listing of `_delta_log` holds: commit versions (ascending) and checkpoint versions. */
+/** What a listing of `_delta_log` holds: commit versions (ascending) and complete checkpoints (newest first). */
 export interface LogListing {
   commits: number[];
-  checkpoints: number[];
+  checkpoints: CheckpointRef[];
 }
 
 const COMMIT_RE = /^(\d{20})\.json$/;
-const CHECKPOINT_RE = /^(\d{20})\.checkpoint(\.\d{10}\.\d{10}|\.[^.]+)?\.parquet$/;
 
-/** Lists the commit and checkpoint versions present in the log; both empty if the table does not exist. */
+/** Lists the commits and checkpoints present in the log; both empty if the table does not exist. */
 export async function listLog(store: ObjectStore): Promise<LogListing> {
   const commits: number[] = [];
-  const checkpoints = new Set<number>();
+  const names: string[] = [];
   for (const o of await store.list(LOG_DIR)) {
     const name = o.key.slice(LOG_DIR.length + 1);
+    names.push(name);
     const c = COMMIT_RE.exec(name);
     if (c) commits.push(Number(c[1]));
-    const k = CHECKPOINT_RE.exec(name);
-    if (k) checkpoints.add(Number(k[1]));
   }
   commits.sort((a, b) => a - b);
-  return { commits, checkpoints: [...checkpoints].sort((a, b) => a - b) };
+  return { commits, checkpoints: findCheckpoints(names) };
 }
 
 /** Reads and parses the commit file of `version`. */

@@ -2,6 +2,7 @@ import { IngotError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { Action, Add, CommitInfo, FileStats, Metadata, Protocol, Txn } from './actions.js';
 import { partitionMatches, statsMayMatch, type Filter } from './filter.js';
+import { readCheckpoint, type ParquetReader } from './checkpoint.js';
 import { commitKey, listLog, readCommit } from './log.js';
 import { parseSchema, type StructType } from './schema.js';
 
@@ -97,11 +98,12 @@ export class Snapshot {
   }
 
   /**
-   * Loads the snapshot of the table in `store` at `version` (latest if omitted) by replaying its
-   * JSON commits. With `base`, only the commits after `base.version` are read.
+   * Loads the snapshot of the table in `store` at `version` (latest if omitted): from the newest
+   * checkpoint at or before it (read with `parquet`), then the JSON commits after it. With `base`,
+   * only what comes after `base.version` is read.
    * Errors: TABLE_NOT_FOUND, VERSION_NOT_FOUND, PROTOCOL_UNSUPPORTED, LOG_CORRUPT.
    */
-  static async load(store: ObjectStore, options: { version?: number; base?: Snapshot } = {}): Promise<Snapshot> {
+  static async load(store: ObjectStore, options: { version?: number; base?: Snapshot; parquet?: ParquetReader } = {}): Promise<Snapshot> {
     if (options.base && options.version === undefined) {
       // Commits are contiguous: probing for the next versions is cheaper than listing the log.
       const commits: { version: number; actions: Action[] }[] = [];
@@ -109,27 +111,34 @@ export class Snapshot {
       return commits.length === 0 ? options.base : Snapshot.replay(commits, options.base, store.root);
     }
     const listing = await listLog(store);
-    if (listing.commits.length === 0) {
+    if (listing.commits.length === 0 && listing.checkpoints.length === 0) {
       throw new IngotError('TABLE_NOT_FOUND', `no Delta table at ${store.root} (no _delta_log commits)`, { table: store.root });
     }
-    const latest = listing.commits[listing.commits.length - 1]!;
+    const latest = Math.max(listing.commits[listing.commits.length - 1] ?? -1, listing.checkpoints[0]?.version ?? -1);
     const target = options.version ?? latest;
     if (target > latest || target < 0) {
       throw new IngotError('VERSION_NOT_FOUND', `${store.root}: version ${target} does not exist (latest is ${latest})`, { table: store.root, version: target });
     }
     let base = options.base && options.base.version <= target ? options.base : undefined;
     if (base && base.version === target) return base;
+    // Start from the newest checkpoint at or before the target when it is ahead of what we have.
+    const checkpoint = listing.checkpoints.find((c) => c.version <= target);
+    if (checkpoint && options.parquet && checkpoint.version > (base?.version ?? -1)) {
+      const actions = await readCheckpoint(store, checkpoint, options.parquet);
+      base = Snapshot.replay([{ version: checkpoint.version, actions, timestamp: (await store.head(checkpoint.files[0]!))?.modified }], undefined, store.root);
+      if (base.version === target) return base;
+    }
     const from = base ? base.version + 1 : 0;
     const needed = listing.commits.filter((v) => v >= from && v <= target);
     if (needed[0] !== from || needed.length !== target - from + 1) {
-      const checkpoint = listing.checkpoints.filter((v) => v <= target).pop();
-      throw new IngotError('PROTOCOL_UNSUPPORTED',
-        `${store.root}: commits before version ${needed[0] ?? target} are gone${checkpoint !== undefined ? ` (a checkpoint at ${checkpoint} replaces them)` : ''}; reading checkpoints is not supported yet`,
-        { table: store.root, version: target });
+      const missing = needed[0] !== from ? from : needed.find((v, i) => v !== from + i) ?? target;
+      if (checkpoint && !options.parquet) {
+        throw new IngotError('PROTOCOL_UNSUPPORTED', `${store.root}: version ${target} needs the checkpoint at ${checkpoint.version}, and no Parquet reader was given to read it`, { table: store.root, version: target });
+      }
+      throw new IngotError('LOG_CORRUPT', `${store.root}: commit ${missing} is missing from the log, so version ${target} cannot be reconstructed`, { table: store.root, version: target });
     }
     const commits = await Promise.all(needed.map(async (v) => ({ version: v, actions: await readCommit(store, v) })));
-    base = Snapshot.replay(commits, base, store.root);
-    return base;
+    return Snapshot.replay(commits, base, store.root);
   }
 }
 

@@ -4,6 +4,7 @@ import type { Action, CommitInfo } from './actions.js';
 import { partitionMatches, type Filter } from './filter.js';
 import { listLog, readCommit, writeCommit } from './log.js';
 import { Snapshot } from './snapshot.js';
+import type { ParquetReader } from './checkpoint.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -46,7 +47,8 @@ const MAX_COMMIT_ATTEMPTS = 100;
 export class DeltaTable {
   private latest?: Snapshot;
 
-  constructor(readonly store: ObjectStore) {}
+  /** @param parquet reads checkpoints; without it, tables whose history needs a checkpoint are refused. */
+  constructor(readonly store: ObjectStore, private readonly parquet?: ParquetReader) {}
 
   /** Location of the table root. */
   get location(): string {
@@ -55,7 +57,8 @@ export class DeltaTable {
 
   /** Whether the table has at least one commit. */
   async exists(): Promise<boolean> {
-    return (await listLog(this.store)).commits.length > 0;
+    const listing = await listLog(this.store);
+    return listing.commits.length > 0 || listing.checkpoints.length > 0;
   }
 
   /**
@@ -64,9 +67,9 @@ export class DeltaTable {
    */
   async snapshot(version?: number): Promise<Snapshot> {
     if (version !== undefined) {
-      return Snapshot.load(this.store, { version, base: this.latest && this.latest.version <= version ? this.latest : undefined });
+      return Snapshot.load(this.store, { version, base: this.latest && this.latest.version <= version ? this.latest : undefined, parquet: this.parquet });
     }
-    this.latest = await Snapshot.load(this.store, { base: this.latest });
+    this.latest = await Snapshot.load(this.store, { base: this.latest, parquet: this.parquet });
     return this.latest;
   }
 
