@@ -3,7 +3,7 @@ import { IngotError } from './errors.js';
 import type { Engine, Row, TableScan } from './engine/engine.js';
 import { LocalStore } from './storage/local.js';
 import type { ObjectStore } from './storage/store.js';
-import type { ParquetReader } from './table/checkpoint.js';
+import type { ParquetFiles } from './table/checkpoint.js';
 import type { Filter } from './table/filter.js';
 import { Snapshot } from './table/snapshot.js';
 import type { StructType } from './table/schema.js';
@@ -25,7 +25,7 @@ export class Lake {
    * @param root a directory.
    * @param parquet reads Delta checkpoints (an engine, e.g. `DuckDBEngine`).
    */
-  constructor(readonly root: string, private readonly parquet?: ParquetReader) {}
+  constructor(readonly root: string, private readonly parquet?: ParquetFiles) {}
 
   /** Registers the Delta table at `location` under `name` (`layer.table`). */
   register(name: string, location: string): void {

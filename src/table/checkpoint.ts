@@ -1,6 +1,9 @@
 import { IngotError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
-import type { Action } from './actions.js';
+import { randomUUID } from 'node:crypto';
+import type { Action, Remove } from './actions.js';
+import type { DataType, StructType } from './schema.js';
+import type { Snapshot } from './snapshot.js';
 
 
 /**
@@ -11,11 +14,14 @@ import type { Action } from './actions.js';
  */
 
 /**
- * Reads the rows of a Parquet file as JSON-shaped objects (structs and maps as objects, lists as
- * arrays, absent columns omitted). The table layer stays engine-free: an engine supplies this.
+ * Parquet access for the log's own files (checkpoints). The table layer stays engine-free: an
+ * engine supplies this.
  */
-export interface ParquetReader {
+export interface ParquetFiles {
+  /** Rows of a Parquet file as JSON-shaped objects: structs and maps as objects, lists as arrays. */
   readRows(file: string): Promise<Record<string, unknown>[]>;
+  /** Writes JSON-shaped rows as a Parquet file with exactly `schema` (Delta types). */
+  writeRows(file: string, schema: StructType, rows: Record<string, unknown>[]): Promise<void>;
 }
 
 /** One complete checkpoint in the log. */
@@ -62,7 +68,7 @@ export function findCheckpoints(names: string[]): CheckpointRef[] {
 const ACTION_KEYS = ['protocol', 'metaData', 'add', 'remove', 'txn', 'domainMetadata', 'checkpointMetadata', 'sidecar'] as const;
 
 /** The actions a checkpoint holds (sidecars of a V2 checkpoint included). Errors: LOG_CORRUPT naming the file. */
-export async function readCheckpoint(store: ObjectStore, ref: CheckpointRef, reader: ParquetReader): Promise<Action[]> {
+export async function readCheckpoint(store: ObjectStore, ref: CheckpointRef, reader: ParquetFiles): Promise<Action[]> {
   const actions: Action[] = [];
   const load = async (key: string): Promise<void> => {
     let rows: Record<string, unknown>[];
@@ -86,4 +92,64 @@ export async function readCheckpoint(store: ObjectStore, ref: CheckpointRef, rea
     for (const s of sidecars) await load(s.includes('/') ? s : `${LOG_DIR}/_sidecars/${s}`);
   }
   return actions;
+}
+
+const field = (name: string, type: DataType) => ({ name, type, nullable: true, metadata: {} });
+const struct = (...fields: ReturnType<typeof field>[]): StructType => ({ type: 'struct', fields });
+const stringMap: DataType = { type: 'map', keyType: 'string', valueType: 'string', valueContainsNull: true };
+const strings: DataType = { type: 'array', elementType: 'string', containsNull: true };
+
+/** The classic checkpoint schema ("Checkpoint Schema"): one struct column per action kind. */
+export const CHECKPOINT_SCHEMA: StructType = struct(
+  field('txn', struct(field('appId', 'string'), field('version', 'long'), field('lastUpdated', 'long'))),
+  field('add', struct(
+    field('path', 'string'), field('partitionValues', stringMap), field('size', 'long'), field('modificationTime', 'long'),
+    field('dataChange', 'boolean'), field('tags', stringMap), field('stats', 'string'),
+  )),
+  field('remove', struct(
+    field('path', 'string'), field('deletionTimestamp', 'long'), field('dataChange', 'boolean'), field('extendedFileMetadata', 'boolean'),
+    field('partitionValues', stringMap), field('size', 'long'), field('tags', stringMap),
+  )),
+  field('metaData', struct(
+    field('id', 'string'), field('name', 'string'), field('description', 'string'),
+    field('format', struct(field('provider', 'string'), field('options', stringMap))),
+    field('schemaString', 'string'), field('partitionColumns', strings), field('configuration', stringMap), field('createdTime', 'long'),
+  )),
+  field('protocol', struct(field('minReaderVersion', 'integer'), field('minWriterVersion', 'integer'), field('readerFeatures', strings), field('writerFeatures', strings))),
+);
+
+/** Default `delta.deletedFileRetentionDuration`: tombstones younger than this stay in checkpoints. */
+const TOMBSTONE_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Writes a classic checkpoint of `snapshot` (protocol, metadata, transactions, live files and
+ * tombstones younger than the retention) and points `_last_checkpoint` at it. The checkpoint is
+ * written to a temporary name first, so a reader never sees a partial file.
+ */
+export async function writeCheckpoint(store: ObjectStore, snapshot: Snapshot, parquet: ParquetFiles, now = Date.now()): Promise<void> {
+  const retention = parseInterval(snapshot.metadata.configuration?.['delta.deletedFileRetentionDuration']) ?? TOMBSTONE_RETENTION_MS;
+  const rows: Record<string, unknown>[] = [{ protocol: snapshot.protocol }, { metaData: snapshot.metadata }];
+  for (const t of snapshot.txns.values()) rows.push({ txn: t });
+  for (const a of snapshot.files.values()) rows.push({ add: { ...a, dataChange: false } });
+  for (const r of snapshot.tombstones.values()) {
+    if ((r.deletionTimestamp ?? 0) >= now - retention) rows.push({ remove: { ...r, dataChange: false } satisfies Remove });
+  }
+  const name = `${String(snapshot.version).padStart(20, '0')}.checkpoint.parquet`;
+  const tmp = `${LOG_DIR}/.${name}.${randomUUID()}.tmp`;
+  try {
+    await parquet.writeRows(store.locate(tmp), CHECKPOINT_SCHEMA, rows);
+    await store.put(`${LOG_DIR}/${name}`, await store.get(tmp));
+  } finally {
+    await store.delete(tmp);
+  }
+  await store.put(`${LOG_DIR}/_last_checkpoint`, JSON.stringify({ version: snapshot.version, size: rows.length }));
+}
+
+/** Parses a Delta interval string such as `interval 7 days` into milliseconds. */
+export function parseInterval(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const m = /^\s*(?:interval\s+)?(\d+)\s*(millisecond|second|minute|hour|day|week)s?\s*$/i.exec(value);
+  if (!m) return undefined;
+  const unit = { millisecond: 1, second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000 }[m[2]!.toLowerCase() as 'day'];
+  return Number(m[1]) * unit;
 }

@@ -1,8 +1,8 @@
 import { IngotError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
-import type { Action, Add, CommitInfo, FileStats, Metadata, Protocol, Txn } from './actions.js';
+import type { Action, Add, CommitInfo, FileStats, Metadata, Protocol, Remove, Txn } from './actions.js';
 import { partitionMatches, statsMayMatch, type Filter } from './filter.js';
-import { readCheckpoint, type ParquetReader } from './checkpoint.js';
+import { readCheckpoint, type ParquetFiles } from './checkpoint.js';
 import { commitKey, listLog, readCommit } from './log.js';
 import { parseSchema, type StructType } from './schema.js';
 
@@ -25,6 +25,8 @@ export class Snapshot {
     readonly files: ReadonlyMap<string, Add>,
     /** Latest transaction version per application id. */
     readonly txns: ReadonlyMap<string, Txn>,
+    /** Removed files by path (tombstones), kept for checkpoints and vacuum. */
+    readonly tombstones: ReadonlyMap<string, Remove>,
     /** commitInfo.timestamp of the commit at `version`, ms since epoch (file mtime if absent). */
     readonly timestamp: number,
   ) {}
@@ -75,13 +77,19 @@ export class Snapshot {
     let metadata = base?.metadata;
     const files = new Map(base?.files ?? []);
     const txns = new Map(base?.txns ?? []);
+    const tombstones = new Map(base?.tombstones ?? []);
     let version = base?.version ?? -1;
     let timestamp = base?.timestamp ?? 0;
     for (const c of commits) {
       let info: CommitInfo | undefined;
       for (const a of c.actions) {
-        if ('add' in a) files.set(a.add.path, a.add);
-        else if ('remove' in a) files.delete(a.remove.path);
+        if ('add' in a) {
+          files.set(a.add.path, a.add);
+          tombstones.delete(a.add.path);
+        } else if ('remove' in a) {
+          files.delete(a.remove.path);
+          tombstones.set(a.remove.path, a.remove);
+        }
         else if ('metaData' in a) metadata = a.metaData;
         else if ('protocol' in a) protocol = a.protocol;
         else if ('txn' in a) txns.set(a.txn.appId, a.txn);
@@ -94,7 +102,7 @@ export class Snapshot {
       throw new IngotError('LOG_CORRUPT', `${location}: the log up to version ${version} has no ${protocol ? 'metaData' : 'protocol'} action`, { table: location, version });
     }
     checkReadable(protocol, metadata, location);
-    return new Snapshot(version, protocol, metadata, files, txns, timestamp);
+    return new Snapshot(version, protocol, metadata, files, txns, tombstones, timestamp);
   }
 
   /**
@@ -103,7 +111,7 @@ export class Snapshot {
    * only what comes after `base.version` is read.
    * Errors: TABLE_NOT_FOUND, VERSION_NOT_FOUND, PROTOCOL_UNSUPPORTED, LOG_CORRUPT.
    */
-  static async load(store: ObjectStore, options: { version?: number; base?: Snapshot; parquet?: ParquetReader } = {}): Promise<Snapshot> {
+  static async load(store: ObjectStore, options: { version?: number; base?: Snapshot; parquet?: ParquetFiles } = {}): Promise<Snapshot> {
     if (options.base && options.version === undefined) {
       // Commits are contiguous: probing for the next versions is cheaper than listing the log.
       const commits: { version: number; actions: Action[] }[] = [];

@@ -4,7 +4,7 @@ import type { Action, CommitInfo } from './actions.js';
 import { partitionMatches, type Filter } from './filter.js';
 import { listLog, readCommit, writeCommit } from './log.js';
 import { Snapshot } from './snapshot.js';
-import type { ParquetReader } from './checkpoint.js';
+import { writeCheckpoint, type ParquetFiles } from './checkpoint.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -39,6 +39,8 @@ export interface HistoryEntry {
 }
 
 const MAX_COMMIT_ATTEMPTS = 100;
+/** Commits between checkpoints unless `delta.checkpointInterval` says otherwise. */
+const DEFAULT_CHECKPOINT_INTERVAL = 10;
 
 /**
  * A Delta table rooted at `store`. Caches its latest snapshot and updates it incrementally by
@@ -48,7 +50,7 @@ export class DeltaTable {
   private latest?: Snapshot;
 
   /** @param parquet reads checkpoints; without it, tables whose history needs a checkpoint are refused. */
-  constructor(readonly store: ObjectStore, private readonly parquet?: ParquetReader) {}
+  constructor(readonly store: ObjectStore, private readonly parquet?: ParquetFiles) {}
 
   /** Location of the table root. */
   get location(): string {
@@ -114,6 +116,23 @@ export class DeltaTable {
   }
 
   /**
+   * Writes a checkpoint at `version` when it is a multiple of `delta.checkpointInterval`
+   * (default 10). A failed checkpoint does not undo the commit: it is reported as a warning and
+   * readers keep replaying JSON commits.
+   */
+  private async maybeCheckpoint(version: number): Promise<void> {
+    if (!this.parquet || version === 0) return;
+    try {
+      const snapshot = this.latest?.version === version ? this.latest : await this.snapshot(version);
+      const interval = Number(snapshot.metadata.configuration?.['delta.checkpointInterval'] ?? DEFAULT_CHECKPOINT_INTERVAL);
+      if (!(interval > 0) || version % interval !== 0) return;
+      await writeCheckpoint(this.store, snapshot, this.parquet);
+    } catch (err) {
+      process.emitWarning(`${this.location}: checkpoint at version ${version} failed: ${(err as Error).message}`, { code: 'INGOT_CHECKPOINT' });
+    }
+  }
+
+  /**
    * Writes `prepared` as the next version with put-if-absent. If another writer took that
    * version first, its commit is checked for conflicts; without one, the commit is retried at
    * the following version. Returns the committed version.
@@ -138,6 +157,7 @@ export class DeltaTable {
       const actions: Action[] = [{ commitInfo: info }, ...prepared.actions];
       if (await writeCommit(this.store, version, actions)) {
         if (base) this.latest = base.apply(actions, version, info.timestamp);
+        await this.maybeCheckpoint(version);
         return version;
       }
       const winner = await readCommit(this.store, version);

@@ -4,7 +4,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { IngotError, messageOf } from '../../errors.js';
 import { fieldOf, type StructType } from '../../table/schema.js';
 import type { DataFile } from '../../table/write.js';
-import type { ParquetReader } from '../../table/checkpoint.js';
+import type { ParquetFiles } from '../../table/checkpoint.js';
 import { quoteIdent, quoteString, type Engine, type EngineSettings, type FileScan, type Row, type StagedRelation, type TableScan, type WriteTarget } from '../engine.js';
 import { deltaStats } from './stats.js';
 import { deltaSchemaOf, duckTypeOf } from './types.js';
@@ -17,7 +17,7 @@ const DEFAULT_FILE_SIZE = 256 * 1024 * 1024;
  * gives each file's row count, size, partition values and column bounds in the same pass.
  * Sessions run in UTC.
  */
-export class DuckDBEngine implements Engine, ParquetReader {
+export class DuckDBEngine implements Engine, ParquetFiles {
   readonly name = 'duckdb';
   /** View SQL of each attached table, to skip re-creating unchanged views. */
   private readonly attached = new Map<string, string>();
@@ -85,10 +85,22 @@ export class DuckDBEngine implements Engine, ParquetReader {
     return [...names].sort();
   }
 
-  /** Rows of a Parquet file as JSON objects (the `ParquetReader` the table layer uses for checkpoints). */
+  /** Rows of a Parquet file as JSON objects (the `ParquetFiles` the table layer uses for checkpoints). */
   async readRows(file: string): Promise<Record<string, unknown>[]> {
     const reader = await this.conn.runAndReadAll('SELECT CAST(to_json(t) AS VARCHAR) AS j FROM read_parquet($1::VARCHAR) AS t', [file]);
     return reader.getRowsJS().map((r) => JSON.parse(String(r[0])) as Record<string, unknown>);
+  }
+
+  /** Writes rows as a Parquet file with exactly `schema` (through a temporary NDJSON file). */
+  async writeRows(file: string, schema: StructType, rows: Record<string, unknown>[]): Promise<void> {
+    const tmp = `${file}.ndjson`;
+    await fs.writeFile(tmp, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    try {
+      const columns = schema.fields.map((f) => `${quoteString(f.name)}: ${quoteString(duckTypeOf(f.type))}`).join(', ');
+      await this.exec(`COPY (SELECT * FROM read_json(${quoteString(tmp)}, format = 'newline_delimited', columns = {${columns}})) TO ${quoteString(file)} (FORMAT parquet)`);
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
   }
 
   async describe(sql: string): Promise<StructType> {
