@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
+import { LocalStore } from '../src/storage/local.js';
+import { DeltaTable } from '../src/table/table.js';
+import { canonicalRows, readWithDeltaRs, readWithIngot, tempDir, writeSql } from './helpers.js';
+
+/** Sorted JSON of rows, for order-free comparison. */
+function sorted(rows: Record<string, unknown>[]): string[] {
+  return rows.map((r) => JSON.stringify(r)).sort();
+}
+
+describe('checkpoints', () => {
+  let engine: DuckDBEngine;
+  let dir: string;
+  let cleanup: () => void;
+  before(async () => {
+    engine = await DuckDBEngine.open();
+    ({ dir, cleanup } = tempDir('checkpoint'));
+  });
+  after(async () => {
+    await engine.close();
+    cleanup();
+  });
+
+  it('writes one every 10 commits that ingot and delta-rs read without the commits before it', async () => {
+    const location = path.join(dir, 't');
+    const table = new DeltaTable(new LocalStore(location), engine);
+    for (let v = 0; v < 12; v++) {
+      const mode = v === 6 ? 'replace' : 'append';
+      await writeSql(engine, table, `SELECT ${v} * 100 + range AS id, DATE '2001-01-01' + ${v % 3} AS d, 'v${v}' AS s FROM range(5)`, {
+        mode, partitionBy: ['d'], ...(mode === 'replace' ? { replaceWhere: [{ column: 'd', op: '=', value: '2001-01-01' }] } : {}),
+      });
+    }
+    const log = await fs.readdir(path.join(location, '_delta_log'));
+    assert.deepEqual(log.filter((n) => n.includes('checkpoint')).sort(), ['00000000000000000010.checkpoint.parquet', '_last_checkpoint']);
+    assert.deepEqual(JSON.parse(await fs.readFile(path.join(location, '_delta_log', '_last_checkpoint'), 'utf8')).version, 10);
+
+    const expected = await readWithIngot(engine, table);
+    assert.equal(expected.version, 11);
+    for (let v = 0; v < 10; v++) await fs.rm(path.join(location, '_delta_log', `${String(v).padStart(20, '0')}.json`));
+
+    const fresh = new DeltaTable(new LocalStore(location), engine);
+    const got = await readWithIngot(engine, fresh);
+    assert.equal(got.version, 11);
+    assert.deepEqual(sorted(got.rows), sorted(expected.rows));
+    const snapshot = await fresh.snapshot();
+    assert.ok(snapshot.tombstones.size > 0, 'the checkpoint keeps the replace\'s tombstones');
+
+    const rs = readWithDeltaRs(location);
+    assert.equal(rs.version, 11);
+    assert.deepEqual(sorted(canonicalRows(got.schema, rs.rows)), sorted(canonicalRows(got.schema, got.rows)));
+
+    const withoutReader = new DeltaTable(new LocalStore(location));
+    await assert.rejects(withoutReader.snapshot(), /needs the checkpoint at 10/);
+  });
+
+  it('a corrupt _last_checkpoint falls back to listing the log', async () => {
+    const location = path.join(dir, 't');
+    await fs.writeFile(path.join(location, '_delta_log', '_last_checkpoint'), '{"version": 3, trunc');
+    const got = await readWithIngot(engine, new DeltaTable(new LocalStore(location), engine));
+    assert.equal(got.version, 11);
+    assert.equal(got.rows.length, 50); // 12 writes of 5 rows; the replace at version 6 dropped versions 0 and 3
+  });
+});
