@@ -1,0 +1,228 @@
+/**
+ * Delta conformance: every table of the corpus (`../shared/conformance/delta`, or
+ * `INGOT_CONFORMANCE_DIR`; a table is any folder holding a `_delta_log`), at every version, as
+ * ingot reads it (`DeltaTable.snapshot` → `DuckDBEngine.attachTable` → `SELECT *`) and as delta-rs
+ * reads it (`delta_rs_dump.py`, cached under `.tmp/conformance/`). Version, schema (names and
+ * Delta types), partition columns and rows must be equal, or ingot must refuse the table with
+ * PROTOCOL_UNSUPPORTED naming the feature.
+ *
+ * Per table, over the versions delta-rs can read: `mismatched` if any version differs, else
+ * `failed` if ingot raised anything but PROTOCOL_UNSUPPORTED, else `refused` if it refused a
+ * version, else `matched`. Tables delta-rs cannot read at any version count apart.
+ * Prints a summary, writes it as markdown to `.tmp/conformance.md`, exits 1 on any mismatch or
+ * failure. Usage: `npm run conformance [-- FILTER...]` (substrings of table paths).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DuckDBEngine } from '../../src/engine/duckdb/engine.js';
+import { IngotError, messageOf } from '../../src/errors.js';
+import { scanOf } from '../../src/lake.js';
+import { LocalStore } from '../../src/storage/local.js';
+import { typeName } from '../../src/table/schema.js';
+import { DeltaTable } from '../../src/table/table.js';
+import { REPO_ROOT } from '../helpers.js';
+import { canonicalRows, type CanonicalRows } from './canonical.js';
+
+const CORPUS = path.resolve(process.env['INGOT_CONFORMANCE_DIR'] ?? path.join(REPO_ROOT, '..', 'shared', 'conformance', 'delta'));
+const PYTHON = process.env['INGOT_PYTHON'] ?? 'python3';
+const DUMP = path.join(REPO_ROOT, 'test', 'conformance', 'delta_rs_dump.py');
+const TMP = path.join(REPO_ROOT, '.tmp');
+const CACHE = path.join(TMP, 'conformance', 'delta-rs-cache.json');
+/** Versions with more rows than this compare by count and hash (plus a sample of the first sorted rows). */
+const CAP = 10_000;
+const SAMPLE = 50;
+
+/** A version as delta-rs read it (see delta_rs_dump.py). */
+type Reference =
+  | ({ version: number; ok: true; schema: Column[]; partitionColumns: string[] } & CanonicalRows)
+  | { version: number; ok: false; error: string };
+interface Column { name: string; type: string }
+interface Dump { path: string; versions: Reference[]; error?: string }
+
+/** What happened to one version. `unreadable`: delta-rs could not read it; `ingot` says what ingot did. */
+type Outcome =
+  | { kind: 'matched' }
+  | { kind: 'refused'; feature: string }
+  | { kind: 'mismatched'; diff: string }
+  | { kind: 'failed'; message: string }
+  | { kind: 'unreadable'; deltaRs: string; ingot: string };
+type Status = 'matched' | 'refused' | 'mismatched' | 'failed' | 'unreadable';
+interface TableResult { table: string; status: Status; versions: { version: number; outcome: Outcome }[] }
+
+/** Table folders under `root` (relative, sorted): every folder holding a `_delta_log`. */
+function findTables(root: string, rel = ''): string[] {
+  const entries = readdirSync(path.join(root, rel), { withFileTypes: true }).filter((e) => e.isDirectory());
+  const here = entries.some((e) => e.name === '_delta_log') ? [rel] : [];
+  return [...here, ...entries.filter((e) => e.name !== '_delta_log').flatMap((e) => findTables(root, path.join(rel, e.name)))].sort();
+}
+
+/** Runs delta_rs_dump.py over `tables` in `shards` parallel processes; a table missing from the output gets `error`. */
+async function dumpWithDeltaRs(tables: string[], shards: number): Promise<Map<string, Dump>> {
+  const out = new Map<string, Dump>();
+  const run = (paths: string[]): Promise<void> => new Promise((resolve) => {
+    const child = spawn(PYTHON, [DUMP, `--cache=${CACHE}`, `--cap=${CAP}`, ...paths], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', (err) => { stderr += err.message; });
+    child.on('close', (code, signal) => {
+      for (const line of stdout.split('\n').filter((l) => l.trim())) {
+        const d = JSON.parse(line) as Dump;
+        out.set(d.path, d);
+      }
+      for (const p of paths.filter((p) => !out.has(p))) {
+        out.set(p, { path: p, versions: [], error: `delta_rs_dump.py exited with ${code ?? signal} before this table: ${stderr.trim().split('\n').slice(-3).join(' ')}` });
+      }
+      resolve();
+    });
+  });
+  await Promise.all(Array.from({ length: shards }, (_, i) => run(tables.filter((_, j) => j % shards === i))));
+  return out;
+}
+
+/** The feature a PROTOCOL_UNSUPPORTED message names: the list after "yet: ", else the message without paths and numbers. */
+function featureOf(message: string, location: string): string {
+  const listed = /(?:not support(?:ed)? yet|unsupported[^:]*):\s*(.+)$/i.exec(message);
+  const text = listed ? listed[1]! : message;
+  return text.split(location).join('<table>').replace(/\d+/g, 'N').slice(0, 160);
+}
+
+/** A short description of how `ours` differs from `theirs`; undefined when equal. */
+function diff(ours: Reference & { ok: true }, theirs: Reference & { ok: true }): string | undefined {
+  const cols = (s: Column[]): string => s.map((c) => `${c.name}: ${c.type}`).join(', ');
+  if (ours.version !== theirs.version) return `version: ingot ${ours.version}, delta-rs ${theirs.version}`;
+  if (cols(ours.schema) !== cols(theirs.schema)) return `schema: ingot (${cols(ours.schema)}), delta-rs (${cols(theirs.schema)})`;
+  if (ours.partitionColumns.join() !== theirs.partitionColumns.join()) {
+    return `partition columns: ingot [${ours.partitionColumns.join(', ')}], delta-rs [${theirs.partitionColumns.join(', ')}]`;
+  }
+  if (ours.count === theirs.count && ours.hash === theirs.hash) return undefined;
+  const counts = `rows: ingot ${ours.count}, delta-rs ${theirs.count}`;
+  const theirSet = new Set(theirs.rows);
+  const ourSet = new Set(ours.rows);
+  const only = (rows: string[], other: Set<string>): string[] => rows.filter((r) => !other.has(r)).slice(0, 3).map((r) => (r.length > 300 ? `${r.slice(0, 300)}…` : r));
+  const sampled = ours.truncated || theirs.truncated ? ` (first ${SAMPLE} sorted rows of each compared)` : '';
+  return `${counts}${sampled}; only ingot: ${only(ours.rows, theirSet).join(' | ') || '-'}; only delta-rs: ${only(theirs.rows, ourSet).join(' | ') || '-'}`;
+}
+
+/** Reads `version` of `table` with ingot, as a Reference (ok: false with the error when it throws). */
+async function readWithIngot(engine: DuckDBEngine, table: DeltaTable, version: number): Promise<Reference | { version: number; ok: false; error: string; refused?: string }> {
+  try {
+    const snapshot = await table.snapshot(version);
+    await engine.attachTable('t.x', scanOf(table, snapshot));
+    const rows = await engine.query('SELECT * FROM t.x');
+    return {
+      version: snapshot.version,
+      ok: true,
+      schema: snapshot.schema.fields.map((f) => ({ name: f.name, type: typeName(f.type) })),
+      partitionColumns: snapshot.partitionColumns,
+      ...canonicalRows(snapshot.schema, rows, CAP, SAMPLE),
+    };
+  } catch (err) {
+    if (err instanceof IngotError && err.code === 'PROTOCOL_UNSUPPORTED') return { version, ok: false, error: err.message, refused: featureOf(err.message, table.location) };
+    return { version, ok: false, error: err instanceof IngotError ? `${err.code}: ${err.message}` : `${(err as Error)?.name ?? 'Error'}: ${messageOf(err)}` };
+  }
+}
+
+/** Compares every version delta-rs listed for one table. */
+async function compareTable(engine: DuckDBEngine, rel: string, dump: Dump): Promise<TableResult> {
+  const location = path.join(CORPUS, rel);
+  const table = new DeltaTable(new LocalStore(location), engine);
+  const versions: TableResult['versions'] = [];
+  for (const theirs of dump.versions) {
+    const ours = await readWithIngot(engine, table, theirs.version);
+    const short = (s: string): string => s.split(location).join('<table>').slice(0, 300);
+    let outcome: Outcome;
+    if (!theirs.ok) {
+      outcome = { kind: 'unreadable', deltaRs: short(theirs.error), ingot: ours.ok ? `read ${ours.count} rows` : short(ours.error) };
+    } else if (!ours.ok) {
+      outcome = 'refused' in ours && ours.refused ? { kind: 'refused', feature: ours.refused } : { kind: 'failed', message: short(ours.error) };
+    } else {
+      const d = diff(ours, theirs);
+      outcome = d === undefined ? { kind: 'matched' } : { kind: 'mismatched', diff: d };
+    }
+    versions.push({ version: theirs.version, outcome });
+  }
+  const kinds = new Set(versions.map((v) => v.outcome.kind));
+  const status: Status = (['mismatched', 'failed', 'refused', 'matched'] as const).find((k) => kinds.has(k)) ?? 'unreadable';
+  if (dump.error) versions.push({ version: -1, outcome: { kind: 'unreadable', deltaRs: dump.error, ingot: '-' } });
+  return { table: rel, status, versions };
+}
+
+/** The markdown summary. */
+function summarize(results: TableResult[], seconds: number, deltaRs: string): string {
+  const by = (s: Status): TableResult[] => results.filter((r) => r.status === s);
+  const readable = results.length - by('unreadable').length;
+  const pct = (n: number, of: number): string => (of === 0 ? '-' : `${((100 * n) / of).toFixed(1)}%`);
+  const nVersions = results.reduce((n, r) => n + r.versions.filter((v) => v.version >= 0).length, 0);
+  const lines = [
+    `# Delta conformance: ingot vs delta-rs ${deltaRs}`,
+    '',
+    `${results.length} tables, ${nVersions} versions, from ${CORPUS} (${seconds.toFixed(0)} s).`,
+    '',
+    '| outcome | tables |',
+    '|---|---|',
+    ...(['matched', 'refused', 'mismatched', 'failed', 'unreadable'] as const).map((s) => `| ${s === 'unreadable' ? 'delta-rs cannot read' : s} | ${by(s).length} |`),
+    '',
+    `Matched: ${by('matched').length} of the ${readable} tables delta-rs reads (${pct(by('matched').length, readable)}); ${pct(by('matched').length, results.length)} of all tables.`,
+  ];
+  const of = (r: TableResult, kind: Outcome['kind']): { version: number; outcome: Outcome }[] => r.versions.filter((v) => v.outcome.kind === kind);
+  const versionsText = (vs: { version: number }[]): string => (vs.length === 1 ? `v${vs[0]!.version}` : `v${vs[0]!.version}…v${vs[vs.length - 1]!.version} (${vs.length})`);
+  const features = new Map<string, string[]>();
+  for (const r of by('refused')) {
+    for (const f of new Set(of(r, 'refused').map((v) => (v.outcome as { feature: string }).feature))) features.set(f, [...(features.get(f) ?? []), r.table]);
+  }
+  if (features.size > 0) {
+    lines.push('', '## Refused, by feature', '', '| feature | tables | |', '|---|---|---|');
+    for (const [f, ts] of [...features.entries()].sort((a, b) => b[1].length - a[1].length)) lines.push(`| ${f.replace(/\|/g, '\\|')} | ${ts.length} | ${ts.join(', ')} |`);
+  }
+  for (const [status, kind, title] of [['mismatched', 'mismatched', 'Mismatched'], ['failed', 'failed', 'Failed (not PROTOCOL_UNSUPPORTED)']] as const) {
+    if (by(status).length === 0) continue;
+    lines.push('', `## ${title}`, '');
+    for (const r of by(status)) {
+      const vs = of(r, kind);
+      const first = vs[0]!.outcome as { diff?: string; message?: string };
+      lines.push(`- **${r.table}** at ${versionsText(vs)}: ${first.diff ?? first.message}`);
+    }
+  }
+  const unreadable = results.flatMap((r) => of(r, 'unreadable').map((v) => ({ r, v })));
+  if (unreadable.length > 0) {
+    lines.push('', '## Versions delta-rs cannot read (not counted against ingot)', '');
+    for (const r of results) {
+      const vs = of(r, 'unreadable');
+      if (vs.length === 0) continue;
+      const o = vs[vs.length - 1]!.outcome as { deltaRs: string; ingot: string };
+      lines.push(`- ${r.table} at ${versionsText(vs)}${r.status === 'unreadable' ? ' (every version)' : ''}: delta-rs: ${o.deltaRs.slice(0, 200)} — ingot: ${o.ingot.slice(0, 200)}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function main(filters: string[]): Promise<number> {
+  const started = Date.now();
+  const tables = findTables(CORPUS).filter((t) => filters.length === 0 || filters.some((f) => t.includes(f)));
+  mkdirSync(path.dirname(CACHE), { recursive: true });
+  const dumps = await dumpWithDeltaRs(tables.map((t) => path.join(CORPUS, t)), Math.max(1, Math.min(4, os.availableParallelism())));
+  const engine = await DuckDBEngine.open();
+  const results: TableResult[] = [];
+  try {
+    for (const t of tables) results.push(await compareTable(engine, t, dumps.get(path.join(CORPUS, t))!));
+  } finally {
+    await engine.close();
+  }
+  const version = await new Promise<string>((resolve) => {
+    const child = spawn(PYTHON, ['-c', 'import deltalake; print(deltalake.__version__)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let v = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { v += d; });
+    child.on('close', () => resolve(v.trim() || '?'));
+  });
+  const markdown = summarize(results, (Date.now() - started) / 1000, version);
+  mkdirSync(TMP, { recursive: true });
+  writeFileSync(path.join(TMP, 'conformance.md'), markdown);
+  process.stdout.write(markdown);
+  return results.some((r) => r.status === 'mismatched' || r.status === 'failed') ? 1 : 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));
