@@ -27,16 +27,17 @@ function canonicalDate(y: string, m: string, d: string, bc: boolean): string {
   return `${year === 0 ? '' : '-'}${String(year).padStart(4, '0')}-${m}-${d}`;
 }
 
-/** Decodes DuckDB's BLOB text (`\xHH` escapes, `\\` for a backslash, other bytes as is) to lowercase hex. */
+/**
+ * Decodes DuckDB's BLOB text (`\xHH` escapes, other bytes as is) to lowercase hex. Ambiguous
+ * when the blob holds a backslash followed by `xHH` (DuckDB prints the backslash raw), so
+ * `selectHex` turns top-level binary columns into hex in SQL and only nested ones come here.
+ */
 function blobHex(s: string): string {
   const bytes: number[] = [];
   for (let i = 0; i < s.length; i++) {
-    if (s[i] === '\\' && s[i + 1] === 'x') {
+    if (s[i] === '\\' && /^x[0-9A-Fa-f]{2}$/.test(s.slice(i + 1, i + 4))) {
       bytes.push(parseInt(s.slice(i + 2, i + 4), 16));
       i += 3;
-    } else if (s[i] === '\\' && s[i + 1] === '\\') {
-      bytes.push(0x5c);
-      i += 1;
     } else {
       bytes.push(s.charCodeAt(i));
     }
@@ -44,8 +45,17 @@ function blobHex(s: string): string {
   return Buffer.from(bytes).toString('hex');
 }
 
-/** The canonical value of `v`, a DuckDB JSON value of Delta type `type`. Throws when `v` does not fit `type`. */
-export function canonical(type: DataType, v: unknown, where: string): unknown {
+/** `SELECT *` over `relation` with its top-level binary columns as lowercase hex (see `blobHex`). */
+export function selectHex(schema: StructType, relation: string): string {
+  const binary = schema.fields.filter((f) => f.type === 'binary').map((f) => `lower(hex("${f.name.replace(/"/g, '""')}")) AS "${f.name.replace(/"/g, '""')}"`);
+  return `SELECT *${binary.length > 0 ? ` REPLACE (${binary.join(', ')})` : ''} FROM ${relation}`;
+}
+
+/**
+ * The canonical value of `v`, a DuckDB JSON value of Delta type `type` (binary: already hex when
+ * `hex`). Throws when `v` does not fit `type`.
+ */
+export function canonical(type: DataType, v: unknown, where: string, hex = false): unknown {
   if (v === null || v === undefined) return null;
   if (typeof type !== 'string') {
     switch (type.type) {
@@ -80,18 +90,18 @@ export function canonical(type: DataType, v: unknown, where: string): unknown {
     return `${canonicalDate(m[1]!, m[2]!, m[3]!, bc)}T${m[4]}.${(m[5] ?? '').padEnd(6, '0')}${type === 'timestamp' ? 'Z' : ''}`;
   }
   if (type === 'binary') {
-    if (typeof v !== 'string') throw new Error(`${where}: ${JSON.stringify(v)} is not a binary value`);
-    return blobHex(v);
+    if (typeof v !== 'string' || (hex && !/^[0-9a-f]*$/.test(v))) throw new Error(`${where}: ${JSON.stringify(v)} is not a binary value`);
+    return hex ? v : blobHex(v);
   }
   return canonicalValue(type, v, where);
 }
 
-/** One canonical JSON line per row (columns in schema order), sorted by UTF-16 code units, hashed. */
+/** One canonical JSON line per row (columns in schema order), sorted by UTF-16 code units, hashed. Rows come from `selectHex`. */
 export function canonicalRows(schema: StructType, rows: Record<string, unknown>[], cap: number, sample: number): CanonicalRows {
   const lines = rows.map((row, i) => {
     const extra = Object.keys(row).filter((k) => !schema.fields.some((f) => f.name === k));
     if (extra.length > 0) throw new Error(`row ${i} has columns not in the schema: ${extra.join(', ')}`);
-    return JSON.stringify(Object.fromEntries(schema.fields.map((f) => [f.name, canonical(f.type, row[f.name], `row ${i} column ${f.name}`)])));
+    return JSON.stringify(Object.fromEntries(schema.fields.map((f) => [f.name, canonical(f.type, row[f.name], `row ${i} column ${f.name}`, true)])));
   });
   lines.sort();
   const hash = createHash('sha256').update(lines.join('\n')).digest('hex');

@@ -24,7 +24,7 @@ import { LocalStore } from '../../src/storage/local.js';
 import { typeName } from '../../src/table/schema.js';
 import { DeltaTable } from '../../src/table/table.js';
 import { REPO_ROOT } from '../helpers.js';
-import { canonicalRows, type CanonicalRows } from './canonical.js';
+import { canonicalRows, selectHex, type CanonicalRows } from './canonical.js';
 
 const CORPUS = path.resolve(process.env['INGOT_CONFORMANCE_DIR'] ?? path.join(REPO_ROOT, '..', 'shared', 'conformance', 'delta'));
 const PYTHON = process.env['INGOT_PYTHON'] ?? 'python3';
@@ -136,7 +136,7 @@ async function readWithIngot(engine: DuckDBEngine, table: DeltaTable, version: n
   try {
     const snapshot = await table.snapshot(version);
     await engine.attachTable('t.x', scanOf(table, snapshot));
-    const rows = await engine.query('SELECT * FROM t.x');
+    const rows = await engine.query(selectHex(snapshot.schema, 't.x'));
     return {
       version: snapshot.version,
       ok: true,
