@@ -9,7 +9,8 @@
  * Per table, over the versions delta-rs can read: `mismatched` if any version differs, else
  * `failed` if ingot raised anything but PROTOCOL_UNSUPPORTED, else `refused` if it refused a
  * version, else `matched`. Tables delta-rs cannot read at any version count apart.
- * Prints a summary, writes it as markdown to `.tmp/conformance.md`, exits 1 on any mismatch or
+ * Prints a summary, writes it as markdown to `.tmp/conformance.md` (every outcome as JSON to
+ * `.tmp/conformance/results.json`), exits 1 on any mismatch or
  * failure. Usage: `npm run conformance [-- FILTER...]` (substrings of table paths).
  */
 import { spawn } from 'node:child_process';
@@ -60,7 +61,7 @@ interface Dump { path: string; versions: Reference[]; error?: string }
 
 /** What happened to one version. `unreadable`: delta-rs could not read it; `ingot` says what ingot did. */
 type Outcome =
-  | { kind: 'matched'; fixed?: string }
+  | { kind: 'matched'; rows: number; fixed?: string }
   | { kind: 'refused'; feature: string }
   | { kind: 'mismatched'; diff: string }
   | { kind: 'failed'; message: string }
@@ -168,7 +169,7 @@ async function compareTable(engine: DuckDBEngine, rel: string, dump: Dump): Prom
       const fix = REFERENCE_FIXES[rel]?.find((f) => f.version === theirs.version);
       const reference = fix ? { ...theirs, rows: fix.rows, count: fix.rows.length, hash: sha256(fix.rows.join('\n')), truncated: false } : theirs;
       const d = diff(ours, reference);
-      outcome = d !== undefined ? { kind: 'mismatched', diff: d } : fix ? { kind: 'matched', fixed: fix.reason } : { kind: 'matched' };
+      outcome = d !== undefined ? { kind: 'mismatched', diff: d } : { kind: 'matched', rows: ours.count, ...(fix ? { fixed: fix.reason } : {}) };
     }
     versions.push({ version: theirs.version, outcome });
   }
@@ -209,7 +210,7 @@ function summarize(results: TableResult[], seconds: number, deltaRs: string): st
   const readable = results.length - by('unreadable').length;
   const pct = (n: number, of: number): string => (of === 0 ? '-' : `${((100 * n) / of).toFixed(1)}%`);
   const nVersions = results.reduce((n, r) => n + r.versions.filter((v) => v.version >= 0).length, 0);
-  const matchedVersions = results.flatMap((r) => r.versions.filter((v) => v.outcome.kind === 'matched'));
+  const matchedVersions = results.flatMap((r) => r.versions.flatMap((v) => (v.outcome.kind === 'matched' ? [v.outcome] : [])));
   const lines = [
     `# Delta conformance: ingot vs delta-rs ${deltaRs}`,
     '',
@@ -220,7 +221,7 @@ function summarize(results: TableResult[], seconds: number, deltaRs: string): st
     ...(['matched', 'refused', 'mismatched', 'failed', 'unreadable'] as const).map((s) => `| ${s === 'unreadable' ? 'delta-rs cannot read' : s} | ${by(s).length} |`),
     '',
     `Matched: ${by('matched').length} of the ${readable} tables delta-rs reads (${pct(by('matched').length, readable)}); ${pct(by('matched').length, results.length)} of all tables.`,
-    `Versions: ${matchedVersions.length} of ${nVersions} matched; `
+    `Versions: ${matchedVersions.length} of ${nVersions} matched (${matchedVersions.reduce((n, o) => n + o.rows, 0)} rows); `
       + `${results.flatMap((r) => r.versions).filter((v) => v.outcome.kind === 'unreadable').length} unreadable by delta-rs.`,
   ];
   const of = (r: TableResult, kind: Outcome['kind']): { version: number; outcome: Outcome }[] => r.versions.filter((v) => v.outcome.kind === kind);
@@ -278,6 +279,7 @@ async function main(filters: string[]): Promise<number> {
   const markdown = summarize(results, (Date.now() - started) / 1000, version);
   mkdirSync(TMP, { recursive: true });
   writeFileSync(path.join(TMP, 'conformance.md'), markdown);
+  writeFileSync(path.join(TMP, 'conformance', 'results.json'), JSON.stringify(results, null, 1));
   process.stdout.write(markdown);
   return results.some((r) => r.status === 'mismatched' || r.status === 'failed') ? 1 : 0;
 }
