@@ -160,11 +160,27 @@ export function parseStats(add: Pick<Add, 'stats'>): FileStats | undefined {
   }
 }
 
+/**
+ * Reader table features ingot reads correctly ("Table Features"): V2 checkpoints are read,
+ * timestamp_ntz maps to a timestamp without time zone, and vacuumProtocolCheck only binds vacuum.
+ */
+export const SUPPORTED_READER_FEATURES = new Set(['v2Checkpoint', 'timestampNtz', 'vacuumProtocolCheck']);
+
 function checkReadable(protocol: Protocol, metadata: Metadata, location: string): void {
+  if (typeof metadata.schemaString !== 'string') {
+    throw new IngotError('LOG_CORRUPT', `${location}: the metaData action has no schemaString`, { table: location });
+  }
   const mode = metadata.configuration?.['delta.columnMapping.mode'];
-  if (protocol.minReaderVersion === 2 && (mode === undefined || mode === 'none')) return;
-  if (protocol.minReaderVersion > READER_VERSION) {
-    const features = protocol.readerFeatures?.length ? protocol.readerFeatures.join(', ') : protocol.minReaderVersion === 2 ? 'columnMapping' : `reader version ${protocol.minReaderVersion}`;
-    throw new IngotError('PROTOCOL_UNSUPPORTED', `${location}: table needs reader features ingot does not support yet: ${features}`, { table: location });
+  const columnMapping = mode !== undefined && mode !== 'none';
+  let missing: string[] = [];
+  if (protocol.minReaderVersion === 3) {
+    missing = (protocol.readerFeatures ?? []).filter((f) => !SUPPORTED_READER_FEATURES.has(f) && !(f === 'columnMapping' && !columnMapping));
+  } else if (protocol.minReaderVersion === 2) {
+    if (columnMapping) missing = ['columnMapping'];
+  } else if (protocol.minReaderVersion > 3) {
+    missing = [`reader version ${protocol.minReaderVersion}`];
+  }
+  if (missing.length > 0) {
+    throw new IngotError('PROTOCOL_UNSUPPORTED', `${location}: table needs reader features ingot does not support yet: ${missing.join(', ')}`, { table: location });
   }
 }

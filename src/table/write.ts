@@ -57,6 +57,10 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
   const actions: Action[] = [];
   const now = Date.now();
   let partitionColumns: string[];
+  if (snapshot && snapshot.protocol.minWriterVersion > WRITER_VERSION) {
+    const features = snapshot.protocol.writerFeatures?.length ? snapshot.protocol.writerFeatures.join(', ') : `writer version ${snapshot.protocol.minWriterVersion}`;
+    throw new IngotError('PROTOCOL_UNSUPPORTED', `${location}: writing needs table features ingot does not support yet: ${features}`, { table: location });
+  }
   const replacingSchema = snapshot !== undefined && options.mode === 'overwrite' && options.overwriteSchema === true;
   if (!snapshot || replacingSchema) {
     partitionColumns = options.partitionColumns ?? [];
