@@ -8,7 +8,8 @@
  *
  * Per table, over the versions delta-rs can read: `mismatched` if any version differs, else
  * `failed` if ingot raised anything but PROTOCOL_UNSUPPORTED, else `refused` if it refused a
- * version, else `matched`. Tables delta-rs cannot read at any version count apart.
+ * version, else `matched`. Tables delta-rs cannot read at any version count apart; a table the
+ * dump script could not process at all counts as `failed`.
  * Prints a summary, writes it as markdown to `.tmp/conformance.md` (every outcome as JSON to
  * `.tmp/conformance/results.json`), exits 1 on any mismatch or
  * failure. Usage: `npm run conformance [-- FILTER...]` (substrings of table paths).
@@ -175,7 +176,8 @@ async function compareTable(engine: DuckDBEngine, rel: string, dump: Dump): Prom
   }
   const kinds = new Set(versions.map((v) => v.outcome.kind));
   const status: Status = (['mismatched', 'failed', 'refused', 'matched'] as const).find((k) => kinds.has(k)) ?? 'unreadable';
-  if (dump.error) versions.push({ version: -1, outcome: { kind: 'unreadable', deltaRs: dump.error, ingot: '-' } });
+  // the reference dump itself broke (e.g. delta_rs_dump.py crashed): a harness failure, never hidden
+  if (dump.error) return { table: rel, status: 'failed', versions: [...versions, { version: -1, outcome: { kind: 'failed', message: `delta_rs_dump.py: ${dump.error}` } }] };
   return { table: rel, status, versions };
 }
 
