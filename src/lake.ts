@@ -6,7 +6,7 @@ import type { ObjectStore } from './storage/store.js';
 import type { ParquetFiles } from './table/checkpoint.js';
 import type { Filter } from './table/filter.js';
 import { Snapshot } from './table/snapshot.js';
-import type { StructType } from './table/schema.js';
+import { physicalName, type StructType } from './table/schema.js';
 import { DeltaTable, type PreparedCommit } from './table/table.js';
 import { decodePath, planWrite, type WriteMode } from './table/write.js';
 
@@ -90,11 +90,17 @@ export async function queryLake(lake: Lake, engine: Engine, sql: string, version
 
 /** What an engine needs to read `snapshot` of `table`. */
 export function scanOf(table: DeltaTable, snapshot: Snapshot, filters: Filter[] = []): TableScan {
+  const mapping = snapshot.columnMapping;
+  const byPhysical = new Map(snapshot.schema.fields.map((f) => [physicalName(f, mapping), f.name]));
   return {
     location: table.location,
     schema: snapshot.schema,
     partitionColumns: snapshot.partitionColumns,
-    files: snapshot.scan(filters).map((a) => ({ path: decodePath(a.path), partitionValues: a.partitionValues })),
+    columnMapping: mapping,
+    files: snapshot.scan(filters).map((a) => ({
+      path: decodePath(a.path),
+      partitionValues: mapping ? Object.fromEntries(Object.entries(a.partitionValues).map(([k, v]) => [byPhysical.get(k) ?? k, v])) : a.partitionValues,
+    })),
   };
 }
 

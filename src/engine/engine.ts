@@ -13,7 +13,9 @@ export interface TableScan {
   location: string;
   schema: StructType;
   partitionColumns: string[];
-  /** Live files: path relative to the root (decoded) and partition values as serialized in the log. */
+  /** Column mapping is on: data files name columns (and nested fields) by `delta.columnMapping.physicalName`. */
+  columnMapping?: boolean;
+  /** Live files: path relative to the root (decoded) and partition values by logical column name. */
   files: { path: string; partitionValues: Record<string, string | null> }[];
 }
 

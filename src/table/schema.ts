@@ -60,3 +60,9 @@ export function typeName(t: DataType): string {
 export function sameType(a: DataType, b: DataType): boolean {
   return typeName(a) === typeName(b);
 }
+
+/** The name a field has inside data files: its `delta.columnMapping.physicalName` under column mapping ("Column Mapping"). */
+export function physicalName(field: StructField, columnMapping: boolean): string {
+  const p = field.metadata?.['delta.columnMapping.physicalName'];
+  return columnMapping && typeof p === 'string' ? p : field.name;
+}

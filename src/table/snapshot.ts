@@ -4,7 +4,7 @@ import type { Action, Add, CommitInfo, FileStats, Metadata, Protocol, Remove, Tx
 import { partitionMatches, statsMayMatch, type Filter } from './filter.js';
 import { readCheckpoint, type ParquetFiles } from './checkpoint.js';
 import { commitKey, listLog, readCommit } from './log.js';
-import { parseSchema, type StructType } from './schema.js';
+import { parseSchema, physicalName, type StructType } from './schema.js';
 
 /** Reader protocol this implementation supports (PROTOCOL.md, "Protocol Evolution"). */
 export const READER_VERSION = 1;
@@ -57,13 +57,28 @@ export class Snapshot {
    */
   scan(filters: Filter[] = []): Add[] {
     const out: Add[] = [];
-    const schema = this.schema;
+    let schema = this.schema;
+    let partitionColumns = this.partitionColumns;
+    if (this.columnMapping && filters.length > 0) {
+      // partition values and stats are keyed by physical names under column mapping
+      const physical = new Map(schema.fields.map((f) => [f.name, physicalName(f, true)]));
+      const rename = (n: string): string => physical.get(n) ?? n;
+      filters = filters.map((f) => ({ ...f, column: rename(f.column) }));
+      partitionColumns = partitionColumns.map(rename);
+      schema = { type: 'struct', fields: schema.fields.map((f) => ({ ...f, name: rename(f.name) })) };
+    }
     for (const f of this.files.values()) {
-      if (!partitionMatches(schema, this.partitionColumns, f, filters)) continue;
-      if (!statsMayMatch(schema, this.partitionColumns, parseStats(f), filters)) continue;
+      if (!partitionMatches(schema, partitionColumns, f, filters)) continue;
+      if (!statsMayMatch(schema, partitionColumns, parseStats(f), filters)) continue;
       out.push(f);
     }
     return out;
+  }
+
+  /** Whether column mapping (`delta.columnMapping.mode` name or id) is on: files use physical names. */
+  get columnMapping(): boolean {
+    const mode = this.metadata.configuration?.['delta.columnMapping.mode'];
+    return mode !== undefined && mode !== 'none';
   }
 
   /** The snapshot after applying one more commit's actions at `version`. */
@@ -162,21 +177,22 @@ export function parseStats(add: Pick<Add, 'stats'>): FileStats | undefined {
 
 /**
  * Reader table features ingot reads correctly ("Table Features"): V2 checkpoints are read,
- * timestamp_ntz maps to a timestamp without time zone, and vacuumProtocolCheck only binds vacuum.
+ * timestamp_ntz maps to a timestamp without time zone, column mapping (name and id modes) reads
+ * files by physical names, and vacuumProtocolCheck only binds vacuum.
  */
-export const SUPPORTED_READER_FEATURES = new Set(['v2Checkpoint', 'timestampNtz', 'vacuumProtocolCheck']);
+export const SUPPORTED_READER_FEATURES = new Set(['v2Checkpoint', 'timestampNtz', 'vacuumProtocolCheck', 'columnMapping']);
 
 function checkReadable(protocol: Protocol, metadata: Metadata, location: string): void {
   if (typeof metadata.schemaString !== 'string') {
     throw new IngotError('LOG_CORRUPT', `${location}: the metaData action has no schemaString`, { table: location });
   }
   const mode = metadata.configuration?.['delta.columnMapping.mode'];
-  const columnMapping = mode !== undefined && mode !== 'none';
+  if (mode !== undefined && !['none', 'name', 'id'].includes(mode)) {
+    throw new IngotError('PROTOCOL_UNSUPPORTED', `${location}: unknown column mapping mode ${mode}`, { table: location });
+  }
   let missing: string[] = [];
   if (protocol.minReaderVersion === 3) {
-    missing = (protocol.readerFeatures ?? []).filter((f) => !SUPPORTED_READER_FEATURES.has(f) && !(f === 'columnMapping' && !columnMapping));
-  } else if (protocol.minReaderVersion === 2) {
-    if (columnMapping) missing = ['columnMapping'];
+    missing = (protocol.readerFeatures ?? []).filter((f) => !SUPPORTED_READER_FEATURES.has(f));
   } else if (protocol.minReaderVersion > 3) {
     missing = [`reader version ${protocol.minReaderVersion}`];
   }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { IngotError, messageOf } from '../../errors.js';
-import { fieldOf, type StructType } from '../../table/schema.js';
+import { fieldOf, physicalName, type DataType, type StructType } from '../../table/schema.js';
 import type { DataFile } from '../../table/write.js';
 import type { ParquetFiles } from '../../table/checkpoint.js';
 import { quoteIdent, quoteString, type Engine, type EngineSettings, type FileScan, type Row, type StagedRelation, type TableScan, type WriteTarget } from '../engine.js';
@@ -210,9 +210,11 @@ const HIVE_SAFE = /^[A-Za-z0-9_.\- ]*$/;
  */
 export function tableScanSql(scan: TableScan): string {
   const fields = scan.schema.fields;
+  const mapping = scan.columnMapping === true;
   const cast = (name: string, expr: string): string => {
     const f = fieldOf(scan.schema, name)!;
-    return `CAST(${expr} AS ${duckTypeOf(f.type)}) AS ${quoteIdent(name)}`;
+    const value = expr === quoteIdent(name) ? logicalValue(f.type, quoteIdent(physicalName(f, mapping)), mapping) : expr;
+    return `CAST(${value} AS ${duckTypeOf(f.type)}) AS ${quoteIdent(name)}`;
   };
   if (scan.files.length === 0) {
     return `SELECT ${fields.map((f) => cast(f.name, 'NULL')).join(', ')} WHERE false`;
@@ -241,6 +243,29 @@ export function tableScanSql(scan: TableScan): string {
     return `SELECT ${cols.join(', ')} FROM read_parquet(${list(files)}, union_by_name = true, hive_partitioning = false)`;
   });
   return selects.join(' UNION ALL ');
+}
+
+/** An expression giving `expr` (a file column) its logical shape: nested fields renamed from physical names. */
+function logicalValue(type: DataType, expr: string, mapping: boolean, depth = 0): string {
+  if (!mapping || !hasStruct(type) || typeof type === 'string') return expr;
+  const v = `__v${depth}`;
+  switch (type.type) {
+    case 'struct': {
+      const parts = type.fields.map((f) => `${quoteIdent(f.name)} := ${logicalValue(f.type, `${expr}.${quoteIdent(physicalName(f, true))}`, true, depth + 1)}`);
+      return `CASE WHEN ${expr} IS NULL THEN NULL ELSE struct_pack(${parts.join(', ')}) END`;
+    }
+    case 'array':
+      return `list_transform(${expr}, ${v} -> ${logicalValue(type.elementType, v, true, depth + 1)})`;
+    case 'map':
+      return `CASE WHEN ${expr} IS NULL THEN NULL ELSE map_from_entries(list_transform(map_entries(${expr}), ${v} -> struct_pack(key := ${logicalValue(type.keyType, `${v}.key`, true, depth + 1)}, value := ${logicalValue(type.valueType, `${v}.value`, true, depth + 1)}))) END`;
+  }
+}
+
+function hasStruct(type: DataType): boolean {
+  if (typeof type === 'string') return false;
+  if (type.type === 'struct') return true;
+  if (type.type === 'array') return hasStruct(type.elementType);
+  return hasStruct(type.keyType) || hasStruct(type.valueType);
 }
 
 function isHivePath(p: string, parts: string[], values: Record<string, string | null>): boolean {
