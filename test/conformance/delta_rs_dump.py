@@ -47,19 +47,8 @@ CHECKPOINT_RE = re.compile(r"^(\d{20})\.checkpoint(\.\d{10}\.\d{10}|\.[^.]+)?\.p
 DECIMAL_RE = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 decimal.getcontext().prec = 100
 
-
-def type_name(t):
-    """Renders a Delta schema JSON type (string or dict) as Delta/Spark print it."""
-    if isinstance(t, str):
-        return t
-    kind = t["type"]
-    if kind == "struct":
-        return "struct<" + ",".join(f"{f['name']}:{type_name(f['type'])}" for f in t["fields"]) + ">"
-    if kind == "array":
-        return f"array<{type_name(t['elementType'])}>"
-    if kind == "map":
-        return f"map<{type_name(t['keyType'])},{type_name(t['valueType'])}>"
-    raise ValueError(f"unknown Delta type {t!r}")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from read_delta import type_name  # noqa: E402  (one renderer of Delta type names for both scripts)
 
 
 # ---------------------------------------------------------------------------------------------
