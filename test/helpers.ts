@@ -136,18 +136,8 @@ export function readWithDeltaRs(location: string, version?: number, reader: 'dat
 // ---------------------------------------------------------------------------------------------
 // canonical rows
 
-/** Renders a Delta type as Delta/Spark print it (same rendering as read_delta.py's type_name). */
-export function deltaTypeName(t: DataType): string {
-  if (typeof t === 'string') return t;
-  switch (t.type) {
-    case 'struct':
-      return `struct<${t.fields.map((f) => `${f.name}:${deltaTypeName(f.type)}`).join(',')}>`;
-    case 'array':
-      return `array<${deltaTypeName(t.elementType)}>`;
-    case 'map':
-      return `map<${deltaTypeName(t.keyType)},${deltaTypeName(t.valueType)}>`;
-  }
-}
+/** Renders a Delta type as Delta/Spark print it (the rendering read_delta.py's type_name shares). */
+export { typeName as deltaTypeName } from '../src/table/schema.js';
 
 export interface CanonicalOptions {
   /** Accept `timestamp` values without an offset as UTC (rows of a DuckDB TIMESTAMP column in a UTC session). */
