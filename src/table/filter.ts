@@ -24,7 +24,7 @@ export function filtersToSql(filters: Filter[]): string {
   const lit = (v: Scalar): string => (v === null ? 'NULL' : typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : String(v));
   return filters
     .map((f) => {
-      const col = `\`${f.column}\``.replace(/^`([A-Za-z_][A-Za-z0-9_]*)`$/, '$1');
+      const col = /^[A-Za-z_][A-Za-z0-9_]*$/.test(f.column) ? f.column : `\`${f.column}\``;
       if (f.op === 'is null' || f.op === 'is not null') return `${col} ${f.op.toUpperCase()}`;
       if (f.op === 'in') return `${col} IN (${(f.value as Scalar[]).map(lit).join(', ')})`;
       return `${col} ${f.op} ${lit(f.value as Scalar)}`;

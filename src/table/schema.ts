@@ -56,11 +56,6 @@ export function typeName(t: DataType): string {
   }
 }
 
-/** Whether two types are identical (nullability of nested elements ignored). */
-export function sameType(a: DataType, b: DataType): boolean {
-  return typeName(a) === typeName(b);
-}
-
 /** The name a field has inside data files: its `delta.columnMapping.physicalName` under column mapping ("Column Mapping"). */
 export function physicalName(field: StructField, columnMapping: boolean): string {
   const p = field.metadata?.['delta.columnMapping.physicalName'];
