@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'COMMIT_CONFLICT'
   | 'PROTOCOL_UNSUPPORTED'
   | 'LOG_CORRUPT'
+  | 'STORAGE_ERROR'
   | 'SQL_ERROR'
   | 'SQL_NOT_READ_ONLY';
 

@@ -1,8 +1,6 @@
-import * as path from 'node:path';
 import { IngotError } from './errors.js';
 import type { Engine, Row, TableScan } from './engine/engine.js';
-import { LocalStore } from './storage/local.js';
-import type { ObjectStore } from './storage/store.js';
+import { joinLocation, openStore, resolveLocation } from './storage/open.js';
 import type { ParquetFiles } from './table/checkpoint.js';
 import type { Filter } from './table/filter.js';
 import { Snapshot } from './table/snapshot.js';
@@ -14,15 +12,15 @@ import { decodePath, planWrite, type WriteMode } from './table/write.js';
 export const TABLE_NAME = /^([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$/;
 
 /**
- * A lake: a root location holding Delta tables at `<layer>/<table>/`, addressed as
- * `layer.table`. Tables from elsewhere can be registered under a name by path.
+ * A lake: a root location (a directory or `s3://bucket/prefix`) holding Delta tables at
+ * `<layer>/<table>/`, addressed as `layer.table`. Tables from elsewhere can be registered under a name by location.
  */
 export class Lake {
   private readonly tables = new Map<string, DeltaTable>();
   private readonly registered = new Map<string, string>();
 
   /**
-   * @param root a directory.
+   * @param root a directory or `s3://bucket/prefix` (see `openStore`).
    * @param parquet reads Delta checkpoints (an engine, e.g. `DuckDBEngine`).
    */
   constructor(readonly root: string, private readonly parquet?: ParquetFiles) {}
@@ -30,7 +28,7 @@ export class Lake {
   /** Registers the Delta table at `location` under `name` (`layer.table`). */
   register(name: string, location: string): void {
     checkName(name);
-    this.registered.set(name, path.resolve(location));
+    this.registered.set(name, resolveLocation(location));
     this.tables.delete(name);
   }
 
@@ -39,8 +37,8 @@ export class Lake {
     let t = this.tables.get(name);
     if (!t) {
       const [, layer, table] = checkName(name);
-      const location = this.registered.get(name) ?? path.join(this.root, layer!, table!);
-      t = new DeltaTable(new LocalStore(location), this.parquet);
+      const location = this.registered.get(name) ?? joinLocation(this.root, layer!, table!);
+      t = new DeltaTable(openStore(location), this.parquet);
       this.tables.set(name, t);
     }
     return t;
@@ -48,7 +46,7 @@ export class Lake {
 
   /** Names of the tables in the lake (folders with a `_delta_log`) plus registered ones, sorted. */
   async list(options: { internal?: boolean } = {}): Promise<string[]> {
-    const store: ObjectStore = new LocalStore(this.root);
+    const store = openStore(this.root);
     const names = new Set(this.registered.keys());
     for (const o of await store.list('', { recursive: true })) {
       const m = /^([^/]+)\/([^/]+)\/_delta_log\/\d{20}\.json$/.exec(o.key);
@@ -67,7 +65,7 @@ export class Lake {
         }
         throw err;
       });
-      await engine.attachTable(name, scanOf(table, snapshot));
+      await engine.attachTable(name, await localScanOf(table, snapshot));
     }
   }
 }
@@ -104,6 +102,16 @@ export function scanOf(table: DeltaTable, snapshot: Snapshot, filters: Filter[] 
   };
 }
 
+/**
+ * `scanOf` with the data files on local disk, where engines read them: a table on a remote
+ * store has its files copied into the local cache first (`ObjectStore.localCopy`).
+ */
+export async function localScanOf(table: DeltaTable, snapshot: Snapshot, filters: Filter[] = []): Promise<TableScan> {
+  const scan = scanOf(table, snapshot, filters);
+  const location = await table.store.localCopy(snapshot.scan(filters).map((a) => ({ key: decodePath(a.path), size: a.size })));
+  return { ...scan, location };
+}
+
 /** Options of `stageWrite`. */
 export interface SqlWriteOptions {
   mode: WriteMode;
@@ -124,7 +132,15 @@ export interface SqlWriteOptions {
  */
 export async function stageWrite(engine: Engine, table: DeltaTable, base: Snapshot | undefined, sql: string, options: SqlWriteOptions): Promise<{ commit: PreparedCommit; preview: Snapshot }> {
   const partitionColumns = options.partitionBy ?? base?.partitionColumns ?? [];
-  const files = await engine.write(sql, { location: table.location, partitionColumns, schema: options.schema });
+  // the engine writes local files; a remote store gets them uploaded before the commit is planned
+  const staging = await table.store.localStaging();
+  let files;
+  try {
+    files = await engine.write(sql, { location: staging.dir, partitionColumns, schema: options.schema });
+    await staging.publish(files.map((f) => f.path));
+  } finally {
+    await staging.close();
+  }
   let commit: PreparedCommit;
   try {
     commit = planWrite(base, { ...options, files, partitionColumns }, table.location);

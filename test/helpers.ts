@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DuckDBEngine } from '../src/engine/duckdb/engine.js';
-import { scanOf, stageWrite, type SqlWriteOptions } from '../src/lake.js';
+import { localScanOf, stageWrite, type SqlWriteOptions } from '../src/lake.js';
 import { LocalStore } from '../src/storage/local.js';
 import type { Filter } from '../src/table/filter.js';
 import type { DataType, StructType } from '../src/table/schema.js';
@@ -71,7 +71,7 @@ export async function readWithIngot(
 ): Promise<{ version: number; schema: StructType; partitionColumns: string[]; rows: Record<string, unknown>[] }> {
   const snapshot = await table.snapshot(version);
   const name = `read.v${++stagedCounter}`;
-  await engine.attachTable(name, scanOf(table, snapshot, filters));
+  await engine.attachTable(name, await localScanOf(table, snapshot, filters));
   const rows = await engine.query(`SELECT * FROM read."v${stagedCounter}"`);
   await engine.query(`DROP VIEW read."v${stagedCounter}"`);
   return { version: snapshot.version, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns, rows };
@@ -108,11 +108,13 @@ export function deltaRsVersions(): { deltalake: string; pyarrow: string } {
 }
 
 /**
- * Reads the Delta table at `location` with delta-rs. Throws with a message saying what to
- * install when python3 or the `deltalake` package is missing; never skips.
+ * Reads the Delta table at `location` (a path, or a URI such as `s3://bucket/table` with
+ * delta-rs `storageOptions` like `AWS_ENDPOINT_URL`) with delta-rs. Throws with a message saying
+ * what to install when python3 or the `deltalake` package is missing; never skips.
  */
-export function readWithDeltaRs(location: string, version?: number, reader: 'datafusion' | 'pyarrow' = 'datafusion'): DeltaRsRead {
-  const args = [READ_DELTA, location, ...(version === undefined ? [] : [String(version)]), `--reader=${reader}`];
+export function readWithDeltaRs(location: string, version?: number, reader: 'datafusion' | 'pyarrow' = 'datafusion', storageOptions?: Record<string, string>): DeltaRsRead {
+  const args = [READ_DELTA, location, ...(version === undefined ? [] : [String(version)]), `--reader=${reader}`,
+    ...(storageOptions ? [`--storage-options=${JSON.stringify(storageOptions)}`] : [])];
   const r = spawnSync(PYTHON, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   if (r.error) {
     const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';

@@ -8,6 +8,7 @@ import { loadProject } from '../pipeline/project.js';
 import { RUNS_TABLE } from '../run/metadata.js';
 import type { RunResult } from '../run/result.js';
 import { Runner, type RunEvent } from '../run/runner.js';
+import { resolveLocation } from '../storage/open.js';
 import { VERSION } from '../version.js';
 import { duration, formatRows, n, type OutputFormat } from './format.js';
 
@@ -83,7 +84,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .command('tables')
     .description('list the tables of the lake with their version, files, rows and size')
     .addOption(projectOption())
-    .option('--lake <dir>', 'a lake directory instead of the project\'s')
+    .option('--lake <dir>', 'a lake (directory or s3://bucket/prefix) instead of the project\'s')
     .option('--all', 'include ingot\'s own tables (_ingot.*)')
     .addOption(formatOption())
     .action(async (opts: { project: string; lake?: string; all?: boolean; format: OutputFormat }) => {
@@ -106,7 +107,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .command('history <table>')
     .description('the commits of a table, newest first')
     .addOption(projectOption())
-    .option('--lake <dir>', 'a lake directory instead of the project\'s')
+    .option('--lake <dir>', 'a lake (directory or s3://bucket/prefix) instead of the project\'s')
     .option('--limit <n>', 'at most this many commits', (v) => Number(v))
     .addOption(formatOption())
     .action(async (table: string, opts: { project: string; lake?: string; limit?: number; format: OutputFormat }) => {
@@ -123,7 +124,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .command('runs')
     .description('recent runs from the metadata store')
     .addOption(projectOption())
-    .option('--lake <dir>', 'a lake directory instead of the project\'s')
+    .option('--lake <dir>', 'a lake (directory or s3://bucket/prefix) instead of the project\'s')
     .option('--limit <n>', 'at most this many runs', (v) => Number(v), 20)
     .addOption(formatOption())
     .action(async (opts: { project: string; lake?: string; limit: number; format: OutputFormat }) => {
@@ -145,7 +146,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .command('sql <select>')
     .description('run a read-only SELECT over the lake; tables are layer.table')
     .addOption(projectOption())
-    .option('--lake <dir>', 'a lake directory instead of the project\'s')
+    .option('--lake <dir>', 'a lake (directory or s3://bucket/prefix) instead of the project\'s')
     .option('--table <name=path>', 'register a Delta table by path under a name (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--version <n|name=n>', 'time travel: read tables (or one table) as of a version (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .addOption(formatOption())
@@ -181,7 +182,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 }
 
 async function lakeRoot(opts: { project: string; lake?: string }, optional = false): Promise<string> {
-  if (opts.lake) return path.resolve(opts.lake);
+  if (opts.lake) return resolveLocation(opts.lake);
   try {
     return (await loadProject(opts.project)).lake;
   } catch (err) {

@@ -5,7 +5,7 @@ import type { EngineSettings } from '../engine/engine.js';
 export interface ProjectConfig {
   /** Project name (default: the folder name). */
   name?: string;
-  /** Lake root directory (default `./lake`). */
+  /** Lake root: a directory (default `./lake`) or `s3://bucket/prefix` (credentials and endpoint from the AWS environment). */
   lake?: string;
   /** Folder with dataset definitions, `.ts` and `.sql` (default `./datasets`). */
   datasets?: string;

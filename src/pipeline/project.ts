@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { register } from 'tsx/esm/api';
 import type { z } from 'zod';
 import { IngotError } from '../errors.js';
+import { resolveLocation } from '../storage/open.js';
 import { configSchema, type ProjectConfig } from './config.js';
 import { datasetSchema, type DatasetDefinition } from './definition.js';
 import { parseSqlDataset } from './sql-file.js';
@@ -13,7 +14,7 @@ export interface Project {
   dir: string;
   name: string;
   config: ProjectConfig;
-  /** Absolute lake root. */
+  /** Absolute lake root: a directory or `s3://bucket/prefix`. */
   lake: string;
   datasets: LoadedDataset[];
 }
@@ -66,7 +67,7 @@ export async function loadProject(dir: string): Promise<Project> {
     if (other) throw new IngotError('DATASET_INVALID', `dataset ${d.name} is defined twice: ${other} and ${d.file}`, { dataset: d.name, file: d.file });
     seen.set(d.name, d.file);
   }
-  return { dir: root, name: config.name ?? path.basename(root), config, lake: path.resolve(root, config.lake ?? 'lake'), datasets };
+  return { dir: root, name: config.name ?? path.basename(root), config, lake: resolveLocation(config.lake ?? 'lake', root), datasets };
 }
 
 let typeScriptRegistered = false;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { NotFoundError, type ObjectMeta, type ObjectStore } from './store.js';
+import { NotFoundError, type LocalStaging, type ObjectMeta, type ObjectStore } from './store.js';
 
 /**
  * An object store on the local file system. `putIfAbsent` writes a temporary file and hard-links
@@ -89,6 +89,16 @@ export class LocalStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     await fs.rm(this.locate(key), { force: true });
+  }
+
+  /** The root itself: the files are already local. */
+  async localCopy(_files: { key: string; size?: number }[]): Promise<string> {
+    return this.root;
+  }
+
+  /** The root itself: files an engine writes there are in place. */
+  async localStaging(): Promise<LocalStaging> {
+    return { dir: this.root, publish: async () => {}, close: async () => {} };
   }
 
   private async writeTemp(target: string, body: Buffer | string): Promise<string> {

@@ -14,7 +14,7 @@ export interface ObjectMeta {
 export interface ObjectStore {
   /** Root of the store as a URL-ish location (a directory path or `s3://bucket/prefix`). */
   readonly root: string;
-  /** Absolute location of `key`, usable by an engine to read or write the file directly. */
+  /** Absolute location of `key`: a file path, or `s3://bucket/prefix/key`. For messages and readers that know the scheme. */
   locate(key: string): string;
   /** Objects directly or recursively under `prefix` (a folder key, no trailing slash). Missing prefix → []. */
   list(prefix: string, options?: { recursive?: boolean }): Promise<ObjectMeta[]>;
@@ -31,6 +31,29 @@ export interface ObjectStore {
   putIfAbsent(key: string, body: Buffer | string): Promise<boolean>;
   /** Deletes `key`; absent keys are ignored. */
   delete(key: string): Promise<void>;
+  /**
+   * A local directory holding `files` at their keys (`<dir>/<key>`), for engines that read only
+   * local files. Objects are taken as immutable (Delta data and checkpoint files are): a copy
+   * with the expected size is reused. `size` in bytes; when absent it is looked up.
+   * A local store returns its root and copies nothing. Errors (remote stores): `NotFoundError` for a missing key.
+   */
+  localCopy(files: { key: string; size?: number }[]): Promise<string>;
+  /**
+   * A local directory in which an engine writes new objects at `<dir>/<key>`; `publish` makes
+   * them objects of the store. A local store stages in its own root: files are in place once
+   * written, invisible to readers until a commit names them.
+   */
+  localStaging(): Promise<LocalStaging>;
+}
+
+/** A local directory for writing new objects (see `ObjectStore.localStaging`). */
+export interface LocalStaging {
+  /** Absolute local directory. */
+  readonly dir: string;
+  /** Makes the files written at `<dir>/<key>` objects of the store at `key`, and removes the staged copies. */
+  publish(keys: string[]): Promise<void>;
+  /** Removes whatever publish did not (a no-op for a local store). Call it in a `finally`. */
+  close(): Promise<void>;
 }
 
 /** Thrown by `get` for a missing key. */

@@ -1,6 +1,8 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { IngotError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
-import { randomUUID } from 'node:crypto';
 import type { Action, Remove } from './actions.js';
 import type { DataType, StructType } from './schema.js';
 import type { Snapshot } from './snapshot.js';
@@ -75,7 +77,7 @@ export async function readCheckpoint(store: ObjectStore, ref: CheckpointRef, rea
     try {
       rows = key.endsWith('.json')
         ? (await store.get(key)).toString('utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>)
-        : await reader.readRows(store.locate(key));
+        : await reader.readRows(path.join(await store.localCopy([{ key }]), ...key.split('/')));
     } catch (err) {
       throw new IngotError('LOG_CORRUPT', `${store.locate(key)}: cannot read checkpoint: ${(err as Error).message}`, { file: store.locate(key), version: ref.version }, { cause: err });
     }
@@ -123,8 +125,9 @@ const TOMBSTONE_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 /**
  * Writes a classic checkpoint of `snapshot` (protocol, metadata, transactions, live files and
- * tombstones younger than the retention) and points `_last_checkpoint` at it. The checkpoint is
- * written to a temporary name first, so a reader never sees a partial file.
+ * tombstones younger than the retention) and points `_last_checkpoint` at it. The Parquet file
+ * is written to a local temporary directory first and then put whole, so a reader never sees a
+ * partial file.
  */
 export async function writeCheckpoint(store: ObjectStore, snapshot: Snapshot, parquet: ParquetFiles, now = Date.now()): Promise<void> {
   const retention = parseInterval(snapshot.metadata.configuration?.['delta.deletedFileRetentionDuration']) ?? TOMBSTONE_RETENTION_MS;
@@ -135,12 +138,12 @@ export async function writeCheckpoint(store: ObjectStore, snapshot: Snapshot, pa
     if ((r.deletionTimestamp ?? 0) >= now - retention) rows.push({ remove: { ...r, dataChange: false } satisfies Remove });
   }
   const name = `${String(snapshot.version).padStart(20, '0')}.checkpoint.parquet`;
-  const tmp = `${LOG_DIR}/.${name}.${randomUUID()}.tmp`;
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ingot-checkpoint-'));
   try {
-    await parquet.writeRows(store.locate(tmp), CHECKPOINT_SCHEMA, rows);
-    await store.put(`${LOG_DIR}/${name}`, await store.get(tmp));
+    await parquet.writeRows(path.join(tmp, name), CHECKPOINT_SCHEMA, rows);
+    await store.put(`${LOG_DIR}/${name}`, await fs.readFile(path.join(tmp, name)));
   } finally {
-    await store.delete(tmp);
+    await fs.rm(tmp, { recursive: true, force: true });
   }
   await store.put(`${LOG_DIR}/_last_checkpoint`, JSON.stringify({ version: snapshot.version, size: rows.length }));
 }

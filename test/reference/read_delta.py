@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reads a Delta table with delta-rs (the `deltalake` package) and prints it as JSON.
 
-Usage: read_delta.py TABLE_PATH [VERSION] [--reader datafusion|pyarrow]
+Usage: read_delta.py TABLE_URI [VERSION] [--reader=datafusion|pyarrow] [--storage-options=JSON]
 
 Output (one JSON object on stdout):
   {"version": int, "schema": [{"name": str, "type": str}], "partition_columns": [str],
@@ -18,6 +18,9 @@ lists of [key, value] pairs. Rows are sorted by their canonical JSON text.
 Readers: `datafusion` (default) scans through delta-rs's own DataFusion table provider
 (`QueryBuilder`); `pyarrow` through `DeltaTable.to_pyarrow_dataset()`, where delta-rs lists the
 files and their partition values and pyarrow reads the Parquet.
+
+`--storage-options` is a JSON object of delta-rs storage options for a table on an object store
+(e.g. `{"AWS_ENDPOINT_URL": "http://127.0.0.1:5000", "AWS_ALLOW_HTTP": "true", ...}`).
 
 Exit codes: 0 on success, 2 on bad usage, 3 when deltalake/pyarrow are not installed, 1 on any
 other error (message on stderr).
@@ -74,10 +77,10 @@ def to_json_value(v):
     raise TypeError(f"cannot serialize {type(v).__name__} value {v!r}")
 
 
-def read(path, version, reader):
+def read(path, version, reader, storage_options=None):
     from deltalake import DeltaTable
 
-    dt = DeltaTable(path, version=version)
+    dt = DeltaTable(path, version=version, storage_options=storage_options)
     schema = json.loads(dt.schema().to_json())
     if reader == "datafusion":
         import pyarrow as pa
@@ -106,14 +109,17 @@ def read(path, version, reader):
 def main(argv):
     args = [a for a in argv if not a.startswith("--")]
     reader = "datafusion"
+    storage_options = None
     for a in argv:
         if a.startswith("--reader="):
             reader = a.split("=", 1)[1]
+        elif a.startswith("--storage-options="):
+            storage_options = json.loads(a.split("=", 1)[1])
         elif a.startswith("--"):
             print(f"read_delta.py: unknown option {a}", file=sys.stderr)
             return 2
     if len(args) not in (1, 2):
-        print("usage: read_delta.py TABLE_PATH [VERSION] [--reader=datafusion|pyarrow]", file=sys.stderr)
+        print("usage: read_delta.py TABLE_URI [VERSION] [--reader=datafusion|pyarrow] [--storage-options=JSON]", file=sys.stderr)
         return 2
     try:
         import deltalake  # noqa: F401
@@ -122,7 +128,7 @@ def main(argv):
         print(f"read_delta.py: {err}: install the reference reader with `pip install deltalake pyarrow`", file=sys.stderr)
         return 3
     version = int(args[1]) if len(args) == 2 else None
-    out = read(args[0], version, reader)
+    out = read(args[0], version, reader, storage_options)
     sys.stdout.write(json.dumps(out, ensure_ascii=False, allow_nan=False) + "\n")
     return 0
 
