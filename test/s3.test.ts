@@ -87,7 +87,7 @@ describe('the lake on S3 (moto server)', () => {
     storageOptions = {
       AWS_ENDPOINT_URL: env['AWS_ENDPOINT_URL']!, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_ALLOW_HTTP: 'true',
     };
-    await s3ClientFromEnv().send(new CreateBucketCommand({ Bucket: BUCKET }));
+    await (await s3ClientFromEnv()).send(new CreateBucketCommand({ Bucket: BUCKET }));
     engine = await DuckDBEngine.open();
   });
 

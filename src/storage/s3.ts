@@ -4,14 +4,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { IngotError, messageOf } from '../errors.js';
 import { NotFoundError, type LocalStaging, type ObjectMeta, type ObjectStore } from './store.js';
 
 /** Parallel transfers of one `localCopy` or `publish`. */
 const TRANSFERS = 8;
+
+/** The AWS SDK, loaded on first use so that local lakes do not pay for loading it. */
+type Sdk = typeof import('@aws-sdk/client-s3');
+let sdk: Promise<Sdk> | undefined;
+const loadSdk = (): Promise<Sdk> => (sdk ??= import('@aws-sdk/client-s3'));
 
 /**
  * An object store on S3 or an S3-compatible server, rooted at `s3://bucket/prefix`.
@@ -27,7 +30,7 @@ export class S3Store implements ObjectStore {
   readonly bucket: string;
   /** Key prefix without leading or trailing `/`; '' for the bucket root. */
   readonly prefix: string;
-  private readonly client: S3Client;
+  private readonly client: Promise<S3Client>;
   private readonly cache: string;
   private readonly pageSize?: number;
 
@@ -42,7 +45,7 @@ export class S3Store implements ObjectStore {
     this.bucket = m[1]!;
     this.prefix = (m[2] ?? '').split('/').filter((s) => s !== '').join('/');
     this.root = `s3://${this.bucket}${this.prefix ? `/${this.prefix}` : ''}`;
-    this.client = options.client ?? s3ClientFromEnv();
+    this.client = options.client ? Promise.resolve(options.client) : s3ClientFromEnv();
     this.cache = options.cacheDir ?? cacheDir();
     this.pageSize = options.pageSize;
   }
@@ -57,7 +60,8 @@ export class S3Store implements ObjectStore {
     const out: ObjectMeta[] = [];
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({
+      const { s, client } = await this.api();
+      const page = await client.send(new s.ListObjectsV2Command({
         Bucket: this.bucket, Prefix: base === '' ? undefined : `${base}/`, Delimiter: options.recursive ? undefined : '/', ContinuationToken: token, MaxKeys: this.pageSize,
       })).catch((err: unknown) => { throw this.fail('list', prefix, err); });
       for (const o of page.Contents ?? []) {
@@ -71,7 +75,7 @@ export class S3Store implements ObjectStore {
 
   async get(key: string): Promise<Buffer> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      const out = await this.getObject(key);
       return Buffer.from(await out.Body!.transformToByteArray());
     } catch (err) {
       if (statusOf(err) === 404) throw new NotFoundError(key);
@@ -81,7 +85,8 @@ export class S3Store implements ObjectStore {
 
   async head(key: string): Promise<ObjectMeta | undefined> {
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      const { s, client } = await this.api();
+      const out = await client.send(new s.HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
       return { key, size: out.ContentLength ?? 0, modified: out.LastModified?.getTime() ?? 0 };
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
@@ -90,14 +95,13 @@ export class S3Store implements ObjectStore {
   }
 
   async put(key: string, body: Buffer | string): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body }))
-      .catch((err: unknown) => { throw this.fail('put', key, err); });
+    await this.putObject(key, body).catch((err: unknown) => { throw this.fail('put', key, err); });
   }
 
   async putIfAbsent(key: string, body: Buffer | string): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body, IfNoneMatch: '*' }));
+        await this.putObject(key, body, { IfNoneMatch: '*' });
         return true;
       } catch (err) {
         const status = statusOf(err);
@@ -114,8 +118,8 @@ export class S3Store implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }))
-      .catch((err: unknown) => { throw this.fail('delete', key, err); });
+    const { s, client } = await this.api();
+    await client.send(new s.DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) })).catch((err: unknown) => { throw this.fail('delete', key, err); });
   }
 
   /** Copies into `<cacheDir>/objects/<hash of the root>/<key>`, downloading only files absent or of another size. */
@@ -130,7 +134,7 @@ export class S3Store implements ObjectStore {
       await fs.mkdir(path.dirname(target), { recursive: true });
       const tmp = `${target}.${randomUUID()}.tmp`;
       try {
-        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(f.key) }));
+        const out = await this.getObject(f.key);
         await pipeline(out.Body as Readable, createWriteStream(tmp));
         await fs.rename(tmp, target);
       } catch (err) {
@@ -159,8 +163,7 @@ export class S3Store implements ObjectStore {
             const file = localPath(dir, key);
             const { size } = await fs.stat(file);
             started.push(key);
-            await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: createReadStream(file), ContentLength: size }))
-              .catch((err: unknown) => { throw this.fail('upload', key, err); });
+            await this.putObject(key, createReadStream(file), { ContentLength: size }).catch((err: unknown) => { throw this.fail('upload', key, err); });
             const cached = localPath(objects, key);
             await fs.mkdir(path.dirname(cached), { recursive: true });
             await fs.rename(file, cached);
@@ -172,6 +175,22 @@ export class S3Store implements ObjectStore {
       },
       close: () => fs.rm(dir, { recursive: true, force: true }),
     };
+  }
+
+  /** The SDK module and this store's client. */
+  private async api(): Promise<{ s: Sdk; client: S3Client }> {
+    const [s, client] = await Promise.all([loadSdk(), this.client]);
+    return { s, client };
+  }
+
+  private async getObject(key: string) {
+    const { s, client } = await this.api();
+    return client.send(new s.GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+  }
+
+  private async putObject(key: string, body: Buffer | string | Readable, extra: { IfNoneMatch?: string; ContentLength?: number } = {}): Promise<void> {
+    const { s, client } = await this.api();
+    await client.send(new s.PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body, ...extra }));
   }
 
   private objectKey(key: string): string {
@@ -195,7 +214,7 @@ export class S3Store implements ObjectStore {
  * credentials from the SDK's default chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`,
  * `AWS_PROFILE`, ...). One client per configuration is shared.
  */
-export function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): S3Client {
+export async function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<S3Client> {
   const endpoint = env['AWS_ENDPOINT_URL_S3'] || env['AWS_ENDPOINT_URL'] || undefined;
   const region = env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || (endpoint ? 'us-east-1' : undefined);
   const id = `${endpoint ?? ''}|${region ?? ''}|${env['AWS_ACCESS_KEY_ID'] ?? ''}|${env['AWS_PROFILE'] ?? ''}`;
@@ -207,7 +226,7 @@ export function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): S3Client 
       // S3-compatible servers: bucket in the path, and checksums only where S3 requires them
       Object.assign(config, { endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
     }
-    client = new S3Client(config);
+    client = new (await loadSdk()).S3Client(config);
     clients.set(id, client);
   }
   return client;
