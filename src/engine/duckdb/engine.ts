@@ -5,7 +5,7 @@ import { IngotError, messageOf } from '../../errors.js';
 import { fieldOf, physicalName, type DataType, type StructType } from '../../table/schema.js';
 import type { DataFile } from '../../table/write.js';
 import type { ParquetFiles } from '../../table/checkpoint.js';
-import { quoteIdent, quoteString, type Engine, type EngineSettings, type FileScan, type Row, type StagedRelation, type TableScan, type WriteTarget } from '../engine.js';
+import { quoteIdent, quoteString, ROW_FILE, ROW_NUMBER, type Engine, type EngineSettings, type FileScan, type Row, type StagedRelation, type TableScan, type WriteTarget } from '../engine.js';
 import { deltaStats } from './stats.js';
 import { deltaSchemaOf, duckTypeOf } from './types.js';
 
@@ -216,8 +216,11 @@ export function tableScanSql(scan: TableScan): string {
     const value = expr === quoteIdent(name) ? logicalValue(f.type, quoteIdent(physicalName(f, mapping)), mapping) : expr;
     return `CAST(${value} AS ${duckTypeOf(f.type)}) AS ${quoteIdent(name)}`;
   };
+  const ids = scan.rowIds ? `, ${ROW_FILE}, file_row_number AS ${ROW_NUMBER}` : '';
+  const idOpts = scan.rowIds ? `, filename = '${ROW_FILE}', file_row_number = true` : '';
   if (scan.files.length === 0) {
-    return `SELECT ${fields.map((f) => cast(f.name, 'NULL')).join(', ')} WHERE false`;
+    const nullIds = scan.rowIds ? `, NULL::VARCHAR AS ${ROW_FILE}, NULL::BIGINT AS ${ROW_NUMBER}` : '';
+    return `SELECT ${fields.map((f) => cast(f.name, 'NULL')).join(', ')}${nullIds} WHERE false`;
   }
   const abs = (p: string): string => path.join(scan.location, ...p.split('/'));
   const parts = scan.partitionColumns;
@@ -226,7 +229,7 @@ export function tableScanSql(scan: TableScan): string {
   if (parts.length === 0 || hive) {
     const hiveTypes = parts.map((c) => `${quoteString(c)}: ${quoteString(duckTypeOf(fieldOf(scan.schema, c)!.type))}`).join(', ');
     const opts = hive ? `, hive_partitioning = true, hive_types = {${hiveTypes}}` : ', hive_partitioning = false';
-    return `SELECT ${fields.map((f) => cast(f.name, quoteIdent(f.name))).join(', ')} FROM read_parquet(${list(scan.files)}, union_by_name = true${opts})`;
+    return `SELECT ${fields.map((f) => cast(f.name, quoteIdent(f.name))).join(', ')}${ids} FROM read_parquet(${list(scan.files)}, union_by_name = true${opts}${idOpts})`;
   }
   const groups = new Map<string, TableScan['files']>();
   for (const f of scan.files) {
@@ -240,7 +243,7 @@ export function tableScanSql(scan: TableScan): string {
       const v = pv[f.name];
       return cast(f.name, v === null || v === undefined ? 'NULL' : quoteString(v));
     });
-    return `SELECT ${cols.join(', ')} FROM read_parquet(${list(files)}, union_by_name = true, hive_partitioning = false)`;
+    return `SELECT ${cols.join(', ')}${ids} FROM read_parquet(${list(files)}, union_by_name = true, hive_partitioning = false${idOpts})`;
   });
   return selects.join(' UNION ALL ');
 }
