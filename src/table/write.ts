@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { IngotError } from '../errors.js';
-import type { Action, Add, FileStats } from './actions.js';
+import type { Action, Add, FileStats, Remove } from './actions.js';
 import { filtersToSql, partitionMatches, type Filter } from './filter.js';
 import { fieldOf, typeName, type StructType } from './schema.js';
 import type { Snapshot } from './snapshot.js';
@@ -57,10 +57,7 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
   const actions: Action[] = [];
   const now = Date.now();
   let partitionColumns: string[];
-  if (snapshot && snapshot.protocol.minWriterVersion > WRITER_VERSION) {
-    const features = snapshot.protocol.writerFeatures?.length ? snapshot.protocol.writerFeatures.join(', ') : `writer version ${snapshot.protocol.minWriterVersion}`;
-    throw new IngotError('PROTOCOL_UNSUPPORTED', `${location}: writing needs table features ingot does not support yet: ${features}`, { table: location });
-  }
+  if (snapshot) assertWritable(snapshot, location);
   const replacingSchema = snapshot !== undefined && options.mode === 'overwrite' && options.overwriteSchema === true;
   if (!snapshot || replacingSchema) {
     partitionColumns = options.partitionColumns ?? [];
@@ -140,6 +137,16 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
   };
 }
 
+/**
+ * Refuses tables whose writer protocol ingot does not implement ("Protocol Evolution": writer
+ * version above 2, or table features). Errors: PROTOCOL_UNSUPPORTED naming the features.
+ */
+export function assertWritable(snapshot: Snapshot, location: string): void {
+  if (snapshot.protocol.minWriterVersion <= WRITER_VERSION) return;
+  const features = snapshot.protocol.writerFeatures?.length ? snapshot.protocol.writerFeatures.join(', ') : `writer version ${snapshot.protocol.minWriterVersion}`;
+  throw new IngotError('PROTOCOL_UNSUPPORTED', `${location}: writing needs table features ingot does not support yet: ${features}`, { table: location });
+}
+
 /** Encodes a relative path as the URI the `path` field must hold (RFC 2396, `/` and `=` kept). */
 export function encodePath(path: string): string {
   return path.split('/').map((seg) => encodeURIComponent(seg).replace(/%3D/g, '=')).join('/');
@@ -150,22 +157,24 @@ export function decodePath(path: string): string {
   return decodeURIComponent(path);
 }
 
-function toAdd(file: DataFile): Add {
+/** The `add` action for a newly written data file (`dataChange: false` for rearrangements such as optimize). */
+export function toAdd(file: DataFile, dataChange = true): Add {
   return {
     path: encodePath(file.path),
     partitionValues: file.partitionValues,
     size: file.size,
     modificationTime: file.modificationTime,
-    dataChange: true,
+    dataChange,
     stats: JSON.stringify(file.stats),
   };
 }
 
-function tombstone(add: Add, now: number) {
+/** The `remove` action retiring `add` at `now` (ms since epoch), with its partition values and size. */
+export function tombstone(add: Add, now: number, dataChange = true): Remove {
   return {
     path: add.path,
     deletionTimestamp: now,
-    dataChange: true,
+    dataChange,
     extendedFileMetadata: true,
     partitionValues: add.partitionValues,
     size: add.size,
