@@ -18,6 +18,7 @@ import { updateRows } from '../src/table/operations/update.js';
 import { vacuum } from '../src/table/operations/vacuum.js';
 import { DeltaTable } from '../src/table/table.js';
 import { decodePath } from '../src/table/write.js';
+import { cli } from './fixtures.js';
 import { canonicalRows, readWithDeltaRs, readWithIngot, tempDir, writeSql } from './helpers.js';
 
 let engine: DuckDBEngine;
@@ -293,5 +294,43 @@ describe('table properties', () => {
     const latest = await table.snapshot();
     assert.equal(latest.numRecords, 1005);
     assert.equal(readWithDeltaRs(table.location).rows.length, 1005);
+  });
+});
+
+describe('command line', () => {
+  test('delete, update, optimize, vacuum, restore, history and time travel by version and timestamp', async (t) => {
+    const { dir, cleanup } = tempDir('ops-cli');
+    t.after(cleanup);
+    const lake = path.join(dir, 'lake');
+    const table = new DeltaTable(new LocalStore(path.join(lake, 'silver', 't')), engine);
+    await writeSql(engine, table, ROWS(0, 100), { mode: 'append', partitionBy: ['grp'] });
+    await writeSql(engine, table, ROWS(100, 200), { mode: 'append' });
+    const ok = async (args: string[]): Promise<string> => {
+      const r = await cli([...args, '--lake', lake]);
+      assert.equal(r.code, 0, `ingot ${args.join(' ')}: ${r.err}`);
+      return r.out;
+    };
+    const count = async (extra: string[] = []): Promise<number> =>
+      Number((await ok(['sql', 'SELECT count(*) AS n FROM silver.t', '--format', 'csv', ...extra])).trim().split('\n')[1]);
+    const beforeDelete = Date.now();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.match(await ok(['delete', 'silver.t', '--where', 'id < 50']), /50 rows deleted, version 2/);
+    assert.match(await ok(['update', 'silver.t', '--set', 'amount=0', '--set', "name='x'", '--where', 'grp = 1']), /30 rows updated, version 3/);
+    assert.equal(await count(), 150);
+    assert.equal(await count(['--version', 'silver.t=1']), 200);
+    assert.equal(await count(['--timestamp', new Date(beforeDelete).toISOString()]), 200);
+    assert.equal(await count(['--timestamp', `silver.t=${new Date().toISOString()}`]), 150);
+    assert.match(await ok(['optimize', 'silver.t']), /version 4, \d+ files compacted into \d+/);
+    assert.equal((await table.snapshot()).files.size, 5, 'one file per partition after optimize');
+    const dry = await cli(['vacuum', 'silver.t', '--retain-hours', '0', '--dry-run', '--lake', lake]);
+    assert.equal(dry.code, 1);
+    assert.match(dry.err, /RETENTION_TOO_SHORT/);
+    const listed = await cli(['vacuum', 'silver.t', '--retain-hours', '0', '--dry-run', '--force', '--lake', lake]);
+    assert.equal(listed.code, 0, listed.err);
+    assert.ok(listed.out.split('\n').filter(Boolean).length >= 10, 'the removed files are listed');
+    assert.match(await ok(['restore', 'silver.t', '--version', '1']), /restored as version 5/);
+    assert.equal(await count(), 200);
+    const history = await ok(['history', 'silver.t', '--format', 'csv']);
+    assert.deepEqual(history.trim().split('\n').slice(1).map((l) => l.split(',')[2]), ['RESTORE', 'OPTIMIZE', 'UPDATE', 'DELETE', 'WRITE', 'CREATE TABLE']);
   });
 });
