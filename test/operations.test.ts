@@ -334,3 +334,27 @@ describe('command line', () => {
     assert.deepEqual(history.trim().split('\n').slice(1).map((l) => l.split(',')[2]), ['RESTORE', 'OPTIMIZE', 'UPDATE', 'DELETE', 'WRITE', 'CREATE TABLE']);
   });
 });
+
+describe('schema evolution', () => {
+  test('mergeSchema adds columns (old rows read NULL); omitted columns read NULL; type changes are refused; overwriteSchema replaces', async (t) => {
+    const { table, model } = await fixture(t);
+    await rejects(writeSql(engine, table, `SELECT 5000::BIGINT AS id, 0 AS grp, 'n' AS name, 1.0::DOUBLE AS amount, 'red' AS color`, { mode: 'append' }), 'SCHEMA_MISMATCH', /color \(string\) is not in the table schema; write with mergeSchema/);
+    await writeSql(engine, table, `SELECT 5000::BIGINT AS id, 0 AS grp, 'n' AS name, 1.0::DOUBLE AS amount, 'red' AS color`, { mode: 'append', mergeSchema: true });
+    await engine.query(`ALTER TABLE ${model} ADD COLUMN color VARCHAR`);
+    await engine.query(`INSERT INTO ${model} VALUES (5000, 0, 'n', 1.0, 'red')`);
+    assert.deepEqual((await table.snapshot()).schema.fields.map((f) => f.name), ['id', 'grp', 'name', 'amount', 'color']);
+    await assertMatchesModel(table, model, 'after mergeSchema');
+    // a partition whose files all predate the new column still reads it as NULL
+    const old = await readWithIngot(engine, table, undefined, [{ column: 'grp', op: '=', value: 3 }]);
+    assert.ok(old.rows.length === 200 && old.rows.every((r) => r['color'] === null));
+    // a write may omit nullable columns
+    await writeSql(engine, table, `SELECT 5001::BIGINT AS id, 1 AS grp, 2.0::DOUBLE AS amount`, { mode: 'append' });
+    await engine.query(`INSERT INTO ${model} (id, grp, amount) VALUES (5001, 1, 2.0)`);
+    await assertMatchesModel(table, model, 'after a write omitting columns');
+    await rejects(writeSql(engine, table, `SELECT 5002::BIGINT AS id, 1 AS grp, 'x' AS amount`, { mode: 'append', mergeSchema: true }), 'SCHEMA_MISMATCH', /amount is double in the table but string in the write/);
+    await writeSql(engine, table, `SELECT 'a' AS id, 2 AS grp`, { mode: 'overwrite', overwriteSchema: true, partitionBy: [] });
+    const snap = await table.snapshot();
+    assert.deepEqual(snap.schema.fields.map((f) => `${f.name}:${String(f.type)}`), ['id:string', 'grp:integer']);
+    assert.deepEqual(readWithDeltaRs(table.location).rows, [{ id: 'a', grp: 2 }]);
+  });
+});

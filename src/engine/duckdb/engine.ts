@@ -226,10 +226,14 @@ export function tableScanSql(scan: TableScan): string {
   const parts = scan.partitionColumns;
   const hive = parts.length > 0 && scan.files.every((f) => isHivePath(f.path, parts, f.partitionValues));
   const list = (files: TableScan['files']): string => `[${files.map((f) => quoteString(abs(f.path))).join(', ')}]`;
+  // Files written before a column was added lack it: an empty row set naming every data column,
+  // unioned by name with the files, makes such columns NULL instead of unknown.
+  const template = `SELECT ${fields.filter((f) => !parts.includes(f.name)).map((f) => `NULL AS ${quoteIdent(physicalName(f, mapping))}`).join(', ') || 'NULL AS __ingot_none'} WHERE false`;
+  const read = (files: TableScan['files'], opts: string): string => `(${template} UNION ALL BY NAME SELECT * FROM read_parquet(${list(files)}, union_by_name = true${opts}${idOpts}))`;
   if (parts.length === 0 || hive) {
     const hiveTypes = parts.map((c) => `${quoteString(c)}: ${quoteString(duckTypeOf(fieldOf(scan.schema, c)!.type))}`).join(', ');
     const opts = hive ? `, hive_partitioning = true, hive_types = {${hiveTypes}}` : ', hive_partitioning = false';
-    return `SELECT ${fields.map((f) => cast(f.name, quoteIdent(f.name))).join(', ')}${ids} FROM read_parquet(${list(scan.files)}, union_by_name = true${opts}${idOpts})`;
+    return `SELECT ${fields.map((f) => cast(f.name, quoteIdent(f.name))).join(', ')}${ids} FROM ${read(scan.files, opts)}`;
   }
   const groups = new Map<string, TableScan['files']>();
   for (const f of scan.files) {
@@ -243,7 +247,7 @@ export function tableScanSql(scan: TableScan): string {
       const v = pv[f.name];
       return cast(f.name, v === null || v === undefined ? 'NULL' : quoteString(v));
     });
-    return `SELECT ${cols.join(', ')}${ids} FROM read_parquet(${list(files)}, union_by_name = true, hive_partitioning = false${idOpts})`;
+    return `SELECT ${cols.join(', ')}${ids} FROM ${read(files, ', hive_partitioning = false')}`;
   });
   return selects.join(' UNION ALL ');
 }
