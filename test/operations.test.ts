@@ -271,6 +271,7 @@ describe('vacuum', () => {
     assert.ok(existsSync(path.join(table.location, '_delta_log')));
     await assertMatchesModel(table, model, 'after vacuum');
     await rejects(restore(table, { version: 1 }), 'DATA_FILE_MISSING', /no longer exists/);
+    await rejects(readWithIngot(engine, table, 1), 'DATA_FILE_MISSING', /data file grp=\d\/part-[^ ]+\.parquet of the Delta table at .* is missing/);
   });
 });
 

@@ -54,7 +54,16 @@ export class DuckDBEngine implements Engine, ParquetFiles {
       await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}`);
       this.schemas.add(schemaName);
     }
-    await this.exec(`CREATE OR REPLACE VIEW ${quoteIdent(schemaName)}.${quoteIdent(table)} AS ${sql}`);
+    try {
+      await this.conn.run(`CREATE OR REPLACE VIEW ${quoteIdent(schemaName)}.${quoteIdent(table)} AS ${sql}`);
+    } catch (err) {
+      const missing = /No files found that match the pattern "([^"]+)"/.exec(messageOf(err))?.[1];
+      if (missing) {
+        const file = path.relative(scan.location, missing).split(path.sep).join('/');
+        throw new IngotError('DATA_FILE_MISSING', `${qualifiedName}: data file ${file} of the Delta table at ${scan.location} is missing (deleted outside Delta, or vacuumed while this version was still needed)`, { table: qualifiedName, file }, { cause: err });
+      }
+      throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
+    }
     this.attached.set(qualifiedName, sql);
   }
 
