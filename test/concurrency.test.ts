@@ -185,7 +185,7 @@ describe('conflicts between concurrent commits', () => {
     const location = path.join(scratch(t, 'blind'), 'sales');
     await writeSql(engine, table(location), REGION_ROWS(0, 'north'), { mode: 'append', partitionBy: ['region'] });
     const writers = range(0, 4).map(() => table(location));
-    const staged = [];
+    const staged: Awaited<ReturnType<typeof prepareSql>>[] = [];
     for (const [i, w] of writers.entries()) staged.push(await prepareSql(engine, w, REGION_ROWS(100 * (i + 1), i % 2 ? 'north' : 'south', 2), { mode: 'append' }));
     const versions = await Promise.all(writers.map((w, i) => w.commit(staged[i]!.commit)));
     assert.deepEqual([...versions].sort(), [1, 2, 3, 4]);
