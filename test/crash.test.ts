@@ -18,8 +18,9 @@ import { LocalStore } from '../src/storage/local.js';
 import { readCommit } from '../src/table/log.js';
 import { Snapshot } from '../src/table/snapshot.js';
 import { DeltaTable } from '../src/table/table.js';
-import { decodePath } from '../src/table/write.js';
-import { readWithDeltaRs, REPO_ROOT, tempDir, writeSql } from './helpers.js';
+import { vacuum } from '../src/table/operations/vacuum.js';
+import { decodePath, encodePath } from '../src/table/write.js';
+import { readWithDeltaRs, readWithIngot, REPO_ROOT, tempDir, writeSql } from './helpers.js';
 import { batchOptions, batchPlan, batchSql, type BatchPlan } from './workers/crash-writer.js';
 
 const WORKER = path.join(REPO_ROOT, 'test', 'workers', 'crash-writer.ts');
@@ -234,6 +235,14 @@ test(`a writer killed with SIGKILL ${KILLS} times leaves the table at the old or
   }
   const live = (await new DeltaTable(store, engine).snapshot()).files;
   assert.ok([...live.keys()].every((p) => files.includes(decodePath(p))), 'every live file exists');
+
+  // vacuum (retention overridden to 0) deletes exactly the orphans; the table reads the same
+  const rowsBefore = (await readWithIngot(engine, new DeltaTable(store, engine))).rows.length;
+  const vacuumed = await vacuum(new DeltaTable(store, engine), { retentionHours: 0, enforceRetention: false });
+  const removedByHistory = files.filter((f) => referenced.has(f) && !live.has(encodePath(f)));
+  assert.deepEqual(new Set(vacuumed.files), new Set([...orphans, ...removedByHistory]), 'vacuum deletes the orphans and the files of removed versions, nothing else');
+  assert.deepEqual((await dataFiles(location)).sort(), [...live.keys()].map(decodePath).sort(), 'after vacuum only live files remain');
+  assert.equal((await readWithIngot(engine, new DeltaTable(store, engine))).rows.length, rowsBefore);
 
   t.diagnostic(`seed ${SEED}: ${KILLS} kills, last output before the kill: ${JSON.stringify(phases)}`);
   t.diagnostic(`kills during a commit: ${outcomes.old} left the old version, ${outcomes.new} the new one (${killedBeforeCheckpoint} of those before its checkpoint was written)`);

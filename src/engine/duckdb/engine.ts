@@ -1,4 +1,6 @@
 import { promises as fs } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { IngotError, messageOf } from '../../errors.js';
@@ -102,7 +104,8 @@ export class DuckDBEngine implements Engine, ParquetFiles {
 
   /** Writes rows as a Parquet file with exactly `schema` (through a temporary NDJSON file). */
   async writeRows(file: string, schema: StructType, rows: Record<string, unknown>[]): Promise<void> {
-    const tmp = `${file}.ndjson`;
+    // the NDJSON goes to the OS temp folder, never next to `file` (a table's log)
+    const tmp = path.join(os.tmpdir(), `ingot-rows-${randomUUID()}.ndjson`);
     await fs.writeFile(tmp, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     try {
       const columns = schema.fields.map((f) => `${quoteString(f.name)}: ${quoteString(duckTypeOf(f.type))}`).join(', ');
