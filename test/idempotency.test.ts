@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadProject } from '../src/pipeline/project.js';
 import { Runner, type RunIdentity } from '../src/run/runner.js';
-import { tempDir } from './fixtures.js';
+import { cli, tempDir } from './fixtures.js';
 
 async function appendProject(dir: string): Promise<string> {
   await fs.mkdir(path.join(dir, 'datasets', 'bronze'), { recursive: true });
@@ -41,18 +41,18 @@ describe('retrying a run', () => {
     assert.equal((await runner.lake.table('bronze.events').snapshot()).version, 0);
     assert.equal(await runner.lake.table('gold.totals').trySnapshot(), undefined, 'gold.totals was never committed');
 
-    // the retry carries the first attempt's identity
+    // `ingot run --retry <run id>` runs again as the first attempt (same id and start time)
     const startedAt = new Date((await runner.lake.table('bronze.events').snapshot()).txns.get('ingot:2024-05-01')!.version);
     assert.equal(startedAt.getTime(), first.startedAt.getTime());
     const identity: RunIdentity = { runId: first.runId, startedAt };
-    const retry = await runner.run('2024-05-01', { identity });
-    assert.equal(retry.status, 'success', retry.error);
-    const events = retry.datasets.find((d) => d.dataset === 'bronze.events')!;
-    assert.equal(events.alreadyCommitted, true);
+    const retry = await cli(['run', '-p', dir, '--retry', first.runId]);
+    assert.equal(retry.code, 0, retry.err);
+    assert.match(retry.err, /2024-05-01 {2}ok/);
     assert.equal((await runner.lake.table('bronze.events').snapshot()).version, 0, 'bronze.events was not committed again');
     assert.deepEqual(await rows(), [3, 3], 'no duplicated and no lost rows');
 
     // retrying again changes nothing at all
+    await rejectsUnknownRun(dir);
     await runner.run('2024-05-01', { identity });
     assert.equal((await runner.lake.table('gold.totals').snapshot()).version, 0);
     assert.deepEqual(await rows(), [3, 3]);
@@ -64,3 +64,9 @@ describe('retrying a run', () => {
     assert.deepEqual(await rows(), [6, 6], 'a new run of the same date appends again');
   });
 });
+
+async function rejectsUnknownRun(dir: string): Promise<void> {
+  const r = await cli(['run', '-p', dir, '--retry', 'no-such-run']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /RUN_NOT_FOUND.*no run no-such-run/);
+}

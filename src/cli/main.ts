@@ -47,7 +47,21 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--from <date>', 'first logical date of a range (one run per date)')
     .option('--to <date>', 'last logical date of a range, inclusive')
     .option('--full-refresh', 'one run that rebuilds every table from all input')
-    .action(async (opts: { project: string; date?: string; from?: string; to?: string; fullRefresh?: boolean }) => {
+    .option('--retry <run-id>', 'run a failed run again as the same run: tables it committed are not committed twice')
+    .action(async (opts: { project: string; date?: string; from?: string; to?: string; fullRefresh?: boolean; retry?: string }) => {
+      if (opts.retry) {
+        const runner = await Runner.open(await loadProject(opts.project));
+        try {
+          const identity = await runner.metadata.find(opts.retry);
+          const t0 = performance.now();
+          const result = await runner.run(identity.logicalDate, { identity, onEvent: (e) => printProgress(e, io) });
+          printSummary([result], performance.now() - t0, io);
+          if (result.status === 'failed') code = 1;
+        } finally {
+          await runner.close();
+        }
+        return;
+      }
       let dates: string[] | 'full-refresh';
       if (opts.fullRefresh) dates = 'full-refresh';
       else if (opts.date) dates = [parseDate(opts.date, '--date')];

@@ -69,7 +69,7 @@ export class Runner {
     readonly engine: Engine,
     readonly lake: Lake,
     readonly graph: DatasetGraph,
-    private readonly metadata: MetadataStore,
+    readonly metadata: MetadataStore,
   ) {}
 
   /** Opens an engine for `project` and builds its graph. Errors: DATASET_UNKNOWN, GRAPH_CYCLE, DATASET_INVALID. */
