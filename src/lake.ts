@@ -120,6 +120,7 @@ export interface SqlWriteOptions {
   partitionBy?: string[];
   replaceWhere?: Filter[];
   overwriteSchema?: boolean;
+  mergeSchema?: boolean;
   configuration?: Record<string, string>;
   txn?: { appId: string; version: number };
   parameters?: Record<string, unknown>;

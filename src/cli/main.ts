@@ -9,6 +9,11 @@ import { RUNS_TABLE } from '../run/metadata.js';
 import type { RunResult } from '../run/result.js';
 import { Runner, type RunEvent } from '../run/runner.js';
 import { resolveLocation } from '../storage/open.js';
+import { deleteRows } from '../table/operations/delete.js';
+import { optimize } from '../table/operations/optimize.js';
+import { restore } from '../table/operations/restore.js';
+import { updateRows } from '../table/operations/update.js';
+import { vacuum } from '../table/operations/vacuum.js';
 import { VERSION } from '../version.js';
 import { duration, formatRows, n, type OutputFormat } from './format.js';
 
@@ -43,7 +48,21 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--from <date>', 'first logical date of a range (one run per date)')
     .option('--to <date>', 'last logical date of a range, inclusive')
     .option('--full-refresh', 'one run that rebuilds every table from all input')
-    .action(async (opts: { project: string; date?: string; from?: string; to?: string; fullRefresh?: boolean }) => {
+    .option('--retry <run-id>', 'run a failed run again as the same run: tables it committed are not committed twice')
+    .action(async (opts: { project: string; date?: string; from?: string; to?: string; fullRefresh?: boolean; retry?: string }) => {
+      if (opts.retry) {
+        const runner = await Runner.open(await loadProject(opts.project));
+        try {
+          const identity = await runner.metadata.find(opts.retry);
+          const t0 = performance.now();
+          const result = await runner.run(identity.logicalDate, { identity, onEvent: (e) => printProgress(e, io) });
+          printSummary([result], performance.now() - t0, io);
+          if (result.status === 'failed') code = 1;
+        } finally {
+          await runner.close();
+        }
+        return;
+      }
       let dates: string[] | 'full-refresh';
       if (opts.fullRefresh) dates = 'full-refresh';
       else if (opts.date) dates = [parseDate(opts.date, '--date')];
@@ -84,7 +103,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .command('tables')
     .description('list the tables of the lake with their version, files, rows and size')
     .addOption(projectOption())
-    .option('--lake <dir>', 'a lake (directory or s3://bucket/prefix) instead of the project\'s')
+    .option('--lake <dir>', 'a lake directory instead of the project\'s')
     .option('--all', 'include ingot\'s own tables (_ingot.*)')
     .addOption(formatOption())
     .action(async (opts: { project: string; lake?: string; all?: boolean; format: OutputFormat }) => {
@@ -107,7 +126,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .command('history <table>')
     .description('the commits of a table, newest first')
     .addOption(projectOption())
-    .option('--lake <dir>', 'a lake (directory or s3://bucket/prefix) instead of the project\'s')
+    .option('--lake <dir>', 'a lake directory instead of the project\'s')
     .option('--limit <n>', 'at most this many commits', (v) => Number(v))
     .addOption(formatOption())
     .action(async (table: string, opts: { project: string; lake?: string; limit?: number; format: OutputFormat }) => {
@@ -116,15 +135,89 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       io.out(formatRows(entries.map((e) => ({
         version: e.version, timestamp: new Date(e.timestamp).toISOString(), operation: e.operation,
         parameters: Object.entries(e.operationParameters).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' '),
-        rows: e.operationMetrics['numOutputRows'] ?? null, files_added: e.operationMetrics['numFiles'] ?? null, files_removed: e.operationMetrics['numRemovedFiles'] ?? null,
+        rows: e.operationMetrics['numOutputRows'] ?? null,
+        files_added: e.operationMetrics['numFiles'] ?? e.operationMetrics['numAddedFiles'] ?? null,
+        files_removed: e.operationMetrics['numRemovedFiles'] ?? null,
       })), opts.format, ['version', 'timestamp', 'operation', 'rows', 'files_added', 'files_removed', 'parameters']));
+    });
+
+  program
+    .command('optimize <table>')
+    .description('compact small files, partition by partition (rows unchanged)')
+    .addOption(projectOption())
+    .option('--lake <dir>', 'a lake directory instead of the project\'s')
+    .option('--target-size <bytes>', 'target file size in bytes (default 256 MiB)', (v) => positive(v, '--target-size'))
+    .action(async (table: string, opts: LakeOptions & { targetSize?: number }) => {
+      await withLake(opts, async (lake, engine) => {
+        const r = await optimize(lake.table(table), engine, { targetSize: opts.targetSize });
+        io.out(r.committed ? `${table}: version ${r.version}, ${r.metrics['numFilesRemoved']} files compacted into ${r.metrics['numFilesAdded']}` : `${table}: nothing to compact`);
+      });
+    });
+
+  program
+    .command('vacuum <table>')
+    .description('delete files no version within the retention period needs')
+    .addOption(projectOption())
+    .option('--lake <dir>', 'a lake directory instead of the project\'s')
+    .option('--retain-hours <n>', 'keep files removed less than this many hours ago (default: the table\'s, 168)', (v) => positive(v, '--retain-hours', true))
+    .option('--dry-run', 'list the files without deleting them')
+    .option('--force', 'allow a retention shorter than the table\'s')
+    .action(async (table: string, opts: LakeOptions & { retainHours?: number; dryRun?: boolean; force?: boolean }) => {
+      await withLake(opts, async (lake) => {
+        const r = await vacuum(lake.table(table), { retentionHours: opts.retainHours, dryRun: opts.dryRun, enforceRetention: !opts.force });
+        for (const f of r.files) io.out(f);
+        io.err(`${table}: ${r.dryRun ? 'would delete' : 'deleted'} ${r.files.length} files, ${n(r.bytes)} bytes`);
+      });
+    });
+
+  program
+    .command('restore <table>')
+    .description('make an earlier version the latest (as a new commit)')
+    .addOption(projectOption())
+    .option('--lake <dir>', 'a lake directory instead of the project\'s')
+    .option('--version <n>', 'the version to restore', (v) => positive(v, '--version', true))
+    .option('--timestamp <time>', 'restore the version current at this time (ISO 8601)', (v) => timestamp(v, '--timestamp'))
+    .action(async (table: string, opts: LakeOptions & { version?: number; timestamp?: number }) => {
+      if ((opts.version === undefined) === (opts.timestamp === undefined)) throw new IngotError('CONFIG_INVALID', 'give exactly one of --version and --timestamp');
+      await withLake(opts, async (lake) => {
+        const r = await restore(lake.table(table), opts.version !== undefined ? { version: opts.version } : { timestamp: opts.timestamp! });
+        io.out(r.committed ? `${table}: restored as version ${r.version} (${r.metrics['numRestoredFiles']} files re-added, ${r.metrics['numRemovedFiles']} removed)` : `${table}: already equal to that version`);
+      });
+    });
+
+  program
+    .command('delete <table>')
+    .description('delete the rows matching a SQL predicate')
+    .addOption(projectOption())
+    .option('--lake <dir>', 'a lake directory instead of the project\'s')
+    .requiredOption('--where <predicate>', 'SQL predicate over the table\'s columns')
+    .action(async (table: string, opts: LakeOptions & { where: string }) => {
+      await withLake(opts, async (lake, engine) => {
+        const r = await deleteRows(lake.table(table), engine, { where: opts.where });
+        io.out(`${table}: ${n(r.metrics['numDeletedRows'] ?? 0)} rows deleted${r.committed ? `, version ${r.version}` : ''}`);
+      });
+    });
+
+  program
+    .command('update <table>')
+    .description('set columns of the rows matching a SQL predicate')
+    .addOption(projectOption())
+    .option('--lake <dir>', 'a lake directory instead of the project\'s')
+    .option('--set <column=expression>', 'a column and its new value as SQL (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--where <predicate>', 'SQL predicate over the table\'s columns (default: every row)')
+    .action(async (table: string, opts: LakeOptions & { set: string[]; where?: string }) => {
+      const set = Object.fromEntries(opts.set.map((v) => splitPair(v, '--set')));
+      await withLake(opts, async (lake, engine) => {
+        const r = await updateRows(lake.table(table), engine, { set, where: opts.where });
+        io.out(`${table}: ${n(r.metrics['numUpdatedRows'] ?? 0)} rows updated${r.committed ? `, version ${r.version}` : ''}`);
+      });
     });
 
   program
     .command('runs')
     .description('recent runs from the metadata store')
     .addOption(projectOption())
-    .option('--lake <dir>', 'a lake (directory or s3://bucket/prefix) instead of the project\'s')
+    .option('--lake <dir>', 'a lake directory instead of the project\'s')
     .option('--limit <n>', 'at most this many runs', (v) => Number(v), 20)
     .addOption(formatOption())
     .action(async (opts: { project: string; lake?: string; limit: number; format: OutputFormat }) => {
@@ -146,11 +239,12 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .command('sql <select>')
     .description('run a read-only SELECT over the lake; tables are layer.table')
     .addOption(projectOption())
-    .option('--lake <dir>', 'a lake (directory or s3://bucket/prefix) instead of the project\'s')
+    .option('--lake <dir>', 'a lake directory instead of the project\'s')
     .option('--table <name=path>', 'register a Delta table by path under a name (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--version <n|name=n>', 'time travel: read tables (or one table) as of a version (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--timestamp <time|name=time>', 'time travel: read tables (or one table) as they were at a time, ISO 8601 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .addOption(formatOption())
-    .action(async (select: string, opts: { project: string; lake?: string; table: string[]; version: string[]; format: OutputFormat }) => {
+    .action(async (select: string, opts: { project: string; lake?: string; table: string[]; version: string[]; timestamp: string[]; format: OutputFormat }) => {
       const engine = await DuckDBEngine.open();
       const lake = new Lake(await lakeRoot(opts, opts.table.length > 0), engine);
       for (const t of opts.table) {
@@ -163,7 +257,18 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         if (!/^\d+$/.test(value)) throw new IngotError('CONFIG_INVALID', `--version ${v}: the version must be a non-negative integer`);
         versions[name] = Number(value);
       }
+      const timestamps: Record<string, number> = {};
+      for (const v of opts.timestamp) {
+        const named = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*=/.test(v);
+        const [name, value] = named ? splitPair(v, '--timestamp') : ['*', v];
+        timestamps[name] = timestamp(value, '--timestamp');
+      }
       try {
+        const names = await engine.references(select);
+        for (const name of names) {
+          const at = timestamps[name] ?? timestamps['*'];
+          if (at !== undefined && versions[name] === undefined) versions[name] = await lake.table(name).versionAt(at);
+        }
         io.out(formatRows(await queryLake(lake, engine, select, versions), opts.format));
       } finally {
         await engine.close();
@@ -189,6 +294,36 @@ async function lakeRoot(opts: { project: string; lake?: string }, optional = fal
     if (optional) return path.resolve('.ingot-no-lake');
     throw err;
   }
+}
+
+/** The options of commands that work on one lake. */
+interface LakeOptions {
+  project: string;
+  lake?: string;
+}
+
+/** Runs `fn` with the lake (checkpoints readable) and a DuckDB engine, closed afterwards. */
+async function withLake(opts: LakeOptions, fn: (lake: Lake, engine: DuckDBEngine) => Promise<void>): Promise<void> {
+  const engine = await DuckDBEngine.open();
+  try {
+    await fn(new Lake(await lakeRoot(opts), engine), engine);
+  } finally {
+    await engine.close();
+  }
+}
+
+function positive(v: string, option: string, zero = false): number {
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < (zero ? 0 : 1)) throw new IngotError('CONFIG_INVALID', `${option} ${v}: expected a ${zero ? 'non-negative' : 'positive'} integer`);
+  return x;
+}
+
+/** ms since epoch of an ISO 8601 date or time (UTC unless it says otherwise). */
+function timestamp(v: string, option: string): number {
+  const iso = /^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : /[zZ]|[+-]\d{2}:?\d{2}$/.test(v) ? v : `${v}Z`;
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) throw new IngotError('CONFIG_INVALID', `${option} ${v}: expected an ISO 8601 time such as 2026-01-31T12:00:00Z`);
+  return t;
 }
 
 function splitPair(v: string, option: string): [string, string] {

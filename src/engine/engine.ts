@@ -17,7 +17,16 @@ export interface TableScan {
   columnMapping?: boolean;
   /** Live files: path relative to the root (decoded) and partition values by logical column name. */
   files: { path: string; partitionValues: Record<string, string | null> }[];
+  /**
+   * Also expose each row's origin, for operations that rewrite files: `__ingot_file` (the file's
+   * absolute path) and `__ingot_row` (its 0-based row number in that file, BIGINT).
+   */
+  rowIds?: boolean;
 }
+
+/** Column names `TableScan.rowIds` adds. */
+export const ROW_FILE = '__ingot_file';
+export const ROW_NUMBER = '__ingot_row';
 
 /** Raw files to read as one relation. */
 export interface FileScan {

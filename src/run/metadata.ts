@@ -1,5 +1,6 @@
 import { quoteString, type Engine } from '../engine/engine.js';
-import { stageWrite, type Lake } from '../lake.js';
+import { IngotError } from '../errors.js';
+import { queryLake, stageWrite, type Lake } from '../lake.js';
 import type { RunResult } from './result.js';
 
 /** Delta table with one row per run. */
@@ -35,6 +36,20 @@ export class MetadataStore {
     });
     await this.append(RUNS_TABLE, runSql);
     if (dsRows.length > 0) await this.append(RUN_DATASETS_TABLE, dsRows.join(' UNION ALL '));
+  }
+
+  /**
+   * The identity (id, start time) and logical date of a recorded run, to retry it.
+   * Errors: RUN_NOT_FOUND naming the id.
+   */
+  async find(runId: string): Promise<{ runId: string; startedAt: Date; logicalDate?: string }> {
+    const table = this.lake.table(RUNS_TABLE);
+    const rows = (await table.exists())
+      ? await queryLake(this.lake, this.engine, `SELECT CAST(logical_date AS VARCHAR) AS d, epoch_ms(started_at) AS t FROM ${RUNS_TABLE} WHERE run_id = ${quoteString(runId)} ORDER BY started_at LIMIT 1`)
+      : [];
+    const row = rows[0];
+    if (!row) throw new IngotError('RUN_NOT_FOUND', `no run ${runId} in ${this.lake.root} (see \`ingot runs\`)`, {});
+    return { runId, startedAt: new Date(Number(row['t'])), ...(row['d'] ? { logicalDate: String(row['d']) } : {}) };
   }
 
   private async append(name: string, sql: string): Promise<void> {

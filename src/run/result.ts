@@ -24,6 +24,8 @@ export interface DatasetResult {
   ms: number;
   /** Delta version committed for the table (absent until the run commits). */
   version?: number;
+  /** The table already held this run's commit (a retried run): nothing was written again. */
+  alreadyCommitted?: boolean;
   error?: string;
 }
 

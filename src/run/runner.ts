@@ -22,7 +22,29 @@ import type { DatasetResult, ExpectationResult, RunResult } from './result.js';
 export type RunEvent =
   | { type: 'run-start'; runId: string; logicalDate?: string; index: number; total: number }
   | { type: 'dataset-done'; runId: string; result: DatasetResult }
+  | { type: 'committed'; runId: string; table: string; version: number }
   | { type: 'run-done'; result: RunResult; index: number; total: number };
+
+/**
+ * Who a run is. A retry passes the identity of the run it retries: every commit of a run carries
+ * a Delta `txn` action (appId `ingot:<logical date>`, version = start time in ms), so tables the
+ * first attempt already committed are neither written nor committed again, and a run older than
+ * the last one committed for its date never overwrites it.
+ */
+export interface RunIdentity {
+  runId: string;
+  startedAt: Date;
+}
+
+/** Options of `Runner.run`. */
+export interface RunOptions {
+  onEvent?: (e: RunEvent) => void;
+  /** Position in a sequence of runs, for progress events. */
+  index?: number;
+  total?: number;
+  /** Retry of an earlier run: its identity (default: a new run). */
+  identity?: RunIdentity;
+}
 
 /** A write staged during a run, committed when every dataset of the run succeeded. */
 interface PendingWrite {
@@ -47,7 +69,7 @@ export class Runner {
     readonly engine: Engine,
     readonly lake: Lake,
     readonly graph: DatasetGraph,
-    private readonly metadata: MetadataStore,
+    readonly metadata: MetadataStore,
   ) {}
 
   /** Opens an engine for `project` and builds its graph. Errors: DATASET_UNKNOWN, GRAPH_CYCLE, DATASET_INVALID. */
@@ -75,7 +97,7 @@ export class Runner {
     const list = dates === 'full-refresh' ? [undefined] : dates;
     const results: RunResult[] = [];
     for (let i = 0; i < list.length; i++) {
-      const result = await this.run(list[i], (e) => onEvent?.(e), i, list.length);
+      const result = await this.run(list[i], { onEvent, index: i, total: list.length });
       results.push(result);
       if (result.status === 'failed') break;
     }
@@ -83,9 +105,12 @@ export class Runner {
   }
 
   /** Runs the graph for `logicalDate` (undefined: full refresh). Never throws for dataset failures: they are in the result. */
-  async run(logicalDate: string | undefined, onEvent: (e: RunEvent) => void = () => {}, index = 0, total = 1): Promise<RunResult> {
-    const runId = `${logicalDate ?? 'full'}_${randomUUID().slice(0, 8)}`;
-    const startedAt = new Date();
+  async run(logicalDate: string | undefined, options: RunOptions = {}): Promise<RunResult> {
+    const { index = 0, total = 1 } = options;
+    const onEvent = options.onEvent ?? (() => {});
+    const runId = options.identity?.runId ?? `${logicalDate ?? 'full'}_${randomUUID().slice(0, 8)}`;
+    const startedAt = options.identity?.startedAt ?? new Date();
+    const txn = { appId: `ingot:${logicalDate ?? 'full'}`, version: startedAt.getTime() };
     onEvent({ type: 'run-start', runId, logicalDate, index, total });
     const pending = new Map<string, PendingWrite>();
     const results: DatasetResult[] = [];
@@ -93,7 +118,7 @@ export class Runner {
     for (const node of this.graph.order) {
       const t0 = performance.now();
       try {
-        const result = await this.runDataset(node, logicalDate, runId, startedAt, pending);
+        const result = await this.runDataset(node, logicalDate, { runId, startedAt }, txn, pending);
         result.ms = Math.round(performance.now() - t0);
         results.push(result);
         onEvent({ type: 'dataset-done', runId, result });
@@ -107,9 +132,10 @@ export class Runner {
     }
     if (error === undefined) {
       try {
-        for (const w of pending.values()) {
+        for (const [name, w] of pending) {
           const version = await w.table.commit(w.commit);
           if (w.result) w.result.version = version;
+          onEvent({ type: 'committed', runId, table: name, version });
         }
       } catch (err) {
         error = `commit failed: ${messageOf(err)}`;
@@ -128,7 +154,7 @@ export class Runner {
     return result;
   }
 
-  private async runDataset(node: DatasetNode, logicalDate: string | undefined, runId: string, startedAt: Date, pending: Map<string, PendingWrite>): Promise<DatasetResult> {
+  private async runDataset(node: DatasetNode, logicalDate: string | undefined, { runId, startedAt }: RunIdentity, txn: { appId: string; version: number }, pending: Map<string, PendingWrite>): Promise<DatasetResult> {
     const ds = node.dataset;
     const full = logicalDate === undefined;
     const interval: Interval = full ? EVERYTHING : intervalOf(logicalDate, ds.grain ?? 'day');
@@ -205,11 +231,17 @@ export class Runner {
       : undefined;
     const parameters = { runId, ...(logicalDate ? { logicalDate } : {}) };
 
+    let alreadyCommitted = false;
     const write = async (name: string, query: string, rowsSchema: StructType): Promise<number> => {
       const table = this.lake.table(name);
+      const base = await table.trySnapshot();
+      if ((base?.txns.get(txn.appId)?.version ?? -1) >= txn.version) {
+        alreadyCommitted = true;
+        return 0;
+      }
       try {
-        const w = await stageWrite(this.engine, table, await table.trySnapshot(), query, {
-          mode, schema: rowsSchema, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, parameters,
+        const w = await stageWrite(this.engine, table, base, query, {
+          mode, schema: rowsSchema, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, parameters, txn,
         });
         pending.set(name, { ...w, table });
         return w.commit.actions.reduce((n, a) => n + ('add' in a && a.add.stats ? (JSON.parse(a.add.stats) as { numRecords: number }).numRecords : 0), 0);
@@ -222,7 +254,12 @@ export class Runner {
     };
     const rowsOut = await write(ds.name, keptSql, schema);
     const result: DatasetResult = { dataset: ds.name, status: 'success', rowsIn: rowsIn ?? rowsOut, rowsOut, dropped, quarantined, expectations: expectationResults, inputs, ms: 0 };
-    pending.get(ds.name)!.result = result;
+    if (alreadyCommitted) {
+      result.alreadyCommitted = true;
+      result.version = (await this.lake.table(ds.name).snapshot()).version;
+    } else {
+      pending.get(ds.name)!.result = result;
+    }
     if (quarantineSql) {
       // A run with nothing to quarantine and nothing to replace makes no quarantine commit.
       const q = await this.lake.table(`${ds.name}${QUARANTINE_SUFFIX}`).trySnapshot();

@@ -51,3 +51,30 @@ export async function readCommit(store: ObjectStore, version: number): Promise<A
 export async function writeCommit(store: ObjectStore, version: number, actions: Action[]): Promise<boolean> {
   return store.putIfAbsent(commitKey(version), encodeCommit(actions));
 }
+
+/** Version a log file belongs to: commits, checkpoints (classic, multi-part, v2), checksums; undefined for others. */
+function versionOfLogFile(name: string): number | undefined {
+  const m = /^(\d{20})\.(?:json|crc|checkpoint\.[^/]+)$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Deletes log files that expired ("Metadata Cleanup"): with E the newest commit older than
+ * `retentionMs` and C the newest complete checkpoint at or before E, every commit, checkpoint and
+ * checksum file of a version below C goes, so each remaining version can still be reconstructed
+ * from C. `_last_checkpoint` and sidecars are kept. Returns the deleted keys.
+ */
+export async function expireLog(store: ObjectStore, retentionMs: number, now = Date.now()): Promise<string[]> {
+  const objects = await store.list(LOG_DIR);
+  const cutoff = now - retentionMs;
+  let expired = -1;
+  for (const o of objects) {
+    const c = COMMIT_RE.exec(o.key.slice(LOG_DIR.length + 1));
+    if (c && o.modified < cutoff) expired = Math.max(expired, Number(c[1]));
+  }
+  const checkpoint = findCheckpoints(objects.map((o) => o.key.slice(LOG_DIR.length + 1))).find((c) => c.version <= expired);
+  if (!checkpoint) return [];
+  const doomed = objects.map((o) => o.key).filter((key) => (versionOfLogFile(key.slice(LOG_DIR.length + 1)) ?? Infinity) < checkpoint.version);
+  for (const key of doomed) await store.delete(key);
+  return doomed;
+}

@@ -61,3 +61,34 @@ export function physicalName(field: StructField, columnMapping: boolean): string
   const p = field.metadata?.['delta.columnMapping.physicalName'];
   return columnMapping && typeof p === 'string' ? p : field.name;
 }
+
+/**
+ * The table schema after a write with `mergeSchema` (Delta's schema evolution): the table's
+ * fields in order, then the write's new fields (nullable); struct fields merge recursively.
+ * `path` names the enclosing column in errors. Errors (thrown as `SchemaConflict`): a column
+ * whose type differs between table and write (an incompatible change).
+ */
+export function mergeSchemas(table: StructType, write: StructType, path = ''): StructType {
+  const fields = table.fields.map((t) => {
+    const w = fieldOf(write, t.name);
+    if (!w) return t;
+    return { ...t, type: mergeTypes(t.type, w.type, `${path}${t.name}`) };
+  });
+  for (const w of write.fields) {
+    if (!fieldOf(table, w.name)) fields.push({ ...w, nullable: true });
+  }
+  return { type: 'struct', fields };
+}
+
+function mergeTypes(t: DataType, w: DataType, path: string): DataType {
+  if (typeof t !== 'string' && typeof w !== 'string' && t.type === 'struct' && w.type === 'struct') return mergeSchemas(t, w, `${path}.`);
+  if (typeName(t) !== typeName(w)) throw new SchemaConflict(path, t, w);
+  return t;
+}
+
+/** A column whose type in a write differs from the table's. */
+export class SchemaConflict extends Error {
+  constructor(readonly column: string, readonly tableType: DataType, readonly writeType: DataType) {
+    super(`column ${column} is ${typeName(tableType)} in the table but ${typeName(writeType)} in the write`);
+  }
+}

@@ -155,6 +155,10 @@ export class Snapshot {
     const needed = listing.commits.filter((v) => v >= from && v <= target);
     if (needed[0] !== from || needed.length !== target - from + 1) {
       const missing = needed[0] !== from ? from : needed.find((v, i) => v !== from + i) ?? target;
+      if (!checkpoint && from === 0 && (listing.commits[0] ?? 0) > 0 && listing.checkpoints.length > 0) {
+        const earliest = listing.checkpoints[listing.checkpoints.length - 1]!.version;
+        throw new IngotError('VERSION_NOT_FOUND', `${store.root}: version ${target} has expired from the log (delta.logRetentionDuration); the oldest version is ${earliest}`, { table: store.root, version: target });
+      }
       if (checkpoint && !options.parquet) {
         throw new IngotError('PROTOCOL_UNSUPPORTED', `${store.root}: version ${target} needs the checkpoint at ${checkpoint.version}, and no Parquet reader was given to read it`, { table: store.root, version: target });
       }

@@ -2,9 +2,9 @@ import { IngotError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { Action, CommitInfo } from './actions.js';
 import { partitionMatches, type Filter } from './filter.js';
-import { listLog, readCommit, writeCommit } from './log.js';
+import { expireLog, listLog, readCommit, writeCommit } from './log.js';
 import { Snapshot } from './snapshot.js';
-import { writeCheckpoint, type ParquetFiles } from './checkpoint.js';
+import { parseInterval, writeCheckpoint, type ParquetFiles } from './checkpoint.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -41,6 +41,8 @@ export interface HistoryEntry {
 const MAX_COMMIT_ATTEMPTS = 100;
 /** Commits between checkpoints unless `delta.checkpointInterval` says otherwise. */
 const DEFAULT_CHECKPOINT_INTERVAL = 10;
+/** How long log files are kept unless `delta.logRetentionDuration` says otherwise: 30 days, as in Delta. */
+const DEFAULT_LOG_RETENTION_MS = 30 * 86_400_000;
 
 /**
  * A Delta table rooted at `store`. Caches its latest snapshot and updates it incrementally by
@@ -117,7 +119,8 @@ export class DeltaTable {
 
   /**
    * Writes a checkpoint at `version` when it is a multiple of `delta.checkpointInterval`
-   * (default 10). A failed checkpoint does not undo the commit: it is reported as a warning and
+   * (default 10), then deletes log files older than `delta.logRetentionDuration` (default 30
+   * days) that the checkpoint makes unnecessary. A failed checkpoint does not undo the commit: it is reported as a warning and
    * readers keep replaying JSON commits.
    */
   private async maybeCheckpoint(version: number): Promise<void> {
@@ -127,6 +130,10 @@ export class DeltaTable {
       const interval = Number(snapshot.metadata.configuration?.['delta.checkpointInterval'] ?? DEFAULT_CHECKPOINT_INTERVAL);
       if (!(interval > 0) || version % interval !== 0) return;
       await writeCheckpoint(this.store, snapshot, this.parquet);
+      const config = snapshot.metadata.configuration ?? {};
+      if (config['delta.enableExpiredLogCleanup'] !== 'false') {
+        await expireLog(this.store, parseInterval(config['delta.logRetentionDuration']) ?? DEFAULT_LOG_RETENTION_MS);
+      }
     } catch (err) {
       process.emitWarning(`${this.location}: checkpoint at version ${version} failed: ${(err as Error).message}`, { code: 'INGOT_CHECKPOINT' });
     }
@@ -136,7 +143,8 @@ export class DeltaTable {
    * Writes `prepared` as the next version with put-if-absent. If another writer took that
    * version first, its commit is checked for conflicts; without one, the commit is retried at
    * the following version. Returns the committed version.
-   * Errors: COMMIT_CONFLICT naming the winning version and the reason.
+   * Errors: COMMIT_CONFLICT naming the winning version and the reason; TABLE_APPEND_ONLY when
+   * the commit removes data (`remove` with dataChange) from a table with `delta.appendOnly`.
    */
   async commit(prepared: PreparedCommit): Promise<number> {
     const removes = new Set(prepared.actions.flatMap((a) => ('remove' in a ? [a.remove.path] : [])));
@@ -144,6 +152,12 @@ export class DeltaTable {
     const blind = prepared.readPredicate === undefined && removes.size === 0;
     let version = prepared.readVersion + 1;
     let base = this.latest && this.latest.version === prepared.readVersion ? this.latest : undefined;
+    if (prepared.actions.some((a) => 'remove' in a && a.remove.dataChange)) {
+      const read = base ?? (await this.snapshot(prepared.readVersion));
+      if (read.metadata.configuration?.['delta.appendOnly'] === 'true') {
+        throw new IngotError('TABLE_APPEND_ONLY', `${this.location}: the table is append-only (delta.appendOnly = true); ${prepared.operation} would remove rows`, { table: this.location });
+      }
+    }
     for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
       const info: CommitInfo = {
         timestamp: Date.now(),
@@ -179,7 +193,8 @@ function conflictReason(winner: Action[], prepared: PreparedCommit, removes: Set
     if ('protocol' in a) return 'it changed the protocol';
     if ('txn' in a && appIds.has(a.txn.appId)) return `it committed for application ${a.txn.appId} too`;
     if ('remove' in a && removes.has(a.remove.path)) return `it removed ${a.remove.path}, which this commit removes too`;
-    if ('add' in a && prepared.readPredicate) {
+    // files a concurrent optimize rearranged hold no new rows (dataChange false)
+    if ('add' in a && a.add.dataChange !== false && prepared.readPredicate) {
       if (prepared.readPredicate.length === 0) return 'it added files this overwrite would have replaced';
       if (!base || partitionMatches(base.schema, base.partitionColumns, a.add, prepared.readPredicate)) {
         return `it added ${a.add.path} in the partitions this commit replaces`;

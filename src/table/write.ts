@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { IngotError } from '../errors.js';
-import type { Action, Add, FileStats } from './actions.js';
+import type { Action, Add, FileStats, Remove } from './actions.js';
 import { filtersToSql, partitionMatches, type Filter } from './filter.js';
-import { fieldOf, typeName, type StructType } from './schema.js';
+import { fieldOf, mergeSchemas, SchemaConflict, typeName, type StructType } from './schema.js';
 import type { Snapshot } from './snapshot.js';
 import { READER_VERSION, WRITER_VERSION } from './snapshot.js';
 import type { PreparedCommit } from './table.js';
@@ -40,6 +40,8 @@ export interface WriteOptions {
   replaceWhere?: Filter[];
   /** With `overwrite`, replace the table schema and partitioning instead of requiring a match. */
   overwriteSchema?: boolean;
+  /** Add the write's new columns to the table schema (schema evolution) instead of refusing them. */
+  mergeSchema?: boolean;
   /** Table properties (`delta.*` and user keys) for a new table. */
   configuration?: Record<string, string>;
   /** Idempotency token: `txn` action with the application id and its version. */
@@ -57,10 +59,7 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
   const actions: Action[] = [];
   const now = Date.now();
   let partitionColumns: string[];
-  if (snapshot && snapshot.protocol.minWriterVersion > WRITER_VERSION) {
-    const features = snapshot.protocol.writerFeatures?.length ? snapshot.protocol.writerFeatures.join(', ') : `writer version ${snapshot.protocol.minWriterVersion}`;
-    throw new IngotError('PROTOCOL_UNSUPPORTED', `${location}: writing needs table features ingot does not support yet: ${features}`, { table: location });
-  }
+  if (snapshot) assertWritable(snapshot, location);
   const replacingSchema = snapshot !== undefined && options.mode === 'overwrite' && options.overwriteSchema === true;
   if (!snapshot || replacingSchema) {
     partitionColumns = options.partitionColumns ?? [];
@@ -85,7 +84,8 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
     if (options.partitionColumns && options.partitionColumns.join(',') !== partitionColumns.join(',')) {
       throw new IngotError('SCHEMA_MISMATCH', `${location}: table is partitioned by (${partitionColumns.join(', ')}), the write by (${options.partitionColumns.join(', ')})`, { table: location });
     }
-    checkSchema(snapshot.schema, options.schema, location);
+    const merged = checkSchema(snapshot.schema, options.schema, options.mergeSchema === true, location);
+    if (merged) actions.push({ metaData: { ...snapshot.metadata, schemaString: JSON.stringify(merged) } });
   }
 
   let readPredicate: Filter[] | undefined;
@@ -140,6 +140,16 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
   };
 }
 
+/**
+ * Refuses tables whose writer protocol ingot does not implement ("Protocol Evolution": writer
+ * version above 2, or table features). Errors: PROTOCOL_UNSUPPORTED naming the features.
+ */
+export function assertWritable(snapshot: Snapshot, location: string): void {
+  if (snapshot.protocol.minWriterVersion <= WRITER_VERSION) return;
+  const features = snapshot.protocol.writerFeatures?.length ? snapshot.protocol.writerFeatures.join(', ') : `writer version ${snapshot.protocol.minWriterVersion}`;
+  throw new IngotError('PROTOCOL_UNSUPPORTED', `${location}: writing needs table features ingot does not support yet: ${features}`, { table: location });
+}
+
 /** Encodes a relative path as the URI the `path` field must hold (RFC 2396, `/` and `=` kept). */
 export function encodePath(path: string): string {
   return path.split('/').map((seg) => encodeURIComponent(seg).replace(/%3D/g, '=')).join('/');
@@ -150,37 +160,52 @@ export function decodePath(path: string): string {
   return decodeURIComponent(path);
 }
 
-function toAdd(file: DataFile): Add {
+/** The `add` action for a newly written data file (`dataChange: false` for rearrangements such as optimize). */
+export function toAdd(file: DataFile, dataChange = true): Add {
   return {
     path: encodePath(file.path),
     partitionValues: file.partitionValues,
     size: file.size,
     modificationTime: file.modificationTime,
-    dataChange: true,
+    dataChange,
     stats: JSON.stringify(file.stats),
   };
 }
 
-function tombstone(add: Add, now: number) {
+/** The `remove` action retiring `add` at `now` (ms since epoch), with its partition values and size. */
+export function tombstone(add: Add, now: number, dataChange = true): Remove {
   return {
     path: add.path,
     deletionTimestamp: now,
-    dataChange: true,
+    dataChange,
     extendedFileMetadata: true,
     partitionValues: add.partitionValues,
     size: add.size,
   };
 }
 
-function checkSchema(table: StructType, write: StructType, location: string): void {
-  for (const f of write.fields) {
-    const t = fieldOf(table, f.name);
-    if (!t) throw new IngotError('SCHEMA_MISMATCH', `${location}: column ${f.name} (${typeName(f.type)}) is not in the table schema`, { table: location, column: f.name });
-    if (typeName(t.type) !== typeName(f.type)) {
-      throw new IngotError('SCHEMA_MISMATCH', `${location}: column ${f.name} is ${typeName(t.type)} in the table but ${typeName(f.type)} in the write`, { table: location, column: f.name });
-    }
+/**
+ * Checks a write's schema against the table's ("Schema Enforcement"): every written column must
+ * exist with the same type, unless `merge` adds new ones; table columns the write lacks must be
+ * nullable (they read as NULL). Returns the evolved schema when `merge` added columns.
+ */
+function checkSchema(table: StructType, write: StructType, merge: boolean, location: string): StructType | undefined {
+  let merged: StructType | undefined;
+  try {
+    merged = mergeSchemas(table, write);
+  } catch (err) {
+    if (!(err instanceof SchemaConflict)) throw err;
+    throw new IngotError('SCHEMA_MISMATCH', `${location}: ${err.message}; changing a column's type needs an overwrite with overwriteSchema`, { table: location, column: err.column });
+  }
+  const added = merged.fields.filter((f) => !fieldOf(table, f.name));
+  const changed = JSON.stringify(merged) !== JSON.stringify(table);
+  if (changed && !merge) {
+    const f = added[0];
+    const what = f ? `column ${f.name} (${typeName(f.type)}) is not in the table schema` : 'nested fields are not in the table schema';
+    throw new IngotError('SCHEMA_MISMATCH', `${location}: ${what}; write with mergeSchema to add it`, { table: location, column: f?.name });
   }
   for (const t of table.fields) {
-    if (!fieldOf(write, t.name)) throw new IngotError('SCHEMA_MISMATCH', `${location}: the write lacks column ${t.name} (${typeName(t.type)})`, { table: location, column: t.name });
+    if (!fieldOf(write, t.name) && !t.nullable) throw new IngotError('SCHEMA_MISMATCH', `${location}: the write lacks column ${t.name} (${typeName(t.type)}), which is not nullable`, { table: location, column: t.name });
   }
+  return changed ? merged : undefined;
 }

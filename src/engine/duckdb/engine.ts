@@ -1,11 +1,13 @@
 import { promises as fs } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { IngotError, messageOf } from '../../errors.js';
 import { fieldOf, physicalName, type DataType, type StructType } from '../../table/schema.js';
 import type { DataFile } from '../../table/write.js';
 import type { ParquetFiles } from '../../table/checkpoint.js';
-import { quoteIdent, quoteString, type Engine, type EngineSettings, type FileScan, type Row, type StagedRelation, type TableScan, type WriteTarget } from '../engine.js';
+import { quoteIdent, quoteString, ROW_FILE, ROW_NUMBER, type Engine, type EngineSettings, type FileScan, type Row, type StagedRelation, type TableScan, type WriteTarget } from '../engine.js';
 import { deltaStats } from './stats.js';
 import { deltaSchemaOf, duckTypeOf } from './types.js';
 
@@ -54,7 +56,16 @@ export class DuckDBEngine implements Engine, ParquetFiles {
       await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}`);
       this.schemas.add(schemaName);
     }
-    await this.exec(`CREATE OR REPLACE VIEW ${quoteIdent(schemaName)}.${quoteIdent(table)} AS ${sql}`);
+    try {
+      await this.conn.run(`CREATE OR REPLACE VIEW ${quoteIdent(schemaName)}.${quoteIdent(table)} AS ${sql}`);
+    } catch (err) {
+      const missing = /No files found that match the pattern "([^"]+)"/.exec(messageOf(err))?.[1];
+      if (missing) {
+        const file = path.relative(scan.location, missing).split(path.sep).join('/');
+        throw new IngotError('DATA_FILE_MISSING', `${qualifiedName}: data file ${file} of the Delta table at ${scan.location} is missing (deleted outside Delta, or vacuumed while this version was still needed)`, { table: qualifiedName, file }, { cause: err });
+      }
+      throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
+    }
     this.attached.set(qualifiedName, sql);
   }
 
@@ -93,7 +104,8 @@ export class DuckDBEngine implements Engine, ParquetFiles {
 
   /** Writes rows as a Parquet file with exactly `schema` (through a temporary NDJSON file). */
   async writeRows(file: string, schema: StructType, rows: Record<string, unknown>[]): Promise<void> {
-    const tmp = `${file}.ndjson`;
+    // the NDJSON goes to the OS temp folder, never next to `file` (a table's log)
+    const tmp = path.join(os.tmpdir(), `ingot-rows-${randomUUID()}.ndjson`);
     await fs.writeFile(tmp, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     try {
       const columns = schema.fields.map((f) => `${quoteString(f.name)}: ${quoteString(duckTypeOf(f.type))}`).join(', ');
@@ -216,17 +228,24 @@ export function tableScanSql(scan: TableScan): string {
     const value = expr === quoteIdent(name) ? logicalValue(f.type, quoteIdent(physicalName(f, mapping)), mapping) : expr;
     return `CAST(${value} AS ${duckTypeOf(f.type)}) AS ${quoteIdent(name)}`;
   };
+  const ids = scan.rowIds ? `, ${ROW_FILE}, file_row_number AS ${ROW_NUMBER}` : '';
+  const idOpts = scan.rowIds ? `, filename = '${ROW_FILE}', file_row_number = true` : '';
   if (scan.files.length === 0) {
-    return `SELECT ${fields.map((f) => cast(f.name, 'NULL')).join(', ')} WHERE false`;
+    const nullIds = scan.rowIds ? `, NULL::VARCHAR AS ${ROW_FILE}, NULL::BIGINT AS ${ROW_NUMBER}` : '';
+    return `SELECT ${fields.map((f) => cast(f.name, 'NULL')).join(', ')}${nullIds} WHERE false`;
   }
   const abs = (p: string): string => path.join(scan.location, ...p.split('/'));
   const parts = scan.partitionColumns;
   const hive = parts.length > 0 && scan.files.every((f) => isHivePath(f.path, parts, f.partitionValues));
   const list = (files: TableScan['files']): string => `[${files.map((f) => quoteString(abs(f.path))).join(', ')}]`;
+  // Files written before a column was added lack it: an empty row set naming every data column,
+  // unioned by name with the files, makes such columns NULL instead of unknown.
+  const template = `SELECT ${fields.filter((f) => !parts.includes(f.name)).map((f) => `NULL AS ${quoteIdent(physicalName(f, mapping))}`).join(', ') || 'NULL AS __ingot_none'} WHERE false`;
+  const read = (files: TableScan['files'], opts: string): string => `(${template} UNION ALL BY NAME SELECT * FROM read_parquet(${list(files)}, union_by_name = true${opts}${idOpts}))`;
   if (parts.length === 0 || hive) {
     const hiveTypes = parts.map((c) => `${quoteString(c)}: ${quoteString(duckTypeOf(fieldOf(scan.schema, c)!.type))}`).join(', ');
     const opts = hive ? `, hive_partitioning = true, hive_types = {${hiveTypes}}` : ', hive_partitioning = false';
-    return `SELECT ${fields.map((f) => cast(f.name, quoteIdent(f.name))).join(', ')} FROM read_parquet(${list(scan.files)}, union_by_name = true${opts})`;
+    return `SELECT ${fields.map((f) => cast(f.name, quoteIdent(f.name))).join(', ')}${ids} FROM ${read(scan.files, opts)}`;
   }
   const groups = new Map<string, TableScan['files']>();
   for (const f of scan.files) {
@@ -240,7 +259,7 @@ export function tableScanSql(scan: TableScan): string {
       const v = pv[f.name];
       return cast(f.name, v === null || v === undefined ? 'NULL' : quoteString(v));
     });
-    return `SELECT ${cols.join(', ')} FROM read_parquet(${list(files)}, union_by_name = true, hive_partitioning = false)`;
+    return `SELECT ${cols.join(', ')}${ids} FROM ${read(files, ', hive_partitioning = false')}`;
   });
   return selects.join(' UNION ALL ');
 }

@@ -1,0 +1,49 @@
+import { IngotError, messageOf } from '../../errors.js';
+import { ROW_FILE, type Engine } from '../../engine/engine.js';
+import type { Add } from '../actions.js';
+import { parseStats } from '../snapshot.js';
+import type { DeltaTable } from '../table.js';
+import { attachTarget, columnList, commitRewrite, fileList, TARGET, unchanged, writableSnapshot, writeFiles, type OperationResult } from './rewrite.js';
+
+/** Options of `deleteRows`. */
+export interface DeleteOptions {
+  /** SQL predicate over the table's columns (engine dialect); rows where it is true go. Absent: every row. */
+  where?: string;
+}
+
+/**
+ * The DELETE operation: removes the rows matching `where`. Files whose rows all match are
+ * removed; files with some matching rows are rewritten without them; other files are untouched.
+ * One commit (`operation: DELETE`); nothing is committed when no row matches.
+ * Metrics: numDeletedRows, numCopiedRows, numAddedFiles, numRemovedFiles.
+ * Errors: SQL_ERROR for a bad predicate, PROTOCOL_UNSUPPORTED, COMMIT_CONFLICT.
+ */
+export async function deleteRows(table: DeltaTable, engine: Engine, options: DeleteOptions = {}): Promise<OperationResult> {
+  const snapshot = await writableSnapshot(table);
+  const parameters = { predicate: JSON.stringify(options.where ? [options.where] : []) };
+  if (!options.where) {
+    const deleted = snapshot.numRecords ?? 0;
+    if (snapshot.files.size === 0) return unchanged(snapshot, { numDeletedRows: 0 });
+    return commitRewrite(table, snapshot, { removed: snapshot.files.values(), added: [], operation: 'DELETE', parameters, metrics: { numDeletedRows: deleted, numCopiedRows: 0 } });
+  }
+  const byFile = await attachTarget(engine, table, snapshot, snapshot.files.values());
+  const matches = await engine
+    .query(`SELECT ${ROW_FILE} AS f, count(*) AS n FROM ${TARGET} WHERE coalesce((${options.where}), false) GROUP BY 1`)
+    .catch((err: unknown) => { throw new IngotError('SQL_ERROR', `${table.location}: delete predicate ${options.where}: ${messageOf(err)}`, { table: table.location }, { cause: err }); });
+  if (matches.length === 0) return unchanged(snapshot, { numDeletedRows: 0 });
+  const removed: Add[] = [];
+  const partial: string[] = [];
+  let deleted = 0;
+  for (const m of matches) {
+    const file = String(m['f']);
+    const n = Number(m['n']);
+    deleted += n;
+    const add = byFile.get(file)!;
+    removed.push(add);
+    if (parseStats(add)?.numRecords !== n) partial.push(file);
+  }
+  const added = partial.length === 0 ? [] : await writeFiles(engine, table, snapshot,
+    `SELECT ${columnList(snapshot)} FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(partial)}) AND NOT coalesce((${options.where}), false)`);
+  const copied = added.reduce((n, f) => n + f.stats.numRecords, 0);
+  return commitRewrite(table, snapshot, { removed, added, operation: 'DELETE', parameters, metrics: { numDeletedRows: deleted, numCopiedRows: copied } });
+}

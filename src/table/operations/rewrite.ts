@@ -1,0 +1,121 @@
+import * as path from 'node:path';
+import { quoteIdent, type Engine } from '../../engine/engine.js';
+import { discardFiles, scanOf } from '../../lake.js';
+import type { Action, Add } from '../actions.js';
+import type { Filter } from '../filter.js';
+import type { Snapshot } from '../snapshot.js';
+import type { DeltaTable } from '../table.js';
+import { assertWritable, decodePath, toAdd, tombstone, type DataFile } from '../write.js';
+
+/**
+ * What the operations that rewrite data files (delete, update, merge, optimize) share: a view of
+ * the files they read, with row ids; writing replacement files; and one commit that removes the
+ * old files and adds the new ones (Delta's copy-on-write).
+ */
+
+/** The relation the operations read the target table's files through. */
+export const TARGET = '__ingot_op.target';
+
+/** The outcome of an operation. */
+export interface OperationResult {
+  /** The table version after the operation (unchanged when nothing needed committing). */
+  version: number;
+  /** Whether a new version was committed. */
+  committed: boolean;
+  /** Counts, as recorded in commitInfo.operationMetrics (rows, files, bytes). */
+  metrics: Record<string, number>;
+}
+
+/** The latest snapshot of `table`, checked to be one ingot can write. */
+export async function writableSnapshot(table: DeltaTable): Promise<Snapshot> {
+  const snapshot = await table.snapshot();
+  assertWritable(snapshot, table.location);
+  return snapshot;
+}
+
+/**
+ * Makes `files` of `snapshot` queryable in `engine` as `TARGET`, with the row-id columns of
+ * `TableScan.rowIds`. Returns each file's add action by the absolute path `__ingot_file` shows.
+ */
+export async function attachTarget(engine: Engine, table: DeltaTable, snapshot: Snapshot, files: Iterable<Add>): Promise<Map<string, Add>> {
+  const byPath = new Map<string, Add>();
+  for (const add of files) byPath.set(decodePath(add.path), add);
+  const scan = scanOf(table, snapshot);
+  scan.files = scan.files.filter((f) => byPath.has(f.path));
+  scan.rowIds = true;
+  await engine.attachTable(TARGET, scan);
+  const byAbsolute = new Map<string, Add>();
+  for (const [rel, add] of byPath) byAbsolute.set(path.join(table.location, ...rel.split('/')), add);
+  return byAbsolute;
+}
+
+/** The table's columns, quoted, comma-separated: the projection every rewrite writes. */
+export function columnList(snapshot: Snapshot): string {
+  return snapshot.schema.fields.map((f) => quoteIdent(f.name)).join(', ');
+}
+
+/** Writes the rows of `sql` as new data files of `table`, laid out like the table (partitioning, schema). */
+export function writeFiles(engine: Engine, table: DeltaTable, snapshot: Snapshot, sql: string): Promise<DataFile[]> {
+  return engine.write(sql, { location: table.location, partitionColumns: snapshot.partitionColumns, schema: snapshot.schema });
+}
+
+/** What `commitRewrite` commits. */
+export interface Rewrite {
+  removed: Iterable<Add>;
+  added: DataFile[];
+  operation: string;
+  parameters: Record<string, unknown>;
+  metrics: Record<string, number>;
+  /** false for rearrangements that change no rows (optimize). */
+  dataChange?: boolean;
+  /** Extra actions (e.g. metaData). */
+  actions?: Action[];
+  /**
+   * The rows the operation read (`PreparedCommit.readPredicate`): by default the whole table, so
+   * a concurrent commit adding rows conflicts; `undefined` when only the removed files were read.
+   */
+  readPredicate?: Filter[] | 'removed files only';
+}
+
+/**
+ * Commits `rewrite` on top of `snapshot`: removes, then adds, in one version. If the commit
+ * fails (conflict, I/O), the files written for it are deleted, so the table and its folder are
+ * left as they were. Errors: those of `DeltaTable.commit`.
+ */
+export async function commitRewrite(table: DeltaTable, snapshot: Snapshot, rewrite: Rewrite): Promise<OperationResult> {
+  const now = Date.now();
+  const dataChange = rewrite.dataChange ?? true;
+  const actions: Action[] = [...(rewrite.actions ?? [])];
+  for (const add of rewrite.removed) actions.push({ remove: tombstone(add, now, dataChange) });
+  for (const file of rewrite.added) actions.push({ add: toAdd(file, dataChange) });
+  const metrics = {
+    ...rewrite.metrics,
+    numAddedFiles: rewrite.added.length,
+    numRemovedFiles: actions.filter((a) => 'remove' in a).length,
+    numAddedBytes: rewrite.added.reduce((n, f) => n + f.size, 0),
+  };
+  try {
+    const version = await table.commit({
+      readVersion: snapshot.version,
+      actions,
+      operation: rewrite.operation,
+      operationParameters: rewrite.parameters,
+      operationMetrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, String(v)])),
+      readPredicate: rewrite.readPredicate === 'removed files only' ? undefined : (rewrite.readPredicate ?? []),
+    });
+    return { version, committed: true, metrics };
+  } catch (err) {
+    await discardFiles(table, rewrite.added.map((f) => f.path));
+    throw err;
+  }
+}
+
+/** A result for an operation that found nothing to change. */
+export function unchanged(snapshot: Snapshot, metrics: Record<string, number>): OperationResult {
+  return { version: snapshot.version, committed: false, metrics };
+}
+
+/** `'a', 'b'` list of absolute paths for an `IN (...)` test on `__ingot_file`. */
+export function fileList(paths: Iterable<string>): string {
+  return [...paths].map((p) => `'${p.replace(/'/g, "''")}'`).join(', ');
+}
