@@ -1,12 +1,12 @@
 import { IngotError } from './errors.js';
-import type { Engine, Row, TableScan } from './engine/engine.js';
+import type { Engine, Row, TableScan, WriteTarget } from './engine/engine.js';
 import { joinLocation, openStore, resolveLocation } from './storage/open.js';
 import type { ParquetFiles } from './table/checkpoint.js';
 import type { Filter } from './table/filter.js';
 import { Snapshot } from './table/snapshot.js';
 import { physicalName, type StructType } from './table/schema.js';
 import { DeltaTable, type PreparedCommit } from './table/table.js';
-import { decodePath, planWrite, type WriteMode } from './table/write.js';
+import { decodePath, planWrite, type DataFile, type WriteMode } from './table/write.js';
 
 /** Matches `layer.table`: both parts lower-case identifiers. */
 export const TABLE_NAME = /^([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$/;
@@ -133,15 +133,7 @@ export interface SqlWriteOptions {
  */
 export async function stageWrite(engine: Engine, table: DeltaTable, base: Snapshot | undefined, sql: string, options: SqlWriteOptions): Promise<{ commit: PreparedCommit; preview: Snapshot }> {
   const partitionColumns = options.partitionBy ?? base?.partitionColumns ?? [];
-  // the engine writes local files; a remote store gets them uploaded before the commit is planned
-  const staging = await table.store.localStaging();
-  let files;
-  try {
-    files = await engine.write(sql, { location: staging.dir, partitionColumns, schema: options.schema });
-    await staging.publish(files.map((f) => f.path));
-  } finally {
-    await staging.close();
-  }
+  const files = await writeDataFiles(engine, table, sql, { partitionColumns, schema: options.schema });
   let commit: PreparedCommit;
   try {
     commit = planWrite(base, { ...options, files, partitionColumns }, table.location);
@@ -152,6 +144,22 @@ export async function stageWrite(engine: Engine, table: DeltaTable, base: Snapsh
   const version = (base?.version ?? -1) + 1;
   const preview = base ? base.apply(commit.actions, version) : Snapshot.replay([{ version, actions: commit.actions }], undefined, table.location);
   return { commit, preview };
+}
+
+/**
+ * Writes the rows of `sql` (run by `engine`) as new data files of `table`, invisible to readers
+ * until a commit adds them. The engine writes into the store's local staging directory; a remote
+ * store gets the files uploaded (and the local copies removed) before this returns.
+ */
+export async function writeDataFiles(engine: Engine, table: DeltaTable, sql: string, target: Omit<WriteTarget, 'location'>): Promise<DataFile[]> {
+  const staging = await table.store.localStaging();
+  try {
+    const files = await engine.write(sql, { ...target, location: staging.dir });
+    await staging.publish(files.map((f) => f.path));
+    return files;
+  } finally {
+    await staging.close();
+  }
 }
 
 /** Deletes data files that were written but never committed (paths relative to the table root). */

@@ -9,7 +9,7 @@ import type { DataFile } from '../table/write.js';
 
 /** A Delta snapshot as an engine needs it to read the table. */
 export interface TableScan {
-  /** Absolute location of the table root. */
+  /** Absolute local directory of the table root (for a table on a remote store, its local copy). */
   location: string;
   schema: StructType;
   partitionColumns: string[];
@@ -52,7 +52,7 @@ export interface StagedRelation {
 
 /** Where and how `write` lays out Parquet files. */
 export interface WriteTarget {
-  /** Absolute table root; files go to hive-style partition folders under it. */
+  /** Absolute local directory (a table root or a staging directory); files go to hive-style partition folders under it. */
   location: string;
   partitionColumns: string[];
   /** The Delta schema the files must have (partition columns included). */

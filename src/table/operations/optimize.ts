@@ -1,4 +1,5 @@
 import { ROW_FILE, type Engine } from '../../engine/engine.js';
+import { writeDataFiles } from '../../lake.js';
 import type { Add } from '../actions.js';
 import { filtersToSql, type Filter } from '../filter.js';
 import type { DeltaTable } from '../table.js';
@@ -55,8 +56,7 @@ export async function optimize(table: DeltaTable, engine: Engine, options: Optim
   const added = [];
   try {
     for (const bin of work) {
-      const files = await engine.write(`SELECT ${columnList(snapshot)} FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(bin.map((a) => pathOf.get(a)!))})`, {
-        location: table.location,
+      const files = await writeDataFiles(engine, table, `SELECT ${columnList(snapshot)} FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(bin.map((a) => pathOf.get(a)!))})`, {
         partitionColumns: snapshot.partitionColumns,
         schema: snapshot.schema,
         targetFileSize: target,

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { quoteIdent, type Engine } from '../../engine/engine.js';
-import { discardFiles, scanOf } from '../../lake.js';
+import { discardFiles, scanOf, writeDataFiles } from '../../lake.js';
 import type { Action, Add } from '../actions.js';
 import type { Filter } from '../filter.js';
 import type { Snapshot } from '../snapshot.js';
@@ -43,9 +43,11 @@ export async function attachTarget(engine: Engine, table: DeltaTable, snapshot: 
   const scan = scanOf(table, snapshot);
   scan.files = scan.files.filter((f) => byPath.has(f.path));
   scan.rowIds = true;
+  // the engine reads local files: a table on a remote store is read from local copies
+  scan.location = await table.store.localCopy([...byPath].map(([key, add]) => ({ key, size: add.size })));
   await engine.attachTable(TARGET, scan);
   const byAbsolute = new Map<string, Add>();
-  for (const [rel, add] of byPath) byAbsolute.set(path.join(table.location, ...rel.split('/')), add);
+  for (const [rel, add] of byPath) byAbsolute.set(path.join(scan.location, ...rel.split('/')), add);
   return byAbsolute;
 }
 
@@ -56,7 +58,7 @@ export function columnList(snapshot: Snapshot): string {
 
 /** Writes the rows of `sql` as new data files of `table`, laid out like the table (partitioning, schema). */
 export function writeFiles(engine: Engine, table: DeltaTable, snapshot: Snapshot, sql: string): Promise<DataFile[]> {
-  return engine.write(sql, { location: table.location, partitionColumns: snapshot.partitionColumns, schema: snapshot.schema });
+  return writeDataFiles(engine, table, sql, { partitionColumns: snapshot.partitionColumns, schema: snapshot.schema });
 }
 
 /** What `commitRewrite` commits. */
