@@ -131,6 +131,9 @@ export function decodeBitmapArray(data: Buffer): number[] {
     }
   }
   if (pos !== data.length) throw new Error(`bitmap has ${data.length - pos} trailing bytes`);
+  for (let i = 1; i < out.length; i++) {
+    if (out[i]! <= out[i - 1]!) throw new Error(`bitmap values are not ascending (${out[i]} after ${out[i - 1]})`);
+  }
   return out;
 }
 

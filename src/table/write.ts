@@ -169,6 +169,7 @@ function tombstone(add: Add, now: number) {
     extendedFileMetadata: true,
     partitionValues: add.partitionValues,
     size: add.size,
+    ...(add.deletionVector ? { deletionVector: add.deletionVector } : {}),
   };
 }
 
