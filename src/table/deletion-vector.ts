@@ -26,7 +26,7 @@ export interface DeletionVectorDescriptor {
  * the data file's path it identifies a logical file in log replay. Undefined for no DV.
  */
 export function deletionVectorId(dv: DeletionVectorDescriptor | null | undefined): string | undefined {
-  if (!dv) return undefined;
+  if (!dv?.storageType) return undefined; // a checkpoint may hold a struct of nulls for no DV
   return dv.offset === undefined || dv.offset === null ? `${dv.storageType}${dv.pathOrInlineDv}` : `${dv.storageType}${dv.pathOrInlineDv}@${dv.offset}`;
 }
 
@@ -226,15 +226,15 @@ export function dvFromFile(file: Buffer, offset: number, sizeInBytes: number): B
 }
 
 /**
- * The deleted row positions (0-based, ascending) of each of `dvs` (undefined entries stay
- * undefined), reading each DV file once through `store`. Checks every DV's cardinality.
+ * The deleted row positions (0-based, ascending) of each of `dvs` (undefined for entries
+ * without a DV), reading each DV file once through `store`. Checks every DV's cardinality.
  * Errors: LOG_CORRUPT naming the DV file and what is wrong with it (missing, bad checksum, bad
  * bitmap); PROTOCOL_UNSUPPORTED for storage ingot cannot reach (see `deletionVectorKey`).
  */
 export async function readDeletionVectors(store: ObjectStore, dvs: (DeletionVectorDescriptor | null | undefined)[]): Promise<(number[] | undefined)[]> {
   const files = new Map<string, Promise<Buffer>>();
   return Promise.all(dvs.map(async (dv) => {
-    if (!dv) return undefined;
+    if (!dv?.storageType) return undefined;
     let where = `inline deletion vector ${JSON.stringify(dv.pathOrInlineDv.slice(0, 40))}`;
     let key: string | undefined;
     try {

@@ -274,8 +274,8 @@ export function withDeletions(files: TableScan['files']): TableScan['files'] {
   return files.filter((f) => f.deletedRows !== undefined && f.deletedRows.length > 0);
 }
 
-/** SQL reading `files` (not empty) of a scan, with `ROW_FILE` and `ROW_NUMBER` when `ids`. */
-function filesSql(scan: TableScan, files: TableScan['files'], ids: boolean): string {
+/** SQL reading `files` (not empty) of a scan, with `ROW_FILE` and `ROW_NUMBER` when `rowIds`. */
+function filesSql(scan: TableScan, files: TableScan['files'], rowIds: boolean): string {
   const fields = scan.schema.fields;
   const mapping = scan.columnMapping === true;
   const cast = (name: string, expr: string): string => {
@@ -283,30 +283,30 @@ function filesSql(scan: TableScan, files: TableScan['files'], ids: boolean): str
     const value = expr === quoteIdent(name) ? logicalValue(f.type, quoteIdent(physicalName(f, mapping)), mapping) : expr;
     return `CAST(${value} AS ${duckTypeOf(f.type)}) AS ${quoteIdent(name)}`;
   };
-  const idCols = ids ? `, ${ROW_FILE}, file_row_number AS ${ROW_NUMBER}` : '';
-  const idOpts = ids ? `, filename = '${ROW_FILE}', file_row_number = true` : '';
+  const ids = rowIds ? `, ${ROW_FILE}, file_row_number AS ${ROW_NUMBER}` : '';
+  const idOpts = rowIds ? `, filename = '${ROW_FILE}', file_row_number = true` : '';
   const abs = (p: string): string => path.join(scan.location, ...p.split('/'));
   const parts = scan.partitionColumns;
   const hive = parts.length > 0 && files.every((f) => isHivePath(f.path, parts, f.partitionValues));
-  const list = (fs: TableScan['files']): string => `[${fs.map((f) => quoteString(abs(f.path))).join(', ')}]`;
+  const list = (files: TableScan['files']): string => `[${files.map((f) => quoteString(abs(f.path))).join(', ')}]`;
   if (parts.length === 0 || hive) {
     const hiveTypes = parts.map((c) => `${quoteString(c)}: ${quoteString(duckTypeOf(fieldOf(scan.schema, c)!.type))}`).join(', ');
     const opts = hive ? `, hive_partitioning = true, hive_types = {${hiveTypes}}` : ', hive_partitioning = false';
-    return `SELECT ${fields.map((f) => cast(f.name, quoteIdent(f.name))).join(', ')}${idCols} FROM read_parquet(${list(files)}, union_by_name = true${opts}${idOpts})`;
+    return `SELECT ${fields.map((f) => cast(f.name, quoteIdent(f.name))).join(', ')}${ids} FROM read_parquet(${list(files)}, union_by_name = true${opts}${idOpts})`;
   }
   const groups = new Map<string, TableScan['files']>();
   for (const f of files) {
     const key = JSON.stringify(parts.map((c) => f.partitionValues[c] ?? null));
     groups.set(key, [...(groups.get(key) ?? []), f]);
   }
-  const selects = [...groups.values()].map((group) => {
-    const pv = group[0]!.partitionValues;
+  const selects = [...groups.values()].map((files) => {
+    const pv = files[0]!.partitionValues;
     const cols = fields.map((f) => {
       if (!parts.includes(f.name)) return cast(f.name, quoteIdent(f.name));
       const v = pv[f.name];
       return cast(f.name, v === null || v === undefined ? 'NULL' : quoteString(v));
     });
-    return `SELECT ${cols.join(', ')}${idCols} FROM read_parquet(${list(group)}, union_by_name = true, hive_partitioning = false${idOpts})`;
+    return `SELECT ${cols.join(', ')}${ids} FROM read_parquet(${list(files)}, union_by_name = true, hive_partitioning = false${idOpts})`;
   });
   return selects.join(' UNION ALL ');
 }
