@@ -5,6 +5,7 @@ import { LocalStore } from './storage/local.js';
 import type { ObjectStore } from './storage/store.js';
 import type { ParquetFiles } from './table/checkpoint.js';
 import type { Filter } from './table/filter.js';
+import { readDeletionVectors } from './table/deletion-vector.js';
 import { Snapshot } from './table/snapshot.js';
 import { physicalName, type StructType } from './table/schema.js';
 import { DeltaTable, type PreparedCommit } from './table/table.js';
@@ -67,7 +68,7 @@ export class Lake {
         }
         throw err;
       });
-      await engine.attachTable(name, scanOf(table, snapshot));
+      await engine.attachTable(name, await scanOf(table, snapshot));
     }
   }
 }
@@ -88,18 +89,21 @@ export async function queryLake(lake: Lake, engine: Engine, sql: string, version
   return engine.query(sql);
 }
 
-/** What an engine needs to read `snapshot` of `table`. */
-export function scanOf(table: DeltaTable, snapshot: Snapshot, filters: Filter[] = []): TableScan {
+/** What an engine needs to read `snapshot` of `table` (deletion vectors read and decoded). Errors: see `readDeletionVectors`. */
+export async function scanOf(table: DeltaTable, snapshot: Snapshot, filters: Filter[] = []): Promise<TableScan> {
   const mapping = snapshot.columnMapping;
   const byPhysical = new Map(snapshot.schema.fields.map((f) => [physicalName(f, mapping), f.name]));
+  const adds = snapshot.scan(filters);
+  const deleted = await readDeletionVectors(table.store, adds.map((a) => a.deletionVector));
   return {
     location: table.location,
     schema: snapshot.schema,
     partitionColumns: snapshot.partitionColumns,
     columnMapping: mapping,
-    files: snapshot.scan(filters).map((a) => ({
+    files: adds.map((a, i) => ({
       path: decodePath(a.path),
       partitionValues: mapping ? Object.fromEntries(Object.entries(a.partitionValues).map(([k, v]) => [byPhysical.get(k) ?? k, v])) : a.partitionValues,
+      ...(deleted[i] ? { deletedRows: deleted[i] } : {}),
     })),
   };
 }

@@ -71,7 +71,7 @@ export async function readWithIngot(
 ): Promise<{ version: number; schema: StructType; partitionColumns: string[]; rows: Record<string, unknown>[] }> {
   const snapshot = await table.snapshot(version);
   const name = `read.v${++stagedCounter}`;
-  await engine.attachTable(name, scanOf(table, snapshot, filters));
+  await engine.attachTable(name, await scanOf(table, snapshot, filters));
   const rows = await engine.query(`SELECT * FROM read."v${stagedCounter}"`);
   await engine.query(`DROP VIEW read."v${stagedCounter}"`);
   return { version: snapshot.version, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns, rows };

@@ -166,7 +166,7 @@ export class Runner {
       const table = this.lake.table(ref);
       const snapshot = pending.get(ref)?.preview ?? (await table.trySnapshot());
       if (!snapshot) throw fail('TABLE_NOT_FOUND', `reads ${ref}, which has never been written: run its dataset first`);
-      await this.engine.attachTable(ref, scanOf(table, snapshot));
+      await this.engine.attachTable(ref, await scanOf(table, snapshot));
     }
 
     let sql: string;
