@@ -1,8 +1,10 @@
 import { IngotError } from './errors.js';
 import type { Engine, Row, TableScan, WriteTarget } from './engine/engine.js';
 import { joinLocation, openStore, resolveLocation } from './storage/open.js';
+import type { Add } from './table/actions.js';
 import type { ParquetFiles } from './table/checkpoint.js';
 import type { Filter } from './table/filter.js';
+import { readDeletionVectors } from './table/deletion-vector.js';
 import { Snapshot } from './table/snapshot.js';
 import { physicalName, type StructType } from './table/schema.js';
 import { DeltaTable, type PreparedCommit } from './table/table.js';
@@ -65,7 +67,7 @@ export class Lake {
         }
         throw err;
       });
-      await engine.attachTable(name, await localScanOf(table, snapshot));
+      await engine.attachTable(name, await scanOf(table, snapshot));
     }
   }
 }
@@ -86,30 +88,27 @@ export async function queryLake(lake: Lake, engine: Engine, sql: string, version
   return engine.query(sql);
 }
 
-/** What an engine needs to read `snapshot` of `table`. */
-export function scanOf(table: DeltaTable, snapshot: Snapshot, filters: Filter[] = []): TableScan {
+/**
+ * What an engine needs to read `snapshot` of `table`: deletion vectors read and decoded, data
+ * files on local disk (a table on a remote store has them copied into the local cache first,
+ * `ObjectStore.localCopy`). `adds`: the files to read (default: the live files matching `filters`).
+ * Errors: see `readDeletionVectors`; `NotFoundError` for a data file missing from a remote store.
+ */
+export async function scanOf(table: DeltaTable, snapshot: Snapshot, filters: Filter[] = [], adds: Add[] = snapshot.scan(filters)): Promise<TableScan> {
   const mapping = snapshot.columnMapping;
   const byPhysical = new Map(snapshot.schema.fields.map((f) => [physicalName(f, mapping), f.name]));
+  const deleted = await readDeletionVectors(table.store, adds.map((a) => a.deletionVector));
   return {
-    location: table.location,
+    location: await table.store.localCopy(adds.map((a) => ({ key: decodePath(a.path), size: a.size }))),
     schema: snapshot.schema,
     partitionColumns: snapshot.partitionColumns,
     columnMapping: mapping,
-    files: snapshot.scan(filters).map((a) => ({
+    files: adds.map((a, i) => ({
       path: decodePath(a.path),
       partitionValues: mapping ? Object.fromEntries(Object.entries(a.partitionValues).map(([k, v]) => [byPhysical.get(k) ?? k, v])) : a.partitionValues,
+      ...(deleted[i] ? { deletedRows: deleted[i] } : {}),
     })),
   };
-}
-
-/**
- * `scanOf` with the data files on local disk, where engines read them: a table on a remote
- * store has its files copied into the local cache first (`ObjectStore.localCopy`).
- */
-export async function localScanOf(table: DeltaTable, snapshot: Snapshot, filters: Filter[] = []): Promise<TableScan> {
-  const scan = scanOf(table, snapshot, filters);
-  const location = await table.store.localCopy(snapshot.scan(filters).map((a) => ({ key: decodePath(a.path), size: a.size })));
-  return { ...scan, location };
 }
 
 /** Options of `stageWrite`. */

@@ -184,7 +184,7 @@ test(`a writer killed with SIGKILL ${KILLS} times leaves the table at the old or
 
     // the rows are exactly the batches the log records
     const expected = (await batches.upTo(known)).map(expectedRow);
-    await engine.attachTable('crash.batches', scanOf(table, snapshot));
+    await engine.attachTable('crash.batches', await scanOf(table, snapshot));
     const got = await engine.query('SELECT batch, part, i FROM crash.batches');
     assert.deepEqual(batchesOf(got), expected, `${where}: rows read by ingot`);
     assert.equal(snapshot.numRecords, expected.reduce((n, b) => n + b.n, 0), `${where}: file stats count the rows`);

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DuckDBEngine } from '../src/engine/duckdb/engine.js';
-import { localScanOf, stageWrite, type SqlWriteOptions } from '../src/lake.js';
+import { scanOf, stageWrite, type SqlWriteOptions } from '../src/lake.js';
 import { LocalStore } from '../src/storage/local.js';
 import type { Filter } from '../src/table/filter.js';
 import type { DataType, StructType } from '../src/table/schema.js';
@@ -71,7 +71,7 @@ export async function readWithIngot(
 ): Promise<{ version: number; schema: StructType; partitionColumns: string[]; rows: Record<string, unknown>[] }> {
   const snapshot = await table.snapshot(version);
   const name = `read.v${++stagedCounter}`;
-  await engine.attachTable(name, await localScanOf(table, snapshot, filters));
+  await engine.attachTable(name, await scanOf(table, snapshot, filters));
   const rows = await engine.query(`SELECT * FROM read."v${stagedCounter}"`);
   await engine.query(`DROP VIEW read."v${stagedCounter}"`);
   return { version: snapshot.version, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns, rows };

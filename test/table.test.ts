@@ -362,8 +362,8 @@ describe('Snapshot.scan pruning', () => {
       const files = snap.scan(c.filters);
       assert.equal(files.length, c.files, `${c.name}: files kept (${files.map((f) => f.path).join(', ')})`);
       // the pruned scan returns every matching row the full table has
-      await engine.attachTable('prune.full', scanOf(table, snap));
-      await engine.attachTable('prune.pruned', scanOf(table, snap, c.filters));
+      await engine.attachTable('prune.full', await scanOf(table, snap));
+      await engine.attachTable('prune.pruned', await scanOf(table, snap, c.filters));
       const all = await rowsOf(`SELECT * FROM prune.full WHERE ${c.sql}`);
       const kept = await rowsOf(`SELECT * FROM prune.pruned WHERE ${c.sql}`);
       assert.equal(all.length, c.rows, `${c.name}: matching rows`);
@@ -382,9 +382,9 @@ describe('Snapshot.scan pruning', () => {
       { filters: [{ column: 'ps', op: 'is null' }], sql: 'ps IS NULL' },
       { filters: [{ column: 'ps', op: 'is not null' }], sql: 'ps IS NOT NULL' },
     ];
-    await engine.attachTable('empty.full', scanOf(table, snap));
+    await engine.attachTable('empty.full', await scanOf(table, snap));
     for (const c of cases) {
-      await engine.attachTable('empty.pruned', scanOf(table, snap, c.filters));
+      await engine.attachTable('empty.pruned', await scanOf(table, snap, c.filters));
       const all = (await rowsOf(`SELECT id FROM empty.full WHERE ${c.sql}`)).map((r) => Number(r['id'])).sort();
       const kept = (await rowsOf(`SELECT id FROM empty.pruned WHERE ${c.sql}`)).map((r) => Number(r['id'])).sort();
       assert.deepEqual(kept, all, `${c.sql}: the pruned scan returns what the full scan returns`);

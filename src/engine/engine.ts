@@ -15,8 +15,12 @@ export interface TableScan {
   partitionColumns: string[];
   /** Column mapping is on: data files name columns (and nested fields) by `delta.columnMapping.physicalName`. */
   columnMapping?: boolean;
-  /** Live files: path relative to the root (decoded) and partition values by logical column name. */
-  files: { path: string; partitionValues: Record<string, string | null> }[];
+  /**
+   * Live files: path relative to the root (decoded), partition values by logical column name, and
+   * the rows a deletion vector deletes (0-based positions in the file, ascending), which readers
+   * must skip.
+   */
+  files: { path: string; partitionValues: Record<string, string | null>; deletedRows?: readonly number[] }[];
   /**
    * Also expose each row's origin, for operations that rewrite files: `__ingot_file` (the file's
    * absolute path) and `__ingot_row` (its 0-based row number in that file, BIGINT).

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { DuckDBEngine } from '../engine/duckdb/engine.js';
 import { quoteIdent, type Engine } from '../engine/engine.js';
 import { IngotError, messageOf } from '../errors.js';
-import { discardFiles, localScanOf, stageWrite, Lake } from '../lake.js';
+import { discardFiles, scanOf, stageWrite, Lake } from '../lake.js';
 import type { Project } from '../pipeline/project.js';
 import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph, type DatasetNode } from '../pipeline/graph.js';
 import { planExpectations } from '../pipeline/expectations.js';
@@ -166,7 +166,7 @@ export class Runner {
       const table = this.lake.table(ref);
       const snapshot = pending.get(ref)?.preview ?? (await table.trySnapshot());
       if (!snapshot) throw fail('TABLE_NOT_FOUND', `reads ${ref}, which has never been written: run its dataset first`);
-      await this.engine.attachTable(ref, await localScanOf(table, snapshot));
+      await this.engine.attachTable(ref, await scanOf(table, snapshot));
     }
 
     let sql: string;

@@ -1,3 +1,5 @@
+import type { DeletionVectorDescriptor } from './deletion-vector.js';
+
 /**
  * Delta log actions (PROTOCOL.md, "Actions"). A commit file `_delta_log/%020d.json` holds one
  * action per line, each a JSON object with a single key naming the action.
@@ -46,7 +48,8 @@ export interface Add {
   /** JSON-encoded `FileStats`. */
   stats?: string | null;
   tags?: Record<string, string> | null;
-  deletionVector?: unknown;
+  /** Rows of the file that are deleted ("Deletion Vectors"); with `path`, the logical file's identity. */
+  deletionVector?: DeletionVectorDescriptor | null;
   baseRowId?: number | null;
   defaultRowCommitVersion?: number | null;
   clusteringProvider?: string | null;
@@ -62,7 +65,8 @@ export interface Remove {
   size?: number;
   stats?: string | null;
   tags?: Record<string, string> | null;
-  deletionVector?: unknown;
+  /** The deletion vector of the logical file removed: a remove only matches the add with the same one. */
+  deletionVector?: DeletionVectorDescriptor | null;
 }
 
 /** "Transaction Identifiers": the last version an application committed, for idempotent writes. */

@@ -101,16 +101,21 @@ const struct = (...fields: ReturnType<typeof field>[]): StructType => ({ type: '
 const stringMap: DataType = { type: 'map', keyType: 'string', valueType: 'string', valueContainsNull: true };
 const strings: DataType = { type: 'array', elementType: 'string', containsNull: true };
 
+/** "Deletion Vector Descriptor Schema", as add and remove carry it. */
+const deletionVector = field('deletionVector', struct(
+  field('storageType', 'string'), field('pathOrInlineDv', 'string'), field('offset', 'integer'), field('sizeInBytes', 'integer'), field('cardinality', 'long'),
+));
+
 /** The classic checkpoint schema ("Checkpoint Schema"): one struct column per action kind. */
 export const CHECKPOINT_SCHEMA: StructType = struct(
   field('txn', struct(field('appId', 'string'), field('version', 'long'), field('lastUpdated', 'long'))),
   field('add', struct(
     field('path', 'string'), field('partitionValues', stringMap), field('size', 'long'), field('modificationTime', 'long'),
-    field('dataChange', 'boolean'), field('tags', stringMap), field('stats', 'string'),
+    field('dataChange', 'boolean'), field('tags', stringMap), field('stats', 'string'), deletionVector,
   )),
   field('remove', struct(
     field('path', 'string'), field('deletionTimestamp', 'long'), field('dataChange', 'boolean'), field('extendedFileMetadata', 'boolean'),
-    field('partitionValues', stringMap), field('size', 'long'), field('tags', stringMap),
+    field('partitionValues', stringMap), field('size', 'long'), field('tags', stringMap), deletionVector,
   )),
   field('metaData', struct(
     field('id', 'string'), field('name', 'string'), field('description', 'string'),

@@ -3,6 +3,7 @@ import type { ObjectStore } from '../storage/store.js';
 import type { Action, Add, CommitInfo, FileStats, Metadata, Protocol, Remove, Txn } from './actions.js';
 import { partitionMatches, statsMayMatch, type Filter } from './filter.js';
 import { readCheckpoint, type ParquetFiles } from './checkpoint.js';
+import { deletionVectorId } from './deletion-vector.js';
 import { commitKey, listLog, readCommit } from './log.js';
 import { parseSchema, physicalName, type StructType } from './schema.js';
 
@@ -21,11 +22,11 @@ export class Snapshot {
     readonly version: number,
     readonly protocol: Protocol,
     readonly metadata: Metadata,
-    /** Live data files by path. */
+    /** Live logical files by path (a data file is live with at most one deletion vector). */
     readonly files: ReadonlyMap<string, Add>,
     /** Latest transaction version per application id. */
     readonly txns: ReadonlyMap<string, Txn>,
-    /** Removed files by path (tombstones), kept for checkpoints and vacuum. */
+    /** Removed logical files (tombstones) by `fileKey`, kept for checkpoints and vacuum. */
     readonly tombstones: ReadonlyMap<string, Remove>,
     /** commitInfo.timestamp of the commit at `version`, ms since epoch (file mtime if absent). */
     readonly timestamp: number,
@@ -40,13 +41,13 @@ export class Snapshot {
     return this.metadata.partitionColumns;
   }
 
-  /** Sum of `numRecords` over live files; undefined if any file lacks stats. */
+  /** Rows in live files (`numRecords` less the rows deletion vectors delete); undefined if any file lacks stats. */
   get numRecords(): number | undefined {
     let n = 0;
     for (const f of this.files.values()) {
       const s = parseStats(f);
       if (!s) return undefined;
-      n += s.numRecords;
+      n += s.numRecords - (f.deletionVector?.cardinality ?? 0);
     }
     return n;
   }
@@ -86,7 +87,13 @@ export class Snapshot {
     return Snapshot.replay([{ version, actions, timestamp }], this);
   }
 
-  /** Replays commits in order on top of `base` (or from nothing). Throws if no protocol/metaData results. */
+  /**
+   * Replays commits in order on top of `base` (or from nothing). Throws if no protocol/metaData results.
+   * A logical file is identified by (path, deletion vector `uniqueId`) ("Add File and Remove File"):
+   * an add replaces the live file at its path (a valid commit removes the old (path, DV) with it),
+   * and a remove takes a file out only if its deletion vector matches, so a commit's order of
+   * remove(path, dv1) and add(path, dv2) does not matter.
+   */
   static replay(commits: { version: number; actions: Action[]; timestamp?: number }[], base?: Snapshot, location = ''): Snapshot {
     let protocol = base?.protocol;
     let metadata = base?.metadata;
@@ -100,10 +107,11 @@ export class Snapshot {
       for (const a of c.actions) {
         if ('add' in a) {
           files.set(a.add.path, a.add);
-          tombstones.delete(a.add.path);
+          tombstones.delete(fileKey(a.add));
         } else if ('remove' in a) {
-          files.delete(a.remove.path);
-          tombstones.set(a.remove.path, a.remove);
+          const live = files.get(a.remove.path);
+          if (live && deletionVectorId(live.deletionVector) === deletionVectorId(a.remove.deletionVector)) files.delete(a.remove.path);
+          tombstones.set(fileKey(a.remove), a.remove);
         }
         else if ('metaData' in a) metadata = a.metaData;
         else if ('protocol' in a) protocol = a.protocol;
@@ -169,6 +177,12 @@ export class Snapshot {
   }
 }
 
+/** A logical file's identity ("Add File and Remove File"): its path, plus `@` and the DV's `uniqueId` when it has one. */
+export function fileKey(file: Pick<Add, 'path' | 'deletionVector'>): string {
+  const dv = deletionVectorId(file.deletionVector);
+  return dv === undefined ? file.path : `${file.path}@${dv}`;
+}
+
 /** Parses an add action's JSON stats; undefined when absent or unreadable. */
 export function parseStats(add: Pick<Add, 'stats'>): FileStats | undefined {
   if (!add.stats) return undefined;
@@ -182,9 +196,10 @@ export function parseStats(add: Pick<Add, 'stats'>): FileStats | undefined {
 /**
  * Reader table features ingot reads correctly ("Table Features"): V2 checkpoints are read,
  * timestamp_ntz maps to a timestamp without time zone, column mapping (name and id modes) reads
- * files by physical names, and vacuumProtocolCheck only binds vacuum.
+ * files by physical names, deletion vectors hide their rows from scans (`readDeletionVectors`),
+ * and vacuumProtocolCheck only binds vacuum.
  */
-export const SUPPORTED_READER_FEATURES = new Set(['v2Checkpoint', 'timestampNtz', 'vacuumProtocolCheck', 'columnMapping']);
+export const SUPPORTED_READER_FEATURES = new Set(['v2Checkpoint', 'timestampNtz', 'vacuumProtocolCheck', 'columnMapping', 'deletionVectors']);
 
 function checkReadable(protocol: Protocol, metadata: Metadata, location: string): void {
   if (typeof metadata.schemaString !== 'string') {

@@ -181,6 +181,7 @@ export function tombstone(add: Add, now: number, dataChange = true): Remove {
     extendedFileMetadata: true,
     partitionValues: add.partitionValues,
     size: add.size,
+    ...(add.deletionVector ? { deletionVector: add.deletionVector } : {}),
   };
 }
 

@@ -137,7 +137,7 @@ function diff(ours: Reference & { ok: true }, theirs: Reference & { ok: true }):
 async function readWithIngot(engine: DuckDBEngine, table: DeltaTable, version: number): Promise<Reference | { version: number; ok: false; error: string; refused?: string }> {
   try {
     const snapshot = await table.snapshot(version);
-    await engine.attachTable('t.x', scanOf(table, snapshot));
+    await engine.attachTable('t.x', await scanOf(table, snapshot));
     const rows = await engine.query(selectHex(snapshot.schema, 't.x'));
     return {
       version: snapshot.version,

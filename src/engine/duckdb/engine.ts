@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { BIGINT, DuckDBDataChunk, DuckDBInstance, INTEGER, type DuckDBConnection } from '@duckdb/node-api';
 import { IngotError, messageOf } from '../../errors.js';
 import { fieldOf, physicalName, type DataType, type StructType } from '../../table/schema.js';
 import type { DataFile } from '../../table/write.js';
@@ -12,6 +12,11 @@ import { deltaStats } from './stats.js';
 import { deltaSchemaOf, duckTypeOf } from './types.js';
 
 const DEFAULT_FILE_SIZE = 256 * 1024 * 1024;
+/** Rows per appended chunk (DuckDB's vector size). */
+const CHUNK_ROWS = 2048;
+const DELETIONS_PREFIX = '__ingot_deleted.';
+/** The temp table holding the deleted rows of attached table `qualifiedName`. */
+const deletionTable = (qualifiedName: string): string => `temp.main.${quoteIdent(DELETIONS_PREFIX + qualifiedName)}`;
 
 /**
  * The DuckDB engine (`@duckdb/node-api`), in process. Delta snapshots become views over
@@ -26,6 +31,8 @@ export class DuckDBEngine implements Engine, ParquetFiles {
   private readonly schemas = new Set<string>();
   /** Temp relations this engine created: name → TABLE or VIEW. */
   private readonly temp = new Map<string, 'TABLE' | 'VIEW'>();
+  /** Attached tables whose deleted rows are in a `deletionTable`. */
+  private readonly deletionTables = new Set<string>();
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -50,23 +57,56 @@ export class DuckDBEngine implements Engine, ParquetFiles {
 
   async attachTable(qualifiedName: string, scan: TableScan): Promise<void> {
     const [schemaName, table] = splitName(qualifiedName);
-    const sql = tableScanSql(scan);
-    if (this.attached.get(qualifiedName) === sql) return;
-    if (!this.schemas.has(schemaName)) {
-      await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}`);
-      this.schemas.add(schemaName);
-    }
-    try {
-      await this.conn.run(`CREATE OR REPLACE VIEW ${quoteIdent(schemaName)}.${quoteIdent(table)} AS ${sql}`);
-    } catch (err) {
-      const missing = /No files found that match the pattern "([^"]+)"/.exec(messageOf(err))?.[1];
-      if (missing) {
-        const file = path.relative(scan.location, missing).split(path.sep).join('/');
-        throw new IngotError('DATA_FILE_MISSING', `${qualifiedName}: data file ${file} of the Delta table at ${scan.location} is missing (deleted outside Delta, or vacuumed while this version was still needed)`, { table: qualifiedName, file }, { cause: err });
+    const deletions = await this.loadDeletions(qualifiedName, scan);
+    const sql = tableScanSql(scan, deletions);
+    if (this.attached.get(qualifiedName) !== sql) {
+      if (!this.schemas.has(schemaName)) {
+        await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}`);
+        this.schemas.add(schemaName);
       }
-      throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
+      try {
+        await this.conn.run(`CREATE OR REPLACE VIEW ${quoteIdent(schemaName)}.${quoteIdent(table)} AS ${sql}`);
+      } catch (err) {
+        const missing = /No files found that match the pattern "([^"]+)"/.exec(messageOf(err))?.[1];
+        if (missing) {
+          const file = path.relative(scan.location, missing).split(path.sep).join('/');
+          throw new IngotError('DATA_FILE_MISSING', `${qualifiedName}: data file ${file} of the Delta table at ${scan.location} is missing (deleted outside Delta, or vacuumed while this version was still needed)`, { table: qualifiedName, file }, { cause: err });
+        }
+        throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
+      }
+      this.attached.set(qualifiedName, sql);
     }
-    this.attached.set(qualifiedName, sql);
+    if (!deletions && this.deletionTables.delete(qualifiedName)) await this.exec(`DROP TABLE IF EXISTS ${deletionTable(qualifiedName)}`);
+  }
+
+  /**
+   * Puts the deleted rows of `scan`'s files into the temp table `tableScanSql` anti-joins them
+   * with (`file`: index in `withDeletions(scan.files)`, `pos`: row position), one per attached
+   * table, through an appender. Returns its name; undefined when no file has deleted rows.
+   */
+  private async loadDeletions(qualifiedName: string, scan: TableScan): Promise<string | undefined> {
+    const files = withDeletions(scan.files);
+    if (files.length === 0) return undefined;
+    const name = deletionTable(qualifiedName);
+    await this.exec(`CREATE OR REPLACE TEMP TABLE ${name} (file INTEGER, pos BIGINT)`);
+    this.deletionTables.add(qualifiedName);
+    const appender = await this.conn.createAppender(`${DELETIONS_PREFIX}${qualifiedName}`, 'main', 'temp');
+    try {
+      for (let i = 0; i < files.length; i++) {
+        const rows = files[i]!.deletedRows!;
+        for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+          const n = Math.min(CHUNK_ROWS, rows.length - start);
+          const chunk = DuckDBDataChunk.create([INTEGER, BIGINT], n);
+          chunk.setColumnValues(0, new Array<number>(n).fill(i));
+          chunk.setColumnValues(1, Array.from({ length: n }, (_, k) => BigInt(rows[start + k]!)));
+          appender.appendDataChunk(chunk);
+        }
+      }
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
+    return name;
   }
 
   async attachFiles(name: string, scan: FileScan): Promise<void> {
@@ -219,8 +259,35 @@ const HIVE_SAFE = /^[A-Za-z0-9_.\- ]*$/;
  * SQL reading a Delta snapshot. Partition values come from the log, never from paths; when
  * every path spells its partition values hive-style (as ingot, Spark and delta-rs write them),
  * DuckDB's hive partitioning is used so that filters on partition columns prune files.
+ * Files with deleted rows are read apart, with their row numbers, and anti-joined with
+ * `deletions`: a relation `(file INTEGER, pos BIGINT)` of the deleted rows, `file` indexing
+ * `withDeletions(scan.files)` (required when that list is not empty).
  */
-export function tableScanSql(scan: TableScan): string {
+export function tableScanSql(scan: TableScan, deletions?: string): string {
+  if (scan.files.length === 0) {
+    const nullIds = scan.rowIds ? `, NULL::VARCHAR AS ${ROW_FILE}, NULL::BIGINT AS ${ROW_NUMBER}` : '';
+    return `SELECT ${scan.schema.fields.map((f) => `CAST(NULL AS ${duckTypeOf(f.type)}) AS ${quoteIdent(f.name)}`).join(', ')}${nullIds} WHERE false`;
+  }
+  const deleting = withDeletions(scan.files);
+  if (deleting.length === 0) return filesSql(scan, scan.files, scan.rowIds === true);
+  if (deletions === undefined) throw new Error('tableScanSql: files have deleted rows but no deletions relation was given');
+  const abs = (p: string): string => path.join(scan.location, ...p.split('/'));
+  const ids = `${ROW_FILE}, ${ROW_NUMBER}`;
+  const fileIds = deleting.map((f, i) => `(${quoteString(abs(f.path))}, ${i})`).join(', ');
+  const kept = `SELECT __s.*${scan.rowIds ? '' : ` EXCLUDE (${ids})`} FROM (${filesSql(scan, deleting, true)}) AS __s`
+    + ` JOIN (VALUES ${fileIds}) AS __f(path, id) ON __s.${ROW_FILE} = __f.path`
+    + ` ANTI JOIN ${deletions} AS __d ON __d.file = __f.id AND __d.pos = __s.${ROW_NUMBER}`;
+  const others = scan.files.filter((f) => !f.deletedRows?.length);
+  return others.length === 0 ? kept : `${filesSql(scan, others, scan.rowIds === true)} UNION ALL ${kept}`;
+}
+
+/** The files of a scan that have deleted rows, in order: the `file` ids of `tableScanSql`'s deletions relation. */
+export function withDeletions(files: TableScan['files']): TableScan['files'] {
+  return files.filter((f) => f.deletedRows !== undefined && f.deletedRows.length > 0);
+}
+
+/** SQL reading `files` (not empty) of a scan, with `ROW_FILE` and `ROW_NUMBER` when `rowIds`. */
+function filesSql(scan: TableScan, files: TableScan['files'], rowIds: boolean): string {
   const fields = scan.schema.fields;
   const mapping = scan.columnMapping === true;
   const cast = (name: string, expr: string): string => {
@@ -228,15 +295,11 @@ export function tableScanSql(scan: TableScan): string {
     const value = expr === quoteIdent(name) ? logicalValue(f.type, quoteIdent(physicalName(f, mapping)), mapping) : expr;
     return `CAST(${value} AS ${duckTypeOf(f.type)}) AS ${quoteIdent(name)}`;
   };
-  const ids = scan.rowIds ? `, ${ROW_FILE}, file_row_number AS ${ROW_NUMBER}` : '';
-  const idOpts = scan.rowIds ? `, filename = '${ROW_FILE}', file_row_number = true` : '';
-  if (scan.files.length === 0) {
-    const nullIds = scan.rowIds ? `, NULL::VARCHAR AS ${ROW_FILE}, NULL::BIGINT AS ${ROW_NUMBER}` : '';
-    return `SELECT ${fields.map((f) => cast(f.name, 'NULL')).join(', ')}${nullIds} WHERE false`;
-  }
+  const ids = rowIds ? `, ${ROW_FILE}, file_row_number AS ${ROW_NUMBER}` : '';
+  const idOpts = rowIds ? `, filename = '${ROW_FILE}', file_row_number = true` : '';
   const abs = (p: string): string => path.join(scan.location, ...p.split('/'));
   const parts = scan.partitionColumns;
-  const hive = parts.length > 0 && scan.files.every((f) => isHivePath(f.path, parts, f.partitionValues));
+  const hive = parts.length > 0 && files.every((f) => isHivePath(f.path, parts, f.partitionValues));
   const list = (files: TableScan['files']): string => `[${files.map((f) => quoteString(abs(f.path))).join(', ')}]`;
   // Files written before a column was added lack it: an empty row set naming every data column,
   // unioned by name with the files, makes such columns NULL instead of unknown.
@@ -245,10 +308,10 @@ export function tableScanSql(scan: TableScan): string {
   if (parts.length === 0 || hive) {
     const hiveTypes = parts.map((c) => `${quoteString(c)}: ${quoteString(duckTypeOf(fieldOf(scan.schema, c)!.type))}`).join(', ');
     const opts = hive ? `, hive_partitioning = true, hive_types = {${hiveTypes}}` : ', hive_partitioning = false';
-    return `SELECT ${fields.map((f) => cast(f.name, quoteIdent(f.name))).join(', ')}${ids} FROM ${read(scan.files, opts)}`;
+    return `SELECT ${fields.map((f) => cast(f.name, quoteIdent(f.name))).join(', ')}${ids} FROM ${read(files, opts)}`;
   }
   const groups = new Map<string, TableScan['files']>();
-  for (const f of scan.files) {
+  for (const f of files) {
     const key = JSON.stringify(parts.map((c) => f.partitionValues[c] ?? null));
     groups.set(key, [...(groups.get(key) ?? []), f]);
   }

@@ -40,11 +40,8 @@ export async function writableSnapshot(table: DeltaTable): Promise<Snapshot> {
 export async function attachTarget(engine: Engine, table: DeltaTable, snapshot: Snapshot, files: Iterable<Add>): Promise<Map<string, Add>> {
   const byPath = new Map<string, Add>();
   for (const add of files) byPath.set(decodePath(add.path), add);
-  const scan = scanOf(table, snapshot);
-  scan.files = scan.files.filter((f) => byPath.has(f.path));
+  const scan = await scanOf(table, snapshot, [], [...byPath.values()]);
   scan.rowIds = true;
-  // the engine reads local files: a table on a remote store is read from local copies
-  scan.location = await table.store.localCopy([...byPath].map(([key, add]) => ({ key, size: add.size })));
   await engine.attachTable(TARGET, scan);
   const byAbsolute = new Map<string, Add>();
   for (const [rel, add] of byPath) byAbsolute.set(path.join(scan.location, ...rel.split('/')), add);
