@@ -64,18 +64,20 @@ export async function prepareSql(
 
 /**
  * Rows of `table` at `version` (latest if omitted) as ingot reads them: DuckDBEngine.attachTable +
- * query, with top-level binary columns as lowercase hex (the reference readers' form; see `selectHex`).
+ * query, with top-level binary columns as lowercase hex (the reference readers' form; see
+ * `selectHex`). `filters` prune files; `where` (DuckDB SQL) filters the rows read.
  */
 export async function readWithIngot(
   engine: DuckDBEngine,
   table: DeltaTable,
   version?: number,
   filters: Filter[] = [],
+  where?: string,
 ): Promise<{ version: number; schema: StructType; partitionColumns: string[]; rows: Record<string, unknown>[] }> {
   const snapshot = await table.snapshot(version);
   const name = `read.v${++stagedCounter}`;
   await engine.attachTable(name, scanOf(table, snapshot, filters));
-  const rows = await engine.query(selectHex(snapshot.schema, `read."v${stagedCounter}"`));
+  const rows = await engine.query(`${selectHex(snapshot.schema, `read."v${stagedCounter}"`)}${where ? ` WHERE ${where}` : ''}`);
   await engine.query(`DROP VIEW read."v${stagedCounter}"`);
   return { version: snapshot.version, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns, rows };
 }
@@ -153,6 +155,11 @@ export function readWithDeltaRs(location: string, version?: number, reader: 'dat
 export interface SparkRead extends DeltaRsRead {
   path: string;
   reader: 'spark';
+  /** `DataFrame.count()`, which Delta may answer from the files' numRecords. */
+  count: number;
+  /** With `where`: the rows matching it, read with Delta's data skipping (file statistics). */
+  where?: string;
+  filtered_rows?: Record<string, unknown>[];
 }
 
 /** A table Spark could not read, and why. */
@@ -191,11 +198,12 @@ function runSpark(script: string, args: string[], input: string, what: string): 
 
 /**
  * Reads Delta tables with Apache Spark (pyspark + delta-spark, local mode), all in one Spark
- * session: starting one takes seconds, so pass every table a test needs in one call. Results are
+ * session: starting one takes seconds, so pass every table a test needs in one call. `where` (a
+ * Spark SQL predicate) adds the matching rows as Spark reads them with data skipping. Results are
  * in the order given; a table Spark cannot read gives a `SparkReadError`. Throws, saying what to
  * install, when python3, pyspark, delta-spark or Java is missing; never skips.
  */
-export function readWithSpark(tables: { path: string; version?: number }[]): (SparkRead | SparkReadError)[] {
+export function readWithSpark(tables: { path: string; version?: number; where?: string }[]): (SparkRead | SparkReadError)[] {
   const out = runSpark(READ_SPARK, ['-'], JSON.stringify(tables), 'the Spark reference reader');
   const lines = out.split('\n').filter((l) => l.trim() !== '');
   if (lines.length !== tables.length) throw new Error(`read_spark.py printed ${lines.length} tables for ${tables.length}: ${out.slice(0, 500)}`);

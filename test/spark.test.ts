@@ -29,6 +29,11 @@ interface IngotTable {
   write: (table: DeltaTable, engine: DuckDBEngine) => Promise<unknown>;
   /** Earlier versions compared too (time travel); the latest always is. */
   versions?: number[];
+  /**
+   * Predicates (valid Spark SQL and DuckDB SQL) on the latest version: Spark's rows read with
+   * data skipping (the files' statistics) must equal ingot's rows filtered by DuckDB.
+   */
+  where?: string[];
 }
 
 /** One `writeSql` (engine.stage → stageWrite → DeltaTable.commit). */
@@ -44,10 +49,10 @@ function writes(...steps: Write[]): IngotTable['write'] {
 const append = (sql: string, partitionBy?: string[]): Write => ({ sql, mode: 'append', ...(partitionBy ? { partitionBy } : {}) });
 const overwrite = (sql: string): Write => ({ sql, mode: 'overwrite' });
 
-/** `n` rows of (id BIGINT, name VARCHAR, amount DECIMAL(10,2), at TIMESTAMP) from `first`. */
+/** `n` rows of (id BIGINT, name VARCHAR, amount DECIMAL(10,2), ts TIMESTAMP) from `first`. */
 const plainRows = (first: number, n: number): string =>
   `SELECT (${first} + range)::BIGINT AS id, 'name ' || (${first} + range) AS name, ((${first} + range) * 1.25)::DECIMAL(10,2) AS amount,
-          TIMESTAMP '2024-01-01 00:00:00' + INTERVAL (${first} + range) SECOND + INTERVAL (range * 7) MICROSECOND AS at
+          TIMESTAMP '2024-01-01 00:00:00' + INTERVAL (${first} + range) SECOND + INTERVAL (range * 7) MICROSECOND AS ts
    FROM range(${n})`;
 
 /** Rows `(id, day, region)` partitioned by `day`: day = 2024-01-01 + id % days. */
@@ -71,10 +76,13 @@ const TYPED = (tuples: string[]): string => `SELECT i8::TINYINT AS i8, i16::SMAL
 
 const TABLES: IngotTable[] = [
   { name: 'created', write: writes(append(plainRows(0, 5))) },
-  { name: 'appended', write: writes(append(plainRows(0, 5)), append(plainRows(100, 3)), append(plainRows(200, 1))), versions: [0] },
+  {
+    name: 'appended', versions: [0], where: [`id >= 100 AND ts < TIMESTAMP '2024-01-01 00:03:21'`, `name = 'name 101'`],
+    write: writes(append(plainRows(0, 5)), append(plainRows(100, 3)), append(plainRows(200, 1))),
+  },
   { name: 'overwritten', write: writes(append(plainRows(0, 5)), append(plainRows(100, 3)), overwrite(plainRows(500, 4))), versions: [1] },
   {
-    name: 'replaced_partition', versions: [1],
+    name: 'replaced_partition', versions: [1], where: [`day = DATE '2024-01-02' AND id > 3`],
     write: writes(
       append(dayRows(0, 12), ['day']),
       append(dayRows(100, 4)),
@@ -82,7 +90,7 @@ const TABLES: IngotTable[] = [
     ),
   },
   {
-    name: 'partition_values', versions: [0],
+    name: 'partition_values', versions: [0], where: [`s = 'x=y' OR n IS NULL`, `s = 'p/q' AND d IS NULL`],
     write: writes(
       append(ESCAPED, ['s', 'd', 'n']),
       { sql: `SELECT 9 AS id, 'x=y' AS s, DATE '2024-03-01' AS d, NULL::INTEGER AS n`, mode: 'append' },
@@ -90,7 +98,7 @@ const TABLES: IngotTable[] = [
     ),
   },
   {
-    name: 'partition_types', versions: [0],
+    name: 'partition_types', versions: [0], where: [`ts >= TIMESTAMP '2024-01-01 10:00:00.000001'`, `dec < 0 AND l = -1`],
     write: writes(append(`SELECT id, ts, b, dec, l FROM (VALUES
       (1, TIMESTAMP '2024-01-01 10:00:00', true, 1.50::DECIMAL(10,2), 9007199254740993::BIGINT),
       (2, TIMESTAMP '2024-01-01 10:00:00.123456', false, -0.01::DECIMAL(10,2), -1::BIGINT),
@@ -112,7 +120,7 @@ const TABLES: IngotTable[] = [
   {
     // 12 commits: a checkpoint at version 10 (with the replace's removes as tombstones); the
     // commits before it are then deleted, as log cleanup would, so every reader must use it.
-    name: 'checkpointed', versions: [10],
+    name: 'checkpointed', versions: [10], where: ['id BETWEEN 1100 AND 1102', 'id = 302'],
     write: async (table, engine) => {
       for (let v = 0; v < 12; v++) {
         await writeSql(engine, table, v === 6 ? `SELECT * FROM (${dayRows(v * 100, 5)}) WHERE day = DATE '2024-01-02'` : dayRows(v * 100, 5), v === 6
@@ -126,6 +134,10 @@ const TABLES: IngotTable[] = [
   },
   {
     name: 'typed', versions: [0],
+    where: [
+      `ts = TIMESTAMP '1969-12-31 23:59:59.999999'`, `ts = TIMESTAMP '1900-01-01 00:00:00.000001'`, 'dec_s = 0.01', `dt = DATE '1970-01-01'`,
+      'f = CAST(0.1 AS FLOAT)', 'i8 = 127 AND i16 > 0', `s = ''`, 'd < -1e300', 'b IS NULL AND i32 IS NOT NULL',
+    ],
     write: writes(
       append(TYPED([
         `(1, 1, 1, 1, 1.5, 0.1, '1.23', '123456789012.123456', '1234567890123456789012345678.0123456789', 'a', true, '2024-01-01', '2024-01-01 10:00:00.123456', '\\x00\\xFFab'::BLOB,
@@ -152,6 +164,7 @@ const TABLES: IngotTable[] = [
 const SPARK_TABLE = {
   name: 'spark_written',
   versions: [1, 3],
+  where: [] as string[],
   statements: (t: string): string[] => [
     `CREATE TABLE ${t} (id BIGINT, name STRING, amount DECIMAL(10,2), day DATE, at TIMESTAMP, tags ARRAY<STRING>, attrs MAP<STRING, INT>,
        point STRUCT<x: DOUBLE, y: DOUBLE>, region STRING)
@@ -175,13 +188,26 @@ let lake: Lake;
 let cleanup: () => void;
 /** Why a table of TABLES could not be written (absent: written). */
 const writeErrors = new Map<string, Error>();
-/** Spark's reads, by `name@version` (version: `latest` or a number). */
+/** Spark's reads, by `readKey`. */
 const sparkReads = new Map<string, SparkRead | SparkReadError>();
 let sparkWriteError: Error | undefined;
 
+/** One Spark read: a table at a version (latest when undefined), or its latest rows matching `where`. */
+interface Target {
+  name: string;
+  version?: number;
+  where?: string;
+}
+
 const tableName = (name: string): string => `spark.${name}`;
-const readKey = (name: string, version?: number): string => `${name}@${version ?? 'latest'}`;
-const targets = [...TABLES, SPARK_TABLE].flatMap((t) => [undefined, ...(t.versions ?? [])].map((version) => ({ name: t.name, version })));
+const readKey = (t: Target): string => JSON.stringify([t.name, t.version ?? null, t.where ?? null]);
+const label = (t: Target): string => `${t.name} ${t.where !== undefined ? `where ${t.where}` : t.version === undefined ? 'latest' : `v${t.version}`}`;
+const targetsOf = (t: IngotTable | typeof SPARK_TABLE): Target[] => [
+  { name: t.name },
+  ...(t.versions ?? []).map((version) => ({ name: t.name, version })),
+  ...(t.where ?? []).map((where) => ({ name: t.name, where })),
+];
+const targets = [...TABLES, SPARK_TABLE].flatMap(targetsOf);
 
 before(async () => {
   const started = Date.now();
@@ -206,8 +232,8 @@ before(async () => {
   }
   const readable = targets.filter((t) => !writeErrors.has(t.name) && !(t.name === SPARK_TABLE.name && sparkWriteError));
   const readStarted = Date.now();
-  const reads = readWithSpark(readable.map((t) => ({ path: lake.table(tableName(t.name)).location, ...(t.version === undefined ? {} : { version: t.version }) })));
-  readable.forEach((t, i) => sparkReads.set(readKey(t.name, t.version), reads[i]!));
+  const reads = readWithSpark(readable.map((t) => ({ ...t, path: lake.table(tableName(t.name)).location })));
+  readable.forEach((t, i) => sparkReads.set(readKey(t), reads[i]!));
   console.log(`# Spark read ${readable.length} table versions in ${((Date.now() - readStarted) / 1000).toFixed(1)} s; setup ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
 
@@ -217,52 +243,57 @@ after(async () => {
 });
 
 /**
- * Reads `name` at `version` (latest when undefined) with ingot and delta-rs and asserts that
- * they and Spark agree on version, schema, partition columns and rows. Returns ingot's read.
+ * Reads the target with ingot and delta-rs and asserts that they and Spark agree on version,
+ * schema, partition columns and rows (for a `where` target: Spark's filtered rows and ingot's
+ * rows filtered by DuckDB). Returns ingot's read.
  */
-async function compare(name: string, version: number | undefined): Promise<Awaited<ReturnType<typeof readWithIngot>>> {
-  const label = `${name} ${version === undefined ? 'latest' : `v${version}`}`;
-  const spark = sparkReads.get(readKey(name, version));
-  assert.ok(spark, `${label}: Spark read it`);
-  if ('error' in spark) assert.fail(`${label}: Spark could not read it: ${spark.error}`);
+async function compare(target: Target): Promise<Awaited<ReturnType<typeof readWithIngot>>> {
+  const { name, version, where } = target;
+  const what = label(target);
+  const spark = sparkReads.get(readKey(target));
+  assert.ok(spark, `${what}: Spark read it`);
+  if ('error' in spark) assert.fail(`${what}: Spark could not read it: ${spark.error}`);
   const table = lake.table(tableName(name));
   const ours = await readWithIngot(engine, table, version);
-  const rs = readWithDeltaRs(table.location, version);
-
-  if (version !== undefined) assert.equal(ours.version, version, `${label}: ingot's version`);
-  assert.equal(spark.version, ours.version, `${label}: Spark's version`);
-  assert.equal(rs.version, ours.version, `${label}: delta-rs's version`);
-  const schema = ours.schema.fields.map((f) => ({ name: f.name, type: deltaTypeName(f.type) }));
-  assert.deepEqual(spark.schema, schema, `${label}: Spark's schema`);
-  assert.deepEqual(rs.schema, schema, `${label}: delta-rs's schema`);
-  assert.deepEqual(spark.partition_columns, ours.partitionColumns, `${label}: Spark's partition columns`);
-  assert.deepEqual(rs.partition_columns, ours.partitionColumns, `${label}: delta-rs's partition columns`);
-
   const rows = canonicalRows(ours.schema, ours.rows);
-  assert.ok(rows.length > 0, `${label}: the table has rows`);
-  assert.deepEqual(canonicalRows(ours.schema, spark.rows), rows, `${label}: Spark's rows`);
-  assert.deepEqual(canonicalRows(ours.schema, rs.rows), rows, `${label}: delta-rs's rows`);
+  assert.ok(rows.length > 0, `${what}: the table has rows`);
+  assert.equal(spark.count, rows.length, `${what}: Spark's count`);
+  if (where !== undefined) {
+    const matching = canonicalRows(ours.schema, (await readWithIngot(engine, table, version, [], where)).rows);
+    assert.ok(matching.length > 0, `${what}: some rows match`);
+    assert.deepEqual(canonicalRows(ours.schema, spark.filtered_rows ?? []), matching, `${what}: Spark's rows`);
+    return ours;
+  }
+  const rs = readWithDeltaRs(table.location, version);
+  if (version !== undefined) assert.equal(ours.version, version, `${what}: ingot's version`);
+  assert.equal(spark.version, ours.version, `${what}: Spark's version`);
+  assert.equal(rs.version, ours.version, `${what}: delta-rs's version`);
+  const schema = ours.schema.fields.map((f) => ({ name: f.name, type: deltaTypeName(f.type) }));
+  assert.deepEqual(spark.schema, schema, `${what}: Spark's schema`);
+  assert.deepEqual(rs.schema, schema, `${what}: delta-rs's schema`);
+  assert.deepEqual(spark.partition_columns, ours.partitionColumns, `${what}: Spark's partition columns`);
+  assert.deepEqual(rs.partition_columns, ours.partitionColumns, `${what}: delta-rs's partition columns`);
+  assert.deepEqual(canonicalRows(ours.schema, spark.rows), rows, `${what}: Spark's rows`);
+  assert.deepEqual(canonicalRows(ours.schema, rs.rows), rows, `${what}: delta-rs's rows`);
   return ours;
 }
 
 describe('Spark reads what ingot writes', () => {
-  for (const t of TABLES) {
-    for (const version of [undefined, ...(t.versions ?? [])]) {
-      test(`${t.name} ${version === undefined ? 'latest' : `v${version}`}`, async () => {
-        const failed = writeErrors.get(t.name);
-        if (failed) throw failed;
-        await compare(t.name, version);
-      });
-    }
+  for (const target of TABLES.flatMap(targetsOf)) {
+    test(label(target), async () => {
+      const failed = writeErrors.get(target.name);
+      if (failed) throw failed;
+      await compare(target);
+    });
   }
 });
 
 describe('ingot reads what Spark writes', () => {
-  for (const version of [undefined, ...SPARK_TABLE.versions]) {
-    test(`${SPARK_TABLE.name} ${version === undefined ? 'latest' : `v${version}`}`, async () => {
+  for (const target of targetsOf(SPARK_TABLE)) {
+    test(label(target), async () => {
       if (sparkWriteError) throw sparkWriteError;
-      const ours = await compare(SPARK_TABLE.name, version);
-      if (version === undefined) {
+      const ours = await compare(target);
+      if (target.version === undefined && target.where === undefined) {
         // 30 + 2 rows, 6 of them deleted (south: id % 3 = 1, and id > 10), 3 added
         assert.equal(ours.rows.length, 29);
         assert.equal(ours.version, SPARK_TABLE.statements('t').length - 1);

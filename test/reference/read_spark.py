@@ -3,17 +3,20 @@
 
 Usage: read_spark.py TABLE_PATH...      reads each table at its latest version
        read_spark.py -                  reads the tables listed on stdin as JSON:
-                                        [{"path": str, "version"?: int}]
+                                        [{"path": str, "version"?: int, "where"?: str}]
        read_spark.py --check            starts Spark and prints its versions (fetches delta-spark's
                                         jars from Maven Central into the Ivy cache the first time)
 
 All tables are read in one Spark session (starting one takes seconds). Output: one JSON line per
 table on stdout, in the order given:
   {"path": str, "version": int, "schema": [{"name": str, "type": str}],
-   "partition_columns": [str], "reader": "spark", "rows": [{column: value}]}
+   "partition_columns": [str], "reader": "spark", "rows": [{column: value}], "count": int,
+   "where"?: str, "filtered_rows"?: [{column: value}]}
 or {"path": str, "version"?: int, "error": str} when Spark cannot read that table. Types and
 values are in the JSON form of canonical.py (shared with read_delta.py): Spark's rows come
-through Arrow (`DataFrame.toArrow`), as delta-rs's do.
+through Arrow (`DataFrame.toArrow`), as delta-rs's do. `count` is `DataFrame.count()`, which
+Delta may answer from the files' statistics (numRecords); `filtered_rows` are the rows matching
+the Spark SQL predicate `where`, read with Delta's data skipping (min/max/nullCount statistics).
 
 The session: local[2], 2 shuffle partitions, UTC session time zone, logs at ERROR.
 
@@ -119,7 +122,7 @@ def partition_columns(spark, path, version):
     return out
 
 
-def read(spark, path, version):
+def read(spark, path, version, where):
     """One table's output record (see the module docstring)."""
     from delta.tables import DeltaTable
 
@@ -131,8 +134,13 @@ def read(spark, path, version):
     out = table_json(schema, df.toArrow())
     if version is None:
         version = DeltaTable.forPath(spark, path).history(1).first()["version"]
-    return {"path": path, "version": version, "schema": out["schema"],
-            "partition_columns": partition_columns(spark, path, version), "reader": "spark", "rows": out["rows"]}
+    record = {"path": path, "version": version, "schema": out["schema"],
+              "partition_columns": partition_columns(spark, path, version), "reader": "spark", "rows": out["rows"],
+              "count": df.count()}
+    if where is not None:
+        record["where"] = where
+        record["filtered_rows"] = table_json(schema, df.where(where).toArrow())["rows"]
+    return record
 
 
 def main(argv):
@@ -153,7 +161,7 @@ def main(argv):
         return 0
     for t in tables:
         try:
-            record = read(spark, t["path"], t.get("version"))
+            record = read(spark, t["path"], t.get("version"), t.get("where"))
         except Exception as err:  # noqa: BLE001 - one table's failure is that table's record
             message = str(err).strip().split("\n")[0]
             record = {"path": t["path"], **({"version": t["version"]} if "version" in t else {}),
