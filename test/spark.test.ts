@@ -60,10 +60,11 @@ const dayRows = (first: number, n: number, days = 3): string =>
   `SELECT (${first} + range)::BIGINT AS id, DATE '2024-01-01' + ((${first} + range) % ${days})::INT AS day, ['north', 'south'][range % 2 + 1] AS region
    FROM range(${n})`;
 
-/** Partition values that need escaping in file paths, NULLs included. */
+/** Partition values that need escaping in file paths, NULLs and an empty string included. */
 const ESCAPED = `SELECT id::INTEGER AS id, s::VARCHAR AS s, d::DATE AS d, n::INTEGER AS n FROM (VALUES
   (1, 'a b', '2024-01-01', 1), (2, 'x=y', '2024-01-02', -5), (3, 'p/q', NULL, 7), (4, '100%', '1970-01-01', NULL),
-  (5, 'a%2Fb', '2024-01-01', 1), (6, 'ü:#?&', '2024-02-29', 0), (7, NULL, NULL, NULL), (8, 'a b', '2024-01-01', 1)
+  (5, 'a%2Fb', '2024-01-01', 1), (6, 'ü:#?&', '2024-02-29', 0), (7, NULL, NULL, NULL), (8, 'a b', '2024-01-01', 1),
+  (9, '', '2024-01-03', 2)
 ) AS v(id, s, d, n)`;
 
 /** Every Delta primitive ingot writes, and nested types. */
