@@ -86,6 +86,7 @@ def spark_session(app):
     try:
         spark = configure_spark_with_delta_pip(builder).getOrCreate()
     except Exception as err:  # noqa: BLE001 - pyspark raises PySparkRuntimeError (JAVA_GATEWAY_EXITED)
+        shutil.rmtree(scratch, ignore_errors=True)
         raise SparkUnavailable(
             f"Spark could not start ({type(err).__name__}: {err}). It needs Java 17 (java on PATH or JAVA_HOME) "
             "and delta-spark's jars, which Spark fetches from Maven Central (repo1.maven.org) into ~/.ivy2* "
