@@ -1,7 +1,7 @@
 /**
- * Shared test helpers: temporary lakes, SQL writes through the ingot API, the delta-rs reference
- * reader (`test/reference/read_delta.py`) and a canonical JSON form of rows so that rows read by
- * DuckDB and by delta-rs compare exactly.
+ * Shared test helpers: temporary lakes, SQL writes through the ingot API, the reference readers
+ * (delta-rs: `test/reference/read_delta.py`; Spark: `test/reference/read_spark.py`) and a
+ * canonical JSON form of rows so that rows read by DuckDB, delta-rs and Spark compare exactly.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -62,19 +62,34 @@ export async function prepareSql(
   }
 }
 
-/** Rows of `table` at `version` (latest if omitted) as ingot reads them: DuckDBEngine.attachTable + query. */
+/**
+ * Rows of `table` at `version` (latest if omitted) as ingot reads them: DuckDBEngine.attachTable +
+ * query, with top-level binary columns as lowercase hex (the reference readers' form; see
+ * `selectHex`). `filters` prune files; `where` (DuckDB SQL) filters the rows read.
+ */
 export async function readWithIngot(
   engine: DuckDBEngine,
   table: DeltaTable,
   version?: number,
   filters: Filter[] = [],
+  where?: string,
 ): Promise<{ version: number; schema: StructType; partitionColumns: string[]; rows: Record<string, unknown>[] }> {
   const snapshot = await table.snapshot(version);
   const name = `read.v${++stagedCounter}`;
   await engine.attachTable(name, await scanOf(table, snapshot, filters));
-  const rows = await engine.query(`SELECT * FROM read."v${stagedCounter}"`);
+  const rows = await engine.query(`${selectHex(snapshot.schema, `read."v${stagedCounter}"`)}${where ? ` WHERE ${where}` : ''}`);
   await engine.query(`DROP VIEW read."v${stagedCounter}"`);
   return { version: snapshot.version, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns, rows };
+}
+
+/**
+ * `SELECT *` over `relation` with its top-level binary columns as lowercase hex: DuckDB's JSON
+ * text of a BLOB (`\xHH` escapes, other bytes as is) is ambiguous when the blob holds `\xHH`.
+ */
+export function selectHex(schema: StructType, relation: string): string {
+  const quote = (n: string): string => `"${n.replace(/"/g, '""')}"`;
+  const binary = schema.fields.filter((f) => f.type === 'binary').map((f) => `lower(hex(${quote(f.name)})) AS ${quote(f.name)}`);
+  return `SELECT *${binary.length > 0 ? ` REPLACE (${binary.join(', ')})` : ''} FROM ${relation}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -136,6 +151,78 @@ export function readWithDeltaRs(location: string, version?: number, reader: 'dat
 }
 
 // ---------------------------------------------------------------------------------------------
+// Spark reference reader
+
+/** A table as Spark read it (`test/reference/read_spark.py`): the form of `DeltaRsRead`. */
+export interface SparkRead extends DeltaRsRead {
+  path: string;
+  reader: 'spark';
+  /** `DataFrame.count()`, which Delta may answer from the files' numRecords. */
+  count: number;
+  /** With `where`: the rows matching it, read with Delta's data skipping (file statistics). */
+  where?: string;
+  filtered_rows?: Record<string, unknown>[];
+}
+
+/** A table Spark could not read, and why. */
+export interface SparkReadError {
+  path: string;
+  version?: number;
+  error: string;
+}
+
+const READ_SPARK = path.join(TEST_DIR, 'reference', 'read_spark.py');
+const WRITE_SPARK = path.join(TEST_DIR, 'reference', 'write_spark.py');
+/** Generous: the first run fetches delta-spark's jars from Maven Central. */
+const SPARK_TIMEOUT_MS = 20 * 60 * 1000;
+
+/** Runs a Spark script with `input` on stdin; throws saying what is missing when Spark cannot run. */
+function runSpark(script: string, args: string[], input: string, what: string): string {
+  const r = spawnSync(PYTHON, [script, ...args], {
+    input, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: SPARK_TIMEOUT_MS, cwd: os.tmpdir(),
+  });
+  const name = path.basename(script);
+  // the script's own message, else the end of Spark's log
+  const stderr = r.stderr ?? '';
+  const ours = stderr.split('\n').filter((l) => l.startsWith(`${name}:`)).join('\n');
+  const detail = ours || stderr.trim().split('\n').slice(-15).join('\n');
+  if (r.error) {
+    const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new Error(missing
+      ? `${what} needs ${PYTHON}, which is not on PATH: install Python 3 and \`pip install -r test/reference/requirements.txt\` (or set INGOT_PYTHON)`
+      : `${what}: running ${PYTHON} ${name} failed (${r.error.message}${r.signal ? `, ${r.signal}` : ''}): ${detail}`);
+  }
+  if (r.status === 3) throw new Error(`${what}: Spark is not installed for ${PYTHON}: ${detail}`);
+  if (r.status === 4) throw new Error(`${what}: Spark could not start: ${detail}\n--- Spark's log (end) ---\n${stderr.trim().split('\n').slice(-15).join('\n')}`);
+  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status ?? r.signal}): ${detail}`);
+  return r.stdout;
+}
+
+/**
+ * Reads Delta tables with Apache Spark (pyspark + delta-spark, local mode), all in one Spark
+ * session: starting one takes seconds, so pass every table a test needs in one call. `where` (a
+ * Spark SQL predicate) adds the matching rows as Spark reads them with data skipping. Results are
+ * in the order given; a table Spark cannot read gives a `SparkReadError`. Throws, saying what to
+ * install, when python3, pyspark, delta-spark or Java is missing; never skips.
+ */
+export function readWithSpark(tables: { path: string; version?: number; where?: string }[]): (SparkRead | SparkReadError)[] {
+  const out = runSpark(READ_SPARK, ['-'], JSON.stringify(tables), 'the Spark reference reader');
+  const lines = out.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length !== tables.length) throw new Error(`read_spark.py printed ${lines.length} tables for ${tables.length}: ${out.slice(0, 500)}`);
+  return lines.map((l) => JSON.parse(l) as SparkRead | SparkReadError);
+}
+
+/**
+ * Runs Spark SQL `statements` in order in one local Spark session with delta-spark (address
+ * tables by path as delta.\`/abs/path\`). Returns the versions that ran them. Throws naming the
+ * failing statement, or saying what to install; never skips.
+ */
+export function writeWithSpark(statements: string[]): { pyspark: string; delta_spark: string; java: string; startup_seconds: number } {
+  const out = runSpark(WRITE_SPARK, [], JSON.stringify(statements), 'Spark');
+  return JSON.parse(out.trim().split('\n').pop()!) as { pyspark: string; delta_spark: string; java: string; startup_seconds: number };
+}
+
+// ---------------------------------------------------------------------------------------------
 // canonical rows
 
 /** Renders a Delta type as Delta/Spark print it (the rendering read_delta.py's type_name shares). */
@@ -148,8 +235,10 @@ export interface CanonicalOptions {
 
 /**
  * One canonical JSON value per Delta type, whichever reader produced it: integers as numbers
- * (strings beyond 2^53), decimals as fixed-scale strings, dates `YYYY-MM-DD`, timestamps
- * `YYYY-MM-DDTHH:MM:SS.ffffffZ`, structs as objects in schema field order, arrays as arrays.
+ * (strings beyond 2^53), floats rounded to 32 bits, decimals as fixed-scale strings, dates
+ * `YYYY-MM-DD`, timestamps `YYYY-MM-DDTHH:MM:SS.ffffffZ`, binary as hex (as given: see
+ * `selectHex`), structs as objects in schema field order, arrays as arrays, maps as
+ * `[key, value]` pairs sorted by the key's JSON.
  * Throws on a value that does not fit its type (so a wrong type cannot compare equal by accident).
  */
 export function canonicalValue(type: DataType, v: unknown, where: string, options: CanonicalOptions = {}): unknown {
@@ -166,7 +255,15 @@ export function canonicalValue(type: DataType, v: unknown, where: string, option
       if (!Array.isArray(v)) throw new Error(`${where}: expected an array, got ${JSON.stringify(v)}`);
       return v.map((x, i) => canonicalValue(type.elementType, x, `${where}[${i}]`, options));
     }
-    throw new Error(`${where}: map values are not compared yet`);
+    // read_delta.py / read_spark.py: [[key, value], ...]; DuckDB: [{key, value}, ...]
+    if (!Array.isArray(v)) throw new Error(`${where}: expected a map, got ${JSON.stringify(v)}`);
+    const pairs = v.map((e: unknown, i) => {
+      const [k, x] = Array.isArray(e) && e.length === 2 ? e : e !== null && typeof e === 'object' && 'key' in e && 'value' in e ? [e.key, e.value] : [];
+      if (k === undefined) throw new Error(`${where}: map entry ${i} is ${JSON.stringify(e)}, not a [key, value] pair`);
+      return [canonicalValue(type.keyType, k, `${where}.key`, options), canonicalValue(type.valueType, x, `${where}[${JSON.stringify(k)}]`, options)];
+    });
+    const key = (p: unknown[]): string => JSON.stringify(p[0]);
+    return pairs.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   }
   const bad = (): never => {
     throw new Error(`${where}: ${JSON.stringify(v)} is not a ${type} value`);
@@ -179,7 +276,8 @@ export function canonicalValue(type: DataType, v: unknown, where: string, option
     return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
   }
   if (type === 'float' || type === 'double') {
-    if (typeof v === 'number') return v;
+    // a float is the nearest 32-bit value whichever way a reader printed it (DuckDB: 0.1, Arrow: 0.10000000149011612)
+    if (typeof v === 'number') return type === 'float' ? Math.fround(v) : v;
     if (v === 'NaN' || v === 'Infinity' || v === '-Infinity') return v;
     if (typeof v === 'string' && /^-?inf$/i.test(v)) return v.startsWith('-') ? '-Infinity' : 'Infinity';
     if (typeof v === 'string' && /^nan$/i.test(v)) return 'NaN';

@@ -45,11 +45,7 @@ function blobHex(s: string): string {
   return Buffer.from(bytes).toString('hex');
 }
 
-/** `SELECT *` over `relation` with its top-level binary columns as lowercase hex (see `blobHex`). */
-export function selectHex(schema: StructType, relation: string): string {
-  const binary = schema.fields.filter((f) => f.type === 'binary').map((f) => `lower(hex("${f.name.replace(/"/g, '""')}")) AS "${f.name.replace(/"/g, '""')}"`);
-  return `SELECT *${binary.length > 0 ? ` REPLACE (${binary.join(', ')})` : ''} FROM ${relation}`;
-}
+export { selectHex } from '../helpers.js';
 
 /**
  * The canonical value of `v`, a DuckDB JSON value of Delta type `type` (binary: already hex when

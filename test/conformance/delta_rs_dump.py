@@ -48,7 +48,7 @@ DECIMAL_RE = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 decimal.getcontext().prec = 100
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
-from read_delta import type_name  # noqa: E402  (one renderer of Delta type names for both scripts)
+from canonical import type_name  # noqa: E402  (one renderer of Delta type names for the reference readers)
 
 
 # ---------------------------------------------------------------------------------------------

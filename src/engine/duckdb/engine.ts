@@ -211,7 +211,9 @@ export class DuckDBEngine implements Engine, ParquetFiles {
       for (const kv of (row['partition_keys'] ?? []) as { key: string; value: string | null }[]) partitionValues[kv.key] = kv.value;
       for (const c of target.partitionColumns) {
         if (!(c in partitionValues)) throw new Error(`DuckDB returned no partition value for ${c} of ${file}`);
-        if (partitionValues[c] === '' && fieldOf(target.schema, c)?.type !== 'string') partitionValues[c] = null;
+        const type = fieldOf(target.schema, c)?.type;
+        if (partitionValues[c] === '' && type !== 'string') partitionValues[c] = null;
+        if (type === 'timestamp' && partitionValues[c]) partitionValues[c] = utcPartitionValue(partitionValues[c]);
       }
       files.push({
         path: path.relative(target.location, file).split(path.sep).join('/'),
@@ -251,6 +253,17 @@ function splitName(qualifiedName: string): [string, string] {
   const i = qualifiedName.indexOf('.');
   if (i < 0) throw new IngotError('DATASET_INVALID', `table name ${qualifiedName} is not of the form layer.table`);
   return [qualifiedName.slice(0, i), qualifiedName.slice(i + 1)];
+}
+
+/**
+ * A `timestamp` partition value as DuckDB prints TIMESTAMPTZ in the UTC session
+ * ("2001-01-01 10:00:00.5+00") in the protocol's ISO-8601 UTC form, as Spark writes it
+ * ("2001-01-01T10:00:00.500000Z"; PROTOCOL.md, "Partition Value Serialization"): the form without
+ * an offset would be read in the reader's session time zone.
+ */
+function utcPartitionValue(v: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00(?::?00)?$/.exec(v);
+  return m ? `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(6, '0')}Z` : v;
 }
 
 const HIVE_SAFE = /^[A-Za-z0-9_.\- ]*$/;
