@@ -59,7 +59,7 @@ const MATCH_EVERY = 3_000;
 const SOURCE_ROWS = 1_000_000;
 const DAILY = path.join(DATA, 'daily-by-month');
 const LOADS = 5;
-const MERGES = 1;
+const MERGES = 2;
 const QUERIES = 5;
 const TARGETS = { loadMs: 200, prunedShare: 0.1, mergeRatio: 1 };
 
@@ -81,10 +81,13 @@ export interface DeltaResults {
   snapshotLoad: {
     commits: number; checkpoints: number; liveFiles: number; deltaRsChecked: string;
     ingotMs: number[]; ingotMedianMs: number; ingotProcessS: number;
+    /** Median ms per step of ingot's load: listing the log, reading the checkpoint, reading other files; the rest is parsing and replay. */
+    ingotPhasesMs: Record<string, number>;
     deltaRsMs: number[]; deltaRsMedianMs: number; deltaRsProcessS: number;
   };
   merge: {
     targetRows: number; targetFiles: number; sourceRows: number; matched: number;
+    /** `phasesS`: median seconds per step of the merge (engine calls, and the rest). */
     ingot: { wallS: number[]; mergeS: number[]; peakRssMB: number[]; phasesS: Record<string, number>; metrics: Record<string, number> };
     deltaRs: { wallS: number[]; mergeS: number[]; peakRssMB: number[]; metrics: Record<string, unknown> };
     /** Median ingot merge time / median delta-rs merge time (in-process, source read included). */
@@ -206,40 +209,52 @@ async function buildDaily(engine: DuckDBEngine): Promise<void> {
   await markBuilt(DAILY);
 }
 
-/** Child: one cold snapshot load of `dir` in this fresh process. */
+/** Child: one cold snapshot load of `dir` in this fresh process, with the time spent listing the log, reading the checkpoint and the rest. */
 async function loadChild(dir: string): Promise<void> {
   const engine = await DuckDBEngine.open(ENGINE);
+  const phases: Record<string, number> = {};
+  const store = timed(new LocalStore(dir), phases, (m) => (m === 'list' ? 'list log' : m === 'get' || m === 'head' ? 'read files' : undefined));
   const t0 = performance.now();
-  const snapshot = await new DeltaTable(new LocalStore(dir), engine).snapshot();
+  const snapshot = await new DeltaTable(store, timed(engine, phases, (m) => (m === 'readRows' ? 'read checkpoint (DuckDB)' : undefined))).snapshot();
   const ms = performance.now() - t0;
-  console.log(JSON.stringify({ ms, version: snapshot.version, files: snapshot.files.size }));
+  console.log(JSON.stringify({ ms, version: snapshot.version, files: snapshot.files.size, phasesMs: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, v * 1000])) }));
   await engine.close();
 }
 
 /** Which step of the merge an engine call is, from the relation it stages or the SQL it runs. */
 function mergeStep(method: string, args: unknown[]): string {
-  const sql = String(args[method === 'stage' ? 1 : 0] ?? '');
-  if (method === 'stage') return /count\(\*\) AS n FROM/.test(sql) ? 'join target keys with source (matches)' : 'stage source';
-  if (method === 'query') return /n > 1/.test(sql) ? 'duplicate-match check' : /GROUP BY f/.test(sql) ? 'files touched' : /GROUP BY 1/.test(sql) ? 'count actions' : 'other queries';
+  const sql = String(args[0] ?? '');
+  if (method === 'stage') return /matches/.test(sql) ? 'join target keys with source (matches)' : 'stage source';
+  if (method === 'query') {
+    if (/HAVING count/.test(sql)) return 'duplicate-match check';
+    if (/count\(DISTINCT r\)/.test(sql)) return 'files touched';
+    if (/min\(/.test(sql)) return 'source key range';
+    return 'count actions';
+  }
   if (method === 'write') return 'write files';
   if (method === 'attachTable') return 'attach target';
   return method;
 }
 
-/** An engine that adds the time of each call to `phases` (seconds by step). */
-function timed(engine: DuckDBEngine, phases: Record<string, number>): Engine {
-  return new Proxy(engine, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
+/**
+ * `target` with the time of each call of its methods added to `phases` (seconds by
+ * `step(method, args)`; calls for which it returns undefined are not counted).
+ */
+function timed<T extends object>(target: T, phases: Record<string, number>, step: (method: string, args: unknown[]) => string | undefined): T {
+  return new Proxy(target, {
+    get(t, prop, receiver) {
+      const value = Reflect.get(t, prop, receiver) as unknown;
       if (typeof value !== 'function' || prop === 'constructor') return value;
-      return async (...args: unknown[]) => {
+      return (...args: unknown[]) => {
         const t0 = performance.now();
-        try {
-          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        } finally {
-          const step = mergeStep(String(prop), args);
-          phases[step] = (phases[step] ?? 0) + (performance.now() - t0) / 1000;
-        }
+        const done = (): void => {
+          const name = step(String(prop), args);
+          if (name) phases[name] = (phases[name] ?? 0) + (performance.now() - t0) / 1000;
+        };
+        const out = (value as (...a: unknown[]) => unknown).apply(t, args);
+        if (out instanceof Promise) return out.finally(done);
+        done();
+        return out;
       };
     },
   });
@@ -253,7 +268,7 @@ async function mergeChild(dir: string, source: string): Promise<void> {
   const phases: Record<string, number> = {};
   const t0 = performance.now();
   const table = new DeltaTable(new LocalStore(dir), engine);
-  const result = await merge(table, timed(engine, phases), {
+  const result = await merge(table, timed<Engine>(engine, phases, mergeStep), {
     source: `SELECT * FROM read_parquet(${sqlString(source)})`,
     on: MERGE_ON,
     whenMatched: [{ update: '*' }],
@@ -309,7 +324,7 @@ async function expectedFingerprint(engine: DuckDBEngine): Promise<Record<string,
 }
 
 async function snapshotLoadBench(): Promise<DeltaResults['snapshotLoad']> {
-  const ingot: { ms: number; version: number; files: number }[] = [];
+  const ingot: { ms: number; version: number; files: number; phasesMs: Record<string, number> }[] = [];
   const theirs: { ms: number; version: number; files: number }[] = [];
   const ingotWall: number[] = [];
   const theirWall: number[] = [];
@@ -330,6 +345,7 @@ async function snapshotLoadBench(): Promise<DeltaResults['snapshotLoad']> {
     checkpoints: names.filter((n) => /\.checkpoint\.parquet$/.test(n)).length,
     liveFiles: COMMITS,
     deltaRsChecked: await fs.readFile(path.join(LOG_TABLE, '.built-' + BUILD), 'utf8'),
+    ingotPhasesMs: Object.fromEntries(Object.keys(ingot[0]!.phasesMs).map((k) => [k, round(median(ingot.map((r) => r.phasesMs[k] ?? 0)), 1)])),
     ingotMs: ingot.map((r) => round(r.ms, 1)), ingotMedianMs: round(median(ingot.map((r) => r.ms)), 1), ingotProcessS: round(median(ingotWall)),
     deltaRsMs: theirs.map((r) => round(r.ms, 1)), deltaRsMedianMs: round(median(theirs.map((r) => r.ms)), 1), deltaRsProcessS: round(median(theirWall)),
   };
@@ -350,12 +366,17 @@ async function mergeBench(): Promise<DeltaResults['merge']> {
         await fs.rm(dir, { recursive: true, force: true });
         await fs.cp(MERGE_TARGET, dir, { recursive: true });
       }
-      const a = await measure(process.execPath, ['--import', 'tsx', SELF, '--child', 'merge', ingotDir, MERGE_SOURCE], ROOT);
-      const ar = JSON.parse(a.stdout) as { s: number; phases: Record<string, number>; metrics: Record<string, number> };
-      ingot.push({ m: a, ...ar });
-      const b = await python(DELTA_RS_MERGE, [theirDir, MERGE_SOURCE]);
-      const br = JSON.parse(b.stdout) as { s: number; metrics: Record<string, unknown> };
-      theirs.push({ m: b, ...br });
+      // alternate which goes first
+      const runIngot = async (): Promise<void> => {
+        const a = await measure(process.execPath, ['--import', 'tsx', SELF, '--child', 'merge', ingotDir, MERGE_SOURCE], ROOT);
+        ingot.push({ m: a, ...(JSON.parse(a.stdout) as { s: number; phases: Record<string, number>; metrics: Record<string, number> }) });
+      };
+      const runDeltaRs = async (): Promise<void> => {
+        const b = await python(DELTA_RS_MERGE, [theirDir, MERGE_SOURCE]);
+        theirs.push({ m: b, ...(JSON.parse(b.stdout) as { s: number; metrics: Record<string, unknown> }) });
+      };
+      for (const run of i % 2 === 0 ? [runIngot, runDeltaRs] : [runDeltaRs, runIngot]) await run();
+      const [a, ar, b, br] = [ingot.at(-1)!.m, ingot.at(-1)!, theirs.at(-1)!.m, theirs.at(-1)!];
       console.log(`  merge #${i + 1}: ingot ${ar.s.toFixed(1)} s (${a.peakRssMB.toFixed(0)} MB), delta-rs ${br.s.toFixed(1)} s (${b.peakRssMB.toFixed(0)} MB)`);
       for (const [who, dir] of [['ingot', ingotDir], ['delta-rs', theirDir]] as const) {
         const got = await fingerprint(engine, dir);
@@ -366,7 +387,7 @@ async function mergeBench(): Promise<DeltaResults['merge']> {
     for (const dir of [ingotDir, theirDir]) await fs.rm(dir, { recursive: true, force: true });
     const ingotS = median(ingot.map((r) => r.s));
     const theirS = median(theirs.map((r) => r.s));
-    const phasesS = Object.fromEntries(Object.entries(ingot.at(-1)!.phases).map(([k, v]) => [k, round(v)]));
+    const phasesS = Object.fromEntries(Object.keys(ingot[0]!.phases).map((k) => [k, round(median(ingot.map((r) => r.phases[k] ?? 0)))]));
     return {
       targetRows: snap.numRecords ?? 0, targetFiles: snap.files.size, sourceRows: SOURCE_ROWS, matched: (COPIES * FLIGHT_ROWS) / MATCH_EVERY,
       ingot: { wallS: ingot.map((r) => round(r.m.wallS)), mergeS: ingot.map((r) => round(r.s)), peakRssMB: ingot.map((r) => round(r.m.peakRssMB, 0)), phasesS, metrics: ingot.at(-1)!.metrics },
@@ -453,7 +474,7 @@ export async function deltaBench(): Promise<DeltaResults> {
 
 /** The Delta section as markdown. */
 export function deltaMarkdown(r: DeltaResults): string {
-  const phases = Object.entries(r.merge.ingot.phasesS).map(([k, v]) => `${k} ${v} s`).join(', ');
+  const phases = Object.entries(r.merge.ingot.phasesS).filter(([, v]) => v >= 0.01).map(([k, v]) => `${k} ${v} s`).join(', ');
   return [
     '## Delta tables (bench/delta.ts)',
     '',
@@ -461,9 +482,9 @@ export function deltaMarkdown(r: DeltaResults): string {
     '| --- | ---: | ---: | --- |',
     ...r.checks.map((c) => `| ${c.figure} | ${c.value} | ${c.target} | ${c.pass === undefined ? '' : c.pass ? 'pass' : '**FAIL**'} |`),
     '',
-    `Snapshot load: ingot ${r.snapshotLoad.ingotMs.join(', ')} ms; delta-rs ${r.snapshotLoad.deltaRsMs.join(', ')} ms (whole processes: ${r.snapshotLoad.ingotProcessS} s / ${r.snapshotLoad.deltaRsProcessS} s). ` +
+    `Snapshot load: ingot ${r.snapshotLoad.ingotMs.join(', ')} ms (median steps: ${Object.entries(r.snapshotLoad.ingotPhasesMs).map(([k, v]) => `${k} ${v} ms`).join(', ')}); delta-rs ${r.snapshotLoad.deltaRsMs.join(', ')} ms (whole processes: ${r.snapshotLoad.ingotProcessS} s / ${r.snapshotLoad.deltaRsProcessS} s). ` +
       `Checked once: ${r.snapshotLoad.deltaRsChecked}.`,
-    `Merge: wall time of the processes ingot ${r.merge.ingot.wallS.join(', ')} s, delta-rs ${r.merge.deltaRs.wallS.join(', ')} s; ingot's steps: ${phases}. ` +
+    `Merge: wall time of the processes ingot ${r.merge.ingot.wallS.join(', ')} s, delta-rs ${r.merge.deltaRs.wallS.join(', ')} s; ingot's steps (median): ${phases}. ` +
       `Both results equal the expected table (${Number(r.merge.fingerprint['rows']).toLocaleString('en-US')} rows, same content hash).`,
     `Selective query: result ${JSON.stringify(r.query.result)} equals DuckDB over the source Parquet.`,
   ].join('\n') + '\n';
