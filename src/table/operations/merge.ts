@@ -149,8 +149,11 @@ async function countActions(engine: Engine, q: { bySource: boolean; inner: strin
     return into;
   };
   if (q.bySource) return tally(await engine.query(`SELECT ${ACTION} AS a, count(*) AS n FROM (${q.inner}) GROUP BY 1`));
-  const counts = tally(await engine.query(`SELECT a, count(*) AS n FROM ${MATCHES} GROUP BY a`));
+  const counts = new Map<number, number>();
   if (q.inserts) tally(await engine.query(`SELECT a, count(*) AS n FROM (${q.inserts}) GROUP BY a`), counts);
+  // insert-only: matched rows stay where they are, in files that are not rewritten
+  if (q.touched.length === 0) return counts;
+  tally(await engine.query(`SELECT a, count(*) AS n FROM ${MATCHES} GROUP BY a`), counts);
   let rows = 0;
   for (const f of q.touched) {
     const n = parseStats(q.byFile.get(f)!)?.numRecords;
