@@ -8,13 +8,15 @@
  *    wall time, peak RSS, median run duration from `_ingot.runs`;
  * 3./4./5. three times, alternately: `ingot run --full-refresh` on a fresh lake, then handmade.sql
  *    on a fresh folder, each in its own process with the same engine settings;
- * 6. prints a markdown table and writes bench/out/results.md and bench/out/results.json.
+ * 6. runs the Delta section (bench/delta.ts: snapshot load, merge vs delta-rs, file pruning) in
+ *    its own process;
+ * 7. prints a markdown table and writes bench/out/results.md and bench/out/results.json.
  *
  * Every lake (the backfill's and each full refresh's) must match the handmade output: same row
  * counts for silver and gold, same content for the gold tables; otherwise the bench fails.
- * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child.
+ * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child;
+ * `npm run bench -- --delta` runs only the Delta section (the flights figures of the last run are kept).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,6 +24,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { ProjectConfig } from 'ingot';
 import { prepare } from '../examples/flights/prepare.js';
+import { deltaMarkdown, type DeltaResults } from './delta.js';
+import { measure, median, round, type Measured } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -47,13 +51,6 @@ const CHECKED: Record<string, { partition: string; content?: string[] }> = {
 /** Row counts and gold content hashes of one output, keyed `<table> rows` / `<table> md5`. */
 type Fingerprint = Record<string, string>;
 
-/** A finished child process: wall time, peak resident set size, output. */
-interface Measured {
-  wallS: number;
-  peakRssMB: number;
-  stdout: string;
-}
-
 interface Results {
   /** `loadAvg`: 1-minute load average before and after; above the CPU count, the figures are noisy. */
   machine: { cpus: number; memoryGB: number; node: string; date: string; loadAvg: [number, number] };
@@ -67,40 +64,10 @@ interface Results {
   checks: { figure: string; value: string; target: string; pass: boolean | undefined }[];
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 
-/**
- * Runs `node <args>` in the scratch project and measures it. Peak RSS comes from GNU time when
- * installed, else from `process.resourceUsage()` in the child at exit. Throws on a non-zero exit.
- */
-async function measureNode(args: string[], cwd = PROJECT): Promise<Measured> {
-  const rssFile = path.join(OUT, `.rss-${process.pid}`);
-  await fs.rm(rssFile, { force: true });
-  const gnuTime = existsSync('/usr/bin/time');
-  const atExit = `import{writeFileSync}from'node:fs';process.on('exit',()=>writeFileSync(${JSON.stringify(rssFile)},String(process.resourceUsage().maxRSS)))`;
-  const [cmd, argv] = gnuTime
-    ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, process.execPath, ...args]]
-    : [process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(atExit)}`, ...args]];
-  const t0 = performance.now();
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(cmd, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-  const wallS = (performance.now() - t0) / 1000;
-  if (code !== 0) throw new Error(`node ${args.join(' ')} exited with ${code}:\n${stderr.split('\n').slice(-15).join('\n')}\n${stdout.slice(-2000)}`);
-  const kb = Number((await fs.readFile(rssFile, 'utf8')).trim().split('\n').pop());
-  await fs.rm(rssFile, { force: true });
-  return { wallS, peakRssMB: kb / 1024, stdout };
+/** Runs `node <args>` in the scratch project and measures it (wall time, peak RSS). Throws on a non-zero exit. */
+function measureNode(args: string[], cwd = PROJECT): Promise<Measured> {
+  return measure(process.execPath, args, cwd);
 }
 
 /** Runs `ingot sql --format json` on the scratch project and returns the rows. */
@@ -301,13 +268,24 @@ async function bench(): Promise<Results> {
   };
 }
 
+/** Runs bench/delta.ts in its own process; it writes bench/out/delta.json. */
+async function deltaSection(): Promise<DeltaResults> {
+  const { stdout } = await measureNode(['--import', 'tsx', path.join(BENCH, 'delta.ts')], ROOT);
+  process.stdout.write(stdout);
+  return JSON.parse(await fs.readFile(path.join(OUT, 'delta.json'), 'utf8')) as DeltaResults;
+}
+
 if (process.argv[2] === '--handmade') {
   await handmadeChild();
 } else {
-  const results = await bench();
-  const report = markdown(results);
+  // --delta: only the Delta section, keeping the flights figures of the last results.json
+  const deltaOnly = process.argv.includes('--delta');
+  const previous = path.join(OUT, 'results.json');
+  const flights: Partial<Results> = deltaOnly ? (existsSync(previous) ? JSON.parse(await fs.readFile(previous, 'utf8')) as Results : {}) : await bench();
+  const results = { ...flights, delta: await deltaSection() };
+  const report = (flights.checks ? markdown(flights as Results) + '\n' : '') + deltaMarkdown(results.delta);
   await fs.writeFile(path.join(OUT, 'results.md'), report);
-  await fs.writeFile(path.join(OUT, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  await fs.writeFile(previous, JSON.stringify(results, null, 2) + '\n');
   console.log('\n' + report);
-  console.log(`written: ${path.relative(ROOT, path.join(OUT, 'results.md'))}, ${path.relative(ROOT, path.join(OUT, 'results.json'))}`);
+  console.log(`written: ${path.relative(ROOT, path.join(OUT, 'results.md'))}, ${path.relative(ROOT, previous)}`);
 }

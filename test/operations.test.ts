@@ -188,6 +188,7 @@ describe('merge', () => {
     const src = `SELECT id::BIGINT AS id, 1 AS grp, 'late' AS name, 9.0 AS amount FROM range(990, 1010) t(id)`;
     const r = await merge(table, engine, { source: src, on: 'target.id = source.id', whenNotMatched: [{ insert: '*' }] });
     assert.equal(r.metrics['numTargetRowsInserted'], 10);
+    assert.equal(r.metrics['numTargetRowsCopied'], 0);
     assert.equal(r.metrics['numRemovedFiles'], 0);
     await engine.query(`INSERT INTO ${model} SELECT * FROM (${src}) WHERE id >= 1000`);
     await assertMatchesModel(table, model, 'insert-only merge');

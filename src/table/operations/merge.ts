@@ -1,6 +1,9 @@
 import { IngotError, messageOf } from '../../errors.js';
 import { quoteIdent, ROW_FILE, ROW_NUMBER, type Engine } from '../../engine/engine.js';
+import type { Add } from '../actions.js';
+import type { Filter } from '../filter.js';
 import { fieldOf, type StructType } from '../schema.js';
+import { parseStats, type Snapshot } from '../snapshot.js';
 import type { DeltaTable } from '../table.js';
 import { attachTarget, columnList, commitRewrite, fileList, TARGET, unchanged, writableSnapshot, writeFiles, type OperationResult } from './rewrite.js';
 
@@ -34,6 +37,10 @@ export interface MergeOptions {
 const SOURCE = '__ingot_merge_source';
 const MATCHES = '__ingot_merge_matches';
 const PRESENT = '__ingot_present';
+/** Number of the source row, so that matches can name it. */
+const SOURCE_ROW = '__ingot_source_row';
+/** On a target row: the number of the source row it matched, NULL if none. */
+const MATCH = '__ingot_match';
 const ACTION = '__ingot_action';
 /** Action codes: 0 keeps a target row as it is, -1 drops an unmatched source row. */
 const KEEP = 0;
@@ -42,11 +49,14 @@ const BY_SOURCE = 1000;
 const INSERT = 2000;
 
 /**
- * The MERGE operation. Finds the target files holding rows the source matches (a join of the
- * source with the target's key columns), rewrites only those files with the clauses applied, and
- * writes the inserted rows, in one commit (`operation: MERGE`). With only `whenNotMatched`
- * clauses, no file is rewritten: the new rows are appended. With `whenNotMatchedBySource`
- * clauses every file is read and may be rewritten.
+ * The MERGE operation. Joins the source with the target files that may hold matches (with
+ * whenNotMatchedBySource clauses, every file; otherwise, when `on` is a conjunction of
+ * `target.<column> = source.<column>` on integer or date columns, the files whose min/max stats
+ * overlap the source's key range) into a small table of matched (file, row, source row, action)
+ * entries. That table gives the metrics, except with whenNotMatchedBySource clauses, which need a
+ * counting pass over the files; then only the files holding matches are rewritten with the
+ * clauses applied and the inserted rows written, in one commit (`operation: MERGE`). With only
+ * `whenNotMatched` clauses, no file is rewritten: the new rows are appended.
  * Metrics: numSourceRows, numTargetRowsInserted / Updated / Deleted / Copied, numTargetFilesAdded / Removed.
  * Errors: MERGE_MULTIPLE_MATCHES when a target row matches several source rows and a matched
  * clause would modify it (as in Delta), COLUMN_UNKNOWN, SQL_ERROR, PROTOCOL_UNSUPPORTED, COMMIT_CONFLICT.
@@ -62,41 +72,44 @@ export async function merge(table: DeltaTable, engine: Engine, options: MergeOpt
     throw new IngotError('SQL_ERROR', `${table.location}: merge: ${messageOf(err)}`, { table: table.location }, { cause: err });
   };
   try {
-    const staged = await engine.stage(SOURCE, `SELECT *, true AS ${PRESENT} FROM (${options.source})`).catch(fail);
+    const staged = await engine.stage(SOURCE, `SELECT *, true AS ${PRESENT}, row_number() OVER () AS ${SOURCE_ROW} FROM (${options.source})`).catch(fail);
     checkColumns(table.location, schema, staged.schema, [...matched, ...bySource], notMatched);
-    const byFile = await attachTarget(engine, table, snapshot, snapshot.files.values());
-    const join = `${TARGET} AS target JOIN ${SOURCE} AS source ON (${options.on})`;
+    const candidates = bySource.length > 0 ? snapshot.files.values() : await filesInKeyRange(engine, snapshot, staged.schema, options.on).catch(fail);
+    const byFile = await attachTarget(engine, table, snapshot, candidates);
+    const action = actionExpr(matched, bySource, notMatched);
+    await engine.stage(MATCHES, `SELECT target.${ROW_FILE} AS f, target.${ROW_NUMBER} AS r, source.${SOURCE_ROW} AS s, ${action} AS a ` +
+      `FROM ${TARGET} AS target JOIN ${SOURCE} AS source ON (${options.on})`).catch(fail);
 
     let touched: string[] = [];
     let matchedRows = 0;
-    let onlyDelete = false;
+    const onlyDelete = matched.length === 1 && 'delete' in matched[0]! && !matched[0].condition;
     if (matched.length > 0 || bySource.length > 0) {
-      await engine.stage(MATCHES, `SELECT target.${ROW_FILE} AS f, target.${ROW_NUMBER} AS r, count(*) AS n FROM ${join} GROUP BY ALL`).catch(fail);
-      onlyDelete = matched.length === 1 && 'delete' in matched[0]! && !matched[0].condition;
       // duplicates would be written twice (or updated ambiguously) unless every match is deleted
       if (!onlyDelete) {
-        const multi = await engine.query(`SELECT f, r, n FROM ${MATCHES} WHERE n > 1 LIMIT 1`);
+        const multi = await engine.query(`SELECT f, r, count(*) AS n FROM ${MATCHES} GROUP BY f, r HAVING count(*) > 1 LIMIT 1`);
         if (multi.length > 0) {
           const m = multi[0]!;
           throw new IngotError('MERGE_MULTIPLE_MATCHES', `${table.location}: row ${String(m['r'])} of ${String(m['f'])} matches ${String(m['n'])} source rows on ${options.on}; a merge may modify each target row once — deduplicate the source`, { table: table.location, file: String(m['f']), row: Number(m['r']) });
         }
       }
-      const files = await engine.query(`SELECT f, count(*) AS n FROM ${MATCHES} GROUP BY f`);
+      const files = await engine.query(`SELECT f, count(DISTINCT r) AS n FROM ${MATCHES} GROUP BY f`);
       touched = bySource.length > 0 ? [...byFile.keys()] : files.map((r) => String(r['f']));
       matchedRows = files.reduce((n, r) => n + Number(r['n']), 0);
     }
     if (touched.length === 0 && notMatched.length === 0) return unchanged(snapshot, { numSourceRows: staged.rows, numTargetRowsMatched: 0 });
 
-    const action = actionExpr(matched, bySource, notMatched);
     const columns = schema.fields.map((f) => `${columnExpr(f.name, matched, bySource, notMatched)} AS ${quoteIdent(f.name)}`);
-    const targetRows = touched.length > 0 ? `(SELECT * FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(touched)}))` : `(SELECT * FROM ${TARGET} WHERE false)`;
+    const noTarget = `(SELECT * FROM ${TARGET} WHERE false) AS target`;
+    // each row of the touched files, with the source row it matched (through MATCHES: a join with few rows)
+    const targetRows = `(SELECT t.*, m.s AS ${MATCH} FROM (SELECT * FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(touched)})) AS t ` +
+      `LEFT JOIN ${MATCHES} AS m ON m.f = t.${ROW_FILE} AND m.r = t.${ROW_NUMBER}) AS target`;
     // insert-only: no target row changes, so only source rows without a match are read
-    const joined = matched.length > 0 || bySource.length > 0
-      ? `${targetRows} AS target FULL OUTER JOIN ${SOURCE} AS source ON (${options.on})`
-      : `${SOURCE} AS source LEFT JOIN ${targetRows} AS target ON false WHERE NOT EXISTS (SELECT 1 FROM ${TARGET} AS target WHERE ${options.on})`;
+    const joined = touched.length > 0
+      ? `${targetRows} FULL OUTER JOIN ${SOURCE} AS source ON source.${SOURCE_ROW} = target.${MATCH}`
+      : `${SOURCE} AS source LEFT JOIN ${noTarget} ON false WHERE source.${SOURCE_ROW} NOT IN (SELECT s FROM ${MATCHES})`;
     const inner = `SELECT ${action} AS ${ACTION}, ${columns.join(', ')} FROM ${joined}`;
     const deletes = [...clauseCodes(matched, 1, 'delete'), ...clauseCodes(bySource, BY_SOURCE, 'delete'), SKIP];
-    const counts = new Map((await engine.query(`SELECT ${ACTION} AS a, count(*) AS n FROM (${inner}) GROUP BY 1`).catch(fail)).map((r) => [Number(r['a']), Number(r['n'])]));
+    const counts = await countActions(engine, { bySource: bySource.length > 0, inner, byFile, touched, matchedRows, inserts: notMatched.length > 0 ? `SELECT ${action} AS a FROM ${SOURCE} AS source LEFT JOIN ${noTarget} ON false WHERE source.${SOURCE_ROW} NOT IN (SELECT s FROM ${MATCHES})` : undefined }).catch(fail);
     const sum = (pred: (code: number) => boolean): number => [...counts].filter(([a]) => pred(a)).reduce((n, [, c]) => n + c, 0);
     const metrics = {
       numSourceRows: staged.rows,
@@ -122,6 +135,78 @@ export async function merge(table: DeltaTable, engine: Engine, options: MergeOpt
   } finally {
     await engine.drop(SOURCE, MATCHES);
   }
+}
+
+/**
+ * Rows per action code. With whenNotMatchedBySource clauses, a pass over `inner` (every target
+ * row needs its clauses evaluated). Otherwise without reading the files: matched rows from
+ * MATCHES, inserted rows from the unmatched source rows (`inserts`), and the other rows of the
+ * touched files kept (their count from the files' stats, or counted when stats are missing).
+ */
+async function countActions(engine: Engine, q: { bySource: boolean; inner: string; byFile: Map<string, Add>; touched: string[]; matchedRows: number; inserts?: string }): Promise<Map<number, number>> {
+  const tally = (rows: Record<string, unknown>[], into = new Map<number, number>()): Map<number, number> => {
+    for (const r of rows) into.set(Number(r['a']), (into.get(Number(r['a'])) ?? 0) + Number(r['n']));
+    return into;
+  };
+  if (q.bySource) return tally(await engine.query(`SELECT ${ACTION} AS a, count(*) AS n FROM (${q.inner}) GROUP BY 1`));
+  const counts = new Map<number, number>();
+  if (q.inserts) tally(await engine.query(`SELECT a, count(*) AS n FROM (${q.inserts}) GROUP BY a`), counts);
+  // insert-only: matched rows stay where they are, in files that are not rewritten
+  if (q.touched.length === 0) return counts;
+  tally(await engine.query(`SELECT a, count(*) AS n FROM ${MATCHES} GROUP BY a`), counts);
+  let rows = 0;
+  for (const f of q.touched) {
+    const n = parseStats(q.byFile.get(f)!)?.numRecords;
+    if (n === undefined) {
+      rows = Number((await engine.query(`SELECT count(*) AS n FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(q.touched)})`))[0]!['n']);
+      break;
+    }
+    rows += n;
+  }
+  counts.set(KEEP, (counts.get(KEEP) ?? 0) + rows - q.matchedRows);
+  return counts;
+}
+
+const IDENT = String.raw`[A-Za-z_][A-Za-z0-9_]*|"(?:[^"]|"")+"`;
+const EQUALITY = new RegExp(String.raw`^\s*(target|source)\.(${IDENT})\s*=\s*(target|source)\.(${IDENT})\s*$`, 'i');
+const PRUNABLE = new Set(['byte', 'short', 'integer', 'long', 'date']);
+
+/**
+ * The target files that may hold a row matching a source row: when `on` is a conjunction of
+ * `target.<column> = source.<column>` terms, the files whose min/max stats (or partition values)
+ * overlap the source's [min, max] of each integer or date key of the same type on both sides;
+ * otherwise every file. No source key (empty source, NULL keys) means no file.
+ */
+async function filesInKeyRange(engine: Engine, snapshot: Snapshot, source: StructType, on: string): Promise<Iterable<Add>> {
+  const resolve = (ident: string, within: StructType): string | undefined => {
+    const exact = ident.startsWith('"') ? ident.slice(1, -1).replace(/""/g, '"') : undefined;
+    return within.fields.find((f) => (exact !== undefined ? f.name === exact : f.name.toLowerCase() === ident.toLowerCase()))?.name;
+  };
+  const keys: { target: string; source: string }[] = [];
+  for (const term of on.split(/\s+AND\s+/i)) {
+    const m = EQUALITY.exec(term);
+    if (!m || m[1]!.toLowerCase() === m[3]!.toLowerCase()) return snapshot.files.values();
+    const [t, s] = m[1]!.toLowerCase() === 'target' ? [m[2]!, m[4]!] : [m[4]!, m[2]!];
+    const target = resolve(t, snapshot.schema);
+    const src = resolve(s, source);
+    const type = target && fieldOf(snapshot.schema, target)?.type;
+    if (!target || !src || typeof type !== 'string' || !PRUNABLE.has(type) || (type === 'date') !== (fieldOf(source, src)?.type === 'date') || !PRUNABLE.has(String(fieldOf(source, src)?.type))) continue;
+    keys.push({ target, source: src });
+  }
+  if (keys.length === 0) return snapshot.files.values();
+  const bounds = keys.flatMap((k, i) => [`min(${quoteIdent(k.source)})::VARCHAR AS lo${i}`, `max(${quoteIdent(k.source)})::VARCHAR AS hi${i}`]);
+  const [row] = await engine.query(`SELECT ${bounds.join(', ')} FROM ${SOURCE}`);
+  const filters: Filter[] = [];
+  for (const [i, k] of keys.entries()) {
+    const [lo, hi] = [row![`lo${i}`], row![`hi${i}`]];
+    if (lo === null || hi === null) return [];
+    const isDate = fieldOf(snapshot.schema, k.target)!.type === 'date';
+    const value = (v: unknown): string | number | undefined => (isDate ? String(v) : Number.isSafeInteger(Number(v)) ? Number(v) : undefined);
+    const [min, max] = [value(lo), value(hi)];
+    if (min !== undefined) filters.push({ column: k.target, op: '>=', value: min });
+    if (max !== undefined) filters.push({ column: k.target, op: '<=', value: max });
+  }
+  return snapshot.scan(filters);
 }
 
 /** The SQL giving each joined row its action code. */
