@@ -307,7 +307,7 @@ print(json.dumps({"ms": ms, "version": dt.version(), "files": len(dt.file_uris()
 /** Row count and content hash of the Delta table at `dir`, read through ingot. */
 async function fingerprint(engine: DuckDBEngine, dir: string): Promise<Record<string, string>> {
   const table = new DeltaTable(new LocalStore(dir), engine);
-  await engine.attachTable('bench.fp', scanOf(table, await table.snapshot()));
+  await engine.attachTable('bench.fp', await scanOf(table, await table.snapshot()));
   const [row] = await engine.query(`SELECT ${PRINT} FROM bench.fp`);
   return Object.fromEntries(Object.entries(row!).map(([k, v]) => [k, String(v)]));
 }
@@ -315,7 +315,7 @@ async function fingerprint(engine: DuckDBEngine, dir: string): Promise<Record<st
 /** The table a correct merge gives, computed by DuckDB from the target and the source directly. */
 async function expectedFingerprint(engine: DuckDBEngine): Promise<Record<string, string>> {
   const table = new DeltaTable(new LocalStore(MERGE_TARGET), engine);
-  await engine.attachTable('bench.target', scanOf(table, await table.snapshot()));
+  await engine.attachTable('bench.target', await scanOf(table, await table.snapshot()));
   const src = `read_parquet(${sqlString(MERGE_SOURCE)})`;
   const [row] = await engine.query(`SELECT ${PRINT} FROM (
     SELECT id, date, delay, distance, origin, destination FROM ${src}
@@ -411,7 +411,7 @@ async function queryBench(): Promise<DeltaResults['query']> {
     let scanned = 0;
     const run = async (filters: Filter[], times: number[]): Promise<void> => {
       const t0 = performance.now();
-      const scan = scanOf(table, snapshot, filters);
+      const scan = await scanOf(table, snapshot, filters);
       await engine.attachTable('bench.daily', scan);
       const [row] = await engine.query(`SELECT ${QUERY_SELECT} FROM bench.daily WHERE ${QUERY_WHERE}`);
       times.push(performance.now() - t0);

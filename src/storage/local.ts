@@ -48,6 +48,14 @@ export class LocalStore implements ObjectStore {
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
+  async names(prefix: string): Promise<string[]> {
+    const entries = await fs.readdir(this.locate(prefix), { withFileTypes: true }).catch((err: unknown) => {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return [];
+      throw err;
+    });
+    return entries.filter((e) => e.isFile() && !TEMP_NAME.test(e.name)).map((e) => e.name).sort();
+  }
+
   async get(key: string): Promise<Buffer> {
     try {
       return await fs.readFile(this.locate(key));

@@ -73,6 +73,11 @@ export class S3Store implements ObjectStore {
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
+  async names(prefix: string): Promise<string[]> {
+    const skip = prefix === '' ? 0 : prefix.length + 1;
+    return (await this.list(prefix)).map((o) => o.key.slice(skip));
+  }
+
   async get(key: string): Promise<Buffer> {
     try {
       const out = await this.getObject(key);

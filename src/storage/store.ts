@@ -18,6 +18,11 @@ export interface ObjectStore {
   locate(key: string): string;
   /** Objects directly or recursively under `prefix` (a folder key, no trailing slash). Missing prefix → []. */
   list(prefix: string, options?: { recursive?: boolean }): Promise<ObjectMeta[]>;
+  /**
+   * Names of the objects directly under `prefix` (no folders), sorted, without sizes or times:
+   * cheaper than `list` where metadata costs a call per object (a file system). Missing prefix → [].
+   */
+  names(prefix: string): Promise<string[]>;
   /** The bytes of `key`; throws `NotFoundError` if it does not exist. */
   get(key: string): Promise<Buffer>;
   /** Metadata of `key`, or undefined if absent. */

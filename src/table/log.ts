@@ -22,10 +22,8 @@ const COMMIT_RE = /^(\d{20})\.json$/;
 /** Lists the commits and checkpoints present in the log; both empty if the table does not exist. */
 export async function listLog(store: ObjectStore): Promise<LogListing> {
   const commits: number[] = [];
-  const names: string[] = [];
-  for (const o of await store.list(LOG_DIR)) {
-    const name = o.key.slice(LOG_DIR.length + 1);
-    names.push(name);
+  const names = await store.names(LOG_DIR);
+  for (const name of names) {
     const c = COMMIT_RE.exec(name);
     if (c) commits.push(Number(c[1]));
   }
