@@ -17,7 +17,7 @@ import { writeCheckpoint } from '../src/table/checkpoint.js';
 import type { Filter } from '../src/table/filter.js';
 import { readCommit } from '../src/table/log.js';
 import { DeltaTable } from '../src/table/table.js';
-import { canonicalRows, prepareSql, readWithDeltaRs, readWithIngot, REPO_ROOT, tempDir, writeSql } from './helpers.js';
+import { canonicalRows, prepareSql, readWithDeltaRs, readWithIngot, REPO_ROOT, scratch, writeSql } from './helpers.js';
 import { batchRows } from './workers/append.js';
 
 const execFileAsync = promisify(execFile);
@@ -30,13 +30,6 @@ before(async () => {
 after(async () => {
   await engine.close();
 });
-
-/** A temp dir removed when the test ends. */
-function scratch(t: { after: (fn: () => void) => void }, name: string): string {
-  const { dir, cleanup } = tempDir(name);
-  t.after(cleanup);
-  return dir;
-}
 
 /** A table that reads and writes checkpoints through `parquet` (the shared engine by default). */
 function table(location: string, parquet: DuckDBEngine = engine): DeltaTable {

@@ -24,6 +24,13 @@ export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** A fresh directory removed when test `t` ends. */
+export function scratch(t: { after: (fn: () => void) => void }, prefix: string): string {
+  const { dir, cleanup } = tempDir(prefix);
+  t.after(cleanup);
+  return dir;
+}
+
 /** A Delta table on the local file system at `location` (created on first commit). */
 export function localTable(location: string): DeltaTable {
   return new DeltaTable(new LocalStore(location));

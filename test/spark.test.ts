@@ -15,6 +15,12 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { Lake, type SqlWriteOptions } from '../src/lake.js';
+import { deleteRows } from '../src/table/operations/delete.js';
+import { merge } from '../src/table/operations/merge.js';
+import { optimize } from '../src/table/operations/optimize.js';
+import { restore } from '../src/table/operations/restore.js';
+import { updateRows } from '../src/table/operations/update.js';
+import { vacuum } from '../src/table/operations/vacuum.js';
 import type { DeltaTable } from '../src/table/table.js';
 import {
   canonicalRows, deltaTypeName, readWithDeltaRs, readWithIngot, readWithSpark, tempDir, writeSql, writeWithSpark,
@@ -155,12 +161,85 @@ const TABLES: IngotTable[] = [
       ])),
     ),
   },
+  // tables written by each operation of src/table/operations
+  {
+    name: 'deleted', versions: [1], where: ['id > 10'],
+    write: async (table, engine) => {
+      await writeSql(engine, table, dayRows(0, 30), { mode: 'append', partitionBy: ['day'] });
+      await writeSql(engine, table, dayRows(30, 30), { mode: 'append' });
+      await deleteRows(table, engine, { where: 'id % 3 = 1' });
+      await deleteRows(table, engine, { where: "day = DATE '2024-01-03'" });
+    },
+  },
+  {
+    name: 'updated', versions: [0],
+    write: async (table, engine) => {
+      await writeSql(engine, table, dayRows(0, 30), { mode: 'append', partitionBy: ['day'] });
+      await updateRows(table, engine, { set: { region: "'east'" }, where: 'id < 10' });
+      await updateRows(table, engine, { set: { day: "DATE '2024-02-01'" }, where: 'id = 7' });
+    },
+  },
+  {
+    name: 'merged', versions: [1], where: ['id >= 1000'],
+    write: async (table, engine) => {
+      await writeSql(engine, table, dayRows(0, 40), { mode: 'append', partitionBy: ['day'] });
+      await writeSql(engine, table, dayRows(40, 40), { mode: 'append' });
+      await merge(table, engine, {
+        source: `SELECT id::BIGINT AS id, DATE '2024-01-05' AS day, CASE WHEN id % 2 = 0 THEN 'upd' ELSE 'del' END AS region FROM range(0, 20) t(id)
+                 UNION ALL SELECT id::BIGINT, DATE '2024-01-09', 'new' FROM range(1000, 1005) t(id)`,
+        on: 'target.id = source.id',
+        whenMatched: [{ delete: true, condition: "source.region = 'del'" }, { update: { region: 'source.region' } }],
+        whenNotMatched: [{ insert: '*' }],
+        whenNotMatchedBySource: [{ delete: true, condition: 'target.id >= 75' }],
+      });
+    },
+  },
+  {
+    name: 'optimized', versions: [3],
+    write: async (table, engine) => {
+      for (let i = 0; i < 4; i++) await writeSql(engine, table, dayRows(i * 10, 10), { mode: 'append', partitionBy: ['day'] });
+      await optimize(table, engine);
+    },
+  },
+  {
+    name: 'restored', versions: [2],
+    write: async (table, engine) => {
+      await writeSql(engine, table, dayRows(0, 20), { mode: 'append', partitionBy: ['day'] });
+      await writeSql(engine, table, dayRows(20, 20), { mode: 'append' });
+      await deleteRows(table, engine, { where: 'id < 30' });
+      await restore(table, { version: 1 });
+    },
+  },
+  {
+    name: 'vacuumed',
+    write: async (table, engine) => {
+      await writeSql(engine, table, dayRows(0, 20), { mode: 'append', partitionBy: ['day'] });
+      await writeSql(engine, table, dayRows(100, 20), { mode: 'overwrite' });
+      await vacuum(table, { retentionHours: 0, enforceRetention: false });
+    },
+  },
+  {
+    name: 'evolved', versions: [0], where: ['note IS NULL', "note = 'added'"],
+    write: async (table, engine) => {
+      await writeSql(engine, table, plainRows(0, 5), { mode: 'append' });
+      await writeSql(engine, table, `SELECT *, 'added' AS note FROM (${plainRows(10, 5)})`, { mode: 'append', mergeSchema: true });
+      await writeSql(engine, table, `SELECT id, name FROM (${plainRows(20, 2)})`, { mode: 'append' });
+    },
+  },
+  {
+    name: 'log_expired',
+    write: async (table, engine) => {
+      const configuration = { 'delta.checkpointInterval': '3', 'delta.logRetentionDuration': 'interval 0 seconds' };
+      for (let v = 0; v < 8; v++) await writeSql(engine, table, dayRows(v * 10, 10), { mode: 'append', partitionBy: ['day'], configuration });
+      assert.ok(!(await fs.readdir(path.join(table.location, '_delta_log'))).includes('00000000000000000000.json'), 'expired commits were deleted');
+    },
+  },
 ];
 
 /**
  * Spark writes this table (statements for `writeWithSpark`; `t` is the table reference): a
  * partitioned table with appends, an update and a delete (so it has removes) and a checkpoint
- * every 2 commits; deletion vectors off, as ingot does not read them yet.
+ * every 2 commits; deletion vectors on, so the update and the delete write DVs.
  */
 const SPARK_TABLE = {
   name: 'spark_written',
@@ -170,7 +249,7 @@ const SPARK_TABLE = {
     `CREATE TABLE ${t} (id BIGINT, name STRING, amount DECIMAL(10,2), day DATE, at TIMESTAMP, tags ARRAY<STRING>, attrs MAP<STRING, INT>,
        point STRUCT<x: DOUBLE, y: DOUBLE>, region STRING)
      USING delta PARTITIONED BY (region)
-     TBLPROPERTIES ('delta.enableDeletionVectors' = 'false', 'delta.checkpointInterval' = '2')`,
+     TBLPROPERTIES ('delta.enableDeletionVectors' = 'true', 'delta.checkpointInterval' = '2')`,
     `INSERT INTO ${t} SELECT id, concat('n', id), id * 1.25, date_add(DATE'2024-01-01', CAST(id % 5 AS INT)),
        TIMESTAMP'2024-01-01 00:00:00' + make_interval(0, 0, 0, 0, 0, 0, id + 0.000001 * id), array(concat('t', id), NULL), map('k', CAST(id AS INT)),
        named_struct('x', CAST(id AS DOUBLE) / 2, 'y', CAST(-id AS DOUBLE)), CASE WHEN id % 3 = 0 THEN 'north' WHEN id % 3 = 1 THEN 'south' ELSE NULL END

@@ -17,7 +17,7 @@ import type { Add, CommitInfo, FileStats, Metadata, Protocol, Remove } from '../
 import type { Filter } from '../src/table/filter.js';
 import { parseSchema } from '../src/table/schema.js';
 import { decodePath, planWrite } from '../src/table/write.js';
-import { canonicalRows, localTable, prepareSql, readWithIngot, REPO_ROOT, tempDir, writeSql } from './helpers.js';
+import { canonicalRows, localTable, prepareSql, readWithIngot, REPO_ROOT, scratch, writeSql } from './helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -28,13 +28,6 @@ before(async () => {
 after(async () => {
   await engine.close();
 });
-
-/** A temp dir removed when the test ends. */
-function scratch(t: { after: (fn: () => void) => void }, name: string): string {
-  const { dir, cleanup } = tempDir(name);
-  t.after(cleanup);
-  return dir;
-}
 
 // ---------------------------------------------------------------------------------------------
 // reading the log as raw files (independently of src/table/log.ts)
