@@ -3,6 +3,8 @@
  */
 export { dataset, files } from './pipeline/definition.js';
 export type { DatasetDefinition, Expectation, ExpectationAction, FilesSource, Grain, Materialization, Source } from './pipeline/definition.js';
+export { acceptedValues, freshness, notNull, range, regex, relationships, rowCount, unique } from './pipeline/checks.js';
+export type { CheckOptions } from './pipeline/checks.js';
 export { defineConfig } from './pipeline/config.js';
 export type { ProjectConfig } from './pipeline/config.js';
 export { loadProject } from './pipeline/project.js';

@@ -5,7 +5,8 @@ import { IngotError, messageOf } from '../errors.js';
 import { Lake, queryLake } from '../lake.js';
 import { dateRange, parseDate } from '../pipeline/interval.js';
 import { loadProject } from '../pipeline/project.js';
-import { RUNS_TABLE } from '../run/metadata.js';
+import { RUN_DATASETS_TABLE, RUNS_TABLE } from '../run/metadata.js';
+import { quoteString } from '../engine/engine.js';
 import type { RunResult } from '../run/result.js';
 import { Runner, type RunEvent } from '../run/runner.js';
 import { resolveLocation } from '../storage/open.js';
@@ -228,11 +229,41 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
           io.out('no runs yet');
           return;
         }
-        const rows = await queryLake(lake, engine, `SELECT run_id, logical_date, mode, status, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, duration_ms, rows_written, error FROM ${RUNS_TABLE} ORDER BY started_at DESC, run_id DESC LIMIT ${Math.max(1, Math.floor(opts.limit))}`);
+        // failed_checks: rows (or batch checks) that failed an expectation, over the run's datasets
+        const checks = (await lake.table(RUN_DATASETS_TABLE).exists())
+          ? `LEFT JOIN (SELECT run_id, sum(list_sum(list_transform(expectations, e -> e.failed))) AS failed_checks FROM ${RUN_DATASETS_TABLE} GROUP BY run_id) USING (run_id)`
+          : 'CROSS JOIN (SELECT NULL AS failed_checks)';
+        const rows = await queryLake(lake, engine, `SELECT run_id, logical_date, mode, status, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, duration_ms, rows_written, coalesce(failed_checks, 0) AS failed_checks, error FROM ${RUNS_TABLE} ${checks} ORDER BY started_at DESC, run_id DESC LIMIT ${Math.max(1, Math.floor(opts.limit))}`);
         io.out(formatRows(rows, opts.format));
       } finally {
         await engine.close();
       }
+    });
+
+  program
+    .command('checks <table>')
+    .description("a dataset's expectations over its runs: failures and pass rate (--runs: per run)")
+    .addOption(projectOption())
+    .option('--lake <dir>', 'a lake directory instead of the project\'s')
+    .option('--runs', 'one row per run and expectation instead of the summary')
+    .addOption(formatOption())
+    .action(async (table: string, opts: LakeOptions & { runs?: boolean; format: OutputFormat }) => {
+      await withLake(opts, async (lake, engine) => {
+        if (!(await lake.table(RUN_DATASETS_TABLE).exists())) {
+          io.out('no runs yet');
+          return;
+        }
+        const checked = `SELECT run_id, logical_date, rows_in, unnest(expectations) AS e FROM ${RUN_DATASETS_TABLE} WHERE dataset = ${quoteString(table)}`;
+        const sql = opts.runs
+          ? `SELECT run_id, CAST(logical_date AS VARCHAR) AS logical_date, e.name AS expectation, e.action AS action, e.failed AS failed, rows_in FROM (${checked}) ORDER BY logical_date DESC NULLS LAST, run_id, expectation`
+          : `SELECT e.name AS expectation, e.action AS action, count(*) AS runs, count(*) FILTER (WHERE e.failed > 0) AS failing_runs,
+               sum(e.failed) AS failed_rows, sum(rows_in) AS rows_checked,
+               round(100 * (1 - sum(e.failed) / nullif(sum(rows_in), 0)), 3) AS pass_rate_pct,
+               CAST(max(logical_date) FILTER (WHERE e.failed > 0) AS VARCHAR) AS last_failure
+             FROM (${checked}) GROUP BY ALL ORDER BY expectation`;
+        const rows = await queryLake(lake, engine, sql);
+        io.out(rows.length === 0 ? `no expectation results for ${table}` : formatRows(rows, opts.format));
+      });
     });
 
   program

@@ -8,12 +8,21 @@ import { z } from 'zod';
 /** What happens to rows failing an expectation. */
 export type ExpectationAction = 'warn' | 'drop' | 'quarantine' | 'fail';
 
-/** A named row-level check: a SQL boolean over the dataset's output rows. NULL counts as failed. */
+/**
+ * A named check of a dataset's output. NULL counts as failed. Build them by hand or with the
+ * library in `checks.ts` (`notNull`, `unique`, `acceptedValues`, `range`, `regex`,
+ * `relationships`, `rowCount`, `freshness`).
+ */
 export interface Expectation {
   name: string;
-  /** SQL condition, e.g. `delay_min BETWEEN -120 AND 1440`; may reference other datasets in subqueries. */
+  /**
+   * SQL condition, e.g. `delay_min BETWEEN -120 AND 1440`; may reference other datasets in
+   * subqueries. With scope `batch`, an aggregate over all output rows, e.g. `count(*) > 0`.
+   */
   condition: string;
   action: ExpectationAction;
+  /** `row` (default): checked per row. `batch`: once per run over the whole output; action `warn` or `fail` only. */
+  scope?: 'row' | 'batch';
 }
 
 /**
@@ -59,11 +68,17 @@ export interface DatasetDefinition {
 
 const identifier = /^[a-z_][a-z0-9_]*$/;
 
-export const expectationSchema = z.object({
-  name: z.string().regex(identifier, 'expectation names are lower_snake_case'),
-  condition: z.string().min(1),
-  action: z.enum(['warn', 'drop', 'quarantine', 'fail']),
-});
+export const expectationSchema = z
+  .object({
+    name: z.string().regex(identifier, 'expectation names are lower_snake_case'),
+    condition: z.string().min(1),
+    action: z.enum(['warn', 'drop', 'quarantine', 'fail']),
+    scope: z.enum(['row', 'batch']).optional(),
+  })
+  .refine((e) => e.scope !== 'batch' || e.action === 'warn' || e.action === 'fail', {
+    message: 'a batch expectation (row count, freshness) can only warn or fail: it has no rows to drop or quarantine',
+    path: ['action'],
+  });
 
 export const sourceSchema = z.object({
   kind: z.literal('files'),

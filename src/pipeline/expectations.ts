@@ -20,6 +20,7 @@ export interface ExpectationPlan {
   quarantineSql(relation: string, columns: string[], extra: Record<string, string>): string | undefined;
 }
 
+/** The plan for the row-scope `expectations` (batch ones are evaluated apart, see `batchCheckSql`). */
 export function planExpectations(expectations: Expectation[], render: (sql: string) => string): ExpectationPlan {
   const fail = (i: number): string => quoteIdent(`__fail_${i}`);
   const any = (actions: ExpectationAction[]): string => {
@@ -29,9 +30,9 @@ export function planExpectations(expectations: Expectation[], render: (sql: stri
   const cols = (columns: string[]): string => columns.map(quoteIdent).join(', ');
   return {
     checkedSql: (input) =>
-      `SELECT *, ${expectations.map((e, i) => `((${render(e.condition)}) IS NOT TRUE) AS ${fail(i)}`).join(', ')} FROM ${input}`,
+      `SELECT *${expectations.map((e, i) => `, ((${render(e.condition)}) IS NOT TRUE) AS ${fail(i)}`).join('')} FROM ${input}`,
     countsSql: (relation) =>
-      `SELECT ${expectations.map((_e, i) => `CAST(SUM(CASE WHEN ${fail(i)} THEN 1 ELSE 0 END) AS BIGINT) AS f${i}`).join(', ')}, ` +
+      `SELECT ${expectations.map((_e, i) => `CAST(SUM(CASE WHEN ${fail(i)} THEN 1 ELSE 0 END) AS BIGINT) AS f${i}, `).join('')}` +
       `CAST(SUM(CASE WHEN ${any(['drop'])} AND NOT ${any(['quarantine'])} THEN 1 ELSE 0 END) AS BIGINT) AS dropped, ` +
       `CAST(SUM(CASE WHEN ${any(['quarantine'])} THEN 1 ELSE 0 END) AS BIGINT) AS quarantined FROM ${quoteIdent(relation)}`,
     keptSql: (relation, columns) => `SELECT ${cols(columns)} FROM ${quoteIdent(relation)} WHERE NOT ${any(['drop', 'quarantine'])}`,
@@ -42,4 +43,9 @@ export function planExpectations(expectations: Expectation[], render: (sql: stri
       return `SELECT ${cols(columns)}, concat_ws(',', ${names}) AS "_failed_expectations"${extras.length ? ', ' + extras.join(', ') : ''} FROM ${quoteIdent(relation)} WHERE ${any(['quarantine'])}`;
     },
   };
+}
+
+/** One row, one column `failed`: whether the batch-scope `expectation` fails over `relation`. */
+export function batchCheckSql(expectation: Expectation, relation: string, render: (sql: string) => string): string {
+  return `SELECT ((${render(expectation.condition)}) IS NOT TRUE) AS failed FROM ${quoteIdent(relation)}`;
 }

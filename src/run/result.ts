@@ -4,8 +4,10 @@ import type { ExpectationAction } from '../pipeline/definition.js';
 export interface ExpectationResult {
   name: string;
   action: ExpectationAction;
-  /** Rows for which the condition was false or NULL. */
+  /** Rows for which the condition was false or NULL; for a batch check, 1 when it failed. */
   failed: number;
+  /** Present for batch checks (row count, freshness). */
+  scope?: 'batch';
 }
 
 /** What one dataset did in one run. Row counts are rows; `ms` is wall time in milliseconds. */

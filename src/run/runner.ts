@@ -6,7 +6,7 @@ import { IngotError, messageOf } from '../errors.js';
 import { discardFiles, scanOf, stageWrite, Lake } from '../lake.js';
 import type { Project } from '../pipeline/project.js';
 import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph, type DatasetNode } from '../pipeline/graph.js';
-import { planExpectations } from '../pipeline/expectations.js';
+import { batchCheckSql, planExpectations } from '../pipeline/expectations.js';
 import { EVERYTHING, intervalOf, type Interval } from '../pipeline/interval.js';
 import { renderSql } from '../pipeline/template.js';
 import { FilesConnector, inputError } from '../sources/files.js';
@@ -117,14 +117,16 @@ export class Runner {
     let error: string | undefined;
     for (const node of this.graph.order) {
       const t0 = performance.now();
+      // expectation results of a dataset that then fails are recorded too
+      const checked: ExpectationResult[] = [];
       try {
-        const result = await this.runDataset(node, logicalDate, { runId, startedAt }, txn, pending);
+        const result = await this.runDataset(node, logicalDate, { runId, startedAt }, txn, pending, checked);
         result.ms = Math.round(performance.now() - t0);
         results.push(result);
         onEvent({ type: 'dataset-done', runId, result });
       } catch (err) {
         error = messageOf(err);
-        const failed: DatasetResult = { dataset: node.dataset.name, status: 'failed', rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, expectations: [], inputs: [], ms: Math.round(performance.now() - t0), error };
+        const failed: DatasetResult = { dataset: node.dataset.name, status: 'failed', rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, expectations: checked, inputs: [], ms: Math.round(performance.now() - t0), error };
         results.push(failed);
         onEvent({ type: 'dataset-done', runId, result: failed });
         break;
@@ -154,7 +156,7 @@ export class Runner {
     return result;
   }
 
-  private async runDataset(node: DatasetNode, logicalDate: string | undefined, { runId, startedAt }: RunIdentity, txn: { appId: string; version: number }, pending: Map<string, PendingWrite>): Promise<DatasetResult> {
+  private async runDataset(node: DatasetNode, logicalDate: string | undefined, { runId, startedAt }: RunIdentity, txn: { appId: string; version: number }, pending: Map<string, PendingWrite>, expectationResults: ExpectationResult[]): Promise<DatasetResult> {
     const ds = node.dataset;
     const full = logicalDate === undefined;
     const interval: Interval = full ? EVERYTHING : intervalOf(logicalDate, ds.grain ?? 'day');
@@ -181,7 +183,8 @@ export class Runner {
     }
 
     const exps = ds.expectations ?? [];
-    const plan = exps.length > 0 ? planExpectations(exps, render) : undefined;
+    const rowExps = exps.filter((e) => e.scope !== 'batch');
+    const plan = exps.length > 0 ? planExpectations(rowExps, render) : undefined;
     // Without expectations the query is written straight to Parquet; with them, it is staged
     // once with a failure flag per expectation, then split into kept and quarantined rows.
     let schema: StructType;
@@ -202,7 +205,6 @@ export class Runner {
       throw fail('DATASET_INVALID', `partition column ${partitionColumn} is not among the output columns (${columns.join(', ')})`);
     }
 
-    const expectationResults: ExpectationResult[] = [];
     let keptSql = sql;
     let quarantineSql: string | undefined;
     let dropped = 0;
@@ -211,12 +213,20 @@ export class Runner {
       const [counts] = await this.engine.query(plan.countsSql('__checked'));
       dropped = Number(counts!['dropped'] ?? 0);
       quarantined = Number(counts!['quarantined'] ?? 0);
-      exps.forEach((e, i) => expectationResults.push({ name: e.name, action: e.action, failed: Number(counts![`f${i}`] ?? 0) }));
+      for (const e of exps) {
+        const i = rowExps.indexOf(e);
+        const failed = i >= 0
+          ? Number(counts![`f${i}`] ?? 0)
+          : (await this.engine.query(batchCheckSql(e, '__checked', render)).catch((err: unknown) => { throw fail('SQL_ERROR', `expectation ${e.name}: ${messageOf(err)}`, err); }))[0]!['failed'] === true ? 1 : 0;
+        expectationResults.push({ name: e.name, action: e.action, failed, ...(i < 0 ? { scope: 'batch' as const } : {}) });
+      }
       const failing = expectationResults.find((r) => r.action === 'fail' && r.failed > 0);
       if (failing) {
-        const i = exps.findIndex((x) => x.name === failing.name);
+        const e = exps.find((x) => x.name === failing.name)!;
+        const i = rowExps.indexOf(e);
+        if (i < 0) throw new IngotError('EXPECTATION_FAILED', `${ds.name}: expectation ${e.name} (${e.condition}) failed over the run's ${rowsIn} rows`, { dataset: ds.name, expectation: e.name });
         const [example] = await this.engine.query(`SELECT ${columns.map(quoteIdent).join(', ')} FROM "__checked" WHERE ${quoteIdent(`__fail_${i}`)} LIMIT 1`);
-        throw new IngotError('EXPECTATION_FAILED', `${ds.name}: expectation ${failing.name} (${exps[i]!.condition}) failed for ${failing.failed} of ${rowsIn} rows, e.g. ${JSON.stringify(example)}`, { dataset: ds.name, expectation: failing.name });
+        throw new IngotError('EXPECTATION_FAILED', `${ds.name}: expectation ${failing.name} (${e.condition}) failed for ${failing.failed} of ${rowsIn} rows, e.g. ${JSON.stringify(example)}`, { dataset: ds.name, expectation: failing.name });
       }
       keptSql = plan.keptSql('__checked', columns);
       const extra: Record<string, string> = { _quarantined_at: `TIMESTAMPTZ '${startedAt.toISOString()}'` };
