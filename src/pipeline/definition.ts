@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { httpSourceSchema, type HttpSource } from '../sources/http-source.js';
 
 /**
  * The definition API: what a user writes in `datasets/*.ts` (or as directives in `.sql` files).
@@ -45,7 +46,8 @@ export interface FilesSource {
   columns?: Record<string, string>;
 }
 
-export type Source = FilesSource;
+/** Where a bronze dataset's rows come from, by `kind`. */
+export type Source = FilesSource | HttpSource;
 
 /** A dataset: a Delta table ingot maintains, `layer.table`. Exactly one of `sql` and `source`. */
 export interface DatasetDefinition {
@@ -80,12 +82,15 @@ export const expectationSchema = z
     path: ['action'],
   });
 
-export const sourceSchema = z.object({
-  kind: z.literal('files'),
-  path: z.string().min(1),
-  format: z.enum(['csv', 'tsv', 'json', 'ndjson', 'parquet']),
-  columns: z.record(z.string(), z.string()).optional(),
-});
+export const sourceSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('files'),
+    path: z.string().min(1),
+    format: z.enum(['csv', 'tsv', 'json', 'ndjson', 'parquet']),
+    columns: z.record(z.string(), z.string()).optional(),
+  }),
+  httpSourceSchema,
+]);
 
 export const datasetSchema = z
   .object({

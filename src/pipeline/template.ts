@@ -24,3 +24,20 @@ export function renderSql(sql: string, ctx: TemplateContext, dataset: string): s
     }
   });
 }
+
+/**
+ * Replaces `{{start}}`, `{{end}}`, `{{logical_date}}` (plain `YYYY-MM-DD`) and `{{run_id}}` in
+ * text such as a source URL, each value passed through `encode` (e.g. `encodeURIComponent`).
+ * Errors (DATASET_INVALID): an unknown template name, or a date template in a full-refresh run,
+ * which has no bounded interval or logical date.
+ */
+export function renderText(text: string, ctx: TemplateContext, dataset: string, encode: (v: string) => string = (v) => v): string {
+  return text.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_m, name: string) => {
+    const value = name === 'start' ? ctx.interval.start : name === 'end' ? ctx.interval.end : name === 'logical_date' ? ctx.logicalDate : name === 'run_id' ? ctx.runId : null;
+    if (value === null) throw new IngotError('DATASET_INVALID', `${dataset}: unknown template {{${name}}} in ${text} (known: start, end, logical_date, run_id)`, { dataset });
+    if (value === undefined || value.endsWith('infinity')) {
+      throw new IngotError('DATASET_INVALID', `${dataset}: {{${name}}} in ${text} needs a run date; a full refresh has none (run with --date or --from/--to)`, { dataset });
+    }
+    return encode(value);
+  });
+}

@@ -10,6 +10,7 @@ import { batchCheckSql, planExpectations } from '../pipeline/expectations.js';
 import { EVERYTHING, intervalOf, type Interval } from '../pipeline/interval.js';
 import { renderSql } from '../pipeline/template.js';
 import { FilesConnector, inputError } from '../sources/files.js';
+import { HttpConnector } from '../sources/http.js';
 import type { Filter } from '../table/filter.js';
 import type { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
@@ -175,7 +176,8 @@ export class Runner {
     let inputs: string[] = [];
     const render = (s: string): string => renderSql(s, { interval, logicalDate, runId }, ds.name);
     if (ds.source) {
-      const batch = await new FilesConnector(ds.source).read({ projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn }, this.engine, '__source');
+      const connector = ds.source.kind === 'http' ? new HttpConnector(ds.source) : new FilesConnector(ds.source);
+      const batch = await connector.read({ projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn, logicalDate, runId }, this.engine, '__source');
       inputs = batch.inputs;
       sql = `SELECT *, TIMESTAMPTZ '${startedAt.toISOString()}' AS "_ingested_at", '${runId}' AS "_run_id" FROM "__source"`;
     } else {

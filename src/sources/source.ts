@@ -11,6 +11,10 @@ export interface SourceContext {
   interval: Interval;
   /** The dataset's first partition column, if any. */
   partitionColumn?: string;
+  /** The run's logical date (`YYYY-MM-DD`); undefined in a full refresh. */
+  logicalDate?: string;
+  /** The run's id. */
+  runId?: string;
 }
 
 /** What a source read: the relation name in the engine and the inputs it came from. */
