@@ -1,8 +1,8 @@
 /**
  * ingot: lakehouse pipelines in TypeScript. Public API.
  */
-export { dataset, files } from './pipeline/definition.js';
-export type { DatasetDefinition, Expectation, ExpectationAction, FilesSource, Grain, Materialization, Source } from './pipeline/definition.js';
+export { dataset, files, postgres } from './pipeline/definition.js';
+export type { DatasetDefinition, Expectation, ExpectationAction, FilesSource, Grain, Materialization, PostgresSource, Source } from './pipeline/definition.js';
 export { defineConfig } from './pipeline/config.js';
 export type { ProjectConfig } from './pipeline/config.js';
 export { loadProject } from './pipeline/project.js';
