@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { queryLake } from '../src/lake.js';
+import { datasetSchema, postgres } from '../src/pipeline/definition.js';
 import { loadProject } from '../src/pipeline/project.js';
 import { Runner } from '../src/run/runner.js';
 import { tempDir } from './fixtures.js';
@@ -209,6 +210,14 @@ describe('postgres source', () => {
       assert.equal(full.status, 'success', full.error);
       assert.equal(full.datasets[0]!.rowsOut, await expected());
     });
+  });
+
+  it('validates declarations: one of table and query; a cursor needs append', () => {
+    const ok = (source: unknown, materialization = 'append'): string[] =>
+      datasetSchema.safeParse({ name: 'bronze.x', source, materialization }).error?.issues.map((i) => i.message) ?? [];
+    assert.deepEqual(ok(postgres({ connection: 'env:X', table: 'public.t', cursor: 'id' })), []);
+    assert.deepEqual(ok(postgres({ connection: 'env:X', table: 't', query: 'SELECT 1' })), ['give exactly one of table and query']);
+    assert.deepEqual(ok(postgres({ connection: 'env:X', query: 'SELECT 1', cursor: 'id' }), 'overwrite'), ['an incremental postgres source (cursor) needs materialization append']);
   });
 
   it('a bad connection or an unknown table fails naming the dataset and the table', async (t) => {
