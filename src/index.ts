@@ -1,12 +1,12 @@
 /**
  * ingot: lakehouse pipelines in TypeScript. Public API.
  */
-export { dataset, files } from './pipeline/definition.js';
+export { dataset, files, postgres } from './pipeline/definition.js';
 export { http } from './sources/http-source.js';
 export type { HttpPagination, HttpRetry, HttpSource } from './sources/http-source.js';
 export { dune } from './sources/dune.js';
 export type { DuneOptions } from './sources/dune.js';
-export type { DatasetDefinition, Expectation, ExpectationAction, FilesSource, Grain, Materialization, Source } from './pipeline/definition.js';
+export type { DatasetDefinition, Expectation, ExpectationAction, FilesSource, Grain, Materialization, PostgresSource, Source } from './pipeline/definition.js';
 export { acceptedValues, freshness, notNull, range, regex, relationships, rowCount, unique } from './pipeline/checks.js';
 export type { CheckOptions } from './pipeline/checks.js';
 export { defineConfig } from './pipeline/config.js';

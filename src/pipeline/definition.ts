@@ -46,8 +46,27 @@ export interface FilesSource {
   columns?: Record<string, string>;
 }
 
+/**
+ * A PostgreSQL table or query (see `PostgresConnector` for the type mapping). With `cursor`, dated
+ * runs load incrementally: only rows whose cursor is greater than the greatest cursor value
+ * already in the dataset's table (needs materialization `append`); full refreshes reload all.
+ */
+export interface PostgresSource {
+  kind: 'postgres';
+  /** Connection URL (`postgres://user:pass@host:5432/db`) or `env:NAME` to read it from environment variable NAME. */
+  connection: string;
+  /** `schema.table` or `table` (exactly one of `table` and `query`). */
+  table?: string;
+  /** A SELECT run on the server. */
+  query?: string;
+  /** Incremental cursor column: must increase strictly for new rows (a serial id, an insertion time). */
+  cursor?: string;
+  /** Columns to read (default all). */
+  columns?: string[];
+}
+
 /** Where a bronze dataset's rows come from, by `kind`. */
-export type Source = FilesSource | HttpSource;
+export type Source = FilesSource | HttpSource | PostgresSource;
 
 /** A dataset: a Delta table ingot maintains, `layer.table`. Exactly one of `sql` and `source`. */
 export interface DatasetDefinition {
@@ -90,6 +109,14 @@ export const sourceSchema = z.discriminatedUnion('kind', [
     columns: z.record(z.string(), z.string()).optional(),
   }),
   httpSourceSchema,
+  z.object({
+    kind: z.literal('postgres'),
+    connection: z.string().min(1),
+    table: z.string().min(1).optional(),
+    query: z.string().min(1).optional(),
+    cursor: z.string().min(1).optional(),
+    columns: z.array(z.string().min(1)).optional(),
+  }).strict().refine((s) => (s.table === undefined) !== (s.query === undefined), { message: 'give exactly one of table and query' }),
 ]);
 
 export const datasetSchema = z
@@ -108,6 +135,10 @@ export const datasetSchema = z
   .refine((d) => d.materialization !== 'replace partition' || (d.partitionBy?.length ?? 0) > 0, {
     message: "materialization 'replace partition' needs partitionBy",
     path: ['partitionBy'],
+  })
+  .refine((d) => d.source?.kind !== 'postgres' || d.source.cursor === undefined || d.materialization === 'append', {
+    message: 'an incremental postgres source (cursor) needs materialization append',
+    path: ['materialization'],
   });
 
 /** Declares a dataset (identity function that gives type checking in `datasets/*.ts`). */
@@ -118,4 +149,9 @@ export function dataset(definition: DatasetDefinition): DatasetDefinition {
 /** Declares a files source. */
 export function files(source: Omit<FilesSource, 'kind'>): FilesSource {
   return { kind: 'files', ...source };
+}
+
+/** Declares a PostgreSQL source. */
+export function postgres(source: Omit<PostgresSource, 'kind'>): PostgresSource {
+  return { kind: 'postgres', ...source };
 }

@@ -11,11 +11,14 @@ import { EVERYTHING, intervalOf, type Interval } from '../pipeline/interval.js';
 import { renderSql } from '../pipeline/template.js';
 import { FilesConnector, inputError } from '../sources/files.js';
 import { HttpConnector } from '../sources/http.js';
+import { PostgresConnector } from '../sources/postgres.js';
+import type { SourceContext } from '../sources/source.js';
 import type { Filter } from '../table/filter.js';
 import type { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
 import { decodePath, type WriteMode } from '../table/write.js';
 import { fieldOf, type StructType } from '../table/schema.js';
+import { maxOfTable } from './bookmark.js';
 import { MetadataStore } from './metadata.js';
 import type { DatasetResult, ExpectationResult, RunResult } from './result.js';
 
@@ -176,8 +179,11 @@ export class Runner {
     let inputs: string[] = [];
     const render = (s: string): string => renderSql(s, { interval, logicalDate, runId }, ds.name);
     if (ds.source) {
-      const connector = ds.source.kind === 'http' ? new HttpConnector(ds.source) : new FilesConnector(ds.source);
-      const batch = await connector.read({ projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn, logicalDate, runId }, this.engine, '__source');
+      const ctx: SourceContext = { projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn, logicalDate, runId };
+      // the bookmark of an incremental source is derived from the committed table (never in a full refresh)
+      if (!full) ctx.maxOfTarget = (column) => maxOfTable(this.engine, this.lake.table(ds.name), ds.name, column);
+      const connector = ds.source.kind === 'postgres' ? new PostgresConnector(ds.source) : ds.source.kind === 'http' ? new HttpConnector(ds.source) : new FilesConnector(ds.source);
+      const batch = await connector.read(ctx, this.engine, '__source');
       inputs = batch.inputs;
       sql = `SELECT *, TIMESTAMPTZ '${startedAt.toISOString()}' AS "_ingested_at", '${runId}' AS "_run_id" FROM "__source"`;
     } else {

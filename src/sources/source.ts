@@ -15,6 +15,12 @@ export interface SourceContext {
   logicalDate?: string;
   /** The run's id. */
   runId?: string;
+  /**
+   * The greatest value of `column` in the dataset's own table at its latest committed version, as
+   * text (undefined: no table yet, or only NULLs). Incremental sources derive their bookmark from
+   * it, so the bookmark commits atomically with the rows. Absent in full-refresh runs.
+   */
+  maxOfTarget?: (column: string) => Promise<string | undefined>;
 }
 
 /** What a source read: the relation name in the engine and the inputs it came from. */
