@@ -18,7 +18,7 @@ export class MetadataStore {
   /** Appends a run and its dataset results (one commit per table). */
   async record(run: RunResult): Promise<void> {
     const lit = (v: unknown): string =>
-      v === undefined || v === null ? 'NULL' : typeof v === 'number' ? String(v) : v instanceof Date ? `TIMESTAMPTZ '${v.toISOString()}'` : quoteString(String(v));
+      v === undefined || v === null ? 'NULL' : typeof v === 'number' ? String(v) : v instanceof Date ? `TIMESTAMPTZ '${v.toISOString()}'` : quoteString(printable(String(v)));
     const date = run.logicalDate ? `DATE '${run.logicalDate}'` : 'CAST(NULL AS DATE)';
     const rowsWritten = run.datasets.reduce((n, d) => n + d.rowsOut, 0);
     const runSql = `SELECT ${lit(run.runId)} AS run_id, ${lit(run.project)} AS project, ${date} AS logical_date, ${lit(run.mode)} AS mode,
@@ -69,4 +69,10 @@ export class MetadataStore {
       await this.engine.drop('__ingot_meta');
     }
   }
+}
+
+/** `text` with control characters (NUL included, which SQL literals cannot hold) replaced by U+FFFD; tabs and newlines kept. */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '\uFFFD');
 }

@@ -1,4 +1,5 @@
-import { promises as fs } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
 import * as path from 'node:path';
 import { glob } from 'tinyglobby';
 import type { Engine, FileScan } from '../engine/engine.js';
@@ -111,17 +112,30 @@ async function checkHeaders(files: string[], declared: Record<string, string>, d
 }
 
 async function readHeader(file: string, delimiter: string): Promise<string[]> {
-  const fh = await fs.open(file, 'r');
+  const text = (await readStart(file)).toString('utf8').replace(/^\uFEFF/, '');
+  const line = text.split(/\r?\n/)[0] ?? '';
+  if (line.trim() === '') throw new IngotError('INPUT_MALFORMED', `${file}: empty file or no header line`, { file, row: 1 });
+  return splitCsvLine(line, delimiter);
+}
+
+/** The first 64 KiB of `file`, decompressed when it ends in `.gz`. */
+async function readStart(file: string): Promise<Buffer> {
+  const LIMIT = 65536;
+  const stream = file.endsWith('.gz') ? createReadStream(file).pipe(createGunzip()) : createReadStream(file, { end: LIMIT - 1 });
+  const chunks: Buffer[] = [];
+  let size = 0;
   try {
-    const buf = Buffer.alloc(65536);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    const text = buf.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '');
-    const line = text.split(/\r?\n/)[0] ?? '';
-    if (line.trim() === '') throw new IngotError('INPUT_MALFORMED', `${file}: empty file or no header line`, { file, row: 1 });
-    return splitCsvLine(line, delimiter);
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= LIMIT) break;
+    }
+  } catch (err) {
+    throw new IngotError('INPUT_MALFORMED', `${file}: cannot read (${(err as Error).message})`, { file }, { cause: err });
   } finally {
-    await fh.close();
+    stream.destroy();
   }
+  return Buffer.concat(chunks).subarray(0, LIMIT);
 }
 
 function splitCsvLine(line: string, delimiter: string): string[] {
