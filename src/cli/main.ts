@@ -108,9 +108,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--all', 'include ingot\'s own tables (_ingot.*)')
     .addOption(formatOption())
     .action(async (opts: { project: string; lake?: string; all?: boolean; format: OutputFormat }) => {
-      const engine = await DuckDBEngine.open();
-      try {
-        const lake = new Lake(await lakeRoot(opts), engine);
+      await withLake(opts, async (lake) => {
         const rows = [];
         for (const name of await lake.list({ internal: opts.all })) {
           const s = await lake.table(name).snapshot();
@@ -118,9 +116,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
           rows.push({ table: name, version: s.version, files: files.length, rows: s.numRecords ?? null, bytes: files.reduce((b, f) => b + f.size, 0), partitioned_by: s.partitionColumns.join(', '), updated: new Date(s.timestamp).toISOString() });
         }
         io.out(formatRows(rows, opts.format, ['table', 'version', 'files', 'rows', 'bytes', 'partitioned_by', 'updated']));
-      } finally {
-        await engine.close();
-      }
+      });
     });
 
   program
@@ -222,9 +218,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--limit <n>', 'at most this many runs', (v) => Number(v), 20)
     .addOption(formatOption())
     .action(async (opts: { project: string; lake?: string; limit: number; format: OutputFormat }) => {
-      const engine = await DuckDBEngine.open();
-      const lake = new Lake(await lakeRoot(opts), engine);
-      try {
+      await withLake(opts, async (lake, engine) => {
         if (!(await lake.table(RUNS_TABLE).exists())) {
           io.out('no runs yet');
           return;
@@ -235,9 +229,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
           : 'CROSS JOIN (SELECT NULL AS failed_checks)';
         const rows = await queryLake(lake, engine, `SELECT run_id, logical_date, mode, status, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, duration_ms, rows_written, coalesce(failed_checks, 0) AS failed_checks, error FROM ${RUNS_TABLE} ${checks} ORDER BY started_at DESC, run_id DESC LIMIT ${Math.max(1, Math.floor(opts.limit))}`);
         io.out(formatRows(rows, opts.format));
-      } finally {
-        await engine.close();
-      }
+      });
     });
 
   program

@@ -4,6 +4,7 @@ import { DuckDBEngine } from '../engine/duckdb/engine.js';
 import { quoteIdent, type Engine } from '../engine/engine.js';
 import { IngotError, messageOf } from '../errors.js';
 import { discardFiles, scanOf, stageWrite, Lake } from '../lake.js';
+import type { Source } from '../pipeline/definition.js';
 import type { Project } from '../pipeline/project.js';
 import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph, type DatasetNode } from '../pipeline/graph.js';
 import { batchCheckSql, planExpectations } from '../pipeline/expectations.js';
@@ -12,7 +13,7 @@ import { renderSql } from '../pipeline/template.js';
 import { FilesConnector, inputError } from '../sources/files.js';
 import { HttpConnector } from '../sources/http.js';
 import { PostgresConnector } from '../sources/postgres.js';
-import type { SourceContext } from '../sources/source.js';
+import type { SourceConnector, SourceContext } from '../sources/source.js';
 import type { Filter } from '../table/filter.js';
 import type { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
@@ -48,6 +49,15 @@ export interface RunOptions {
   total?: number;
   /** Retry of an earlier run: its identity (default: a new run). */
   identity?: RunIdentity;
+}
+
+/** The connector reading `source`. */
+function connectorFor(source: Source): SourceConnector {
+  switch (source.kind) {
+    case 'files': return new FilesConnector(source);
+    case 'http': return new HttpConnector(source);
+    case 'postgres': return new PostgresConnector(source);
+  }
 }
 
 /** A write staged during a run, committed when every dataset of the run succeeded. */
@@ -114,7 +124,6 @@ export class Runner {
     const onEvent = options.onEvent ?? (() => {});
     const runId = options.identity?.runId ?? `${logicalDate ?? 'full'}_${randomUUID().slice(0, 8)}`;
     const startedAt = options.identity?.startedAt ?? new Date();
-    const txn = { appId: `ingot:${logicalDate ?? 'full'}`, version: startedAt.getTime() };
     onEvent({ type: 'run-start', runId, logicalDate, index, total });
     const pending = new Map<string, PendingWrite>();
     const results: DatasetResult[] = [];
@@ -124,7 +133,7 @@ export class Runner {
       // expectation results of a dataset that then fails are recorded too
       const checked: ExpectationResult[] = [];
       try {
-        const result = await this.runDataset(node, logicalDate, { runId, startedAt }, txn, pending, checked);
+        const result = await this.runDataset(node, logicalDate, { runId, startedAt }, pending, checked);
         result.ms = Math.round(performance.now() - t0);
         results.push(result);
         onEvent({ type: 'dataset-done', runId, result });
@@ -160,8 +169,9 @@ export class Runner {
     return result;
   }
 
-  private async runDataset(node: DatasetNode, logicalDate: string | undefined, { runId, startedAt }: RunIdentity, txn: { appId: string; version: number }, pending: Map<string, PendingWrite>, expectationResults: ExpectationResult[]): Promise<DatasetResult> {
+  private async runDataset(node: DatasetNode, logicalDate: string | undefined, { runId, startedAt }: RunIdentity, pending: Map<string, PendingWrite>, expectationResults: ExpectationResult[]): Promise<DatasetResult> {
     const ds = node.dataset;
+    const txn = { appId: `ingot:${logicalDate ?? 'full'}`, version: startedAt.getTime() };
     const full = logicalDate === undefined;
     const interval: Interval = full ? EVERYTHING : intervalOf(logicalDate, ds.grain ?? 'day');
     const partitionColumn = ds.partitionBy?.[0];
@@ -182,8 +192,7 @@ export class Runner {
       const ctx: SourceContext = { projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn, logicalDate, runId };
       // the bookmark of an incremental source is derived from the committed table (never in a full refresh)
       if (!full) ctx.maxOfTarget = (column) => maxOfTable(this.engine, this.lake.table(ds.name), ds.name, column);
-      const connector = ds.source.kind === 'postgres' ? new PostgresConnector(ds.source) : ds.source.kind === 'http' ? new HttpConnector(ds.source) : new FilesConnector(ds.source);
-      const batch = await connector.read(ctx, this.engine, '__source');
+      const batch = await connectorFor(ds.source).read(ctx, this.engine, '__source');
       inputs = batch.inputs;
       sql = `SELECT *, TIMESTAMPTZ '${startedAt.toISOString()}' AS "_ingested_at", '${runId}' AS "_run_id" FROM "__source"`;
     } else {

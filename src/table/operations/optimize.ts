@@ -1,5 +1,5 @@
 import { ROW_FILE, type Engine } from '../../engine/engine.js';
-import { writeDataFiles } from '../../lake.js';
+import { discardFiles, writeDataFiles } from '../../lake.js';
 import type { Add } from '../actions.js';
 import { filtersToSql, type Filter } from '../filter.js';
 import type { DeltaTable } from '../table.js';
@@ -64,7 +64,7 @@ export async function optimize(table: DeltaTable, engine: Engine, options: Optim
       added.push(...files);
     }
   } catch (err) {
-    await Promise.all(added.map((f) => table.store.delete(f.path)));
+    await discardFiles(table, added.map((f) => f.path));
     throw err;
   }
   return commitRewrite(table, snapshot, {

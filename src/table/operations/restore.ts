@@ -2,7 +2,7 @@ import { IngotError } from '../../errors.js';
 import type { Action } from '../actions.js';
 import type { DeltaTable } from '../table.js';
 import { decodePath, tombstone } from '../write.js';
-import { writableSnapshot, unchanged, type OperationResult } from './rewrite.js';
+import { metricStrings, unchanged, writableSnapshot, type OperationResult } from './rewrite.js';
 
 /** Which version `restore` returns to: a version number, or the latest version committed at or before a time (ms since epoch). */
 export type RestoreTarget = { version: number } | { timestamp: number };
@@ -47,7 +47,7 @@ export async function restore(table: DeltaTable, target: RestoreTarget): Promise
     actions,
     operation: 'RESTORE',
     operationParameters: 'version' in target ? { version } : { timestamp: new Date(target.timestamp).toISOString() },
-    operationMetrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, String(v)])),
+    operationMetrics: metricStrings(metrics),
     readPredicate: [],
   });
   return { version: committed, committed: true, metrics };

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { quoteIdent, type Engine } from '../../engine/engine.js';
+import { quoteIdent, quoteString, type Engine } from '../../engine/engine.js';
 import { discardFiles, scanOf, writeDataFiles } from '../../lake.js';
 import type { Action, Add } from '../actions.js';
 import type { Filter } from '../filter.js';
@@ -67,8 +67,6 @@ export interface Rewrite {
   metrics: Record<string, number>;
   /** false for rearrangements that change no rows (optimize). */
   dataChange?: boolean;
-  /** Extra actions (e.g. metaData). */
-  actions?: Action[];
   /**
    * The rows the operation read (`PreparedCommit.readPredicate`): by default the whole table, so
    * a concurrent commit adding rows conflicts; `undefined` when only the removed files were read.
@@ -84,7 +82,7 @@ export interface Rewrite {
 export async function commitRewrite(table: DeltaTable, snapshot: Snapshot, rewrite: Rewrite): Promise<OperationResult> {
   const now = Date.now();
   const dataChange = rewrite.dataChange ?? true;
-  const actions: Action[] = [...(rewrite.actions ?? [])];
+  const actions: Action[] = [];
   for (const add of rewrite.removed) actions.push({ remove: tombstone(add, now, dataChange) });
   for (const file of rewrite.added) actions.push({ add: toAdd(file, dataChange) });
   const metrics = {
@@ -99,7 +97,7 @@ export async function commitRewrite(table: DeltaTable, snapshot: Snapshot, rewri
       actions,
       operation: rewrite.operation,
       operationParameters: rewrite.parameters,
-      operationMetrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, String(v)])),
+      operationMetrics: metricStrings(metrics),
       readPredicate: rewrite.readPredicate === 'removed files only' ? undefined : (rewrite.readPredicate ?? []),
     });
     return { version, committed: true, metrics };
@@ -116,5 +114,10 @@ export function unchanged(snapshot: Snapshot, metrics: Record<string, number>): 
 
 /** `'a', 'b'` list of absolute paths for an `IN (...)` test on `__ingot_file`. */
 export function fileList(paths: Iterable<string>): string {
-  return [...paths].map((p) => `'${p.replace(/'/g, "''")}'`).join(', ');
+  return [...paths].map(quoteString).join(', ');
+}
+
+/** Metrics as commitInfo.operationMetrics holds them: every value a string, as Delta writes them. */
+export function metricStrings(metrics: Record<string, number>): Record<string, string> {
+  return Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, String(v)]));
 }
