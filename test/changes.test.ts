@@ -1,0 +1,318 @@
+/**
+ * Change data: `merge` (insert-only, keep the first arrival) and `apply changes` (SCD type 1
+ * and 2) over a generated change feed (fixed seed) with late, out-of-order arrivals, repeated
+ * values and deletes, run day by day and as a full refresh. Every table is compared with an
+ * independent computation in plain TypeScript over the same feed, and read by delta-rs too.
+ * Also `unique(..., { over: 'table' })`.
+ */
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadProject } from '../src/pipeline/project.js';
+import { Runner } from '../src/run/runner.js';
+import type { DuckDBEngine } from '../src/engine/duckdb/engine.js';
+import { tempDir } from './fixtures.js';
+import { canonicalRows, readWithDeltaRs, readWithIngot } from './helpers.js';
+
+// ---------------------------------------------------------------------------------------------
+// the change feed
+
+/** A small deterministic PRNG (mulberry32). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Change {
+  id: number;
+  seq: number;
+  /** `2024-01-01 00:00:00` plus `seq` minutes. */
+  changed_at: string;
+  op: 'U' | 'D';
+  name: string;
+  amount: number | null;
+  /** Index of the day the change lands (its file's day). */
+  arrival: number;
+  file: 'a.csv' | 'b.csv';
+}
+
+const DAYS = ['2024-03-01', '2024-03-02', '2024-03-03', '2024-03-04', '2024-03-05'];
+const NAMES = ['ada', 'bo', 'cy', 'di'];
+
+function changedAt(seq: number): string {
+  const d = new Date(Date.UTC(2024, 0, 1) + seq * 60_000);
+  return d.toISOString().replace('T', ' ').slice(0, 19);
+}
+
+/**
+ * 40 changes a day over 30 keys; sequence numbers follow creation, but a fifth of the changes
+ * land one or two days late; 12 % are deletes; a quarter of the updates repeat the key's
+ * previous values; some amounts are NULL. Each day's changes are shuffled over two files.
+ */
+function generateFeed(seed: number): Change[] {
+  const rnd = prng(seed);
+  const last = new Map<number, { name: string; amount: number | null }>();
+  const feed: Change[] = [];
+  let seq = 0;
+  for (let day = 0; day < DAYS.length; day++) {
+    for (let i = 0; i < 40; i++) {
+      const id = Math.floor(rnd() * 30);
+      seq += 1 + Math.floor(rnd() * 3);
+      const op = rnd() < 0.12 ? 'D' : 'U';
+      const prev = last.get(id);
+      const values = op === 'U' && prev && rnd() < 0.25 ? prev : { name: NAMES[Math.floor(rnd() * NAMES.length)]!, amount: rnd() < 0.05 ? null : Math.floor(rnd() * 1000) };
+      if (op === 'U') last.set(id, values);
+      const arrival = Math.min(DAYS.length - 1, day + (rnd() < 0.2 ? 1 + Math.floor(rnd() * 2) : 0));
+      feed.push({ id, seq, changed_at: changedAt(seq), op, ...values, arrival, file: rnd() < 0.5 ? 'a.csv' : 'b.csv' });
+    }
+  }
+  return feed;
+}
+
+/** The feed's files: `landing/changes/day=<day>/{a,b}.csv`, rows shuffled. */
+async function writeFeed(dir: string, feed: Change[], seed: number): Promise<void> {
+  const rnd = prng(seed + 1);
+  for (const [d, day] of DAYS.entries()) {
+    for (const file of ['a.csv', 'b.csv'] as const) {
+      const rows = feed.filter((c) => c.arrival === d && c.file === file);
+      for (let i = rows.length - 1; i > 0; i--) {
+        const j = Math.floor(rnd() * (i + 1));
+        [rows[i], rows[j]] = [rows[j]!, rows[i]!];
+      }
+      await writeCsv(dir, day, file, rows);
+    }
+  }
+}
+
+async function writeCsv(dir: string, day: string, file: string, rows: Change[]): Promise<void> {
+  const folder = path.join(dir, 'landing', 'changes', `day=${day}`);
+  await fs.mkdir(folder, { recursive: true });
+  const lines = ['id,seq,changed_at,op,name,amount', ...rows.map((c) => [c.id, c.seq, c.changed_at, c.op, c.name, c.amount ?? ''].join(','))];
+  await fs.writeFile(path.join(folder, file), lines.join('\n') + '\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// the project
+
+const FEED_SQL = 'SELECT id, seq, changed_at, op, name, amount FROM bronze.changes WHERE day >= {{start}} AND day < {{end}}';
+
+async function writeProject(dir: string): Promise<void> {
+  const ds = path.join(dir, 'datasets');
+  await fs.mkdir(path.join(ds, 'bronze'), { recursive: true });
+  await fs.mkdir(path.join(ds, 'silver'), { recursive: true });
+  await fs.writeFile(path.join(dir, 'ingot.config.ts'), "import { defineConfig } from 'ingot';\nexport default defineConfig({ lake: './lake' });\n");
+  const def = (o: Record<string, unknown>): string => `export default ${JSON.stringify(o, null, 2)};\n`;
+  await fs.writeFile(path.join(ds, 'bronze', 'changes.ts'), def({
+    name: 'bronze.changes',
+    source: { kind: 'files', path: 'landing/changes/day={day}/*.csv', format: 'csv',
+      columns: { id: 'INTEGER', seq: 'BIGINT', changed_at: 'TIMESTAMP', op: 'VARCHAR', name: 'VARCHAR', amount: 'INTEGER' } },
+    materialization: 'replace partition',
+    partitionBy: ['day'],
+  }));
+  // insert-only: the first arrival by change time, and by the default order (file, then values)
+  await fs.writeFile(path.join(ds, 'silver', 'first_by_time.ts'), def({
+    name: 'silver.first_by_time', sql: FEED_SQL, materialization: 'merge', key: ['id'], orderBy: 'changed_at',
+  }));
+  await fs.writeFile(path.join(ds, 'silver', 'first_default.ts'), def({
+    name: 'silver.first_default',
+    sql: 'SELECT id, name, amount, _source FROM bronze.changes WHERE day >= {{start}} AND day < {{end}}',
+    materialization: 'merge', key: ['id'],
+  }));
+  await fs.writeFile(path.join(ds, 'silver', 'scd1.ts'), def({
+    name: 'silver.scd1', sql: FEED_SQL, materialization: 'apply changes', key: ['id'],
+    changes: { sequenceBy: 'seq', deleteWhen: "op = 'D'", exceptColumns: ['op'] },
+  }));
+  await fs.writeFile(path.join(ds, 'silver', 'scd2.ts'), def({
+    name: 'silver.scd2', sql: FEED_SQL, materialization: 'apply changes', key: ['id'],
+    changes: { sequenceBy: 'changed_at', deleteWhen: "op = 'D'", scdType: 2, exceptColumns: ['op', 'seq'] },
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// the reference computations, run by run (each `batches` entry is one run's changes)
+
+type Row = Record<string, unknown>;
+
+/** Insert-only: per run, the first row of each key by `before`; keys already present skipped. */
+function referenceFirst(batches: Change[][], before: (a: Change, b: Change) => number, project: (c: Change) => Row): Row[] {
+  const table = new Map<number, Row>();
+  for (const batch of batches) {
+    const first = new Map<number, Change>();
+    for (const c of [...batch].sort(before)) if (!first.has(c.id)) first.set(c.id, c);
+    for (const [id, c] of first) if (!table.has(id)) table.set(id, project(c));
+  }
+  return [...table.values()];
+}
+
+/** SCD1: per run, the latest change of each key applies if newer than the row; deletes remove. */
+function referenceScd1(batches: Change[][]): Row[] {
+  const table = new Map<number, Change>();
+  for (const batch of batches) {
+    const latest = new Map<number, Change>();
+    for (const c of batch) if ((latest.get(c.id)?.seq ?? -1) < c.seq) latest.set(c.id, c);
+    for (const [id, c] of latest) {
+      const row = table.get(id);
+      if (row && c.seq <= row.seq) continue;
+      if (c.op === 'D') table.delete(id);
+      else table.set(id, c);
+    }
+  }
+  return [...table.values()].map((c) => ({ id: c.id, seq: c.seq, changed_at: c.changed_at, name: c.name, amount: c.amount }));
+}
+
+interface Version { changed_at: string; name: string; amount: number | null; valid_from: string; valid_to: string | null }
+
+/**
+ * SCD2: per run and key, the events the history records (versions; a version closed where no
+ * other starts was closed by a delete) plus the run's changes not recorded yet, replayed in
+ * time order through a state machine (open / closed).
+ */
+function referenceScd2(batches: Change[][]): Row[] {
+  const history = new Map<number, Version[]>();
+  for (const batch of batches) {
+    for (const id of new Set(batch.map((c) => c.id))) {
+      const versions = history.get(id) ?? [];
+      const events: { at: string; del: boolean; name: string; amount: number | null; changed_at: string }[] = [];
+      for (const v of versions) {
+        events.push({ at: v.valid_from, del: false, name: v.name, amount: v.amount, changed_at: v.changed_at });
+        if (v.valid_to !== null && !versions.some((w) => w.valid_from === v.valid_to)) events.push({ at: v.valid_to, del: true, name: '', amount: null, changed_at: '' });
+      }
+      for (const c of batch.filter((x) => x.id === id)) {
+        if (!events.some((e) => e.at === c.changed_at)) events.push({ at: c.changed_at, del: c.op === 'D', name: c.name, amount: c.amount, changed_at: c.changed_at });
+      }
+      events.sort((a, b) => (a.at < b.at ? -1 : 1));
+      const next: Version[] = [];
+      let open: Version | undefined;
+      for (const e of events) {
+        if (e.del) {
+          if (open) open.valid_to = e.at;
+          open = undefined;
+        } else if (!open || open.name !== e.name || open.amount !== e.amount) {
+          if (open) open.valid_to = e.at;
+          open = { changed_at: e.changed_at, name: e.name, amount: e.amount, valid_from: e.at, valid_to: null };
+          next.push(open);
+        }
+      }
+      history.set(id, next);
+    }
+  }
+  return [...history].flatMap(([id, vs]) => vs.map((v) => ({ id, changed_at: v.changed_at, name: v.name, amount: v.amount, valid_from: v.valid_from, valid_to: v.valid_to, is_current: v.valid_to === null })));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Rows as comparable text: sorted JSON lines with timestamps cut to seconds. */
+function normalize(rows: Row[]): string[] {
+  const value = (v: unknown): unknown => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/.test(v) ? v.slice(0, 19).replace('T', ' ') : typeof v === 'bigint' ? Number(v) : v);
+  return rows.map((r) => JSON.stringify(Object.fromEntries(Object.keys(r).sort().map((k) => [k, value(r[k])])))).sort();
+}
+
+async function tableRows(runner: Runner, name: string): Promise<Row[]> {
+  const read = await readWithIngot(runner.engine as DuckDBEngine, runner.lake.table(name));
+  return read.rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'string' && /^-?\d+$/.test(v) && k === 'seq' ? Number(v) : v])));
+}
+
+/** The table as delta-rs reads it equals ingot's read. */
+async function assertDeltaRsAgrees(runner: Runner, name: string): Promise<void> {
+  const ours = await readWithIngot(runner.engine as DuckDBEngine, runner.lake.table(name));
+  const rs = readWithDeltaRs(runner.lake.table(name).location);
+  assert.equal(rs.version, ours.version, `${name}: version`);
+  const opts = { naiveTimestampsAreUtc: true };
+  assert.deepEqual(canonicalRows(ours.schema, rs.rows, opts), canonicalRows(ours.schema, ours.rows, opts), `${name}: delta-rs read`);
+}
+
+const byTime = (a: Change, b: Change): number => (a.changed_at < b.changed_at ? -1 : a.changed_at > b.changed_at ? 1 : 0);
+/** The default order of `merge`: `_source` (the file), then the output's columns (id, name, amount NULLS LAST). */
+const defaultOrder = (dayOf: (c: Change) => string) => (a: Change, b: Change): number => {
+  const key = (c: Change): [string, number, string, number] => [`${dayOf(c)}/${c.file}`, c.id, c.name, c.amount ?? Number.MAX_SAFE_INTEGER];
+  const [x, y] = [key(a), key(b)];
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
+  return 0;
+};
+const firstByTimeRow = (c: Change): Row => ({ id: c.id, seq: c.seq, changed_at: c.changed_at, op: c.op, name: c.name, amount: c.amount });
+const firstDefaultRow = (c: Change): Row => ({ id: c.id, name: c.name, amount: c.amount, _source: `landing/changes/day=${DAYS[c.arrival]}/${c.file}` });
+
+describe('change data: merge and apply changes', () => {
+  const SEED = 20240301;
+  const feed = generateFeed(SEED);
+  const batches = DAYS.map((_d, i) => feed.filter((c) => c.arrival === i));
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let runner: Runner;
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('changes'));
+    await writeProject(dir);
+    await writeFeed(dir, feed, SEED);
+    runner = await Runner.open(await loadProject(dir));
+  });
+  after(async () => {
+    await runner.close();
+    await cleanup();
+  });
+
+  it('the feed has what the tests need: late arrivals, repeated values, deletes, keys in several files of a day', () => {
+    const late = feed.filter((c) => batches.slice(0, c.arrival).some((b) => b.some((x) => x.id === c.id && x.seq > c.seq)));
+    assert.ok(late.length >= 5, `changes older than one already loaded for their key: ${late.length}`);
+    assert.ok(feed.filter((c) => c.op === 'D').length >= 10);
+    assert.ok(batches.every((b) => new Set(b.map((c) => c.id)).size < b.length), 'every day has several changes of some key');
+  });
+
+  it('runs day by day: each table equals the reference computation after every run, and delta-rs reads the same', async () => {
+    for (const [i, day] of DAYS.entries()) {
+      const result = await runner.run(day);
+      assert.equal(result.status, 'success', result.error);
+      const upTo = batches.slice(0, i + 1);
+      assert.deepEqual(normalize(await tableRows(runner, 'silver.first_by_time')), normalize(referenceFirst(upTo, byTime, firstByTimeRow)), `first_by_time after ${day}`);
+      assert.deepEqual(normalize(await tableRows(runner, 'silver.first_default')), normalize(referenceFirst(upTo, defaultOrder((c) => DAYS[c.arrival]!), firstDefaultRow)), `first_default after ${day}`);
+      assert.deepEqual(normalize(await tableRows(runner, 'silver.scd1')), normalize(referenceScd1(upTo)), `scd1 after ${day}`);
+      assert.deepEqual(normalize(await tableRows(runner, 'silver.scd2')), normalize(referenceScd2(upTo)), `scd2 after ${day}`);
+    }
+    for (const name of ['silver.first_by_time', 'silver.first_default', 'silver.scd1', 'silver.scd2']) {
+      await assertDeltaRsAgrees(runner, name);
+      const [last] = await runner.lake.table(name).history(1);
+      assert.equal(last!.operation, 'MERGE', `${name} is merged into`);
+    }
+    // SCD2 sanity, independently of the reference: one current row per live key, no overlaps
+    const scd2 = await tableRows(runner, 'silver.scd2');
+    const current = scd2.filter((r) => r['is_current'] === true).map((r) => r['id']);
+    assert.equal(new Set(current).size, current.length);
+    assert.ok(scd2.length > current.length + 20, 'history holds closed versions');
+  });
+
+  it('a run that fails (two changes of a key with the same sequence) leaves every table unchanged', async () => {
+    const versions = async (): Promise<number[]> => Promise.all(['bronze.changes', 'silver.scd1', 'silver.scd2', 'silver.first_by_time'].map(async (n) => (await runner.lake.table(n).snapshot()).version));
+    const before = await versions();
+    const rowsBefore = normalize(await tableRows(runner, 'silver.scd1'));
+    const clash: Change[] = [
+      { id: 7, seq: 100_000, changed_at: changedAt(100_000), op: 'U', name: 'ada', amount: 1, arrival: 5, file: 'a.csv' },
+      { id: 7, seq: 100_000, changed_at: changedAt(100_000), op: 'U', name: 'bo', amount: 2, arrival: 5, file: 'a.csv' },
+      { id: 8, seq: 100_001, changed_at: changedAt(100_001), op: 'U', name: 'cy', amount: 3, arrival: 5, file: 'a.csv' },
+    ];
+    await writeCsv(dir, '2024-03-06', 'a.csv', clash);
+    const result = await runner.run('2024-03-06');
+    assert.equal(result.status, 'failed');
+    assert.match(result.error ?? '', /silver\.scd1: 2 changes of key \{"id":7\} have the same seq 100000/);
+    assert.deepEqual(await versions(), before);
+    assert.deepEqual(normalize(await tableRows(runner, 'silver.scd1')), rowsBefore);
+    await fs.rm(path.join(dir, 'landing', 'changes', 'day=2024-03-06'), { recursive: true });
+  });
+
+  it('a full refresh rebuilds each table from the whole feed as one batch', async () => {
+    const result = await runner.run(undefined);
+    assert.equal(result.status, 'success', result.error);
+    const all = [feed];
+    assert.deepEqual(normalize(await tableRows(runner, 'silver.first_by_time')), normalize(referenceFirst(all, byTime, firstByTimeRow)));
+    assert.deepEqual(normalize(await tableRows(runner, 'silver.first_default')), normalize(referenceFirst(all, defaultOrder((c) => DAYS[c.arrival]!), firstDefaultRow)));
+    assert.deepEqual(normalize(await tableRows(runner, 'silver.scd1')), normalize(referenceScd1(all)));
+    assert.deepEqual(normalize(await tableRows(runner, 'silver.scd2')), normalize(referenceScd2(all)));
+    await assertDeltaRsAgrees(runner, 'silver.scd2');
+  });
+});
