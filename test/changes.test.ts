@@ -44,6 +44,9 @@ interface Change {
 }
 
 const DAYS = ['2024-03-01', '2024-03-02', '2024-03-03', '2024-03-04', '2024-03-05'];
+/** A day after the generated ones, for single changes written by the tests. */
+const EXTRA_DAY = '2024-03-06';
+const dayOf = (c: Change): string => [...DAYS, EXTRA_DAY][c.arrival]!;
 const NAMES = ['ada', 'bo', 'cy', 'di'];
 
 function changedAt(seq: number): string {
@@ -125,8 +128,9 @@ async function writeProject(dir: string): Promise<void> {
     sql: 'SELECT id, name, amount, _source FROM bronze.changes WHERE day >= {{start}} AND day < {{end}}',
     materialization: 'merge', key: ['id'],
   }));
+  // partitioned, so that a run touching one key shows that only that key's file is rewritten
   await fs.writeFile(path.join(ds, 'silver', 'scd1.ts'), def({
-    name: 'silver.scd1', sql: FEED_SQL, materialization: 'apply changes', key: ['id'],
+    name: 'silver.scd1', sql: FEED_SQL.replace('amount FROM', 'amount, id % 3 AS bucket FROM'), partitionBy: ['bucket'], materialization: 'apply changes', key: ['id'],
     changes: { sequenceBy: 'seq', deleteWhen: "op = 'D'", exceptColumns: ['op'] },
   }));
   await fs.writeFile(path.join(ds, 'silver', 'scd2.ts'), def({
@@ -164,7 +168,7 @@ function referenceScd1(batches: Change[][]): Row[] {
       else table.set(id, c);
     }
   }
-  return [...table.values()].map((c) => ({ id: c.id, seq: c.seq, changed_at: c.changed_at, name: c.name, amount: c.amount }));
+  return [...table.values()].map((c) => ({ id: c.id, seq: c.seq, changed_at: c.changed_at, name: c.name, amount: c.amount, bucket: c.id % 3 }));
 }
 
 interface Version { changed_at: string; name: string; amount: number | null; valid_from: string; valid_to: string | null }
@@ -237,7 +241,7 @@ const defaultOrder = (dayOf: (c: Change) => string) => (a: Change, b: Change): n
   return 0;
 };
 const firstByTimeRow = (c: Change): Row => ({ id: c.id, seq: c.seq, changed_at: c.changed_at, op: c.op, name: c.name, amount: c.amount });
-const firstDefaultRow = (c: Change): Row => ({ id: c.id, name: c.name, amount: c.amount, _source: `landing/changes/day=${DAYS[c.arrival]}/${c.file}` });
+const firstDefaultRow = (c: Change): Row => ({ id: c.id, name: c.name, amount: c.amount, _source: `landing/changes/day=${dayOf(c)}/${c.file}` });
 
 describe('change data: merge and apply changes', () => {
   const SEED = 20240301;
@@ -271,7 +275,7 @@ describe('change data: merge and apply changes', () => {
       assert.equal(result.status, 'success', result.error);
       const upTo = batches.slice(0, i + 1);
       assert.deepEqual(normalize(await tableRows(runner, 'silver.first_by_time')), normalize(referenceFirst(upTo, byTime, firstByTimeRow)), `first_by_time after ${day}`);
-      assert.deepEqual(normalize(await tableRows(runner, 'silver.first_default')), normalize(referenceFirst(upTo, defaultOrder((c) => DAYS[c.arrival]!), firstDefaultRow)), `first_default after ${day}`);
+      assert.deepEqual(normalize(await tableRows(runner, 'silver.first_default')), normalize(referenceFirst(upTo, defaultOrder(dayOf), firstDefaultRow)), `first_default after ${day}`);
       assert.deepEqual(normalize(await tableRows(runner, 'silver.scd1')), normalize(referenceScd1(upTo)), `scd1 after ${day}`);
       assert.deepEqual(normalize(await tableRows(runner, 'silver.scd2')), normalize(referenceScd2(upTo)), `scd2 after ${day}`);
     }
@@ -296,13 +300,31 @@ describe('change data: merge and apply changes', () => {
       { id: 7, seq: 100_000, changed_at: changedAt(100_000), op: 'U', name: 'bo', amount: 2, arrival: 5, file: 'a.csv' },
       { id: 8, seq: 100_001, changed_at: changedAt(100_001), op: 'U', name: 'cy', amount: 3, arrival: 5, file: 'a.csv' },
     ];
-    await writeCsv(dir, '2024-03-06', 'a.csv', clash);
-    const result = await runner.run('2024-03-06');
+    await writeCsv(dir, EXTRA_DAY, 'a.csv', clash);
+    const result = await runner.run(EXTRA_DAY);
     assert.equal(result.status, 'failed');
     assert.match(result.error ?? '', /silver\.scd1: 2 changes of key \{"id":7\} have the same seq 100000/);
     assert.deepEqual(await versions(), before);
     assert.deepEqual(normalize(await tableRows(runner, 'silver.scd1')), rowsBefore);
-    await fs.rm(path.join(dir, 'landing', 'changes', 'day=2024-03-06'), { recursive: true });
+    await fs.rm(path.join(dir, 'landing', 'changes', `day=${EXTRA_DAY}`), { recursive: true });
+  });
+
+  it('a run changing one key rewrites only the file holding it', async () => {
+    const scd1 = runner.lake.table('silver.scd1');
+    const files = (await scd1.snapshot()).files.size;
+    assert.equal(files, 3, 'one file per bucket');
+    const one: Change = { id: 4, seq: 200_000, changed_at: changedAt(200_000), op: 'U', name: 'zed', amount: 5, arrival: DAYS.length, file: 'a.csv' };
+    await writeCsv(dir, EXTRA_DAY, 'a.csv', [one]);
+    const result = await runner.run(EXTRA_DAY);
+    assert.equal(result.status, 'success', result.error);
+    const [merge] = await scd1.history(1);
+    assert.equal(merge!.operation, 'MERGE');
+    assert.deepEqual([merge!.operationMetrics['numRemovedFiles'], merge!.operationMetrics['numAddedFiles'], merge!.operationMetrics['numTargetRowsUpdated']], ['1', '1', '1']);
+    assert.equal((await scd1.snapshot()).files.size, 3);
+    batches.push([one]);
+    feed.push(one);
+    assert.deepEqual(normalize(await tableRows(runner, 'silver.scd1')), normalize(referenceScd1(batches)));
+    assert.deepEqual(normalize(await tableRows(runner, 'silver.scd2')), normalize(referenceScd2(batches)));
   });
 
   it('a full refresh rebuilds each table from the whole feed as one batch', async () => {
@@ -310,9 +332,70 @@ describe('change data: merge and apply changes', () => {
     assert.equal(result.status, 'success', result.error);
     const all = [feed];
     assert.deepEqual(normalize(await tableRows(runner, 'silver.first_by_time')), normalize(referenceFirst(all, byTime, firstByTimeRow)));
-    assert.deepEqual(normalize(await tableRows(runner, 'silver.first_default')), normalize(referenceFirst(all, defaultOrder((c) => DAYS[c.arrival]!), firstDefaultRow)));
+    assert.deepEqual(normalize(await tableRows(runner, 'silver.first_default')), normalize(referenceFirst(all, defaultOrder(dayOf), firstDefaultRow)));
     assert.deepEqual(normalize(await tableRows(runner, 'silver.scd1')), normalize(referenceScd1(all)));
     assert.deepEqual(normalize(await tableRows(runner, 'silver.scd2')), normalize(referenceScd2(all)));
     await assertDeltaRsAgrees(runner, 'silver.scd2');
+  });
+});
+
+describe('unique over the table', () => {
+  const DAYS_IDS: [string, (number | null)[]][] = [
+    ['2024-01-01', [1, 2, 3, null]],
+    ['2024-01-02', [3, 4, 4, 5, null]],
+    ['2024-01-03', [1, 6, 7, 7, 7]],
+  ];
+  const values = DAYS_IDS.flatMap(([day, ids]) => ids.map((id, i) => `(DATE '${day}', ${id ?? 'NULL'}, ${i})`)).join(', ');
+  const sql = `SELECT * FROM (VALUES ${values}) AS t(day, order_id, line) WHERE day >= {{start}} AND day < {{end}}`;
+
+  /** Per run: the order ids that fail (NULL passes), given the ids the table holds. */
+  function failing(ids: (number | null)[], table: Set<number>, over: 'table' | 'batch'): (number | null)[] {
+    return ids.filter((id) => id !== null && (ids.filter((x) => x === id).length > 1 || (over === 'table' && table.has(id))));
+  }
+
+  it('fails batch rows whose key the committed table holds, or that the batch holds twice; full refresh compares with nothing', async (t) => {
+    const { dir, cleanup } = await tempDir('unique-table');
+    t.after(cleanup);
+    await fs.mkdir(path.join(dir, 'datasets', 'silver'), { recursive: true });
+    await fs.writeFile(path.join(dir, 'ingot.config.ts'), "import { defineConfig } from 'ingot';\nexport default defineConfig({ lake: './lake' });\n");
+    for (const over of ['table', 'batch'] as const) {
+      await fs.writeFile(path.join(dir, 'datasets', 'silver', `orders_${over}.ts`), `import { dataset, unique } from 'ingot';
+export default dataset({
+  name: 'silver.orders_${over}', sql: ${JSON.stringify(sql)}, materialization: 'append',
+  expectations: [unique('order_id', { over: '${over}', action: 'quarantine' })],
+});
+`);
+    }
+    const runner = await Runner.open(await loadProject(dir));
+    t.after(() => runner.close());
+    const ids = async (name: string): Promise<(number | null)[]> => (await tableRows(runner, name)).map((r) => r['order_id'] as number | null);
+    const sortIds = (xs: (number | null)[]): string[] => xs.map(String).sort();
+    const kept = { table: [] as (number | null)[], batch: [] as (number | null)[] };
+    const quarantined = { table: [] as (number | null)[], batch: [] as (number | null)[] };
+    for (const [day, dayIds] of DAYS_IDS) {
+      const result = await runner.run(day);
+      assert.equal(result.status, 'success', result.error);
+      for (const over of ['table', 'batch'] as const) {
+        const fail = failing(dayIds, new Set(kept[over].filter((x): x is number => x !== null)), over);
+        const keptNow = [...dayIds];
+        for (const f of fail) keptNow.splice(keptNow.indexOf(f), 1);
+        kept[over].push(...keptNow);
+        quarantined[over].push(...fail);
+        const r = result.datasets.find((d) => d.dataset === `silver.orders_${over}`)!;
+        assert.deepEqual(r.expectations.map((e) => [e.name, e.failed]), [['order_id_unique', fail.length]], `${over} on ${day}`);
+        assert.deepEqual(sortIds(await ids(`silver.orders_${over}`)), sortIds(kept[over]), `${over} on ${day}`);
+      }
+    }
+    assert.deepEqual(sortIds(await ids('silver.orders_table_quarantine')), sortIds(quarantined.table));
+    assert.deepEqual(sortIds(await ids('silver.orders_batch_quarantine')), sortIds(quarantined.batch));
+    assert.ok(quarantined.table.length > quarantined.batch.length, 'the table check catches more');
+
+    const full = await runner.run(undefined);
+    assert.equal(full.status, 'success', full.error);
+    const all = DAYS_IDS.flatMap(([, xs]) => xs);
+    const fail = failing(all, new Set(), 'batch');
+    const r = full.datasets.find((d) => d.dataset === 'silver.orders_table')!;
+    assert.equal(r.expectations[0]!.failed, fail.length);
+    assert.equal((await ids('silver.orders_table')).length, all.length - fail.length);
   });
 });
