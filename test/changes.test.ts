@@ -133,10 +133,10 @@ async function writeProject(dir: string): Promise<void> {
     name: 'silver.scd1', sql: FEED_SQL.replace('amount FROM', 'amount, id % 3 AS bucket FROM'), partitionBy: ['bucket'], materialization: 'apply changes', key: ['id'],
     changes: { sequenceBy: 'seq', deleteWhen: "op = 'D'", exceptColumns: ['op'] },
   }));
-  await fs.writeFile(path.join(ds, 'silver', 'scd2.ts'), def({
-    name: 'silver.scd2', sql: FEED_SQL, materialization: 'apply changes', key: ['id'],
-    changes: { sequenceBy: 'changed_at', deleteWhen: "op = 'D'", scdType: 2, exceptColumns: ['op', 'seq'] },
-  }));
+  // the same through .sql directives
+  await fs.writeFile(path.join(ds, 'silver', 'scd2.sql'), [
+    '-- materialization: apply changes', '-- key: id', '-- sequence_by: changed_at', "-- delete_when: op = 'D'", '-- scd_type: 2', '-- except_columns: op, seq', FEED_SQL,
+  ].join('\n'));
 }
 
 // ---------------------------------------------------------------------------------------------

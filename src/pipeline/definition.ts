@@ -43,7 +43,7 @@ export type Materialization = 'append' | 'overwrite' | 'replace partition' | 'me
  * the table holds for its key never overwrites it.
  */
 export interface ChangeFeed {
-  /** Column (or SQL expression's column) ordering the changes of a key: a number, date or timestamp. Never NULL. */
+  /** Column ordering the changes of a key: a number, date or timestamp; never NULL. */
   sequenceBy: string;
   /** SQL condition over a change row marking a delete, e.g. `op = 'D'` (default: no deletes). */
   deleteWhen?: string;
