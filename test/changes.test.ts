@@ -119,6 +119,14 @@ async function writeProject(dir: string): Promise<void> {
     materialization: 'replace partition',
     partitionBy: ['day'],
   }));
+  // insert-only straight from the files (the media system's rule), in the default order: the
+  // file (`_source`), then the columns (id, seq, ...)
+  await fs.writeFile(path.join(ds, 'bronze', 'first_seen.ts'), def({
+    name: 'bronze.first_seen',
+    source: { kind: 'files', path: 'landing/changes/day={day}/*.csv', format: 'csv',
+      columns: { id: 'INTEGER', seq: 'BIGINT', changed_at: 'TIMESTAMP', op: 'VARCHAR', name: 'VARCHAR', amount: 'INTEGER' } },
+    materialization: 'merge', key: ['id'], partitionBy: ['day'],
+  }));
   // insert-only: the first arrival by change time, and by the default order (file, then values)
   await fs.writeFile(path.join(ds, 'silver', 'first_by_time.ts'), def({
     name: 'silver.first_by_time', sql: FEED_SQL, materialization: 'merge', key: ['id'], orderBy: 'changed_at',
@@ -240,6 +248,15 @@ const defaultOrder = (dayOf: (c: Change) => string) => (a: Change, b: Change): n
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
   return 0;
 };
+const fileThenSeq = (a: Change, b: Change): number => {
+  const [x, y] = [`${dayOf(a)}/${a.file}`, `${dayOf(b)}/${b.file}`];
+  return x !== y ? (x < y ? -1 : 1) : a.id !== b.id ? a.id - b.id : a.seq - b.seq;
+};
+const firstSeenRow = (c: Change): Row => ({ id: c.id, seq: c.seq, day: dayOf(c), _source: `landing/changes/day=${dayOf(c)}/${c.file}` });
+/** bronze.first_seen without the columns that vary by run (`_ingested_at`, `_run_id`). */
+async function firstSeen(runner: Runner): Promise<Row[]> {
+  return (await tableRows(runner, 'bronze.first_seen')).map((r) => ({ id: r['id'], seq: r['seq'], day: r['day'], _source: r['_source'] }));
+}
 const firstByTimeRow = (c: Change): Row => ({ id: c.id, seq: c.seq, changed_at: c.changed_at, op: c.op, name: c.name, amount: c.amount });
 const firstDefaultRow = (c: Change): Row => ({ id: c.id, name: c.name, amount: c.amount, _source: `landing/changes/day=${dayOf(c)}/${c.file}` });
 
@@ -276,10 +293,13 @@ describe('change data: merge and apply changes', () => {
       const upTo = batches.slice(0, i + 1);
       assert.deepEqual(normalize(await tableRows(runner, 'silver.first_by_time')), normalize(referenceFirst(upTo, byTime, firstByTimeRow)), `first_by_time after ${day}`);
       assert.deepEqual(normalize(await tableRows(runner, 'silver.first_default')), normalize(referenceFirst(upTo, defaultOrder(dayOf), firstDefaultRow)), `first_default after ${day}`);
+      assert.deepEqual(normalize(await firstSeen(runner)), normalize(referenceFirst(upTo, fileThenSeq, firstSeenRow)), `first_seen after ${day}`);
+      const bronze = result.datasets.find((d) => d.dataset === 'bronze.first_seen')!;
+      assert.equal(bronze.rowsIn, batches[i]!.length);
       assert.deepEqual(normalize(await tableRows(runner, 'silver.scd1')), normalize(referenceScd1(upTo)), `scd1 after ${day}`);
       assert.deepEqual(normalize(await tableRows(runner, 'silver.scd2')), normalize(referenceScd2(upTo)), `scd2 after ${day}`);
     }
-    for (const name of ['silver.first_by_time', 'silver.first_default', 'silver.scd1', 'silver.scd2']) {
+    for (const name of ['bronze.first_seen', 'silver.first_by_time', 'silver.first_default', 'silver.scd1', 'silver.scd2']) {
       await assertDeltaRsAgrees(runner, name);
       const [last] = await runner.lake.table(name).history(1);
       assert.equal(last!.operation, 'MERGE', `${name} is merged into`);
@@ -333,6 +353,7 @@ describe('change data: merge and apply changes', () => {
     const all = [feed];
     assert.deepEqual(normalize(await tableRows(runner, 'silver.first_by_time')), normalize(referenceFirst(all, byTime, firstByTimeRow)));
     assert.deepEqual(normalize(await tableRows(runner, 'silver.first_default')), normalize(referenceFirst(all, defaultOrder(dayOf), firstDefaultRow)));
+    assert.deepEqual(normalize(await firstSeen(runner)), normalize(referenceFirst(all, fileThenSeq, firstSeenRow)));
     assert.deepEqual(normalize(await tableRows(runner, 'silver.scd1')), normalize(referenceScd1(all)));
     assert.deepEqual(normalize(await tableRows(runner, 'silver.scd2')), normalize(referenceScd2(all)));
     await assertDeltaRsAgrees(runner, 'silver.scd2');

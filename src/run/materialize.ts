@@ -50,6 +50,17 @@ export interface KeyedWriteOptions {
   txn: { appId: string; version: number };
 }
 
+/** What `stageKeyed` staged. */
+export interface KeyedWrite {
+  commit: PreparedCommit;
+  /** The table as it will be after the commit. */
+  preview: Snapshot;
+  /** Rows inserted or updated. */
+  rows: number;
+  /** Rows of the batch (the dataset's output). */
+  batchRows: number;
+}
+
 const BATCH = '__ingot_changes_batch';
 const OUT = '__ingot_changes_out';
 const OLD = '__ingot_changes_old';
@@ -61,12 +72,12 @@ const TABLE_VIEW = '__ingot_changes.target';
 /**
  * Stages the rows of `sql` into `table` (at `base`, undefined when it does not exist yet) as
  * `ds.materialization` (`merge` or `apply changes`) says. Returns the prepared commit, the
- * snapshot after it, and the rows it inserts or updates.
+ * snapshot after it, the rows it inserts or updates (`rows`) and the rows of `sql` (`batchRows`).
  * Errors: CHANGES_INVALID (a NULL key or sequence, two changes of a key with the same sequence:
  * the message names the key), COLUMN_UNKNOWN (a key, sequence or except column the output lacks),
  * DATASET_INVALID (a feed column named like an SCD2 column), SQL_ERROR, SCHEMA_MISMATCH.
  */
-export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapshot | undefined, sql: string, ds: DatasetDefinition, options: KeyedWriteOptions): Promise<{ commit: PreparedCommit; preview: Snapshot; rows: number }> {
+export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapshot | undefined, sql: string, ds: DatasetDefinition, options: KeyedWriteOptions): Promise<KeyedWrite> {
   const key = ds.key!;
   const changes = ds.changes;
   const invalid = (code: 'CHANGES_INVALID' | 'COLUMN_UNKNOWN' | 'DATASET_INVALID', message: string, column?: string): IngotError =>
@@ -87,20 +98,20 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
     }
 
     const rebuild = options.full || !base;
-    const write = async (query: string): Promise<{ commit: PreparedCommit; preview: Snapshot; rows: number }> => {
+    const write = async (query: string): Promise<KeyedWrite> => {
       const out = await engine.stage(OUT, query);
       const w = await stageWrite(engine, table, base, `SELECT * FROM ${OUT}`, {
         mode: options.full ? 'overwrite' : 'append', schema: out.schema, partitionBy: options.partitionBy, overwriteSchema: options.full, parameters: options.parameters, txn: options.txn,
       });
-      return { ...w, rows: out.rows };
+      return { ...w, rows: out.rows, batchRows: batch.rows };
     };
-    const mergeInto = async (merge: MergeOptions): Promise<{ commit: PreparedCommit; preview: Snapshot; rows: number }> => {
+    const mergeInto = async (merge: MergeOptions): Promise<KeyedWrite> => {
       const plan = await prepareMerge(table, engine, merge, base!, options.txn);
       // nothing to change still commits, with the run's txn, like an append of no rows
       const commit = plan.commit ?? prepareRewrite(base!, { removed: [], added: [], operation: 'MERGE', parameters: { predicate: JSON.stringify(merge.on) }, metrics: plan.metrics, txn: options.txn }).commit;
       commit.operationParameters = { ...commit.operationParameters, ...options.parameters };
       const rows = (plan.metrics['numTargetRowsInserted'] ?? 0) + (plan.metrics['numTargetRowsUpdated'] ?? 0);
-      return { commit, preview: base!.apply(commit.actions, base!.version + 1), rows };
+      return { commit, preview: base!.apply(commit.actions, base!.version + 1), rows, batchRows: batch.rows };
     };
 
     if (!changes) {

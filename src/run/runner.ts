@@ -270,12 +270,14 @@ export class Runner {
         alreadyCommitted = true;
         return 0;
       }
+      if (name === ds.name && isKeyed(ds)) {
+        const k = await stageKeyed(this.engine, table, base, query, ds, { full, partitionBy: ds.partitionBy ?? [], parameters, txn })
+          .catch((err: unknown) => { throw fail('SQL_ERROR', messageOf(err), err); });
+        pending.set(name, { commit: k.commit, preview: k.preview, table });
+        rowsIn ??= k.batchRows;
+        return k.rows;
+      }
       try {
-        if (name === ds.name && isKeyed(ds)) {
-          const k = await stageKeyed(this.engine, table, base, query, ds, { full, partitionBy: ds.partitionBy ?? [], parameters, txn });
-          pending.set(name, { commit: k.commit, preview: k.preview, table });
-          return k.rows;
-        }
         const w = await stageWrite(this.engine, table, base, query, {
           mode, schema: rowsSchema, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, parameters, txn,
         });
