@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { datasetSchema } from '../src/pipeline/definition.js';
 import { loadProject } from '../src/pipeline/project.js';
 import { Runner } from '../src/run/runner.js';
 import type { DuckDBEngine } from '../src/engine/duckdb/engine.js';
@@ -326,6 +327,12 @@ describe('change data: merge and apply changes', () => {
     assert.match(result.error ?? '', /silver\.scd1: 2 changes of key \{"id":7\} have the same seq 100000/);
     assert.deepEqual(await versions(), before);
     assert.deepEqual(normalize(await tableRows(runner, 'silver.scd1')), rowsBefore);
+    // a NULL key fails the run too, naming the dataset (a files source: not reported as unreadable input)
+    await fs.writeFile(path.join(dir, 'landing', 'changes', `day=${EXTRA_DAY}`, 'a.csv'), 'id,seq,changed_at,op,name,amount\n,300000,2024-06-01 00:00:00,U,ada,1\n');
+    const nullKey = await runner.run(EXTRA_DAY);
+    assert.equal(nullKey.status, 'failed');
+    assert.match(nullKey.error ?? '', /^bronze\.first_seen: 1 output rows have a NULL in key \(id\)/);
+    assert.deepEqual(await versions(), before);
     await fs.rm(path.join(dir, 'landing', 'changes', `day=${EXTRA_DAY}`), { recursive: true });
   });
 
@@ -357,6 +364,23 @@ describe('change data: merge and apply changes', () => {
     assert.deepEqual(normalize(await tableRows(runner, 'silver.scd1')), normalize(referenceScd1(all)));
     assert.deepEqual(normalize(await tableRows(runner, 'silver.scd2')), normalize(referenceScd2(all)));
     await assertDeltaRsAgrees(runner, 'silver.scd2');
+  });
+});
+
+describe('keyed dataset definitions', () => {
+  it('are validated: key with merge / apply changes only, changes with apply changes only, except columns', () => {
+    const base = { name: 'silver.x', sql: 'SELECT 1 AS id' };
+    const errors = (d: Record<string, unknown>): string[] => {
+      const r = datasetSchema.safeParse({ ...base, ...d });
+      return r.success ? [] : r.error.issues.map((i) => i.message);
+    };
+    assert.deepEqual(errors({ materialization: 'merge', key: ['id'], orderBy: 'ts' }), []);
+    assert.deepEqual(errors({ materialization: 'apply changes', key: ['id'], changes: { sequenceBy: 'seq', scdType: 2, exceptColumns: ['seq'] } }), []);
+    assert.match(errors({ materialization: 'merge' }).join(), /need key/);
+    assert.match(errors({ materialization: 'append', key: ['id'] }).join(), /need key/);
+    assert.match(errors({ materialization: 'apply changes', key: ['id'] }).join(), /needs changes/);
+    assert.match(errors({ materialization: 'apply changes', key: ['id'], changes: { sequenceBy: 'seq', exceptColumns: ['seq'] } }).join(), /exceptColumns cannot hold/);
+    assert.match(errors({ materialization: 'apply changes', key: ['id'], changes: { sequenceBy: 'seq', scdType: 3 } }).join(), /./);
   });
 });
 

@@ -28,8 +28,11 @@ import type { DeltaTable, PreparedCommit } from '../table/table.js';
  *   and sequence the table already records is skipped: a re-delivery), and each key's history is
  *   replayed in sequence order (`historySql`), so a late change lands in its place: it splits the
  *   version it falls in, and a later version it makes redundant (same tracked values) is merged
- *   into it. Changes that changed nothing when applied are not recorded, so replaying them in a
- *   different grouping of runs can differ in that respect only.
+ *   into it. A change that changed nothing when applied (same tracked values as the open
+ *   version) leaves no trace, so it cannot reopen a version later: with X at 30 and X again at
+ *   40 applied, then Y at 35 arriving, the history is X [30, 35), Y [35, -); the three in one
+ *   batch give X [30, 35), Y [35, 40), X [40, -). Keeping every change would make the table a
+ *   change log; this keeps it one row per version, as SCD2 readers expect.
  *
  * Each MERGE rewrites only the files holding affected rows. A full refresh (or a table's first
  * run) computes the table from the batch alone and overwrites it.
