@@ -34,12 +34,19 @@ export function notNull(column: string, options: CheckOptions = {}): Expectation
   return check(`${slug([column])}_not_null`, `${quoteIdent(column)} IS NOT NULL`, options);
 }
 
-/** No two output rows of the run share the value(s) of `columns` (rows with a NULL among them pass). */
-export function unique(columns: string | string[], options: CheckOptions = {}): Expectation {
+/**
+ * No two output rows of the run share the value(s) of `columns` (rows with a NULL among them
+ * pass). With `over: 'table'`, a row also fails when its value(s) are already in the dataset's
+ * table as last committed (`{{this}}`; nothing in a full refresh, which replaces the table).
+ */
+export function unique(columns: string | string[], options: CheckOptions & { over?: 'batch' | 'table' } = {}): Expectation {
   const cols = typeof columns === 'string' ? [columns] : columns;
   const list = cols.map(quoteIdent).join(', ');
   const anyNull = cols.map((c) => `${quoteIdent(c)} IS NULL`).join(' OR ');
-  return check(`${slug(cols)}_unique`, `(${anyNull}) OR count(*) OVER (PARTITION BY ${list}) = 1`, options);
+  const inTable = options.over === 'table'
+    ? ` AND NOT EXISTS (SELECT 1 FROM {{this}} AS __t WHERE ${cols.map((c) => `__t.${quoteIdent(c)} = __rows.${quoteIdent(c)}`).join(' AND ')})`
+    : '';
+  return check(`${slug(cols)}_unique`, `(${anyNull}) OR (count(*) OVER (PARTITION BY ${list}) = 1${inTable})`, options);
 }
 
 /** `column` is one of `values`. */

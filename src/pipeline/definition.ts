@@ -29,9 +29,33 @@ export interface Expectation {
 /**
  * How a run's output lands in the table (one Delta commit per run):
  * `append`; `overwrite` (full refresh); `replace partition` (replaces the partitions of the run's
- * interval, Delta `replaceWhere` on the first partition column).
+ * interval, Delta `replaceWhere` on the first partition column); `merge` (insert-only by `key`:
+ * the batch de-duplicated keeping the first arrival, rows whose key the table holds skipped);
+ * `apply changes` (a change feed merged by `key` in `changes.sequenceBy` order, SCD type 1 or 2).
+ * The last two rewrite only the files holding affected keys (Delta MERGE); see `src/run/materialize.ts`.
  */
-export type Materialization = 'append' | 'overwrite' | 'replace partition';
+export type Materialization = 'append' | 'overwrite' | 'replace partition' | 'merge' | 'apply changes';
+
+/**
+ * How `apply changes` reads a change feed (one row per change of the row with that `key`).
+ * Per key the change with the highest `sequenceBy` wins; two changes of a key with the same
+ * sequence in one run are an error (CHANGES_INVALID); a change whose sequence is not above what
+ * the table holds for its key never overwrites it.
+ */
+export interface ChangeFeed {
+  /** Column ordering the changes of a key: a number, date or timestamp; never NULL. */
+  sequenceBy: string;
+  /** SQL condition over a change row marking a delete, e.g. `op = 'D'` (default: no deletes). */
+  deleteWhen?: string;
+  /**
+   * 1 (default): one row per key, the latest state; deleted keys are removed. 2: history, one row
+   * per version with `valid_from` (the sequence that opened it), `valid_to` (the sequence that
+   * closed it, NULL while current) and `is_current`.
+   */
+  scdType?: 1 | 2;
+  /** Feed columns not stored in the table (e.g. the `op` flag). */
+  exceptColumns?: string[];
+}
 
 /** Size of the interval a run owns for a `replace partition` dataset. */
 export type Grain = 'day' | 'month';
@@ -84,6 +108,17 @@ export interface DatasetDefinition {
   partitionBy?: string[];
   /** Interval a `replace partition` run owns (default `day`). */
   grain?: Grain;
+  /** Key columns of `merge` and `apply changes`: identify a row. A NULL key fails the run (CHANGES_INVALID). */
+  key?: string[];
+  /**
+   * `merge`: SQL ORDER BY list saying which of a batch's rows with the same key arrived first
+   * (kept). Default: `_ingested_at`, then `_source` (the file path), when the output has them,
+   * then every column in order — deterministic, but not the line order inside a file: give e.g. an
+   * event timestamp when that matters.
+   */
+  orderBy?: string;
+  /** The change feed of `apply changes`. */
+  changes?: ChangeFeed;
   expectations?: Expectation[];
 }
 
@@ -125,12 +160,33 @@ export const datasetSchema = z
     description: z.string().optional(),
     sql: z.string().min(1).optional(),
     source: sourceSchema.optional(),
-    materialization: z.enum(['append', 'overwrite', 'replace partition']),
+    materialization: z.enum(['append', 'overwrite', 'replace partition', 'merge', 'apply changes']),
     partitionBy: z.array(z.string().regex(identifier)).optional(),
     grain: z.enum(['day', 'month']).optional(),
+    key: z.array(z.string().min(1)).min(1).optional(),
+    orderBy: z.string().min(1).optional(),
+    changes: z.object({
+      sequenceBy: z.string().min(1),
+      deleteWhen: z.string().min(1).optional(),
+      scdType: z.union([z.literal(1), z.literal(2)]).optional(),
+      exceptColumns: z.array(z.string().min(1)).optional(),
+    }).strict().optional(),
     expectations: z.array(expectationSchema).optional(),
   })
   .strict()
+  .refine((d) => (d.key !== undefined) === (d.materialization === 'merge' || d.materialization === 'apply changes'), {
+    message: "materializations 'merge' and 'apply changes' need key (and only they take one)",
+    path: ['key'],
+  })
+  .refine((d) => (d.changes !== undefined) === (d.materialization === 'apply changes'), {
+    message: "materialization 'apply changes' needs changes: { sequenceBy } (and only it takes changes)",
+    path: ['changes'],
+  })
+  .refine((d) => d.orderBy === undefined || d.materialization === 'merge', { message: "orderBy is for materialization 'merge'", path: ['orderBy'] })
+  .refine((d) => !d.changes?.exceptColumns?.some((c) => d.key?.includes(c) || ((d.changes?.scdType ?? 1) === 1 && c === d.changes?.sequenceBy)), {
+    message: 'exceptColumns cannot hold a key column, nor (SCD type 1, which compares sequences with the table) the sequenceBy column',
+    path: ['changes', 'exceptColumns'],
+  })
   .refine((d) => (d.sql === undefined) !== (d.source === undefined), { message: 'give exactly one of sql and source' })
   .refine((d) => d.materialization !== 'replace partition' || (d.partitionBy?.length ?? 0) > 0, {
     message: "materialization 'replace partition' needs partitionBy",

@@ -7,7 +7,7 @@ import type { Expectation, ExpectationAction } from './definition.js';
  * labels rows from those columns. Plain ANSI SQL, portable across engines.
  */
 export interface ExpectationPlan {
-  /** Adds the `__fail_<i>` columns to `input`. */
+  /** Adds the `__fail_<i>` columns to `input`, aliased `__rows` (conditions' subqueries can correlate with `__rows.<column>`). */
   checkedSql(input: string): string;
   /**
    * One row: `f<i>` = number of rows failing expectation i; `dropped` = rows failing a `drop`
@@ -30,7 +30,7 @@ export function planExpectations(expectations: Expectation[], render: (sql: stri
   const cols = (columns: string[]): string => columns.map(quoteIdent).join(', ');
   return {
     checkedSql: (input) =>
-      `SELECT *${expectations.map((e, i) => `, ((${render(e.condition)}) IS NOT TRUE) AS ${fail(i)}`).join('')} FROM ${input}`,
+      `SELECT *${expectations.map((e, i) => `, ((${render(e.condition)}) IS NOT TRUE) AS ${fail(i)}`).join('')} FROM ${input} AS __rows`,
     countsSql: (relation) =>
       `SELECT ${expectations.map((_e, i) => `CAST(SUM(CASE WHEN ${fail(i)} THEN 1 ELSE 0 END) AS BIGINT) AS f${i}, `).join('')}` +
       `CAST(SUM(CASE WHEN ${any(['drop'])} AND NOT ${any(['quarantine'])} THEN 1 ELSE 0 END) AS BIGINT) AS dropped, ` +

@@ -29,13 +29,13 @@ export async function buildGraph(datasets: LoadedDataset[], references: (sql: st
   const byName = new Map(datasets.map((d) => [d.name, d]));
   const nodes = new Map<string, DatasetNode>();
   for (const d of datasets) {
-    const sqls: string[] = [];
+    const sqls: { sql: string; expectation: boolean }[] = [];
     const ctx = { interval: EVERYTHING, logicalDate: '2000-01-01', runId: 'graph' };
-    if (d.sql) sqls.push(renderSql(d.sql, ctx, d.name));
-    for (const e of d.expectations ?? []) sqls.push(`SELECT * FROM __rows WHERE ${renderSql(e.condition, ctx, d.name)}`);
+    if (d.sql) sqls.push({ sql: renderSql(d.sql, ctx, d.name), expectation: false });
+    for (const e of d.expectations ?? []) sqls.push({ sql: `SELECT * FROM __rows WHERE ${renderSql(e.condition, ctx, d.name)}`, expectation: true });
     const deps = new Set<string>();
     const reads = new Set<string>();
-    for (const sql of sqls) {
+    for (const { sql, expectation } of sqls) {
       let refs: string[];
       try {
         refs = await references(sql);
@@ -47,7 +47,8 @@ export async function buildGraph(datasets: LoadedDataset[], references: (sql: st
         if (!byName.has(owner)) {
           throw new IngotError('DATASET_UNKNOWN', `${d.name} (${d.file}) reads ${ref}, which is not a dataset of this project (known: ${[...byName.keys()].sort().join(', ')})`, { dataset: d.name, table: ref, file: d.file });
         }
-        if (owner === d.name && ref === d.name) {
+        // an expectation may read the dataset's committed table ({{this}}); its query may not
+        if (owner === d.name && ref === d.name && !expectation) {
           throw new IngotError('GRAPH_CYCLE', `${d.name} reads itself`, { dataset: d.name });
         }
         if (owner !== d.name) deps.add(owner);

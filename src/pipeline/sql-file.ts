@@ -11,12 +11,17 @@ import type { Expectation } from './definition.js';
  *     -- description: Typed, checked flights
  *     -- expect delay_in_range (quarantine): delay_min BETWEEN -120 AND 1440
  *
+ * and for `merge` / `apply changes`: `key: id, region`, `order_by: received_at`,
+ * `sequence_by: seq`, `delete_when: op = 'D'`, `scd_type: 2`, `except_columns: op`.
+ *
  * Other comment lines are ignored. Errors name the file and line (DATASET_INVALID).
  */
 export function parseSqlDataset(text: string, name: string, file: string): Record<string, unknown> {
   const lines = text.split('\n');
   const def: Record<string, unknown> = { name, materialization: 'overwrite' };
   const expectations: Expectation[] = [];
+  const changes: Record<string, unknown> = {};
+  const names = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
   let i = 0;
   for (; i < lines.length; i++) {
     const line = lines[i]!.trim();
@@ -33,16 +38,23 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
     const [, key, value] = kv as unknown as [string, string, string];
     switch (key) {
       case 'materialization': def['materialization'] = value; break;
-      case 'partition_by': def['partitionBy'] = value.split(',').map((s) => s.trim()).filter(Boolean); break;
+      case 'partition_by': def['partitionBy'] = names(value); break;
       case 'grain': def['grain'] = value; break;
       case 'description': def['description'] = value; break;
+      case 'key': def['key'] = names(value); break;
+      case 'order_by': def['orderBy'] = value; break;
+      case 'sequence_by': changes['sequenceBy'] = value; break;
+      case 'delete_when': changes['deleteWhen'] = value; break;
+      case 'scd_type': changes['scdType'] = Number(value); break;
+      case 'except_columns': changes['exceptColumns'] = names(value); break;
       default:
-        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, expect)`, { file, row: i + 1, dataset: name });
+        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, key, order_by, sequence_by, delete_when, scd_type, except_columns, expect)`, { file, row: i + 1, dataset: name });
     }
   }
   const sql = lines.slice(i).join('\n').trim().replace(/;\s*$/, '');
   if (sql === '') throw new IngotError('DATASET_INVALID', `${file}: no SELECT statement after the directives`, { file, dataset: name });
   def['sql'] = sql;
   if (expectations.length > 0) def['expectations'] = expectations;
+  if (Object.keys(changes).length > 0) def['changes'] = changes;
   return def;
 }

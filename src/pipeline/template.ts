@@ -9,8 +9,9 @@ export interface TemplateContext {
 }
 
 /**
- * Replaces `{{start}}`, `{{end}}` (DATE literals), `{{logical_date}}` (DATE literal or NULL) and
- * `{{run_id}}` (string literal) in `sql`. An unknown template name is an error (DATASET_INVALID).
+ * Replaces `{{start}}`, `{{end}}` (DATE literals), `{{logical_date}}` (DATE literal or NULL),
+ * `{{run_id}}` (string literal) and `{{this}}` (the dataset's own table as last committed, for
+ * expectations: `layer.table`) in `sql`. An unknown template name is an error (DATASET_INVALID).
  */
 export function renderSql(sql: string, ctx: TemplateContext, dataset: string): string {
   return sql.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_m, name: string) => {
@@ -19,8 +20,9 @@ export function renderSql(sql: string, ctx: TemplateContext, dataset: string): s
       case 'end': return `DATE '${ctx.interval.end}'`;
       case 'logical_date': return ctx.logicalDate ? `DATE '${ctx.logicalDate}'` : 'CAST(NULL AS DATE)';
       case 'run_id': return `'${ctx.runId}'`;
+      case 'this': return dataset;
       default:
-        throw new IngotError('DATASET_INVALID', `${dataset}: unknown template {{${name}}} (known: start, end, logical_date, run_id)`, { dataset });
+        throw new IngotError('DATASET_INVALID', `${dataset}: unknown template {{${name}}} (known: start, end, logical_date, run_id, this)`, { dataset });
     }
   });
 }

@@ -20,6 +20,7 @@ import type { DeltaTable, PreparedCommit } from '../table/table.js';
 import { decodePath, type WriteMode } from '../table/write.js';
 import { fieldOf, type StructType } from '../table/schema.js';
 import { maxOfTable } from './bookmark.js';
+import { attachCommitted, isKeyed, stageKeyed } from './materialize.js';
 import { MetadataStore } from './metadata.js';
 import type { DatasetResult, ExpectationResult, RunResult } from './result.js';
 
@@ -179,6 +180,7 @@ export class Runner {
       err instanceof IngotError && err.code !== 'SQL_ERROR' ? err : new IngotError(code, `${ds.name} (${ds.file}): ${message}`, { dataset: ds.name, file: ds.file }, { cause: err });
 
     for (const ref of node.reads) {
+      if (ref === ds.name) continue; // its own committed table ({{this}} in an expectation), attached below
       const table = this.lake.table(ref);
       const snapshot = pending.get(ref)?.preview ?? (await table.trySnapshot());
       if (!snapshot) throw fail('TABLE_NOT_FOUND', `reads ${ref}, which has never been written: run its dataset first`);
@@ -199,6 +201,7 @@ export class Runner {
       sql = render(ds.sql!);
     }
 
+    if (node.reads.includes(ds.name)) await attachCommitted(this.engine, this.lake.table(ds.name), ds.name, full, sql);
     const exps = ds.expectations ?? [];
     const rowExps = exps.filter((e) => e.scope !== 'batch');
     const plan = exps.length > 0 ? planExpectations(rowExps, render) : undefined;
@@ -251,7 +254,8 @@ export class Runner {
       quarantineSql = plan.quarantineSql('__checked', columns, extra);
     }
 
-    const mode: WriteMode = full ? 'overwrite' : ds.materialization === 'replace partition' ? 'replace' : ds.materialization;
+    // merge / apply changes write through stageKeyed; their quarantine table is appended to
+    const mode: WriteMode = full ? 'overwrite' : ds.materialization === 'replace partition' ? 'replace' : ds.materialization === 'overwrite' ? 'overwrite' : 'append';
     // replace: the table layer refuses files outside the interval (PARTITION_VIOLATION)
     const replaceWhere: Filter[] | undefined = mode === 'replace'
       ? [{ column: partitionColumn!, op: '>=', value: interval.start }, { column: partitionColumn!, op: '<', value: interval.end }]
@@ -265,6 +269,13 @@ export class Runner {
       if ((base?.txns.get(txn.appId)?.version ?? -1) >= txn.version) {
         alreadyCommitted = true;
         return 0;
+      }
+      if (name === ds.name && isKeyed(ds)) {
+        const k = await stageKeyed(this.engine, table, base, query, ds, { full, partitionBy: ds.partitionBy ?? [], parameters, txn })
+          .catch((err: unknown) => { throw fail('SQL_ERROR', messageOf(err), err); });
+        pending.set(name, { commit: k.commit, preview: k.preview, table });
+        rowsIn ??= k.batchRows;
+        return k.rows;
       }
       try {
         const w = await stageWrite(this.engine, table, base, query, {

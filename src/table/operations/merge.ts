@@ -4,8 +4,9 @@ import type { Add } from '../actions.js';
 import type { Filter } from '../filter.js';
 import { fieldOf, type StructType } from '../schema.js';
 import { parseStats, type Snapshot } from '../snapshot.js';
-import type { DeltaTable } from '../table.js';
-import { attachTarget, columnList, commitRewrite, fileList, TARGET, unchanged, writableSnapshot, writeFiles, type OperationResult } from './rewrite.js';
+import type { DeltaTable, PreparedCommit } from '../table.js';
+import { attachTarget, columnList, commitPrepared, fileList, prepareRewrite, TARGET, unchanged, writableSnapshot, writeFiles, type OperationResult } from './rewrite.js';
+import { assertWritable } from '../write.js';
 
 /** `when matched` / `when not matched by source`: update the target row (`'*'`: every column from the source column of the same name) or delete it. */
 export type MatchedClause =
@@ -63,6 +64,25 @@ const INSERT = 2000;
  */
 export async function merge(table: DeltaTable, engine: Engine, options: MergeOptions): Promise<OperationResult> {
   const snapshot = await writableSnapshot(table);
+  const plan = await prepareMerge(table, engine, options, snapshot);
+  return plan.commit ? commitPrepared(table, { commit: plan.commit, metrics: plan.metrics }) : unchanged(snapshot, plan.metrics);
+}
+
+/** A merge ready to commit (`prepareMerge`); no `commit` when the merge changes nothing. */
+export interface PreparedMerge {
+  commit?: PreparedCommit;
+  /** The metrics `merge` reports (see there). */
+  metrics: Record<string, number>;
+}
+
+/**
+ * Plans the MERGE of `options` into `snapshot` of `table` and writes its data files, without
+ * committing: the caller commits `commit` with `DeltaTable.commit` (its `readVersion` is
+ * `snapshot.version`, so a concurrent change of the table is detected then) or, when it gives
+ * up, deletes the files the commit adds (`discardFiles`). `txn` is committed with it. The rest as `merge`.
+ */
+export async function prepareMerge(table: DeltaTable, engine: Engine, options: MergeOptions, snapshot: Snapshot, txn?: { appId: string; version: number }): Promise<PreparedMerge> {
+  assertWritable(snapshot, table.location);
   const schema = snapshot.schema;
   const matched = options.whenMatched ?? [];
   const notMatched = options.whenNotMatched ?? [];
@@ -96,7 +116,7 @@ export async function merge(table: DeltaTable, engine: Engine, options: MergeOpt
       touched = bySource.length > 0 ? [...byFile.keys()] : files.map((r) => String(r['f']));
       matchedRows = files.reduce((n, r) => n + Number(r['n']), 0);
     }
-    if (touched.length === 0 && notMatched.length === 0) return unchanged(snapshot, { numSourceRows: staged.rows, numTargetRowsMatched: 0 });
+    if (touched.length === 0 && notMatched.length === 0) return { metrics: { numSourceRows: staged.rows, numTargetRowsMatched: 0 } };
 
     const columns = schema.fields.map((f) => `${columnExpr(f.name, matched, bySource, notMatched)} AS ${quoteIdent(f.name)}`);
     const noTarget = `(SELECT * FROM ${TARGET} WHERE false) AS target`;
@@ -120,17 +140,18 @@ export async function merge(table: DeltaTable, engine: Engine, options: MergeOpt
       numTargetRowsDeleted: sum((a) => a !== SKIP && deletes.includes(a) && !(onlyDelete && a === 1)) + (onlyDelete ? matchedRows : 0),
       numTargetRowsCopied: sum((a) => a === KEEP),
     };
-    if (metrics.numTargetRowsInserted + metrics.numTargetRowsUpdated + metrics.numTargetRowsDeleted === 0) return unchanged(snapshot, metrics);
+    if (metrics.numTargetRowsInserted + metrics.numTargetRowsUpdated + metrics.numTargetRowsDeleted === 0) return { metrics };
     const added = await writeFiles(engine, table, snapshot, `SELECT ${columnList(snapshot)} FROM (${inner}) WHERE ${ACTION} NOT IN (${deletes.join(', ')})`).catch(fail);
     const removed = touched.map((f) => byFile.get(f)!);
     const describe = (clauses: (MatchedClause | InsertClause)[]): string =>
       JSON.stringify(clauses.map((c) => ({ actionType: 'delete' in c ? 'delete' : 'update' in c ? 'update' : 'insert', ...(c.condition ? { predicate: c.condition } : {}) })));
-    return await commitRewrite(table, snapshot, {
+    return prepareRewrite(snapshot, {
       removed,
       added,
       operation: 'MERGE',
       parameters: { predicate: JSON.stringify(options.on), matchedPredicates: describe(matched), notMatchedPredicates: describe(notMatched), notMatchedBySourcePredicates: describe(bySource) },
       metrics: { ...metrics, numTargetFilesRemoved: removed.length, numTargetFilesAdded: added.length },
+      ...(txn ? { txn } : {}),
     });
   } finally {
     await engine.drop(SOURCE, MATCHES);

@@ -4,7 +4,7 @@ import { discardFiles, scanOf, writeDataFiles } from '../../lake.js';
 import type { Action, Add } from '../actions.js';
 import type { Filter } from '../filter.js';
 import type { Snapshot } from '../snapshot.js';
-import type { DeltaTable } from '../table.js';
+import type { DeltaTable, PreparedCommit } from '../table.js';
 import { assertWritable, decodePath, toAdd, tombstone, type DataFile } from '../write.js';
 
 /**
@@ -72,37 +72,61 @@ export interface Rewrite {
    * a concurrent commit adding rows conflicts; `undefined` when only the removed files were read.
    */
   readPredicate?: Filter[] | 'removed files only';
+  /** Idempotency token committed with the rewrite (a Delta `txn` action). */
+  txn?: { appId: string; version: number };
+}
+
+/** A rewrite ready to commit (`prepareRewrite`): the commit and the metrics it records. */
+export interface PreparedRewrite {
+  commit: PreparedCommit;
+  metrics: Record<string, number>;
 }
 
 /**
- * Commits `rewrite` on top of `snapshot`: removes, then adds, in one version. If the commit
- * fails (conflict, I/O), the files written for it are deleted, so the table and its folder are
- * left as they were. Errors: those of `DeltaTable.commit`.
+ * The commit of `rewrite` on top of `snapshot`, not yet committed: removes, then adds, then
+ * `txn` when given, in one version. Metrics gain numAddedFiles, numRemovedFiles, numAddedBytes.
  */
-export async function commitRewrite(table: DeltaTable, snapshot: Snapshot, rewrite: Rewrite): Promise<OperationResult> {
+export function prepareRewrite(snapshot: Snapshot, rewrite: Rewrite): PreparedRewrite {
   const now = Date.now();
   const dataChange = rewrite.dataChange ?? true;
   const actions: Action[] = [];
   for (const add of rewrite.removed) actions.push({ remove: tombstone(add, now, dataChange) });
   for (const file of rewrite.added) actions.push({ add: toAdd(file, dataChange) });
+  if (rewrite.txn) actions.push({ txn: { ...rewrite.txn, lastUpdated: now } });
   const metrics = {
     ...rewrite.metrics,
     numAddedFiles: rewrite.added.length,
     numRemovedFiles: actions.filter((a) => 'remove' in a).length,
     numAddedBytes: rewrite.added.reduce((n, f) => n + f.size, 0),
   };
-  try {
-    const version = await table.commit({
+  return {
+    commit: {
       readVersion: snapshot.version,
       actions,
       operation: rewrite.operation,
       operationParameters: rewrite.parameters,
       operationMetrics: metricStrings(metrics),
       readPredicate: rewrite.readPredicate === 'removed files only' ? undefined : (rewrite.readPredicate ?? []),
-    });
-    return { version, committed: true, metrics };
+    },
+    metrics,
+  };
+}
+
+/**
+ * Commits `rewrite` on top of `snapshot` (see `prepareRewrite`). If the commit fails (conflict,
+ * I/O), the files written for it are deleted, so the table and its folder are left as they were.
+ * Errors: those of `DeltaTable.commit`.
+ */
+export async function commitRewrite(table: DeltaTable, snapshot: Snapshot, rewrite: Rewrite): Promise<OperationResult> {
+  return commitPrepared(table, prepareRewrite(snapshot, rewrite));
+}
+
+/** Commits a prepared rewrite; on failure deletes the files it added and rethrows. */
+export async function commitPrepared(table: DeltaTable, { commit, metrics }: PreparedRewrite): Promise<OperationResult> {
+  try {
+    return { version: await table.commit(commit), committed: true, metrics };
   } catch (err) {
-    await discardFiles(table, rewrite.added.map((f) => f.path));
+    await discardFiles(table, commit.actions.flatMap((a) => ('add' in a ? [decodePath(a.add.path)] : [])));
     throw err;
   }
 }

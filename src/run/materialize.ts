@@ -1,0 +1,176 @@
+import { quoteIdent, type Engine } from '../engine/engine.js';
+import { IngotError } from '../errors.js';
+import { scanOf, stageWrite } from '../lake.js';
+import {
+  changeProblemsSql, DELETE_FLAG, firstPerKeySql, historyDiffSql, historySql, keyMatch, latestPerKeySql, LINEAGE_COLUMNS,
+  newEventsSql, recordedEventsSql, SCD2_COLUMNS, type Scd2Columns,
+} from '../pipeline/changes.js';
+import type { DatasetDefinition } from '../pipeline/definition.js';
+import { prepareMerge, type MergeOptions } from '../table/operations/merge.js';
+import { prepareRewrite } from '../table/operations/rewrite.js';
+import type { Snapshot } from '../table/snapshot.js';
+import type { DeltaTable, PreparedCommit } from '../table/table.js';
+
+/**
+ * The keyed materializations, staged like every write of a run (data files written, commit
+ * prepared, the snapshot after it returned for downstream datasets; the runner commits):
+ *
+ * - `merge`: insert-only. The batch keeps one row per key, the first arrival (`orderBy`, see
+ *   `firstPerKeySql`); rows whose key the table already holds are skipped (Delta MERGE with only
+ *   `whenNotMatched`: new rows are appended, no file rewritten).
+ * - `apply changes`, SCD type 1: per key the change with the highest sequence; it replaces the
+ *   table's row only when its sequence is greater than the row's (so a late, older change never
+ *   overwrites newer state), a delete removes the row, a new key is inserted unless deleted.
+ *   A key deleted in an earlier run leaves no trace: a change older than the delete arriving
+ *   later inserts the key again (there are no tombstones in an SCD1 table).
+ * - `apply changes`, SCD type 2: the table's rows for the batch's keys are turned back into the
+ *   events they record (`recordedEventsSql`), the batch's changes are added (a change whose key
+ *   and sequence the table already records is skipped: a re-delivery), and each key's history is
+ *   replayed in sequence order (`historySql`), so a late change lands in its place: it splits the
+ *   version it falls in, and a later version it makes redundant (same tracked values) is merged
+ *   into it. A change that changed nothing when applied (same tracked values as the open
+ *   version) leaves no trace, so it cannot reopen a version later: with X at 30 and X again at
+ *   40 applied, then Y at 35 arriving, the history is X [30, 35), Y [35, -); the three in one
+ *   batch give X [30, 35), Y [35, 40), X [40, -). Keeping every change would make the table a
+ *   change log; this keeps it one row per version, as SCD2 readers expect.
+ *
+ * Each MERGE rewrites only the files holding affected rows. A full refresh (or a table's first
+ * run) computes the table from the batch alone and overwrites it.
+ */
+
+/** Whether `ds` is materialized by key (`merge` or `apply changes`). */
+export function isKeyed(ds: DatasetDefinition): boolean {
+  return ds.materialization === 'merge' || ds.materialization === 'apply changes';
+}
+
+/** Options of `stageKeyed`. */
+export interface KeyedWriteOptions {
+  /** Rebuild the table from the batch (a full refresh). */
+  full: boolean;
+  partitionBy: string[];
+  /** Extra commitInfo.operationParameters (run id, logical date). */
+  parameters: Record<string, unknown>;
+  txn: { appId: string; version: number };
+}
+
+/** What `stageKeyed` staged. */
+export interface KeyedWrite {
+  commit: PreparedCommit;
+  /** The table as it will be after the commit. */
+  preview: Snapshot;
+  /** Rows inserted or updated. */
+  rows: number;
+  /** Rows of the batch (the dataset's output). */
+  batchRows: number;
+}
+
+const BATCH = '__ingot_changes_batch';
+const OUT = '__ingot_changes_out';
+const OLD = '__ingot_changes_old';
+const RECORDED = '__ingot_changes_recorded';
+const EVENTS = '__ingot_changes_events';
+const HISTORY = '__ingot_changes_history';
+const TABLE_VIEW = '__ingot_changes.target';
+
+/**
+ * Stages the rows of `sql` into `table` (at `base`, undefined when it does not exist yet) as
+ * `ds.materialization` (`merge` or `apply changes`) says. Returns the prepared commit, the
+ * snapshot after it, the rows it inserts or updates (`rows`) and the rows of `sql` (`batchRows`).
+ * Errors: CHANGES_INVALID (a NULL key or sequence, two changes of a key with the same sequence:
+ * the message names the key), COLUMN_UNKNOWN (a key, sequence or except column the output lacks),
+ * DATASET_INVALID (a feed column named like an SCD2 column), SQL_ERROR, SCHEMA_MISMATCH.
+ */
+export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapshot | undefined, sql: string, ds: DatasetDefinition, options: KeyedWriteOptions): Promise<KeyedWrite> {
+  const key = ds.key!;
+  const changes = ds.changes;
+  const invalid = (code: 'CHANGES_INVALID' | 'COLUMN_UNKNOWN' | 'DATASET_INVALID', message: string, column?: string): IngotError =>
+    new IngotError(code, `${ds.name}: ${message}`, { dataset: ds.name, ...(column ? { column } : {}) });
+  try {
+    const flag = changes ? `, coalesce((${changes.deleteWhen ?? 'false'}), false) AS ${DELETE_FLAG}` : '';
+    const batch = await engine.stage(BATCH, `SELECT *${flag} FROM (${sql}) AS __b`);
+    const columns = batch.schema.fields.map((f) => f.name).filter((n) => n !== DELETE_FLAG);
+    for (const c of [...key, ...(changes ? [changes.sequenceBy, ...(changes.exceptColumns ?? [])] : [])]) {
+      if (!columns.includes(c)) throw invalid('COLUMN_UNKNOWN', `column ${c} (key, sequenceBy or exceptColumns) is not among the output columns (${columns.join(', ')})`, c);
+    }
+    const [problems] = await engine.query(changeProblemsSql(BATCH, key, changes?.sequenceBy));
+    if (Number(problems!['nulls']) > 0) {
+      throw invalid('CHANGES_INVALID', `${String(problems!['nulls'])} output rows have a NULL in key (${key.join(', ')})${changes ? ` or sequenceBy (${changes.sequenceBy})` : ''}: drop them first, e.g. with notNull(..., { action: 'drop' })`);
+    }
+    if (problems!['dup_key'] !== null && problems!['dup_key'] !== undefined) {
+      throw invalid('CHANGES_INVALID', `${String(problems!['dup_n'])} changes of key ${String(problems!['dup_key'])} have the same ${changes!.sequenceBy} ${String(problems!['dup_seq'])}: which one wins is undefined`, changes!.sequenceBy);
+    }
+
+    const rebuild = options.full || !base;
+    const write = async (query: string): Promise<KeyedWrite> => {
+      const out = await engine.stage(OUT, query);
+      const w = await stageWrite(engine, table, base, `SELECT * FROM ${OUT}`, {
+        mode: options.full ? 'overwrite' : 'append', schema: out.schema, partitionBy: options.partitionBy, overwriteSchema: options.full, parameters: options.parameters, txn: options.txn,
+      });
+      return { ...w, rows: out.rows, batchRows: batch.rows };
+    };
+    const mergeInto = async (merge: MergeOptions): Promise<KeyedWrite> => {
+      const plan = await prepareMerge(table, engine, merge, base!, options.txn);
+      // nothing to change still commits, with the run's txn, like an append of no rows
+      const commit = plan.commit ?? prepareRewrite(base!, { removed: [], added: [], operation: 'MERGE', parameters: { predicate: JSON.stringify(merge.on) }, metrics: plan.metrics, txn: options.txn }).commit;
+      commit.operationParameters = { ...commit.operationParameters, ...options.parameters };
+      const rows = (plan.metrics['numTargetRowsInserted'] ?? 0) + (plan.metrics['numTargetRowsUpdated'] ?? 0);
+      return { commit, preview: base!.apply(commit.actions, base!.version + 1), rows, batchRows: batch.rows };
+    };
+
+    if (!changes) {
+      const first = firstPerKeySql(BATCH, columns, key, ds.orderBy);
+      return rebuild ? await write(first) : await mergeInto({ source: first, on: keyMatch(key), whenNotMatched: [{ insert: '*' }] });
+    }
+
+    const seq = quoteIdent(changes.sequenceBy);
+    const stored = columns.filter((c) => !(changes.exceptColumns ?? []).includes(c));
+    if ((changes.scdType ?? 1) === 1) {
+      const latest = latestPerKeySql(BATCH, key, changes.sequenceBy);
+      if (rebuild) return await write(`SELECT ${stored.map(quoteIdent).join(', ')} FROM (${latest}) AS __l WHERE NOT ${DELETE_FLAG}`);
+      return await mergeInto({
+        source: latest,
+        on: keyMatch(key),
+        whenMatched: [
+          { delete: true, condition: `source.${DELETE_FLAG} AND source.${seq} > target.${seq}` },
+          { update: '*', condition: `source.${seq} > target.${seq}` },
+        ],
+        whenNotMatched: [{ insert: '*', condition: `NOT source.${DELETE_FLAG}` }],
+      });
+    }
+
+    const clash = stored.find((c) => (SCD2_COLUMNS as readonly string[]).includes(c));
+    if (clash) throw invalid('DATASET_INVALID', `the change feed has a column ${clash}, which an SCD type 2 table adds: rename it or list it in exceptColumns`, clash);
+    const c: Scd2Columns = { key, stored, tracked: stored.filter((s) => !key.includes(s) && s !== changes.sequenceBy && !LINEAGE_COLUMNS.includes(s)) };
+    if (rebuild) {
+      await engine.stage(EVENTS, newEventsSql(BATCH, changes.sequenceBy, c));
+      return await write(historySql(EVENTS, c));
+    }
+    await engine.attachTable(TABLE_VIEW, await scanOf(table, base));
+    const all = [...stored, ...SCD2_COLUMNS].map(quoteIdent).join(', ');
+    const sameKey = key.map((k) => `b.${quoteIdent(k)} = t.${quoteIdent(k)}`).join(' AND ');
+    await engine.stage(OLD, `SELECT ${all} FROM ${TABLE_VIEW} AS t WHERE EXISTS (SELECT 1 FROM ${BATCH} AS b WHERE ${sameKey})`);
+    await engine.stage(RECORDED, recordedEventsSql(OLD, c));
+    await engine.stage(EVENTS, `SELECT * FROM ${RECORDED} UNION ALL ${newEventsSql(BATCH, changes.sequenceBy, c, RECORDED)}`);
+    await engine.stage(HISTORY, historySql(EVENTS, c));
+    return await mergeInto({
+      source: historyDiffSql(OLD, HISTORY, c),
+      on: `${keyMatch(key)} AND target.valid_from = source.valid_from`,
+      whenMatched: [{ delete: true, condition: 'source.__ingot_drop' }, { update: '*' }],
+      whenNotMatched: [{ insert: '*', condition: 'NOT source.__ingot_drop' }],
+    });
+  } finally {
+    await engine.drop(BATCH, OUT, OLD, RECORDED, EVENTS, HISTORY);
+  }
+}
+
+/**
+ * Makes the committed table of dataset `name` queryable as `name` (what `{{this}}` in an
+ * expectation reads, e.g. `unique(..., { over: 'table' })`): its latest snapshot, or no rows with
+ * the output's schema (`describe(sql)`) when it does not exist yet or the run is a full refresh,
+ * which replaces it.
+ */
+export async function attachCommitted(engine: Engine, table: DeltaTable, name: string, full: boolean, sql: string): Promise<void> {
+  const snapshot = full ? undefined : await table.trySnapshot();
+  await engine.attachTable(name, snapshot ? await scanOf(table, snapshot) : { location: table.location, schema: await engine.describe(sql), partitionColumns: [], files: [] });
+}
+
