@@ -118,7 +118,8 @@ function split(source: string, day: string, stem: string, records: Record<string
   records.forEach((r, i) => out[Math.floor((i * parts) / records.length)]!.records.push(r));
   const refreshed = (r: Record<string, unknown>): Record<string, unknown> => {
     const copy = structuredClone(r);
-    if (source === 'media') (copy['metrics'] as Record<string, number>)['views'] += 1 + Math.floor(rand() * 1000);
+    const metrics = copy['metrics'] as { views: number } | undefined;
+    if (metrics) metrics.views += 1 + Math.floor(rand() * 1000);
     else copy['digg_count'] = (copy['digg_count'] as number) + 1 + Math.floor(rand() * 10);
     return copy;
   };
