@@ -7,8 +7,9 @@
  *   tiktokcomment/2024-08-01/comments_00.json
  *
  * Like the real feed, records repeat: about 6% of a day's ids arrive twice in the same day (in a
- * later file, with refreshed counters) and about 4% re-arrive on a later day. From 2024-08-20 the
- * media records carry a new field, `language`. Day 2024-08-15 has no files at all.
+ * later file, with refreshed counters) and about 4% re-arrive on a later day; no id arrives twice
+ * in one file. From 2024-08-20 the media records carry a new field, `language`. The scraper starts
+ * on 2024-08-01: the day before, 2024-07-31, has no files.
  *
  * `generate()` returns the files in arrival order so that tests can compute the expected tables
  * independently; `npx tsx generate.ts <dir | s3://bucket/prefix>` writes them.
@@ -28,7 +29,7 @@ export interface LandingFile {
 /** First and last day with data (inclusive), and the day the scraper missed. */
 export const FIRST_DAY = '2024-08-01';
 export const LAST_DAY = '2024-09-30';
-export const MISSING_DAY = '2024-08-15';
+export const MISSING_DAY = '2024-07-31';
 const LANGUAGE_FROM = '2024-08-20';
 
 const OUTLETS = ['El País', 'RTVE', 'elDiario.es', 'El Mundo', 'La Vanguardia', 'Maldita', 'Newtral', 'ABC'];
@@ -69,7 +70,6 @@ export function generate(seed = 2024): LandingFile[] {
   let mediaSeq = 0;
   let commentSeq = 0;
   for (const day of daysBetween(FIRST_DAY, LAST_DAY)) {
-    if (day === MISSING_DAY) continue;
     const at = (): string => new Date(Date.parse(`${day}T00:00:00Z`) + int(0, 86_399) * 1000).toISOString();
     // media: 3 files a day
     const media: Record<string, unknown>[] = [];
@@ -127,9 +127,10 @@ function split(source: string, day: string, stem: string, records: Record<string
   for (const r of records.slice(0, Math.floor(records.length * (parts - 1) / parts))) {
     if (rand() < 0.09) last.push(refreshed(r));
   }
-  for (let n = Math.floor(records.length * 0.04); n > 0 && earlier.length > 0; n--) {
-    out[Math.floor(rand() * parts)]!.records.push(refreshed(earlier[earlier.length - 1 - Math.floor(rand() * Math.min(earlier.length, 600))]!));
-  }
+  // earlier days' records re-arrive at most once a day, so that a day's file order alone decides which copy came first
+  const again = new Set<number>();
+  for (let n = Math.floor(records.length * 0.04); n > 0 && earlier.length > 0; n--) again.add(earlier.length - 1 - Math.floor(rand() * Math.min(earlier.length, 600)));
+  for (const i of again) out[Math.floor(rand() * parts)]!.records.push(refreshed(earlier[i]!));
   return out;
 }
 

@@ -1,0 +1,7 @@
+import { defineConfig } from 'ingot';
+
+export default defineConfig({
+  name: 'media-ingest',
+  lake: './lake',
+  datasets: './datasets',
+});
