@@ -8,6 +8,7 @@ import { fieldOf, physicalName, type DataType, type StructType } from '../../tab
 import type { DataFile } from '../../table/write.js';
 import type { ParquetFiles } from '../../table/checkpoint.js';
 import { quoteIdent, quoteString, ROW_FILE, ROW_NUMBER, type Engine, type EngineSettings, type FileScan, type Row, type StagedRelation, type TableScan, type WriteTarget } from '../engine.js';
+import { registerFunctions } from './functions.js';
 import { deltaStats } from './stats.js';
 import { deltaSchemaOf, duckTypeOf } from './types.js';
 
@@ -22,7 +23,8 @@ const deletionTable = (qualifiedName: string): string => `temp.main.${quoteIdent
  * The DuckDB engine (`@duckdb/node-api`), in process. Delta snapshots become views over
  * `read_parquet` of their live files; writes go through `COPY ... TO ... (RETURN_STATS)`, which
  * gives each file's row count, size, partition values and column bounds in the same pass.
- * Sessions run in UTC.
+ * Sessions run in UTC. The enrichment functions of `registerFunctions` (`ip_country`,
+ * `ua_browser`, `ua_os`, `ua_device`) are available in every query.
  */
 export class DuckDBEngine implements Engine, ParquetFiles {
   readonly name = 'duckdb';
@@ -52,6 +54,7 @@ export class DuckDBEngine implements Engine, ParquetFiles {
     const conn = await instance.connect();
     await conn.run("SET TimeZone = 'UTC'");
     await conn.run('SET preserve_insertion_order = false');
+    registerFunctions(conn);
     return new DuckDBEngine(instance, conn);
   }
 
