@@ -9,6 +9,7 @@ import type { Expectation } from './definition.js';
  *     -- partition_by: flight_date
  *     -- grain: day
  *     -- description: Typed, checked flights
+ *     -- on_schema_change: quarantine
  *     -- expect delay_in_range (quarantine): delay_min BETWEEN -120 AND 1440
  *
  * Other comment lines are ignored. Errors name the file and line (DATASET_INVALID).
@@ -36,8 +37,9 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
       case 'partition_by': def['partitionBy'] = value.split(',').map((s) => s.trim()).filter(Boolean); break;
       case 'grain': def['grain'] = value; break;
       case 'description': def['description'] = value; break;
+      case 'on_schema_change': def['onSchemaChange'] = value; break;
       default:
-        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, expect)`, { file, row: i + 1, dataset: name });
+        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, on_schema_change, expect)`, { file, row: i + 1, dataset: name });
     }
   }
   const sql = lines.slice(i).join('\n').trim().replace(/;\s*$/, '');

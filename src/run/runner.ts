@@ -4,7 +4,7 @@ import { DuckDBEngine } from '../engine/duckdb/engine.js';
 import { quoteIdent, type Engine } from '../engine/engine.js';
 import { IngotError, messageOf } from '../errors.js';
 import { discardFiles, scanOf, stageWrite, Lake } from '../lake.js';
-import type { Source } from '../pipeline/definition.js';
+import type { Expectation, Source } from '../pipeline/definition.js';
 import type { Project } from '../pipeline/project.js';
 import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph, type DatasetNode } from '../pipeline/graph.js';
 import { batchCheckSql, planExpectations } from '../pipeline/expectations.js';
@@ -20,6 +20,7 @@ import type { DeltaTable, PreparedCommit } from '../table/table.js';
 import { decodePath, type WriteMode } from '../table/write.js';
 import { fieldOf, type StructType } from '../table/schema.js';
 import { maxOfTable } from './bookmark.js';
+import { conformSchema } from './schema-change.js';
 import { MetadataStore } from './metadata.js';
 import type { DatasetResult, ExpectationResult, RunResult } from './result.js';
 
@@ -187,6 +188,9 @@ export class Runner {
 
     let sql: string;
     let inputs: string[] = [];
+    // a connector's and the schema check's own expectations, and the columns only their quarantined rows keep
+    const auto: Expectation[] = [];
+    const hidden: string[] = [];
     const render = (s: string): string => renderSql(s, { interval, logicalDate, runId }, ds.name);
     if (ds.source) {
       const ctx: SourceContext = { projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn, logicalDate, runId };
@@ -194,12 +198,25 @@ export class Runner {
       if (!full) ctx.maxOfTarget = (column) => maxOfTable(this.engine, this.lake.table(ds.name), ds.name, column);
       const batch = await connectorFor(ds.source).read(ctx, this.engine, '__source');
       inputs = batch.inputs;
+      auto.push(...(batch.expectations ?? []));
+      hidden.push(...(batch.quarantineColumns ?? []));
       sql = `SELECT *, TIMESTAMPTZ '${startedAt.toISOString()}' AS "_ingested_at", '${runId}' AS "_run_id" FROM "__source"`;
     } else {
       sql = render(ds.sql!);
     }
 
-    const exps = ds.expectations ?? [];
+    try {
+      const table = full ? undefined : (await this.lake.table(ds.name).trySnapshot())?.schema;
+      const conformed = await conformSchema(this.engine, { dataset: ds, sql, table, exempt: hidden, inputs });
+      sql = conformed.sql;
+      auto.push(...conformed.expectations);
+      hidden.push(...conformed.quarantineColumns);
+    } catch (err) {
+      if (err instanceof IngotError && err.code !== 'SQL_ERROR') throw err;
+      throw ds.source ? inputError(err, ds.name) : fail('SQL_ERROR', messageOf(err), err);
+    }
+
+    const exps = [...auto, ...(ds.expectations ?? [])];
     const rowExps = exps.filter((e) => e.scope !== 'batch');
     const plan = exps.length > 0 ? planExpectations(rowExps, render) : undefined;
     // Without expectations the query is written straight to Parquet; with them, it is staged
@@ -209,7 +226,7 @@ export class Runner {
     try {
       if (plan) {
         const checked = await this.engine.stage('__checked', plan.checkedSql(`(${sql})`));
-        schema = { type: 'struct', fields: checked.schema.fields.filter((f) => !f.name.startsWith('__fail_')) };
+        schema = { type: 'struct', fields: checked.schema.fields.filter((f) => !f.name.startsWith('__fail_') && !hidden.includes(f.name)) };
         rowsIn = checked.rows;
       } else {
         schema = await this.engine.describe(sql);
@@ -248,7 +265,7 @@ export class Runner {
       keptSql = plan.keptSql('__checked', columns);
       const extra: Record<string, string> = { _quarantined_at: `TIMESTAMPTZ '${startedAt.toISOString()}'` };
       if (!columns.includes('_run_id')) extra['_run_id'] = `'${runId}'`;
-      quarantineSql = plan.quarantineSql('__checked', columns, extra);
+      quarantineSql = plan.quarantineSql('__checked', [...columns, ...hidden], extra);
     }
 
     const mode: WriteMode = full ? 'overwrite' : ds.materialization === 'replace partition' ? 'replace' : ds.materialization;
@@ -268,7 +285,7 @@ export class Runner {
       }
       try {
         const w = await stageWrite(this.engine, table, base, query, {
-          mode, schema: rowsSchema, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, parameters, txn,
+          mode, schema: rowsSchema, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, mergeSchema: !full, parameters, txn,
         });
         pending.set(name, { ...w, table });
         return w.commit.actions.reduce((n, a) => n + ('add' in a && a.add.stats ? (JSON.parse(a.add.stats) as { numRecords: number }).numRecords : 0), 0);
@@ -292,7 +309,7 @@ export class Runner {
       const q = await this.lake.table(`${ds.name}${QUARANTINE_SUFFIX}`).trySnapshot();
       const noop = quarantined === 0 && q !== undefined && (mode === 'append' || (mode === 'replace' ? q.scan(replaceWhere).length === 0 : q.files.size === 0));
       if (!noop) {
-        const qSchema = q && !full ? q.schema : (await this.engine.stage('__quarantine', quarantineSql)).schema;
+        const qSchema = q && !full ? await this.engine.describe(quarantineSql) : (await this.engine.stage('__quarantine', quarantineSql)).schema;
         await write(`${ds.name}${QUARANTINE_SUFFIX}`, q && !full ? quarantineSql : 'SELECT * FROM "__quarantine"', qSchema);
       }
     }

@@ -375,7 +375,10 @@ function isHivePath(p: string, parts: string[], values: Record<string, string | 
   });
 }
 
-/** SQL reading raw files, with each file's literal `values` added as columns. */
+/**
+ * SQL reading raw files, with each file's literal `values` added as columns. DuckDB's hive
+ * partitioning is off: `key=value` folders become columns only through `values`, never twice.
+ */
 export function fileScanSql(scan: FileScan): string {
   const files = scan.files;
   if (files.length === 0) throw new IngotError('INPUT_MISSING', 'no files to read');
@@ -388,18 +391,18 @@ export function fileScanSql(scan: FileScan): string {
     case 'tsv': {
       const delim = scan.format === 'tsv' ? '\\t' : ',';
       const cols = scan.columns ? `, columns = ${typed(scan.columns)}, auto_detect = false, quote = '"', escape = '"'` : '';
-      reader = `read_csv(${list}, header = true, delim = '${delim}'${cols}, filename = '${FILE_COL}')`;
+      reader = `read_csv(${list}, header = true, delim = '${delim}'${cols}, filename = '${FILE_COL}', hive_partitioning = false)`;
       break;
     }
     case 'json':
     case 'ndjson': {
       const fmt = scan.format === 'ndjson' ? 'newline_delimited' : 'auto';
       const cols = scan.columns ? `, columns = ${typed(scan.columns)}` : '';
-      reader = `read_json(${list}, format = '${fmt}'${cols}, filename = '${FILE_COL}')`;
+      reader = `read_json(${list}, format = '${fmt}'${cols}, filename = '${FILE_COL}', hive_partitioning = false)`;
       break;
     }
     case 'parquet':
-      reader = `(SELECT ${scan.columns ? Object.entries(scan.columns).map(([c, t]) => `CAST(${quoteIdent(c)} AS ${t}) AS ${quoteIdent(c)}`).join(', ') + `, ${FILE_COL}` : '*'} FROM read_parquet(${list}, union_by_name = true, filename = '${FILE_COL}'))`;
+      reader = `(SELECT ${scan.columns ? Object.entries(scan.columns).map(([c, t]) => `CAST(${quoteIdent(c)} AS ${t}) AS ${quoteIdent(c)}`).join(', ') + `, ${FILE_COL}` : '*'} FROM read_parquet(${list}, union_by_name = true, filename = '${FILE_COL}', hive_partitioning = false))`;
       break;
   }
   const valueCols = Object.keys(files[0]!.values);
