@@ -59,25 +59,31 @@ export const PARSE_EXPECTATION = 'log_line_parsed';
  */
 export async function readWebLogs(dataset: string, engine: Engine, relation: string, format: WebLogFormat, scan: Pick<FileScan, 'files' | 'valueTypes'>): Promise<SourceBatch> {
   const tmp = path.join(os.tmpdir(), `ingot-weblog-${randomUUID()}.ndjson`);
+  const columns = Object.entries(webLogColumns(format));
   const parse = format === 'combined' ? parseCombined : parseCommon;
-  const columns = webLogColumns(format);
   let rows = 0;
   const out = await fs.open(tmp, 'w');
   try {
     try {
-      for (let f = 0; f < scan.files.length; f++) rows += await convertFile(scan.files[f]!.path, f, parse, out);
+      for (let f = 0; f < scan.files.length; f++) rows += await convertFile(scan.files[f]!.path, f, parse, columns.length, out);
     } finally {
       await out.close();
     }
+    // each temp line is a JSON array: the columns' values, then _line, the file's index, _raw, _parse_error
+    const item = (i: number, type: string): string => {
+      const v = `__l.j[${i + 1}]`;
+      return type === 'VARCHAR' ? v : type === 'TIMESTAMPTZ' ? `to_timestamp(CAST(${v} AS BIGINT))` : `CAST(${v} AS ${type})`;
+    };
+    const k = columns.length;
+    const select = [
+      ...columns.map(([c, t], i) => `${item(i, t)} AS ${quoteIdent(c)}`),
+      `${item(k, 'BIGINT')} AS "_line"`, `${item(k + 2, 'VARCHAR')} AS "_raw"`, `${item(k + 3, 'VARCHAR')} AS "_parse_error"`,
+    ];
     const valueCols = Object.keys(scan.files[0]?.values ?? {});
-    const typeOf = (c: string): string => scan.valueTypes?.[c] ?? 'VARCHAR';
-    const all: Record<string, string> = { ...columns, _line: 'BIGINT', _raw: 'VARCHAR', _parse_error: 'VARCHAR', _file: 'INTEGER' };
     const fileValues = scan.files.map((f, i) => `(${[String(i), ...valueCols.map((c) => quoteString(f.values[c]!))].join(', ')})`).join(', ');
-    const select = [...Object.keys(all).filter((c) => c !== '_file').map((c) => `__l.${quoteIdent(c)}`), ...valueCols.map((c) => `CAST(__f.${quoteIdent(c)} AS ${typeOf(c)}) AS ${quoteIdent(c)}`)];
-    const from = rows === 0
-      ? `(SELECT ${Object.entries(all).map(([c, t]) => `CAST(NULL AS ${t}) AS ${quoteIdent(c)}`).join(', ')} WHERE false)`
-      : `read_json(${quoteString(tmp)}, format = 'newline_delimited', columns = {${Object.entries(all).map(([c, t]) => `${quoteString(c)}: ${quoteString(t)}`).join(', ')}})`;
-    const sql = `SELECT ${select.join(', ')} FROM ${from} AS __l JOIN (VALUES ${fileValues}) AS __f(${['_file', ...valueCols].map(quoteIdent).join(', ')}) ON __l._file = __f._file`;
+    select.push(...valueCols.map((c) => `CAST(__f.${quoteIdent(c)} AS ${scan.valueTypes?.[c] ?? 'VARCHAR'}) AS ${quoteIdent(c)}`));
+    const from = rows === 0 ? '(SELECT CAST([] AS VARCHAR[]) AS j WHERE false)' : `read_json(${quoteString(tmp)}, format = 'newline_delimited', records = 'false', columns = {'j': 'VARCHAR[]'})`;
+    const sql = `SELECT ${select.join(', ')} FROM ${from} AS __l JOIN (VALUES ${fileValues}) AS __f(${['__file', ...valueCols].map(quoteIdent).join(', ')}) ON ${item(k + 1, 'INTEGER')} = __f.__file`;
     try {
       await engine.stage(relation, sql);
     } catch (err) {
@@ -90,11 +96,15 @@ export async function readWebLogs(dataset: string, engine: Engine, relation: str
   return { relation, inputs: scan.files.map((f) => f.values['_source'] ?? f.path), expectations, quarantineColumns: ['_raw', '_parse_error'] };
 }
 
-/** A parsed line: column → value (JSON-ready), or the reason it is malformed. */
-type Parsed = Record<string, string | number | null> | string;
+/** A parsed line: its columns' values in `webLogColumns` order (time in seconds since the epoch), or why it is malformed. */
+export type ParsedLine = (string | number | null)[] | string;
 
-/** Streams `file` into `out` as NDJSON rows tagged `_file: index`; returns the number of rows. */
-async function convertFile(file: string, index: number, parse: (line: string) => Parsed, out: fs.FileHandle): Promise<number> {
+/**
+ * Streams `file` into `out`, one JSON array a line: the `k` column values, the line number, the
+ * file's `index`, and for a malformed line (values all null) the line and the parse error.
+ * Returns the number of rows written.
+ */
+async function convertFile(file: string, index: number, parse: (line: string) => ParsedLine, k: number, out: fs.FileHandle): Promise<number> {
   const raw = createReadStream(file);
   const input = file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
   let failure: unknown;
@@ -105,6 +115,7 @@ async function convertFile(file: string, index: number, parse: (line: string) =>
   raw.on('error', fail);
   input.on('error', fail);
   const lines = createInterface({ input, crlfDelay: Infinity });
+  const nulls = '['.padEnd(1 + 5 * k, 'null,');
   let n = 0;
   let rows = 0;
   let batch: string[] = [];
@@ -113,8 +124,9 @@ async function convertFile(file: string, index: number, parse: (line: string) =>
       n++;
       if (line.trim() === '') continue;
       const p = parse(line);
-      const row = typeof p === 'string' ? { _line: n, _raw: line, _parse_error: p, _file: index } : { ...p, _line: n, _file: index };
-      batch.push(JSON.stringify(row));
+      batch.push(typeof p === 'string'
+        ? `${nulls}${n},${index},${JSON.stringify(line)},${JSON.stringify(p)}]`
+        : `${JSON.stringify(p).slice(0, -1)},${n},${index}]`);
       if (batch.length >= BATCH_LINES) {
         await out.write(batch.join('\n') + '\n');
         rows += batch.length;
@@ -130,7 +142,8 @@ async function convertFile(file: string, index: number, parse: (line: string) =>
 }
 
 // host ident user [time] "request" status bytes — then, for combined, "referrer" "user_agent"
-const QUOTED = String.raw`"((?:[^"\\]|\\.)*)"`;
+// the unrolled form of "(?:[^"\\]|\\.)*": a character class run at a time, far faster in V8
+const QUOTED = String.raw`"([^"\\]*(?:\\.[^"\\]*)*)"`;
 const COMMON = String.raw`^(\S+) (\S+) (\S+) \[([^\]]+)\] ${QUOTED} (\S+) (\S+)`;
 const COMMON_LINE = new RegExp(`${COMMON}\\s*$`);
 const COMBINED_LINE = new RegExp(`${COMMON} ${QUOTED} ${QUOTED}\\s*$`);
@@ -140,44 +153,44 @@ const TIME = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(
 const REQUEST = /^([A-Z][A-Z_-]*) (.+?)(?: ([A-Z]+\/\d+(?:\.\d+)?))?$/;
 
 /** Parses one `common` line. */
-export function parseCommon(line: string): Parsed {
+export function parseCommon(line: string): ParsedLine {
   const m = COMMON_LINE.exec(line);
   return m ? fields(m) : `not a common log line (host ident user [time] "request" status bytes)`;
 }
 
 /** Parses one `combined` line. */
-export function parseCombined(line: string): Parsed {
+export function parseCombined(line: string): ParsedLine {
   const m = COMBINED_LINE.exec(line);
   if (!m) return `not a combined log line (host ident user [time] "request" status bytes "referrer" "user_agent")`;
   const row = fields(m);
   if (typeof row === 'string') return row;
-  row['referrer'] = dash(unescape(m[8]!));
-  row['user_agent'] = dash(unescape(m[9]!));
+  row.push(dash(unescape(m[8]!)), dash(unescape(m[9]!)));
   return row;
 }
 
-function fields(m: RegExpExecArray): Parsed {
-  const time = instant(m[4]!);
+function fields(m: RegExpExecArray): ParsedLine {
+  const time = seconds(m[4]!);
   if (time === undefined) return `time [${m[4]}] is not dd/Mon/yyyy:HH:MM:SS ±hhmm`;
   const request = unescape(m[5]!);
-  let method: string | null = null;
-  let target: string | null = null;
-  let protocol: string | null = null;
+  let r: RegExpExecArray | null = null;
   if (request !== '-') {
-    const r = REQUEST.exec(request);
+    r = REQUEST.exec(request);
     if (!r) return `request "${request.slice(0, 100)}" is not METHOD PATH [PROTOCOL/VERSION]`;
-    [method, target, protocol] = [r[1]!, r[2]!, r[3] ?? null];
   }
   if (!/^\d{3}$/.test(m[6]!)) return `status ${m[6]} is not a three-digit code`;
   if (m[7] !== '-' && !/^\d{1,18}$/.test(m[7]!)) return `bytes ${m[7]} is not a number or -`;
-  return {
-    host: m[1]!, ident: dash(m[2]!), user: dash(m[3]!), time,
-    method, path: target, protocol, status: Number(m[6]), bytes: m[7] === '-' ? null : m[7]!,
-  };
+  // host, ident, user, time, method, path, protocol, status, bytes
+  return [m[1]!, dash(m[2]!), dash(m[3]!), time, r?.[1] ?? null, r?.[2] ?? null, r?.[3] ?? null, Number(m[6]), m[7] === '-' ? null : m[7]!];
 }
 
-/** `10/Oct/2000:13:55:36 -0700` → `2000-10-10T20:55:36.000Z`, undefined when invalid. */
-function instant(text: string): string | undefined {
+let lastTime = '';
+let lastSeconds: number | undefined;
+
+/** `10/Oct/2000:13:55:36 -0700` → 971211336 (seconds since the epoch), undefined when invalid. Consecutive lines mostly share it: the last one is remembered. */
+function seconds(text: string): number | undefined {
+  if (text === lastTime) return lastSeconds;
+  lastTime = text;
+  lastSeconds = undefined;
   const t = TIME.exec(text);
   const month = t ? MONTHS[t[2]!] : undefined;
   if (!t || month === undefined) return undefined;
@@ -185,8 +198,8 @@ function instant(text: string): string | undefined {
   if (h! > 23 || min! > 59 || s! > 60 || oh! > 23 || om! > 59) return undefined;
   const local = Date.UTC(year!, month, day!, h!, min!, s!);
   if (new Date(local).getUTCDate() !== day) return undefined; // 31/Feb, 00/Jan
-  const offset = (t[7] === '-' ? -1 : 1) * (oh! * 60 + om!) * 60_000;
-  return new Date(local - offset).toISOString();
+  lastSeconds = local / 1000 - (t[7] === '-' ? -1 : 1) * (oh! * 60 + om!) * 60;
+  return lastSeconds;
 }
 
 function dash(v: string): string | null {
