@@ -19,9 +19,9 @@ import UAParser from 'ua-parser-js';
  *   `desktop` when a browser or an operating system was recognized; else `unknown` (an empty
  *   or unrecognized string).
  *
- * Each function maps NULL to NULL. User-agent parses are cached per distinct string
- * (`UA_CACHE_SIZE` entries, least recently used evicted): a log holds few distinct agents, and a
- * parse costs ~30 µs while a cache hit costs well under 1 µs.
+ * Each function maps NULL to NULL. User-agent parses are cached per distinct string (up to
+ * `UA_CACHE_SIZE` entries; a full cache starts over): a log holds few distinct agents, and a
+ * parse costs ~40 µs where a hit costs ~0.1 µs.
  */
 export function registerFunctions(conn: DuckDBConnection): void {
   const varchar = (name: string, fn: (s: string) => string | null): void => {
@@ -65,25 +65,21 @@ export interface UserAgentInfo {
 /** Crawlers, monitors and scripted clients: their user agents are `ua_device` 'bot'. */
 export const BOT_PATTERN = /\bbot\b|bot[/\-;)]|crawl|spider|slurp|archiver|facebookexternalhit|monitor|curl\/|wget\/|python-requests|python-urllib|go-http-client|java\/|okhttp|libwww|httpclient|headless/i;
 
-/** Distinct user agents whose parse is kept. */
+/** Distinct user agents whose parse is kept (the cache is emptied when it reaches this size). */
 export const UA_CACHE_SIZE = 10_000;
 const uaCache = new Map<string, UserAgentInfo>();
 
 /** Parses `ua` (cached, see `registerFunctions` for the device rule). */
 export function userAgent(ua: string): UserAgentInfo {
   const hit = uaCache.get(ua);
-  if (hit) {
-    // a Map iterates in insertion order: re-inserting makes it the most recently used
-    uaCache.delete(ua);
-    uaCache.set(ua, hit);
-    return hit;
-  }
+  if (hit) return hit;
   const r = UAParser(ua);
   const browser = r.browser.name ?? null;
   const os = r.os.name ?? null;
   const device = BOT_PATTERN.test(ua) ? 'bot' : r.device.type ?? (browser || os ? 'desktop' : 'unknown');
   const info = { browser, os, device };
-  if (uaCache.size >= UA_CACHE_SIZE) uaCache.delete(uaCache.keys().next().value!);
+  // bounded by starting over when full: cheaper per hit than least-recently-used bookkeeping
+  if (uaCache.size >= UA_CACHE_SIZE) uaCache.clear();
   uaCache.set(ua, info);
   return info;
 }
