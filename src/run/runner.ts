@@ -76,7 +76,9 @@ interface PendingWrite {
  * A run stages every dataset's output first (data files written, commits prepared, downstream
  * datasets reading the staged snapshots) and commits only when all datasets succeeded, one Delta
  * commit per table. A failing run commits nothing and deletes the files it wrote, so every table
- * stays at its previous version. Runs are recorded in the lake's metadata store.
+ * stays at its previous version. Runs are recorded in the lake's metadata store. Before the
+ * write, a dataset's rows are made to fit its table's schema and its declared one
+ * (`conformSchema`: new columns added, lossless casts, misfits failed or quarantined).
  */
 export class Runner {
   private constructor(
