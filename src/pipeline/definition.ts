@@ -65,7 +65,8 @@ export interface FilesSource {
   kind: 'files';
   /** Glob relative to the project folder, e.g. `landing/flights/date={flight_date}/*.csv`. */
   path: string;
-  format: 'csv' | 'tsv' | 'json' | 'ndjson' | 'parquet';
+  /** `combined` and `common`: Apache/Nginx access logs (see `readWebLogs`; `.gz` files decompressed). */
+  format: 'csv' | 'tsv' | 'json' | 'ndjson' | 'parquet' | 'combined' | 'common';
   /** Declared columns (name → SQL type). Every file must have them; types are enforced while reading. */
   columns?: Record<string, string>;
 }
@@ -120,6 +121,22 @@ export interface DatasetDefinition {
   /** The change feed of `apply changes`. */
   changes?: ChangeFeed;
   expectations?: Expectation[];
+  /**
+   * Data contract: output column → SQL type (`INTEGER`, `DECIMAL(10,2)`, `TIMESTAMP`...). Every
+   * declared column must be in the output, values are cast to the declared type (see
+   * `onSchemaChange` for values that do not fit), other columns per `extraColumns`. Unlike a
+   * files source's `columns` (how files are read), it checks the output of any dataset.
+   */
+  schema?: Record<string, string>;
+  /** Output columns the contract does not declare: `fail` (default), `drop` or `allow`. Names starting with `_` are never extra. */
+  extraColumns?: 'fail' | 'drop' | 'allow';
+  /**
+   * A value that does not fit its column's type (the contract's, or the existing table's when a
+   * run's type changed incompatibly): `fail` (default) fails the run with SCHEMA_MISMATCH;
+   * `quarantine` sends its row to the quarantine table. New columns are always added (schema
+   * evolution); lossless changes (int → bigint...) are cast. See `conformSchema`.
+   */
+  onSchemaChange?: 'fail' | 'quarantine';
 }
 
 const identifier = /^[a-z_][a-z0-9_]*$/;
@@ -140,7 +157,7 @@ export const sourceSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('files'),
     path: z.string().min(1),
-    format: z.enum(['csv', 'tsv', 'json', 'ndjson', 'parquet']),
+    format: z.enum(['csv', 'tsv', 'json', 'ndjson', 'parquet', 'combined', 'common']),
     columns: z.record(z.string(), z.string()).optional(),
   }),
   httpSourceSchema,
@@ -172,6 +189,9 @@ export const datasetSchema = z
       exceptColumns: z.array(z.string().min(1)).optional(),
     }).strict().optional(),
     expectations: z.array(expectationSchema).optional(),
+    schema: z.record(z.string(), z.string().min(1)).optional(),
+    extraColumns: z.enum(['fail', 'drop', 'allow']).optional(),
+    onSchemaChange: z.enum(['fail', 'quarantine']).optional(),
   })
   .strict()
   .refine((d) => (d.key !== undefined) === (d.materialization === 'merge' || d.materialization === 'apply changes'), {

@@ -9,6 +9,7 @@ import type { Expectation } from './definition.js';
  *     -- partition_by: flight_date
  *     -- grain: day
  *     -- description: Typed, checked flights
+ *     -- on_schema_change: quarantine
  *     -- expect delay_in_range (quarantine): delay_min BETWEEN -120 AND 1440
  *
  * and for `merge` / `apply changes`: `key: id, region`, `order_by: received_at`,
@@ -47,8 +48,9 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
       case 'delete_when': changes['deleteWhen'] = value; break;
       case 'scd_type': changes['scdType'] = Number(value); break;
       case 'except_columns': changes['exceptColumns'] = names(value); break;
+      case 'on_schema_change': def['onSchemaChange'] = value; break;
       default:
-        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, key, order_by, sequence_by, delete_when, scd_type, except_columns, expect)`, { file, row: i + 1, dataset: name });
+        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, on_schema_change, key, order_by, sequence_by, delete_when, scd_type, except_columns, expect)`, { file, row: i + 1, dataset: name });
     }
   }
   const sql = lines.slice(i).join('\n').trim().replace(/;\s*$/, '');

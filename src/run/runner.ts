@@ -4,7 +4,7 @@ import { DuckDBEngine } from '../engine/duckdb/engine.js';
 import { quoteIdent, type Engine } from '../engine/engine.js';
 import { IngotError, messageOf } from '../errors.js';
 import { discardFiles, scanOf, stageWrite, Lake } from '../lake.js';
-import type { Source } from '../pipeline/definition.js';
+import type { Expectation, Source } from '../pipeline/definition.js';
 import type { Project } from '../pipeline/project.js';
 import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph, type DatasetNode } from '../pipeline/graph.js';
 import { batchCheckSql, planExpectations } from '../pipeline/expectations.js';
@@ -21,6 +21,7 @@ import { decodePath, type WriteMode } from '../table/write.js';
 import { fieldOf, type StructType } from '../table/schema.js';
 import { maxOfTable } from './bookmark.js';
 import { attachCommitted, isKeyed, stageKeyed } from './materialize.js';
+import { conformSchema } from './schema-change.js';
 import { MetadataStore } from './metadata.js';
 import type { DatasetResult, ExpectationResult, RunResult } from './result.js';
 
@@ -76,7 +77,9 @@ interface PendingWrite {
  * A run stages every dataset's output first (data files written, commits prepared, downstream
  * datasets reading the staged snapshots) and commits only when all datasets succeeded, one Delta
  * commit per table. A failing run commits nothing and deletes the files it wrote, so every table
- * stays at its previous version. Runs are recorded in the lake's metadata store.
+ * stays at its previous version. Runs are recorded in the lake's metadata store. Before the
+ * write, a dataset's rows are made to fit its table's schema and its declared one
+ * (`conformSchema`: new columns added, lossless casts, misfits failed or quarantined).
  */
 export class Runner {
   private constructor(
@@ -189,6 +192,9 @@ export class Runner {
 
     let sql: string;
     let inputs: string[] = [];
+    // a connector's and the schema check's own expectations, and the columns only their quarantined rows keep
+    const auto: Expectation[] = [];
+    const hidden: string[] = [];
     const render = (s: string): string => renderSql(s, { interval, logicalDate, runId }, ds.name);
     if (ds.source) {
       const ctx: SourceContext = { projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn, logicalDate, runId };
@@ -196,13 +202,26 @@ export class Runner {
       if (!full) ctx.maxOfTarget = (column) => maxOfTable(this.engine, this.lake.table(ds.name), ds.name, column);
       const batch = await connectorFor(ds.source).read(ctx, this.engine, '__source');
       inputs = batch.inputs;
+      auto.push(...(batch.expectations ?? []));
+      hidden.push(...(batch.quarantineColumns ?? []));
       sql = `SELECT *, TIMESTAMPTZ '${startedAt.toISOString()}' AS "_ingested_at", '${runId}' AS "_run_id" FROM "__source"`;
     } else {
       sql = render(ds.sql!);
     }
 
     if (node.reads.includes(ds.name)) await attachCommitted(this.engine, this.lake.table(ds.name), ds.name, full, sql);
-    const exps = ds.expectations ?? [];
+    try {
+      const table = full ? undefined : (await this.lake.table(ds.name).trySnapshot())?.schema;
+      const conformed = await conformSchema(this.engine, { dataset: ds, sql, table, exempt: hidden, inputs });
+      sql = conformed.sql;
+      auto.push(...conformed.expectations);
+      hidden.push(...conformed.quarantineColumns);
+    } catch (err) {
+      if (err instanceof IngotError && err.code !== 'SQL_ERROR') throw err;
+      throw ds.source ? inputError(err, ds.name) : fail('SQL_ERROR', messageOf(err), err);
+    }
+
+    const exps = [...auto, ...(ds.expectations ?? [])];
     const rowExps = exps.filter((e) => e.scope !== 'batch');
     const plan = exps.length > 0 ? planExpectations(rowExps, render) : undefined;
     // Without expectations the query is written straight to Parquet; with them, it is staged
@@ -212,7 +231,7 @@ export class Runner {
     try {
       if (plan) {
         const checked = await this.engine.stage('__checked', plan.checkedSql(`(${sql})`));
-        schema = { type: 'struct', fields: checked.schema.fields.filter((f) => !f.name.startsWith('__fail_')) };
+        schema = { type: 'struct', fields: checked.schema.fields.filter((f) => !f.name.startsWith('__fail_') && !hidden.includes(f.name)) };
         rowsIn = checked.rows;
       } else {
         schema = await this.engine.describe(sql);
@@ -251,7 +270,7 @@ export class Runner {
       keptSql = plan.keptSql('__checked', columns);
       const extra: Record<string, string> = { _quarantined_at: `TIMESTAMPTZ '${startedAt.toISOString()}'` };
       if (!columns.includes('_run_id')) extra['_run_id'] = `'${runId}'`;
-      quarantineSql = plan.quarantineSql('__checked', columns, extra);
+      quarantineSql = plan.quarantineSql('__checked', [...columns, ...hidden], extra);
     }
 
     // merge / apply changes write through stageKeyed; their quarantine table is appended to
@@ -279,7 +298,7 @@ export class Runner {
       }
       try {
         const w = await stageWrite(this.engine, table, base, query, {
-          mode, schema: rowsSchema, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, parameters, txn,
+          mode, schema: rowsSchema, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, mergeSchema: !full, parameters, txn,
         });
         pending.set(name, { ...w, table });
         return w.commit.actions.reduce((n, a) => n + ('add' in a && a.add.stats ? (JSON.parse(a.add.stats) as { numRecords: number }).numRecords : 0), 0);
@@ -303,7 +322,7 @@ export class Runner {
       const q = await this.lake.table(`${ds.name}${QUARANTINE_SUFFIX}`).trySnapshot();
       const noop = quarantined === 0 && q !== undefined && (mode === 'append' || (mode === 'replace' ? q.scan(replaceWhere).length === 0 : q.files.size === 0));
       if (!noop) {
-        const qSchema = q && !full ? q.schema : (await this.engine.stage('__quarantine', quarantineSql)).schema;
+        const qSchema = q && !full ? await this.engine.describe(quarantineSql) : (await this.engine.stage('__quarantine', quarantineSql)).schema;
         await write(`${ds.name}${QUARANTINE_SUFFIX}`, q && !full ? quarantineSql : 'SELECT * FROM "__quarantine"', qSchema);
       }
     }

@@ -7,9 +7,10 @@ import { IngotError } from '../errors.js';
 import type { FilesSource } from '../pipeline/definition.js';
 import { contains } from '../pipeline/interval.js';
 import type { SourceBatch, SourceConnector, SourceContext } from './source.js';
+import { readWebLogs } from './weblog.js';
 
 /**
- * Local files (csv, tsv, json, ndjson, parquet) matched by a glob with `{column}` placeholders:
+ * Local files (csv, tsv, json, ndjson, parquet; `combined`/`common` web-server logs, see `readWebLogs`) matched by a glob with `{column}` placeholders:
  * `landing/flights/date={flight_date}/*.csv` reads the files whose `flight_date` segment lies in
  * the run's interval and adds `flight_date` to their rows. Declared columns are checked against
  * each CSV header before reading, so a missing column names the file.
@@ -47,6 +48,7 @@ export class FilesConnector implements SourceConnector {
     for (const p of placeholders) {
       valueTypes[p] = source.columns?.[p] ?? (files.every((f) => /^\d{4}-\d{2}-\d{2}$/.test(f.values[p]!)) ? 'DATE' : 'VARCHAR');
     }
+    if (source.format === 'combined' || source.format === 'common') return readWebLogs(ctx.dataset, engine, relation, source.format, { files, valueTypes });
     const scan: FileScan = { format: source.format, files, valueTypes, ...(columns ? { columns } : {}) };
     try {
       await engine.attachFiles(relation, scan);

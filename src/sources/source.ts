@@ -1,4 +1,5 @@
 import type { Engine } from '../engine/engine.js';
+import type { Expectation } from '../pipeline/definition.js';
 import type { Interval } from '../pipeline/interval.js';
 
 /** What a source connector knows about the run that reads it. */
@@ -28,6 +29,16 @@ export interface SourceBatch {
   relation: string;
   /** Input names (files, endpoints) for progress and run records. */
   inputs: string[];
+  /**
+   * Row checks the connector's rows need, checked with the dataset's own expectations (e.g.
+   * `_parse_error IS NULL`, action quarantine, for malformed log lines).
+   */
+  expectations?: Expectation[];
+  /**
+   * Columns only rows failing a quarantine expectation carry (`_raw`, `_parse_error`): written to
+   * the quarantine table, left out of the dataset's table.
+   */
+  quarantineColumns?: string[];
 }
 
 /**

@@ -8,6 +8,7 @@ import { fieldOf, physicalName, type DataType, type StructType } from '../../tab
 import type { DataFile } from '../../table/write.js';
 import type { ParquetFiles } from '../../table/checkpoint.js';
 import { quoteIdent, quoteString, ROW_FILE, ROW_NUMBER, type Engine, type EngineSettings, type FileScan, type Row, type StagedRelation, type TableScan, type WriteTarget } from '../engine.js';
+import { registerFunctions } from './functions.js';
 import { deltaStats } from './stats.js';
 import { deltaSchemaOf, duckTypeOf } from './types.js';
 
@@ -22,7 +23,8 @@ const deletionTable = (qualifiedName: string): string => `temp.main.${quoteIdent
  * The DuckDB engine (`@duckdb/node-api`), in process. Delta snapshots become views over
  * `read_parquet` of their live files; writes go through `COPY ... TO ... (RETURN_STATS)`, which
  * gives each file's row count, size, partition values and column bounds in the same pass.
- * Sessions run in UTC.
+ * Sessions run in UTC. The enrichment functions of `registerFunctions` (`ip_country`,
+ * `ua_browser`, `ua_os`, `ua_device`) are available in every query.
  */
 export class DuckDBEngine implements Engine, ParquetFiles {
   readonly name = 'duckdb';
@@ -52,6 +54,7 @@ export class DuckDBEngine implements Engine, ParquetFiles {
     const conn = await instance.connect();
     await conn.run("SET TimeZone = 'UTC'");
     await conn.run('SET preserve_insertion_order = false');
+    registerFunctions(conn);
     return new DuckDBEngine(instance, conn);
   }
 
@@ -372,7 +375,10 @@ function isHivePath(p: string, parts: string[], values: Record<string, string | 
   });
 }
 
-/** SQL reading raw files, with each file's literal `values` added as columns. */
+/**
+ * SQL reading raw files, with each file's literal `values` added as columns. DuckDB's hive
+ * partitioning is off: `key=value` folders become columns only through `values`, never twice.
+ */
 export function fileScanSql(scan: FileScan): string {
   const files = scan.files;
   if (files.length === 0) throw new IngotError('INPUT_MISSING', 'no files to read');
@@ -385,18 +391,18 @@ export function fileScanSql(scan: FileScan): string {
     case 'tsv': {
       const delim = scan.format === 'tsv' ? '\\t' : ',';
       const cols = scan.columns ? `, columns = ${typed(scan.columns)}, auto_detect = false, quote = '"', escape = '"'` : '';
-      reader = `read_csv(${list}, header = true, delim = '${delim}'${cols}, filename = '${FILE_COL}')`;
+      reader = `read_csv(${list}, header = true, delim = '${delim}'${cols}, filename = '${FILE_COL}', hive_partitioning = false)`;
       break;
     }
     case 'json':
     case 'ndjson': {
       const fmt = scan.format === 'ndjson' ? 'newline_delimited' : 'auto';
       const cols = scan.columns ? `, columns = ${typed(scan.columns)}` : '';
-      reader = `read_json(${list}, format = '${fmt}'${cols}, filename = '${FILE_COL}')`;
+      reader = `read_json(${list}, format = '${fmt}'${cols}, filename = '${FILE_COL}', hive_partitioning = false)`;
       break;
     }
     case 'parquet':
-      reader = `(SELECT ${scan.columns ? Object.entries(scan.columns).map(([c, t]) => `CAST(${quoteIdent(c)} AS ${t}) AS ${quoteIdent(c)}`).join(', ') + `, ${FILE_COL}` : '*'} FROM read_parquet(${list}, union_by_name = true, filename = '${FILE_COL}'))`;
+      reader = `(SELECT ${scan.columns ? Object.entries(scan.columns).map(([c, t]) => `CAST(${quoteIdent(c)} AS ${t}) AS ${quoteIdent(c)}`).join(', ') + `, ${FILE_COL}` : '*'} FROM read_parquet(${list}, union_by_name = true, filename = '${FILE_COL}', hive_partitioning = false))`;
       break;
   }
   const valueCols = Object.keys(files[0]!.values);
