@@ -33,8 +33,8 @@ const ATTEMPTS = 3;
 /**
  * Downloads an archive (see `ArchiveSource`) into the landing zone while hashing it, then, unless
  * its SHA-256 equals the one committed in domain `ingot.archive` (a dated run: the batch is
- * `unchanged`, 0 rows), unzips the members matching `member` into
- * `<landing>/<dataset>/<sha256>/members/` and reads them as a files source (so `_source` is each
+ * `unchanged`, 0 rows), unzips it into `<landing>/<dataset>/<sha256>/members/` and reads the
+ * members matching `member` as a files source (so `_source` is each
  * member's path under the project folder). The new `LoadedArchive` commits with the rows. A full
  * refresh always loads. A download goes to a temporary name first and a content folder is renamed
  * into place whole, so an interrupted run leaves no partial folder under its checksum.
@@ -65,7 +65,7 @@ export class ArchiveConnector implements SourceConnector {
           await fs.mkdir(path.join(staged, 'members'), { recursive: true });
           const shown = `${source.url} (downloaded to ${path.relative(ctx.projectDir, path.join(folder, name))})`;
           const zipped = (await isZip(tmp)) || /\.zip$/i.test(name);
-          if (zipped) await unzip(tmp, path.join(staged, 'members'), source.member, shown, ctx.dataset);
+          if (zipped) await unzip(tmp, path.join(staged, 'members'), shown, ctx.dataset);
           else await fs.link(tmp, path.join(staged, 'members', name));
           await fs.rename(tmp, path.join(staged, name));
           // a concurrent run may have put the same content in place first: theirs is as good
@@ -160,12 +160,12 @@ async function isZip(file: string): Promise<boolean> {
 }
 
 /**
- * Extracts the files of zip `file` whose paths match `member` (all when undefined; `__MACOSX/`
- * and names starting with `.` skipped) under `dir`. yauzl refuses absolute paths and `..`
- * segments. Errors: INPUT_MALFORMED naming `shown` for a corrupt or unsafe archive.
+ * Extracts the files of zip `file` under `dir` (`__MACOSX/` and names starting with `.` skipped;
+ * `member` selects among them when reading, so one extraction serves every selection). yauzl
+ * refuses absolute paths and `..` segments. Errors: INPUT_MALFORMED naming `shown` for a corrupt
+ * or unsafe archive.
  */
-async function unzip(file: string, dir: string, member: string | undefined, shown: string, dataset: string): Promise<void> {
-  const matcher = member ? patternRegex(member) : undefined;
+async function unzip(file: string, dir: string, shown: string, dataset: string): Promise<void> {
   try {
     const zip = await yauzl.openPromise(file, { lazyEntries: true, strictFileNames: true });
     try {
@@ -174,7 +174,6 @@ async function unzip(file: string, dir: string, member: string | undefined, show
         if (!entry) break;
         const name = entry.fileName;
         if (name.endsWith('/') || name.startsWith('__MACOSX/') || name.split('/').some((s) => s.startsWith('.'))) continue;
-        if (matcher && !matcher.test(name)) continue;
         const target = path.join(dir, ...name.split('/'));
         await fs.mkdir(path.dirname(target), { recursive: true });
         await pipeline(await zip.openReadStreamPromise(entry), createWriteStream(target));
