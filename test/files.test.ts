@@ -60,9 +60,9 @@ describe('Delta domain metadata', () => {
     assert.deepEqual(first.filter((a) => 'domainMetadata' in a), [{ domainMetadata: { domain: 'app.a', configuration: '{"n":1}', removed: false } }]);
     await writeSql(engine, table, 'SELECT range + 10 AS id, range AS v FROM range(3)', { mode: 'append' });
     assert.deepEqual(domainsOf((await table.snapshot()).domains), { 'app.a': '{"n":1}' }, 'a commit without domains keeps them');
-    await writeSql(engine, table, 'SELECT 20 AS id, 0 AS v', { mode: 'append', domainMetadata: [domain('app.a', { n: 2 }), domain('app.b', ['x'])] });
+    await writeSql(engine, table, 'SELECT 20::BIGINT AS id, 0::BIGINT AS v', { mode: 'append', domainMetadata: [domain('app.a', { n: 2 }), domain('app.b', ['x'])] });
     assert.deepEqual(domainsOf((await table.snapshot()).domains), { 'app.a': '{"n":2}', 'app.b': '["x"]' }, 'the latest action per domain wins');
-    await writeSql(engine, table, 'SELECT 21 AS id, 1 AS v', { mode: 'append', domainMetadata: [domain('app.b', ['x'], true)] });
+    await writeSql(engine, table, 'SELECT 21::BIGINT AS id, 1::BIGINT AS v', { mode: 'append', domainMetadata: [domain('app.b', ['x'], true)] });
     const latest = await table.snapshot();
     assert.deepEqual(domainsOf(latest.domains), { 'app.a': '{"n":2}' }, 'a removed domain is gone');
     assert.deepEqual(domainsOf((await table.snapshot(2)).domains), { 'app.a': '{"n":2}', 'app.b': '["x"]' }, 'time travel sees the domains of its version');
@@ -83,7 +83,7 @@ describe('Delta domain metadata', () => {
     assert.deepEqual(sorted(canonicalRows(ours.schema, rs.rows)), sorted(canonicalRows(ours.schema, ours.rows)), 'delta-rs reads the same rows');
 
     // the next commits and a restore: application domains go back with the rows
-    await writeSql(engine, fresh, 'SELECT 30 AS id, 3 AS v', { mode: 'append', domainMetadata: [domain('app.c', 'c')] });
+    await writeSql(engine, fresh, 'SELECT 30::BIGINT AS id, 3::BIGINT AS v', { mode: 'append', domainMetadata: [domain('app.c', 'c')] });
     const restored = await restore(fresh, { version: 3 });
     assert.ok(restored.committed);
     assert.deepEqual(domainsOf((await fresh.snapshot()).domains), { 'app.a': '{"n":2}' }, 'restore removes app.c');
