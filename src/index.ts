@@ -4,6 +4,12 @@
 export { dataset, files, postgres } from './pipeline/definition.js';
 export { http } from './sources/http-source.js';
 export type { HttpPagination, HttpRetry, HttpSource } from './sources/http-source.js';
+export { archive } from './sources/archive-source.js';
+export type { ArchiveSource } from './sources/archive-source.js';
+export { ARCHIVE_DOMAIN } from './sources/archive.js';
+export type { LoadedArchive } from './sources/archive.js';
+export { FILES_DOMAIN } from './sources/files.js';
+export type { TrackedFiles } from './sources/files.js';
 export { dune } from './sources/dune.js';
 export type { DuneOptions } from './sources/dune.js';
 export type { ChangeFeed, DatasetDefinition, Expectation, ExpectationAction, FilesSource, Grain, Materialization, PostgresSource, Source } from './pipeline/definition.js';
@@ -19,7 +25,8 @@ export type { DatasetResult, ExpectationResult, RunResult } from './run/result.j
 export { Lake, queryLake, stageWrite } from './lake.js';
 export { DeltaTable } from './table/table.js';
 export { Snapshot } from './table/snapshot.js';
-export { planWrite } from './table/write.js';
+export { planWrite, SUPPORTED_WRITER_FEATURES } from './table/write.js';
+export type { DomainMetadata } from './table/actions.js';
 export { deleteRows } from './table/operations/delete.js';
 export type { DeleteOptions } from './table/operations/delete.js';
 export { updateRows } from './table/operations/update.js';

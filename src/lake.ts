@@ -1,7 +1,7 @@
 import { IngotError } from './errors.js';
 import type { Engine, Row, TableScan, WriteTarget } from './engine/engine.js';
 import { joinLocation, openStore, resolveLocation } from './storage/open.js';
-import type { Add } from './table/actions.js';
+import type { Add, DomainMetadata } from './table/actions.js';
 import type { ParquetFiles } from './table/checkpoint.js';
 import type { Filter } from './table/filter.js';
 import { readDeletionVectors } from './table/deletion-vector.js';
@@ -123,6 +123,8 @@ export interface SqlWriteOptions {
   configuration?: Record<string, string>;
   txn?: { appId: string; version: number };
   parameters?: Record<string, unknown>;
+  /** Metadata domains committed with the rows (see `WriteOptions.domainMetadata`). */
+  domainMetadata?: DomainMetadata[];
 }
 
 /**

@@ -4,9 +4,8 @@
  * pipeline with its lake on S3, and delta-rs reading what ingot wrote there.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
@@ -18,48 +17,11 @@ import { deleteRows } from '../src/table/operations/delete.js';
 import { optimize } from '../src/table/operations/optimize.js';
 import { DeltaTable } from '../src/table/table.js';
 import { cli, flightsProject, tempDir } from './fixtures.js';
+import { freePort, startMoto } from './moto.js';
 import { canonicalRows, readWithDeltaRs, readWithIngot, writeSql } from './helpers.js';
 
 const BUCKET = 'ingot-test';
-const PYTHON = process.env['INGOT_PYTHON'] ?? 'python3';
 const DAYS = ['2001-01-01', '2001-01-02'];
-
-/** A TCP port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/**
- * Starts moto's S3-compatible server on `port`. It is moto's own WSGI app served single-threaded
- * (what `python3 -m moto.server` runs, with `threaded=False`): moto checks If-None-Match and then
- * stores the object in two steps, which only serialized requests make atomic, as S3 is.
- */
-async function startMoto(port: number): Promise<ChildProcess> {
-  const code = 'import sys; from werkzeug.serving import run_simple; from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app; '
-    + 'run_simple("127.0.0.1", int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False)';
-  const proc = spawn(PYTHON, ['-c', code, String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  process.once('exit', () => proc.kill('SIGKILL')); // should the test process end without `after`
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = new Promise<never>((_, reject) => proc.once('exit', (c) => reject(new Error(`moto server exited (${c}): ${stderr.trim()} (pip install 'moto[server]')`))));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      await Promise.race([fetch(`http://127.0.0.1:${port}/`), exited]);
-      return proc;
-    } catch (err) {
-      if (proc.exitCode !== null || Date.now() > deadline) {
-        proc.kill();
-        throw err;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 /** Sorted JSON of rows, for order-free comparison. */
 function sorted(rows: Record<string, unknown>[]): string[] {

@@ -90,7 +90,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       try {
         for (const node of runner.graph.order) {
           const d = node.dataset;
-          const how = d.source ? `source ${d.source.kind}:${d.source.kind === 'http' ? d.source.url : d.source.kind === 'files' ? d.source.path : d.source.table ?? 'query'}` : `sql ${path.relative(runner.project.dir, d.file)}`;
+          const how = d.source ? `source ${d.source.kind}:${d.source.kind === 'http' || d.source.kind === 'archive' ? d.source.url : d.source.kind === 'files' ? d.source.path : d.source.table ?? 'query'}` : `sql ${path.relative(runner.project.dir, d.file)}`;
           io.out(`${d.name}  [${d.materialization}${d.partitionBy ? ` by ${d.partitionBy.join(', ')}` : ''}]  ${how}`);
           for (const dep of node.dependsOn) io.out(`  ← ${dep}`);
           for (const e of d.expectations ?? []) io.out(`  ✓ ${e.name} (${e.action}): ${e.condition}`);

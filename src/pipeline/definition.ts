@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { archiveSourceSchema, type ArchiveSource } from '../sources/archive-source.js';
 import { httpSourceSchema, type HttpSource } from '../sources/http-source.js';
 
 /**
@@ -60,10 +61,16 @@ export interface ChangeFeed {
 /** Size of the interval a run owns for a `replace partition` dataset. */
 export type Grain = 'day' | 'month';
 
-/** Raw files in the project folder. `{column}` in `path` is a path segment holding that column's value. */
+/**
+ * Raw files in the project folder or on S3. `{column}` in `path` is a path segment holding that
+ * column's value. Only files new or changed since the last commit are read (see `FilesConnector`).
+ */
 export interface FilesSource {
   kind: 'files';
-  /** Glob relative to the project folder, e.g. `landing/flights/date={flight_date}/*.csv`. */
+  /**
+   * Glob relative to the project folder, e.g. `landing/flights/date={flight_date}/*.csv`, or on
+   * S3, `s3://bucket/media/day={day}/*.json` (credentials and endpoint from the AWS environment).
+   */
   path: string;
   /** `combined` and `common`: Apache/Nginx access logs (see `readWebLogs`; `.gz` files decompressed). */
   format: 'csv' | 'tsv' | 'json' | 'ndjson' | 'parquet' | 'combined' | 'common';
@@ -91,7 +98,7 @@ export interface PostgresSource {
 }
 
 /** Where a bronze dataset's rows come from, by `kind`. */
-export type Source = FilesSource | HttpSource | PostgresSource;
+export type Source = FilesSource | HttpSource | PostgresSource | ArchiveSource;
 
 /** A dataset: a Delta table ingot maintains, `layer.table`. Exactly one of `sql` and `source`. */
 export interface DatasetDefinition {
@@ -161,6 +168,7 @@ export const sourceSchema = z.discriminatedUnion('kind', [
     columns: z.record(z.string(), z.string()).optional(),
   }),
   httpSourceSchema,
+  archiveSourceSchema,
   z.object({
     kind: z.literal('postgres'),
     connection: z.string().min(1),

@@ -10,6 +10,8 @@ import { prepareMerge, type MergeOptions } from '../table/operations/merge.js';
 import { prepareRewrite } from '../table/operations/rewrite.js';
 import type { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
+import type { DomainMetadata } from '../table/actions.js';
+import { domainActions } from '../table/write.js';
 
 /**
  * The keyed materializations, staged like every write of a run (data files written, commit
@@ -51,6 +53,8 @@ export interface KeyedWriteOptions {
   /** Extra commitInfo.operationParameters (run id, logical date). */
   parameters: Record<string, unknown>;
   txn: { appId: string; version: number };
+  /** Metadata domains the source commits with its rows (e.g. the files it loaded). */
+  domainMetadata?: DomainMetadata[];
 }
 
 /** What `stageKeyed` staged. */
@@ -105,6 +109,7 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
       const out = await engine.stage(OUT, query);
       const w = await stageWrite(engine, table, base, `SELECT * FROM ${OUT}`, {
         mode: options.full ? 'overwrite' : 'append', schema: out.schema, partitionBy: options.partitionBy, overwriteSchema: options.full, parameters: options.parameters, txn: options.txn,
+        domainMetadata: options.domainMetadata,
       });
       return { ...w, rows: out.rows, batchRows: batch.rows };
     };
@@ -113,6 +118,7 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
       // nothing to change still commits, with the run's txn, like an append of no rows
       const commit = plan.commit ?? prepareRewrite(base!, { removed: [], added: [], operation: 'MERGE', parameters: { predicate: JSON.stringify(merge.on) }, metrics: plan.metrics, txn: options.txn }).commit;
       commit.operationParameters = { ...commit.operationParameters, ...options.parameters };
+      if (options.domainMetadata?.length) commit.actions.push(...domainActions(base, options.domainMetadata, table.location));
       const rows = (plan.metrics['numTargetRowsInserted'] ?? 0) + (plan.metrics['numTargetRowsUpdated'] ?? 0);
       return { commit, preview: base!.apply(commit.actions, base!.version + 1), rows, batchRows: batch.rows };
     };

@@ -10,12 +10,14 @@ import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph, type DatasetNode } fr
 import { batchCheckSql, planExpectations } from '../pipeline/expectations.js';
 import { EVERYTHING, intervalOf, type Interval } from '../pipeline/interval.js';
 import { renderSql } from '../pipeline/template.js';
+import { ArchiveConnector } from '../sources/archive.js';
 import { FilesConnector, inputError } from '../sources/files.js';
 import { HttpConnector } from '../sources/http.js';
 import { PostgresConnector } from '../sources/postgres.js';
 import type { SourceConnector, SourceContext } from '../sources/source.js';
 import type { Filter } from '../table/filter.js';
 import type { Snapshot } from '../table/snapshot.js';
+import type { DomainMetadata } from '../table/actions.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
 import { decodePath, type WriteMode } from '../table/write.js';
 import { fieldOf, type StructType } from '../table/schema.js';
@@ -57,6 +59,7 @@ export interface RunOptions {
 function connectorFor(source: Source): SourceConnector {
   switch (source.kind) {
     case 'files': return new FilesConnector(source);
+    case 'archive': return new ArchiveConnector(source);
     case 'http': return new HttpConnector(source);
     case 'postgres': return new PostgresConnector(source);
   }
@@ -196,14 +199,25 @@ export class Runner {
     const auto: Expectation[] = [];
     const hidden: string[] = [];
     const render = (s: string): string => renderSql(s, { interval, logicalDate, runId }, ds.name);
+    // a source's bookkeeping (domain metadata) is read from, and committed on top of, this snapshot
+    let own: { base: Snapshot | undefined; domainMetadata?: DomainMetadata[] } | undefined;
     if (ds.source) {
-      const ctx: SourceContext = { projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn, logicalDate, runId };
+      const base = await this.lake.table(ds.name).trySnapshot();
+      const ctx: SourceContext = { projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn, logicalDate, runId, appends: !full && ds.materialization === 'append' };
       // the bookmark of an incremental source is derived from the committed table (never in a full refresh)
-      if (!full) ctx.maxOfTarget = (column) => maxOfTable(this.engine, this.lake.table(ds.name), ds.name, column);
+      if (!full) {
+        ctx.maxOfTarget = (column) => maxOfTable(this.engine, this.lake.table(ds.name), ds.name, column);
+        ctx.committed = new Map([...(base?.domains.values() ?? [])].map((d) => [d.domain, d.configuration]));
+      }
       const batch = await connectorFor(ds.source).read(ctx, this.engine, '__source');
       inputs = batch.inputs;
       auto.push(...(batch.expectations ?? []));
       hidden.push(...(batch.quarantineColumns ?? []));
+      if (batch.unchanged) {
+        await this.engine.drop('__source');
+        return { dataset: ds.name, status: 'success', rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, expectations: [], inputs, ms: 0 };
+      }
+      own = { base, domainMetadata: batch.domainMetadata };
       sql = `SELECT *, TIMESTAMPTZ '${startedAt.toISOString()}' AS "_ingested_at", '${runId}' AS "_run_id" FROM "__source"`;
     } else {
       sql = render(ds.sql!);
@@ -284,13 +298,14 @@ export class Runner {
     let alreadyCommitted = false;
     const write = async (name: string, query: string, rowsSchema: StructType): Promise<number> => {
       const table = this.lake.table(name);
-      const base = await table.trySnapshot();
+      const mine = name === ds.name ? own : undefined;
+      const base = mine ? mine.base : await table.trySnapshot();
       if ((base?.txns.get(txn.appId)?.version ?? -1) >= txn.version) {
         alreadyCommitted = true;
         return 0;
       }
       if (name === ds.name && isKeyed(ds)) {
-        const k = await stageKeyed(this.engine, table, base, query, ds, { full, partitionBy: ds.partitionBy ?? [], parameters, txn })
+        const k = await stageKeyed(this.engine, table, base, query, ds, { full, partitionBy: ds.partitionBy ?? [], parameters, txn, domainMetadata: mine?.domainMetadata })
           .catch((err: unknown) => { throw fail('SQL_ERROR', messageOf(err), err); });
         pending.set(name, { commit: k.commit, preview: k.preview, table });
         rowsIn ??= k.batchRows;
@@ -298,7 +313,7 @@ export class Runner {
       }
       try {
         const w = await stageWrite(this.engine, table, base, query, {
-          mode, schema: rowsSchema, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, mergeSchema: !full, parameters, txn,
+          mode, schema: rowsSchema, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, mergeSchema: !full, parameters, txn, domainMetadata: mine?.domainMetadata,
         });
         pending.set(name, { ...w, table });
         return w.commit.actions.reduce((n, a) => n + ('add' in a && a.add.stats ? (JSON.parse(a.add.stats) as { numRecords: number }).numRecords : 0), 0);

@@ -1,19 +1,62 @@
-import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
+import { createReadStream, promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { glob } from 'tinyglobby';
-import type { Engine, FileScan } from '../engine/engine.js';
+import { createGunzip } from 'node:zlib';
+import { quoteIdent, type Engine, type FileScan } from '../engine/engine.js';
 import { IngotError } from '../errors.js';
 import type { FilesSource } from '../pipeline/definition.js';
 import { contains } from '../pipeline/interval.js';
+import { LocalStore } from '../storage/local.js';
+import { S3Store } from '../storage/s3.js';
+import type { ObjectStore } from '../storage/store.js';
 import type { SourceBatch, SourceConnector, SourceContext } from './source.js';
 import { readWebLogs } from './weblog.js';
 
+/** The metadata domain in which a files source records the files it loaded (see `TrackedFiles`). */
+export const FILES_DOMAIN = 'ingot.files';
+
 /**
- * Local files (csv, tsv, json, ndjson, parquet; `combined`/`common` web-server logs, see `readWebLogs`) matched by a glob with `{column}` placeholders:
- * `landing/flights/date={flight_date}/*.csv` reads the files whose `flight_date` segment lies in
- * the run's interval and adds `flight_date` to their rows. Declared columns are checked against
- * each CSV header before reading, so a missing column names the file.
+ * The configuration of domain `ingot.files`: every file loaded into the table so far, by name
+ * (the path relative to the project folder as written in the source's `path`, or the
+ * `s3://bucket/key` URL), with the size in bytes and either the modification time (ms since
+ * epoch, local files) or the ETag (S3). A file whose entry differs is loaded again.
+ */
+export interface TrackedFiles {
+  files: Record<string, { size: number; modified?: number; etag?: string }>;
+}
+
+/** What reading a format adds to a batch (the web-log parser's quarantine check). */
+type Extra = Pick<SourceBatch, 'expectations' | 'quarantineColumns'>;
+
+/** One matched input file. */
+interface Found {
+  /** Tracking name and `_source` value. */
+  name: string;
+  /** Key in the listing store. */
+  key: string;
+  size: number;
+  modified?: number;
+  etag?: string;
+  values: Record<string, string>;
+}
+
+/**
+ * Files (csv, tsv, json, ndjson, parquet, `combined`/`common` web-server logs (see `readWebLogs`), optionally `.gz`) matched by a glob with `{column}`
+ * placeholders, in the project folder or on S3 (`s3://bucket/prefix/...`, credentials and endpoint
+ * from the AWS environment, as for a lake on S3): `landing/flights/date={flight_date}/*.csv` reads
+ * the files whose `flight_date` segment lies in the run's interval and adds `flight_date` to their
+ * rows. Files and folders whose names start with `.` are skipped. Declared columns are checked
+ * against each CSV header before reading, so a missing column names the file. S3 files are
+ * downloaded to a temporary folder and their rows staged in the engine before `read` returns.
+ *
+ * Exactly once: the files loaded are recorded in domain `ingot.files` (`TrackedFiles`), which the
+ * runner commits in the same Delta commit as their rows. A run that appends (`ctx.appends`) reads
+ * only files that are new or changed (size, and modification time or ETag) since the committed
+ * list: a changed file is read whole again. A run that replaces (a partition, or the table) reads
+ * every matched file, unless none changed and none of the listed ones in its scope vanished: then
+ * the batch is `unchanged` and nothing is written. A full refresh reads every file and replaces
+ * the list. Errors: INPUT_MISSING when nothing matches at all (a run whose files are all loaded
+ * already succeeds with 0 rows), INPUT_SCHEMA, INPUT_MALFORMED, STORAGE_ERROR.
  */
 export class FilesConnector implements SourceConnector {
   constructor(private readonly source: FilesSource) {}
@@ -21,42 +64,145 @@ export class FilesConnector implements SourceConnector {
   async read(ctx: SourceContext, engine: Engine, relation: string): Promise<SourceBatch> {
     const { source } = this;
     const placeholders = [...source.path.matchAll(/\{([a-z_][a-z0-9_]*)\}/g)].map((m) => m[1]!);
-    const pattern = source.path.replace(/\{[a-z_][a-z0-9_]*\}/g, '*');
-    const matcher = patternRegex(source.path);
-    const found = (await glob(pattern, { cwd: ctx.projectDir, onlyFiles: true })).sort();
-    const files: FileScan['files'] = [];
-    for (const rel of found) {
-      const m = matcher.exec(rel);
+    const { store, base, rest } = splitPattern(source.path, ctx.projectDir);
+    const matcher = patternRegex(rest);
+    const found: Found[] = [];
+    for (const o of await store.list('', { recursive: true })) {
+      if (o.key.split('/').some((seg) => seg.startsWith('.'))) continue;
+      const m = matcher.exec(o.key);
       if (!m) continue;
       const values: Record<string, string> = {};
       for (const p of placeholders) values[p] = decodeURIComponent(m.groups![p]!);
       const pv = ctx.partitionColumn ? values[ctx.partitionColumn] : undefined;
       if (pv !== undefined && !contains(ctx.interval, pv)) continue;
-      files.push({ path: path.join(ctx.projectDir, rel), values: { ...values, _source: rel } });
+      const name = base === '' ? o.key : `${base}/${o.key}`;
+      found.push({ name, key: o.key, size: o.size, ...(o.etag !== undefined ? { etag: o.etag } : { modified: o.modified }), values: { ...values, _source: name } });
     }
-    if (files.length === 0) {
+    if (found.length === 0) {
       const shown = ctx.partitionColumn && ctx.interval.start !== '-infinity' && ctx.interval.end !== 'infinity'
         ? `${ctx.partitionColumn} in [${ctx.interval.start}, ${ctx.interval.end})`
         : 'any';
-      throw new IngotError('INPUT_MISSING', `${ctx.dataset}: no input files: nothing under ${ctx.projectDir} matches ${source.path} (${shown})`, { dataset: ctx.dataset, file: source.path });
+      const where = store instanceof LocalStore ? ctx.projectDir : store.root;
+      throw new IngotError('INPUT_MISSING', `${ctx.dataset}: no input files: nothing under ${where} matches ${source.path} (${shown})`, { dataset: ctx.dataset, file: source.path });
     }
+
+    const tracked = ctx.committed ? parseTracked(ctx.committed.get(FILES_DOMAIN), ctx.dataset) : { files: {} };
+    const changed = found.filter((f) => !sameFile(tracked.files[f.name], f));
+    let read = found;
+    if (ctx.committed) {
+      if (ctx.appends) read = changed;
+      else if (changed.length === 0) {
+        // a replace: unchanged unless a file listed in this scope vanished
+        const present = new Set(found.map((f) => f.name));
+        const vanished = Object.keys(tracked.files).some((n) => !present.has(n) && inScope(n, base, matcher, placeholders, ctx));
+        if (!vanished) read = [];
+      }
+      if (read.length === 0) return { relation, inputs: [], unchanged: true };
+    }
+    const files = ctx.committed ? { ...tracked.files } : {};
+    for (const f of read) files[f.name] = { size: f.size, ...(f.etag !== undefined ? { etag: f.etag } : { modified: f.modified! }) };
+    const domainMetadata = [{ domain: FILES_DOMAIN, configuration: JSON.stringify({ files } satisfies TrackedFiles), removed: false }];
+    const inputs = read.map((f) => f.name);
+
+    if (store instanceof LocalStore) {
+      const extra = await this.attach(ctx, engine, relation, read.map((f) => ({ path: store.locate(f.key), shown: store.locate(f.key), values: f.values })), placeholders);
+      return { relation, inputs, domainMetadata, ...extra };
+    }
+    // S3: download into a temporary folder (a fresh cache: nothing stale is reused), stage the rows, remove it
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ingot-files-'));
+    let extra: Extra;
+    try {
+      const dir = await new S3Store(store.root, { cacheDir: tmp }).localCopy(read.map((f) => ({ key: f.key, size: f.size })));
+      const view = `${relation}__files`;
+      extra = await this.attach(ctx, engine, view, read.map((f) => ({ path: path.join(dir, ...f.key.split('/')), shown: f.name, values: f.values })), placeholders, [dir, store.root]);
+      try {
+        await engine.stage(relation, `SELECT * FROM ${quoteIdent(view)}`);
+      } catch (err) {
+        throw inputError(renamed(err, dir, store.root), ctx.dataset);
+      } finally {
+        await engine.drop(view);
+      }
+    } finally {
+      await fs.rm(tmp, { recursive: true, force: true });
+    }
+    return { relation, inputs, domainMetadata, ...extra };
+  }
+
+  /** Checks CSV headers and attaches `files` (local paths; `shown` in messages) as view `name`; `rename` maps a local folder back to its S3 root in engine errors. */
+  private async attach(ctx: SourceContext, engine: Engine, name: string, files: { path: string; shown: string; values: Record<string, string> }[], placeholders: string[], rename?: [string, string]): Promise<Extra> {
+    const { source } = this;
     let columns = source.columns;
     if (columns && (source.format === 'csv' || source.format === 'tsv')) {
-      columns = await checkHeaders(files.map((f) => f.path), columns, source.format === 'tsv' ? '\t' : ',', ctx.dataset);
+      columns = await checkHeaders(files, columns, source.format === 'tsv' ? '\t' : ',', ctx.dataset);
     }
     const valueTypes: Record<string, string> = {};
     for (const p of placeholders) {
       valueTypes[p] = source.columns?.[p] ?? (files.every((f) => /^\d{4}-\d{2}-\d{2}$/.test(f.values[p]!)) ? 'DATE' : 'VARCHAR');
     }
-    if (source.format === 'combined' || source.format === 'common') return readWebLogs(ctx.dataset, engine, relation, source.format, { files, valueTypes });
-    const scan: FileScan = { format: source.format, files, valueTypes, ...(columns ? { columns } : {}) };
-    try {
-      await engine.attachFiles(relation, scan);
-    } catch (err) {
-      throw inputError(err, ctx.dataset);
+    const scanned = files.map((f) => ({ path: f.path, values: f.values }));
+    if (source.format === 'combined' || source.format === 'common') {
+      const { expectations, quarantineColumns } = await readWebLogs(ctx.dataset, engine, name, source.format, { files: scanned, valueTypes });
+      return { expectations, quarantineColumns };
     }
-    return { relation, inputs: files.map((f) => f.values['_source']!) };
+    const scan: FileScan = { format: source.format, files: scanned, valueTypes, ...(columns ? { columns } : {}) };
+    try {
+      await engine.attachFiles(name, scan);
+    } catch (err) {
+      throw inputError(rename ? renamed(err, ...rename) : err, ctx.dataset);
+    }
+    return {};
   }
+}
+
+/**
+ * Splits a source path into the store holding its fixed leading folders (the project folder for
+ * a relative path, a local folder, or `s3://bucket/prefix`), those folders as written (`base`,
+ * the prefix of tracking names; '' for S3, whose names are full URLs) and the glob below them.
+ */
+function splitPattern(pattern: string, projectDir: string): { store: ObjectStore; base: string; rest: string } {
+  const s3 = /^s3a?:\/\/([^/]+)\/?(.*)$/i.exec(pattern);
+  const parts = (s3 ? s3[2]! : pattern).split('/');
+  const fixed = parts.findIndex((p) => /[*?[{]/.test(p));
+  const dirs = parts.slice(0, fixed < 0 ? parts.length - 1 : fixed);
+  const rest = parts.slice(dirs.length).join('/');
+  if (s3) {
+    const root = [`s3://${s3[1]}`, ...dirs].join('/');
+    return { store: new S3Store(root), base: root, rest };
+  }
+  const base = dirs.join('/');
+  return { store: new LocalStore(path.resolve(projectDir, base || '.')), base, rest };
+}
+
+/** Whether tracked `name` lies under `base`, matches the glob, and has its partition value in the run's interval. */
+function inScope(name: string, base: string, matcher: RegExp, placeholders: string[], ctx: SourceContext): boolean {
+  const prefix = base === '' ? '' : `${base}/`;
+  if (!name.startsWith(prefix)) return false;
+  const m = matcher.exec(name.slice(prefix.length));
+  if (!m) return false;
+  const pv = ctx.partitionColumn && placeholders.includes(ctx.partitionColumn) ? decodeURIComponent(m.groups![ctx.partitionColumn]!) : undefined;
+  return pv === undefined || contains(ctx.interval, pv);
+}
+
+function sameFile(t: TrackedFiles['files'][string] | undefined, f: Found): boolean {
+  return t !== undefined && t.size === f.size && (f.etag !== undefined ? t.etag === f.etag : t.modified === f.modified);
+}
+
+/** The committed `ingot.files` configuration (none: no file loaded yet). Errors: LOG_CORRUPT when it is not a `TrackedFiles`. */
+function parseTracked(configuration: string | undefined, dataset: string): TrackedFiles {
+  if (configuration === undefined) return { files: {} };
+  try {
+    const parsed = JSON.parse(configuration) as TrackedFiles;
+    if (parsed && typeof parsed.files === 'object' && parsed.files !== null) return parsed;
+  } catch {
+    // reported below
+  }
+  throw new IngotError('LOG_CORRUPT', `${dataset}: metadata domain ${FILES_DOMAIN} of its table is not a file list: ${configuration.slice(0, 200)}`, { dataset });
+}
+
+/** `err` with the local folder `dir` replaced by `root` in its message, so errors name the S3 object. */
+function renamed(err: unknown, dir: string, root: string): unknown {
+  if (!(err instanceof Error) || err instanceof IngotError || !err.message.includes(dir)) return err;
+  return new Error(err.message.split(dir).join(root), { cause: err });
 }
 
 /** Wraps an engine's read error as INPUT_MALFORMED with the file and line it names. */
@@ -73,7 +219,11 @@ export function inputError(err: unknown, dataset: string): IngotError {
   );
 }
 
-function patternRegex(pattern: string): RegExp {
+/**
+ * A glob as an anchored regular expression over `/`-separated paths: `*` and `?` within one
+ * segment, `**` across segments, `{name}` a whole segment captured as group `name`.
+ */
+export function patternRegex(pattern: string): RegExp {
   let re = '';
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
@@ -97,33 +247,33 @@ function patternRegex(pattern: string): RegExp {
  * (undeclared columns as VARCHAR). Errors: INPUT_SCHEMA naming the file and the missing column,
  * or the file whose header differs from the first file's.
  */
-async function checkHeaders(files: string[], declared: Record<string, string>, delimiter: string, dataset: string): Promise<Record<string, string>> {
+async function checkHeaders(files: { path: string; shown: string }[], declared: Record<string, string>, delimiter: string, dataset: string): Promise<Record<string, string>> {
   let first: string[] | undefined;
-  for (const file of files) {
-    const header = await readHeader(file, delimiter);
+  for (const { path: local, shown: file } of files) {
+    const header = await readHeader(local, delimiter, file);
     const missing = Object.keys(declared).filter((c) => !header.includes(c));
     if (missing.length > 0) {
       throw new IngotError('INPUT_SCHEMA', `${dataset}: ${file}: column ${missing.join(', ')} missing (header: ${header.join(delimiter)})`, { dataset, file, column: missing[0]! });
     }
     if (first && first.join('\u0000') !== header.join('\u0000')) {
-      throw new IngotError('INPUT_SCHEMA', `${dataset}: ${file}: header ${header.join(delimiter)} differs from ${files[0]}'s ${first.join(delimiter)}`, { dataset, file });
+      throw new IngotError('INPUT_SCHEMA', `${dataset}: ${file}: header ${header.join(delimiter)} differs from ${files[0]!.shown}'s ${first.join(delimiter)}`, { dataset, file });
     }
     first ??= header;
   }
   return Object.fromEntries(first!.map((c) => [c, declared[c] ?? 'VARCHAR']));
 }
 
-async function readHeader(file: string, delimiter: string): Promise<string[]> {
-  const text = (await readStart(file)).toString('utf8').replace(/^\uFEFF/, '');
+async function readHeader(local: string, delimiter: string, file: string): Promise<string[]> {
+  const text = (await readStart(local, file)).toString('utf8').replace(/^\uFEFF/, '');
   const line = text.split(/\r?\n/)[0] ?? '';
   if (line.trim() === '') throw new IngotError('INPUT_MALFORMED', `${file}: empty file or no header line`, { file, row: 1 });
   return splitCsvLine(line, delimiter);
 }
 
-/** The first 64 KiB of `file`, decompressed when it ends in `.gz`. */
-async function readStart(file: string): Promise<Buffer> {
+/** The first 64 KiB of `local` (named `file` in errors), decompressed when it ends in `.gz`. */
+async function readStart(local: string, file: string): Promise<Buffer> {
   const LIMIT = 65536;
-  const stream = file.endsWith('.gz') ? createReadStream(file).pipe(createGunzip()) : createReadStream(file, { end: LIMIT - 1 });
+  const stream = local.endsWith('.gz') ? createReadStream(local).pipe(createGunzip()) : createReadStream(local, { end: LIMIT - 1 });
   const chunks: Buffer[] = [];
   let size = 0;
   try {

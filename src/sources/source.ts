@@ -1,6 +1,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { Expectation } from '../pipeline/definition.js';
 import type { Interval } from '../pipeline/interval.js';
+import type { DomainMetadata } from '../table/actions.js';
 
 /** What a source connector knows about the run that reads it. */
 export interface SourceContext {
@@ -22,6 +23,15 @@ export interface SourceContext {
    * it, so the bookmark commits atomically with the rows. Absent in full-refresh runs.
    */
   maxOfTarget?: (column: string) => Promise<string | undefined>;
+  /**
+   * Metadata domains (name → configuration) of the dataset's table at the version this run's
+   * commit will follow; empty for a new table. Sources that track what they loaded (files,
+   * archives) read their domain here and return the new one in `SourceBatch.domainMetadata`, so
+   * it commits with the rows. Absent in full-refresh runs: everything is loaded again.
+   */
+  committed?: ReadonlyMap<string, string>;
+  /** The run appends its rows (materialization `append`, not a full refresh). */
+  appends?: boolean;
 }
 
 /** What a source read: the relation name in the engine and the inputs it came from. */
@@ -39,6 +49,10 @@ export interface SourceBatch {
    * the quarantine table, left out of the dataset's table.
    */
   quarantineColumns?: string[];
+  /** Metadata domains to commit in the same Delta commit as the rows (e.g. `ingot.files`). */
+  domainMetadata?: DomainMetadata[];
+  /** Nothing changed since the last commit: the run writes and commits nothing for the dataset (0 rows, success). */
+  unchanged?: boolean;
 }
 
 /**

@@ -34,13 +34,13 @@ export class LocalStore implements ObjectStore {
         const child = key === '' ? e.name : `${key}/${e.name}`;
         if (e.isDirectory()) {
           if (options.recursive) await walk(child);
-        } else if (e.isFile() && !TEMP_NAME.test(e.name)) {
+        } else if ((e.isFile() || e.isSymbolicLink()) && !TEMP_NAME.test(e.name)) {
           // a concurrent writer may remove a file between readdir and stat
           const st = await fs.stat(this.locate(child)).catch((err: unknown) => {
-            if (isCode(err, 'ENOENT')) return undefined;
+            if (isCode(err, 'ENOENT')) return undefined; // or a dangling link
             throw err;
           });
-          if (st) out.push({ key: child, size: st.size, modified: Math.floor(st.mtimeMs) });
+          if (st?.isFile()) out.push({ key: child, size: st.size, modified: Math.floor(st.mtimeMs) });
         }
       }
     };

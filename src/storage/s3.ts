@@ -66,7 +66,7 @@ export class S3Store implements ObjectStore {
       })).catch((err: unknown) => { throw this.fail('list', prefix, err); });
       for (const o of page.Contents ?? []) {
         if (!o.Key || o.Key.endsWith('/')) continue;
-        out.push({ key: o.Key.slice(strip), size: o.Size ?? 0, modified: o.LastModified?.getTime() ?? 0 });
+        out.push({ key: o.Key.slice(strip), size: o.Size ?? 0, modified: o.LastModified?.getTime() ?? 0, ...(o.ETag ? { etag: o.ETag } : {}) });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

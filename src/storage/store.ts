@@ -4,11 +4,15 @@
  * the Delta log needs to guarantee that two writers never both create the same version.
  */
 
-/** One object as listed: its key relative to the root, size in bytes, modification time in ms since epoch. */
+/**
+ * One object as listed: its key relative to the root, size in bytes, modification time in ms
+ * since epoch, and (S3) the ETag as the server sends it, quotes included.
+ */
 export interface ObjectMeta {
   key: string;
   size: number;
   modified: number;
+  etag?: string;
 }
 
 export interface ObjectStore {

@@ -76,6 +76,17 @@ export interface Txn {
   lastUpdated?: number;
 }
 
+/**
+ * "Domain Metadata": a named configuration string committed with the table (writer feature
+ * `domainMetadata`). Domains named `delta.*` are system-controlled; others belong to applications
+ * (ingot's are `ingot.*`). The latest action per domain wins; `removed: true` is a tombstone.
+ */
+export interface DomainMetadata {
+  domain: string;
+  configuration: string;
+  removed: boolean;
+}
+
 /** "Commit Provenance Information": free-form; ingot writes operation, parameters, metrics, engine. */
 export interface CommitInfo {
   timestamp?: number;
@@ -96,7 +107,7 @@ export type Action =
   | { txn: Txn }
   | { commitInfo: CommitInfo }
   | { cdc: unknown }
-  | { domainMetadata: unknown }
+  | { domainMetadata: DomainMetadata }
   | { checkpointMetadata: unknown }
   | { sidecar: unknown };
 

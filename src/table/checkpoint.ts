@@ -125,12 +125,15 @@ export const CHECKPOINT_SCHEMA: StructType = struct(
   field('protocol', struct(field('minReaderVersion', 'integer'), field('minWriterVersion', 'integer'), field('readerFeatures', strings), field('writerFeatures', strings))),
 );
 
+/** The `domainMetadata` column ("Domain Metadata"), added to a checkpoint of a table that has domains. */
+const DOMAIN_METADATA = field('domainMetadata', struct(field('domain', 'string'), field('configuration', 'string'), field('removed', 'boolean')));
+
 /** Default `delta.deletedFileRetentionDuration`: tombstones younger than this stay in checkpoints. */
 const TOMBSTONE_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 /**
- * Writes a classic checkpoint of `snapshot` (protocol, metadata, transactions, live files and
- * tombstones younger than the retention) and points `_last_checkpoint` at it. The Parquet file
+ * Writes a classic checkpoint of `snapshot` (protocol, metadata, transactions, live metadata
+ * domains, live files and tombstones younger than the retention) and points `_last_checkpoint` at it. The Parquet file
  * is written to a local temporary directory first and then put whole, so a reader never sees a
  * partial file.
  */
@@ -138,6 +141,7 @@ export async function writeCheckpoint(store: ObjectStore, snapshot: Snapshot, pa
   const retention = parseInterval(snapshot.metadata.configuration?.['delta.deletedFileRetentionDuration']) ?? TOMBSTONE_RETENTION_MS;
   const rows: Record<string, unknown>[] = [{ protocol: snapshot.protocol }, { metaData: snapshot.metadata }];
   for (const t of snapshot.txns.values()) rows.push({ txn: t });
+  for (const d of snapshot.domains.values()) rows.push({ domainMetadata: d });
   for (const a of snapshot.files.values()) rows.push({ add: { ...a, dataChange: false } });
   for (const r of snapshot.tombstones.values()) {
     if ((r.deletionTimestamp ?? 0) >= now - retention) rows.push({ remove: { ...r, dataChange: false } satisfies Remove });
@@ -145,7 +149,8 @@ export async function writeCheckpoint(store: ObjectStore, snapshot: Snapshot, pa
   const name = `${String(snapshot.version).padStart(20, '0')}.checkpoint.parquet`;
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ingot-checkpoint-'));
   try {
-    await parquet.writeRows(path.join(tmp, name), CHECKPOINT_SCHEMA, rows);
+    const schema = snapshot.domains.size > 0 ? struct(...CHECKPOINT_SCHEMA.fields, DOMAIN_METADATA) : CHECKPOINT_SCHEMA;
+    await parquet.writeRows(path.join(tmp, name), schema, rows);
     await store.put(`${LOG_DIR}/${name}`, await fs.readFile(path.join(tmp, name)));
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });

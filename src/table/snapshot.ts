@@ -1,6 +1,6 @@
 import { IngotError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
-import type { Action, Add, CommitInfo, FileStats, Metadata, Protocol, Remove, Txn } from './actions.js';
+import type { Action, Add, CommitInfo, DomainMetadata, FileStats, Metadata, Protocol, Remove, Txn } from './actions.js';
 import { partitionMatches, statsMayMatch, type Filter } from './filter.js';
 import { readCheckpoint, type ParquetFiles } from './checkpoint.js';
 import { deletionVectorId } from './deletion-vector.js';
@@ -30,6 +30,11 @@ export class Snapshot {
     readonly tombstones: ReadonlyMap<string, Remove>,
     /** commitInfo.timestamp of the commit at `version`, ms since epoch (file mtime if absent). */
     readonly timestamp: number,
+    /**
+     * Live metadata domains by name ("Domain Metadata", "Action Reconciliation"): the latest
+     * `domainMetadata` action per domain, removed domains (tombstones) left out.
+     */
+    readonly domains: ReadonlyMap<string, DomainMetadata>,
   ) {}
 
   /** The table schema. */
@@ -100,6 +105,7 @@ export class Snapshot {
     const files = new Map(base?.files ?? []);
     const txns = new Map(base?.txns ?? []);
     const tombstones = new Map(base?.tombstones ?? []);
+    const domains = new Map(base?.domains ?? []);
     let version = base?.version ?? -1;
     let timestamp = base?.timestamp ?? 0;
     for (const c of commits) {
@@ -116,6 +122,10 @@ export class Snapshot {
         else if ('metaData' in a) metadata = a.metaData;
         else if ('protocol' in a) protocol = a.protocol;
         else if ('txn' in a) txns.set(a.txn.appId, a.txn);
+        else if ('domainMetadata' in a) {
+          if (a.domainMetadata.removed) domains.delete(a.domainMetadata.domain);
+          else domains.set(a.domainMetadata.domain, a.domainMetadata);
+        }
         else if ('commitInfo' in a) info = a.commitInfo;
       }
       version = c.version;
@@ -125,7 +135,7 @@ export class Snapshot {
       throw new IngotError('LOG_CORRUPT', `${location}: the log up to version ${version} has no ${protocol ? 'metaData' : 'protocol'} action`, { table: location, version });
     }
     checkReadable(protocol, metadata, location);
-    return new Snapshot(version, protocol, metadata, files, txns, tombstones, timestamp);
+    return new Snapshot(version, protocol, metadata, files, txns, tombstones, timestamp, domains);
   }
 
   /**

@@ -143,12 +143,14 @@ export class DeltaTable {
    * Writes `prepared` as the next version with put-if-absent. If another writer took that
    * version first, its commit is checked for conflicts; without one, the commit is retried at
    * the following version. Returns the committed version.
+   * A concurrent commit carrying a metadata domain this one carries too is a conflict.
    * Errors: COMMIT_CONFLICT naming the winning version and the reason; TABLE_APPEND_ONLY when
    * the commit removes data (`remove` with dataChange) from a table with `delta.appendOnly`.
    */
   async commit(prepared: PreparedCommit): Promise<number> {
     const removes = new Set(prepared.actions.flatMap((a) => ('remove' in a ? [a.remove.path] : [])));
     const appIds = new Set(prepared.actions.flatMap((a) => ('txn' in a ? [a.txn.appId] : [])));
+    const domains = new Set(prepared.actions.flatMap((a) => ('domainMetadata' in a ? [a.domainMetadata.domain] : [])));
     const blind = prepared.readPredicate === undefined && removes.size === 0;
     let version = prepared.readVersion + 1;
     let base = this.latest && this.latest.version === prepared.readVersion ? this.latest : undefined;
@@ -175,7 +177,7 @@ export class DeltaTable {
         return version;
       }
       const winner = await readCommit(this.store, version);
-      const reason = conflictReason(winner, prepared, removes, appIds, base);
+      const reason = conflictReason(winner, prepared, removes, appIds, domains, base);
       if (reason) {
         throw new IngotError('COMMIT_CONFLICT', `${this.location}: concurrent commit ${version} conflicts with this ${prepared.operation}: ${reason}`, { table: this.location, version });
       }
@@ -186,12 +188,14 @@ export class DeltaTable {
   }
 }
 
-function conflictReason(winner: Action[], prepared: PreparedCommit, removes: Set<string>, appIds: Set<string>, base: Snapshot | undefined): string | undefined {
+function conflictReason(winner: Action[], prepared: PreparedCommit, removes: Set<string>, appIds: Set<string>, domains: Set<string>, base: Snapshot | undefined): string | undefined {
   if (prepared.readVersion < 0) return 'the table was created by another writer';
   for (const a of winner) {
     if ('metaData' in a) return 'it changed the table metadata';
     if ('protocol' in a) return 'it changed the protocol';
     if ('txn' in a && appIds.has(a.txn.appId)) return `it committed for application ${a.txn.appId} too`;
+    // "Domain Metadata": overlapping transactions carrying the same domain conflict
+    if ('domainMetadata' in a && domains.has(a.domainMetadata.domain)) return `it committed metadata domain ${a.domainMetadata.domain} too`;
     if ('remove' in a && removes.has(a.remove.path)) return `it removed ${a.remove.path}, which this commit removes too`;
     // files a concurrent optimize rearranged hold no new rows (dataChange false)
     if ('add' in a && a.add.dataChange !== false && prepared.readPredicate) {

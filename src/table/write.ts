@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { IngotError } from '../errors.js';
-import type { Action, Add, FileStats, Remove } from './actions.js';
+import type { Action, Add, DomainMetadata, FileStats, Protocol, Remove } from './actions.js';
 import { filtersToSql, partitionMatches, type Filter } from './filter.js';
 import { fieldOf, mergeSchemas, SchemaConflict, typeName, type StructType } from './schema.js';
 import type { Snapshot } from './snapshot.js';
@@ -48,6 +48,12 @@ export interface WriteOptions {
   txn?: { appId: string; version: number };
   /** Extra commitInfo.operationParameters, such as the run id. */
   parameters?: Record<string, unknown>;
+  /**
+   * Metadata domains to commit with the rows ("Domain Metadata"), e.g. what a source has loaded.
+   * Application domains only (`delta.*` is refused); the table is upgraded to writer version 7
+   * with the `domainMetadata` feature when it lacks it (see `withDomainMetadata`).
+   */
+  domainMetadata?: DomainMetadata[];
 }
 
 /**
@@ -68,7 +74,7 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
       if (!f) throw new IngotError('SCHEMA_MISMATCH', `${location}: partition column ${c} is not in the schema`, { table: location, column: c });
       if (typeof f.type !== 'string') throw new IngotError('SCHEMA_MISMATCH', `${location}: partition column ${c} has nested type ${typeName(f.type)}`, { table: location, column: c });
     }
-    if (!snapshot) actions.push({ protocol: { minReaderVersion: READER_VERSION, minWriterVersion: WRITER_VERSION } });
+    if (!snapshot) actions.push({ protocol: options.domainMetadata?.length ? withDomainMetadata(undefined) : { minReaderVersion: READER_VERSION, minWriterVersion: WRITER_VERSION } });
     actions.push({
       metaData: {
         id: snapshot?.metadata.id ?? randomUUID(),
@@ -87,6 +93,9 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
     const merged = checkSchema(snapshot.schema, options.schema, options.mergeSchema === true, location);
     if (merged) actions.push({ metaData: { ...snapshot.metadata, schemaString: JSON.stringify(merged) } });
   }
+
+  if (options.domainMetadata?.length && snapshot) actions.unshift(...domainActions(snapshot, options.domainMetadata, location));
+  else if (options.domainMetadata?.length) actions.push(...domainActions(undefined, options.domainMetadata, location));
 
   let readPredicate: Filter[] | undefined;
   if (options.mode === 'overwrite') {
@@ -141,13 +150,58 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
 }
 
 /**
- * Refuses tables whose writer protocol ingot does not implement ("Protocol Evolution": writer
- * version above 2, or table features). Errors: PROTOCOL_UNSUPPORTED naming the features.
+ * Writer table features ingot honours at writer version 7 ("Table Features"): `domainMetadata`
+ * (domains survive replay, checkpoints and every operation; two concurrent commits carrying the
+ * same domain conflict) and `appendOnly` (`delta.appendOnly` is checked before any commit that
+ * removes data). Column invariants, CHECK constraints, generated and identity columns, change data
+ * feed, deletion vector writes, row tracking and clustering are not enforced, so tables listing
+ * them are refused.
+ */
+export const SUPPORTED_WRITER_FEATURES = new Set(['appendOnly', 'domainMetadata']);
+
+/**
+ * Refuses tables whose writer protocol ingot does not implement ("Protocol Evolution", "Table
+ * Features"): writer versions 3 to 6, and version 7 listing a feature outside
+ * `SUPPORTED_WRITER_FEATURES`. Errors: PROTOCOL_UNSUPPORTED naming the features.
  */
 export function assertWritable(snapshot: Snapshot, location: string): void {
-  if (snapshot.protocol.minWriterVersion <= WRITER_VERSION) return;
-  const features = snapshot.protocol.writerFeatures?.length ? snapshot.protocol.writerFeatures.join(', ') : `writer version ${snapshot.protocol.minWriterVersion}`;
-  throw new IngotError('PROTOCOL_UNSUPPORTED', `${location}: writing needs table features ingot does not support yet: ${features}`, { table: location });
+  const { minWriterVersion, writerFeatures } = snapshot.protocol;
+  if (minWriterVersion <= WRITER_VERSION) return;
+  const missing = minWriterVersion === 7 ? (writerFeatures ?? []).filter((f) => !SUPPORTED_WRITER_FEATURES.has(f)) : [`writer version ${minWriterVersion}`];
+  if (missing.length === 0) return;
+  throw new IngotError('PROTOCOL_UNSUPPORTED', `${location}: writing needs table features ingot does not support yet: ${missing.join(', ')}`, { table: location });
+}
+
+/**
+ * The actions committing `domains` on top of `snapshot` (undefined: a new table, whose protocol
+ * action the caller writes): a protocol upgrade when the table lacks the `domainMetadata` feature,
+ * then one `domainMetadata` action each. Errors: DATASET_INVALID for a `delta.*` domain,
+ * PROTOCOL_UNSUPPORTED (see `withDomainMetadata`).
+ */
+export function domainActions(snapshot: Snapshot | undefined, domains: DomainMetadata[], location: string): Action[] {
+  const actions: Action[] = [];
+  if (snapshot && !snapshot.protocol.writerFeatures?.includes('domainMetadata')) actions.push({ protocol: withDomainMetadata(snapshot, location) });
+  for (const d of domains) {
+    if (d.domain.startsWith('delta.')) throw new IngotError('DATASET_INVALID', `${location}: domain ${d.domain} is system-controlled (delta.*): writers must not set it`, { table: location });
+    actions.push({ domainMetadata: d });
+  }
+  return actions;
+}
+
+/**
+ * The protocol of `snapshot` (undefined: a new table) with the `domainMetadata` writer feature
+ * ("Domain Metadata": writer version 7). The reader version is kept. Upgrading from writer
+ * version 2 keeps what it implied and ingot honours, `appendOnly`; column invariants, which it
+ * also implied, are not enforced, so a schema using them (`delta.invariants`) is refused.
+ * Errors: PROTOCOL_UNSUPPORTED.
+ */
+export function withDomainMetadata(snapshot: Snapshot | undefined, location = ''): Protocol {
+  const p = snapshot?.protocol ?? { minReaderVersion: READER_VERSION, minWriterVersion: WRITER_VERSION };
+  if (snapshot && JSON.stringify(snapshot.schema).includes('"delta.invariants"')) {
+    throw new IngotError('PROTOCOL_UNSUPPORTED', `${location}: writing needs table features ingot does not support yet: invariants (the schema has delta.invariants)`, { table: location });
+  }
+  const features = p.minWriterVersion === 7 ? (p.writerFeatures ?? []) : ['appendOnly'];
+  return { ...p, minWriterVersion: 7, writerFeatures: [...new Set([...features, 'domainMetadata'])] };
 }
 
 /** Encodes a relative path as the URI the `path` field must hold (RFC 2396, `/` and `=` kept). */

@@ -10,7 +10,8 @@ export type RestoreTarget = { version: number } | { timestamp: number };
 /**
  * The RESTORE operation: a new version whose live files, schema and properties equal those of an
  * earlier version. Files live then but not now are re-added; files live now but not then are
- * removed (both `dataChange: true`); no data file is written. The protocol is never downgraded.
+ * removed (both `dataChange: true`); no data file is written. Application metadata domains
+ * (not `delta.*`) return to their state at that version. The protocol is never downgraded.
  * Metrics: numRestoredFiles, numRemovedFiles, restoredFilesSize, removedFilesSize.
  * Errors: VERSION_NOT_FOUND, DATA_FILE_MISSING when a file to re-add was vacuumed (naming it),
  * PROTOCOL_UNSUPPORTED, COMMIT_CONFLICT.
@@ -40,6 +41,13 @@ export async function restore(table: DeltaTable, target: RestoreTarget): Promise
     removedSize += add.size;
   }
   if (JSON.stringify(old.metadata) !== JSON.stringify(current.metadata)) actions.unshift({ metaData: old.metadata });
+  // application domains describe the rows (e.g. the files a source loaded): they go back with them
+  for (const [name, d] of old.domains) {
+    if (!name.startsWith('delta.') && JSON.stringify(current.domains.get(name)) !== JSON.stringify(d)) actions.push({ domainMetadata: d });
+  }
+  for (const [name, d] of current.domains) {
+    if (!name.startsWith('delta.') && !old.domains.has(name)) actions.push({ domainMetadata: { ...d, removed: true } });
+  }
   const metrics = { numRestoredFiles: restored, numRemovedFiles: actions.filter((a) => 'remove' in a).length, restoredFilesSize: restoredSize, removedFilesSize: removedSize };
   if (actions.length === 0) return unchanged(current, metrics);
   const committed = await table.commit({
