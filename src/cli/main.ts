@@ -19,6 +19,7 @@ import { updateRows } from '../table/operations/update.js';
 import { vacuum } from '../table/operations/vacuum.js';
 import { VERSION } from '../version.js';
 import { duration, formatRows, n, type OutputFormat } from './format.js';
+import { addScheduleCommands } from './schedule.js';
 
 /** Where command output goes (replaceable in tests). */
 export interface Io {
@@ -314,6 +315,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         await cleanup();
       }
     });
+
+  addScheduleCommands(program, io, () => { code = 1; });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

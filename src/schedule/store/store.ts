@@ -170,10 +170,11 @@ export class MetadataStore implements RunHistory {
     }));
   }
 
-  /** Logical dates for which `dataset` has a successful task. */
+  /** Logical dates for which `dataset` has a successful task in a successful (committed) run. */
   async completeDates(dataset: string): Promise<string[]> {
     const rows = await this.db.all<{ logical_date: string }>(
-      "SELECT DISTINCT logical_date FROM ingot_tasks WHERE dataset = ? AND status = 'success' AND logical_date IS NOT NULL ORDER BY logical_date", [dataset]);
+      `SELECT DISTINCT t.logical_date FROM ingot_tasks t JOIN ingot_runs r ON r.run_id = t.run_id
+       WHERE t.dataset = ? AND t.status = 'success' AND r.status = 'success' AND t.logical_date IS NOT NULL ORDER BY t.logical_date`, [dataset]);
     return rows.map((r) => r.logical_date);
   }
 
@@ -181,11 +182,12 @@ export class MetadataStore implements RunHistory {
    * Takes the lease of (pipeline, logical date) for `owner` until `now + leaseMs`, atomically.
    * Wins when the interval has no row, is `queued` (a manual trigger), is `running` under an
    * expired lease (its holder crashed: the run is taken over with its id and start time,
-   * attempt + 1), or, with `rerun`, is `success` or `failed`. Returns undefined when another
-   * holder has it or it is already done.
+   * attempt + 1), or is `failed` (`allow` 'incomplete' or 'any') or `success` (`allow` 'any').
+   * Returns undefined when another holder has it or it is already done.
    */
-  async claim(pipeline: string, logicalDate: string, owner: string, options: { leaseMs: number; trigger: string; rerun?: boolean; now?: number; runId?: string }): Promise<Claim | undefined> {
+  async claim(pipeline: string, logicalDate: string, owner: string, options: { leaseMs: number; trigger: string; allow?: 'due' | 'incomplete' | 'any'; now?: number; runId?: string }): Promise<Claim | undefined> {
     const now = options.now ?? Date.now();
+    const level = { due: 0, incomplete: 1, any: 2 }[options.allow ?? 'due'];
     const runId = options.runId ?? `${pipeline}_${logicalDate}_${Math.random().toString(36).slice(2, 10)}`;
     const [row] = await this.db.all<{ run_id: string; started_at: unknown; attempt: unknown; trigger: string }>(
       `INSERT INTO ingot_intervals (pipeline, logical_date, status, run_id, started_at, owner, lease_expires, attempt, trigger, updated_at)
@@ -197,9 +199,9 @@ export class MetadataStore implements RunHistory {
          trigger = CASE WHEN ingot_intervals.status = 'running' OR ingot_intervals.status = 'queued' THEN ingot_intervals.trigger ELSE excluded.trigger END,
          status = 'running', owner = excluded.owner, lease_expires = excluded.lease_expires, updated_at = excluded.updated_at
        WHERE ingot_intervals.status = 'queued' OR (ingot_intervals.status = 'running' AND ingot_intervals.lease_expires < ?)
-         OR (? = 1 AND ingot_intervals.status <> 'running')
+         OR (? >= 1 AND ingot_intervals.status = 'failed') OR (? >= 2 AND ingot_intervals.status = 'success')
        RETURNING run_id, started_at, attempt, trigger`,
-      [pipeline, logicalDate, runId, now, owner, now + options.leaseMs, options.trigger, now, now, options.rerun ? 1 : 0],
+      [pipeline, logicalDate, runId, now, owner, now + options.leaseMs, options.trigger, now, now, level, level],
     );
     return row ? { runId: row.run_id, startedAt: new Date(Number(row.started_at)), attempt: Number(row.attempt), trigger: row.trigger } : undefined;
   }
