@@ -59,7 +59,8 @@ export interface RunOptions {
   /**
    * Runs each attempt of a dataset (the scheduler's retries, timeouts and logs): calls `attempt`
    * as often as it likes; a failed attempt has already discarded what it staged. `interrupt`
-   * cancels the engine's running query (the attempt then fails).
+   * cancels the engine's running query (the attempt then fails). The error of a final failure
+   * may carry `task: { attempts, log }` for the record.
    */
   task?: (dataset: string, attempt: () => Promise<DatasetResult>, interrupt: () => void) => Promise<DatasetResult>;
 }
@@ -169,7 +170,8 @@ export class Runner {
         onEvent({ type: 'dataset-done', runId, result });
       } catch (err) {
         error = messageOf(err);
-        const failed: DatasetResult = { dataset: node.dataset.name, status: 'failed', rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, expectations: checked, inputs: [], ms: Math.round(performance.now() - t0), startedAt: taskStart, error };
+        const task = (err as { task?: { attempts: number; log: string } }).task;
+        const failed: DatasetResult = { dataset: node.dataset.name, status: 'failed', rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, expectations: checked, inputs: [], ms: Math.round(performance.now() - t0), startedAt: taskStart, error, ...task };
         results.push(failed);
         onEvent({ type: 'dataset-done', runId, result: failed });
         break;

@@ -38,13 +38,14 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /**
  * Executes one interval of `pipeline` under a lease the caller claimed: keeps the lease alive
  * (heartbeat every third of its duration), waits for upstream datasets (sensors, each with its
- * timeout), runs the pipeline's datasets with `runner` as run `claim.runId` (a taken-over run
+ * timeout, of which `waitedMs` were spent before the claim), runs the pipeline's datasets with `runner` as run `claim.runId` (a taken-over run
  * keeps its identity, so tables already committed are not committed again), retries each dataset
- * with exponential backoff and a time limit per attempt, writes a JSON-lines log per task,
+ * with exponential backoff and a time limit per attempt (a run whose commit lost a race with a
+ * concurrent writer is run again as the same run), writes a JSON-lines log per task,
  * records the run, ends the lease with the outcome and posts failures to the webhook.
  * Returns undefined when the run was abandoned (shutdown): its lease is released for a takeover.
  */
-export async function executeInterval(runner: Runner, pipeline: Pipeline, logicalDate: string, claim: Claim, ctx: ExecuteContext): Promise<RunResult | undefined> {
+export async function executeInterval(runner: Runner, pipeline: Pipeline, logicalDate: string, claim: Claim, ctx: ExecuteContext, waitedMs = 0): Promise<RunResult | undefined> {
   const { store, owner } = ctx;
   const fields = { pipeline: pipeline.name, logicalDate, runId: claim.runId, attempt: claim.attempt };
   if (claim.attempt > 1) ctx.log('warn', 'run-recovered', { ...fields, reason: 'the previous holder\'s lease expired (crashed or stopped): running again as the same run' });
@@ -60,15 +61,26 @@ export async function executeInterval(runner: Runner, pipeline: Pipeline, logica
     }, (err: unknown) => ctx.log('warn', 'heartbeat-failed', { ...fields, error: messageOf(err) }));
   }, Math.max(50, Math.floor(ctx.leaseMs / 3)));
   try {
-    const waited = await waitForUpstream(runner, pipeline, logicalDate, ctx);
-    const result: RunResult = waited
-      ? { runId: claim.runId, project: runner.project.name, logicalDate, mode: 'date', status: 'failed', startedAt: claim.startedAt, endedAt: new Date(), datasets: [], error: waited, pipeline: pipeline.name, trigger: claim.trigger, attempt: claim.attempt }
-      : await runner.run(logicalDate, {
-        identity: { runId: claim.runId, startedAt: claim.startedAt },
-        datasets: new Set(pipeline.datasets), pipeline: pipeline.name, trigger: claim.trigger, attempt: claim.attempt,
-        task: (dataset, attempt, interrupt) => runTask(pipeline, logicalDate, claim.runId, dataset, attempt, interrupt, ctx),
-      });
-    if (waited) await store.record(result);
+    const waited = await waitForUpstream(runner, pipeline, logicalDate, ctx, waitedMs);
+    const run = (): Promise<RunResult> => runner.run(logicalDate, {
+      identity: { runId: claim.runId, startedAt: claim.startedAt },
+      datasets: new Set(pipeline.datasets), pipeline: pipeline.name, trigger: claim.trigger, attempt: claim.attempt,
+      task: (dataset, attempt, interrupt) => runTask(pipeline, logicalDate, claim.runId, dataset, attempt, interrupt, ctx),
+    });
+    let result: RunResult;
+    if (waited) {
+      result = { runId: claim.runId, project: runner.project.name, logicalDate, mode: 'date', status: 'failed', startedAt: claim.startedAt, endedAt: new Date(), datasets: [], error: waited, pipeline: pipeline.name, trigger: claim.trigger, attempt: claim.attempt };
+      await store.record(result);
+    } else {
+      result = await run();
+      // every dataset succeeded but a commit lost a race with a concurrent writer (two runs creating
+      // one table): run again as the same run, so what was committed is skipped
+      for (let i = 1; i <= COMMIT_RETRIES && isCommitFailure(result) && !ctx.signal?.aborted; i++) {
+        ctx.log('warn', 'commit-retry', { ...fields, error: result.error });
+        await sleep(100 * 2 ** i, ctx.signal);
+        result = await run();
+      }
+    }
     if (ctx.signal?.aborted) {
       await store.release(pipeline.name, logicalDate, owner);
       ctx.log('warn', 'run-abandoned', { ...fields, reason: 'shutdown grace period over: released for a takeover' });
@@ -84,10 +96,18 @@ export async function executeInterval(runner: Runner, pipeline: Pipeline, logica
   }
 }
 
-/** Waits until every upstream dataset of the pipeline is complete for `logicalDate`. Returns an error message on timeout. */
-async function waitForUpstream(runner: Runner, pipeline: Pipeline, logicalDate: string, ctx: ExecuteContext): Promise<string | undefined> {
+/** Times a run whose datasets all succeeded but whose commit failed is run again. */
+const COMMIT_RETRIES = 3;
+
+/** Whether every dataset of a failed run succeeded: the commit failed (a conflict with a concurrent writer). */
+function isCommitFailure(r: RunResult): boolean {
+  return r.status === 'failed' && r.datasets.length > 0 && r.datasets.every((d) => d.status === 'success');
+}
+
+/** Waits until every upstream dataset of the pipeline is complete for `logicalDate` (`waitedMs` already spent). Returns an error message on timeout. */
+async function waitForUpstream(runner: Runner, pipeline: Pipeline, logicalDate: string, ctx: ExecuteContext, waitedMs: number): Promise<string | undefined> {
   for (const dep of pipeline.dependsOn) {
-    const deadline = Date.now() + dep.timeoutMs;
+    const deadline = Date.now() + dep.timeoutMs - waitedMs;
     let logged = false;
     while (!(await isComplete(ctx.store, runner.lake, dep.dataset, logicalDate))) {
       if (Date.now() >= deadline || ctx.signal?.aborted) {
@@ -118,7 +138,7 @@ async function runTask(pipeline: Pipeline, logicalDate: string, runId: string, d
       log.write('error', 'attempt-failed', { attempt: i + 1, ms: Math.round(performance.now() - t0), error, code: err instanceof IngotError ? err.code : undefined });
       if (i >= pipeline.retries || ctx.signal?.aborted) {
         ctx.log('error', 'task-failed', { pipeline: pipeline.name, logicalDate, runId, dataset, attempts: i + 1, error, log: log.file });
-        throw err;
+        throw Object.assign(err instanceof Error ? err : new Error(error), { task: { attempts: i + 1, log: log.file } });
       }
       const delay = pipeline.retryDelayMs * 2 ** i;
       log.write('warn', 'retry-scheduled', { attempt: i + 2, delayMs: delay });

@@ -5,6 +5,7 @@ import { messageOf } from '../errors.js';
 import type { Project } from '../pipeline/project.js';
 import type { RunResult } from '../run/result.js';
 import { intervalsBetween, lastComplete, latestTick } from './calendar.js';
+import { isComplete } from './complete.js';
 import { executeInterval, type ExecuteContext } from './execute.js';
 import { pipelinesOf, type Pipeline } from './pipeline.js';
 import { RunnerPool } from './runner-pool.js';
@@ -39,7 +40,8 @@ export function ownerId(): string {
  * lease), and the schedule's intervals (the last complete interval at the latest cron tick; with
  * catchup every interval since `start` not yet run, oldest first). It claims them in the metadata
  * store, within the pipeline's and its own `maxActiveRuns`, and executes them concurrently
- * (`executeInterval`). Several schedulers may share one store: a claim is atomic, so each
+ * (`executeInterval`). An interval whose upstream datasets (`dependsOn`) are not complete yet is
+ * not claimed, so waiting holds no run slot; past the sensor's timeout it is claimed and fails. Several schedulers may share one store: a claim is atomic, so each
  * interval runs once. Failed intervals stay failed until a backfill or trigger reruns them.
  */
 export class Scheduler {
@@ -54,6 +56,8 @@ export class Scheduler {
   private readonly now: () => Date;
   private readonly log: LogFn;
   private stopped = false;
+  /** When each interval waiting for upstream datasets was first found due (epoch ms), by `pipeline/date`. */
+  private readonly waiting = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
   /** Results of the runs this scheduler finished, in completion order. */
@@ -107,13 +111,16 @@ export class Scheduler {
         if (running >= p.maxActiveRuns || this.inFlight.size >= this.maxActive || this.stopped) break;
         const key = `${p.name}/${date}`;
         if (this.inFlight.has(key)) continue;
+        // sensors wait before the claim, holding no run slot; past their timeout the run is claimed to record the failure
+        const waitedMs = await this.upstreamWait(p, date, key, wall);
+        if (waitedMs === undefined) continue;
         const claim = await this.store.claim(p.name, date, this.owner, { leaseMs: this.ctx.leaseMs, trigger: 'schedule' });
         if (!claim) continue;
         running++;
         const run = (async () => {
           const runner = await this.pool.acquire();
           try {
-            return await executeInterval(runner, p, date, claim, this.ctx);
+            return await executeInterval(runner, p, date, claim, this.ctx, waitedMs);
           } finally {
             this.pool.release(runner);
           }
@@ -123,19 +130,42 @@ export class Scheduler {
           this.log('error', 'run-crashed', { pipeline: p.name, logicalDate: date, error: messageOf(err) });
           // the lease expires and the run is taken over later
         }).finally(() => this.inFlight.delete(key));
+        this.waiting.delete(key);
       }
     }
   }
 
-  /** Waits until no run is in flight and nothing is due (for tests and `--once`-style use). */
+  /**
+   * Whether a due interval may be claimed given its upstream datasets: the milliseconds it has
+   * waited for them (0 when they were complete at once), or undefined while it must wait more.
+   */
+  private async upstreamWait(p: Pipeline, date: string, key: string, wall: number): Promise<number | undefined> {
+    if (p.dependsOn.length === 0) return 0;
+    const since = this.waiting.get(key) ?? wall;
+    const runner = await this.pool.acquire();
+    try {
+      for (const dep of p.dependsOn) {
+        if (await isComplete(this.store, runner.lake, dep.dataset, date)) continue;
+        if (wall - since >= dep.timeoutMs) return wall - since;
+        if (!this.waiting.has(key)) this.log('info', 'sensor-waiting', { pipeline: p.name, logicalDate: date, dataset: dep.dataset });
+        this.waiting.set(key, since);
+        return undefined;
+      }
+    } finally {
+      this.pool.release(runner);
+    }
+    return wall - since;
+  }
+
+  /** Waits until no run is in flight, none waits for upstream data and nothing is due (for tests). */
   async idle(pollMs = 50): Promise<void> {
     for (;;) {
       await this.ticking;
       if (this.inFlight.size === 0) {
         await this.tick();
-        if (this.inFlight.size === 0) return;
+        if (this.inFlight.size === 0 && this.waiting.size === 0) return;
       }
-      await Promise.race([...this.inFlight.values()].map((p) => p.catch(() => undefined)));
+      await Promise.race([...this.inFlight.values(), new Promise((r) => setTimeout(r, 4 * pollMs))].map((p) => p.catch(() => undefined)));
       await new Promise((r) => setTimeout(r, pollMs));
     }
   }
