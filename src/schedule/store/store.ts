@@ -114,7 +114,8 @@ export class MetadataStore implements RunHistory {
       `INSERT INTO ingot_runs (run_id, project, pipeline, logical_date, mode, status, trigger, attempt, started_at, ended_at, rows_written, error)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, ended_at = excluded.ended_at,
-         rows_written = excluded.rows_written, error = excluded.error, pipeline = excluded.pipeline, trigger = excluded.trigger`,
+         rows_written = excluded.rows_written, error = excluded.error,
+         pipeline = COALESCE(excluded.pipeline, ingot_runs.pipeline), trigger = COALESCE(excluded.trigger, ingot_runs.trigger)`,
       [run.runId, run.project, run.pipeline ?? null, run.logicalDate ?? null, run.mode, run.status, run.trigger ?? null, run.attempt ?? 1,
         run.startedAt.getTime(), run.endedAt.getTime(), rows, run.error ?? null],
     );
