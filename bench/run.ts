@@ -10,12 +10,13 @@
  *    on a fresh folder, each in its own process with the same engine settings;
  * 6. runs the Delta section (bench/delta.ts: snapshot load, merge vs delta-rs, file pruning) in
  *    its own process;
- * 7. prints a markdown table and writes bench/out/results.md and bench/out/results.json.
+ * 7. runs the scheduler section (bench/schedule.ts: 1,000 daily intervals backfilled) in its own process;
+ * 8. prints a markdown table and writes bench/out/results.md and bench/out/results.json.
  *
  * Every lake (the backfill's and each full refresh's) must match the handmade output: same row
  * counts for silver and gold, same content for the gold tables; otherwise the bench fails.
  * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child;
- * `npm run bench -- --delta` runs only the Delta section (the flights figures of the last run are kept).
+ * `npm run bench -- --delta` (or `-- --schedule`: bench/schedule.ts) runs only that section (the other figures of the last run are kept).
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -25,6 +26,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { ProjectConfig } from 'ingot';
 import { prepare } from '../examples/flights/prepare.js';
 import { deltaMarkdown, type DeltaResults } from './delta.js';
+import { scheduleMarkdown, type ScheduleResults } from './schedule.js';
 import { measure, median, round, type Measured } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -268,6 +270,13 @@ async function bench(): Promise<Results> {
   };
 }
 
+/** Runs bench/schedule.ts in its own process; it writes bench/out/schedule.json. */
+async function scheduleSection(): Promise<ScheduleResults> {
+  const { stdout } = await measureNode(['--import', 'tsx', path.join(BENCH, 'schedule.ts')], ROOT);
+  process.stdout.write(stdout);
+  return JSON.parse(await fs.readFile(path.join(OUT, 'schedule.json'), 'utf8')) as ScheduleResults;
+}
+
 /** Runs bench/delta.ts in its own process; it writes bench/out/delta.json. */
 async function deltaSection(): Promise<DeltaResults> {
   const { stdout } = await measureNode(['--import', 'tsx', path.join(BENCH, 'delta.ts')], ROOT);
@@ -278,12 +287,17 @@ async function deltaSection(): Promise<DeltaResults> {
 if (process.argv[2] === '--handmade') {
   await handmadeChild();
 } else {
-  // --delta: only the Delta section, keeping the flights figures of the last results.json
+  // --delta / --schedule: only that section, keeping the other figures of the last results.json
   const deltaOnly = process.argv.includes('--delta');
+  const scheduleOnly = process.argv.includes('--schedule');
   const previous = path.join(OUT, 'results.json');
-  const flights: Partial<Results> = deltaOnly ? (existsSync(previous) ? JSON.parse(await fs.readFile(previous, 'utf8')) as Results : {}) : await bench();
-  const results = { ...flights, delta: await deltaSection() };
-  const report = (flights.checks ? markdown(flights as Results) + '\n' : '') + deltaMarkdown(results.delta);
+  const last = (existsSync(previous) ? JSON.parse(await fs.readFile(previous, 'utf8')) : {}) as Partial<Results> & { delta?: DeltaResults; schedule?: ScheduleResults };
+  const { delta: lastDelta, schedule: lastSchedule, ...lastFlights } = last;
+  const flights: Partial<Results> = deltaOnly || scheduleOnly ? lastFlights : await bench();
+  const delta = scheduleOnly ? lastDelta : await deltaSection();
+  const schedule = deltaOnly ? lastSchedule : await scheduleSection();
+  const results = { ...flights, ...(delta ? { delta } : {}), ...(schedule ? { schedule } : {}) };
+  const report = (flights.checks ? markdown(flights as Results) + '\n' : '') + (delta ? deltaMarkdown(delta) + '\n' : '') + (schedule ? scheduleMarkdown(schedule) : '');
   await fs.writeFile(path.join(OUT, 'results.md'), report);
   await fs.writeFile(previous, JSON.stringify(results, null, 2) + '\n');
   console.log('\n' + report);

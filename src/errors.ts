@@ -27,6 +27,10 @@ export type ErrorCode =
   | 'RETENTION_TOO_SHORT'
   | 'DATA_FILE_MISSING'
   | 'RUN_NOT_FOUND'
+  | 'METADATA_UNAVAILABLE'
+  | 'PIPELINE_UNKNOWN'
+  | 'TASK_TIMEOUT'
+  | 'SENSOR_TIMEOUT'
   | 'PROTOCOL_UNSUPPORTED'
   | 'LOG_CORRUPT'
   | 'STORAGE_ERROR'
@@ -42,6 +46,7 @@ export interface ErrorContext {
   expectation?: string;
   table?: string;
   version?: number;
+  pipeline?: string;
 }
 
 /** The one error type ingot throws. `message` already names the context; `context` has it as data. */

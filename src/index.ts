@@ -16,7 +16,13 @@ export type { ChangeFeed, DatasetDefinition, Expectation, ExpectationAction, Fil
 export { acceptedValues, freshness, notNull, range, regex, relationships, rowCount, unique } from './pipeline/checks.js';
 export type { CheckOptions } from './pipeline/checks.js';
 export { defineConfig } from './pipeline/config.js';
-export type { ProjectConfig } from './pipeline/config.js';
+export type { ProjectConfig, SchedulerSettings } from './pipeline/config.js';
+export { pipeline } from './schedule/pipeline.js';
+export type { Dependency, Duration, IntervalKind, PipelineDefinition } from './schedule/pipeline.js';
+export { Scheduler } from './schedule/scheduler.js';
+export { backfill } from './schedule/backfill.js';
+export { MetadataStore } from './schedule/store/store.js';
+export { openMetadata } from './schedule/store/open.js';
 export { loadProject } from './pipeline/project.js';
 export type { Project } from './pipeline/project.js';
 export { Runner } from './run/runner.js';

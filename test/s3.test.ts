@@ -185,7 +185,8 @@ describe('the lake on S3 (moto server)', () => {
     const tables = await cli(['tables', '--lake', lake, '--all', '--format', 'json']);
     assert.equal(tables.code, 0, tables.err);
     assert.deepEqual((JSON.parse(tables.out) as { table: string }[]).map((t) => t.table),
-      ['_ingot.run_datasets', '_ingot.runs', 'bronze.airports', 'bronze.flights_raw', 'gold.airport_daily', 'gold.route_monthly', 'gold.top5_monthly', 'silver.flights', 'silver.flights_quarantine']);
+      // the run history lives in the project's metadata store (.ingot/metadata.db), not in the lake
+      ['bronze.airports', 'bronze.flights_raw', 'gold.airport_daily', 'gold.route_monthly', 'gold.top5_monthly', 'silver.flights', 'silver.flights_quarantine']);
     const history = await cli(['history', 'silver.flights', '--lake', lake, '--format', 'json']);
     assert.equal((JSON.parse(history.out) as unknown[]).length, 2, history.err);
 
@@ -228,7 +229,7 @@ describe('the lake on S3 (moto server)', () => {
     assert.equal(failed.code, 1);
     assert.match(failed.err, /FAILED in bronze\.flights_raw/);
     assert.deepEqual(await objects(), before);
-    const [runs] = await query(['--lake', lake], `SELECT count(*) FILTER (WHERE status = 'failed') AS failed, count(*) FILTER (WHERE dataset = 'bronze.airports' AND status = 'success') AS airports FROM _ingot.run_datasets`);
+    const [runs] = await query(['-p', project], `SELECT count(*) FILTER (WHERE status = 'failed') AS failed, count(*) FILTER (WHERE dataset = 'bronze.airports' AND status = 'success') AS airports FROM _ingot.run_datasets`);
     assert.deepEqual([Number(runs!['failed']), Number(runs!['airports'])], [1, 3], 'bronze.airports was staged in the failed run too');
   });
 });

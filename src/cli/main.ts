@@ -2,10 +2,12 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { DuckDBEngine } from '../engine/duckdb/engine.js';
 import { IngotError, messageOf } from '../errors.js';
-import { Lake, queryLake } from '../lake.js';
+import { Lake } from '../lake.js';
 import { dateRange, parseDate } from '../pipeline/interval.js';
 import { loadProject } from '../pipeline/project.js';
-import { RUN_DATASETS_TABLE, RUNS_TABLE } from '../run/metadata.js';
+import { attachHistory, RUN_DATASETS_TABLE, RUNS_TABLE } from '../schedule/history.js';
+import { openMetadata } from '../schedule/store/open.js';
+import type { MetadataStore } from '../schedule/store/store.js';
 import { quoteString } from '../engine/engine.js';
 import type { RunResult } from '../run/result.js';
 import { Runner, type RunEvent } from '../run/runner.js';
@@ -17,6 +19,7 @@ import { updateRows } from '../table/operations/update.js';
 import { vacuum } from '../table/operations/vacuum.js';
 import { VERSION } from '../version.js';
 import { duration, formatRows, n, type OutputFormat } from './format.js';
+import { addScheduleCommands } from './schedule.js';
 
 /** Where command output goes (replaceable in tests). */
 export interface Io {
@@ -218,16 +221,14 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--limit <n>', 'at most this many runs', (v) => Number(v), 20)
     .addOption(formatOption())
     .action(async (opts: { project: string; lake?: string; limit: number; format: OutputFormat }) => {
-      await withLake(opts, async (lake, engine) => {
-        if (!(await lake.table(RUNS_TABLE).exists())) {
+      await withHistory(opts, async (engine, store) => {
+        if ((await store.runs(1)).length === 0) {
           io.out('no runs yet');
           return;
         }
         // failed_checks: rows (or batch checks) that failed an expectation, over the run's datasets
-        const checks = (await lake.table(RUN_DATASETS_TABLE).exists())
-          ? `LEFT JOIN (SELECT run_id, sum(list_sum(list_transform(expectations, e -> e.failed))) AS failed_checks FROM ${RUN_DATASETS_TABLE} GROUP BY run_id) USING (run_id)`
-          : 'CROSS JOIN (SELECT NULL AS failed_checks)';
-        const rows = await queryLake(lake, engine, `SELECT run_id, logical_date, mode, status, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, duration_ms, rows_written, coalesce(failed_checks, 0) AS failed_checks, error FROM ${RUNS_TABLE} ${checks} ORDER BY started_at DESC, run_id DESC LIMIT ${Math.max(1, Math.floor(opts.limit))}`);
+        const checks = `LEFT JOIN (SELECT run_id, sum(list_sum(list_transform(expectations, e -> e.failed))) AS failed_checks FROM ${RUN_DATASETS_TABLE} GROUP BY run_id) USING (run_id)`;
+        const rows = await engine.query(`SELECT run_id, pipeline, logical_date, mode, status, attempt, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, duration_ms, rows_written, coalesce(failed_checks, 0) AS failed_checks, error FROM ${RUNS_TABLE} ${checks} ORDER BY started_at DESC, run_id DESC LIMIT ${Math.max(1, Math.floor(opts.limit))}`);
         io.out(formatRows(rows, opts.format));
       });
     });
@@ -240,8 +241,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--runs', 'one row per run and expectation instead of the summary')
     .addOption(formatOption())
     .action(async (table: string, opts: LakeOptions & { runs?: boolean; format: OutputFormat }) => {
-      await withLake(opts, async (lake, engine) => {
-        if (!(await lake.table(RUN_DATASETS_TABLE).exists())) {
+      await withHistory(opts, async (engine, store) => {
+        if ((await store.runs(1)).length === 0) {
           io.out('no runs yet');
           return;
         }
@@ -253,7 +254,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
                round(100 * (1 - sum(e.failed) / nullif(sum(rows_in), 0)), 3) AS pass_rate_pct,
                CAST(max(logical_date) FILTER (WHERE e.failed > 0) AS VARCHAR) AS last_failure
              FROM (${checked}) GROUP BY ALL ORDER BY expectation`;
-        const rows = await queryLake(lake, engine, sql);
+        const rows = await engine.query(sql);
         io.out(rows.length === 0 ? `no expectation results for ${table}` : formatRows(rows, opts.format));
       });
     });
@@ -286,17 +287,36 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         const [name, value] = named ? splitPair(v, '--timestamp') : ['*', v];
         timestamps[name] = timestamp(value, '--timestamp');
       }
+      let cleanup = async (): Promise<void> => {};
       try {
         const names = await engine.references(select);
-        for (const name of names) {
+        // the run history comes from the project's metadata store, not from the lake
+        const history: string[] = names.filter((x) => x === RUNS_TABLE || x === RUN_DATASETS_TABLE);
+        if (history.length > 0) {
+          const store = await openMetadata(await loadProject(opts.project));
+          try {
+            cleanup = await attachHistory(engine, store, history);
+          } finally {
+            await store.close();
+          }
+        }
+        const tables = names.filter((x) => !history.includes(x));
+        for (const name of tables) {
           const at = timestamps[name] ?? timestamps['*'];
           if (at !== undefined && versions[name] === undefined) versions[name] = await lake.table(name).versionAt(at);
         }
-        io.out(formatRows(await queryLake(lake, engine, select, versions), opts.format));
+        await lake.attach(engine, tables, Object.fromEntries(tables.flatMap((x) => {
+          const v = versions[x] ?? versions['*'];
+          return v === undefined ? [] : [[x, v]];
+        })));
+        io.out(formatRows(await engine.query(select), opts.format));
       } finally {
         await engine.close();
+        await cleanup();
       }
     });
+
+  addScheduleCommands(program, io, () => { code = 1; });
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -323,6 +343,21 @@ async function lakeRoot(opts: { project: string; lake?: string }, optional = fal
 interface LakeOptions {
   project: string;
   lake?: string;
+}
+
+/** Runs `fn` with a DuckDB engine where the project's run history is attached (`_ingot.runs`, `_ingot.run_datasets`). */
+async function withHistory(opts: LakeOptions, fn: (engine: DuckDBEngine, store: MetadataStore) => Promise<void>): Promise<void> {
+  const store = await openMetadata(await loadProject(opts.project));
+  const engine = await DuckDBEngine.open();
+  let cleanup = async (): Promise<void> => {};
+  try {
+    cleanup = await attachHistory(engine, store);
+    await fn(engine, store);
+  } finally {
+    await engine.close();
+    await store.close();
+    await cleanup();
+  }
 }
 
 /** Runs `fn` with the lake (checkpoints readable) and a DuckDB engine, closed afterwards. */

@@ -84,6 +84,8 @@ export interface Engine {
   query(sql: string): Promise<Row[]>;
   /** Writes the rows of `sql` as Parquet data files for a Delta table; returns them with stats. Writes nothing visible to readers. */
   write(sql: string, target: WriteTarget): Promise<DataFile[]>;
+  /** Cancels the query running now, if any (it fails with an error); optional. */
+  interrupt?(): void;
   /** Drops staged relations or file views; absent names are ignored. */
   drop(...names: string[]): Promise<void>;
   close(): Promise<void>;

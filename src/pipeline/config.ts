@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { EngineSettings } from '../engine/engine.js';
+import { pipelineSchema, type PipelineDefinition } from '../schedule/pipeline.js';
 
 /** `ingot.config.ts`: where the lake is and how the engine runs. Paths are relative to the project folder. */
 export interface ProjectConfig {
@@ -10,6 +11,28 @@ export interface ProjectConfig {
   /** Folder with dataset definitions, `.ts` and `.sql` (default `./datasets`). */
   datasets?: string;
   engine?: EngineSettings;
+  /**
+   * Metadata store (run history, leases): a SQLite file relative to the project (default
+   * `.ingot/metadata.db`), `postgres://user:pass@host/db` to share one store between processes,
+   * or `env:NAME`.
+   */
+  metadata?: string;
+  /** Scheduled pipelines (`pipeline({...})`); none: one pipeline `default` with every dataset. */
+  pipelines?: PipelineDefinition[];
+  /** `ingot serve` settings. */
+  scheduler?: SchedulerSettings;
+}
+
+/** Settings of the scheduler process (`ingot serve`). */
+export interface SchedulerSettings {
+  /** At most this many runs at once over all pipelines (default 4). */
+  maxActiveRuns?: number;
+  /** POST a JSON description of every failed run to this URL (or `env:NAME`). */
+  webhook?: string;
+  /** Lease duration in seconds: a crashed scheduler's runs are taken over after this long (default 30). */
+  leaseSeconds?: number;
+  /** On SIGTERM, wait this many seconds for runs in flight before abandoning them (default 30). */
+  gracePeriodSeconds?: number;
 }
 
 export const configSchema = z
@@ -22,6 +45,17 @@ export const configSchema = z
         memoryLimit: z.string().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 1GB').optional(),
         spillDirectory: z.string().optional(),
         threads: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    metadata: z.string().min(1).optional(),
+    pipelines: z.array(pipelineSchema).optional(),
+    scheduler: z
+      .object({
+        maxActiveRuns: z.number().int().positive().optional(),
+        webhook: z.string().min(1).optional(),
+        leaseSeconds: z.number().positive().optional(),
+        gracePeriodSeconds: z.number().nonnegative().optional(),
       })
       .strict()
       .optional(),

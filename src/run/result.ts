@@ -29,6 +29,12 @@ export interface DatasetResult {
   /** The table already held this run's commit (a retried run): nothing was written again. */
   alreadyCommitted?: boolean;
   error?: string;
+  /** When the dataset's first attempt started. */
+  startedAt?: Date;
+  /** Attempts made (default 1; more with the scheduler's retries). */
+  attempts?: number;
+  /** Path of the task's log file (JSON lines), when the scheduler wrote one. */
+  log?: string;
 }
 
 /** One run: a logical date (or a full refresh) over the whole graph. */
@@ -43,4 +49,10 @@ export interface RunResult {
   endedAt: Date;
   datasets: DatasetResult[];
   error?: string;
+  /** The pipeline it ran for (scheduler, backfill, trigger); absent for `ingot run`. */
+  pipeline?: string;
+  /** What started it: `schedule`, `backfill`, `manual`. */
+  trigger?: string;
+  /** 1 for a first run; more when a crashed scheduler's run was taken over. */
+  attempt?: number;
 }

@@ -24,7 +24,8 @@ import { fieldOf, type StructType } from '../table/schema.js';
 import { maxOfTable } from './bookmark.js';
 import { attachCommitted, isKeyed, stageKeyed } from './materialize.js';
 import { conformSchema } from './schema-change.js';
-import { MetadataStore } from './metadata.js';
+import { openMetadata } from '../schedule/store/open.js';
+import type { RunHistory } from './metadata.js';
 import type { DatasetResult, ExpectationResult, RunResult } from './result.js';
 
 /** Progress of a run, for display. */
@@ -53,6 +54,19 @@ export interface RunOptions {
   total?: number;
   /** Retry of an earlier run: its identity (default: a new run). */
   identity?: RunIdentity;
+  /** Run only these datasets (a pipeline's), in graph order; the others' tables are read as committed. Default: all. */
+  datasets?: ReadonlySet<string>;
+  /** Recorded with the run: the pipeline, what started it (`schedule`, `backfill`, `manual`...), the attempt of a taken-over run. */
+  pipeline?: string;
+  trigger?: string;
+  attempt?: number;
+  /**
+   * Runs each attempt of a dataset (the scheduler's retries, timeouts and logs): calls `attempt`
+   * as often as it likes; a failed attempt has already discarded what it staged. `interrupt`
+   * cancels the engine's running query (the attempt then fails). The error of a final failure
+   * may carry `task: { attempts, log }` for the record.
+   */
+  task?: (dataset: string, attempt: () => Promise<DatasetResult>, interrupt: () => void) => Promise<DatasetResult>;
 }
 
 /** The connector reading `source`. */
@@ -90,11 +104,16 @@ export class Runner {
     readonly engine: Engine,
     readonly lake: Lake,
     readonly graph: DatasetGraph,
-    readonly metadata: MetadataStore,
+    readonly metadata: RunHistory,
+    private readonly ownsMetadata: boolean,
   ) {}
 
-  /** Opens an engine for `project` and builds its graph. Errors: DATASET_UNKNOWN, GRAPH_CYCLE, DATASET_INVALID. */
-  static async open(project: Project): Promise<Runner> {
+  /**
+   * Opens an engine for `project` and builds its graph. Runs are recorded in `metadata` (default:
+   * the project's metadata store, closed with the runner).
+   * Errors: DATASET_UNKNOWN, GRAPH_CYCLE, DATASET_INVALID, METADATA_UNAVAILABLE.
+   */
+  static async open(project: Project, options: { metadata?: RunHistory } = {}): Promise<Runner> {
     const settings = project.config.engine ?? {};
     const engine = await DuckDBEngine.open({
       ...settings,
@@ -103,7 +122,7 @@ export class Runner {
     try {
       const graph = await buildGraph(project.datasets, (sql) => engine.references(sql));
       const lake = new Lake(project.lake, engine);
-      return new Runner(project, engine, lake, graph, new MetadataStore(lake, engine));
+      return new Runner(project, engine, lake, graph, options.metadata ?? (await openMetadata(project)), !options.metadata);
     } catch (err) {
       await engine.close();
       throw err;
@@ -136,17 +155,30 @@ export class Runner {
     const results: DatasetResult[] = [];
     let error: string | undefined;
     for (const node of this.graph.order) {
+      if (options.datasets && !options.datasets.has(node.dataset.name)) continue;
       const t0 = performance.now();
+      const taskStart = new Date();
       // expectation results of a dataset that then fails are recorded too
       const checked: ExpectationResult[] = [];
+      const attempt = async (): Promise<DatasetResult> => {
+        checked.length = 0;
+        try {
+          return await this.runDataset(node, logicalDate, { runId, startedAt }, pending, checked);
+        } catch (err) {
+          await this.discardDataset(node.dataset.name, pending);
+          throw err;
+        }
+      };
       try {
-        const result = await this.runDataset(node, logicalDate, { runId, startedAt }, pending, checked);
+        const result = options.task ? await options.task(node.dataset.name, attempt, () => this.engine.interrupt?.()) : await attempt();
         result.ms = Math.round(performance.now() - t0);
+        result.startedAt = taskStart;
         results.push(result);
         onEvent({ type: 'dataset-done', runId, result });
       } catch (err) {
         error = messageOf(err);
-        const failed: DatasetResult = { dataset: node.dataset.name, status: 'failed', rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, expectations: checked, inputs: [], ms: Math.round(performance.now() - t0), error };
+        const task = (err as { task?: { attempts: number; log: string } }).task;
+        const failed: DatasetResult = { dataset: node.dataset.name, status: 'failed', rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, expectations: checked, inputs: [], ms: Math.round(performance.now() - t0), startedAt: taskStart, error, ...task };
         results.push(failed);
         onEvent({ type: 'dataset-done', runId, result: failed });
         break;
@@ -170,6 +202,7 @@ export class Runner {
     const result: RunResult = {
       runId, project: this.project.name, ...(logicalDate ? { logicalDate } : {}), mode: logicalDate ? 'date' : 'full_refresh',
       status: error === undefined ? 'success' : 'failed', startedAt, endedAt: new Date(), datasets: results, ...(error !== undefined ? { error } : {}),
+      ...(options.pipeline ? { pipeline: options.pipeline } : {}), ...(options.trigger ? { trigger: options.trigger } : {}), ...(options.attempt ? { attempt: options.attempt } : {}),
     };
     await this.metadata.record(result);
     onEvent({ type: 'run-done', result, index, total });
@@ -345,7 +378,19 @@ export class Runner {
     return result;
   }
 
+  /** Deletes what a failed attempt of `dataset` staged (its table's and its quarantine table's files). */
+  private async discardDataset(dataset: string, pending: Map<string, PendingWrite>): Promise<void> {
+    for (const name of [dataset, `${dataset}${QUARANTINE_SUFFIX}`]) {
+      const w = pending.get(name);
+      if (!w) continue;
+      pending.delete(name);
+      await discardFiles(w.table, w.commit.actions.flatMap((a) => ('add' in a ? [decodePath(a.add.path)] : [])));
+    }
+    await this.engine.drop('__quarantine', '__checked', '__source');
+  }
+
   async close(): Promise<void> {
     await this.engine.close();
+    if (this.ownsMetadata) await this.metadata.close();
   }
 }

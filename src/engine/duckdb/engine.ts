@@ -238,6 +238,10 @@ export class DuckDBEngine implements Engine, ParquetFiles {
     if (statements.length > 0) await this.exec(statements.join('; '));
   }
 
+  interrupt(): void {
+    this.conn.interrupt();
+  }
+
   async close(): Promise<void> {
     this.conn.closeSync();
     this.instance.closeSync();

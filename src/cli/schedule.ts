@@ -1,0 +1,155 @@
+import { Option, type Command } from 'commander';
+import { IngotError } from '../errors.js';
+import { Lake } from '../lake.js';
+import { parseDate } from '../pipeline/interval.js';
+import { loadProject, type Project } from '../pipeline/project.js';
+import { backfill } from '../schedule/backfill.js';
+import { intervalStart, lastComplete } from '../schedule/calendar.js';
+import { completeDates, dateRanges } from '../schedule/complete.js';
+import { pipelineNamed, pipelinesOf } from '../schedule/pipeline.js';
+import { Scheduler } from '../schedule/scheduler.js';
+import { openMetadata } from '../schedule/store/open.js';
+import type { MetadataStore } from '../schedule/store/store.js';
+import { jsonLog } from '../schedule/task-log.js';
+import { duration, formatRows, n, type OutputFormat } from './format.js';
+import type { Io } from './main.js';
+
+/** Runs `fn` with the project in `dir` and its metadata store (closed afterwards). */
+async function withStore<T>(dir: string, fn: (project: Project, store: MetadataStore) => Promise<T>): Promise<T> {
+  const project = await loadProject(dir);
+  const store = await openMetadata(project);
+  try {
+    return await fn(project, store);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * The scheduling commands: `serve`, `backfill`, `trigger`, `pause`, `resume`, `pipelines`,
+ * `intervals`. `fail()` sets the exit code to 1.
+ */
+export function addScheduleCommands(program: Command, io: Io, fail: () => void): void {
+  const projectOption = () => new Option('-p, --project <dir>', 'project folder (with ingot.config.ts)').default('.');
+  const formatOption = () => new Option('-f, --format <format>', 'output format').choices(['table', 'csv', 'json']).default('table');
+
+  program
+    .command('serve')
+    .description('run the scheduler until SIGTERM/SIGINT: pipelines on their cron schedules, catchup, triggers, crash recovery (JSON logs on stderr)')
+    .addOption(projectOption())
+    .option('--max-active-runs <n>', 'runs at once over all pipelines (default: config, else 4)', (v) => Number(v))
+    .option('--tick <ms>', 'how often schedules are evaluated, ms', (v) => Number(v), 1000)
+    .action(async (opts: { project: string; maxActiveRuns?: number; tick: number }) => {
+      await withStore(opts.project, async (project, store) => {
+        const log = jsonLog((line) => io.err(line));
+        const scheduler = new Scheduler(project, store, { tickMs: opts.tick, log, ...(opts.maxActiveRuns ? { maxActiveRuns: opts.maxActiveRuns } : {}) });
+        const graceMs = (project.config.scheduler?.gracePeriodSeconds ?? 30) * 1000;
+        await new Promise<void>((resolve) => {
+          const shutdown = (signal: string): void => {
+            process.off('SIGTERM', onTerm).off('SIGINT', onInt);
+            log('info', 'signal', { signal });
+            scheduler.stop(graceMs).then(resolve, resolve);
+          };
+          const onTerm = (): void => shutdown('SIGTERM');
+          const onInt = (): void => shutdown('SIGINT');
+          process.on('SIGTERM', onTerm).on('SIGINT', onInt);
+          scheduler.start();
+        });
+      });
+    });
+
+  program
+    .command('backfill <pipeline>')
+    .description('run every interval of a pipeline in a range, skipping complete ones (unless --rerun)')
+    .addOption(projectOption())
+    .requiredOption('--from <date>', 'first logical date YYYY-MM-DD')
+    .requiredOption('--to <date>', 'last logical date, inclusive')
+    .option('--parallel <n>', 'intervals at once', (v) => Number(v), 1)
+    .option('--rerun', 'run complete intervals again')
+    .action(async (name: string, opts: { project: string; from: string; to: string; parallel: number; rerun?: boolean }) => {
+      const from = parseDate(opts.from, '--from');
+      const to = parseDate(opts.to, '--to');
+      if (from > to) throw new IngotError('CONFIG_INVALID', '--from is after --to');
+      if (!Number.isInteger(opts.parallel) || opts.parallel < 1) throw new IngotError('CONFIG_INVALID', `--parallel ${opts.parallel}: expected a positive integer`);
+      await withStore(opts.project, async (project, store) => {
+        const t0 = performance.now();
+        const r = await backfill(project, store, pipelineNamed(project, name), from, to, {
+          parallel: opts.parallel, rerun: opts.rerun,
+          onInterval: (date, run, done, total) => {
+            const w = String(total).length;
+            const head = `[${String(done).padStart(w)}/${total}] ${date}`;
+            if (!run) io.err(`${head}  skipped`);
+            else if (run.status === 'success') io.err(`${head}  ok  ${n(run.datasets.reduce((s, d) => s + d.rowsOut, 0))} rows  ${duration(run.endedAt.getTime() - run.startedAt.getTime())}`);
+            else io.err(`${head}  FAILED: ${run.error}`);
+          },
+        });
+        const failed = r.runs.filter((x) => x.status === 'failed').length;
+        io.out(`${name}: ${r.runs.length - failed} intervals ran, ${failed} failed, ${r.skipped.length} skipped, in ${duration(performance.now() - t0)}`);
+        if (failed > 0) fail();
+      });
+    });
+
+  program
+    .command('trigger <pipeline>')
+    .description('queue a run of a pipeline now (a running `ingot serve` picks it up); default: its last complete interval')
+    .addOption(projectOption())
+    .option('--date <date>', 'logical date YYYY-MM-DD')
+    .action(async (name: string, opts: { project: string; date?: string }) => {
+      await withStore(opts.project, async (project, store) => {
+        const p = pipelineNamed(project, name);
+        const date = opts.date ? intervalStart(parseDate(opts.date, '--date'), p.interval) : lastComplete(new Date(), p.timezone, p.interval);
+        if (!(await store.trigger(p.name, date))) throw new IngotError('CONFIG_INVALID', `${p.name} ${date} is running now`, { pipeline: p.name });
+        io.out(`${p.name} ${date}: queued`);
+      });
+    });
+
+  for (const [command, paused] of [['pause', true], ['resume', false]] as const) {
+    program
+      .command(`${command} <pipeline>`)
+      .description(paused ? 'start no new runs of a pipeline (runs in flight finish)' : 'let a paused pipeline run again (catchup included)')
+      .addOption(projectOption())
+      .action(async (name: string, opts: { project: string }) => {
+        await withStore(opts.project, async (project, store) => {
+          await store.setPaused(pipelineNamed(project, name).name, paused);
+          io.out(`${name}: ${paused ? 'paused' : 'resumed'}`);
+        });
+      });
+  }
+
+  program
+    .command('pipelines')
+    .description('the pipelines with their schedule, state and interval counts')
+    .addOption(projectOption())
+    .addOption(formatOption())
+    .action(async (opts: { project: string; format: OutputFormat }) => {
+      await withStore(opts.project, async (project, store) => {
+        const paused = await store.paused();
+        const states = await store.intervals();
+        io.out(formatRows(pipelinesOf(project).map((p) => {
+          const mine = states.filter((s) => s.pipeline === p.name);
+          const count = (status: string): number => mine.filter((s) => s.status === status).length;
+          return {
+            pipeline: p.name, schedule: p.schedule ?? null, timezone: p.timezone, interval: p.interval, paused: paused.has(p.name),
+            datasets: p.datasets.length, succeeded: count('success'), failed: count('failed'), running: count('running'), queued: count('queued'),
+            last_success: mine.filter((s) => s.status === 'success').map((s) => s.logicalDate).sort().pop() ?? null,
+          };
+        }), opts.format));
+      });
+    });
+
+  program
+    .command('intervals <table>')
+    .description('the logical dates for which a dataset is complete (metadata store and the table\'s commits), as ranges')
+    .addOption(projectOption())
+    .addOption(formatOption())
+    .action(async (table: string, opts: { project: string; format: OutputFormat }) => {
+      await withStore(opts.project, async (project, store) => {
+        const dates = await completeDates(store, new Lake(project.lake), table);
+        if (dates.length === 0) {
+          io.out(`${table}: no complete interval`);
+          return;
+        }
+        io.out(formatRows(dateRanges(dates).map((r) => ({ from: r.from, to: r.to, days: r.days })), opts.format));
+      });
+    });
+}

@@ -1,0 +1,220 @@
+import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { messageOf } from '../errors.js';
+import type { Project } from '../pipeline/project.js';
+import type { RunResult } from '../run/result.js';
+import { intervalsBetween, lastComplete, latestTick } from './calendar.js';
+import { isComplete } from './complete.js';
+import { executeInterval, type ExecuteContext } from './execute.js';
+import { pipelinesOf, type Pipeline } from './pipeline.js';
+import { RunnerPool } from './runner-pool.js';
+import type { IntervalState, MetadataStore } from './store/store.js';
+import { jsonLog, type LogFn } from './task-log.js';
+
+/** Options of a `Scheduler`. Durations in milliseconds. */
+export interface SchedulerOptions {
+  /** At most this many runs at once in this process, over all pipelines (default: config `scheduler.maxActiveRuns`, else 4). */
+  maxActiveRuns?: number;
+  /** Lease duration (default: config `scheduler.leaseSeconds`, else 30 s). */
+  leaseMs?: number;
+  /** How often the schedule is evaluated (default 1 s). */
+  tickMs?: number;
+  /** Failure webhook (default: config `scheduler.webhook`). */
+  webhook?: string;
+  /** The clock schedules are evaluated against (default: real time); a test can run it fast. */
+  now?: () => Date;
+  log?: LogFn;
+  /** Lease owner id (default `host:pid:random`). */
+  owner?: string;
+}
+
+/** A unique lease owner id for this process. */
+export function ownerId(): string {
+  return `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * The long-running scheduler (`ingot serve`). Every tick it works out, for each pipeline that is
+ * not paused, the intervals that are due: manual triggers, runs whose holder crashed (expired
+ * lease), and the schedule's intervals (the last complete interval at the latest cron tick; with
+ * catchup every interval since `start` not yet run, oldest first). It claims them in the metadata
+ * store, within the pipeline's and its own `maxActiveRuns`, and executes them concurrently
+ * (`executeInterval`). An interval whose upstream datasets (`dependsOn`) are not complete yet is
+ * not claimed, so waiting holds no run slot; past the sensor's timeout it is claimed and fails. Several schedulers may share one store: a claim is atomic, so each
+ * interval runs once. Failed intervals stay failed until a backfill or trigger reruns them.
+ */
+export class Scheduler {
+  readonly owner: string;
+  private readonly pipelines: Pipeline[];
+  private readonly pool: RunnerPool;
+  private readonly inFlight = new Map<string, Promise<RunResult | undefined>>();
+  private readonly abort = new AbortController();
+  private readonly ctx: ExecuteContext;
+  private readonly maxActive: number;
+  private readonly tickMs: number;
+  private readonly now: () => Date;
+  private readonly log: LogFn;
+  private stopped = false;
+  /** When each interval waiting for upstream datasets was first found due (epoch ms), by `pipeline/date`. */
+  private readonly waiting = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> = Promise.resolve();
+  /** Results of the runs this scheduler finished, in completion order. */
+  readonly results: RunResult[] = [];
+
+  constructor(readonly project: Project, readonly store: MetadataStore, options: SchedulerOptions = {}) {
+    const settings = project.config.scheduler ?? {};
+    this.owner = options.owner ?? ownerId();
+    this.pipelines = pipelinesOf(project);
+    this.pool = new RunnerPool(project, store);
+    this.maxActive = options.maxActiveRuns ?? settings.maxActiveRuns ?? 4;
+    this.tickMs = options.tickMs ?? 1000;
+    this.now = options.now ?? (() => new Date());
+    this.log = options.log ?? jsonLog();
+    const webhook = options.webhook ?? settings.webhook;
+    this.ctx = {
+      store, owner: this.owner, leaseMs: options.leaseMs ?? (settings.leaseSeconds ?? 30) * 1000,
+      logDir: path.join(project.dir, '.ingot', 'logs'), log: this.log, signal: this.abort.signal, ...(webhook ? { webhook } : {}),
+    };
+  }
+
+  /** Starts ticking (first tick at once). */
+  start(): void {
+    this.log('info', 'scheduler-start', { owner: this.owner, pipelines: this.pipelines.map((p) => p.name), maxActiveRuns: this.maxActive });
+    const loop = (): void => {
+      if (this.stopped) return;
+      this.ticking = this.tick().catch((err: unknown) => this.log('error', 'tick-failed', { error: messageOf(err) })).finally(() => {
+        if (!this.stopped) this.timer = setTimeout(loop, this.tickMs);
+      });
+    };
+    loop();
+  }
+
+  /** Runs in flight in this process. */
+  get active(): number {
+    return this.inFlight.size;
+  }
+
+  /** Claims and starts the due intervals (one evaluation of every pipeline). */
+  async tick(): Promise<void> {
+    const paused = await this.store.paused();
+    const states = await this.store.intervals();
+    const now = this.now();
+    const wall = Date.now();
+    for (const p of this.pipelines) {
+      if (this.stopped) return;
+      if (paused.has(p.name)) continue;
+      const mine = states.filter((s) => s.pipeline === p.name);
+      let running = mine.filter((s) => s.status === 'running' && (s.leaseExpires ?? 0) >= wall).length;
+      for (const date of dueIntervals(p, mine, now, wall)) {
+        if (running >= p.maxActiveRuns || this.inFlight.size >= this.maxActive || this.stopped) break;
+        const key = `${p.name}/${date}`;
+        if (this.inFlight.has(key)) continue;
+        // sensors wait before the claim, holding no run slot; past their timeout the run is claimed to record the failure
+        const waitedMs = await this.upstreamWait(p, date, key, wall);
+        if (waitedMs === undefined) continue;
+        const claim = await this.store.claim(p.name, date, this.owner, { leaseMs: this.ctx.leaseMs, trigger: 'schedule' });
+        if (!claim) continue;
+        running++;
+        const run = (async () => {
+          const runner = await this.pool.acquire();
+          try {
+            return await executeInterval(runner, p, date, claim, this.ctx, waitedMs);
+          } finally {
+            this.pool.release(runner);
+          }
+        })();
+        this.inFlight.set(key, run);
+        run.then((r) => { if (r) this.results.push(r); }, (err: unknown) => {
+          this.log('error', 'run-crashed', { pipeline: p.name, logicalDate: date, error: messageOf(err) });
+          // the lease expires and the run is taken over later
+        }).finally(() => this.inFlight.delete(key));
+        this.waiting.delete(key);
+      }
+    }
+  }
+
+  /**
+   * Whether a due interval may be claimed given its upstream datasets: the milliseconds it has
+   * waited for them (0 when they were complete at once), or undefined while it must wait more.
+   */
+  private async upstreamWait(p: Pipeline, date: string, key: string, wall: number): Promise<number | undefined> {
+    if (p.dependsOn.length === 0) return 0;
+    const since = this.waiting.get(key) ?? wall;
+    const runner = await this.pool.acquire();
+    try {
+      for (const dep of p.dependsOn) {
+        if (await isComplete(this.store, runner.lake, dep.dataset, date)) continue;
+        if (wall - since >= dep.timeoutMs) return wall - since;
+        if (!this.waiting.has(key)) this.log('info', 'sensor-waiting', { pipeline: p.name, logicalDate: date, dataset: dep.dataset });
+        this.waiting.set(key, since);
+        return undefined;
+      }
+    } finally {
+      this.pool.release(runner);
+    }
+    return wall - since;
+  }
+
+  /** Waits until no run is in flight, none waits for upstream data and nothing is due (for tests). */
+  async idle(pollMs = 50): Promise<void> {
+    for (;;) {
+      await this.ticking;
+      if (this.inFlight.size === 0) {
+        await this.tick();
+        if (this.inFlight.size === 0 && this.waiting.size === 0) return;
+      }
+      await Promise.race([...this.inFlight.values(), new Promise((r) => setTimeout(r, 4 * pollMs))].map((p) => p.catch(() => undefined)));
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
+  /**
+   * Graceful shutdown: claims nothing more, waits up to `graceMs` for runs in flight, then
+   * abandons the rest (engine queries interrupted, leases released so a restarted or another
+   * scheduler takes them over as the same runs: nothing was committed, or the commits are
+   * skipped as already made). Closes the runners; not the store.
+   */
+  async stop(graceMs = 30_000): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.ticking;
+    const pending = [...this.inFlight.values()].map((p) => p.catch(() => undefined));
+    this.log('info', 'scheduler-stopping', { inFlight: pending.length, graceMs });
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), graceMs); });
+    if ((await Promise.race([Promise.all(pending), grace])) === 'timeout') {
+      this.log('warn', 'scheduler-abandoning', { runs: [...this.inFlight.keys()] });
+      this.abort.abort();
+      await this.pool.interruptAll();
+      await Promise.all(pending);
+    }
+    clearTimeout(timer);
+    await this.pool.close();
+    this.log('info', 'scheduler-stopped', { owner: this.owner });
+  }
+}
+
+/**
+ * The logical dates of `p` to run now, oldest first: queued (manual triggers), running under an
+ * expired lease (crash recovery), then the schedule's intervals with no row yet — every interval
+ * from `start` (or the first interval ever run) to the last complete one at the latest cron tick
+ * with catchup, else only that last one.
+ * `now` is the schedule clock, `wall` the real time leases are measured in.
+ */
+export function dueIntervals(p: Pipeline, states: IntervalState[], now: Date, wall = Date.now()): string[] {
+  const known = new Map(states.map((s) => [s.logicalDate, s]));
+  const due = states.filter((s) => s.status === 'queued' || (s.status === 'running' && (s.leaseExpires ?? 0) < wall)).map((s) => s.logicalDate);
+  if (p.schedule) {
+    const tick = latestTick(p.schedule, p.timezone, now);
+    if (tick) {
+      const last = lastComplete(tick, p.timezone, p.interval);
+      // catchup without a start date catches up from the first interval this pipeline ever ran
+      const first = p.start ?? states.map((s) => s.logicalDate).sort()[0];
+      const dates = p.catchup && first ? intervalsBetween(first, last, p.interval) : p.start && last < p.start ? [] : [last];
+      for (const d of dates) if (!known.has(d)) due.push(d);
+    }
+  }
+  return [...new Set(due)].sort();
+}
