@@ -308,7 +308,7 @@ describe('files source: new and changed files, exactly once', () => {
 
     const missing = await runner.run('2024-03-05');
     assert.equal(missing.status, 'failed');
-    assert.match(missing.error!, /no input files: nothing under .* matches landing\/daily\/day=\{day\}\/\*\.csv \(day in \[2024-03-05, 2024-03-06\)\)/);
+    assert.match(missing.error!, /no input files: nothing under .* matches landing\/daily\/day=2024-03-05\/\*\.csv \(day in \[2024-03-05, 2024-03-06\)\)/);
   });
 });
 
@@ -388,7 +388,7 @@ describe('files source on S3 (moto server)', () => {
 
     const missing = await run('2024-03-09');
     assert.equal(missing.status, 'failed');
-    assert.match(missing.error!, new RegExp(`no input files: nothing under s3://${BUCKET}/in/daily matches`));
+    assert.match(missing.error!, new RegExp(`no input files: nothing matches s3://${BUCKET}/in/daily/day=2024-03-09/\\*\\.ndjson`));
   });
 });
 

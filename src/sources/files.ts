@@ -5,7 +5,7 @@ import { createGunzip } from 'node:zlib';
 import { quoteIdent, type Engine, type FileScan } from '../engine/engine.js';
 import { IngotError } from '../errors.js';
 import type { FilesSource } from '../pipeline/definition.js';
-import { contains } from '../pipeline/interval.js';
+import { addDays, contains } from '../pipeline/interval.js';
 import { LocalStore } from '../storage/local.js';
 import { S3Store } from '../storage/s3.js';
 import type { ObjectStore } from '../storage/store.js';
@@ -82,8 +82,11 @@ export class FilesConnector implements SourceConnector {
       const shown = ctx.partitionColumn && ctx.interval.start !== '-infinity' && ctx.interval.end !== 'infinity'
         ? `${ctx.partitionColumn} in [${ctx.interval.start}, ${ctx.interval.end})`
         : 'any';
-      const where = store instanceof LocalStore ? ctx.projectDir : store.root;
-      throw new IngotError('INPUT_MISSING', `${ctx.dataset}: no input files: nothing under ${where} matches ${source.path} (${shown})`, { dataset: ctx.dataset, file: source.path });
+      const where = store instanceof LocalStore ? ` under ${ctx.projectDir}` : '';
+      // a one-day interval names the day's own prefix, e.g. s3://bucket/media/2024-07-31/*.json
+      const day = ctx.partitionColumn && ctx.interval.start !== '-infinity' && addDays(ctx.interval.start, 1) === ctx.interval.end ? ctx.interval.start : undefined;
+      const pattern = day ? source.path.replaceAll(`{${ctx.partitionColumn}}`, day) : source.path;
+      throw new IngotError('INPUT_MISSING', `${ctx.dataset}: no input files: nothing${where} matches ${pattern} (${shown})`, { dataset: ctx.dataset, file: pattern });
     }
 
     const tracked = ctx.committed ? parseTracked(ctx.committed.get(FILES_DOMAIN), ctx.dataset) : { files: {} };

@@ -2,7 +2,7 @@ import { IngotError, messageOf } from '../../errors.js';
 import { quoteIdent, ROW_FILE, ROW_NUMBER, type Engine } from '../../engine/engine.js';
 import type { Add } from '../actions.js';
 import type { Filter } from '../filter.js';
-import { fieldOf, type StructType } from '../schema.js';
+import { fieldOf, mergeSchemas, SchemaConflict, type StructType } from '../schema.js';
 import { parseStats, type Snapshot } from '../snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table.js';
 import { attachTarget, columnList, commitPrepared, fileList, prepareRewrite, TARGET, unchanged, writableSnapshot, writeFiles, type OperationResult } from './rewrite.js';
@@ -33,6 +33,12 @@ export interface MergeOptions {
   whenNotMatched?: InsertClause[];
   /** Only `target.*` may be referenced here: these target rows have no source row. */
   whenNotMatchedBySource?: MatchedClause[];
+  /**
+   * Schema evolution ("automatic schema evolution" of Delta MERGE): source columns the target
+   * lacks are added to the table schema (nullable, after the existing ones) and filled by `'*'`
+   * clauses; existing rows read NULL there. A column whose type differs is SCHEMA_MISMATCH.
+   */
+  mergeSchema?: boolean;
 }
 
 const SOURCE = '__ingot_merge_source';
@@ -83,7 +89,6 @@ export interface PreparedMerge {
  */
 export async function prepareMerge(table: DeltaTable, engine: Engine, options: MergeOptions, snapshot: Snapshot, txn?: { appId: string; version: number }): Promise<PreparedMerge> {
   assertWritable(snapshot, table.location);
-  const schema = snapshot.schema;
   const matched = options.whenMatched ?? [];
   const notMatched = options.whenNotMatched ?? [];
   const bySource = options.whenNotMatchedBySource ?? [];
@@ -93,9 +98,12 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
   };
   try {
     const staged = await engine.stage(SOURCE, `SELECT *, true AS ${PRESENT}, row_number() OVER () AS ${SOURCE_ROW} FROM (${options.source})`).catch(fail);
+    // the table as the merge writes it: with mergeSchema, its schema gains the source's new columns
+    const work = options.mergeSchema ? evolve(snapshot, staged.schema, table.location) : snapshot;
+    const schema = work.schema;
     checkColumns(table.location, schema, staged.schema, [...matched, ...bySource], notMatched);
     const candidates = bySource.length > 0 ? snapshot.files.values() : await filesInKeyRange(engine, snapshot, staged.schema, options.on).catch(fail);
-    const byFile = await attachTarget(engine, table, snapshot, candidates);
+    const byFile = await attachTarget(engine, table, work, candidates);
     const action = actionExpr(matched, bySource, notMatched);
     await engine.stage(MATCHES, `SELECT target.${ROW_FILE} AS f, target.${ROW_NUMBER} AS r, source.${SOURCE_ROW} AS s, ${action} AS a ` +
       `FROM ${TARGET} AS target JOIN ${SOURCE} AS source ON (${options.on})`).catch(fail);
@@ -141,11 +149,11 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
       numTargetRowsCopied: sum((a) => a === KEEP),
     };
     if (metrics.numTargetRowsInserted + metrics.numTargetRowsUpdated + metrics.numTargetRowsDeleted === 0) return { metrics };
-    const added = await writeFiles(engine, table, snapshot, `SELECT ${columnList(snapshot)} FROM (${inner}) WHERE ${ACTION} NOT IN (${deletes.join(', ')})`).catch(fail);
+    const added = await writeFiles(engine, table, work, `SELECT ${columnList(work)} FROM (${inner}) WHERE ${ACTION} NOT IN (${deletes.join(', ')})`).catch(fail);
     const removed = touched.map((f) => byFile.get(f)!);
     const describe = (clauses: (MatchedClause | InsertClause)[]): string =>
       JSON.stringify(clauses.map((c) => ({ actionType: 'delete' in c ? 'delete' : 'update' in c ? 'update' : 'insert', ...(c.condition ? { predicate: c.condition } : {}) })));
-    return prepareRewrite(snapshot, {
+    const prepared = prepareRewrite(snapshot, {
       removed,
       added,
       operation: 'MERGE',
@@ -153,9 +161,29 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
       metrics: { ...metrics, numTargetFilesRemoved: removed.length, numTargetFilesAdded: added.length },
       ...(txn ? { txn } : {}),
     });
+    if (work !== snapshot) prepared.commit.actions.unshift({ metaData: work.metadata });
+    return prepared;
   } finally {
     await engine.drop(SOURCE, MATCHES);
   }
+}
+
+/**
+ * `snapshot` with its schema merged with the source's columns (the merge's own bookkeeping
+ * columns left out), or `snapshot` itself when nothing is new. Errors: SCHEMA_MISMATCH naming
+ * the column whose type differs.
+ */
+function evolve(snapshot: Snapshot, source: StructType, location: string): Snapshot {
+  const fields = source.fields.filter((f) => f.name !== PRESENT && f.name !== SOURCE_ROW);
+  let merged: StructType;
+  try {
+    merged = mergeSchemas(snapshot.schema, { type: 'struct', fields });
+  } catch (err) {
+    if (!(err instanceof SchemaConflict)) throw err;
+    throw new IngotError('SCHEMA_MISMATCH', `${location}: merge: ${err.message}`, { table: location, column: err.column });
+  }
+  if (JSON.stringify(merged) === JSON.stringify(snapshot.schema)) return snapshot;
+  return snapshot.apply([{ metaData: { ...snapshot.metadata, schemaString: JSON.stringify(merged) } }], snapshot.version);
 }
 
 /**
