@@ -166,10 +166,12 @@ describe('http source against a local API', () => {
   it('honours the rate limit: request starts at least 1/rate apart', async () => {
     api.log = [];
     await read(http({ url: `${api.origin}/cursor`, records: 'data.items', pagination: { kind: 'cursor', param: 'after', next: 'meta.next' }, rateLimit: 20 }));
-    const gaps = api.log.slice(1).map((l, i) => l.at - api.log[i]!.at);
-    assert.equal(gaps.length, Math.ceil(ROWS.length / 45) - 1);
-    assert.ok(Math.min(...gaps) >= 48, `smallest gap ${Math.min(...gaps).toFixed(1)} ms at 20 requests/s`);
-    assert.ok(api.log.at(-1)!.at - api.log[0]!.at >= 50 * gaps.length - 2);
+    const gaps = api.log.length - 1;
+    assert.equal(gaps, Math.ceil(ROWS.length / 45) - 1);
+    // the server logs arrivals, which a loaded machine may delay one by one: the span over all
+    // requests is what the limit bounds (50 ms per request at 20/s; unlimited, a few ms each)
+    const span = api.log.at(-1)!.at - api.log[0]!.at;
+    assert.ok(span >= 50 * (gaps - 1), `${gaps + 1} requests in ${span.toFixed(0)} ms at 20 requests/s`);
   });
 
   it('a client error fails at once naming dataset, URL, status and body', async () => {
