@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, promises as fs, readdirSync } from 'node:fs';
-import * as net from 'node:net';
-import * as os from 'node:os';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
@@ -11,53 +8,7 @@ import { datasetSchema, postgres } from '../src/pipeline/definition.js';
 import { loadProject } from '../src/pipeline/project.js';
 import { Runner } from '../src/run/runner.js';
 import { tempDir } from './fixtures.js';
-
-/** initdb/pg_ctl: in PATH, else Debian's /usr/lib/postgresql/<version>/bin. */
-function pgBin(name: string): string {
-  for (const dir of (process.env['PATH'] ?? '').split(':')) if (existsSync(path.join(dir, name))) return path.join(dir, name);
-  const root = '/usr/lib/postgresql';
-  for (const v of existsSync(root) ? readdirSync(root).sort().reverse() : []) if (existsSync(path.join(root, v, 'bin', name))) return path.join(root, v, 'bin', name);
-  throw new Error(`${name} not found (install PostgreSQL)`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    }).on('error', reject);
-  });
-}
-
-/** A real PostgreSQL server in a temp dir (run as user postgres when we are root: postgres refuses root). */
-class Server {
-  private constructor(readonly dir: string, readonly port: number, private readonly asRoot: boolean) {}
-
-  static async start(): Promise<Server> {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ingot-pg-server-'));
-    const asRoot = process.getuid?.() === 0;
-    if (asRoot) execFileSync('chown', ['postgres', dir]);
-    const server = new Server(dir, await freePort(), asRoot);
-    server.exec('initdb', ['-D', path.join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C']);
-    server.exec('pg_ctl', ['-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-w', '-o', `-p ${server.port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
-    return server;
-  }
-
-  get url(): string {
-    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
-  }
-
-  exec(tool: string, args: string[]): void {
-    const bin = pgBin(tool);
-    if (this.asRoot) execFileSync('runuser', ['-u', 'postgres', '--', bin, ...args], { stdio: 'pipe' });
-    else execFileSync(bin, args, { stdio: 'pipe' });
-  }
-
-  async stop(): Promise<void> {
-    this.exec('pg_ctl', ['-D', path.join(this.dir, 'data'), '-w', '-m', 'fast', 'stop']);
-    await fs.rm(this.dir, { recursive: true, force: true });
-  }
-}
+import { startPostgres, type PostgresServer } from './postgres-server.js';
 
 const CREATE = `CREATE TABLE public.orders (
   id bigserial PRIMARY KEY, qty int2, n int4, big int8, amount numeric(12,2), ratio numeric, f4 real, f8 double precision,
@@ -114,10 +65,10 @@ async function withRunner<T>(dir: string, fn: (r: Runner) => Promise<T>): Promis
 }
 
 describe('postgres source', () => {
-  let server: Server;
+  let server: PostgresServer;
   let client: pg.Client;
   before(async () => {
-    server = await Server.start();
+    server = await startPostgres();
     process.env['INGOT_TEST_PG'] = server.url;
     client = new pg.Client({ connectionString: server.url });
     await client.connect();
