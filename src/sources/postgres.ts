@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { createWriteStream, promises as fs } from 'node:fs';
+import type { Socket } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pg from 'pg';
-import Cursor from 'pg-cursor';
 import { quoteIdent, quoteString, type Engine } from '../engine/engine.js';
 import { IngotError, messageOf } from '../errors.js';
 import type { PostgresSource } from '../pipeline/definition.js';
 import type { SourceBatch, SourceConnector, SourceContext } from './source.js';
 
-/** Rows fetched per round trip of the server-side cursor (and written per temp-file append). */
-export const BATCH_ROWS = 50_000;
-
 /** Every value arrives as PostgreSQL's text output; DuckDB casts it to the mapped type. */
 const RAW_TEXT = { getTypeParser: () => (value: string) => value };
+
+/** Bytes of COPY output gathered before one write to the temp file. */
+const WRITE_BYTES = 4 << 20;
 
 /** A result column: its name, the SQL type DuckDB stores it as, and whether PostgreSQL sends it as an array. */
 interface Column {
@@ -25,9 +25,11 @@ interface Column {
 /**
  * PostgreSQL (a table or a query), full or incremental by a cursor column.
  *
- * Rows stream through a server-side cursor (`pg-cursor`, BATCH_ROWS rows a round trip), each
- * batch appended to a temporary NDJSON file of PostgreSQL text values, so memory stays flat; the
- * file is then cast into relation `relation` (a DuckDB temp table) and deleted. Types come from
+ * Rows stream out of PostgreSQL by `COPY (SELECT ...) TO STDOUT (FORMAT csv)` (PostgreSQL's text
+ * output of each value; NULL unquoted and empty, an empty string `""`) straight into a temporary
+ * CSV file, a few MiB at a time with backpressure on the socket, so Node's memory stays flat; the
+ * file is then cast by DuckDB into relation `relation` (a DuckDB temp table, spilling to the
+ * engine's spill folder beyond its memory limit) and deleted. Types come from
  * the result's field OIDs and type modifiers (never from values): int2/int4/int8 → SMALLINT/
  * INTEGER/BIGINT, float4/float8 → REAL/DOUBLE, numeric(p,s) → DECIMAL(p,s) (p ≤ 38; unconstrained
  * numeric or p > 38 → VARCHAR holding the exact decimal text, never a rounded DOUBLE), bool,
@@ -62,7 +64,7 @@ export class PostgresConnector implements SourceConnector {
     } catch (err) {
       throw fail('INPUT_MISSING', `cannot connect: ${messageOf(err)}`, err);
     }
-    const tmp = path.join(os.tmpdir(), `ingot-pg-${randomUUID()}.ndjson`);
+    const tmp = path.join(os.tmpdir(), `ingot-pg-${randomUUID()}.csv`);
     try {
       await client.query("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3");
       const select = source.columns?.length ? source.columns.map(quoteIdent).join(', ') : '*';
@@ -79,24 +81,13 @@ export class PostgresConnector implements SourceConnector {
       }
       const bookmark = source.cursor && ctx.maxOfTarget ? await ctx.maxOfTarget(source.cursor) : undefined;
       const list = columns.map((c) => (c.array ? `to_json(${quoteIdent(c.name)}::text[])::text` : quoteIdent(c.name))).join(', ');
-      const sql = `SELECT ${list} FROM (${base}) AS s${bookmark !== undefined ? ` WHERE ${quoteIdent(source.cursor!)} > $1` : ''}`;
-
-      const cursor = client.query(new Cursor<(string | null)[]>(sql, bookmark !== undefined ? [bookmark] : [], { rowMode: 'array', types: RAW_TEXT }));
-      let rows = 0;
-      const out = await fs.open(tmp, 'w');
+      // COPY takes no parameters: the bookmark is a quoted literal, cast to the cursor column's type
+      const sql = `SELECT ${list} FROM (${base}) AS s${bookmark !== undefined ? ` WHERE ${quoteIdent(source.cursor!)} > ${quoteString(bookmark)}` : ''}`;
+      let rows: number;
       try {
-        for (;;) {
-          const batch = await cursor.read(BATCH_ROWS);
-          if (batch.length === 0) break;
-          rows += batch.length;
-          const lines = batch.map((r) => JSON.stringify(Object.fromEntries(columns.map((c, i) => [c.name, r[i] ?? null]))));
-          await out.write(lines.join('\n') + '\n');
-        }
-        await cursor.close();
+        rows = await copyToFile(client, sql, tmp);
       } catch (err) {
         throw fail('INPUT_MISSING', messageOf(err), err);
-      } finally {
-        await out.close();
       }
 
       const casts = columns.map((c) => `${castOf(c)} AS ${quoteIdent(c.name)}`);
@@ -104,7 +95,8 @@ export class PostgresConnector implements SourceConnector {
       const varchars = columns.map((c) => `${quoteString(c.name)}: 'VARCHAR'`).join(', ');
       const rowsSql = rows === 0
         ? `SELECT ${casts.join(', ')} FROM (SELECT ${columns.map((c) => `CAST(NULL AS VARCHAR) AS ${quoteIdent(c.name)}`).join(', ')}) AS t WHERE false`
-        : `SELECT ${casts.join(', ')} FROM read_json(${quoteString(tmp)}, format = 'newline_delimited', columns = {${varchars}}) AS t`;
+        : `SELECT ${casts.join(', ')} FROM read_csv(${quoteString(tmp)}, columns = {${varchars}}, header = false, delim = ',', quote = '"', escape = '"', ` +
+          'allow_quoted_nulls = false, auto_detect = false) AS t';
       try {
         await engine.stage(relation, rowsSql);
       } catch (err) {
@@ -115,6 +107,78 @@ export class PostgresConnector implements SourceConnector {
       await fs.rm(tmp, { force: true });
       await client.end().catch(() => {});
     }
+  }
+}
+
+/**
+ * Runs `COPY (sql) TO STDOUT (FORMAT csv)` on `client` and writes its output to file `file`;
+ * returns the number of rows (from the command tag). The socket is paused while the file lags
+ * behind. Errors: PostgreSQL's error (unknown column, bad cast) or the file system's.
+ */
+async function copyToFile(client: pg.Client, sql: string, file: string): Promise<number> {
+  const out = createWriteStream(file);
+  const written = new Promise<void>((resolve, reject) => out.on('finish', resolve).on('error', reject));
+  const copied = new Promise<number>((resolve, reject) => {
+    let socket: Socket | undefined;
+    let pending = Buffer.allocUnsafe(WRITE_BYTES);
+    let used = 0;
+    let rows = 0;
+    let failed = false;
+    const fail = (err: Error): void => {
+      failed = true;
+      socket?.resume();
+      reject(err);
+    };
+    written.catch(fail);
+    const write = (bytes: Buffer): void => {
+      if (!out.write(bytes) && socket && !socket.isPaused()) {
+        const paused = socket;
+        paused.pause();
+        out.once('drain', () => paused.resume());
+      }
+    };
+    const flush = (): void => {
+      if (used === 0) return;
+      write(pending.subarray(0, used));
+      pending = Buffer.allocUnsafe(WRITE_BYTES);
+      used = 0;
+    };
+    // a pg Submittable speaking the COPY-out sub-protocol (pg itself has no COPY support)
+    const copy = {
+      submit(connection: { query: (text: string) => void; stream: Socket }) {
+        socket = connection.stream;
+        connection.query(`COPY (${sql}) TO STDOUT (FORMAT csv)`);
+      },
+      // one message per row; the parser reuses its buffer, so the bytes are copied at once
+      handleCopyData(msg: { chunk: Buffer }) {
+        if (failed) return;
+        const { chunk } = msg;
+        if (chunk.length > WRITE_BYTES - used) flush();
+        if (chunk.length > WRITE_BYTES) write(Buffer.from(chunk));
+        else used += chunk.copy(pending, used);
+      },
+      handleCommandComplete(msg: { text: string }) {
+        rows = Number(/^COPY (\d+)/.exec(msg.text)?.[1] ?? 0);
+      },
+      handleError: fail,
+      handleReadyForQuery() {
+        if (failed) return;
+        flush();
+        resolve(rows);
+      },
+      handleRowDescription() {},
+      handleDataRow() {},
+      handleEmptyQuery() {},
+    };
+    client.query(copy as unknown as pg.Submittable);
+  });
+  try {
+    const rows = await copied;
+    out.end();
+    await written;
+    return rows;
+  } finally {
+    out.destroy();
   }
 }
 
