@@ -142,8 +142,9 @@ test(`a PostgreSQL load killed with SIGKILL ${KILLS} times loads every row exact
     const [code, signal] = await closed;
     assert.equal(signal, 'SIGKILL', `${where}: the loader exited by itself (code ${code}): ${stderr}`);
 
-    // where the kill landed: a temp CSV left means during the read; new data files no commit
-    // adds mean after writing them; the last inserted batch in the table means after the commit
+    // where the kill landed: new data files no commit adds mean while writing them (the source's
+    // temp CSV lives on until then); a temp CSV alone, while reading; the last inserted batch in
+    // the table, after the commit
     const csv = (await fs.readdir(tmp)).filter((n) => n.startsWith('ingot-pg-'));
     const newOrphans = (await orphanFiles(location)).length - orphans;
     orphans += newOrphans;
@@ -151,8 +152,8 @@ test(`a PostgreSQL load killed with SIGKILL ${KILLS} times loads every row exact
     const lastInserted = lines.filter((l) => l.startsWith('inserted ')).map((l) => BigInt(l.split(' ')[1]!)).pop();
     const max = await check(where);
     lastMax = max;
-    if (csv.length > 0) phases['while reading']++;
-    else if (newOrphans > 0) phases['writing data files, before the commit']++;
+    if (newOrphans > 0) phases['writing data files, before the commit']++;
+    else if (csv.length > 0) phases['while reading']++;
     else if (lines.some((l) => l.startsWith('done ')) || (lastInserted !== undefined && max >= lastInserted)) phases['after committing']++;
     else phases['before reading']++;
     for (const n of csv) await fs.rm(path.join(tmp, n), { force: true });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
@@ -67,8 +68,12 @@ async function withRunner<T>(dir: string, fn: (r: Runner) => Promise<T>): Promis
 describe('postgres source', () => {
   let server: PostgresServer;
   let client: pg.Client;
+  // the source's temporary files go here; the engine deletes them with the relation
+  const tmp = path.join(os.tmpdir(), `ingot-pg-test-${process.pid}`);
   before(async () => {
     server = await startPostgres();
+    await fs.mkdir(tmp, { recursive: true });
+    process.env['TMPDIR'] = tmp;
     process.env['INGOT_TEST_PG'] = server.url;
     client = new pg.Client({ connectionString: server.url });
     await client.connect();
@@ -79,6 +84,7 @@ describe('postgres source', () => {
   after(async () => {
     await client?.end();
     await server?.stop();
+    await fs.rm(tmp, { recursive: true, force: true });
   });
 
   const pgRows = async (): Promise<string[][]> =>
@@ -135,6 +141,7 @@ describe('postgres source', () => {
       const [{ n, ids, max, fixed } = {}] = await queryLake(runner.lake, runner.engine, 'SELECT CAST(count(*) AS INTEGER) n, CAST(count(DISTINCT id) AS INTEGER) ids, CAST(max(id) AS INTEGER) max, CAST(count(*) FILTER (WHERE qty = 7) AS INTEGER) fixed FROM bronze.orders');
       const [pgCount] = (await client.query<{ n: number }>('SELECT count(*)::int n FROM public.orders')).rows;
       assert.deepEqual([n, ids, max, fixed], [pgCount!.n, pgCount!.n, 1002, 4]);
+      assert.deepEqual(await fs.readdir(tmp), [], 'no temporary file is left, after successful and failed runs');
     });
   });
 

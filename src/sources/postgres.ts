@@ -27,9 +27,10 @@ interface Column {
  *
  * Rows stream out of PostgreSQL by `COPY (SELECT ...) TO STDOUT (FORMAT csv)` (PostgreSQL's text
  * output of each value; NULL unquoted and empty, an empty string `""`) straight into a temporary
- * CSV file, a few MiB at a time with backpressure on the socket, so Node's memory stays flat; the
- * file is then cast by DuckDB into relation `relation` (a DuckDB temp table, spilling to the
- * engine's spill folder beyond its memory limit) and deleted. Types come from
+ * CSV file, a few MiB at a time with backpressure on the socket. Relation `relation` is a view
+ * casting that file's rows (`engine.view`, which owns the file and deletes it when the relation
+ * is dropped), so the rows stream from the file into the table's Parquet files: memory stays
+ * flat however many rows a run loads. Types come from
  * the result's field OIDs and type modifiers (never from values): int2/int4/int8 → SMALLINT/
  * INTEGER/BIGINT, float4/float8 → REAL/DOUBLE, numeric(p,s) → DECIMAL(p,s) (p ≤ 38; unconstrained
  * numeric or p > 38 → VARCHAR holding the exact decimal text, never a rounded DOUBLE), bool,
@@ -65,6 +66,8 @@ export class PostgresConnector implements SourceConnector {
       throw fail('INPUT_MISSING', `cannot connect: ${messageOf(err)}`, err);
     }
     const tmp = path.join(os.tmpdir(), `ingot-pg-${randomUUID()}.csv`);
+    /** Whether the relation's view owns `tmp` (then the engine deletes it). */
+    let viewed = false;
     try {
       await client.query("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3");
       const select = source.columns?.length ? source.columns.map(quoteIdent).join(', ') : '*';
@@ -98,13 +101,14 @@ export class PostgresConnector implements SourceConnector {
         : `SELECT ${casts.join(', ')} FROM read_csv(${quoteString(tmp)}, columns = {${varchars}}, header = false, delim = ',', quote = '"', escape = '"', ` +
           'allow_quoted_nulls = false, auto_detect = false) AS t';
       try {
-        await engine.stage(relation, rowsSql);
+        await engine.view(relation, rowsSql, rows === 0 ? [] : [tmp]);
       } catch (err) {
         throw fail('INPUT_MALFORMED', `cannot convert its rows: ${messageOf(err)}`, err);
       }
+      viewed = rows > 0;
       return { relation, inputs: [input] };
     } finally {
-      await fs.rm(tmp, { force: true });
+      if (!viewed) await fs.rm(tmp, { force: true });
       await client.end().catch(() => {});
     }
   }
