@@ -170,6 +170,27 @@ describe('postgres source', () => {
     });
   });
 
+  it('a large load: text with quotes, commas and line breaks read back exactly across a file DuckDB reads in parallel', async (t) => {
+    await client.query(`CREATE TABLE public.notes AS SELECT i AS id, CASE i % 4
+        WHEN 0 THEN 'line ' || i || chr(10) || 'next, "quoted" ' || repeat('x', i % 97)
+        WHEN 1 THEN '"' || i || '",' || chr(13) || chr(10) || '\\N'
+        WHEN 2 THEN '' ELSE NULL END AS note
+      FROM generate_series(1, 300000) AS i`);
+    const p = await project('pg-notes', {
+      'bronze/notes.ts': "export default { name: 'bronze.notes', source: { kind: 'postgres', connection: 'env:INGOT_TEST_PG', table: 'public.notes', cursor: 'id' }, materialization: 'append' };\n",
+    });
+    t.after(p.cleanup);
+    await withRunner(p.dir, async (runner) => {
+      const r = await runner.run('2024-01-01');
+      assert.equal(r.status, 'success', r.error);
+      const [lake] = await queryLake(runner.lake, runner.engine, `SELECT CAST(count(*) AS INTEGER) n, CAST(count(note) AS INTEGER) notes, CAST(count(*) FILTER (WHERE note = '') AS INTEGER) empty,
+        md5(string_agg(CAST(id AS VARCHAR) || ':' || coalesce(note, '<null>'), '|' ORDER BY id)) h FROM bronze.notes`);
+      const [pgSide] = (await client.query<{ n: number; notes: number; empty: number; h: string }>(`SELECT count(*)::int n, count(note)::int notes, (count(*) FILTER (WHERE note = ''))::int empty,
+        md5(string_agg(id::text || ':' || coalesce(note, '<null>'), '|' ORDER BY id)) h FROM public.notes`)).rows;
+      assert.deepEqual(lake, { ...pgSide });
+    });
+  });
+
   it('validates declarations: one of table and query; a cursor needs append', () => {
     const ok = (source: unknown, materialization = 'append'): string[] =>
       datasetSchema.safeParse({ name: 'bronze.x', source, materialization }).error?.issues.map((i) => i.message) ?? [];

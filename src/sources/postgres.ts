@@ -30,13 +30,15 @@ interface Column {
  * CSV file, a few MiB at a time with backpressure on the socket. Relation `relation` is a view
  * casting that file's rows (`engine.view`, which owns the file and deletes it when the relation
  * is dropped), so the rows stream from the file into the table's Parquet files: memory stays
- * flat however many rows a run loads. Types come from
- * the result's field OIDs and type modifiers (never from values): int2/int4/int8 → SMALLINT/
- * INTEGER/BIGINT, float4/float8 → REAL/DOUBLE, numeric(p,s) → DECIMAL(p,s) (p ≤ 38; unconstrained
- * numeric or p > 38 → VARCHAR holding the exact decimal text, never a rounded DOUBLE), bool,
- * text/varchar/char/name → VARCHAR, date, timestamp → TIMESTAMP, timestamptz → TIMESTAMPTZ,
- * uuid → VARCHAR, json/jsonb → VARCHAR (the JSON text), bytea → BLOB, one-dimensional arrays of
- * these → LISTs of the element type; any other type → VARCHAR (its text output).
+ * flat however many rows a run loads.
+ *
+ * Types come from the result's field OIDs and type modifiers (never from values): int2/int4/int8
+ * → SMALLINT/INTEGER/BIGINT, float4/float8 → REAL/DOUBLE, numeric(p,s) → DECIMAL(p,s) (p ≤ 38;
+ * unconstrained numeric or p > 38 → VARCHAR holding the exact decimal text, never a rounded
+ * DOUBLE), bool, text/varchar/char/name → VARCHAR, date, timestamp → TIMESTAMP, timestamptz →
+ * TIMESTAMPTZ, uuid → VARCHAR, json/jsonb → VARCHAR (the JSON text), bytea → BLOB,
+ * one-dimensional arrays of these → LISTs of the element type; any other type → VARCHAR (its
+ * text output).
  *
  * Incremental (`cursor` set, dated runs): the bookmark is the greatest cursor value already in
  * the dataset's own table (`ctx.maxOfTarget`), so it commits atomically with the rows it
@@ -45,8 +47,9 @@ interface Column {
  * later with a cursor equal to or below the bookmark is never loaded. Rows whose cursor is NULL
  * are loaded only by the first (or a full-refresh) run.
  *
- * Errors: INPUT_MISSING (cannot connect, unset env var, unknown table or column) and
- * INPUT_MALFORMED (a value DuckDB cannot cast), naming the dataset and the table.
+ * Errors: INPUT_MISSING (cannot connect, unset env var, unknown table or column, a failed
+ * COPY), naming the dataset and the table; a value DuckDB cannot cast fails the write of the
+ * rows (INPUT_MALFORMED from the runner).
  */
 export class PostgresConnector implements SourceConnector {
   constructor(private readonly source: PostgresSource) {}
@@ -69,7 +72,7 @@ export class PostgresConnector implements SourceConnector {
     /** Whether the relation's view owns `tmp` (then the engine deletes it). */
     let viewed = false;
     try {
-      await client.query("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3");
+      await client.query("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3; SET standard_conforming_strings = on");
       const select = source.columns?.length ? source.columns.map(quoteIdent).join(', ') : '*';
       const from = source.table ? qualifiedName(source.table) : `(${source.query}) AS q`;
       const base = `SELECT ${select} FROM ${from}`;
@@ -96,10 +99,11 @@ export class PostgresConnector implements SourceConnector {
       const casts = columns.map((c) => `${castOf(c)} AS ${quoteIdent(c.name)}`);
       casts.push(`${quoteString(input)} AS "_source"`);
       const varchars = columns.map((c) => `${quoteString(c.name)}: 'VARCHAR'`).join(', ');
+      // rows end with \n (COPY TO STDOUT on every platform): a \r\n inside a quoted value must not make DuckDB guess otherwise
       const rowsSql = rows === 0
         ? `SELECT ${casts.join(', ')} FROM (SELECT ${columns.map((c) => `CAST(NULL AS VARCHAR) AS ${quoteIdent(c.name)}`).join(', ')}) AS t WHERE false`
         : `SELECT ${casts.join(', ')} FROM read_csv(${quoteString(tmp)}, columns = {${varchars}}, header = false, delim = ',', quote = '"', escape = '"', ` +
-          'allow_quoted_nulls = false, auto_detect = false) AS t';
+          "allow_quoted_nulls = false, new_line = '\\n', auto_detect = false) AS t";
       try {
         await engine.view(relation, rowsSql, rows === 0 ? [] : [tmp]);
       } catch (err) {
