@@ -10,13 +10,15 @@
  *    on a fresh folder, each in its own process with the same engine settings;
  * 6. runs the Delta section (bench/delta.ts: snapshot load, merge vs delta-rs, file pruning) in
  *    its own process;
- * 7. runs the scheduler section (bench/schedule.ts: 1,000 daily intervals backfilled) in its own process;
- * 8. prints a markdown table and writes bench/out/results.md and bench/out/results.json.
+ * 7. runs the PostgreSQL section (bench/postgres.ts: 5,000,000 rows loaded incrementally from
+ *    PostgreSQL by ingot and by dlt, side by side) in its own process;
+ * 8. runs the scheduler section (bench/schedule.ts: 1,000 daily intervals backfilled) in its own process;
+ * 9. prints a markdown table and writes bench/out/results.md and bench/out/results.json.
  *
  * Every lake (the backfill's and each full refresh's) must match the handmade output: same row
  * counts for silver and gold, same content for the gold tables; otherwise the bench fails.
  * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child;
- * `npm run bench -- --delta` (or `-- --schedule`: bench/schedule.ts) runs only that section (the other figures of the last run are kept).
+ * `npm run bench -- --delta`, `-- --postgres` or `-- --schedule` runs only that section (the other figures of the last run are kept).
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -26,6 +28,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { ProjectConfig } from 'ingot';
 import { prepare } from '../examples/flights/prepare.js';
 import { deltaMarkdown, type DeltaResults } from './delta.js';
+import { postgresMarkdown, type PostgresResults } from './postgres.js';
 import { scheduleMarkdown, type ScheduleResults } from './schedule.js';
 import { measure, median, round, type Measured } from './measure.js';
 
@@ -284,20 +287,27 @@ async function deltaSection(): Promise<DeltaResults> {
   return JSON.parse(await fs.readFile(path.join(OUT, 'delta.json'), 'utf8')) as DeltaResults;
 }
 
+/** Runs bench/postgres.ts in its own process; it writes bench/out/postgres.json. */
+async function postgresSection(): Promise<PostgresResults> {
+  const { stdout } = await measureNode(['--import', 'tsx', path.join(BENCH, 'postgres.ts')], ROOT);
+  process.stdout.write(stdout);
+  return JSON.parse(await fs.readFile(path.join(OUT, 'postgres.json'), 'utf8')) as PostgresResults;
+}
+
 if (process.argv[2] === '--handmade') {
   await handmadeChild();
 } else {
-  // --delta / --schedule: only that section, keeping the other figures of the last results.json
-  const deltaOnly = process.argv.includes('--delta');
-  const scheduleOnly = process.argv.includes('--schedule');
+  // --delta / --postgres / --schedule: only that section, keeping the other figures of the last results.json
+  const only = ['--delta', '--postgres', '--schedule'].find((a) => process.argv.includes(a));
   const previous = path.join(OUT, 'results.json');
-  const last = (existsSync(previous) ? JSON.parse(await fs.readFile(previous, 'utf8')) : {}) as Partial<Results> & { delta?: DeltaResults; schedule?: ScheduleResults };
-  const { delta: lastDelta, schedule: lastSchedule, ...lastFlights } = last;
-  const flights: Partial<Results> = deltaOnly || scheduleOnly ? lastFlights : await bench();
-  const delta = scheduleOnly ? lastDelta : await deltaSection();
-  const schedule = deltaOnly ? lastSchedule : await scheduleSection();
-  const results = { ...flights, ...(delta ? { delta } : {}), ...(schedule ? { schedule } : {}) };
-  const report = (flights.checks ? markdown(flights as Results) + '\n' : '') + (delta ? deltaMarkdown(delta) + '\n' : '') + (schedule ? scheduleMarkdown(schedule) : '');
+  const last = (only && existsSync(previous) ? JSON.parse(await fs.readFile(previous, 'utf8')) : {}) as Partial<Results> & { delta?: DeltaResults; postgres?: PostgresResults; schedule?: ScheduleResults };
+  const { delta: lastDelta, postgres: lastPostgres, schedule: lastSchedule, ...lastFlights } = last;
+  const flights: Partial<Results> = only ? lastFlights : await bench();
+  const delta = !only || only === '--delta' ? await deltaSection() : lastDelta;
+  const postgres = !only || only === '--postgres' ? await postgresSection() : lastPostgres;
+  const schedule = !only || only === '--schedule' ? await scheduleSection() : lastSchedule;
+  const results = { ...flights, delta, postgres, schedule };
+  const report = [flights.checks ? markdown(flights as Results) : '', delta ? deltaMarkdown(delta) : '', postgres ? postgresMarkdown(postgres) : '', schedule ? scheduleMarkdown(schedule) : ''].filter((x) => x).join('\n');
   await fs.writeFile(path.join(OUT, 'results.md'), report);
   await fs.writeFile(previous, JSON.stringify(results, null, 2) + '\n');
   console.log('\n' + report);

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, promises as fs, readdirSync } from 'node:fs';
-import * as net from 'node:net';
+import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,53 +9,7 @@ import { datasetSchema, postgres } from '../src/pipeline/definition.js';
 import { loadProject } from '../src/pipeline/project.js';
 import { Runner } from '../src/run/runner.js';
 import { tempDir } from './fixtures.js';
-
-/** initdb/pg_ctl: in PATH, else Debian's /usr/lib/postgresql/<version>/bin. */
-function pgBin(name: string): string {
-  for (const dir of (process.env['PATH'] ?? '').split(':')) if (existsSync(path.join(dir, name))) return path.join(dir, name);
-  const root = '/usr/lib/postgresql';
-  for (const v of existsSync(root) ? readdirSync(root).sort().reverse() : []) if (existsSync(path.join(root, v, 'bin', name))) return path.join(root, v, 'bin', name);
-  throw new Error(`${name} not found (install PostgreSQL)`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    }).on('error', reject);
-  });
-}
-
-/** A real PostgreSQL server in a temp dir (run as user postgres when we are root: postgres refuses root). */
-class Server {
-  private constructor(readonly dir: string, readonly port: number, private readonly asRoot: boolean) {}
-
-  static async start(): Promise<Server> {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ingot-pg-server-'));
-    const asRoot = process.getuid?.() === 0;
-    if (asRoot) execFileSync('chown', ['postgres', dir]);
-    const server = new Server(dir, await freePort(), asRoot);
-    server.exec('initdb', ['-D', path.join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C']);
-    server.exec('pg_ctl', ['-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-w', '-o', `-p ${server.port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
-    return server;
-  }
-
-  get url(): string {
-    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
-  }
-
-  exec(tool: string, args: string[]): void {
-    const bin = pgBin(tool);
-    if (this.asRoot) execFileSync('runuser', ['-u', 'postgres', '--', bin, ...args], { stdio: 'pipe' });
-    else execFileSync(bin, args, { stdio: 'pipe' });
-  }
-
-  async stop(): Promise<void> {
-    this.exec('pg_ctl', ['-D', path.join(this.dir, 'data'), '-w', '-m', 'fast', 'stop']);
-    await fs.rm(this.dir, { recursive: true, force: true });
-  }
-}
+import { startPostgres, type PostgresServer } from './postgres-server.js';
 
 const CREATE = `CREATE TABLE public.orders (
   id bigserial PRIMARY KEY, qty int2, n int4, big int8, amount numeric(12,2), ratio numeric, f4 real, f8 double precision,
@@ -68,7 +20,7 @@ const INSERT = `INSERT INTO public.orders (qty, n, big, amount, ratio, f4, f8, o
 
 /** Rows of every type: values, edge values, unicode, NULLs everywhere but the id. */
 const FIRST_ROWS = `${INSERT} VALUES
-  (3, 42, 9007199254740993, 1234567890.12, 3.14159265358979323846264338327950288419716939937510, 1.5, -2.25, true, 'Zürich ☃ 東京', 'A-1',
+  (3, 42, 9007199254740993, 1234567890.12, 3.14159265358979323846264338327950288419716939937510, 1.5, -2.25, true, 'Zürich, "☃"' || chr(10) || '東京 \\' || chr(13) || chr(10) || ',', 'A-1',
    '2024-02-29', '2024-02-29 13:45:00.123456', '2024-02-29 13:45:00.654321+05:30', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
    '{"b": [1, 2.5, null], "a": "é"}', '{"keep":  "spacing"}', '{"a,b","c\\"d",NULL,"δ"}', '{1,NULL,-3}', '{1.50,NULL,2.00}', '\\x00ff10'),
   (-32768, -2147483648, -9223372036854775808, -0.01, 0, 0, 0, false, '', '', '0001-01-01', '1970-01-01 00:00:00', '1970-01-01 00:00:00+00',
@@ -114,10 +66,14 @@ async function withRunner<T>(dir: string, fn: (r: Runner) => Promise<T>): Promis
 }
 
 describe('postgres source', () => {
-  let server: Server;
+  let server: PostgresServer;
   let client: pg.Client;
+  // the source's temporary files go here; the engine deletes them with the relation
+  const tmp = path.join(os.tmpdir(), `ingot-pg-test-${process.pid}`);
   before(async () => {
-    server = await Server.start();
+    server = await startPostgres();
+    await fs.mkdir(tmp, { recursive: true });
+    process.env['TMPDIR'] = tmp;
     process.env['INGOT_TEST_PG'] = server.url;
     client = new pg.Client({ connectionString: server.url });
     await client.connect();
@@ -128,6 +84,7 @@ describe('postgres source', () => {
   after(async () => {
     await client?.end();
     await server?.stop();
+    await fs.rm(tmp, { recursive: true, force: true });
   });
 
   const pgRows = async (): Promise<string[][]> =>
@@ -184,6 +141,7 @@ describe('postgres source', () => {
       const [{ n, ids, max, fixed } = {}] = await queryLake(runner.lake, runner.engine, 'SELECT CAST(count(*) AS INTEGER) n, CAST(count(DISTINCT id) AS INTEGER) ids, CAST(max(id) AS INTEGER) max, CAST(count(*) FILTER (WHERE qty = 7) AS INTEGER) fixed FROM bronze.orders');
       const [pgCount] = (await client.query<{ n: number }>('SELECT count(*)::int n FROM public.orders')).rows;
       assert.deepEqual([n, ids, max, fixed], [pgCount!.n, pgCount!.n, 1002, 4]);
+      assert.deepEqual(await fs.readdir(tmp), [], 'no temporary file is left, after successful and failed runs');
     });
   });
 
@@ -209,6 +167,27 @@ describe('postgres source', () => {
       const full = await runner.run(undefined);
       assert.equal(full.status, 'success', full.error);
       assert.equal(full.datasets[0]!.rowsOut, await expected());
+    });
+  });
+
+  it('a large load: text with quotes, commas and line breaks read back exactly across a file DuckDB reads in parallel', async (t) => {
+    await client.query(`CREATE TABLE public.notes AS SELECT i AS id, CASE i % 4
+        WHEN 0 THEN 'line ' || i || chr(10) || 'next, "quoted" ' || repeat('x', i % 97)
+        WHEN 1 THEN '"' || i || '",' || chr(13) || chr(10) || '\\N'
+        WHEN 2 THEN '' ELSE NULL END AS note
+      FROM generate_series(1, 300000) AS i`);
+    const p = await project('pg-notes', {
+      'bronze/notes.ts': "export default { name: 'bronze.notes', source: { kind: 'postgres', connection: 'env:INGOT_TEST_PG', table: 'public.notes', cursor: 'id' }, materialization: 'append' };\n",
+    });
+    t.after(p.cleanup);
+    await withRunner(p.dir, async (runner) => {
+      const r = await runner.run('2024-01-01');
+      assert.equal(r.status, 'success', r.error);
+      const [lake] = await queryLake(runner.lake, runner.engine, `SELECT CAST(count(*) AS INTEGER) n, CAST(count(note) AS INTEGER) notes, CAST(count(*) FILTER (WHERE note = '') AS INTEGER) empty,
+        md5(string_agg(CAST(id AS VARCHAR) || ':' || coalesce(note, '<null>'), '|' ORDER BY id)) h FROM bronze.notes`);
+      const [pgSide] = (await client.query<{ n: number; notes: number; empty: number; h: string }>(`SELECT count(*)::int n, count(note)::int notes, (count(*) FILTER (WHERE note = ''))::int empty,
+        md5(string_agg(id::text || ':' || coalesce(note, '<null>'), '|' ORDER BY id)) h FROM public.notes`)).rows;
+      assert.deepEqual(lake, { ...pgSide });
     });
   });
 

@@ -80,13 +80,19 @@ export interface Engine {
   describe(sql: string): Promise<StructType>;
   /** Runs a query and keeps its result as relation `name`. */
   stage(name: string, sql: string): Promise<StagedRelation>;
+  /**
+   * Makes the rows of `sql` queryable as relation `name` without running it (a view, read anew by
+   * each query), owning `files`, local temporary files `sql` reads: they are deleted when the
+   * relation is dropped or replaced, or the engine closes.
+   */
+  view(name: string, sql: string, files?: string[]): Promise<void>;
   /** Runs a query and returns all rows (for small results). */
   query(sql: string): Promise<Row[]>;
   /** Writes the rows of `sql` as Parquet data files for a Delta table; returns them with stats. Writes nothing visible to readers. */
   write(sql: string, target: WriteTarget): Promise<DataFile[]>;
   /** Cancels the query running now, if any (it fails with an error); optional. */
   interrupt?(): void;
-  /** Drops staged relations or file views; absent names are ignored. */
+  /** Drops staged relations or views (deleting the files they own); absent names are ignored. */
   drop(...names: string[]): Promise<void>;
   close(): Promise<void>;
 }

@@ -33,6 +33,8 @@ export class DuckDBEngine implements Engine, ParquetFiles {
   private readonly schemas = new Set<string>();
   /** Temp relations this engine created: name → TABLE or VIEW. */
   private readonly temp = new Map<string, 'TABLE' | 'VIEW'>();
+  /** Temporary files owned by a temp view (`view`), deleted with it. */
+  private readonly owned = new Map<string, string[]>();
   /** Attached tables whose deleted rows are in a `deletionTable`. */
   private readonly deletionTables = new Set<string>();
 
@@ -113,6 +115,7 @@ export class DuckDBEngine implements Engine, ParquetFiles {
   }
 
   async attachFiles(name: string, scan: FileScan): Promise<void> {
+    if (this.owned.has(name)) await this.drop(name);
     await this.exec(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS ${fileScanSql(scan)}`);
     this.temp.set(name, 'VIEW');
   }
@@ -168,6 +171,7 @@ export class DuckDBEngine implements Engine, ParquetFiles {
   }
 
   async stage(name: string, sql: string): Promise<StagedRelation> {
+    if (this.owned.has(name)) await this.drop(name);
     let created;
     try {
       created = await this.conn.runAndReadAll(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(name)} AS ${sql}`);
@@ -229,6 +233,13 @@ export class DuckDBEngine implements Engine, ParquetFiles {
     return files;
   }
 
+  async view(name: string, sql: string, files: string[] = []): Promise<void> {
+    await this.drop(name);
+    this.owned.set(name, files);
+    await this.exec(`CREATE TEMP VIEW ${quoteIdent(name)} AS ${sql}`);
+    this.temp.set(name, 'VIEW');
+  }
+
   async drop(...names: string[]): Promise<void> {
     const statements = names.flatMap((name) => {
       const kind = this.temp.get(name);
@@ -236,6 +247,7 @@ export class DuckDBEngine implements Engine, ParquetFiles {
       return kind ? [`DROP ${kind} IF EXISTS ${quoteIdent(name)}`] : [];
     });
     if (statements.length > 0) await this.exec(statements.join('; '));
+    await this.deleteOwned(names);
   }
 
   interrupt(): void {
@@ -245,6 +257,15 @@ export class DuckDBEngine implements Engine, ParquetFiles {
   async close(): Promise<void> {
     this.conn.closeSync();
     this.instance.closeSync();
+    await this.deleteOwned([...this.owned.keys()]);
+  }
+
+  /** Deletes the files the views `names` owned. */
+  private async deleteOwned(names: string[]): Promise<void> {
+    for (const name of names) {
+      for (const file of this.owned.get(name) ?? []) await fs.rm(file, { force: true });
+      this.owned.delete(name);
+    }
   }
 
   private async exec(sql: string): Promise<void> {
