@@ -5,7 +5,7 @@ export default dataset({
   name: 'bronze.orders',
   source: postgres({
     connection: 'env:RETAIL_DATABASE_URL',
-    query: 'SELECT order_id, customer_id, branch_id, order_ts, items, amount, channel, order_ts::date AS order_date FROM orders',
+    query: "SELECT order_id, customer_id, branch_id, order_ts, items, amount, channel, (order_ts AT TIME ZONE 'UTC')::date AS order_date FROM orders",
     cursor: 'order_id',
   }),
   materialization: 'append',

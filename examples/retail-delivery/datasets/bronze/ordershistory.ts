@@ -5,7 +5,7 @@ export default dataset({
   name: 'bronze.ordershistory',
   source: postgres({
     connection: 'env:RETAIL_DATABASE_URL',
-    query: 'SELECT history_id, order_id, status, status_ts, status_ts::date AS status_date FROM ordershistory',
+    query: "SELECT history_id, order_id, status, status_ts, (status_ts AT TIME ZONE 'UTC')::date AS status_date FROM ordershistory",
     cursor: 'history_id',
   }),
   materialization: 'append',

@@ -4,6 +4,6 @@
 SELECT order_id, any_value(branch_id) AS branch_id, any_value(customer_id) AS customer_id,
        max(status_ts) FILTER (WHERE status = 'NEW') AS ordered_at,
        max(status_ts) FILTER (WHERE status = 'DELIVERED') AS delivered_at,
-       round(epoch(delivered_at - ordered_at) / 3600, 2) AS delivery_hours
+       epoch(delivered_at - ordered_at) / 3600 AS delivery_hours
 FROM silver.order_events
 GROUP BY order_id
