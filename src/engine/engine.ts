@@ -90,6 +90,8 @@ export interface Engine {
   query(sql: string): Promise<Row[]>;
   /** Writes the rows of `sql` as Parquet data files for a Delta table; returns them with stats. Writes nothing visible to readers. */
   write(sql: string, target: WriteTarget): Promise<DataFile[]>;
+  /** Writes the rows of `sql` to the local file `file` as CSV with a header line (replacing it); returns the row count. Error: SQL_ERROR. */
+  writeCsv(sql: string, file: string): Promise<number>;
   /** Cancels the query running now, if any (it fails with an error); optional. */
   interrupt?(): void;
   /** Drops staged relations or views (deleting the files they own); absent names are ignored. */

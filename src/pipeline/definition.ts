@@ -111,6 +111,13 @@ export interface DatasetDefinition {
   sql?: string;
   /** Raw input for a bronze dataset; rows get lineage columns `_ingested_at`, `_source`, `_run_id`. */
   source?: Source;
+  /**
+   * With `source`: a folder of the project (templates `{{logical_date}}`, `{{start}}`, `{{end}}`,
+   * `{{run_id}}`, as plain text) that also receives the rows the source read, as one CSV file with
+   * a header (`part-0.csv`, `_source` left out), e.g. `bronze/eth_transfers/block_date={{logical_date}}`.
+   * Written when the source has been read, before the table commits; a rerun replaces the file.
+   */
+  landing?: string;
   materialization: Materialization;
   /** Delta partition columns. `replace partition` replaces by the first one. */
   partitionBy?: string[];
@@ -185,6 +192,7 @@ export const datasetSchema = z
     description: z.string().optional(),
     sql: z.string().min(1).optional(),
     source: sourceSchema.optional(),
+    landing: z.string().min(1).optional(),
     materialization: z.enum(['append', 'overwrite', 'replace partition', 'merge', 'apply changes']),
     partitionBy: z.array(z.string().regex(identifier)).optional(),
     grain: z.enum(['day', 'month']).optional(),
@@ -216,6 +224,7 @@ export const datasetSchema = z
     path: ['changes', 'exceptColumns'],
   })
   .refine((d) => (d.sql === undefined) !== (d.source === undefined), { message: 'give exactly one of sql and source' })
+  .refine((d) => d.landing === undefined || d.source !== undefined, { message: 'landing needs a source', path: ['landing'] })
   .refine((d) => d.materialization !== 'replace partition' || (d.partitionBy?.length ?? 0) > 0, {
     message: "materialization 'replace partition' needs partitionBy",
     path: ['partitionBy'],

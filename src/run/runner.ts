@@ -23,6 +23,7 @@ import { decodePath, type WriteMode } from '../table/write.js';
 import { fieldOf, type StructType } from '../table/schema.js';
 import { maxOfTable } from './bookmark.js';
 import { attachCommitted, isKeyed, stageKeyed } from './materialize.js';
+import { landCsv } from './landing.js';
 import { conformSchema } from './schema-change.js';
 import { openMetadata } from '../schedule/store/open.js';
 import type { RunHistory } from './metadata.js';
@@ -250,6 +251,7 @@ export class Runner {
         await this.engine.drop('__source');
         return { dataset: ds.name, status: 'success', rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, expectations: [], inputs, ms: 0 };
       }
+      if (ds.landing) await landCsv(this.engine, '__source', ds.landing, { projectDir: this.project.dir, dataset: ds.name, interval, logicalDate, runId });
       own = { base, domainMetadata: batch.domainMetadata };
       sql = `SELECT *, TIMESTAMPTZ '${startedAt.toISOString()}' AS "_ingested_at", '${runId}' AS "_run_id" FROM "__source"`;
     } else {

@@ -161,6 +161,11 @@ export class DuckDBEngine implements Engine, ParquetFiles {
     }
   }
 
+  async writeCsv(sql: string, file: string): Promise<number> {
+    const [row] = await this.query(`COPY (${sql}) TO ${quoteString(file)} (FORMAT csv, HEADER)`);
+    return Number(row?.['Count'] ?? 0);
+  }
+
   async describe(sql: string): Promise<StructType> {
     try {
       const reader = await this.conn.runAndReadAll(`SELECT * FROM (${sql}) LIMIT 0`);

@@ -1,0 +1,8 @@
+-- Transactions and volume in USD per protocol (and its vertical), year and month.
+-- materialization: replace partition
+-- partition_by: block_month
+-- grain: month
+SELECT block_month, year, month, vertical, protocol, count(*) AS transactions, sum(amount_usd) AS volume_usd
+FROM silver.eth_transfers
+WHERE block_month >= {{start}} AND block_month < {{end}}
+GROUP BY ALL

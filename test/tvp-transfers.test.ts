@@ -1,0 +1,206 @@
+/**
+ * The TVP reference system (examples/tvp-transfers) end to end against its local Dune-shaped API:
+ * a backfill of ten block dates across a month boundary, checked against values computed here
+ * from the generator (landed CSV, silver, quarantine, gold by vertical and protocol, top 5s); then
+ * the scheduler on a fast clock: missed intervals caught up oldest first, a date whose first
+ * request fails with a 500 retried by the pipeline, and a rerun that changes no table's contents.
+ */
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
+import { loadProject } from '../src/pipeline/project.js';
+import { Scheduler } from '../src/schedule/scheduler.js';
+import { openMetadata } from '../src/schedule/store/open.js';
+import { daysBetween, generateDay, VERTICALS, type Defect, type Transfer } from '../examples/tvp-transfers/generate.js';
+import { TransferApi } from '../examples/tvp-transfers/serve.js';
+import { cli, ROOT, tempDir } from './fixtures.js';
+
+const EXAMPLE = path.join(ROOT, 'examples', 'tvp-transfers');
+const KEY = 'tvp-test-key';
+type Row = Record<string, unknown>;
+
+/** The failed expectations of a bad row, as silver's directives name them. */
+const FAILED: Record<Defect, string> = {
+  null_amount: 'amount_present,amount_not_negative',
+  negative_amount: 'amount_not_negative',
+  unknown_vertical: 'known_vertical',
+  bad_hash: 'valid_tx_hash',
+};
+
+/** Per month (`YYYY-MM-01`) and key: transactions and volume of the good rows. */
+function aggregate(rows: Transfer[], key: (r: Transfer) => string): Map<string, Map<string, { transactions: number; volume: number }>> {
+  const out = new Map<string, Map<string, { transactions: number; volume: number }>>();
+  for (const r of rows) {
+    const month = `${r.block_date.slice(0, 7)}-01`;
+    const m = out.get(month) ?? new Map<string, { transactions: number; volume: number }>();
+    out.set(month, m);
+    const a = m.get(key(r)) ?? { transactions: 0, volume: 0 };
+    m.set(key(r), { transactions: a.transactions + 1, volume: a.volume + r.amount_usd! });
+  }
+  return out;
+}
+
+/** The top 5 of each month by volume and by count, as `month ranked_by rank name`. */
+function top5(agg: ReturnType<typeof aggregate>): string[] {
+  const out: string[] = [];
+  for (const [month, m] of [...agg].sort(([a], [b]) => a.localeCompare(b))) {
+    const entries = [...m];
+    const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+    const volume = [...entries].sort(([an, a], [bn, b]) => b.volume - a.volume || byName(an, bn)).slice(0, 5);
+    const count = [...entries].sort(([an, a], [bn, b]) => b.transactions - a.transactions || b.volume - a.volume || byName(an, bn)).slice(0, 5);
+    volume.forEach(([name], i) => out.push(`${month} volume ${i + 1} ${name}`));
+    count.forEach(([name], i) => out.push(`${month} count ${i + 1} ${name}`));
+  }
+  return out;
+}
+
+describe('examples/tvp-transfers against a local Dune-shaped API', () => {
+  const api = new TransferApi(KEY);
+  let engine: DuckDBEngine;
+  const saved: Record<string, string | undefined> = {};
+
+  before(async () => {
+    await api.start();
+    for (const [k, v] of Object.entries({ DUNE_API_KEY: KEY, TVP_API_URL: api.origin })) {
+      saved[k] = process.env[k];
+      process.env[k] = v;
+    }
+    engine = await DuckDBEngine.open();
+  });
+  after(async () => {
+    await engine?.close();
+    await api.stop();
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+
+  /** A copy of the example in a temp folder; `config` rewrites its ingot.config.ts. */
+  async function project(prefix: string, config: (text: string) => string = (t) => t): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+    const t = await tempDir(prefix);
+    for (const f of ['api.ts', 'datasets']) await fs.cp(path.join(EXAMPLE, f), path.join(t.dir, f), { recursive: true });
+    await fs.writeFile(path.join(t.dir, 'ingot.config.ts'), config(await fs.readFile(path.join(EXAMPLE, 'ingot.config.ts'), 'utf8')));
+    return t;
+  }
+
+  async function sql(dir: string, select: string): Promise<Row[]> {
+    const r = await cli(['sql', '-p', dir, '--format', 'json', select]);
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out) as Row[];
+  }
+
+  /** Checks every layer of the project in `dir` against the generator's rows of `days`. */
+  async function checkLayers(dir: string, days: string[]): Promise<void> {
+    const served = days.flatMap((d) => generateDay(d));
+    const good = served.filter((s) => !s.defect).map((s) => s.row);
+    const bad = served.filter((s) => s.defect);
+    assert.ok(bad.length > 20 && new Set(bad.map((b) => b.defect)).size === 4, `every kind of bad row is served (${bad.length})`);
+
+    // bronze: the day's rows, as served, landed as CSV under block_date=
+    for (const day of days) {
+      const file = path.join(dir, 'bronze', 'eth_transfers', `block_date=${day}`, 'part-0.csv');
+      // the rows as served (in no particular order)
+      const csv = await engine.query(`SELECT * FROM read_csv('${file}', header = true, all_varchar = true) ORDER BY tx_hash`);
+      assert.deepEqual(csv.map((r) => ({ ...r, amount_usd: r['amount_usd'] === null ? null : Number(r['amount_usd']) })),
+        generateDay(day).map((s) => s.row).sort((a, b) => (a.tx_hash < b.tx_hash ? -1 : 1)), `landed CSV of ${day}`);
+    }
+    const [bronze] = await sql(dir, 'SELECT count(*) AS n, count(DISTINCT block_date) AS days FROM bronze.eth_transfers');
+    assert.deepEqual([Number(bronze!['n']), Number(bronze!['days'])], [served.length, days.length]);
+
+    // silver: exactly the good rows; the quarantine: exactly the bad ones, with the expectations they failed
+    const silver = await sql(dir, "SELECT tx_hash, vertical, protocol, amount_usd, CAST(block_date AS VARCHAR) AS block_date, strftime(block_time, '%Y-%m-%d %H:%M:%S.000 UTC') AS block_time, year, month, CAST(block_month AS VARCHAR) AS block_month FROM silver.eth_transfers ORDER BY tx_hash");
+    const want = [...good].sort((a, b) => (a.tx_hash < b.tx_hash ? -1 : 1));
+    assert.deepEqual(silver.map((r) => [r['tx_hash'], r['vertical'], r['protocol'], r['amount_usd'], r['block_date'], r['block_time']]),
+      want.map((r) => [r.tx_hash, r.vertical, r.protocol, r.amount_usd, r.block_date, r.block_time]));
+    assert.ok(silver.every((r) => r['block_month'] === `${String(r['block_date']).slice(0, 7)}-01` && r['year'] === Number(String(r['block_date']).slice(0, 4)) && r['month'] === Number(String(r['block_date']).slice(5, 7))));
+    const quarantine = await sql(dir, 'SELECT tx_hash, _failed_expectations AS failed FROM silver.eth_transfers_quarantine ORDER BY tx_hash');
+    assert.deepEqual(quarantine, bad.map((b) => ({ tx_hash: b.row.tx_hash, failed: FAILED[b.defect!] })).sort((a, b) => (a.tx_hash < b.tx_hash ? -1 : 1)));
+    // the Delta layout: silver by month
+    const months = [...new Set(days.map((d) => `${d.slice(0, 7)}-01`))];
+    assert.deepEqual((await fs.readdir(path.join(dir, 'lake', 'silver', 'eth_transfers'))).filter((f) => f.startsWith('block_month=')).sort(), months.map((m) => `block_month=${m}`));
+
+    // gold: per vertical and per protocol, year and month
+    for (const [table, key] of [['vertical', (r: Transfer) => r.vertical], ['protocol', (r: Transfer) => r.protocol]] as const) {
+      const agg = aggregate(good, key);
+      const rows = await sql(dir, `SELECT CAST(block_month AS VARCHAR) AS m, year, month, ${table} AS k, transactions, volume_usd FROM gold.${table}_monthly ORDER BY 1, 4`);
+      const expected = [...agg].flatMap(([m, per]) => [...per].map(([k, a]) => ({ m, k, ...a }))).sort((a, b) => a.m.localeCompare(b.m) || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+      assert.deepEqual(rows.map((r) => [r['m'], r['year'], r['month'], r['k'], Number(r['transactions'])]), expected.map((e) => [e.m, Number(e.m.slice(0, 4)), Number(e.m.slice(5, 7)), e.k, e.transactions]), `gold.${table}_monthly`);
+      rows.forEach((r, i) => assert.ok(Math.abs(Number(r['volume_usd']) - expected[i]!.volume) < 1e-6, `${table} ${String(r['k'])} ${String(r['m'])}: ${String(r['volume_usd'])} vs ${expected[i]!.volume}`));
+      const top = await sql(dir, `SELECT CAST(block_month AS VARCHAR) AS m, ranked_by, rank, ${table} AS k FROM gold.top_${table}s ORDER BY m, ranked_by DESC, rank`);
+      assert.deepEqual(top.map((r) => `${String(r['m'])} ${String(r['ranked_by'])} ${String(r['rank'])} ${String(r['k'])}`), top5(agg), `gold.top_${table}s`);
+    }
+    assert.ok(VERTICALS.length > 5, 'the top 5 leaves verticals out');
+  }
+
+  /** Every table's contents (no lineage columns, volumes rounded), for comparing two states. */
+  async function contents(dir: string): Promise<Row[][]> {
+    return Promise.all([
+      'SELECT * EXCLUDE (_ingested_at, _run_id, _source) FROM bronze.eth_transfers ORDER BY tx_hash',
+      'SELECT * FROM silver.eth_transfers ORDER BY tx_hash',
+      'SELECT * EXCLUDE (_quarantined_at, _run_id) FROM silver.eth_transfers_quarantine ORDER BY tx_hash',
+      'SELECT * EXCLUDE (volume_usd), round(volume_usd, 4) AS v FROM gold.vertical_monthly ORDER BY ALL',
+      'SELECT * EXCLUDE (volume_usd), round(volume_usd, 4) AS v FROM gold.protocol_monthly ORDER BY ALL',
+      'SELECT * EXCLUDE (volume_usd), round(volume_usd, 4) AS v FROM gold.top_verticals ORDER BY ALL',
+      'SELECT * EXCLUDE (volume_usd), round(volume_usd, 4) AS v FROM gold.top_protocols ORDER BY ALL',
+    ].map((q) => sql(dir, q)));
+  }
+
+  it('backfills ten block dates across a month boundary: every layer matches the generator', async (t) => {
+    const { dir, cleanup } = await project('tvp-backfill');
+    t.after(cleanup);
+    const days = daysBetween('2024-11-25', '2024-12-04');
+    const b = await cli(['backfill', 'tvp', '-p', dir, '--from', days[0]!, '--to', days.at(-1)!]);
+    assert.equal(b.code, 0, b.out + b.err);
+    assert.match(b.out, /tvp: 10 intervals ran, 0 failed, 0 skipped/);
+    await checkLayers(dir, days);
+  });
+
+  it('the 01:00 UTC schedule on a fast clock: catchup oldest first, a 500 retried, a rerun changes nothing', async (t) => {
+    // the example's pipeline, with a 300 ms retry delay instead of 5 minutes
+    const { dir, cleanup } = await project('tvp-schedule', (text) => {
+      assert.match(text, /schedule: '0 1 \* \* \*', timezone: 'UTC', start: '2024-11-01'.*retries: 3, retryDelay: '5m'/);
+      return text.replace("start: '2024-11-01'", "start: '2024-11-28'").replace("retryDelay: '5m'", "retryDelay: '300ms'");
+    });
+    t.after(cleanup);
+    const store = await openMetadata(await loadProject(dir));
+    let clock = Date.parse('2024-12-02T00:30:00Z');
+    const s = new Scheduler(await loadProject(dir), store, { now: () => new Date(clock), tickMs: 50, leaseMs: 5000, log: () => {} });
+    t.after(async () => {
+      await s.stop(0);
+      await store.close();
+    });
+    api.log.length = 0;
+    api.failOnce.set('2024-11-30', 500);
+    // 00:30 on 12-02: the 01:00 tick of 12-02 has not come; 11-28..11-30 were missed while the scheduler was down
+    s.start();
+    await s.idle();
+    assert.deepEqual(s.results.map((r) => [r.logicalDate, r.status]), [['2024-11-28', 'success'], ['2024-11-29', 'success'], ['2024-11-30', 'success']], 'caught up oldest first');
+    const retried = s.results[2]!.datasets.find((d) => d.dataset === 'bronze.eth_transfers')!;
+    assert.equal(retried.attempts, 2, 'the 500 failed the first attempt; the pipeline retried');
+    assert.deepEqual(api.log.filter((l) => l.blockDate === '2024-11-30').map((l) => l.status).slice(0, 2), [500, 200]);
+    assert.ok(s.results.slice(0, 2).every((r) => r.datasets.every((d) => d.attempts === 1)));
+
+    // the clock passes 01:00 on 12-02 and on 12-03: 12-01 and 12-02 run, in order
+    clock = Date.parse('2024-12-03T01:00:05Z');
+    await s.idle();
+    assert.deepEqual(s.results.slice(3).map((r) => [r.logicalDate, r.status]), [['2024-12-01', 'success'], ['2024-12-02', 'success']]);
+    await s.stop(0);
+    const days = daysBetween('2024-11-28', '2024-12-02');
+    await checkLayers(dir, days);
+
+    // backfilling the range again skips it; --rerun runs it all again and changes no table's contents
+    const before = await contents(dir);
+    const skip = await cli(['backfill', 'tvp', '-p', dir, '--from', days[0]!, '--to', days.at(-1)!]);
+    assert.match(skip.out, /tvp: 0 intervals ran, 0 failed, 5 skipped/);
+    const served = api.log.length;
+    const rerun = await cli(['backfill', 'tvp', '-p', dir, '--from', days[0]!, '--to', days.at(-1)!, '--rerun']);
+    assert.equal(rerun.code, 0, rerun.out + rerun.err);
+    assert.match(rerun.out, /tvp: 5 intervals ran, 0 failed, 0 skipped/);
+    assert.ok(api.log.length >= served + 5, 'the rerun pulled every date again');
+    assert.deepEqual(await contents(dir), before);
+    await checkLayers(dir, days);
+  });
+});
