@@ -2,7 +2,8 @@
  * The B2B reference system (examples/b2b-reports) end to end: the generator's landing files, the
  * two ingestion pipelines backfilled over 12 months, the three report pipelines, each report
  * checked — its CSV file per logical date and its PostgreSQL datamart table — against values
- * computed here from the generator's records with geoip-lite and ua-parser-js directly.
+ * computed here from the generator's records with geoip-lite and ua-parser-js directly; then
+ * `serve`'s scheduler on a fixed clock, the reports of a month waiting for its log ingestion.
  */
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -12,6 +13,9 @@ import geoip from 'geoip-lite';
 import pg from 'pg';
 import UAParser from 'ua-parser-js';
 import { generate, LAST_MONTH, months, write, type B2BData } from '../examples/b2b-reports/generate.js';
+import { loadProject } from '../src/pipeline/project.js';
+import { Scheduler } from '../src/schedule/scheduler.js';
+import { openMetadata } from '../src/schedule/store/open.js';
 import { cli, ROOT, tempDir } from './fixtures.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
 
@@ -160,4 +164,45 @@ describe('examples/b2b-reports', () => {
     const { rows } = await client.query("SELECT month::text AS month FROM datamart.monthly_sales WHERE report_month = $1 ORDER BY month", [LAST_MONTH]);
     assert.deepEqual(rows.map((x: { month: string }) => x.month), [...window(LAST_MONTH)].sort());
   });
+
+  it('serve: the reports of a month wait for their upstream ingestion pipelines, then run', async (t) => {
+    const fresh = await tempDir('b2b-serve');
+    t.after(fresh.cleanup);
+    for (const f of ['ingot.config.ts', 'datasets']) await fs.cp(path.join(EXAMPLE, f), path.join(fresh.dir, f), { recursive: true });
+    await write(fresh.dir, data);
+    await client.query('DROP SCHEMA datamart CASCADE');
+    const project = await loadProject(fresh.dir);
+    const store = await openMetadata(project);
+    // 2023-08-01 02:30 UTC: July is due for every pipeline (ingestion at 01:00, reports at 02:00)
+    const s = new Scheduler(project, store, { now: () => new Date('2023-08-01T02:30:00Z'), tickMs: 50, leaseMs: 5000, log: () => {} });
+    t.after(async () => {
+      await s.stop(0);
+      await store.close();
+    });
+    await store.setPaused('weblog', true);
+    s.start();
+    const deadline = Date.now() + 20_000;
+    while (!s.results.some((r) => r.pipeline === 'monthly-sales') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
+    const ran = (p: string): RunResultLike[] => s.results.filter((r) => r.pipeline === p);
+    assert.equal(ran('monthly-sales')[0]?.status, 'success', 'monthly-sales needs only the b2b pipeline');
+    assert.equal(ran('popular-devices').length + ran('popular-products').length, 0, 'the log reports wait for the weblog pipeline');
+    await store.setPaused('weblog', false);
+    await s.idle();
+    const weblogEnd = ran('weblog')[0]!.endedAt.getTime();
+    for (const p of ['popular-devices', 'popular-products']) {
+      const [r] = ran(p);
+      assert.equal(r?.status, 'success', `${p}: ${r?.error}`);
+      assert.equal(r.logicalDate, '2023-07-01');
+      assert.ok(r.startedAt.getTime() >= weblogEnd, `${p} started after the weblog pipeline ended`);
+    }
+    for (const [name, compute] of Object.entries(REPORTS)) {
+      const expected = asText(compute(data, '2023-07-01'));
+      assert.deepEqual(parseCsv(await fs.readFile(path.join(fresh.dir, 'reports', name, 'date=2023-07-01', 'report.csv'), 'utf8')), expected, name);
+      const { rows } = await client.query(`SELECT count(*)::int AS n FROM datamart.${name}`);
+      assert.deepEqual(rows, [{ n: expected.length }], name);
+    }
+  });
 });
+
+type RunResultLike = Scheduler['results'][number];
