@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'PROTOCOL_UNSUPPORTED'
   | 'LOG_CORRUPT'
   | 'STORAGE_ERROR'
+  | 'EXPORT_FAILED'
   | 'SQL_ERROR'
   | 'SQL_NOT_READ_ONLY';
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { archiveSourceSchema, type ArchiveSource } from '../sources/archive-source.js';
 import { httpSourceSchema, type HttpSource } from '../sources/http-source.js';
+import type { DatasetExports } from '../load/export.js';
 
 /**
  * The definition API: what a user writes in `datasets/*.ts` (or as directives in `.sql` files).
@@ -151,6 +152,8 @@ export interface DatasetDefinition {
    * evolution); lossless changes (int → bigint...) are cast. See `conformSchema`.
    */
   onSchemaChange?: 'fail' | 'quarantine';
+  /** After each run commits the dataset: a CSV report file and/or a PostgreSQL datamart table (see `DatasetExports`). */
+  exports?: DatasetExports;
 }
 
 const identifier = /^[a-z_][a-z0-9_]*$/;
@@ -208,6 +211,10 @@ export const datasetSchema = z
     schema: z.record(z.string(), z.string().min(1)).optional(),
     extraColumns: z.enum(['fail', 'drop', 'allow']).optional(),
     onSchemaChange: z.enum(['fail', 'quarantine']).optional(),
+    exports: z.object({
+      file: z.string().regex(/\.csv$/, 'an export file is a .csv path').optional(),
+      postgres: z.object({ connection: z.string().min(1), table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, 'schema.table or table') }).strict().optional(),
+    }).strict().optional(),
   })
   .strict()
   .refine((d) => (d.key !== undefined) === (d.materialization === 'merge' || d.materialization === 'apply changes'), {

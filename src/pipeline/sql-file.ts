@@ -13,7 +13,9 @@ import type { Expectation } from './definition.js';
  *     -- expect delay_in_range (quarantine): delay_min BETWEEN -120 AND 1440
  *
  * and for `merge` / `apply changes`: `key: id, region`, `order_by: received_at`,
- * `sequence_by: seq`, `delete_when: op = 'D'`, `scd_type: 2`, `except_columns: op`.
+ * `sequence_by: seq`, `delete_when: op = 'D'`, `scd_type: 2`, `except_columns: op`; exports
+ * (`DatasetExports`): `export_file: reports/x/date={logical_date}/report.csv`,
+ * `export_postgres: env:DATAMART_URL datamart.x` (connection, then table).
  *
  * Other comment lines are ignored. Errors name the file and line (DATASET_INVALID).
  */
@@ -22,6 +24,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
   const def: Record<string, unknown> = { name, materialization: 'overwrite' };
   const expectations: Expectation[] = [];
   const changes: Record<string, unknown> = {};
+  const exports: Record<string, unknown> = {};
   const names = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
   let i = 0;
   for (; i < lines.length; i++) {
@@ -49,8 +52,14 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
       case 'scd_type': changes['scdType'] = Number(value); break;
       case 'except_columns': changes['exceptColumns'] = names(value); break;
       case 'on_schema_change': def['onSchemaChange'] = value; break;
+      case 'export_file': exports['file'] = value; break;
+      case 'export_postgres': {
+        const [connection = '', table = ''] = value.split(/\s+/);
+        exports['postgres'] = { connection, table };
+        break;
+      }
       default:
-        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, on_schema_change, key, order_by, sequence_by, delete_when, scd_type, except_columns, expect)`, { file, row: i + 1, dataset: name });
+        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, on_schema_change, key, order_by, sequence_by, delete_when, scd_type, except_columns, export_file, export_postgres, expect)`, { file, row: i + 1, dataset: name });
     }
   }
   const sql = lines.slice(i).join('\n').trim().replace(/;\s*$/, '');
@@ -58,5 +67,6 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
   def['sql'] = sql;
   if (expectations.length > 0) def['expectations'] = expectations;
   if (Object.keys(changes).length > 0) def['changes'] = changes;
+  if (Object.keys(exports).length > 0) def['exports'] = exports;
   return def;
 }

@@ -21,6 +21,7 @@ import type { DomainMetadata } from '../table/actions.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
 import { decodePath, type WriteMode } from '../table/write.js';
 import { fieldOf, type StructType } from '../table/schema.js';
+import { exportDataset } from '../load/export.js';
 import { maxOfTable } from './bookmark.js';
 import { attachCommitted, isKeyed, stageKeyed } from './materialize.js';
 import { landCsv } from './landing.js';
@@ -195,6 +196,8 @@ export class Runner {
       } catch (err) {
         error = `commit failed: ${messageOf(err)}`;
       }
+      // exports follow the commits; a rerun (its commits skipped by txn) exports again, idempotently
+      if (error === undefined) error = await this.exportAll(results, logicalDate);
     } else {
       for (const w of pending.values()) {
         await discardFiles(w.table, w.commit.actions.flatMap((a) => ('add' in a ? [decodePath(a.add.path)] : [])));
@@ -378,6 +381,20 @@ export class Runner {
     }
     await this.engine.drop('__quarantine', '__checked', '__source');
     return result;
+  }
+
+  /** Runs the exports of the run's successful datasets (see `exportDataset`); the first failure's message, if any. */
+  private async exportAll(results: DatasetResult[], logicalDate: string | undefined): Promise<string | undefined> {
+    for (const r of results) {
+      const ds = this.graph.get(r.dataset)?.dataset;
+      if (!ds?.exports || r.status !== 'success') continue;
+      try {
+        await exportDataset(this.engine, this.lake, this.project.dir, ds, logicalDate, logicalDate === undefined ? EVERYTHING : intervalOf(logicalDate, ds.grain ?? 'day'));
+      } catch (err) {
+        return `export failed: ${messageOf(err)}`;
+      }
+    }
+    return undefined;
   }
 
   /** Deletes what a failed attempt of `dataset` staged (its table's and its quarantine table's files). */

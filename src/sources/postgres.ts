@@ -61,7 +61,7 @@ export class PostgresConnector implements SourceConnector {
     const fail = (code: 'INPUT_MISSING' | 'INPUT_MALFORMED', message: string, err?: unknown): IngotError =>
       new IngotError(code, `${ctx.dataset}: postgres ${what}: ${message}`, { dataset: ctx.dataset, ...(source.table ? { table: source.table } : {}) }, { cause: err });
 
-    const client = new pg.Client({ connectionString: connectionString(source.connection, fail), types: RAW_TEXT });
+    const client = new pg.Client({ connectionString: connectionString(source.connection, (m) => fail('INPUT_MISSING', m)), types: RAW_TEXT });
     client.on('error', () => {}); // a dropped connection surfaces through the pending query
     try {
       await client.connect();
@@ -191,11 +191,12 @@ async function copyToFile(client: pg.Client, sql: string, file: string): Promise
 }
 
 /** `env:NAME` → the value of environment variable NAME; anything else is the URL itself. */
-function connectionString(connection: string, fail: (code: 'INPUT_MISSING', message: string) => IngotError): string {
+/** The URL of `connection`: itself, or for `env:NAME` the value of environment variable NAME; `fail(message)` when unset. */
+export function connectionString(connection: string, fail: (message: string) => IngotError): string {
   if (!connection.startsWith('env:')) return connection;
   const name = connection.slice(4);
   const value = process.env[name];
-  if (!value) throw fail('INPUT_MISSING', `environment variable ${name} (the connection URL) is not set`);
+  if (!value) throw fail(`environment variable ${name} (the connection URL) is not set`);
   return value;
 }
 

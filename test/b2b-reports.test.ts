@@ -1,0 +1,208 @@
+/**
+ * The B2B reference system (examples/b2b-reports) end to end: the generator's landing files, the
+ * two ingestion pipelines backfilled over 12 months, the three report pipelines, each report
+ * checked — its CSV file per logical date and its PostgreSQL datamart table — against values
+ * computed here from the generator's records with geoip-lite and ua-parser-js directly; then
+ * `serve`'s scheduler on a fixed clock, the reports of a month waiting for its log ingestion.
+ */
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import geoip from 'geoip-lite';
+import pg from 'pg';
+import UAParser from 'ua-parser-js';
+import { generate, LAST_MONTH, months, write, type B2BData } from '../examples/b2b-reports/generate.js';
+import { loadProject } from '../src/pipeline/project.js';
+import { Scheduler } from '../src/schedule/scheduler.js';
+import { openMetadata } from '../src/schedule/store/open.js';
+import { cli, ROOT, tempDir } from './fixtures.js';
+import { startPostgres, type PostgresServer } from './postgres-server.js';
+
+const EXAMPLE = path.join(ROOT, 'examples', 'b2b-reports');
+const REPORT_MONTHS = ['2024-04-01', '2024-05-01', LAST_MONTH];
+
+type Row = Record<string, string | number>;
+
+/** The 12 months up to `month` (inclusive). */
+function window(month: string): Set<string> {
+  return new Set(months().filter((m) => {
+    const d = new Date(`${month}T00:00:00Z`);
+    d.setUTCMonth(d.getUTCMonth() - 11);
+    return m >= d.toISOString().slice(0, 10) && m <= month;
+  }));
+}
+
+function monthlySales(data: B2BData, month: string): Row[] {
+  const w = window(month);
+  const status = new Map(data.orders.map((o) => [o.order_id, o.status]));
+  const by = new Map<string, { orders: Set<number>; units: number; cents: number }>();
+  for (const s of data.sales) {
+    if (!w.has(s.month) || status.get(s.order_id) === 'cancelled') continue;
+    const g = by.get(s.month) ?? { orders: new Set(), units: 0, cents: 0 };
+    g.orders.add(s.order_id);
+    g.units += s.quantity;
+    g.cents += Math.round(s.amount * 100);
+    by.set(s.month, g);
+  }
+  return [...by].sort(([a], [b]) => a.localeCompare(b)).map(([m, g]) => ({ report_month: month, month: m, orders: g.orders.size, units: g.units, revenue: (g.cents / 100).toFixed(2) }));
+}
+
+function popularDevices(data: B2BData, month: string): Row[] {
+  const w = window(month);
+  const b2b = new Set(data.customers.filter((c) => c.company_id !== null).map((c) => c.customer_id));
+  const by = new Map<string, { requests: number; clients: Set<string> }>();
+  for (const l of data.logs) {
+    if (!l.parsed || !w.has(l.month) || !l.user || !b2b.has(l.user)) continue;
+    const device = UAParser(l.ua).device.type ?? 'desktop';
+    const g = by.get(device) ?? { requests: 0, clients: new Set() };
+    g.requests++;
+    g.clients.add(l.user);
+    by.set(device, g);
+  }
+  return [...by].sort(([a, x], [b, y]) => y.requests - x.requests || a.localeCompare(b)).slice(0, 5)
+    .map(([device, g], i) => ({ report_month: month, rank: i + 1, device, requests: g.requests, clients: g.clients.size }));
+}
+
+function popularProducts(data: B2BData, month: string): Row[] {
+  const w = window(month);
+  const users = new Map<string, Set<string>>();
+  for (const l of data.logs) {
+    if (!l.parsed || !w.has(l.month) || !l.user || l.method !== 'POST' || l.path !== '/login' || l.status !== 200) continue;
+    const country = geoip.lookup(l.host)?.country;
+    if (!country) continue;
+    users.set(country, (users.get(country) ?? new Set()).add(l.user));
+  }
+  const [country, logins] = [...users].sort(([a, x], [b, y]) => y.size - x.size || a.localeCompare(b))[0]!;
+  const local = new Set(data.customers.filter((c) => c.country === country).map((c) => c.customer_id));
+  const orders = new Map(data.orders.map((o) => [o.order_id, o]));
+  const by = new Map<number, { units: number; orders: Set<number> }>();
+  for (const s of data.sales) {
+    const o = orders.get(s.order_id)!;
+    if (!w.has(s.month) || o.status === 'cancelled' || !local.has(o.customer_id)) continue;
+    const g = by.get(s.product_id) ?? { units: 0, orders: new Set() };
+    g.units += s.quantity;
+    g.orders.add(s.order_id);
+    by.set(s.product_id, g);
+  }
+  const names = new Map(data.products.map((p) => [p.product_id, p.name]));
+  return [...by].sort(([a, x], [b, y]) => y.units - x.units || a - b).slice(0, 10)
+    .map(([id, g], i) => ({ report_month: month, rank: i + 1, country, login_users: logins.size, product_id: id, product: names.get(id)!, units: g.units, orders: g.orders.size }));
+}
+
+const REPORTS: Record<string, (data: B2BData, month: string) => Row[]> = {
+  monthly_sales: monthlySales, popular_devices: popularDevices, popular_products: popularProducts,
+};
+
+/** Rows of a report CSV (no field of these reports is quoted), values as text. */
+function parseCsv(text: string): Record<string, string>[] {
+  const [header, ...lines] = text.trimEnd().split('\n');
+  const cols = header!.split(',');
+  return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i]!, v])));
+}
+
+/** `rows` with every value as text, for comparing with CSV and PostgreSQL text. */
+const asText = (rows: Row[]): Record<string, string>[] => rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)])));
+
+describe('examples/b2b-reports', () => {
+  const data = generate();
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let server: PostgresServer;
+  let client: pg.Client;
+  const saved = process.env['DATAMART_URL'];
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('b2b'));
+    for (const f of ['ingot.config.ts', 'datasets']) await fs.cp(path.join(EXAMPLE, f), path.join(dir, f), { recursive: true });
+    await write(dir, data);
+    server = await startPostgres();
+    process.env['DATAMART_URL'] = server.url;
+    client = new pg.Client({ connectionString: server.url });
+    await client.connect();
+  });
+  after(async () => {
+    await client?.end();
+    await server?.stop();
+    await cleanup?.();
+    if (saved === undefined) delete process.env['DATAMART_URL'];
+    else process.env['DATAMART_URL'] = saved;
+  });
+
+  it('ingests 12 months, quarantines malformed log lines, and writes every report to CSV and the datamart', async () => {
+    for (const p of ['b2b', 'weblog']) {
+      const r = await cli(['backfill', p, '-p', dir, '--from', months()[0]!, '--to', LAST_MONTH]);
+      assert.equal(r.code, 0, r.err + r.out);
+    }
+    const [q] = await cli(['sql', '-p', dir, '--format', 'json', 'SELECT count(*) AS n, count(DISTINCT _parse_error) AS kinds FROM bronze.weblogs_quarantine']).then((r) => JSON.parse(r.out) as Row[]);
+    assert.deepEqual(q, { n: String(data.logs.filter((l) => !l.parsed).length), kinds: '3' });
+
+    for (const name of Object.keys(REPORTS)) {
+      const r = await cli(['backfill', name.replace('_', '-'), '-p', dir, '--from', REPORT_MONTHS[0]!, '--to', LAST_MONTH]);
+      assert.equal(r.code, 0, r.err + r.out);
+    }
+    for (const [name, compute] of Object.entries(REPORTS)) {
+      for (const month of REPORT_MONTHS) {
+        const expected = asText(compute(data, month));
+        assert.ok(expected.length >= 5, `${name} ${month} has rows`);
+        const csv = parseCsv(await fs.readFile(path.join(dir, 'reports', name, `date=${month}`, 'report.csv'), 'utf8'));
+        assert.deepEqual(csv, expected, `${name} ${month} CSV`);
+        const cols = Object.keys(expected[0]!);
+        const { rows } = await client.query(`SELECT ${cols.map((c) => `${c}::text AS ${c}`).join(', ')} FROM datamart.${name} WHERE report_month = $1 ORDER BY ${name === 'monthly_sales' ? 'month::date' : 'rank::int'}`, [month]);
+        assert.deepEqual(rows, expected, `${name} ${month} datamart`);
+      }
+      const { rows: [count] } = await client.query(`SELECT count(DISTINCT report_month)::int AS months FROM datamart.${name}`);
+      assert.deepEqual(count, { months: REPORT_MONTHS.length });
+    }
+  });
+
+  it('reruns a report month without duplicating its datamart rows', async () => {
+    const before = (await client.query('SELECT count(*)::int AS n FROM datamart.monthly_sales')).rows[0];
+    const r = await cli(['backfill', 'monthly-sales', '-p', dir, '--from', LAST_MONTH, '--to', LAST_MONTH, '--rerun']);
+    assert.equal(r.code, 0, r.err + r.out);
+    assert.deepEqual((await client.query('SELECT count(*)::int AS n FROM datamart.monthly_sales')).rows[0], before);
+    const { rows } = await client.query("SELECT month::text AS month FROM datamart.monthly_sales WHERE report_month = $1 ORDER BY month", [LAST_MONTH]);
+    assert.deepEqual(rows.map((x: { month: string }) => x.month), [...window(LAST_MONTH)].sort());
+  });
+
+  it('serve: the reports of a month wait for their upstream ingestion pipelines, then run', async (t) => {
+    const fresh = await tempDir('b2b-serve');
+    t.after(fresh.cleanup);
+    for (const f of ['ingot.config.ts', 'datasets']) await fs.cp(path.join(EXAMPLE, f), path.join(fresh.dir, f), { recursive: true });
+    await write(fresh.dir, data);
+    await client.query('DROP SCHEMA datamart CASCADE');
+    const project = await loadProject(fresh.dir);
+    const store = await openMetadata(project);
+    // 2023-08-01 02:30 UTC: July is due for every pipeline (ingestion at 01:00, reports at 02:00)
+    const s = new Scheduler(project, store, { now: () => new Date('2023-08-01T02:30:00Z'), tickMs: 50, leaseMs: 5000, log: () => {} });
+    t.after(async () => {
+      await s.stop(0);
+      await store.close();
+    });
+    await store.setPaused('weblog', true);
+    s.start();
+    const deadline = Date.now() + 20_000;
+    while (!s.results.some((r) => r.pipeline === 'monthly-sales') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
+    const ran = (p: string): RunResultLike[] => s.results.filter((r) => r.pipeline === p);
+    assert.equal(ran('monthly-sales')[0]?.status, 'success', 'monthly-sales needs only the b2b pipeline');
+    assert.equal(ran('popular-devices').length + ran('popular-products').length, 0, 'the log reports wait for the weblog pipeline');
+    await store.setPaused('weblog', false);
+    await s.idle();
+    const weblogEnd = ran('weblog')[0]!.endedAt.getTime();
+    for (const p of ['popular-devices', 'popular-products']) {
+      const [r] = ran(p);
+      assert.equal(r?.status, 'success', `${p}: ${r?.error}`);
+      assert.equal(r.logicalDate, '2023-07-01');
+      assert.ok(r.startedAt.getTime() >= weblogEnd, `${p} started after the weblog pipeline ended`);
+    }
+    for (const [name, compute] of Object.entries(REPORTS)) {
+      const expected = asText(compute(data, '2023-07-01'));
+      assert.deepEqual(parseCsv(await fs.readFile(path.join(fresh.dir, 'reports', name, 'date=2023-07-01', 'report.csv'), 'utf8')), expected, name);
+      const { rows } = await client.query(`SELECT count(*)::int AS n FROM datamart.${name}`);
+      assert.deepEqual(rows, [{ n: expected.length }], name);
+    }
+  });
+});
+
+type RunResultLike = Scheduler['results'][number];
