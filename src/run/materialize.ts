@@ -114,7 +114,9 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
       return { ...w, rows: out.rows, batchRows: batch.rows };
     };
     const mergeInto = async (merge: MergeOptions): Promise<KeyedWrite> => {
-      const plan = await prepareMerge(table, engine, { ...merge, mergeSchema: true }, base!, options.txn);
+      // the table gains the feed's new stored columns (never the except columns or ingot's own)
+      const evolve = columns.filter((c) => !(changes?.exceptColumns ?? []).includes(c));
+      const plan = await prepareMerge(table, engine, { ...merge, mergeSchema: evolve }, base!, options.txn);
       // nothing to change still commits, with the run's txn, like an append of no rows
       const commit = plan.commit ?? prepareRewrite(base!, { removed: [], added: [], operation: 'MERGE', parameters: { predicate: JSON.stringify(merge.on) }, metrics: plan.metrics, txn: options.txn }).commit;
       commit.operationParameters = { ...commit.operationParameters, ...options.parameters };

@@ -35,10 +35,11 @@ export interface MergeOptions {
   whenNotMatchedBySource?: MatchedClause[];
   /**
    * Schema evolution ("automatic schema evolution" of Delta MERGE): source columns the target
-   * lacks are added to the table schema (nullable, after the existing ones) and filled by `'*'`
-   * clauses; existing rows read NULL there. A column whose type differs is SCHEMA_MISMATCH.
+   * lacks (all of them with `true`, or those named) are added to the table schema (nullable,
+   * after the existing ones) and filled by `'*'` clauses; existing rows read NULL there. A column
+   * whose type differs is SCHEMA_MISMATCH.
    */
-  mergeSchema?: boolean;
+  mergeSchema?: boolean | string[];
 }
 
 const SOURCE = '__ingot_merge_source';
@@ -99,7 +100,7 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
   try {
     const staged = await engine.stage(SOURCE, `SELECT *, true AS ${PRESENT}, row_number() OVER () AS ${SOURCE_ROW} FROM (${options.source})`).catch(fail);
     // the table as the merge writes it: with mergeSchema, its schema gains the source's new columns
-    const work = options.mergeSchema ? evolve(snapshot, staged.schema, table.location) : snapshot;
+    const work = options.mergeSchema ? evolve(snapshot, staged.schema, options.mergeSchema, table.location) : snapshot;
     const schema = work.schema;
     checkColumns(table.location, schema, staged.schema, [...matched, ...bySource], notMatched);
     const candidates = bySource.length > 0 ? snapshot.files.values() : await filesInKeyRange(engine, snapshot, staged.schema, options.on).catch(fail);
@@ -169,12 +170,12 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
 }
 
 /**
- * `snapshot` with its schema merged with the source's columns (the merge's own bookkeeping
- * columns left out), or `snapshot` itself when nothing is new. Errors: SCHEMA_MISMATCH naming
+ * `snapshot` with its schema merged with the source's columns (`only` those named, and never the
+ * merge's own bookkeeping columns), or `snapshot` itself when nothing is new. Errors: SCHEMA_MISMATCH naming
  * the column whose type differs.
  */
-function evolve(snapshot: Snapshot, source: StructType, location: string): Snapshot {
-  const fields = source.fields.filter((f) => f.name !== PRESENT && f.name !== SOURCE_ROW);
+function evolve(snapshot: Snapshot, source: StructType, only: true | string[], location: string): Snapshot {
+  const fields = source.fields.filter((f) => f.name !== PRESENT && f.name !== SOURCE_ROW && (only === true || only.includes(f.name)));
   let merged: StructType;
   try {
     merged = mergeSchemas(snapshot.schema, { type: 'struct', fields });
