@@ -38,7 +38,12 @@ export interface HistoryEntry {
   engineInfo?: string;
 }
 
-const MAX_COMMIT_ATTEMPTS = 100;
+/**
+ * Versions a commit may lose before giving up. Every loss means another writer committed, so the
+ * loop always ends; the bound only stops a writer that falls behind a stream of others forever
+ * (8 processes on 2 loaded cores have made one lose over 100 in a row).
+ */
+const MAX_COMMIT_ATTEMPTS = 1000;
 /** Commits between checkpoints unless `delta.checkpointInterval` says otherwise. */
 const DEFAULT_CHECKPOINT_INTERVAL = 10;
 /** How long log files are kept unless `delta.logRetentionDuration` says otherwise: 30 days, as in Delta. */
