@@ -12,7 +12,7 @@
  *    its own process;
  * 7. runs the PostgreSQL section (bench/postgres.ts: 5,000,000 rows loaded incrementally from
  *    PostgreSQL by ingot and by dlt, side by side) in its own process;
- * 8. runs the scheduler section (bench/schedule.ts: 1,000 daily intervals backfilled) in its own process;
+ * 8. runs the scheduler section (bench/schedule.ts: 1,000 daily intervals backfilled by ingot, 100 by Apache Airflow) in its own process;
  * 9. prints a markdown table and writes bench/out/results.md and bench/out/results.json.
  *
  * Every lake (the backfill's and each full refresh's) must match the handmade output: same row

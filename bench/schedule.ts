@@ -9,9 +9,18 @@
  *
  * 1 and 2 alternate, twice each; the minimum of each counts. Overhead per interval =
  * (backfill − runner alone) / 1,000. Both must leave 1,000 rows and
- * 1,000 successful runs. Writes bench/out/schedule.json.
+ * 1,000 successful runs.
+ *
+ * 4. The same backfill in Apache Airflow (bench/airflow_backfill.py: standalone, SQLite,
+ *    SequentialExecutor, a one-task DAG appending one row per date; from the virtualenv
+ *    bench/out/airflow-venv, see bench/requirements-airflow.txt), over the first
+ *    INGOT_BENCH_AIRFLOW_INTERVALS dates (default 100: Airflow takes seconds per interval, 1,000
+ *    would take most of an hour). Compared per interval with 3. If Airflow is missing or fails,
+ *    the section records why instead.
+ *
+ * Writes bench/out/schedule.json.
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +40,13 @@ const FROM = '2021-01-01';
 const TO = '2023-09-27';
 const TARGET_MS = 50;
 const REPEATS = 2;
+const AIRFLOW_PYTHON = path.join(OUT, 'airflow-venv', 'bin', 'python');
+const AIRFLOW_INTERVALS = Number(process.env['INGOT_BENCH_AIRFLOW_INTERVALS'] ?? 100);
+
+/** Airflow's backfill (bench/airflow_backfill.py): its figures, or why it could not run. */
+export type AirflowResults =
+  | { airflow: string; intervals: number; setupS: number; backfillS: number; msPerInterval: number }
+  | { error: string };
 
 /** What the section measured (seconds and milliseconds as named). */
 export interface ScheduleResults {
@@ -40,6 +56,7 @@ export interface ScheduleResults {
   cliS: number;
   overheadMsPerInterval: number;
   backfillMsPerInterval: number;
+  airflow: AirflowResults;
   checks: { figure: string; value: string; target: string; pass: boolean | undefined }[];
 }
 
@@ -102,20 +119,39 @@ export async function scheduleBench(): Promise<ScheduleResults> {
   await check(dates.length);
   console.log(`ingot backfill (process): ${cli.wallS.toFixed(1)} s`);
 
+  const airflow = await airflowBackfill(dates.slice(0, AIRFLOW_INTERVALS));
+  console.log(`Airflow backfill: ${'error' in airflow ? airflow.error : `${airflow.intervals} intervals in ${airflow.backfillS} s`}`);
+
   const overhead = ((backfillS - runnerS) * 1000) / dates.length;
   const per = (backfillS * 1000) / dates.length;
+  const cliPer = (cli.wallS * 1000) / dates.length;
   const n = dates.length.toLocaleString('en-US');
   return {
     intervals: dates.length, runnerS: round(runnerS), backfillS: round(backfillS), cliS: round(cli.wallS),
-    overheadMsPerInterval: round(overhead), backfillMsPerInterval: round(per),
+    overheadMsPerInterval: round(overhead), backfillMsPerInterval: round(per), airflow,
     checks: [
       { figure: `backfill of ${n} daily intervals, one trivial dataset (in process)`, value: `${backfillS.toFixed(1)} s (${per.toFixed(1)} ms per interval)`, target: '', pass: undefined },
       { figure: 'same dates through the runner alone', value: `${runnerS.toFixed(1)} s`, target: '', pass: undefined },
       { figure: 'scheduler overhead per interval (leases, records, logs)', value: `${overhead.toFixed(1)} ms`, target: `< ${TARGET_MS} ms`, pass: overhead < TARGET_MS },
       { figure: 'whole backfill per interval (runs included)', value: `${per.toFixed(1)} ms`, target: `< ${TARGET_MS} ms`, pass: per < TARGET_MS },
-      { figure: '`ingot backfill` as a process (startup included)', value: `${cli.wallS.toFixed(1)} s`, target: '', pass: undefined },
+      { figure: '`ingot backfill` as a process (startup included)', value: `${cli.wallS.toFixed(1)} s (${cliPer.toFixed(1)} ms per interval)`, target: '', pass: undefined },
+      'error' in airflow
+        ? { figure: 'same backfill in Apache Airflow', value: `could not run: ${airflow.error.replace(/\s+/g, ' ').replace(/\|/g, '\\|').slice(0, 300)}`, target: '', pass: undefined }
+        : { figure: `same backfill in Apache Airflow ${airflow.airflow} (\`airflow dags backfill\`, SQLite, SequentialExecutor; first ${airflow.intervals} dates)`, value: `${airflow.backfillS.toFixed(1)} s (${airflow.msPerInterval.toFixed(0)} ms per interval)`, target: '', pass: undefined },
+      ...('error' in airflow ? [] : [{ figure: 'per interval: `ingot backfill` / Airflow', value: `${(cliPer / airflow.msPerInterval).toFixed(4)} (Airflow ${(airflow.msPerInterval / cliPer).toFixed(0)}× slower)`, target: '', pass: undefined }]),
     ],
   };
+}
+
+/** bench/airflow_backfill.py over `dates` (consecutive days) in bench/out/airflow, or why it could not run. */
+async function airflowBackfill(dates: string[]): Promise<AirflowResults> {
+  if (!existsSync(AIRFLOW_PYTHON)) return { error: `no ${path.relative(ROOT, AIRFLOW_PYTHON)}: install it as bench/requirements-airflow.txt says` };
+  try {
+    const m = await measure(AIRFLOW_PYTHON, [path.join(BENCH, 'airflow_backfill.py'), path.join(OUT, 'airflow'), dates[0]!, dates.at(-1)!], ROOT);
+    return JSON.parse(m.stdout.trim().split('\n').pop()!) as AirflowResults;
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
 }
 
 function round(x: number): number {
@@ -131,7 +167,8 @@ export function scheduleMarkdown(r: ScheduleResults): string {
     '| --- | ---: | ---: | --- |',
     ...r.checks.map((c) => `| ${c.figure} | ${c.value} | ${c.target} | ${c.pass === undefined ? '' : c.pass ? 'pass' : '**FAIL**'} |`),
     '',
-    `Each measurement starts from an empty lake and metadata store and checks ${r.intervals} rows, dates and successful runs afterwards.`,
+    `Each measurement starts from an empty lake and metadata store and checks ${r.intervals} rows, dates and successful runs afterwards; ` +
+      "Airflow's starts from an empty AIRFLOW_HOME (`airflow db migrate` not timed) and checks one row and one successful DAG run per date.",
   ].join('\n') + '\n';
 }
 
