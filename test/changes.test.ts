@@ -15,21 +15,10 @@ import { Runner } from '../src/run/runner.js';
 import type { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { tempDir } from './fixtures.js';
 import { canonicalRows, readWithDeltaRs, readWithIngot } from './helpers.js';
+import { seeded as prng } from '../examples/seeded.js';
 
 // ---------------------------------------------------------------------------------------------
 // the change feed
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Change {
   id: number;

@@ -22,6 +22,7 @@ import { vacuum } from '../src/table/operations/vacuum.js';
 import { decodePath, encodePath } from '../src/table/write.js';
 import { readWithDeltaRs, readWithIngot, REPO_ROOT, tempDir, writeSql } from './helpers.js';
 import { batchOptions, batchPlan, batchSql, type BatchPlan } from './workers/crash-writer.js';
+import { seeded } from '../examples/seeded.js';
 
 const WORKER = path.join(REPO_ROOT, 'test', 'workers', 'crash-writer.ts');
 const KILLS = 60;
@@ -38,17 +39,6 @@ before(async () => {
 after(async () => {
   await engine.close();
 });
-
-/** mulberry32: a small seeded generator of floats in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pad = (v: number): string => String(v).padStart(20, '0');
 

@@ -21,6 +21,7 @@ import { decodePath } from '../src/table/write.js';
 import { tempDir } from './fixtures.js';
 import { REPO_ROOT } from './helpers.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
+import { seeded } from '../examples/seeded.js';
 
 const WORKER = path.join(REPO_ROOT, 'test', 'workers', 'pg-load.ts');
 const KILLS = 30;
@@ -44,17 +45,6 @@ after(async () => {
   await client?.end();
   await server?.stop();
 });
-
-/** mulberry32: a small seeded generator of floats in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Data files under the table root that no commit of its log adds (left by a loader killed before its commit). */
 async function orphanFiles(location: string): Promise<string[]> {

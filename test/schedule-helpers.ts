@@ -2,10 +2,7 @@
  * Helpers of the scheduler tests: a small project with pipelines, and a real PostgreSQL server
  * (initdb + pg_ctl in a temp dir, as test/postgres.test.ts does).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, promises as fs, readdirSync } from 'node:fs';
-import * as net from 'node:net';
-import * as os from 'node:os';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { loadProject, type Project } from '../src/pipeline/project.js';
 import { Runner } from '../src/run/runner.js';
@@ -32,51 +29,5 @@ export async function query(project: Project, sql: string): Promise<Record<strin
     return await runner.engine.query(sql);
   } finally {
     await runner.close();
-  }
-}
-
-function pgBin(name: string): string {
-  for (const dir of (process.env['PATH'] ?? '').split(':')) if (existsSync(path.join(dir, name))) return path.join(dir, name);
-  const root = '/usr/lib/postgresql';
-  for (const v of existsSync(root) ? readdirSync(root).sort().reverse() : []) if (existsSync(path.join(root, v, 'bin', name))) return path.join(root, v, 'bin', name);
-  throw new Error(`${name} not found (install PostgreSQL)`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    }).on('error', reject);
-  });
-}
-
-/** A real PostgreSQL server in a temp dir (run as user postgres when we are root). */
-export class PgServer {
-  private constructor(readonly dir: string, readonly port: number, private readonly asRoot: boolean) {}
-
-  static async start(): Promise<PgServer> {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ingot-pg-sched-'));
-    const asRoot = process.getuid?.() === 0;
-    if (asRoot) execFileSync('chown', ['postgres', dir]);
-    const server = new PgServer(dir, await freePort(), asRoot);
-    server.exec('initdb', ['-D', path.join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C']);
-    server.exec('pg_ctl', ['-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-w', '-o', `-p ${server.port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
-    return server;
-  }
-
-  get url(): string {
-    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
-  }
-
-  private exec(tool: string, args: string[]): void {
-    const bin = pgBin(tool);
-    if (this.asRoot) execFileSync('runuser', ['-u', 'postgres', '--', bin, ...args], { stdio: 'pipe' });
-    else execFileSync(bin, args, { stdio: 'pipe' });
-  }
-
-  async stop(): Promise<void> {
-    this.exec('pg_ctl', ['-D', path.join(this.dir, 'data'), '-w', '-m', 'fast', 'stop']);
-    await fs.rm(this.dir, { recursive: true, force: true });
   }
 }

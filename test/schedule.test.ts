@@ -14,7 +14,8 @@ import { pipelineNamed, pipelinesOf } from '../src/schedule/pipeline.js';
 import { openMetadata, openMetadataAt } from '../src/schedule/store/open.js';
 import type { MetadataStore } from '../src/schedule/store/store.js';
 import { cli, tempDir } from './fixtures.js';
-import { DAILY, EVENTS, PgServer, query, writeProject } from './schedule-helpers.js';
+import { DAILY, EVENTS, query, writeProject } from './schedule-helpers.js';
+import { startPostgres, type PostgresServer } from './postgres-server.js';
 
 const quiet = (): void => {};
 
@@ -251,8 +252,8 @@ describe('two schedulers on one metadata store', () => {
   });
 
   describe('PostgreSQL', () => {
-    let server: PgServer;
-    before(async () => { server = await PgServer.start(); });
+    let server: PostgresServer;
+    before(async () => { server = await startPostgres(); });
     after(async () => { await server.stop(); });
     it('a real PostgreSQL server', async (t) => {
       await twoSchedulers(t, server.url);

@@ -20,6 +20,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seeded as prng } from '../seeded.js';
 
 /** First and last month with orders and logs (logical dates of the monthly pipelines). */
 export const FIRST_MONTH = '2023-07-01';
@@ -76,18 +77,6 @@ export interface B2BData {
   orders: Order[];
   sales: Sale[];
   logs: LogLine[];
-}
-
-/** mulberry32: a small deterministic PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The months from `FIRST_MONTH` to `LAST_MONTH` (first days, `YYYY-MM-DD`). */

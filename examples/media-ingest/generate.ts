@@ -18,6 +18,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PutObjectCommand, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { seeded as prng } from '../seeded.js';
 
 /** One landing file: its key under the landing root and its records. */
 export interface LandingFile {
@@ -37,18 +38,6 @@ const KINDS = ['article', 'video', 'podcast'];
 const TOPICS = ['politics', 'economy', 'health', 'climate', 'sports', 'culture', 'science', 'fact-check'];
 const WORDS = ['gobierno', 'elecciones', 'datos', 'verificación', 'clima', 'salud', 'empleo', 'vivienda', 'energía', 'Europa', 'congreso', 'bulos', 'inflación', 'agua'];
 const LANGUAGES = ['es', 'ca', 'eu', 'gl', 'en'];
-
-/** mulberry32: a small deterministic PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The days from `from` to `to` inclusive, `YYYY-MM-DD`. */
 export function daysBetween(from: string, to: string): string[] {

@@ -29,6 +29,7 @@
  */
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
+import { seeded as generator } from '../seeded.js';
 
 /** Options of one call; the same seed must be used by every call on a database. */
 export interface SimulateOptions {
@@ -75,17 +76,6 @@ const STREETS = ['Kerkstraat', 'Dorpsstraat', 'Molenweg', 'Stationsplein', 'Scho
 const SEGMENTS = ['consumer', 'small business', 'corporate'] as const;
 const CHANNELS = ['web', 'app', 'store'] as const;
 const ITEM_PRICES = [4.99, 9.95, 12.5, 19.99, 24.0, 39.95, 59.0, 89.99];
-
-/** mulberry32: a seeded generator of floats in [0, 1). */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A uniform float in [0, 1) from a seed and integer keys (a murmur3-style mix), for draws that must not depend on call order. */
 function unit(seed: number, ...keys: number[]): number {

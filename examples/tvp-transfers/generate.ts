@@ -10,6 +10,8 @@
  * `amount_usd` NULL or negative, a vertical outside `VERTICALS`, or a malformed `tx_hash`.
  */
 
+import { seeded as prng } from '../seeded.js';
+
 /** The TVP verticals and the protocols of each. */
 export const PROTOCOLS: Record<string, string[]> = {
   DEX: ['Uniswap', 'Curve', '1inch', 'Balancer'],
@@ -37,18 +39,6 @@ export interface Transfer {
 
 /** Which defect a bad row has (undefined: a good row). */
 export type Defect = 'null_amount' | 'negative_amount' | 'unknown_vertical' | 'bad_hash';
-
-/** mulberry32: a small deterministic PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Popularity weights: a few verticals and protocols dominate, as on chain. */
 const VERTICAL_WEIGHT: Record<string, number> = { DEX: 30, Lending: 16, Bridge: 12, Staking: 10, 'NFT Marketplace': 9, Derivatives: 8, Payments: 5, Yield: 4 };
