@@ -173,12 +173,10 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
 
 /**
  * Makes the committed table of dataset `name` queryable as `name` (what `{{this}}` in an
- * expectation reads, e.g. `unique(..., { over: 'table' })`): its latest snapshot, or no rows with
- * the output's schema (`describe(sql)`) when it does not exist yet or the run is a full refresh,
- * which replaces it.
+ * expectation reads, e.g. `unique(..., { over: 'table' })`): `snapshot`, or no rows with the
+ * output's schema (`describe(sql)`) when undefined (no table yet, or a full refresh, which replaces it).
  */
-export async function attachCommitted(engine: Engine, table: DeltaTable, name: string, full: boolean, sql: string): Promise<void> {
-  const snapshot = full ? undefined : await table.trySnapshot();
+export async function attachCommitted(engine: Engine, table: DeltaTable, name: string, snapshot: Snapshot | undefined, sql: string): Promise<void> {
   await engine.attachTable(name, snapshot ? await scanOf(table, snapshot) : { location: table.location, schema: await engine.describe(sql), partitionColumns: [], files: [] });
 }
 

@@ -230,21 +230,22 @@ export class Runner {
       await this.engine.attachTable(ref, await scanOf(table, snapshot));
     }
 
+    // the dataset's own table as committed: a source's bookkeeping (domain metadata, bookmark) is
+    // read from it, the schema is checked against it, and the run's commit is built on it
+    const committed = await this.lake.table(ds.name).trySnapshot();
     let sql: string;
     let inputs: string[] = [];
     // a connector's and the schema check's own expectations, and the columns only their quarantined rows keep
     const auto: Expectation[] = [];
     const hidden: string[] = [];
     const render = (s: string): string => renderSql(s, { interval, logicalDate, runId }, ds.name);
-    // a source's bookkeeping (domain metadata) is read from, and committed on top of, this snapshot
-    let own: { base: Snapshot | undefined; domainMetadata?: DomainMetadata[] } | undefined;
+    let domainMetadata: DomainMetadata[] | undefined;
     if (ds.source) {
-      const base = await this.lake.table(ds.name).trySnapshot();
       const ctx: SourceContext = { projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn, logicalDate, runId, appends: !full && ds.materialization === 'append' };
       // the bookmark of an incremental source is derived from the committed table (never in a full refresh)
       if (!full) {
         ctx.maxOfTarget = (column) => maxOfTable(this.engine, this.lake.table(ds.name), ds.name, column);
-        ctx.committed = new Map([...(base?.domains.values() ?? [])].map((d) => [d.domain, d.configuration]));
+        ctx.committed = new Map([...(committed?.domains.values() ?? [])].map((d) => [d.domain, d.configuration]));
       }
       const batch = await connectorFor(ds.source).read(ctx, this.engine, '__source');
       inputs = batch.inputs;
@@ -255,16 +256,15 @@ export class Runner {
         return { dataset: ds.name, status: 'success', rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, expectations: [], inputs, ms: 0 };
       }
       if (ds.landing) await landCsv(this.engine, '__source', ds.landing, { projectDir: this.project.dir, dataset: ds.name, interval, logicalDate, runId });
-      own = { base, domainMetadata: batch.domainMetadata };
+      domainMetadata = batch.domainMetadata;
       sql = `SELECT *, TIMESTAMPTZ '${startedAt.toISOString()}' AS "_ingested_at", '${runId}' AS "_run_id" FROM "__source"`;
     } else {
       sql = render(ds.sql!);
     }
 
-    if (node.reads.includes(ds.name)) await attachCommitted(this.engine, this.lake.table(ds.name), ds.name, full, sql);
+    if (node.reads.includes(ds.name)) await attachCommitted(this.engine, this.lake.table(ds.name), ds.name, full ? undefined : committed, sql);
     try {
-      const table = full ? undefined : (await this.lake.table(ds.name).trySnapshot())?.schema;
-      const conformed = await conformSchema(this.engine, { dataset: ds, sql, table, exempt: hidden, inputs });
+      const conformed = await conformSchema(this.engine, { dataset: ds, sql, table: full ? undefined : committed?.schema, exempt: hidden, inputs });
       sql = conformed.sql;
       auto.push(...conformed.expectations);
       hidden.push(...conformed.quarantineColumns);
@@ -336,14 +336,14 @@ export class Runner {
     let alreadyCommitted = false;
     const write = async (name: string, query: string, rowsSchema: StructType): Promise<number> => {
       const table = this.lake.table(name);
-      const mine = name === ds.name ? own : undefined;
-      const base = mine ? mine.base : await table.trySnapshot();
+      const own = name === ds.name;
+      const base = own ? committed : await table.trySnapshot();
       if ((base?.txns.get(txn.appId)?.version ?? -1) >= txn.version) {
         alreadyCommitted = true;
         return 0;
       }
       if (name === ds.name && isKeyed(ds)) {
-        const k = await stageKeyed(this.engine, table, base, query, ds, { full, partitionBy: ds.partitionBy ?? [], parameters, txn, domainMetadata: mine?.domainMetadata })
+        const k = await stageKeyed(this.engine, table, base, query, ds, { full, partitionBy: ds.partitionBy ?? [], parameters, txn, domainMetadata: own ? domainMetadata : undefined })
           .catch((err: unknown) => { throw fail('SQL_ERROR', messageOf(err), err); });
         pending.set(name, { commit: k.commit, preview: k.preview, table });
         rowsIn ??= k.batchRows;
@@ -351,7 +351,7 @@ export class Runner {
       }
       try {
         const w = await stageWrite(this.engine, table, base, query, {
-          mode, schema: rowsSchema, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, mergeSchema: !full, parameters, txn, domainMetadata: mine?.domainMetadata,
+          mode, schema: rowsSchema, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, mergeSchema: !full, parameters, txn, domainMetadata: own ? domainMetadata : undefined,
         });
         pending.set(name, { ...w, table });
         return w.commit.actions.reduce((n, a) => n + ('add' in a && a.add.stats ? (JSON.parse(a.add.stats) as { numRecords: number }).numRecords : 0), 0);
@@ -366,7 +366,7 @@ export class Runner {
     const result: DatasetResult = { dataset: ds.name, status: 'success', rowsIn: rowsIn ?? rowsOut, rowsOut, dropped, quarantined, expectations: expectationResults, inputs, ms: 0 };
     if (alreadyCommitted) {
       result.alreadyCommitted = true;
-      result.version = (await this.lake.table(ds.name).snapshot()).version;
+      result.version = committed!.version;
     } else {
       pending.get(ds.name)!.result = result;
     }
