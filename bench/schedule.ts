@@ -30,7 +30,7 @@ import { backfill } from '../src/schedule/backfill.js';
 import { intervalsBetween } from '../src/schedule/calendar.js';
 import { pipelineNamed } from '../src/schedule/pipeline.js';
 import { openMetadata } from '../src/schedule/store/open.js';
-import { measure } from './measure.js';
+import { measure, round } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -152,10 +152,6 @@ async function airflowBackfill(dates: string[]): Promise<AirflowResults> {
   } catch (e) {
     return { error: (e as Error).message };
   }
-}
-
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
 }
 
 /** The section as markdown. */

@@ -7,9 +7,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fs, readdirSync } from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from './moto.js';
 
 /** A running server: `url` of its `postgres` database, `urlOf(db)` of another one; `stop()` ends it and deletes its files. */
 export interface PostgresServer {
@@ -29,16 +29,6 @@ export function pgBin(name: string): string {
   const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
   for (const v of versions) if (existsSync(path.join(root, v, 'bin', name))) return path.join(root, v, 'bin', name);
   throw new Error(`${name} not found: install PostgreSQL (Debian package postgresql)`);
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    }).on('error', reject);
-  });
 }
 
 /** Starts a fresh server (see the file comment); waits until it accepts connections. */

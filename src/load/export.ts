@@ -6,7 +6,7 @@ import { IngotError, messageOf } from '../errors.js';
 import { scanOf, type Lake } from '../lake.js';
 import type { DatasetDefinition } from '../pipeline/definition.js';
 import type { Interval } from '../pipeline/interval.js';
-import { connectionString } from '../sources/postgres.js';
+import { resolveEnv } from '../env.js';
 import type { DataType, StructType } from '../table/schema.js';
 
 /**
@@ -108,7 +108,7 @@ async function writeCsv(file: string, columns: string[], rows: Row[], dataset: s
 async function upsertPostgres(target: { connection: string; table: string }, schema: StructType, rows: Row[], slice: { column: string; interval: Interval } | undefined, dataset: string): Promise<void> {
   const fail = (message: string, err?: unknown): IngotError =>
     new IngotError('EXPORT_FAILED', `${dataset}: export to postgres table ${target.table}: ${message}`, { dataset, table: target.table }, { cause: err });
-  const client = new pg.Client({ connectionString: connectionString(target.connection, fail) });
+  const client = new pg.Client({ connectionString: resolveEnv(target.connection, (m) => fail(m), 'the connection URL') });
   client.on('error', () => {}); // a dropped connection surfaces through the pending query
   try {
     await client.connect();

@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import { addDays } from '../pipeline/interval.js';
+import { addDays, intervalOf } from '../pipeline/interval.js';
 import type { IntervalKind } from './pipeline.js';
 
 /**
@@ -15,23 +15,21 @@ export function localDate(instant: Date, tz: string): string {
   return `${get('year')}-${get('month')}-${get('day')}`;
 }
 
+const GRAIN = { daily: 'day', monthly: 'month' } as const;
+
 /** The logical date of the interval of `kind` containing `date`. */
 export function intervalStart(date: string, kind: IntervalKind): string {
-  return kind === 'daily' ? date : `${date.slice(0, 7)}-01`;
+  return intervalOf(date, GRAIN[kind]).start;
 }
 
 /** The logical date of the interval after the one starting at `date`. */
 export function nextInterval(date: string, kind: IntervalKind): string {
-  if (kind === 'daily') return addDays(date, 1);
-  const [y, m] = date.split('-').map(Number) as [number, number];
-  return m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
+  return intervalOf(date, GRAIN[kind]).end;
 }
 
 /** The logical date of the interval before the one starting at `date`. */
 export function previousInterval(date: string, kind: IntervalKind): string {
-  if (kind === 'daily') return addDays(date, -1);
-  const [y, m] = date.split('-').map(Number) as [number, number];
-  return m === 1 ? `${y - 1}-12-01` : `${y}-${String(m - 1).padStart(2, '0')}-01`;
+  return intervalOf(addDays(date, -1), GRAIN[kind]).start;
 }
 
 /** The last interval complete at `instant` in `tz`: the one ending at the latest local midnight (or month start) at or before it. */
@@ -51,9 +49,4 @@ export function latestTick(schedule: string, tz: string, now: Date): Date | unde
   const cron = new Cron(schedule, { timezone: tz, paused: true });
   // croner's previousRuns excludes the reference instant itself: step 1 ms past it
   return cron.previousRuns(1, new Date(now.getTime() + 1))[0];
-}
-
-/** The next tick of cron `schedule` (in `tz`) after `now`. */
-export function nextTick(schedule: string, tz: string, now: Date): Date | undefined {
-  return new Cron(schedule, { timezone: tz, paused: true }).nextRun(now) ?? undefined;
 }

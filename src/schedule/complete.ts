@@ -1,4 +1,5 @@
 import type { Lake } from '../lake.js';
+import { addDays } from '../pipeline/interval.js';
 import type { MetadataStore } from './store/store.js';
 
 /** Delta `txn` appId prefix of the runner's commits: `ingot:<logical date>`. */
@@ -10,7 +11,7 @@ const TXN_PREFIX = 'ingot:';
  * `ingot:<date>`, which survives even when the history was lost or the run was made elsewhere).
  */
 export async function completeDates(store: MetadataStore, lake: Lake, dataset: string): Promise<string[]> {
-  const dates = new Set((await store.completeDates(dataset)).map((d) => d.slice(0, 10)));
+  const dates = new Set(await store.completeDates(dataset));
   const snapshot = await lake.table(dataset).trySnapshot();
   for (const appId of snapshot?.txns.keys() ?? []) {
     const date = appId.startsWith(TXN_PREFIX) ? appId.slice(TXN_PREFIX.length) : '';
@@ -21,7 +22,7 @@ export async function completeDates(store: MetadataStore, lake: Lake, dataset: s
 
 /** Whether `dataset`'s interval for `logicalDate` is complete (see `completeDates`). */
 export async function isComplete(store: MetadataStore, lake: Lake, dataset: string, logicalDate: string): Promise<boolean> {
-  if ((await store.completeDates(dataset)).includes(logicalDate)) return true;
+  if (await store.completeOn(dataset, logicalDate)) return true;
   const snapshot = await lake.table(dataset).trySnapshot();
   return snapshot?.txns.has(`${TXN_PREFIX}${logicalDate}`) ?? false;
 }
@@ -31,7 +32,7 @@ export function dateRanges(dates: string[]): { from: string; to: string; days: n
   const out: { from: string; to: string; days: number }[] = [];
   for (const d of dates) {
     const last = out[out.length - 1];
-    if (last && Date.parse(`${d}T00:00:00Z`) - Date.parse(`${last.to}T00:00:00Z`) === 86_400_000) {
+    if (last && addDays(last.to, 1) === d) {
       last.to = d;
       last.days++;
     } else out.push({ from: d, to: d, days: 1 });

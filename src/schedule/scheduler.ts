@@ -91,11 +91,6 @@ export class Scheduler {
     loop();
   }
 
-  /** Runs in flight in this process. */
-  get active(): number {
-    return this.inFlight.size;
-  }
-
   /** Claims and starts the due intervals (one evaluation of every pipeline). */
   async tick(): Promise<void> {
     const paused = await this.store.paused();

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import pg from 'pg';
 import { quoteIdent, quoteString, type Engine } from '../engine/engine.js';
+import { resolveEnv } from '../env.js';
 import { IngotError, messageOf } from '../errors.js';
 import type { PostgresSource } from '../pipeline/definition.js';
 import type { SourceBatch, SourceConnector, SourceContext } from './source.js';
@@ -61,7 +62,7 @@ export class PostgresConnector implements SourceConnector {
     const fail = (code: 'INPUT_MISSING' | 'INPUT_MALFORMED', message: string, err?: unknown): IngotError =>
       new IngotError(code, `${ctx.dataset}: postgres ${what}: ${message}`, { dataset: ctx.dataset, ...(source.table ? { table: source.table } : {}) }, { cause: err });
 
-    const client = new pg.Client({ connectionString: connectionString(source.connection, (m) => fail('INPUT_MISSING', m)), types: RAW_TEXT });
+    const client = new pg.Client({ connectionString: resolveEnv(source.connection, (m) => fail('INPUT_MISSING', m), 'the connection URL'), types: RAW_TEXT });
     client.on('error', () => {}); // a dropped connection surfaces through the pending query
     try {
       await client.connect();
@@ -188,16 +189,6 @@ async function copyToFile(client: pg.Client, sql: string, file: string): Promise
   } finally {
     out.destroy();
   }
-}
-
-/** `env:NAME` → the value of environment variable NAME; anything else is the URL itself. */
-/** The URL of `connection`: itself, or for `env:NAME` the value of environment variable NAME; `fail(message)` when unset. */
-export function connectionString(connection: string, fail: (message: string) => IngotError): string {
-  if (!connection.startsWith('env:')) return connection;
-  const name = connection.slice(4);
-  const value = process.env[name];
-  if (!value) throw fail(`environment variable ${name} (the connection URL) is not set`);
-  return value;
 }
 
 /** `schema.table` or `table` → `"schema"."table"`. */

@@ -5,7 +5,6 @@
  * `ON CONFLICT ... DO UPDATE ... WHERE`, `RETURNING`, `BIGINT` for epoch milliseconds.
  */
 export interface SqlDb {
-  readonly dialect: 'sqlite' | 'postgres';
   /** Where the store lives, for messages (file path or URL without password). */
   readonly location: string;
   /** Runs a statement; returns the number of rows it changed. */

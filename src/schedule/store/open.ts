@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { IngotError } from '../../errors.js';
 import type { Project } from '../../pipeline/project.js';
-import { PostgresDb } from './postgres.js';
+import { resolveEnv } from '../../env.js';
+import { PostgresDb, redactUrl } from './postgres.js';
 import { SqliteDb } from './sqlite.js';
 import { MetadataStore } from './store.js';
 
@@ -15,18 +16,12 @@ export const DEFAULT_METADATA = '.ingot/metadata.db';
  * METADATA_UNAVAILABLE when the database cannot be opened.
  */
 export async function openMetadataAt(location: string, dir: string): Promise<MetadataStore> {
-  let target = location;
-  if (target.startsWith('env:')) {
-    const name = target.slice(4);
-    const value = process.env[name];
-    if (!value) throw new IngotError('CONFIG_INVALID', `metadata: environment variable ${name} is not set`, {});
-    target = value;
-  }
+  const target = resolveEnv(location, (m) => new IngotError('CONFIG_INVALID', `metadata: ${m}`, {}));
   try {
     if (/^postgres(ql)?:\/\//.test(target)) return await MetadataStore.open(new PostgresDb(target));
     return await MetadataStore.open(new SqliteDb(path.resolve(dir, target)));
   } catch (err) {
-    throw new IngotError('METADATA_UNAVAILABLE', `cannot open the metadata store ${target.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')}: ${(err as Error).message}`, {}, { cause: err });
+    throw new IngotError('METADATA_UNAVAILABLE', `cannot open the metadata store ${redactUrl(target)}: ${(err as Error).message}`, {}, { cause: err });
   }
 }
 

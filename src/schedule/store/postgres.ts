@@ -6,7 +6,6 @@ import type { SqlDb } from './db.js';
  * URL. `?` placeholders become `$1`, `$2`... A small pool (2 connections) per process.
  */
 export class PostgresDb implements SqlDb {
-  readonly dialect = 'postgres';
   readonly location: string;
   private readonly pool: pg.Pool;
   private readonly texts = new Map<string, string>();
@@ -15,7 +14,7 @@ export class PostgresDb implements SqlDb {
     this.pool = new pg.Pool({ connectionString: url, max: 2 });
     // an idle client losing its connection must not crash the process
     this.pool.on('error', () => {});
-    this.location = url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+    this.location = redactUrl(url);
   }
 
   private text(sql: string): string {
@@ -55,4 +54,9 @@ export class PostgresDb implements SqlDb {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/** `url` with its password replaced by `***`, for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }

@@ -9,7 +9,6 @@ import type { SqlDb } from './db.js';
  * wait up to 10 s for the lock).
  */
 export class SqliteDb implements SqlDb {
-  readonly dialect = 'sqlite';
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
 
