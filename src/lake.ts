@@ -168,6 +168,11 @@ export async function discardFiles(table: DeltaTable, paths: string[]): Promise<
   await Promise.all(paths.map((p) => table.store.delete(p)));
 }
 
+/** Deletes the data files a prepared commit adds, when it will not be committed. */
+export function discardCommit(table: DeltaTable, commit: PreparedCommit): Promise<void> {
+  return discardFiles(table, commit.actions.flatMap((a) => ('add' in a ? [decodePath(a.add.path)] : [])));
+}
+
 function checkName(name: string): RegExpExecArray {
   const m = TABLE_NAME.exec(name);
   if (!m) throw new IngotError('DATASET_INVALID', `table name "${name}" must be layer.table (lower-case letters, digits, _)`, { table: name });

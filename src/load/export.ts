@@ -1,4 +1,3 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import pg from 'pg';
 import { quoteIdent, type Engine, type Row } from '../engine/engine.js';
@@ -8,6 +7,7 @@ import type { DatasetDefinition } from '../pipeline/definition.js';
 import type { Interval } from '../pipeline/interval.js';
 import { resolveEnv } from '../env.js';
 import type { DataType, StructType } from '../table/schema.js';
+import { LocalStore } from '../storage/local.js';
 
 /**
  * Where a dataset's rows go after each run commits it (`exports` on a dataset). The rows of a
@@ -62,7 +62,7 @@ export async function exportDataset(engine: Engine, lake: Lake, projectDir: stri
   const rows = await engine.query(`SELECT ${fields.map((f) => `${textOf(quoteIdent(f.name), f.type)} AS ${quoteIdent(f.name)}`).join(', ')} FROM ${quoteIdent(layer)}.${quoteIdent(name)}${where}`);
   const columns = fields.map((f) => f.name);
   if (exports.file) await writeCsv(path.resolve(projectDir, exports.file.replaceAll('{logical_date}', logicalDate ?? 'full')), columns, rows, dataset.name);
-  if (exports.postgres) await upsertPostgres(exports.postgres, snapshot.schema, rows, column ? { column, interval } : undefined, dataset.name);
+  if (exports.postgres) await replacePostgresSlice(exports.postgres, snapshot.schema, rows, column ? { column, interval } : undefined, dataset.name);
   return { rows: rows.length };
 }
 
@@ -94,18 +94,15 @@ function csvField(value: unknown): string {
 
 async function writeCsv(file: string, columns: string[], rows: Row[], dataset: string): Promise<void> {
   const lines = [columns.map(csvField).join(','), ...rows.map((r) => columns.map((c) => csvField(r[c])).join(','))];
-  const tmp = `${file}.${process.pid}.tmp`;
   try {
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(tmp, lines.join('\n') + '\n');
-    await fs.rename(tmp, file);
+    // written beside the target under a unique name, then renamed over it: readers see the old file or the new
+    await new LocalStore(path.dirname(file)).put(path.basename(file), lines.join('\n') + '\n');
   } catch (err) {
-    await fs.rm(tmp, { force: true });
     throw new IngotError('EXPORT_FAILED', `${dataset}: export to file ${file}: ${messageOf(err)}`, { dataset, file }, { cause: err });
   }
 }
 
-async function upsertPostgres(target: { connection: string; table: string }, schema: StructType, rows: Row[], slice: { column: string; interval: Interval } | undefined, dataset: string): Promise<void> {
+async function replacePostgresSlice(target: { connection: string; table: string }, schema: StructType, rows: Row[], slice: { column: string; interval: Interval } | undefined, dataset: string): Promise<void> {
   const fail = (message: string, err?: unknown): IngotError =>
     new IngotError('EXPORT_FAILED', `${dataset}: export to postgres table ${target.table}: ${message}`, { dataset, table: target.table }, { cause: err });
   const client = new pg.Client({ connectionString: resolveEnv(target.connection, (m) => fail(m), 'the connection URL') });

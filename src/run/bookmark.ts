@@ -2,22 +2,21 @@ import { quoteIdent, type Engine } from '../engine/engine.js';
 import { IngotError } from '../errors.js';
 import { scanOf } from '../lake.js';
 import { fieldOf } from '../table/schema.js';
-import { parseStats } from '../table/snapshot.js';
+import { parseStats, type Snapshot } from '../table/snapshot.js';
 import type { DeltaTable } from '../table/table.js';
 
 /** Delta types whose file stats are exact (no truncation, no rounding), so their max can come from stats. */
 const EXACT_STATS = new Set(['byte', 'short', 'integer', 'long', 'date']);
 
 /**
- * The greatest value of `column` in the latest committed snapshot of `table` (attached to the
- * engine as `name` when the stats do not answer), as text, or undefined when the table does not
- * exist or holds no non-NULL value. Read from the files' `maxValues` stats ("Per-file
+ * The greatest value of `column` in `snapshot` of `table` (attached to the engine as `name` when
+ * the stats do not answer), as text, or undefined when the table does not exist (no snapshot) or
+ * holds no non-NULL value. Read from the files' `maxValues` stats ("Per-file
  * Statistics") when the column is an integer or date column that every file with non-NULL values
  * has stats for; otherwise `SELECT max(column)` over the table.
  * Errors: COLUMN_UNKNOWN when the table has no such column.
  */
-export async function maxOfTable(engine: Engine, table: DeltaTable, name: string, column: string): Promise<string | undefined> {
-  const snapshot = await table.trySnapshot();
+export async function maxOfTable(engine: Engine, table: DeltaTable, snapshot: Snapshot | undefined, name: string, column: string): Promise<string | undefined> {
   if (!snapshot) return undefined;
   const field = fieldOf(snapshot.schema, column);
   if (!field) throw new IngotError('COLUMN_UNKNOWN', `${name}: cursor column ${column} is not in the table (columns: ${snapshot.schema.fields.map((f) => f.name).join(', ')})`, { table: name, column });

@@ -104,6 +104,8 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
       throw invalid('CHANGES_INVALID', `${String(problems!['dup_n'])} changes of key ${String(problems!['dup_key'])} have the same ${changes!.sequenceBy} ${String(problems!['dup_seq'])}: which one wins is undefined`, changes!.sequenceBy);
     }
 
+    // the columns the table keeps (the feed's, less except columns); a merge adds the new ones to the schema
+    const stored = columns.filter((c) => !(changes?.exceptColumns ?? []).includes(c));
     const rebuild = options.full || !base;
     const write = async (query: string): Promise<KeyedWrite> => {
       const out = await engine.stage(OUT, query);
@@ -114,9 +116,7 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
       return { ...w, rows: out.rows, batchRows: batch.rows };
     };
     const mergeInto = async (merge: MergeOptions): Promise<KeyedWrite> => {
-      // the table gains the feed's new stored columns (never the except columns or ingot's own)
-      const evolve = columns.filter((c) => !(changes?.exceptColumns ?? []).includes(c));
-      const plan = await prepareMerge(table, engine, { ...merge, mergeSchema: evolve }, base!, options.txn);
+      const plan = await prepareMerge(table, engine, { ...merge, mergeSchema: stored }, base!, options.txn);
       // nothing to change still commits, with the run's txn, like an append of no rows
       const commit = plan.commit ?? prepareRewrite(base!, { removed: [], added: [], operation: 'MERGE', parameters: { predicate: JSON.stringify(merge.on) }, metrics: plan.metrics, txn: options.txn }).commit;
       commit.operationParameters = { ...commit.operationParameters, ...options.parameters };
@@ -131,7 +131,6 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
     }
 
     const seq = quoteIdent(changes.sequenceBy);
-    const stored = columns.filter((c) => !(changes.exceptColumns ?? []).includes(c));
     if ((changes.scdType ?? 1) === 1) {
       const latest = latestPerKeySql(BATCH, key, changes.sequenceBy);
       if (rebuild) return await write(`SELECT ${stored.map(quoteIdent).join(', ')} FROM (${latest}) AS __l WHERE NOT ${DELETE_FLAG}`);

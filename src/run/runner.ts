@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { DuckDBEngine } from '../engine/duckdb/engine.js';
 import { quoteIdent, type Engine } from '../engine/engine.js';
 import { IngotError, messageOf } from '../errors.js';
-import { discardFiles, scanOf, stageWrite, Lake } from '../lake.js';
+import { discardCommit, scanOf, stageWrite, Lake } from '../lake.js';
 import type { Expectation, Source } from '../pipeline/definition.js';
 import type { Project } from '../pipeline/project.js';
 import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph, type DatasetNode } from '../pipeline/graph.js';
@@ -19,7 +19,7 @@ import type { Filter } from '../table/filter.js';
 import type { Snapshot } from '../table/snapshot.js';
 import type { DomainMetadata } from '../table/actions.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
-import { decodePath, type WriteMode } from '../table/write.js';
+import type { WriteMode } from '../table/write.js';
 import { fieldOf, type StructType } from '../table/schema.js';
 import { exportDataset } from '../load/export.js';
 import { maxOfTable } from './bookmark.js';
@@ -200,7 +200,7 @@ export class Runner {
       if (error === undefined) error = await this.exportAll(results, logicalDate);
     } else {
       for (const w of pending.values()) {
-        await discardFiles(w.table, w.commit.actions.flatMap((a) => ('add' in a ? [decodePath(a.add.path)] : [])));
+        await discardCommit(w.table, w.commit);
       }
     }
     const result: RunResult = {
@@ -244,7 +244,7 @@ export class Runner {
       const ctx: SourceContext = { projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn, logicalDate, runId, appends: !full && ds.materialization === 'append' };
       // the bookmark of an incremental source is derived from the committed table (never in a full refresh)
       if (!full) {
-        ctx.maxOfTarget = (column) => maxOfTable(this.engine, this.lake.table(ds.name), ds.name, column);
+        ctx.maxOfTarget = (column) => maxOfTable(this.engine, this.lake.table(ds.name), committed, ds.name, column);
         ctx.committed = new Map([...(committed?.domains.values() ?? [])].map((d) => [d.domain, d.configuration]));
       }
       const batch = await connectorFor(ds.source).read(ctx, this.engine, '__source');
@@ -342,8 +342,8 @@ export class Runner {
         alreadyCommitted = true;
         return 0;
       }
-      if (name === ds.name && isKeyed(ds)) {
-        const k = await stageKeyed(this.engine, table, base, query, ds, { full, partitionBy: ds.partitionBy ?? [], parameters, txn, domainMetadata: own ? domainMetadata : undefined })
+      if (own && isKeyed(ds)) {
+        const k = await stageKeyed(this.engine, table, base, query, ds, { full, partitionBy: ds.partitionBy ?? [], parameters, txn, domainMetadata })
           .catch((err: unknown) => { throw fail('SQL_ERROR', messageOf(err), err); });
         pending.set(name, { commit: k.commit, preview: k.preview, table });
         rowsIn ??= k.batchRows;
@@ -403,7 +403,7 @@ export class Runner {
       const w = pending.get(name);
       if (!w) continue;
       pending.delete(name);
-      await discardFiles(w.table, w.commit.actions.flatMap((a) => ('add' in a ? [decodePath(a.add.path)] : [])));
+      await discardCommit(w.table, w.commit);
     }
     await this.engine.drop('__quarantine', '__checked', '__source');
   }

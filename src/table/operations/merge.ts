@@ -86,7 +86,7 @@ export interface PreparedMerge {
  * Plans the MERGE of `options` into `snapshot` of `table` and writes its data files, without
  * committing: the caller commits `commit` with `DeltaTable.commit` (its `readVersion` is
  * `snapshot.version`, so a concurrent change of the table is detected then) or, when it gives
- * up, deletes the files the commit adds (`discardFiles`). `txn` is committed with it. The rest as `merge`.
+ * up, deletes the files the commit adds (`discardCommit`). `txn` is committed with it. The rest as `merge`.
  */
 export async function prepareMerge(table: DeltaTable, engine: Engine, options: MergeOptions, snapshot: Snapshot, txn?: { appId: string; version: number }): Promise<PreparedMerge> {
   assertWritable(snapshot, table.location);

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { quoteIdent, quoteString, type Engine } from '../../engine/engine.js';
-import { discardFiles, scanOf, writeDataFiles } from '../../lake.js';
+import { discardCommit, scanOf, writeDataFiles } from '../../lake.js';
 import type { Action, Add } from '../actions.js';
 import type { Filter } from '../filter.js';
 import type { Snapshot } from '../snapshot.js';
@@ -126,7 +126,7 @@ export async function commitPrepared(table: DeltaTable, { commit, metrics }: Pre
   try {
     return { version: await table.commit(commit), committed: true, metrics };
   } catch (err) {
-    await discardFiles(table, commit.actions.flatMap((a) => ('add' in a ? [decodePath(a.add.path)] : [])));
+    await discardCommit(table, commit);
     throw err;
   }
 }
