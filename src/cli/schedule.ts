@@ -5,7 +5,7 @@ import { parseDate } from '../pipeline/interval.js';
 import { loadProject, type Project } from '../pipeline/project.js';
 import { backfill } from '../schedule/backfill.js';
 import { intervalStart, lastComplete } from '../schedule/calendar.js';
-import { completeDates, dateRanges } from '../schedule/complete.js';
+import { completeDates, dateRanges } from '../schedule/complete-dates.js';
 import { pipelineNamed, pipelinesOf } from '../schedule/pipeline.js';
 import { Scheduler } from '../schedule/scheduler.js';
 import { openMetadata } from '../schedule/store/open.js';

@@ -27,7 +27,7 @@ import { attachCommitted, isKeyed, stageKeyed } from './materialize.js';
 import { landCsv } from './landing.js';
 import { conformSchema } from './schema-change.js';
 import { openMetadata } from '../schedule/store/open.js';
-import type { RunHistory } from './metadata.js';
+import type { RunHistory } from './run-history.js';
 import type { DatasetResult, ExpectationResult, RunResult } from './result.js';
 
 /** Progress of a run, for display. */

@@ -18,9 +18,6 @@ import type { SourceBatch } from './source.js';
  */
 export type WebLogFormat = 'combined' | 'common';
 
-/** The formats `readWebLogs` parses. */
-export const WEBLOG_FORMATS: readonly string[] = ['combined', 'common'];
-
 /** Column → SQL type of the rows of a `format` log (in order), before `_line` and the lineage columns. */
 export function webLogColumns(format: WebLogFormat): Record<string, string> {
   return {

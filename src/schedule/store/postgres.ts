@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { SqlDb } from './db.js';
+import type { SqlDb } from './sql-db.js';
 
 /**
  * A metadata store database in PostgreSQL, shared by every ingot process configured with the same

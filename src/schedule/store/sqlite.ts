@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import type { SqlDb } from './db.js';
+import type { SqlDb } from './sql-db.js';
 
 /**
  * A metadata store database in one SQLite file (created with its folder if absent). WAL mode, so

@@ -1,7 +1,7 @@
 import { IngotError } from '../../errors.js';
-import type { RunHistory, RunIdentityRecord } from '../../run/metadata.js';
+import type { RunHistory, RunIdentityRecord } from '../../run/run-history.js';
 import type { ExpectationResult, RunResult } from '../../run/result.js';
-import type { SqlDb } from './db.js';
+import type { SqlDb } from './sql-db.js';
 
 /** State of one interval (logical date) of one pipeline. */
 export type IntervalStatus = 'queued' | 'running' | 'success' | 'failed';

@@ -1,7 +1,7 @@
 import { IngotError, messageOf } from '../errors.js';
 import type { DatasetResult, RunResult } from '../run/result.js';
 import type { Runner } from '../run/runner.js';
-import { isComplete } from './complete.js';
+import { isComplete } from './complete-dates.js';
 import type { Pipeline } from './pipeline.js';
 import type { Claim, MetadataStore } from './store/store.js';
 import { TaskLog, type LogFn } from './task-log.js';
