@@ -10,7 +10,7 @@ import * as http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { backfill } from '../src/schedule/backfill.js';
 import { dueIntervals, Scheduler } from '../src/schedule/scheduler.js';
-import { pipelineNamed, pipelinesOf } from '../src/schedule/pipeline.js';
+import { pipelineNamed, pipelinesOf, type Pipeline } from '../src/schedule/pipeline.js';
 import { openMetadata, openMetadataAt } from '../src/schedule/store/open.js';
 import type { MetadataStore } from '../src/schedule/store/store.js';
 import { cli, tempDir } from './fixtures.js';
@@ -93,7 +93,7 @@ describe('schedules', () => {
     assert.equal(runs.length, 6);
     assert.ok(runs.every((r) => r.pipeline === 'events' && r.status === 'success'));
     const intervals = await cli(['intervals', 'bronze.events', '-p', dir, '--format', 'json']);
-    assert.deepEqual(JSON.parse(intervals.out), [{ from: '2024-03-05', to: '2024-03-09', days: 5 }]);
+    assert.deepEqual(JSON.parse(intervals.out), [{ from: '2024-03-05', to: '2024-03-09', intervals: 5 }]);
   });
 
   it('a pipeline waits for an upstream dataset of another pipeline; a sensor times out', async (t) => {
@@ -124,6 +124,55 @@ describe('schedules', () => {
     // every report run started after the ingest run of its date ended
     const ended = new Map(s.results.filter((r) => r.pipeline === 'ingest').map((r) => [r.logicalDate, r.endedAt.getTime()]));
     for (const r of s.results.filter((x) => x.pipeline === 'report')) assert.ok(r.startedAt.getTime() >= ended.get(r.logicalDate)!, r.logicalDate);
+  });
+
+  it('hourly intervals: per wall-clock hour in a time zone, hour-grain partitions, a daily pipeline waits for its 24 hours', async (t) => {
+    const { dir, cleanup } = await tempDir('sched-hourly');
+    t.after(cleanup);
+    const project = await writeProject(dir, `{ lake: './lake', pipelines: [
+      pipeline({ name: 'clicks', datasets: ['bronze.clicks', 'silver.clicks_hourly'], schedule: '10 * * * *', interval: 'hourly', timezone: 'Asia/Kolkata', start: '2024-03-05' }),
+      pipeline({ name: 'daily', datasets: ['gold.clicks_daily'], schedule: '0 2 * * *', timezone: 'Asia/Kolkata', start: '2024-03-05', dependsOn: [{ dataset: 'silver.clicks_hourly', timeout: '120s' }] }) ] }`, {
+      'bronze/clicks.sql': '-- materialization: append\nSELECT {{logical_date}} + INTERVAL (range * 20) MINUTE AS ts, range AS i FROM range(3)\n',
+      'silver/clicks_hourly.sql': "-- materialization: replace partition\n-- partition_by: hour\n-- grain: hour\nSELECT date_trunc('hour', ts) AS hour, count(*) AS n FROM bronze.clicks WHERE ts >= {{start}} AND ts < {{end}} GROUP BY 1\n",
+      'gold/clicks_daily.sql': '-- materialization: replace partition\n-- partition_by: day\nSELECT CAST(hour AS DATE) AS day, sum(n) AS n, count(*) AS hours FROM silver.clicks_hourly WHERE hour >= {{start}} AND hour < {{end}} GROUP BY 1\n',
+    });
+    const [clicks, daily] = pipelinesOf(project) as [Pipeline, Pipeline];
+    assert.equal(clicks.start, '2024-03-05T00:00');
+    assert.deepEqual(daily.dependsOn.map((d) => d.interval), ['hourly']);
+    // 00:15 UTC on 03-06 is 05:45 in Kolkata (+05:30): the 05:10 tick covers the hour 04:00–05:00
+    const due = dueIntervals(clicks, [], new Date('2024-03-06T00:15:00Z'));
+    assert.equal(due.length, 29);
+    assert.deepEqual([due[0], due[23], due.at(-1)], ['2024-03-05T00:00', '2024-03-05T23:00', '2024-03-06T04:00']);
+    assert.deepEqual(dueIntervals(clicks, [], new Date('2024-03-05T23:39:00Z')).at(-1), '2024-03-06T03:00', '05:09 local: the 05:10 tick has not come');
+    assert.deepEqual(dueIntervals(daily, [], new Date('2024-03-06T00:15:00Z')), ['2024-03-05']);
+
+    const { s, store } = await scheduler(t, project, '2024-03-06T00:15:00Z');
+    await store.setPaused('clicks', true);
+    s.start();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(s.results.length, 0, 'the daily run waits while its hours are missing');
+    await store.setPaused('clicks', false);
+    await s.idle();
+    const hourly = s.results.filter((r) => r.pipeline === 'clicks');
+    assert.deepEqual(hourly.map((r) => r.logicalDate), due, 'one run per hour, oldest first');
+    const [day] = s.results.filter((r) => r.pipeline === 'daily');
+    assert.ok(day && day.status === 'success', day?.error);
+    assert.ok(day.startedAt.getTime() >= hourly[23]!.endedAt.getTime(), 'the daily run started after its last hour ended');
+    assert.deepEqual(await query(project, 'SELECT CAST(day AS VARCHAR) AS day, CAST(n AS INTEGER) AS n, CAST(hours AS INTEGER) AS hours FROM gold.clicks_daily'), [{ day: '2024-03-05', n: 72, hours: 24 }]);
+
+    // a rerun of two hours replaces exactly their partitions (bronze appends its rows again)
+    const re = await cli(['backfill', 'clicks', '-p', dir, '--from', '2024-03-05T03:00', '--to', '2024-03-05T04:00', '--rerun']);
+    assert.equal(re.code, 0, re.err);
+    const rows = await query(project, "SELECT strftime(hour, '%H') AS h, CAST(n AS INTEGER) AS n FROM silver.clicks_hourly WHERE hour < TIMESTAMP '2024-03-05 06:00:00' ORDER BY hour");
+    assert.deepEqual(rows, ['00', '01', '02', '03', '04', '05'].map((h) => ({ h, n: h === '03' || h === '04' ? 6 : 3 })));
+    const files = await query(project, 'SELECT count(*) AS files, count(DISTINCT hour) AS hours FROM silver.clicks_hourly');
+    assert.equal(Number(files[0]!['files']), 29, 'one row per hour: replaced, not duplicated');
+    const intervals = await cli(['intervals', 'silver.clicks_hourly', '-p', dir, '--format', 'json']);
+    assert.deepEqual(JSON.parse(intervals.out), [{ from: '2024-03-05T00:00', to: '2024-03-06T04:00', intervals: 29 }]);
+    // a day given to an hourly backfill means its 24 hours
+    const all = await cli(['backfill', 'clicks', '-p', dir, '--from', '2024-03-05', '--to', '2024-03-05']);
+    assert.equal(all.code, 0, all.err);
+    assert.match(all.out, /0 intervals ran, 0 failed, 24 skipped/);
   });
 
   it('runs at most maxActiveRuns per pipeline and overall', async (t) => {

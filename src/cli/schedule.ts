@@ -62,7 +62,7 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
     .command('backfill <pipeline>')
     .description('run every interval of a pipeline in a range, skipping complete ones (unless --rerun)')
     .addOption(projectOption())
-    .requiredOption('--from <date>', 'first logical date YYYY-MM-DD')
+    .requiredOption('--from <date>', 'first logical date: YYYY-MM-DD, or an hour YYYY-MM-DDTHH:00')
     .requiredOption('--to <date>', 'last logical date, inclusive')
     .option('--parallel <n>', 'intervals at once', (v) => Number(v), 1)
     .option('--rerun', 'run complete intervals again')
@@ -149,7 +149,7 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
           io.out(`${table}: no complete interval`);
           return;
         }
-        io.out(formatRows(dateRanges(dates).map((r) => ({ from: r.from, to: r.to, days: r.days })), opts.format));
+        io.out(formatRows(dateRanges(dates), opts.format));
       });
     });
 }

@@ -59,8 +59,8 @@ export interface ChangeFeed {
   exceptColumns?: string[];
 }
 
-/** Size of the interval a run owns for a `replace partition` dataset. */
-export type Grain = 'day' | 'month';
+/** Size of the interval a run owns for a `replace partition` dataset (`hour`: an hourly interval of a TIMESTAMP partition column). */
+export type Grain = 'hour' | 'day' | 'month';
 
 /**
  * Raw files in the project folder or on S3. `{column}` in `path` is a path segment holding that
@@ -122,7 +122,10 @@ export interface DatasetDefinition {
   materialization: Materialization;
   /** Delta partition columns. `replace partition` replaces by the first one. */
   partitionBy?: string[];
-  /** Interval a `replace partition` run owns (default `day`). */
+  /**
+   * Interval a `replace partition` run owns (default: the logical date's own, `day`, or `hour` for
+   * an hourly pipeline's `YYYY-MM-DDTHH:00`). With `hour` the partition column is a TIMESTAMP.
+   */
   grain?: Grain;
   /** Key columns of `merge` and `apply changes`: identify a row. A NULL key fails the run (CHANGES_INVALID). */
   key?: string[];
@@ -198,7 +201,7 @@ export const datasetSchema = z
     landing: z.string().min(1).optional(),
     materialization: z.enum(['append', 'overwrite', 'replace partition', 'merge', 'apply changes']),
     partitionBy: z.array(z.string().regex(identifier)).optional(),
-    grain: z.enum(['day', 'month']).optional(),
+    grain: z.enum(['hour', 'day', 'month']).optional(),
     key: z.array(z.string().min(1)).min(1).optional(),
     orderBy: z.string().min(1).optional(),
     changes: z.object({

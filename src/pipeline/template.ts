@@ -1,5 +1,5 @@
 import { IngotError } from '../errors.js';
-import type { Interval } from './interval.js';
+import { boundValue, isHour, type Interval } from './interval.js';
 
 /** Values a dataset's SQL can use as `{{name}}`. */
 export interface TemplateContext {
@@ -8,17 +8,22 @@ export interface TemplateContext {
   runId: string;
 }
 
+/** A day as a DATE literal, an hour as a TIMESTAMP literal. */
+function literal(bound: string): string {
+  return isHour(bound) ? `TIMESTAMP '${boundValue(bound)}'` : `DATE '${bound}'`;
+}
+
 /**
- * Replaces `{{start}}`, `{{end}}` (DATE literals), `{{logical_date}}` (DATE literal or NULL),
+ * Replaces `{{start}}`, `{{end}}` (DATE literals, TIMESTAMP for hours), `{{logical_date}}` (DATE or TIMESTAMP literal, or NULL),
  * `{{run_id}}` (string literal) and `{{this}}` (the dataset's own table as last committed, for
  * expectations: `layer.table`) in `sql`. An unknown template name is an error (DATASET_INVALID).
  */
 export function renderSql(sql: string, ctx: TemplateContext, dataset: string): string {
   return sql.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_m, name: string) => {
     switch (name) {
-      case 'start': return `DATE '${ctx.interval.start}'`;
-      case 'end': return `DATE '${ctx.interval.end}'`;
-      case 'logical_date': return ctx.logicalDate ? `DATE '${ctx.logicalDate}'` : 'CAST(NULL AS DATE)';
+      case 'start': return literal(ctx.interval.start);
+      case 'end': return literal(ctx.interval.end);
+      case 'logical_date': return ctx.logicalDate ? literal(ctx.logicalDate) : 'CAST(NULL AS DATE)';
       case 'run_id': return `'${ctx.runId}'`;
       case 'this': return dataset;
       default:
@@ -28,7 +33,7 @@ export function renderSql(sql: string, ctx: TemplateContext, dataset: string): s
 }
 
 /**
- * Replaces `{{start}}`, `{{end}}`, `{{logical_date}}` (plain `YYYY-MM-DD`) and `{{run_id}}` in
+ * Replaces `{{start}}`, `{{end}}`, `{{logical_date}}` (plain `YYYY-MM-DD` or `YYYY-MM-DDTHH:00`) and `{{run_id}}` in
  * text such as a source URL, each value passed through `encode` (e.g. `encodeURIComponent`).
  * Errors (DATASET_INVALID): an unknown template name, or a date template in a full-refresh run,
  * which has no bounded interval or logical date.

@@ -8,7 +8,7 @@ import type { Expectation, Source } from '../pipeline/definition.js';
 import type { Project } from '../pipeline/project.js';
 import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph, type DatasetNode } from '../pipeline/graph.js';
 import { batchCheckSql, planExpectations } from '../pipeline/expectations.js';
-import { EVERYTHING, intervalOf, type Interval } from '../pipeline/interval.js';
+import { boundValue, EVERYTHING, intervalOf, type Interval } from '../pipeline/interval.js';
 import { renderSql } from '../pipeline/template.js';
 import { ArchiveConnector } from '../sources/archive.js';
 import { FilesConnector, inputError } from '../sources/files.js';
@@ -217,7 +217,7 @@ export class Runner {
     const ds = node.dataset;
     const txn = { appId: `ingot:${logicalDate ?? 'full'}`, version: startedAt.getTime() };
     const full = logicalDate === undefined;
-    const interval: Interval = full ? EVERYTHING : intervalOf(logicalDate, ds.grain ?? 'day');
+    const interval: Interval = full ? EVERYTHING : intervalOf(logicalDate, ds.grain);
     const partitionColumn = ds.partitionBy?.[0];
     const fail = (code: ConstructorParameters<typeof IngotError>[0], message: string, err?: unknown): IngotError =>
       err instanceof IngotError && err.code !== 'SQL_ERROR' ? err : new IngotError(code, `${ds.name} (${ds.file}): ${message}`, { dataset: ds.name, file: ds.file }, { cause: err });
@@ -329,7 +329,7 @@ export class Runner {
     const mode: WriteMode = full ? 'overwrite' : ds.materialization === 'replace partition' ? 'replace' : ds.materialization === 'overwrite' ? 'overwrite' : 'append';
     // replace: the table layer refuses files outside the interval (PARTITION_VIOLATION)
     const replaceWhere: Filter[] | undefined = mode === 'replace'
-      ? [{ column: partitionColumn!, op: '>=', value: interval.start }, { column: partitionColumn!, op: '<', value: interval.end }]
+      ? [{ column: partitionColumn!, op: '>=', value: boundValue(interval.start) }, { column: partitionColumn!, op: '<', value: boundValue(interval.end) }]
       : undefined;
     const parameters = { runId, ...(logicalDate ? { logicalDate } : {}) };
 
@@ -389,7 +389,7 @@ export class Runner {
       const ds = this.graph.get(r.dataset)?.dataset;
       if (!ds?.exports || r.status !== 'success') continue;
       try {
-        await exportDataset(this.engine, this.lake, this.project.dir, ds, logicalDate, logicalDate === undefined ? EVERYTHING : intervalOf(logicalDate, ds.grain ?? 'day'));
+        await exportDataset(this.engine, this.lake, this.project.dir, ds, logicalDate, logicalDate === undefined ? EVERYTHING : intervalOf(logicalDate, ds.grain));
       } catch (err) {
         return `export failed: ${messageOf(err)}`;
       }

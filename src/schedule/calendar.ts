@@ -1,21 +1,25 @@
 import { Cron } from 'croner';
-import { addDays, intervalOf } from '../pipeline/interval.js';
+import { addDays, addHours, intervalOf, isHour } from '../pipeline/interval.js';
 import type { IntervalKind } from './pipeline.js';
 
 /**
- * Interval arithmetic of schedules. A pipeline's intervals are calendar days or months in its time
- * zone, named by their first day (`YYYY-MM-DD`: the logical date). A cron tick at instant T runs
- * the last interval that is complete at T, i.e. whose end (local midnight) is at or before T.
+ * Interval arithmetic of schedules. A pipeline's intervals are wall-clock hours, calendar days or
+ * months in its time zone, named by their start (the logical date: `YYYY-MM-DDTHH:00` for an hour,
+ * `YYYY-MM-DD` for a day or a month's first day). A cron tick at instant T runs the last interval
+ * that is complete at T, i.e. whose end (the next local hour, midnight or month start) is at or
+ * before T. Across a daylight-saving change an hour that happens twice is one interval and an
+ * hour that is skipped has none to run.
  */
 
-/** The calendar date (`YYYY-MM-DD`) of `instant` in time zone `tz`. */
-export function localDate(instant: Date, tz: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(instant);
+/** The wall-clock calendar date (`YYYY-MM-DD`) or, for `hourly`, hour (`YYYY-MM-DDTHH:00`) of `instant` in time zone `tz`. */
+export function localDate(instant: Date, tz: string, kind: IntervalKind = 'daily'): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', hourCycle: 'h23' }).formatToParts(instant);
   const get = (t: string): string => parts.find((p) => p.type === t)!.value;
-  return `${get('year')}-${get('month')}-${get('day')}`;
+  const day = `${get('year')}-${get('month')}-${get('day')}`;
+  return kind === 'hourly' ? `${day}T${get('hour')}:00` : day;
 }
 
-const GRAIN = { daily: 'day', monthly: 'month' } as const;
+const GRAIN = { hourly: 'hour', daily: 'day', monthly: 'month' } as const;
 
 /** The logical date of the interval of `kind` containing `date`. */
 export function intervalStart(date: string, kind: IntervalKind): string {
@@ -29,18 +33,33 @@ export function nextInterval(date: string, kind: IntervalKind): string {
 
 /** The logical date of the interval before the one starting at `date`. */
 export function previousInterval(date: string, kind: IntervalKind): string {
-  return intervalOf(addDays(date, -1), GRAIN[kind]).start;
+  return kind === 'hourly' ? addHours(intervalStart(date, kind), -1) : intervalOf(addDays(date, -1), GRAIN[kind]).start;
 }
 
 /** The last interval complete at `instant` in `tz`: the one ending at the latest local midnight (or month start) at or before it. */
 export function lastComplete(instant: Date, tz: string, kind: IntervalKind): string {
-  return previousInterval(intervalStart(localDate(instant, tz), kind), kind);
+  return previousInterval(intervalStart(localDate(instant, tz, kind), kind), kind);
 }
 
-/** Logical dates of every interval from `from` to `to`, both included (`from` rounded down to its interval). */
+/**
+ * Logical dates of every interval from `from` to `to`, both included and rounded down to their
+ * intervals; for `hourly`, a day `to` includes its last hour (`--to 2024-01-02`: up to `T23:00`).
+ */
 export function intervalsBetween(from: string, to: string, kind: IntervalKind): string[] {
+  const last = kind === 'hourly' && !isHour(to) ? `${to}T23:00` : intervalStart(to, kind);
   const out: string[] = [];
-  for (let d = intervalStart(from, kind); d <= to; d = nextInterval(d, kind)) out.push(d);
+  for (let d = intervalStart(from, kind); d <= last; d = nextInterval(d, kind)) out.push(d);
+  return out;
+}
+
+/**
+ * The logical dates of `upstream` intervals that cover the `kind` interval starting at `date`:
+ * the one containing it when `upstream` is as coarse or coarser, every one inside it when finer.
+ */
+export function coveringIntervals(date: string, kind: IntervalKind, upstream: IntervalKind): string[] {
+  const end = nextInterval(date, kind);
+  const out: string[] = [];
+  for (let d = intervalStart(date, upstream); d < end; d = nextInterval(d, upstream)) out.push(d);
   return out;
 }
 

@@ -1,5 +1,6 @@
 import type { Lake } from '../lake.js';
-import { addDays } from '../pipeline/interval.js';
+import { addDays, addHours, isHour } from '../pipeline/interval.js';
+import type { Snapshot } from '../table/snapshot.js';
 import type { MetadataStore } from './store/store.js';
 
 /** Delta `txn` appId prefix of the runner's commits: `ingot:<logical date>`. */
@@ -15,27 +16,34 @@ export async function completeDates(store: MetadataStore, lake: Lake, dataset: s
   const snapshot = await lake.table(dataset).trySnapshot();
   for (const appId of snapshot?.txns.keys() ?? []) {
     const date = appId.startsWith(TXN_PREFIX) ? appId.slice(TXN_PREFIX.length) : '';
-    if (/^\d{4}-\d{2}-\d{2}$/.test(date)) dates.add(date);
+    if (/^\d{4}-\d{2}-\d{2}(T\d{2}:00)?$/.test(date)) dates.add(date);
   }
   return [...dates].sort();
 }
 
-/** Whether `dataset`'s interval for `logicalDate` is complete (see `completeDates`). */
-export async function isComplete(store: MetadataStore, lake: Lake, dataset: string, logicalDate: string): Promise<boolean> {
-  if (await store.completeOn(dataset, logicalDate)) return true;
-  const snapshot = await lake.table(dataset).trySnapshot();
-  return snapshot?.txns.has(`${TXN_PREFIX}${logicalDate}`) ?? false;
+/** Whether `dataset` is complete for every one of `logicalDates` (see `completeDates`). */
+export async function isComplete(store: MetadataStore, lake: Lake, dataset: string, logicalDates: string[]): Promise<boolean> {
+  let snapshot: Promise<Snapshot | undefined> | undefined;
+  for (const date of logicalDates) {
+    if (await store.completeOn(dataset, date)) continue;
+    snapshot ??= lake.table(dataset).trySnapshot();
+    if (!(await snapshot)?.txns.has(`${TXN_PREFIX}${date}`)) return false;
+  }
+  return true;
 }
 
-/** Consecutive dates grouped into ranges: `[{ from, to, days }]` (days between `from` and `to`, both included). */
-export function dateRanges(dates: string[]): { from: string; to: string; days: number }[] {
-  const out: { from: string; to: string; days: number }[] = [];
+/**
+ * Consecutive logical dates (days, or hours) grouped into ranges: `[{ from, to, intervals }]`
+ * (`intervals`: how many between `from` and `to`, both included).
+ */
+export function dateRanges(dates: string[]): { from: string; to: string; intervals: number }[] {
+  const out: { from: string; to: string; intervals: number }[] = [];
   for (const d of dates) {
     const last = out[out.length - 1];
-    if (last && addDays(last.to, 1) === d) {
+    if (last && (isHour(d) ? addHours(last.to, 1) : addDays(last.to, 1)) === d) {
       last.to = d;
-      last.days++;
-    } else out.push({ from: d, to: d, days: 1 });
+      last.intervals++;
+    } else out.push({ from: d, to: d, intervals: 1 });
   }
   return out;
 }

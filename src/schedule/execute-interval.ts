@@ -1,6 +1,7 @@
 import { IngotError, messageOf } from '../errors.js';
 import type { DatasetResult, RunResult } from '../run/result.js';
 import type { Runner } from '../run/runner.js';
+import { coveringIntervals } from './calendar.js';
 import { isComplete } from './complete-dates.js';
 import type { Pipeline } from './pipeline.js';
 import type { Claim, MetadataStore } from './store/store.js';
@@ -109,7 +110,7 @@ async function waitForUpstream(runner: Runner, pipeline: Pipeline, logicalDate: 
   for (const dep of pipeline.dependsOn) {
     const deadline = Date.now() + dep.timeoutMs - waitedMs;
     let logged = false;
-    while (!(await isComplete(ctx.store, runner.lake, dep.dataset, logicalDate))) {
+    while (!(await isComplete(ctx.store, runner.lake, dep.dataset, coveringIntervals(logicalDate, pipeline.interval, dep.interval)))) {
       if (Date.now() >= deadline || ctx.signal?.aborted) {
         const err = new IngotError('SENSOR_TIMEOUT', `${pipeline.name} ${logicalDate}: upstream ${dep.dataset} was not complete for ${logicalDate} within ${dep.timeoutMs / 1000} s`, { pipeline: pipeline.name, dataset: dep.dataset });
         ctx.log('error', 'sensor-timeout', { pipeline: pipeline.name, logicalDate, dataset: dep.dataset });

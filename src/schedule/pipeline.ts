@@ -2,11 +2,16 @@ import { Cron } from 'croner';
 import { z } from 'zod';
 import { IngotError } from '../errors.js';
 import type { LoadedDataset, Project } from '../pipeline/project.js';
+import { intervalStart } from './calendar.js';
 
 /** How long an interval (a run's logical date) is. */
-export type IntervalKind = 'daily' | 'monthly';
+export type IntervalKind = 'hourly' | 'daily' | 'monthly';
 
-/** An upstream dataset a pipeline waits for (a sensor): its interval containing the run's logical date must be complete. */
+/**
+ * An upstream dataset a pipeline waits for (a sensor): its intervals covering the run's interval
+ * must be complete — the upstream pipeline's interval containing the run's when it is coarser
+ * (a daily run waits for its month), every one inside it when finer (a daily run waits for 24 hours).
+ */
 export interface Dependency {
   /** `layer.table` of a dataset, usually another pipeline's. */
   dataset: string;
@@ -35,9 +40,12 @@ export interface PipelineDefinition {
   schedule?: string;
   /** IANA time zone of the schedule and of interval boundaries (default `UTC`). */
   timezone?: string;
-  /** First logical date, `YYYY-MM-DD` (default: the first interval the scheduler sees due). */
+  /** First logical date, `YYYY-MM-DD` or `YYYY-MM-DDTHH:00` (default: the first interval the scheduler sees due). */
   start?: string;
-  /** Interval covered by one run: `daily` (logical date = the day) or `monthly` (the month's first day). Default daily. */
+  /**
+   * Interval covered by one run: `hourly` (logical date `YYYY-MM-DDTHH:00`, the hour's start),
+   * `daily` (the day) or `monthly` (the month's first day). Default daily.
+   */
   interval?: IntervalKind;
   /** Run the intervals missed while the scheduler was down, oldest first (default true); false: only the latest. */
   catchup?: boolean;
@@ -66,7 +74,8 @@ export interface Pipeline {
   retryDelayMs: number;
   timeoutMs?: number;
   maxActiveRuns: number;
-  dependsOn: { dataset: string; timeoutMs: number }[];
+  /** `interval`: the interval kind of the pipeline that runs the upstream dataset (its first), else this pipeline's. */
+  dependsOn: { dataset: string; timeoutMs: number; interval: IntervalKind }[];
 }
 
 /** The pipeline a project without declarations gets: every dataset, no schedule. */
@@ -79,8 +88,8 @@ export const pipelineSchema = z.object({
   datasets: z.array(z.string().min(1)).optional(),
   schedule: z.string().min(1).optional(),
   timezone: z.string().min(1).optional(),
-  start: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD').optional(),
-  interval: z.enum(['daily', 'monthly']).optional(),
+  start: z.string().regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:00)?$/, 'a date YYYY-MM-DD (or an hour YYYY-MM-DDTHH:00)').optional(),
+  interval: z.enum(['hourly', 'daily', 'monthly']).optional(),
   catchup: z.boolean().optional(),
   retries: z.number().int().nonnegative().optional(),
   retryDelay: duration.optional(),
@@ -112,11 +121,15 @@ export function pipelinesOf(project: Project): Pipeline[] {
   const defs = project.config.pipelines ?? [];
   if (defs.length === 0) return [resolve({ name: DEFAULT_PIPELINE }, project.datasets)];
   const seen = new Set<string>();
-  return defs.map((d) => {
+  const all = defs.map((d) => {
     if (seen.has(d.name)) throw new IngotError('CONFIG_INVALID', `pipeline ${d.name} is declared twice`, { pipeline: d.name });
     seen.add(d.name);
     return resolve(d, project.datasets);
   });
+  for (const p of all) {
+    for (const dep of p.dependsOn) dep.interval = all.find((u) => u.datasets.includes(dep.dataset))?.interval ?? p.interval;
+  }
+  return all;
 }
 
 /** The pipeline called `name`. Errors: PIPELINE_UNKNOWN listing the known ones. */
@@ -138,6 +151,7 @@ function resolve(d: PipelineDefinition, datasets: LoadedDataset[]): Pipeline {
     for (const h of hits) selected.add(h);
   }
   const timezone = d.timezone ?? 'UTC';
+  const interval = d.interval ?? 'daily';
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: timezone });
   } catch {
@@ -158,13 +172,13 @@ function resolve(d: PipelineDefinition, datasets: LoadedDataset[]): Pipeline {
     datasets: names.filter((n) => selected.has(n)),
     ...(d.schedule ? { schedule: d.schedule } : {}),
     timezone,
-    ...(d.start ? { start: d.start } : {}),
-    interval: d.interval ?? 'daily',
+    ...(d.start ? { start: intervalStart(d.start, interval) } : {}),
+    interval,
     catchup: d.catchup ?? true,
     retries: d.retries ?? 0,
     retryDelayMs: durationMs(d.retryDelay ?? 10),
     ...(d.timeout !== undefined ? { timeoutMs: durationMs(d.timeout) } : {}),
     maxActiveRuns: d.maxActiveRuns ?? 1,
-    dependsOn: (d.dependsOn ?? []).map((x) => ({ dataset: x.dataset, timeoutMs: durationMs(x.timeout ?? 3600) })),
+    dependsOn: (d.dependsOn ?? []).map((x) => ({ dataset: x.dataset, timeoutMs: durationMs(x.timeout ?? 3600), interval })),
   };
 }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { messageOf } from '../errors.js';
 import type { Project } from '../pipeline/project.js';
 import type { RunResult } from '../run/result.js';
-import { intervalsBetween, lastComplete, latestTick } from './calendar.js';
+import { coveringIntervals, intervalsBetween, lastComplete, latestTick } from './calendar.js';
 import { isComplete } from './complete-dates.js';
 import { executeInterval, type ExecuteContext } from './execute-interval.js';
 import { pipelinesOf, type Pipeline } from './pipeline.js';
@@ -140,7 +140,7 @@ export class Scheduler {
     const runner = await this.pool.acquire();
     try {
       for (const dep of p.dependsOn) {
-        if (await isComplete(this.store, runner.lake, dep.dataset, date)) continue;
+        if (await isComplete(this.store, runner.lake, dep.dataset, coveringIntervals(date, p.interval, dep.interval))) continue;
         if (wall - since >= dep.timeoutMs) return wall - since;
         if (!this.waiting.has(key)) this.log('info', 'sensor-waiting', { pipeline: p.name, logicalDate: date, dataset: dep.dataset });
         this.waiting.set(key, since);
