@@ -3,7 +3,8 @@
  * two ingestion pipelines backfilled over 12 months, the three report pipelines, each report
  * checked — its CSV file per logical date and its PostgreSQL datamart table — against values
  * computed here from the generator's records with geoip-lite and ua-parser-js directly; then
- * `serve`'s scheduler on a fixed clock, the reports of a month waiting for its log ingestion.
+ * the scheduler in a child process on a fixed clock: two missed months caught up, the reports
+ * waiting for their ingestion pipelines, late web logs retried, and a kill -9 recovered.
  */
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -14,9 +15,9 @@ import pg from 'pg';
 import UAParser from 'ua-parser-js';
 import { generate, LAST_MONTH, months, write, type B2BData } from '../examples/b2b-reports/generate.js';
 import { loadProject } from '../src/pipeline/project.js';
-import { Scheduler } from '../src/schedule/scheduler.js';
 import { openMetadata } from '../src/schedule/store/open.js';
 import { cli, ROOT, tempDir } from './fixtures.js';
+import { schedulerAt, until, type LogEvent } from './scheduler-process.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
 
 const EXAMPLE = path.join(ROOT, 'examples', 'b2b-reports');
@@ -165,44 +166,68 @@ describe('examples/b2b-reports', () => {
     assert.deepEqual(rows.map((x: { month: string }) => x.month), [...window(LAST_MONTH)].sort());
   });
 
-  it('serve: the reports of a month wait for their upstream ingestion pipelines, then run', async (t) => {
+  it('serve: two missed months caught up oldest first, reports wait for their upstream pipelines, a failed attempt retried, kill -9 recovered', async (t) => {
     const fresh = await tempDir('b2b-serve');
     t.after(fresh.cleanup);
     for (const f of ['ingot.config.ts', 'datasets']) await fs.cp(path.join(EXAMPLE, f), path.join(fresh.dir, f), { recursive: true });
+    // the example's settings, with retries 1 s apart and leases a crashed scheduler holds for 1 s
+    const config = path.join(fresh.dir, 'ingot.config.ts');
+    const text = await fs.readFile(config, 'utf8');
+    assert.ok(text.includes("retryDelay: '30s'") && text.includes("lake: './lake',"));
+    await fs.writeFile(config, text.replace("retryDelay: '30s'", "retryDelay: '1s'").replace("lake: './lake',", "lake: './lake', scheduler: { leaseSeconds: 1 },"));
     await write(fresh.dir, data);
-    await client.query('DROP SCHEMA datamart CASCADE');
+    // August's web logs arrive late (in a folder that is not a month yet): the weblog pipeline's first attempt for August fails
+    const august = path.join(fresh.dir, 'landing', 'weblogs', 'month=2023-08-01');
+    await fs.rename(august, `${august}.late`);
+    await client.query('DROP SCHEMA IF EXISTS datamart CASCADE');
     const project = await loadProject(fresh.dir);
     const store = await openMetadata(project);
-    // 2023-08-01 02:30 UTC: July is due for every pipeline (ingestion at 01:00, reports at 02:00)
-    const s = new Scheduler(project, store, { now: () => new Date('2023-08-01T02:30:00Z'), tickMs: 50, leaseMs: 5000, log: () => {} });
-    t.after(async () => {
-      await s.stop(0);
-      await store.close();
-    });
+    t.after(() => store.close());
+    const done = async (p: string): Promise<string[]> => (await store.intervals(p)).filter((x) => x.status === 'success').map((x) => x.logicalDate).sort();
     await store.setPaused('weblog', true);
-    s.start();
-    const deadline = Date.now() + 20_000;
-    while (!s.results.some((r) => r.pipeline === 'monthly-sales') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 500));
-    const ran = (p: string): RunResultLike[] => s.results.filter((r) => r.pipeline === p);
-    assert.equal(ran('monthly-sales')[0]?.status, 'success', 'monthly-sales needs only the b2b pipeline');
-    assert.equal(ran('popular-devices').length + ran('popular-products').length, 0, 'the log reports wait for the weblog pipeline');
+
+    // 2023-09-01 02:30 UTC: July and August are due for every pipeline (ingestion at 01:00, reports at 02:00)
+    const first = schedulerAt(fresh.dir, '2023-09-01T02:30:00Z');
+    t.after(() => { first.child.kill('SIGKILL'); });
+    await until('monthly-sales for both months', async () => (await done('monthly-sales')).length === 2);
+    const starts = (p: string, events: LogEvent[]): unknown[] => events.filter((e) => e.event === 'run-start' && e['pipeline'] === p).map((e) => e['logicalDate']);
+    assert.deepEqual(starts('b2b', first.events), ['2023-07-01', '2023-08-01'], 'missed months caught up oldest first');
+    assert.deepEqual(await done('monthly-sales'), ['2023-07-01', '2023-08-01'], 'monthly-sales needs only the b2b pipeline');
+    assert.equal((await store.intervals('popular-devices')).length + (await store.intervals('popular-products')).length, 0, 'the log reports wait for the weblog pipeline');
+
     await store.setPaused('weblog', false);
-    await s.idle();
-    const weblogEnd = ran('weblog')[0]!.endedAt.getTime();
-    for (const p of ['popular-devices', 'popular-products']) {
-      const [r] = ran(p);
-      assert.equal(r?.status, 'success', `${p}: ${r?.error}`);
-      assert.equal(r.logicalDate, '2023-07-01');
-      assert.ok(r.startedAt.getTime() >= weblogEnd, `${p} started after the weblog pipeline ended`);
-    }
-    for (const [name, compute] of Object.entries(REPORTS)) {
-      const expected = asText(compute(data, '2023-07-01'));
-      assert.deepEqual(parseCsv(await fs.readFile(path.join(fresh.dir, 'reports', name, 'date=2023-07-01', 'report.csv'), 'utf8')), expected, name);
-      const { rows } = await client.query(`SELECT count(*)::int AS n FROM datamart.${name}`);
-      assert.deepEqual(rows, [{ n: expected.length }], name);
+    await until('the weblog retry', () => first.events.some((e) => e.event === 'task-retry' && e['logicalDate'] === '2023-08-01'));
+    const retry = first.events.find((e) => e.event === 'task-retry')!;
+    assert.equal(retry['dataset'], 'bronze.weblogs');
+    assert.match(String(retry['error']), /no input files: .*month in \[2023-08-01, 2023-09-01\)/);
+    await fs.rename(`${august}.late`, august);
+    // kill -9 as soon as a log report runs
+    await until('a log report started', () => first.events.some((e) => e.event === 'run-start' && String(e['pipeline']).startsWith('popular-')));
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const inFlight = (await Promise.all(['b2b', 'weblog', 'monthly-sales', 'popular-devices', 'popular-products'].map((p) => store.intervals(p)))).flat().filter((x) => x.status === 'running');
+    assert.ok(inFlight.length >= 1, 'runs were in flight when the scheduler died');
+
+    const second = schedulerAt(fresh.dir, '2023-09-01T02:30:00Z');
+    t.after(() => { second.child.kill('SIGKILL'); });
+    await until('every pipeline done for both months', async () => {
+      for (const p of ['b2b', 'weblog', 'monthly-sales', 'popular-devices', 'popular-products']) if ((await done(p)).length < 2) return false;
+      return true;
+    }, 120_000);
+    second.child.kill('SIGTERM');
+    await second.exited;
+    const recovered = second.events.filter((e) => e.event === 'run-recovered').map((e) => e['runId']);
+    assert.deepEqual(recovered.sort(), inFlight.map((x) => x.runId).sort(), 'the runs in flight were taken over as the same runs');
+    const weblogAugust = [...first.events, ...second.events].filter((e) => e.event === 'run-done' && e['pipeline'] === 'weblog' && e['logicalDate'] === '2023-08-01');
+    assert.deepEqual(weblogAugust.map((e) => e['status']), ['success'], 'the retry succeeded within the run');
+
+    for (const month of ['2023-07-01', '2023-08-01']) {
+      for (const [name, compute] of Object.entries(REPORTS)) {
+        const expected = asText(compute(data, month));
+        assert.deepEqual(parseCsv(await fs.readFile(path.join(fresh.dir, 'reports', name, `date=${month}`, 'report.csv'), 'utf8')), expected, `${name} ${month}`);
+        const { rows } = await client.query(`SELECT count(*)::int AS n FROM datamart.${name} WHERE report_month = $1`, [month]);
+        assert.deepEqual(rows, [{ n: expected.length }], `${name} ${month}: the datamart holds each row once`);
+      }
     }
   });
 });
-
-type RunResultLike = Scheduler['results'][number];

@@ -5,44 +5,15 @@
  * abandoning a run that outlives the grace period so that the next scheduler takes it over.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { localDate } from '../src/schedule/calendar.js';
 import { addDays } from '../src/pipeline/interval.js';
 import { openMetadata } from '../src/schedule/store/open.js';
-import { cli, ROOT, tempDir } from './fixtures.js';
+import { cli, tempDir } from './fixtures.js';
+import { serve, until } from './scheduler-process.js';
 import { query, writeProject } from './schedule-helpers.js';
-
-/** `ingot serve` in a child process; `lines` collects its JSON log events. */
-function serve(dir: string): { child: ChildProcess; events: { event: string; [k: string]: unknown }[]; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'bin.ts'), 'serve', '-p', dir, '--tick', '100'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-  const events: { event: string; [k: string]: unknown }[] = [];
-  let buf = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    buf += String(c);
-    const lines = buf.split('\n');
-    buf = lines.pop()!;
-    for (const l of lines) {
-      try {
-        events.push(JSON.parse(l) as { event: string });
-      } catch {
-        events.push({ event: 'text', text: l });
-      }
-    }
-  });
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, events, exited };
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('ingot serve', () => {
   it('recovers from kill -9: in-flight runs are taken over as the same runs, no row duplicated or lost', async (t) => {

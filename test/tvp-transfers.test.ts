@@ -16,6 +16,7 @@ import { openMetadata } from '../src/schedule/store/open.js';
 import { daysBetween, generateDay, VERTICALS, type Defect, type Transfer } from '../examples/tvp-transfers/generate.js';
 import { TransferApi } from '../examples/tvp-transfers/serve.js';
 import { cli, ROOT, tempDir } from './fixtures.js';
+import { schedulerAt, until } from './scheduler-process.js';
 
 const EXAMPLE = path.join(ROOT, 'examples', 'tvp-transfers');
 const KEY = 'tvp-test-key';
@@ -202,5 +203,31 @@ describe('examples/tvp-transfers against a local Dune-shaped API', () => {
     assert.ok(api.log.length >= served + 5, 'the rerun pulled every date again');
     assert.deepEqual(await contents(dir), before);
     await checkLayers(dir, days);
+  });
+  it('kill -9 while a run waits to retry: the restarted scheduler takes it over as the same run, no row twice', async (t) => {
+    const { dir, cleanup } = await project('tvp-crash', (text) => text.replace("start: '2024-11-01'", "start: '2024-11-27'").replace("retryDelay: '5m'", "retryDelay: '1h'")
+      .replace("datasets: './datasets',", "datasets: './datasets',\n  scheduler: { leaseSeconds: 1 },"));
+    t.after(cleanup);
+    const store = await openMetadata(await loadProject(dir));
+    t.after(() => store.close());
+    api.failOnce.set('2024-11-29', 500);
+    // 02:00 on 12-01: 11-27 to 11-30 are due; 11-29's first attempt fails and waits an hour to retry
+    const first = schedulerAt(dir, '2024-12-01T02:00:00Z');
+    t.after(() => { first.child.kill('SIGKILL'); });
+    await until('the retry of 11-29 scheduled', () => first.events.some((e) => e.event === 'task-retry' && e['logicalDate'] === '2024-11-29'));
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const states = await store.intervals('tvp');
+    assert.deepEqual(states.map((x) => [x.logicalDate, x.status]), [['2024-11-27', 'success'], ['2024-11-28', 'success'], ['2024-11-29', 'running']]);
+    const stuck = states[2]!;
+
+    const second = schedulerAt(dir, '2024-12-01T02:00:00Z');
+    t.after(() => { second.child.kill('SIGKILL'); });
+    await until('every interval done', async () => (await store.intervals('tvp')).filter((x) => x.status === 'success').length === 4);
+    second.child.kill('SIGTERM');
+    await second.exited;
+    assert.deepEqual(second.events.filter((e) => e.event === 'run-recovered').map((e) => e['runId']), [stuck.runId], 'taken over as the same run');
+    assert.equal((await store.intervals('tvp')).find((x) => x.logicalDate === '2024-11-29')!.attempt, 2);
+    await checkLayers(dir, daysBetween('2024-11-27', '2024-11-30'));
   });
 });

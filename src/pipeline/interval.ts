@@ -83,7 +83,14 @@ export function boundValue(bound: string): string {
   return isHour(bound) ? `${bound.replace('T', ' ')}:00` : bound;
 }
 
-/** Whether logical date `date` lies in the interval. */
-export function contains(interval: Interval, date: string): boolean {
-  return (interval.start === '-infinity' || date >= interval.start) && (interval.end === 'infinity' || date < interval.end);
+/**
+ * Whether `value` lies in the interval: a day `YYYY-MM-DD`, an hour, or a timestamp
+ * `YYYY-MM-DD[T ]HH:MM[:SS[.ffffff]]` (read as wall-clock time). A value that is not a date or
+ * time (`2024-08-01.late`) lies in no bounded interval.
+ */
+export function contains(interval: Interval, value: string): boolean {
+  if (interval.start === '-infinity' && interval.end === 'infinity') return true;
+  if (!/^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$/.test(value)) return false;
+  const v = value.replace(' ', 'T');
+  return (interval.start === '-infinity' || v >= interval.start) && (interval.end === 'infinity' || v < interval.end);
 }
