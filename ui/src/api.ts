@@ -109,7 +109,6 @@ export interface RunInfo {
 
 export interface ExpectationResult {
   name: string;
-  column?: string | null;
   passed: boolean;
   failedRows: number;
   action: string;
@@ -158,7 +157,8 @@ export interface ExpectationStat {
   name: string;
   runs: number;
   passed: number;
-  passRate: number;
+  /** passed / runs, 0..1; null before any run. */
+  passRate: number | null;
 }
 
 export interface DashboardPanelData {

@@ -1,4 +1,4 @@
-/** The Pipelines page: each pipeline's dataset graph, schedule and paused state, and its runs over time (chart and table). */
+/** The Pipelines page: each pipeline's dataset graph, schedule and paused state, and its runs over time (duration by logical date, status; chart and table). */
 import { getJson, withQuery, type Page, type PipelineInfo, type RunInfo } from './api.js';
 import { drawChart } from './chart.js';
 import { badge, dataTable, duration, h, num, time } from './dom.js';
@@ -37,10 +37,10 @@ export async function pipelinesPage(view: HTMLElement): Promise<void> {
       data: { values: runs.items.map((r) => ({ ...r, seconds: (r.durationMs ?? 0) / 1000 })) },
       mark: { type: 'point', filled: true, size: 70 },
       encoding: {
-        x: { field: 'startedAt', type: 'temporal', title: 'started' },
+        x: { field: 'logicalDate', type: 'temporal', timeUnit: 'utcyearmonthdate', title: 'logical date' },
         y: { field: 'seconds', type: 'quantitative', title: 'duration (s)' },
         color: { field: 'status', type: 'nominal', scale: STATUS_COLORS },
-        tooltip: [{ field: 'logicalDate' }, { field: 'status' }, { field: 'seconds', title: 'duration (s)' }, { field: 'rows' }, { field: 'id' }],
+        tooltip: [{ field: 'logicalDate' }, { field: 'startedAt', type: 'temporal', timeUnit: 'yearmonthdatehoursminutesseconds', title: 'started' }, { field: 'status' }, { field: 'seconds', title: 'duration (s)' }, { field: 'rows' }, { field: 'id' }],
       },
     });
   }

@@ -29,11 +29,13 @@ export async function runPage(view: HTMLElement, id: string): Promise<void> {
   const expectations = run.tasks.flatMap((t) => t.expectations.map((e) => ({ dataset: t.dataset, ...e })));
   const checks = h('section', { class: 'card' }, h('h2', {}, 'Expectations'),
     expectations.length === 0 ? h('p', {}, 'No expectations in this run.') :
-      dataTable(['dataset', 'name', 'column', 'action', 'passed', 'failedRows'], expectations, {
+      dataTable(['dataset', 'name', 'action', 'passed', 'failedRows'], expectations, {
         passed: (r) => badge(r['passed'] ? 'passed' : 'failed'),
         failedRows: (r) => num(r['failedRows']),
       }, 'data expectations'));
-  const select = h('select', { name: 'dataset' }, ...run.tasks.map((t) => h('option', { value: t.dataset }, t.dataset)));
+  // the log shown first: a failed task's, else one with expectations, else the first
+  const first = run.tasks.find((t) => t.status === 'failed') ?? run.tasks.find((t) => t.expectations.length > 0) ?? run.tasks[0];
+  const select = h('select', { name: 'dataset' }, ...run.tasks.map((t) => h('option', { value: t.dataset, selected: t === first }, t.dataset)));
   const log = h('pre', { class: 'log' });
   const showLog = async () => {
     log.textContent = 'loading…';
