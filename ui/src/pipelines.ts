@@ -37,7 +37,7 @@ export async function pipelinesPage(view: HTMLElement): Promise<void> {
       data: { values: runs.items.map((r) => ({ ...r, seconds: (r.durationMs ?? 0) / 1000 })) },
       mark: { type: 'point', filled: true, size: 70 },
       encoding: {
-        x: { field: 'logicalDate', type: 'temporal', timeUnit: 'utcyearmonthdate', title: 'logical date' },
+        x: { field: 'logicalDate', type: 'temporal', timeUnit: 'utcyearmonthdate', title: 'logical date', scale: { padding: 16 } },
         y: { field: 'seconds', type: 'quantitative', title: 'duration (s)' },
         color: { field: 'status', type: 'nominal', scale: STATUS_COLORS },
         tooltip: [{ field: 'logicalDate' }, { field: 'startedAt', type: 'temporal', timeUnit: 'yearmonthdatehoursminutesseconds', title: 'started' }, { field: 'status' }, { field: 'seconds', title: 'duration (s)' }, { field: 'rows' }, { field: 'id' }],
