@@ -21,6 +21,8 @@ interface EndpointCursor {
 
 const PARAM_NAME = /\$([A-Za-z_][A-Za-z0-9_]*)/g;
 const RESERVED = new Set(['limit', 'cursor']);
+/** Pages (of at most 1000 rows) kept per endpoint, least recently used dropped first. */
+const PAGE_CACHE = 10_000;
 
 /** JSON schema of one parameter (what Fastify validates and the OpenAPI document shows). */
 export function paramJsonSchema(p: EndpointParam): Record<string, unknown> {
@@ -97,6 +99,8 @@ export function checkEndpoint(def: EndpointDefinition): void {
  * `?limit=` (capped by serve.maxRows) and `?cursor=` (the previous page's `next`) page through the
  * result; a cursor holds the versions of the tables it read, and is refused (409
  * `CURSOR_EXPIRED`) once one of them has a newer commit, so pages never repeat or skip rows.
+ * Pages are cached by parameters, page and table versions (tables are checked for new commits
+ * at most every second, so a cached page is never older than that).
  */
 export function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): void {
   for (const def of ctx.project.config.endpoints ?? []) {
@@ -106,6 +110,7 @@ export function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): void
     const inQuery = Object.keys(declared).filter((n) => !inPath.has(n));
     const base = def.sql.trim().replace(/;\s*$/, '');
     let prepared: Promise<{ tables: string[]; page: string; count: string }> | undefined;
+    const cache = new Map<string, { items: Record<string, unknown>[]; count: number; next: string | null }>();
     const prepare = () => {
       prepared ??= (async () => {
         const tables = await ctx.reader.references(base);
@@ -154,17 +159,30 @@ export function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): void
         }
       }
       const offset = cursor?.o ?? 0;
+      // pages are cached by parameters, page and table versions: a new commit makes new keys
+      const cacheKey = JSON.stringify([Object.entries(values).map(([k, v]) => [k, String(v)]), limit, offset, versions]);
+      const hit = cache.get(cacheKey);
+      if (hit) {
+        cache.delete(cacheKey);
+        cache.set(cacheKey, hit);
+        return hit;
+      }
       const [rows, total] = await Promise.all([
         ctx.reader.query(page, { ...values, __limit: limit + 1, __offset: offset }, { types: { ...types, __limit: BIGINT, __offset: BIGINT } }),
         cursor ? undefined : ctx.reader.query(count, values, { types }),
       ]);
       const more = rows.rows.length > limit;
       const c = cursor?.c ?? Number(total!.rows[0]!['n']);
-      return {
+      const result = {
         items: more ? rows.rows.slice(0, limit) : rows.rows,
         count: c,
         next: more ? Buffer.from(JSON.stringify({ o: offset + limit, v: versions, c } satisfies EndpointCursor)).toString('base64url') : null,
       };
+      if (limit <= 1000) {
+        cache.set(cacheKey, result);
+        if (cache.size > PAGE_CACHE) cache.delete(cache.keys().next().value!);
+      }
+      return result;
     });
   }
 }

@@ -20,6 +20,8 @@ export interface LakeReaderOptions {
   refreshMs?: number;
   /** The table list is read again at most this often, ms (default 2000). */
   listMs?: number;
+  /** Tables whose live files total at most this many bytes are loaded into memory at each new version (default 256 MiB); larger ones are read from their Parquet files. */
+  materializeBytes?: number;
 }
 
 /** A query result: column names and DuckDB type names, rows as JSON-friendly objects. */
@@ -41,6 +43,8 @@ interface Attached {
   checkedAt: number;
   /** Deletion-vector table of this version, if any (dropped a while after a newer version replaces it). */
   deletions?: string;
+  /** In-memory copy of this version, if the table is small enough (dropped likewise). */
+  memory?: string;
   refreshing?: Promise<number>;
 }
 
@@ -52,8 +56,8 @@ const PINNED_MAX = 64;
  * The lake as `ingot serve` reads it: one in-process DuckDB instance, locked down (external
  * access off except the lake's data directories, configuration locked), a small pool of
  * connections and a prepared-statement cache per connection. Each table is attached once as the
- * view `layer.table` of its latest snapshot and re-attached only when a commit changed its
- * version (the log is checked at most every `refreshMs`); time-travel versions and row-id scans
+ * view `layer.table` of its latest snapshot (over an in-memory copy when the table is small, else
+ * over its Parquet files) and re-attached only when a commit changed its version (the log is checked at most every `refreshMs`); time-travel versions and row-id scans
  * are pinned views under the schema `__ingot`.
  */
 export class LakeReader {
@@ -153,10 +157,28 @@ export class LakeReader {
         return current.version;
       }
       const [layer, table] = name.split('.') as [string, string];
-      const deletions = await this.createView(`${quoteIdent(layer)}.${quoteIdent(table)}`, name, snapshot, false, layer);
-      const old = current?.deletions;
-      if (old) setTimeout(() => void this.exec(`DROP TABLE IF EXISTS ${old}`).catch(() => {}), 60_000).unref();
-      this.attached.set(name, { version: snapshot.version, checkedAt: Date.now(), ...(deletions ? { deletions } : {}) });
+      const relation = `${quoteIdent(layer)}.${quoteIdent(table)}`;
+      const bytes = [...snapshot.files.values()].reduce((n, f) => n + f.size, 0);
+      let deletions: string | undefined;
+      let memory: string | undefined;
+      if (bytes <= (this.options.materializeBytes ?? 256 * 1024 * 1024)) {
+        // small tables are loaded into memory once per version; the view swaps to the new copy atomically
+        const source = await this.pinned(name, snapshot.version);
+        memory = `${INTERNAL}.${quoteIdent(`${name}@${snapshot.version}#memory`)}`;
+        await this.exec(`CREATE OR REPLACE TABLE ${memory} AS SELECT * FROM ${source}`);
+        await this.ensureSchema(layer);
+        await this.exec(`CREATE OR REPLACE VIEW ${relation} AS SELECT * FROM ${memory}`);
+      } else {
+        deletions = await this.createView(relation, name, snapshot, false, layer);
+      }
+      const old = current;
+      if (old?.deletions || old?.memory) {
+        setTimeout(() => {
+          if (old.deletions) void this.exec(`DROP TABLE IF EXISTS ${old.deletions}`).catch(() => {});
+          if (old.memory) void this.exec(`DROP TABLE IF EXISTS ${old.memory}`).catch(() => {});
+        }, 60_000).unref();
+      }
+      this.attached.set(name, { version: snapshot.version, checkedAt: Date.now(), ...(deletions ? { deletions } : {}), ...(memory ? { memory } : {}) });
       return snapshot.version;
     })();
     if (state) state.refreshing = refresh;
@@ -211,12 +233,15 @@ export class LakeReader {
       await this.exec(`CREATE TABLE ${deletions} (file INTEGER, pos BIGINT)`);
       await this.appendDeletions(table, deleting);
     }
-    if (!this.schemas.has(schema)) {
-      await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-      this.schemas.add(schema);
-    }
+    await this.ensureSchema(schema);
     await this.exec(`CREATE OR REPLACE VIEW ${relation} AS ${tableScanSql(scan, deletions)}`);
     return deletions;
+  }
+
+  private async ensureSchema(schema: string): Promise<void> {
+    if (this.schemas.has(schema)) return;
+    await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+    this.schemas.add(schema);
   }
 
   private async appendDeletions(table: string, files: TableScan['files']): Promise<void> {
