@@ -17,6 +17,8 @@ export { acceptedValues, freshness, notNull, range, regex, relationships, rowCou
 export type { CheckOptions } from './pipeline/checks.js';
 export { defineConfig } from './pipeline/config.js';
 export type { ProjectConfig, SchedulerSettings } from './pipeline/config.js';
+export { dashboard, endpoint } from './serve/config.js';
+export type { DashboardDefinition, DashboardPanel, EndpointDefinition, EndpointParam, EndpointParamType, ServeSettings } from './serve/config.js';
 export { pipeline } from './schedule/pipeline.js';
 export type { Dependency, Duration, IntervalKind, PipelineDefinition } from './schedule/pipeline.js';
 export { Scheduler } from './schedule/scheduler.js';

@@ -12,6 +12,7 @@ import pg from 'pg';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { Lake } from '../src/lake.js';
 import { createDatabase, simulate } from '../examples/retail-delivery/simulator.js';
+import retailConfig from '../examples/retail-delivery/ingot.config.js';
 import { cli, ROOT, tempDir } from './fixtures.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
 
@@ -86,6 +87,20 @@ describe('examples/retail-delivery on a real PostgreSQL', () => {
     assert.equal(gold.length, 6);
     assert.deepEqual(gold.map((g) => [g['branch'], Number(g['orders']), Number(g['delivered'])]), perBranch.map((p) => [p['branch'], p['orders'], p['delivered']]));
     gold.forEach((g, i) => assert.ok(Math.abs(Number(g['avg_delivery_hours']) - Number(perBranch[i]!['hours'])) <= 0.005 + 1e-9, `${String(g['branch'])}: ${String(g['avg_delivery_hours'])} vs ${String(perBranch[i]!['hours'])}`));
+
+    // the example's dashboard: orders and average delivery hours per branch, orders per day and branch
+    const [ordersPanel, hoursPanel, dailyPanel] = retailConfig.dashboards![0]!.panels;
+    const names = new Map((await pgQuery('SELECT code, name FROM branches')).map((b) => [b['name'], b['code']]));
+    const byCode = new Map(perBranch.map((p) => [p['branch'], p]));
+    const ordersRows = await lakeQuery(ordersPanel!.sql);
+    assert.deepEqual(ordersRows.map((r) => [names.get(r['branch']), Number(r['orders'])]),
+      [...perBranch].sort((a, b) => Number(b['orders']) - Number(a['orders']) || String(a['branch']).localeCompare(String(b['branch']))).map((p) => [p['branch'], p['orders']]));
+    const hoursRows = await lakeQuery(hoursPanel!.sql);
+    assert.equal(hoursRows.length, 6);
+    for (const r of hoursRows) assert.ok(Math.abs(Number(r['avg_delivery_hours']) - Number(byCode.get(names.get(r['branch']))!['hours'])) <= 0.005 + 1e-9, String(r['branch']));
+    const daily = await pgQuery(`SELECT (o.order_ts AT TIME ZONE 'UTC')::date::text AS day, b.name AS branch, count(*)::int AS orders
+      FROM orders o JOIN branches b USING (branch_id) GROUP BY 1, 2 ORDER BY 1, 2`);
+    assert.deepEqual((await lakeQuery(dailyPanel!.sql)).map((r) => [String(r['day']), r['branch'], Number(r['orders'])]), daily.map((d) => [d['day'], d['branch'], d['orders']]));
 
     // star schema: one fact per order, amounts exact, every order keyed to a customer version, dates dense
     const [orders] = await pgQuery(`SELECT count(*)::int AS n, sum(amount)::text AS amount, count(DISTINCT (order_ts AT TIME ZONE 'UTC')::date)::int AS days,

@@ -17,9 +17,9 @@ export interface SchedulerProcess {
   exited: Promise<number | null>;
 }
 
-/** `ingot serve -p <dir>` evaluating schedules every 100 ms (real clock). */
+/** `ingot serve -p <dir> --no-http`: the scheduler alone, evaluating schedules every 100 ms (real clock). */
 export function serve(dir: string): SchedulerProcess {
-  return spawnLogging([path.join(ROOT, 'src', 'cli', 'bin.ts'), 'serve', '-p', dir, '--tick', '100'], {});
+  return spawnLogging([path.join(ROOT, 'src', 'cli', 'bin.ts'), 'serve', '-p', dir, '--tick', '100', '--no-http'], {});
 }
 
 /** The project's scheduler with its schedule clock fixed at `now` (ISO instant). */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { EngineSettings } from '../engine/engine.js';
 import { pipelineSchema, type PipelineDefinition } from '../schedule/pipeline.js';
+import { dashboardSchema, endpointSchema, serveSchema, type DashboardDefinition, type EndpointDefinition, type ServeSettings } from '../serve/config.js';
 
 /** `ingot.config.ts`: where the lake is and how the engine runs. Paths are relative to the project folder. */
 export interface ProjectConfig {
@@ -21,6 +22,12 @@ export interface ProjectConfig {
   pipelines?: PipelineDefinition[];
   /** `ingot serve` settings. */
   scheduler?: SchedulerSettings;
+  /** The HTTP server of `ingot serve` (REST API, web UI). */
+  serve?: ServeSettings;
+  /** REST endpoints the project publishes (`endpoint({ path, params, sql })`). */
+  endpoints?: EndpointDefinition[];
+  /** Dashboards of the web UI (`dashboard({ name, title, panels })`). */
+  dashboards?: DashboardDefinition[];
 }
 
 /** Settings of the scheduler process (`ingot serve`). */
@@ -59,6 +66,9 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    serve: serveSchema.optional(),
+    endpoints: z.array(endpointSchema).optional(),
+    dashboards: z.array(dashboardSchema).optional(),
   })
   .strict();
 

@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+/** `serve: {...}` in `ingot.config.ts`: the HTTP server of `ingot serve`. */
+export interface ServeSettings {
+  /** TCP port (default 8080; `ingot serve --port` overrides). */
+  port?: number;
+  /** Interface to listen on (default `127.0.0.1`). */
+  host?: string;
+  /** Most rows one response returns: caps `limit` of rows, SQL and endpoint reads (default 10000). */
+  maxRows?: number;
+  /** A `POST /api/sql` query is interrupted after this many seconds (default 10). */
+  sqlTimeoutSeconds?: number;
+}
+
+/** Type of a user endpoint parameter: how the text of the URL is parsed, checked and bound. */
+export type EndpointParamType = 'string' | 'integer' | 'number' | 'boolean' | 'date' | 'timestamp';
+
+/** One typed parameter of a user endpoint (a path parameter `:name`, or else a query parameter). */
+export interface EndpointParam {
+  type: EndpointParamType;
+  /** Bounds of an `integer` or `number` (inclusive). */
+  minimum?: number;
+  maximum?: number;
+  /** The only values accepted. */
+  enum?: (string | number)[];
+  /** A `string` must match this regular expression. */
+  pattern?: string;
+  /** Longest accepted `string` (default 1000 characters). */
+  maxLength?: number;
+  /** Value of an absent query parameter; without it the parameter is required. */
+  default?: string | number | boolean;
+  description?: string;
+}
+
+/**
+ * A user endpoint: `GET <path>` runs `sql` over the lake with `$name` placeholders bound as typed
+ * parameters (never spliced into the text) and answers `{ items, count, next }`, paged by
+ * `?limit=&cursor=` in the order of the SQL's ORDER BY.
+ */
+export interface EndpointDefinition {
+  /** Fastify-style path, e.g. `/models/started_sessions/:country/:hours`; must not start with `/api/`. */
+  path: string;
+  /** Parameters by name; every `:name` of the path and every `$name` of the SQL needs one. */
+  params?: Record<string, EndpointParam>;
+  /** One SELECT over `layer.table` names. */
+  sql: string;
+  description?: string;
+}
+
+/** One chart or table of a dashboard: the rows of `sql`, drawn by the web UI. */
+export interface DashboardPanel {
+  title: string;
+  type: 'bar' | 'line' | 'table';
+  /** One SELECT over `layer.table` names. */
+  sql: string;
+  /** Columns for the x axis, the y axis and the color (series) of a bar or line chart. */
+  x?: string;
+  y?: string;
+  color?: string;
+}
+
+/** A dashboard: named panels the web UI shows at `/dashboards/<name>` and the API at `/api/dashboards/<name>`. */
+export interface DashboardDefinition {
+  /** lower_snake_case or kebab-case name. */
+  name: string;
+  title: string;
+  panels: DashboardPanel[];
+}
+
+const paramSchema = z
+  .object({
+    type: z.enum(['string', 'integer', 'number', 'boolean', 'date', 'timestamp']),
+    minimum: z.number().optional(),
+    maximum: z.number().optional(),
+    enum: z.array(z.union([z.string(), z.number()])).min(1).optional(),
+    pattern: z.string().optional(),
+    maxLength: z.number().int().positive().optional(),
+    default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    description: z.string().optional(),
+  })
+  .strict();
+
+export const serveSchema = z
+  .object({
+    port: z.number().int().min(0).max(65535).optional(),
+    host: z.string().min(1).optional(),
+    maxRows: z.number().int().positive().optional(),
+    sqlTimeoutSeconds: z.number().positive().optional(),
+  })
+  .strict();
+
+export const endpointSchema = z
+  .object({
+    path: z
+      .string()
+      .regex(/^(\/([A-Za-z0-9_.-]+|:[A-Za-z_][A-Za-z0-9_]*))+$/, 'a path such as /models/sessions/:country')
+      .refine((p) => !/^\/(api|docs|metrics|openapi\.json|health|ready)(\/|$)/.test(p), 'paths under /api, /docs, /metrics, /health and /ready are ingot\'s own'),
+    params: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), paramSchema).optional(),
+    sql: z.string().min(1),
+    description: z.string().optional(),
+  })
+  .strict();
+
+const panelSchema = z
+  .object({
+    title: z.string().min(1),
+    type: z.enum(['bar', 'line', 'table']),
+    sql: z.string().min(1),
+    x: z.string().optional(),
+    y: z.string().optional(),
+    color: z.string().optional(),
+  })
+  .strict();
+
+export const dashboardSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'dashboard names are lower_snake_case or kebab-case'),
+    title: z.string().min(1),
+    panels: z.array(panelSchema).min(1),
+  })
+  .strict();
+
+/** Declares a user endpoint for `endpoints: [...]` in `ingot.config.ts` (identity function for type checking). */
+export function endpoint(definition: EndpointDefinition): EndpointDefinition {
+  return definition;
+}
+
+/** Declares a dashboard for `dashboards: [...]` in `ingot.config.ts` (identity function for type checking). */
+export function dashboard(definition: DashboardDefinition): DashboardDefinition {
+  return definition;
+}
