@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -78,9 +79,9 @@ describe('exports', () => {
     const csv = await fs.readFile(path.join(p.dir, 'reports/daily/date=2024-01-02/report.csv'), 'utf8');
     assert.equal(csv, [
       'day,n,label,x,xs,amount,at',
-      '2024-01-02,0,"a,""b"" 0",0.0,"[0,1]",0.00,2024-01-01 10:00:00+00',
-      '2024-01-02,1,"a,""b"" 1",,"[1,2]",1.00,2024-01-01 10:00:00+00',
-      '2024-01-02,2,"a,""b"" 2",3.0,"[2,3]",2.00,2024-01-01 10:00:00+00',
+      '2024-01-02,0,"a,""b"" 0",0.0,"[0, 1]",0.00,2024-01-01 10:00:00+00',
+      '2024-01-02,1,"a,""b"" 1",,"[1, 2]",1.00,2024-01-01 10:00:00+00',
+      '2024-01-02,2,"a,""b"" 2",3.0,"[2, 3]",2.00,2024-01-01 10:00:00+00',
       '',
     ].join('\n'));
     const types = await rows("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'mart' AND table_name = 'daily' ORDER BY ordinal_position");
@@ -131,5 +132,28 @@ describe('exports', () => {
     const r3 = await run(p.dir, '2024-03-02');
     assert.equal(r3.status, 'success', r3.error);
     assert.deepEqual(await rows('SELECT count(*)::int AS c FROM public.other'), [{ c: 2 }]);
+  });
+  it('writes Parquet report files with the table\'s types; an hourly dataset exports one hour per run', async (t) => {
+    const p = await project({ 'gold/hourly.ts': `export default {
+  name: 'gold.hourly',
+  sql: \`SELECT {{start}} AS hour, i AS n, CAST(i * 1.25 AS DECIMAL(10,2)) AS amount, 'h' || hour({{start}}) AS label FROM range(3) t(i)\`,
+  materialization: 'replace partition',
+  partitionBy: ['hour'],
+  grain: 'hour',
+  exports: { file: 'reports/hourly/{logical_date}.parquet', postgres: { connection: 'env:INGOT_EXPORT_PG', table: 'mart.hourly' } },
+};\n` });
+    t.after(p.cleanup);
+    for (const date of ['2024-01-01T05:00', '2024-01-01T06:00', '2024-01-01T05:00']) {
+      const r = await run(p.dir, date);
+      assert.equal(r.status, 'success', r.error);
+    }
+    // read back by pyarrow: the Delta table's types, only the run's hour
+    const read = execFileSync('python3', ['-c', `import json, sys, pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1])
+print(json.dumps({"types": [str(f.type) for f in t.schema], "rows": [[str(v) for v in r.values()] for r in t.to_pylist()]}))`, path.join(p.dir, 'reports/hourly/2024-01-01T06:00.parquet')], { encoding: 'utf8' });
+    const parquet = JSON.parse(read) as { types: string[]; rows: string[][] };
+    assert.deepEqual(parquet.types, ['timestamp[us, tz=UTC]', 'int64', 'decimal128(10, 2)', 'string']);
+    assert.deepEqual(parquet.rows, [0, 1, 2].map((i) => ['2024-01-01 06:00:00+00:00', String(i), (i * 1.25).toFixed(2), 'h6']));
+    assert.deepEqual(await rows("SELECT to_char(hour, 'HH24') AS h, count(*)::int AS c FROM mart.hourly GROUP BY 1 ORDER BY 1"), [{ h: '05', c: 3 }, { h: '06', c: 3 }]);
   });
 });

@@ -90,8 +90,11 @@ export interface Engine {
   query(sql: string): Promise<Row[]>;
   /** Writes the rows of `sql` as Parquet data files for a Delta table; returns them with stats. Writes nothing visible to readers. */
   write(sql: string, target: WriteTarget): Promise<DataFile[]>;
-  /** Writes the rows of `sql` to the local file `file` as CSV with a header line (replacing it); returns the row count. Error: SQL_ERROR. */
-  writeCsv(sql: string, file: string): Promise<number>;
+  /**
+   * Writes the rows of `sql` to the local file `file` (replacing it): `csv` with a header line
+   * (RFC 4180 quoting, NULL as an empty field) or `parquet`; returns the row count. Error: SQL_ERROR.
+   */
+  writeFile(sql: string, file: string, format: 'csv' | 'parquet'): Promise<number>;
   /** Cancels the query running now, if any (it fails with an error); optional. */
   interrupt?(): void;
   /** Drops staged relations or views (deleting the files they own); absent names are ignored. */

@@ -1,13 +1,14 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import pg from 'pg';
 import { quoteIdent, type Engine, type Row } from '../engine/engine.js';
 import { IngotError, messageOf } from '../errors.js';
 import { scanOf, type Lake } from '../lake.js';
 import type { DatasetDefinition } from '../pipeline/definition.js';
-import type { Interval } from '../pipeline/interval.js';
+import { boundLiteral, boundValue, isHour, type Interval } from '../pipeline/interval.js';
 import { resolveEnv } from '../env.js';
 import type { DataType, StructType } from '../table/schema.js';
-import { LocalStore } from '../storage/local.js';
 
 /**
  * Where a dataset's rows go after each run commits it (`exports` on a dataset). The rows of a
@@ -16,9 +17,10 @@ import { LocalStore } from '../storage/local.js';
  */
 export interface DatasetExports {
   /**
-   * A CSV report per run: path relative to the project folder, `{logical_date}` replaced by the
+   * A report file per run: path relative to the project folder, `{logical_date}` replaced by the
    * run's logical date (`full` for a full refresh), e.g. `reports/sales/date={logical_date}/report.csv`.
-   * Header line, then RFC 4180 rows; NULL is an empty field. Replaced atomically on reruns.
+   * A name ending in `.parquet` is written as Parquet (the table's column types), any other as
+   * CSV (header line, RFC 4180 rows, NULL an empty field). Replaced atomically on reruns.
    */
   file?: string;
   /**
@@ -42,8 +44,9 @@ export interface DatasetExports {
 const MAX_PARAMETERS = 60_000;
 
 /**
- * Exports the committed rows of `dataset` for a run (see `DatasetExports`). Rows pass through
- * memory as text (DuckDB's text form of each value), so this suits report-sized outputs.
+ * Exports the committed rows of `dataset` for a run (see `DatasetExports`). Files are written by
+ * the engine; rows for PostgreSQL pass through memory as text (DuckDB's text form of each value),
+ * so that export suits datamart-sized outputs.
  * Errors: EXPORT_FAILED naming the dataset and the file or PostgreSQL table (unset env var,
  * connection refused, a table whose columns do not match, an unwritable folder); a failed
  * PostgreSQL export rolls back and leaves the table as it was.
@@ -56,14 +59,20 @@ export async function exportDataset(engine: Engine, lake: Lake, projectDir: stri
   if (!snapshot) return { rows: 0 }; // a source that has never loaded anything
   await engine.attachTable(dataset.name, await scanOf(table, snapshot));
   const column = dataset.materialization === 'replace partition' && logicalDate !== undefined ? dataset.partitionBy?.[0] : undefined;
-  const where = column ? ` WHERE CAST(${quoteIdent(column)} AS DATE) >= DATE '${interval.start}' AND CAST(${quoteIdent(column)} AS DATE) < DATE '${interval.end}'` : '';
+  // the run's slice of the partition column: a day's or month's dates, or an hour's timestamps
+  const as = isHour(interval.start) ? 'TIMESTAMP' : 'DATE';
+  const where = column ? ` WHERE CAST(${quoteIdent(column)} AS ${as}) >= ${boundLiteral(interval.start)} AND CAST(${quoteIdent(column)} AS ${as}) < ${boundLiteral(interval.end)}` : '';
   const fields = snapshot.schema.fields;
   const [layer, name] = dataset.name.split('.') as [string, string];
-  const rows = await engine.query(`SELECT ${fields.map((f) => `${textOf(quoteIdent(f.name), f.type)} AS ${quoteIdent(f.name)}`).join(', ')} FROM ${quoteIdent(layer)}.${quoteIdent(name)}${where}`);
-  const columns = fields.map((f) => f.name);
-  if (exports.file) await writeCsv(path.resolve(projectDir, exports.file.replaceAll('{logical_date}', logicalDate ?? 'full')), columns, rows, dataset.name);
-  if (exports.postgres) await replacePostgresSlice(exports.postgres, snapshot.schema, rows, column ? { column, interval } : undefined, dataset.name);
-  return { rows: rows.length };
+  const from = `${quoteIdent(layer)}.${quoteIdent(name)}${where}`;
+  let rows = 0;
+  if (exports.file) rows = await writeReport(engine, `SELECT * FROM ${from}`, path.resolve(projectDir, exports.file.replaceAll('{logical_date}', logicalDate ?? 'full')), dataset.name);
+  if (exports.postgres) {
+    const text = await engine.query(`SELECT ${fields.map((f) => `${textOf(quoteIdent(f.name), f.type)} AS ${quoteIdent(f.name)}`).join(', ')} FROM ${from}`);
+    await replacePostgresSlice(exports.postgres, snapshot.schema, text, column ? { column, interval } : undefined, dataset.name);
+    rows = text.length;
+  }
+  return { rows };
 }
 
 /** SQL giving the text PostgreSQL accepts for a value of Delta type `type` (NULL stays NULL). */
@@ -85,19 +94,16 @@ function pgTypeOf(type: DataType): string {
   return types[type] ?? 'text';
 }
 
-/** One CSV field: quoted when it holds a comma, quote or line break; NULL is empty. */
-function csvField(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const s = String(value);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-async function writeCsv(file: string, columns: string[], rows: Row[], dataset: string): Promise<void> {
-  const lines = [columns.map(csvField).join(','), ...rows.map((r) => columns.map((c) => csvField(r[c])).join(','))];
+/** Writes the rows of `sql` to `file` (Parquet or CSV by its extension) beside it under a unique name, then renames it over the file: readers see the old file or the new. */
+async function writeReport(engine: Engine, sql: string, file: string, dataset: string): Promise<number> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID()}`);
   try {
-    // written beside the target under a unique name, then renamed over it: readers see the old file or the new
-    await new LocalStore(path.dirname(file)).put(path.basename(file), lines.join('\n') + '\n');
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const rows = await engine.writeFile(sql, tmp, file.endsWith('.parquet') ? 'parquet' : 'csv');
+    await fs.rename(tmp, file);
+    return rows;
   } catch (err) {
+    await fs.rm(tmp, { force: true });
     throw new IngotError('EXPORT_FAILED', `${dataset}: export to file ${file}: ${messageOf(err)}`, { dataset, file }, { cause: err });
   }
 }
@@ -121,7 +127,8 @@ async function replacePostgresSlice(target: { connection: string; table: string 
     await client.query(`CREATE TABLE IF NOT EXISTS ${qualified} (${schema.fields.map((f) => `${quoteIdent(f.name)} ${pgTypeOf(f.type)}`).join(', ')})`);
     if (slice) {
       const c = quoteIdent(slice.column);
-      await client.query(`DELETE FROM ${qualified} WHERE CAST(${c} AS date) >= $1::date AND CAST(${c} AS date) < $2::date`, [slice.interval.start, slice.interval.end]);
+      const as = isHour(slice.interval.start) ? 'timestamp' : 'date';
+      await client.query(`DELETE FROM ${qualified} WHERE CAST(${c} AS ${as}) >= $1::${as} AND CAST(${c} AS ${as}) < $2::${as}`, [boundValue(slice.interval.start), boundValue(slice.interval.end)]);
     } else {
       await client.query(`DELETE FROM ${qualified}`);
     }

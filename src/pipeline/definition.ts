@@ -215,7 +215,7 @@ export const datasetSchema = z
     extraColumns: z.enum(['fail', 'drop', 'allow']).optional(),
     onSchemaChange: z.enum(['fail', 'quarantine']).optional(),
     exports: z.object({
-      file: z.string().regex(/\.csv$/, 'an export file is a .csv path').optional(),
+      file: z.string().regex(/\.(csv|parquet)$/, 'an export file is a .csv or .parquet path').optional(),
       postgres: z.object({ connection: z.string().min(1), table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, 'schema.table or table') }).strict().optional(),
     }).strict().optional(),
   })

@@ -83,6 +83,11 @@ export function boundValue(bound: string): string {
   return isHour(bound) ? `${bound.replace('T', ' ')}:00` : bound;
 }
 
+/** An interval bound as a SQL literal: a day as DATE, an hour as TIMESTAMP (`-infinity`/`infinity` as DATE). */
+export function boundLiteral(bound: string): string {
+  return isHour(bound) ? `TIMESTAMP '${boundValue(bound)}'` : `DATE '${bound}'`;
+}
+
 /**
  * Whether `value` lies in the interval: a day `YYYY-MM-DD`, an hour, or a timestamp
  * `YYYY-MM-DD[T ]HH:MM[:SS[.ffffff]]` (read as wall-clock time). A value that is not a date or

@@ -1,16 +1,11 @@
 import { IngotError } from '../errors.js';
-import { boundValue, isHour, type Interval } from './interval.js';
+import { boundLiteral, type Interval } from './interval.js';
 
 /** Values a dataset's SQL can use as `{{name}}`. */
 export interface TemplateContext {
   interval: Interval;
   logicalDate: string | undefined;
   runId: string;
-}
-
-/** A day as a DATE literal, an hour as a TIMESTAMP literal. */
-function literal(bound: string): string {
-  return isHour(bound) ? `TIMESTAMP '${boundValue(bound)}'` : `DATE '${bound}'`;
 }
 
 /**
@@ -21,9 +16,9 @@ function literal(bound: string): string {
 export function renderSql(sql: string, ctx: TemplateContext, dataset: string): string {
   return sql.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_m, name: string) => {
     switch (name) {
-      case 'start': return literal(ctx.interval.start);
-      case 'end': return literal(ctx.interval.end);
-      case 'logical_date': return ctx.logicalDate ? literal(ctx.logicalDate) : 'CAST(NULL AS DATE)';
+      case 'start': return boundLiteral(ctx.interval.start);
+      case 'end': return boundLiteral(ctx.interval.end);
+      case 'logical_date': return ctx.logicalDate ? boundLiteral(ctx.logicalDate) : 'CAST(NULL AS DATE)';
       case 'run_id': return `'${ctx.runId}'`;
       case 'this': return dataset;
       default:

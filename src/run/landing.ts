@@ -18,7 +18,7 @@ export async function landCsv(engine: Engine, relation: string, landing: string,
   const tmp = path.join(dir, `.part-0.${randomUUID()}.csv`);
   try {
     await fs.mkdir(dir, { recursive: true });
-    await engine.writeCsv(`SELECT * EXCLUDE ("_source") FROM ${quoteIdent(relation)}`, tmp);
+    await engine.writeFile(`SELECT * EXCLUDE ("_source") FROM ${quoteIdent(relation)}`, tmp, 'csv');
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true });

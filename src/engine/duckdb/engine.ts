@@ -161,8 +161,8 @@ export class DuckDBEngine implements Engine, ParquetFiles {
     }
   }
 
-  async writeCsv(sql: string, file: string): Promise<number> {
-    const [row] = await this.query(`COPY (${sql}) TO ${quoteString(file)} (FORMAT csv, HEADER)`);
+  async writeFile(sql: string, file: string, format: 'csv' | 'parquet'): Promise<number> {
+    const [row] = await this.query(`COPY (${sql}) TO ${quoteString(file)} (${format === 'csv' ? 'FORMAT csv, HEADER' : 'FORMAT parquet'})`);
     return Number(row?.['Count'] ?? 0);
   }
 
