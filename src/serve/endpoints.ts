@@ -12,7 +12,7 @@ declare module 'fastify' {
   }
 }
 
-/** What an endpoint cursor holds: the offset of the next page, the table versions paged and the total count. */
+/** What an endpoint cursor holds: the offset of the next page, the versions of the tables read (in `references` order) and the total count. */
 interface EndpointCursor {
   o: number;
   v: number[];
@@ -97,8 +97,8 @@ export function checkEndpoint(def: EndpointDefinition): void {
  * `GET <path>` validates the typed parameters (422 `VALIDATION` with `field`), binds them as
  * DuckDB parameters, and answers a page `{ items, count, next }` in the SQL's ORDER BY order.
  * `?limit=` (capped by serve.maxRows) and `?cursor=` (the previous page's `next`) page through the
- * result; a cursor holds the versions of the tables it read, and is refused (409
- * `CURSOR_EXPIRED`) once one of them has a newer commit, so pages never repeat or skip rows.
+ * result; a cursor holds the versions of the tables its first page read, and later pages read
+ * those versions (`LakeReader.atVersions`) even after new commits, so pages never repeat or skip rows.
  * Pages are cached by parameters, page and table versions (tables are checked for new commits
  * at most every second, so a cached page is never older than that).
  */
@@ -133,9 +133,9 @@ export function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): void
           required: inQuery.filter((n) => declared[n]!.default === undefined),
           properties: { ...pageQuery, ...Object.fromEntries(inQuery.map((n) => [n, paramJsonSchema(declared[n]!)])) },
         },
-        response: { 200: pagedSchema, 409: errorSchema, 422: errorSchema },
+        response: { 200: pagedSchema, 422: errorSchema },
       },
-    }, async (req, reply) => {
+    }, async (req) => {
       const { tables, page, count } = await prepare();
       const versions = await Promise.all(tables.map((t) => ctx.reader.latest(t)));
       const values: Record<string, DuckDBValue> = {};
@@ -154,13 +154,15 @@ export function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): void
         if (!cursor || !Number.isInteger(cursor.o) || cursor.o < 0 || !Number.isInteger(cursor.c) || !Array.isArray(cursor.v)) {
           throw new IngotError('VALIDATION', 'cursor is not a cursor this server issued', { column: 'cursor' });
         }
-        if (cursor.v.join(',') !== versions.join(',')) {
-          return reply.code(409).send({ error: 'CURSOR_EXPIRED', message: `the tables changed since the first page (${tables.join(', ')}); start again without a cursor` });
-        }
+        if (cursor.v.length !== tables.length) throw new IngotError('VALIDATION', 'cursor is not a cursor of this endpoint', { column: 'cursor' });
       }
+      // a cursor keeps reading the table versions of its first page, whatever was committed since
+      const pinned = cursor && cursor.v.join(',') !== versions.join(',');
+      const pageSql = pinned ? await ctx.reader.atVersions(page, Object.fromEntries(tables.map((t, i) => [t, cursor!.v[i]!]))) : page;
+      const read = pinned ? cursor!.v : versions;
       const offset = cursor?.o ?? 0;
       // pages are cached by parameters, page and table versions: a new commit makes new keys
-      const cacheKey = JSON.stringify([Object.entries(values).map(([k, v]) => [k, String(v)]), limit, offset, versions]);
+      const cacheKey = JSON.stringify([Object.entries(values).map(([k, v]) => [k, String(v)]), limit, offset, read]);
       const hit = cache.get(cacheKey);
       if (hit) {
         cache.delete(cacheKey);
@@ -168,7 +170,7 @@ export function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): void
         return hit;
       }
       const [rows, total] = await Promise.all([
-        ctx.reader.query(page, { ...values, __limit: limit + 1, __offset: offset }, { types: { ...types, __limit: BIGINT, __offset: BIGINT } }),
+        ctx.reader.query(pageSql, { ...values, __limit: limit + 1, __offset: offset }, { types: { ...types, __limit: BIGINT, __offset: BIGINT } }),
         cursor ? undefined : ctx.reader.query(count, values, { types }),
       ]);
       const more = rows.rows.length > limit;
@@ -176,7 +178,7 @@ export function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): void
       const result = {
         items: more ? rows.rows.slice(0, limit) : rows.rows,
         count: c,
-        next: more ? Buffer.from(JSON.stringify({ o: offset + limit, v: versions, c } satisfies EndpointCursor)).toString('base64url') : null,
+        next: more ? Buffer.from(JSON.stringify({ o: offset + limit, v: read, c } satisfies EndpointCursor)).toString('base64url') : null,
       };
       if (limit <= 1000) {
         cache.set(cacheKey, result);

@@ -296,6 +296,37 @@ export class LakeReader {
   }
 
   /**
+   * `sql` (one SELECT) with every lake table it reads replaced by the relation pinned at
+   * `versions[name]` (see `pinned`), through DuckDB's own parser (`json_serialize_sql`, then
+   * `json_deserialize_sql`), so the query reads those versions whatever commits came since.
+   * Errors: as `references`, TABLE_NOT_FOUND, VERSION_NOT_FOUND.
+   */
+  async atVersions(sql: string, versions: Record<string, number>): Promise<string> {
+    const [row] = (await this.query('SELECT json_serialize_sql($sql::VARCHAR) AS j', { sql })).rows;
+    // query_location can be 2^64-1, beyond a double: positions are not needed to print SQL back
+    const tree = JSON.parse(String(row!['j']).replace(/"query_location":\d+/g, '"query_location":0')) as { error: boolean; statements: unknown[] };
+    if (tree.error) throw new IngotError('SQL_ERROR', 'cannot parse the query');
+    const pins: { node: Record<string, unknown>; name: string }[] = [];
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(walk);
+      if (node === null || typeof node !== 'object') return;
+      const o = node as Record<string, unknown>;
+      if (o['type'] === 'BASE_TABLE' && typeof o['schema_name'] === 'string' && o['schema_name'] !== '') pins.push({ node: o, name: `${o['schema_name']}.${String(o['table_name'])}` });
+      for (const v of Object.values(o)) walk(v);
+    };
+    walk(tree.statements);
+    for (const { node, name } of pins) {
+      const version = versions[name];
+      if (version === undefined) continue;
+      await this.pinned(name, version);
+      node['schema_name'] = INTERNAL;
+      node['table_name'] = `${name}@${version}`;
+    }
+    const [back] = (await this.query('SELECT json_deserialize_sql($j::JSON) AS s', { j: JSON.stringify(tree) })).rows;
+    return String(back!['s']);
+  }
+
+  /**
    * Runs `sql` on a pooled connection as a prepared statement (cached per connection), binding
    * `params` by name (`$name`) or position. Errors: SQL_ERROR; SQL_TIMEOUT after `timeoutMs`.
    */
