@@ -158,6 +158,21 @@ describe('ingot serve: REST API over a real lake', () => {
     assert.equal((await get('/models/events/k3/5?day=yesterday')).body.field, 'day');
   });
 
+  it('pages a large endpoint result (more rows than are cached whole) exactly once each', async () => {
+    const expected = await query(s.project, 'SELECT e.day, e.i, r.range AS j FROM bronze.events AS e, range(3) AS r ORDER BY e.day, e.i, j');
+    assert.ok(expected.length > 1000);
+    const seen: string[] = [];
+    for (let next: string | null = '', pages = 0; next !== null; pages++) {
+      const r = await get(`/models/copies?limit=1000${next ? `&cursor=${next}` : ''}`);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.count, expected.length);
+      assert.equal(r.body.items.length, Math.min(400, expected.length - pages * 400));
+      seen.push(...r.body.items.map((x: { day: string; i: number; j: number }) => `${x.day}/${x.i}/${x.j}`));
+      next = r.body.next;
+    }
+    assert.deepEqual(seen, expected.map((x) => `${x['day']}/${x['i']}/${x['j']}`));
+  });
+
   it('serves dashboards with panel rows and CSV downloads', async () => {
     const list = await get('/api/dashboards');
     assert.deepEqual(list.body.items, [{ name: 'events', title: 'Events', panels: 2 }]);
@@ -206,7 +221,7 @@ describe('ingot serve: REST API over a real lake', () => {
     const doc = await call(`${s.url}/openapi.json`, undefined);
     assert.equal(doc.status, 200);
     assert.equal(doc.body.openapi, '3.1.0');
-    for (const p of ['/api/tables', '/api/tables/{name}/rows', '/api/sql', '/api/runs/{id}', '/api/pipelines/{name}/trigger', '/api/dashboards/{name}', '/models/events/{k}/{min}', '/health']) {
+    for (const p of ['/api/tables', '/api/tables/{name}/rows', '/api/sql', '/api/runs/{id}', '/api/pipelines/{name}/trigger', '/api/dashboards/{name}', '/models/events/{k}/{min}', '/models/copies', '/health']) {
       assert.ok(doc.body.paths[p], `${p} in the OpenAPI document`);
     }
     const ep = doc.body.paths['/models/events/{k}/{min}'].get;

@@ -21,8 +21,11 @@ interface EndpointCursor {
 
 const PARAM_NAME = /\$([A-Za-z_][A-Za-z0-9_]*)/g;
 const RESERVED = new Set(['limit', 'cursor']);
-/** Pages (of at most 1000 rows) kept per endpoint, least recently used dropped first. */
-const PAGE_CACHE = 10_000;
+/** Results of at most this many rows are read whole, cached, and paged from memory. */
+const SMALL_RESULT = 1000;
+/** Cached results per endpoint, and rows over all of them; the least recently used are dropped first. */
+const CACHE_ENTRIES = 20_000;
+const CACHE_ROWS = 500_000;
 
 /** JSON schema of one parameter (what Fastify validates and the OpenAPI document shows). */
 export function paramJsonSchema(p: EndpointParam): Record<string, unknown> {
@@ -99,8 +102,8 @@ export function checkEndpoint(def: EndpointDefinition): void {
  * `?limit=` (capped by serve.maxRows) and `?cursor=` (the previous page's `next`) page through the
  * result; a cursor holds the versions of the tables its first page read, and later pages read
  * those versions (`LakeReader.atVersions`) even after new commits, so pages never repeat or skip rows.
- * Pages are cached by parameters, page and table versions (tables are checked for new commits
- * at most every second, so a cached page is never older than that).
+ * Results are cached by parameters and table versions (tables are checked for new commits at
+ * most every second, so a cached result is never older than that).
  */
 export function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): void {
   for (const def of ctx.project.config.endpoints ?? []) {
@@ -110,7 +113,8 @@ export function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): void
     const inQuery = Object.keys(declared).filter((n) => !inPath.has(n));
     const base = def.sql.trim().replace(/;\s*$/, '');
     let prepared: Promise<{ tables: string[]; page: string; count: string }> | undefined;
-    const cache = new Map<string, { items: Record<string, unknown>[]; count: number; next: string | null }>();
+    const cache = new Map<string, { rows?: Record<string, unknown>[]; count: number }>();
+    let cachedRows = 0;
     const prepare = () => {
       prepared ??= (async () => {
         const tables = await ctx.reader.references(base);
@@ -161,29 +165,42 @@ export function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): void
       const pageSql = pinned ? await ctx.reader.atVersions(page, Object.fromEntries(tables.map((t, i) => [t, cursor!.v[i]!]))) : page;
       const read = pinned ? cursor!.v : versions;
       const offset = cursor?.o ?? 0;
-      // pages are cached by parameters, page and table versions: a new commit makes new keys
-      const cacheKey = JSON.stringify([Object.entries(values).map(([k, v]) => [k, String(v)]), limit, offset, read]);
-      const hit = cache.get(cacheKey);
-      if (hit) {
-        cache.delete(cacheKey);
-        cache.set(cacheKey, hit);
-        return hit;
+      // results are cached by parameters and table versions (a new commit makes new keys); a result
+      // of at most SMALL_RESULT rows is read whole by one query, and its pages are slices of it
+      const key = JSON.stringify([Object.entries(values).map(([k, v]) => [k, String(v)]), read]);
+      let cached = cache.get(key);
+      if (cached) {
+        cache.delete(key);
+        cache.set(key, cached);
+      } else {
+        const whole = await ctx.reader.query(pageSql, { ...values, __limit: SMALL_RESULT + 1, __offset: 0 }, { types: { ...types, __limit: BIGINT, __offset: BIGINT } });
+        cached = whole.rows.length <= SMALL_RESULT
+          ? { rows: whole.rows, count: whole.rows.length }
+          : { count: cursor?.c ?? Number((await ctx.reader.query(count, values, { types })).rows[0]!['n']) };
+        cache.set(key, cached);
+        cachedRows += cached.rows?.length ?? 0;
+        for (const [k, v] of cache) {
+          if (cache.size <= CACHE_ENTRIES && cachedRows <= CACHE_ROWS) break;
+          cache.delete(k);
+          cachedRows -= v.rows?.length ?? 0;
+        }
       }
-      const [rows, total] = await Promise.all([
-        ctx.reader.query(pageSql, { ...values, __limit: limit + 1, __offset: offset }, { types: { ...types, __limit: BIGINT, __offset: BIGINT } }),
-        cursor ? undefined : ctx.reader.query(count, values, { types }),
-      ]);
-      const more = rows.rows.length > limit;
-      const c = cursor?.c ?? Number(total!.rows[0]!['n']);
+      let items: Record<string, unknown>[];
+      let more: boolean;
+      if (cached.rows) {
+        items = cached.rows.slice(offset, offset + limit);
+        more = offset + limit < cached.rows.length;
+      } else {
+        const rows = (await ctx.reader.query(pageSql, { ...values, __limit: limit + 1, __offset: offset }, { types: { ...types, __limit: BIGINT, __offset: BIGINT } })).rows;
+        more = rows.length > limit;
+        items = more ? rows.slice(0, limit) : rows;
+      }
+      const c = cached.count;
       const result = {
-        items: more ? rows.rows.slice(0, limit) : rows.rows,
+        items,
         count: c,
         next: more ? Buffer.from(JSON.stringify({ o: offset + limit, v: read, c } satisfies EndpointCursor)).toString('base64url') : null,
       };
-      if (limit <= 1000) {
-        cache.set(cacheKey, result);
-        if (cache.size > PAGE_CACHE) cache.delete(cache.keys().next().value!);
-      }
       return result;
     });
   }
