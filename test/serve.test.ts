@@ -130,6 +130,8 @@ describe('ingot serve: REST API over a real lake', () => {
     assert.deepEqual(r.body.columns, [{ name: 'k', type: 'VARCHAR' }, { name: 'n', type: 'BIGINT' }]);
     assert.deepEqual(r.body.rows.map((x: { k: string }) => x.k), ['k0', 'k1', 'k2']);
     assert.equal(r.body.truncated, true);
+    const semicolon = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT count(*) AS n FROM gold.by_k;\n' } });
+    assert.deepEqual(semicolon.body.rows, [{ n: 7 }]);
     const unknown = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT * FROM silver.nothing' } });
     assert.equal(unknown.status, 404);
   });
