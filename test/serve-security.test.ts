@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { listApiKeys, revokeApiKey } from '../src/serve/api-keys.js';
+import { openMetadataAt } from '../src/schedule/store/open.js';
+import { createApiKey, hashKey, KeyVerifier, listApiKeys, revokeApiKey } from '../src/serve/api-keys.js';
+import { startPostgres } from './postgres-server.js';
 import { cli, tempDir } from './fixtures.js';
 import { call, serveProject, type Served } from './serve-helpers.js';
 
@@ -153,5 +155,30 @@ describe('ingot serve: security', () => {
     assert.equal(limited.body.error, 'RATE_LIMITED');
     assert.ok(Number(limited.headers.get('retry-after')) > 0);
     assert.equal((await call(`${s.url}/health`, undefined)).status, 200);
+  });
+});
+
+describe('API keys on a PostgreSQL metadata store', () => {
+  it('stores only the hash, verifies, lists and revokes', async (t) => {
+    const server = await startPostgres();
+    t.after(() => server.stop());
+    const { dir, cleanup } = await tempDir('serve-pg');
+    t.after(cleanup);
+    const store = await openMetadataAt(server.url, dir);
+    t.after(() => store.close());
+    const { id, key } = await createApiKey(store, 'write', 'pg');
+    const rows = await store.db.all<Record<string, unknown>>('SELECT * FROM ingot_api_keys');
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!['hash'], hashKey(key));
+    assert.ok(!JSON.stringify(rows).includes(key));
+    const verifier = new KeyVerifier(store);
+    assert.deepEqual(await verifier.verify(key), { id, scope: 'write' });
+    assert.equal(await verifier.verify(key + 'x'), undefined);
+    await revokeApiKey(store, id);
+    verifier.forget();
+    assert.equal(await verifier.verify(key), undefined);
+    const [listed] = await listApiKeys(store);
+    assert.equal(listed!.name, 'pg');
+    assert.ok(listed!.revokedAt! > 0 && listed!.lastUsedAt! > 0);
   });
 });
