@@ -132,6 +132,9 @@ describe('ingot serve: REST API over a real lake', () => {
     assert.equal(r.body.truncated, true);
     const semicolon = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT count(*) AS n FROM gold.by_k;\n' } });
     assert.deepEqual(semicolon.body.rows, [{ n: 7 }]);
+    // the endpoint looks bronze.events up by k: its in-memory copy is sorted by k
+    const clustered = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT k FROM bronze.events', limit: 60 } });
+    assert.deepEqual([...new Set(clustered.body.rows.map((x: { k: string }) => x.k))], ['k0']);
     const unknown = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT * FROM silver.nothing' } });
     assert.equal(unknown.status, 404);
   });

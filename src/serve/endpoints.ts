@@ -2,6 +2,7 @@ import { BIGINT, BOOLEAN, DATE, DOUBLE, TIMESTAMP, VARCHAR, dateValue, timestamp
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { IngotError } from '../errors.js';
 import type { EndpointDefinition, EndpointParam } from './config.js';
+import type { LakeReader } from './lake-reader.js';
 import { DEFAULT_LIMIT, type ServeContext } from './server.js';
 import { errorSchema, pageQuery, pagedSchema } from './schemas.js';
 
@@ -96,6 +97,33 @@ export function checkEndpoint(def: EndpointDefinition): void {
 }
 
 /**
+ * Columns that `sql` compares for equality with a parameter (`col = $name`, either side, casts
+ * allowed), with the one lake table it reads; none when it reads several (the column's table is
+ * then unknown). Parsed by DuckDB (`json_serialize_sql`), nothing is run.
+ */
+export async function equalityColumns(reader: LakeReader, sql: string): Promise<{ table?: string; columns: string[] }> {
+  const tables = await reader.references(sql);
+  if (tables.length !== 1) return { columns: [] };
+  const [row] = (await reader.query('SELECT json_serialize_sql($sql::VARCHAR) AS j', { sql })).rows;
+  const columns = new Set<string>();
+  const unwrap = (n: Record<string, unknown>): Record<string, unknown> => (n['class'] === 'CAST' ? unwrap(n['child'] as Record<string, unknown>) : n);
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (node === null || typeof node !== 'object') return;
+    const o = node as Record<string, unknown>;
+    if (o['type'] === 'COMPARE_EQUAL' && o['left'] && o['right']) {
+      const [l, r] = [unwrap(o['left'] as Record<string, unknown>), unwrap(o['right'] as Record<string, unknown>)];
+      const col = l['class'] === 'COLUMN_REF' && r['class'] === 'PARAMETER' ? l : r['class'] === 'COLUMN_REF' && l['class'] === 'PARAMETER' ? r : undefined;
+      const names = col?.['column_names'] as string[] | undefined;
+      if (names?.length) columns.add(names[names.length - 1]!);
+    }
+    for (const v of Object.values(o)) walk(v);
+  };
+  walk(JSON.parse(String(row!['j']).replace(/"query_location":\d+/g, '"query_location":0')));
+  return { table: tables[0]!, columns: [...columns] };
+}
+
+/**
  * Registers the project's endpoints (`endpoints: [endpoint({ path, params, sql })]`, read scope):
  * `GET <path>` validates the typed parameters (422 `VALIDATION` with `field`), binds them as
  * DuckDB parameters, and answers a page `{ items, count, next }` in the SQL's ORDER BY order.
@@ -103,11 +131,15 @@ export function checkEndpoint(def: EndpointDefinition): void {
  * result; a cursor holds the versions of the tables its first page read, and later pages read
  * those versions (`LakeReader.atVersions`) even after new commits, so pages never repeat or skip rows.
  * Results are cached by parameters and table versions (tables are checked for new commits at
- * most every second, so a cached result is never older than that).
+ * most every second, so a cached result is never older than that). A table an endpoint looks
+ * up by `col = $param` is kept in memory sorted by `col` (`LakeReader.clusterBy`).
  */
-export function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): void {
+export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): Promise<void> {
   for (const def of ctx.project.config.endpoints ?? []) {
     checkEndpoint(def);
+    // a table looked up by `col = $param` is kept in memory sorted by col
+    const eq = await equalityColumns(ctx.reader, def.sql.trim().replace(/;\s*$/, '')).catch(() => ({ table: undefined, columns: [] }));
+    if (eq.table) ctx.reader.clusterBy(eq.table, eq.columns);
     const declared = def.params ?? {};
     const inPath = new Set([...def.path.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!));
     const inQuery = Object.keys(declared).filter((n) => !inPath.has(n));

@@ -64,6 +64,7 @@ export class LakeReader {
   private readonly attached = new Map<string, Attached>();
   private readonly pins = new Map<string, Promise<string>>();
   private readonly schemas = new Set<string>();
+  private readonly clusters = new Map<string, string[]>();
   private readonly idle: DuckDBConnection[];
   private readonly waiting: ((c: DuckDBConnection) => void)[] = [];
   private readonly prepared = new Map<DuckDBConnection, Map<string, { stmt: DuckDBPreparedStatement; names: Set<string> }>>();
@@ -165,7 +166,8 @@ export class LakeReader {
         // small tables are loaded into memory once per version; the view swaps to the new copy atomically
         const source = await this.pinned(name, snapshot.version);
         memory = `${INTERNAL}.${quoteIdent(`${name}@${snapshot.version}#memory`)}`;
-        await this.exec(`CREATE OR REPLACE TABLE ${memory} AS SELECT * FROM ${source}`);
+        const order = this.clusters.get(name)?.filter((c) => snapshot.schema.fields.some((f) => f.name === c && typeof f.type === 'string'));
+        await this.exec(`CREATE OR REPLACE TABLE ${memory} AS SELECT * FROM ${source}${order?.length ? ` ORDER BY ${order.map(quoteIdent).join(', ')}` : ''}`);
         await this.ensureSchema(layer);
         await this.exec(`CREATE OR REPLACE VIEW ${relation} AS SELECT * FROM ${memory}`);
       } else {
@@ -190,6 +192,17 @@ export class LakeReader {
       if (s?.refreshing === refresh) delete s.refreshing;
       if (s && s.version === -1) this.attached.delete(name);
     }
+  }
+
+  /**
+   * Asks for the in-memory copy of table `name` to be sorted by `columns` (those the table has),
+   * from its next attachment on: queries filtering those columns by equality then skip most of
+   * the copy (DuckDB's zone maps). The project's endpoints ask for the columns they compare with
+   * a parameter.
+   */
+  clusterBy(name: string, columns: string[]): void {
+    const all = [...new Set([...(this.clusters.get(name) ?? []), ...columns])];
+    if (all.length) this.clusters.set(name, all);
   }
 
   /**
