@@ -23,6 +23,9 @@ export default defineConfig({
     path: '/models/events/:k/:min', description: 'events of one k from i = min',
     params: { k: { type: 'string', pattern: '^k[0-9]$' }, min: { type: 'integer', minimum: 1, maximum: 24 }, day: { type: 'date', default: '2024-01-01' } },
     sql: 'SELECT day, i, k FROM bronze.events WHERE k = $k AND i >= $min AND day >= $day ORDER BY day, i',
+  }), endpoint({
+    path: '/models/copies', params: { copies: { type: 'integer', minimum: 1, maximum: 5, default: 3 } },
+    sql: 'SELECT e.day, e.i, r.range AS j FROM bronze.events AS e, range($copies) AS r ORDER BY e.day, e.i, j',
   })],
   dashboards: [dashboard({ name: 'events', title: 'Events', panels: [
     { title: 'Rows by k', type: 'bar', sql: 'SELECT k, n FROM gold.by_k ORDER BY k', x: 'k', y: 'n' },

@@ -3,8 +3,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { listApiKeys, revokeApiKey } from '../src/serve/api-keys.js';
-import { tempDir } from './fixtures.js';
+import { openMetadataAt } from '../src/schedule/store/open.js';
+import { createApiKey, hashKey, KeyVerifier, listApiKeys, revokeApiKey } from '../src/serve/api-keys.js';
+import { startPostgres } from './postgres-server.js';
+import { cli, tempDir } from './fixtures.js';
 import { call, serveProject, type Served } from './serve-helpers.js';
 
 /** SHA-256 of every file under `dir` (the lake, the store): what "nothing changed" compares. */
@@ -27,7 +29,7 @@ describe('ingot serve: security', () => {
     const t = await tempDir('serve-sec');
     dir = t.dir;
     cleanup = t.cleanup;
-    s = await serveProject(dir, ['2024-01-01'], { auth: { maxFailures: 5, windowMs: 60_000 } });
+    s = await serveProject(dir, ['2024-01-01'], { auth: { maxFailures: 10, windowMs: 60_000 } });
   });
   after(async () => {
     await s.close();
@@ -56,6 +58,25 @@ describe('ingot serve: security', () => {
     await new Promise((r) => setTimeout(r, 1100));
     assert.equal((await call(`${s.url}/api/tables`, created.body.key)).status, 401);
     s.keys.read = (await call(`${s.url}/api/keys`, s.keys.admin, { method: 'POST', body: { scope: 'read' } })).body.key;
+  });
+
+  it('ingot keys create prints a key once, keys list shows it without the secret, keys revoke ends it', async () => {
+    const created = await cli(['keys', 'create', '-p', dir, '--scope', 'write', '--name', 'ci']);
+    assert.equal(created.code, 0, created.err);
+    const key = created.out.trim();
+    assert.match(key, /^ingot_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+    const id = key.split('_')[1]!;
+    const pause = await call(`${s.url}/api/pipelines/events/pause`, key, { method: 'POST' });
+    assert.equal(pause.status, 200);
+    await call(`${s.url}/api/pipelines/events/resume`, key, { method: 'POST' });
+    const list = await cli(['keys', 'list', '-p', dir, '--format', 'json']);
+    assert.ok(list.out.includes(id) && list.out.includes('"ci"'));
+    assert.ok(!list.out.includes(key));
+    assert.equal((await cli(['keys', 'revoke', id, '-p', dir])).code, 0);
+    assert.equal((await cli(['keys', 'revoke', id, '-p', dir])).code, 1);
+    assert.equal((await cli(['keys', 'create', '-p', dir, '--scope', 'root'])).code, 1);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await call(`${s.url}/api/pipelines/events/pause`, key, { method: 'POST' })).status, 401);
   });
 
   it('enforces scopes: read < write < admin', async () => {
@@ -127,12 +148,37 @@ describe('ingot serve: security', () => {
 
   it('rate-limits failed attempts per address with 429, then refuses even a good key until the window ends', async () => {
     let status = 0;
-    for (let i = 0; i < 10 && status !== 429; i++) status = (await call(`${s.url}/api/tables`, `wrong-${i}`)).status;
+    for (let i = 0; i < 20 && status !== 429; i++) status = (await call(`${s.url}/api/tables`, `wrong-${i}`)).status;
     assert.equal(status, 429);
     const limited = await call(`${s.url}/api/tables`, s.keys.admin);
     assert.equal(limited.status, 429);
     assert.equal(limited.body.error, 'RATE_LIMITED');
     assert.ok(Number(limited.headers.get('retry-after')) > 0);
     assert.equal((await call(`${s.url}/health`, undefined)).status, 200);
+  });
+});
+
+describe('API keys on a PostgreSQL metadata store', () => {
+  it('stores only the hash, verifies, lists and revokes', async (t) => {
+    const server = await startPostgres();
+    t.after(() => server.stop());
+    const { dir, cleanup } = await tempDir('serve-pg');
+    t.after(cleanup);
+    const store = await openMetadataAt(server.url, dir);
+    t.after(() => store.close());
+    const { id, key } = await createApiKey(store, 'write', 'pg');
+    const rows = await store.db.all<Record<string, unknown>>('SELECT * FROM ingot_api_keys');
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!['hash'], hashKey(key));
+    assert.ok(!JSON.stringify(rows).includes(key));
+    const verifier = new KeyVerifier(store);
+    assert.deepEqual(await verifier.verify(key), { id, scope: 'write' });
+    assert.equal(await verifier.verify(key + 'x'), undefined);
+    await revokeApiKey(store, id);
+    verifier.forget();
+    assert.equal(await verifier.verify(key), undefined);
+    const [listed] = await listApiKeys(store);
+    assert.equal(listed!.name, 'pg');
+    assert.ok(listed!.revokedAt! > 0 && listed!.lastUsedAt! > 0);
   });
 });

@@ -74,6 +74,8 @@ describe('ingot serve: REST API over a real lake', () => {
   it('a cursor keeps reading the version it started on while new commits arrive; version=N travels in time', async () => {
     const first = await get('/api/tables/bronze.events/rows?limit=300&order=i');
     assert.equal(first.body.version, 1);
+    const endpointFirst = await get('/models/events/k3/5?limit=20');
+    const atVersion1 = await query(s.project, "SELECT day, i FROM bronze.events WHERE k = 'k3' AND i >= 5 ORDER BY day, i");
     const runner = await Runner.open(s.project);
     try {
       assert.equal((await runner.run('2024-01-03')).status, 'success');
@@ -86,6 +88,17 @@ describe('ingot serve: REST API over a real lake', () => {
     assert.equal(rest.body.count, 500);
     assert.equal(first.body.items.length + rest.body.items.length, 500);
     assert.equal(rest.body.next, null);
+    // the endpoint's cursor also reads version 1: the new day's rows (which sort last) do not appear
+    const endpointRows = endpointFirst.body.items.map((x: { day: string; i: number }) => `${x.day}/${x.i}`);
+    for (let next = endpointFirst.body.next; next;) {
+      const page = await get(`/models/events/k3/5?limit=20&cursor=${next}`);
+      assert.equal(page.status, 200, page.text);
+      assert.equal(page.body.count, atVersion1.length);
+      endpointRows.push(...page.body.items.map((x: { day: string; i: number }) => `${x.day}/${x.i}`));
+      next = page.body.next;
+    }
+    assert.deepEqual(endpointRows, atVersion1.map((x) => `${x['day']}/${x['i']}`));
+    assert.equal((await get('/models/events/k3/5?limit=1')).body.count, atVersion1.length * 3 / 2);
     const latest = await get('/api/tables/bronze.events/rows?limit=1');
     assert.equal(latest.body.version, 2);
     assert.equal(latest.body.count, 750);
@@ -117,6 +130,11 @@ describe('ingot serve: REST API over a real lake', () => {
     assert.deepEqual(r.body.columns, [{ name: 'k', type: 'VARCHAR' }, { name: 'n', type: 'BIGINT' }]);
     assert.deepEqual(r.body.rows.map((x: { k: string }) => x.k), ['k0', 'k1', 'k2']);
     assert.equal(r.body.truncated, true);
+    const semicolon = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT count(*) AS n FROM gold.by_k;\n' } });
+    assert.deepEqual(semicolon.body.rows, [{ n: 7 }]);
+    // the endpoint looks bronze.events up by k: its in-memory copy is sorted by k
+    const clustered = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT k FROM bronze.events', limit: 60 } });
+    assert.deepEqual([...new Set(clustered.body.rows.map((x: { k: string }) => x.k))], ['k0']);
     const unknown = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT * FROM silver.nothing' } });
     assert.equal(unknown.status, 404);
   });
@@ -143,6 +161,21 @@ describe('ingot serve: REST API over a real lake', () => {
     assert.equal(injected.status, 422);
     assert.equal(injected.body.field, 'k');
     assert.equal((await get('/models/events/k3/5?day=yesterday')).body.field, 'day');
+  });
+
+  it('pages a large endpoint result (more rows than are cached whole) exactly once each', async () => {
+    const expected = await query(s.project, 'SELECT e.day, e.i, r.range AS j FROM bronze.events AS e, range(3) AS r ORDER BY e.day, e.i, j');
+    assert.ok(expected.length > 1000);
+    const seen: string[] = [];
+    for (let next: string | null = '', pages = 0; next !== null; pages++) {
+      const r = await get(`/models/copies?limit=1000${next ? `&cursor=${next}` : ''}`);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.count, expected.length);
+      assert.equal(r.body.items.length, Math.min(400, expected.length - pages * 400));
+      seen.push(...r.body.items.map((x: { day: string; i: number; j: number }) => `${x.day}/${x.i}/${x.j}`));
+      next = r.body.next;
+    }
+    assert.deepEqual(seen, expected.map((x) => `${x['day']}/${x['i']}/${x['j']}`));
   });
 
   it('serves dashboards with panel rows and CSV downloads', async () => {
@@ -193,7 +226,7 @@ describe('ingot serve: REST API over a real lake', () => {
     const doc = await call(`${s.url}/openapi.json`, undefined);
     assert.equal(doc.status, 200);
     assert.equal(doc.body.openapi, '3.1.0');
-    for (const p of ['/api/tables', '/api/tables/{name}/rows', '/api/sql', '/api/runs/{id}', '/api/pipelines/{name}/trigger', '/api/dashboards/{name}', '/models/events/{k}/{min}', '/health']) {
+    for (const p of ['/api/tables', '/api/tables/{name}/rows', '/api/sql', '/api/runs/{id}', '/api/pipelines/{name}/trigger', '/api/dashboards/{name}', '/models/events/{k}/{min}', '/models/copies', '/health']) {
       assert.ok(doc.body.paths[p], `${p} in the OpenAPI document`);
     }
     const ep = doc.body.paths['/models/events/{k}/{min}'].get;
