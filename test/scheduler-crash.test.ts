@@ -54,7 +54,7 @@ export default dataset({ name: 'bronze.events', source: files({ path: 'landing/d
 
     const second = serve(dir);
     t.after(() => { second.child.kill('SIGKILL'); });
-    await until('every interval done', async () => (await store.intervals('events')).filter((s) => s.status === 'success').length === 24);
+    await until('every interval done', async () => (await store.intervals('events')).filter((s) => s.status === 'success').length === 24, 180_000);
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0);
     const recovered = second.events.filter((e) => e.event === 'run-recovered').map((e) => e['runId']);
