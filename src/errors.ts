@@ -36,7 +36,10 @@ export type ErrorCode =
   | 'STORAGE_ERROR'
   | 'EXPORT_FAILED'
   | 'SQL_ERROR'
-  | 'SQL_NOT_READ_ONLY';
+  | 'SQL_NOT_READ_ONLY'
+  | 'SQL_TIMEOUT'
+  | 'VALIDATION'
+  | 'NOT_FOUND';
 
 /** Where an error points in the user's input. All fields optional. */
 export interface ErrorContext {

@@ -17,7 +17,7 @@ import { query, writeProject } from './schedule-helpers.js';
 
 /** `ingot serve` in a child process; `lines` collects its JSON log events. */
 function serve(dir: string): { child: ChildProcess; events: { event: string; [k: string]: unknown }[]; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'bin.ts'), 'serve', '-p', dir, '--tick', '100'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'bin.ts'), 'serve', '-p', dir, '--tick', '100', '--no-http'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   const events: { event: string; [k: string]: unknown }[] = [];
   let buf = '';
   child.stderr!.on('data', (c: Buffer) => {

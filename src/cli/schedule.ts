@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
 import { IngotError } from '../errors.js';
 import { Lake } from '../lake.js';
 import { parseDate } from '../pipeline/interval.js';
@@ -11,6 +12,8 @@ import { Scheduler } from '../schedule/scheduler.js';
 import { openMetadata } from '../schedule/store/open.js';
 import type { MetadataStore } from '../schedule/store/store.js';
 import { jsonLog } from '../schedule/task-log.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../serve/api-keys.js';
+import { createServer } from '../serve/server.js';
 import { duration, formatRows, n, type OutputFormat } from './format.js';
 import type { Io } from './main.js';
 
@@ -26,7 +29,7 @@ async function withStore<T>(dir: string, fn: (project: Project, store: MetadataS
 }
 
 /**
- * The scheduling commands: `serve`, `backfill`, `trigger`, `pause`, `resume`, `pipelines`,
+ * The scheduling commands: `serve`, `keys`, `backfill`, `trigger`, `pause`, `resume`, `pipelines`,
  * `intervals`. `fail()` sets the exit code to 1.
  */
 export function addScheduleCommands(program: Command, io: Io, fail: () => void): void {
@@ -35,26 +38,75 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
 
   program
     .command('serve')
-    .description('run the scheduler until SIGTERM/SIGINT: pipelines on their cron schedules, catchup, triggers, crash recovery (JSON logs on stderr)')
+    .description('the scheduler and the HTTP server (REST API, web UI, /docs) until SIGTERM/SIGINT: pipelines on their cron schedules, catchup, triggers, crash recovery (JSON logs on stderr)')
     .addOption(projectOption())
     .option('--max-active-runs <n>', 'runs at once over all pipelines (default: config, else 4)', (v) => Number(v))
     .option('--tick <ms>', 'how often schedules are evaluated, ms', (v) => Number(v), 1000)
-    .action(async (opts: { project: string; maxActiveRuns?: number; tick: number }) => {
+    .option('--port <port>', 'HTTP port (default: serve.port, else 8080; 0: any free port)', (v) => Number(v))
+    .option('--host <host>', 'interface to listen on (default: serve.host, else 127.0.0.1)')
+    .option('--no-http', 'run the scheduler only')
+    .option('--no-scheduler', 'serve HTTP only (no runs start in this process)')
+    .action(async (opts: { project: string; maxActiveRuns?: number; tick: number; port?: number; host?: string; http: boolean; scheduler: boolean }) => {
       await withStore(opts.project, async (project, store) => {
         const log = jsonLog((line) => io.err(line));
-        const scheduler = new Scheduler(project, store, { tickMs: opts.tick, log, ...(opts.maxActiveRuns ? { maxActiveRuns: opts.maxActiveRuns } : {}) });
+        const scheduler = opts.scheduler
+          ? new Scheduler(project, store, { tickMs: opts.tick, log, ...(opts.maxActiveRuns ? { maxActiveRuns: opts.maxActiveRuns } : {}) })
+          : undefined;
         const graceMs = (project.config.scheduler?.gracePeriodSeconds ?? 30) * 1000;
+        let app: FastifyInstance | undefined;
+        if (opts.http) {
+          ({ app } = await createServer(project, store));
+          const address = await app.listen({ port: opts.port ?? project.config.serve?.port ?? 8080, host: opts.host ?? project.config.serve?.host ?? '127.0.0.1' });
+          log('info', 'listening', { url: address, docs: `${address}/docs` });
+        }
         await new Promise<void>((resolve) => {
           const shutdown = (signal: string): void => {
             process.off('SIGTERM', onTerm).off('SIGINT', onInt);
             log('info', 'signal', { signal });
-            scheduler.stop(graceMs).then(resolve, resolve);
+            Promise.all([app?.close(), scheduler?.stop(graceMs)]).then(() => resolve(), () => resolve());
           };
           const onTerm = (): void => shutdown('SIGTERM');
           const onInt = (): void => shutdown('SIGINT');
           process.on('SIGTERM', onTerm).on('SIGINT', onInt);
-          scheduler.start();
+          scheduler?.start();
         });
+      });
+    });
+
+  const keys = program.command('keys').description('API keys of `ingot serve`: create, list, revoke');
+  keys
+    .command('create')
+    .description('create an API key and print it (once: only its SHA-256 hash is stored)')
+    .addOption(projectOption())
+    .addOption(new Option('--scope <scope>', 'what the key may do').choices(['read', 'write', 'admin']).makeOptionMandatory())
+    .option('--name <name>', 'a name to recognize the key by')
+    .action(async (opts: { project: string; scope: string; name?: string }) => {
+      await withStore(opts.project, async (_project, store) => {
+        const { id, key } = await createApiKey(store, opts.scope, opts.name);
+        io.err(`key ${id} (${opts.scope}${opts.name ? `, ${opts.name}` : ''}) created; it is shown only now:`);
+        io.out(key);
+      });
+    });
+  keys
+    .command('list')
+    .description('the API keys (never their secrets)')
+    .addOption(projectOption())
+    .addOption(formatOption())
+    .action(async (opts: { project: string; format: OutputFormat }) => {
+      await withStore(opts.project, async (_project, store) => {
+        const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+        io.out(formatRows((await listApiKeys(store)).map((k) => ({ id: k.id, name: k.name, scope: k.scope, created: iso(k.createdAt), last_used: iso(k.lastUsedAt), revoked: iso(k.revokedAt) })),
+          opts.format, ['id', 'name', 'scope', 'created', 'last_used', 'revoked']));
+      });
+    });
+  keys
+    .command('revoke <id>')
+    .description('revoke an API key (refused from then on)')
+    .addOption(projectOption())
+    .action(async (id: string, opts: { project: string }) => {
+      await withStore(opts.project, async (_project, store) => {
+        await revokeApiKey(store, id);
+        io.out(`key ${id}: revoked`);
       });
     });
 

@@ -84,13 +84,17 @@ CREATE TABLE IF NOT EXISTS ingot_intervals (
   owner TEXT, lease_expires BIGINT, attempt INTEGER NOT NULL, trigger TEXT, updated_at BIGINT NOT NULL,
   PRIMARY KEY (pipeline, logical_date));
 CREATE TABLE IF NOT EXISTS ingot_pipelines (name TEXT PRIMARY KEY, paused INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ingot_api_keys (
+  id TEXT PRIMARY KEY, name TEXT, scope TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL,
+  revoked_at BIGINT, last_used_at BIGINT);
 `;
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /**
  * The metadata store: run and task history, interval leases and pipeline state in SQL tables
- * (`ingot_runs`, `ingot_tasks`, `ingot_intervals`, `ingot_pipelines`), on SQLite or PostgreSQL.
+ * (`ingot_runs`, `ingot_tasks`, `ingot_intervals`, `ingot_pipelines`; `ingot_api_keys` for
+ * `ingot serve`, see `src/serve/api-keys.ts`), on SQLite or PostgreSQL.
  *
  * Leases: at most one run of a (pipeline, logical date) is `running` at a time. `claim` is one
  * atomic upsert, so two schedulers on one store never both win an interval. A holder heartbeats
@@ -152,16 +156,20 @@ export class MetadataStore implements RunHistory {
     return { runId, startedAt: new Date(Number(row.started_at)), ...(row.logical_date ? { logicalDate: row.logical_date } : {}), ...(row.pipeline ? { pipeline: row.pipeline } : {}) };
   }
 
-  /** Runs, newest first (at most `limit`). */
-  async runs(limit = 1_000_000): Promise<RunRow[]> {
-    const rows = await this.db.all<RunRow>('SELECT * FROM ingot_runs ORDER BY started_at DESC, run_id DESC LIMIT ?', [limit]);
+  /** Runs, newest first (at most `limit`), optionally of one pipeline, one status or one run id. */
+  async runs(limit = 1_000_000, filter: { pipeline?: string; status?: string; runId?: string } = {}): Promise<RunRow[]> {
+    const where = (['pipeline', 'status', 'runId'] as const).filter((k) => filter[k] !== undefined);
+    const column = { pipeline: 'pipeline', status: 'status', runId: 'run_id' };
+    const rows = await this.db.all<RunRow>(
+      `SELECT * FROM ingot_runs${where.length ? ' WHERE ' + where.map((k) => `${column[k]} = ?`).join(' AND ') : ''} ORDER BY started_at DESC, run_id DESC LIMIT ?`,
+      [...where.map((k) => filter[k]), limit]);
     return rows.map((r) => ({ ...r, attempt: Number(r.attempt), started_at: Number(r.started_at), ended_at: num(r.ended_at), rows_written: num(r.rows_written) }));
   }
 
-  /** Tasks (dataset results) of every run, or of one dataset. */
-  async tasks(dataset?: string): Promise<TaskRow[]> {
-    const rows = await this.db.all<Record<string, unknown>>(
-      `SELECT * FROM ingot_tasks${dataset ? ' WHERE dataset = ?' : ''} ORDER BY started_at, run_id, dataset`, dataset ? [dataset] : []);
+  /** Tasks (dataset results) of every run, of one dataset, or of one run (`{ runId }`). */
+  async tasks(filter?: string | { runId: string }): Promise<TaskRow[]> {
+    const [where, params] = filter === undefined ? ['', []] : typeof filter === 'string' ? [' WHERE dataset = ?', [filter]] : [' WHERE run_id = ?', [filter.runId]];
+    const rows = await this.db.all<Record<string, unknown>>(`SELECT * FROM ingot_tasks${where} ORDER BY started_at, run_id, dataset`, params);
     return rows.map((r) => ({
       run_id: String(r['run_id']), dataset: String(r['dataset']), logical_date: (r['logical_date'] as string | null) ?? null, status: String(r['status']),
       attempts: Number(r['attempts']), started_at: num(r['started_at']), ended_at: num(r['ended_at']), rows_in: Number(r['rows_in']),

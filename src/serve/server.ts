@@ -1,0 +1,134 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { IngotError, type ErrorCode } from '../errors.js';
+import { Lake } from '../lake.js';
+import type { Project } from '../pipeline/project.js';
+import type { MetadataStore } from '../schedule/store/store.js';
+import { KeyVerifier } from './api-keys.js';
+import { addAuth, type AuthLimits } from './auth.js';
+import { addDashboardRoutes } from './dashboards.js';
+import { addEndpointRoutes, validationError } from './endpoints.js';
+import { addKeyRoutes } from './keys-routes.js';
+import { LakeReader, type LakeReaderOptions } from './lake-reader.js';
+import { addMetrics } from './metrics.js';
+import { addPipelineRoutes } from './pipelines.js';
+import { addRunRoutes } from './runs.js';
+import { addSqlRoutes } from './sql.js';
+import { addTableRoutes } from './tables.js';
+import { VERSION } from '../version.js';
+import { errorSchema } from './schemas.js';
+
+/** Everything the route handlers share. */
+export interface ServeContext {
+  project: Project;
+  store: MetadataStore;
+  reader: LakeReader;
+  verifier: KeyVerifier;
+  /** Row cap of every response (`serve.maxRows`). */
+  maxRows: number;
+  /** `POST /api/sql` time limit, ms. */
+  sqlTimeoutMs: number;
+}
+
+/** Options of `createServer`. */
+export interface ServerOptions {
+  /** Folder of the built web UI (default `dist/ui` of the ingot package); served at `/` when it exists. */
+  uiDir?: string;
+  /** Failed-authentication limits (see `addAuth`). */
+  auth?: AuthLimits;
+  reader?: LakeReaderOptions;
+  /** Fastify's request log (default off). */
+  logger?: boolean;
+}
+
+/** Default page size of paged reads when `limit` is absent. */
+export const DEFAULT_LIMIT = 100;
+
+/** HTTP status of each error code a handler may throw. */
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  TABLE_NOT_FOUND: 404, VERSION_NOT_FOUND: 404, RUN_NOT_FOUND: 404, PIPELINE_UNKNOWN: 404, DATASET_UNKNOWN: 404, NOT_FOUND: 404,
+  SQL_NOT_READ_ONLY: 403, SQL_ERROR: 400, COLUMN_UNKNOWN: 400, CONFIG_INVALID: 400, INPUT_MALFORMED: 400,
+  VALIDATION: 422, SQL_TIMEOUT: 408, METADATA_UNAVAILABLE: 503,
+};
+
+/**
+ * The HTTP server of `ingot serve` (Fastify): the REST API under `/api` (tables, rows, SQL,
+ * pipelines, runs, dashboards, keys), the project's own endpoints, `/health`, `/ready`,
+ * Prometheus `/metrics`, the OpenAPI 3.1 document at `/openapi.json` with interactive docs at
+ * `/docs`, and the web UI at `/`. Every route but `/health`, `/ready`, the docs and the UI's
+ * static files needs an API key (`ingot keys create`). Not listening yet: call `app.listen`.
+ * `app.close()` also closes the lake reader (not the store, which the caller owns).
+ */
+export async function createServer(project: Project, store: MetadataStore, options: ServerOptions = {}): Promise<{ app: FastifyInstance; context: ServeContext }> {
+  const settings = project.config.serve ?? {};
+  const reader = await LakeReader.open(new Lake(project.lake), { threads: project.config.engine?.threads, memoryLimit: project.config.engine?.memoryLimit, ...options.reader });
+  const context: ServeContext = {
+    project, store, reader, verifier: new KeyVerifier(store),
+    maxRows: settings.maxRows ?? 10_000, sqlTimeoutMs: (settings.sqlTimeoutSeconds ?? 10) * 1000,
+  };
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024, ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } } });
+  app.addHook('onClose', async () => reader.close());
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: `${project.name} (ingot)`, version: VERSION, description: 'The lake, pipelines and runs of an ingot project. Send an API key as `Authorization: Bearer <key>` (`ingot keys create --scope read`).' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } },
+      security: [{ bearer: [] }, { apiKey: [] }],
+    },
+  });
+  app.get('/openapi.json', { config: { auth: 'public' }, schema: { hide: true } }, async () => app.swagger());
+
+  addAuth(app, context.verifier, options.auth);
+  addMetrics(app, context);
+
+  app.setErrorHandler((err: FastifyError | IngotError, request, reply) => {
+    if (err instanceof IngotError) {
+      const status = STATUS[err.code] ?? 500;
+      return reply.code(status).send({ error: err.code, message: err.message, ...(err.code === 'VALIDATION' && err.context.column ? { field: err.context.column } : {}) });
+    }
+    if ('validation' in err && err.validation) {
+      const v = validationError(request, err);
+      if (v) return reply.code(422).send(v);
+      return reply.code(400).send({ error: 'BAD_REQUEST', message: err.message });
+    }
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) request.log.error(err);
+    return reply.code(status).send({ error: status >= 500 ? 'INTERNAL' : (err.code ?? 'BAD_REQUEST'), message: status >= 500 ? 'internal error' : err.message });
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
+
+  app.get('/health', { config: { auth: 'public' }, schema: { tags: ['service'], security: [], response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
+  app.get('/ready', { config: { auth: 'public' }, schema: { tags: ['service'], security: [], response: { 200: { type: 'object', properties: { status: { type: 'string' } } }, 503: errorSchema } } }, async (_req, reply) => {
+    try {
+      await store.db.all('SELECT 1 AS one');
+      await reader.tables();
+      return { status: 'ready' };
+    } catch (err) {
+      return reply.code(503).send({ error: 'NOT_READY', message: (err as Error).message });
+    }
+  });
+
+  addTableRoutes(app, context);
+  addSqlRoutes(app, context);
+  addPipelineRoutes(app, context);
+  addRunRoutes(app, context);
+  addDashboardRoutes(app, context);
+  addKeyRoutes(app, context);
+  addEndpointRoutes(app, context);
+
+  // the docs and the UI's static files are public (they hold no data; the UI asks for a key)
+  const uiDir = options.uiDir ?? path.resolve(import.meta.dirname, '..', '..', 'dist', 'ui');
+  await app.register(async (scope) => {
+    scope.addHook('onRoute', (route) => {
+      route.config = { ...(route.config as object), auth: 'public' };
+    });
+    await scope.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true }, staticCSP: true });
+    if (existsSync(path.join(uiDir, 'index.html'))) await scope.register(fastifyStatic, { root: uiDir, prefix: '/', wildcard: false, index: 'index.html' });
+  });
+  return { app, context };
+}

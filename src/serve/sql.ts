@@ -1,0 +1,50 @@
+import type { FastifyInstance } from 'fastify';
+import { IngotError, messageOf } from '../errors.js';
+import type { LakeReader, QueryResult } from './lake-reader.js';
+import type { ServeContext } from './server.js';
+import { errorSchema, rowSchema } from './schemas.js';
+
+/**
+ * Runs one read-only SELECT over the lake's tables (`layer.table`, each attached at its latest
+ * version) with at most `maxRows` rows and a time limit; `truncated` tells whether more rows
+ * existed. The statement must be a single SELECT (anything else: SQL_NOT_READ_ONLY); reading a
+ * file outside the lake is refused by DuckDB itself (external access is off), reported as
+ * SQL_NOT_READ_ONLY too. Errors: TABLE_NOT_FOUND for a table that is not in the lake, SQL_ERROR, SQL_TIMEOUT.
+ */
+export async function readOnlyQuery(reader: LakeReader, sql: string, options: { maxRows: number; timeoutMs?: number; params?: Record<string, unknown> }): Promise<QueryResult & { truncated: boolean }> {
+  const names = await reader.references(sql);
+  for (const name of names) await reader.latest(name);
+  let result: QueryResult;
+  try {
+    result = await reader.query(`SELECT * FROM (\n${sql}\n) LIMIT ${options.maxRows + 1}`, (options.params ?? {}) as never, { timeoutMs: options.timeoutMs });
+  } catch (err) {
+    if (/Permission Error|disabled by configuration/i.test(messageOf(err))) {
+      throw new IngotError('SQL_NOT_READ_ONLY', `only the lake's tables can be read here: ${messageOf(err).split('\n')[0]}`, {}, { cause: err });
+    }
+    throw err;
+  }
+  const truncated = result.rows.length > options.maxRows;
+  return { columns: result.columns, rows: truncated ? result.rows.slice(0, options.maxRows) : result.rows, truncated };
+}
+
+/** `POST /api/sql` (read scope): `{ sql, limit? }` → `{ columns, rows, truncated }`. */
+export function addSqlRoutes(app: FastifyInstance, ctx: ServeContext): void {
+  app.post<{ Body: { sql: string; limit?: number } }>('/api/sql', {
+    schema: {
+      tags: ['sql'], summary: 'Run one read-only SELECT over the lake',
+      description: 'Tables are addressed as `layer.table`. Only a single SELECT is accepted; files outside the lake cannot be read. Rows are capped by `limit` and serve.maxRows; the query is interrupted after serve.sqlTimeoutSeconds.',
+      body: { type: 'object', required: ['sql'], additionalProperties: false, properties: { sql: { type: 'string', minLength: 1, maxLength: 100_000 }, limit: { type: 'integer', minimum: 1 } } },
+      response: {
+        200: {
+          type: 'object', required: ['columns', 'rows', 'truncated'],
+          properties: {
+            columns: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, type: { type: 'string' } } } },
+            rows: { type: 'array', items: rowSchema },
+            truncated: { type: 'boolean' },
+          },
+        },
+        400: errorSchema, 403: errorSchema, 404: errorSchema, 408: errorSchema,
+      },
+    },
+  }, async (req) => readOnlyQuery(ctx.reader, req.body.sql, { maxRows: Math.min(req.body.limit ?? ctx.maxRows, ctx.maxRows), timeoutMs: ctx.sqlTimeoutMs }));
+}

@@ -1,0 +1,109 @@
+import type { FastifyInstance } from 'fastify';
+import { ROW_FILE, ROW_NUMBER } from '../engine/engine.js';
+import { typeName } from '../table/schema.js';
+import type { Snapshot } from '../table/snapshot.js';
+import { afterClause, decodeCursor, encodeCursor, filterClause, orderBy, parseOrder, sortKeys } from './rows-cursor.js';
+import { DEFAULT_LIMIT, type ServeContext } from './server.js';
+import { errorSchema, pagedSchema } from './schemas.js';
+
+const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', description: 'layer.table' } } } as const;
+
+function summary(name: string, s: Snapshot) {
+  const files = [...s.files.values()];
+  return {
+    name, version: s.version, numFiles: files.length, sizeBytes: files.reduce((b, f) => b + f.size, 0),
+    numRecords: s.numRecords ?? null, partitionColumns: s.partitionColumns, lastModified: new Date(s.timestamp).toISOString(),
+  };
+}
+
+/**
+ * Table routes (read scope): `GET /api/tables`, `/api/tables/:name` (schema), `/:name/history`,
+ * and `/:name/rows` with typed filters, ordering, a capped `limit`, keyset cursor paging pinned
+ * to one table version, and time travel (`version=N`). Names are checked against the lake's
+ * table list before anything else (404 otherwise).
+ */
+export function addTableRoutes(app: FastifyInstance, ctx: ServeContext): void {
+  const { reader } = ctx;
+
+  app.get('/api/tables', {
+    schema: {
+      tags: ['tables'], summary: 'The tables of the lake',
+      response: { 200: { type: 'object', properties: { items: { type: 'array', items: { type: 'object', additionalProperties: true } } } } },
+    },
+  }, async () => {
+    const names = await reader.tables();
+    return { items: await Promise.all(names.map(async (n) => summary(n, await reader.lake.table(n).snapshot()))) };
+  });
+
+  app.get<{ Params: { name: string }; Querystring: { version?: number } }>('/api/tables/:name', {
+    schema: {
+      tags: ['tables'], summary: 'A table: version, schema, partition columns, properties', params: nameParam,
+      querystring: { type: 'object', properties: { version: { type: 'integer', minimum: 0 } } },
+      response: { 404: errorSchema },
+    },
+  }, async (req) => {
+    const s = await reader.snapshot(req.params.name, req.query.version);
+    return {
+      ...summary(req.params.name, s),
+      schema: { fields: s.schema.fields.map((f) => ({ name: f.name, type: typeName(f.type), nullable: f.nullable })) },
+      properties: s.metadata.configuration,
+    };
+  });
+
+  app.get<{ Params: { name: string }; Querystring: { limit?: number } }>('/api/tables/:name/history', {
+    schema: {
+      tags: ['tables'], summary: 'The commits of a table, newest first', params: nameParam,
+      querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1 } } },
+      response: { 404: errorSchema },
+    },
+  }, async (req) => {
+    await reader.check(req.params.name);
+    const entries = await reader.lake.table(req.params.name).history(Math.min(req.query.limit ?? DEFAULT_LIMIT, ctx.maxRows));
+    return { items: entries.map((e) => ({ version: e.version, timestamp: new Date(e.timestamp).toISOString(), operation: e.operation, operationParameters: e.operationParameters, operationMetrics: e.operationMetrics })) };
+  });
+
+  app.get<{ Params: { name: string }; Querystring: Record<string, unknown> & { limit?: number; cursor?: string; order?: string; version?: number } }>('/api/tables/:name/rows', {
+    schema: {
+      tags: ['tables'], summary: 'Rows of a table: filters, order, cursor paging, time travel',
+      description: 'Filters: `<col>=v`, `<col>.in=a,b`, `<col>.gte=`, `.gt=`, `.lte=`, `.lt=`, `.ne=`; values are cast to the column\'s type. '
+        + '`order=col[:desc],...`. `limit` is capped by the server (serve.maxRows). Pass `next` back as `cursor` for the next page: pages of one cursor chain read one table version, so they never repeat or skip rows.',
+      params: nameParam,
+      querystring: {
+        type: 'object', additionalProperties: true,
+        properties: { limit: { type: 'integer', minimum: 1 }, cursor: { type: 'string', maxLength: 4096 }, order: { type: 'string' }, version: { type: 'integer', minimum: 0 } },
+      },
+      response: { 200: pagedSchema, 400: errorSchema, 404: errorSchema },
+    },
+  }, async (req) => {
+    const { name } = req.params;
+    const q = req.query;
+    await reader.check(name);
+    const limit = Math.min(q.limit ?? DEFAULT_LIMIT, ctx.maxRows);
+    const orderText = q.order ?? '';
+    let version = q.version;
+    const base = await reader.snapshot(name, version);
+    const order = parseOrder(orderText, base.schema);
+    const keys = sortKeys(order);
+    const cursor = q.cursor ? decodeCursor(q.cursor, orderText, keys.length) : undefined;
+    version = cursor?.v ?? base.version;
+    const snapshot = version === base.version ? base : await reader.snapshot(name, version);
+    const relation = await reader.pinned(name, version, true);
+    const filters = filterClause(q, snapshot.schema);
+    const after = cursor ? afterClause(keys, cursor.k, snapshot.schema) : { sql: 'true', params: {} };
+    const keyCols = keys.map((k, i) => `CAST(${k.column === ROW_FILE || k.column === ROW_NUMBER ? k.column : `"${k.column.replace(/"/g, '""')}"`} AS VARCHAR) AS __k${i}`).join(', ');
+    const page = await reader.query(
+      `SELECT * EXCLUDE (${ROW_FILE}, ${ROW_NUMBER}), ${keyCols} FROM ${relation} WHERE ${filters.sql} AND ${after.sql} ORDER BY ${orderBy(keys)} LIMIT ${limit + 1}`,
+      { ...filters.params, ...after.params });
+    const count = await reader.query(`SELECT count(*) AS n FROM ${relation} WHERE ${filters.sql}`, filters.params);
+    const more = page.rows.length > limit;
+    const rows = page.rows.slice(0, limit);
+    const last = rows[rows.length - 1];
+    const strip = (r: Record<string, unknown>) => Object.fromEntries(Object.entries(r).filter(([k]) => !/^__k\d+$/.test(k)));
+    return {
+      items: rows.map(strip),
+      count: Number(count.rows[0]!['n']),
+      next: more && last ? encodeCursor(version, orderText, keys.map((_, i) => (last[`__k${i}`] ?? null) as string | null)) : null,
+      version,
+    };
+  });
+}
