@@ -2,6 +2,7 @@ import { BIGINT, BOOLEAN, DATE, DOUBLE, TIMESTAMP, VARCHAR, dateValue, timestamp
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { IngotError } from '../errors.js';
 import type { EndpointDefinition, EndpointParam } from './config.js';
+import type { LakeReader } from './lake-reader.js';
 import { DEFAULT_LIMIT, type ServeContext } from './server.js';
 import { errorSchema, pageQuery, pagedSchema } from './schemas.js';
 
@@ -12,7 +13,7 @@ declare module 'fastify' {
   }
 }
 
-/** What an endpoint cursor holds: the offset of the next page, the table versions paged and the total count. */
+/** What an endpoint cursor holds: the offset of the next page, the versions of the tables read (in `references` order) and the total count. */
 interface EndpointCursor {
   o: number;
   v: number[];
@@ -21,8 +22,11 @@ interface EndpointCursor {
 
 const PARAM_NAME = /\$([A-Za-z_][A-Za-z0-9_]*)/g;
 const RESERVED = new Set(['limit', 'cursor']);
-/** Pages (of at most 1000 rows) kept per endpoint, least recently used dropped first. */
-const PAGE_CACHE = 10_000;
+/** Results of at most this many rows are read whole, cached, and paged from memory. */
+const SMALL_RESULT = 1000;
+/** Cached results per endpoint, and rows over all of them; the least recently used are dropped first. */
+const CACHE_ENTRIES = 20_000;
+const CACHE_ROWS = 500_000;
 
 /** JSON schema of one parameter (what Fastify validates and the OpenAPI document shows). */
 export function paramJsonSchema(p: EndpointParam): Record<string, unknown> {
@@ -93,24 +97,56 @@ export function checkEndpoint(def: EndpointDefinition): void {
 }
 
 /**
+ * Columns that `sql` compares for equality with a parameter (`col = $name`, either side, casts
+ * allowed), with the one lake table it reads; none when it reads several (the column's table is
+ * then unknown). Parsed by DuckDB (`json_serialize_sql`), nothing is run.
+ */
+export async function equalityColumns(reader: LakeReader, sql: string): Promise<{ table?: string; columns: string[] }> {
+  const tables = await reader.references(sql);
+  if (tables.length !== 1) return { columns: [] };
+  const [row] = (await reader.query('SELECT json_serialize_sql($sql::VARCHAR) AS j', { sql })).rows;
+  const columns = new Set<string>();
+  const unwrap = (n: Record<string, unknown>): Record<string, unknown> => (n['class'] === 'CAST' ? unwrap(n['child'] as Record<string, unknown>) : n);
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (node === null || typeof node !== 'object') return;
+    const o = node as Record<string, unknown>;
+    if (o['type'] === 'COMPARE_EQUAL' && o['left'] && o['right']) {
+      const [l, r] = [unwrap(o['left'] as Record<string, unknown>), unwrap(o['right'] as Record<string, unknown>)];
+      const col = l['class'] === 'COLUMN_REF' && r['class'] === 'PARAMETER' ? l : r['class'] === 'COLUMN_REF' && l['class'] === 'PARAMETER' ? r : undefined;
+      const names = col?.['column_names'] as string[] | undefined;
+      if (names?.length) columns.add(names[names.length - 1]!);
+    }
+    for (const v of Object.values(o)) walk(v);
+  };
+  walk(JSON.parse(String(row!['j']).replace(/"query_location":\d+/g, '"query_location":0')));
+  return { table: tables[0]!, columns: [...columns] };
+}
+
+/**
  * Registers the project's endpoints (`endpoints: [endpoint({ path, params, sql })]`, read scope):
  * `GET <path>` validates the typed parameters (422 `VALIDATION` with `field`), binds them as
  * DuckDB parameters, and answers a page `{ items, count, next }` in the SQL's ORDER BY order.
  * `?limit=` (capped by serve.maxRows) and `?cursor=` (the previous page's `next`) page through the
- * result; a cursor holds the versions of the tables it read, and is refused (409
- * `CURSOR_EXPIRED`) once one of them has a newer commit, so pages never repeat or skip rows.
- * Pages are cached by parameters, page and table versions (tables are checked for new commits
- * at most every second, so a cached page is never older than that).
+ * result; a cursor holds the versions of the tables its first page read, and later pages read
+ * those versions (`LakeReader.atVersions`) even after new commits, so pages never repeat or skip rows.
+ * Results are cached by parameters and table versions (tables are checked for new commits at
+ * most every second, so a cached result is never older than that). A table an endpoint looks
+ * up by `col = $param` is kept in memory sorted by `col` (`LakeReader.clusterBy`).
  */
-export function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): void {
+export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): Promise<void> {
   for (const def of ctx.project.config.endpoints ?? []) {
     checkEndpoint(def);
+    // a table looked up by `col = $param` is kept in memory sorted by col
+    const eq = await equalityColumns(ctx.reader, def.sql.trim().replace(/;\s*$/, '')).catch(() => ({ table: undefined, columns: [] }));
+    if (eq.table) ctx.reader.clusterBy(eq.table, eq.columns);
     const declared = def.params ?? {};
     const inPath = new Set([...def.path.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!));
     const inQuery = Object.keys(declared).filter((n) => !inPath.has(n));
     const base = def.sql.trim().replace(/;\s*$/, '');
     let prepared: Promise<{ tables: string[]; page: string; count: string }> | undefined;
-    const cache = new Map<string, { items: Record<string, unknown>[]; count: number; next: string | null }>();
+    const cache = new Map<string, { rows?: Record<string, unknown>[]; count: number }>();
+    let cachedRows = 0;
     const prepare = () => {
       prepared ??= (async () => {
         const tables = await ctx.reader.references(base);
@@ -133,9 +169,9 @@ export function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): void
           required: inQuery.filter((n) => declared[n]!.default === undefined),
           properties: { ...pageQuery, ...Object.fromEntries(inQuery.map((n) => [n, paramJsonSchema(declared[n]!)])) },
         },
-        response: { 200: pagedSchema, 409: errorSchema, 422: errorSchema },
+        response: { 200: pagedSchema, 422: errorSchema },
       },
-    }, async (req, reply) => {
+    }, async (req) => {
       const { tables, page, count } = await prepare();
       const versions = await Promise.all(tables.map((t) => ctx.reader.latest(t)));
       const values: Record<string, DuckDBValue> = {};
@@ -154,34 +190,49 @@ export function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): void
         if (!cursor || !Number.isInteger(cursor.o) || cursor.o < 0 || !Number.isInteger(cursor.c) || !Array.isArray(cursor.v)) {
           throw new IngotError('VALIDATION', 'cursor is not a cursor this server issued', { column: 'cursor' });
         }
-        if (cursor.v.join(',') !== versions.join(',')) {
-          return reply.code(409).send({ error: 'CURSOR_EXPIRED', message: `the tables changed since the first page (${tables.join(', ')}); start again without a cursor` });
+        if (cursor.v.length !== tables.length) throw new IngotError('VALIDATION', 'cursor is not a cursor of this endpoint', { column: 'cursor' });
+      }
+      // a cursor keeps reading the table versions of its first page, whatever was committed since
+      const pinned = cursor && cursor.v.join(',') !== versions.join(',');
+      const pageSql = pinned ? await ctx.reader.atVersions(page, Object.fromEntries(tables.map((t, i) => [t, cursor!.v[i]!]))) : page;
+      const read = pinned ? cursor!.v : versions;
+      const offset = cursor?.o ?? 0;
+      // results are cached by parameters and table versions (a new commit makes new keys); a result
+      // of at most SMALL_RESULT rows is read whole by one query, and its pages are slices of it
+      const key = JSON.stringify([Object.entries(values).map(([k, v]) => [k, String(v)]), read]);
+      let cached = cache.get(key);
+      if (cached) {
+        cache.delete(key);
+        cache.set(key, cached);
+      } else {
+        const whole = await ctx.reader.query(pageSql, { ...values, __limit: SMALL_RESULT + 1, __offset: 0 }, { types: { ...types, __limit: BIGINT, __offset: BIGINT } });
+        cached = whole.rows.length <= SMALL_RESULT
+          ? { rows: whole.rows, count: whole.rows.length }
+          : { count: cursor?.c ?? Number((await ctx.reader.query(count, values, { types })).rows[0]!['n']) };
+        cache.set(key, cached);
+        cachedRows += cached.rows?.length ?? 0;
+        for (const [k, v] of cache) {
+          if (cache.size <= CACHE_ENTRIES && cachedRows <= CACHE_ROWS) break;
+          cache.delete(k);
+          cachedRows -= v.rows?.length ?? 0;
         }
       }
-      const offset = cursor?.o ?? 0;
-      // pages are cached by parameters, page and table versions: a new commit makes new keys
-      const cacheKey = JSON.stringify([Object.entries(values).map(([k, v]) => [k, String(v)]), limit, offset, versions]);
-      const hit = cache.get(cacheKey);
-      if (hit) {
-        cache.delete(cacheKey);
-        cache.set(cacheKey, hit);
-        return hit;
+      let items: Record<string, unknown>[];
+      let more: boolean;
+      if (cached.rows) {
+        items = cached.rows.slice(offset, offset + limit);
+        more = offset + limit < cached.rows.length;
+      } else {
+        const rows = (await ctx.reader.query(pageSql, { ...values, __limit: limit + 1, __offset: offset }, { types: { ...types, __limit: BIGINT, __offset: BIGINT } })).rows;
+        more = rows.length > limit;
+        items = more ? rows.slice(0, limit) : rows;
       }
-      const [rows, total] = await Promise.all([
-        ctx.reader.query(page, { ...values, __limit: limit + 1, __offset: offset }, { types: { ...types, __limit: BIGINT, __offset: BIGINT } }),
-        cursor ? undefined : ctx.reader.query(count, values, { types }),
-      ]);
-      const more = rows.rows.length > limit;
-      const c = cursor?.c ?? Number(total!.rows[0]!['n']);
+      const c = cached.count;
       const result = {
-        items: more ? rows.rows.slice(0, limit) : rows.rows,
+        items,
         count: c,
-        next: more ? Buffer.from(JSON.stringify({ o: offset + limit, v: versions, c } satisfies EndpointCursor)).toString('base64url') : null,
+        next: more ? Buffer.from(JSON.stringify({ o: offset + limit, v: read, c } satisfies EndpointCursor)).toString('base64url') : null,
       };
-      if (limit <= 1000) {
-        cache.set(cacheKey, result);
-        if (cache.size > PAGE_CACHE) cache.delete(cache.keys().next().value!);
-      }
       return result;
     });
   }

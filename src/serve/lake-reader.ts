@@ -64,6 +64,7 @@ export class LakeReader {
   private readonly attached = new Map<string, Attached>();
   private readonly pins = new Map<string, Promise<string>>();
   private readonly schemas = new Set<string>();
+  private readonly clusters = new Map<string, string[]>();
   private readonly idle: DuckDBConnection[];
   private readonly waiting: ((c: DuckDBConnection) => void)[] = [];
   private readonly prepared = new Map<DuckDBConnection, Map<string, { stmt: DuckDBPreparedStatement; names: Set<string> }>>();
@@ -165,7 +166,8 @@ export class LakeReader {
         // small tables are loaded into memory once per version; the view swaps to the new copy atomically
         const source = await this.pinned(name, snapshot.version);
         memory = `${INTERNAL}.${quoteIdent(`${name}@${snapshot.version}#memory`)}`;
-        await this.exec(`CREATE OR REPLACE TABLE ${memory} AS SELECT * FROM ${source}`);
+        const order = this.clusters.get(name)?.filter((c) => snapshot.schema.fields.some((f) => f.name === c && typeof f.type === 'string'));
+        await this.exec(`CREATE OR REPLACE TABLE ${memory} AS SELECT * FROM ${source}${order?.length ? ` ORDER BY ${order.map(quoteIdent).join(', ')}` : ''}`);
         await this.ensureSchema(layer);
         await this.exec(`CREATE OR REPLACE VIEW ${relation} AS SELECT * FROM ${memory}`);
       } else {
@@ -190,6 +192,17 @@ export class LakeReader {
       if (s?.refreshing === refresh) delete s.refreshing;
       if (s && s.version === -1) this.attached.delete(name);
     }
+  }
+
+  /**
+   * Asks for the in-memory copy of table `name` to be sorted by `columns` (those the table has),
+   * from its next attachment on: queries filtering those columns by equality then skip most of
+   * the copy (DuckDB's zone maps). The project's endpoints ask for the columns they compare with
+   * a parameter.
+   */
+  clusterBy(name: string, columns: string[]): void {
+    const all = [...new Set([...(this.clusters.get(name) ?? []), ...columns])];
+    if (all.length) this.clusters.set(name, all);
   }
 
   /**
@@ -293,6 +306,37 @@ export class LakeReader {
     };
     walk(parsed.statements);
     return [...names].sort();
+  }
+
+  /**
+   * `sql` (one SELECT) with every lake table it reads replaced by the relation pinned at
+   * `versions[name]` (see `pinned`), through DuckDB's own parser (`json_serialize_sql`, then
+   * `json_deserialize_sql`), so the query reads those versions whatever commits came since.
+   * Errors: as `references`, TABLE_NOT_FOUND, VERSION_NOT_FOUND.
+   */
+  async atVersions(sql: string, versions: Record<string, number>): Promise<string> {
+    const [row] = (await this.query('SELECT json_serialize_sql($sql::VARCHAR) AS j', { sql })).rows;
+    // query_location can be 2^64-1, beyond a double: positions are not needed to print SQL back
+    const tree = JSON.parse(String(row!['j']).replace(/"query_location":\d+/g, '"query_location":0')) as { error: boolean; statements: unknown[] };
+    if (tree.error) throw new IngotError('SQL_ERROR', 'cannot parse the query');
+    const pins: { node: Record<string, unknown>; name: string }[] = [];
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(walk);
+      if (node === null || typeof node !== 'object') return;
+      const o = node as Record<string, unknown>;
+      if (o['type'] === 'BASE_TABLE' && typeof o['schema_name'] === 'string' && o['schema_name'] !== '') pins.push({ node: o, name: `${o['schema_name']}.${String(o['table_name'])}` });
+      for (const v of Object.values(o)) walk(v);
+    };
+    walk(tree.statements);
+    for (const { node, name } of pins) {
+      const version = versions[name];
+      if (version === undefined) continue;
+      await this.pinned(name, version);
+      node['schema_name'] = INTERNAL;
+      node['table_name'] = `${name}@${version}`;
+    }
+    const [back] = (await this.query('SELECT json_deserialize_sql($j::JSON) AS s', { j: JSON.stringify(tree) })).rows;
+    return String(back!['s']);
   }
 
   /**

@@ -119,7 +119,7 @@ export async function createServer(project: Project, store: MetadataStore, optio
   addRunRoutes(app, context);
   addDashboardRoutes(app, context);
   addKeyRoutes(app, context);
-  addEndpointRoutes(app, context);
+  await addEndpointRoutes(app, context);
 
   // the docs and the UI's static files are public (they hold no data; the UI asks for a key)
   const uiDir = options.uiDir ?? path.resolve(import.meta.dirname, '..', '..', 'dist', 'ui');

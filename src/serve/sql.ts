@@ -12,6 +12,7 @@ import { errorSchema, rowSchema } from './schemas.js';
  * SQL_NOT_READ_ONLY too. Errors: TABLE_NOT_FOUND for a table that is not in the lake, SQL_ERROR, SQL_TIMEOUT.
  */
 export async function readOnlyQuery(reader: LakeReader, sql: string, options: { maxRows: number; timeoutMs?: number; params?: Record<string, unknown> }): Promise<QueryResult & { truncated: boolean }> {
+  sql = sql.trim().replace(/;\s*$/, '');
   const names = await reader.references(sql);
   for (const name of names) await reader.latest(name);
   let result: QueryResult;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ROW_FILE, ROW_NUMBER } from '../engine/engine.js';
+import { quoteIdent, ROW_FILE, ROW_NUMBER } from '../engine/engine.js';
 import { typeName } from '../table/schema.js';
 import type { Snapshot } from '../table/snapshot.js';
 import { afterClause, decodeCursor, encodeCursor, filterClause, orderBy, parseOrder, sortKeys } from './rows-cursor.js';
@@ -90,7 +90,7 @@ export function addTableRoutes(app: FastifyInstance, ctx: ServeContext): void {
     const relation = await reader.pinned(name, version, true);
     const filters = filterClause(q, snapshot.schema);
     const after = cursor ? afterClause(keys, cursor.k, snapshot.schema) : { sql: 'true', params: {} };
-    const keyCols = keys.map((k, i) => `CAST(${k.column === ROW_FILE || k.column === ROW_NUMBER ? k.column : `"${k.column.replace(/"/g, '""')}"`} AS VARCHAR) AS __k${i}`).join(', ');
+    const keyCols = keys.map((k, i) => `CAST(${quoteIdent(k.column)} AS VARCHAR) AS __k${i}`).join(', ');
     const page = await reader.query(
       `SELECT * EXCLUDE (${ROW_FILE}, ${ROW_NUMBER}), ${keyCols} FROM ${relation} WHERE ${filters.sql} AND ${after.sql} ORDER BY ${orderBy(keys)} LIMIT ${limit + 1}`,
       { ...filters.params, ...after.params });

@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openMetadataAt } from '../src/schedule/store/open.js';
+import { createApiKey, hashKey, KeyVerifier, listApiKeys, revokeApiKey } from '../src/serve/api-keys.js';
+import { startPostgres } from './postgres-server.js';
+import { cli, tempDir } from './fixtures.js';
+import { call, serveProject, type Served } from './serve-helpers.js';
+
+/** SHA-256 of every file under `dir` (the lake, the store): what "nothing changed" compares. */
+async function fingerprint(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const e of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const p = path.join(e.parentPath, e.name);
+    out[path.relative(dir, p)] = createHash('sha256').update(await fs.readFile(p)).digest('hex');
+  }
+  return out;
+}
+
+describe('ingot serve: security', () => {
+  let s: Served;
+  let dir: string;
+  let cleanup: () => Promise<void>;
+
+  before(async () => {
+    const t = await tempDir('serve-sec');
+    dir = t.dir;
+    cleanup = t.cleanup;
+    s = await serveProject(dir, ['2024-01-01'], { auth: { maxFailures: 10, windowMs: 60_000 } });
+  });
+  after(async () => {
+    await s.close();
+    await cleanup();
+  });
+
+  it('stores keys hashed and refuses requests without a key, with a wrong key, with a revoked key', async () => {
+    const db = await fs.readFile(path.join(dir, '.ingot', 'metadata.db'));
+    assert.ok(!db.includes(Buffer.from(s.keys.read)), 'the key itself is not in the store');
+    const none = await call(`${s.url}/api/tables`, undefined);
+    assert.equal(none.status, 401);
+    assert.equal(none.body.error, 'UNAUTHORIZED');
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.read.slice(0, -1) + 'x')).status, 401);
+    assert.equal((await call(`${s.url}/api/tables`, undefined, { headers: { 'x-api-key': s.keys.read } })).status, 200);
+    const reader = (await listApiKeys(s.store)).find((k) => k.name === 'reader')!;
+    assert.ok(reader.lastUsedAt);
+    // revoked through the admin route: refused at once
+    const revoke = await call(`${s.url}/api/keys/${reader.id}`, s.keys.admin, { method: 'DELETE' });
+    assert.equal(revoke.status, 200);
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.read)).status, 401);
+    // a key revoked in the store by another process (ingot keys revoke): refused within a second
+    const created = await call(`${s.url}/api/keys`, s.keys.admin, { method: 'POST', body: { scope: 'read' } });
+    assert.equal(created.status, 201);
+    assert.equal((await call(`${s.url}/api/tables`, created.body.key)).status, 200);
+    await revokeApiKey(s.store, created.body.id);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await call(`${s.url}/api/tables`, created.body.key)).status, 401);
+    s.keys.read = (await call(`${s.url}/api/keys`, s.keys.admin, { method: 'POST', body: { scope: 'read' } })).body.key;
+  });
+
+  it('ingot keys create prints a key once, keys list shows it without the secret, keys revoke ends it', async () => {
+    const created = await cli(['keys', 'create', '-p', dir, '--scope', 'write', '--name', 'ci']);
+    assert.equal(created.code, 0, created.err);
+    const key = created.out.trim();
+    assert.match(key, /^ingot_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+    const id = key.split('_')[1]!;
+    const pause = await call(`${s.url}/api/pipelines/events/pause`, key, { method: 'POST' });
+    assert.equal(pause.status, 200);
+    await call(`${s.url}/api/pipelines/events/resume`, key, { method: 'POST' });
+    const list = await cli(['keys', 'list', '-p', dir, '--format', 'json']);
+    assert.ok(list.out.includes(id) && list.out.includes('"ci"'));
+    assert.ok(!list.out.includes(key));
+    assert.equal((await cli(['keys', 'revoke', id, '-p', dir])).code, 0);
+    assert.equal((await cli(['keys', 'revoke', id, '-p', dir])).code, 1);
+    assert.equal((await cli(['keys', 'create', '-p', dir, '--scope', 'root'])).code, 1);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await call(`${s.url}/api/pipelines/events/pause`, key, { method: 'POST' })).status, 401);
+  });
+
+  it('enforces scopes: read < write < admin', async () => {
+    const keysOf = async () => (await listApiKeys(s.store)).map((k) => [k.id, k.scope, k.revokedAt]);
+    const before = { keys: await keysOf(), runs: await s.store.runs() };
+    const trigger = await call(`${s.url}/api/pipelines/events/trigger`, s.keys.read, { method: 'POST', body: { date: '2024-01-05' } });
+    assert.equal(trigger.status, 403);
+    assert.equal(trigger.body.error, 'FORBIDDEN');
+    assert.equal((await call(`${s.url}/api/pipelines/events/pause`, s.keys.read, { method: 'POST' })).status, 403);
+    assert.equal((await call(`${s.url}/api/keys`, s.keys.write, { method: 'POST', body: { scope: 'admin' } })).status, 403);
+    assert.equal((await call(`${s.url}/api/keys`, s.keys.read)).status, 403);
+    assert.deepEqual(await s.store.intervals(), []);
+    assert.deepEqual(await s.store.paused(), new Set());
+    assert.deepEqual({ keys: await keysOf(), runs: await s.store.runs() }, before);
+  });
+
+  it('refuses SQL that writes, attaches, copies, sets, installs or reads files; the lake is unchanged', async () => {
+    const lake = await fingerprint(path.join(dir, 'lake'));
+    const outside = path.join(dir, 'outside.csv');
+    await fs.writeFile(outside, 'a\n1\n');
+    const attempts: [string, number][] = [
+      ["SELECT * FROM read_csv('/etc/passwd')", 403],
+      [`SELECT * FROM read_csv('${outside}')`, 403],
+      ["SELECT * FROM read_text('/etc/hostname')", 403],
+      ["SELECT * FROM glob('/etc/*')", 403],
+      [`COPY (SELECT * FROM bronze.events) TO '${path.join(dir, 'lake', 'stolen.csv')}'`, 403],
+      [`ATTACH '${path.join(dir, 'x.db')}' AS x`, 403],
+      ['INSTALL httpfs', 403],
+      ['LOAD httpfs', 403],
+      ['SET enable_external_access = true', 403],
+      ['PRAGMA database_list', 403],
+      ['CREATE TABLE bronze.t AS SELECT 1', 403],
+      ['INSERT INTO bronze.events SELECT * FROM bronze.events', 403],
+      ['DELETE FROM bronze.events', 403],
+      ['DROP VIEW bronze.events', 403],
+      ['SELECT 1; DROP VIEW bronze.events', 403],
+      ["SELECT * FROM read_parquet('/etc/*.parquet')", 403],
+      ['SELECT * FROM bronze.events, range(100000000000) r ORDER BY r.range DESC', 408],
+    ];
+    for (const [sql, status] of attempts) {
+      const r = await call(`${s.url}/api/sql`, s.keys.admin, { method: 'POST', body: { sql } });
+      assert.equal(r.status, status, `${sql}: ${r.text}`);
+      assert.ok(typeof r.body.message === 'string' && r.body.message.length > 0);
+    }
+    assert.ok(!existsSync(path.join(dir, 'x.db')));
+    assert.ok(!existsSync(path.join(dir, 'lake', 'stolen.csv')));
+    assert.deepEqual(await fingerprint(path.join(dir, 'lake')), lake);
+    const ok = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT count(*) AS n FROM bronze.events' } });
+    assert.equal(ok.body.rows[0].n, 250);
+  });
+
+  it('never turns a table name into a path; caps oversized limits', async () => {
+    for (const name of ['..%2F..%2Fetc', '..', 'bronze.events%2F..%2F..', '%2Fetc%2Fpasswd', 'bronze.events_quarantine', 'BRONZE.EVENTS']) {
+      for (const route of ['', '/rows', '/history']) {
+        const r = await call(`${s.url}/api/tables/${name}${route}`, s.keys.read);
+        assert.ok(r.status === 404 || r.status === 400, `${name}${route}: ${r.status}`);
+      }
+    }
+    const rows = await call(`${s.url}/api/tables/bronze.events/rows?limit=99999999`, s.keys.read);
+    assert.equal(rows.body.items.length, 250);
+    const sql = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT * FROM range(100000)', limit: 99999999 } });
+    assert.equal(sql.body.rows.length, 400);
+    assert.equal(sql.body.truncated, true);
+    const ep = await call(`${s.url}/models/events/k1/1?limit=5000000`, s.keys.read);
+    assert.equal(ep.status, 200);
+    assert.ok(ep.body.items.length <= 400);
+    assert.equal((await call(`${s.url}/api/tables/bronze.events/rows?cursor=bm90LWEtY3Vyc29y`, s.keys.read)).status, 400);
+  });
+
+  it('rate-limits failed attempts per address with 429, then refuses even a good key until the window ends', async () => {
+    let status = 0;
+    for (let i = 0; i < 20 && status !== 429; i++) status = (await call(`${s.url}/api/tables`, `wrong-${i}`)).status;
+    assert.equal(status, 429);
+    const limited = await call(`${s.url}/api/tables`, s.keys.admin);
+    assert.equal(limited.status, 429);
+    assert.equal(limited.body.error, 'RATE_LIMITED');
+    assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    assert.equal((await call(`${s.url}/health`, undefined)).status, 200);
+  });
+});
+
+describe('API keys on a PostgreSQL metadata store', () => {
+  it('stores only the hash, verifies, lists and revokes', async (t) => {
+    const server = await startPostgres();
+    t.after(() => server.stop());
+    const { dir, cleanup } = await tempDir('serve-pg');
+    t.after(cleanup);
+    const store = await openMetadataAt(server.url, dir);
+    t.after(() => store.close());
+    const { id, key } = await createApiKey(store, 'write', 'pg');
+    const rows = await store.db.all<Record<string, unknown>>('SELECT * FROM ingot_api_keys');
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!['hash'], hashKey(key));
+    assert.ok(!JSON.stringify(rows).includes(key));
+    const verifier = new KeyVerifier(store);
+    assert.deepEqual(await verifier.verify(key), { id, scope: 'write' });
+    assert.equal(await verifier.verify(key + 'x'), undefined);
+    await revokeApiKey(store, id);
+    verifier.forget();
+    assert.equal(await verifier.verify(key), undefined);
+    const [listed] = await listApiKeys(store);
+    assert.equal(listed!.name, 'pg');
+    assert.ok(listed!.revokedAt! > 0 && listed!.lastUsedAt! > 0);
+  });
+});
