@@ -13,12 +13,13 @@
  * 7. runs the PostgreSQL section (bench/postgres.ts: 5,000,000 rows loaded incrementally from
  *    PostgreSQL by ingot and by dlt, side by side) in its own process;
  * 8. runs the scheduler section (bench/schedule.ts: 1,000 daily intervals backfilled by ingot, 100 by Apache Airflow) in its own process;
- * 9. prints a markdown table and writes bench/out/results.md and bench/out/results.json.
+ * 9. runs the serving section (bench/serve.ts: the game-sessions example over 2016, its completed-sessions endpoint under load) in its own process;
+ * 10. prints a markdown table and writes bench/out/results.md and bench/out/results.json.
  *
  * Every lake (the backfill's and each full refresh's) must match the handmade output: same row
  * counts for silver and gold, same content for the gold tables; otherwise the bench fails.
  * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child;
- * `npm run bench -- --delta`, `-- --postgres` or `-- --schedule` runs only that section (the other figures of the last run are kept).
+ * `npm run bench -- --delta`, `-- --postgres`, `-- --schedule` or `-- --serve` runs only that section (the other figures of the last run are kept).
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -30,6 +31,7 @@ import { prepare } from '../examples/flights/prepare.js';
 import { deltaMarkdown, type DeltaResults } from './delta.js';
 import { postgresMarkdown, type PostgresResults } from './postgres.js';
 import { scheduleMarkdown, type ScheduleResults } from './schedule.js';
+import { serveMarkdown, type ServeResults } from './serve.js';
 import { measure, median, round, type Measured } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -280,6 +282,13 @@ async function scheduleSection(): Promise<ScheduleResults> {
   return JSON.parse(await fs.readFile(path.join(OUT, 'schedule.json'), 'utf8')) as ScheduleResults;
 }
 
+/** Runs bench/serve.ts in its own process; it writes bench/out/serve.json. */
+async function serveSection(): Promise<ServeResults> {
+  const { stdout } = await measureNode(['--import', 'tsx', path.join(BENCH, 'serve.ts')], ROOT);
+  process.stdout.write(stdout);
+  return JSON.parse(await fs.readFile(path.join(OUT, 'serve.json'), 'utf8')) as ServeResults;
+}
+
 /** Runs bench/delta.ts in its own process; it writes bench/out/delta.json. */
 async function deltaSection(): Promise<DeltaResults> {
   const { stdout } = await measureNode(['--import', 'tsx', path.join(BENCH, 'delta.ts')], ROOT);
@@ -297,17 +306,18 @@ async function postgresSection(): Promise<PostgresResults> {
 if (process.argv[2] === '--handmade') {
   await handmadeChild();
 } else {
-  // --delta / --postgres / --schedule: only that section, keeping the other figures of the last results.json
-  const only = ['--delta', '--postgres', '--schedule'].find((a) => process.argv.includes(a));
+  // --delta / --postgres / --schedule / --serve: only that section, keeping the other figures of the last results.json
+  const only = ['--delta', '--postgres', '--schedule', '--serve'].find((a) => process.argv.includes(a));
   const previous = path.join(OUT, 'results.json');
-  const last = (only && existsSync(previous) ? JSON.parse(await fs.readFile(previous, 'utf8')) : {}) as Partial<Results> & { delta?: DeltaResults; postgres?: PostgresResults; schedule?: ScheduleResults };
-  const { delta: lastDelta, postgres: lastPostgres, schedule: lastSchedule, ...lastFlights } = last;
+  const last = (only && existsSync(previous) ? JSON.parse(await fs.readFile(previous, 'utf8')) : {}) as Partial<Results> & { delta?: DeltaResults; postgres?: PostgresResults; schedule?: ScheduleResults; serve?: ServeResults };
+  const { delta: lastDelta, postgres: lastPostgres, schedule: lastSchedule, serve: lastServe, ...lastFlights } = last;
   const flights: Partial<Results> = only ? lastFlights : await bench();
   const delta = !only || only === '--delta' ? await deltaSection() : lastDelta;
   const postgres = !only || only === '--postgres' ? await postgresSection() : lastPostgres;
   const schedule = !only || only === '--schedule' ? await scheduleSection() : lastSchedule;
-  const results = { ...flights, delta, postgres, schedule };
-  const report = [flights.checks ? markdown(flights as Results) : '', delta ? deltaMarkdown(delta) : '', postgres ? postgresMarkdown(postgres) : '', schedule ? scheduleMarkdown(schedule) : ''].filter((x) => x).join('\n');
+  const serve = !only || only === '--serve' ? await serveSection() : lastServe;
+  const results = { ...flights, delta, postgres, schedule, serve };
+  const report = [flights.checks ? markdown(flights as Results) : '', delta ? deltaMarkdown(delta) : '', postgres ? postgresMarkdown(postgres) : '', schedule ? scheduleMarkdown(schedule) : '', serve ? serveMarkdown(serve) : ''].filter((x) => x).join('\n');
   await fs.writeFile(path.join(OUT, 'results.md'), report);
   await fs.writeFile(previous, JSON.stringify(results, null, 2) + '\n');
   console.log('\n' + report);

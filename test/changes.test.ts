@@ -433,3 +433,60 @@ export default dataset({
     assert.equal((await ids('silver.orders_table')).length, all.length - fail.length);
   });
 });
+
+describe('apply changes with insertOnly columns', () => {
+  // (day, id, seq, op, v): key 2 updated later, key 3 gets a late older change, key 4 deleted then inserted again
+  const CHANGES: [string, number, number, string, string][] = [
+    ['2024-01-01', 1, 1, 'U', 'a'], ['2024-01-01', 2, 2, 'U', 'b'], ['2024-01-01', 3, 5, 'U', 'c'], ['2024-01-01', 4, 3, 'U', 'd'],
+    ['2024-01-02', 2, 6, 'U', 'b2'], ['2024-01-02', 3, 4, 'U', 'stale'], ['2024-01-02', 4, 7, 'D', ''], ['2024-01-02', 5, 8, 'U', 'e'],
+    ['2024-01-03', 2, 9, 'U', 'b3'], ['2024-01-03', 4, 10, 'U', 'd2'], ['2024-01-03', 5, 11, 'U', 'e2'], ['2024-01-03', 5, 12, 'U', 'e3'],
+  ];
+  const values = CHANGES.map(([day, id, seq, op, v]) => `(DATE '${day}', ${id}, ${seq}, '${op}', '${v}')`).join(', ');
+
+  /** Per run: the latest change per key applies if newer; an update keeps `first_day`, an insert sets it to the run's day. */
+  function reference(upTo: string): Row[] {
+    const table = new Map<number, { seq: number; v: string; first_day: string; last_day: string }>();
+    for (const day of [...new Set(CHANGES.map((c) => c[0]))].filter((d) => d <= upTo)) {
+      const latest = new Map<number, [string, number, number, string, string]>();
+      for (const c of CHANGES.filter((x) => x[0] === day)) if ((latest.get(c[1])?.[2] ?? -1) < c[2]) latest.set(c[1], c);
+      for (const [id, [, , seq, op, v]] of latest) {
+        const row = table.get(id);
+        if (row && seq <= row.seq) continue;
+        if (op === 'D') table.delete(id);
+        else table.set(id, { seq, v, first_day: row?.first_day ?? day, last_day: day });
+      }
+    }
+    return [...table].map(([id, r]) => ({ id, ...r }));
+  }
+
+  it('keeps the values a key was inserted with on update; a key deleted and inserted again starts over', async (t) => {
+    const { dir, cleanup } = await tempDir('insert-only');
+    t.after(cleanup);
+    await fs.mkdir(path.join(dir, 'datasets', 'silver'), { recursive: true });
+    await fs.writeFile(path.join(dir, 'ingot.config.ts'), "import { defineConfig } from 'ingot';\nexport default defineConfig({ lake: './lake' });\n");
+    await fs.writeFile(path.join(dir, 'datasets', 'silver', 'items.sql'), [
+      '-- materialization: apply changes', '-- key: id', '-- sequence_by: seq', "-- delete_when: op = 'D'", '-- except_columns: op', '-- insert_only: first_day',
+      `SELECT id, seq, op, v, day AS first_day, day AS last_day FROM (VALUES ${values}) AS t(day, id, seq, op, v) WHERE day >= {{start}} AND day < {{end}}`,
+    ].join('\n'));
+    const runner = await Runner.open(await loadProject(dir));
+    t.after(() => runner.close());
+    for (const day of ['2024-01-01', '2024-01-02', '2024-01-03']) {
+      const result = await runner.run(day);
+      assert.equal(result.status, 'success', result.error);
+      assert.deepEqual(normalize(await tableRows(runner, 'silver.items')), normalize(reference(day)), `after ${day}`);
+    }
+    const rows = await tableRows(runner, 'silver.items');
+    assert.ok(rows.some((r) => String(r['first_day']) !== String(r['last_day'])), 'some rows were updated after their insert');
+  });
+
+  it('is validated: SCD type 1 only, never the key, the sequence or an except column', () => {
+    const errors = (changes: Record<string, unknown>): string => {
+      const r = datasetSchema.safeParse({ name: 'silver.x', sql: 'SELECT 1 AS id', materialization: 'apply changes', key: ['id'], changes });
+      return r.success ? '' : r.error.issues.map((i) => i.message).join();
+    };
+    assert.equal(errors({ sequenceBy: 'seq', insertOnly: ['first_day'] }), '');
+    for (const bad of [{ scdType: 2, insertOnly: ['first_day'] }, { insertOnly: ['id'] }, { insertOnly: ['seq'] }, { exceptColumns: ['op'], insertOnly: ['op'] }]) {
+      assert.match(errors({ sequenceBy: 'seq', ...bad }), /insertOnly is for SCD type 1/, JSON.stringify(bad));
+    }
+  });
+});

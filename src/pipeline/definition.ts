@@ -57,6 +57,12 @@ export interface ChangeFeed {
   scdType?: 1 | 2;
   /** Feed columns not stored in the table (e.g. the `op` flag). */
   exceptColumns?: string[];
+  /**
+   * SCD type 1 only: stored columns written when a key is inserted and kept when a later change
+   * updates its row, e.g. a first-load time `loaded_at` beside `updated_at` (both `now()` in the
+   * SQL: the update keeps the old `loaded_at`). Not the key or the `sequenceBy` column.
+   */
+  insertOnly?: string[];
 }
 
 /** Size of the interval a run owns for a `replace partition` dataset (`hour`: an hourly interval of a TIMESTAMP partition column). */
@@ -209,6 +215,7 @@ export const datasetSchema = z
       deleteWhen: z.string().min(1).optional(),
       scdType: z.union([z.literal(1), z.literal(2)]).optional(),
       exceptColumns: z.array(z.string().min(1)).optional(),
+      insertOnly: z.array(z.string().min(1)).optional(),
     }).strict().optional(),
     expectations: z.array(expectationSchema).optional(),
     schema: z.record(z.string(), z.string().min(1)).optional(),
@@ -232,6 +239,10 @@ export const datasetSchema = z
   .refine((d) => !d.changes?.exceptColumns?.some((c) => d.key?.includes(c) || ((d.changes?.scdType ?? 1) === 1 && c === d.changes?.sequenceBy)), {
     message: 'exceptColumns cannot hold a key column, nor (SCD type 1, which compares sequences with the table) the sequenceBy column',
     path: ['changes', 'exceptColumns'],
+  })
+  .refine((d) => !d.changes?.insertOnly?.length || ((d.changes.scdType ?? 1) === 1 && !d.changes.insertOnly.some((c) => d.key?.includes(c) || c === d.changes?.sequenceBy || d.changes?.exceptColumns?.includes(c))), {
+    message: 'insertOnly is for SCD type 1 and cannot hold a key, the sequenceBy or an except column',
+    path: ['changes', 'insertOnly'],
   })
   .refine((d) => (d.sql === undefined) !== (d.source === undefined), { message: 'give exactly one of sql and source' })
   .refine((d) => d.landing === undefined || d.source !== undefined, { message: 'landing needs a source', path: ['landing'] })

@@ -13,7 +13,7 @@ import type { Expectation } from './definition.js';
  *     -- expect delay_in_range (quarantine): delay_min BETWEEN -120 AND 1440
  *
  * and for `merge` / `apply changes`: `key: id, region`, `order_by: received_at`,
- * `sequence_by: seq`, `delete_when: op = 'D'`, `scd_type: 2`, `except_columns: op`; exports
+ * `sequence_by: seq`, `delete_when: op = 'D'`, `scd_type: 2`, `except_columns: op`, `insert_only: loaded_at`; exports
  * (`DatasetExports`): `export_file: reports/x/date={logical_date}/report.csv`,
  * `export_postgres: env:DATAMART_URL datamart.x` (connection, then table).
  *
@@ -51,6 +51,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
       case 'delete_when': changes['deleteWhen'] = value; break;
       case 'scd_type': changes['scdType'] = Number(value); break;
       case 'except_columns': changes['exceptColumns'] = names(value); break;
+      case 'insert_only': changes['insertOnly'] = names(value); break;
       case 'on_schema_change': def['onSchemaChange'] = value; break;
       case 'export_file': exports['file'] = value; break;
       case 'export_postgres': {
@@ -59,7 +60,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
         break;
       }
       default:
-        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, on_schema_change, key, order_by, sequence_by, delete_when, scd_type, except_columns, export_file, export_postgres, expect)`, { file, row: i + 1, dataset: name });
+        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, on_schema_change, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, export_file, export_postgres, expect)`, { file, row: i + 1, dataset: name });
     }
   }
   const sql = lines.slice(i).join('\n').trim().replace(/;\s*$/, '');
