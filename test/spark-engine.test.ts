@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
+import { SparkEngine } from '../src/engine/spark/engine.js';
+import { IngotError } from '../src/errors.js';
+import { scanOf } from '../src/lake.js';
+import { localTable, readWithDeltaRs, readWithIngot, tempDir, writeSql } from './helpers.js';
+import { startSparkConnect, type SparkConnectServer } from './spark-connect-server.js';
+
+const sortBy = (k: string) => (a: Record<string, unknown>, b: Record<string, unknown>): number => String(a[k]).localeCompare(String(b[k]), 'en', { numeric: true });
+
+describe('Spark engine', { timeout: 600_000 }, () => {
+  let server: SparkConnectServer;
+  let spark: SparkEngine;
+  let duck: DuckDBEngine;
+  const { dir, cleanup } = tempDir('spark-engine');
+  before(async () => {
+    server = await startSparkConnect();
+    spark = await SparkEngine.open(server.url);
+    duck = await DuckDBEngine.open();
+  });
+  after(async () => {
+    await spark?.close();
+    await duck?.close();
+    await server?.stop();
+    cleanup();
+  });
+
+  it('finds the tables a query reads and refuses statements', async () => {
+    assert.deepEqual(await spark.references('WITH c AS (SELECT * FROM bronze.a) SELECT * FROM c JOIN silver.b USING (k) WHERE k IN (SELECT k FROM gold.c)'), ['bronze.a', 'gold.c', 'silver.b']);
+    await assert.rejects(spark.references('INSERT INTO bronze.a SELECT 1'), (e: unknown) => e instanceof IngotError && e.code === 'SQL_NOT_READ_ONLY');
+  });
+
+  it('describes and stages query results with Delta types', async () => {
+    const sql = "SELECT CAST(id AS INT) AS i, id AS l, CAST(id AS DECIMAL(12,3)) AS d, DATE '2024-01-01' + CAST(id AS INT) AS dt, TIMESTAMP '2024-01-01 00:00:00' AS ts, array('a') AS a, \"id\" AS quoted FROM range(5)";
+    const schema = await spark.describe(sql);
+    assert.deepEqual(schema.fields.map((f) => [f.name, f.type]), [
+      ['i', 'integer'], ['l', 'long'], ['d', 'decimal(12,3)'], ['dt', 'date'], ['ts', 'timestamp'], ['a', { type: 'array', elementType: 'string', containsNull: true }], ['quoted', 'long'],
+    ]);
+    const staged = await spark.stage('__s', sql);
+    assert.equal(staged.rows, 5);
+    assert.deepEqual(await spark.query('SELECT max(d) AS m, max(dt) AS dt FROM "__s"'), [{ m: '4.000', dt: '2024-01-05' }]);
+    await spark.drop('__s');
+    await assert.rejects(spark.query('SELECT * FROM "__s"'), (e: unknown) => e instanceof IngotError && e.context.errorClass === 'TABLE_OR_VIEW_NOT_FOUND');
+  });
+
+  it('extends a table the DuckDB engine wrote, and DuckDB extends it back; delta-rs reads every version', async () => {
+    const location = path.join(dir, 'silver', 'events');
+    const table = localTable(location);
+    // version 0: DuckDB through ingot's table layer, partitioned by day
+    await writeSql(duck, table, "SELECT d::DATE AS day, i AS id, 'duck' AS writer, (i * 1.25)::DECIMAL(10,2) AS amount FROM (VALUES ('2024-01-01', 1), ('2024-01-02', 2)) AS t(d, i)", { mode: 'append', partitionBy: ['day'], txn: { appId: 'ingot:2024-01-02', version: 1 } });
+    // Spark reads it through a view over delta.`path` at that version
+    await spark.attachTable('silver.events', await scanOf(table, await table.snapshot()));
+    assert.deepEqual((await spark.query('SELECT id, writer, amount FROM silver.events ORDER BY id')), [{ id: 1, writer: 'duck', amount: '1.25' }, { id: 2, writer: 'duck', amount: '2.50' }]);
+
+    // version 1: Spark appends through Delta Lake (INSERT), with the run's txn
+    const append = { location, mode: 'append' as const, partitionBy: ['day'], txn: { appId: 'ingot:2024-01-03', version: 7 }, parameters: { runId: 'r1' } };
+    const sql = "SELECT DATE '2024-01-03' AS day, 3 AS id, 'spark' AS writer, CAST(3.75 AS DECIMAL(10,2)) AS amount";
+    assert.deepEqual(await spark.commit(sql, append), { version: 1, rows: 1 });
+    // a rerun of the same run commits nothing (Delta's idempotent writes)
+    assert.equal(await spark.commit(sql, append), undefined);
+    let snap = await table.snapshot();
+    assert.equal(snap.version, 1);
+    assert.equal(snap.txns.get('ingot:2024-01-03')?.version, 7);
+    assert.deepEqual(snap.partitionColumns, ['day']);
+
+    // version 2: Spark replaces one day (INSERT INTO ... REPLACE WHERE) and adds a column
+    assert.deepEqual(await spark.commit("SELECT DATE '2024-01-02' AS day, 20 AS id, 'spark' AS writer, CAST(20 AS DECIMAL(10,2)) AS amount, 'x' AS note", {
+      location, mode: 'replace', replaceWhere: "day >= DATE '2024-01-02' AND day < DATE '2024-01-03'", partitionBy: ['day'], mergeSchema: true, txn: { appId: 'ingot:2024-01-02', version: 8 },
+    }), { version: 2, rows: 1 });
+
+    // version 3: DuckDB appends to the table Spark wrote, through ingot's table layer
+    assert.equal(await writeSql(duck, table, "SELECT DATE '2024-01-04' AS day, 4 AS id, 'duck' AS writer, 4.00::DECIMAL(10,2) AS amount, NULL::VARCHAR AS note", { mode: 'append', txn: { appId: 'ingot:2024-01-04', version: 9 } }), 3);
+
+    // version 4: Spark merges (MERGE INTO): updates id 4, inserts id 5
+    assert.deepEqual(await spark.commit("SELECT DATE '2024-01-04' AS day, 4 AS id, 'spark' AS writer, CAST(44 AS DECIMAL(10,2)) AS amount, 'merged' AS note UNION ALL SELECT DATE '2024-01-05', 5, 'spark', CAST(5 AS DECIMAL(10,2)), NULL", {
+      location, mode: 'merge', merge: { on: 'target.id = source.id', whenMatched: [{ update: '*' }], whenNotMatched: [{ insert: '*' }] }, partitionBy: [], txn: { appId: 'ingot:2024-01-05', version: 10 },
+    }), { version: 4, rows: 2 });
+
+    const expected = [
+      { day: '2024-01-01', id: 1, writer: 'duck', amount: '1.25', note: null },
+      { day: '2024-01-03', id: 3, writer: 'spark', amount: '3.75', note: null },
+      { day: '2024-01-04', id: 4, writer: 'spark', amount: '44.00', note: 'merged' },
+      { day: '2024-01-05', id: 5, writer: 'spark', amount: '5.00', note: null },
+      { day: '2024-01-02', id: 20, writer: 'spark', amount: '20.00', note: 'x' },
+    ];
+    snap = await table.snapshot();
+    assert.equal(snap.version, 4);
+    // ingot's reader (DuckDB over ingot's snapshot of the log Delta Lake wrote)
+    const ingot = await readWithIngot(duck, table);
+    assert.deepEqual(ingot.rows.sort(sortBy('id')), expected);
+    // Spark
+    await spark.attachTable('silver.events', await scanOf(table, snap));
+    assert.deepEqual((await spark.query('SELECT * FROM silver.events')).sort(sortBy('id')), expected);
+    // delta-rs, every version
+    const rs = readWithDeltaRs(location);
+    assert.equal(rs.version, 4);
+    assert.deepEqual(rs.rows.map((r) => r['id']).sort((a, b) => Number(a) - Number(b)), [1, 3, 4, 5, 20]);
+    assert.equal(rs.rows.find((r) => r['id'] === 4)!['note'], 'merged');
+    for (let v = 0; v <= 4; v++) assert.equal(readWithDeltaRs(location, v).rows.length, [2, 3, 3, 4, 5][v]);
+  });
+
+  it('creates and fully refreshes a table through Delta Lake', async () => {
+    const location = path.join(dir, 'gold', 'totals');
+    const table = localTable(location);
+    const full = { location, mode: 'overwrite' as const, partitionBy: [], overwriteSchema: true, txn: { appId: 'ingot:full', version: 1 } };
+    assert.deepEqual(await spark.commit('SELECT id % 2 AS k, count(*) AS n FROM range(10) GROUP BY 1', full), { version: 0, rows: 2 });
+    assert.deepEqual(await spark.commit("SELECT 'all' AS k, 10L AS n, 1.5D AS avg", { ...full, txn: { appId: 'ingot:full', version: 2 } }), { version: 1, rows: 1 });
+    const snap = await table.snapshot();
+    assert.deepEqual(snap.schema.fields.map((f) => [f.name, f.type]), [['k', 'string'], ['n', 'long'], ['avg', 'double']]);
+    assert.deepEqual((await readWithIngot(duck, table)).rows, [{ k: 'all', n: '10', avg: 1.5 }]);
+  });
+
+  it('reports a failing write with Spark\'s message and leaves the table as it was', async () => {
+    const location = path.join(dir, 'silver', 'strict');
+    const table = localTable(location);
+    await spark.commit('SELECT 1 AS id', { location, mode: 'append', partitionBy: [], txn: { appId: 'a', version: 1 } });
+    await assert.rejects(spark.commit("SELECT CAST('nope' AS INT) AS id", { location, mode: 'append', partitionBy: [], txn: { appId: 'a', version: 2 } }),
+      (e: unknown) => e instanceof IngotError && e.code === 'SQL_ERROR' && e.context.errorClass === 'CAST_INVALID_INPUT' && /'nope'/.test(e.message));
+    assert.equal((await table.snapshot()).version, 0);
+  });
+});
