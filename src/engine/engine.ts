@@ -151,6 +151,14 @@ export interface EngineSettings {
   threads?: number;
 }
 
+/**
+ * A TIMESTAMP literal (Delta `timestamp`, an instant) of the ISO-8601 UTC time `iso` in `engine`'s
+ * SQL: `TIMESTAMPTZ '…'` on DuckDB, `TIMESTAMP '…'` on Spark (whose TIMESTAMP is an instant).
+ */
+export function timestampLiteral(engine: Engine, iso: string): string {
+  return engine.name === 'spark' ? `TIMESTAMP ${quoteString(iso)}` : `TIMESTAMPTZ ${quoteString(iso)}`;
+}
+
 /** Quotes an identifier for SQL: `"a""b"`. */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

@@ -6,6 +6,8 @@ export interface TemplateContext {
   interval: Interval;
   logicalDate: string | undefined;
   runId: string;
+  /** SQL dialect of the engine the SQL runs on (default duckdb): Spark has no infinite dates, so a full refresh's bounds become 0001-01-01 and 9999-12-31. */
+  dialect?: 'duckdb' | 'spark';
 }
 
 /**
@@ -14,10 +16,11 @@ export interface TemplateContext {
  * expectations: `layer.table`) in `sql`. An unknown template name is an error (DATASET_INVALID).
  */
 export function renderSql(sql: string, ctx: TemplateContext, dataset: string): string {
+  const date = (d: string): string => `DATE '${ctx.dialect !== 'spark' ? d : d === '-infinity' ? '0001-01-01' : d === 'infinity' ? '9999-12-31' : d}'`;
   return sql.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_m, name: string) => {
     switch (name) {
-      case 'start': return `DATE '${ctx.interval.start}'`;
-      case 'end': return `DATE '${ctx.interval.end}'`;
+      case 'start': return date(ctx.interval.start);
+      case 'end': return date(ctx.interval.end);
       case 'logical_date': return ctx.logicalDate ? `DATE '${ctx.logicalDate}'` : 'CAST(NULL AS DATE)';
       case 'run_id': return `'${ctx.runId}'`;
       case 'this': return dataset;
