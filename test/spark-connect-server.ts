@@ -1,17 +1,18 @@
 /**
  * A real Spark Connect server for tests and the bench: the `SparkConnectServer` class of the
- * pyspark package (its `jars/spark-connect_*.jar`, pyspark's folder as SPARK_HOME)
- * started by `spark-submit` on a free port of 127.0.0.1, in local[2] mode with 1 GB of driver
- * memory, the UTC session time zone, and Delta Lake: delta-spark's jars from the Ivy cache
- * (`~/.ivy2*\/jars`, filled by `test/reference/read_spark.py --check` or `pip install delta-spark`
- * + a first run) plus the Delta SQL extension and catalog. Startup takes about 10 s on 2 cores, so
- * a test file shares one server. `stop()` kills it and deletes its scratch folder.
+ * pyspark package (its `jars/spark-connect_*.jar`, pyspark's folder as SPARK_HOME) started by
+ * `spark-submit` on a free port of 127.0.0.1, in local[2] mode with 1 GB of driver memory, the
+ * UTC session time zone, and Delta Lake: delta-spark's jars from the Ivy cache (`~/.ivy2*\/jars`,
+ * filled by `test/reference/read_spark.py --check` when empty) plus the Delta SQL extension and
+ * catalog. Startup takes 10-15 s on 2 busy cores, so a test file shares one server. `stop()` ends
+ * it and deletes its scratch folder.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort } from './moto.js';
 
 /** A running server: `url` is its `sc://127.0.0.1:PORT` connection string. */
@@ -38,14 +39,26 @@ export function pysparkHome(): string {
   return out.trim();
 }
 
-/** delta-spark's jars (delta-spark, delta-storage, antlr4-runtime) in the Ivy cache. Throws when absent. */
+/**
+ * delta-spark's jars (delta-spark, delta-storage, antlr4-runtime) in the Ivy cache; when absent,
+ * `read_spark.py --check` fetches them from Maven Central first. Throws when that fails.
+ */
 export function deltaJars(): string[] {
+  const found = cachedDeltaJars();
+  if (found) return found;
+  execFileSync('python3', [path.join(path.dirname(fileURLToPath(import.meta.url)), 'reference', 'read_spark.py'), '--check'], { stdio: 'pipe' });
+  const fetched = cachedDeltaJars();
+  if (!fetched) throw new Error('delta-spark jars not found in ~/.ivy2*/jars after `python3 test/reference/read_spark.py --check`');
+  return fetched;
+}
+
+function cachedDeltaJars(): string[] | undefined {
   for (const dir of readdirSync(os.homedir()).filter((d) => d.startsWith('.ivy2')).map((d) => path.join(os.homedir(), d, 'jars'))) {
     if (!existsSync(dir)) continue;
     const jars = readdirSync(dir).filter((f) => /^(io\.delta_delta-(spark|storage)|org\.antlr_antlr4-runtime)/.test(f)).map((f) => path.join(dir, f));
     if (jars.some((j) => j.includes('delta-spark'))) return jars;
   }
-  throw new Error('delta-spark jars not found in ~/.ivy2*/jars: run `python3 test/reference/read_spark.py --check` once');
+  return undefined;
 }
 
 /** Starts a server (see the file comment) with extra static confs `conf`; waits until its port accepts connections (at most 120 s). */

@@ -87,7 +87,6 @@ export class SparkEngine implements Engine {
     if (/^'?\w*(Statement|Command)\b|^'?(CreateTable|ReplaceTable|DropTable|InsertInto|MergeIntoTable|DeleteFromTable|UpdateTable|SetCommand|AlterTable|TruncateTable)/.test(parsed)) {
       throw new IngotError('SQL_NOT_READ_ONLY', 'only SELECT statements are allowed here');
     }
-    if (/^org\.apache\.spark\.sql\.catalyst\.parser\.ParseException|PARSE_SYNTAX_ERROR/.test(parsed)) throw new IngotError('SQL_ERROR', parsed);
     return relationsOfPlan(parsed);
   }
 
