@@ -21,6 +21,8 @@ describe('Spark engine', { timeout: 600_000 }, () => {
   const { dir, cleanup } = tempDir('spark-engine');
   before(async () => {
     server = await startSparkConnect();
+    // the test projects' ingot.config.ts: spark: { url: 'env:INGOT_TEST_SPARK_REMOTE' }
+    process.env['INGOT_TEST_SPARK_REMOTE'] = server.url;
     spark = await SparkEngine.open(server.url);
     duck = await DuckDBEngine.open();
   });
@@ -136,7 +138,6 @@ describe('Spark engine', { timeout: 600_000 }, () => {
     await fs.writeFile(path.join(onSpark, 'ingot.config.ts'), `import { defineConfig } from 'ingot';
 export default defineConfig({ name: 'flights', lake: './lake', engine: 'spark', spark: { url: 'env:INGOT_TEST_SPARK_REMOTE' } });
 `);
-    process.env['INGOT_TEST_SPARK_REMOTE'] = server.url;
     const run = async (project: string): Promise<void> => {
       const runner = await Runner.open(await loadProject(project));
       try {
@@ -182,6 +183,64 @@ export default defineConfig({ name: 'flights', lake: './lake', engine: 'spark', 
       }
       // delta-rs reads the Spark-written table too
       assert.equal(readWithDeltaRs(path.join(onSpark, 'lake', ...table.split('.'))).rows.length, expected.length, table);
+    }
+  });
+
+  it('runs merge and apply changes (SCD1, SCD2) on Spark through MERGE INTO: the same tables as on DuckDB', async () => {
+    // a small change feed over three days: late arrivals, a repeated value, deletes, a re-insert
+    const feed: Record<string, string[]> = {
+      '2024-03-01': ['1,1,2024-01-01 00:01:00,U,ada,10', '2,2,2024-01-01 00:02:00,U,bo,20', '1,3,2024-01-01 00:03:00,U,ada,11', '3,4,2024-01-01 00:04:00,U,cy,'],
+      '2024-03-02': ['2,6,2024-01-01 00:06:00,D,bo,20', '3,7,2024-01-01 00:07:00,U,cy,', '1,5,2024-01-01 00:05:00,U,ada,12', '4,8,2024-01-01 00:08:00,U,di,40'],
+      '2024-03-03': ['2,9,2024-01-01 00:09:00,U,bo,21', '1,4,2024-01-01 00:04:00,U,ada,99', '4,10,2024-01-01 00:10:00,D,di,40', '5,11,2024-01-01 00:11:00,U,ed,50'],
+    };
+    const days = Object.keys(feed);
+    const projects = await projectDir('spark-changes');
+    after(projects.cleanup);
+    const write = async (project: string, engine: string): Promise<void> => {
+      const ds = path.join(project, 'datasets');
+      await fs.mkdir(path.join(ds, 'bronze'), { recursive: true });
+      await fs.mkdir(path.join(ds, 'silver'), { recursive: true });
+      await fs.writeFile(path.join(project, 'ingot.config.ts'), `import { defineConfig } from 'ingot';\nexport default defineConfig({ lake: './lake', engine: '${engine}', spark: { url: 'env:INGOT_TEST_SPARK_REMOTE' } });\n`);
+      for (const day of days) {
+        await fs.mkdir(path.join(project, 'landing', `day=${day}`), { recursive: true });
+        await fs.writeFile(path.join(project, 'landing', `day=${day}`, 'a.csv'), ['id,seq,changed_at,op,name,amount', ...feed[day]!].join('\n') + '\n');
+      }
+      const def = (o: Record<string, unknown>): string => `export default ${JSON.stringify(o)};\n`;
+      await fs.writeFile(path.join(ds, 'bronze', 'changes.ts'), def({
+        name: 'bronze.changes', materialization: 'replace partition', partitionBy: ['day'],
+        source: { kind: 'files', path: 'landing/day={day}/*.csv', format: 'csv', columns: { id: 'INTEGER', seq: 'BIGINT', changed_at: 'TIMESTAMP', op: 'VARCHAR', name: 'VARCHAR', amount: 'INTEGER' } },
+      }));
+      const feedSql = 'SELECT id, seq, changed_at, op, name, amount FROM bronze.changes WHERE day >= {{start}} AND day < {{end}}';
+      await fs.writeFile(path.join(ds, 'silver', 'first.ts'), def({ name: 'silver.first', sql: feedSql, materialization: 'merge', key: ['id'], orderBy: 'changed_at' }));
+      await fs.writeFile(path.join(ds, 'silver', 'scd1.ts'), def({ name: 'silver.scd1', sql: feedSql, materialization: 'apply changes', key: ['id'], changes: { sequenceBy: 'seq', deleteWhen: "op = 'D'", exceptColumns: ['op'] } }));
+      await fs.writeFile(path.join(ds, 'silver', 'scd2.ts'), def({ name: 'silver.scd2', sql: feedSql, materialization: 'apply changes', key: ['id'], changes: { sequenceBy: 'changed_at', deleteWhen: "op = 'D'", scdType: 2, exceptColumns: ['op', 'seq'] } }));
+    };
+    const onDuck = path.join(projects.dir, 'duckdb');
+    const onSpark = path.join(projects.dir, 'spark');
+    await write(onDuck, 'duckdb');
+    await write(onSpark, 'spark');
+    for (const project of [onDuck, onSpark]) {
+      const runner = await Runner.open(await loadProject(project));
+      try {
+        for (const r of await runner.runAll(days)) assert.equal(r.status, 'success', r.error);
+      } finally {
+        await runner.close();
+      }
+    }
+    const read = async (project: string, table: string): Promise<Record<string, unknown>[]> => {
+      const engine = await DuckDBEngine.open();
+      try {
+        return await queryLake(new Lake(path.join(project, 'lake'), engine), engine, `SELECT * FROM ${table} ORDER BY ALL`);
+      } finally {
+        await engine.close();
+      }
+    };
+    for (const table of ['silver.first', 'silver.scd1', 'silver.scd2']) {
+      const expected = await read(onDuck, table);
+      assert.ok(expected.length >= 3, table);
+      assert.deepEqual(await read(onSpark, table), expected, table);
+      const log = await fs.readFile(path.join(onSpark, 'lake', ...table.split('.'), '_delta_log', '00000000000000000002.json'), 'utf8');
+      assert.match(log, /"operation":"MERGE"/, table);
     }
   });
 });

@@ -80,7 +80,7 @@ export interface TableCommit {
   mode: WriteMode | 'merge';
   /** `replace`: a predicate in the engine's SQL over the table's columns (the run's interval). */
   replaceWhere?: string;
-  /** `merge`: the MERGE, its source being the rows of the SQL (`source` is ignored). */
+  /** `merge`: the MERGE, its source being the rows of the SQL; its `mergeSchema` names the source columns that may join the table. */
   merge?: Omit<MergeOptions, 'source'>;
   /** Partition columns of a new (or overwritten) table. */
   partitionBy: string[];

@@ -374,8 +374,7 @@ export class Runner {
         alreadyCommitted = true;
         return 0;
       }
-      if (engine.commit) {
-        if (isKeyed(ds)) throw fail('DATASET_INVALID', `materialization '${ds.materialization}' does not run on the ${engine.name} engine yet: run this dataset on DuckDB (engine: 'duckdb')`);
+      if (engine.commit && !(own && isKeyed(ds))) {
         const done = await engine.commit(query, {
           location: table.location, mode, ...(replaceWhere ? { replaceWhere: filtersToSql(replaceWhere) } : {}), partitionBy: ds.partitionBy ?? [],
           mergeSchema: !full, overwriteSchema: full, txn, parameters,
@@ -387,7 +386,9 @@ export class Runner {
       if (own && isKeyed(ds)) {
         const k = await stageKeyed(engine, table, base, query, ds, { full, partitionBy: ds.partitionBy ?? [], parameters, txn, domainMetadata })
           .catch((err: unknown) => { throw fail('SQL_ERROR', messageOf(err), err); });
-        pending.set(name, { commit: k.commit, preview: k.preview, table });
+        if (k.commit && k.preview) pending.set(name, { commit: k.commit, preview: k.preview, table });
+        else if (k.committed !== undefined) committedVersion = k.committed;
+        else alreadyCommitted = true;
         rowsIn ??= k.batchRows;
         return k.rows;
       }

@@ -6,7 +6,7 @@ import type { DataFile } from '../../table/write.js';
 import type { CommittedWrite, Engine, FileScan, Row, StagedRelation, TableCommit, TableScan, WriteTarget } from '../engine.js';
 import { deltaSchemaOfArrow } from './arrow.js';
 import { SparkConnectClient } from './client.js';
-import { deltaPath, emptyRowsSql, mergeSql, relationsOfPlan, sparkIdent, sparkString } from './sql.js';
+import { deltaPath, emptyRowsSql, mergeSql, relationsOfPlan, sparkIdent, sparkString, sparkTypeOf } from './sql.js';
 
 /** Session confs of every Spark engine session. */
 const SESSION_CONF: Record<string, string> = {
@@ -127,7 +127,14 @@ export class SparkEngine implements Engine {
     if (!exists || target.overwriteSchema) {
       statement = `CREATE OR REPLACE TABLE ${table} USING delta${partitioned} AS ${sql}`;
     } else if (target.mode === 'merge') {
-      statement = mergeSql(table, sql, target.merge!, target.mergeSchema === true);
+      const evolve = target.merge!.mergeSchema ?? target.mergeSchema;
+      if (Array.isArray(evolve)) {
+        // only the named columns join the table (the source also has ingot's flag columns)
+        const current = new Set((await this.describe(`SELECT * FROM ${table}`)).fields.map((f) => f.name));
+        const added = (await this.describe(sql)).fields.filter((f) => evolve.includes(f.name) && !current.has(f.name));
+        if (added.length) await this.exec(`ALTER TABLE ${table} ADD COLUMNS (${added.map((f) => `${sparkIdent(f.name)} ${sparkTypeOf(f.type)}`).join(', ')})`);
+      }
+      statement = mergeSql(table, sql, target.merge!, evolve === true);
     } else {
       // by position: the table's columns first, then the rows' new ones (added by schema evolution)
       const current = (await this.describe(`SELECT * FROM ${table}`)).fields.map((f) => f.name);
@@ -179,12 +186,17 @@ export class SparkEngine implements Engine {
     void this.client.interrupt().catch(() => undefined);
   }
 
+  /**
+   * Uncaches, then drops the views: uncaching resolves a view, which must not reference one
+   * dropped already (a staged relation often reads another), so all are uncached first, the last
+   * staged first; a view whose source is gone (dropped by an earlier call) is only dropped.
+   */
   async drop(...names: string[]): Promise<void> {
-    for (const name of names) {
-      const files = this.temp.get(name);
-      if (!files) continue;
+    const ours = names.filter((n) => this.temp.has(n));
+    for (const name of [...ours].reverse()) await this.exec(`UNCACHE TABLE IF EXISTS ${sparkIdent(name)}`).catch(() => undefined);
+    for (const name of ours) {
+      const files = this.temp.get(name)!;
       this.temp.delete(name);
-      await this.exec(`UNCACHE TABLE IF EXISTS ${sparkIdent(name)}`);
       await this.exec(`DROP VIEW IF EXISTS ${sparkIdent(name)}`);
       for (const f of files) await fs.rm(f, { force: true });
     }
