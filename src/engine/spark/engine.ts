@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { IngotError } from '../../errors.js';
@@ -121,7 +122,7 @@ export class SparkEngine implements Engine {
   async commit(sql: string, target: TableCommit): Promise<CommittedWrite | undefined> {
     const exists = existsSync(path.join(target.location, '_delta_log'));
     const table = deltaPath(target.location);
-    const before = exists ? await this.latestVersion(table) : -1;
+    const nonce = randomUUID();
     const partitioned = target.partitionBy.length ? ` PARTITIONED BY (${target.partitionBy.map(sparkIdent).join(', ')})` : '';
     let statement: string;
     if (!exists || target.overwriteSchema) {
@@ -149,7 +150,8 @@ export class SparkEngine implements Engine {
     const confs: Record<string, string> = {
       [TXN_APP_ID]: target.txn.appId,
       [TXN_VERSION]: String(target.txn.version),
-      ...(target.parameters ? { [USER_METADATA]: JSON.stringify(target.parameters) } : {}),
+      // commitInfo.userMetadata carries a nonce: a latest commit with it is this write's
+      [USER_METADATA]: JSON.stringify({ ...target.parameters, write: nonce }),
       ...(target.mergeSchema ? { [AUTO_MERGE]: 'true' } : {}),
     };
     await this.client.setConf(confs);
@@ -160,7 +162,8 @@ export class SparkEngine implements Engine {
     }
     const [last] = await this.query(`DESCRIBE HISTORY ${table} LIMIT 1`);
     const version = Number(last!['version']);
-    if (version === before) return undefined;
+    // Delta skipped the write when the table already had the txn: the latest commit is another's
+    if ((JSON.parse(String(last!['userMetadata'] ?? '{}')) as { write?: string }).write !== nonce) return undefined;
     const m = (last!['operationMetrics'] ?? {}) as Record<string, string>;
     const rows = target.mode === 'merge' && exists && !target.overwriteSchema
       ? Number(m['numTargetRowsInserted'] ?? 0) + Number(m['numTargetRowsUpdated'] ?? 0)
@@ -206,12 +209,6 @@ export class SparkEngine implements Engine {
     for (const files of this.temp.values()) for (const f of files) await fs.rm(f, { force: true });
     this.temp.clear();
     await this.client.close();
-  }
-
-  /** Version of the latest commit of the table `table` (a `deltaPath`). */
-  private async latestVersion(table: string): Promise<number> {
-    const [last] = await this.query(`DESCRIBE HISTORY ${table} LIMIT 1`);
-    return Number(last!['version']);
   }
 
   private async exec(sql: string): Promise<void> {
