@@ -4,10 +4,10 @@ import * as path from 'node:path';
 import { IngotError } from '../../errors.js';
 import type { StructType } from '../../table/schema.js';
 import type { DataFile } from '../../table/write.js';
-import type { CommittedWrite, Engine, FileScan, Row, StagedRelation, TableCommit, TableScan, WriteTarget } from '../engine.js';
+import type { CommittedWrite, Engine, Row, StagedRelation, TableCommit, TableScan, WriteTarget } from '../engine.js';
 import { deltaSchemaOfArrow } from './arrow.js';
 import { SparkConnectClient } from './client.js';
-import { deltaPath, emptyRowsSql, mergeSql, relationsOfPlan, sparkIdent, sparkString, sparkTypeOf } from './sql.js';
+import { deltaPath, emptyRowsSql, mergeSql, relationsOfPlan, sparkIdent, sparkTypeOf } from './sql.js';
 
 /** Session confs of every Spark engine session. */
 const SESSION_CONF: Record<string, string> = {
@@ -63,22 +63,9 @@ export class SparkEngine implements Engine {
     await this.exec(`CREATE OR REPLACE VIEW ${sparkIdent(db)}.${sparkIdent(table)} AS ${source}`);
   }
 
-  async attachFiles(name: string, scan: FileScan): Promise<void> {
-    if (scan.files.length === 0) throw new IngotError('INPUT_MISSING', 'no files to read');
-    const format = scan.format === 'tsv' ? 'csv' : scan.format === 'ndjson' ? 'json' : scan.format;
-    const options: Record<string, string> = { header: 'true', ...(scan.format === 'tsv' ? { sep: '\t' } : {}), ...(scan.format === 'json' ? { multiLine: 'true' } : {}) };
-    const cols = scan.columns ? ` (${Object.entries(scan.columns).map(([c, t]) => `${sparkIdent(c)} ${t}`).join(', ')})` : '';
-    const parts: string[] = [];
-    for (const [i, f] of scan.files.entries()) {
-      const part = `${name}__file${i}`;
-      const opts = Object.entries({ ...(format === 'parquet' ? {} : options), path: f.path }).map(([k, v]) => `${k} ${sparkString(v)}`).join(', ');
-      await this.exec(`CREATE OR REPLACE TEMPORARY VIEW ${sparkIdent(part)}${format === 'parquet' ? '' : cols} USING ${format} OPTIONS (${opts})`);
-      this.temp.set(part, []);
-      const values = Object.entries(f.values).map(([c, v]) => `CAST(${sparkString(v)} AS ${scan.valueTypes?.[c] ?? 'STRING'}) AS ${sparkIdent(c)}`);
-      parts.push(`SELECT *${values.length ? `, ${values.join(', ')}` : ''} FROM ${sparkIdent(part)}`);
-    }
-    await this.exec(`CREATE OR REPLACE TEMPORARY VIEW ${sparkIdent(name)} AS ${parts.join(' UNION ALL BY NAME ')}`);
-    this.temp.set(name, []);
+  /** Sources are read by DuckDB (the runner runs datasets with a source there): raw files are not attached on Spark. */
+  attachFiles(name: string): Promise<void> {
+    return Promise.reject(new IngotError('PROTOCOL_UNSUPPORTED', `${name}: the Spark engine does not read sources; datasets with a source run on DuckDB`));
   }
 
   async references(sql: string): Promise<string[]> {

@@ -9,11 +9,6 @@ export function sparkIdent(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``;
 }
 
-/** Quotes a string literal for Spark SQL (backslash escapes are on by default): `'it\'s'`. */
-export function sparkString(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-
 /** The Delta table at `location` addressed by path: `` delta.`/lake/silver/flights` ``, at `version` when given. */
 export function deltaPath(location: string, version?: number): string {
   return `delta.${sparkIdent(location)}${version === undefined ? '' : ` VERSION AS OF ${version}`}`;
