@@ -26,7 +26,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { ProjectConfig } from 'ingot';
+import { duckdbSettings, type ProjectConfig } from 'ingot';
 import { prepare } from '../examples/flights/prepare.js';
 import { deltaMarkdown, type DeltaResults } from './delta.js';
 import { postgresMarkdown, type PostgresResults } from './postgres.js';
@@ -155,11 +155,12 @@ async function clean(): Promise<void> {
 async function handmadeChild(): Promise<void> {
   const config = ((await import(pathToFileURL(path.resolve('ingot.config.ts')).href)) as { default: ProjectConfig }).default;
   const options: Record<string, string> = {};
-  if (config.engine?.memoryLimit) options['memory_limit'] = config.engine.memoryLimit;
-  if (config.engine?.threads) options['threads'] = String(config.engine.threads);
-  if (config.engine?.spillDirectory) {
-    await fs.mkdir(config.engine.spillDirectory, { recursive: true });
-    options['temp_directory'] = config.engine.spillDirectory;
+  const settings = duckdbSettings(config);
+  if (settings.memoryLimit) options['memory_limit'] = settings.memoryLimit;
+  if (settings.threads) options['threads'] = String(settings.threads);
+  if (settings.spillDirectory) {
+    await fs.mkdir(settings.spillDirectory, { recursive: true });
+    options['temp_directory'] = settings.spillDirectory;
   }
   // COPY creates a partitioned output's folder, not its parents
   for (const dir of ['bronze/airports', 'silver', 'gold']) await fs.mkdir(path.join('handmade', dir), { recursive: true });

@@ -39,7 +39,11 @@ export type ErrorCode =
   | 'SQL_NOT_READ_ONLY'
   | 'SQL_TIMEOUT'
   | 'VALIDATION'
-  | 'NOT_FOUND';
+  | 'NOT_FOUND'
+
+  | 'CONNECTION_INVALID'
+  | 'ENGINE_UNAVAILABLE'
+  | 'QUERY_CANCELLED';
 
 /** Where an error points in the user's input. All fields optional. */
 export interface ErrorContext {
@@ -51,6 +55,10 @@ export interface ErrorContext {
   table?: string;
   version?: number;
   pipeline?: string;
+  /** Spark's error class (e.g. `TABLE_OR_VIEW_NOT_FOUND`) of an error raised by a Spark engine. */
+  errorClass?: string;
+  /** Spark's SQLSTATE of that error. */
+  sqlState?: string;
 }
 
 /** The one error type ingot throws. `message` already names the context; `context` has it as data. */

@@ -103,6 +103,7 @@ export async function scanOf(table: DeltaTable, snapshot: Snapshot, filters: Fil
     schema: snapshot.schema,
     partitionColumns: snapshot.partitionColumns,
     columnMapping: mapping,
+    version: snapshot.version,
     files: adds.map((a, i) => ({
       path: decodePath(a.path),
       partitionValues: mapping ? Object.fromEntries(Object.entries(a.partitionValues).map(([k, v]) => [byPhysical.get(k) ?? k, v])) : a.partitionValues,

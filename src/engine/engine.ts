@@ -1,10 +1,12 @@
+import type { MergeOptions } from '../table/operations/merge.js';
 import type { StructType } from '../table/schema.js';
-import type { DataFile } from '../table/write.js';
+import type { DataFile, WriteMode } from '../table/write.js';
 
 /**
  * The engine boundary: SQL in, Parquet files out. The pipeline layer talks to engines only
  * through this interface, so DuckDB (in process) and Spark (over Spark Connect) are
- * interchangeable; the table layer turns the files an engine wrote into Delta commits.
+ * interchangeable; the table layer turns the files an engine wrote into Delta commits. An engine
+ * with its own Delta support (Spark) instead commits itself (`Engine.commit`).
  */
 
 /** A Delta snapshot as an engine needs it to read the table. */
@@ -26,6 +28,8 @@ export interface TableScan {
    * absolute path) and `__ingot_row` (its 0-based row number in that file, BIGINT).
    */
   rowIds?: boolean;
+  /** The snapshot's version (undefined: no table yet); engines reading through their own Delta support read this version. */
+  version?: number;
 }
 
 /** Column names `TableScan.rowIds` adds. */
@@ -65,6 +69,37 @@ export interface WriteTarget {
   targetFileSize?: number;
 }
 
+/**
+ * A write that an engine with its own Delta support performs and commits (`Engine.commit`):
+ * the Delta log is then written by that engine's Delta implementation.
+ */
+export interface TableCommit {
+  /** Table root as the engine reads and writes it (a local path the engine's server shares). */
+  location: string;
+  /** `replace`: the rows matching `replaceWhere` are replaced; `merge`: see `merge`. */
+  mode: WriteMode | 'merge';
+  /** `replace`: a predicate in the engine's SQL over the table's columns (the run's interval). */
+  replaceWhere?: string;
+  /** `merge`: the MERGE, its source being the rows of the SQL; its `mergeSchema` names the source columns that may join the table. */
+  merge?: Omit<MergeOptions, 'source'>;
+  /** Partition columns of a new (or overwritten) table. */
+  partitionBy: string[];
+  /** Add columns the rows have and the table lacks. */
+  mergeSchema?: boolean;
+  /** Replace the table's schema and partitioning with the rows' (a full refresh). */
+  overwriteSchema?: boolean;
+  /** The commit's Delta `txn`: a table already holding this appId at this version or later is left unchanged. */
+  txn: { appId: string; version: number };
+  /** Recorded with the commit (run id, logical date). */
+  parameters?: Record<string, unknown>;
+}
+
+/** What `Engine.commit` committed: the table version and the rows written (inserted or updated). */
+export interface CommittedWrite {
+  version: number;
+  rows: number;
+}
+
 /** A row of a query result, JSON-friendly: numbers, strings (dates, timestamps, big integers), booleans, nulls, arrays, objects. */
 export type Row = Record<string, unknown>;
 
@@ -91,6 +126,13 @@ export interface Engine {
   /** Writes the rows of `sql` as Parquet data files for a Delta table; returns them with stats. Writes nothing visible to readers. */
   write(sql: string, target: WriteTarget): Promise<DataFile[]>;
   /**
+   * Present on engines that commit to Delta themselves (Spark): writes the rows of `sql` into
+   * the table at `target.location` and commits, creating the table if absent. Returns undefined
+   * when the table already had `target.txn` (nothing written). Errors: SQL_ERROR (with the
+   * engine's error class), SCHEMA_MISMATCH.
+   */
+  commit?(sql: string, target: TableCommit): Promise<CommittedWrite | undefined>;
+  /**
    * Writes the rows of `sql` to the local file `file` (replacing it): `csv` with a header line
    * (RFC 4180 quoting, NULL as an empty field) or `parquet`; returns the row count. Error: SQL_ERROR.
    */
@@ -110,6 +152,14 @@ export interface EngineSettings {
   spillDirectory?: string;
   /** Worker threads (default: all cores). */
   threads?: number;
+}
+
+/**
+ * A TIMESTAMP literal (Delta `timestamp`, an instant) of the ISO-8601 UTC time `iso` in `engine`'s
+ * SQL: `TIMESTAMPTZ '…'` on DuckDB, `TIMESTAMP '…'` on Spark (whose TIMESTAMP is an instant).
+ */
+export function timestampLiteral(engine: Engine, iso: string): string {
+  return engine.name === 'spark' ? `TIMESTAMP ${quoteString(iso)}` : `TIMESTAMPTZ ${quoteString(iso)}`;
 }
 
 /** Quotes an identifier for SQL: `"a""b"`. */

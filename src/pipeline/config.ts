@@ -11,7 +11,14 @@ export interface ProjectConfig {
   lake?: string;
   /** Folder with dataset definitions, `.ts` and `.sql` (default `./datasets`). */
   datasets?: string;
-  engine?: EngineSettings;
+  /**
+   * The default engine of the project's datasets: `'duckdb'` (embedded, the default), `'spark'`
+   * (a Spark Connect server, see `spark`), or DuckDB's settings. A dataset may choose its own
+   * (`engine` in its definition); both engines share the lake.
+   */
+  engine?: EngineName | EngineSettings;
+  /** The Spark engine's server: `url` a Spark Connect string `sc://host:port/;token=...` or `env:NAME` (e.g. `env:SPARK_REMOTE`). */
+  spark?: { url: string };
   /**
    * Metadata store (run history, leases): a SQLite file relative to the project (default
    * `.ingot/metadata.db`), `postgres://user:pass@host/db` to share one store between processes,
@@ -42,19 +49,32 @@ export interface SchedulerSettings {
   gracePeriodSeconds?: number;
 }
 
+/** The engines a dataset can run on. */
+export type EngineName = 'duckdb' | 'spark';
+
+/** The project's default engine. */
+export function defaultEngine(config: ProjectConfig): EngineName {
+  return typeof config.engine === 'string' ? config.engine : 'duckdb';
+}
+
+/** DuckDB's settings (none when `engine` names an engine). */
+export function duckdbSettings(config: ProjectConfig): EngineSettings {
+  return typeof config.engine === 'object' ? config.engine : {};
+}
+
 export const configSchema = z
   .object({
     name: z.string().optional(),
     lake: z.string().optional(),
     datasets: z.string().optional(),
-    engine: z
+    engine: z.enum(['duckdb', 'spark']).or(z
       .object({
         memoryLimit: z.string().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 1GB').optional(),
         spillDirectory: z.string().optional(),
         threads: z.number().int().positive().optional(),
       })
-      .strict()
-      .optional(),
+      .strict()).optional(),
+    spark: z.object({ url: z.string().min(1) }).strict().optional(),
     metadata: z.string().min(1).optional(),
     pipelines: z.array(pipelineSchema).optional(),
     scheduler: z

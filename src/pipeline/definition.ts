@@ -163,6 +163,8 @@ export interface DatasetDefinition {
   onSchemaChange?: 'fail' | 'quarantine';
   /** After each run commits the dataset: a CSV report file and/or a PostgreSQL datamart table (see `DatasetExports`). */
   exports?: DatasetExports;
+  /** The engine running this dataset's SQL (default: the project's, `engine` in ingot.config.ts). Datasets with a `source` read it with DuckDB. */
+  engine?: 'duckdb' | 'spark';
 }
 
 const identifier = /^[a-z_][a-z0-9_]*$/;
@@ -221,6 +223,7 @@ export const datasetSchema = z
     schema: z.record(z.string(), z.string().min(1)).optional(),
     extraColumns: z.enum(['fail', 'drop', 'allow']).optional(),
     onSchemaChange: z.enum(['fail', 'quarantine']).optional(),
+    engine: z.enum(['duckdb', 'spark']).optional(),
     exports: z.object({
       file: z.string().regex(/\.(csv|parquet)$/, 'an export file is a .csv or .parquet path').optional(),
       postgres: z.object({ connection: z.string().min(1), table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, 'schema.table or table') }).strict().optional(),

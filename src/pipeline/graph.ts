@@ -1,5 +1,4 @@
 import { IngotError } from '../errors.js';
-import { EVERYTHING } from './interval.js';
 import type { LoadedDataset } from './project.js';
 import { renderSql } from './template.js';
 
@@ -25,12 +24,13 @@ export const QUARANTINE_SUFFIX = '_quarantine';
  * as found by `references` (an engine's SQL parser).
  * Errors: DATASET_UNKNOWN naming the dataset and the unknown table; GRAPH_CYCLE naming the cycle.
  */
-export async function buildGraph(datasets: LoadedDataset[], references: (sql: string) => Promise<string[]>): Promise<DatasetGraph> {
+export async function buildGraph(datasets: LoadedDataset[], references: (sql: string, dataset: LoadedDataset) => Promise<string[]>): Promise<DatasetGraph> {
   const byName = new Map(datasets.map((d) => [d.name, d]));
   const nodes = new Map<string, DatasetNode>();
   for (const d of datasets) {
     const sqls: { sql: string; expectation: boolean }[] = [];
-    const ctx = { interval: EVERYTHING, logicalDate: '2000-01-01', runId: 'graph' };
+    // a bounded interval: every engine's parser takes its dates
+    const ctx = { interval: { start: '2000-01-01', end: '2000-01-02' }, logicalDate: '2000-01-01', runId: 'graph' };
     if (d.sql) sqls.push({ sql: renderSql(d.sql, ctx, d.name), expectation: false });
     for (const e of d.expectations ?? []) sqls.push({ sql: `SELECT * FROM __rows WHERE ${renderSql(e.condition, ctx, d.name)}`, expectation: true });
     const deps = new Set<string>();
@@ -38,7 +38,7 @@ export async function buildGraph(datasets: LoadedDataset[], references: (sql: st
     for (const { sql, expectation } of sqls) {
       let refs: string[];
       try {
-        refs = await references(sql);
+        refs = await references(sql, d);
       } catch (err) {
         throw new IngotError('DATASET_INVALID', `${d.file}: ${d.name}: ${(err as Error).message}`, { dataset: d.name, file: d.file }, { cause: err });
       }

@@ -10,6 +10,7 @@ import type { Expectation } from './definition.js';
  *     -- grain: day
  *     -- description: Typed, checked flights
  *     -- on_schema_change: quarantine
+ *     -- engine: spark
  *     -- expect delay_in_range (quarantine): delay_min BETWEEN -120 AND 1440
  *
  * and for `merge` / `apply changes`: `key: id, region`, `order_by: received_at`,
@@ -53,6 +54,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
       case 'except_columns': changes['exceptColumns'] = names(value); break;
       case 'insert_only': changes['insertOnly'] = names(value); break;
       case 'on_schema_change': def['onSchemaChange'] = value; break;
+      case 'engine': def['engine'] = value; break;
       case 'export_file': exports['file'] = value; break;
       case 'export_postgres': {
         const [connection = '', table = ''] = value.split(/\s+/);
@@ -60,7 +62,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
         break;
       }
       default:
-        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, on_schema_change, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, export_file, export_postgres, expect)`, { file, row: i + 1, dataset: name });
+        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, on_schema_change, engine, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, export_file, export_postgres, expect)`, { file, row: i + 1, dataset: name });
     }
   }
   const sql = lines.slice(i).join('\n').trim().replace(/;\s*$/, '');

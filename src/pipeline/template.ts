@@ -6,6 +6,8 @@ export interface TemplateContext {
   interval: Interval;
   logicalDate: string | undefined;
   runId: string;
+  /** SQL dialect of the engine the SQL runs on (default duckdb): Spark has no infinite dates, so a full refresh's bounds become 0001-01-01 and 9999-12-31. */
+  dialect?: 'duckdb' | 'spark';
 }
 
 /**
@@ -14,11 +16,12 @@ export interface TemplateContext {
  * expectations: `layer.table`) in `sql`. An unknown template name is an error (DATASET_INVALID).
  */
 export function renderSql(sql: string, ctx: TemplateContext, dataset: string): string {
+  const literal = (b: string): string => boundLiteral(ctx.dialect !== 'spark' ? b : b === '-infinity' ? '0001-01-01' : b === 'infinity' ? '9999-12-31' : b);
   return sql.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_m, name: string) => {
     switch (name) {
-      case 'start': return boundLiteral(ctx.interval.start);
-      case 'end': return boundLiteral(ctx.interval.end);
-      case 'logical_date': return ctx.logicalDate ? boundLiteral(ctx.logicalDate) : 'CAST(NULL AS DATE)';
+      case 'start': return literal(ctx.interval.start);
+      case 'end': return literal(ctx.interval.end);
+      case 'logical_date': return ctx.logicalDate ? literal(ctx.logicalDate) : 'CAST(NULL AS DATE)';
       case 'run_id': return `'${ctx.runId}'`;
       case 'this': return dataset;
       default:

@@ -38,7 +38,9 @@ import { domainActions } from '../table/write.js';
  *   change log; this keeps it one row per version, as SCD2 readers expect.
  *
  * Each MERGE rewrites only the files holding affected rows. A full refresh (or a table's first
- * run) computes the table from the batch alone and overwrites it.
+ * run) computes the table from the batch alone and overwrites it. On an engine that commits
+ * itself (Spark), the same SQL runs there and the writes are its own (`Engine.commit`: MERGE INTO,
+ * CREATE OR REPLACE TABLE), committed at once with the run's txn.
  */
 
 /** Whether `ds` is materialized by key (`merge` or `apply changes`). */
@@ -58,11 +60,14 @@ export interface KeyedWriteOptions {
   domainMetadata?: DomainMetadata[];
 }
 
-/** What `stageKeyed` staged. */
+/** What `stageKeyed` staged, or on an engine that commits itself (`Engine.commit`), committed. */
 export interface KeyedWrite {
-  commit: PreparedCommit;
-  /** The table as it will be after the commit. */
-  preview: Snapshot;
+  /** The prepared commit (undefined when the engine committed: see `committed`). */
+  commit?: PreparedCommit;
+  /** The table as it will be after the commit (undefined when the engine committed). */
+  preview?: Snapshot;
+  /** The version the engine committed (undefined: nothing committed, or a prepared commit). */
+  committed?: number;
   /** Rows inserted or updated. */
   rows: number;
   /** Rows of the batch (the dataset's output). */
@@ -97,7 +102,7 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
     for (const c of [...key, ...(changes ? [changes.sequenceBy, ...(changes.exceptColumns ?? [])] : [])]) {
       if (!columns.includes(c)) throw invalid('COLUMN_UNKNOWN', `column ${c} (key, sequenceBy or exceptColumns) is not among the output columns (${columns.join(', ')})`, c);
     }
-    const [problems] = await engine.query(changeProblemsSql(BATCH, key, changes?.sequenceBy));
+    const [problems] = await engine.query(changeProblemsSql(BATCH, key, changes?.sequenceBy, engine.name === 'spark' ? 'spark' : 'duckdb'));
     if (Number(problems!['nulls']) > 0) {
       throw invalid('CHANGES_INVALID', `${String(problems!['nulls'])} output rows have a NULL in key (${key.join(', ')})${changes ? ` or sequenceBy (${changes.sequenceBy})` : ''}: drop them first, e.g. with notNull(..., { action: 'drop' })`);
     }
@@ -110,6 +115,10 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
     const rebuild = options.full || !base;
     const write = async (query: string): Promise<KeyedWrite> => {
       const out = await engine.stage(OUT, query);
+      if (engine.commit) {
+        const done = await engine.commit(`SELECT * FROM ${quoteIdent(OUT)}`, { location: table.location, mode: 'overwrite', overwriteSchema: true, partitionBy: options.partitionBy, txn: options.txn, parameters: options.parameters });
+        return { ...(done ? { committed: done.version } : {}), rows: out.rows, batchRows: batch.rows };
+      }
       const w = await stageWrite(engine, table, base, `SELECT * FROM ${OUT}`, {
         mode: options.full ? 'overwrite' : 'append', schema: out.schema, partitionBy: options.partitionBy, overwriteSchema: options.full, parameters: options.parameters, txn: options.txn,
         domainMetadata: options.domainMetadata,
@@ -117,6 +126,11 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
       return { ...w, rows: out.rows, batchRows: batch.rows };
     };
     const mergeInto = async (merge: MergeOptions): Promise<KeyedWrite> => {
+      if (engine.commit) {
+        const { source, ...clauses } = merge;
+        const done = await engine.commit(source, { location: table.location, mode: 'merge', merge: { ...clauses, mergeSchema: stored }, partitionBy: options.partitionBy, txn: options.txn, parameters: options.parameters });
+        return { ...(done ? { committed: done.version } : {}), rows: done?.rows ?? 0, batchRows: batch.rows };
+      }
       const plan = await prepareMerge(table, engine, { ...merge, mergeSchema: stored }, base!, options.txn);
       // nothing to change still commits, with the run's txn, like an append of no rows
       const commit = plan.commit ?? prepareRewrite(base!, { removed: [], added: [], operation: 'MERGE', parameters: { predicate: JSON.stringify(merge.on) }, metrics: plan.metrics, txn: options.txn }).commit;

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { DuckDBEngine } from '../engine/duckdb/engine.js';
-import { quoteIdent, type Engine } from '../engine/engine.js';
+import { quoteIdent, timestampLiteral, type Engine } from '../engine/engine.js';
+import { SparkEngine } from '../engine/spark/engine.js';
+import { resolveEnv } from '../env.js';
 import { IngotError, messageOf } from '../errors.js';
 import { discardCommit, scanOf, stageWrite, Lake } from '../lake.js';
-import type { Expectation, Source } from '../pipeline/definition.js';
+import { defaultEngine, duckdbSettings } from '../pipeline/config.js';
+import type { DatasetDefinition, Expectation, Source } from '../pipeline/definition.js';
 import type { Project } from '../pipeline/project.js';
 import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph, type DatasetNode } from '../pipeline/graph.js';
 import { batchCheckSql, planExpectations } from '../pipeline/expectations.js';
@@ -15,7 +18,7 @@ import { FilesConnector, inputError } from '../sources/files.js';
 import { HttpConnector } from '../sources/http.js';
 import { PostgresConnector } from '../sources/postgres.js';
 import type { SourceConnector, SourceContext } from '../sources/source.js';
-import type { Filter } from '../table/filter.js';
+import { filtersToSql, type Filter } from '../table/filter.js';
 import type { Snapshot } from '../table/snapshot.js';
 import type { DomainMetadata } from '../table/actions.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
@@ -88,6 +91,8 @@ interface PendingWrite {
   preview: Snapshot;
   /** The dataset result to receive the committed version (not set for quarantine tables). */
   result?: DatasetResult;
+  /** Version it was committed at ahead of the run's end: a dataset on an engine that commits itself (Spark) reads it. */
+  committed?: number;
 }
 
 /**
@@ -99,6 +104,12 @@ interface PendingWrite {
  * stays at its previous version. Runs are recorded in the lake's metadata store. Before the
  * write, a dataset's rows are made to fit its table's schema and its declared one
  * (`conformSchema`: new columns added, lossless casts, misfits failed or quarantined).
+ *
+ * Each dataset runs on its engine (`engine` of the dataset, else of the project): DuckDB, or
+ * Spark (`SparkEngine`), which commits its writes through Delta Lake as the dataset finishes
+ * (with the run's txn, so a rerun commits nothing twice) instead of at the end of the run; tables
+ * a Spark dataset reads that the run staged are committed before it reads them. Sources are read
+ * by DuckDB; exports and bookmarks use DuckDB.
  */
 export class Runner {
   private constructor(
@@ -108,7 +119,14 @@ export class Runner {
     readonly graph: DatasetGraph,
     readonly metadata: RunHistory,
     private readonly ownsMetadata: boolean,
+    /** The Spark engine, when a dataset runs on Spark. */
+    readonly spark?: SparkEngine,
   ) {}
+
+  /** The engine running `ds`'s SQL: DuckDB for a source, else the dataset's or the project's engine. */
+  engineOf(ds: DatasetDefinition): Engine {
+    return engineFor(ds, this.project, this.engine, this.spark);
+  }
 
   /**
    * Opens an engine for `project` and builds its graph. Runs are recorded in `metadata` (default:
@@ -116,17 +134,25 @@ export class Runner {
    * Errors: DATASET_UNKNOWN, GRAPH_CYCLE, DATASET_INVALID, METADATA_UNAVAILABLE.
    */
   static async open(project: Project, options: { metadata?: RunHistory } = {}): Promise<Runner> {
-    const settings = project.config.engine ?? {};
+    const settings = duckdbSettings(project.config);
     const engine = await DuckDBEngine.open({
       ...settings,
       ...(settings.spillDirectory ? { spillDirectory: path.resolve(project.dir, settings.spillDirectory) } : {}),
     });
+    let spark: SparkEngine | undefined;
     try {
-      const graph = await buildGraph(project.datasets, (sql) => engine.references(sql));
+      if (project.datasets.some((d) => !d.source && (d.engine ?? defaultEngine(project.config)) === 'spark')) {
+        const fail = (message: string): IngotError => new IngotError('CONFIG_INVALID', `${project.name}: the Spark engine: ${message}`);
+        const url = project.config.spark?.url;
+        if (!url) throw fail("datasets run on Spark but ingot.config.ts has no spark: { url: 'sc://host:port' } (or 'env:SPARK_REMOTE')");
+        spark = await SparkEngine.open(resolveEnv(url, fail, 'the Spark Connect URL'));
+      }
+      const graph = await buildGraph(project.datasets, (sql, d) => engineFor(d, project, engine, spark).references(sql));
       const lake = new Lake(project.lake, engine);
-      return new Runner(project, engine, lake, graph, options.metadata ?? (await openMetadata(project)), !options.metadata);
+      return new Runner(project, engine, lake, graph, options.metadata ?? (await openMetadata(project)), !options.metadata, spark);
     } catch (err) {
       await engine.close();
+      await spark?.close();
       throw err;
     }
   }
@@ -172,7 +198,8 @@ export class Runner {
         }
       };
       try {
-        const result = options.task ? await options.task(node.dataset.name, attempt, () => this.engine.interrupt?.()) : await attempt();
+        const engine = this.engineOf(node.dataset);
+        const result = options.task ? await options.task(node.dataset.name, attempt, () => engine.interrupt?.()) : await attempt();
         result.ms = Math.round(performance.now() - t0);
         result.startedAt = taskStart;
         results.push(result);
@@ -189,7 +216,7 @@ export class Runner {
     if (error === undefined) {
       try {
         for (const [name, w] of pending) {
-          const version = await w.table.commit(w.commit);
+          const version = w.committed ?? await w.table.commit(w.commit);
           if (w.result) w.result.version = version;
           onEvent({ type: 'committed', runId, table: name, version });
         }
@@ -200,7 +227,7 @@ export class Runner {
       if (error === undefined) error = await this.exportAll(results, logicalDate);
     } else {
       for (const w of pending.values()) {
-        await discardCommit(w.table, w.commit);
+        if (w.committed === undefined) await discardCommit(w.table, w.commit);
       }
     }
     const result: RunResult = {
@@ -215,6 +242,7 @@ export class Runner {
 
   private async runDataset(node: DatasetNode, logicalDate: string | undefined, { runId, startedAt }: RunIdentity, pending: Map<string, PendingWrite>, expectationResults: ExpectationResult[]): Promise<DatasetResult> {
     const ds = node.dataset;
+    const engine = this.engineOf(ds);
     const txn = { appId: `ingot:${logicalDate ?? 'full'}`, version: startedAt.getTime() };
     const full = logicalDate === undefined;
     const interval: Interval = full ? EVERYTHING : intervalOf(logicalDate, ds.grain);
@@ -225,9 +253,12 @@ export class Runner {
     for (const ref of node.reads) {
       if (ref === ds.name) continue; // its own committed table ({{this}} in an expectation), attached below
       const table = this.lake.table(ref);
+      const staged = pending.get(ref);
+      // an engine that reads tables through its own Delta support reads committed versions only
+      if (engine.commit && staged && staged.committed === undefined) staged.committed = await table.commit(staged.commit);
       const snapshot = pending.get(ref)?.preview ?? (await table.trySnapshot());
       if (!snapshot) throw fail('TABLE_NOT_FOUND', `reads ${ref}, which has never been written: run its dataset first`);
-      await this.engine.attachTable(ref, await scanOf(table, snapshot));
+      await engine.attachTable(ref, await scanOf(table, snapshot));
     }
 
     // the dataset's own table as committed: a source's bookkeeping (domain metadata, bookmark) is
@@ -238,33 +269,33 @@ export class Runner {
     // a connector's and the schema check's own expectations, and the columns only their quarantined rows keep
     const auto: Expectation[] = [];
     const hidden: string[] = [];
-    const render = (s: string): string => renderSql(s, { interval, logicalDate, runId }, ds.name);
+    const render = (s: string): string => renderSql(s, { interval, logicalDate, runId, dialect: engine.name === 'spark' ? 'spark' : 'duckdb' }, ds.name);
     let domainMetadata: DomainMetadata[] | undefined;
     if (ds.source) {
       const ctx: SourceContext = { projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn, logicalDate, runId, appends: !full && ds.materialization === 'append' };
       // the bookmark of an incremental source is derived from the committed table (never in a full refresh)
       if (!full) {
-        ctx.maxOfTarget = (column) => maxOfTable(this.engine, this.lake.table(ds.name), committed, ds.name, column);
+        ctx.maxOfTarget = (column) => maxOfTable(engine, this.lake.table(ds.name), committed, ds.name, column);
         ctx.committed = new Map([...(committed?.domains.values() ?? [])].map((d) => [d.domain, d.configuration]));
       }
-      const batch = await connectorFor(ds.source).read(ctx, this.engine, '__source');
+      const batch = await connectorFor(ds.source).read(ctx, engine, '__source');
       inputs = batch.inputs;
       auto.push(...(batch.expectations ?? []));
       hidden.push(...(batch.quarantineColumns ?? []));
       if (batch.unchanged) {
-        await this.engine.drop('__source');
+        await engine.drop('__source');
         return { dataset: ds.name, status: 'success', rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, expectations: [], inputs, ms: 0 };
       }
-      if (ds.landing) await landCsv(this.engine, '__source', ds.landing, { projectDir: this.project.dir, dataset: ds.name, interval, logicalDate, runId });
+      if (ds.landing) await landCsv(engine, '__source', ds.landing, { projectDir: this.project.dir, dataset: ds.name, interval, logicalDate, runId });
       domainMetadata = batch.domainMetadata;
       sql = `SELECT *, TIMESTAMPTZ '${startedAt.toISOString()}' AS "_ingested_at", '${runId}' AS "_run_id" FROM "__source"`;
     } else {
       sql = render(ds.sql!);
     }
 
-    if (node.reads.includes(ds.name)) await attachCommitted(this.engine, this.lake.table(ds.name), ds.name, full ? undefined : committed, sql);
+    if (node.reads.includes(ds.name)) await attachCommitted(engine, this.lake.table(ds.name), ds.name, full ? undefined : committed, sql);
     try {
-      const conformed = await conformSchema(this.engine, { dataset: ds, sql, table: full ? undefined : committed?.schema, exempt: hidden, inputs });
+      const conformed = await conformSchema(engine, { dataset: ds, sql, table: full ? undefined : committed?.schema, exempt: hidden, inputs });
       sql = conformed.sql;
       auto.push(...conformed.expectations);
       hidden.push(...conformed.quarantineColumns);
@@ -282,11 +313,11 @@ export class Runner {
     let rowsIn: number | undefined;
     try {
       if (plan) {
-        const checked = await this.engine.stage('__checked', plan.checkedSql(`(${sql})`));
+        const checked = await engine.stage('__checked', plan.checkedSql(`(${sql})`));
         schema = { type: 'struct', fields: checked.schema.fields.filter((f) => !f.name.startsWith('__fail_') && !hidden.includes(f.name)) };
         rowsIn = checked.rows;
       } else {
-        schema = await this.engine.describe(sql);
+        schema = await engine.describe(sql);
       }
     } catch (err) {
       throw ds.source ? inputError(err, ds.name) : fail('SQL_ERROR', messageOf(err), err);
@@ -301,14 +332,14 @@ export class Runner {
     let dropped = 0;
     let quarantined = 0;
     if (plan) {
-      const [counts] = await this.engine.query(plan.countsSql('__checked'));
+      const [counts] = await engine.query(plan.countsSql('__checked'));
       dropped = Number(counts!['dropped'] ?? 0);
       quarantined = Number(counts!['quarantined'] ?? 0);
       for (const e of exps) {
         const i = rowExps.indexOf(e);
         const failed = i >= 0
           ? Number(counts![`f${i}`] ?? 0)
-          : (await this.engine.query(batchCheckSql(e, '__checked', render)).catch((err: unknown) => { throw fail('SQL_ERROR', `expectation ${e.name}: ${messageOf(err)}`, err); }))[0]!['failed'] === true ? 1 : 0;
+          : (await engine.query(batchCheckSql(e, '__checked', render)).catch((err: unknown) => { throw fail('SQL_ERROR', `expectation ${e.name}: ${messageOf(err)}`, err); }))[0]!['failed'] === true ? 1 : 0;
         expectationResults.push({ name: e.name, action: e.action, failed, ...(i < 0 ? { scope: 'batch' as const } : {}) });
       }
       const failing = expectationResults.find((r) => r.action === 'fail' && r.failed > 0);
@@ -316,11 +347,11 @@ export class Runner {
         const e = exps.find((x) => x.name === failing.name)!;
         const i = rowExps.indexOf(e);
         if (i < 0) throw new IngotError('EXPECTATION_FAILED', `${ds.name}: expectation ${e.name} (${e.condition}) failed over the run's ${rowsIn} rows`, { dataset: ds.name, expectation: e.name });
-        const [example] = await this.engine.query(`SELECT ${columns.map(quoteIdent).join(', ')} FROM "__checked" WHERE ${quoteIdent(`__fail_${i}`)} LIMIT 1`);
+        const [example] = await engine.query(`SELECT ${columns.map(quoteIdent).join(', ')} FROM "__checked" WHERE ${quoteIdent(`__fail_${i}`)} LIMIT 1`);
         throw new IngotError('EXPECTATION_FAILED', `${ds.name}: expectation ${failing.name} (${e.condition}) failed for ${failing.failed} of ${rowsIn} rows, e.g. ${JSON.stringify(example)}`, { dataset: ds.name, expectation: failing.name });
       }
       keptSql = plan.keptSql('__checked', columns);
-      const extra: Record<string, string> = { _quarantined_at: `TIMESTAMPTZ '${startedAt.toISOString()}'` };
+      const extra: Record<string, string> = { _quarantined_at: timestampLiteral(engine, startedAt.toISOString()) };
       if (!columns.includes('_run_id')) extra['_run_id'] = `'${runId}'`;
       quarantineSql = plan.quarantineSql('__checked', [...columns, ...hidden], extra);
     }
@@ -334,6 +365,7 @@ export class Runner {
     const parameters = { runId, ...(logicalDate ? { logicalDate } : {}) };
 
     let alreadyCommitted = false;
+    let committedVersion: number | undefined;
     const write = async (name: string, query: string, rowsSchema: StructType): Promise<number> => {
       const table = this.lake.table(name);
       const own = name === ds.name;
@@ -342,15 +374,26 @@ export class Runner {
         alreadyCommitted = true;
         return 0;
       }
+      if (engine.commit && !(own && isKeyed(ds))) {
+        const done = await engine.commit(query, {
+          location: table.location, mode, ...(replaceWhere ? { replaceWhere: filtersToSql(replaceWhere) } : {}), partitionBy: ds.partitionBy ?? [],
+          mergeSchema: !full, overwriteSchema: full, txn, parameters,
+        }).catch((err: unknown) => { throw fail('SQL_ERROR', messageOf(err), err); });
+        if (own) committedVersion = done?.version;
+        if (!done && own) alreadyCommitted = true;
+        return done?.rows ?? 0;
+      }
       if (own && isKeyed(ds)) {
-        const k = await stageKeyed(this.engine, table, base, query, ds, { full, partitionBy: ds.partitionBy ?? [], parameters, txn, domainMetadata })
+        const k = await stageKeyed(engine, table, base, query, ds, { full, partitionBy: ds.partitionBy ?? [], parameters, txn, domainMetadata })
           .catch((err: unknown) => { throw fail('SQL_ERROR', messageOf(err), err); });
-        pending.set(name, { commit: k.commit, preview: k.preview, table });
+        if (k.commit && k.preview) pending.set(name, { commit: k.commit, preview: k.preview, table });
+        else if (k.committed !== undefined) committedVersion = k.committed;
+        else alreadyCommitted = true;
         rowsIn ??= k.batchRows;
         return k.rows;
       }
       try {
-        const w = await stageWrite(this.engine, table, base, query, {
+        const w = await stageWrite(engine, table, base, query, {
           mode, schema: rowsSchema, partitionBy: ds.partitionBy ?? [], replaceWhere, overwriteSchema: full, mergeSchema: !full, parameters, txn, domainMetadata: own ? domainMetadata : undefined,
         });
         pending.set(name, { ...w, table });
@@ -367,6 +410,8 @@ export class Runner {
     if (alreadyCommitted) {
       result.alreadyCommitted = true;
       result.version = committed!.version;
+    } else if (committedVersion !== undefined) {
+      result.version = committedVersion;
     } else {
       pending.get(ds.name)!.result = result;
     }
@@ -375,11 +420,11 @@ export class Runner {
       const q = await this.lake.table(`${ds.name}${QUARANTINE_SUFFIX}`).trySnapshot();
       const noop = quarantined === 0 && q !== undefined && (mode === 'append' || (mode === 'replace' ? q.scan(replaceWhere).length === 0 : q.files.size === 0));
       if (!noop) {
-        const qSchema = q && !full ? await this.engine.describe(quarantineSql) : (await this.engine.stage('__quarantine', quarantineSql)).schema;
+        const qSchema = q && !full ? await engine.describe(quarantineSql) : (await engine.stage('__quarantine', quarantineSql)).schema;
         await write(`${ds.name}${QUARANTINE_SUFFIX}`, q && !full ? quarantineSql : 'SELECT * FROM "__quarantine"', qSchema);
       }
     }
-    await this.engine.drop('__quarantine', '__checked', '__source');
+    await engine.drop('__quarantine', '__checked', '__source');
     return result;
   }
 
@@ -401,15 +446,23 @@ export class Runner {
   private async discardDataset(dataset: string, pending: Map<string, PendingWrite>): Promise<void> {
     for (const name of [dataset, `${dataset}${QUARANTINE_SUFFIX}`]) {
       const w = pending.get(name);
-      if (!w) continue;
+      if (!w || w.committed !== undefined) continue;
       pending.delete(name);
       await discardCommit(w.table, w.commit);
     }
-    await this.engine.drop('__quarantine', '__checked', '__source');
+    await this.engineOf(this.graph.get(dataset)!.dataset).drop('__quarantine', '__checked', '__source');
   }
 
   async close(): Promise<void> {
     await this.engine.close();
+    await this.spark?.close();
     if (this.ownsMetadata) await this.metadata.close();
   }
+}
+
+/** The engine running `ds`: DuckDB for a dataset with a source, else the dataset's or the project's engine. */
+function engineFor(ds: DatasetDefinition, project: Project, duckdb: Engine, spark: SparkEngine | undefined): Engine {
+  if (ds.source || (ds.engine ?? defaultEngine(project.config)) === 'duckdb') return duckdb;
+  if (!spark) throw new IngotError('CONFIG_INVALID', `${ds.name}: runs on Spark, which is not connected`, { dataset: ds.name });
+  return spark;
 }

@@ -28,7 +28,10 @@ export class RunnerPool {
 
   /** Interrupts the query each runner's engine is running (shutdown). */
   async interruptAll(): Promise<void> {
-    for (const r of this.all) r.engine.interrupt?.();
+    for (const r of this.all) {
+      r.engine.interrupt?.();
+      r.spark?.interrupt();
+    }
   }
 
   /** Closes every runner (not the store). */

@@ -1,3 +1,4 @@
+import { duckdbSettings } from '../pipeline/config.js';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import fastifyStatic from '@fastify/static';
@@ -65,7 +66,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
  */
 export async function createServer(project: Project, store: MetadataStore, options: ServerOptions = {}): Promise<{ app: FastifyInstance; context: ServeContext }> {
   const settings = project.config.serve ?? {};
-  const reader = await LakeReader.open(new Lake(project.lake), { threads: project.config.engine?.threads, memoryLimit: project.config.engine?.memoryLimit, ...options.reader });
+  const duckdb = duckdbSettings(project.config);
+  const reader = await LakeReader.open(new Lake(project.lake), { threads: duckdb.threads, memoryLimit: duckdb.memoryLimit, ...options.reader });
   const context: ServeContext = {
     project, store, reader, verifier: new KeyVerifier(store),
     maxRows: settings.maxRows ?? 10_000, sqlTimeoutMs: (settings.sqlTimeoutSeconds ?? 10) * 1000,

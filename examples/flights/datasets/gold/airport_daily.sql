@@ -6,7 +6,7 @@ SELECT
   origin AS airport,
   count(*) AS departures,
   avg(delay_min) AS avg_delay_min,
-  avg(CASE WHEN delay_min <= 15 THEN 1.0 ELSE 0.0 END) AS on_time_rate
+  avg(CASE WHEN delay_min <= 15 THEN 1 ELSE 0 END) AS on_time_rate
 FROM silver.flights
 WHERE flight_date >= {{start}} AND flight_date < {{end}}
 GROUP BY flight_date, origin

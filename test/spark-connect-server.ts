@@ -1,0 +1,136 @@
+/**
+ * A real Spark Connect server for tests and the bench: the `SparkConnectServer` class of the
+ * pyspark package (its `jars/spark-connect_*.jar`, pyspark's folder as SPARK_HOME) started by
+ * `spark-submit` on a free port of 127.0.0.1, in local[2] mode with 1 GB of driver memory, the
+ * UTC session time zone, and Delta Lake: delta-spark's jars from the Ivy cache (`~/.ivy2*\/jars`,
+ * filled by `test/reference/read_spark.py --check` when empty) plus the Delta SQL extension and
+ * catalog. Startup takes 10-15 s on 2 busy cores, so a test file shares one server. `stop()` ends
+ * it and deletes its scratch folder.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, promises as fs, readdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './moto.js';
+
+/** A running server: `url` is its `sc://127.0.0.1:PORT` connection string. */
+export interface SparkConnectServer {
+  url: string;
+  port: number;
+  /** Milliseconds from spawn until the port accepted connections. */
+  startupMs: number;
+  stop: () => Promise<void>;
+}
+
+const LOG4J2 = `rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+`;
+
+/** The pyspark package folder (`python3 -c 'import pyspark'`). Throws when pyspark is not installed. */
+export function pysparkHome(): string {
+  const out = execFileSync('python3', ['-c', 'import os, pyspark; print(os.path.dirname(pyspark.__file__))'], { encoding: 'utf8' });
+  return out.trim();
+}
+
+/**
+ * delta-spark's jars (delta-spark, delta-storage, antlr4-runtime) in the Ivy cache; when absent,
+ * `read_spark.py --check` fetches them from Maven Central first. Throws when that fails.
+ */
+export function deltaJars(): string[] {
+  const found = cachedDeltaJars();
+  if (found) return found;
+  execFileSync('python3', [path.join(path.dirname(fileURLToPath(import.meta.url)), 'reference', 'read_spark.py'), '--check'], { stdio: 'pipe' });
+  const fetched = cachedDeltaJars();
+  if (!fetched) throw new Error('delta-spark jars not found in ~/.ivy2*/jars after `python3 test/reference/read_spark.py --check`');
+  return fetched;
+}
+
+function cachedDeltaJars(): string[] | undefined {
+  for (const dir of readdirSync(os.homedir()).filter((d) => d.startsWith('.ivy2')).map((d) => path.join(os.homedir(), d, 'jars'))) {
+    if (!existsSync(dir)) continue;
+    const jars = readdirSync(dir).filter((f) => /^(io\.delta_delta-(spark|storage)|org\.antlr_antlr4-runtime)/.test(f)).map((f) => path.join(dir, f));
+    if (jars.some((j) => j.includes('delta-spark'))) return jars;
+  }
+  return undefined;
+}
+
+/** Starts a server (see the file comment) with extra static confs `conf`; waits until its port accepts connections (at most 120 s). */
+export async function startSparkConnect(conf: Record<string, string> = {}): Promise<SparkConnectServer> {
+  const home = pysparkHome();
+  const connectJar = readdirSync(path.join(home, 'jars')).find((f) => f.startsWith('spark-connect_'));
+  if (!connectJar) throw new Error(`no spark-connect jar in ${home}/jars: pyspark 4 ships one`);
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ingot-spark-connect-'));
+  await fs.writeFile(path.join(dir, 'log4j2.properties'), LOG4J2);
+  const port = await freePort();
+  const confs = {
+    'spark.connect.grpc.binding.address': '127.0.0.1',
+    'spark.connect.grpc.binding.port': String(port),
+    'spark.sql.extensions': 'io.delta.sql.DeltaSparkSessionExtension',
+    'spark.sql.catalog.spark_catalog': 'org.apache.spark.sql.delta.catalog.DeltaCatalog',
+    'spark.sql.session.timeZone': 'UTC',
+    'spark.sql.shuffle.partitions': '2',
+    'spark.default.parallelism': '2',
+    'spark.databricks.delta.snapshotPartitions': '2',
+    'spark.sql.warehouse.dir': path.join(dir, 'warehouse'),
+    'spark.local.dir': dir,
+    'spark.ui.enabled': 'false',
+    'spark.ui.showConsoleProgress': 'false',
+    'spark.driver.extraJavaOptions': `-Duser.timezone=UTC -Dlog4j2.configurationFile=file:${path.join(dir, 'log4j2.properties')}`,
+    ...conf,
+  };
+  const args = [
+    '--master', 'local[2]', '--driver-memory', '1g',
+    '--class', 'org.apache.spark.sql.connect.service.SparkConnectServer',
+    '--jars', deltaJars().join(','),
+    ...Object.entries(confs).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
+    path.join(home, 'jars', connectJar),
+  ];
+  const t0 = performance.now();
+  const child = spawn(path.join(home, 'bin', 'spark-submit'), args, {
+    env: { ...process.env, SPARK_HOME: home, SPARK_LOCAL_IP: '127.0.0.1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    // spark-submit execs a JVM in its process group: end the group
+    try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* already gone */ }
+    const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+    if (!done) try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+    await fs.rm(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`Spark Connect server exited with code ${child.exitCode}:\n${stderr}`);
+    }
+    if (await accepts(port)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`Spark Connect server did not listen on port ${port} within 120 s:\n${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { url: `sc://127.0.0.1:${port}`, port, startupMs: Math.round(performance.now() - t0), stop };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
