@@ -1,8 +1,8 @@
 import { promises as fs, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BIGINT, DuckDBDataChunk, DuckDBInstance, DuckDBTypeId, INTEGER, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
-import { tableScanSql, withDeletions } from '../engine/duckdb/engine.js';
+import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { appendDeletedRows, tableScanSql, withDeletions } from '../engine/duckdb/engine.js';
 import { quoteIdent, quoteString, type TableScan } from '../engine/engine.js';
 import { IngotError, messageOf } from '../errors.js';
 import { TABLE_NAME, scanOf, type Lake } from '../lake.js';
@@ -244,7 +244,7 @@ export class LakeReader {
       const table = `__deleted_${++this.counter}`;
       deletions = `${INTERNAL}.${quoteIdent(table)}`;
       await this.exec(`CREATE TABLE ${deletions} (file INTEGER, pos BIGINT)`);
-      await this.appendDeletions(table, deleting);
+      appendDeletedRows(await this.admin.createAppender(table, INTERNAL), deleting);
     }
     await this.ensureSchema(schema);
     await this.exec(`CREATE OR REPLACE VIEW ${relation} AS ${tableScanSql(scan, deletions)}`);
@@ -255,25 +255,6 @@ export class LakeReader {
     if (this.schemas.has(schema)) return;
     await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
     this.schemas.add(schema);
-  }
-
-  private async appendDeletions(table: string, files: TableScan['files']): Promise<void> {
-    const appender = await this.admin.createAppender(table, INTERNAL);
-    try {
-      for (let i = 0; i < files.length; i++) {
-        const rows = files[i]!.deletedRows!;
-        for (let start = 0; start < rows.length; start += 2048) {
-          const n = Math.min(2048, rows.length - start);
-          const chunk = DuckDBDataChunk.create([INTEGER, BIGINT], n);
-          chunk.setColumnValues(0, new Array<number>(n).fill(i));
-          chunk.setColumnValues(1, Array.from({ length: n }, (_, k) => BigInt(rows[start + k]!)));
-          appender.appendDataChunk(chunk);
-        }
-      }
-      appender.flushSync();
-    } finally {
-      appender.closeSync();
-    }
   }
 
   /** Runs DDL on the admin connection, one statement at a time. */

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BIGINT, DuckDBDataChunk, DuckDBInstance, INTEGER, type DuckDBConnection } from '@duckdb/node-api';
+import { BIGINT, DuckDBDataChunk, DuckDBInstance, INTEGER, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import { IngotError, messageOf } from '../../errors.js';
 import { fieldOf, physicalName, type DataType, type StructType } from '../../table/schema.js';
 import type { DataFile } from '../../table/write.js';
@@ -95,22 +95,7 @@ export class DuckDBEngine implements Engine, ParquetFiles {
     const name = deletionTable(qualifiedName);
     await this.exec(`CREATE OR REPLACE TEMP TABLE ${name} (file INTEGER, pos BIGINT)`);
     this.deletionTables.add(qualifiedName);
-    const appender = await this.conn.createAppender(`${DELETIONS_PREFIX}${qualifiedName}`, 'main', 'temp');
-    try {
-      for (let i = 0; i < files.length; i++) {
-        const rows = files[i]!.deletedRows!;
-        for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
-          const n = Math.min(CHUNK_ROWS, rows.length - start);
-          const chunk = DuckDBDataChunk.create([INTEGER, BIGINT], n);
-          chunk.setColumnValues(0, new Array<number>(n).fill(i));
-          chunk.setColumnValues(1, Array.from({ length: n }, (_, k) => BigInt(rows[start + k]!)));
-          appender.appendDataChunk(chunk);
-        }
-      }
-      appender.flushSync();
-    } finally {
-      appender.closeSync();
-    }
+    appendDeletedRows(await this.conn.createAppender(`${DELETIONS_PREFIX}${qualifiedName}`, 'main', 'temp'), files);
     return name;
   }
 
@@ -325,6 +310,29 @@ export function tableScanSql(scan: TableScan, deletions?: string): string {
     + ` ANTI JOIN ${deletions} AS __d ON __d.file = __f.id AND __d.pos = __s.${ROW_NUMBER}`;
   const others = scan.files.filter((f) => !f.deletedRows?.length);
   return others.length === 0 ? kept : `${filesSql(scan, others, scan.rowIds === true)} UNION ALL ${kept}`;
+}
+
+/**
+ * Appends the deleted rows of `files` (`withDeletions`) to a `(file INTEGER, pos BIGINT)` table
+ * through `appender` — `file` the index in `files`, `pos` the 0-based row — then flushes and
+ * closes the appender.
+ */
+export function appendDeletedRows(appender: DuckDBAppender, files: TableScan['files']): void {
+  try {
+    for (let i = 0; i < files.length; i++) {
+      const rows = files[i]!.deletedRows!;
+      for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+        const n = Math.min(CHUNK_ROWS, rows.length - start);
+        const chunk = DuckDBDataChunk.create([INTEGER, BIGINT], n);
+        chunk.setColumnValues(0, new Array<number>(n).fill(i));
+        chunk.setColumnValues(1, Array.from({ length: n }, (_, k) => BigInt(rows[start + k]!)));
+        appender.appendDataChunk(chunk);
+      }
+    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
 }
 
 /** The files of a scan that have deleted rows, in order: the `file` ids of `tableScanSql`'s deletions relation. */
