@@ -20,6 +20,7 @@ import { Snapshot } from '../src/table/snapshot.js';
 import { DeltaTable } from '../src/table/table.js';
 import { vacuum } from '../src/table/operations/vacuum.js';
 import { decodePath, encodePath } from '../src/table/write.js';
+import { eachLine } from './fixtures.js';
 import { readWithDeltaRs, readWithIngot, REPO_ROOT, tempDir, writeSql } from './helpers.js';
 import { batchOptions, batchPlan, batchSql, type BatchPlan } from './workers/crash-writer.js';
 import { seeded } from '../examples/seeded.js';
@@ -124,17 +125,11 @@ test(`a writer killed with SIGKILL ${KILLS} times leaves the table at the old or
     });
     const lines: string[] = [];
     let stderr = '';
-    let buffered = '';
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     const ready = new Promise<void>((resolve) => {
-      child.stdout.on('data', (d: Buffer) => {
-        buffered += d.toString();
-        const parts = buffered.split('\n');
-        buffered = parts.pop()!;
-        for (const line of parts) {
-          lines.push(line);
-          if (line === 'ready') resolve();
-        }
+      eachLine(child.stdout, (line) => {
+        lines.push(line);
+        if (line === 'ready') resolve();
       });
     });
     const closed = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;

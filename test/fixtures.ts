@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { prepare } from '../examples/flights/prepare.js';
 
@@ -41,4 +42,9 @@ export async function cli(args: string[]): Promise<{ code: number; out: string; 
   const err: string[] = [];
   const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
   return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** Calls `fn` with each line of `stream` (a child's stdout or stderr) as it arrives, without the line break. */
+export function eachLine(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', fn);
 }

@@ -18,7 +18,7 @@ import { queryLake } from '../src/lake.js';
 import { loadProject } from '../src/pipeline/project.js';
 import { Runner } from '../src/run/runner.js';
 import { decodePath } from '../src/table/write.js';
-import { tempDir } from './fixtures.js';
+import { eachLine, tempDir } from './fixtures.js';
 import { REPO_ROOT } from './helpers.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
 import { seeded } from '../examples/seeded.js';
@@ -112,15 +112,9 @@ test(`a PostgreSQL load killed with SIGKILL ${KILLS} times loads every row exact
     // the first loader runs once to the end, to time a run (its first, in a fresh process, like every loader's)
     const waitFor = kill === 1 ? 'done ' : 'inserted ';
     const reached = new Promise<void>((resolve) => {
-      let buffered = '';
-      child.stdout.on('data', (d: Buffer) => {
-        buffered += d.toString();
-        const parts = buffered.split('\n');
-        buffered = parts.pop()!;
-        for (const line of parts) {
-          lines.push(line);
-          if (line.startsWith(waitFor)) resolve();
-        }
+      eachLine(child.stdout, (line) => {
+        lines.push(line);
+        if (line.startsWith(waitFor)) resolve();
       });
     });
     const closed = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;

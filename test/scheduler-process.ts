@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { ROOT } from './fixtures.js';
+import { eachLine, ROOT } from './fixtures.js';
 
 /** One JSON log line of the scheduler (`event`: run-start, run-done, task-retry, run-recovered...). */
 export type LogEvent = { event: string; [k: string]: unknown };
@@ -30,17 +30,11 @@ export function schedulerAt(dir: string, now: string): SchedulerProcess {
 function spawnLogging(args: string[], env: Record<string, string>): SchedulerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   const events: LogEvent[] = [];
-  let buf = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    buf += String(c);
-    const lines = buf.split('\n');
-    buf = lines.pop()!;
-    for (const l of lines) {
-      try {
-        events.push(JSON.parse(l) as LogEvent);
-      } catch {
-        events.push({ event: 'text', text: l });
-      }
+  eachLine(child.stderr!, (l) => {
+    try {
+      events.push(JSON.parse(l) as LogEvent);
+    } catch {
+      events.push({ event: 'text', text: l });
     }
   });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
