@@ -1,14 +1,14 @@
 import { IngotError } from './errors.js';
 import type { Engine, Row, TableScan, WriteTarget } from './engine/engine.js';
 import { joinLocation, openStore, resolveLocation } from './storage/open.js';
-import type { Add, DomainMetadata } from './table/actions.js';
+import type { Add } from './table/actions.js';
 import type { ParquetFiles } from './table/checkpoint.js';
 import type { Filter } from './table/filter.js';
 import { readDeletionVectors } from './table/deletion-vector.js';
 import { Snapshot } from './table/snapshot.js';
 import { physicalName, type StructType } from './table/schema.js';
 import { DeltaTable, type PreparedCommit } from './table/table.js';
-import { decodePath, planWrite, type DataFile, type WriteMode } from './table/write.js';
+import { decodePath, planWrite, type DataFile, type DomainWrite, type WriteMode } from './table/write.js';
 
 /** Matches `layer.table`: both parts lower-case identifiers. */
 export const TABLE_NAME = /^([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$/;
@@ -125,7 +125,7 @@ export interface SqlWriteOptions {
   txn?: { appId: string; version: number };
   parameters?: Record<string, unknown>;
   /** Metadata domains committed with the rows (see `WriteOptions.domainMetadata`). */
-  domainMetadata?: DomainMetadata[];
+  domainMetadata?: DomainWrite[];
 }
 
 /**

@@ -27,7 +27,8 @@ import { writeCheckpoint } from '../src/table/checkpoint.js';
 import { readCommit } from '../src/table/log.js';
 import { restore } from '../src/table/operations/restore.js';
 import { DeltaTable } from '../src/table/table.js';
-import { planWrite } from '../src/table/write.js';
+import { planWrite, type DomainWrite } from '../src/table/write.js';
+import { rebaseTracked, type TrackedFiles } from '../src/sources/files.js';
 import { tempDir } from './fixtures.js';
 import { canonicalRows, prepareSql, readWithDeltaRs, readWithIngot, readWithSpark, REPO_ROOT, writeSql } from './helpers.js';
 import { freePort, startMoto, stopMoto } from './moto.js';
@@ -114,6 +115,26 @@ describe('Delta domain metadata', () => {
     await assert.rejects(table.commit(b.commit), (e: unknown) => e instanceof IngotError && e.code === 'COMMIT_CONFLICT' && /metadata domain app\.x/.test(e.message));
     assert.equal(await table.commit(c.commit), 3, 'another domain commits after it');
     assert.deepEqual(domainsOf((await table.snapshot()).domains), { 'app.x': '"a"', 'app.y': '"c"' });
+
+    // with a rebase rule, the loser's change goes on top of the winner's, unless the rule refuses
+    const v = (await table.snapshot()).version;
+    const list = (s: string): DomainWrite => ({ domain: 'app.list', configuration: JSON.stringify([s]), removed: false, rebase: (theirs) => (theirs.includes(`"${s}"`) ? undefined : JSON.stringify([...(JSON.parse(theirs) as string[]), s])) });
+    const d = await prepareSql(engine, table, 'SELECT 13 AS id', { mode: 'append', domainMetadata: [list('d')] });
+    const e = await prepareSql(engine, table, 'SELECT 14 AS id', { mode: 'append', domainMetadata: [list('e')] });
+    const e2 = await prepareSql(engine, table, 'SELECT 15 AS id', { mode: 'append', domainMetadata: [list('e')] });
+    assert.equal(await table.commit(d.commit), v + 1);
+    assert.equal(await table.commit(e.commit), v + 2, 'rebased onto d');
+    assert.equal(domainsOf((await table.snapshot()).domains)['app.list'], '["d","e"]');
+    await assert.rejects(table.commit(e2.commit), (err: unknown) => err instanceof IngotError && err.code === 'COMMIT_CONFLICT' && /same entries of metadata domain app\.list/.test(err.message));
+    assert.deepEqual(readWithDeltaRs(table.location).rows.map((r) => Number(r['id'])).sort((x, y) => x - y), [1, 2, 10, 12, 13, 14]);
+  });
+
+  it('files source lists: a concurrent run\'s files are kept, loading the same file twice conflicts', () => {
+    const base: TrackedFiles = { files: { 'a.csv': { size: 1, modified: 1 } } };
+    const theirs: TrackedFiles = { files: { ...base.files, 'b.csv': { size: 2, modified: 2 } } };
+    assert.deepEqual(JSON.parse(rebaseTracked(base, { 'c.csv': { size: 3, modified: 3 } }, theirs)!), { files: { ...theirs.files, 'c.csv': { size: 3, modified: 3 } } });
+    assert.equal(rebaseTracked(base, { 'b.csv': { size: 2, modified: 2 } }, theirs), undefined, 'both loaded b.csv');
+    assert.equal(rebaseTracked(base, { 'a.csv': { size: 5, modified: 5 } }, { files: { 'a.csv': { size: 4, modified: 4 } } }), undefined, 'both reloaded a changed a.csv');
   });
 
   it('reads domains other writers committed, and refuses to write tables with features it does not honour', async () => {

@@ -54,7 +54,10 @@ export default dataset({ name: 'bronze.events', source: files({ path: 'landing/d
 
     const second = serve(dir);
     t.after(() => { second.child.kill('SIGKILL'); });
-    await until('every interval done', async () => (await store.intervals('events')).filter((s) => s.status === 'success').length === 24, 180_000);
+    await until('every interval done', async () => (await store.intervals('events')).filter((s) => s.status === 'success').length === 24, 180_000).catch(async (err: Error) => {
+      const states = (await store.intervals('events')).filter((s) => s.status !== 'success');
+      throw new Error(`${err.message}; not done: ${JSON.stringify(states)}; events: ${JSON.stringify(second.events.filter((e) => e['level'] !== 'info' || e.event === 'text').slice(-20))}`);
+    });
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0);
     const recovered = second.events.filter((e) => e.event === 'run-recovered').map((e) => e['runId']);

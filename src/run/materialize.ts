@@ -10,8 +10,7 @@ import { prepareMerge, type MergeOptions } from '../table/operations/merge.js';
 import { prepareRewrite } from '../table/operations/rewrite.js';
 import type { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
-import type { DomainMetadata } from '../table/actions.js';
-import { domainActions } from '../table/write.js';
+import { domainActions, withRebases, type DomainWrite } from '../table/write.js';
 
 /**
  * The keyed materializations, staged like every write of a run (data files written, commit
@@ -57,7 +56,7 @@ export interface KeyedWriteOptions {
   parameters: Record<string, unknown>;
   txn: { appId: string; version: number };
   /** Metadata domains the source commits with its rows (e.g. the files it loaded). */
-  domainMetadata?: DomainMetadata[];
+  domainMetadata?: DomainWrite[];
 }
 
 /** What `stageKeyed` staged, or on an engine that commits itself (`Engine.commit`), committed. */
@@ -135,7 +134,10 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
       // nothing to change still commits, with the run's txn, like an append of no rows
       const commit = plan.commit ?? prepareRewrite(base!, { removed: [], added: [], operation: 'MERGE', parameters: { predicate: JSON.stringify(merge.on) }, metrics: plan.metrics, txn: options.txn }).commit;
       commit.operationParameters = { ...commit.operationParameters, ...options.parameters };
-      if (options.domainMetadata?.length) commit.actions.push(...domainActions(base, options.domainMetadata, table.location));
+      if (options.domainMetadata?.length) {
+        commit.actions.push(...domainActions(base, options.domainMetadata, table.location));
+        Object.assign(commit, withRebases(options.domainMetadata));
+      }
       const rows = (plan.metrics['numTargetRowsInserted'] ?? 0) + (plan.metrics['numTargetRowsUpdated'] ?? 0);
       return { commit, preview: base!.apply(commit.actions, base!.version + 1), rows, batchRows: batch.rows };
     };

@@ -20,9 +20,8 @@ import { PostgresConnector } from '../sources/postgres.js';
 import type { SourceConnector, SourceContext } from '../sources/source.js';
 import { filtersToSql, type Filter } from '../table/filter.js';
 import type { Snapshot } from '../table/snapshot.js';
-import type { DomainMetadata } from '../table/actions.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
-import type { WriteMode } from '../table/write.js';
+import type { DomainWrite, WriteMode } from '../table/write.js';
 import { fieldOf, type StructType } from '../table/schema.js';
 import { exportDataset } from '../load/export.js';
 import { maxOfTable } from './bookmark.js';
@@ -270,7 +269,7 @@ export class Runner {
     const auto: Expectation[] = [];
     const hidden: string[] = [];
     const render = (s: string): string => renderSql(s, { interval, logicalDate, runId, dialect: engine.name === 'spark' ? 'spark' : 'duckdb' }, ds.name);
-    let domainMetadata: DomainMetadata[] | undefined;
+    let domainMetadata: DomainWrite[] | undefined;
     if (ds.source) {
       const ctx: SourceContext = { projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn, logicalDate, runId, appends: !full && ds.materialization === 'append' };
       // the bookmark of an incremental source is derived from the committed table (never in a full refresh)

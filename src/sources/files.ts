@@ -9,6 +9,7 @@ import { addDays, contains } from '../pipeline/interval.js';
 import { LocalStore } from '../storage/local.js';
 import { S3Store } from '../storage/s3.js';
 import type { ObjectStore } from '../storage/store.js';
+import type { DomainWrite } from '../table/write.js';
 import type { SourceBatch, SourceConnector, SourceContext } from './source.js';
 import { readWebLogs } from './weblog.js';
 
@@ -102,9 +103,12 @@ export class FilesConnector implements SourceConnector {
       }
       if (read.length === 0) return { relation, inputs: [], unchanged: true };
     }
-    const files = ctx.committed ? { ...tracked.files } : {};
-    for (const f of read) files[f.name] = { size: f.size, ...(f.etag !== undefined ? { etag: f.etag } : { modified: f.modified! }) };
-    const domainMetadata = [{ domain: FILES_DOMAIN, configuration: JSON.stringify({ files } satisfies TrackedFiles), removed: false }];
+    const loaded: TrackedFiles['files'] = {};
+    for (const f of read) loaded[f.name] = { size: f.size, ...(f.etag !== undefined ? { etag: f.etag } : { modified: f.modified! }) };
+    const files = ctx.committed ? { ...tracked.files, ...loaded } : loaded;
+    const domainMetadata: DomainWrite[] = [{ domain: FILES_DOMAIN, configuration: JSON.stringify({ files } satisfies TrackedFiles), removed: false }];
+    // a concurrent run of another interval loaded other files: this run's files go on top of its list
+    if (ctx.committed) domainMetadata[0]!.rebase = (theirs) => rebaseTracked(tracked, loaded, parseTracked(theirs, ctx.dataset));
     const inputs = read.map((f) => f.name);
 
     if (store instanceof LocalStore) {
@@ -184,6 +188,17 @@ function inScope(name: string, base: string, matcher: RegExp, placeholders: stri
   if (!m) return false;
   const pv = ctx.partitionColumn && placeholders.includes(ctx.partitionColumn) ? decodeURIComponent(m.groups![ctx.partitionColumn]!) : undefined;
   return pv === undefined || contains(ctx.interval, pv);
+}
+
+/**
+ * This run's `loaded` files on top of a concurrent commit's list (`theirs`), both made from
+ * `base`: undefined (a conflict) when the concurrent commit loaded or changed one of them too.
+ */
+export function rebaseTracked(base: TrackedFiles, loaded: TrackedFiles['files'], theirs: TrackedFiles): string | undefined {
+  for (const name of Object.keys(loaded)) {
+    if (JSON.stringify(theirs.files[name]) !== JSON.stringify(base.files[name])) return undefined;
+  }
+  return JSON.stringify({ files: { ...theirs.files, ...loaded } } satisfies TrackedFiles);
 }
 
 function sameFile(t: TrackedFiles['files'][string] | undefined, f: Found): boolean {

@@ -1,7 +1,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { Expectation } from '../pipeline/definition.js';
 import type { Interval } from '../pipeline/interval.js';
-import type { DomainMetadata } from '../table/actions.js';
+import type { DomainWrite } from '../table/write.js';
 
 /** What a source connector knows about the run that reads it. */
 export interface SourceContext {
@@ -50,7 +50,7 @@ export interface SourceBatch {
    */
   quarantineColumns?: string[];
   /** Metadata domains to commit in the same Delta commit as the rows (e.g. `ingot.files`). */
-  domainMetadata?: DomainMetadata[];
+  domainMetadata?: DomainWrite[];
   /** Nothing changed since the last commit: the run writes and commits nothing for the dataset (0 rows, success). */
   unchanged?: boolean;
 }

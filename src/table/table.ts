@@ -26,6 +26,11 @@ export interface PreparedCommit {
    * `undefined` for a blind append; `[]` means the whole table.
    */
   readPredicate?: Filter[];
+  /**
+   * Per metadata domain, how to rebase this commit's configuration onto a concurrent commit's
+   * (see `DomainWrite.rebase`): a domain listed here conflicts only when its rule says so.
+   */
+  rebaseDomain?: Record<string, (theirs: string) => string | undefined>;
 }
 
 /** One entry of `history()`: a version and its commitInfo. */
@@ -182,7 +187,7 @@ export class DeltaTable {
         return version;
       }
       const winner = await readCommit(this.store, version);
-      const reason = conflictReason(winner, prepared, removes, appIds, domains, base);
+      const reason = conflictReason(winner, prepared, removes, appIds, domains, base) ?? rebaseDomains(winner, prepared);
       if (reason) {
         throw new IngotError('COMMIT_CONFLICT', `${this.location}: concurrent commit ${version} conflicts with this ${prepared.operation}: ${reason}`, { table: this.location, version });
       }
@@ -193,6 +198,23 @@ export class DeltaTable {
   }
 }
 
+/**
+ * Rebases `prepared`'s domain actions onto the winner's changes of the same domains (in place),
+ * by the domains' `rebaseDomain` rules. Returns the conflict when a rule refuses, or when the
+ * winner removed the domain.
+ */
+function rebaseDomains(winner: Action[], prepared: PreparedCommit): string | undefined {
+  for (const a of winner) {
+    if (!('domainMetadata' in a)) continue;
+    const rule = prepared.rebaseDomain?.[a.domainMetadata.domain];
+    if (!rule) continue;
+    const rebased = a.domainMetadata.removed ? undefined : rule(a.domainMetadata.configuration);
+    if (rebased === undefined) return `it changed the same entries of metadata domain ${a.domainMetadata.domain}`;
+    prepared.actions = prepared.actions.map((b) => ('domainMetadata' in b && b.domainMetadata.domain === a.domainMetadata.domain ? { domainMetadata: { ...b.domainMetadata, configuration: rebased } } : b));
+  }
+  return undefined;
+}
+
 function conflictReason(winner: Action[], prepared: PreparedCommit, removes: Set<string>, appIds: Set<string>, domains: Set<string>, base: Snapshot | undefined): string | undefined {
   if (prepared.readVersion < 0) return 'the table was created by another writer';
   for (const a of winner) {
@@ -200,7 +222,7 @@ function conflictReason(winner: Action[], prepared: PreparedCommit, removes: Set
     if ('protocol' in a) return 'it changed the protocol';
     if ('txn' in a && appIds.has(a.txn.appId)) return `it committed for application ${a.txn.appId} too`;
     // "Domain Metadata": overlapping transactions carrying the same domain conflict
-    if ('domainMetadata' in a && domains.has(a.domainMetadata.domain)) return `it committed metadata domain ${a.domainMetadata.domain} too`;
+    if ('domainMetadata' in a && domains.has(a.domainMetadata.domain) && !prepared.rebaseDomain?.[a.domainMetadata.domain]) return `it committed metadata domain ${a.domainMetadata.domain} too`;
     if ('remove' in a && removes.has(a.remove.path)) return `it removed ${a.remove.path}, which this commit removes too`;
     // files a concurrent optimize rearranged hold no new rows (dataChange false)
     if ('add' in a && a.add.dataChange !== false && prepared.readPredicate) {

@@ -53,7 +53,17 @@ export interface WriteOptions {
    * Application domains only (`delta.*` is refused); the table is upgraded to writer version 7
    * with the `domainMetadata` feature when it lacks it (see `withDomainMetadata`).
    */
-  domainMetadata?: DomainMetadata[];
+  domainMetadata?: DomainWrite[];
+}
+
+/**
+ * A metadata domain to commit, with the application's rule for a concurrent commit that changed
+ * the same domain ("Domain Metadata": conflict resolution is up to the domain's owner): `rebase`
+ * gets the winner's configuration and returns this commit's on top of it, or undefined when the
+ * two changes overlap (a conflict). Without `rebase`, any concurrent change of the domain conflicts.
+ */
+export interface DomainWrite extends DomainMetadata {
+  rebase?: (theirs: string) => string | undefined;
 }
 
 /**
@@ -146,7 +156,14 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
       numRemovedFiles: String(actions.filter((a) => 'remove' in a).length),
     },
     readPredicate,
+    ...withRebases(options.domainMetadata),
   };
+}
+
+/** `{ rebaseDomain }` when some of `domains` carry a rebase rule, else `{}`. */
+export function withRebases(domains: DomainWrite[] | undefined): Pick<PreparedCommit, 'rebaseDomain'> {
+  const rules = Object.fromEntries((domains ?? []).flatMap((d) => (d.rebase ? [[d.domain, d.rebase] as const] : [])));
+  return Object.keys(rules).length > 0 ? { rebaseDomain: rules } : {};
 }
 
 /**
@@ -178,12 +195,12 @@ export function assertWritable(snapshot: Snapshot, location: string): void {
  * then one `domainMetadata` action each. Errors: DATASET_INVALID for a `delta.*` domain,
  * PROTOCOL_UNSUPPORTED (see `withDomainMetadata`).
  */
-export function domainActions(snapshot: Snapshot | undefined, domains: DomainMetadata[], location: string): Action[] {
+export function domainActions(snapshot: Snapshot | undefined, domains: DomainWrite[], location: string): Action[] {
   const actions: Action[] = [];
   if (snapshot && !snapshot.protocol.writerFeatures?.includes('domainMetadata')) actions.push({ protocol: withDomainMetadata(snapshot, location) });
   for (const d of domains) {
     if (d.domain.startsWith('delta.')) throw new IngotError('DATASET_INVALID', `${location}: domain ${d.domain} is system-controlled (delta.*): writers must not set it`, { table: location });
-    actions.push({ domainMetadata: d });
+    actions.push({ domainMetadata: { domain: d.domain, configuration: d.configuration, removed: d.removed } });
   }
   return actions;
 }
