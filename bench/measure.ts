@@ -8,14 +8,17 @@ export interface Measured {
   wallS: number;
   peakRssMB: number;
   stdout: string;
+  /** With `options.tree`: peak summed RSS (MB) of the process, its descendants and the `tree` processes (see `treeRss`). */
+  peakTreeRssMB?: number;
 }
 
 /**
  * Runs `cmd args` in `cwd` and measures its wall time and peak RSS (from GNU time, so any
  * program can be measured; for `node` without GNU time, from `process.resourceUsage()` at exit).
- * Throws with the end of stderr on a non-zero exit.
+ * Throws with the end of stderr on a non-zero exit. `options.env` adds environment variables;
+ * `options.tree` (pids, e.g. a server the child talks to) also samples the process tree's summed RSS.
  */
-export async function measure(cmd: string, args: string[], cwd: string): Promise<Measured> {
+export async function measure(cmd: string, args: string[], cwd: string, options: { env?: Record<string, string>; tree?: number[] } = {}): Promise<Measured> {
   const rssFile = path.join(os.tmpdir(), `ingot-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const gnuTime = existsSync('/usr/bin/time');
   if (!gnuTime && cmd !== process.execPath) throw new Error(`measuring ${cmd} needs GNU time (/usr/bin/time)`);
@@ -24,20 +27,23 @@ export async function measure(cmd: string, args: string[], cwd: string): Promise
     ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...args]]
     : [cmd, ['--import', `data:text/javascript,${encodeURIComponent(atExit)}`, ...args]];
   const t0 = performance.now();
+  let sampler: ReturnType<typeof treeRss> | undefined;
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(bin, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(bin, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+    if (options.tree) sampler = treeRss(() => [child.pid!, ...options.tree!]);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
+    child.on('error', (err) => { void sampler?.stop(); reject(err); });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
   const wallS = (performance.now() - t0) / 1000;
+  const peakTreeRssMB = await sampler?.stop();
   if (code !== 0) throw new Error(`${cmd} ${args.join(' ').slice(0, 300)} exited with ${code}:\n${stderr.split('\n').slice(-15).join('\n')}\n${stdout.slice(-2000)}`);
   const kb = Number((await fs.readFile(rssFile, 'utf8')).trim().split('\n').pop());
   await fs.rm(rssFile, { force: true });
-  return { wallS, peakRssMB: kb / 1024, stdout };
+  return { wallS, peakRssMB: kb / 1024, stdout, ...(peakTreeRssMB !== undefined ? { peakTreeRssMB } : {}) };
 }
 
 export const median = (xs: number[]): number => {
@@ -47,3 +53,46 @@ export const median = (xs: number[]): number => {
 };
 
 export const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+
+/**
+ * Samples, every `everyMs`, the summed resident set size (MB) of the processes `roots()` names and
+ * all their descendants (from /proc: a Python driver and the JVM it launches, ingot and a Spark
+ * server), and keeps the peak. `stop()` ends sampling and returns the peak. Linux only.
+ */
+export function treeRss(roots: () => number[], everyMs = 250): { stop: () => Promise<number> } {
+  let peak = 0;
+  const sample = async (): Promise<void> => {
+    const children = new Map<number, number[]>();
+    const rss = new Map<number, number>();
+    for (const name of await fs.readdir('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const status = await fs.readFile(`/proc/${name}/status`, 'utf8');
+        const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]);
+        rss.set(Number(name), Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0));
+        children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+      } catch {
+        // the process ended while listed
+      }
+    }
+    const seen = new Set<number>();
+    const stack = [...roots()];
+    let kb = 0;
+    while (stack.length > 0) {
+      const pid = stack.pop()!;
+      if (seen.has(pid)) continue;
+      seen.add(pid);
+      kb += rss.get(pid) ?? 0;
+      stack.push(...(children.get(pid) ?? []));
+    }
+    peak = Math.max(peak, kb / 1024);
+  };
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await sample();
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return { stop: async () => { running = false; await loop; return peak; } };
+}

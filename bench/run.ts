@@ -14,12 +14,13 @@
  *    PostgreSQL by ingot and by dlt, side by side) in its own process;
  * 8. runs the scheduler section (bench/schedule.ts: 1,000 daily intervals backfilled by ingot, 100 by Apache Airflow) in its own process;
  * 9. runs the serving section (bench/serve.ts: the game-sessions example over 2016, its completed-sessions endpoint under load) in its own process;
- * 10. prints a markdown table and writes bench/out/results.md and bench/out/results.json.
+ * 10. runs the race (bench/race.ts: the flights pipeline on ingot with DuckDB, on ingot with Spark Connect, and as a PySpark + delta-spark script) in its own process;
+ * 11. prints a markdown table and writes bench/out/results.md and bench/out/results.json.
  *
  * Every lake (the backfill's and each full refresh's) must match the handmade output: same row
  * counts for silver and gold, same content for the gold tables; otherwise the bench fails.
  * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child;
- * `npm run bench -- --delta`, `-- --postgres`, `-- --schedule` or `-- --serve` runs only that section (the other figures of the last run are kept).
+ * `npm run bench -- --delta`, `-- --postgres`, `-- --schedule`, `-- --serve` or `-- --race` runs only that section (the other figures of the last run are kept).
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -28,10 +29,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { duckdbSettings, type ProjectConfig } from 'ingot';
 import { prepare } from '../examples/flights/prepare.js';
-import { deltaMarkdown, type DeltaResults } from './delta.js';
-import { postgresMarkdown, type PostgresResults } from './postgres.js';
-import { scheduleMarkdown, type ScheduleResults } from './schedule.js';
-import { serveMarkdown, type ServeResults } from './serve.js';
+import { deltaMarkdown } from './delta.js';
+import { postgresMarkdown } from './postgres.js';
+import { scheduleMarkdown } from './schedule.js';
+import { raceMarkdown } from './race.js';
+import { serveMarkdown } from './serve.js';
 import { measure, median, round, type Measured } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -276,49 +278,39 @@ async function bench(): Promise<Results> {
   };
 }
 
-/** Runs bench/schedule.ts in its own process; it writes bench/out/schedule.json. */
-async function scheduleSection(): Promise<ScheduleResults> {
-  const { stdout } = await measureNode(['--import', 'tsx', path.join(BENCH, 'schedule.ts')], ROOT);
-  process.stdout.write(stdout);
-  return JSON.parse(await fs.readFile(path.join(OUT, 'schedule.json'), 'utf8')) as ScheduleResults;
-}
+/** The sections that run in their own process (bench/<name>.ts writes bench/out/<name>.json), and their markdown. */
+const SECTIONS = {
+  delta: deltaMarkdown,
+  postgres: postgresMarkdown,
+  schedule: scheduleMarkdown,
+  serve: serveMarkdown,
+  race: raceMarkdown,
+};
+type Section = keyof typeof SECTIONS;
+type SectionResults = { [K in Section]?: Parameters<(typeof SECTIONS)[K]>[0] };
 
-/** Runs bench/serve.ts in its own process; it writes bench/out/serve.json. */
-async function serveSection(): Promise<ServeResults> {
-  const { stdout } = await measureNode(['--import', 'tsx', path.join(BENCH, 'serve.ts')], ROOT);
+/** Runs bench/<name>.ts in its own process and returns what it wrote to bench/out/<name>.json. */
+async function section(name: Section): Promise<unknown> {
+  const { stdout } = await measureNode(['--import', 'tsx', path.join(BENCH, `${name}.ts`)], ROOT);
   process.stdout.write(stdout);
-  return JSON.parse(await fs.readFile(path.join(OUT, 'serve.json'), 'utf8')) as ServeResults;
-}
-
-/** Runs bench/delta.ts in its own process; it writes bench/out/delta.json. */
-async function deltaSection(): Promise<DeltaResults> {
-  const { stdout } = await measureNode(['--import', 'tsx', path.join(BENCH, 'delta.ts')], ROOT);
-  process.stdout.write(stdout);
-  return JSON.parse(await fs.readFile(path.join(OUT, 'delta.json'), 'utf8')) as DeltaResults;
-}
-
-/** Runs bench/postgres.ts in its own process; it writes bench/out/postgres.json. */
-async function postgresSection(): Promise<PostgresResults> {
-  const { stdout } = await measureNode(['--import', 'tsx', path.join(BENCH, 'postgres.ts')], ROOT);
-  process.stdout.write(stdout);
-  return JSON.parse(await fs.readFile(path.join(OUT, 'postgres.json'), 'utf8')) as PostgresResults;
+  return JSON.parse(await fs.readFile(path.join(OUT, `${name}.json`), 'utf8')) as unknown;
 }
 
 if (process.argv[2] === '--handmade') {
   await handmadeChild();
 } else {
-  // --delta / --postgres / --schedule / --serve: only that section, keeping the other figures of the last results.json
-  const only = ['--delta', '--postgres', '--schedule', '--serve'].find((a) => process.argv.includes(a));
+  // --delta / --postgres / --schedule / --serve / --race: only that section, keeping the other figures of the last results.json
+  const only = (Object.keys(SECTIONS) as Section[]).find((name) => process.argv.includes(`--${name}`));
   const previous = path.join(OUT, 'results.json');
-  const last = (only && existsSync(previous) ? JSON.parse(await fs.readFile(previous, 'utf8')) : {}) as Partial<Results> & { delta?: DeltaResults; postgres?: PostgresResults; schedule?: ScheduleResults; serve?: ServeResults };
-  const { delta: lastDelta, postgres: lastPostgres, schedule: lastSchedule, serve: lastServe, ...lastFlights } = last;
-  const flights: Partial<Results> = only ? lastFlights : await bench();
-  const delta = !only || only === '--delta' ? await deltaSection() : lastDelta;
-  const postgres = !only || only === '--postgres' ? await postgresSection() : lastPostgres;
-  const schedule = !only || only === '--schedule' ? await scheduleSection() : lastSchedule;
-  const serve = !only || only === '--serve' ? await serveSection() : lastServe;
-  const results = { ...flights, delta, postgres, schedule, serve };
-  const report = [flights.checks ? markdown(flights as Results) : '', delta ? deltaMarkdown(delta) : '', postgres ? postgresMarkdown(postgres) : '', schedule ? scheduleMarkdown(schedule) : '', serve ? serveMarkdown(serve) : ''].filter((x) => x).join('\n');
+  const last = (only && existsSync(previous) ? JSON.parse(await fs.readFile(previous, 'utf8')) : {}) as Partial<Results> & SectionResults;
+  const flights: Partial<Results> = only ? Object.fromEntries(Object.entries(last).filter(([k]) => !(k in SECTIONS))) : await bench();
+  const sections: Record<string, unknown> = {};
+  for (const name of Object.keys(SECTIONS) as Section[]) sections[name] = !only || only === name ? await section(name) : last[name];
+  const results = { ...flights, ...sections };
+  const report = [
+    flights.checks ? markdown(flights as Results) : '',
+    ...(Object.keys(SECTIONS) as Section[]).map((name) => (sections[name] ? (SECTIONS[name] as (r: unknown) => string)(sections[name]) : '')),
+  ].filter((x) => x).join('\n');
   await fs.writeFile(path.join(OUT, 'results.md'), report);
   await fs.writeFile(previous, JSON.stringify(results, null, 2) + '\n');
   console.log('\n' + report);

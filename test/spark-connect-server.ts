@@ -19,6 +19,8 @@ import { freePort } from './moto.js';
 export interface SparkConnectServer {
   url: string;
   port: number;
+  /** The spark-submit process (the JVM runs as its child). */
+  pid: number;
   /** Milliseconds from spawn until the port accepted connections. */
   startupMs: number;
   stop: () => Promise<void>;
@@ -61,8 +63,11 @@ function cachedDeltaJars(): string[] | undefined {
   return undefined;
 }
 
-/** Starts a server (see the file comment) with extra static confs `conf`; waits until its port accepts connections (at most 120 s). */
-export async function startSparkConnect(conf: Record<string, string> = {}): Promise<SparkConnectServer> {
+/**
+ * Starts a server (see the file comment) with extra static confs `conf` and `options.driverMemory`
+ * (default 1g); waits until its port accepts connections (at most 120 s).
+ */
+export async function startSparkConnect(conf: Record<string, string> = {}, options: { driverMemory?: string } = {}): Promise<SparkConnectServer> {
   const home = pysparkHome();
   const connectJar = readdirSync(path.join(home, 'jars')).find((f) => f.startsWith('spark-connect_'));
   if (!connectJar) throw new Error(`no spark-connect jar in ${home}/jars: pyspark 4 ships one`);
@@ -86,7 +91,7 @@ export async function startSparkConnect(conf: Record<string, string> = {}): Prom
     ...conf,
   };
   const args = [
-    '--master', 'local[2]', '--driver-memory', '1g',
+    '--master', 'local[2]', '--driver-memory', options.driverMemory ?? '1g',
     '--class', 'org.apache.spark.sql.connect.service.SparkConnectServer',
     '--jars', deltaJars().join(','),
     ...Object.entries(confs).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
@@ -124,7 +129,7 @@ export async function startSparkConnect(conf: Record<string, string> = {}): Prom
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url: `sc://127.0.0.1:${port}`, port, startupMs: Math.round(performance.now() - t0), stop };
+  return { url: `sc://127.0.0.1:${port}`, port, pid: child.pid!, startupMs: Math.round(performance.now() - t0), stop };
 }
 
 function accepts(port: number): Promise<boolean> {
