@@ -1,6 +1,7 @@
 import type { MergeOptions } from '../table/operations/merge.js';
 import type { StructType } from '../table/schema.js';
 import type { DataFile, WriteMode } from '../table/write.js';
+import type { DeltaTable } from '../table/table.js';
 
 /**
  * The engine boundary: SQL in, Parquet files out. The pipeline layer talks to engines only
@@ -76,6 +77,8 @@ export interface WriteTarget {
 export interface TableCommit {
   /** Table root as the engine reads and writes it (a local path the engine's server shares). */
   location: string;
+  /** The same table as ingot reads it: where the engine learns what its commit did (its log, not a query). */
+  log: DeltaTable;
   /** `replace`: the rows matching `replaceWhere` are replaced; `merge`: see `merge`. */
   mode: WriteMode | 'merge';
   /** `replace`: a predicate in the engine's SQL over the table's columns (the run's interval). */

@@ -95,6 +95,8 @@ export interface CommitInfo {
   operationMetrics?: Record<string, unknown>;
   engineInfo?: string;
   isBlindAppend?: boolean;
+  /** Free text a writer attaches (Spark: `spark.databricks.delta.commitInfo.userMetadata`). */
+  userMetadata?: string;
   [key: string]: unknown;
 }
 

@@ -41,6 +41,7 @@ export interface HistoryEntry {
   operationParameters: Record<string, unknown>;
   operationMetrics: Record<string, unknown>;
   engineInfo?: string;
+  userMetadata?: string;
 }
 
 /**
@@ -122,6 +123,7 @@ export class DeltaTable {
           operationParameters: info.operationParameters ?? {},
           operationMetrics: info.operationMetrics ?? {},
           engineInfo: info.engineInfo,
+          ...(info.userMetadata !== undefined ? { userMetadata: info.userMetadata } : {}),
         };
       }),
     );

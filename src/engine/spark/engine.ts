@@ -37,6 +37,8 @@ export class SparkEngine implements Engine {
   private readonly databases = new Set<string>();
   /** Temp views this engine created, and the local files each owns (`view`). */
   private readonly temp = new Map<string, string[]>();
+  /** `describe` results since the last statement (see `exec`). */
+  private readonly described = new Map<string, StructType>();
 
   private constructor(readonly client: SparkConnectClient) {}
 
@@ -78,8 +80,14 @@ export class SparkEngine implements Engine {
     return relationsOfPlan(parsed);
   }
 
+  /** The columns of `sql`, remembered until the next statement that may change them (views, caches, commits): a run describes one query several times. */
   async describe(sql: string): Promise<StructType> {
-    return deltaSchemaOfArrow((await this.client.query(`SELECT * FROM (${sql}) AS __d LIMIT 0`)).schema);
+    let schema = this.described.get(sql);
+    if (!schema) {
+      schema = deltaSchemaOfArrow((await this.client.query(`SELECT * FROM (${sql}) AS __d LIMIT 0`)).schema);
+      this.described.set(sql, schema);
+    }
+    return schema;
   }
 
   /** Caches the rows of `sql` as temp view `name` (`CACHE TABLE ... AS`, computed now). */
@@ -98,7 +106,10 @@ export class SparkEngine implements Engine {
     this.temp.set(name, files);
   }
 
+  /** Rows of `sql`: a query is sent as a relation (one round trip), anything else as a command. */
   async query(sql: string): Promise<Row[]> {
+    if (/^\s*(SELECT|WITH|VALUES|FROM)\b/i.test(sql)) return (await this.client.query(sql)).rows();
+    this.described.clear();
     return (await this.client.sql(sql)).rows();
   }
 
@@ -147,11 +158,11 @@ export class SparkEngine implements Engine {
     } finally {
       await this.client.setConf(Object.fromEntries(Object.keys(confs).map((k) => [k, null])));
     }
-    const [last] = await this.query(`DESCRIBE HISTORY ${table} LIMIT 1`);
-    const version = Number(last!['version']);
+    const [last] = await target.log.history(1);
     // Delta skipped the write when the table already had the txn: the latest commit is another's
-    if ((JSON.parse(String(last!['userMetadata'] ?? '{}')) as { write?: string }).write !== nonce) return undefined;
-    const m = (last!['operationMetrics'] ?? {}) as Record<string, string>;
+    if (!last || (JSON.parse(last.userMetadata ?? '{}') as { write?: string }).write !== nonce) return undefined;
+    const { version } = last;
+    const m = last.operationMetrics as Record<string, string>;
     const rows = target.mode === 'merge' && exists && !target.overwriteSchema
       ? Number(m['numTargetRowsInserted'] ?? 0) + Number(m['numTargetRowsUpdated'] ?? 0)
       : Number(m['numOutputRows'] ?? 0);
@@ -199,7 +210,9 @@ export class SparkEngine implements Engine {
     await this.client.close();
   }
 
+  /** Runs a statement; it may redefine what names mean, so remembered schemas are forgotten. */
   private async exec(sql: string): Promise<void> {
+    this.described.clear();
     await this.client.sql(sql);
   }
 }
