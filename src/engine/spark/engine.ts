@@ -71,6 +71,12 @@ export class SparkEngine implements Engine {
   async references(sql: string): Promise<string[]> {
     const [row] = await this.query(`EXPLAIN EXTENDED ${sql}`);
     const plan = String(row?.['plan'] ?? '');
+    // an error other than an analysis error (e.g. a view `layer.table` in the server's catalog,
+    // left by an earlier run, over a table deleted since) leaves no parsed plan: no relations to
+    // report, which would silently drop the dataset's dependencies
+    if (!plan.includes('== Parsed Logical Plan ==')) {
+      throw new IngotError('SQL_ERROR', `Spark could not plan the query (${plan.trim().slice(0, 2000)}); a view layer.table the server keeps from an earlier run may read a table deleted since: DROP VIEW it`);
+    }
     const parsed = plan.split('== Analyzed Logical Plan ==')[0]!.replace('== Parsed Logical Plan ==', '').trim();
     if (/^'?\w*(Statement|Command)\b|^'?(CreateTable|ReplaceTable|DropTable|InsertInto|MergeIntoTable|DeleteFromTable|UpdateTable|SetCommand|AlterTable|TruncateTable)/.test(parsed)) {
       throw new IngotError('SQL_NOT_READ_ONLY', 'only SELECT statements are allowed here');
