@@ -11,7 +11,10 @@ import type { DataFile, WriteMode } from '../table/write.js';
 
 /** A Delta snapshot as an engine needs it to read the table. */
 export interface TableScan {
-  /** Absolute local directory of the table root (for a table on a remote store, its local copy). */
+  /**
+   * Absolute local directory of the table root (for a table on a remote store, its local copy);
+   * for an engine reading Delta itself (see `scanFor`), the table's own location, a path or `s3://...`.
+   */
   location: string;
   schema: StructType;
   partitionColumns: string[];
@@ -74,8 +77,10 @@ export interface WriteTarget {
  * the Delta log is then written by that engine's Delta implementation.
  */
 export interface TableCommit {
-  /** Table root as the engine reads and writes it (a local path the engine's server shares). */
+  /** Table root as the engine reads and writes it: a path the engine's server shares, or `s3://bucket/key`. */
   location: string;
+  /** Whether the table exists (has a Delta log) now; when undefined the engine looks (local paths only). */
+  exists?: boolean;
   /** `replace`: the rows matching `replaceWhere` are replaced; `merge`: see `merge`. */
   mode: WriteMode | 'merge';
   /** `replace`: a predicate in the engine's SQL over the table's columns (the run's interval). */
