@@ -67,7 +67,7 @@ export class Lake {
         }
         throw err;
       });
-      await engine.attachTable(name, await scanOf(table, snapshot));
+      await engine.attachTable(name, await scanFor(engine, table, snapshot));
     }
   }
 }
@@ -110,6 +110,16 @@ export async function scanOf(table: DeltaTable, snapshot: Snapshot, filters: Fil
       ...(deleted[i] ? { deletedRows: deleted[i] } : {}),
     })),
   };
+}
+
+/**
+ * What `engine` needs to read `snapshot` of `table`: for an engine reading Delta tables itself
+ * (one that commits its own writes, `Engine.commit`: Spark), the table's own location (a path or
+ * `s3://...`) and version, nothing copied; for others `scanOf`'s local files.
+ */
+export async function scanFor(engine: Engine, table: DeltaTable, snapshot: Snapshot): Promise<TableScan> {
+  if (!engine.commit) return scanOf(table, snapshot);
+  return { location: table.location, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns, columnMapping: snapshot.columnMapping, version: snapshot.version, files: [] };
 }
 
 /** Options of `stageWrite`. */

@@ -5,9 +5,12 @@
  * UTC session time zone, and Delta Lake: delta-spark's jars from the Ivy cache (`~/.ivy2*\/jars`,
  * filled by `test/reference/read_spark.py --check` when empty) plus the Delta SQL extension and
  * catalog. Startup takes 10-15 s on 2 busy cores, so a test file shares one server. `stop()` ends
- * it and deletes its scratch folder.
+ * it and deletes its scratch folder. With `{ s3a: true }` Spark also gets hadoop-aws and the AWS
+ * SDK bundle it was built against (`s3aJars`), so it reads and writes `s3a://` paths; the
+ * endpoint and credentials are session confs the Spark engine sets (`s3aConfFromEnv`).
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import * as os from 'node:os';
@@ -63,11 +66,69 @@ function cachedDeltaJars(): string[] | undefined {
   return undefined;
 }
 
+const MAVEN = 'https://repo1.maven.org/maven2';
+
 /**
- * Starts a server (see the file comment) with extra static confs `conf` and `options.driverMemory`
- * (default 1g); waits until its port accepts connections (at most 120 s).
+ * hadoop-aws of the Hadoop version pyspark ships (its `jars/hadoop-client-api-<v>.jar`) and the
+ * AWS SDK v2 bundle that Hadoop release was built against (`aws-java-sdk-v2.version` of its
+ * hadoop-project POM), from the Ivy cache (`~/.ivy2*\/jars`, named as Ivy names them); when
+ * absent, downloaded from Maven Central (the bundle is ~560 MB, once) and checked against
+ * Central's SHA-1. Throws when the download fails.
  */
-export async function startSparkConnect(conf: Record<string, string> = {}, options: { driverMemory?: string } = {}): Promise<SparkConnectServer> {
+export async function s3aJars(): Promise<string[]> {
+  const hadoop = /^hadoop-client-api-(.+)\.jar$/.exec(readdirSync(path.join(pysparkHome(), 'jars')).find((f) => f.startsWith('hadoop-client-api-')) ?? '')?.[1];
+  if (!hadoop) throw new Error('no hadoop-client-api jar in pyspark/jars');
+  const ivy = readdirSync(os.homedir()).filter((d) => d.startsWith('.ivy2')).map((d) => path.join(os.homedir(), d, 'jars')).filter(existsSync);
+  const cached = (pattern: RegExp): string | undefined => ivy.flatMap((dir) => readdirSync(dir).filter((f) => pattern.test(f)).map((f) => path.join(dir, f)))[0];
+  const aws = cached(new RegExp(`^org\\.apache\\.hadoop_hadoop-aws-${hadoop.replace(/\./g, '\\.')}\\.jar$`));
+  const bundle = cached(/^software\.amazon\.awssdk_bundle-[\d.]+\.jar$/);
+  if (aws && bundle) return [aws, bundle];
+  const dir = ivy[0] ?? path.join(os.homedir(), '.ivy2', 'jars');
+  await fs.mkdir(dir, { recursive: true });
+  const pom = await (await fetch(`${MAVEN}/org/apache/hadoop/hadoop-project/${hadoop}/hadoop-project-${hadoop}.pom`)).text();
+  const sdk = /<aws-java-sdk-v2\.version>([^<]+)</.exec(pom)?.[1];
+  if (!sdk) throw new Error(`hadoop-project ${hadoop}: no aws-java-sdk-v2.version in its POM`);
+  return [
+    aws ?? await download(`org/apache/hadoop/hadoop-aws/${hadoop}/hadoop-aws-${hadoop}.jar`, path.join(dir, `org.apache.hadoop_hadoop-aws-${hadoop}.jar`)),
+    bundle ?? await download(`software/amazon/awssdk/bundle/${sdk}/bundle-${sdk}.jar`, path.join(dir, `software.amazon.awssdk_bundle-${sdk}.jar`)),
+  ];
+}
+
+/** Downloads Maven Central's `artifact` to `file` (through a temp file, renamed once its SHA-1 matches). */
+async function download(artifact: string, file: string): Promise<string> {
+  const res = await fetch(`${MAVEN}/${artifact}`);
+  if (!res.ok || !res.body) throw new Error(`${MAVEN}/${artifact}: HTTP ${res.status}`);
+  const want = (await (await fetch(`${MAVEN}/${artifact}.sha1`)).text()).trim().split(/\s/)[0];
+  const tmp = `${file}.${process.pid}.part`;
+  const hash = createHash('sha1');
+  const out = await fs.open(tmp, 'w');
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      hash.update(chunk);
+      await out.write(chunk);
+    }
+  } finally {
+    await out.close();
+  }
+  const got = hash.digest('hex');
+  if (got !== want) {
+    await fs.rm(tmp, { force: true });
+    throw new Error(`${MAVEN}/${artifact}: SHA-1 ${got}, Maven Central says ${want}`);
+  }
+  await fs.rename(tmp, file);
+  return file;
+}
+
+/** Options of `startSparkConnect`. */
+export interface SparkConnectOptions {
+  /** Also put hadoop-aws and the AWS SDK bundle on the classpath (`s3aJars`): `s3a://` paths. */
+  s3a?: boolean;
+  /** The driver's memory (default 1g). */
+  driverMemory?: string;
+}
+
+/** Starts a server (see the file comment) with extra static confs `conf`; waits until its port accepts connections (at most 120 s). */
+export async function startSparkConnect(conf: Record<string, string> = {}, options: SparkConnectOptions = {}): Promise<SparkConnectServer> {
   const home = pysparkHome();
   const connectJar = readdirSync(path.join(home, 'jars')).find((f) => f.startsWith('spark-connect_'));
   if (!connectJar) throw new Error(`no spark-connect jar in ${home}/jars: pyspark 4 ships one`);
@@ -93,7 +154,7 @@ export async function startSparkConnect(conf: Record<string, string> = {}, optio
   const args = [
     '--master', 'local[2]', '--driver-memory', options.driverMemory ?? '1g',
     '--class', 'org.apache.spark.sql.connect.service.SparkConnectServer',
-    '--jars', deltaJars().join(','),
+    '--jars', [...deltaJars(), ...(options.s3a ? await s3aJars() : [])].join(','),
     ...Object.entries(confs).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
     path.join(home, 'jars', connectJar),
   ];

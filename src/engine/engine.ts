@@ -12,7 +12,10 @@ import type { DeltaTable } from '../table/table.js';
 
 /** A Delta snapshot as an engine needs it to read the table. */
 export interface TableScan {
-  /** Absolute local directory of the table root (for a table on a remote store, its local copy). */
+  /**
+   * Absolute local directory of the table root (for a table on a remote store, its local copy);
+   * for an engine reading Delta itself (see `scanFor`), the table's own location, a path or `s3://...`.
+   */
   location: string;
   schema: StructType;
   partitionColumns: string[];
@@ -75,7 +78,7 @@ export interface WriteTarget {
  * the Delta log is then written by that engine's Delta implementation.
  */
 export interface TableCommit {
-  /** Table root as the engine reads and writes it (a local path the engine's server shares). */
+  /** Table root as the engine reads and writes it: a path the engine's server shares, or `s3://bucket/key`. */
   location: string;
   /** The same table as ingot reads it: where the engine learns what its commit did (its log, not a query). */
   log: DeltaTable;

@@ -1,6 +1,6 @@
 import { quoteIdent, type Engine } from '../engine/engine.js';
 import { IngotError } from '../errors.js';
-import { scanOf, stageWrite } from '../lake.js';
+import { scanFor, stageWrite } from '../lake.js';
 import {
   changeProblemsSql, DELETE_FLAG, firstPerKeySql, historyDiffSql, historySql, keyMatch, latestPerKeySql, LINEAGE_COLUMNS,
   newEventsSql, recordedEventsSql, SCD2_COLUMNS, type Scd2Columns,
@@ -169,7 +169,7 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
       await engine.stage(EVENTS, newEventsSql(BATCH, changes.sequenceBy, c));
       return await write(historySql(EVENTS, c));
     }
-    await engine.attachTable(TABLE_VIEW, await scanOf(table, base));
+    await engine.attachTable(TABLE_VIEW, await scanFor(engine, table, base));
     const all = [...stored, ...SCD2_COLUMNS].map(quoteIdent).join(', ');
     const sameKey = key.map((k) => `b.${quoteIdent(k)} = t.${quoteIdent(k)}`).join(' AND ');
     await engine.stage(OLD, `SELECT ${all} FROM ${TABLE_VIEW} AS t WHERE EXISTS (SELECT 1 FROM ${BATCH} AS b WHERE ${sameKey})`);
@@ -199,6 +199,6 @@ function updateOf(stored: string[], insertOnly: string[] | undefined): '*' | Rec
  * output's schema (`describe(sql)`) when undefined (no table yet, or a full refresh, which replaces it).
  */
 export async function attachCommitted(engine: Engine, table: DeltaTable, name: string, snapshot: Snapshot | undefined, sql: string): Promise<void> {
-  await engine.attachTable(name, snapshot ? await scanOf(table, snapshot) : { location: table.location, schema: await engine.describe(sql), partitionColumns: [], files: [] });
+  await engine.attachTable(name, snapshot ? await scanFor(engine, table, snapshot) : { location: table.location, schema: await engine.describe(sql), partitionColumns: [], files: [] });
 }
 

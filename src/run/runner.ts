@@ -3,9 +3,10 @@ import * as path from 'node:path';
 import { DuckDBEngine } from '../engine/duckdb/engine.js';
 import { quoteIdent, timestampLiteral, type Engine } from '../engine/engine.js';
 import { SparkEngine } from '../engine/spark/engine.js';
+import { s3aConfFromEnv } from '../engine/spark/s3a.js';
 import { resolveEnv } from '../env.js';
 import { IngotError, messageOf } from '../errors.js';
-import { discardCommit, scanOf, stageWrite, Lake } from '../lake.js';
+import { discardCommit, scanFor, stageWrite, Lake } from '../lake.js';
 import { defaultEngine, duckdbSettings } from '../pipeline/config.js';
 import type { DatasetDefinition, Expectation, Source } from '../pipeline/definition.js';
 import type { Project } from '../pipeline/project.js';
@@ -144,7 +145,8 @@ export class Runner {
         const fail = (message: string): IngotError => new IngotError('CONFIG_INVALID', `${project.name}: the Spark engine: ${message}`);
         const url = project.config.spark?.url;
         if (!url) throw fail("datasets run on Spark but ingot.config.ts has no spark: { url: 'sc://host:port' } (or 'env:SPARK_REMOTE')");
-        spark = await SparkEngine.open(resolveEnv(url, fail, 'the Spark Connect URL'));
+        // a lake on S3: Spark reaches it through S3A, pointed at the S3 of this process's AWS environment
+        spark = await SparkEngine.open(resolveEnv(url, fail, 'the Spark Connect URL'), project.lake.startsWith('s3://') ? s3aConfFromEnv() : {});
       }
       const graph = await buildGraph(project.datasets, (sql, d) => engineFor(d, project, engine, spark).references(sql));
       const lake = new Lake(project.lake, engine);
@@ -257,7 +259,7 @@ export class Runner {
       if (engine.commit && staged && staged.committed === undefined) staged.committed = await table.commit(staged.commit);
       const snapshot = pending.get(ref)?.preview ?? (await table.trySnapshot());
       if (!snapshot) throw fail('TABLE_NOT_FOUND', `reads ${ref}, which has never been written: run its dataset first`);
-      await engine.attachTable(ref, await scanOf(table, snapshot));
+      await engine.attachTable(ref, await scanFor(engine, table, snapshot));
     }
 
     // the dataset's own table as committed: a source's bookkeeping (domain metadata, bookmark) is

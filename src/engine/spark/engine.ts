@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
-import * as path from 'node:path';
+import { promises as fs } from 'node:fs';
 import { IngotError } from '../../errors.js';
 import type { StructType } from '../../table/schema.js';
 import type { DataFile } from '../../table/write.js';
 import type { CommittedWrite, Engine, Row, StagedRelation, TableCommit, TableScan, WriteTarget } from '../engine.js';
 import { deltaSchemaOfArrow } from './arrow.js';
 import { SparkConnectClient } from './client.js';
+import { sparkLocation } from './s3a.js';
 import { deltaPath, emptyRowsSql, mergeSql, relationsOfPlan, sparkIdent, sparkTypeOf } from './sql.js';
 
 /** Session confs of every Spark engine session. */
@@ -30,7 +30,9 @@ const AUTO_MERGE = 'spark.databricks.delta.schema.autoMerge.enabled';
  * rerun commits nothing twice. Tables are read by path (`` delta.`/lake/layer/table` VERSION AS OF n ``)
  * through views `layer.table` in the server's session catalog, which every session of the server
  * shares: point one ingot project at a server at a time. Staged relations are cached temp views.
- * The lake must be a path the Spark driver and executors see (a shared filesystem).
+ * The lake must be a path the Spark driver and executors see (a shared filesystem) or on S3
+ * (`s3://bucket/prefix`, read and written as `s3a://`: the server needs hadoop-aws, and the
+ * session the S3A confs of `s3aConfFromEnv`, passed to `open`).
  */
 export class SparkEngine implements Engine {
   readonly name = 'spark';
@@ -42,11 +44,15 @@ export class SparkEngine implements Engine {
 
   private constructor(readonly client: SparkConnectClient) {}
 
-  /** Connects to the Spark Connect server at `url` (`sc://...`, see `parseConnection`) and sets the session up. Errors: CONNECTION_INVALID, ENGINE_UNAVAILABLE. */
-  static async open(url: string): Promise<SparkEngine> {
+  /**
+   * Connects to the Spark Connect server at `url` (`sc://...`, see `parseConnection`) and sets the
+   * session up, with the extra session confs `conf` (e.g. `s3aConfFromEnv()` for a lake on S3).
+   * Errors: CONNECTION_INVALID, ENGINE_UNAVAILABLE.
+   */
+  static async open(url: string, conf: Record<string, string> = {}): Promise<SparkEngine> {
     const client = SparkConnectClient.connect(url);
     try {
-      await client.setConf(SESSION_CONF);
+      await client.setConf({ ...SESSION_CONF, ...conf });
     } catch (err) {
       await client.close();
       throw err;
@@ -61,7 +67,7 @@ export class SparkEngine implements Engine {
       await this.exec(`CREATE DATABASE IF NOT EXISTS ${sparkIdent(db)}`);
       this.databases.add(db);
     }
-    const source = scan.version === undefined ? emptyRowsSql(scan.schema) : `SELECT * FROM ${deltaPath(scan.location, scan.version)}`;
+    const source = scan.version === undefined ? emptyRowsSql(scan.schema) : `SELECT * FROM ${deltaPath(sparkLocation(scan.location), scan.version)}`;
     await this.exec(`CREATE OR REPLACE VIEW ${sparkIdent(db)}.${sparkIdent(table)} AS ${source}`);
   }
 
@@ -73,6 +79,12 @@ export class SparkEngine implements Engine {
   async references(sql: string): Promise<string[]> {
     const [row] = await this.query(`EXPLAIN EXTENDED ${sql}`);
     const plan = String(row?.['plan'] ?? '');
+    // an error other than an analysis error (e.g. a view `layer.table` in the server's catalog,
+    // left by an earlier run, over a table deleted since) leaves no parsed plan: no relations to
+    // report, which would silently drop the dataset's dependencies
+    if (!plan.includes('== Parsed Logical Plan ==')) {
+      throw new IngotError('SQL_ERROR', `Spark could not plan the query (${plan.trim().slice(0, 2000)}); a view layer.table the server keeps from an earlier run may read a table deleted since: DROP VIEW it`);
+    }
     const parsed = plan.split('== Analyzed Logical Plan ==')[0]!.replace('== Parsed Logical Plan ==', '').trim();
     if (/^'?\w*(Statement|Command)\b|^'?(CreateTable|ReplaceTable|DropTable|InsertInto|MergeIntoTable|DeleteFromTable|UpdateTable|SetCommand|AlterTable|TruncateTable)/.test(parsed)) {
       throw new IngotError('SQL_NOT_READ_ONLY', 'only SELECT statements are allowed here');
@@ -118,8 +130,8 @@ export class SparkEngine implements Engine {
   }
 
   async commit(sql: string, target: TableCommit): Promise<CommittedWrite | undefined> {
-    const exists = existsSync(path.join(target.location, '_delta_log'));
-    const table = deltaPath(target.location);
+    const exists = await target.log.exists();
+    const table = deltaPath(sparkLocation(target.location));
     const nonce = randomUUID();
     const partitioned = target.partitionBy.length ? ` PARTITIONED BY (${target.partitionBy.map(sparkIdent).join(', ')})` : '';
     let statement: string;
