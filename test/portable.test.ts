@@ -43,6 +43,9 @@ describe('portable functions', () => {
     assert.equal(translatePortable("ingot.regexp_extract(s, '(\\d+)''')", 'duckdb', 'gold.x'), "regexp_extract(s, '(\\d+)''', 0)");
     // a strftime format becomes a Spark pattern, letters quoted
     assert.equal(translatePortable("ingot.strftime(ts, '%Y-%m-%dT%H:%M at %% %j')", 'spark', 'gold.x'), "date_format(ts, 'yyyy-MM-dd\\'T\\'HH:mm\\' at % \\'DDD')");
+    // SQL's doubled quote means one quote on Spark too (which would join two literals)
+    assert.equal(translatePortable(String.raw`SELECT 'it''s', '''', '', 'a\\''b', r'x''', "q''" FROM t`, 'spark', 'gold.x'), String.raw`SELECT 'it\'s', '\'', '', 'a\\\'b', r'x''', "q''" FROM t`);
+    assert.equal(translatePortable("SELECT 'it''s'", 'duckdb', 'gold.x'), "SELECT 'it''s'");
     // templates first, then portable functions, in the dialect given
     const ctx = { interval: { start: '2024-01-01', end: '2024-01-02' }, logicalDate: '2024-01-01', runId: 'r' };
     assert.equal(renderSql("SELECT ingot.date_add('month', 1, {{start}})", { ...ctx, dialect: 'spark' }, 'gold.x'), "SELECT add_months((DATE '2024-01-01'), CAST(1 AS INT) * 1)");

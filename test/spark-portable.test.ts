@@ -31,7 +31,8 @@ SELECT
   ingot.strftime(ts, '%Y-%m-%dT%H:%M:%S.%f %a %b %j') AS formatted, ingot.strftime(d, '%A %d %B %Y, 100%%') AS formatted_date,
   ingot.regexp_extract(code, '([A-Z]+)-(\\d+)', 2) AS code_num, ingot.regexp_extract(code, '[A-Z]+') AS code_prefix,
   ingot.regexp_matches(code, '^[A-Z]{3}-\\d+$') AS code_ok,
-  ingot.sha256(code) AS code_sha, ingot.array_length(split(code, '-')) AS code_parts
+  ingot.sha256(code) AS code_sha, ingot.array_length(split(code, '-')) AS code_parts,
+  'it''s' AS quoted
 FROM (VALUES
   (1, DATE '2024-02-29', TIMESTAMP '2024-02-29 23:59:59.5', 0, '2024-02-29', '29/02/2024 23:59:59', 'ABC-123'),
   (2, DATE '2024-01-31', TIMESTAMP '1969-12-31 23:59:59.5', -1, '2024-2-3', '31/12/1969 23:59:59', 'abc-1'),
@@ -127,6 +128,7 @@ describe('portable functions and SQL overrides on Spark and DuckDB', { timeout: 
     assert.equal(edge[0]!['formatted'], '2024-02-29T23:59:59.500000 Thu Feb 060');
     assert.equal(edge[0]!['formatted_date'], 'Thursday 29 February 2024, 100%');
     assert.equal(edge[0]!['ts_plus_25h'], '2024-03-02 00:59:59.5+00');
+    assert.equal(edge[0]!['quoted'], "it's");
     assert.equal(edge[0]!['code_sha'], '4d156d7bc9c38c000aa1e5b06e46e1f40cafe651f3cabfae9bad48803baf17bf');
     // month ends clamp, boundaries count, times before 1970 floor, unpadded or impossible dates do not parse
     assert.deepEqual(pick(edge[1]!, 'next_month', 'months_to_march', 'epoch_s', 'epoch_ms', 'from_s', 'parsed_date', 'parsed_ts', 'code_ok', 'code_prefix'), {
