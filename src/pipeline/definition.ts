@@ -114,7 +114,8 @@ export interface DatasetDefinition {
   description?: string;
   /**
    * A SELECT over other datasets (`layer.table`). Templates: `{{start}}`, `{{end}}` (DATE literals
-   * bounding the run's interval, end exclusive), `{{logical_date}}`, `{{run_id}}`.
+   * bounding the run's interval, end exclusive), `{{logical_date}}`, `{{run_id}}`. Portable
+   * functions (`ingot.date_trunc('month', d)`...) are rewritten for the engine running it (docs/engines.md).
    */
   sql?: string;
   /** Raw input for a bronze dataset; rows get lineage columns `_ingested_at`, `_source`, `_run_id`. */
