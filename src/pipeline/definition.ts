@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { archiveSourceSchema, type ArchiveSource } from '../sources/archive-source.js';
 import { httpSourceSchema, type HttpSource } from '../sources/http-source.js';
 import type { DatasetExports } from '../load/export.js';
+import type { EngineName } from './config.js';
 
 /**
  * The definition API: what a user writes in `datasets/*.ts` (or as directives in `.sql` files).
@@ -113,7 +114,8 @@ export interface DatasetDefinition {
   description?: string;
   /**
    * A SELECT over other datasets (`layer.table`). Templates: `{{start}}`, `{{end}}` (DATE literals
-   * bounding the run's interval, end exclusive), `{{logical_date}}`, `{{run_id}}`.
+   * bounding the run's interval, end exclusive), `{{logical_date}}`, `{{run_id}}`. Portable
+   * functions (`ingot.date_trunc('month', d)`...) are rewritten for the engine running it (docs/engines.md).
    */
   sql?: string;
   /** Raw input for a bronze dataset; rows get lineage columns `_ingested_at`, `_source`, `_run_id`. */
@@ -165,7 +167,20 @@ export interface DatasetDefinition {
   exports?: DatasetExports;
   /** The engine running this dataset's SQL (default: the project's, `engine` in ingot.config.ts). Datasets with a `source` read it with DuckDB. */
   engine?: 'duckdb' | 'spark';
+  /**
+   * Per-engine SQL overrides: the query run instead of `sql` when the dataset runs on that engine
+   * (from `datasets/x.spark.sql` next to `x.sql`, or given here). Needs `sql`.
+   */
+  sqlByEngine?: Partial<Record<EngineName, string>>;
 }
+
+/** The SQL `ds` runs on `engine`: its override for that engine (`sqlByEngine`), else `sql` (undefined for a source). */
+export function sqlFor(ds: Pick<DatasetDefinition, 'sql' | 'sqlByEngine'>, engine: EngineName): string | undefined {
+  return ds.sqlByEngine?.[engine] ?? ds.sql;
+}
+
+/** The engines a dataset's SQL can run on (names of `engine` and of SQL overrides). */
+export const ENGINE_NAMES: readonly EngineName[] = ['duckdb', 'spark'];
 
 const identifier = /^[a-z_][a-z0-9_]*$/;
 
@@ -224,6 +239,11 @@ export const datasetSchema = z
     extraColumns: z.enum(['fail', 'drop', 'allow']).optional(),
     onSchemaChange: z.enum(['fail', 'quarantine']).optional(),
     engine: z.enum(['duckdb', 'spark']).optional(),
+    sqlByEngine: z.record(z.string(), z.string().min(1)).superRefine((o, ctx) => {
+      for (const k of Object.keys(o)) {
+        if (!(ENGINE_NAMES as readonly string[]).includes(k)) ctx.addIssue({ code: 'custom', path: [k], message: `unknown engine "${k}" (known: ${ENGINE_NAMES.join(', ')})` });
+      }
+    }).optional(),
     exports: z.object({
       file: z.string().regex(/\.(csv|parquet)$/, 'an export file is a .csv or .parquet path').optional(),
       postgres: z.object({ connection: z.string().min(1), table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, 'schema.table or table') }).strict().optional(),
@@ -248,6 +268,7 @@ export const datasetSchema = z
     path: ['changes', 'insertOnly'],
   })
   .refine((d) => (d.sql === undefined) !== (d.source === undefined), { message: 'give exactly one of sql and source' })
+  .refine((d) => d.sqlByEngine === undefined || d.sql !== undefined, { message: 'SQL overrides (sqlByEngine) need sql: a dataset with a source runs on DuckDB', path: ['sqlByEngine'] })
   .refine((d) => d.landing === undefined || d.source !== undefined, { message: 'landing needs a source', path: ['landing'] })
   .refine((d) => d.materialization !== 'replace partition' || (d.partitionBy?.length ?? 0) > 0, {
     message: "materialization 'replace partition' needs partitionBy",

@@ -1,4 +1,6 @@
 import { IngotError } from '../errors.js';
+import type { EngineName } from './config.js';
+import { sqlFor } from './definition.js';
 import type { LoadedDataset } from './project.js';
 import { renderSql } from './template.js';
 
@@ -21,17 +23,24 @@ export const QUARANTINE_SUFFIX = '_quarantine';
 
 /**
  * Builds the graph from the table references in each dataset's SQL and expectation conditions,
- * as found by `references` (an engine's SQL parser).
- * Errors: DATASET_UNKNOWN naming the dataset and the unknown table; GRAPH_CYCLE naming the cycle.
+ * as found by `references` (an engine's SQL parser), each read as the engine `dialectOf` the
+ * dataset (default DuckDB) runs it: its override for that engine, portable functions rewritten.
+ * Errors: DATASET_UNKNOWN naming the dataset and the unknown table; GRAPH_CYCLE naming the cycle;
+ * DATASET_INVALID for SQL the engine cannot parse.
  */
-export async function buildGraph(datasets: LoadedDataset[], references: (sql: string, dataset: LoadedDataset) => Promise<string[]>): Promise<DatasetGraph> {
+export async function buildGraph(
+  datasets: LoadedDataset[],
+  references: (sql: string, dataset: LoadedDataset) => Promise<string[]>,
+  dialectOf: (dataset: LoadedDataset) => EngineName = () => 'duckdb',
+): Promise<DatasetGraph> {
   const byName = new Map(datasets.map((d) => [d.name, d]));
   const nodes = new Map<string, DatasetNode>();
   for (const d of datasets) {
     const sqls: { sql: string; expectation: boolean }[] = [];
     // a bounded interval: every engine's parser takes its dates
-    const ctx = { interval: { start: '2000-01-01', end: '2000-01-02' }, logicalDate: '2000-01-01', runId: 'graph' };
-    if (d.sql) sqls.push({ sql: renderSql(d.sql, ctx, d.name), expectation: false });
+    const ctx = { interval: { start: '2000-01-01', end: '2000-01-02' }, logicalDate: '2000-01-01', runId: 'graph', dialect: dialectOf(d) };
+    const sql = sqlFor(d, ctx.dialect);
+    if (sql) sqls.push({ sql: renderSql(sql, ctx, d.name), expectation: false });
     for (const e of d.expectations ?? []) sqls.push({ sql: `SELECT * FROM __rows WHERE ${renderSql(e.condition, ctx, d.name)}`, expectation: true });
     const deps = new Set<string>();
     const reads = new Set<string>();

@@ -6,8 +6,8 @@ import type { z } from 'zod';
 import { IngotError } from '../errors.js';
 import { resolveLocation } from '../storage/open.js';
 import { configSchema, type ProjectConfig } from './config.js';
-import { datasetSchema, type DatasetDefinition } from './definition.js';
-import { parseSqlDataset } from './sql-file.js';
+import { datasetSchema, ENGINE_NAMES, type DatasetDefinition } from './definition.js';
+import { parseSqlDataset, parseSqlOverride } from './sql-file.js';
 
 /** A loaded project: its folder, validated configuration, resolved paths and dataset definitions. */
 export interface Project {
@@ -29,8 +29,10 @@ const CONFIG_FILES = ['ingot.config.ts', 'ingot.config.js', 'ingot.config.mjs'];
 /**
  * Loads the project in `dir`: `ingot.config.ts` and every `.ts`/`.sql` file under its datasets
  * folder. `.sql` files are named by their path (`datasets/silver/flights.sql` → `silver.flights`);
- * `.ts` files default-export a dataset or an array of them.
- * Errors: CONFIG_INVALID and DATASET_INVALID naming the file and field.
+ * `.ts` files default-export a dataset or an array of them. `x.<engine>.sql` next to `x.sql` (or
+ * `x.ts` defining one dataset) is that dataset's SQL on that engine (`sqlByEngine`).
+ * Errors: CONFIG_INVALID and DATASET_INVALID naming the file and field; for an override, an
+ * unknown engine, a missing or ambiguous dataset file, or a second override for the same engine.
  */
 export async function loadProject(dir: string): Promise<Project> {
   const root = path.resolve(dir);
@@ -44,8 +46,14 @@ export async function loadProject(dir: string): Promise<Project> {
 
   const datasetsDir = path.resolve(root, config.datasets ?? 'datasets');
   const datasets: LoadedDataset[] = [];
+  const overrides: { file: string; base: string; engine: string }[] = [];
   for (const file of await walk(datasetsDir)) {
     const rel = path.relative(datasetsDir, file);
+    const override = /^(.+)\.([^.]+)\.sql$/.exec(path.basename(file));
+    if (override) {
+      overrides.push({ file, base: path.join(path.dirname(file), override[1]!), engine: override[2]! });
+      continue;
+    }
     const nameFromPath = rel.replace(/\.(sql|ts|js|mjs)$/, '').split(path.sep).join('.');
     let defs: unknown[];
     if (file.endsWith('.sql')) {
@@ -60,6 +68,23 @@ export async function loadProject(dir: string): Promise<Project> {
       if (!result.success) throw new IngotError('DATASET_INVALID', `${file}: ${describeIssues(result.error)}`, { file });
       datasets.push({ ...(result.data as DatasetDefinition), file });
     }
+  }
+  for (const o of overrides) {
+    const fail = (message: string): IngotError => new IngotError('DATASET_INVALID', `${o.file}: ${message}`, { file: o.file });
+    const name = path.basename(o.base);
+    if (!(ENGINE_NAMES as readonly string[]).includes(o.engine)) {
+      throw fail(`unknown engine "${o.engine}" in an SQL override's file name (known: ${ENGINE_NAMES.join(', ')}): name it ${ENGINE_NAMES.map((e) => `${name}.${e}.sql`).join(' or ')}`);
+    }
+    const owners = datasets.filter((d) => d.file.replace(/\.(sql|ts|js|mjs)$/, '') === o.base);
+    if (owners.length !== 1) {
+      throw fail(owners.length === 0
+        ? `an SQL override for engine ${o.engine} needs its dataset next to it (${name}.sql or ${name}.ts)`
+        : `${owners[0]!.file} defines ${owners.length} datasets: give each its overrides in sqlByEngine`);
+    }
+    const owner = owners[0]!;
+    if (owner.source) throw fail(`${owner.name} reads a source, which runs on DuckDB: it has no SQL to override`);
+    if (owner.sqlByEngine?.[o.engine as keyof typeof owner.sqlByEngine] !== undefined) throw fail(`${owner.name} already has SQL for engine ${o.engine} (sqlByEngine in ${owner.file})`);
+    owner.sqlByEngine = { ...owner.sqlByEngine, [o.engine]: parseSqlOverride(await fs.readFile(o.file, 'utf8'), owner.name, o.file) };
   }
   const seen = new Map<string, string>();
   for (const d of datasets) {

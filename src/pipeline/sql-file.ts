@@ -73,3 +73,18 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
   if (Object.keys(exports).length > 0) def['exports'] = exports;
   return def;
 }
+
+/**
+ * Parses an engine's SQL override of a `.sql` dataset (`x.spark.sql` next to `x.sql`): the
+ * SELECT, after comment lines. Directives belong to the dataset's own file: one here is an
+ * error (DATASET_INVALID naming the file and line).
+ */
+export function parseSqlOverride(text: string, name: string, file: string): string {
+  const def = parseSqlDataset(text, name, file);
+  const lines = text.split('\n');
+  const directive = lines.findIndex((l) => /^--\s*(expect\s|[a-z_]+\s*:)/.test(l.trim()));
+  if (directive >= 0 && directive < lines.findIndex((l) => l.trim() !== '' && !l.trim().startsWith('--'))) {
+    throw new IngotError('DATASET_INVALID', `${file}:${directive + 1}: an SQL override holds only the query; directives such as "${lines[directive]!.trim()}" go in the dataset's own file`, { file, row: directive + 1, dataset: name });
+  }
+  return def['sql'] as string;
+}

@@ -1,3 +1,4 @@
+import { translatePortable } from '../engine/portable.js';
 import { IngotError } from '../errors.js';
 import { boundLiteral, type Interval } from './interval.js';
 
@@ -13,11 +14,13 @@ export interface TemplateContext {
 /**
  * Replaces `{{start}}`, `{{end}}` (DATE literals, TIMESTAMP for hours), `{{logical_date}}` (DATE or TIMESTAMP literal, or NULL),
  * `{{run_id}}` (string literal) and `{{this}}` (the dataset's own table as last committed, for
- * expectations: `layer.table`) in `sql`. An unknown template name is an error (DATASET_INVALID).
+ * expectations: `layer.table`) in `sql`, then rewrites its portable functions (`ingot.date_trunc(...)`,
+ * see `translatePortable`) into the SQL of `ctx.dialect`. Errors (DATASET_INVALID): an unknown
+ * template name, a portable function's error.
  */
 export function renderSql(sql: string, ctx: TemplateContext, dataset: string): string {
   const literal = (b: string): string => boundLiteral(ctx.dialect !== 'spark' ? b : b === '-infinity' ? '0001-01-01' : b === 'infinity' ? '9999-12-31' : b);
-  return sql.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_m, name: string) => {
+  const rendered = sql.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_m, name: string) => {
     switch (name) {
       case 'start': return literal(ctx.interval.start);
       case 'end': return literal(ctx.interval.end);
@@ -28,6 +31,7 @@ export function renderSql(sql: string, ctx: TemplateContext, dataset: string): s
         throw new IngotError('DATASET_INVALID', `${dataset}: unknown template {{${name}}} (known: start, end, logical_date, run_id, this)`, { dataset });
     }
   });
+  return translatePortable(rendered, ctx.dialect ?? 'duckdb', dataset);
 }
 
 /**

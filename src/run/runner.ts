@@ -7,8 +7,8 @@ import { s3aConfFromEnv } from '../engine/spark/s3a.js';
 import { resolveEnv } from '../env.js';
 import { IngotError, messageOf } from '../errors.js';
 import { discardCommit, scanFor, stageWrite, Lake } from '../lake.js';
-import { defaultEngine, duckdbSettings } from '../pipeline/config.js';
-import type { DatasetDefinition, Expectation, Source } from '../pipeline/definition.js';
+import { defaultEngine, duckdbSettings, type EngineName } from '../pipeline/config.js';
+import { sqlFor, type DatasetDefinition, type Expectation, type Source } from '../pipeline/definition.js';
 import type { Project } from '../pipeline/project.js';
 import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph, type DatasetNode } from '../pipeline/graph.js';
 import { batchCheckSql, planExpectations } from '../pipeline/expectations.js';
@@ -148,7 +148,7 @@ export class Runner {
         // a lake on S3: Spark reaches it through S3A, pointed at the S3 of this process's AWS environment
         spark = await SparkEngine.open(resolveEnv(url, fail, 'the Spark Connect URL'), project.lake.startsWith('s3://') ? s3aConfFromEnv() : {});
       }
-      const graph = await buildGraph(project.datasets, (sql, d) => engineFor(d, project, engine, spark).references(sql));
+      const graph = await buildGraph(project.datasets, (sql, d) => engineFor(d, project, engine, spark).references(sql), (d) => dialectOf(engineFor(d, project, engine, spark)));
       const lake = new Lake(project.lake, engine);
       return new Runner(project, engine, lake, graph, options.metadata ?? (await openMetadata(project)), !options.metadata, spark);
     } catch (err) {
@@ -270,7 +270,7 @@ export class Runner {
     // a connector's and the schema check's own expectations, and the columns only their quarantined rows keep
     const auto: Expectation[] = [];
     const hidden: string[] = [];
-    const render = (s: string): string => renderSql(s, { interval, logicalDate, runId, dialect: engine.name === 'spark' ? 'spark' : 'duckdb' }, ds.name);
+    const render = (s: string): string => renderSql(s, { interval, logicalDate, runId, dialect: dialectOf(engine) }, ds.name);
     let domainMetadata: DomainWrite[] | undefined;
     if (ds.source) {
       const ctx: SourceContext = { projectDir: this.project.dir, dataset: ds.name, interval, partitionColumn, logicalDate, runId, appends: !full && ds.materialization === 'append' };
@@ -291,7 +291,8 @@ export class Runner {
       domainMetadata = batch.domainMetadata;
       sql = `SELECT *, TIMESTAMPTZ '${startedAt.toISOString()}' AS "_ingested_at", '${runId}' AS "_run_id" FROM "__source"`;
     } else {
-      sql = render(ds.sql!);
+      // the dataset's override for its engine, if any (`x.spark.sql`)
+      sql = render(sqlFor(ds, dialectOf(engine))!);
     }
 
     if (node.reads.includes(ds.name)) await attachCommitted(engine, this.lake.table(ds.name), ds.name, full ? undefined : committed, sql);
@@ -459,6 +460,11 @@ export class Runner {
     await this.spark?.close();
     if (this.ownsMetadata) await this.metadata.close();
   }
+}
+
+/** The SQL dialect of `engine`. */
+function dialectOf(engine: Engine): EngineName {
+  return engine.name === 'spark' ? 'spark' : 'duckdb';
 }
 
 /** The engine running `ds`: DuckDB for a dataset with a source, else the dataset's or the project's engine. */

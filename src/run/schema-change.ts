@@ -1,5 +1,6 @@
 import { quoteIdent, quoteString, type Engine } from '../engine/engine.js';
 import { duckTypeOf } from '../engine/duckdb/types.js';
+import { sparkTypeOf } from '../engine/spark/sql.js';
 import { IngotError, messageOf } from '../errors.js';
 import type { DatasetDefinition, Expectation } from '../pipeline/definition.js';
 import { fieldOf, typeName, type DataType, type StructType } from '../table/schema.js';
@@ -57,10 +58,12 @@ export interface Conformed {
  * (`extraColumns: 'fail'`, the default), is dropped (`'drop'`) or kept (`'allow'`); columns whose
  * names start with `_` (lineage and connector metadata: `_source`, `_ingested_at`, `_line`...)
  * are never extra. A declared type that conflicts with the table's (not a lossless cast) fails.
- * Errors: SCHEMA_MISMATCH; DATASET_INVALID for a declared type DuckDB does not know.
+ * Casts and checks are written in the engine's SQL (its type names: `sqlTypeOf`).
+ * Errors: SCHEMA_MISMATCH; DATASET_INVALID for a declared type the engine does not know.
  */
 export async function conformSchema(engine: Engine, input: ConformInput): Promise<Conformed> {
   const { dataset: ds, table } = input;
+  const typeOf = sqlTypeOf(engine);
   const quarantine = ds.onSchemaChange === 'quarantine';
   const write = await engine.describe(input.sql);
   const exempt = new Set(input.exempt);
@@ -87,7 +90,7 @@ export async function conformSchema(engine: Engine, input: ConformInput): Promis
     const d = declared && fieldOf(declared, f.name)?.type;
     const t = table && fieldOf(table, f.name)?.type;
     if (d !== undefined && t !== undefined && !sameType(d, t) && !losslessCast(d, t)) {
-      throw fail(`column ${f.name} is declared ${duckTypeOf(d)} but the table has it as ${typeName(t)}: change the declaration or rebuild the table (--full-refresh)`, f.name);
+      throw fail(`column ${f.name} is declared ${typeOf(d)} but the table has it as ${typeName(t)}: change the declaration or rebuild the table (--full-refresh)`, f.name);
     }
     const target = t ?? d;
     const col = `__in.${quoteIdent(f.name)}`;
@@ -95,27 +98,27 @@ export async function conformSchema(engine: Engine, input: ConformInput): Promis
       cols.push(col);
       continue;
     }
-    const cast = `CAST(${col} AS ${duckTypeOf(target)}) AS ${quoteIdent(f.name)}`;
+    const cast = `CAST(${col} AS ${typeOf(target)}) AS ${quoteIdent(f.name)}`;
     if (losslessCast(f.type, d ?? target)) {
       cols.push(cast);
       continue;
     }
     const check = d ?? target;
-    const fits = fitsSql(col, f.type, check);
+    const fits = fitsSql(col, f.type, check, typeOf);
     if (!quarantine) {
-      const example = await firstMisfit(engine, input.sql, f.name, fits, write);
+      const example = await firstMisfit(engine, input.sql, f.name, fits, write, typeOf('string'));
       if (example) {
         const where = example.source ?? (input.inputs.length > 0 ? input.inputs.slice(0, 3).join(', ') + (input.inputs.length > 3 ? ` and ${input.inputs.length - 3} more` : '') : undefined);
         const at = where ? ` in ${where}${example.line ? ` line ${example.line}` : ''}` : '';
-        const what = t === undefined ? `the declared type ${duckTypeOf(d!)}` : `the table's type ${typeName(t)}${d ? ` (declared ${duckTypeOf(d)})` : ''}`;
+        const what = t === undefined ? `the declared type ${typeOf(d!)}` : `the table's type ${typeName(t)}${d ? ` (declared ${typeOf(d)})` : ''}`;
         throw fail(`column ${f.name}: value ${example.value} (${typeName(f.type)})${at} does not fit ${what}: set onSchemaChange: 'quarantine' to quarantine such rows${t ? ', or rebuild the table (--full-refresh)' : ''}`, f.name, example.source ?? input.inputs[0]);
       }
       cols.push(cast); // every value fits
       continue;
     }
-    const value = `CASE WHEN ${fits} THEN TRY_CAST(${col} AS ${duckTypeOf(check)}) END`;
-    cols.push(`${sameType(check, target) ? value : `CAST(${value} AS ${duckTypeOf(target)})`} AS ${quoteIdent(f.name)}`);
-    errors.push(`CASE WHEN NOT (${fits}) THEN ${quoteString(`${f.name}: `)} || CAST(${col} AS VARCHAR) || ${quoteString(` (${typeName(f.type)}) does not fit ${duckTypeOf(check)}`)} END`);
+    const value = `CASE WHEN ${fits} THEN TRY_CAST(${col} AS ${typeOf(check)}) END`;
+    cols.push(`${sameType(check, target) ? value : `CAST(${value} AS ${typeOf(target)})`} AS ${quoteIdent(f.name)}`);
+    errors.push(`CASE WHEN NOT (${fits}) THEN ${quoteString(`${f.name}: `)} || CAST(${col} AS ${typeOf('string')}) || ${quoteString(` (${typeName(f.type)}) does not fit ${typeOf(check)}`)} END`);
   }
   const dropped = output.length !== write.fields.filter((f) => !exempt.has(f.name)).length;
   if (!dropped && cols.every((c, i) => c === `__in.${quoteIdent(output[i]!.name)}`)) return { sql: input.sql, expectations: [], quarantineColumns: [] };
@@ -141,10 +144,15 @@ async function declaredTypes(engine: Engine, dataset: string, schema: Record<str
   return { type: 'struct', fields };
 }
 
-/** A row whose `column` does not fit, with its file and line when the rows carry `_source` and `_line`. */
-async function firstMisfit(engine: Engine, sql: string, column: string, fits: string, schema: StructType): Promise<{ value: string; source?: string; line?: string } | undefined> {
-  const extra = ['_source', '_line'].filter((c) => fieldOf(schema, c)).map((c) => `CAST(__in.${quoteIdent(c)} AS VARCHAR) AS ${quoteIdent(c)}`);
-  const [row] = await engine.query(`SELECT CAST(__in.${quoteIdent(column)} AS VARCHAR) AS v${extra.map((e) => `, ${e}`).join('')} FROM (${sql}) AS __in WHERE NOT (${fits}) LIMIT 1`);
+/** The SQL type name of a Delta type in `engine`'s SQL (DuckDB's `VARCHAR`, Spark's `STRING`...). */
+export function sqlTypeOf(engine: Engine): (t: DataType) => string {
+  return engine.name === 'spark' ? sparkTypeOf : duckTypeOf;
+}
+
+/** A row whose `column` does not fit, with its file and line when the rows carry `_source` and `_line`; `text` is the engine's string type. */
+async function firstMisfit(engine: Engine, sql: string, column: string, fits: string, schema: StructType, text: string): Promise<{ value: string; source?: string; line?: string } | undefined> {
+  const extra = ['_source', '_line'].filter((c) => fieldOf(schema, c)).map((c) => `CAST(__in.${quoteIdent(c)} AS ${text}) AS ${quoteIdent(c)}`);
+  const [row] = await engine.query(`SELECT CAST(__in.${quoteIdent(column)} AS ${text}) AS v${extra.map((e) => `, ${e}`).join('')} FROM (${sql}) AS __in WHERE NOT (${fits}) LIMIT 1`);
   if (!row) return undefined;
   return { value: `'${String(row['v'])}'`, ...(row['_source'] ? { source: String(row['_source']) } : {}), ...(row['_line'] ? { line: String(row['_line']) } : {}) };
 }
@@ -186,13 +194,13 @@ export function losslessCast(from: DataType, to: DataType): boolean {
   return to === 'string' && from !== 'binary';
 }
 
-/** SQL that is true when `col` (of type `from`) is NULL or converts to `to` keeping its value. */
-function fitsSql(col: string, from: DataType, to: DataType): string {
-  const target = duckTypeOf(to);
+/** SQL that is true when `col` (of type `from`) is NULL or converts to `to` keeping its value; `typeOf` names types in the engine's SQL. */
+function fitsSql(col: string, from: DataType, to: DataType, typeOf: (t: DataType) => string): string {
+  const target = typeOf(to);
   const cast = `TRY_CAST(${col} AS ${target})`;
   const exact = typeof to === 'string' && (INTEGRAL.includes(to) || decimal(to) !== undefined);
   let keeps: string;
   if (from === 'string') keeps = exact ? ` AND ${cast} = TRY_CAST(${col} AS DOUBLE)` : '';
-  else keeps = ` AND CAST(${cast} AS ${duckTypeOf(from)}) = ${col}`;
+  else keeps = ` AND CAST(${cast} AS ${typeOf(from)}) = ${col}`;
   return `${col} IS NULL OR (${cast} IS NOT NULL${keeps})`;
 }

@@ -1,0 +1,135 @@
+import type { EngineName } from '../pipeline/config.js';
+
+/**
+ * A lexer for the SQL of DuckDB and Spark, just deep enough to rewrite SQL text without breaking
+ * it: every token keeps its exact text, so joining the tokens gives the input back.
+ */
+
+/** A token: `string` a string literal, `quoted` a quoted identifier, `ident` a bare word, `space` whitespace or a comment, `punct` one character. */
+export interface Token {
+  kind: 'space' | 'string' | 'quoted' | 'ident' | 'number' | 'punct';
+  text: string;
+}
+
+/**
+ * Splits `sql` into tokens as `dialect`'s parser reads it:
+ * - `'...'` string literals: `''` inside stays in the literal on both engines; on Spark a
+ *   backslash escapes the next character (`'it\'s'`), on DuckDB only in `E'...'` literals; DuckDB
+ *   also has dollar-quoted strings (`$$...$$`, `$tag$...$tag$`);
+ * - quoted identifiers `"..."` (`""` inside) and, on Spark, `` `...` `` (` `` ` inside);
+ * - comments `-- ...` to the end of the line and `/* ... *\/`, nested on both engines.
+ * An unterminated literal, identifier or comment runs to the end (the engine reports it).
+ */
+export function tokenize(sql: string, dialect: EngineName): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  const n = sql.length;
+  const push = (kind: Token['kind'], end: number): void => {
+    tokens.push({ kind, text: sql.slice(i, end) });
+    i = end;
+  };
+  /** End (exclusive) of a literal opened at `start` with `quote`: a doubled quote stays inside; `backslash`: `\x` too. */
+  const closing = (start: number, quote: string, backslash: boolean): number => {
+    let j = start + 1;
+    while (j < n) {
+      const c = sql[j]!;
+      if (backslash && c === '\\') j += 2;
+      else if (c === quote) {
+        if (sql[j + 1] === quote) j += 2;
+        else return j + 1;
+      } else j++;
+    }
+    return n;
+  };
+  while (i < n) {
+    const c = sql[i]!;
+    const next = sql[i + 1];
+    if (/\s/.test(c)) {
+      let j = i + 1;
+      while (j < n && /\s/.test(sql[j]!)) j++;
+      push('space', j);
+    } else if (c === '-' && next === '-') {
+      const j = sql.indexOf('\n', i);
+      push('space', j < 0 ? n : j);
+    } else if (c === '/' && next === '*') {
+      let depth = 0;
+      let j = i;
+      while (j < n) {
+        if (sql[j] === '/' && sql[j + 1] === '*') { depth++; j += 2; } else if (sql[j] === '*' && sql[j + 1] === '/') {
+          depth--; j += 2;
+          if (depth === 0) break;
+        } else j++;
+      }
+      push('space', Math.min(j, n));
+    } else if (c === "'") {
+      push('string', closing(i, "'", dialect === 'spark'));
+    } else if ((c === 'E' || c === 'e') && next === "'" && dialect === 'duckdb') {
+      push('string', closing(i + 1, "'", true));
+    } else if ((c === 'R' || c === 'r') && (next === "'" || next === '"') && dialect === 'spark') {
+      // a raw literal: no escapes
+      push('string', closing(i + 1, next, false));
+    } else if (c === '$' && dialect === 'duckdb' && /^\$[A-Za-z_]*\$/.test(sql.slice(i, i + 64))) {
+      const tag = /^\$[A-Za-z_]*\$/.exec(sql.slice(i, i + 64))![0];
+      const j = sql.indexOf(tag, i + tag.length);
+      push('string', j < 0 ? n : j + tag.length);
+    } else if (c === '"') {
+      push('quoted', closing(i, '"', false));
+    } else if (c === '`' && dialect === 'spark') {
+      push('quoted', closing(i, '`', false));
+    } else if (/[\p{L}_]/u.test(c)) {
+      let j = i + 1;
+      while (j < n && /[\p{L}\p{N}_$]/u.test(sql[j]!)) j++;
+      push('ident', j);
+    } else if (/[0-9]/.test(c) || (c === '.' && next !== undefined && /[0-9]/.test(next))) {
+      let j = i + 1;
+      while (j < n && /[0-9A-Za-z_.]/.test(sql[j]!)) {
+        // an exponent's sign: 1e-5
+        if (/[eE]/.test(sql[j]!) && /[+-]/.test(sql[j + 1] ?? '')) j++;
+        j++;
+      }
+      push('number', j);
+    } else {
+      push('punct', i + 1);
+    }
+  }
+  return tokens;
+}
+
+/**
+ * The value of string literal `text` as portable SQL reads it: the characters between the
+ * quotes, `''` standing for one quote; backslashes are kept as written (so a regular expression
+ * reads the same on both engines). Dollar-quoted and `E'...'`/`r'...'` literals: their content as is.
+ */
+export function stringValue(text: string): string {
+  const dollar = /^(\$[A-Za-z_]*\$)([\s\S]*)\1$/.exec(text);
+  if (dollar) return dollar[2]!;
+  const body = text.replace(/^[EeRr]/, '');
+  return body.slice(1, body.endsWith(body[0]!) && body.length > 1 ? -1 : undefined).replace(/''/g, "'");
+}
+
+/** A string literal of `value` for `dialect`: `'it''s'` on DuckDB; on Spark, whose literals take backslash escapes and join adjacent literals, `'it\'s'` with backslashes doubled. */
+export function stringLiteral(value: string, dialect: EngineName): string {
+  if (dialect === 'spark') return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/**
+ * A Spark string literal with each doubled quote inside (`'it''s'`, SQL's escape, which DuckDB
+ * reads as one quote) written `\'`: Spark would read it as two adjacent literals, joined
+ * (`its`). Backslash escapes are kept; raw literals (`r'...'`) and other tokens are returned as is.
+ */
+export function sparkQuotes(text: string): string {
+  if (!text.startsWith("'") || !text.includes("''", 1)) return text;
+  let out = "'";
+  for (let i = 1; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\\') {
+      out += text.slice(i, i + 2);
+      i++;
+    } else if (c === "'" && text[i + 1] === "'" && i + 1 < text.length - 1) {
+      out += "\\'";
+      i++;
+    } else out += c;
+  }
+  return out;
+}
