@@ -1,6 +1,6 @@
 /**
  * The race (`npm run bench -- --race`, also part of `npm run bench`): the flights pipeline —
- * daily runs over the first INGOT_BENCH_RACE_DAYS days of 2001 (default 14; 182 is the whole
+ * daily runs over the first INGOT_BENCH_RACE_DAYS days of 2001 (default 31, January; 182 is the whole
  * half year), then a full refresh of every table from all 3,000,000 rows — three ways, one after
  * the other on fresh lakes:
  *
@@ -36,7 +36,7 @@ const OUT = path.join(BENCH, 'out');
 const RACE = path.join(OUT, 'race');
 const CLI = path.join(ROOT, 'dist', 'cli', 'bin.js');
 const FIRST_DAY = '2001-01-01';
-const DAYS = Number(process.env['INGOT_BENCH_RACE_DAYS'] ?? 14);
+const DAYS = Number(process.env['INGOT_BENCH_RACE_DAYS'] ?? 31);
 const GOALS = { duckdbSpeedup: 10, sparkOverhead: 1.2 };
 
 /** Tables compared across the three lakes; gold tables by content too (`content`: the columns, in order). */
