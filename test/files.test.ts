@@ -31,7 +31,7 @@ import { planWrite, type DomainWrite } from '../src/table/write.js';
 import { rebaseTracked, type TrackedFiles } from '../src/sources/files.js';
 import { tempDir } from './fixtures.js';
 import { canonicalRows, prepareSql, readWithDeltaRs, readWithIngot, readWithSpark, REPO_ROOT, writeSql } from './helpers.js';
-import { freePort, startMoto, stopMoto } from './moto.js';
+import { motoEnvironment, type MotoEnvironment } from './moto.js';
 
 const PYTHON = process.env['INGOT_PYTHON'] ?? 'python3';
 const CORPUS = path.resolve(process.env['INGOT_CONFORMANCE_DIR'] ?? path.join(REPO_ROOT, '..', 'shared', 'conformance', 'delta'));
@@ -335,30 +335,17 @@ describe('files source: new and changed files, exactly once', () => {
 
 describe('files source on S3 (moto server)', () => {
   const BUCKET = 'ingot-files';
-  let moto: ChildProcess | undefined;
+  let moto: MotoEnvironment | undefined;
   let dir: string;
   let cleanup: () => Promise<void>;
-  const saved: Record<string, string | undefined> = {};
 
   before(async () => {
     ({ dir, cleanup } = await tempDir('files-s3'));
-    const port = await freePort();
-    moto = await startMoto(port);
-    const env: Record<string, string> = {
-      AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', INGOT_CACHE_DIR: path.join(dir, 'cache'),
-    };
-    for (const [k, v] of Object.entries(env)) {
-      saved[k] = process.env[k];
-      process.env[k] = v;
-    }
+    moto = await motoEnvironment({ INGOT_CACHE_DIR: path.join(dir, 'cache') });
     await (await s3ClientFromEnv()).send(new CreateBucketCommand({ Bucket: BUCKET }));
   });
   after(async () => {
-    await stopMoto(moto);
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    await moto?.stop();
     await cleanup?.();
   });
 

@@ -5,7 +5,6 @@
  * generator's records: first arrival kept per id (file order), lineage columns, the aggregates.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +12,7 @@ import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { Lake } from '../src/lake.js';
 import { generate, MISSING_DAY, write, type LandingFile } from '../examples/media-ingest/generate.js';
 import { cli, ROOT, tempDir } from './fixtures.js';
-import { freePort, startMoto, stopMoto } from './moto.js';
+import { motoEnvironment, type MotoEnvironment } from './moto.js';
 
 const EXAMPLE = path.join(ROOT, 'examples', 'media-ingest');
 const BUCKET = 'media-landing';
@@ -33,11 +32,10 @@ function firstArrivals(files: LandingFile[]): Map<string, { record: Row; file: s
 }
 
 describe('examples/media-ingest on a local S3 server', () => {
-  let moto: ChildProcess | undefined;
+  let moto: MotoEnvironment | undefined;
   let dir: string;
   let cleanup: () => Promise<void>;
   let engine: DuckDBEngine;
-  const saved: Record<string, string | undefined> = {};
   // what landed up to LAST, in arrival order (day, then file name)
   const landed = generate().filter((f) => f.day <= LAST).sort((a, b) => a.key.split('/')[1]!.localeCompare(b.key.split('/')[1]!) || a.key.localeCompare(b.key));
 
@@ -49,16 +47,7 @@ describe('examples/media-ingest on a local S3 server', () => {
 
   before(async () => {
     ({ dir, cleanup } = await tempDir('media'));
-    const port = await freePort();
-    moto = await startMoto(port);
-    const env: Record<string, string> = {
-      AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1',
-      INGOT_CACHE_DIR: path.join(dir, 'cache'), MEDIA_LANDING: `s3://${BUCKET}`,
-    };
-    for (const [k, v] of Object.entries(env)) {
-      saved[k] = process.env[k];
-      process.env[k] = v;
-    }
+    moto = await motoEnvironment({ INGOT_CACHE_DIR: path.join(dir, 'cache'), MEDIA_LANDING: `s3://${BUCKET}` });
     await write(generate().filter((f) => f.day <= LAST), `s3://${BUCKET}`);
     for (const f of ['ingot.config.ts', 'landing.ts', 'datasets']) await fs.cp(path.join(EXAMPLE, f), path.join(dir, f), { recursive: true });
     engine = await DuckDBEngine.open();
@@ -66,11 +55,7 @@ describe('examples/media-ingest on a local S3 server', () => {
 
   after(async () => {
     await engine?.close();
-    await stopMoto(moto);
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    await moto?.stop();
     await cleanup?.();
   });
 

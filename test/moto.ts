@@ -50,3 +50,41 @@ export async function stopMoto(moto: ChildProcess | undefined): Promise<void> {
   await exited;
   clearTimeout(timer);
 }
+
+/** A moto server this process's AWS environment points at (see `motoEnvironment`). */
+export interface MotoEnvironment {
+  /** `http://127.0.0.1:PORT` */
+  endpoint: string;
+  /** The same settings as delta-rs `storage_options`. */
+  storageOptions: Record<string, string>;
+  /** Stops the server and restores the environment variables it set. */
+  stop: () => Promise<void>;
+}
+
+/**
+ * Starts moto on a free port and points this process's AWS environment at it (endpoint, test
+ * credentials, us-east-1), with `extra` variables set too (e.g. INGOT_CACHE_DIR), each restored by
+ * `stop()`.
+ */
+export async function motoEnvironment(extra: Record<string, string> = {}): Promise<MotoEnvironment> {
+  const port = await freePort();
+  const moto = await startMoto(port);
+  const endpoint = `http://127.0.0.1:${port}`;
+  const aws = { AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' };
+  const saved: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries({ ...aws, ...extra })) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
+  return {
+    endpoint,
+    storageOptions: { ...aws, AWS_ALLOW_HTTP: 'true' },
+    stop: async () => {
+      await stopMoto(moto);
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    },
+  };
+}

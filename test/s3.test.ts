@@ -4,7 +4,6 @@
  * pipeline with its lake on S3, and delta-rs reading what ingot wrote there.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +16,7 @@ import { deleteRows } from '../src/table/operations/delete.js';
 import { optimize } from '../src/table/operations/optimize.js';
 import { DeltaTable } from '../src/table/table.js';
 import { cli, flightsProject, tempDir } from './fixtures.js';
-import { freePort, startMoto } from './moto.js';
+import { motoEnvironment, type MotoEnvironment } from './moto.js';
 import { canonicalRows, readWithDeltaRs, readWithIngot, writeSql } from './helpers.js';
 
 const BUCKET = 'ingot-test';
@@ -29,45 +28,23 @@ function sorted(rows: Record<string, unknown>[]): string[] {
 }
 
 describe('the lake on S3 (moto server)', () => {
-  let moto: ChildProcess | undefined;
+  let moto: MotoEnvironment | undefined;
   let dir: string;
   let cleanup: () => Promise<void>;
   let engine: DuckDBEngine;
   let storageOptions: Record<string, string>;
-  const saved: Record<string, string | undefined> = {};
 
   before(async () => {
     ({ dir, cleanup } = await tempDir('s3'));
-    const port = await freePort();
-    moto = await startMoto(port);
-    const env: Record<string, string> = {
-      AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1',
-      INGOT_CACHE_DIR: path.join(dir, 'cache'),
-    };
-    for (const [k, v] of Object.entries(env)) {
-      saved[k] = process.env[k];
-      process.env[k] = v;
-    }
-    storageOptions = {
-      AWS_ENDPOINT_URL: env['AWS_ENDPOINT_URL']!, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_ALLOW_HTTP: 'true',
-    };
+    moto = await motoEnvironment({ INGOT_CACHE_DIR: path.join(dir, 'cache') });
+    ({ storageOptions } = moto);
     await (await s3ClientFromEnv()).send(new CreateBucketCommand({ Bucket: BUCKET }));
     engine = await DuckDBEngine.open();
   });
 
   after(async () => {
     await engine?.close();
-    if (moto && moto.exitCode === null && moto.signalCode === null) {
-      const exited = new Promise((resolve) => moto!.once('exit', resolve));
-      moto.kill('SIGTERM');
-      const timer = setTimeout(() => moto!.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    await moto?.stop();
     await cleanup?.();
   });
 

@@ -8,7 +8,6 @@
  * DuckDB alone, and delta-rs reads every table from S3.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -23,7 +22,7 @@ import { openStore } from '../src/storage/open.js';
 import { s3ClientFromEnv } from '../src/storage/s3.js';
 import { tempDir } from './fixtures.js';
 import { readWithDeltaRs } from './helpers.js';
-import { freePort, startMoto, stopMoto } from './moto.js';
+import { motoEnvironment, type MotoEnvironment } from './moto.js';
 import { startSparkConnect, type SparkConnectServer } from './spark-connect-server.js';
 
 const BUCKET = 'ingot-spark';
@@ -59,37 +58,23 @@ SELECT day, customer, count(*) AS orders, sum(doubled) AS doubled FROM silver.or
 }
 
 describe('a lake on S3 shared by the DuckDB and Spark engines', { timeout: 900_000 }, () => {
-  let moto: ChildProcess | undefined;
+  let moto: MotoEnvironment | undefined;
   let server: SparkConnectServer | undefined;
   let dir: string;
   let cleanup: () => Promise<void>;
   let storageOptions: Record<string, string>;
-  const saved: Record<string, string | undefined> = {};
 
   before(async () => {
     ({ dir, cleanup } = await tempDir('spark-s3'));
-    const port = await freePort();
-    moto = await startMoto(port);
-    const env: Record<string, string> = {
-      AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1',
-      INGOT_CACHE_DIR: path.join(dir, 'cache'),
-    };
-    for (const [k, v] of Object.entries(env)) {
-      saved[k] = process.env[k];
-      process.env[k] = v;
-    }
-    storageOptions = { AWS_ENDPOINT_URL: env['AWS_ENDPOINT_URL']!, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_ALLOW_HTTP: 'true' };
+    moto = await motoEnvironment({ INGOT_CACHE_DIR: path.join(dir, 'cache') });
+    ({ storageOptions } = moto);
     await (await s3ClientFromEnv()).send(new CreateBucketCommand({ Bucket: BUCKET }));
     server = await startSparkConnect({}, { s3a: true });
     process.env['INGOT_TEST_SPARK_REMOTE'] = server.url;
   });
   after(async () => {
     await server?.stop();
-    await stopMoto(moto);
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    await moto?.stop();
     await cleanup?.();
   });
 
