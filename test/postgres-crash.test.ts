@@ -3,7 +3,8 @@
  * real PostgreSQL table and loads them incrementally (cursor `id`, append) into a real project,
  * in a loop, and is killed with SIGKILL at random moments: while it reads the source, after its
  * data files are written but before the commit, after the commit. After every kill the table must
- * hold exactly the PostgreSQL rows up to its greatest id, each once; after the last kill a clean
+ * hold exactly the PostgreSQL rows up to its greatest id, each once (every fifth kill waits for the
+ * first new data file, so that short window is hit for sure); after the last kill a clean
  * run must leave the table with exactly every PostgreSQL row, each once (ids compared one by one).
  * Delays come from a seeded generator (INGOT_CRASH_SEED), so a failure names the seed and kill.
  */
@@ -121,7 +122,14 @@ test(`a PostgreSQL load killed with SIGKILL ${KILLS} times loads every row exact
     await Promise.race([reached, closed]);
     // a run loads what earlier kills left unloaded too: it takes longer in proportion
     const scale = Number(lastMax === undefined ? 1 : (BigInt(lines.find((l) => l.startsWith('inserted '))?.split(' ')[1] ?? '0') - lastMax)) / ROWS;
-    if (kill > 1) await new Promise((r) => setTimeout(r, (SPREAD[0] + random() * (SPREAD[1] - SPREAD[0])) * runMs * Math.max(1, scale)));
+    const delay = (SPREAD[0] + random() * (SPREAD[1] - SPREAD[0])) * runMs * Math.max(1, scale);
+    if (kill > 1 && kill % 5 === 0) {
+      // every fifth kill aims at the short window between the data files and the commit: as soon as a new file appears
+      const end = Date.now() + 3 * delay;
+      while (Date.now() < end && (await orphanFiles(location)).length <= orphans) await new Promise((r) => setTimeout(r, 5));
+    } else if (kill > 1) {
+      await new Promise((r) => setTimeout(r, delay));
+    }
     child.kill('SIGKILL');
     const [code, signal] = await closed;
     assert.equal(signal, 'SIGKILL', `${where}: the loader exited by itself (code ${code}): ${stderr}`);
