@@ -77,7 +77,7 @@ describe('examples/game-sessions', () => {
   before(async () => {
     ({ dir, cleanup } = await tempDir('game-sessions'));
     await fs.mkdir(path.join(dir, 'data'));
-    await fs.writeFile(path.join(dir, 'data', 'game-sessions.zip'), zipOf(files));
+    await fs.writeFile(path.join(dir, 'data', 'game-sessions.zip'), await zipOf(files));
     upstream = await serveZip(path.join(dir, 'data', 'game-sessions.zip'));
     process.env['GAME_SESSIONS_URL'] = upstream.url;
     for (const f of ['ingot.config.ts', 'datasets']) await fs.cp(path.join(EXAMPLE, f), path.join(dir, f), { recursive: true });

@@ -40,7 +40,7 @@ describe('examples/game-sessions on Spark', { timeout: 900_000 }, () => {
 
   before(async () => {
     ({ dir, cleanup } = await tempDir('spark-game-sessions'));
-    await fs.writeFile(path.join(dir, 'game-sessions.zip'), zipOf(generate()));
+    await fs.writeFile(path.join(dir, 'game-sessions.zip'), await zipOf(generate()));
     upstream = await serveZip(path.join(dir, 'game-sessions.zip'));
     process.env['GAME_SESSIONS_URL'] = upstream.url;
     server = await startSparkConnect();

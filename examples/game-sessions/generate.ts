@@ -19,7 +19,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { crc32, deflateRawSync } from 'node:zlib';
+import { ZipFile } from 'yazl';
 import { seeded } from '../seeded.js';
 
 /** One event as delivered (a JSON line). */
@@ -137,65 +137,23 @@ export const memberOf = (date: string): string => `events/date=${date}/events.js
 export const jsonLines = (events: SessionEvent[]): string => events.map((e) => JSON.stringify(e)).join('\n') + '\n';
 
 /**
- * A zip archive (PKWARE APPNOTE 6.3: local headers, deflated data, central directory, end
- * record; no zip64, so under 4 GiB) holding each file as `memberOf(date)`. Entries carry a fixed
- * modification time (2017-01-01 00:00), so the same files always give the same bytes.
+ * A zip archive (yazl, deflated) holding each file as `memberOf(date)`. Entries carry a fixed
+ * modification time (2017-01-01 00:00 UTC), so the same files always give the same bytes.
  */
-export function zipOf(files: DataFile[]): Buffer {
-  const parts: Buffer[] = [];
-  const central: Buffer[] = [];
-  let offset = 0;
-  const dosTime = 0;
-  const dosDate = ((2017 - 1980) << 9) | (1 << 5) | 1;
-  for (const f of files) {
-    const name = Buffer.from(memberOf(f.date), 'utf8');
-    const data = Buffer.from(jsonLines(f.events), 'utf8');
-    const packed = deflateRawSync(data, { level: 6 });
-    const crc = crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4); // version needed: 2.0 (deflate)
-    local.writeUInt16LE(0x0800, 6); // flags: names are UTF-8
-    local.writeUInt16LE(8, 8); // deflate
-    local.writeUInt16LE(dosTime, 10);
-    local.writeUInt16LE(dosDate, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(packed.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
-    const entry = Buffer.alloc(46);
-    entry.writeUInt32LE(0x02014b50, 0);
-    entry.writeUInt16LE(20, 4); // made by: 2.0, MS-DOS attributes
-    entry.writeUInt16LE(20, 6);
-    entry.writeUInt16LE(0x0800, 8);
-    entry.writeUInt16LE(8, 10);
-    entry.writeUInt16LE(dosTime, 12);
-    entry.writeUInt16LE(dosDate, 14);
-    entry.writeUInt32LE(crc, 16);
-    entry.writeUInt32LE(packed.length, 20);
-    entry.writeUInt32LE(data.length, 24);
-    entry.writeUInt16LE(name.length, 28);
-    entry.writeUInt32LE(offset, 42); // extra, comment, disk, attributes: 0
-    central.push(entry, name);
-    parts.push(local, name, packed);
-    offset += local.length + name.length + packed.length;
-  }
-  const directory = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(files.length, 8);
-  end.writeUInt16LE(files.length, 10);
-  end.writeUInt32LE(directory.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...parts, directory, end]);
+export async function zipOf(files: DataFile[]): Promise<Buffer> {
+  const zip = new ZipFile();
+  for (const f of files) zip.addBuffer(Buffer.from(jsonLines(f.events), 'utf8'), memberOf(f.date), { mtime: new Date('2017-01-01T00:00:00Z') });
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const chunk of zip.outputStream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 /** Generates the data and writes the zip to `file`; returns the files. */
 export async function writeZip(file: string, options: GenerateOptions = {}): Promise<DataFile[]> {
   const files = generate(options);
   await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(file, zipOf(files));
+  await fs.writeFile(file, await zipOf(files));
   return files;
 }
 
