@@ -29,14 +29,8 @@ export interface SparkConnectServer {
   stop: () => Promise<void>;
 }
 
-const LOG4J2 = `rootLogger.level = error
-rootLogger.appenderRef.stderr.ref = console
-appender.console.type = Console
-appender.console.name = console
-appender.console.target = SYSTEM_ERR
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
-`;
+/** Spark logs errors only, to stderr (shared with test/reference/read_spark.py). */
+const LOG4J2 = path.join(path.dirname(fileURLToPath(import.meta.url)), 'reference', 'log4j2.properties');
 
 /** The pyspark package folder (`python3 -c 'import pyspark'`). Throws when pyspark is not installed. */
 export function pysparkHome(): string {
@@ -133,7 +127,6 @@ export async function startSparkConnect(conf: Record<string, string> = {}, optio
   const connectJar = readdirSync(path.join(home, 'jars')).find((f) => f.startsWith('spark-connect_'));
   if (!connectJar) throw new Error(`no spark-connect jar in ${home}/jars: pyspark 4 ships one`);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ingot-spark-connect-'));
-  await fs.writeFile(path.join(dir, 'log4j2.properties'), LOG4J2);
   const port = await freePort();
   const confs = {
     'spark.connect.grpc.binding.address': '127.0.0.1',
@@ -148,7 +141,7 @@ export async function startSparkConnect(conf: Record<string, string> = {}, optio
     'spark.local.dir': dir,
     'spark.ui.enabled': 'false',
     'spark.ui.showConsoleProgress': 'false',
-    'spark.driver.extraJavaOptions': `-Duser.timezone=UTC -Dlog4j2.configurationFile=file:${path.join(dir, 'log4j2.properties')}`,
+    'spark.driver.extraJavaOptions': `-Duser.timezone=UTC -Dlog4j2.configurationFile=file:${LOG4J2}`,
     ...conf,
   };
   const args = [

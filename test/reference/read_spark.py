@@ -34,14 +34,8 @@ import time
 
 from canonical import table_json  # the JSON form shared with read_delta.py
 
-LOG4J2 = """rootLogger.level = error
-rootLogger.appenderRef.stderr.ref = console
-appender.console.type = Console
-appender.console.name = console
-appender.console.target = SYSTEM_ERR
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
-"""
+# Spark logs errors only, to stderr (shared with test/spark-connect-server.ts)
+LOG4J2 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2.properties")
 
 
 class NotInstalled(Exception):
@@ -66,9 +60,6 @@ def spark_session(app):
         raise NotInstalled(f"{err}: install Spark with `pip install -r test/reference/requirements.txt`") from err
 
     scratch = tempfile.mkdtemp(prefix="ingot-spark-")
-    log4j = os.path.join(scratch, "log4j2.properties")
-    with open(log4j, "w") as f:
-        f.write(LOG4J2)
     builder = (
         SparkSession.builder.master("local[2]").appName(app)
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
@@ -77,7 +68,7 @@ def spark_session(app):
         .config("spark.default.parallelism", "2")
         .config("spark.databricks.delta.snapshotPartitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.extraJavaOptions", f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{log4j}")
+        .config("spark.driver.extraJavaOptions", f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{LOG4J2}")
         .config("spark.sql.warehouse.dir", os.path.join(scratch, "warehouse"))
         .config("spark.local.dir", scratch)
         .config("spark.ui.enabled", "false")
