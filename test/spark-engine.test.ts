@@ -61,7 +61,7 @@ describe('Spark engine', { timeout: 600_000 }, () => {
     assert.deepEqual((await spark.query('SELECT id, writer, amount FROM silver.events ORDER BY id')), [{ id: 1, writer: 'duck', amount: '1.25' }, { id: 2, writer: 'duck', amount: '2.50' }]);
 
     // version 1: Spark appends through Delta Lake (INSERT), with the run's txn
-    const append = { location, log: table, mode: 'append' as const, partitionBy: ['day'], txn: { appId: 'ingot:2024-01-03', version: 7 }, parameters: { runId: 'r1' } };
+    const append = { table, mode: 'append' as const, partitionBy: ['day'], txn: { appId: 'ingot:2024-01-03', version: 7 }, parameters: { runId: 'r1' } };
     const sql = "SELECT DATE '2024-01-03' AS day, 3 AS id, 'spark' AS writer, CAST(3.75 AS DECIMAL(10,2)) AS amount";
     assert.deepEqual(await spark.commit(sql, append), { version: 1, rows: 1 });
     // a rerun of the same run commits nothing (Delta's idempotent writes)
@@ -73,7 +73,7 @@ describe('Spark engine', { timeout: 600_000 }, () => {
 
     // version 2: Spark replaces one day (INSERT INTO ... REPLACE WHERE) and adds a column
     assert.deepEqual(await spark.commit("SELECT DATE '2024-01-02' AS day, 20 AS id, 'spark' AS writer, CAST(20 AS DECIMAL(10,2)) AS amount, 'x' AS note", {
-      location, log: table, mode: 'replace', replaceWhere: "day >= DATE '2024-01-02' AND day < DATE '2024-01-03'", partitionBy: ['day'], mergeSchema: true, txn: { appId: 'ingot:2024-01-02', version: 8 },
+      table, mode: 'replace', replaceWhere: "day >= DATE '2024-01-02' AND day < DATE '2024-01-03'", partitionBy: ['day'], mergeSchema: true, txn: { appId: 'ingot:2024-01-02', version: 8 },
     }), { version: 2, rows: 1 });
 
     // version 3: DuckDB appends to the table Spark wrote, through ingot's table layer
@@ -81,7 +81,7 @@ describe('Spark engine', { timeout: 600_000 }, () => {
 
     // version 4: Spark merges (MERGE INTO): updates id 4, inserts id 5
     assert.deepEqual(await spark.commit("SELECT DATE '2024-01-04' AS day, 4 AS id, 'spark' AS writer, CAST(44 AS DECIMAL(10,2)) AS amount, 'merged' AS note UNION ALL SELECT DATE '2024-01-05', 5, 'spark', CAST(5 AS DECIMAL(10,2)), NULL", {
-      location, log: table, mode: 'merge', merge: { on: 'target.id = source.id', whenMatched: [{ update: '*' }], whenNotMatched: [{ insert: '*' }] }, partitionBy: [], txn: { appId: 'ingot:2024-01-05', version: 10 },
+      table, mode: 'merge', merge: { on: 'target.id = source.id', whenMatched: [{ update: '*' }], whenNotMatched: [{ insert: '*' }] }, partitionBy: [], txn: { appId: 'ingot:2024-01-05', version: 10 },
     }), { version: 4, rows: 2 });
 
     const expected = [
@@ -110,7 +110,7 @@ describe('Spark engine', { timeout: 600_000 }, () => {
   it('creates and fully refreshes a table through Delta Lake', async () => {
     const location = path.join(dir, 'gold', 'totals');
     const table = localTable(location);
-    const full = { location, log: table, mode: 'overwrite' as const, partitionBy: [], overwriteSchema: true, txn: { appId: 'ingot:full', version: 1 } };
+    const full = { table, mode: 'overwrite' as const, partitionBy: [], overwriteSchema: true, txn: { appId: 'ingot:full', version: 1 } };
     assert.deepEqual(await spark.commit('SELECT id % 2 AS k, count(*) AS n FROM range(10) GROUP BY 1', full), { version: 0, rows: 2 });
     assert.deepEqual(await spark.commit("SELECT 'all' AS k, 10L AS n, 1.5D AS avg", { ...full, txn: { appId: 'ingot:full', version: 2 } }), { version: 1, rows: 1 });
     const snap = await table.snapshot();
@@ -121,8 +121,8 @@ describe('Spark engine', { timeout: 600_000 }, () => {
   it('reports a failing write with Spark\'s message and leaves the table as it was', async () => {
     const location = path.join(dir, 'silver', 'strict');
     const table = localTable(location);
-    await spark.commit('SELECT 1 AS id', { location, log: table, mode: 'append', partitionBy: [], txn: { appId: 'a', version: 1 } });
-    await assert.rejects(spark.commit("SELECT CAST('nope' AS INT) AS id", { location, log: table, mode: 'append', partitionBy: [], txn: { appId: 'a', version: 2 } }),
+    await spark.commit('SELECT 1 AS id', { table, mode: 'append', partitionBy: [], txn: { appId: 'a', version: 1 } });
+    await assert.rejects(spark.commit("SELECT CAST('nope' AS INT) AS id", { table, mode: 'append', partitionBy: [], txn: { appId: 'a', version: 2 } }),
       (e: unknown) => e instanceof IngotError && e.code === 'SQL_ERROR' && e.context.errorClass === 'CAST_INVALID_INPUT' && /'nope'/.test(e.message));
     assert.equal((await table.snapshot()).version, 0);
   });

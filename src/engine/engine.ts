@@ -78,10 +78,12 @@ export interface WriteTarget {
  * the Delta log is then written by that engine's Delta implementation.
  */
 export interface TableCommit {
-  /** Table root as the engine reads and writes it: a path the engine's server shares, or `s3://bucket/key`. */
-  location: string;
-  /** The same table as ingot reads it: where the engine learns what its commit did (its log, not a query). */
-  log: DeltaTable;
+  /**
+   * The table as ingot reads it: its `location` (a path the engine's server shares, or
+   * `s3://bucket/key`) is where the engine writes, and its log where the engine learns what its
+   * commit did (a file read, not a query).
+   */
+  table: DeltaTable;
   /** `replace`: the rows matching `replaceWhere` are replaced; `merge`: see `merge`. */
   mode: WriteMode | 'merge';
   /** `replace`: a predicate in the engine's SQL over the table's columns (the run's interval). */
@@ -133,7 +135,7 @@ export interface Engine {
   write(sql: string, target: WriteTarget): Promise<DataFile[]>;
   /**
    * Present on engines that commit to Delta themselves (Spark): writes the rows of `sql` into
-   * the table at `target.location` and commits, creating the table if absent. Returns undefined
+   * the table at `target.table.location` and commits, creating the table if absent. Returns undefined
    * when the table already had `target.txn` (nothing written). Errors: SQL_ERROR (with the
    * engine's error class), SCHEMA_MISMATCH.
    */

@@ -115,7 +115,7 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
     const write = async (query: string): Promise<KeyedWrite> => {
       const out = await engine.stage(OUT, query);
       if (engine.commit) {
-        const done = await engine.commit(`SELECT * FROM ${quoteIdent(OUT)}`, { location: table.location, log: table, mode: 'overwrite', overwriteSchema: true, partitionBy: options.partitionBy, txn: options.txn, parameters: options.parameters });
+        const done = await engine.commit(`SELECT * FROM ${quoteIdent(OUT)}`, { table, mode: 'overwrite', overwriteSchema: true, partitionBy: options.partitionBy, txn: options.txn, parameters: options.parameters });
         return { ...(done ? { committed: done.version } : {}), rows: out.rows, batchRows: batch.rows };
       }
       const w = await stageWrite(engine, table, base, `SELECT * FROM ${OUT}`, {
@@ -127,7 +127,7 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
     const mergeInto = async (merge: MergeOptions): Promise<KeyedWrite> => {
       if (engine.commit) {
         const { source, ...clauses } = merge;
-        const done = await engine.commit(source, { location: table.location, log: table, mode: 'merge', merge: { ...clauses, mergeSchema: stored }, partitionBy: options.partitionBy, txn: options.txn, parameters: options.parameters });
+        const done = await engine.commit(source, { table, mode: 'merge', merge: { ...clauses, mergeSchema: stored }, partitionBy: options.partitionBy, txn: options.txn, parameters: options.parameters });
         return { ...(done ? { committed: done.version } : {}), rows: done?.rows ?? 0, batchRows: batch.rows };
       }
       const plan = await prepareMerge(table, engine, { ...merge, mergeSchema: stored }, base!, options.txn);

@@ -378,7 +378,7 @@ export class Runner {
       }
       if (engine.commit && !(own && isKeyed(ds))) {
         const done = await engine.commit(query, {
-          location: table.location, log: table, mode, ...(replaceWhere ? { replaceWhere: filtersToSql(replaceWhere) } : {}), partitionBy: ds.partitionBy ?? [],
+          table, mode, ...(replaceWhere ? { replaceWhere: filtersToSql(replaceWhere) } : {}), partitionBy: ds.partitionBy ?? [],
           mergeSchema: !full, overwriteSchema: full, txn, parameters,
         }).catch((err: unknown) => { throw fail('SQL_ERROR', messageOf(err), err); });
         if (own) committedVersion = done?.version;

@@ -130,8 +130,8 @@ export class SparkEngine implements Engine {
   }
 
   async commit(sql: string, target: TableCommit): Promise<CommittedWrite | undefined> {
-    const exists = await target.log.exists();
-    const table = deltaPath(sparkLocation(target.location));
+    const exists = await target.table.exists();
+    const table = deltaPath(sparkLocation(target.table.location));
     const nonce = randomUUID();
     const partitioned = target.partitionBy.length ? ` PARTITIONED BY (${target.partitionBy.map(sparkIdent).join(', ')})` : '';
     let statement: string;
@@ -170,7 +170,7 @@ export class SparkEngine implements Engine {
     } finally {
       await this.client.setConf(Object.fromEntries(Object.keys(confs).map((k) => [k, null])));
     }
-    const [last] = await target.log.history(1);
+    const [last] = await target.table.history(1);
     // Delta skipped the write when the table already had the txn: the latest commit is another's
     if (!last || (JSON.parse(last.userMetadata ?? '{}') as { write?: string }).write !== nonce) return undefined;
     const { version } = last;
