@@ -18,7 +18,7 @@ export async function freePort(): Promise<number> {
  * (what `python3 -m moto.server` runs, with `threaded=False`): moto checks If-None-Match and then
  * stores the object in two steps, which only serialized requests make atomic, as S3 is.
  */
-export async function startMoto(port: number): Promise<ChildProcess> {
+async function startMoto(port: number): Promise<ChildProcess> {
   const code = 'import sys; from werkzeug.serving import run_simple; from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app; '
     + 'run_simple("127.0.0.1", int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False)';
   const proc = spawn(PYTHON, ['-c', code, String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -42,7 +42,7 @@ export async function startMoto(port: number): Promise<ChildProcess> {
 }
 
 /** Stops a moto server started by `startMoto` (SIGTERM, then SIGKILL after 5 s). */
-export async function stopMoto(moto: ChildProcess | undefined): Promise<void> {
+async function stopMoto(moto: ChildProcess | undefined): Promise<void> {
   if (!moto || moto.exitCode !== null || moto.signalCode !== null) return;
   const exited = new Promise((resolve) => moto.once('exit', resolve));
   moto.kill('SIGTERM');
