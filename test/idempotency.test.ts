@@ -60,8 +60,12 @@ describe('retrying a run', () => {
     // an attempt older than the committed one is not applied over it; a new run is
     await runner.run('2024-05-01', { identity: { runId: 'stale', startedAt: new Date(startedAt.getTime() - 1000) } });
     assert.deepEqual(await rows(), [3, 3]);
-    await runner.run('2024-05-01');
-    assert.deepEqual(await rows(), [6, 6], 'a new run of the same date appends again');
+    // a new run of the same date finds it up to date and commits nothing; forced (--rerun), it appends again
+    const rerun = await runner.run('2024-05-01');
+    assert.deepEqual(rerun.datasets.map((d) => [d.dataset, d.status, d.reason]), [['bronze.events', 'skipped', 'up to date'], ['gold.totals', 'skipped', 'up to date']]);
+    assert.deepEqual(await rows(), [3, 3]);
+    await runner.run('2024-05-01', { force: true });
+    assert.deepEqual(await rows(), [6, 6], 'a forced run of the same date appends again');
   });
 });
 

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { translatePortable } from '../src/engine/portable.js';
 import { tokenize } from '../src/engine/sql-tokens.js';
+import { dialectOf } from '../src/engine/registry.js';
 import { IngotError } from '../src/errors.js';
 import { Lake, queryLake } from '../src/lake.js';
 import { loadProject } from '../src/pipeline/project.js';
@@ -19,41 +20,43 @@ const invalid = (pattern: RegExp) => (e: unknown): boolean => {
   return true;
 };
 
+const D = { duckdb: dialectOf('duckdb'), spark: dialectOf('spark') };
+
 describe('portable functions', () => {
   it('tokenizes without losing a character, as each engine reads literals', () => {
     const sql = "SELECT 'it''s', E'a\\'b', $x$ingot.sha256(1)$x$, \"q\"\"\" /* a /* nested */ comment */ -- ingot.x(\n, `b`, 1.5e-3 FROM t";
-    for (const dialect of ['duckdb', 'spark'] as const) assert.equal(tokenize(sql, dialect).map((t) => t.text).join(''), sql);
+    for (const dialect of ['duckdb', 'spark'] as const) assert.equal(tokenize(sql, D[dialect].lex).map((t) => t.text).join(''), sql);
     // Spark reads a backslash as an escape, DuckDB does not
-    assert.deepEqual(tokenize("'a\\'b'", 'spark').map((t) => t.kind), ['string']);
-    assert.deepEqual(tokenize("'a\\'b'", 'duckdb').map((t) => t.kind), ['string', 'ident', 'string']);
-    assert.deepEqual(tokenize('/* a /* b */ c */x', 'duckdb').map((t) => t.text), ['/* a /* b */ c */', 'x']);
+    assert.deepEqual(tokenize("'a\\'b'", D.spark.lex).map((t) => t.kind), ['string']);
+    assert.deepEqual(tokenize("'a\\'b'", D.duckdb.lex).map((t) => t.kind), ['string', 'ident', 'string']);
+    assert.deepEqual(tokenize('/* a /* b */ c */x', D.duckdb.lex).map((t) => t.text), ['/* a /* b */ c */', 'x']);
   });
 
   it('rewrites calls per engine, leaving literals, quoted identifiers, comments and other names alone', () => {
     const sql = "SELECT ingot.sha256(name) AS h, 'ingot.sha256(x)' AS s, \"ingot.sha256(x)\" AS q, x.ingot.sha256(y) AS z /* ingot.sha256(x) */ -- ingot.sha256(x)\nFROM t";
-    assert.equal(translatePortable(sql, 'duckdb', 'gold.x'),
+    assert.equal(translatePortable(sql, D.duckdb, 'gold.x'),
       "SELECT sha256(name) AS h, 'ingot.sha256(x)' AS s, \"ingot.sha256(x)\" AS q, x.ingot.sha256(y) AS z /* ingot.sha256(x) */ -- ingot.sha256(x)\nFROM t");
-    assert.equal(translatePortable(sql, 'spark', 'gold.x'),
+    assert.equal(translatePortable(sql, D.spark, 'gold.x'),
       "SELECT sha2(name, 256) AS h, 'ingot.sha256(x)' AS s, \"ingot.sha256(x)\" AS q, x.ingot.sha256(y) AS z /* ingot.sha256(x) */ -- ingot.sha256(x)\nFROM t");
     // nested calls, argument expressions kept in parentheses, case-insensitive names
-    assert.equal(translatePortable("INGOT.Date_Trunc('Month', ingot.parse_date(a || '-01', '%Y-%m-%d'))", 'spark', 'gold.x'),
+    assert.equal(translatePortable("INGOT.Date_Trunc('Month', ingot.parse_date(a || '-01', '%Y-%m-%d'))", D.spark, 'gold.x'),
       "CAST(date_trunc('month', (CAST(CASE WHEN date_format(try_to_timestamp((a || '-01'), 'yyyy-MM-dd'), 'yyyy-MM-dd') = (a || '-01') THEN try_to_timestamp((a || '-01'), 'yyyy-MM-dd') END AS DATE))) AS DATE)");
     // a regular expression's backslashes mean the same on Spark, whose literals take escapes
-    assert.equal(translatePortable("ingot.regexp_extract(s, '(\\d+)''', 1)", 'spark', 'gold.x'), "regexp_extract(s, '(\\\\d+)\\'', 1)");
-    assert.equal(translatePortable("ingot.regexp_extract(s, '(\\d+)''')", 'duckdb', 'gold.x'), "regexp_extract(s, '(\\d+)''', 0)");
+    assert.equal(translatePortable("ingot.regexp_extract(s, '(\\d+)''', 1)", D.spark, 'gold.x'), "regexp_extract(s, '(\\\\d+)\\'', 1)");
+    assert.equal(translatePortable("ingot.regexp_extract(s, '(\\d+)''')", D.duckdb, 'gold.x'), "regexp_extract(s, '(\\d+)''', 0)");
     // a strftime format becomes a Spark pattern, letters quoted
-    assert.equal(translatePortable("ingot.strftime(ts, '%Y-%m-%dT%H:%M at %% %j')", 'spark', 'gold.x'), "date_format(ts, 'yyyy-MM-dd\\'T\\'HH:mm\\' at % \\'DDD')");
+    assert.equal(translatePortable("ingot.strftime(ts, '%Y-%m-%dT%H:%M at %% %j')", D.spark, 'gold.x'), "date_format(ts, 'yyyy-MM-dd\\'T\\'HH:mm\\' at % \\'DDD')");
     // SQL's doubled quote means one quote on Spark too (which would join two literals)
-    assert.equal(translatePortable(String.raw`SELECT 'it''s', '''', '', 'a\\''b', r'x''', "q''" FROM t`, 'spark', 'gold.x'), String.raw`SELECT 'it\'s', '\'', '', 'a\\\'b', r'x''', "q''" FROM t`);
-    assert.equal(translatePortable("SELECT 'it''s'", 'duckdb', 'gold.x'), "SELECT 'it''s'");
+    assert.equal(translatePortable(String.raw`SELECT 'it''s', '''', '', 'a\\''b', r'x''', "q''" FROM t`, D.spark, 'gold.x'), String.raw`SELECT 'it\'s', '\'', '', 'a\\\'b', r'x''', "q''" FROM t`);
+    assert.equal(translatePortable("SELECT 'it''s'", D.duckdb, 'gold.x'), "SELECT 'it''s'");
     // templates first, then portable functions, in the dialect given
     const ctx = { interval: { start: '2024-01-01', end: '2024-01-02' }, logicalDate: '2024-01-01', runId: 'r' };
-    assert.equal(renderSql("SELECT ingot.date_add('month', 1, {{start}})", { ...ctx, dialect: 'spark' }, 'gold.x'), "SELECT add_months((DATE '2024-01-01'), CAST(1 AS INT) * 1)");
-    assert.equal(renderSql("SELECT ingot.date_add('month', 1, {{start}})", ctx, 'gold.x'), "SELECT CAST((DATE '2024-01-01') + to_months(CAST(1 AS INTEGER)) AS DATE)");
+    assert.equal(renderSql("SELECT ingot.date_add('month', 1, {{start}})", { ...ctx, dialect: D.spark }, 'gold.x'), "SELECT add_months((DATE '2024-01-01'), CAST(1 AS INT) * 1)");
+    assert.equal(renderSql("SELECT ingot.date_add('month', 1, {{start}})", { ...ctx, dialect: D.duckdb }, 'gold.x'), "SELECT CAST((DATE '2024-01-01') + to_months(CAST(1 AS INTEGER)) AS DATE)");
   });
 
   it('names the dataset, the function and the argument in errors', () => {
-    const t = (sql: string): string => translatePortable(sql, 'spark', 'gold.report');
+    const t = (sql: string): string => translatePortable(sql, D.spark, 'gold.report');
     assert.throws(() => t('SELECT ingot.date_truncate(x)'), invalid(/^gold\.report: ingot\.date_truncate: not a portable function \(known: date_trunc, /));
     assert.throws(() => t("SELECT ingot.date_trunc('month')"), invalid(/^gold\.report: ingot\.date_trunc: takes 2 arguments, got 1: ingot\.date_trunc\(unit, value\)/));
     assert.throws(() => t("SELECT ingot.regexp_extract(s)"), invalid(/takes 2 to 3 arguments, got 1: ingot\.regexp_extract\(text, pattern, \[group\]\)/));

@@ -1,4 +1,5 @@
 import type { MergeOptions } from '../table/operations/merge.js';
+import type { Dialect } from './dialect.js';
 import type { StructType } from '../table/schema.js';
 import type { DataFile, WriteMode } from '../table/write.js';
 import type { DeltaTable } from '../table/table.js';
@@ -112,7 +113,8 @@ export interface CommittedWrite {
 export type Row = Record<string, unknown>;
 
 export interface Engine {
-  readonly name: string;
+  /** How the engine spells SQL (quoting, literals, type names, portable functions); its `name` is the engine's. */
+  readonly dialect: Dialect;
   /** Makes a Delta snapshot queryable under `qualifiedName` (`layer.table`), replacing any earlier one. */
   attachTable(qualifiedName: string, scan: TableScan): Promise<void>;
   /** Makes raw files queryable as relation `name`. Errors name the file and row. */
@@ -160,14 +162,6 @@ export interface EngineSettings {
   spillDirectory?: string;
   /** Worker threads (default: all cores). */
   threads?: number;
-}
-
-/**
- * A TIMESTAMP literal (Delta `timestamp`, an instant) of the ISO-8601 UTC time `iso` in `engine`'s
- * SQL: `TIMESTAMPTZ '…'` on DuckDB, `TIMESTAMP '…'` on Spark (whose TIMESTAMP is an instant).
- */
-export function timestampLiteral(engine: Engine, iso: string): string {
-  return engine.name === 'spark' ? `TIMESTAMP ${quoteString(iso)}` : `TIMESTAMPTZ ${quoteString(iso)}`;
 }
 
 /** Quotes an identifier for SQL: `"a""b"`. */

@@ -1,8 +1,6 @@
 import { IngotError } from '../errors.js';
-import type { EngineName } from '../pipeline/config.js';
-import { DUCKDB_PORTABLE } from './duckdb/portable.js';
-import { SPARK_PORTABLE } from './spark/portable.js';
-import { sparkQuotes, stringValue, tokenize, type Token } from './sql-tokens.js';
+import type { Dialect } from './dialect.js';
+import { stringValue, tokenize, type Token } from './sql-tokens.js';
 
 /**
  * Portable functions: `ingot.<name>(...)` calls in a dataset's SQL (its query and its
@@ -82,25 +80,25 @@ export type PortableDialect = { [K in PortableName]: (call: PortableCall) => str
 /**
  * Rewrites every `ingot.<name>(args)` call in `sql` (nested calls too) into `dialect`'s SQL.
  * String literals, quoted identifiers and comments are left alone: only a bare `ingot`, a dot,
- * a bare name and `(` start a call; on Spark, a literal's doubled quotes (`'it''s'`) become
- * `\'` (`sparkQuotes`), so it means what it does on DuckDB. Errors (DATASET_INVALID, naming
+ * a bare name and `(` start a call; each string literal goes through `dialect.stringToken` (on
+ * Spark, a doubled quote `'it''s'` becomes `\'`), so it means what it does in standard SQL. Errors (DATASET_INVALID, naming
  * `dataset`, the function and the argument): an unknown function, a wrong argument count, a unit or format that is not a
  * string literal or not supported, an unbalanced call.
  */
-export function translatePortable(sql: string, dialect: EngineName, dataset: string): string {
-  if (!/ingot\s*\./i.test(sql) && (dialect !== 'spark' || !sql.includes("''"))) return sql;
-  const tokens = tokenize(sql, dialect);
+export function translatePortable(sql: string, dialect: Dialect, dataset: string): string {
+  if (!/ingot\s*\./i.test(sql) && !sql.includes("''")) return sql;
+  const tokens = tokenize(sql, dialect.lex);
   return emit(tokens, 0, tokens.length, dialect, dataset);
 }
 
 /** The text of tokens [from, to) with portable calls rewritten. */
-function emit(tokens: Token[], from: number, to: number, dialect: EngineName, dataset: string): string {
+function emit(tokens: Token[], from: number, to: number, dialect: Dialect, dataset: string): string {
   let out = '';
   for (let i = from; i < to; i++) {
     const call = callAt(tokens, i, to);
     if (!call) {
       const t = tokens[i]!;
-      out += dialect === 'spark' && t.kind === 'string' ? sparkQuotes(t.text) : t.text;
+      out += t.kind === 'string' ? dialect.stringToken(t.text) : t.text;
       continue;
     }
     const name = call.name.toLowerCase();
@@ -142,7 +140,7 @@ function emit(tokens: Token[], from: number, to: number, dialect: EngineName, da
           break;
       }
     });
-    out += (dialect === 'spark' ? SPARK_PORTABLE : DUCKDB_PORTABLE)[name as PortableName](translated);
+    out += dialect.portable[name as PortableName](translated);
     i = call.close;
   }
   return out;

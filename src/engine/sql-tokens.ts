@@ -1,4 +1,4 @@
-import type { EngineName } from '../pipeline/config.js';
+import type { LexRules } from './dialect.js';
 
 /**
  * A lexer for the SQL of DuckDB and Spark, just deep enough to rewrite SQL text without breaking
@@ -12,15 +12,15 @@ export interface Token {
 }
 
 /**
- * Splits `sql` into tokens as `dialect`'s parser reads it:
- * - `'...'` string literals: `''` inside stays in the literal on both engines; on Spark a
- *   backslash escapes the next character (`'it\'s'`), on DuckDB only in `E'...'` literals; DuckDB
- *   also has dollar-quoted strings (`$$...$$`, `$tag$...$tag$`);
- * - quoted identifiers `"..."` (`""` inside) and, on Spark, `` `...` `` (` `` ` inside);
- * - comments `-- ...` to the end of the line and `/* ... *\/`, nested on both engines.
+ * Splits `sql` into tokens as a parser with rules `lex` reads it (an engine's `Dialect.lex`):
+ * - `'...'` string literals: `''` inside stays in the literal; with `backslashEscapes` a
+ *   backslash escapes the next character (`'it\'s'`), with `escapeStrings` only in `E'...'`
+ *   literals; `rawStrings`: `r'...'` without escapes; `dollarQuotes`: `$$...$$`, `$tag$...$tag$`;
+ * - quoted identifiers `"..."` (`""` inside) and, with `backtickIdentifiers`, `` `...` ``;
+ * - comments `-- ...` to the end of the line and `/* ... *\/`, nested.
  * An unterminated literal, identifier or comment runs to the end (the engine reports it).
  */
-export function tokenize(sql: string, dialect: EngineName): Token[] {
+export function tokenize(sql: string, lex: LexRules): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   const n = sql.length;
@@ -62,19 +62,19 @@ export function tokenize(sql: string, dialect: EngineName): Token[] {
       }
       push('space', Math.min(j, n));
     } else if (c === "'") {
-      push('string', closing(i, "'", dialect === 'spark'));
-    } else if ((c === 'E' || c === 'e') && next === "'" && dialect === 'duckdb') {
+      push('string', closing(i, "'", lex.backslashEscapes));
+    } else if ((c === 'E' || c === 'e') && next === "'" && lex.escapeStrings) {
       push('string', closing(i + 1, "'", true));
-    } else if ((c === 'R' || c === 'r') && (next === "'" || next === '"') && dialect === 'spark') {
+    } else if ((c === 'R' || c === 'r') && (next === "'" || next === '"') && lex.rawStrings) {
       // a raw literal: no escapes
       push('string', closing(i + 1, next, false));
-    } else if (c === '$' && dialect === 'duckdb' && /^\$[A-Za-z_]*\$/.test(sql.slice(i, i + 64))) {
+    } else if (c === '$' && lex.dollarQuotes && /^\$[A-Za-z_]*\$/.test(sql.slice(i, i + 64))) {
       const tag = /^\$[A-Za-z_]*\$/.exec(sql.slice(i, i + 64))![0];
       const j = sql.indexOf(tag, i + tag.length);
       push('string', j < 0 ? n : j + tag.length);
     } else if (c === '"') {
       push('quoted', closing(i, '"', false));
-    } else if (c === '`' && dialect === 'spark') {
+    } else if (c === '`' && lex.backtickIdentifiers) {
       push('quoted', closing(i, '`', false));
     } else if (/[\p{L}_]/u.test(c)) {
       let j = i + 1;
@@ -105,31 +105,4 @@ export function stringValue(text: string): string {
   if (dollar) return dollar[2]!;
   const body = text.replace(/^[EeRr]/, '');
   return body.slice(1, body.endsWith(body[0]!) && body.length > 1 ? -1 : undefined).replace(/''/g, "'");
-}
-
-/** A string literal of `value` for `dialect`: `'it''s'` on DuckDB; on Spark, whose literals take backslash escapes and join adjacent literals, `'it\'s'` with backslashes doubled. */
-export function stringLiteral(value: string, dialect: EngineName): string {
-  if (dialect === 'spark') return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  return `'${value.replace(/'/g, "''")}'`;
-}
-
-/**
- * A Spark string literal with each doubled quote inside (`'it''s'`, SQL's escape, which DuckDB
- * reads as one quote) written `\'`: Spark would read it as two adjacent literals, joined
- * (`its`). Backslash escapes are kept; raw literals (`r'...'`) and other tokens are returned as is.
- */
-export function sparkQuotes(text: string): string {
-  if (!text.startsWith("'") || !text.includes("''", 1)) return text;
-  let out = "'";
-  for (let i = 1; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === '\\') {
-      out += text.slice(i, i + 2);
-      i++;
-    } else if (c === "'" && text[i + 1] === "'" && i + 1 < text.length - 1) {
-      out += "\\'";
-      i++;
-    } else out += c;
-  }
-  return out;
 }

@@ -1,3 +1,4 @@
+import type { Dialect } from '../engine/dialect.js';
 import { quoteIdent } from '../engine/engine.js';
 
 /**
@@ -42,13 +43,11 @@ export function latestPerKeySql(relation: string, key: string[], sequence: strin
  * held by several rows, `dup_key` (the key as JSON text), `dup_seq` and `dup_n` (NULL when none),
  * in `dialect`'s SQL.
  */
-export function changeProblemsSql(relation: string, key: string[], sequence?: string, dialect: 'duckdb' | 'spark' = 'duckdb'): string {
+export function changeProblemsSql(relation: string, key: string[], dialect: Dialect, sequence?: string): string {
   const nulls = [...key, ...(sequence ? [sequence] : [])].map((c) => `${quoteIdent(c)} IS NULL`).join(' OR ');
   const nullCount = `(SELECT count(*) FROM ${relation} WHERE ${nulls}) AS nulls`;
   if (!sequence) return `SELECT ${nullCount}`;
-  const keyJson = dialect === 'spark'
-    ? `to_json(named_struct(${key.map((k) => `'${k.replace(/'/g, "\\'")}', ${quoteIdent(k)}`).join(', ')}))`
-    : `to_json(struct_pack(${key.map((k) => `${quoteIdent(k)} := ${quoteIdent(k)}`).join(', ')}))::VARCHAR`;
+  const keyJson = dialect.jsonOf(key);
   const dup = `SELECT ${keyJson} AS k, CAST(${quoteIdent(sequence)} AS STRING) AS s, count(*) AS n FROM ${relation} GROUP BY ${list([...key, sequence])} HAVING count(*) > 1 ORDER BY 1, 2 LIMIT 1`;
   return `SELECT ${nullCount}, d.k AS dup_key, d.s AS dup_seq, d.n AS dup_n FROM (SELECT 1) AS __one LEFT JOIN (${dup}) AS d ON true`;
 }

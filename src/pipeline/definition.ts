@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { archiveSourceSchema, type ArchiveSource } from '../sources/archive-source.js';
 import { httpSourceSchema, type HttpSource } from '../sources/http-source.js';
 import type { DatasetExports } from '../load/export.js';
-import type { EngineName } from './config.js';
+import { ENGINE_NAMES, engineNameSchema, isEngineName, type EngineName } from '../engine/registry.js';
 
 /**
  * The definition API: what a user writes in `datasets/*.ts` (or as directives in `.sql` files).
@@ -166,7 +166,7 @@ export interface DatasetDefinition {
   /** After each run commits the dataset: a CSV report file and/or a PostgreSQL datamart table (see `DatasetExports`). */
   exports?: DatasetExports;
   /** The engine running this dataset's SQL (default: the project's, `engine` in ingot.config.ts). Datasets with a `source` read it with DuckDB. */
-  engine?: 'duckdb' | 'spark';
+  engine?: EngineName;
   /**
    * Per-engine SQL overrides: the query run instead of `sql` when the dataset runs on that engine
    * (from `datasets/x.spark.sql` next to `x.sql`, or given here). Needs `sql`.
@@ -175,12 +175,10 @@ export interface DatasetDefinition {
 }
 
 /** The SQL `ds` runs on `engine`: its override for that engine (`sqlByEngine`), else `sql` (undefined for a source). */
-export function sqlFor(ds: Pick<DatasetDefinition, 'sql' | 'sqlByEngine'>, engine: EngineName): string | undefined {
-  return ds.sqlByEngine?.[engine] ?? ds.sql;
+export function sqlFor(ds: Pick<DatasetDefinition, 'sql' | 'sqlByEngine'>, engine: string): string | undefined {
+  return (isEngineName(engine) ? ds.sqlByEngine?.[engine] : undefined) ?? ds.sql;
 }
 
-/** The engines a dataset's SQL can run on (names of `engine` and of SQL overrides). */
-export const ENGINE_NAMES: readonly EngineName[] = ['duckdb', 'spark'];
 
 const identifier = /^[a-z_][a-z0-9_]*$/;
 
@@ -238,7 +236,7 @@ export const datasetSchema = z
     schema: z.record(z.string(), z.string().min(1)).optional(),
     extraColumns: z.enum(['fail', 'drop', 'allow']).optional(),
     onSchemaChange: z.enum(['fail', 'quarantine']).optional(),
-    engine: z.enum(['duckdb', 'spark']).optional(),
+    engine: engineNameSchema.optional(),
     sqlByEngine: z.record(z.string(), z.string().min(1)).superRefine((o, ctx) => {
       for (const k of Object.keys(o)) {
         if (!(ENGINE_NAMES as readonly string[]).includes(k)) ctx.addIssue({ code: 'custom', path: [k], message: `unknown engine "${k}" (known: ${ENGINE_NAMES.join(', ')})` });

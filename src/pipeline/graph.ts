@@ -1,5 +1,5 @@
 import { IngotError } from '../errors.js';
-import type { EngineName } from './config.js';
+import type { Dialect } from '../engine/dialect.js';
 import { sqlFor } from './definition.js';
 import type { LoadedDataset } from './project.js';
 import { renderSql } from './template.js';
@@ -24,14 +24,14 @@ export const QUARANTINE_SUFFIX = '_quarantine';
 /**
  * Builds the graph from the table references in each dataset's SQL and expectation conditions,
  * as found by `references` (an engine's SQL parser), each read as the engine `dialectOf` the
- * dataset (default DuckDB) runs it: its override for that engine, portable functions rewritten.
+ * dataset runs it: its override for that engine, portable functions rewritten.
  * Errors: DATASET_UNKNOWN naming the dataset and the unknown table; GRAPH_CYCLE naming the cycle;
  * DATASET_INVALID for SQL the engine cannot parse.
  */
 export async function buildGraph(
   datasets: LoadedDataset[],
   references: (sql: string, dataset: LoadedDataset) => Promise<string[]>,
-  dialectOf: (dataset: LoadedDataset) => EngineName = () => 'duckdb',
+  dialectOf: (dataset: LoadedDataset) => Dialect,
 ): Promise<DatasetGraph> {
   const byName = new Map(datasets.map((d) => [d.name, d]));
   const nodes = new Map<string, DatasetNode>();
@@ -39,7 +39,7 @@ export async function buildGraph(
     const sqls: { sql: string; expectation: boolean }[] = [];
     // a bounded interval: every engine's parser takes its dates
     const ctx = { interval: { start: '2000-01-01', end: '2000-01-02' }, logicalDate: '2000-01-01', runId: 'graph', dialect: dialectOf(d) };
-    const sql = sqlFor(d, ctx.dialect);
+    const sql = sqlFor(d, ctx.dialect.name);
     if (sql) sqls.push({ sql: renderSql(sql, ctx, d.name), expectation: false });
     for (const e of d.expectations ?? []) sqls.push({ sql: `SELECT * FROM __rows WHERE ${renderSql(e.condition, ctx, d.name)}`, expectation: true });
     const deps = new Set<string>();

@@ -6,7 +6,8 @@ import type { z } from 'zod';
 import { IngotError } from '../errors.js';
 import { resolveLocation } from '../storage/open.js';
 import { configSchema, type ProjectConfig } from './config.js';
-import { datasetSchema, ENGINE_NAMES, type DatasetDefinition } from './definition.js';
+import { ENGINE_NAMES } from '../engine/registry.js';
+import { datasetSchema, type DatasetDefinition } from './definition.js';
 import { parseSqlDataset, parseSqlOverride } from './sql-file.js';
 
 /** A loaded project: its folder, validated configuration, resolved paths and dataset definitions. */

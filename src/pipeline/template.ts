@@ -1,3 +1,4 @@
+import type { Dialect } from '../engine/dialect.js';
 import { translatePortable } from '../engine/portable.js';
 import { IngotError } from '../errors.js';
 import { boundLiteral, type Interval } from './interval.js';
@@ -7,8 +8,8 @@ export interface TemplateContext {
   interval: Interval;
   logicalDate: string | undefined;
   runId: string;
-  /** SQL dialect of the engine the SQL runs on (default duckdb): Spark has no infinite dates, so a full refresh's bounds become 0001-01-01 and 9999-12-31. */
-  dialect?: 'duckdb' | 'spark';
+  /** SQL dialect of the engine the SQL runs on (`renderSql`): literals and portable functions are written in it. */
+  dialect: Dialect;
 }
 
 /**
@@ -19,19 +20,19 @@ export interface TemplateContext {
  * template name, a portable function's error.
  */
 export function renderSql(sql: string, ctx: TemplateContext, dataset: string): string {
-  const literal = (b: string): string => boundLiteral(ctx.dialect !== 'spark' ? b : b === '-infinity' ? '0001-01-01' : b === 'infinity' ? '9999-12-31' : b);
+  const literal = (b: string): string => boundLiteral(ctx.dialect.finiteBound(b));
   const rendered = sql.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_m, name: string) => {
     switch (name) {
       case 'start': return literal(ctx.interval.start);
       case 'end': return literal(ctx.interval.end);
       case 'logical_date': return ctx.logicalDate ? literal(ctx.logicalDate) : 'CAST(NULL AS DATE)';
-      case 'run_id': return `'${ctx.runId}'`;
+      case 'run_id': return ctx.dialect.quoteString(ctx.runId);
       case 'this': return dataset;
       default:
         throw new IngotError('DATASET_INVALID', `${dataset}: unknown template {{${name}}} (known: start, end, logical_date, run_id, this)`, { dataset });
     }
   });
-  return translatePortable(rendered, ctx.dialect ?? 'duckdb', dataset);
+  return translatePortable(rendered, ctx.dialect, dataset);
 }
 
 /**
@@ -40,7 +41,7 @@ export function renderSql(sql: string, ctx: TemplateContext, dataset: string): s
  * Errors (DATASET_INVALID): an unknown template name, or a date template in a full-refresh run,
  * which has no bounded interval or logical date.
  */
-export function renderText(text: string, ctx: TemplateContext, dataset: string, encode: (v: string) => string = (v) => v): string {
+export function renderText(text: string, ctx: Omit<TemplateContext, 'dialect'>, dataset: string, encode: (v: string) => string = (v) => v): string {
   return text.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_m, name: string) => {
     const value = name === 'start' ? ctx.interval.start : name === 'end' ? ctx.interval.end : name === 'logical_date' ? ctx.logicalDate : name === 'run_id' ? ctx.runId : null;
     if (value === null) throw new IngotError('DATASET_INVALID', `${dataset}: unknown template {{${name}}} in ${text} (known: start, end, logical_date, run_id)`, { dataset });

@@ -12,7 +12,7 @@ import { renderText, type TemplateContext } from '../pipeline/template.js';
  * or the new file, never half of one. Errors: DATASET_INVALID (a template without a run date),
  * STORAGE_ERROR naming the file when it cannot be written.
  */
-export async function landCsv(engine: Engine, relation: string, landing: string, ctx: { projectDir: string; dataset: string } & TemplateContext): Promise<string> {
+export async function landCsv(engine: Engine, relation: string, landing: string, ctx: { projectDir: string; dataset: string } & Omit<TemplateContext, 'dialect'>): Promise<string> {
   const dir = path.resolve(ctx.projectDir, renderText(landing, ctx, ctx.dataset));
   const file = path.join(dir, 'part-0.csv');
   const tmp = path.join(dir, `.part-0.${randomUUID()}.csv`);

@@ -1,16 +1,15 @@
 import { quoteIdent, type Engine } from '../engine/engine.js';
 import { IngotError } from '../errors.js';
-import { scanFor, stageWrite } from '../lake.js';
+import type { WriteOutcome, WritePath } from '../operations/write-path.js';
 import {
   changeProblemsSql, DELETE_FLAG, firstPerKeySql, historyDiffSql, historySql, keyMatch, latestPerKeySql, LINEAGE_COLUMNS,
   newEventsSql, recordedEventsSql, SCD2_COLUMNS, type Scd2Columns,
 } from '../pipeline/changes.js';
 import type { DatasetDefinition } from '../pipeline/definition.js';
-import { prepareMerge, type MergeOptions } from '../table/operations/merge.js';
-import { prepareRewrite } from '../table/operations/rewrite.js';
+import type { MergeOptions } from '../table/operations/merge.js';
 import type { Snapshot } from '../table/snapshot.js';
-import type { DeltaTable, PreparedCommit } from '../table/table.js';
-import { domainActions, withRebases, type DomainWrite } from '../table/write.js';
+import type { DeltaTable } from '../table/table.js';
+import type { DomainWrite } from '../table/write.js';
 
 /**
  * The keyed materializations, staged like every write of a run (data files written, commit
@@ -37,9 +36,8 @@ import { domainActions, withRebases, type DomainWrite } from '../table/write.js'
  *   change log; this keeps it one row per version, as SCD2 readers expect.
  *
  * Each MERGE rewrites only the files holding affected rows. A full refresh (or a table's first
- * run) computes the table from the batch alone and overwrites it. On an engine that commits
- * itself (Spark), the same SQL runs there and the writes are its own (`Engine.commit`: MERGE INTO,
- * CREATE OR REPLACE TABLE), committed at once with the run's txn.
+ * run) computes the table from the batch alone and overwrites it. The writes go through the
+ * engine's `WritePath`: staged for the run to commit, or committed by the engine itself.
  */
 
 /** Whether `ds` is materialized by key (`merge` or `apply changes`). */
@@ -59,19 +57,8 @@ export interface KeyedWriteOptions {
   domainMetadata?: DomainWrite[];
 }
 
-/** What `stageKeyed` staged, or on an engine that commits itself (`Engine.commit`), committed. */
-export interface KeyedWrite {
-  /** The prepared commit (undefined when the engine committed: see `committed`). */
-  commit?: PreparedCommit;
-  /** The table as it will be after the commit (undefined when the engine committed). */
-  preview?: Snapshot;
-  /** The version the engine committed (undefined: nothing committed, or a prepared commit). */
-  committed?: number;
-  /** Rows inserted or updated. */
-  rows: number;
-  /** Rows of the batch (the dataset's output). */
-  batchRows: number;
-}
+/** What `stageKeyed` wrote, and the rows of the batch (the dataset's output). */
+export type KeyedWrite = WriteOutcome & { batchRows: number };
 
 const BATCH = '__ingot_changes_batch';
 const OUT = '__ingot_changes_out';
@@ -82,14 +69,14 @@ const HISTORY = '__ingot_changes_history';
 const TABLE_VIEW = '__ingot_changes.target';
 
 /**
- * Stages the rows of `sql` into `table` (at `base`, undefined when it does not exist yet) as
- * `ds.materialization` (`merge` or `apply changes`) says. Returns the prepared commit, the
- * snapshot after it, the rows it inserts or updates (`rows`) and the rows of `sql` (`batchRows`).
+ * Writes the rows of `sql` into `table` (at `base`, undefined when it does not exist yet) as
+ * `ds.materialization` (`merge` or `apply changes`) says, through `path`. Returns the outcome
+ * (`rows`: inserted or updated) and the rows of `sql` (`batchRows`).
  * Errors: CHANGES_INVALID (a NULL key or sequence, two changes of a key with the same sequence:
  * the message names the key), COLUMN_UNKNOWN (a key, sequence or except column the output lacks),
  * DATASET_INVALID (a feed column named like an SCD2 column), SQL_ERROR, SCHEMA_MISMATCH.
  */
-export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapshot | undefined, sql: string, ds: DatasetDefinition, options: KeyedWriteOptions): Promise<KeyedWrite> {
+export async function stageKeyed(engine: Engine, path: WritePath, table: DeltaTable, base: Snapshot | undefined, sql: string, ds: DatasetDefinition, options: KeyedWriteOptions): Promise<KeyedWrite> {
   const key = ds.key!;
   const changes = ds.changes;
   const invalid = (code: 'CHANGES_INVALID' | 'COLUMN_UNKNOWN' | 'DATASET_INVALID', message: string, column?: string): IngotError =>
@@ -101,7 +88,7 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
     for (const c of [...key, ...(changes ? [changes.sequenceBy, ...(changes.exceptColumns ?? [])] : [])]) {
       if (!columns.includes(c)) throw invalid('COLUMN_UNKNOWN', `column ${c} (key, sequenceBy or exceptColumns) is not among the output columns (${columns.join(', ')})`, c);
     }
-    const [problems] = await engine.query(changeProblemsSql(BATCH, key, changes?.sequenceBy, engine.name === 'spark' ? 'spark' : 'duckdb'));
+    const [problems] = await engine.query(changeProblemsSql(BATCH, key, engine.dialect, changes?.sequenceBy));
     if (Number(problems!['nulls']) > 0) {
       throw invalid('CHANGES_INVALID', `${String(problems!['nulls'])} output rows have a NULL in key (${key.join(', ')})${changes ? ` or sequenceBy (${changes.sequenceBy})` : ''}: drop them first, e.g. with notNull(..., { action: 'drop' })`);
     }
@@ -112,35 +99,13 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
     // the columns the table keeps (the feed's, less except columns); a merge adds the new ones to the schema
     const stored = columns.filter((c) => !(changes?.exceptColumns ?? []).includes(c));
     const rebuild = options.full || !base;
+    const basics = { table, base, partitionBy: options.partitionBy, txn: options.txn, parameters: options.parameters, domainMetadata: options.domainMetadata };
     const write = async (query: string): Promise<KeyedWrite> => {
       const out = await engine.stage(OUT, query);
-      if (engine.commit) {
-        const done = await engine.commit(`SELECT * FROM ${quoteIdent(OUT)}`, { table, mode: 'overwrite', overwriteSchema: true, partitionBy: options.partitionBy, txn: options.txn, parameters: options.parameters });
-        return { ...(done ? { committed: done.version } : {}), rows: out.rows, batchRows: batch.rows };
-      }
-      const w = await stageWrite(engine, table, base, `SELECT * FROM ${OUT}`, {
-        mode: options.full ? 'overwrite' : 'append', schema: out.schema, partitionBy: options.partitionBy, overwriteSchema: options.full, parameters: options.parameters, txn: options.txn,
-        domainMetadata: options.domainMetadata,
-      });
+      const w = await path.write({ ...basics, sql: `SELECT * FROM ${quoteIdent(OUT)}`, schema: out.schema, mode: options.full ? 'overwrite' : 'append', overwriteSchema: options.full });
       return { ...w, rows: out.rows, batchRows: batch.rows };
     };
-    const mergeInto = async (merge: MergeOptions): Promise<KeyedWrite> => {
-      if (engine.commit) {
-        const { source, ...clauses } = merge;
-        const done = await engine.commit(source, { table, mode: 'merge', merge: { ...clauses, mergeSchema: stored }, partitionBy: options.partitionBy, txn: options.txn, parameters: options.parameters });
-        return { ...(done ? { committed: done.version } : {}), rows: done?.rows ?? 0, batchRows: batch.rows };
-      }
-      const plan = await prepareMerge(table, engine, { ...merge, mergeSchema: stored }, base!, options.txn);
-      // nothing to change still commits, with the run's txn, like an append of no rows
-      const commit = plan.commit ?? prepareRewrite(base!, { removed: [], added: [], operation: 'MERGE', parameters: { predicate: JSON.stringify(merge.on) }, metrics: plan.metrics, txn: options.txn }).commit;
-      commit.operationParameters = { ...commit.operationParameters, ...options.parameters };
-      if (options.domainMetadata?.length) {
-        commit.actions.push(...domainActions(base, options.domainMetadata, table.location));
-        Object.assign(commit, withRebases(options.domainMetadata));
-      }
-      const rows = (plan.metrics['numTargetRowsInserted'] ?? 0) + (plan.metrics['numTargetRowsUpdated'] ?? 0);
-      return { commit, preview: base!.apply(commit.actions, base!.version + 1), rows, batchRows: batch.rows };
-    };
+    const mergeInto = async (merge: MergeOptions): Promise<KeyedWrite> => ({ ...(await path.merge({ ...basics, merge: { ...merge, mergeSchema: stored } })), batchRows: batch.rows });
 
     if (!changes) {
       const first = firstPerKeySql(BATCH, columns, key, ds.orderBy);
@@ -169,7 +134,7 @@ export async function stageKeyed(engine: Engine, table: DeltaTable, base: Snapsh
       await engine.stage(EVENTS, newEventsSql(BATCH, changes.sequenceBy, c));
       return await write(historySql(EVENTS, c));
     }
-    await engine.attachTable(TABLE_VIEW, await scanFor(engine, table, base));
+    await engine.attachTable(TABLE_VIEW, await path.scan(table, base));
     const all = [...stored, ...SCD2_COLUMNS].map(quoteIdent).join(', ');
     const sameKey = key.map((k) => `b.${quoteIdent(k)} = t.${quoteIdent(k)}`).join(' AND ');
     await engine.stage(OLD, `SELECT ${all} FROM ${TABLE_VIEW} AS t WHERE EXISTS (SELECT 1 FROM ${BATCH} AS b WHERE ${sameKey})`);
@@ -192,13 +157,3 @@ function updateOf(stored: string[], insertOnly: string[] | undefined): '*' | Rec
   if (!insertOnly?.length) return '*';
   return Object.fromEntries(stored.filter((c) => !insertOnly.includes(c)).map((c) => [c, `source.${quoteIdent(c)}`]));
 }
-
-/**
- * Makes the committed table of dataset `name` queryable as `name` (what `{{this}}` in an
- * expectation reads, e.g. `unique(..., { over: 'table' })`): `snapshot`, or no rows with the
- * output's schema (`describe(sql)`) when undefined (no table yet, or a full refresh, which replaces it).
- */
-export async function attachCommitted(engine: Engine, table: DeltaTable, name: string, snapshot: Snapshot | undefined, sql: string): Promise<void> {
-  await engine.attachTable(name, snapshot ? await scanFor(engine, table, snapshot) : { location: table.location, schema: await engine.describe(sql), partitionColumns: [], files: [] });
-}
-

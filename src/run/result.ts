@@ -13,7 +13,10 @@ export interface ExpectationResult {
 /** What one dataset did in one run. Row counts are rows; `ms` is wall time in milliseconds. */
 export interface DatasetResult {
   dataset: string;
-  status: 'success' | 'failed';
+  /** `skipped`: the plan (or the source, finding nothing new) decided the step had nothing to do; `reason` says why. */
+  status: 'success' | 'failed' | 'skipped';
+  /** Why a step was skipped (`up to date`...), or why it ran (the plan's reason: `new`, `definition changed`...). */
+  reason?: string;
   /** Rows the dataset's query (or source) produced. */
   rowsIn: number;
   /** Rows written to the table. */
@@ -41,9 +44,10 @@ export interface DatasetResult {
 export interface RunResult {
   runId: string;
   project: string;
-  /** `YYYY-MM-DD`, or undefined for a full refresh. */
+  /** `YYYY-MM-DD`, or undefined for a run over everything. */
   logicalDate?: string;
-  mode: 'date' | 'full_refresh';
+  /** `full_refresh`: every selected table rebuilt; `once`: a run over everything with the declared materializations (a project without intervals); `date`. */
+  mode: 'date' | 'full_refresh' | 'once';
   status: 'success' | 'failed';
   startedAt: Date;
   endedAt: Date;

@@ -1,6 +1,4 @@
 import { quoteIdent, quoteString, type Engine } from '../engine/engine.js';
-import { duckTypeOf } from '../engine/duckdb/types.js';
-import { sparkTypeOf } from '../engine/spark/sql.js';
 import { IngotError, messageOf } from '../errors.js';
 import type { DatasetDefinition, Expectation } from '../pipeline/definition.js';
 import { fieldOf, typeName, type DataType, type StructType } from '../table/schema.js';
@@ -144,9 +142,9 @@ async function declaredTypes(engine: Engine, dataset: string, schema: Record<str
   return { type: 'struct', fields };
 }
 
-/** The SQL type name of a Delta type in `engine`'s SQL (DuckDB's `VARCHAR`, Spark's `STRING`...). */
+/** The SQL type name of a Delta type in `engine`'s SQL (`Dialect.typeName`). */
 export function sqlTypeOf(engine: Engine): (t: DataType) => string {
-  return engine.name === 'spark' ? sparkTypeOf : duckTypeOf;
+  return (t) => engine.dialect.typeName(t);
 }
 
 /** A row whose `column` does not fit, with its file and line when the rows carry `_source` and `_line`; `text` is the engine's string type. */

@@ -29,8 +29,7 @@ export class RunnerPool {
   /** Interrupts the query each runner's engine is running (shutdown). */
   async interruptAll(): Promise<void> {
     for (const r of this.all) {
-      r.engine.interrupt?.();
-      r.spark?.interrupt();
+      r.interrupt();
     }
   }
 

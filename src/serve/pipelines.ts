@@ -1,3 +1,5 @@
+import { dialectOf } from '../engine/registry.js';
+import { datasetEngine } from '../pipeline/engines.js';
 import type { FastifyInstance } from 'fastify';
 import { IngotError } from '../errors.js';
 import { buildGraph, type DatasetGraph } from '../pipeline/graph.js';
@@ -26,7 +28,7 @@ function date(value: string, field: string): string {
 export function addPipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
   let graph: Promise<DatasetGraph> | undefined;
   const graphOf = (): Promise<DatasetGraph> => {
-    graph ??= buildGraph(ctx.project.datasets, (sql) => ctx.reader.references(sql));
+    graph ??= buildGraph(ctx.project.datasets, (sql) => ctx.reader.references(sql), (d) => dialectOf(datasetEngine(d, ctx.project.config)));
     graph.catch(() => { graph = undefined; });
     return graph;
   };

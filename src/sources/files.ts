@@ -10,7 +10,7 @@ import { LocalStore } from '../storage/local.js';
 import { S3Store } from '../storage/s3.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { DomainWrite } from '../table/write.js';
-import type { SourceBatch, SourceConnector, SourceContext } from './source.js';
+import type { SourceBatch, SourceConnector, SourceContext, SourceProbe } from './source.js';
 import { readWebLogs } from './weblog.js';
 
 /** The metadata domain in which a files source records the files it loaded (see `TrackedFiles`). */
@@ -28,6 +28,14 @@ export interface TrackedFiles {
 
 /** What reading a format adds to a batch (the web-log parser's quarantine check). */
 type Extra = Pick<SourceBatch, 'expectations' | 'quarantineColumns'>;
+
+/** What `FilesConnector.select` found. */
+interface Selection {
+  store: ObjectStore;
+  placeholders: string[];
+  tracked: TrackedFiles;
+  read: Found[];
+}
 
 /** One matched input file. */
 interface Found {
@@ -62,13 +70,23 @@ interface Found {
 export class FilesConnector implements SourceConnector {
   constructor(private readonly source: FilesSource) {}
 
-  async read(ctx: SourceContext, engine: Engine, relation: string): Promise<SourceBatch> {
+  /**
+   * What a run would read, without reading it: the matched files (`found`), the committed list
+   * (`tracked`) and the files to read (`read`, empty when the batch is unchanged). Listings are
+   * shared through `ctx.listings` when given. Errors: INPUT_MISSING (see the class), STORAGE_ERROR.
+   */
+  private async select(ctx: SourceContext): Promise<Selection> {
     const { source } = this;
     const placeholders = [...source.path.matchAll(/\{([a-z_][a-z0-9_]*)\}/g)].map((m) => m[1]!);
     const { store, base, rest } = splitPattern(source.path, ctx.projectDir);
     const matcher = patternRegex(rest);
     const found: Found[] = [];
-    for (const o of await store.list('', { recursive: true })) {
+    let listing = ctx.listings?.get(store.root);
+    if (!listing) {
+      listing = store.list('', { recursive: true });
+      ctx.listings?.set(store.root, listing);
+    }
+    for (const o of await listing) {
       if (o.key.split('/').some((seg) => seg.startsWith('.'))) continue;
       const m = matcher.exec(o.key);
       if (!m) continue;
@@ -101,8 +119,27 @@ export class FilesConnector implements SourceConnector {
         const vanished = Object.keys(tracked.files).some((n) => !present.has(n) && inScope(n, base, matcher, placeholders, ctx));
         if (!vanished) read = [];
       }
-      if (read.length === 0) return { relation, inputs: [], unchanged: true };
     }
+    return { store, placeholders, tracked, read };
+  }
+
+  /** Whether a run would read anything: the files new or changed since the committed list (see `select`). */
+  async probe(ctx: SourceContext): Promise<SourceProbe> {
+    let read: Found[];
+    try {
+      ({ read } = await this.select(ctx));
+    } catch (err) {
+      // the run reports it (INPUT_MISSING names the pattern and interval)
+      if (err instanceof IngotError && err.code === 'INPUT_MISSING') return { changed: true, detail: 'no input files found' };
+      throw err;
+    }
+    if (read.length === 0) return { changed: false, detail: 'no new or changed files' };
+    return { changed: true, detail: `${read.length} new or changed file${read.length === 1 ? '' : 's'}` };
+  }
+
+  async read(ctx: SourceContext, engine: Engine, relation: string): Promise<SourceBatch> {
+    const { store, placeholders, tracked, read } = await this.select(ctx);
+    if (ctx.committed && read.length === 0) return { relation, inputs: [], unchanged: true };
     const loaded: TrackedFiles['files'] = {};
     for (const f of read) loaded[f.name] = { size: f.size, ...(f.etag !== undefined ? { etag: f.etag } : { modified: f.modified! }) };
     const files = ctx.committed ? { ...tracked.files, ...loaded } : loaded;

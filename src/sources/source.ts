@@ -1,6 +1,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { Expectation } from '../pipeline/definition.js';
 import type { Interval } from '../pipeline/interval.js';
+import type { ObjectMeta } from '../storage/store.js';
 import type { DomainWrite } from '../table/write.js';
 
 /** What a source connector knows about the run that reads it. */
@@ -32,6 +33,15 @@ export interface SourceContext {
   committed?: ReadonlyMap<string, string>;
   /** The run appends its rows (materialization `append`, not a full refresh). */
   appends?: boolean;
+  /** Listings of stores by root, shared by the probes of one plan (a folder is listed once for every interval). */
+  listings?: Map<string, Promise<ObjectMeta[]>>;
+}
+
+/** Whether a run would find new input (`SourceConnector.probe`), and what, for the plan's reason. */
+export interface SourceProbe {
+  changed: boolean;
+  /** e.g. `3 new or changed files`, `no new or changed files`. */
+  detail: string;
 }
 
 /** What a source read: the relation name in the engine and the inputs it came from. */
@@ -61,4 +71,9 @@ export interface SourceBatch {
  */
 export interface SourceConnector {
   read(ctx: SourceContext, engine: Engine, relation: string): Promise<SourceBatch>;
+  /**
+   * Whether `read` would find anything new, without reading (the plan's change detection);
+   * absent for sources that only know by reading (an HTTP API, a database query, an archive's checksum).
+   */
+  probe?(ctx: SourceContext): Promise<SourceProbe>;
 }

@@ -130,6 +130,25 @@ export class DeltaTable {
   }
 
   /**
+   * The commits after version `after`, up to `upTo` (both table versions), that changed the
+   * table's rows: an `add` or `remove` with `dataChange` true ("Add File and Remove File"), so
+   * compaction (dataChange false) and metadata-only commits are left out. Each with its
+   * operation and the run that made it (commitInfo.operationParameters.runId), for messages.
+   * Errors: LOG_CORRUPT, VERSION_NOT_FOUND when a commit file in the range is gone.
+   */
+  async dataChanges(after: number, upTo: number): Promise<{ version: number; operation: string; runId?: string }[]> {
+    const out: { version: number; operation: string; runId?: string }[] = [];
+    for (let v = Math.max(0, after + 1); v <= upTo; v++) {
+      const actions = await readCommit(this.store, v);
+      if (!actions.some((a) => ('add' in a && a.add.dataChange !== false) || ('remove' in a && a.remove.dataChange !== false))) continue;
+      const info = actions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo;
+      const runId = info?.operationParameters?.['runId'];
+      out.push({ version: v, operation: info?.operation ?? 'UNKNOWN', ...(typeof runId === 'string' ? { runId } : {}) });
+    }
+    return out;
+  }
+
+  /**
    * Writes a checkpoint at `version` when it is a multiple of `delta.checkpointInterval`
    * (default 10), then deletes log files older than `delta.logRetentionDuration` (default 30
    * days) that the checkpoint makes unnecessary. A failed checkpoint does not undo the commit: it is reported as a warning and

@@ -8,6 +8,7 @@ import { fieldOf, physicalName, type DataType, type StructType } from '../../tab
 import type { DataFile } from '../../table/write.js';
 import type { ParquetFiles } from '../../table/checkpoint.js';
 import { quoteIdent, quoteString, ROW_FILE, ROW_NUMBER, type Engine, type EngineSettings, type FileScan, type Row, type StagedRelation, type TableScan, type WriteTarget } from '../engine.js';
+import { DUCKDB_DIALECT } from './dialect.js';
 import { registerFunctions } from './functions.js';
 import { deltaStats } from './stats.js';
 import { deltaSchemaOf, duckTypeOf } from './types.js';
@@ -27,7 +28,7 @@ const deletionTable = (qualifiedName: string): string => `temp.main.${quoteIdent
  * `ua_browser`, `ua_os`, `ua_device`) are available in every query.
  */
 export class DuckDBEngine implements Engine, ParquetFiles {
-  readonly name = 'duckdb';
+  readonly dialect = DUCKDB_DIALECT;
   /** View SQL of each attached table, to skip re-creating unchanged views. */
   private readonly attached = new Map<string, string>();
   private readonly schemas = new Set<string>();

@@ -1,10 +1,10 @@
 import type { PortableCall, PortableDialect } from '../portable.js';
-import { stringLiteral } from '../sql-tokens.js';
+import { standardString } from '../dialect.js';
 
 /** DuckDB's SQL for ingot's portable functions (`translatePortable`); see docs/engines.md. */
 
 const PART: Record<string, string> = { day_of_week: 'isodow', day_of_year: 'doy' };
-const lit = (s: string): string => stringLiteral(s, 'duckdb');
+const lit = standardString;
 const unit = (c: PortableCall): string => lit(c.unit!);
 /** `to_days(n)`...: an INTERVAL of `n` units. */
 const interval = (c: PortableCall): string => `to_${c.unit}s(CAST(${c.args[1]} AS INTEGER))`;

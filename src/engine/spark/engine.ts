@@ -6,6 +6,7 @@ import type { DataFile } from '../../table/write.js';
 import type { CommittedWrite, Engine, Row, StagedRelation, TableCommit, TableScan, WriteTarget } from '../engine.js';
 import { deltaSchemaOfArrow } from './arrow.js';
 import { SparkConnectClient } from './client.js';
+import { SPARK_DIALECT } from './dialect.js';
 import { sparkLocation } from './s3a.js';
 import { deltaPath, emptyRowsSql, mergeSql, relationsOfPlan, sparkIdent, sparkTypeOf } from './sql.js';
 
@@ -35,7 +36,7 @@ const AUTO_MERGE = 'spark.databricks.delta.schema.autoMerge.enabled';
  * session the S3A confs of `s3aConfFromEnv`, passed to `open`).
  */
 export class SparkEngine implements Engine {
-  readonly name = 'spark';
+  readonly dialect = SPARK_DIALECT;
   private readonly databases = new Set<string>();
   /** Temp views this engine created, and the local files each owns (`view`). */
   private readonly temp = new Map<string, string[]>();

@@ -1,9 +1,9 @@
 import { FORMAT_SPECIFIERS, type PortableCall, type PortableDialect } from '../portable.js';
-import { stringLiteral } from '../sql-tokens.js';
+import { sparkString } from './sql.js';
 
 /** Spark SQL for ingot's portable functions (`translatePortable`); see docs/engines.md. */
 
-const lit = (s: string): string => stringLiteral(s, 'spark');
+const lit = sparkString;
 const UNIT: Record<string, string> = { day_of_week: 'DAYOFWEEK_ISO', day_of_year: 'DOY' };
 /** Microseconds per unit, for date_diff's boundary counts. */
 const MICROS: Record<string, number> = { hour: 3_600_000_000, minute: 60_000_000, second: 1_000_000 };

@@ -69,3 +69,29 @@ export function relationsOfPlan(parsed: string): string[] {
   }
   return [...names].sort();
 }
+
+/** A Spark string literal of `value`: Spark's literals take backslash escapes and join adjacent literals, so `'it\'s'`, backslashes doubled. */
+export function sparkString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * A Spark string literal with each doubled quote inside (`'it''s'`, SQL's escape, which DuckDB
+ * reads as one quote) written `\'`: Spark would read it as two adjacent literals, joined
+ * (`its`). Backslash escapes are kept; raw literals (`r'...'`) and other tokens are returned as is.
+ */
+export function sparkQuotes(text: string): string {
+  if (!text.startsWith("'") || !text.includes("''", 1)) return text;
+  let out = "'";
+  for (let i = 1; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\\') {
+      out += text.slice(i, i + 2);
+      i++;
+    } else if (c === "'" && text[i + 1] === "'" && i + 1 < text.length - 1) {
+      out += "\\'";
+      i++;
+    } else out += c;
+  }
+  return out;
+}

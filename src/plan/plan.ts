@@ -1,0 +1,174 @@
+import { dialectOf } from '../engine/registry.js';
+import { IngotError } from '../errors.js';
+import type { Lake } from '../lake.js';
+import type { Materialization } from '../pipeline/definition.js';
+import { datasetEngine } from '../pipeline/engines.js';
+import type { DatasetGraph, DatasetNode } from '../pipeline/graph.js';
+import { QUARANTINE_SUFFIX } from '../pipeline/graph.js';
+import { EVERYTHING, intervalOf, type Interval } from '../pipeline/interval.js';
+import type { LoadedDataset, Project } from '../pipeline/project.js';
+import { connectorFor } from '../sources/connectors.js';
+import type { ObjectMeta } from '../storage/store.js';
+import { fingerprint } from './fingerprint.js';
+import { recordedState } from './state.js';
+
+/**
+ * The plan: what a run will do before it does anything, as a value that can be printed
+ * (`ingot plan --format json`). One run per logical date (or one over everything), and in each,
+ * one step per selected dataset in dependency order, `run` or `skip` with the reason:
+ *
+ * - `forced`: a full refresh, or `--rerun`;
+ * - `new`: the dataset's table does not exist yet;
+ * - `definition changed`: its fingerprint (SQL, source, materialization, expectations, contract:
+ *   see `fingerprint`) differs from the one recorded with the interval;
+ * - `upstream changed: silver.flights 12 → 13`: an upstream table moved since the interval was
+ *   computed from it (or `silver.flights runs first`: it runs earlier in this plan);
+ * - `interval missing`: the table holds no recorded state for the interval;
+ * - a source's: `3 new or changed files`, or, for a source that only knows by reading (an HTTP
+ *   API, a database, an archive's checksum), `reads its source`;
+ * - `up to date` (skip): the interval is recorded with the same fingerprint and every upstream
+ *   table is at the version it was computed from; or the source has nothing new.
+ *
+ * Unselected datasets are not steps: their tables are read as committed.
+ */
+export interface PlanStep {
+  dataset: string;
+  /** The dataset's interval in this run: its grain's interval containing the logical date, or everything. */
+  interval: Interval;
+  /** The interval its state is recorded under: `interval`, or everything when the step replaces the whole table. */
+  stateInterval: Interval;
+  engine: string;
+  materialization: Materialization;
+  action: 'run' | 'skip';
+  reason: string;
+  /** The definition fingerprint the step runs with. */
+  fingerprint: string;
+  /** Each upstream table's current version (null: not written yet). */
+  upstream: Record<string, number | null>;
+}
+
+/** One run of a plan. */
+export interface PlannedRun {
+  /** Undefined for a run over everything. */
+  logicalDate?: string;
+  mode: 'date' | 'full_refresh' | 'once';
+  steps: PlanStep[];
+}
+
+export interface Plan {
+  runs: PlannedRun[];
+}
+
+/** What to plan: runs of `dates` (a full refresh, or `once`: over everything with the declared materializations), over the `selected` datasets (default all). */
+export interface PlanRequest {
+  dates: string[] | 'full-refresh' | 'once';
+  selected?: ReadonlySet<string>;
+  /** Run every selected step (`--rerun`). */
+  force?: boolean;
+}
+
+/** What one step's decision depends on beyond the lake: tables that run earlier in the plan, and shared listings. */
+export interface PlanState {
+  /** Tables that earlier steps of the plan change → who changes them (`runs first`, `the run of 2001-01-02`). */
+  changing: Map<string, string>;
+  listings: Map<string, Promise<ObjectMeta[]>>;
+}
+
+/**
+ * Plans runs of a project over its lake. `plan` plans a whole request; the runner calls `planRun`
+ * again for each run as it starts (the lake has moved on since) and `planStep` for the rest of a
+ * run when a step's outcome differs from what the plan assumed (a source that found nothing new).
+ */
+export class Planner {
+  constructor(readonly project: Project, readonly graph: DatasetGraph, readonly lake: Lake) {}
+
+  /** The plan of `request`. Errors: DATASET_INVALID when a run over everything (`once`) meets a dataset that needs an interval. */
+  async plan(request: PlanRequest): Promise<Plan> {
+    const state: PlanState = { changing: new Map(), listings: new Map() };
+    const runs: PlannedRun[] = [];
+    const dates = request.dates === 'full-refresh' || request.dates === 'once' ? [undefined] : request.dates;
+    for (const date of dates) {
+      const mode = request.dates === 'full-refresh' ? 'full_refresh' : request.dates === 'once' ? 'once' : 'date';
+      const run = await this.planRun(date, mode, request, state);
+      runs.push(run);
+      // later runs see this run's changes as made by it
+      for (const [t, who] of state.changing) if (who === 'runs first') state.changing.set(t, `the run of ${date ?? 'everything'}`);
+    }
+    return { runs };
+  }
+
+  /** The nodes of the selected datasets, in dependency order. */
+  selectedNodes(selected?: ReadonlySet<string>): DatasetNode[] {
+    return this.graph.order.filter((n) => !selected || selected.has(n.dataset.name));
+  }
+
+  /** Plans one run (see `plan`); `state.changing` gains the tables its `run` steps change. */
+  async planRun(logicalDate: string | undefined, mode: PlannedRun['mode'], request: Omit<PlanRequest, 'dates'>, state: PlanState): Promise<PlannedRun> {
+    const nodes = this.selectedNodes(request.selected);
+    if (mode === 'once') {
+      const dated = nodes.find((n) => needsInterval(n.dataset));
+      if (dated) {
+        throw new IngotError('DATASET_INVALID', `${dated.dataset.name} (${dated.dataset.file}) needs an interval (${needsInterval(dated.dataset)}): give --date, --from and --to, or --full-refresh`, { dataset: dated.dataset.name, file: dated.dataset.file });
+      }
+    }
+    const steps: PlanStep[] = [];
+    for (const node of nodes) steps.push(await this.planStep(node, logicalDate, mode, request.force === true, state));
+    return { ...(logicalDate ? { logicalDate } : {}), mode, steps };
+  }
+
+  /** Decides one step; a `run` step marks its tables as changing for the steps after it. */
+  async planStep(node: DatasetNode, logicalDate: string | undefined, mode: PlannedRun['mode'], force: boolean, state: PlanState): Promise<PlanStep> {
+    const ds = node.dataset;
+    const engine = datasetEngine(ds, this.project.config);
+    const interval = logicalDate === undefined ? EVERYTHING : intervalOf(logicalDate, ds.grain);
+    const replacesTable = mode !== 'date' || (ds.materialization === 'overwrite' && !needsInterval(ds));
+    const step: PlanStep = {
+      dataset: ds.name, interval, stateInterval: replacesTable ? EVERYTHING : interval, engine, materialization: ds.materialization,
+      action: 'run', reason: '', fingerprint: fingerprint(ds, dialectOf(engine)), upstream: {},
+    };
+    const upstreamNames = node.reads.filter((r) => r !== ds.name);
+    for (const ref of upstreamNames) step.upstream[ref] = (await this.lake.table(ref).trySnapshot())?.version ?? null;
+    step.reason = await this.reasonToRun(step, node, mode, force, state, logicalDate);
+    if (step.reason.startsWith('up to date')) step.action = 'skip';
+    else for (const t of [ds.name, `${ds.name}${QUARANTINE_SUFFIX}`]) state.changing.set(t, 'runs first');
+    return step;
+  }
+
+  /** Why `step` must run, or `up to date...` when it need not. */
+  private async reasonToRun(step: PlanStep, node: DatasetNode, mode: PlannedRun['mode'], force: boolean, state: PlanState, logicalDate: string | undefined): Promise<string> {
+    const ds = node.dataset;
+    if (force || mode === 'full_refresh') return 'forced';
+    const snapshot = await this.lake.table(ds.name).trySnapshot();
+    if (!snapshot) return 'new';
+    const recorded = recordedState(snapshot, step.stateInterval);
+    if (recorded && recorded.fingerprint !== step.fingerprint) return 'definition changed';
+    if (ds.source) {
+      const connector = connectorFor(ds.source);
+      if (!connector.probe) return 'reads its source';
+      const probe = await connector.probe({
+        projectDir: this.project.dir, dataset: ds.name, interval: step.interval, partitionColumn: ds.partitionBy?.[0], logicalDate,
+        appends: ds.materialization === 'append', committed: new Map([...snapshot.domains.values()].map((d) => [d.domain, d.configuration])), listings: state.listings,
+      });
+      return probe.changed ? probe.detail : `up to date: ${probe.detail}`;
+    }
+    if (!recorded) return 'interval missing';
+    for (const [ref, version] of Object.entries(step.upstream)) {
+      const who = state.changing.get(ref);
+      if (who) return `upstream changed: ${ref} ${who === 'runs first' ? 'runs first' : `(${who})`}`;
+      if (version === null) return `upstream missing: ${ref} has no table yet`;
+      if (recorded.upstream[ref] !== version) return `upstream changed: ${ref} ${recorded.upstream[ref] ?? 'unrecorded'} → ${version}`;
+    }
+    return 'up to date';
+  }
+}
+
+/** Why `ds` needs a run's interval (undefined: it does not): `replace partition`, or a template naming the interval. */
+export function needsInterval(ds: LoadedDataset): string | undefined {
+  if (ds.materialization === 'replace partition') return `materialization replace partition by ${ds.partitionBy?.[0]}`;
+  const texts = [ds.sql, ...Object.values(ds.sqlByEngine ?? {}), ...(ds.expectations ?? []).map((e) => e.condition), JSON.stringify(ds.source ?? {}), ds.landing, JSON.stringify(ds.exports ?? {})];
+  for (const t of texts) {
+    const m = t && /\{\{\s*(start|end|logical_date)\s*\}\}|\{logical_date\}/.exec(t);
+    if (m) return `it uses ${m[0]}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,68 @@
+import { IngotError } from '../errors.js';
+import { EVERYTHING, type Interval } from '../pipeline/interval.js';
+import type { Snapshot } from '../table/snapshot.js';
+import type { DomainWrite } from '../table/write.js';
+
+/**
+ * What a dataset's table records about each interval it holds, so a later plan can tell whether
+ * running it again would change anything: one Delta metadata domain per interval
+ * (`ingot.interval.<start>`, or `ingot.interval.all` for a run over everything), committed in the
+ * same commit as the interval's rows ("Domain Metadata": the snapshot keeps the latest of each
+ * domain, checkpoints included, so reading it costs no log reads). A commit that replaces the
+ * whole table removes the other intervals' domains.
+ */
+export interface IntervalState {
+  /** `fingerprint()` of the definition that wrote the interval. */
+  fingerprint: string;
+  /** The version of every upstream table the interval was computed from (`layer.table` → version). */
+  upstream: Record<string, number>;
+  /** The run that wrote it. */
+  runId: string;
+  /** Its logical date (absent for a run over everything). */
+  logicalDate?: string;
+}
+
+/** Prefix of the interval domains. */
+export const INTERVAL_DOMAIN = 'ingot.interval.';
+
+/** The domain recording `interval`: `ingot.interval.<start>`, `ingot.interval.all` for everything. */
+export function intervalDomain(interval: Interval): string {
+  return INTERVAL_DOMAIN + (interval.start === EVERYTHING.start && interval.end === EVERYTHING.end ? 'all' : interval.start);
+}
+
+/**
+ * The recorded state of `interval` in `snapshot`: its own domain, else the state of a run over
+ * everything (which covers every interval). Undefined when neither exists.
+ * Errors: LOG_CORRUPT naming the domain when its configuration is not an `IntervalState`.
+ */
+export function recordedState(snapshot: Snapshot | undefined, interval: Interval): IntervalState | undefined {
+  if (!snapshot) return undefined;
+  const own = snapshot.domains.get(intervalDomain(interval)) ?? snapshot.domains.get(intervalDomain(EVERYTHING));
+  return own ? parseState(own.domain, own.configuration) : undefined;
+}
+
+/**
+ * The domain writes recording `state` for `interval` on top of `base`: the interval's domain,
+ * plus, when the write replaces the whole table (`replacesTable`), the removal of every other
+ * interval domain. Two concurrent commits of the same interval conflict (same domain).
+ */
+export function stateWrites(base: Snapshot | undefined, interval: Interval, state: IntervalState, replacesTable: boolean): DomainWrite[] {
+  const domain = intervalDomain(interval);
+  const writes: DomainWrite[] = [{ domain, configuration: JSON.stringify(state), removed: false }];
+  if (replacesTable && base) {
+    for (const d of base.domains.values()) {
+      if (d.domain.startsWith(INTERVAL_DOMAIN) && d.domain !== domain) writes.push({ domain: d.domain, configuration: d.configuration, removed: true });
+    }
+  }
+  return writes;
+}
+
+function parseState(domain: string, configuration: string): IntervalState {
+  try {
+    const s = JSON.parse(configuration) as IntervalState;
+    if (typeof s.fingerprint === 'string' && s.upstream && typeof s.upstream === 'object') return s;
+  } catch {
+    // reported below
+  }
+  throw new IngotError('LOG_CORRUPT', `metadata domain ${domain} is not an interval state: ${configuration.slice(0, 200)}`);
+}

@@ -1,0 +1,58 @@
+import { IngotError } from '../errors.js';
+import type { Lake } from '../lake.js';
+import { INTERVAL_DOMAIN, stateWrites } from '../plan/state.js';
+import type { Action } from '../table/actions.js';
+import { domainActions } from '../table/write.js';
+import type { StagedWrite } from './step/context.js';
+
+/**
+ * Commits the write the run staged for table `name` (see `StagedWrite`) and returns its version;
+ * a write the engine committed itself only gets its interval state recorded (one more commit).
+ *
+ * Before committing, every upstream table the rows were computed from is checked: a commit to it
+ * after the version read that changed its rows, made by anyone but this run, means the rows are
+ * stale (two runs of one month computing the month from two different silver snapshots), and the
+ * commit is refused with CONCURRENT_MODIFICATION naming the upstream table and the commit; the
+ * runner then plans the run again. The upstream versions checked are recorded with the commit in
+ * the interval's state (`plan/state.ts`), so the next plan can tell the interval is up to date.
+ * Errors: CONCURRENT_MODIFICATION, COMMIT_CONFLICT (the table itself moved in a conflicting way),
+ * TABLE_APPEND_ONLY.
+ */
+export async function commitStaged(lake: Lake, staged: ReadonlyMap<string, StagedWrite>, name: string): Promise<number> {
+  const w = staged.get(name)!;
+  if (w.committed !== undefined && (!w.state || w.stateRecorded)) return w.committed;
+  const upstream: Record<string, number> = {};
+  for (const [ref, read] of Object.entries(w.read)) {
+    const own = staged.get(ref)?.committed;
+    const current = (await lake.table(ref).snapshot()).version;
+    const foreign = (await lake.table(ref).dataChanges(read, current)).filter((c) => c.version !== own);
+    if (foreign.length > 0) {
+      const c = foreign[0]!;
+      throw new IngotError('CONCURRENT_MODIFICATION',
+        `${name}: its rows were computed from ${ref} at version ${read}, but version ${c.version} (${c.operation}${c.runId ? ` by run ${c.runId}` : ''}) changed ${ref} since: not committed, the run is planned again`,
+        { table: name, version: c.version });
+    }
+    upstream[ref] = current;
+  }
+  if (w.committed !== undefined) {
+    // the engine committed the rows; the state follows in a commit of its own
+    const snapshot = await w.table.snapshot();
+    const writes = stateWrites(snapshot, w.state!.interval, { ...w.state!.state, upstream }, false);
+    await w.table.commit({ readVersion: snapshot.version, actions: domainActions(snapshot, writes, w.table.location), operation: 'SET INTERVAL STATE', operationParameters: { runId: w.state!.state.runId } });
+    w.stateRecorded = true;
+    return w.committed;
+  }
+  const commit = w.commit!;
+  if (w.state) commit.actions = commit.actions.map((a) => withUpstream(a, upstream));
+  const version = await w.table.commit(commit);
+  w.committed = version;
+  if (w.result) w.result.version = version;
+  return version;
+}
+
+/** `a` with the upstream versions filled into an interval state domain's configuration. */
+function withUpstream(a: Action, upstream: Record<string, number>): Action {
+  if (!('domainMetadata' in a) || a.domainMetadata.removed || !a.domainMetadata.domain.startsWith(INTERVAL_DOMAIN)) return a;
+  const state = JSON.parse(a.domainMetadata.configuration) as Record<string, unknown>;
+  return { domainMetadata: { ...a.domainMetadata, configuration: JSON.stringify({ ...state, upstream }) } };
+}

@@ -1,0 +1,80 @@
+import { IngotError, messageOf } from '../../errors.js';
+import { batchCheckSql, planExpectations } from '../../pipeline/expectations.js';
+import { inputError } from '../../sources/files.js';
+import { fieldOf, type StructType } from '../../table/schema.js';
+import { CHECKED_RELATION, stepError, type StepContext } from './context.js';
+import type { Conformed } from './conform.js';
+import { render } from './render.js';
+
+/** The rows to write, after the expectations. */
+export interface Checked {
+  /** The rows that stay (all of them without expectations). */
+  keptSql: string;
+  /** The rows for `<table>_quarantine` (undefined without expectations). */
+  quarantineSql?: string;
+  /** Schema of the kept rows. */
+  schema: StructType;
+  /** Rows of the query (undefined when not counted: no expectations). */
+  rowsIn?: number;
+  dropped: number;
+  quarantined: number;
+}
+
+/**
+ * Check stage. Without expectations the query is written as it is. With them, its rows are
+ * staged once with a failure flag per row expectation (`__checked`), counted, and split into
+ * kept and quarantined rows; batch expectations (row count, freshness) are evaluated over the
+ * staged rows. Each expectation's count goes to `ctx.checked`. Errors: EXPECTATION_FAILED naming
+ * every failing `fail` expectation with its count (and an example row of the first);
+ * DATASET_INVALID when the partition column is not among the output columns; SQL_ERROR /
+ * INPUT_MALFORMED from the engine.
+ */
+export async function checkRows(ctx: StepContext, c: Conformed): Promise<Checked> {
+  const { ds, engine } = ctx;
+  const rowExps = c.expectations.filter((e) => e.scope !== 'batch');
+  const plan = c.expectations.length > 0 ? planExpectations(rowExps, (s) => render(ctx, s)) : undefined;
+  let schema: StructType;
+  let rowsIn: number | undefined;
+  try {
+    if (plan) {
+      const checked = await engine.stage(CHECKED_RELATION, plan.checkedSql(`(${c.sql})`));
+      schema = { type: 'struct', fields: checked.schema.fields.filter((f) => !f.name.startsWith('__fail_') && !c.hidden.includes(f.name)) };
+      rowsIn = checked.rows;
+    } else {
+      schema = await engine.describe(c.sql);
+    }
+  } catch (err) {
+    throw ds.source ? inputError(err, ds.name) : stepError(ctx, 'SQL_ERROR', messageOf(err), err);
+  }
+  const columns = schema.fields.map((f) => f.name);
+  const partitionColumn = ds.partitionBy?.[0];
+  if (partitionColumn && !fieldOf(schema, partitionColumn)) {
+    throw stepError(ctx, 'DATASET_INVALID', `partition column ${partitionColumn} is not among the output columns (${columns.join(', ')})`);
+  }
+  if (!plan) return { keptSql: c.sql, schema, dropped: 0, quarantined: 0 };
+
+  const [counts] = await engine.query(plan.countsSql(CHECKED_RELATION));
+  for (const e of c.expectations) {
+    const i = rowExps.indexOf(e);
+    const failed = i >= 0
+      ? Number(counts![`f${i}`] ?? 0)
+      : (await engine.query(batchCheckSql(e, CHECKED_RELATION, (s) => render(ctx, s))).catch((err: unknown) => { throw stepError(ctx, 'SQL_ERROR', `expectation ${e.name}: ${messageOf(err)}`, err); }))[0]!['failed'] === true ? 1 : 0;
+    ctx.checked.push({ name: e.name, action: e.action, failed, ...(i < 0 ? { scope: 'batch' as const } : {}) });
+  }
+  const failing = ctx.checked.filter((r) => r.action === 'fail' && r.failed > 0);
+  if (failing.length > 0) {
+    const described = failing.map((r) => {
+      const e = c.expectations.find((x) => x.name === r.name)!;
+      return r.scope === 'batch' ? `${e.name} (${e.condition}) failed over the run's ${rowsIn} rows` : `${e.name} (${e.condition}) failed for ${r.failed} of ${rowsIn} rows`;
+    });
+    const first = rowExps.findIndex((e) => e.name === failing[0]!.name);
+    const [example] = first < 0 ? [] : await engine.query(`SELECT ${columns.map((x) => engine.dialect.quoteIdent(x)).join(', ')} FROM ${CHECKED_RELATION} WHERE ${engine.dialect.quoteIdent(`__fail_${first}`)} LIMIT 1`);
+    throw new IngotError('EXPECTATION_FAILED', `${ds.name}: expectation${failing.length > 1 ? 's' : ''} ${described.join('; ')}${example ? `, e.g. ${JSON.stringify(example)}` : ''}`, { dataset: ds.name, expectation: failing[0]!.name });
+  }
+  const extra: Record<string, string> = { _quarantined_at: engine.dialect.timestampLiteral(ctx.scope.startedAt.toISOString()) };
+  if (!columns.includes('_run_id')) extra['_run_id'] = engine.dialect.quoteString(ctx.scope.runId);
+  return {
+    keptSql: plan.keptSql(CHECKED_RELATION, columns), quarantineSql: plan.quarantineSql(CHECKED_RELATION, [...columns, ...c.hidden], extra), schema, rowsIn,
+    dropped: Number(counts!['dropped'] ?? 0), quarantined: Number(counts!['quarantined'] ?? 0),
+  };
+}

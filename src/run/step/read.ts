@@ -1,0 +1,70 @@
+import { IngotError } from '../../errors.js';
+import { landCsv } from '../landing.js';
+import { maxOfTable } from '../bookmark.js';
+import { connectorFor } from '../../sources/connectors.js';
+import type { SourceContext } from '../../sources/source.js';
+import type { Expectation } from '../../pipeline/definition.js';
+import type { DomainWrite } from '../../table/write.js';
+import { SOURCE_RELATION, stepError, type StepContext } from './context.js';
+
+/** What the read stage leaves for the others. */
+export interface StepInput {
+  /** Input files or endpoints of a source. */
+  inputs: string[];
+  /** A connector's own row checks (e.g. malformed log lines) and the columns only their quarantined rows keep. */
+  expectations: Expectation[];
+  hidden: string[];
+  /** Metadata domains the source commits with its rows (what it loaded). */
+  domainMetadata?: DomainWrite[];
+  /** The source found nothing new: the step writes and commits nothing. */
+  unchanged: boolean;
+  /** Each upstream table's version read (`layer.table` → version). */
+  read: Record<string, number>;
+}
+
+/**
+ * Read stage: attaches every table the dataset reads (a table this run staged as its staged
+ * snapshot, committed first when the engine reads committed tables only; others as committed)
+ * and, for a dataset with a source, reads the source into relation `__source` (also landing a
+ * raw copy when `landing` is set). Errors: TABLE_NOT_FOUND for an upstream never written; the
+ * source's (INPUT_MISSING, INPUT_MALFORMED, SOURCE_ERROR...).
+ */
+export async function readInputs(ctx: StepContext): Promise<StepInput> {
+  const { ds, engine } = ctx;
+  const read: Record<string, number> = {};
+  for (const ref of ctx.node.reads) {
+    if (ref === ds.name) continue; // its own committed table ({{this}} in an expectation): attached by the render stage
+    const table = ctx.lake.table(ref);
+    const staged = ctx.staged.get(ref);
+    if (ctx.path.readsCommittedOnly && staged && staged.committed === undefined) await ctx.commitNow(ref);
+    const snapshot = staged?.preview && staged.committed === undefined ? staged.preview : await table.trySnapshot();
+    if (!snapshot) throw stepError(ctx, 'TABLE_NOT_FOUND', `reads ${ref}, which has never been written: run its dataset first`);
+    // a staged table is read as the version its commit was prepared on, plus this run's rows
+    read[ref] = staged?.commit && staged.committed === undefined ? staged.commit.readVersion : snapshot.version;
+    await engine.attachTable(ref, await ctx.path.scan(table, snapshot));
+  }
+  if (!ds.source) return { inputs: [], expectations: [], hidden: [], unchanged: false, read };
+
+  const { scope, interval, committed } = ctx;
+  const source: SourceContext = {
+    projectDir: scope.projectDir, dataset: ds.name, interval, partitionColumn: ds.partitionBy?.[0], logicalDate: scope.logicalDate, runId: scope.runId,
+    appends: !ctx.full && ds.materialization === 'append',
+  };
+  // the bookmark of an incremental source and what it loaded come from the committed table (never in a full refresh)
+  if (!ctx.full) {
+    source.maxOfTarget = (column) => maxOfTable(engine, ctx.lake.table(ds.name), committed, ds.name, column);
+    source.committed = new Map([...(committed?.domains.values() ?? [])].map((d) => [d.domain, d.configuration]));
+  }
+  const batch = await connectorFor(ds.source).read(source, engine, SOURCE_RELATION);
+  const input: StepInput = {
+    inputs: batch.inputs, expectations: batch.expectations ?? [], hidden: batch.quarantineColumns ?? [], unchanged: batch.unchanged === true, read,
+    ...(batch.domainMetadata ? { domainMetadata: batch.domainMetadata } : {}),
+  };
+  if (input.unchanged) await engine.drop(SOURCE_RELATION);
+  else if (ds.landing) {
+    await landCsv(engine, SOURCE_RELATION, ds.landing, { projectDir: scope.projectDir, dataset: ds.name, interval, logicalDate: scope.logicalDate, runId: scope.runId }).catch((err: unknown) => {
+      throw err instanceof IngotError ? err : stepError(ctx, 'STORAGE_ERROR', String(err), err);
+    });
+  }
+  return input;
+}

@@ -1,0 +1,29 @@
+import type { DatasetResult } from '../result.js';
+import { checkRows } from './check.js';
+import { conformRows } from './conform.js';
+import { CHECKED_RELATION, QUARANTINE_RELATION, SOURCE_RELATION, type StepContext } from './context.js';
+import { readInputs } from './read.js';
+import { renderQuery } from './render.js';
+import { writeRows } from './write.js';
+
+/**
+ * One dataset step of a run, the road itself: read inputs → render the query → conform it to
+ * the table's schema → check expectations → write (staged for the run's commit, or committed by
+ * the engine). A source with nothing new ends the step after reading: nothing is written, and
+ * the result says `skipped` with the reason. Errors: those of each stage; what the step staged
+ * is left in `ctx.staged` for the runner to discard.
+ */
+export async function runStep(ctx: StepContext): Promise<DatasetResult> {
+  try {
+    const input = await readInputs(ctx);
+    if (input.unchanged) {
+      return { dataset: ctx.ds.name, status: 'skipped', reason: 'up to date: the source has nothing new', rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, expectations: [], inputs: input.inputs, ms: 0 };
+    }
+    const sql = await renderQuery(ctx);
+    const conformed = await conformRows(ctx, sql, input);
+    const checked = await checkRows(ctx, conformed);
+    return await writeRows(ctx, checked, input);
+  } finally {
+    await ctx.engine.drop(QUARANTINE_RELATION, CHECKED_RELATION, SOURCE_RELATION);
+  }
+}

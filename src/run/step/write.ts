@@ -1,0 +1,114 @@
+import { IngotError, messageOf } from '../../errors.js';
+import type { WriteOutcome } from '../../operations/write-path.js';
+import { QUARANTINE_SUFFIX } from '../../pipeline/graph.js';
+import { boundValue } from '../../pipeline/interval.js';
+import { inputError } from '../../sources/files.js';
+import type { Filter } from '../../table/filter.js';
+import type { WriteMode } from '../../table/write.js';
+import { isKeyed, stageKeyed } from '../materialize.js';
+import type { DatasetResult } from '../result.js';
+import { stateWrites } from '../../plan/state.js';
+import type { Checked } from './check.js';
+import { stepError, type StagedWrite, type StepContext } from './context.js';
+import type { StepInput } from './read.js';
+
+/**
+ * Write stage: the kept rows go to the dataset's table by its materialization (`append`,
+ * `overwrite`, `replace partition` of the run's interval; `merge` / `apply changes` through
+ * `stageKeyed`), quarantined rows are appended to `<table>_quarantine` (replaced with the
+ * partition or table). Every write goes through the engine's write path: staged for the run's
+ * commit, or committed by the engine. A table that already holds this run's `txn` (a retry) is
+ * not written again. The own table's write carries the interval state to record (see
+ * `plan/state.ts`). Errors: PARTITION_VIOLATION (rows outside the run's interval), SQL_ERROR,
+ * INPUT_MALFORMED, CHANGES_INVALID, SCHEMA_MISMATCH.
+ */
+export async function writeRows(ctx: StepContext, checked: Checked, input: StepInput): Promise<DatasetResult> {
+  const { ds, full } = ctx;
+  const mode: WriteMode = full ? 'overwrite' : ds.materialization === 'replace partition' ? 'replace' : ds.materialization === 'overwrite' ? 'overwrite' : 'append';
+  const column = ds.partitionBy?.[0];
+  const replaceWhere: Filter[] | undefined = mode === 'replace'
+    ? [{ column: column!, op: '>=', value: boundValue(ctx.interval.start) }, { column: column!, op: '<', value: boundValue(ctx.interval.end) }]
+    : undefined;
+  const result: DatasetResult = { dataset: ds.name, status: 'success', rowsIn: 0, rowsOut: 0, dropped: checked.dropped, quarantined: checked.quarantined, expectations: ctx.checked, inputs: input.inputs, ms: 0 };
+
+  const replacesTable = mode === 'overwrite' || (isKeyed(ds) && (full || !ctx.committed));
+  const state: NonNullable<StagedWrite['state']> = {
+    interval: ctx.step.stateInterval, replacesTable,
+    state: { fingerprint: ctx.step.fingerprint, runId: ctx.scope.runId, ...(ctx.scope.logicalDate ? { logicalDate: ctx.scope.logicalDate } : {}) },
+  };
+  // the state commits with the rows; its upstream versions are filled in at commit time (see commitStaged)
+  const domainMetadata = [...(input.domainMetadata ?? []), ...stateWrites(ctx.committed, state.interval, { ...state.state, upstream: {} }, replacesTable)];
+  const own = await writeTable(ctx, ds.name, ctx.committed, (base) => {
+    const basics = { table: ctx.lake.table(ds.name), base, partitionBy: ds.partitionBy ?? [], txn: ctx.txn, parameters: parametersOf(ctx), domainMetadata };
+    if (isKeyed(ds)) {
+      return stageKeyed(ctx.engine, ctx.path, basics.table, base, checked.keptSql, ds, { ...basics, full }).then((k) => {
+        result.rowsIn = k.batchRows;
+        return k;
+      });
+    }
+    return ctx.path.write({ ...basics, sql: checked.keptSql, schema: checked.schema, mode, replaceWhere, overwriteSchema: full, mergeSchema: !full });
+  }, input.read, state);
+  result.rowsOut = own.rows;
+  result.rowsIn = checked.rowsIn ?? (isKeyed(ds) ? result.rowsIn : own.rows);
+  if (own.already) {
+    result.alreadyCommitted = true;
+    result.version = ctx.committed!.version;
+  } else if (own.write.committed !== undefined) result.version = own.write.committed;
+  else own.write.result = result;
+
+  if (checked.quarantineSql) {
+    const name = `${ds.name}${QUARANTINE_SUFFIX}`;
+    const q = await ctx.lake.table(name).trySnapshot();
+    // a run with nothing to quarantine and nothing to replace makes no quarantine commit
+    const noop = checked.quarantined === 0 && q !== undefined && (mode === 'append' || (mode === 'replace' ? q.scan(replaceWhere).length === 0 : q.files.size === 0));
+    if (!noop) {
+      const fresh = !q || full;
+      const schema = fresh ? (await ctx.engine.stage('__quarantine', checked.quarantineSql)).schema : await ctx.engine.describe(checked.quarantineSql);
+      await writeTable(ctx, name, q, (base) => ctx.path.write({
+        table: ctx.lake.table(name), base, partitionBy: ds.partitionBy ?? [], txn: ctx.txn, parameters: parametersOf(ctx),
+        sql: fresh ? 'SELECT * FROM "__quarantine"' : checked.quarantineSql!, schema, mode, replaceWhere, overwriteSchema: full, mergeSchema: !full,
+      }), input.read);
+    }
+  }
+  return result;
+}
+
+/** Extra commitInfo.operationParameters of the run's commits. */
+function parametersOf(ctx: StepContext): Record<string, unknown> {
+  return { runId: ctx.scope.runId, ...(ctx.scope.logicalDate ? { logicalDate: ctx.scope.logicalDate } : {}) };
+}
+
+/**
+ * Writes table `name` (at `base`) with `write` unless it already holds the run's txn, and keeps
+ * the outcome in `ctx.staged` (a staged commit, or the engine's commit). The dataset's own table
+ * (`state` given) gets the interval state to record.
+ */
+async function writeTable(
+  ctx: StepContext, name: string, base: StagedWrite['preview'], write: (base: StagedWrite['preview']) => Promise<WriteOutcome>,
+  read: Record<string, number>, state?: StagedWrite['state'],
+): Promise<{ rows: number; already: boolean; write: StagedWrite }> {
+  const table = ctx.lake.table(name);
+  const staged: StagedWrite = { table, read };
+  if ((base?.txns.get(ctx.txn.appId)?.version ?? -1) >= ctx.txn.version) return { rows: 0, already: true, write: staged };
+  let outcome: WriteOutcome;
+  try {
+    outcome = await write(base);
+  } catch (err) {
+    if (err instanceof IngotError && err.code === 'PARTITION_VIOLATION') {
+      throw stepError(ctx, 'PARTITION_VIOLATION', `wrote rows with ${ctx.ds.partitionBy?.[0]} outside the run's interval [${ctx.interval.start}, ${ctx.interval.end}): filter the query with {{start}} and {{end}} (${err.message})`);
+    }
+    if (err instanceof IngotError && err.code !== 'SQL_ERROR') throw err;
+    throw ctx.ds.source ? inputError(err, ctx.ds.name) : stepError(ctx, 'SQL_ERROR', messageOf(err), err);
+  }
+  if (state) staged.state = state;
+  if (outcome.kind === 'staged') {
+    staged.commit = outcome.commit;
+    staged.preview = outcome.preview;
+    ctx.staged.set(name, staged);
+    return { rows: outcome.rows, already: false, write: staged };
+  }
+  if (outcome.version === undefined) return { rows: 0, already: true, write: staged };
+  staged.committed = outcome.version;
+  ctx.staged.set(name, staged);
+  return { rows: outcome.rows, already: false, write: staged };
+}
