@@ -29,7 +29,7 @@ import { LocalStore } from '../src/storage/local.js';
 import type { Action, Add } from '../src/table/actions.js';
 import { writeCheckpoint } from '../src/table/checkpoint.js';
 import type { Filter } from '../src/table/filter.js';
-import { merge } from '../src/table/operations/merge.js';
+import { merge } from '../src/operations/merge.js';
 import { writeCommit } from '../src/table/log.js';
 import { Snapshot } from '../src/table/snapshot.js';
 import { DeltaTable } from '../src/table/table.js';

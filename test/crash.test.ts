@@ -18,7 +18,7 @@ import { LocalStore } from '../src/storage/local.js';
 import { readCommit } from '../src/table/log.js';
 import { Snapshot } from '../src/table/snapshot.js';
 import { DeltaTable } from '../src/table/table.js';
-import { vacuum } from '../src/table/operations/vacuum.js';
+import { vacuum } from '../src/operations/vacuum.js';
 import { decodePath, encodePath } from '../src/table/write.js';
 import { eachLine } from './fixtures.js';
 import { readWithDeltaRs, readWithIngot, REPO_ROOT, tempDir, writeSql } from './helpers.js';

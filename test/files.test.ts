@@ -25,7 +25,7 @@ import { S3Store, s3ClientFromEnv } from '../src/storage/s3.js';
 import type { DomainMetadata } from '../src/table/actions.js';
 import { writeCheckpoint } from '../src/table/checkpoint.js';
 import { readCommit } from '../src/table/log.js';
-import { restore } from '../src/table/operations/restore.js';
+import { restore } from '../src/operations/restore.js';
 import { DeltaTable } from '../src/table/table.js';
 import { planWrite, type DomainWrite } from '../src/table/write.js';
 import { rebaseTracked, type TrackedFiles } from '../src/sources/files.js';

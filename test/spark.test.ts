@@ -15,12 +15,12 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { Lake, type SqlWriteOptions } from '../src/lake.js';
-import { deleteRows } from '../src/table/operations/delete.js';
-import { merge } from '../src/table/operations/merge.js';
-import { optimize } from '../src/table/operations/optimize.js';
-import { restore } from '../src/table/operations/restore.js';
-import { updateRows } from '../src/table/operations/update.js';
-import { vacuum } from '../src/table/operations/vacuum.js';
+import { deleteRows } from '../src/operations/delete.js';
+import { merge } from '../src/operations/merge.js';
+import { optimize } from '../src/operations/optimize.js';
+import { restore } from '../src/operations/restore.js';
+import { updateRows } from '../src/operations/update.js';
+import { vacuum } from '../src/operations/vacuum.js';
 import type { DeltaTable } from '../src/table/table.js';
 import {
   canonicalRows, deltaTypeName, readWithDeltaRs, readWithIngot, readWithSpark, tempDir, writeSql, writeWithSpark,

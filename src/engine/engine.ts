@@ -1,4 +1,4 @@
-import type { MergeOptions } from '../table/operations/merge.js';
+import type { MergeClauses } from './merge-clauses.js';
 import type { Dialect } from './dialect.js';
 import type { StructType } from '../table/schema.js';
 import type { DataFile, WriteMode } from '../table/write.js';
@@ -90,7 +90,7 @@ export interface TableCommit {
   /** `replace`: a predicate in the engine's SQL over the table's columns (the run's interval). */
   replaceWhere?: string;
   /** `merge`: the MERGE, its source being the rows of the SQL; its `mergeSchema` names the source columns that may join the table. */
-  merge?: Omit<MergeOptions, 'source'>;
+  merge?: MergeClauses;
   /** Partition columns of a new (or overwritten) table. */
   partitionBy: string[];
   /** Add columns the rows have and the table lacks. */

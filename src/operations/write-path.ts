@@ -1,8 +1,8 @@
 import type { Engine, TableScan } from '../engine/engine.js';
 import { scanOf, stageWrite } from '../lake.js';
 import { filtersToSql, type Filter } from '../table/filter.js';
-import { prepareMerge, type MergeOptions } from '../table/operations/merge.js';
-import { prepareRewrite } from '../table/operations/rewrite.js';
+import { prepareMerge, type MergeOptions } from './merge.js';
+import { prepareRewrite } from './rewrite.js';
 import type { StructType } from '../table/schema.js';
 import type { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';

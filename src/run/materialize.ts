@@ -6,7 +6,7 @@ import {
   newEventsSql, recordedEventsSql, SCD2_COLUMNS, type Scd2Columns,
 } from '../pipeline/changes.js';
 import type { DatasetDefinition } from '../pipeline/definition.js';
-import type { MergeOptions } from '../table/operations/merge.js';
+import type { MergeOptions } from '../operations/merge.js';
 import type { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable } from '../table/table.js';
 import type { DomainWrite } from '../table/write.js';

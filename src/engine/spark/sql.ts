@@ -1,5 +1,5 @@
 import { IngotError } from '../../errors.js';
-import type { MatchedClause, InsertClause, MergeOptions } from '../../table/operations/merge.js';
+import type { MatchedClause, InsertClause, MergeClauses } from '../merge-clauses.js';
 import type { DataType, StructType } from '../../table/schema.js';
 
 /** Spark SQL text ingot generates: identifiers, literals, types, path tables and MERGE statements. */
@@ -44,7 +44,7 @@ export function emptyRowsSql(schema: StructType): string {
  * clauses in order, `'*'` as `UPDATE SET *` / `INSERT *`, with `WITH SCHEMA EVOLUTION` when
  * `evolve` (new source columns are added to the table).
  */
-export function mergeSql(table: string, sourceSql: string, merge: Omit<MergeOptions, 'source'>, evolve: boolean): string {
+export function mergeSql(table: string, sourceSql: string, merge: MergeClauses, evolve: boolean): string {
   const cond = (c?: string): string => (c ? ` AND (${c})` : '');
   const matched = (c: MatchedClause): string => 'delete' in c
     ? `DELETE`

@@ -1,7 +1,7 @@
-import { IngotError } from '../../errors.js';
-import type { Action } from '../actions.js';
-import type { DeltaTable } from '../table.js';
-import { decodePath, tombstone } from '../write.js';
+import { IngotError } from '../errors.js';
+import type { Action } from '../table/actions.js';
+import type { DeltaTable } from '../table/table.js';
+import { decodePath, tombstone } from '../table/write.js';
 import { metricStrings, unchanged, writableSnapshot, type OperationResult } from './rewrite.js';
 
 /** Which version `restore` returns to: a version number, or the latest version committed at or before a time (ms since epoch). */

@@ -1,8 +1,8 @@
-import { IngotError, messageOf } from '../../errors.js';
-import { ROW_FILE, type Engine } from '../../engine/engine.js';
-import type { Add } from '../actions.js';
-import { parseStats } from '../snapshot.js';
-import type { DeltaTable } from '../table.js';
+import { IngotError, messageOf } from '../errors.js';
+import { ROW_FILE, type Engine } from '../engine/engine.js';
+import type { Add } from '../table/actions.js';
+import { parseStats } from '../table/snapshot.js';
+import type { DeltaTable } from '../table/table.js';
 import { attachTarget, columnList, commitRewrite, fileList, TARGET, unchanged, writableSnapshot, writeFiles, type OperationResult } from './rewrite.js';
 
 /** Options of `deleteRows`. */

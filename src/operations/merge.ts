@@ -1,45 +1,21 @@
-import { IngotError, messageOf } from '../../errors.js';
-import { quoteIdent, ROW_FILE, ROW_NUMBER, type Engine } from '../../engine/engine.js';
-import type { Add } from '../actions.js';
-import type { Filter } from '../filter.js';
-import { fieldOf, mergeSchemas, SchemaConflict, type StructType } from '../schema.js';
-import { parseStats, type Snapshot } from '../snapshot.js';
-import type { DeltaTable, PreparedCommit } from '../table.js';
+import { IngotError, messageOf } from '../errors.js';
+import { quoteIdent, ROW_FILE, ROW_NUMBER, type Engine } from '../engine/engine.js';
+import type { InsertClause, MatchedClause, MergeClauses } from '../engine/merge-clauses.js';
+import type { Add } from '../table/actions.js';
+import type { Filter } from '../table/filter.js';
+import { fieldOf, mergeSchemas, SchemaConflict, type StructType } from '../table/schema.js';
+import { parseStats, type Snapshot } from '../table/snapshot.js';
+import type { DeltaTable, PreparedCommit } from '../table/table.js';
 import { attachTarget, columnList, commitPrepared, fileList, prepareRewrite, TARGET, unchanged, writableSnapshot, writeFiles, type OperationResult } from './rewrite.js';
-import { assertWritable } from '../write.js';
-
-/** `when matched` / `when not matched by source`: update the target row (`'*'`: every column from the source column of the same name) or delete it. */
-export type MatchedClause =
-  | { update: '*' | Record<string, string>; condition?: string }
-  | { delete: true; condition?: string };
-
-/** `when not matched`: insert a row built from the source row (`'*'`: columns by name; absent columns are NULL). */
-export interface InsertClause {
-  insert: '*' | Record<string, string>;
-  condition?: string;
-}
+import { assertWritable } from '../table/write.js';
 
 /**
- * A MERGE (Delta's upsert). SQL expressions are in the engine's dialect and address the two
- * sides as `target.<column>` and `source.<column>`. Clauses of one kind apply in order: the first
- * whose condition holds acts; a row no clause takes is kept (target) or skipped (source).
+ * A MERGE (Delta's upsert): its clauses (`MergeClauses`, declared beside `Engine.commit`, which
+ * takes them too) and the source rows.
  */
-export interface MergeOptions {
+export interface MergeOptions extends MergeClauses {
   /** A query giving the source rows. */
   source: string;
-  /** The match condition, e.g. `target.id = source.id`. */
-  on: string;
-  whenMatched?: MatchedClause[];
-  whenNotMatched?: InsertClause[];
-  /** Only `target.*` may be referenced here: these target rows have no source row. */
-  whenNotMatchedBySource?: MatchedClause[];
-  /**
-   * Schema evolution ("automatic schema evolution" of Delta MERGE): source columns the target
-   * lacks (all of them with `true`, or those named) are added to the table schema (nullable,
-   * after the existing ones) and filled by `'*'` clauses; existing rows read NULL there. A column
-   * whose type differs is SCHEMA_MISMATCH.
-   */
-  mergeSchema?: boolean | string[];
 }
 
 const SOURCE = '__ingot_merge_source';

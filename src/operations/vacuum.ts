@@ -1,7 +1,7 @@
-import { IngotError } from '../../errors.js';
-import { parseInterval } from '../checkpoint.js';
-import type { DeltaTable } from '../table.js';
-import { decodePath } from '../write.js';
+import { IngotError } from '../errors.js';
+import { parseInterval } from '../table/checkpoint.js';
+import type { DeltaTable } from '../table/table.js';
+import { decodePath } from '../table/write.js';
 import { writableSnapshot } from './rewrite.js';
 
 /** Default retention of removed files: 7 days, as in Delta (`delta.deletedFileRetentionDuration`). */

@@ -1,11 +1,11 @@
 import * as path from 'node:path';
-import { quoteIdent, quoteString, type Engine } from '../../engine/engine.js';
-import { discardCommit, scanOf, writeDataFiles } from '../../lake.js';
-import type { Action, Add } from '../actions.js';
-import type { Filter } from '../filter.js';
-import type { Snapshot } from '../snapshot.js';
-import type { DeltaTable, PreparedCommit } from '../table.js';
-import { assertWritable, decodePath, toAdd, tombstone, type DataFile } from '../write.js';
+import { quoteIdent, quoteString, type Engine } from '../engine/engine.js';
+import { discardCommit, scanOf, writeDataFiles } from '../lake.js';
+import type { Action, Add } from '../table/actions.js';
+import type { Filter } from '../table/filter.js';
+import type { Snapshot } from '../table/snapshot.js';
+import type { DeltaTable, PreparedCommit } from '../table/table.js';
+import { assertWritable, decodePath, toAdd, tombstone, type DataFile } from '../table/write.js';
 
 /**
  * What the operations that rewrite data files (delete, update, merge, optimize) share: a view of

@@ -1,7 +1,7 @@
-import { IngotError, messageOf } from '../../errors.js';
-import { quoteIdent, ROW_FILE, type Engine } from '../../engine/engine.js';
-import { fieldOf } from '../schema.js';
-import type { DeltaTable } from '../table.js';
+import { IngotError, messageOf } from '../errors.js';
+import { quoteIdent, ROW_FILE, type Engine } from '../engine/engine.js';
+import { fieldOf } from '../table/schema.js';
+import type { DeltaTable } from '../table/table.js';
 import { attachTarget, commitRewrite, fileList, TARGET, unchanged, writableSnapshot, writeFiles, type OperationResult } from './rewrite.js';
 
 /** Options of `updateRows`. */

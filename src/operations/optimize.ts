@@ -1,8 +1,8 @@
-import { ROW_FILE, type Engine } from '../../engine/engine.js';
-import { discardFiles, writeDataFiles } from '../../lake.js';
-import type { Add } from '../actions.js';
-import { filtersToSql, type Filter } from '../filter.js';
-import type { DeltaTable } from '../table.js';
+import { ROW_FILE, type Engine } from '../engine/engine.js';
+import { discardFiles, writeDataFiles } from '../lake.js';
+import type { Add } from '../table/actions.js';
+import { filtersToSql, type Filter } from '../table/filter.js';
+import type { DeltaTable } from '../table/table.js';
 import { attachTarget, columnList, commitRewrite, fileList, TARGET, unchanged, writableSnapshot, type OperationResult } from './rewrite.js';
 
 /** Default target file size of optimize: 256 MiB, as ingot writes (`delta.targetFileSize` overrides). */
