@@ -28,7 +28,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
-import { Lake, queryLake } from '../src/lake.js';
+import { Lake } from '../src/table/lake.js';
+import { queryLake } from '../src/operations/query.js';
 import { startPostgres } from '../test/postgres-server.js';
 import { measure, round, type Measured } from './measure.js';
 

@@ -31,6 +31,7 @@ import { intervalsBetween } from '../src/schedule/calendar.js';
 import { pipelineNamed } from '../src/schedule/pipeline.js';
 import { openMetadata } from '../src/schedule/store/open.js';
 import { measure, round } from './measure.js';
+import { attachTables } from '../src/operations/query.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -72,7 +73,7 @@ async function check(n: number): Promise<void> {
   const project = await loadProject(PROJECT);
   const runner = await Runner.open(project);
   try {
-    await runner.lake.attach(runner.engine, ['bronze.ticks']);
+    await attachTables(runner.lake, runner.engine, ['bronze.ticks']);
     const [row] = await runner.engine.query('SELECT count(*) AS n, count(DISTINCT day) AS days FROM bronze.ticks');
     const runs = await openMetadata(project);
     const ok = (await runs.runs()).filter((r) => r.status === 'success').length;

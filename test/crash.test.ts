@@ -13,7 +13,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
-import { scanOf } from '../src/lake.js';
+import { scanOf } from '../src/operations/scan.js';
 import { LocalStore } from '../src/storage/local.js';
 import { readCommit } from '../src/table/log.js';
 import { Snapshot } from '../src/table/snapshot.js';

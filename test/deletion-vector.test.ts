@@ -7,7 +7,7 @@ import { crc32 } from 'node:zlib';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { ROW_FILE, ROW_NUMBER } from '../src/engine/engine.js';
 import { IngotError } from '../src/errors.js';
-import { scanOf } from '../src/lake.js';
+import { scanOf } from '../src/operations/scan.js';
 import { LocalStore } from '../src/storage/local.js';
 import type { Action, Add } from '../src/table/actions.js';
 import { writeCheckpoint } from '../src/table/checkpoint.js';

@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { IngotError } from '../src/errors.js';
-import { Lake } from '../src/lake.js';
+import { Lake } from '../src/table/lake.js';
 import { loadProject } from '../src/pipeline/project.js';
 import type { DatasetResult, RunResult } from '../src/run/result.js';
 import { Runner } from '../src/run/runner.js';
@@ -32,6 +32,7 @@ import { rebaseTracked, type TrackedFiles } from '../src/sources/files.js';
 import { tempDir } from './fixtures.js';
 import { canonicalRows, prepareSql, readWithDeltaRs, readWithIngot, readWithSpark, REPO_ROOT, writeSql } from './helpers.js';
 import { motoEnvironment, type MotoEnvironment } from './moto.js';
+import { attachTables } from '../src/operations/query.js';
 
 const PYTHON = process.env['INGOT_PYTHON'] ?? 'python3';
 const CORPUS = path.resolve(process.env['INGOT_CONFORMANCE_DIR'] ?? path.join(REPO_ROOT, '..', 'shared', 'conformance', 'delta'));
@@ -194,7 +195,7 @@ class Expected {
 /** The rows of `table` grouped as `Expected.view`, and its latest snapshot. */
 async function tableView(projectDir: string, table: string, where = 'true'): Promise<Record<string, string[]>> {
   const lake = new Lake(path.join(projectDir, 'lake'), engine);
-  await lake.attach(engine, [table]);
+  await attachTables(lake, engine, [table]);
   const rows = await engine.query(`SELECT _source, CAST(id AS VARCHAR) || '|' || v AS r FROM ${table} WHERE ${where}`);
   const out = new Map<string, string[]>();
   for (const r of rows) out.set(String(r['_source']), [...(out.get(String(r['_source'])) ?? []), String(r['r'])]);
@@ -390,7 +391,7 @@ describe('files source on S3 (moto server)', () => {
     const objects = await store.list('in/events', { recursive: true });
     const tracked = JSON.parse((await runner.lake.table('bronze.events').snapshot()).domains.get('ingot.files')!.configuration) as { files: Record<string, { size: number; etag: string }> };
     assert.deepEqual(tracked.files, Object.fromEntries(objects.filter((o) => !o.key.includes('/sub/')).map((o) => [`s3://${BUCKET}/${o.key}`, { size: o.size, etag: o.etag }])));
-    await runner.lake.attach(engine, ['bronze.daily']);
+    await attachTables(runner.lake, engine, ['bronze.daily']);
     const daily = await engine.query('SELECT CAST(day AS VARCHAR) AS day, count(*) AS n FROM bronze.daily GROUP BY 1 ORDER BY 1');
     assert.deepEqual(daily.map((x) => [x['day'], Number(x['n'])]), [['2024-03-01', 3], ['2024-03-02', 2]]);
 

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { loadProject } from '../src/pipeline/project.js';
 import { Runner, type RunIdentity } from '../src/run/runner.js';
 import { cli, tempDir } from './fixtures.js';
+import { attachTables } from '../src/operations/query.js';
 
 async function appendProject(dir: string): Promise<string> {
   await fs.mkdir(path.join(dir, 'datasets', 'bronze'), { recursive: true });
@@ -27,7 +28,7 @@ describe('retrying a run', () => {
     t.after(() => runner.close());
     const count = async (sql: string): Promise<number> => Number(Object.values((await runner.engine.query(sql))[0]!)[0]);
     const rows = async (): Promise<[number, number]> => {
-      await runner.lake.attach(runner.engine, ['bronze.events', 'gold.totals']);
+      await attachTables(runner.lake, runner.engine, ['bronze.events', 'gold.totals']);
       return [await count('SELECT count(*) FROM bronze.events'), await count('SELECT max(events) FROM gold.totals')];
     };
 

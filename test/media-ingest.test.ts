@@ -9,10 +9,11 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
-import { Lake } from '../src/lake.js';
+import { Lake } from '../src/table/lake.js';
 import { generate, MISSING_DAY, write, type LandingFile } from '../examples/media-ingest/generate.js';
 import { cli, ROOT, tempDir } from './fixtures.js';
 import { motoEnvironment, type MotoEnvironment } from './moto.js';
+import { attachTables } from '../src/operations/query.js';
 
 const EXAMPLE = path.join(ROOT, 'examples', 'media-ingest');
 const BUCKET = 'media-landing';
@@ -41,7 +42,7 @@ describe('examples/media-ingest on a local S3 server', () => {
 
   const query = async (sql: string): Promise<Row[]> => {
     const lake = new Lake(path.join(dir, 'lake'), engine);
-    await lake.attach(engine, ['silver.media', 'silver.tiktokcomment', 'gold.outlet_daily', 'gold.video_comments', 'bronze.media']);
+    await attachTables(lake, engine, ['silver.media', 'silver.tiktokcomment', 'gold.outlet_daily', 'gold.video_comments', 'bronze.media']);
     return engine.query(sql);
   };
 

@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
-import { Lake, queryLake } from '../src/lake.js';
+import { Lake } from '../src/table/lake.js';
+import { queryLake } from '../src/operations/query.js';
 import { cli, flightsProject, FLIGHTS, tempDir } from './fixtures.js';
 
 const DAYS = ['2001-01-01', '2001-01-02', '2001-01-03'];

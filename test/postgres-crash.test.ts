@@ -15,7 +15,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { queryLake } from '../src/lake.js';
+import { queryLake } from '../src/operations/query.js';
 import { loadProject } from '../src/pipeline/project.js';
 import { Runner } from '../src/run/runner.js';
 import { decodePath } from '../src/table/write.js';

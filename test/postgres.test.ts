@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { queryLake } from '../src/lake.js';
+import { queryLake } from '../src/operations/query.js';
 import { datasetSchema, postgres } from '../src/pipeline/definition.js';
 import { loadProject } from '../src/pipeline/project.js';
 import { Runner } from '../src/run/runner.js';

@@ -10,11 +10,12 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
-import { Lake } from '../src/lake.js';
+import { Lake } from '../src/table/lake.js';
 import { createDatabase, simulate } from '../examples/retail-delivery/simulator.js';
 import retailConfig from '../examples/retail-delivery/ingot.config.js';
 import { cli, ROOT, tempDir } from './fixtures.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
+import { attachTables } from '../src/operations/query.js';
 
 const EXAMPLE = path.join(ROOT, 'examples', 'retail-delivery');
 type Row = Record<string, unknown>;
@@ -33,7 +34,7 @@ describe('examples/retail-delivery on a real PostgreSQL', () => {
   const lakeQuery = async (sql: string): Promise<Row[]> => {
     const lake = new Lake(path.join(dir, 'lake'), engine);
     const names = [...new Set(sql.match(/\b(bronze|silver|gold)\.[a-z_]+/g) ?? [])];
-    await lake.attach(engine, names);
+    await attachTables(lake, engine, names);
     return engine.query(sql);
   };
   const pgQuery = async (sql: string): Promise<Row[]> => (await client.query(sql)).rows as Row[];

@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { loadProject, type Project } from '../src/pipeline/project.js';
 import { Runner } from '../src/run/runner.js';
+import { attachTables } from '../src/operations/query.js';
 
 /** Default datasets: bronze.events (3 rows per date, append) and gold.daily (rows per day of bronze.events, replace partition). */
 export const EVENTS = "-- materialization: append\nSELECT CAST({{logical_date}} AS DATE) AS day, range AS i FROM range(3)\n";
@@ -25,7 +26,7 @@ export async function writeProject(dir: string, config: string, datasets: Record
 export async function query(project: Project, sql: string): Promise<Record<string, unknown>[]> {
   const runner = await Runner.open(project);
   try {
-    await runner.lake.attach(runner.engine, await runner.engine.references(sql));
+    await attachTables(runner.lake, runner.engine, await runner.engine.references(sql));
     return await runner.engine.query(sql);
   } finally {
     await runner.close();

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { IngotError } from '../src/errors.js';
-import { scanOf } from '../src/lake.js';
+import { scanOf } from '../src/operations/scan.js';
 import { LocalStore } from '../src/storage/local.js';
 import type { Add, CommitInfo, FileStats, Metadata, Protocol, Remove } from '../src/table/actions.js';
 import type { Filter } from '../src/table/filter.js';

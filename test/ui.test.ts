@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { Lake } from '../src/lake.js';
+import { Lake } from '../src/table/lake.js';
 import { cli, flightsProject, ROOT, tempDir } from './fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';

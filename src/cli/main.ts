@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { DuckDBEngine } from '../engine/duckdb/engine.js';
 import { IngotError, messageOf } from '../errors.js';
-import { Lake } from '../lake.js';
+import { Lake } from '../table/lake.js';
 import { dateRange, parseDate } from '../pipeline/interval.js';
 import { loadProject } from '../pipeline/project.js';
 import { attachHistory, RUN_DATASETS_TABLE, RUNS_TABLE } from '../schedule/history.js';
@@ -20,6 +20,7 @@ import { vacuum } from '../operations/vacuum.js';
 import { VERSION } from '../version.js';
 import { duration, formatRows, n, type OutputFormat } from './format.js';
 import { addScheduleCommands } from './schedule.js';
+import { attachTables } from '../operations/query.js';
 
 /** Where command output goes (replaceable in tests). */
 export interface Io {
@@ -305,7 +306,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
           const at = timestamps[name] ?? timestamps['*'];
           if (at !== undefined && versions[name] === undefined) versions[name] = await lake.table(name).versionAt(at);
         }
-        await lake.attach(engine, tables, Object.fromEntries(tables.flatMap((x) => {
+        await attachTables(lake, engine, tables, Object.fromEntries(tables.flatMap((x) => {
           const v = versions[x] ?? versions['*'];
           return v === undefined ? [] : [[x, v]];
         })));

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { IngotError } from '../errors.js';
-import { Lake } from '../lake.js';
+import { Lake } from '../table/lake.js';
 import { parseDate } from '../pipeline/interval.js';
 import { loadProject, type Project } from '../pipeline/project.js';
 import { backfill } from '../schedule/backfill.js';

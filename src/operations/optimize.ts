@@ -1,5 +1,5 @@
 import { ROW_FILE, type Engine } from '../engine/engine.js';
-import { discardFiles, writeDataFiles } from '../lake.js';
+import { discardFiles, writeDataFiles } from './stage.js';
 import type { Add } from '../table/actions.js';
 import { filtersToSql, type Filter } from '../table/filter.js';
 import type { DeltaTable } from '../table/table.js';

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { quoteIdent, quoteString, type Engine } from '../engine/engine.js';
-import { discardCommit, scanOf, writeDataFiles } from '../lake.js';
+import { discardCommit, writeDataFiles } from './stage.js';
+import { scanOf } from './scan.js';
 import type { Action, Add } from '../table/actions.js';
 import type { Filter } from '../table/filter.js';
 import type { Snapshot } from '../table/snapshot.js';

@@ -1,5 +1,6 @@
 import type { Engine, TableScan } from '../engine/engine.js';
-import { scanOf, stageWrite } from '../lake.js';
+import { scanOf } from './scan.js';
+import { stageWrite } from './stage.js';
 import { filtersToSql, type Filter } from '../table/filter.js';
 import { prepareMerge, type MergeOptions } from './merge.js';
 import { prepareRewrite } from './rewrite.js';

@@ -1,6 +1,6 @@
 import { dialectOf } from '../engine/registry.js';
 import { IngotError } from '../errors.js';
-import type { Lake } from '../lake.js';
+import type { Lake } from '../table/lake.js';
 import type { Materialization } from '../pipeline/definition.js';
 import { datasetEngine } from '../pipeline/engines.js';
 import type { DatasetGraph, DatasetNode } from '../pipeline/graph.js';

@@ -1,6 +1,6 @@
 import { quoteIdent, type Engine } from '../engine/engine.js';
 import { IngotError } from '../errors.js';
-import { scanOf } from '../lake.js';
+import { scanOf } from '../operations/scan.js';
 import { fieldOf } from '../table/schema.js';
 import { parseStats, type Snapshot } from '../table/snapshot.js';
 import type { DeltaTable } from '../table/table.js';

@@ -1,5 +1,5 @@
 import { IngotError } from '../errors.js';
-import type { Lake } from '../lake.js';
+import type { Lake } from '../table/lake.js';
 import { INTERVAL_DOMAIN, stateWrites } from '../plan/state.js';
 import type { Action } from '../table/actions.js';
 import { domainActions } from '../table/write.js';

@@ -1,4 +1,4 @@
-import type { Lake } from '../lake.js';
+import type { Lake } from '../table/lake.js';
 import { addDays, addHours, isHour } from '../pipeline/interval.js';
 import type { Snapshot } from '../table/snapshot.js';
 import type { MetadataStore } from './store/store.js';

@@ -5,7 +5,8 @@ import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection, type DuckDBPrepare
 import { appendDeletedRows, tableScanSql, withDeletions } from '../engine/duckdb/engine.js';
 import { quoteIdent, quoteString, type TableScan } from '../engine/engine.js';
 import { IngotError, messageOf } from '../errors.js';
-import { TABLE_NAME, scanOf, type Lake } from '../lake.js';
+import { TABLE_NAME, type Lake } from '../table/lake.js';
+import { scanOf } from '../operations/scan.js';
 import { cacheDir } from '../storage/s3.js';
 import type { Snapshot } from '../table/snapshot.js';
 

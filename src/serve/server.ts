@@ -6,7 +6,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { IngotError, type ErrorCode } from '../errors.js';
-import { Lake } from '../lake.js';
+import { Lake } from '../table/lake.js';
 import type { Project } from '../pipeline/project.js';
 import type { MetadataStore } from '../schedule/store/store.js';
 import { KeyVerifier } from './api-keys.js';

@@ -21,7 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DuckDBEngine } from '../../src/engine/duckdb/engine.js';
 import { IngotError, messageOf } from '../../src/errors.js';
-import { scanOf } from '../../src/lake.js';
+import { scanOf } from '../../src/operations/scan.js';
 import { LocalStore } from '../../src/storage/local.js';
 import { typeName } from '../../src/table/schema.js';
 import { DeltaTable } from '../../src/table/table.js';

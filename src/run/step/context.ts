@@ -1,6 +1,6 @@
 import type { Engine } from '../../engine/engine.js';
 import { IngotError, type ErrorCode } from '../../errors.js';
-import type { Lake } from '../../lake.js';
+import type { Lake } from '../../table/lake.js';
 import type { WritePath } from '../../operations/write-path.js';
 import type { DatasetNode } from '../../pipeline/graph.js';
 import type { Interval } from '../../pipeline/interval.js';

@@ -1,0 +1,68 @@
+import type { Engine, WriteTarget } from '../engine/engine.js';
+import type { Filter } from '../table/filter.js';
+import type { StructType } from '../table/schema.js';
+import { Snapshot } from '../table/snapshot.js';
+import type { DeltaTable, PreparedCommit } from '../table/table.js';
+import { decodePath, planWrite, type DataFile, type DomainWrite, type WriteMode } from '../table/write.js';
+
+/** Options of `stageWrite`. */
+export interface SqlWriteOptions {
+  mode: WriteMode;
+  /** Schema of the rows `sql` returns (from `Engine.stage`). */
+  schema: StructType;
+  partitionBy?: string[];
+  replaceWhere?: Filter[];
+  overwriteSchema?: boolean;
+  mergeSchema?: boolean;
+  configuration?: Record<string, string>;
+  txn?: { appId: string; version: number };
+  parameters?: Record<string, unknown>;
+  /** Metadata domains committed with the rows (see `WriteOptions.domainMetadata`). */
+  domainMetadata?: DomainWrite[];
+}
+
+/**
+ * Writes the rows of `sql` (run by `engine`) as data files of `table` and prepares the commit,
+ * without committing it: the caller commits (`table.commit`) once everything it depends on
+ * succeeded. Returns the prepared commit and the snapshot as it will be after the commit.
+ */
+export async function stageWrite(engine: Engine, table: DeltaTable, base: Snapshot | undefined, sql: string, options: SqlWriteOptions): Promise<{ commit: PreparedCommit; preview: Snapshot }> {
+  const partitionColumns = options.partitionBy ?? base?.partitionColumns ?? [];
+  const files = await writeDataFiles(engine, table, sql, { partitionColumns, schema: options.schema });
+  let commit: PreparedCommit;
+  try {
+    commit = planWrite(base, { ...options, files, partitionColumns }, table.location);
+  } catch (err) {
+    await discardFiles(table, files.map((f) => f.path));
+    throw err;
+  }
+  const version = (base?.version ?? -1) + 1;
+  const preview = base ? base.apply(commit.actions, version) : Snapshot.replay([{ version, actions: commit.actions }], undefined, table.location);
+  return { commit, preview };
+}
+
+/**
+ * Writes the rows of `sql` (run by `engine`) as new data files of `table`, invisible to readers
+ * until a commit adds them. The engine writes into the store's local staging directory; a remote
+ * store gets the files uploaded (and the local copies removed) before this returns.
+ */
+export async function writeDataFiles(engine: Engine, table: DeltaTable, sql: string, target: Omit<WriteTarget, 'location'>): Promise<DataFile[]> {
+  const staging = await table.store.localStaging();
+  try {
+    const files = await engine.write(sql, { ...target, location: staging.dir });
+    await staging.publish(files.map((f) => f.path));
+    return files;
+  } finally {
+    await staging.close();
+  }
+}
+
+/** Deletes data files that were written but never committed (paths relative to the table root). */
+export async function discardFiles(table: DeltaTable, paths: string[]): Promise<void> {
+  await Promise.all(paths.map((p) => table.store.delete(p)));
+}
+
+/** Deletes the data files a prepared commit adds, when it will not be committed. */
+export function discardCommit(table: DeltaTable, commit: PreparedCommit): Promise<void> {
+  return discardFiles(table, commit.actions.flatMap((a) => ('add' in a ? [decodePath(a.add.path)] : [])));
+}
