@@ -3,9 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { IngotError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
-import type { Action, Remove } from './actions.js';
+import type { Action, Add, DomainMetadata, Metadata, Protocol, Remove, Txn } from './actions.js';
 import type { DataType, StructType } from './schema.js';
-import type { Snapshot } from './snapshot.js';
 
 
 /**
@@ -132,12 +131,27 @@ const DOMAIN_METADATA = field('domainMetadata', struct(field('domain', 'string')
 const TOMBSTONE_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 /**
+ * What a checkpoint holds of a table's state: the parts of a `Snapshot` that `writeCheckpoint`
+ * reads (declared here so that the checkpoint module needs no import of the snapshot module,
+ * which reads checkpoints).
+ */
+export interface CheckpointState {
+  readonly version: number;
+  readonly protocol: Protocol;
+  readonly metadata: Metadata;
+  readonly files: ReadonlyMap<string, Add>;
+  readonly txns: ReadonlyMap<string, Txn>;
+  readonly tombstones: ReadonlyMap<string, Remove>;
+  readonly domains: ReadonlyMap<string, DomainMetadata>;
+}
+
+/**
  * Writes a classic checkpoint of `snapshot` (protocol, metadata, transactions, live metadata
  * domains, live files and tombstones younger than the retention) and points `_last_checkpoint` at it. The Parquet file
  * is written to a local temporary directory first and then put whole, so a reader never sees a
  * partial file.
  */
-export async function writeCheckpoint(store: ObjectStore, snapshot: Snapshot, parquet: ParquetFiles, now = Date.now()): Promise<void> {
+export async function writeCheckpoint(store: ObjectStore, snapshot: CheckpointState, parquet: ParquetFiles, now = Date.now()): Promise<void> {
   const retention = parseInterval(snapshot.metadata.configuration?.['delta.deletedFileRetentionDuration']) ?? TOMBSTONE_RETENTION_MS;
   const rows: Record<string, unknown>[] = [{ protocol: snapshot.protocol }, { metaData: snapshot.metadata }];
   for (const t of snapshot.txns.values()) rows.push({ txn: t });
