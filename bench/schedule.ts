@@ -29,7 +29,7 @@ import { Runner } from '../src/run/runner.js';
 import { backfill } from '../src/schedule/backfill.js';
 import { intervalsBetween } from '../src/schedule/calendar.js';
 import { pipelineNamed } from '../src/schedule/pipeline.js';
-import { openMetadata } from '../src/schedule/store/open.js';
+import { openMetadata } from '../src/metadata/open.js';
 import { measure, round } from './measure.js';
 import { attachTables } from '../src/operations/query.js';
 

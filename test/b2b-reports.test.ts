@@ -15,7 +15,7 @@ import pg from 'pg';
 import UAParser from 'ua-parser-js';
 import { generate, LAST_MONTH, months, write, type B2BData } from '../examples/b2b-reports/generate.js';
 import { loadProject } from '../src/pipeline/project.js';
-import { openMetadata } from '../src/schedule/store/open.js';
+import { openMetadata } from '../src/metadata/open.js';
 import { cli, ROOT, tempDir } from './fixtures.js';
 import { schedulerAt, until, type LogEvent } from './scheduler-process.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';

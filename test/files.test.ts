@@ -18,7 +18,7 @@ import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { IngotError } from '../src/errors.js';
 import { Lake } from '../src/table/lake.js';
 import { loadProject } from '../src/pipeline/project.js';
-import type { DatasetResult, RunResult } from '../src/run/result.js';
+import type { DatasetResult, RunResult } from '../src/metadata/records.js';
 import { Runner } from '../src/run/runner.js';
 import { LocalStore } from '../src/storage/local.js';
 import { S3Store, s3ClientFromEnv } from '../src/storage/s3.js';

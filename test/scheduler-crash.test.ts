@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { localDate } from '../src/schedule/calendar.js';
 import { addDays } from '../src/pipeline/interval.js';
-import { openMetadata } from '../src/schedule/store/open.js';
+import { openMetadata } from '../src/metadata/open.js';
 import { cli, tempDir } from './fixtures.js';
 import { serve, until } from './scheduler-process.js';
 import { query, writeProject } from './schedule-helpers.js';

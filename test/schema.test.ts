@@ -6,7 +6,7 @@ import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { Lake } from '../src/table/lake.js';
 import { loadProject } from '../src/pipeline/project.js';
 import { Runner } from '../src/run/runner.js';
-import type { RunResult } from '../src/run/result.js';
+import type { RunResult } from '../src/metadata/records.js';
 import { losslessCast } from '../src/run/schema-change.js';
 import { cli, tempDir } from './fixtures.js';
 import { canonicalRows, localTable, readWithDeltaRs, readWithIngot } from './helpers.js';

@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadProject, type Project } from '../src/pipeline/project.js';
 import { Runner } from '../src/run/runner.js';
-import { openMetadata } from '../src/schedule/store/open.js';
-import type { MetadataStore } from '../src/schedule/store/store.js';
+import { openMetadata } from '../src/metadata/open.js';
+import type { MetadataStore } from '../src/metadata/store.js';
 import { createApiKey } from '../src/serve/api-keys.js';
 import { createServer, type ServerOptions } from '../src/serve/server.js';
 

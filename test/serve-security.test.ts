@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openMetadataAt } from '../src/schedule/store/open.js';
+import { openMetadataAt } from '../src/metadata/open.js';
 import { createApiKey, hashKey, KeyVerifier, listApiKeys, revokeApiKey } from '../src/serve/api-keys.js';
 import { startPostgres } from './postgres-server.js';
 import { cli, tempDir } from './fixtures.js';

@@ -16,7 +16,7 @@ import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { Lake } from '../src/table/lake.js';
 import { queryLake } from '../src/operations/query.js';
 import { loadProject } from '../src/pipeline/project.js';
-import type { RunResult } from '../src/run/result.js';
+import type { RunResult } from '../src/metadata/records.js';
 import { Runner } from '../src/run/runner.js';
 import { generate, zipOf } from '../examples/game-sessions/generate.js';
 import { serveZip, type ZipServer } from '../examples/game-sessions/serve.js';

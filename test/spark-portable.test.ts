@@ -7,7 +7,7 @@ import { Lake } from '../src/table/lake.js';
 import { queryLake } from '../src/operations/query.js';
 import { loadProject } from '../src/pipeline/project.js';
 import { Runner } from '../src/run/runner.js';
-import type { RunResult } from '../src/run/result.js';
+import type { RunResult } from '../src/metadata/records.js';
 import { localTable } from './helpers.js';
 import { flightsProject, tempDir } from './fixtures.js';
 import { startSparkConnect, type SparkConnectServer } from './spark-connect-server.js';

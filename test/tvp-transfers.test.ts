@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { loadProject } from '../src/pipeline/project.js';
 import { Scheduler } from '../src/schedule/scheduler.js';
-import { openMetadata } from '../src/schedule/store/open.js';
+import { openMetadata } from '../src/metadata/open.js';
 import { daysBetween, generateDay, VERTICALS, type Defect, type Transfer } from '../examples/tvp-transfers/generate.js';
 import { TransferApi } from '../examples/tvp-transfers/serve.js';
 import { cli, ROOT, tempDir } from './fixtures.js';

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { Lake } from '../src/table/lake.js';
 import { loadProject } from '../src/pipeline/project.js';
 import { Runner } from '../src/run/runner.js';
-import type { RunResult } from '../src/run/result.js';
+import type { RunResult } from '../src/metadata/records.js';
 import { cli, tempDir } from './fixtures.js';
 
 const geoip = createRequire(import.meta.url)('geoip-lite') as typeof import('geoip-lite');

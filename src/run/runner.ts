@@ -11,10 +11,10 @@ import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph } from '../pipeline/gr
 import { EVERYTHING, intervalOf } from '../pipeline/interval.js';
 import type { LoadedDataset, Project } from '../pipeline/project.js';
 import { Planner, type Plan, type PlannedRun, type PlanRequest, type PlanState, type PlanStep } from '../plan/plan.js';
-import { openMetadata } from '../schedule/store/open.js';
+import { openMetadata } from '../metadata/open.js';
 import { commitStaged } from './commit.js';
-import type { DatasetResult, ExpectationResult, RunResult } from './result.js';
-import type { RunHistory } from './run-history.js';
+import type { DatasetResult, ExpectationResult, RunResult } from '../metadata/records.js';
+import type { RunHistory } from '../metadata/run-history.js';
 import type { RunScope, StagedWrite, StepContext } from './step/context.js';
 import { runStep } from './step/step.js';
 

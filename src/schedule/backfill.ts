@@ -1,13 +1,13 @@
 import * as path from 'node:path';
 import type { Project } from '../pipeline/project.js';
-import type { RunResult } from '../run/result.js';
+import type { RunResult } from '../metadata/records.js';
 import { intervalsBetween } from './calendar.js';
 import { completeDates } from './complete-dates.js';
 import { executeInterval } from './execute-interval.js';
 import type { Pipeline } from './pipeline.js';
 import { RunnerPool } from './runner-pool.js';
 import { ownerId } from './scheduler.js';
-import type { MetadataStore } from './store/store.js';
+import type { MetadataStore } from '../metadata/store.js';
 import type { LogFn } from './task-log.js';
 
 /** Options of `backfill`. */

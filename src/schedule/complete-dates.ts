@@ -1,7 +1,7 @@
 import type { Lake } from '../table/lake.js';
 import { addDays, addHours, isHour } from '../pipeline/interval.js';
 import type { Snapshot } from '../table/snapshot.js';
-import type { MetadataStore } from './store/store.js';
+import type { MetadataStore } from '../metadata/store.js';
 
 /** Delta `txn` appId prefix of the runner's commits: `ingot:<logical date>`. */
 const TXN_PREFIX = 'ingot:';

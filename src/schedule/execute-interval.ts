@@ -1,10 +1,10 @@
 import { IngotError, messageOf } from '../errors.js';
-import type { DatasetResult, RunResult } from '../run/result.js';
+import type { DatasetResult, RunResult } from '../metadata/records.js';
 import type { Runner } from '../run/runner.js';
 import { coveringIntervals } from './calendar.js';
 import { isComplete } from './complete-dates.js';
 import type { Pipeline } from './pipeline.js';
-import type { Claim, MetadataStore } from './store/store.js';
+import type { Claim, MetadataStore } from '../metadata/store.js';
 import { TaskLog, type LogFn } from './task-log.js';
 import { notifyFailure } from './webhook.js';
 

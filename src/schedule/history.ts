@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DuckDBEngine } from '../engine/duckdb/engine.js';
 import type { DataType, StructType } from '../table/schema.js';
-import type { MetadataStore } from './store/store.js';
+import type { MetadataStore } from '../metadata/store.js';
 
 /** Name under which `ingot sql` (and `ingot runs`) read the run history: one row per run. */
 export const RUNS_TABLE = '_ingot.runs';

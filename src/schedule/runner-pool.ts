@@ -1,6 +1,6 @@
 import type { Project } from '../pipeline/project.js';
 import { Runner } from '../run/runner.js';
-import type { MetadataStore } from './store/store.js';
+import type { MetadataStore } from '../metadata/store.js';
 
 /**
  * Runners for concurrent runs: a runner (one DuckDB engine) runs one run at a time, so N runs at

@@ -3,13 +3,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { messageOf } from '../errors.js';
 import type { Project } from '../pipeline/project.js';
-import type { RunResult } from '../run/result.js';
+import type { RunResult } from '../metadata/records.js';
 import { coveringIntervals, intervalsBetween, lastComplete, latestTick } from './calendar.js';
 import { isComplete } from './complete-dates.js';
 import { executeInterval, type ExecuteContext } from './execute-interval.js';
 import { pipelinesOf, type Pipeline } from './pipeline.js';
 import { RunnerPool } from './runner-pool.js';
-import type { IntervalState, MetadataStore } from './store/store.js';
+import type { IntervalState, MetadataStore } from '../metadata/store.js';
 import { jsonLog, type LogFn } from './task-log.js';
 
 /** Options of a `Scheduler`. Durations in milliseconds. */

@@ -1,5 +1,5 @@
 import { messageOf } from '../errors.js';
-import type { RunResult } from '../run/result.js';
+import type { RunResult } from '../metadata/records.js';
 import type { LogFn } from './task-log.js';
 
 /**

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { IngotError } from '../errors.js';
-import type { MetadataStore } from '../schedule/store/store.js';
+import type { MetadataStore } from '../metadata/store.js';
 
 /** What a key may do; each scope includes the ones before it: read < write < admin. */
 export type Scope = 'read' | 'write' | 'admin';

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { IngotError } from '../errors.js';
-import type { RunRow, TaskRow } from '../schedule/store/store.js';
+import type { RunRow, TaskRow } from '../metadata/store.js';
 import { DEFAULT_LIMIT, type ServeContext } from './server.js';
 import { errorSchema } from './schemas.js';
 

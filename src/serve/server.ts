@@ -8,7 +8,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { IngotError, type ErrorCode } from '../errors.js';
 import { Lake } from '../table/lake.js';
 import type { Project } from '../pipeline/project.js';
-import type { MetadataStore } from '../schedule/store/store.js';
+import type { MetadataStore } from '../metadata/store.js';
 import { KeyVerifier } from './api-keys.js';
 import { addAuth, type AuthLimits } from './auth.js';
 import { addDashboardRoutes } from './dashboards.js';

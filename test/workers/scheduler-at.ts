@@ -7,7 +7,7 @@
  */
 import { loadProject } from '../../src/pipeline/project.js';
 import { Scheduler } from '../../src/schedule/scheduler.js';
-import { openMetadata } from '../../src/schedule/store/open.js';
+import { openMetadata } from '../../src/metadata/open.js';
 import { jsonLog } from '../../src/schedule/task-log.js';
 
 const env = (name: string): string => {

@@ -9,7 +9,7 @@ import type { PlanStep } from '../../plan/plan.js';
 import type { IntervalState } from '../../plan/state.js';
 import type { Snapshot } from '../../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../../table/table.js';
-import type { DatasetResult, ExpectationResult } from '../result.js';
+import type { DatasetResult, ExpectationResult } from '../../metadata/records.js';
 
 /** Who a run is and what it covers. */
 export interface RunScope {

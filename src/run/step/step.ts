@@ -1,4 +1,4 @@
-import type { DatasetResult } from '../result.js';
+import type { DatasetResult } from '../../metadata/records.js';
 import { checkRows } from './check.js';
 import { conformRows } from './conform.js';
 import { CHECKED_RELATION, QUARANTINE_RELATION, SOURCE_RELATION, type StepContext } from './context.js';

@@ -6,7 +6,7 @@ import { inputError } from '../../sources/files.js';
 import type { Filter } from '../../table/filter.js';
 import type { WriteMode } from '../../table/write.js';
 import { isKeyed, stageKeyed } from '../materialize.js';
-import type { DatasetResult } from '../result.js';
+import type { DatasetResult } from '../../metadata/records.js';
 import { stateWrites } from '../../plan/state.js';
 import type { Checked } from './check.js';
 import { stepError, type StagedWrite, type StepContext } from './context.js';

@@ -1,4 +1,4 @@
-import type { RunResult } from './result.js';
+import type { RunResult } from './records.js';
 
 /** A recorded run's identity (id, start time: the Delta `txn` version of its commits) and what it ran. */
 export interface RunIdentityRecord {
@@ -9,7 +9,7 @@ export interface RunIdentityRecord {
 }
 
 /**
- * Where the runner records runs: the project's metadata store (`src/schedule/store`: SQLite in
+ * Where the runner records runs: the project's metadata store (`src/metadata`: SQLite in
  * `.ingot/metadata.db` by default, PostgreSQL when `metadata` is configured). `ingot runs`,
  * `ingot checks` and `ingot sql` over `_ingot.runs` / `_ingot.run_datasets` read it back.
  */

@@ -1,6 +1,6 @@
-import { IngotError } from '../../errors.js';
-import type { RunHistory, RunIdentityRecord } from '../../run/run-history.js';
-import type { ExpectationResult, RunResult } from '../../run/result.js';
+import { IngotError } from '../errors.js';
+import type { RunHistory, RunIdentityRecord } from './run-history.js';
+import type { ExpectationResult, RunResult } from './records.js';
 import type { SqlDb } from './sql-db.js';
 
 /** State of one interval (logical date) of one pipeline. */

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
-import { IngotError } from '../../errors.js';
-import type { Project } from '../../pipeline/project.js';
-import { resolveEnv } from '../../env.js';
+import { IngotError } from '../errors.js';
+import type { Project } from '../pipeline/project.js';
+import { resolveEnv } from '../env.js';
 import { PostgresDb, redactUrl } from './postgres.js';
 import { SqliteDb } from './sqlite.js';
 import { MetadataStore } from './store.js';
