@@ -24,7 +24,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
 import { Runner } from '../src/run/runner.js';
 import { backfill } from '../src/schedule/backfill.js';
 import { intervalsBetween } from '../src/schedule/calendar.js';

@@ -14,7 +14,7 @@ import geoip from 'geoip-lite';
 import pg from 'pg';
 import UAParser from 'ua-parser-js';
 import { generate, LAST_MONTH, months, write, type B2BData } from '../examples/b2b-reports/generate.js';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
 import { openMetadata } from '../src/metadata/open.js';
 import { cli, ROOT, tempDir } from './fixtures.js';
 import { schedulerAt, until, type LogEvent } from './scheduler-process.js';

@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { datasetSchema } from '../src/pipeline/definition.js';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
 import { Runner } from '../src/run/runner.js';
 import type { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { tempDir } from './fixtures.js';

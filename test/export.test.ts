@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
 import { Runner } from '../src/run/runner.js';
 import { tempDir } from './helpers.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';

@@ -17,7 +17,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { IngotError } from '../src/errors.js';
 import { Lake } from '../src/table/lake.js';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
 import type { DatasetResult, RunResult } from '../src/metadata/records.js';
 import { Runner } from '../src/run/runner.js';
 import { LocalStore } from '../src/storage/local.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
 import { Runner, type RunIdentity } from '../src/run/runner.js';
 import { cli, tempDir } from './fixtures.js';
 import { attachTables } from '../src/operations/query.js';

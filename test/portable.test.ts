@@ -9,7 +9,7 @@ import { dialectOf } from '../src/engine/registry.js';
 import { IngotError } from '../src/errors.js';
 import { Lake } from '../src/table/lake.js';
 import { queryLake } from '../src/operations/query.js';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
 import { renderSql } from '../src/pipeline/template.js';
 import { Runner } from '../src/run/runner.js';
 import { tempDir } from './fixtures.js';

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { queryLake } from '../src/operations/query.js';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
 import { Runner } from '../src/run/runner.js';
 import { decodePath } from '../src/table/write.js';
 import { eachLine, tempDir } from './fixtures.js';

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { queryLake } from '../src/operations/query.js';
 import { datasetSchema, postgres } from '../src/pipeline/definition.js';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
 import { Runner } from '../src/run/runner.js';
 import { tempDir } from './fixtures.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';

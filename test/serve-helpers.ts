@@ -5,7 +5,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { loadProject, type Project } from '../src/pipeline/project.js';
+import type { Project } from '../src/pipeline/project.js';
+import { loadProject, type ProjectConfig } from '../src/project.js';
 import { Runner } from '../src/run/runner.js';
 import { openMetadata } from '../src/metadata/open.js';
 import type { MetadataStore } from '../src/metadata/store.js';
@@ -36,7 +37,7 @@ export default defineConfig({
 
 /** A running server over a project in `dir` whose lake has `dates` of bronze.events; `keys` by scope. */
 export interface Served {
-  project: Project;
+  project: Project<ProjectConfig>;
   store: MetadataStore;
   app: FastifyInstance;
   url: string;

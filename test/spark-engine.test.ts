@@ -8,7 +8,7 @@ import { IngotError } from '../src/errors.js';
 import { Lake } from '../src/table/lake.js';
 import { queryLake } from '../src/operations/query.js';
 import { scanOf } from '../src/operations/scan.js';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
 import { Runner } from '../src/run/runner.js';
 import { flightsProject, tempDir as projectDir } from './fixtures.js';
 import { localTable, readWithDeltaRs, readWithIngot, tempDir, writeSql } from './helpers.js';

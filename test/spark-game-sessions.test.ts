@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { Lake } from '../src/table/lake.js';
 import { queryLake } from '../src/operations/query.js';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
 import type { RunResult } from '../src/metadata/records.js';
 import { Runner } from '../src/run/runner.js';
 import { generate, zipOf } from '../examples/game-sessions/generate.js';

@@ -17,7 +17,7 @@ import { SparkEngine } from '../src/engine/spark/engine.js';
 import { s3aConfFromEnv } from '../src/engine/spark/s3a.js';
 import { Lake } from '../src/table/lake.js';
 import { queryLake } from '../src/operations/query.js';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
 import { Runner } from '../src/run/runner.js';
 import { openStore } from '../src/storage/open.js';
 import { s3ClientFromEnv } from '../src/storage/s3.js';

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { Lake } from '../src/table/lake.js';
-import { type SqlWriteOptions } from '../src/operations/stage.js';
+import type { SqlWriteOptions } from '../src/operations/stage.js';
 import { deleteRows } from '../src/operations/delete.js';
 import { merge } from '../src/operations/merge.js';
 import { optimize } from '../src/operations/optimize.js';

@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
 import { Scheduler } from '../src/schedule/scheduler.js';
 import { openMetadata } from '../src/metadata/open.js';
 import { daysBetween, generateDay, VERTICALS, type Defect, type Transfer } from '../examples/tvp-transfers/generate.js';

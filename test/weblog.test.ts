@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { Lake } from '../src/table/lake.js';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
 import { Runner } from '../src/run/runner.js';
 import type { RunResult } from '../src/metadata/records.js';
 import { cli, tempDir } from './fixtures.js';

@@ -4,7 +4,7 @@ import { DuckDBEngine } from '../engine/duckdb/engine.js';
 import { IngotError, messageOf } from '../errors.js';
 import { Lake } from '../table/lake.js';
 import { dateRange, parseDate } from '../pipeline/interval.js';
-import { loadProject } from '../pipeline/project.js';
+import { loadProject } from '../project.js';
 import { attachHistory, RUN_DATASETS_TABLE, RUNS_TABLE } from '../schedule/history.js';
 import { openMetadata } from '../metadata/open.js';
 import type { MetadataStore } from '../metadata/store.js';

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { IngotError } from '../errors.js';
 import { Lake } from '../table/lake.js';
 import { parseDate } from '../pipeline/interval.js';
-import { loadProject, type Project } from '../pipeline/project.js';
+import type { Project } from '../pipeline/project.js';
+import { loadProject, type ProjectConfig } from '../project.js';
 import { backfill } from '../schedule/backfill.js';
 import { intervalStart, lastComplete } from '../schedule/calendar.js';
 import { completeDates, dateRanges } from '../schedule/complete-dates.js';
@@ -18,7 +19,7 @@ import { duration, formatRows, n, type OutputFormat } from './format.js';
 import type { Io } from './main.js';
 
 /** Runs `fn` with the project in `dir` and its metadata store (closed afterwards). */
-async function withStore<T>(dir: string, fn: (project: Project, store: MetadataStore) => Promise<T>): Promise<T> {
+async function withStore<T>(dir: string, fn: (project: Project<ProjectConfig>, store: MetadataStore) => Promise<T>): Promise<T> {
   const project = await loadProject(dir);
   const store = await openMetadata(project);
   try {

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { archiveSourceSchema, type ArchiveSource } from '../sources/archive-source.js';
 import { httpSourceSchema, type HttpSource } from '../sources/http-source.js';
-import type { DatasetExports } from '../load/export.js';
 import { ENGINE_NAMES, engineNameSchema, isEngineName, type EngineName } from '../engine/registry.js';
 
 /**
@@ -107,6 +106,36 @@ export interface PostgresSource {
 
 /** Where a bronze dataset's rows come from, by `kind`. */
 export type Source = FilesSource | HttpSource | PostgresSource | ArchiveSource;
+
+/**
+ * Where a dataset's rows go after each run commits it (`exports` on a dataset; written by `exportDataset` in `src/load/export.ts`). The rows of a
+ * run are those of its interval when the dataset is `replace partition` (first partition column
+ * within the run's interval), else every row of the table (a full refresh: every row).
+ */
+export interface DatasetExports {
+  /**
+   * A report file per run: path relative to the project folder, `{logical_date}` replaced by the
+   * run's logical date (`full` for a full refresh), e.g. `reports/sales/date={logical_date}/report.csv`.
+   * A name ending in `.parquet` is written as Parquet (the table's column types), any other as
+   * CSV (header line, RFC 4180 rows, NULL an empty field). Replaced atomically on reruns.
+   */
+  file?: string;
+  /**
+   * A PostgreSQL table (a datamart for BI tools), kept in step incrementally: in one transaction
+   * the run's rows are deleted (by the partition column's interval; all rows when the dataset is
+   * not `replace partition`) and inserted again, so reruns never duplicate. The table (and its
+   * schema) is created from the Delta schema when absent: string → text, long → bigint, integer
+   * → integer, short/byte → smallint, float → real, double → double precision, boolean, date,
+   * timestamp → timestamptz, timestamp_ntz → timestamp, decimal(p,s) → numeric(p,s), binary →
+   * bytea, structs, arrays and maps → jsonb.
+   */
+  postgres?: {
+    /** Connection URL or `env:NAME`. */
+    connection: string;
+    /** `schema.table` or `table`. */
+    table: string;
+  };
+}
 
 /** A dataset: a Delta table ingot maintains, `layer.table`. Exactly one of `sql` and `source`. */
 export interface DatasetDefinition {

@@ -5,16 +5,20 @@ import { register } from 'tsx/esm/api';
 import type { z } from 'zod';
 import { IngotError } from '../errors.js';
 import { resolveLocation } from '../storage/open.js';
-import { configSchema, type ProjectConfig } from './config.js';
+import type { CoreConfig } from './config.js';
 import { ENGINE_NAMES } from '../engine/registry.js';
 import { datasetSchema, type DatasetDefinition } from './definition.js';
 import { parseSqlDataset, parseSqlOverride } from './sql-file.js';
 
-/** A loaded project: its folder, validated configuration, resolved paths and dataset definitions. */
-export interface Project {
+/**
+ * A loaded project: its folder, validated configuration, resolved paths and dataset definitions.
+ * `C`: the configuration's type, the core (`CoreConfig`) and the sections the code at hand reads
+ * (the whole of it, `ProjectConfig`, in `src/project.ts`).
+ */
+export interface Project<C extends CoreConfig = CoreConfig> {
   dir: string;
   name: string;
-  config: ProjectConfig;
+  config: C;
   /** Absolute lake root: a directory or `s3://bucket/prefix`. */
   lake: string;
   datasets: LoadedDataset[];
@@ -28,14 +32,16 @@ export interface LoadedDataset extends DatasetDefinition {
 const CONFIG_FILES = ['ingot.config.ts', 'ingot.config.js', 'ingot.config.mjs'];
 
 /**
- * Loads the project in `dir`: `ingot.config.ts` and every `.ts`/`.sql` file under its datasets
+ * Loads the project in `dir`, its configuration validated by `configSchema` (the whole of it,
+ * composed of the sections, is `loadProject` in `src/project.ts`):
+ * `ingot.config.ts` and every `.ts`/`.sql` file under its datasets
  * folder. `.sql` files are named by their path (`datasets/silver/flights.sql` → `silver.flights`);
  * `.ts` files default-export a dataset or an array of them. `x.<engine>.sql` next to `x.sql` (or
  * `x.ts` defining one dataset) is that dataset's SQL on that engine (`sqlByEngine`).
  * Errors: CONFIG_INVALID and DATASET_INVALID naming the file and field; for an override, an
  * unknown engine, a missing or ambiguous dataset file, or a second override for the same engine.
  */
-export async function loadProject(dir: string): Promise<Project> {
+export async function loadProjectWith<C extends CoreConfig>(dir: string, configSchema: z.ZodType<C>): Promise<Project<C>> {
   const root = path.resolve(dir);
   const configFile = (await Promise.all(CONFIG_FILES.map(async (f) => ((await exists(path.join(root, f))) ? f : undefined)))).find(Boolean);
   if (!configFile) throw new IngotError('CONFIG_INVALID', `${root}: no ingot.config.ts (is this an ingot project folder?)`, { file: root });
@@ -43,7 +49,7 @@ export async function loadProject(dir: string): Promise<Project> {
   const raw = await importDefault(configPath);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new IngotError('CONFIG_INVALID', `${configPath}: ${describeIssues(parsed.error)}`, { file: configPath });
-  const config: ProjectConfig = parsed.data;
+  const config: C = parsed.data;
 
   const datasetsDir = path.resolve(root, config.datasets ?? 'datasets');
   const datasets: LoadedDataset[] = [];

@@ -1,9 +1,11 @@
 import * as path from 'node:path';
+import type { CoreConfig } from '../pipeline/config.js';
 import type { Project } from '../pipeline/project.js';
 import type { RunResult } from '../metadata/records.js';
 import { intervalsBetween } from './calendar.js';
 import { completeDates } from './complete-dates.js';
 import { executeInterval } from './execute-interval.js';
+import type { ScheduleConfig } from './config.js';
 import type { Pipeline } from './pipeline.js';
 import { RunnerPool } from './runner-pool.js';
 import { ownerId } from './scheduler.js';
@@ -36,7 +38,7 @@ export interface BackfillResult {
  * pipeline holds a commit of that date — unless `rerun`; and when another process holds its
  * lease. Failed intervals are run again.
  */
-export async function backfill(project: Project, store: MetadataStore, pipeline: Pipeline, from: string, to: string, options: BackfillOptions = {}): Promise<BackfillResult> {
+export async function backfill(project: Project<CoreConfig & ScheduleConfig>, store: MetadataStore, pipeline: Pipeline, from: string, to: string, options: BackfillOptions = {}): Promise<BackfillResult> {
   const dates = intervalsBetween(from, to, pipeline.interval);
   const owner = ownerId();
   const log = options.log ?? (() => {});

@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import { addDays, addHours, intervalOf, isHour } from '../pipeline/interval.js';
-import type { IntervalKind } from './pipeline.js';
+import type { IntervalKind } from './config.js';
 
 /**
  * Interval arithmetic of schedules. A pipeline's intervals are wall-clock hours, calendar days or

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { messageOf } from '../errors.js';
+import type { CoreConfig } from '../pipeline/config.js';
 import type { Project } from '../pipeline/project.js';
 import type { RunResult } from '../metadata/records.js';
 import { coveringIntervals, intervalsBetween, lastComplete, latestTick } from './calendar.js';
 import { isComplete } from './complete-dates.js';
+import type { ScheduleConfig } from './config.js';
 import { executeInterval, type ExecuteContext } from './execute-interval.js';
 import { pipelinesOf, type Pipeline } from './pipeline.js';
 import { RunnerPool } from './runner-pool.js';
@@ -63,7 +65,7 @@ export class Scheduler {
   /** Results of the runs this scheduler finished, in completion order. */
   readonly results: RunResult[] = [];
 
-  constructor(readonly project: Project, readonly store: MetadataStore, options: SchedulerOptions = {}) {
+  constructor(readonly project: Project<CoreConfig & ScheduleConfig>, readonly store: MetadataStore, options: SchedulerOptions = {}) {
     const settings = project.config.scheduler ?? {};
     this.owner = options.owner ?? ownerId();
     this.pipelines = pipelinesOf(project);

@@ -1,5 +1,18 @@
 import { z } from 'zod';
 
+/**
+ * The section of `ingot.config.ts` for `ingot serve` (`serve`, `endpoints`, `dashboards`): its
+ * types and schema, composed with the other sections in `src/project.ts`.
+ */
+export interface ServeConfig {
+  /** The HTTP server of `ingot serve` (REST API, web UI). */
+  serve?: ServeSettings;
+  /** REST endpoints the project publishes (`endpoint({ path, params, sql })`). */
+  endpoints?: EndpointDefinition[];
+  /** Dashboards of the web UI (`dashboard({ name, title, panels })`). */
+  dashboards?: DashboardDefinition[];
+}
+
 /** `serve: {...}` in `ingot.config.ts`: the HTTP server of `ingot serve`. */
 export interface ServeSettings {
   /** TCP port (default 8080; `ingot serve --port` overrides). */
@@ -117,6 +130,15 @@ export const dashboardSchema = z
     name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'dashboard names are lower_snake_case or kebab-case'),
     title: z.string().min(1),
     panels: z.array(panelSchema).min(1),
+  })
+  .strict();
+
+/** Validates a `ServeConfig` (one section of the configuration `src/project.ts` composes). */
+export const serveConfigSchema = z
+  .object({
+    serve: serveSchema.optional(),
+    endpoints: z.array(endpointSchema).optional(),
+    dashboards: z.array(dashboardSchema).optional(),
   })
   .strict();
 

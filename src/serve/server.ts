@@ -1,4 +1,4 @@
-import { duckdbSettings } from '../pipeline/config.js';
+import { duckdbSettings, type CoreConfig } from '../pipeline/config.js';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import fastifyStatic from '@fastify/static';
@@ -8,6 +8,8 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { IngotError, type ErrorCode } from '../errors.js';
 import { Lake } from '../table/lake.js';
 import type { Project } from '../pipeline/project.js';
+import type { ScheduleConfig } from '../schedule/config.js';
+import type { ServeConfig } from './config.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { KeyVerifier } from './api-keys.js';
 import { addAuth, type AuthLimits } from './auth.js';
@@ -25,7 +27,7 @@ import { errorSchema } from './schemas.js';
 
 /** Everything the route handlers share. */
 export interface ServeContext {
-  project: Project;
+  project: Project<CoreConfig & ScheduleConfig & ServeConfig>;
   store: MetadataStore;
   reader: LakeReader;
   verifier: KeyVerifier;
@@ -64,7 +66,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
  * static files needs an API key (`ingot keys create`). Not listening yet: call `app.listen`.
  * `app.close()` also closes the lake reader (not the store, which the caller owns).
  */
-export async function createServer(project: Project, store: MetadataStore, options: ServerOptions = {}): Promise<{ app: FastifyInstance; context: ServeContext }> {
+export async function createServer(project: Project<CoreConfig & ScheduleConfig & ServeConfig>, store: MetadataStore, options: ServerOptions = {}): Promise<{ app: FastifyInstance; context: ServeContext }> {
   const settings = project.config.serve ?? {};
   const duckdb = duckdbSettings(project.config);
   const reader = await LakeReader.open(new Lake(project.lake), { threads: duckdb.threads, memoryLimit: duckdb.memoryLimit, ...options.reader });

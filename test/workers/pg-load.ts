@@ -8,7 +8,7 @@
  * Run: `node --import tsx test/workers/pg-load.ts` with the environment variables above.
  */
 import pg from 'pg';
-import { loadProject } from '../../src/pipeline/project.js';
+import { loadProject } from '../../src/project.js';
 import { Runner } from '../../src/run/runner.js';
 
 const env = (name: string): string => {

@@ -5,7 +5,7 @@
  *
  * Run: `node --import tsx test/workers/scheduler-at.ts` with the environment variables above.
  */
-import { loadProject } from '../../src/pipeline/project.js';
+import { loadProject } from '../../src/project.js';
 import { Scheduler } from '../../src/schedule/scheduler.js';
 import { openMetadata } from '../../src/metadata/open.js';
 import { jsonLog } from '../../src/schedule/task-log.js';
