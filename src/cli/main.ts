@@ -19,14 +19,9 @@ import { updateRows } from '../operations/update.js';
 import { vacuum } from '../operations/vacuum.js';
 import { VERSION } from '../version.js';
 import { duration, formatRows, n, type OutputFormat } from './format.js';
+import type { Io } from './io.js';
 import { addScheduleCommands } from './schedule.js';
 import { attachTables } from '../operations/query.js';
-
-/** Where command output goes (replaceable in tests). */
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-}
 
 const stdio: Io = { out: (t) => process.stdout.write(t + '\n'), err: (t) => process.stderr.write(t + '\n') };
 

@@ -16,7 +16,7 @@ import { jsonLog } from '../schedule/task-log.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../serve/api-keys.js';
 import { createServer } from '../serve/server.js';
 import { duration, formatRows, n, type OutputFormat } from './format.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 /** Runs `fn` with the project in `dir` and its metadata store (closed afterwards). */
 async function withStore<T>(dir: string, fn: (project: Project<ProjectConfig>, store: MetadataStore) => Promise<T>): Promise<T> {

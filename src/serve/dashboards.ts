@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { IngotError } from '../errors.js';
 import type { DashboardDefinition } from './config.js';
-import type { ServeContext } from './server.js';
+import type { ServeContext } from './context.js';
 import { errorSchema } from './schemas.js';
 import { readOnlyQuery } from './sql.js';
 

@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { IngotError } from '../errors.js';
 import type { EndpointDefinition, EndpointParam } from './config.js';
 import type { LakeReader } from './lake-reader.js';
-import { DEFAULT_LIMIT, type ServeContext } from './server.js';
+import { DEFAULT_LIMIT, type ServeContext } from './context.js';
 import { errorSchema, pageQuery, pagedSchema } from './schemas.js';
 
 declare module 'fastify' {

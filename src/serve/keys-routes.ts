@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { createApiKey, listApiKeys, revokeApiKey } from './api-keys.js';
-import type { ServeContext } from './server.js';
+import type { ServeContext } from './context.js';
 import { errorSchema } from './schemas.js';
 
 /** API key administration (admin scope): `GET /api/keys`, `POST /api/keys { scope, name? }` (the key is in the answer, once), `DELETE /api/keys/:id`. */

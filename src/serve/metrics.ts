@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ServeContext } from './server.js';
+import type { ServeContext } from './context.js';
 
 /**
  * Prometheus metrics at `GET /metrics` (read scope, text exposition format), in a registry of

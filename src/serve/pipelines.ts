@@ -6,7 +6,7 @@ import { buildGraph, type DatasetGraph } from '../pipeline/graph.js';
 import { parseDate } from '../pipeline/interval.js';
 import { intervalStart, intervalsBetween, lastComplete } from '../schedule/calendar.js';
 import { pipelineNamed, pipelinesOf } from '../schedule/pipeline.js';
-import type { ServeContext } from './server.js';
+import type { ServeContext } from './context.js';
 import { errorSchema } from './schemas.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } as const;

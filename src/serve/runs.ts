@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { IngotError } from '../errors.js';
 import type { RunRow, TaskRow } from '../metadata/store.js';
-import { DEFAULT_LIMIT, type ServeContext } from './server.js';
+import { DEFAULT_LIMIT, type ServeContext } from './context.js';
 import { errorSchema } from './schemas.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());

@@ -1,4 +1,4 @@
-import { duckdbSettings, type CoreConfig } from '../pipeline/config.js';
+import { duckdbSettings } from '../pipeline/config.js';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import fastifyStatic from '@fastify/static';
@@ -7,9 +7,6 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { IngotError, type ErrorCode } from '../errors.js';
 import { Lake } from '../table/lake.js';
-import type { Project } from '../pipeline/project.js';
-import type { ScheduleConfig } from '../schedule/config.js';
-import type { ServeConfig } from './config.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { KeyVerifier } from './api-keys.js';
 import { addAuth, type AuthLimits } from './auth.js';
@@ -24,18 +21,7 @@ import { addSqlRoutes } from './sql.js';
 import { addTableRoutes } from './tables.js';
 import { VERSION } from '../version.js';
 import { errorSchema } from './schemas.js';
-
-/** Everything the route handlers share. */
-export interface ServeContext {
-  project: Project<CoreConfig & ScheduleConfig & ServeConfig>;
-  store: MetadataStore;
-  reader: LakeReader;
-  verifier: KeyVerifier;
-  /** Row cap of every response (`serve.maxRows`). */
-  maxRows: number;
-  /** `POST /api/sql` time limit, ms. */
-  sqlTimeoutMs: number;
-}
+import type { ServeContext, ServeProject } from './context.js';
 
 /** Options of `createServer`. */
 export interface ServerOptions {
@@ -47,9 +33,6 @@ export interface ServerOptions {
   /** Fastify's request log (default off). */
   logger?: boolean;
 }
-
-/** Default page size of paged reads when `limit` is absent. */
-export const DEFAULT_LIMIT = 100;
 
 /** HTTP status of each error code a handler may throw. */
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -66,7 +49,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
  * static files needs an API key (`ingot keys create`). Not listening yet: call `app.listen`.
  * `app.close()` also closes the lake reader (not the store, which the caller owns).
  */
-export async function createServer(project: Project<CoreConfig & ScheduleConfig & ServeConfig>, store: MetadataStore, options: ServerOptions = {}): Promise<{ app: FastifyInstance; context: ServeContext }> {
+export async function createServer(project: ServeProject, store: MetadataStore, options: ServerOptions = {}): Promise<{ app: FastifyInstance; context: ServeContext }> {
   const settings = project.config.serve ?? {};
   const duckdb = duckdbSettings(project.config);
   const reader = await LakeReader.open(new Lake(project.lake), { threads: duckdb.threads, memoryLimit: duckdb.memoryLimit, ...options.reader });

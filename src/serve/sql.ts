@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { IngotError, messageOf } from '../errors.js';
 import type { LakeReader, QueryResult } from './lake-reader.js';
-import type { ServeContext } from './server.js';
+import type { ServeContext } from './context.js';
 import { errorSchema, rowSchema } from './schemas.js';
 
 /**

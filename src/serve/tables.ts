@@ -3,7 +3,7 @@ import { quoteIdent, ROW_FILE, ROW_NUMBER } from '../engine/engine.js';
 import { typeName } from '../table/schema.js';
 import type { Snapshot } from '../table/snapshot.js';
 import { afterClause, decodeCursor, encodeCursor, filterClause, orderBy, parseOrder, sortKeys } from './rows-cursor.js';
-import { DEFAULT_LIMIT, type ServeContext } from './server.js';
+import { DEFAULT_LIMIT, type ServeContext } from './context.js';
 import { errorSchema, pagedSchema } from './schemas.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', description: 'layer.table' } } } as const;
