@@ -1,7 +1,9 @@
 /**
  * ingot: lakehouse pipelines in TypeScript. Public API.
  */
-export { dataset, files, postgres } from './pipeline/definition.js';
+export { dataset } from './pipeline/definition.js';
+export { files } from './sources/files-source.js';
+export { postgres } from './sources/postgres-source.js';
 export { http } from './sources/http-source.js';
 export type { HttpPagination, HttpRetry, HttpSource } from './sources/http-source.js';
 export { archive } from './sources/archive-source.js';
@@ -12,7 +14,10 @@ export { FILES_DOMAIN } from './sources/files.js';
 export type { TrackedFiles } from './sources/files.js';
 export { dune } from './sources/dune.js';
 export type { DuneOptions } from './sources/dune.js';
-export type { ChangeFeed, DatasetDefinition, Expectation, ExpectationAction, FilesSource, Grain, Materialization, PostgresSource, Source } from './pipeline/definition.js';
+export type { ChangeFeed, DatasetDefinition, Expectation, ExpectationAction, Grain, Materialization } from './pipeline/definition.js';
+export type { FilesSource } from './sources/files-source.js';
+export type { PostgresSource } from './sources/postgres-source.js';
+export type { Source } from './sources/definition.js';
 export { acceptedValues, freshness, notNull, range, regex, relationships, rowCount, unique } from './pipeline/checks.js';
 export type { CheckOptions } from './pipeline/checks.js';
 export { defineConfig, loadProject } from './project.js';

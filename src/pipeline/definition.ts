@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { archiveSourceSchema, type ArchiveSource } from '../sources/archive-source.js';
-import { httpSourceSchema, type HttpSource } from '../sources/http-source.js';
+import { sourceSchema, type Source } from '../sources/definition.js';
 import { ENGINE_NAMES, engineNameSchema, isEngineName, type EngineName } from '../engine/registry.js';
 
 /**
@@ -67,45 +66,6 @@ export interface ChangeFeed {
 
 /** Size of the interval a run owns for a `replace partition` dataset (`hour`: an hourly interval of a TIMESTAMP partition column). */
 export type Grain = 'hour' | 'day' | 'month';
-
-/**
- * Raw files in the project folder or on S3. `{column}` in `path` is a path segment holding that
- * column's value. Only files new or changed since the last commit are read (see `FilesConnector`).
- */
-export interface FilesSource {
-  kind: 'files';
-  /**
-   * Glob relative to the project folder, e.g. `landing/flights/date={flight_date}/*.csv`, or on
-   * S3, `s3://bucket/media/day={day}/*.json` (credentials and endpoint from the AWS environment).
-   */
-  path: string;
-  /** `combined` and `common`: Apache/Nginx access logs (see `readWebLogs`; `.gz` files decompressed). */
-  format: 'csv' | 'tsv' | 'json' | 'ndjson' | 'parquet' | 'combined' | 'common';
-  /** Declared columns (name → SQL type). Every file must have them; types are enforced while reading. */
-  columns?: Record<string, string>;
-}
-
-/**
- * A PostgreSQL table or query (see `PostgresConnector` for the type mapping). With `cursor`, dated
- * runs load incrementally: only rows whose cursor is greater than the greatest cursor value
- * already in the dataset's table (needs materialization `append`); full refreshes reload all.
- */
-export interface PostgresSource {
-  kind: 'postgres';
-  /** Connection URL (`postgres://user:pass@host:5432/db`) or `env:NAME` to read it from environment variable NAME. */
-  connection: string;
-  /** `schema.table` or `table` (exactly one of `table` and `query`). */
-  table?: string;
-  /** A SELECT run on the server. */
-  query?: string;
-  /** Incremental cursor column: must increase strictly for new rows (a serial id, an insertion time). */
-  cursor?: string;
-  /** Columns to read (default all). */
-  columns?: string[];
-}
-
-/** Where a bronze dataset's rows come from, by `kind`. */
-export type Source = FilesSource | HttpSource | PostgresSource | ArchiveSource;
 
 /**
  * Where a dataset's rows go after each run commits it (`exports` on a dataset; written by `exportDataset` in `src/load/export.ts`). The rows of a
@@ -223,25 +183,6 @@ export const expectationSchema = z
     path: ['action'],
   });
 
-export const sourceSchema = z.discriminatedUnion('kind', [
-  z.object({
-    kind: z.literal('files'),
-    path: z.string().min(1),
-    format: z.enum(['csv', 'tsv', 'json', 'ndjson', 'parquet', 'combined', 'common']),
-    columns: z.record(z.string(), z.string()).optional(),
-  }),
-  httpSourceSchema,
-  archiveSourceSchema,
-  z.object({
-    kind: z.literal('postgres'),
-    connection: z.string().min(1),
-    table: z.string().min(1).optional(),
-    query: z.string().min(1).optional(),
-    cursor: z.string().min(1).optional(),
-    columns: z.array(z.string().min(1)).optional(),
-  }).strict().refine((s) => (s.table === undefined) !== (s.query === undefined), { message: 'give exactly one of table and query' }),
-]);
-
 export const datasetSchema = z
   .object({
     name: z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'dataset names are layer.table in lower_snake_case'),
@@ -309,14 +250,4 @@ export const datasetSchema = z
 /** Declares a dataset (identity function that gives type checking in `datasets/*.ts`). */
 export function dataset(definition: DatasetDefinition): DatasetDefinition {
   return definition;
-}
-
-/** Declares a files source. */
-export function files(source: Omit<FilesSource, 'kind'>): FilesSource {
-  return { kind: 'files', ...source };
-}
-
-/** Declares a PostgreSQL source. */
-export function postgres(source: Omit<PostgresSource, 'kind'>): PostgresSource {
-  return { kind: 'postgres', ...source };
 }

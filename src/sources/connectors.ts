@@ -1,4 +1,4 @@
-import type { Source } from '../pipeline/definition.js';
+import type { Source } from './definition.js';
 import { ArchiveConnector } from './archive.js';
 import { FilesConnector } from './files.js';
 import { HttpConnector } from './http.js';

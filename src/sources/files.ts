@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { quoteIdent, type Engine, type FileScan } from '../engine/engine.js';
 import { IngotError } from '../errors.js';
-import type { FilesSource } from '../pipeline/definition.js';
+import type { FilesSource } from './files-source.js';
 import { addDays, contains } from '../pipeline/interval.js';
 import { LocalStore } from '../storage/local.js';
 import { S3Store } from '../storage/s3.js';

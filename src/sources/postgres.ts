@@ -7,7 +7,7 @@ import pg from 'pg';
 import { quoteIdent, quoteString, type Engine } from '../engine/engine.js';
 import { resolveEnv } from '../env.js';
 import { IngotError, messageOf } from '../errors.js';
-import type { PostgresSource } from '../pipeline/definition.js';
+import type { PostgresSource } from './postgres-source.js';
 import type { SourceBatch, SourceConnector, SourceContext } from './source.js';
 
 /** Every value arrives as PostgreSQL's text output; DuckDB casts it to the mapped type. */
