@@ -102,6 +102,12 @@ export interface DatasetDefinition {
   name: string;
   description?: string;
   /**
+   * Labels for selecting datasets (`tag:daily` in `--select` / `--exclude`, see `src/plan/selector.ts`):
+   * lower_snake_case or kebab-case words, e.g. `['daily', 'finance', 'end-of-month']`
+   * (in a `.sql` file: `-- tags: daily, finance`). They do not change what a run computes.
+   */
+  tags?: string[];
+  /**
    * A SELECT over other datasets (`layer.table`). Templates: `{{start}}`, `{{end}}` (DATE literals
    * bounding the run's interval, end exclusive), `{{logical_date}}`, `{{run_id}}`. Portable
    * functions (`ingot.date_trunc('month', d)`...) are rewritten for the engine running it (docs/engines.md).
@@ -171,6 +177,12 @@ export function sqlFor(ds: Pick<DatasetDefinition, 'sql' | 'sqlByEngine'>, engin
 
 const identifier = /^[a-z_][a-z0-9_]*$/;
 
+/** A tag: lower_snake_case or kebab-case words (`daily`, `finance_eu`, `end-of-month`). */
+export const TAG_PATTERN = /^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*$/;
+
+/** What `TAG_PATTERN` allows, for error messages. */
+export const TAG_RULE = 'tags are lower_snake_case or kebab-case words (daily, finance_eu, end-of-month)';
+
 export const expectationSchema = z
   .object({
     name: z.string().regex(identifier, 'expectation names are lower_snake_case'),
@@ -187,6 +199,7 @@ export const datasetSchema = z
   .object({
     name: z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'dataset names are layer.table in lower_snake_case'),
     description: z.string().optional(),
+    tags: z.array(z.string().regex(TAG_PATTERN, { error: (iss) => `"${String(iss.input)}": ${TAG_RULE}, separated by commas in a .sql file` })).optional(),
     sql: z.string().min(1).optional(),
     source: sourceSchema.optional(),
     landing: z.string().min(1).optional(),

@@ -9,6 +9,7 @@ import type { Expectation } from './definition.js';
  *     -- partition_by: flight_date
  *     -- grain: day
  *     -- description: Typed, checked flights
+ *     -- tags: daily, finance
  *     -- on_schema_change: quarantine
  *     -- engine: spark
  *     -- expect delay_in_range (quarantine): delay_min BETWEEN -120 AND 1440
@@ -46,6 +47,12 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
       case 'partition_by': def['partitionBy'] = names(value); break;
       case 'grain': def['grain'] = value; break;
       case 'description': def['description'] = value; break;
+      case 'tags': {
+        const tags = names(value);
+        if (tags.length === 0) throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: "tags:" needs one or more tags separated by commas, e.g. "-- tags: daily, finance"`, { file, row: i + 1, dataset: name });
+        def['tags'] = tags;
+        break;
+      }
       case 'key': def['key'] = names(value); break;
       case 'order_by': def['orderBy'] = value; break;
       case 'sequence_by': changes['sequenceBy'] = value; break;
@@ -62,7 +69,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
         break;
       }
       default:
-        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, on_schema_change, engine, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, export_file, export_postgres, expect)`, { file, row: i + 1, dataset: name });
+        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, tags, on_schema_change, engine, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, export_file, export_postgres, expect)`, { file, row: i + 1, dataset: name });
     }
   }
   const sql = lines.slice(i).join('\n').trim().replace(/;\s*$/, '');
