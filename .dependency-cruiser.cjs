@@ -51,13 +51,8 @@ const SPARK_DRIVERS = '^node_modules/(@grpc/grpc-js|protobufjs|apache-arrow)/';
  * Files that still use an engine directly, which other engineers are moving behind
  * src/engine/registry.ts. Delete a line with the import it allows.
  */
-const DUCKDB_DRIVER_USERS_BEING_REMOVED = [
-  '^src/serve/endpoints\\.ts$', // DuckDB value types binding endpoint parameters
-  '^src/serve/lake-reader\\.ts$', // the serving reader on its own DuckDB instance
-];
+const DUCKDB_DRIVER_USERS_BEING_REMOVED = [];
 const ENGINE_FOLDER_USERS_BEING_REMOVED = [
-  '^src/serve/lake-reader\\.ts$', // tableScanSql, withDeletions from engine/duckdb/engine.ts
-  '^src/serve/rows-cursor\\.ts$', // duckTypeOf from engine/duckdb/types.ts
   '^src/cli/main\\.ts$', // DuckDBEngine for `ingot sql`, `ingot runs`, `ingot checks`
   '^src/schedule/history\\.ts$', // the run history attached to a DuckDBEngine
   '^src/index\\.ts$', // the public API exports DuckDBEngine, SparkEngine, the Spark Connect client, the DuckDB functions

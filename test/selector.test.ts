@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { IngotError } from '../src/errors.js';
 import { buildGraph } from '../src/pipeline/graph.js';
-import { loadProject } from '../src/pipeline/project.js';
+import { loadProject } from '../src/project.js';
+import { dialectOf } from '../src/engine/registry.js';
 import { parseSelector, parseSelectorArgs, selectableNodes, selectDatasets, type SelectableNode, type SelectionOptions } from '../src/plan/selector.js';
 import { FLIGHTS, tempDir } from './fixtures.js';
 
@@ -22,7 +23,7 @@ let engine: DuckDBEngine;
 
 async function nodesOf(dir: string): Promise<SelectableNode[]> {
   const project = await loadProject(dir);
-  return selectableNodes(await buildGraph(project.datasets, (sql) => engine.references(sql)));
+  return selectableNodes(await buildGraph(project.datasets, (sql) => engine.references(sql), () => dialectOf('duckdb')));
 }
 
 function sorted(set: Set<string>): string[] {

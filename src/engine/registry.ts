@@ -6,6 +6,7 @@ import type { ParquetFiles } from '../table/checkpoint.js';
 import type { Dialect } from './dialect.js';
 import { DUCKDB_DIALECT } from './duckdb/dialect.js';
 import type { Engine, EngineSettings } from './engine.js';
+import type { LakeReader, LakeReaderSettings } from './reader.js';
 import { SPARK_DIALECT } from './spark/dialect.js';
 
 /**
@@ -132,4 +133,13 @@ function kindOf(name: string): EngineKind {
   const kind: EngineKind | undefined = isEngineName(name) ? ENGINES[name] : undefined;
   if (!kind) throw new IngotError('CONFIG_INVALID', `unknown engine "${name}" (known: ${ENGINE_NAMES.join(', ')})`);
   return kind;
+}
+
+/**
+ * Opens the serving reader (`LakeReader`, see `engine/reader.ts`) of the in-process engine with
+ * `settings`; its driver is loaded on this first use. Errors: the engine's, when it cannot start.
+ */
+export async function openLakeReader(settings: LakeReaderSettings): Promise<LakeReader> {
+  const { DuckDBLakeReader } = await import('./duckdb/reader.js');
+  return DuckDBLakeReader.open(settings);
 }

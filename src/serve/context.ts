@@ -4,7 +4,7 @@ import type { Project } from '../pipeline/project.js';
 import type { ScheduleConfig } from '../schedule/config.js';
 import type { KeyVerifier } from './api-keys.js';
 import type { ServeConfig } from './config.js';
-import type { LakeReader } from './lake-reader.js';
+import type { ServedLake } from './served-lake.js';
 
 /** A project as `ingot serve` reads it: the core configuration, its pipelines and its serve section. */
 export type ServeProject = Project<CoreConfig & ScheduleConfig & ServeConfig>;
@@ -13,7 +13,7 @@ export type ServeProject = Project<CoreConfig & ScheduleConfig & ServeConfig>;
 export interface ServeContext {
   project: ServeProject;
   store: MetadataStore;
-  reader: LakeReader;
+  reader: ServedLake;
   verifier: KeyVerifier;
   /** Row cap of every response (`serve.maxRows`). */
   maxRows: number;

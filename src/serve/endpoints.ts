@@ -1,8 +1,8 @@
-import { BIGINT, BOOLEAN, DATE, DOUBLE, TIMESTAMP, VARCHAR, dateValue, timestampValue, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { QueryParam } from '../engine/reader.js';
 import { IngotError } from '../errors.js';
 import type { EndpointDefinition, EndpointParam } from './config.js';
-import type { LakeReader } from './lake-reader.js';
+import type { ServedLake } from './served-lake.js';
 import { DEFAULT_LIMIT, type ServeContext } from './context.js';
 import { errorSchema, pageQuery, pagedSchema } from './schemas.js';
 
@@ -67,15 +67,15 @@ export function validationError(request: FastifyRequest, err: FastifyError): { e
   return { error: 'VALIDATION', message: p ? describeParam(field, p) : `${field || 'request'} ${issue.message ?? 'is not valid'}`, field };
 }
 
-/** The DuckDB value and type of a validated parameter value. */
-function bindValue(p: EndpointParam, v: unknown): [DuckDBValue, DuckDBType] {
+/** The typed query parameter of a validated parameter value (a timestamp normalized to ISO 8601 UTC, milliseconds). */
+function bindValue(p: EndpointParam, v: unknown): QueryParam {
   switch (p.type) {
-    case 'integer': return [BigInt(v as number), BIGINT];
-    case 'number': return [Number(v), DOUBLE];
-    case 'boolean': return [Boolean(v), BOOLEAN];
-    case 'date': return [dateValue(Date.parse(`${String(v)}T00:00:00Z`) / 86_400_000), DATE];
-    case 'timestamp': return [timestampValue(BigInt(Date.parse(String(v))) * 1000n), TIMESTAMP];
-    default: return [String(v), VARCHAR];
+    case 'integer': return { type: 'BIGINT', value: BigInt(v as number) };
+    case 'number': return { type: 'DOUBLE', value: Number(v) };
+    case 'boolean': return { type: 'BOOLEAN', value: Boolean(v) };
+    case 'date': return { type: 'DATE', value: String(v) };
+    case 'timestamp': return { type: 'TIMESTAMP', value: new Date(Date.parse(String(v))).toISOString() };
+    default: return { type: 'VARCHAR', value: String(v) };
   }
 }
 
@@ -99,40 +99,24 @@ export function checkEndpoint(def: EndpointDefinition): void {
 /**
  * Columns that `sql` compares for equality with a parameter (`col = $name`, either side, casts
  * allowed), with the one lake table it reads; none when it reads several (the column's table is
- * then unknown). Parsed by DuckDB (`json_serialize_sql`), nothing is run.
+ * then unknown). Parsed by the reader's engine (`analyze`), nothing is run.
  */
-export async function equalityColumns(reader: LakeReader, sql: string): Promise<{ table?: string; columns: string[] }> {
-  const tables = await reader.references(sql);
-  if (tables.length !== 1) return { columns: [] };
-  const [row] = (await reader.query('SELECT json_serialize_sql($sql::VARCHAR) AS j', { sql })).rows;
-  const columns = new Set<string>();
-  const unwrap = (n: Record<string, unknown>): Record<string, unknown> => (n['class'] === 'CAST' ? unwrap(n['child'] as Record<string, unknown>) : n);
-  const walk = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(walk);
-    if (node === null || typeof node !== 'object') return;
-    const o = node as Record<string, unknown>;
-    if (o['type'] === 'COMPARE_EQUAL' && o['left'] && o['right']) {
-      const [l, r] = [unwrap(o['left'] as Record<string, unknown>), unwrap(o['right'] as Record<string, unknown>)];
-      const col = l['class'] === 'COLUMN_REF' && r['class'] === 'PARAMETER' ? l : r['class'] === 'COLUMN_REF' && l['class'] === 'PARAMETER' ? r : undefined;
-      const names = col?.['column_names'] as string[] | undefined;
-      if (names?.length) columns.add(names[names.length - 1]!);
-    }
-    for (const v of Object.values(o)) walk(v);
-  };
-  walk(JSON.parse(String(row!['j']).replace(/"query_location":\d+/g, '"query_location":0')));
-  return { table: tables[0]!, columns: [...columns] };
+export async function equalityColumns(reader: ServedLake, sql: string): Promise<{ table?: string; columns: string[] }> {
+  const facts = await reader.analyze(sql);
+  if (facts.tables.length !== 1) return { columns: [] };
+  return { table: facts.tables[0]!, columns: facts.equalities };
 }
 
 /**
  * Registers the project's endpoints (`endpoints: [endpoint({ path, params, sql })]`, read scope):
  * `GET <path>` validates the typed parameters (422 `VALIDATION` with `field`), binds them as
- * DuckDB parameters, and answers a page `{ items, count, next }` in the SQL's ORDER BY order.
+ * typed query parameters, and answers a page `{ items, count, next }` in the SQL's ORDER BY order.
  * `?limit=` (capped by serve.maxRows) and `?cursor=` (the previous page's `next`) page through the
  * result; a cursor holds the versions of the tables its first page read, and later pages read
- * those versions (`LakeReader.atVersions`) even after new commits, so pages never repeat or skip rows.
+ * those versions (`ServedLake.atVersions`) even after new commits, so pages never repeat or skip rows.
  * Results are cached by parameters and table versions (tables are checked for new commits at
  * most every second, so a cached result is never older than that). A table an endpoint looks
- * up by `col = $param` is kept in memory sorted by `col` (`LakeReader.clusterBy`).
+ * up by `col = $param` is kept in memory sorted by `col` (`ServedLake.clusterBy`).
  */
 export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): Promise<void> {
   for (const def of ctx.project.config.endpoints ?? []) {
@@ -149,9 +133,7 @@ export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext)
     let cachedRows = 0;
     const prepare = () => {
       prepared ??= (async () => {
-        const tables = await ctx.reader.references(base);
-        const [row] = (await ctx.reader.query('SELECT json_serialize_sql($sql::VARCHAR) AS j', { sql: base })).rows;
-        const limited = /"LIMIT_MODIFIER"|"LIMIT_PERCENT_MODIFIER"/.test(JSON.stringify((JSON.parse(String(row!['j'])) as { statements: { node: { modifiers?: unknown } }[] }).statements[0]?.node.modifiers ?? []));
+        const { tables, limited } = await ctx.reader.analyze(base);
         const page = limited ? `SELECT * FROM (\n${base}\n) LIMIT $__limit OFFSET $__offset` : `${base}\nLIMIT $__limit OFFSET $__offset`;
         return { tables, page, count: `SELECT count(*) AS n FROM (\n${base}\n)` };
       })();
@@ -174,12 +156,11 @@ export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext)
     }, async (req) => {
       const { tables, page, count } = await prepare();
       const versions = await Promise.all(tables.map((t) => ctx.reader.latest(t)));
-      const values: Record<string, DuckDBValue> = {};
-      const types: Record<string, DuckDBType> = {};
+      const values: Record<string, QueryParam> = {};
       for (const [name, p] of Object.entries(declared)) {
         const raw = inPath.has(name) ? req.params[name] : req.query[name];
         if (raw === undefined) continue;
-        [values[name], types[name]] = bindValue(p, raw);
+        values[name] = bindValue(p, raw);
       }
       const limit = Math.min(req.query.limit ?? DEFAULT_LIMIT, ctx.maxRows);
       let cursor: EndpointCursor | undefined;
@@ -199,16 +180,16 @@ export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext)
       const offset = cursor?.o ?? 0;
       // results are cached by parameters and table versions (a new commit makes new keys); a result
       // of at most SMALL_RESULT rows is read whole by one query, and its pages are slices of it
-      const key = JSON.stringify([Object.entries(values).map(([k, v]) => [k, String(v)]), read]);
+      const key = JSON.stringify([Object.entries(values).map(([k, v]) => [k, String(v.value)]), read]);
       let cached = cache.get(key);
       if (cached) {
         cache.delete(key);
         cache.set(key, cached);
       } else {
-        const whole = await ctx.reader.query(pageSql, { ...values, __limit: SMALL_RESULT + 1, __offset: 0 }, { types: { ...types, __limit: BIGINT, __offset: BIGINT } });
+        const whole = await ctx.reader.query(pageSql, { ...values, __limit: { type: 'BIGINT', value: SMALL_RESULT + 1 }, __offset: { type: 'BIGINT', value: 0 } });
         cached = whole.rows.length <= SMALL_RESULT
           ? { rows: whole.rows, count: whole.rows.length }
-          : { count: cursor?.c ?? Number((await ctx.reader.query(count, values, { types })).rows[0]!['n']) };
+          : { count: cursor?.c ?? Number((await ctx.reader.query(count, values)).rows[0]!['n']) };
         cache.set(key, cached);
         cachedRows += cached.rows?.length ?? 0;
         for (const [k, v] of cache) {
@@ -223,7 +204,7 @@ export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext)
         items = cached.rows.slice(offset, offset + limit);
         more = offset + limit < cached.rows.length;
       } else {
-        const rows = (await ctx.reader.query(pageSql, { ...values, __limit: limit + 1, __offset: offset }, { types: { ...types, __limit: BIGINT, __offset: BIGINT } })).rows;
+        const rows = (await ctx.reader.query(pageSql, { ...values, __limit: { type: 'BIGINT', value: limit + 1 }, __offset: { type: 'BIGINT', value: offset } })).rows;
         more = rows.length > limit;
         items = more ? rows.slice(0, limit) : rows;
       }

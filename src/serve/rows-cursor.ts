@@ -1,7 +1,7 @@
-import { ROW_FILE, ROW_NUMBER, quoteIdent } from '../engine/engine.js';
-import { duckTypeOf } from '../engine/duckdb/types.js';
+import { ROW_FILE, ROW_NUMBER } from '../engine/engine.js';
+import type { QueryParam, ReaderDialect } from '../engine/reader.js';
 import { IngotError } from '../errors.js';
-import type { StructType } from '../table/schema.js';
+import type { DataType, StructType } from '../table/schema.js';
 
 /** One ORDER BY key of a rows read. */
 export interface OrderKey {
@@ -9,7 +9,7 @@ export interface OrderKey {
   desc: boolean;
 }
 
-/** What a rows cursor holds: the table version being paged and the sort keys of the last row returned (as DuckDB VARCHAR casts; null for NULL). */
+/** What a rows cursor holds: the table version being paged and the sort keys of the last row returned (as the reader's casts to its string type print them; null for NULL). */
 interface CursorState {
   /** Table version. */
   v: number;
@@ -29,31 +29,32 @@ export const ROW_PARAMS = new Set(['limit', 'cursor', 'order', 'version']);
 /** A WHERE clause with its parameters (`$p0`, `$p1`... bound as VARCHAR and cast in SQL). */
 export interface Clause {
   sql: string;
-  params: Record<string, string>;
+  params: Record<string, QueryParam>;
 }
 
 const isPrimitive = (schema: StructType, column: string): boolean => typeof schema.fields.find((f) => f.name === column)?.type === 'string';
 
-function columnType(schema: StructType, column: string, what: string): string {
+/** The Delta type of primitive column `column`. Errors: COLUMN_UNKNOWN naming it (in `what`). */
+function columnType(schema: StructType, column: string, what: string): DataType {
   const f = schema.fields.find((x) => x.name === column);
   if (!f) throw new IngotError('COLUMN_UNKNOWN', `${what}: unknown column ${JSON.stringify(column)} (columns: ${schema.fields.map((x) => x.name).join(', ')})`, { column });
   if (typeof f.type !== 'string') throw new IngotError('COLUMN_UNKNOWN', `${what}: column ${column} is a ${f.type.type}; only columns of primitive types can be filtered or ordered`, { column });
-  return duckTypeOf(f.type);
+  return f.type;
 }
 
 /**
  * The filters of a rows query: `<col>=v` (eq), `<col>.<op>=v` for op in eq, ne, gt, gte, lt, lte,
- * and `<col>.in=a,b,c`. Values are bound as text and cast to the column's type in SQL, so a value
- * that does not parse as that type fails the query (SQL_ERROR). Errors: COLUMN_UNKNOWN naming the
- * column (also for `<col>.<unknown op>`).
+ * and `<col>.in=a,b,c`. Values are bound as text and cast to the column's type in SQL (as
+ * `dialect` spells it), so a value that does not parse as that type fails the query (SQL_ERROR).
+ * Errors: COLUMN_UNKNOWN naming the column (also for `<col>.<unknown op>`).
  */
-export function filterClause(query: Record<string, unknown>, schema: StructType): Clause {
+export function filterClause(query: Record<string, unknown>, schema: StructType, dialect: ReaderDialect): Clause {
   const parts: string[] = [];
-  const params: Record<string, string> = {};
+  const params: Record<string, QueryParam> = {};
   let n = 0;
   const bind = (v: string, type: string): string => {
     const p = `p${n++}`;
-    params[p] = v;
+    params[p] = { type: 'VARCHAR', value: v };
     return `CAST($${p} AS ${type})`;
   };
   for (const [key, raw] of Object.entries(query)) {
@@ -62,13 +63,13 @@ export function filterClause(query: Record<string, unknown>, schema: StructType)
     const suffix = dot > 0 ? key.slice(dot + 1) : '';
     const op: Operator = suffix in OPERATORS ? (suffix as Operator) : 'eq';
     const column = suffix in OPERATORS ? key.slice(0, dot) : key;
-    const type = columnType(schema, column, `filter ${key}`);
+    const type = dialect.typeName(columnType(schema, column, `filter ${key}`));
     for (const value of Array.isArray(raw) ? raw.map(String) : [String(raw)]) {
       if (op === 'in') {
         const values = value.split(',');
-        parts.push(`${quoteIdent(column)} IN (${values.map((v) => bind(v, type)).join(', ')})`);
+        parts.push(`${dialect.quoteIdent(column)} IN (${values.map((v) => bind(v, type)).join(', ')})`);
       } else {
-        parts.push(`${quoteIdent(column)} ${OPERATORS[op]} ${bind(value, type)}`);
+        parts.push(`${dialect.quoteIdent(column)} ${OPERATORS[op]} ${bind(value, type)}`);
       }
     }
   }
@@ -93,8 +94,8 @@ export function sortKeys(order: OrderKey[]): OrderKey[] {
 }
 
 /** `ORDER BY` text of `keys` (NULLs last, as the keyset condition assumes). */
-export function orderBy(keys: OrderKey[]): string {
-  return keys.map((k) => `${quoteIdent(k.column)} ${k.desc ? 'DESC' : 'ASC'} NULLS LAST`).join(', ');
+export function orderBy(keys: OrderKey[], dialect: ReaderDialect): string {
+  return keys.map((k) => `${dialect.quoteIdent(k.column)} ${k.desc ? 'DESC' : 'ASC'} NULLS LAST`).join(', ');
 }
 
 /** Opaque cursor text (base64url JSON) for the row with sort-key values `k`. */
@@ -121,19 +122,19 @@ export function decodeCursor(cursor: string, order: string, keys: number): Curso
 /**
  * The keyset condition "after the row with sort values `after`" for `keys` (ascending or
  * descending, NULLs last): a disjunction over key prefixes, values bound as text (`$k0`...) and
- * cast to each column's type.
+ * cast to each column's type (as `dialect` spells it). Errors: COLUMN_UNKNOWN.
  */
-export function afterClause(keys: OrderKey[], after: (string | null)[], schema: StructType): Clause {
-  const params: Record<string, string> = {};
-  const typeOf = (c: string): string => (c === ROW_FILE ? 'VARCHAR' : c === ROW_NUMBER ? 'BIGINT' : columnType(schema, c, 'cursor'));
+export function afterClause(keys: OrderKey[], after: (string | null)[], schema: StructType, dialect: ReaderDialect): Clause {
+  const params: Record<string, QueryParam> = {};
+  const typeOf = (c: string): string => dialect.typeName(c === ROW_FILE ? 'string' : c === ROW_NUMBER ? 'long' : columnType(schema, c, 'cursor'));
   const equal: string[] = [];
   const ors: string[] = [];
   keys.forEach((key, i) => {
-    const col = quoteIdent(key.column);
+    const col = dialect.quoteIdent(key.column);
     const v = after[i] ?? null;
     let value = '';
     if (v !== null) {
-      params[`k${i}`] = v;
+      params[`k${i}`] = { type: 'VARCHAR', value: v };
       value = `CAST($k${i} AS ${typeOf(key.column)})`;
     }
     // strictly after in this key (NULLs sort last: nothing is after a NULL)

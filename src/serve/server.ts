@@ -1,4 +1,3 @@
-import { duckdbSettings } from '../pipeline/config.js';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import fastifyStatic from '@fastify/static';
@@ -13,10 +12,10 @@ import { addAuth, type AuthLimits } from './auth.js';
 import { addDashboardRoutes } from './dashboards.js';
 import { addEndpointRoutes, validationError } from './endpoints.js';
 import { addKeyRoutes } from './keys-routes.js';
-import { LakeReader, type LakeReaderOptions } from './lake-reader.js';
 import { addMetrics } from './metrics.js';
 import { addPipelineRoutes } from './pipelines.js';
 import { addRunRoutes } from './runs.js';
+import { ServedLake, type ServedLakeOptions } from './served-lake.js';
 import { addSqlRoutes } from './sql.js';
 import { addTableRoutes } from './tables.js';
 import { VERSION } from '../version.js';
@@ -29,7 +28,8 @@ export interface ServerOptions {
   uiDir?: string;
   /** Failed-authentication limits (see `addAuth`). */
   auth?: AuthLimits;
-  reader?: LakeReaderOptions;
+  /** Options of the lake reader (pool size, refresh intervals, the in-memory threshold); the engine's threads and memory limit default to the project's `engine` settings. */
+  reader?: ServedLakeOptions;
   /** Fastify's request log (default off). */
   logger?: boolean;
 }
@@ -51,8 +51,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
  */
 export async function createServer(project: ServeProject, store: MetadataStore, options: ServerOptions = {}): Promise<{ app: FastifyInstance; context: ServeContext }> {
   const settings = project.config.serve ?? {};
-  const duckdb = duckdbSettings(project.config);
-  const reader = await LakeReader.open(new Lake(project.lake), { threads: duckdb.threads, memoryLimit: duckdb.memoryLimit, ...options.reader });
+  const engine = typeof project.config.engine === 'object' ? project.config.engine : {};
+  const reader = await ServedLake.open(new Lake(project.lake), { threads: engine.threads, memoryLimit: engine.memoryLimit, ...options.reader });
   const context: ServeContext = {
     project, store, reader, verifier: new KeyVerifier(store),
     maxRows: settings.maxRows ?? 10_000, sqlTimeoutMs: (settings.sqlTimeoutSeconds ?? 10) * 1000,

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { IngotError, messageOf } from '../errors.js';
-import type { LakeReader, QueryResult } from './lake-reader.js';
+import type { QueryParam, QueryResult } from '../engine/reader.js';
+import type { ServedLake } from './served-lake.js';
 import type { ServeContext } from './context.js';
 import { errorSchema, rowSchema } from './schemas.js';
 
@@ -8,24 +8,15 @@ import { errorSchema, rowSchema } from './schemas.js';
  * Runs one read-only SELECT over the lake's tables (`layer.table`, each attached at its latest
  * version) with at most `maxRows` rows and a time limit; `truncated` tells whether more rows
  * existed. The statement must be a single SELECT (anything else: SQL_NOT_READ_ONLY); reading a
- * file outside the lake is refused by DuckDB itself (external access is off), reported as
- * SQL_NOT_READ_ONLY too. Errors: TABLE_NOT_FOUND for a table that is not in the lake, SQL_ERROR, SQL_TIMEOUT.
+ * file outside the lake is refused by the reader itself (only the lake's directories are
+ * readable), reported as SQL_NOT_READ_ONLY too. Errors: TABLE_NOT_FOUND for a table that is not
+ * in the lake, SQL_ERROR, SQL_TIMEOUT.
  */
-export async function readOnlyQuery(reader: LakeReader, sql: string, options: { maxRows: number; timeoutMs?: number; params?: Record<string, unknown> }): Promise<QueryResult & { truncated: boolean }> {
+export async function readOnlyQuery(reader: ServedLake, sql: string, options: { maxRows: number; timeoutMs?: number; params?: Record<string, QueryParam> }): Promise<QueryResult> {
   sql = sql.trim().replace(/;\s*$/, '');
   const names = await reader.references(sql);
   for (const name of names) await reader.latest(name);
-  let result: QueryResult;
-  try {
-    result = await reader.query(`SELECT * FROM (\n${sql}\n) LIMIT ${options.maxRows + 1}`, (options.params ?? {}) as never, { timeoutMs: options.timeoutMs });
-  } catch (err) {
-    if (/Permission Error|disabled by configuration/i.test(messageOf(err))) {
-      throw new IngotError('SQL_NOT_READ_ONLY', `only the lake's tables can be read here: ${messageOf(err).split('\n')[0]}`, {}, { cause: err });
-    }
-    throw err;
-  }
-  const truncated = result.rows.length > options.maxRows;
-  return { columns: result.columns, rows: truncated ? result.rows.slice(0, options.maxRows) : result.rows, truncated };
+  return reader.query(sql, options.params ?? {}, { maxRows: options.maxRows, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
 }
 
 /** `POST /api/sql` (read scope): `{ sql, limit? }` → `{ columns, rows, truncated }`. */

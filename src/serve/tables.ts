@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { quoteIdent, ROW_FILE, ROW_NUMBER } from '../engine/engine.js';
 import { typeName } from '../table/schema.js';
 import type { Snapshot } from '../table/snapshot.js';
 import { afterClause, decodeCursor, encodeCursor, filterClause, orderBy, parseOrder, sortKeys } from './rows-cursor.js';
@@ -88,11 +87,14 @@ export function addTableRoutes(app: FastifyInstance, ctx: ServeContext): void {
     version = cursor?.v ?? base.version;
     const snapshot = version === base.version ? base : await reader.snapshot(name, version);
     const relation = await reader.pinned(name, version, true);
-    const filters = filterClause(q, snapshot.schema);
-    const after = cursor ? afterClause(keys, cursor.k, snapshot.schema) : { sql: 'true', params: {} };
-    const keyCols = keys.map((k, i) => `CAST(${quoteIdent(k.column)} AS VARCHAR) AS __k${i}`).join(', ');
+    const { dialect } = reader;
+    const filters = filterClause(q, snapshot.schema, dialect);
+    const after = cursor ? afterClause(keys, cursor.k, snapshot.schema, dialect) : { sql: 'true', params: {} };
+    // the table's columns (not the row ids), then each sort key as text for the cursor
+    const columns = snapshot.schema.fields.map((f) => dialect.quoteIdent(f.name)).join(', ');
+    const keyCols = keys.map((k, i) => `CAST(${dialect.quoteIdent(k.column)} AS ${dialect.typeName('string')}) AS __k${i}`).join(', ');
     const page = await reader.query(
-      `SELECT * EXCLUDE (${ROW_FILE}, ${ROW_NUMBER}), ${keyCols} FROM ${relation} WHERE ${filters.sql} AND ${after.sql} ORDER BY ${orderBy(keys)} LIMIT ${limit + 1}`,
+      `SELECT ${columns}, ${keyCols} FROM ${relation} WHERE ${filters.sql} AND ${after.sql} ORDER BY ${orderBy(keys, dialect)} LIMIT ${limit + 1}`,
       { ...filters.params, ...after.params });
     const count = await reader.query(`SELECT count(*) AS n FROM ${relation} WHERE ${filters.sql}`, filters.params);
     const more = page.rows.length > limit;

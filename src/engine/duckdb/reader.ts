@@ -1,0 +1,359 @@
+import { promises as fs, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  BIGINT, BOOLEAN, DATE, DOUBLE, DuckDBInstance, DuckDBTypeId, TIMESTAMP, VARCHAR, dateValue, timestampValue,
+  type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBType, type DuckDBValue,
+} from '@duckdb/node-api';
+import { IngotError, messageOf } from '../../errors.js';
+import { quoteIdent, quoteString, type TableScan } from '../engine.js';
+import type { AttachOptions, LakeReader, LakeReaderSettings, QueryOptions, QueryParam, QueryResult, ReaderDialect, StatementFacts } from '../reader.js';
+import { appendDeletedRows, tableScanSql, withDeletions } from './engine.js';
+import { duckTypeOf } from './types.js';
+
+/** The schema of the reader's own relations: pinned snapshots, memory copies, deletion-vector tables. */
+const INTERNAL = '__ingot';
+/** Resources of a replaced snapshot (memory copy, deletion table) are dropped this long after, ms: queries still reading them finish first. */
+const RELEASE_MS = 60_000;
+/** Prepared statements kept per connection; the oldest is destroyed first. */
+const PREPARED_MAX = 256;
+
+/** DuckDB's spelling of the SQL serve writes. */
+const DIALECT: ReaderDialect = { quoteIdent, quoteString, typeName: duckTypeOf };
+
+/** Tables (quoted SQL names) that hold an attached snapshot's data apart from its files. */
+interface Held {
+  /** Deleted rows of the snapshot's files (`tableScanSql`'s deletions relation). */
+  deletions?: string;
+  /** In-memory copy of the snapshot. */
+  memory?: string;
+}
+
+/** A statement tree of `json_serialize_sql`. */
+interface Serialized {
+  error: boolean;
+  error_message?: string;
+  statements?: { node?: { modifiers?: unknown } }[];
+}
+
+/**
+ * The serving reader on DuckDB (`LakeReader`): one in-process instance, locked down (external
+ * access off except `allowedDirectories`, extensions neither installed nor loaded, configuration
+ * locked, sessions in UTC, a private spill directory), a pool of connections with a
+ * prepared-statement cache each, and an admin connection that alone runs DDL (views, copies,
+ * deletion tables), one statement at a time. Attached tables are views `layer.table` (over an
+ * in-memory copy or the Parquet files, deleted rows anti-joined); pinned snapshots are views
+ * under the schema `__ingot`. Statements are parsed by DuckDB's own serializer
+ * (`json_serialize_sql`), which refuses anything but SELECT.
+ */
+export class DuckDBLakeReader implements LakeReader {
+  readonly dialect = DIALECT;
+  /** What the snapshot attached as each `layer.table` holds. */
+  private readonly attached = new Map<string, Held>();
+  /** What each pinned relation holds. */
+  private readonly pins = new Map<string, Held>();
+  private readonly schemas = new Set<string>();
+  private readonly idle: DuckDBConnection[];
+  private readonly waiting: ((c: DuckDBConnection) => void)[] = [];
+  private readonly prepared = new Map<DuckDBConnection, Map<string, { stmt: DuckDBPreparedStatement; names: Set<string> }>>();
+  private ddl: Promise<unknown> = Promise.resolve();
+  private counter = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    /** Runs DDL (views, copies, deletion tables); never user SQL. */
+    private readonly admin: DuckDBConnection,
+    private readonly pool: DuckDBConnection[],
+    private readonly spill: string,
+  ) {
+    this.idle = [...pool];
+  }
+
+  /** Opens the reader (see the class comment). Errors: those of DuckDB's instance creation. */
+  static async open(settings: LakeReaderSettings): Promise<DuckDBLakeReader> {
+    const config: Record<string, string> = {};
+    if (settings.threads) config['threads'] = String(settings.threads);
+    if (settings.memoryLimit) config['memory_limit'] = settings.memoryLimit;
+    // DuckDB may always read its temp directory (default `.tmp` in the working directory): a private one
+    const spill = await fs.mkdtemp(path.join(os.tmpdir(), 'ingot-serve-'));
+    config['temp_directory'] = spill;
+    const instance = await DuckDBInstance.create(':memory:', config);
+    const admin = await instance.connect();
+    // allowed_directories are prefixes: a trailing separator keeps `/lake` from allowing `/lake2`
+    const dirs = settings.allowedDirectories.map((d) => d.endsWith(path.sep) ? d : d + path.sep);
+    await admin.run("SET GLOBAL TimeZone = 'UTC'");
+    await admin.run(`SET allowed_directories = [${dirs.map(quoteString).join(', ')}]`);
+    await admin.run('SET enable_external_access = false');
+    await admin.run('SET autoinstall_known_extensions = false');
+    await admin.run('SET autoload_known_extensions = false');
+    await admin.run('SET lock_configuration = true');
+    await admin.run(`CREATE SCHEMA ${INTERNAL}`);
+    const pool: DuckDBConnection[] = [];
+    for (let i = 0; i < (settings.connections ?? 4); i++) pool.push(await instance.connect());
+    return new DuckDBLakeReader(instance, admin, pool, spill);
+  }
+
+  async attach(name: string, scan: TableScan, options: AttachOptions = {}): Promise<void> {
+    const [layer, table] = splitName(name);
+    const relation = `${quoteIdent(layer)}.${quoteIdent(table)}`;
+    const held: Held = {};
+    if (options.memory) {
+      // a copy per version; the view swaps to the new copy atomically
+      held.memory = `${INTERNAL}.${quoteIdent(`${name}@${scan.version ?? ''}#memory${++this.counter}`)}`;
+      const deletions = await this.loadDeletions(scan);
+      try {
+        const order = options.orderBy?.length ? ` ORDER BY ${options.orderBy.map(quoteIdent).join(', ')}` : '';
+        await this.exec(`CREATE OR REPLACE TABLE ${held.memory} AS SELECT * FROM (${tableScanSql(scan, deletions)})${order}`);
+      } finally {
+        if (deletions) await this.exec(`DROP TABLE IF EXISTS ${deletions}`);
+      }
+      await this.ensureSchema(layer);
+      await this.exec(`CREATE OR REPLACE VIEW ${relation} AS SELECT * FROM ${held.memory}`);
+    } else {
+      const deletions = await this.createView(relation, scan, layer);
+      if (deletions) held.deletions = deletions;
+    }
+    const old = this.attached.get(name);
+    this.attached.set(name, held);
+    if (old) this.release(old);
+  }
+
+  async pin(key: string, scan: TableScan): Promise<string> {
+    const relation = `${INTERNAL}.${quoteIdent(key)}`;
+    const old = this.pins.get(key);
+    const deletions = await this.createView(relation, scan, INTERNAL);
+    this.pins.set(key, deletions ? { deletions } : {});
+    if (old) this.release(old);
+    return relation;
+  }
+
+  async unpin(key: string): Promise<void> {
+    const held = this.pins.get(key);
+    if (!held) return;
+    this.pins.delete(key);
+    await this.exec(`DROP VIEW IF EXISTS ${INTERNAL}.${quoteIdent(key)}`);
+    this.release(held);
+  }
+
+  /** Creates (or replaces) view `relation` over `scan` in `schema`; returns the deletion-vector table it reads, if any. */
+  private async createView(relation: string, scan: TableScan, schema: string): Promise<string | undefined> {
+    const deletions = await this.loadDeletions(scan);
+    await this.ensureSchema(schema);
+    await this.exec(`CREATE OR REPLACE VIEW ${relation} AS ${tableScanSql(scan, deletions)}`);
+    return deletions;
+  }
+
+  /** A new table of the deleted rows of `scan`'s files (see `tableScanSql`); undefined when none has deleted rows. */
+  private async loadDeletions(scan: TableScan): Promise<string | undefined> {
+    const deleting = withDeletions(scan.files);
+    if (deleting.length === 0) return undefined;
+    const table = `__deleted_${++this.counter}`;
+    const deletions = `${INTERNAL}.${quoteIdent(table)}`;
+    await this.exec(`CREATE TABLE ${deletions} (file INTEGER, pos BIGINT)`);
+    appendDeletedRows(await this.admin.createAppender(table, INTERNAL), deleting);
+    return deletions;
+  }
+
+  /** Drops what a replaced snapshot held, `RELEASE_MS` later. */
+  private release(held: Held): void {
+    if (!held.deletions && !held.memory) return;
+    setTimeout(() => {
+      if (this.closed) return;
+      if (held.memory) void this.exec(`DROP TABLE IF EXISTS ${held.memory}`).catch(() => {});
+      if (held.deletions) void this.exec(`DROP TABLE IF EXISTS ${held.deletions}`).catch(() => {});
+    }, RELEASE_MS).unref();
+  }
+
+  private async ensureSchema(schema: string): Promise<void> {
+    if (this.schemas.has(schema)) return;
+    await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+    this.schemas.add(schema);
+  }
+
+  /** Runs DDL on the admin connection, one statement at a time. */
+  private exec(sql: string): Promise<void> {
+    const run = this.ddl.then(() => this.admin.run(sql));
+    this.ddl = run.catch(() => {});
+    return run.then(() => undefined, (err: unknown) => { throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err }); });
+  }
+
+  /** The statement tree of `sql` (`json_serialize_sql`), positions zeroed: `query_location` can be 2^64-1, beyond a double, and printing SQL back does not need it. */
+  private async serialize(sql: string): Promise<Serialized> {
+    const [row] = (await this.query('SELECT json_serialize_sql($sql::VARCHAR) AS j', { sql: { type: 'VARCHAR', value: sql } })).rows;
+    return JSON.parse(String(row!['j']).replace(/"query_location":\d+/g, '"query_location":0')) as Serialized;
+  }
+
+  /** The tree of `sql`, checked to be exactly one SELECT. Errors: SQL_NOT_READ_ONLY, SQL_ERROR. */
+  private async select(sql: string): Promise<Serialized> {
+    const parsed = await this.serialize(sql);
+    if (parsed.error) {
+      const msg = parsed.error_message ?? 'cannot parse';
+      if (/only SELECT statements can be serialized/i.test(msg)) throw new IngotError('SQL_NOT_READ_ONLY', 'only a single SELECT statement is allowed here (no COPY, ATTACH, INSTALL, LOAD, SET, PRAGMA, CREATE, INSERT, UPDATE, DELETE)');
+      throw new IngotError('SQL_ERROR', msg);
+    }
+    if ((parsed.statements ?? []).length !== 1) throw new IngotError('SQL_NOT_READ_ONLY', 'exactly one SELECT statement is allowed here');
+    return parsed;
+  }
+
+  async references(sql: string): Promise<string[]> {
+    return tablesOf(await this.select(sql));
+  }
+
+  async analyze(sql: string): Promise<StatementFacts> {
+    const tree = await this.select(sql);
+    const limited = /"LIMIT_MODIFIER"|"LIMIT_PERCENT_MODIFIER"/.test(JSON.stringify(tree.statements![0]?.node?.modifiers ?? []));
+    const equalities = new Set<string>();
+    const unwrap = (n: Record<string, unknown>): Record<string, unknown> => (n['class'] === 'CAST' ? unwrap(n['child'] as Record<string, unknown>) : n);
+    walk(tree.statements, (o) => {
+      if (o['type'] !== 'COMPARE_EQUAL' || !o['left'] || !o['right']) return;
+      const [l, r] = [unwrap(o['left'] as Record<string, unknown>), unwrap(o['right'] as Record<string, unknown>)];
+      const col = l['class'] === 'COLUMN_REF' && r['class'] === 'PARAMETER' ? l : r['class'] === 'COLUMN_REF' && l['class'] === 'PARAMETER' ? r : undefined;
+      const names = col?.['column_names'] as string[] | undefined;
+      if (names?.length) equalities.add(names[names.length - 1]!);
+    });
+    return { tables: tablesOf(tree), limited, equalities: [...equalities] };
+  }
+
+  async retarget(sql: string, keys: Record<string, string>): Promise<string> {
+    const tree = await this.serialize(sql);
+    if (tree.error) throw new IngotError('SQL_ERROR', 'cannot parse the query');
+    walk(tree.statements, (o) => {
+      const name = baseTable(o);
+      const key = name === undefined ? undefined : keys[name];
+      if (key === undefined) return;
+      o['schema_name'] = INTERNAL;
+      o['table_name'] = key;
+    });
+    const [back] = (await this.query('SELECT json_deserialize_sql($j::JSON) AS s', { j: { type: 'VARCHAR', value: JSON.stringify(tree) } })).rows;
+    return String(back!['s']);
+  }
+
+  async query(sql: string, params: Record<string, QueryParam> = {}, options: QueryOptions = {}): Promise<QueryResult> {
+    const text = options.maxRows === undefined ? sql : `SELECT * FROM (\n${sql}\n) LIMIT ${options.maxRows + 1}`;
+    const conn = await this.acquire();
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    try {
+      let cache = this.prepared.get(conn);
+      if (!cache) this.prepared.set(conn, (cache = new Map()));
+      let entry = cache.get(text);
+      if (!entry) {
+        const stmt = await conn.prepare(text);
+        if (cache.size >= PREPARED_MAX) {
+          const [first] = cache.keys();
+          cache.get(first!)?.stmt.destroySync();
+          cache.delete(first!);
+        }
+        entry = { stmt, names: new Set(Array.from({ length: stmt.parameterCount }, (_, i) => stmt.parameterName(i + 1))) };
+        cache.set(text, entry);
+      }
+      const { stmt, names } = entry;
+      if (options.timeoutMs) timer = setTimeout(() => { timedOut = true; conn.interrupt(); }, options.timeoutMs);
+      stmt.clearBindings();
+      // bind only the parameters the statement has (binding an unknown name is an error)
+      const values: Record<string, DuckDBValue> = {};
+      const types: Record<string, DuckDBType> = {};
+      let bound = 0;
+      for (const [name, p] of Object.entries(params)) {
+        if (!names.has(name)) continue;
+        [values[name], types[name]] = duckValue(p);
+        bound++;
+      }
+      if (bound) stmt.bind(values, types);
+      const reader = await stmt.runAndReadAll();
+      const columns = reader.columnNames();
+      const columnTypes = reader.columnTypes();
+      const rows = reader.getRowObjectsJson() as Record<string, unknown>[];
+      // 64-bit integers arrive as strings: numbers when they fit a double exactly
+      const big = columns.filter((_, i) => columnTypes[i]!.typeId === DuckDBTypeId.BIGINT || columnTypes[i]!.typeId === DuckDBTypeId.HUGEINT || columnTypes[i]!.typeId === DuckDBTypeId.UBIGINT);
+      if (big.length) {
+        for (const r of rows) {
+          for (const c of big) {
+            const v = r[c];
+            if (typeof v === 'string' && Number.isSafeInteger(Number(v))) r[c] = Number(v);
+          }
+        }
+      }
+      const truncated = options.maxRows !== undefined && rows.length > options.maxRows;
+      return { columns: columns.map((name, i) => ({ name, type: columnTypes[i]!.toString() })), rows: truncated ? rows.slice(0, options.maxRows) : rows, truncated };
+    } catch (err) {
+      if (timedOut) throw new IngotError('SQL_TIMEOUT', `the query ran longer than ${options.timeoutMs} ms and was interrupted`, {}, { cause: err });
+      if (err instanceof IngotError) throw err;
+      // external access is off: reading a file outside the allowed directories, or anything the configuration locks
+      if (/Permission Error|disabled by configuration/i.test(messageOf(err))) {
+        throw new IngotError('SQL_NOT_READ_ONLY', `only the lake's tables can be read here: ${messageOf(err).split('\n')[0]}`, {}, { cause: err });
+      }
+      throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.releaseConnection(conn);
+    }
+  }
+
+  private acquire(): Promise<DuckDBConnection> {
+    if (this.closed) return Promise.reject(new IngotError('SQL_ERROR', 'the lake reader is closed'));
+    const c = this.idle.pop();
+    return c ? Promise.resolve(c) : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private releaseConnection(conn: DuckDBConnection): void {
+    const next = this.waiting.shift();
+    if (next) next(conn);
+    else this.idle.push(conn);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const stmts of this.prepared.values()) for (const s of stmts.values()) s.stmt.destroySync();
+    for (const c of this.pool) c.closeSync();
+    this.admin.closeSync();
+    this.instance.closeSync();
+    rmSync(this.spill, { recursive: true, force: true });
+  }
+}
+
+/** The DuckDB value and type of a typed parameter (see `QueryParam`). */
+function duckValue(p: QueryParam): [DuckDBValue, DuckDBType] {
+  switch (p.type) {
+    case 'BIGINT': return [BigInt(p.value), BIGINT];
+    case 'DOUBLE': return [p.value, DOUBLE];
+    case 'BOOLEAN': return [p.value, BOOLEAN];
+    case 'DATE': return [dateValue(Date.parse(`${p.value}T00:00:00Z`) / 86_400_000), DATE];
+    case 'TIMESTAMP': return [timestampValue(BigInt(Date.parse(p.value)) * 1000n), TIMESTAMP];
+    case 'VARCHAR': return [p.value, VARCHAR];
+  }
+}
+
+/** Calls `visit` on every object of a statement tree. */
+function walk(node: unknown, visit: (o: Record<string, unknown>) => void): void {
+  if (Array.isArray(node)) {
+    for (const n of node) walk(n, visit);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const o = node as Record<string, unknown>;
+  visit(o);
+  for (const v of Object.values(o)) walk(v, visit);
+}
+
+/** `schema.table` of a schema-qualified table reference in a statement tree; undefined for other nodes. */
+function baseTable(o: Record<string, unknown>): string | undefined {
+  return o['type'] === 'BASE_TABLE' && typeof o['schema_name'] === 'string' && o['schema_name'] !== '' ? `${o['schema_name']}.${String(o['table_name'])}` : undefined;
+}
+
+/** The schema-qualified tables a statement tree reads, sorted. */
+function tablesOf(tree: Serialized): string[] {
+  const names = new Set<string>();
+  walk(tree.statements, (o) => {
+    const name = baseTable(o);
+    if (name !== undefined) names.add(name);
+  });
+  return [...names].sort();
+}
+
+function splitName(name: string): [string, string] {
+  const i = name.indexOf('.');
+  if (i < 0) throw new IngotError('DATASET_INVALID', `table name ${name} is not of the form layer.table`);
+  return [name.slice(0, i), name.slice(i + 1)];
+}

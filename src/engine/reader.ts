@@ -1,0 +1,127 @@
+import type { DataType } from '../table/schema.js';
+import type { Row, TableScan } from './engine.js';
+
+/**
+ * The read side of an engine, as `ingot serve` uses it: a pooled, read-only query service over
+ * Delta snapshots attached to it. Nothing can be read but the snapshots attached and files under
+ * `allowedDirectories`; nothing can be written, attached, installed or configured by a query.
+ * Opened by `openLakeReader` (`engine/registry.ts`); code outside `src/engine` knows this
+ * interface only, never which engine implements it.
+ */
+
+/** Settings of `openLakeReader`. */
+export interface LakeReaderSettings {
+  /**
+   * Local directories whose files queries may read (a lake's root, or the local cache of a remote
+   * lake's data files): every attached snapshot's files must be under one of them, and no other
+   * file can be read.
+   */
+  allowedDirectories: string[];
+  /** Connections in the query pool (default 4): queries run concurrently up to this many, the others wait. */
+  connections?: number;
+  /** Worker threads of the engine (default: the engine's, all cores). */
+  threads?: number;
+  /** Memory limit, e.g. `1GB` (default: the engine's). */
+  memoryLimit?: string;
+}
+
+/**
+ * A typed query parameter, bound by name (`$name` in the SQL), never spliced into the text:
+ * BIGINT an integer, DOUBLE a number, BOOLEAN a boolean, VARCHAR a string, DATE a `YYYY-MM-DD`
+ * string, TIMESTAMP an ISO 8601 instant (read at millisecond precision; a value without an offset
+ * is UTC).
+ */
+export type QueryParam =
+  | { type: 'BIGINT'; value: number | bigint }
+  | { type: 'DOUBLE'; value: number }
+  | { type: 'BOOLEAN'; value: boolean }
+  | { type: 'VARCHAR' | 'DATE' | 'TIMESTAMP'; value: string };
+
+/** Options of one `LakeReader.query`. */
+export interface QueryOptions {
+  /** Interrupt the query after this many ms (error SQL_TIMEOUT). */
+  timeoutMs?: number;
+  /** Return at most this many rows of the query (as a subquery); `truncated` says whether more existed. */
+  maxRows?: number;
+}
+
+/**
+ * A query result. `columns`: names and the engine's SQL type names, as the dialect spells them
+ * (`BIGINT`, `VARCHAR`...); `rows`: JSON-friendly objects (numbers, strings for dates, timestamps
+ * and integers beyond 2^53, booleans, nulls, arrays, objects).
+ */
+export interface QueryResult {
+  columns: { name: string; type: string }[];
+  rows: Row[];
+  /** `maxRows` was given and the query had more rows than that. */
+  truncated: boolean;
+}
+
+/** What `LakeReader.analyze` finds in one SELECT, without running it. */
+export interface StatementFacts {
+  /** Schema-qualified table names it reads (`layer.table`), sorted. */
+  tables: string[];
+  /** The statement's outermost query has a LIMIT (so paging must wrap it). */
+  limited: boolean;
+  /** Columns compared for equality with a parameter (`col = $name`, either side, casts allowed). */
+  equalities: string[];
+}
+
+/** Options of `LakeReader.attach`. */
+export interface AttachOptions {
+  /** Read the snapshot once into memory (for small tables); queries then read the copy. */
+  memory?: boolean;
+  /** With `memory`: sort the copy by these columns (primitive types), so equality filters on them skip most of it. */
+  orderBy?: string[];
+}
+
+/** The SQL spelling serve's routes need from the reader's engine (a subset of the engine's dialect). */
+export interface ReaderDialect {
+  /** An identifier: `"a""b"`. */
+  quoteIdent(name: string): string;
+  /** A string literal whose value is exactly `value`. */
+  quoteString(value: string): string;
+  /** The SQL type that stores Delta type `t` (`VARCHAR`, `BIGINT`, `TIMESTAMPTZ`...). Error: PROTOCOL_UNSUPPORTED. */
+  typeName(t: DataType): string;
+}
+
+/** A pooled, read-only query service over attached Delta snapshots (see the module comment). */
+export interface LakeReader {
+  readonly dialect: ReaderDialect;
+  /**
+   * Makes `name` (`layer.table`) read `scan`, replacing the snapshot attached before (queries
+   * running on the earlier one finish on it; its resources are released a minute later).
+   * Errors: SQL_ERROR.
+   */
+  attach(name: string, scan: TableScan, options?: AttachOptions): Promise<void>;
+  /**
+   * Attaches `scan` as a relation of its own, identified by `key` (any text, e.g.
+   * `bronze.events@3#rows`) until `unpin(key)`, and returns its quoted SQL name; with
+   * `scan.rowIds` the relation also has `ROW_FILE` and `ROW_NUMBER`. Errors: SQL_ERROR.
+   */
+  pin(key: string, scan: TableScan): Promise<string>;
+  /** Drops the relation `pin(key)` made; an unknown key is ignored. */
+  unpin(key: string): Promise<void>;
+  /**
+   * Schema-qualified table names (`layer.table`) that `sql` reads, sorted. `sql` must be exactly
+   * one SELECT. Errors: SQL_NOT_READ_ONLY (anything else), SQL_ERROR (it does not parse).
+   */
+  references(sql: string): Promise<string[]>;
+  /** The facts of `sql` (one SELECT) that paging and clustering need. Errors: as `references`. */
+  analyze(sql: string): Promise<StatementFacts>;
+  /**
+   * `sql` (one SELECT) with every read of table `t` replaced by the pinned relation `keys[t]`
+   * (see `pin`; tables not in `keys` are left as they are), through the engine's own parser.
+   * Errors: as `references`.
+   */
+  retarget(sql: string, keys: Record<string, string>): Promise<string>;
+  /**
+   * Runs `sql` on a pooled connection, binding `params` by name (`$name`; parameters the
+   * statement does not have are ignored). Statements are prepared once per connection and
+   * reused. Errors: SQL_NOT_READ_ONLY when it reads a file outside `allowedDirectories` or
+   * changes anything; SQL_TIMEOUT after `options.timeoutMs`; SQL_ERROR.
+   */
+  query(sql: string, params?: Record<string, QueryParam>, options?: QueryOptions): Promise<QueryResult>;
+  /** Closes the pool and frees what the reader holds (memory copies, spill files). */
+  close(): Promise<void>;
+}

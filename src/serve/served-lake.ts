@@ -1,0 +1,223 @@
+import type { LakeReader, LakeReaderSettings, QueryOptions, QueryParam, QueryResult, ReaderDialect, StatementFacts } from '../engine/reader.js';
+import { openLakeReader } from '../engine/registry.js';
+import { IngotError } from '../errors.js';
+import { scanOf } from '../operations/scan.js';
+import { TABLE_NAME, type Lake } from '../table/lake.js';
+import { cacheDir } from '../storage/s3.js';
+import type { Snapshot } from '../table/snapshot.js';
+
+/** Options of `ServedLake.open`. */
+export interface ServedLakeOptions {
+  /** Connections in the query pool (default 4): queries run concurrently up to this many. */
+  connections?: number;
+  /** Engine worker threads (default: the engine's, all cores). */
+  threads?: number;
+  /** Engine memory limit, e.g. `1GB`. */
+  memoryLimit?: string;
+  /** A table's log is checked for new commits at most this often, ms (default 1000). */
+  refreshMs?: number;
+  /** The table list is read again at most this often, ms (default 2000). */
+  listMs?: number;
+  /** Tables whose live files total at most this many bytes are loaded into memory at each new version (default 256 MiB); larger ones are read from their Parquet files. */
+  materializeBytes?: number;
+}
+
+interface Attached {
+  version: number;
+  checkedAt: number;
+  refreshing?: Promise<number>;
+}
+
+/** Version-pinned relations kept at once (time travel, row-id scans); the least recently used are dropped. */
+const PINNED_MAX = 64;
+
+/**
+ * The lake as `ingot serve` reads it, over the engine's read-only `LakeReader`: only the lake's
+ * data directories readable (for a remote lake, its local cache). Each table is attached once as
+ * `layer.table` at its latest snapshot (copied into memory when the table is small, else read
+ * from its Parquet files) and re-attached only when a commit changed its version (the log is
+ * checked at most every `refreshMs`); time-travel versions and row-id scans are pinned relations
+ * (at most `PINNED_MAX`, least recently used dropped first).
+ */
+export class ServedLake {
+  private readonly attached = new Map<string, Attached>();
+  private readonly pins = new Map<string, Promise<string>>();
+  private readonly clusters = new Map<string, string[]>();
+  private names?: { at: number; list: Promise<string[]> };
+
+  private constructor(
+    readonly lake: Lake,
+    private readonly reader: LakeReader,
+    private readonly options: ServedLakeOptions,
+  ) {}
+
+  /** Opens a reader of `lake` (its root must be a local directory or `s3://`, read through the local cache). */
+  static async open(lake: Lake, options: ServedLakeOptions = {}): Promise<ServedLake> {
+    const settings: LakeReaderSettings = {
+      allowedDirectories: [/^[a-z][a-z0-9+.-]*:\/\//i.test(lake.root) ? cacheDir() : lake.root],
+      ...(options.connections ? { connections: options.connections } : {}),
+      ...(options.threads ? { threads: options.threads } : {}),
+      ...(options.memoryLimit ? { memoryLimit: options.memoryLimit } : {}),
+    };
+    return new ServedLake(lake, await openLakeReader(settings), options);
+  }
+
+  /** SQL spelling of the reader's engine (identifiers, type names) for the SQL the routes write. */
+  get dialect(): ReaderDialect {
+    return this.reader.dialect;
+  }
+
+  /** Names of the lake's tables (`layer.table`, ingot's own `_` layers excluded), cached for `listMs`. */
+  async tables(): Promise<string[]> {
+    const now = Date.now();
+    if (!this.names || now - this.names.at > (this.options.listMs ?? 2000)) {
+      const list = this.lake.list();
+      this.names = { at: now, list };
+      list.catch(() => { if (this.names?.list === list) this.names = undefined; });
+    }
+    return this.names.list;
+  }
+
+  /**
+   * Checks that `name` is one of the lake's tables, without touching the filesystem for anything
+   * else (a name such as `../../etc` never reaches a path). Errors: TABLE_NOT_FOUND.
+   */
+  async check(name: string): Promise<void> {
+    if (!TABLE_NAME.test(name) || !(await this.tables()).includes(name)) {
+      // a table created since the list was cached: read the list once more
+      if (TABLE_NAME.test(name) && this.names && Date.now() - this.names.at > 100) {
+        this.names = undefined;
+        if ((await this.tables()).includes(name)) return;
+      }
+      throw new IngotError('TABLE_NOT_FOUND', `no table ${JSON.stringify(name)} in the lake`, { table: name });
+    }
+  }
+
+  /** The snapshot of table `name` at `version` (default latest). Errors: TABLE_NOT_FOUND, VERSION_NOT_FOUND. */
+  async snapshot(name: string, version?: number): Promise<Snapshot> {
+    await this.check(name);
+    return this.lake.table(name).snapshot(version);
+  }
+
+  /**
+   * Makes `layer.table` queryable at its latest version (re-attached only when the version
+   * changed; the log is read at most every `refreshMs`). Returns the attached version.
+   */
+  async latest(name: string): Promise<number> {
+    const state = this.attached.get(name);
+    const now = Date.now();
+    if (state && now - state.checkedAt < (this.options.refreshMs ?? 1000)) return state.version;
+    if (state?.refreshing) return state.refreshing;
+    const refresh = (async () => {
+      await this.check(name);
+      const table = this.lake.table(name);
+      const snapshot = await table.snapshot();
+      const current = this.attached.get(name);
+      if (current && current.version === snapshot.version) {
+        current.checkedAt = Date.now();
+        return current.version;
+      }
+      const bytes = [...snapshot.files.values()].reduce((n, f) => n + f.size, 0);
+      // small tables are copied into memory once per version, sorted by the columns endpoints look them up by
+      const memory = bytes <= (this.options.materializeBytes ?? 256 * 1024 * 1024);
+      const orderBy = memory ? this.clusters.get(name)?.filter((c) => snapshot.schema.fields.some((f) => f.name === c && typeof f.type === 'string')) : undefined;
+      await this.reader.attach(name, await scanOf(table, snapshot), { memory, ...(orderBy?.length ? { orderBy } : {}) });
+      this.attached.set(name, { version: snapshot.version, checkedAt: Date.now() });
+      return snapshot.version;
+    })();
+    if (state) state.refreshing = refresh;
+    else this.attached.set(name, { version: -1, checkedAt: 0, refreshing: refresh });
+    try {
+      return await refresh;
+    } finally {
+      const s = this.attached.get(name);
+      if (s?.refreshing === refresh) delete s.refreshing;
+      if (s && s.version === -1) this.attached.delete(name);
+    }
+  }
+
+  /**
+   * Asks for the in-memory copy of table `name` to be sorted by `columns` (those the table has),
+   * from its next attachment on: queries filtering those columns by equality then skip most of
+   * the copy. The project's endpoints ask for the columns they compare with a parameter.
+   */
+  clusterBy(name: string, columns: string[]): void {
+    const all = [...new Set([...(this.clusters.get(name) ?? []), ...columns])];
+    if (all.length) this.clusters.set(name, all);
+  }
+
+  /**
+   * A relation (quoted SQL name) reading `name` at `version`, fixed for the reader's lifetime;
+   * with `rowIds`, it also has `ROW_FILE` and `ROW_NUMBER`, which identify each row (a unique,
+   * stable key for keyset paging). Errors: TABLE_NOT_FOUND, VERSION_NOT_FOUND.
+   */
+  async pinned(name: string, version: number, rowIds = false): Promise<string> {
+    const key = pinKey(name, version, rowIds);
+    let relation = this.pins.get(key);
+    if (relation) {
+      // most recently used last
+      this.pins.delete(key);
+      this.pins.set(key, relation);
+      return relation;
+    }
+    relation = (async () => {
+      const snapshot = await this.snapshot(name, version);
+      const scan = await scanOf(this.lake.table(name), snapshot);
+      return this.reader.pin(key, rowIds ? { ...scan, rowIds } : scan);
+    })();
+    this.pins.set(key, relation);
+    relation.catch(() => this.pins.delete(key));
+    while (this.pins.size > PINNED_MAX) {
+      const [oldest, rel] = this.pins.entries().next().value as [string, Promise<string>];
+      this.pins.delete(oldest);
+      void rel.then(() => this.reader.unpin(oldest)).catch(() => {});
+    }
+    return relation;
+  }
+
+  /**
+   * Schema-qualified table names a statement reads. The statement must be one SELECT.
+   * Errors: SQL_NOT_READ_ONLY, SQL_ERROR.
+   */
+  references(sql: string): Promise<string[]> {
+    return this.reader.references(sql);
+  }
+
+  /** What paging and clustering need to know of one SELECT (see `LakeReader.analyze`). Errors: as `references`. */
+  analyze(sql: string): Promise<StatementFacts> {
+    return this.reader.analyze(sql);
+  }
+
+  /**
+   * `sql` (one SELECT) with every lake table it reads replaced by the relation pinned at
+   * `versions[name]` (see `pinned`; each of `versions` is pinned), through the engine's own
+   * parser, so the query reads those versions whatever commits came since. Errors: as
+   * `references`, TABLE_NOT_FOUND, VERSION_NOT_FOUND.
+   */
+  async atVersions(sql: string, versions: Record<string, number>): Promise<string> {
+    const keys: Record<string, string> = {};
+    for (const [name, version] of Object.entries(versions)) {
+      await this.pinned(name, version);
+      keys[name] = pinKey(name, version, false);
+    }
+    return this.reader.retarget(sql, keys);
+  }
+
+  /**
+   * Runs `sql` on the reader's pool, binding typed `params` by name (`$name`). Errors:
+   * SQL_ERROR, SQL_NOT_READ_ONLY; SQL_TIMEOUT after `options.timeoutMs`.
+   */
+  query(sql: string, params: Record<string, QueryParam> = {}, options: QueryOptions = {}): Promise<QueryResult> {
+    return this.reader.query(sql, params, options);
+  }
+
+  /** Closes the reader. */
+  close(): Promise<void> {
+    return this.reader.close();
+  }
+}
+
+/** The pin key of `name` at `version` (with row ids: `ROW_FILE`, `ROW_NUMBER`). */
+function pinKey(name: string, version: number, rowIds: boolean): string {
+  return `${name}@${version}${rowIds ? '#rows' : ''}`;
+}
