@@ -3,14 +3,12 @@ import { Command, Option } from 'commander';
 import { DuckDBEngine } from '../engine/duckdb/engine.js';
 import { IngotError, messageOf } from '../errors.js';
 import { Lake } from '../table/lake.js';
-import { dateRange, parseDate } from '../pipeline/interval.js';
 import { loadProject } from '../project.js';
 import { attachHistory, RUN_DATASETS_TABLE, RUNS_TABLE } from '../schedule/history.js';
 import { openMetadata } from '../metadata/open.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { quoteString } from '../engine/engine.js';
-import type { RunResult } from '../metadata/records.js';
-import { Runner, type RunEvent } from '../run/runner.js';
+import { Runner } from '../run/runner.js';
 import { resolveLocation } from '../storage/open.js';
 import { deleteRows } from '../operations/delete.js';
 import { optimize } from '../operations/optimize.js';
@@ -18,8 +16,9 @@ import { restore } from '../operations/restore.js';
 import { updateRows } from '../operations/update.js';
 import { vacuum } from '../operations/vacuum.js';
 import { VERSION } from '../version.js';
-import { duration, formatRows, n, type OutputFormat } from './format.js';
+import { formatRows, n, type OutputFormat } from './format.js';
 import type { Io } from './io.js';
+import { addRunCommands } from './run.js';
 import { addScheduleCommands } from './schedule.js';
 import { attachTables } from '../operations/query.js';
 
@@ -40,45 +39,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   const projectOption = () => new Option('-p, --project <dir>', 'project folder (with ingot.config.ts)').default('.');
   const formatOption = () => new Option('-f, --format <format>', 'output format').choices(['table', 'csv', 'json']).default('table');
 
-  program
-    .command('run')
-    .description('run the dataset graph for a logical date, a range of dates, or a full refresh')
-    .addOption(projectOption())
-    .option('--date <date>', 'logical date YYYY-MM-DD')
-    .option('--from <date>', 'first logical date of a range (one run per date)')
-    .option('--to <date>', 'last logical date of a range, inclusive')
-    .option('--full-refresh', 'one run that rebuilds every table from all input')
-    .option('--retry <run-id>', 'run a failed run again as the same run: tables it committed are not committed twice')
-    .action(async (opts: { project: string; date?: string; from?: string; to?: string; fullRefresh?: boolean; retry?: string }) => {
-      if (opts.retry) {
-        const runner = await Runner.open(await loadProject(opts.project));
-        try {
-          const identity = await runner.metadata.find(opts.retry);
-          const t0 = performance.now();
-          const result = await runner.run(identity.logicalDate, { identity, onEvent: (e) => printProgress(e, io) });
-          printSummary([result], performance.now() - t0, io);
-          if (result.status === 'failed') code = 1;
-        } finally {
-          await runner.close();
-        }
-        return;
-      }
-      let dates: string[] | 'full-refresh';
-      if (opts.fullRefresh) dates = 'full-refresh';
-      else if (opts.date) dates = [parseDate(opts.date, '--date')];
-      else if (opts.from && opts.to) dates = dateRange(parseDate(opts.from, '--from'), parseDate(opts.to, '--to'));
-      else throw new IngotError('CONFIG_INVALID', 'give --date, --from and --to, or --full-refresh');
-      if (dates !== 'full-refresh' && dates.length === 0) throw new IngotError('CONFIG_INVALID', '--from is after --to');
-      const runner = await Runner.open(await loadProject(opts.project));
-      try {
-        const t0 = performance.now();
-        const results = await runner.runAll(dates, (e) => printProgress(e, io));
-        printSummary(results, performance.now() - t0, io);
-        if (results.some((r) => r.status === 'failed')) code = 1;
-      } finally {
-        await runner.close();
-      }
-    });
+  addRunCommands(program, io, () => { code = 1; });
 
   program
     .command('graph')
@@ -384,42 +345,4 @@ function splitPair(v: string, option: string): [string, string] {
   const i = v.indexOf('=');
   if (i <= 0) throw new IngotError('CONFIG_INVALID', `${option} ${v}: expected name=value`);
   return [v.slice(0, i), v.slice(i + 1)];
-}
-
-function printProgress(e: RunEvent, io: Io): void {
-  if (e.type !== 'run-done') return;
-  const r = e.result;
-  const width = String(e.total).length;
-  const label = r.logicalDate ?? 'full refresh';
-  const rows = r.datasets.reduce((s, d) => s + d.rowsOut, 0);
-  const q = r.datasets.reduce((s, d) => s + d.quarantined, 0);
-  const ms = r.endedAt.getTime() - r.startedAt.getTime();
-  if (r.status === 'success') {
-    io.err(`[${String(e.index + 1).padStart(width)}/${e.total}] ${label}  ok  ${r.datasets.length} datasets, ${n(rows)} rows written, ${n(q)} quarantined  ${duration(ms)}`);
-  } else {
-    const failed = r.datasets.find((d) => d.status === 'failed');
-    io.err(`[${String(e.index + 1).padStart(width)}/${e.total}] ${label}  FAILED in ${failed?.dataset ?? 'commit'}: ${r.error}`);
-    io.err('  nothing was committed: every table is at its previous version');
-  }
-}
-
-function printSummary(results: RunResult[], ms: number, io: Io): void {
-  const byDataset = new Map<string, { rowsIn: number; rowsOut: number; dropped: number; quarantined: number; ms: number; version?: number }>();
-  for (const r of results) {
-    for (const d of r.datasets) {
-      const t = byDataset.get(d.dataset) ?? { rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, ms: 0 };
-      t.rowsIn += d.rowsIn;
-      t.rowsOut += d.rowsOut;
-      t.dropped += d.dropped;
-      t.quarantined += d.quarantined;
-      t.ms += d.ms;
-      if (d.version !== undefined) t.version = d.version;
-      byDataset.set(d.dataset, t);
-    }
-  }
-  const ok = results.filter((r) => r.status === 'success').length;
-  io.out(`\n${ok} of ${results.length} run${results.length === 1 ? '' : 's'} succeeded in ${duration(ms)}`);
-  io.out(formatRows([...byDataset].map(([dataset, t]) => ({
-    dataset, rows_in: n(t.rowsIn), rows_out: n(t.rowsOut), dropped: n(t.dropped), quarantined: n(t.quarantined), time: duration(t.ms), version: t.version ?? null,
-  })), 'table'));
 }

@@ -242,7 +242,8 @@ export class Runner {
     };
     try {
       const result = options.task ? await options.task(ds.name, attempt, () => engine.interrupt?.()) : await attempt();
-      return { ...result, ...(result.status === 'success' ? { reason: step.reason } : {}), ms: Math.round(performance.now() - t0), startedAt };
+      // the same object: the commit fills in its version
+      return Object.assign(result, { ...(result.status === 'success' ? { reason: step.reason } : {}), ms: Math.round(performance.now() - t0), startedAt });
     } catch (err) {
       const task = (err as { task?: { attempts: number; log: string } }).task;
       return { dataset: ds.name, status: 'failed', rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, expectations: checked, inputs: [], ms: Math.round(performance.now() - t0), startedAt, error: messageOf(err), ...task };

@@ -133,7 +133,7 @@ async function runTask(pipeline: Pipeline, logicalDate: string, runId: string, d
     try {
       const result = await withTimeout(attempt(), pipeline.timeoutMs, interrupt, `${dataset}: attempt ${i + 1} exceeded the time limit of ${(pipeline.timeoutMs ?? 0) / 1000} s`);
       log.write('info', 'attempt-success', { attempt: i + 1, ms: Math.round(performance.now() - t0), rowsIn: result.rowsIn, rowsOut: result.rowsOut, quarantined: result.quarantined, ...(result.alreadyCommitted ? { alreadyCommitted: true } : {}) });
-      return { ...result, attempts: i + 1, log: log.file };
+      return Object.assign(result, { attempts: i + 1, log: log.file });
     } catch (err) {
       const error = messageOf(err);
       log.write('error', 'attempt-failed', { attempt: i + 1, ms: Math.round(performance.now() - t0), error, code: err instanceof IngotError ? err.code : undefined });
