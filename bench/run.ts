@@ -27,7 +27,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { duckdbSettings, type ProjectConfig } from 'ingot';
+import { localSettings, type ProjectConfig } from 'ingot';
 import { prepare } from '../examples/flights/prepare.js';
 import { deltaMarkdown } from './delta.js';
 import { postgresMarkdown } from './postgres.js';
@@ -64,6 +64,8 @@ interface Results {
   /** `loadAvg`: 1-minute load average before and after; above the CPU count, the figures are noisy. */
   machine: { cpus: number; memoryGB: number; node: string; date: string; loadAvg: [number, number] };
   backfill: { wallS: number; peakRssMB: number; runs: number; medianRunMs: number; sumRunsS: number; datasetS: Record<string, number> };
+  /** The plan stage on the backfilled lake (see `planFigures`). */
+  plan: PlanFigures;
   fullRefresh: { wallS: number[]; peakRssMB: number[]; medianS: number; runS: number[]; medianRunS: number; datasetS: Record<string, number> };
   handmade: { wallS: number[]; peakRssMB: number[]; medianS: number };
   /** Median full refresh / median handmade; `ratioOfMins` is less sensitive to other work on the machine. */
@@ -136,6 +138,57 @@ async function datasetSeconds(): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map((r) => [String(r['dataset']), round(Number(r['ms']) / 1000)]));
 }
 
+/** What the plan stage costs and saves, measured on the backfilled lake. */
+interface PlanFigures {
+  /** In process, engines open: planning every day of the backfill (days × datasets steps), median of 5. */
+  planMs: number;
+  steps: number;
+  /** `ingot plan --from --to` as a process, and `ingot --version` (start-up alone). */
+  planCommandS: number;
+  startupS: number;
+  /** The last day run again: forced (`--rerun`, every step runs) and unforced (every step up to date), run durations, median of 5 each, alternating. */
+  forcedRunMs: number;
+  noChangeRunMs: number;
+}
+
+/** Plans the whole backfill in process and times reruns of its last day (forced, then with nothing changed). */
+async function planFigures(): Promise<PlanFigures> {
+  const { loadProject } = await import('../src/project.js');
+  const { Runner } = await import('../src/run/runner.js');
+  const { dateRange } = await import('../src/pipeline/interval.js');
+  const runner = await Runner.open(await loadProject(PROJECT));
+  const times: number[] = [];
+  let steps = 0;
+  try {
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const plan = await runner.plan({ dates: dateRange(FIRST_DAY, LAST_DAY) });
+      times.push(performance.now() - t0);
+      steps = plan.runs.reduce((n, r) => n + r.steps.length, 0);
+      const running = plan.runs.flatMap((r) => r.steps.filter((x) => x.action === 'run').map((x) => `${r.logicalDate} ${x.dataset}: ${x.reason}`));
+      if (running.length > 0 && running.length !== plan.runs.length) throw new Error(`the backfilled lake should plan nothing to run but bronze.airports' overwrite, found: ${running.slice(0, 5).join('; ')}`);
+    }
+  } finally {
+    await runner.close();
+  }
+  const planCommand = await measureNode([CLI, 'plan', '-p', '.', '--from', FIRST_DAY, '--to', LAST_DAY, '--format', 'json']);
+  const startup = await measureNode([CLI, '--version']);
+  const forced: number[] = [];
+  const unchanged: number[] = [];
+  const lastRunMs = async (): Promise<number> => Number((await ingotSql('SELECT duration_ms FROM _ingot.runs ORDER BY started_at DESC LIMIT 1'))[0]!['duration_ms']);
+  for (let i = 0; i < 5; i++) {
+    await measureNode([CLI, 'run', '-p', '.', '--date', LAST_DAY, '--rerun']);
+    forced.push(await lastRunMs());
+    const { stdout } = await measureNode([CLI, 'run', '-p', '.', '--date', LAST_DAY]);
+    if (!/ran +skipped/.test(stdout) || /\n\S+ +1 +0 /.test(stdout)) throw new Error(`the unchanged rerun ran steps:\n${stdout}`);
+    unchanged.push(await lastRunMs());
+  }
+  return {
+    planMs: round(median(times), 0), steps, planCommandS: round(planCommand.wallS), startupS: round(startup.wallS),
+    forcedRunMs: median(forced), noChangeRunMs: median(unchanged),
+  };
+}
+
 /** Lays out the scratch project: the example's definition, its landing zone linked. */
 async function setUp(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
@@ -157,7 +210,7 @@ async function clean(): Promise<void> {
 async function handmadeChild(): Promise<void> {
   const config = ((await import(pathToFileURL(path.resolve('ingot.config.ts')).href)) as { default: ProjectConfig }).default;
   const options: Record<string, string> = {};
-  const settings = duckdbSettings(config);
+  const settings = localSettings(config, process.cwd());
   if (settings.memoryLimit) options['memory_limit'] = settings.memoryLimit;
   if (settings.threads) options['threads'] = String(settings.threads);
   if (settings.spillDirectory) {
@@ -213,6 +266,9 @@ async function bench(): Promise<Results> {
   const backfillDatasets = await datasetSeconds();
   const backfillPrint = await ingotFingerprint();
   console.log(`  ${backfill.wallS.toFixed(1)} s, peak RSS ${backfill.peakRssMB.toFixed(0)} MB, median run ${Number(runs!['med'])} ms`);
+  console.log('plan stage: planning the backfill, reruns of its last day ...');
+  const plan = await planFigures();
+  console.log(`  plan of ${plan.steps} steps ${plan.planMs} ms; rerun of ${LAST_DAY}: forced ${plan.forcedRunMs} ms, unchanged ${plan.noChangeRunMs} ms`);
 
   const full: Measured[] = [];
   const hand: Measured[] = [];
@@ -254,6 +310,7 @@ async function bench(): Promise<Results> {
       wallS: round(backfill.wallS), peakRssMB: round(backfill.peakRssMB, 0), runs: Number(runs!['n']), medianRunMs: Number(runs!['med']),
       sumRunsS: round(backfillRunsS), datasetS: backfillDatasets,
     },
+    plan,
     fullRefresh: { wallS: full.map((m) => round(m.wallS)), peakRssMB: full.map((m) => round(m.peakRssMB, 0)), medianS: round(fullMedian),
       runS: fullRunS.map((x) => round(x)), medianRunS: round(median(fullRunS)), datasetS: fullDatasets,
     },
@@ -267,6 +324,9 @@ async function bench(): Promise<Results> {
       { figure: 'backfill median run (`_ingot.runs.duration_ms`)', value: `${Number(runs!['med'])} ms`, target: '', pass: undefined },
       { figure: 'backfill sum of run durations', value: s(backfillRunsS), target: '', pass: undefined },
       { figure: 'backfill outside runs (start-up, run history, exit)', value: s(backfill.wallS - backfillRunsS), target: '', pass: undefined },
+      { figure: `planning the backfill in process (${plan.steps} steps: days × datasets, median of 5)`, value: `${plan.planMs} ms`, target: '< 1,000 ms', pass: plan.planMs < 1000 },
+      { figure: '`ingot plan` of the backfill as a process / `ingot --version` (start-up)', value: `${s(plan.planCommandS)} / ${s(plan.startupS)}`, target: '', pass: undefined },
+      { figure: `rerun of ${LAST_DAY} with nothing changed / forced (\`--rerun\`) rerun (run durations, medians of 5)`, value: `${plan.noChangeRunMs} / ${plan.forcedRunMs} ms = ${(plan.noChangeRunMs / plan.forcedRunMs).toFixed(2)}`, target: '≤ 0.20', pass: plan.noChangeRunMs / plan.forcedRunMs <= 0.2 },
       { figure: `full refresh wall time (median of ${REPEATS})`, value: `${s(fullMedian)} (min ${s(minOf(full))})`, target: '', pass: undefined },
       { figure: `full refresh run duration (\`_ingot.runs\`, median of ${REPEATS})`, value: s(median(fullRunS)), target: '', pass: undefined },
       { figure: 'full refresh peak RSS (max)', value: mb(maxRss(full)), target: `≤ ${mb(TARGETS.peakRssMB)}`, pass: maxRss(full) <= TARGETS.peakRssMB },

@@ -22,8 +22,9 @@ export { acceptedValues, freshness, notNull, range, regex, relationships, rowCou
 export type { CheckOptions } from './pipeline/checks.js';
 export { defineConfig, loadProject } from './project.js';
 export type { ProjectConfig } from './project.js';
-export { defaultEngine, duckdbSettings } from './pipeline/config.js';
-export type { CoreConfig, EngineName } from './pipeline/config.js';
+export { defaultEngineName, ENGINE_NAMES, localSettings } from './engine/registry.js';
+export type { EngineName, LocalEngineSettings } from './engine/registry.js';
+export type { CoreConfig } from './pipeline/config.js';
 export { dashboard, endpoint } from './serve/config.js';
 export { createServer } from './serve/server.js';
 export type { ServeContext } from './serve/context.js';

@@ -57,6 +57,8 @@ export interface RunResult {
   pipeline?: string;
   /** What started it: `schedule`, `backfill`, `manual`. */
   trigger?: string;
+  /** Times the run was planned again because a table it read moved before its commit (CONCURRENT_MODIFICATION). */
+  replans?: number;
   /** 1 for a first run; more when a crashed scheduler's run was taken over. */
   attempt?: number;
 }

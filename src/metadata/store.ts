@@ -184,14 +184,14 @@ export class MetadataStore implements RunHistory {
   async completeOn(dataset: string, logicalDate: string): Promise<boolean> {
     const rows = await this.db.all<{ one: number }>(
       `SELECT 1 AS one FROM ingot_tasks t JOIN ingot_runs r ON r.run_id = t.run_id
-       WHERE t.dataset = ? AND t.logical_date = ? AND t.status = 'success' AND r.status = 'success' LIMIT 1`, [dataset, logicalDate]);
+       WHERE t.dataset = ? AND t.logical_date = ? AND t.status IN ('success', 'skipped') AND r.status = 'success' LIMIT 1`, [dataset, logicalDate]);
     return rows.length > 0;
   }
 
   async completeDates(dataset: string): Promise<string[]> {
     const rows = await this.db.all<{ logical_date: string }>(
       `SELECT DISTINCT t.logical_date FROM ingot_tasks t JOIN ingot_runs r ON r.run_id = t.run_id
-       WHERE t.dataset = ? AND t.status = 'success' AND r.status = 'success' AND t.logical_date IS NOT NULL ORDER BY t.logical_date`, [dataset]);
+       WHERE t.dataset = ? AND t.status IN ('success', 'skipped') AND r.status = 'success' AND t.logical_date IS NOT NULL ORDER BY t.logical_date`, [dataset]);
     return rows.map((r) => r.logical_date);
   }
 

@@ -9,6 +9,10 @@ import { EVERYTHING, intervalOf, type Interval } from '../pipeline/interval.js';
 import type { LoadedDataset, Project } from '../pipeline/project.js';
 import { connectorFor } from '../sources/connectors.js';
 import type { ObjectMeta } from '../storage/store.js';
+import { boundValue } from '../pipeline/interval.js';
+import type { Filter } from '../table/filter.js';
+import { fieldOf } from '../table/schema.js';
+import type { Snapshot } from '../table/snapshot.js';
 import { fingerprint } from './fingerprint.js';
 import { recordedState } from './state.js';
 
@@ -156,10 +160,34 @@ export class Planner {
       const who = state.changing.get(ref);
       if (who) return `upstream changed: ${ref} ${who === 'runs first' ? 'runs first' : `(${who})`}`;
       if (version === null) return `upstream missing: ${ref} has no table yet`;
-      if (recorded.upstream[ref] !== version) return `upstream changed: ${ref} ${recorded.upstream[ref] ?? 'unrecorded'} → ${version}`;
+      const read = recorded.upstream[ref];
+      if (read === version) continue;
+      if (read === undefined || read > version) return `upstream changed: ${ref} ${read ?? 'unrecorded'} → ${version}`;
+      // commits since that changed only partitions outside the step's interval leave it up to date
+      const table = this.lake.table(ref);
+      const changes = await table.dataChanges(read, version, upstreamScope(ds, step.interval, await table.trySnapshot()));
+      if (changes.length > 0) return `upstream changed: ${ref} ${read} → ${version}`;
     }
     return 'up to date';
   }
+}
+
+/**
+ * The part of upstream table `upstream` (at `snapshot`) whose changes concern `ds`'s step over
+ * `interval`: a dataset whose SQL bounds itself with `{{start}}` / `{{end}}` reads, by ingot's
+ * convention (SQLMesh's incremental-by-time-range models and Dagster's time-window partition
+ * mappings make the same one), only its interval of upstream tables partitioned by a date or
+ * time: then commits changing only other partitions leave it up to date, and do not make its
+ * commit stale. Undefined (the whole table) otherwise: an unbounded interval, SQL that does not
+ * bound itself, or an upstream not partitioned by a date or timestamp.
+ */
+export function upstreamScope(ds: LoadedDataset, interval: Interval, snapshot: Snapshot | undefined): Filter[] | undefined {
+  if (!snapshot || interval.start === EVERYTHING.start || interval.end === EVERYTHING.end) return undefined;
+  if (![ds.sql, ...Object.values(ds.sqlByEngine ?? {})].some((t) => t && /\{\{\s*(start|end)\s*\}\}/.test(t))) return undefined;
+  const column = snapshot.partitionColumns[0];
+  const type = column ? fieldOf(snapshot.schema, column)?.type : undefined;
+  if (!column || !(type === 'date' || type === 'timestamp' || type === 'timestamp_ntz')) return undefined;
+  return [{ column, op: '>=', value: boundValue(interval.start) }, { column, op: '<', value: boundValue(interval.end) }];
 }
 
 /** Why `ds` needs a run's interval (undefined: it does not): `replace partition`, or a template naming the interval. */

@@ -22,10 +22,10 @@ export async function commitStaged(lake: Lake, staged: ReadonlyMap<string, Stage
   const w = staged.get(name)!;
   if (w.committed !== undefined && (!w.state || w.stateRecorded)) return w.committed;
   const upstream: Record<string, number> = {};
-  for (const [ref, read] of Object.entries(w.read)) {
+  for (const [ref, { version: read, scope }] of Object.entries(w.read)) {
     const own = staged.get(ref)?.committed;
     const current = (await lake.table(ref).snapshot()).version;
-    const foreign = (await lake.table(ref).dataChanges(read, current)).filter((c) => c.version !== own);
+    const foreign = (await lake.table(ref).dataChanges(read, current, scope)).filter((c) => c.version !== own);
     if (foreign.length > 0) {
       const c = foreign[0]!;
       throw new IngotError('CONCURRENT_MODIFICATION',

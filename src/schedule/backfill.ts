@@ -45,7 +45,7 @@ export async function backfill(project: Project<CoreConfig & ScheduleConfig>, st
   const pool = new RunnerPool(project, store);
   const result: BackfillResult = { runs: [], skipped: [] };
   const ctx = { store, owner, leaseMs: options.leaseMs ?? (project.config.scheduler?.leaseSeconds ?? 30) * 1000, logDir: path.join(project.dir, '.ingot', 'logs'), log,
-    ...(project.config.scheduler?.webhook ? { webhook: project.config.scheduler.webhook } : {}) };
+    ...(project.config.scheduler?.webhook ? { webhook: project.config.scheduler.webhook } : {}), force: options.rerun === true };
   let complete = new Set<string>();
   if (!options.rerun) {
     complete = new Set((await store.intervals(pipeline.name)).filter((s) => s.status === 'success').map((s) => s.logicalDate));

@@ -21,6 +21,8 @@ export interface ExecuteContext {
   log: LogFn;
   /** Aborted on shutdown past the grace period: waits (retry delays, sensors) end, the engine query is interrupted. */
   signal?: AbortSignal;
+  /** Run every dataset even when the plan finds it up to date (`ingot backfill --rerun`). */
+  force?: boolean;
 }
 
 /** Sleeps `ms`, or less when `signal` aborts. */
@@ -65,7 +67,7 @@ export async function executeInterval(runner: Runner, pipeline: Pipeline, logica
     const waited = await waitForUpstream(runner, pipeline, logicalDate, ctx, waitedMs);
     const run = (): Promise<RunResult> => runner.run(logicalDate, {
       identity: { runId: claim.runId, startedAt: claim.startedAt },
-      datasets: new Set(pipeline.datasets), pipeline: pipeline.name, trigger: claim.trigger, attempt: claim.attempt,
+      datasets: new Set(pipeline.datasets), pipeline: pipeline.name, trigger: claim.trigger, attempt: claim.attempt, force: ctx.force === true,
       task: (dataset, attempt, interrupt) => runTask(pipeline, logicalDate, claim.runId, dataset, attempt, interrupt, ctx),
     });
     let result: RunResult;
@@ -102,7 +104,7 @@ const COMMIT_RETRIES = 3;
 
 /** Whether every dataset of a failed run succeeded: the commit failed (a conflict with a concurrent writer). */
 function isCommitFailure(r: RunResult): boolean {
-  return r.status === 'failed' && r.datasets.length > 0 && r.datasets.every((d) => d.status === 'success');
+  return r.status === 'failed' && r.datasets.length > 0 && r.datasets.every((d) => d.status !== 'failed');
 }
 
 /** Waits until every upstream dataset of the pipeline is complete for `logicalDate` (`waitedMs` already spent). Returns an error message on timeout. */

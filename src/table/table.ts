@@ -33,6 +33,14 @@ export interface PreparedCommit {
   rebaseDomain?: Record<string, (theirs: string) => string | undefined>;
 }
 
+/** What one commit changed, for `dataChanges`: its data-changing files' partition values ('unknown' when a remove lacks them), whether it changed the metadata. */
+interface CommitChange {
+  operation: string;
+  runId?: string;
+  files?: { partitionValues: Record<string, string | null> }[] | 'unknown';
+  metadata: boolean;
+}
+
 /** One entry of `history()`: a version and its commitInfo. */
 export interface HistoryEntry {
   version: number;
@@ -132,20 +140,57 @@ export class DeltaTable {
   /**
    * The commits after version `after`, up to `upTo` (both table versions), that changed the
    * table's rows: an `add` or `remove` with `dataChange` true ("Add File and Remove File"), so
-   * compaction (dataChange false) and metadata-only commits are left out. Each with its
-   * operation and the run that made it (commitInfo.operationParameters.runId), for messages.
-   * Errors: LOG_CORRUPT, VERSION_NOT_FOUND when a commit file in the range is gone.
+   * compaction (dataChange false) and metadata-only commits are left out. With `within` (filters
+   * on partition columns), only commits changing a file whose partition values match them (a
+   * `remove` without partition values, or a commit changing the schema or partitioning, always
+   * counts). Each with its operation and the run that made it (commitInfo.operationParameters.runId).
+   * A commit file gone from the log (expired) counts as a change. Commits are read once per table object.
+   * Errors: LOG_CORRUPT.
    */
-  async dataChanges(after: number, upTo: number): Promise<{ version: number; operation: string; runId?: string }[]> {
+  async dataChanges(after: number, upTo: number, within?: Filter[]): Promise<{ version: number; operation: string; runId?: string }[]> {
     const out: { version: number; operation: string; runId?: string }[] = [];
+    const scope = within?.length ? await this.snapshot() : undefined;
     for (let v = Math.max(0, after + 1); v <= upTo; v++) {
-      const actions = await readCommit(this.store, v);
-      if (!actions.some((a) => ('add' in a && a.add.dataChange !== false) || ('remove' in a && a.remove.dataChange !== false))) continue;
-      const info = actions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo;
-      const runId = info?.operationParameters?.['runId'];
-      out.push({ version: v, operation: info?.operation ?? 'UNKNOWN', ...(typeof runId === 'string' ? { runId } : {}) });
+      const c = await this.commitChange(v);
+      if (!c.files && !c.metadata) continue;
+      if (scope && !c.metadata && c.files !== 'unknown' && !c.files!.some((f) => partitionMatches(scope.schema, scope.partitionColumns, f, within!))) continue;
+      out.push({ version: v, operation: c.operation, ...(c.runId ? { runId: c.runId } : {}) });
     }
     return out;
+  }
+
+  private readonly changes = new Map<number, CommitChange>();
+
+  /** What commit `version` changed (cached): the partition values of its data-changing files. */
+  private async commitChange(version: number): Promise<CommitChange> {
+    let c = this.changes.get(version);
+    if (c) return c;
+    let actions: Action[];
+    try {
+      actions = await readCommit(this.store, version);
+    } catch (err) {
+      if (err instanceof IngotError && err.code === 'LOG_CORRUPT') throw err;
+      c = { operation: 'UNKNOWN (commit no longer in the log)', files: 'unknown', metadata: true };
+      this.changes.set(version, c);
+      return c;
+    }
+    const info = actions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo;
+    const runId = info?.operationParameters?.['runId'];
+    const files: { partitionValues: Record<string, string | null> }[] = [];
+    let unknown = false;
+    for (const a of actions) {
+      if ('add' in a && a.add.dataChange !== false) files.push(a.add);
+      else if ('remove' in a && a.remove.dataChange !== false) {
+        if (a.remove.partitionValues) files.push({ partitionValues: a.remove.partitionValues });
+        else unknown = true;
+      }
+    }
+    c = {
+      operation: info?.operation ?? 'UNKNOWN', ...(typeof runId === 'string' ? { runId } : {}),
+      files: unknown ? 'unknown' : files.length > 0 ? files : undefined, metadata: actions.some((a) => 'metaData' in a),
+    };
+    this.changes.set(version, c);
+    return c;
   }
 
   /**

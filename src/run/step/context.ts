@@ -7,6 +7,7 @@ import type { Interval } from '../../pipeline/interval.js';
 import type { LoadedDataset } from '../../pipeline/project.js';
 import type { PlanStep } from '../../plan/plan.js';
 import type { IntervalState } from '../../plan/state.js';
+import type { Filter } from '../../table/filter.js';
 import type { Snapshot } from '../../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../../table/table.js';
 import type { DatasetResult, ExpectationResult } from '../../metadata/records.js';
@@ -38,12 +39,18 @@ export interface StagedWrite {
   committed?: number;
   /** The result to receive the committed version (not set for quarantine tables). */
   result?: DatasetResult;
-  /** Upstream tables read: `layer.table` → version read. */
-  read: Record<string, number>;
+  /** Upstream tables read: `layer.table` → version read, and the part of it the step reads (see `upstreamScope`). */
+  read: Record<string, UpstreamRead>;
   /** The interval state to record with the commit; its `upstream` is filled in at commit time. */
   state?: { interval: Interval; state: Omit<IntervalState, 'upstream'>; replacesTable: boolean };
   /** The engine committed the rows and the state's own commit followed. */
   stateRecorded?: boolean;
+}
+
+/** An upstream table as a step read it: its version, and the partitions that concern the step (undefined: all). */
+export interface UpstreamRead {
+  version: number;
+  scope?: Filter[];
 }
 
 /** Everything one dataset step of a run needs; built by the runner, read by the step's stages. */

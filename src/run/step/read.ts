@@ -5,7 +5,8 @@ import { connectorFor } from '../../sources/connectors.js';
 import type { SourceContext } from '../../sources/source.js';
 import type { Expectation } from '../../pipeline/definition.js';
 import type { DomainWrite } from '../../table/write.js';
-import { SOURCE_RELATION, stepError, type StepContext } from './context.js';
+import { upstreamScope } from '../../plan/plan.js';
+import { SOURCE_RELATION, stepError, type StepContext, type UpstreamRead } from './context.js';
 
 /** What the read stage leaves for the others. */
 export interface StepInput {
@@ -18,8 +19,8 @@ export interface StepInput {
   domainMetadata?: DomainWrite[];
   /** The source found nothing new: the step writes and commits nothing. */
   unchanged: boolean;
-  /** Each upstream table's version read (`layer.table` → version). */
-  read: Record<string, number>;
+  /** Each upstream table's version read, and the partitions that concern the step. */
+  read: Record<string, UpstreamRead>;
 }
 
 /**
@@ -31,7 +32,7 @@ export interface StepInput {
  */
 export async function readInputs(ctx: StepContext): Promise<StepInput> {
   const { ds, engine } = ctx;
-  const read: Record<string, number> = {};
+  const read: Record<string, UpstreamRead> = {};
   for (const ref of ctx.node.reads) {
     if (ref === ds.name) continue; // its own committed table ({{this}} in an expectation): attached by the render stage
     const table = ctx.lake.table(ref);
@@ -40,7 +41,8 @@ export async function readInputs(ctx: StepContext): Promise<StepInput> {
     const snapshot = staged?.preview && staged.committed === undefined ? staged.preview : await table.trySnapshot();
     if (!snapshot) throw stepError(ctx, 'TABLE_NOT_FOUND', `reads ${ref}, which has never been written: run its dataset first`);
     // a staged table is read as the version its commit was prepared on, plus this run's rows
-    read[ref] = staged?.commit && staged.committed === undefined ? staged.commit.readVersion : snapshot.version;
+    const scope = upstreamScope(ds, ctx.interval, snapshot);
+    read[ref] = { version: staged?.commit && staged.committed === undefined ? staged.commit.readVersion : snapshot.version, ...(scope ? { scope } : {}) };
     await engine.attachTable(ref, await ctx.path.scan(table, snapshot));
   }
   if (!ds.source) return { inputs: [], expectations: [], hidden: [], unchanged: false, read };

@@ -1,15 +1,13 @@
-import { IngotError, messageOf } from '../../errors.js';
-import type { WriteOutcome } from '../../operations/write-path.js';
 import { QUARANTINE_SUFFIX } from '../../pipeline/graph.js';
 import { boundValue } from '../../pipeline/interval.js';
-import { inputError } from '../../sources/files.js';
 import type { Filter } from '../../table/filter.js';
 import type { WriteMode } from '../../table/write.js';
 import { isKeyed, stageKeyed } from '../materialize.js';
 import type { DatasetResult } from '../../metadata/records.js';
 import { stateWrites } from '../../plan/state.js';
 import type { Checked } from './check.js';
-import { stepError, type StagedWrite, type StepContext } from './context.js';
+import type { StagedWrite, StepContext } from './context.js';
+import { parametersOf, writeTable } from './write-table.js';
 import type { StepInput } from './read.js';
 
 /**
@@ -71,44 +69,4 @@ export async function writeRows(ctx: StepContext, checked: Checked, input: StepI
     }
   }
   return result;
-}
-
-/** Extra commitInfo.operationParameters of the run's commits. */
-function parametersOf(ctx: StepContext): Record<string, unknown> {
-  return { runId: ctx.scope.runId, ...(ctx.scope.logicalDate ? { logicalDate: ctx.scope.logicalDate } : {}) };
-}
-
-/**
- * Writes table `name` (at `base`) with `write` unless it already holds the run's txn, and keeps
- * the outcome in `ctx.staged` (a staged commit, or the engine's commit). The dataset's own table
- * (`state` given) gets the interval state to record.
- */
-async function writeTable(
-  ctx: StepContext, name: string, base: StagedWrite['preview'], write: (base: StagedWrite['preview']) => Promise<WriteOutcome>,
-  read: Record<string, number>, state?: StagedWrite['state'],
-): Promise<{ rows: number; already: boolean; write: StagedWrite }> {
-  const table = ctx.lake.table(name);
-  const staged: StagedWrite = { table, read };
-  if ((base?.txns.get(ctx.txn.appId)?.version ?? -1) >= ctx.txn.version) return { rows: 0, already: true, write: staged };
-  let outcome: WriteOutcome;
-  try {
-    outcome = await write(base);
-  } catch (err) {
-    if (err instanceof IngotError && err.code === 'PARTITION_VIOLATION') {
-      throw stepError(ctx, 'PARTITION_VIOLATION', `wrote rows with ${ctx.ds.partitionBy?.[0]} outside the run's interval [${ctx.interval.start}, ${ctx.interval.end}): filter the query with {{start}} and {{end}} (${err.message})`);
-    }
-    if (err instanceof IngotError && err.code !== 'SQL_ERROR') throw err;
-    throw ctx.ds.source ? inputError(err, ctx.ds.name) : stepError(ctx, 'SQL_ERROR', messageOf(err), err);
-  }
-  if (state) staged.state = state;
-  if (outcome.kind === 'staged') {
-    staged.commit = outcome.commit;
-    staged.preview = outcome.preview;
-    ctx.staged.set(name, staged);
-    return { rows: outcome.rows, already: false, write: staged };
-  }
-  if (outcome.version === undefined) return { rows: 0, already: true, write: staged };
-  staged.committed = outcome.version;
-  ctx.staged.set(name, staged);
-  return { rows: outcome.rows, already: false, write: staged };
 }
