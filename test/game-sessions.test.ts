@@ -107,8 +107,10 @@ describe('examples/game-sessions', () => {
   it(`backfills ${FROM}..${TO} then reruns ${RERUN}: raw.events per data date, gold.sessions equal to the events, DL timestamps from the merging runs`, async () => {
     const r = await cli(['backfill', 'sessions', '-p', dir, '--from', FROM, '--to', TO]);
     assert.equal(r.code, 0, r.out + r.err);
+    // a rerun of a date whose input did not change reads the archive (its checksum) and commits nothing
     const again = await cli(['run', '-p', dir, '--date', RERUN]);
     assert.equal(again.code, 0, again.out + again.err);
+    assert.match(again.err, new RegExp(`${RERUN} {2}ok {2}nothing to do`));
     assert.equal(upstream.downloads(), loaded.length + 1, 'each run downloads the archive');
 
     // the landing zone: the zip under its checksum, unzipped
@@ -121,7 +123,7 @@ describe('examples/game-sessions', () => {
     const perDate = await sql('SELECT CAST(data_date AS VARCHAR) AS d, count(*) AS n, count(DISTINCT _source) AS f FROM raw.events GROUP BY 1 ORDER BY 1');
     assert.deepEqual(perDate.map((x) => [x['d'], Number(x['n']), Number(x['f'])]), loaded.map((f) => [f.date, f.events.length, 1]));
     const rawHistory = await cli(['history', 'raw.events', '-p', dir]);
-    assert.equal(rawHistory.out.split('\n').filter((l) => /^\s*\d+\s/.test(l)).length, loaded.length + 1, 'one commit per run');
+    assert.equal(rawHistory.out.split('\n').filter((l) => /^\s*\d+\s/.test(l)).length, loaded.length, 'one commit per run that changed something');
 
     // gold.sessions: one row per session, equal to the computation
     const rows = await sql('SELECT country, player_id, session_id, CAST(start_ts AS VARCHAR) AS start_ts, CAST(end_ts AS VARCHAR) AS end_ts, session_status, ' +
@@ -129,7 +131,8 @@ describe('examples/game-sessions', () => {
     assert.equal(rows.length, sessions.size);
     const runs = await sql("SELECT CAST(logical_date AS VARCHAR) AS d, CAST(started_at AS VARCHAR) AS s, CAST(ended_at AS VARCHAR) AS e FROM _ingot.runs WHERE status = 'success' ORDER BY started_at");
     assert.equal(runs.length, loaded.length + 1);
-    const window = runs.map((x) => ({ date: x['d'] as string, start: Date.parse(iso(x['s'])!), end: Date.parse(iso(x['e'])!) }));
+    // the rerun (the last run) changed nothing
+    const window = runs.slice(0, -1).map((x) => ({ date: x['d'] as string, start: Date.parse(iso(x['s'])!), end: Date.parse(iso(x['e'])!) }));
     let updatedLater = 0;
     for (const row of rows) {
       const want = sessions.get(row['session_id'] as string);
@@ -146,7 +149,7 @@ describe('examples/game-sessions', () => {
     }
     const completedLater = [...sessions.values()].filter((s) => s.session_status === 'completed' && s.dates.size > 1).length;
     assert.ok(completedLater > 200, `sessions completed on a later data date: ${completedLater}`);
-    assert.ok(updatedLater > completedLater, 'and those of the rerun date');
+    assert.ok(updatedLater >= completedLater, 'updated by the later runs');
     assert.ok([...sessions.values()].some((s) => s.session_status === 'started'));
   });
 

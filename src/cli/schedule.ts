@@ -118,8 +118,10 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
     .requiredOption('--from <date>', 'first logical date: YYYY-MM-DD, or an hour YYYY-MM-DDTHH:00')
     .requiredOption('--to <date>', 'last logical date, inclusive')
     .option('--parallel <n>', 'intervals at once', (v) => Number(v), 1)
-    .option('--rerun', 'run complete intervals again')
-    .action(async (name: string, opts: { project: string; from: string; to: string; parallel: number; rerun?: boolean }) => {
+    .option('--rerun', 'run complete intervals again, every step forced')
+    .option('-s, --select <selector...>', "only these of the pipeline's datasets (dbt's grammar, as for run)")
+    .option('--exclude <selector...>', 'not these datasets (same grammar)')
+    .action(async (name: string, opts: { project: string; from: string; to: string; parallel: number; rerun?: boolean; select?: string[]; exclude?: string[] }) => {
       const from = parseDate(opts.from, '--from');
       const to = parseDate(opts.to, '--to');
       if (from > to) throw new IngotError('CONFIG_INVALID', '--from is after --to');
@@ -127,7 +129,7 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
       await withStore(opts.project, async (project, store) => {
         const t0 = performance.now();
         const r = await backfill(project, store, pipelineNamed(project, name), from, to, {
-          parallel: opts.parallel, rerun: opts.rerun,
+          parallel: opts.parallel, rerun: opts.rerun, ...(opts.select ? { select: opts.select } : {}), ...(opts.exclude ? { exclude: opts.exclude } : {}),
           onInterval: (date, run, done, total) => {
             const w = String(total).length;
             const head = `[${String(done).padStart(w)}/${total}] ${date}`;

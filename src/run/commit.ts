@@ -1,13 +1,13 @@
 import { IngotError } from '../errors.js';
 import type { Lake } from '../table/lake.js';
-import { INTERVAL_DOMAIN, stateWrites } from '../plan/state.js';
+import { INTERVAL_DOMAIN } from '../plan/state.js';
 import type { Action } from '../table/actions.js';
-import { domainActions } from '../table/write.js';
 import type { StagedWrite } from './step/context.js';
 
 /**
- * Commits the write the run staged for table `name` (see `StagedWrite`) and returns its version;
- * a write the engine committed itself only gets its interval state recorded (one more commit).
+ * Commits the write the run staged for table `name` (see `StagedWrite`) and returns its version
+ * (a write the engine committed itself is returned as it is: its commit, Delta Lake's own, carries
+ * no interval state, so the next plan runs its step again).
  *
  * Before committing, every upstream table the rows were computed from is checked: a commit to it
  * after the version read that changed its rows, made by anyone but this run, means the rows are
@@ -20,7 +20,7 @@ import type { StagedWrite } from './step/context.js';
  */
 export async function commitStaged(lake: Lake, staged: ReadonlyMap<string, StagedWrite>, name: string): Promise<number> {
   const w = staged.get(name)!;
-  if (w.committed !== undefined && (!w.state || w.stateRecorded)) return w.committed;
+  if (w.committed !== undefined) return w.committed;
   const upstream: Record<string, number> = {};
   for (const [ref, { version: read, scope }] of Object.entries(w.read)) {
     const own = staged.get(ref)?.committed;
@@ -33,14 +33,6 @@ export async function commitStaged(lake: Lake, staged: ReadonlyMap<string, Stage
         { table: name, version: c.version });
     }
     upstream[ref] = current;
-  }
-  if (w.committed !== undefined) {
-    // the engine committed the rows; the state follows in a commit of its own
-    const snapshot = await w.table.snapshot();
-    const writes = stateWrites(snapshot, w.state!.interval, { ...w.state!.state, upstream }, false);
-    await w.table.commit({ readVersion: snapshot.version, actions: domainActions(snapshot, writes, w.table.location), operation: 'SET INTERVAL STATE', operationParameters: { runId: w.state!.state.runId } });
-    w.stateRecorded = true;
-    return w.committed;
   }
   const commit = w.commit!;
   if (w.state) commit.actions = commit.actions.map((a) => withUpstream(a, upstream));

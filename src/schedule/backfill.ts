@@ -4,7 +4,8 @@ import type { Project } from '../pipeline/project.js';
 import type { RunResult } from '../metadata/records.js';
 import { intervalsBetween } from './calendar.js';
 import { completeDates } from './complete-dates.js';
-import { executeInterval } from './execute-interval.js';
+import { executeInterval, type ExecuteContext } from './execute-interval.js';
+import { selectableNodes, selectDatasets } from '../plan/selector.js';
 import type { ScheduleConfig } from './config.js';
 import type { Pipeline } from './pipeline.js';
 import { RunnerPool } from './runner-pool.js';
@@ -16,8 +17,11 @@ import type { LogFn } from './task-log.js';
 export interface BackfillOptions {
   /** Runs at once (default 1). Each has its own engine. */
   parallel?: number;
-  /** Run intervals that are already complete too. */
+  /** Run intervals that are already complete too, every step forced. */
   rerun?: boolean;
+  /** Selectors (dbt's grammar, `selectDatasets`) narrowing the pipeline's datasets. */
+  select?: string[];
+  exclude?: string[];
   /** Lease duration in milliseconds (default 30 s). */
   leaseMs?: number;
   log?: LogFn;
@@ -44,8 +48,16 @@ export async function backfill(project: Project<CoreConfig & ScheduleConfig>, st
   const log = options.log ?? (() => {});
   const pool = new RunnerPool(project, store);
   const result: BackfillResult = { runs: [], skipped: [] };
-  const ctx = { store, owner, leaseMs: options.leaseMs ?? (project.config.scheduler?.leaseSeconds ?? 30) * 1000, logDir: path.join(project.dir, '.ingot', 'logs'), log,
+  const ctx: ExecuteContext = { store, owner, leaseMs: options.leaseMs ?? (project.config.scheduler?.leaseSeconds ?? 30) * 1000, logDir: path.join(project.dir, '.ingot', 'logs'), log,
     ...(project.config.scheduler?.webhook ? { webhook: project.config.scheduler.webhook } : {}), force: options.rerun === true };
+  if (options.select || options.exclude) {
+    const runner = await pool.acquire();
+    try {
+      ctx.selected = selectDatasets(selectableNodes(runner.graph), { select: options.select, exclude: options.exclude });
+    } finally {
+      pool.release(runner);
+    }
+  }
   let complete = new Set<string>();
   if (!options.rerun) {
     complete = new Set((await store.intervals(pipeline.name)).filter((s) => s.status === 'success').map((s) => s.logicalDate));

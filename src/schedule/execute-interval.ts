@@ -23,6 +23,8 @@ export interface ExecuteContext {
   signal?: AbortSignal;
   /** Run every dataset even when the plan finds it up to date (`ingot backfill --rerun`). */
   force?: boolean;
+  /** Run only these of the pipeline's datasets (`ingot backfill --select`). */
+  selected?: ReadonlySet<string>;
 }
 
 /** Sleeps `ms`, or less when `signal` aborts. */
@@ -67,7 +69,7 @@ export async function executeInterval(runner: Runner, pipeline: Pipeline, logica
     const waited = await waitForUpstream(runner, pipeline, logicalDate, ctx, waitedMs);
     const run = (): Promise<RunResult> => runner.run(logicalDate, {
       identity: { runId: claim.runId, startedAt: claim.startedAt },
-      datasets: new Set(pipeline.datasets), pipeline: pipeline.name, trigger: claim.trigger, attempt: claim.attempt, force: ctx.force === true,
+      datasets: new Set(pipeline.datasets.filter((d) => !ctx.selected || ctx.selected.has(d))), pipeline: pipeline.name, trigger: claim.trigger, attempt: claim.attempt, force: ctx.force === true || claim.trigger === 'manual',
       task: (dataset, attempt, interrupt) => runTask(pipeline, logicalDate, claim.runId, dataset, attempt, interrupt, ctx),
     });
     let result: RunResult;

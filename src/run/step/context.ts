@@ -43,8 +43,6 @@ export interface StagedWrite {
   read: Record<string, UpstreamRead>;
   /** The interval state to record with the commit; its `upstream` is filled in at commit time. */
   state?: { interval: Interval; state: Omit<IntervalState, 'upstream'>; replacesTable: boolean };
-  /** The engine committed the rows and the state's own commit followed. */
-  stateRecorded?: boolean;
 }
 
 /** An upstream table as a step read it: its version, and the partitions that concern the step (undefined: all). */
