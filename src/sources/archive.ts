@@ -54,7 +54,7 @@ export class ArchiveConnector implements SourceConnector {
     const tmp = path.join(landing, `.download-${randomUUID()}`);
     try {
       const { sha256, size } = await download(source.url, tmp, ctx.dataset, source.timeoutMs ?? 300_000);
-      const previous = ctx.committed?.get(ARCHIVE_DOMAIN);
+      const previous = ctx.force ? undefined : ctx.committed?.get(ARCHIVE_DOMAIN);
       if (previous !== undefined && (JSON.parse(previous) as LoadedArchive).sha256 === sha256) {
         return { relation, inputs: [], unchanged: true };
       }

@@ -111,7 +111,7 @@ export class FilesConnector implements SourceConnector {
     const tracked = ctx.committed ? parseTracked(ctx.committed.get(FILES_DOMAIN), ctx.dataset) : { files: {} };
     const changed = found.filter((f) => !sameFile(tracked.files[f.name], f));
     let read = found;
-    if (ctx.committed) {
+    if (ctx.committed && !ctx.force) {
       if (ctx.appends) read = changed;
       else if (changed.length === 0) {
         // a replace: unchanged unless a file listed in this scope vanished

@@ -33,6 +33,8 @@ export interface SourceContext {
   committed?: ReadonlyMap<string, string>;
   /** The run appends its rows (materialization `append`, not a full refresh). */
   appends?: boolean;
+  /** The step is forced (`--rerun`): read everything in the interval again, even what the committed bookkeeping says is loaded. */
+  force?: boolean;
   /** Listings of stores by root, shared by the probes of one plan (a folder is listed once for every interval). */
   listings?: Map<string, Promise<ObjectMeta[]>>;
 }

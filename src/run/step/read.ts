@@ -50,7 +50,7 @@ export async function readInputs(ctx: StepContext): Promise<StepInput> {
   const { scope, interval, committed } = ctx;
   const source: SourceContext = {
     projectDir: scope.projectDir, dataset: ds.name, interval, partitionColumn: ds.partitionBy?.[0], logicalDate: scope.logicalDate, runId: scope.runId,
-    appends: !ctx.full && ds.materialization === 'append',
+    appends: !ctx.full && ds.materialization === 'append', force: ctx.step.reason === 'forced',
   };
   // the bookmark of an incremental source and what it loaded come from the committed table (never in a full refresh)
   if (!ctx.full) {
