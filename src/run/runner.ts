@@ -63,7 +63,7 @@ export interface RunOptions {
   task?: (dataset: string, attempt: () => Promise<DatasetResult>, interrupt: () => void) => Promise<DatasetResult>;
 }
 
-/** Times a run is planned and executed again after CONCURRENT_MODIFICATION (another run moved a table it read). */
+/** Times a run is planned and executed again after CONCURRENT_MODIFICATION or COMMIT_CONFLICT (another run moved a table it read or writes). */
 const REPLANS = 8;
 
 /**
@@ -208,10 +208,12 @@ export class Runner {
         committed.push(`${name} at version ${version}`);
         onEvent({ type: 'committed', runId: scope.runId, table: name, version });
       } catch (err) {
-        await this.discard(staged);
         const rest = [...staged].filter(([, w]) => w.committed === undefined).map(([n]) => n);
-        const said = `${committed.length ? `committed ${committed.join(', ')}; ` : ''}not committed: ${rest.join(', ')}`;
-        return { datasets: results, error: `commit failed: ${messageOf(err)} (${said})`, conflict: err instanceof IngotError && err.code === 'CONCURRENT_MODIFICATION' };
+        await this.discard(staged);
+        const said = `${committed.length ? `committed ${committed.join(', ')}; ` : 'nothing committed; '}not committed: ${rest.join(', ')}`;
+        // another run moved a table this one read or writes: planning again sees its commit
+        const conflict = err instanceof IngotError && (err.code === 'CONCURRENT_MODIFICATION' || err.code === 'COMMIT_CONFLICT');
+        return { datasets: results, error: `commit failed: ${messageOf(err)} (${said})`, conflict };
       }
     }
     // exports follow the commits, for steps skipped as up to date too: an export that failed is made by the next run (idempotently)
