@@ -53,8 +53,6 @@ const SPARK_DRIVERS = '^node_modules/(@grpc/grpc-js|protobufjs|apache-arrow)/';
  */
 const DUCKDB_DRIVER_USERS_BEING_REMOVED = [];
 const ENGINE_FOLDER_USERS_BEING_REMOVED = [
-  '^src/cli/main\\.ts$', // DuckDBEngine for `ingot sql`, `ingot runs`, `ingot checks`
-  '^src/schedule/history\\.ts$', // the run history attached to a DuckDBEngine
   '^src/index\\.ts$', // the public API exports DuckDBEngine, SparkEngine, the Spark Connect client, the DuckDB functions
 ];
 

@@ -20,7 +20,7 @@
  * Every lake (the backfill's and each full refresh's) must match the handmade output: same row
  * counts for silver and gold, same content for the gold tables; otherwise the bench fails.
  * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child;
- * `npm run bench -- --delta`, `-- --postgres`, `-- --schedule`, `-- --serve` or `-- --race` runs only that section (the other figures of the last run are kept).
+ * `npm run bench -- --flights`, `-- --delta`, `-- --postgres`, `-- --schedule`, `-- --serve` or `-- --race` runs only that section (the other figures of the last run are kept).
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -360,12 +360,14 @@ if (process.argv[2] === '--handmade') {
   await handmadeChild();
 } else {
   // --delta / --postgres / --schedule / --serve / --race: only that section, keeping the other figures of the last results.json
+  // --flights: only the flights figures above, keeping the sections' figures of the last results.json
+  const flightsOnly = process.argv.includes('--flights');
   const only = (Object.keys(SECTIONS) as Section[]).find((name) => process.argv.includes(`--${name}`));
   const previous = path.join(OUT, 'results.json');
-  const last = (only && existsSync(previous) ? JSON.parse(await fs.readFile(previous, 'utf8')) : {}) as Partial<Results> & SectionResults;
+  const last = ((only || flightsOnly) && existsSync(previous) ? JSON.parse(await fs.readFile(previous, 'utf8')) : {}) as Partial<Results> & SectionResults;
   const flights: Partial<Results> = only ? Object.fromEntries(Object.entries(last).filter(([k]) => !(k in SECTIONS))) : await bench();
   const sections: Record<string, unknown> = {};
-  for (const name of Object.keys(SECTIONS) as Section[]) sections[name] = !only || only === name ? await section(name) : last[name];
+  for (const name of Object.keys(SECTIONS) as Section[]) sections[name] = !flightsOnly && (!only || only === name) ? await section(name) : last[name];
   const results = { ...flights, ...sections };
   const report = [
     flights.checks ? markdown(flights as Results) : '',

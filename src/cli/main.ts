@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { DuckDBEngine } from '../engine/duckdb/engine.js';
+import { openLocalEngine, type LocalEngine } from '../engine/registry.js';
 import { IngotError, messageOf } from '../errors.js';
 import { Lake } from '../table/lake.js';
 import { loadProject } from '../project.js';
@@ -226,7 +226,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--timestamp <time|name=time>', 'time travel: read tables (or one table) as they were at a time, ISO 8601 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .addOption(formatOption())
     .action(async (select: string, opts: { project: string; lake?: string; table: string[]; version: string[]; timestamp: string[]; format: OutputFormat }) => {
-      const engine = await DuckDBEngine.open();
+      const engine = await openLocalEngine();
       const lake = new Lake(await lakeRoot(opts, opts.table.length > 0), engine);
       for (const t of opts.table) {
         const [name, location] = splitPair(t, '--table');
@@ -302,10 +302,10 @@ interface LakeOptions {
   lake?: string;
 }
 
-/** Runs `fn` with a DuckDB engine where the project's run history is attached (`_ingot.runs`, `_ingot.run_datasets`). */
-async function withHistory(opts: LakeOptions, fn: (engine: DuckDBEngine, store: MetadataStore) => Promise<void>): Promise<void> {
+/** Runs `fn` with the local engine where the project's run history is attached (`_ingot.runs`, `_ingot.run_datasets`). */
+async function withHistory(opts: LakeOptions, fn: (engine: LocalEngine, store: MetadataStore) => Promise<void>): Promise<void> {
   const store = await openMetadata(await loadProject(opts.project));
-  const engine = await DuckDBEngine.open();
+  const engine = await openLocalEngine();
   let cleanup = async (): Promise<void> => {};
   try {
     cleanup = await attachHistory(engine, store);
@@ -317,9 +317,9 @@ async function withHistory(opts: LakeOptions, fn: (engine: DuckDBEngine, store: 
   }
 }
 
-/** Runs `fn` with the lake (checkpoints readable) and a DuckDB engine, closed afterwards. */
-async function withLake(opts: LakeOptions, fn: (lake: Lake, engine: DuckDBEngine) => Promise<void>): Promise<void> {
-  const engine = await DuckDBEngine.open();
+/** Runs `fn` with the lake (checkpoints readable) and the local engine, closed afterwards. */
+async function withLake(opts: LakeOptions, fn: (lake: Lake, engine: LocalEngine) => Promise<void>): Promise<void> {
+  const engine = await openLocalEngine();
   try {
     await fn(new Lake(await lakeRoot(opts), engine), engine);
   } finally {

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { DuckDBEngine } from '../engine/duckdb/engine.js';
+import type { LocalEngine } from '../engine/registry.js';
 import type { DataType, StructType } from '../table/schema.js';
 import type { MetadataStore } from '../metadata/store.js';
 
@@ -41,7 +41,7 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
  * are copied into Parquet files in a temporary folder, which the returned function removes (after
  * the last query).
  */
-export async function attachHistory(engine: DuckDBEngine, store: MetadataStore, names: string[] = [RUNS_TABLE, RUN_DATASETS_TABLE]): Promise<() => Promise<void>> {
+export async function attachHistory(engine: LocalEngine, store: MetadataStore, names: string[] = [RUNS_TABLE, RUN_DATASETS_TABLE]): Promise<() => Promise<void>> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ingot-history-'));
   const tasks = await store.tasks();
   if (names.includes(RUNS_TABLE)) {
@@ -65,7 +65,7 @@ export async function attachHistory(engine: DuckDBEngine, store: MetadataStore, 
   return () => fs.rm(dir, { recursive: true, force: true });
 }
 
-async function attach(engine: DuckDBEngine, dir: string, name: string, schema: StructType, rows: Record<string, unknown>[]): Promise<void> {
+async function attach(engine: LocalEngine, dir: string, name: string, schema: StructType, rows: Record<string, unknown>[]): Promise<void> {
   const file = `${name.replace('.', '_')}.parquet`;
   await engine.writeRows(path.join(dir, file), schema, rows);
   await engine.attachTable(name, { location: dir, schema, partitionColumns: [], files: [{ path: file, partitionValues: {} }] });

@@ -3,7 +3,7 @@ import { Runner } from '../run/runner.js';
 import type { MetadataStore } from '../metadata/store.js';
 
 /**
- * Runners for concurrent runs: a runner (one DuckDB engine) runs one run at a time, so N runs at
+ * Runners for concurrent runs: a runner (its own engines) runs one run at a time, so N runs at
  * once need N runners. Opened on demand, reused, closed together. All record into one store.
  */
 export class RunnerPool {
