@@ -118,7 +118,7 @@ function printProgress(e: RunEvent, io: Io): void {
   const q = r.datasets.reduce((s, d) => s + d.quarantined, 0);
   const ms = r.endedAt.getTime() - r.startedAt.getTime();
   const prefix = `[${String(e.index + 1).padStart(width)}/${e.total}] ${label}`;
-  if (r.replans) io.err(`${prefix}  planned again ${r.replans}× (a table it read was changed by a concurrent run before its commit)`);
+  if (r.replanned) io.err(`${prefix}  planned again ${r.replanned.length}× (a concurrent run moved a table before this run's commit: ${r.replanned[0]})`);
   if (r.status === 'success') {
     const what = ran.length === 0 ? 'nothing to do: every step up to date, nothing committed' : `${ran.length} datasets, ${n(rows)} rows written, ${n(q)} quarantined`;
     io.err(`${prefix}  ok  ${what}${skipped > 0 && ran.length > 0 ? `, ${skipped} up to date` : ''}  ${duration(ms)}`);

@@ -57,8 +57,12 @@ export interface RunResult {
   pipeline?: string;
   /** What started it: `schedule`, `backfill`, `manual`. */
   trigger?: string;
-  /** Times the run was planned again because a table it read moved before its commit (CONCURRENT_MODIFICATION). */
-  replans?: number;
+  /**
+   * Why the run was planned again, once per time: a table it read or writes was moved by a
+   * concurrent run before its commit (CONCURRENT_MODIFICATION, COMMIT_CONFLICT); each entry is
+   * that commit's error. Absent when it was planned once.
+   */
+  replanned?: string[];
   /** 1 for a first run; more when a crashed scheduler's run was taken over. */
   attempt?: number;
 }

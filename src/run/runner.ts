@@ -153,13 +153,13 @@ export class Runner {
     };
     let txnVersion = scope.startedAt.getTime();
     let outcome: { datasets: DatasetResult[]; error?: string; conflict?: boolean } = { datasets: [] };
-    let replans = 0;
+    const replanned: string[] = [];
     for (let replan = 0; replan <= REPLANS; replan++) {
       const planned = await this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force }, { changing: new Map(), listings: new Map() });
       if (replan === 0) onEvent({ type: 'run-start', runId: scope.runId, logicalDate, index, total, plan: planned });
       outcome = await this.execute(scope, planned, txnVersion, options, onEvent);
       if (!outcome.conflict || replan === REPLANS) break;
-      replans++;
+      replanned.push(outcome.error ?? 'a concurrent commit');
       // another run moved a table this one read: plan again from the lake as it is now, with a newer txn
       txnVersion = Math.max(Date.now(), txnVersion + 1);
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 50 * (replan + 1)));
@@ -167,7 +167,7 @@ export class Runner {
     const result: RunResult = {
       runId: scope.runId, project: this.project.name, ...(logicalDate ? { logicalDate } : {}), mode,
       status: outcome.error === undefined ? 'success' : 'failed', startedAt: scope.startedAt, endedAt: new Date(), datasets: outcome.datasets,
-      ...(outcome.error !== undefined ? { error: outcome.error } : {}), ...(replans > 0 ? { replans } : {}),
+      ...(outcome.error !== undefined ? { error: outcome.error } : {}), ...(replanned.length > 0 ? { replanned } : {}),
       ...(options.pipeline ? { pipeline: options.pipeline } : {}), ...(options.trigger ? { trigger: options.trigger } : {}), ...(options.attempt ? { attempt: options.attempt } : {}),
     };
     await this.metadata.record(result);
