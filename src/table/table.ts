@@ -149,7 +149,8 @@ export class DeltaTable {
    */
   async dataChanges(after: number, upTo: number, within?: Filter[]): Promise<{ version: number; operation: string; runId?: string }[]> {
     const out: { version: number; operation: string; runId?: string }[] = [];
-    const scope = within?.length ? await this.snapshot() : undefined;
+    // the schema and partition columns to match against: any snapshot will do, since a commit changing them always counts
+    const scope = within?.length ? (this.latest ?? await this.snapshot()) : undefined;
     for (let v = Math.max(0, after + 1); v <= upTo; v++) {
       const c = await this.commitChange(v);
       if (!c.files && !c.metadata) continue;
