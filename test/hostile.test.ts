@@ -1,0 +1,198 @@
+/**
+ * Hostile and careless use (issue 19): each test replays an attack on real files and real
+ * processes and checks that ingot refuses it cleanly, naming the argument, field, file or column,
+ * with nothing written.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { checkRange, countIntervals, dateRange, intervalOf, MAX_RANGE_INTERVALS, parseDate } from '../src/pipeline/interval.js';
+import { intervalsBetween } from '../src/schedule/calendar.js';
+import { openMetadataAt } from '../src/metadata/open.js';
+import { createApiKey } from '../src/serve/api-keys.js';
+import { cli, eachLine, ROOT, tempDir } from './fixtures.js';
+import { call } from './serve-helpers.js';
+
+const BIN = path.join(ROOT, 'src', 'cli', 'bin.ts');
+
+/** `ingot <args>` in a child process, killed after `timeoutMs` (a runaway loop fails the test instead of hanging it). */
+function ingot(args: string[], timeoutMs = 90_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string; timedOut: boolean }> {
+  const child = spawn(process.execPath, ['--max-old-space-size=256', '--import', 'tsx', BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (t: string) => { err += t; });
+  let timedOut = false;
+  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+  return new Promise((resolve) => child.on('exit', (code, signal) => {
+    clearTimeout(timer);
+    resolve({ code, signal, err, timedOut });
+  }));
+}
+
+/** A project with one daily pipeline `events` starting 2016-01-01 over one SQL dataset. */
+async function eventsProject(dir: string): Promise<void> {
+  await fs.mkdir(path.join(dir, 'datasets', 'bronze'), { recursive: true });
+  await fs.writeFile(path.join(dir, 'datasets', 'bronze', 'events.sql'), '-- materialization: append\nSELECT CAST({{logical_date}} AS DATE) AS day, range AS i FROM range(3)\n');
+  await fs.writeFile(path.join(dir, 'ingot.config.ts'), `import { defineConfig, pipeline } from 'ingot';
+export default defineConfig({ lake: './lake', pipelines: [pipeline({ name: 'events', datasets: ['bronze.*'], start: '2016-01-01', interval: 'daily' })] });
+`);
+}
+
+const RANGE = /outside the supported dates 1900-01-01 to 9998-12-31/;
+
+describe('dates at the end of the calendar', () => {
+  it('intervals, ranges and their counts stay inside the four-digit calendar', () => {
+    assert.equal(parseDate('9998-12-31T23'), '9998-12-31T23:00');
+    assert.equal(parseDate('1900-01-01'), '1900-01-01');
+    for (const bad of ['9999-12-31', '9999-01-01', '1899-12-31T23:00', '0001-01-01']) {
+      assert.throws(() => parseDate(bad, '--to'), (e: Error) => RANGE.test(e.message) && e.message.startsWith('--to'), bad);
+    }
+    assert.deepEqual(intervalOf('9998-12-31', 'month'), { start: '9998-12-01', end: '9999-01-01' });
+    assert.deepEqual(intervalOf('9998-12-31T23:00'), { start: '9998-12-31T23:00', end: '9999-01-01T00:00' });
+    assert.throws(() => intervalOf('9999-12-31'), RANGE);
+    assert.throws(() => intervalOf('9999-12-31', 'month'), RANGE);
+    assert.throws(() => dateRange('9999-12-30', '9999-12-31'), RANGE);
+    assert.throws(() => intervalsBetween('9999-12-30', '9999-12-31', 'daily'), RANGE);
+    assert.deepEqual(dateRange('9998-12-30', '9998-12-31'), ['9998-12-30', '9998-12-31']);
+    // the count is arithmetic and agrees with the listing
+    for (const [from, to, kind, grain] of [['2024-01-30', '2024-03-02', 'daily', 'day'], ['2023-11-15', '2024-03-02', 'monthly', 'month'],
+      ['2024-03-30T22:00', '2024-04-01', 'hourly', 'hour'], ['2024-03-30T22:00', '2024-03-31T02:00', 'hourly', 'hour']] as const) {
+      assert.equal(countIntervals(from, to, grain), intervalsBetween(from, to, kind).length, `${from}..${to} ${kind}`);
+    }
+    assert.equal(checkRange('2000-01-01', '2027-05-18', 'day'), MAX_RANGE_INTERVALS);
+    assert.throws(() => checkRange('2000-01-01', '2027-05-19', 'day'), /--from 2000-01-01 to --to 2027-05-19 is 10001 days; at most 10000/);
+    assert.throws(() => checkRange('2024-01-02', '2024-01-01', 'day'), /--from 2024-01-02 is after --to 2024-01-01/);
+  });
+
+  it('ingot run refuses a range or a date past the supported dates at once, in a real process, with nothing written', async (t) => {
+    const { dir, cleanup } = await tempDir('hostile-dates');
+    t.after(cleanup);
+    await eventsProject(dir);
+    // before: the range never ended (the day after 9999-12-31 sorts before it) and died out of memory
+    const loop = await ingot(['run', '-p', dir, '--from', '9999-12-30', '--to', '9999-12-31']);
+    assert.equal(loop.timedOut, false, 'the run ended');
+    assert.equal(loop.code, 1, loop.err);
+    assert.match(loop.err, /error \[CONFIG_INVALID\]: --from "9999-12-30" is outside the supported dates 1900-01-01 to 9998-12-31/);
+    // before: committed a partition predicate on '+010000-01-01'
+    const last = await ingot(['run', '-p', dir, '--date', '9999-12-31']);
+    assert.equal(last.code, 1, last.err);
+    assert.match(last.err, /--date "9999-12-31" is outside the supported dates/);
+    assert.equal(existsSync(path.join(dir, 'lake', 'bronze')), false, 'no table was written');
+
+    const early = await cli(['run', '-p', dir, '--date', '1899-12-31']);
+    assert.equal(early.code, 1);
+    assert.match(early.err, /--date "1899-12-31" is outside the supported dates/);
+    const long = await cli(['plan', '-p', dir, '--from', '1900-01-01', '--to', '9998-12-31']);
+    assert.equal(long.code, 1);
+    assert.match(long.err, /--from 1900-01-01 to --to 9998-12-31 is 2958099 days; at most 10000 intervals at once/);
+    const hours = await cli(['plan', '-p', dir, '--from', '2024-01-01T00:00', '--to', '2025-12-31T00:00']);
+    assert.match(hours.err, /is \d+ hours; at most 10000/);
+    // the last supported days plan as any others
+    const edge = await cli(['plan', '-p', dir, '--from', '9998-12-30', '--to', '9998-12-31', '--format', 'json']);
+    assert.equal(edge.code, 0, edge.err);
+    assert.deepEqual((JSON.parse(edge.out) as { runs: { logicalDate: string; steps: { interval: unknown }[] }[] }).runs.map((r) => [r.logicalDate, r.steps[0]!.interval]),
+      [['9998-12-30', { start: '9998-12-30', end: '9998-12-31' }], ['9998-12-31', { start: '9998-12-31', end: '9999-01-01' }]]);
+  });
+
+  it('ingot backfill and trigger refuse dates past the calendar, ranges over the cap and dates before the pipeline\'s start', async (t) => {
+    const { dir, cleanup } = await tempDir('hostile-backfill');
+    t.after(cleanup);
+    await eventsProject(dir);
+    const loop = await ingot(['backfill', 'events', '-p', dir, '--from', '2016-01-01', '--to', '9999-12-31']);
+    assert.equal(loop.timedOut, false);
+    assert.equal(loop.code, 1, loop.err);
+    assert.match(loop.err, /--to "9999-12-31" is outside the supported dates/);
+    const long = await cli(['backfill', 'events', '-p', dir, '--from', '2016-01-01', '--to', '9998-12-31']);
+    assert.equal(long.code, 1);
+    assert.match(long.err, /--from 2016-01-01 to --to 9998-12-31 is \d+ days; at most 10000 intervals at once/);
+    const early = await cli(['backfill', 'events', '-p', dir, '--from', '2015-12-30', '--to', '2016-01-02']);
+    assert.equal(early.code, 1);
+    assert.match(early.err, /--from 2015-12-30 is before pipeline events's start 2016-01-01/);
+    const trigger = await cli(['trigger', 'events', '-p', dir, '--date', '2015-12-31']);
+    assert.equal(trigger.code, 1);
+    assert.match(trigger.err, /--date 2015-12-31 is before pipeline events's start 2016-01-01/);
+    const store = await openMetadataAt('.ingot/metadata.db', dir);
+    try {
+      assert.deepEqual(await store.intervals('events'), [], 'nothing was queued or run');
+    } finally {
+      await store.close();
+    }
+    assert.equal(existsSync(path.join(dir, 'lake', 'bronze')), false);
+  });
+
+  describe('the API of a real `ingot serve` process', () => {
+    let dir: string;
+    let cleanup: () => Promise<void>;
+    let url: string;
+    let write: string;
+    let server: ReturnType<typeof spawn>;
+
+    before(async () => {
+      ({ dir, cleanup } = await tempDir('hostile-api'));
+      await eventsProject(dir);
+      const store = await openMetadataAt('.ingot/metadata.db', dir);
+      write = (await createApiKey(store, 'write')).key;
+      await store.close();
+      server = spawn(process.execPath, ['--max-old-space-size=256', '--import', 'tsx', BIN, 'serve', '-p', dir, '--port', '0', '--no-scheduler'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+      url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('ingot serve did not listen within 60 s')), 60_000);
+        eachLine(server.stderr!, (l) => {
+          const m = /"event":"listening".*"url":"([^"]+)"/.exec(l);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+        server.on('exit', (code) => reject(new Error(`ingot serve exited (${code})`)));
+      });
+    });
+    after(async () => {
+      server.kill('SIGTERM');
+      await new Promise((r) => server.once('exit', r));
+      await cleanup();
+    });
+
+    /** A request that fails the test if the server does not answer within 20 s. */
+    const post = async (route: string, body: unknown) => {
+      const answer = call(`${url}${route}`, write, { method: 'POST', body });
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer to ${route} within 20 s`)), 20_000).unref());
+      return Promise.race([answer, timeout]);
+    };
+
+    it('refuses a backfill to 9999-12-31 at once (it hung the server) and still answers after', async () => {
+      const r = await post('/api/pipelines/events/backfill', { from: '2016-01-01', to: '9999-12-31' });
+      assert.equal(r.status, 422);
+      assert.equal(r.body.error, 'VALIDATION');
+      assert.equal(r.body.field, 'to');
+      assert.match(r.body.message, /to "9999-12-31" is outside the supported dates 1900-01-01 to 9998-12-31/);
+      const long = await post('/api/pipelines/events/backfill', { from: '2016-01-01', to: '9998-12-31' });
+      assert.equal(long.status, 422);
+      assert.equal(long.body.field, 'to');
+      assert.match(long.body.message, /is \d+ days; at most 10000 intervals at once/);
+      assert.equal((await call(`${url}/health`, undefined)).status, 200);
+    });
+
+    it('refuses a trigger or a backfill before the pipeline\'s start, naming the field', async () => {
+      const trigger = await post('/api/pipelines/events/trigger', { date: '2015-12-31' });
+      assert.equal(trigger.status, 422);
+      assert.equal(trigger.body.field, 'date');
+      assert.match(trigger.body.message, /date 2015-12-31 is before pipeline events's start 2016-01-01/);
+      const backfill = await post('/api/pipelines/events/backfill', { from: '2015-12-01', to: '2016-01-03' });
+      assert.equal(backfill.status, 422);
+      assert.equal(backfill.body.field, 'from');
+      const last = await post('/api/pipelines/events/trigger', { date: '9999-12-31' });
+      assert.equal(last.status, 422);
+      assert.equal(last.body.field, 'date');
+      const store = await openMetadataAt('.ingot/metadata.db', dir);
+      try {
+        assert.deepEqual(await store.intervals('events'), [], 'nothing was queued');
+      } finally {
+        await store.close();
+      }
+      // a date from the start on is queued as before
+      const ok = await post('/api/pipelines/events/trigger', { date: '2016-01-01' });
+      assert.equal(ok.status, 202, ok.text);
+    });
+  });
+});
