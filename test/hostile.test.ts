@@ -196,3 +196,56 @@ describe('dates at the end of the calendar', () => {
     });
   });
 });
+
+/** A project whose bronze.events loads `landing/day={day}/*.csv` (columns id, amount), with `files` (name → CSV text) for day 2024-01-01. */
+async function filesProject(dir: string, files: Record<string, string>, extra = ''): Promise<string> {
+  await fs.mkdir(path.join(dir, 'datasets', 'bronze'), { recursive: true });
+  await fs.writeFile(path.join(dir, 'ingot.config.ts'), "import { defineConfig } from 'ingot';\nexport default defineConfig({ lake: './lake' });\n");
+  await fs.writeFile(path.join(dir, 'datasets', 'bronze', 'events.ts'), `import { dataset, files } from 'ingot';
+export default dataset({ name: 'bronze.events', source: files({ path: 'landing/day={day}/*.csv', format: 'csv'${extra} }), materialization: 'replace partition', partitionBy: ['day'] });
+`);
+  const landing = path.join(dir, 'landing', 'day=2024-01-01');
+  await fs.mkdir(landing, { recursive: true });
+  for (const [name, text] of Object.entries(files)) await fs.writeFile(path.join(landing, name), text);
+  return landing;
+}
+
+/** Rows of `sql` through `ingot sql --format json`. */
+async function sqlRows(dir: string, sql: string): Promise<Record<string, unknown>[]> {
+  const r = await cli(['sql', '-p', dir, '--format', 'json', sql]);
+  assert.equal(r.code, 0, r.err);
+  return JSON.parse(r.out) as Record<string, unknown>[];
+}
+
+describe('landing files named like globs', () => {
+  it('reads each file by its exact name: x*.csv does not read xa.csv again, nor y[ab].csv ya.csv, nor z?.csv zz.csv', async (t) => {
+    const { dir, cleanup } = await tempDir('hostile-glob');
+    t.after(cleanup);
+    const files = {
+      'x*.csv': 'id,amount\n1,1.5\n2,2.5\n', 'xa.csv': 'id,amount\n3,3.5\n',
+      'y[ab].csv': 'id,amount\n4,4.5\n', 'ya.csv': 'id,amount\n5,5.5\n',
+      'z?.csv': 'id,amount\n6,6.5\n', 'zz.csv': 'id,amount\n7,7.5\n', 'e[!x].csv': 'id,amount\n8,8.5\n',
+    };
+    await filesProject(dir, files);
+    const run = await ingot(['run', '-p', dir, '--date', '2024-01-01']);
+    assert.equal(run.code, 0, run.err);
+    const rows = await sqlRows(dir, 'SELECT CAST(id AS INTEGER) AS id, amount, _source FROM bronze.events ORDER BY id');
+    assert.deepEqual(rows.map((r) => [r['id'], r['amount'], path.basename(String(r['_source']))]), [
+      [1, 1.5, 'x*.csv'], [2, 2.5, 'x*.csv'], [3, 3.5, 'xa.csv'], [4, 4.5, 'y[ab].csv'], [5, 5.5, 'ya.csv'],
+      [6, 6.5, 'z?.csv'], [7, 7.5, 'zz.csv'], [8, 8.5, 'e[!x].csv'],
+    ]);
+  });
+
+  it('reads a lone file named like a glob by its exact name, with declared columns too', async (t) => {
+    const { dir, cleanup } = await tempDir('hostile-glob-one');
+    t.after(cleanup);
+    // one file of the day: the single-file read; the glob `a*.csv` would have matched the other day's name pattern too
+    const landing = await filesProject(dir, { 'a*.csv': 'id,amount\n1,1.0\n' }, ", columns: { id: 'INTEGER', amount: 'DOUBLE' }");
+    await fs.writeFile(path.join(landing, '..', 'stray.csv'), 'id,amount\n99,0\n');
+    await fs.writeFile(path.join(landing, 'ab.csv.tmp'), 'id,amount\n98,0\n');
+    await fs.writeFile(path.join(landing, 'ab.csv'), 'id,amount\n2,2.0\n');
+    const run = await cli(['run', '-p', dir, '--date', '2024-01-01']);
+    assert.equal(run.code, 0, run.err);
+    assert.deepEqual((await sqlRows(dir, 'SELECT CAST(id AS INTEGER) AS id FROM bronze.events ORDER BY id')).map((r) => r['id']), [1, 2]);
+  });
+});
