@@ -249,3 +249,45 @@ describe('landing files named like globs', () => {
     assert.deepEqual((await sqlRows(dir, 'SELECT CAST(id AS INTEGER) AS id FROM bronze.events ORDER BY id')).map((r) => r['id']), [1, 2]);
   });
 });
+
+describe('input columns named as lineage columns', () => {
+  it('refuses a CSV bringing _run_id, _source or _ingested_at, naming the file and the column, and commits nothing', async (t) => {
+    const { dir, cleanup } = await tempDir('hostile-lineage');
+    t.after(cleanup);
+    await filesProject(dir, {
+      'b.csv': 'id,amount\n2,2.5\n',
+      'a.csv': 'id,amount,_run_id,_source\n1,1.5,forged-run,forged-source\n',
+    });
+    const run = await ingot(['run', '-p', dir, '--date', '2024-01-01']);
+    assert.equal(run.code, 1, run.err);
+    assert.match(run.err, /bronze\.events: landing\/day=2024-01-01\/a\.csv: column _run_id has the name of the lineage column _run_id, which ingot sets on every row \(_ingested_at, _source, _run_id\): rename or drop that column/);
+    assert.equal(existsSync(path.join(dir, 'lake', 'bronze', 'events')), false, 'nothing committed');
+    // without the forged columns the same day loads, with ingot's lineage
+    await fs.writeFile(path.join(dir, 'landing', 'day=2024-01-01', 'a.csv'), 'id,amount\n1,1.5\n');
+    assert.equal((await cli(['run', '-p', dir, '--date', '2024-01-01'])).code, 0);
+    const rows = await sqlRows(dir, 'SELECT CAST(id AS INTEGER) AS id, _source, _run_id LIKE \'2024-01-01_%\' AS ours FROM bronze.events ORDER BY id');
+    assert.deepEqual(rows, [{ id: 1, _source: 'landing/day=2024-01-01/a.csv', ours: true }, { id: 2, _source: 'landing/day=2024-01-01/b.csv', ours: true }]);
+  });
+
+  it('refuses an NDJSON file with _Ingested_At (names compare as SQL compares them) and a CSV with declared columns bringing _source', async (t) => {
+    const { dir, cleanup } = await tempDir('hostile-lineage-json');
+    t.after(cleanup);
+    await fs.mkdir(path.join(dir, 'datasets', 'bronze'), { recursive: true });
+    await fs.writeFile(path.join(dir, 'ingot.config.ts'), "import { defineConfig } from 'ingot';\nexport default defineConfig({ lake: './lake' });\n");
+    await fs.writeFile(path.join(dir, 'datasets', 'bronze', 'events.ts'), `import { dataset, files } from 'ingot';
+export default dataset({ name: 'bronze.events', source: files({ path: 'landing/day={day}/*.json', format: 'ndjson' }), materialization: 'replace partition', partitionBy: ['day'] });
+`);
+    await fs.mkdir(path.join(dir, 'landing', 'day=2024-01-01'), { recursive: true });
+    await fs.writeFile(path.join(dir, 'landing', 'day=2024-01-01', 'e.json'), '{"id": 1, "_Ingested_At": "1999-01-01 00:00:00"}\n');
+    const json = await cli(['run', '-p', dir, '--date', '2024-01-01']);
+    assert.equal(json.code, 1);
+    assert.match(json.err, /FAILED in bronze\.events: bronze\.events: landing\/day=2024-01-01\/e\.json: column _Ingested_At has the name of the lineage column _ingested_at/);
+
+    const { dir: csvDir, cleanup: csvCleanup } = await tempDir('hostile-lineage-declared');
+    t.after(csvCleanup);
+    await filesProject(csvDir, { 'a.csv': 'id,amount,_source\n1,1.5,elsewhere\n' }, ", columns: { id: 'INTEGER', amount: 'DOUBLE' }");
+    const csv = await cli(['run', '-p', csvDir, '--date', '2024-01-01']);
+    assert.equal(csv.code, 1);
+    assert.match(csv.err, /landing\/day=2024-01-01\/a\.csv: column _source has the name of the lineage column _source/);
+  });
+});
