@@ -13,7 +13,7 @@ import { intervalsBetween } from '../src/schedule/calendar.js';
 import { openMetadataAt } from '../src/metadata/open.js';
 import { createApiKey } from '../src/serve/api-keys.js';
 import { cli, eachLine, ROOT, tempDir } from './fixtures.js';
-import { call } from './serve-helpers.js';
+import { call, serveProject, type Served } from './serve-helpers.js';
 
 const BIN = path.join(ROOT, 'src', 'cli', 'bin.ts');
 
@@ -289,5 +289,38 @@ export default dataset({ name: 'bronze.events', source: files({ path: 'landing/d
     const csv = await cli(['run', '-p', csvDir, '--date', '2024-01-01']);
     assert.equal(csv.code, 1);
     assert.match(csv.err, /landing\/day=2024-01-01\/a\.csv: column _source has the name of the lineage column _source/);
+  });
+});
+
+describe('loose arguments', () => {
+  let s: Served;
+  let cleanup: () => Promise<void>;
+  before(async () => {
+    const t = await tempDir('hostile-params');
+    cleanup = t.cleanup;
+    s = await serveProject(t.dir, ['2024-01-01']);
+  });
+  after(async () => {
+    await s.close();
+    await cleanup();
+  });
+
+  it('integer endpoint parameters take decimal digits only: 0x10, 1e1, 0b11, 0o7, +3, " 3" and Infinity are refused naming the field', async () => {
+    assert.equal((await call(`${s.url}/models/events/k3/10`, s.keys.read)).status, 200);
+    assert.equal((await call(`${s.url}/models/copies?copies=3`, s.keys.read)).status, 200);
+    for (const bad of ['0x10', '1e1', '0b11', '0o7', '+3', '%203', 'Infinity', '10.0']) {
+      const inPath = await call(`${s.url}/models/events/k3/${bad}`, s.keys.read);
+      assert.equal(inPath.status, 422, `min=${bad}: ${inPath.text}`);
+      assert.equal(inPath.body.field, 'min');
+      assert.match(inPath.body.message, /^min must be an integer between 1 and 24/);
+      const inQuery = await call(`${s.url}/models/copies?copies=${bad}`, s.keys.read);
+      assert.equal(inQuery.status, 422, `copies=${bad}: ${inQuery.text}`);
+      assert.equal(inQuery.body.field, 'copies');
+    }
+    const limit = await call(`${s.url}/api/tables/bronze.events/rows?limit=1e1`, s.keys.read);
+    assert.equal(limit.status, 422);
+    assert.equal(limit.body.field, 'limit');
+    assert.match(limit.body.message, /limit must be an integer, written in decimal digits \(got "1e1"\)/);
+    assert.equal((await call(`${s.url}/api/tables/bronze.events/rows?limit=10`, s.keys.read)).body.items.length, 10);
   });
 });
