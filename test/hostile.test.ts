@@ -323,4 +323,26 @@ describe('loose arguments', () => {
     assert.match(limit.body.message, /limit must be an integer, written in decimal digits \(got "1e1"\)/);
     assert.equal((await call(`${s.url}/api/tables/bronze.events/rows?limit=10`, s.keys.read)).body.items.length, 10);
   });
+
+  it('a broken expectation is named in the error, without the SQL ingot generates around it', async (t) => {
+    const { dir, cleanup: done } = await tempDir('hostile-expectation');
+    t.after(done);
+    await fs.mkdir(path.join(dir, 'datasets', 'silver'), { recursive: true });
+    await fs.writeFile(path.join(dir, 'ingot.config.ts'), "import { defineConfig } from 'ingot';\nexport default defineConfig({ lake: './lake' });\n");
+    const write = (expectations: string): Promise<void> => fs.writeFile(path.join(dir, 'datasets', 'silver', 'orders.ts'), `import { dataset } from 'ingot';
+export default dataset({ name: 'silver.orders', sql: 'SELECT range AS id, range * 1.5 AS amount FROM range(5)', materialization: 'overwrite',
+  expectations: [{ name: 'id_present', condition: 'id IS NOT NULL', action: 'drop' }, ${expectations}] });
+`);
+    await write("{ name: 'amount_positive', condition: 'amonut > 0', action: 'fail' }");
+    const row = await ingot(['run', '-p', dir]);
+    assert.equal(row.code, 1, row.err);
+    assert.match(row.err, /expectation amount_positive \(amonut > 0\) cannot be evaluated: Binder Error: Referenced column "amonut" not found/);
+    assert.doesNotMatch(row.err, /__fail_|__rows|__checked/);
+    await write("{ name: 'enough_rows', condition: 'count(*) > nonsense', action: 'fail', scope: 'batch' }");
+    const batch = await ingot(['run', '-p', dir]);
+    assert.equal(batch.code, 1, batch.err);
+    assert.match(batch.err, /expectation enough_rows \(count\(\*\) > nonsense\) cannot be evaluated: Binder Error/);
+    assert.doesNotMatch(batch.err, /__fail_|__rows|__checked/);
+    assert.equal(existsSync(path.join(dir, 'lake', 'silver', 'orders')), false);
+  });
 });
