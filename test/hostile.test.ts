@@ -12,7 +12,12 @@ import { checkRange, countIntervals, dateRange, intervalOf, MAX_RANGE_INTERVALS,
 import { intervalsBetween } from '../src/schedule/calendar.js';
 import { openMetadataAt } from '../src/metadata/open.js';
 import { createApiKey } from '../src/serve/api-keys.js';
+import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
+import { LocalStore } from '../src/storage/local.js';
+import { commitKey } from '../src/table/log.js';
+import { DeltaTable } from '../src/table/table.js';
 import { cli, eachLine, ROOT, tempDir } from './fixtures.js';
+import { writeSql } from './helpers.js';
 import { call, serveProject, type Served } from './serve-helpers.js';
 
 const BIN = path.join(ROOT, 'src', 'cli', 'bin.ts');
@@ -344,5 +349,40 @@ export default dataset({ name: 'silver.orders', sql: 'SELECT range AS id, range 
     assert.match(batch.err, /expectation enough_rows \(count\(\*\) > nonsense\) cannot be evaluated: Binder Error/);
     assert.doesNotMatch(batch.err, /__fail_|__rows|__checked/);
     assert.equal(existsSync(path.join(dir, 'lake', 'silver', 'orders')), false);
+  });
+});
+
+describe('a gap in the Delta log', () => {
+  it('names the missing commit, and ingot history shows the gap and warns', async (t) => {
+    const { dir, cleanup } = await tempDir('hostile-gap');
+    t.after(cleanup);
+    const engine = await DuckDBEngine.open();
+    t.after(() => engine.close());
+    const location = path.join(dir, 'lake', 'bronze', 'events');
+    const table = new DeltaTable(new LocalStore(location), engine);
+    for (let i = 0; i < 17; i++) await writeSql(engine, table, `SELECT ${i} AS i`, { mode: 'append' });
+    assert.ok(existsSync(path.join(location, '_delta_log', '00000000000000000010.checkpoint.parquet')), 'a checkpoint at 10');
+    await fs.rm(path.join(location, commitKey(12)));
+    await fs.rm(path.join(location, commitKey(14)));
+    await fs.rm(path.join(location, commitKey(15)));
+    const fresh = (): DeltaTable => new DeltaTable(new LocalStore(location), engine);
+    // before: "commit 13 is missing" (the first commit after the gap)
+    await assert.rejects(fresh().snapshot(), (e: Error & { code?: string }) => e.code === 'LOG_CORRUPT' && /commit 12 is missing from the log, so version 16 cannot be reconstructed/.test(e.message));
+    await assert.rejects(fresh().snapshot(13), /commit 12 is missing from the log, so version 13 cannot be reconstructed/);
+    await assert.rejects(fresh().snapshot(12), /commit 12 is missing from the log, so version 12 cannot be reconstructed/);
+    assert.equal((await fresh().snapshot(11)).version, 11);
+    const history = await fresh().history();
+    assert.deepEqual(history.map((e) => [e.version, e.operation, e.missing ?? null]).slice(0, 6), [
+      [16, 'WRITE', null], [15, 'MISSING', { from: 14, to: 15 }], [13, 'WRITE', null], [12, 'MISSING', { from: 12, to: 12 }], [11, 'WRITE', null], [10, 'WRITE', null],
+    ]);
+    assert.equal(history.length, 16, '14 commits and 2 gaps');
+    assert.deepEqual((await fresh().history(3)).map((e) => e.version), [16, 15, 13]);
+
+    const cliHistory = await cli(['history', 'bronze.events', '--lake', path.join(dir, 'lake'), '--format', 'json']);
+    assert.equal(cliHistory.code, 0, cliHistory.err);
+    assert.match(cliHistory.err, /warning: bronze\.events: the log has a gap: version 12 is missing/);
+    assert.match(cliHistory.err, /the log has a gap: versions 14 to 15 are missing/);
+    const rows = JSON.parse(cliHistory.out) as Record<string, unknown>[];
+    assert.deepEqual(rows.slice(0, 4).map((r) => [r['version'], r['operation']]), [[16, 'WRITE'], ['14-15', 'MISSING'], [13, 'WRITE'], [12, 'MISSING']]);
   });
 });

@@ -58,7 +58,7 @@ export function addTableRoutes(app: FastifyInstance, ctx: ServeContext): void {
   }, async (req) => {
     await reader.check(req.params.name);
     const entries = await reader.lake.table(req.params.name).history(Math.min(req.query.limit ?? DEFAULT_LIMIT, ctx.maxRows));
-    return { items: entries.map((e) => ({ version: e.version, timestamp: new Date(e.timestamp).toISOString(), operation: e.operation, operationParameters: e.operationParameters, operationMetrics: e.operationMetrics })) };
+    return { items: entries.map((e) => ({ version: e.version, timestamp: new Date(e.timestamp).toISOString(), operation: e.operation, operationParameters: e.operationParameters, operationMetrics: e.operationMetrics, ...(e.missing ? { missing: e.missing } : {}) })) };
   });
 
   app.get<{ Params: { name: string }; Querystring: Record<string, unknown> & { limit?: number; cursor?: string; order?: string; version?: number } }>('/api/tables/:name/rows', {
