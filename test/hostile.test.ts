@@ -386,3 +386,33 @@ describe('a gap in the Delta log', () => {
     assert.deepEqual(rows.slice(0, 4).map((r) => [r['version'], r['operation']]), [[16, 'WRITE'], ['14-15', 'MISSING'], [13, 'WRITE'], [12, 'MISSING']]);
   });
 });
+
+describe('one corrupt table in a served lake', () => {
+  it('GET /api/tables lists the other tables and marks the corrupt one unreadable with its error', async (t) => {
+    const { dir, cleanup } = await tempDir('hostile-corrupt');
+    t.after(cleanup);
+    const s = await serveProject(dir, ['2024-01-01', '2024-01-02']);
+    t.after(() => s.close());
+    const before = await call(`${s.url}/api/tables`, s.keys.read);
+    assert.deepEqual(before.body.items.map((x: { name: string }) => x.name), ['bronze.events', 'gold.by_k']);
+    // a new commit of gold.by_k that is garbage
+    const log = path.join(s.project.lake, 'gold', 'by_k', '_delta_log');
+    await fs.writeFile(path.join(log, '00000000000000000002.json'), '{"add": {"path": "part-0.parquet", "size": \n not json at all');
+    await new Promise((r) => setTimeout(r, 2100)); // the table list and snapshots are cached for up to 2 s
+    const r = await call(`${s.url}/api/tables`, s.keys.read);
+    assert.equal(r.status, 200, r.text);
+    const [events, byK] = r.body.items as Record<string, unknown>[];
+    assert.equal(events!['name'], 'bronze.events');
+    assert.equal(events!['version'], 1);
+    assert.equal(events!['numRecords'], 500);
+    assert.equal(events!['unreadable'], undefined);
+    assert.equal(byK!['name'], 'gold.by_k');
+    assert.equal(byK!['version'], null);
+    const unreadable = byK!['unreadable'] as { error: string; message: string };
+    assert.equal(unreadable.error, 'LOG_CORRUPT');
+    assert.match(unreadable.message, /^gold\.by_k\/_delta_log\/00000000000000000002\.json: .*line 1 is not valid JSON/);
+    assert.ok(!unreadable.message.includes(s.project.lake), 'no server path in the message');
+    // the readable table still answers its own routes
+    assert.equal((await call(`${s.url}/api/tables/bronze.events/rows?limit=5`, s.keys.read)).body.items.length, 5);
+  });
+});
