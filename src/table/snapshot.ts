@@ -172,7 +172,7 @@ export class Snapshot {
     const from = base ? base.version + 1 : 0;
     const needed = listing.commits.filter((v) => v >= from && v <= target);
     if (needed[0] !== from || needed.length !== target - from + 1) {
-      // the first version absent from `from` on (the listing is sorted and holds no duplicates)
+      // the first version absent from `from` on (the listing is sorted, each version once)
       const gapAt = needed.findIndex((v, i) => v !== from + i);
       const missing = from + (gapAt < 0 ? needed.length : gapAt);
       if (!checkpoint && from === 0 && (listing.commits[0] ?? 0) > 0 && listing.checkpoints.length > 0) {
