@@ -17,7 +17,7 @@ import { LocalStore } from '../src/storage/local.js';
 import { commitKey } from '../src/table/log.js';
 import { DeltaTable } from '../src/table/table.js';
 import { cli, eachLine, ROOT, tempDir } from './fixtures.js';
-import { writeSql } from './helpers.js';
+import { readWithIngot, writeSql } from './helpers.js';
 import { call, serveProject, type Served } from './serve-helpers.js';
 
 const BIN = path.join(ROOT, 'src', 'cli', 'bin.ts');
@@ -252,6 +252,32 @@ describe('landing files named like globs', () => {
     const run = await cli(['run', '-p', dir, '--date', '2024-01-01']);
     assert.equal(run.code, 0, run.err);
     assert.deepEqual((await sqlRows(dir, 'SELECT CAST(id AS INTEGER) AS id FROM bronze.events ORDER BY id')).map((r) => r['id']), [1, 2]);
+  });
+});
+
+describe('Delta data files named like globs', () => {
+  it('a table whose files are x*.parquet and xa.parquet reads each once', async (t) => {
+    const { dir, cleanup } = await tempDir('hostile-glob-delta');
+    t.after(cleanup);
+    const engine = await DuckDBEngine.open();
+    t.after(() => engine.close());
+    const location = path.join(dir, 't');
+    const table = new DeltaTable(new LocalStore(location), engine);
+    await writeSql(engine, table, 'SELECT 1 AS id', { mode: 'append' });
+    await writeSql(engine, table, 'SELECT 2 AS id', { mode: 'append' });
+    // another writer's file names: rename the data files and their add actions
+    for (const [version, name] of [[0, 'x*.parquet'], [1, 'xa.parquet']] as const) {
+      const commit = path.join(location, commitKey(version));
+      const lines = (await fs.readFile(commit, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, { path: string }>);
+      for (const l of lines) {
+        if (!l['add']) continue;
+        await fs.rename(path.join(location, decodeURIComponent(l['add'].path)), path.join(location, name));
+        l['add'].path = name;
+      }
+      await fs.writeFile(commit, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    }
+    const read = await readWithIngot(engine, new DeltaTable(new LocalStore(location), engine));
+    assert.deepEqual(read.rows.map((r) => Number(r['id'])).sort(), [1, 2]);
   });
 });
 
