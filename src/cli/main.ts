@@ -81,7 +81,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 
   program
     .command('history <table>')
-    .description('the commits of a table, newest first')
+    .description('the commits of a table, newest first; a gap in the log is a MISSING row and a warning')
     .addOption(projectOption())
     .option('--lake <dir>', 'a lake directory instead of the project\'s')
     .option('--limit <n>', 'at most this many commits', (v) => Number(v))
@@ -89,9 +89,14 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .action(async (table: string, opts: { project: string; lake?: string; limit?: number; format: OutputFormat }) => {
       const lake = new Lake(await lakeRoot(opts));
       const entries = await lake.table(table).history(opts.limit);
+      const span = (m: { from: number; to: number }): string => (m.from === m.to ? `version ${m.from} is` : `versions ${m.from} to ${m.to} are`);
+      for (const e of entries) {
+        if (e.missing) io.err(`warning: ${table}: the log has a gap: ${span(e.missing)} missing (their commit files are not in _delta_log), so later versions cannot be rebuilt from the commits before them`);
+      }
       io.out(formatRows(entries.map((e) => ({
-        version: e.version, timestamp: new Date(e.timestamp).toISOString(), operation: e.operation,
-        parameters: Object.entries(e.operationParameters).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' '),
+        version: e.missing && e.missing.from !== e.missing.to ? `${e.missing.from}-${e.missing.to}` : e.version,
+        timestamp: e.missing ? null : new Date(e.timestamp).toISOString(), operation: e.operation,
+        parameters: e.missing ? 'commit file missing from the log' : Object.entries(e.operationParameters).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' '),
         rows: e.operationMetrics['numOutputRows'] ?? null,
         files_added: e.operationMetrics['numFiles'] ?? e.operationMetrics['numAddedFiles'] ?? null,
         files_removed: e.operationMetrics['numRemovedFiles'] ?? null,

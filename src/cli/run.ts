@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { IngotError } from '../errors.js';
-import { dateRange, parseDate } from '../pipeline/interval.js';
+import { checkRange, dateRange, isHour, parseDate } from '../pipeline/interval.js';
 import { loadProject } from '../project.js';
 import type { Plan, PlanRequest } from '../plan/plan.js';
 import { selectDatasets } from '../plan/selector.js';
@@ -72,7 +72,10 @@ export function addRunCommands(program: Command, io: Io, fail: () => void): void
     });
 }
 
-/** The plan request of the command line's arguments. Errors: CONFIG_INVALID (conflicting or bad dates), SELECTOR_INVALID, SELECTION_EMPTY. */
+/**
+ * The plan request of the command line's arguments. Errors: CONFIG_INVALID (conflicting dates, a
+ * date outside `SUPPORTED_DATES`, a range of more than `MAX_RANGE_INTERVALS` runs), SELECTOR_INVALID, SELECTION_EMPTY.
+ */
 function planRequest(runner: Runner, opts: RunArgs): PlanRequest {
   const given = [opts.date !== undefined && '--date', (opts.from !== undefined || opts.to !== undefined) && '--from/--to', opts.fullRefresh && '--full-refresh'].filter(Boolean);
   if (given.length > 1) throw new IngotError('CONFIG_INVALID', `give one of --date, --from and --to, or --full-refresh (got ${given.join(' and ')})`);
@@ -81,8 +84,10 @@ function planRequest(runner: Runner, opts: RunArgs): PlanRequest {
   else if (opts.date !== undefined) dates = [parseDate(opts.date, '--date')];
   else if (opts.from !== undefined || opts.to !== undefined) {
     if (opts.from === undefined || opts.to === undefined) throw new IngotError('CONFIG_INVALID', 'give both --from and --to');
-    dates = dateRange(parseDate(opts.from, '--from'), parseDate(opts.to, '--to'));
-    if (dates.length === 0) throw new IngotError('CONFIG_INVALID', '--from is after --to');
+    const from = parseDate(opts.from, '--from');
+    const to = parseDate(opts.to, '--to');
+    checkRange(from, to, isHour(from) ? 'hour' : 'day');
+    dates = dateRange(from, to);
   }
   const nodes = runner.graph.order.map((x) => ({ name: x.dataset.name, dependsOn: x.dependsOn, tags: x.dataset.tags }));
   const selected = opts.select || opts.exclude ? selectDatasets(nodes, { select: opts.select, exclude: opts.exclude }) : undefined;

@@ -8,7 +8,7 @@ import { loadProject, type ProjectConfig } from '../project.js';
 import { backfill } from '../schedule/backfill.js';
 import { intervalStart, lastComplete } from '../schedule/calendar.js';
 import { completeDates, dateRanges } from '../schedule/complete-dates.js';
-import { pipelineNamed, pipelinesOf } from '../schedule/pipeline.js';
+import { checkBackfillRange, checkStarted, pipelineNamed, pipelinesOf } from '../schedule/pipeline.js';
 import { Scheduler } from '../schedule/scheduler.js';
 import { openMetadata } from '../metadata/open.js';
 import type { MetadataStore } from '../metadata/store.js';
@@ -124,11 +124,12 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
     .action(async (name: string, opts: { project: string; from: string; to: string; parallel: number; rerun?: boolean; select?: string[]; exclude?: string[] }) => {
       const from = parseDate(opts.from, '--from');
       const to = parseDate(opts.to, '--to');
-      if (from > to) throw new IngotError('CONFIG_INVALID', '--from is after --to');
       if (!Number.isInteger(opts.parallel) || opts.parallel < 1) throw new IngotError('CONFIG_INVALID', `--parallel ${opts.parallel}: expected a positive integer`);
       await withStore(opts.project, async (project, store) => {
         const t0 = performance.now();
-        const r = await backfill(project, store, pipelineNamed(project, name), from, to, {
+        const p = pipelineNamed(project, name);
+        checkBackfillRange(p, from, to);
+        const r = await backfill(project, store, p, from, to, {
           parallel: opts.parallel, rerun: opts.rerun, ...(opts.select ? { select: opts.select } : {}), ...(opts.exclude ? { exclude: opts.exclude } : {}),
           onInterval: (date, run, done, total) => {
             const w = String(total).length;
@@ -153,6 +154,7 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
       await withStore(opts.project, async (project, store) => {
         const p = pipelineNamed(project, name);
         const date = opts.date ? intervalStart(parseDate(opts.date, '--date'), p.interval) : lastComplete(new Date(), p.timezone, p.interval);
+        checkStarted(p, date, opts.date ? '--date' : 'the last complete interval');
         if (!(await store.trigger(p.name, date))) throw new IngotError('CONFIG_INVALID', `${p.name} ${date} is running now`, { pipeline: p.name });
         io.out(`${p.name} ${date}: queued`);
       });

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { quoteIdent, type Engine, type FileScan } from '../engine/engine.js';
+import { checkNoLineageColumns } from './lineage.js';
 import { IngotError } from '../errors.js';
 import type { FilesSource } from './files-source.js';
 import { addDays, contains } from '../pipeline/interval.js';
@@ -172,7 +173,7 @@ export class FilesConnector implements SourceConnector {
     return { relation, inputs, domainMetadata, ...extra };
   }
 
-  /** Checks CSV headers and attaches `files` (local paths; `shown` in messages) as view `name`; `rename` maps a local folder back to its S3 root in engine errors. */
+  /** Checks CSV headers and attaches `files`; refuses a file bringing a lineage column (`checkNoLineageColumns`). (local paths; `shown` in messages) as view `name`; `rename` maps a local folder back to its S3 root in engine errors. */
   private async attach(ctx: SourceContext, engine: Engine, name: string, files: { path: string; shown: string; values: Record<string, string> }[], placeholders: string[], rename?: [string, string]): Promise<Extra> {
     const { source } = this;
     let columns = source.columns;
@@ -193,6 +194,13 @@ export class FilesConnector implements SourceConnector {
       await engine.attachFiles(name, scan);
     } catch (err) {
       throw inputError(rename ? renamed(err, ...rename) : err, ctx.dataset);
+    }
+    const shown = new Map(files.map((f) => [f.path, f.shown]));
+    try {
+      await checkNoLineageColumns(engine, ctx.dataset, name, scan, (f) => f.values['_source'] ?? shown.get(f.path) ?? f.path);
+    } catch (err) {
+      await engine.drop(name);
+      throw err;
     }
     return {};
   }

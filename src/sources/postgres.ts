@@ -7,6 +7,7 @@ import pg from 'pg';
 import { quoteIdent, quoteString, type Engine } from '../engine/engine.js';
 import { resolveEnv } from '../env.js';
 import { IngotError, messageOf } from '../errors.js';
+import { forgedLineageError, lineageColumn } from './lineage.js';
 import type { PostgresSource } from './postgres-source.js';
 import type { SourceBatch, SourceConnector, SourceContext } from './source.js';
 
@@ -83,6 +84,8 @@ export class PostgresConnector implements SourceConnector {
       } catch (err) {
         throw fail('INPUT_MISSING', messageOf(err), err);
       }
+      const forged = columns.find((c) => lineageColumn(c.name) !== undefined);
+      if (forged) throw forgedLineageError(ctx.dataset, input, forged.name);
       if (source.cursor && !columns.some((c) => c.name === source.cursor)) {
         throw fail('INPUT_MISSING', `cursor column ${source.cursor} is not among its columns (${columns.map((c) => c.name).join(', ')})`);
       }
