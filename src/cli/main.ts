@@ -1,26 +1,17 @@
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { openLocalEngine, type LocalEngine } from '../engine/registry.js';
+import type { LocalEngine } from '../engine/registry.js';
 import { IngotError, messageOf } from '../errors.js';
-import { Lake } from '../table/lake.js';
-import { loadProject } from '../project.js';
-import { attachHistory, RUN_DATASETS_TABLE, RUNS_TABLE } from '../schedule/history.js';
-import { openMetadata } from '../metadata/open.js';
+import type { Lake } from '../table/lake.js';
 import type { MetadataStore } from '../metadata/store.js';
-import { quoteString } from '../engine/engine.js';
-import { Runner } from '../run/runner.js';
-import { resolveLocation } from '../storage/open.js';
-import { deleteRows } from '../operations/delete.js';
-import { optimize } from '../operations/optimize.js';
-import { restore } from '../operations/restore.js';
-import { updateRows } from '../operations/update.js';
-import { vacuum } from '../operations/vacuum.js';
 import { VERSION } from '../version.js';
 import { formatRows, n, type OutputFormat } from './format.js';
 import type { Io } from './io.js';
 import { addRunCommands } from './run.js';
 import { addScheduleCommands } from './schedule.js';
-import { attachTables } from '../operations/query.js';
+
+// Every other module loads when a command needs it (`await import(...)` in its action), so that
+// `ingot --version` and `ingot --help` load no engine, server, database client or config loader.
 
 const stdio: Io = { out: (t) => process.stdout.write(t + '\n'), err: (t) => process.stderr.write(t + '\n') };
 
@@ -46,6 +37,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .description('show the datasets in dependency order with what each reads')
     .addOption(projectOption())
     .action(async (opts: { project: string }) => {
+      const [{ Runner }, { loadProject }] = await Promise.all([import('../run/runner.js'), import('../project.js')]);
       const runner = await Runner.open(await loadProject(opts.project));
       try {
         for (const node of runner.graph.order) {
@@ -87,6 +79,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--limit <n>', 'at most this many commits', (v) => Number(v))
     .addOption(formatOption())
     .action(async (table: string, opts: { project: string; lake?: string; limit?: number; format: OutputFormat }) => {
+      const { Lake } = await import('../table/lake.js');
       const lake = new Lake(await lakeRoot(opts));
       const entries = await lake.table(table).history(opts.limit);
       const span = (m: { from: number; to: number }): string => (m.from === m.to ? `version ${m.from} is` : `versions ${m.from} to ${m.to} are`);
@@ -111,6 +104,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--target-size <bytes>', 'target file size in bytes (default 256 MiB)', (v) => positive(v, '--target-size'))
     .action(async (table: string, opts: LakeOptions & { targetSize?: number }) => {
       await withLake(opts, async (lake, engine) => {
+        const { optimize } = await import('../operations/optimize.js');
         const r = await optimize(lake.table(table), engine, { targetSize: opts.targetSize });
         io.out(r.committed ? `${table}: version ${r.version}, ${r.metrics['numFilesRemoved']} files compacted into ${r.metrics['numFilesAdded']}` : `${table}: nothing to compact`);
       });
@@ -126,6 +120,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--force', 'allow a retention shorter than the table\'s')
     .action(async (table: string, opts: LakeOptions & { retainHours?: number; dryRun?: boolean; force?: boolean }) => {
       await withLake(opts, async (lake) => {
+        const { vacuum } = await import('../operations/vacuum.js');
         const r = await vacuum(lake.table(table), { retentionHours: opts.retainHours, dryRun: opts.dryRun, enforceRetention: !opts.force });
         for (const f of r.files) io.out(f);
         io.err(`${table}: ${r.dryRun ? 'would delete' : 'deleted'} ${r.files.length} files, ${n(r.bytes)} bytes`);
@@ -142,6 +137,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .action(async (table: string, opts: LakeOptions & { version?: number; timestamp?: number }) => {
       if ((opts.version === undefined) === (opts.timestamp === undefined)) throw new IngotError('CONFIG_INVALID', 'give exactly one of --version and --timestamp');
       await withLake(opts, async (lake) => {
+        const { restore } = await import('../operations/restore.js');
         const r = await restore(lake.table(table), opts.version !== undefined ? { version: opts.version } : { timestamp: opts.timestamp! });
         io.out(r.committed ? `${table}: restored as version ${r.version} (${r.metrics['numRestoredFiles']} files re-added, ${r.metrics['numRemovedFiles']} removed)` : `${table}: already equal to that version`);
       });
@@ -155,6 +151,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .requiredOption('--where <predicate>', 'SQL predicate over the table\'s columns')
     .action(async (table: string, opts: LakeOptions & { where: string }) => {
       await withLake(opts, async (lake, engine) => {
+        const { deleteRows } = await import('../operations/delete.js');
         const r = await deleteRows(lake.table(table), engine, { where: opts.where });
         io.out(`${table}: ${n(r.metrics['numDeletedRows'] ?? 0)} rows deleted${r.committed ? `, version ${r.version}` : ''}`);
       });
@@ -170,6 +167,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .action(async (table: string, opts: LakeOptions & { set: string[]; where?: string }) => {
       const set = Object.fromEntries(opts.set.map((v) => splitPair(v, '--set')));
       await withLake(opts, async (lake, engine) => {
+        const { updateRows } = await import('../operations/update.js');
         const r = await updateRows(lake.table(table), engine, { set, where: opts.where });
         io.out(`${table}: ${n(r.metrics['numUpdatedRows'] ?? 0)} rows updated${r.committed ? `, version ${r.version}` : ''}`);
       });
@@ -183,6 +181,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--limit <n>', 'at most this many runs', (v) => Number(v), 20)
     .addOption(formatOption())
     .action(async (opts: { project: string; lake?: string; limit: number; format: OutputFormat }) => {
+      const { RUN_DATASETS_TABLE, RUNS_TABLE } = await import('../schedule/history.js');
       await withHistory(opts, async (engine, store) => {
         if ((await store.runs(1)).length === 0) {
           io.out('no runs yet');
@@ -203,6 +202,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--runs', 'one row per run and expectation instead of the summary')
     .addOption(formatOption())
     .action(async (table: string, opts: LakeOptions & { runs?: boolean; format: OutputFormat }) => {
+      const [{ RUN_DATASETS_TABLE }, { quoteString }] = await Promise.all([import('../schedule/history.js'), import('../engine/engine.js')]);
       await withHistory(opts, async (engine, store) => {
         if ((await store.runs(1)).length === 0) {
           io.out('no runs yet');
@@ -231,6 +231,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--timestamp <time|name=time>', 'time travel: read tables (or one table) as they were at a time, ISO 8601 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .addOption(formatOption())
     .action(async (select: string, opts: { project: string; lake?: string; table: string[]; version: string[]; timestamp: string[]; format: OutputFormat }) => {
+      const [{ openLocalEngine }, { Lake }, { attachHistory, RUN_DATASETS_TABLE, RUNS_TABLE }, { attachTables }] = await Promise.all([
+        import('../engine/registry.js'), import('../table/lake.js'), import('../schedule/history.js'), import('../operations/query.js'),
+      ]);
       const engine = await openLocalEngine();
       const lake = new Lake(await lakeRoot(opts, opts.table.length > 0), engine);
       for (const t of opts.table) {
@@ -255,6 +258,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         // the run history comes from the project's metadata store, not from the lake
         const history: string[] = names.filter((x) => x === RUNS_TABLE || x === RUN_DATASETS_TABLE);
         if (history.length > 0) {
+          const [{ openMetadata }, { loadProject }] = await Promise.all([import('../metadata/open.js'), import('../project.js')]);
           const store = await openMetadata(await loadProject(opts.project));
           try {
             cleanup = await attachHistory(engine, store, history);
@@ -292,7 +296,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 }
 
 async function lakeRoot(opts: { project: string; lake?: string }, optional = false): Promise<string> {
-  if (opts.lake) return resolveLocation(opts.lake);
+  if (opts.lake) return (await import('../storage/open.js')).resolveLocation(opts.lake);
+  const { loadProject } = await import('../project.js');
   try {
     return (await loadProject(opts.project)).lake;
   } catch (err) {
@@ -309,6 +314,9 @@ interface LakeOptions {
 
 /** Runs `fn` with the local engine where the project's run history is attached (`_ingot.runs`, `_ingot.run_datasets`). */
 async function withHistory(opts: LakeOptions, fn: (engine: LocalEngine, store: MetadataStore) => Promise<void>): Promise<void> {
+  const [{ openMetadata }, { loadProject }, { openLocalEngine }, { attachHistory }] = await Promise.all([
+    import('../metadata/open.js'), import('../project.js'), import('../engine/registry.js'), import('../schedule/history.js'),
+  ]);
   const store = await openMetadata(await loadProject(opts.project));
   const engine = await openLocalEngine();
   let cleanup = async (): Promise<void> => {};
@@ -324,6 +332,7 @@ async function withHistory(opts: LakeOptions, fn: (engine: LocalEngine, store: M
 
 /** Runs `fn` with the lake (checkpoints readable) and the local engine, closed afterwards. */
 async function withLake(opts: LakeOptions, fn: (lake: Lake, engine: LocalEngine) => Promise<void>): Promise<void> {
+  const [{ openLocalEngine }, { Lake }] = await Promise.all([import('../engine/registry.js'), import('../table/lake.js')]);
   const engine = await openLocalEngine();
   try {
     await fn(new Lake(await lakeRoot(opts), engine), engine);

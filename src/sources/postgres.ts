@@ -3,7 +3,7 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import type { Socket } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { quoteIdent, quoteString, type Engine } from '../engine/engine.js';
 import { resolveEnv } from '../env.js';
 import { IngotError, messageOf } from '../errors.js';
@@ -63,7 +63,8 @@ export class PostgresConnector implements SourceConnector {
     const fail = (code: 'INPUT_MISSING' | 'INPUT_MALFORMED', message: string, err?: unknown): IngotError =>
       new IngotError(code, `${ctx.dataset}: postgres ${what}: ${message}`, { dataset: ctx.dataset, ...(source.table ? { table: source.table } : {}) }, { cause: err });
 
-    const client = new pg.Client({ connectionString: resolveEnv(source.connection, (m) => fail('INPUT_MISSING', m), 'the connection URL'), types: RAW_TEXT });
+    const { default: pgClient } = await import('pg');
+    const client = new pgClient.Client({ connectionString: resolveEnv(source.connection, (m) => fail('INPUT_MISSING', m), 'the connection URL'), types: RAW_TEXT });
     client.on('error', () => {}); // a dropped connection surfaces through the pending query
     try {
       await client.connect();

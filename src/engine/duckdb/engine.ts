@@ -12,7 +12,8 @@ import { DUCKDB_DIALECT } from './dialect.js';
 import { registerFunctions } from './functions.js';
 import { literalPath } from './paths.js';
 import { deltaStats } from './stats.js';
-import { deltaSchemaOf, duckTypeOf } from './types.js';
+import { duckTypeOf } from './dialect.js';
+import { deltaSchemaOf } from './types.js';
 
 const DEFAULT_FILE_SIZE = 256 * 1024 * 1024;
 /** Rows per appended chunk (DuckDB's vector size). */

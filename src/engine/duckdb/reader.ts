@@ -9,7 +9,7 @@ import { IngotError, messageOf } from '../../errors.js';
 import { quoteIdent, quoteString, type TableScan } from '../engine.js';
 import type { AttachOptions, LakeReader, LakeReaderSettings, QueryOptions, QueryParam, QueryResult, ReaderDialect, StatementFacts } from '../reader.js';
 import { appendDeletedRows, tableScanSql, withDeletions } from './engine.js';
-import { duckTypeOf } from './types.js';
+import { duckTypeOf } from './dialect.js';
 
 /** The schema of the reader's own relations: pinned snapshots, memory copies, deletion-vector tables. */
 const INTERNAL = '__ingot';
