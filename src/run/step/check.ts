@@ -1,11 +1,11 @@
 import { IngotError, messageOf } from '../../errors.js';
-import type { Expectation } from '../../pipeline/definition.js';
 import { batchCheckSql, planExpectations } from '../../pipeline/expectations.js';
 import { inputError } from '../../sources/files.js';
 import { fieldOf, type StructType } from '../../table/schema.js';
 import { CHECKED_RELATION, stepError, type StepContext } from './context.js';
 import type { Conformed } from './conform.js';
 import { render } from './render.js';
+import { brokenExpectation, checkEachExpectation } from './broken-expectation.js';
 
 /** The rows to write, after the expectations. */
 export interface Checked {
@@ -79,41 +79,4 @@ export async function checkRows(ctx: StepContext, c: Conformed): Promise<Checked
     keptSql: plan.keptSql(CHECKED_RELATION, columns), quarantineSql: plan.quarantineSql(CHECKED_RELATION, [...columns, ...c.hidden], extra), schema, rowsIn,
     dropped: Number(counts!['dropped'] ?? 0), quarantined: Number(counts!['quarantined'] ?? 0),
   };
-}
-
-/**
- * After the checked rows failed to stage: evaluates each row expectation's condition alone over
- * the dataset's rows (described, not run) and throws for the first that cannot be evaluated,
- * naming it. Returns when the dataset's query itself fails, or every condition is valid (the
- * error lies elsewhere).
- */
-async function checkEachExpectation(ctx: StepContext, c: Conformed, expectations: Expectation[]): Promise<void> {
-  try {
-    await ctx.engine.describe(c.sql);
-  } catch {
-    return; // the dataset's own query is at fault
-  }
-  for (const e of expectations) {
-    let broken: unknown;
-    try {
-      await ctx.engine.describe(`SELECT ((${render(ctx, e.condition)}) IS NOT TRUE) AS failed FROM (${c.sql}) AS __rows`);
-    } catch (err) {
-      broken = err;
-    }
-    if (broken !== undefined) throw brokenExpectation(ctx, e, broken);
-  }
-}
-
-/**
- * The error of expectation `e` whose condition the engine cannot evaluate: SQL_ERROR naming the
- * expectation and its condition, with the engine's explanation (its first lines, without the
- * quoted SQL that ingot generated around the condition).
- */
-function brokenExpectation(ctx: StepContext, e: Expectation, err: unknown): IngotError {
-  if (err instanceof IngotError && err.code !== 'SQL_ERROR') return err;
-  const lines = messageOf(err).split('\n');
-  const end = lines.findIndex((l) => l.trim() === '' || /^LINE \d+:/.test(l));
-  const reason = lines.slice(0, end < 0 ? undefined : end).join(' ').replace(/"?__rows"?\./g, '').trim();
-  const message = `${ctx.ds.name} (${ctx.ds.file}): expectation ${e.name} (${e.condition}) cannot be evaluated: ${reason}`;
-  return new IngotError('SQL_ERROR', message, { dataset: ctx.ds.name, file: ctx.ds.file, expectation: e.name }, { cause: err });
 }
