@@ -7,6 +7,7 @@ import type { MetadataStore } from '../metadata/store.js';
 import { VERSION } from '../version.js';
 import { formatRows, n, type OutputFormat } from './format.js';
 import type { Io } from './io.js';
+import { addGraphCommand } from './graph.js';
 import { addRunCommands } from './run.js';
 import { addScheduleCommands } from './schedule.js';
 
@@ -32,25 +33,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 
   addRunCommands(program, io, () => { code = 1; });
 
-  program
-    .command('graph')
-    .description('show the datasets in dependency order with what each reads')
-    .addOption(projectOption())
-    .action(async (opts: { project: string }) => {
-      const [{ Runner }, { loadProject }] = await Promise.all([import('../run/runner.js'), import('../project.js')]);
-      const runner = await Runner.open(await loadProject(opts.project));
-      try {
-        for (const node of runner.graph.order) {
-          const d = node.dataset;
-          const how = d.source ? `source ${d.source.kind}:${d.source.kind === 'http' || d.source.kind === 'archive' ? d.source.url : d.source.kind === 'files' ? d.source.path : d.source.table ?? 'query'}` : `sql ${path.relative(runner.project.dir, d.file)}`;
-          io.out(`${d.name}  [${d.materialization}${d.partitionBy ? ` by ${d.partitionBy.join(', ')}` : ''}]  ${how}`);
-          for (const dep of node.dependsOn) io.out(`  ← ${dep}`);
-          for (const e of d.expectations ?? []) io.out(`  ✓ ${e.name} (${e.action}): ${e.condition}`);
-        }
-      } finally {
-        await runner.close();
-      }
-    });
+  addGraphCommand(program, io);
 
   program
     .command('tables')
@@ -81,6 +64,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .action(async (table: string, opts: { project: string; lake?: string; limit?: number; format: OutputFormat }) => {
       const { Lake } = await import('../table/lake.js');
       const lake = new Lake(await lakeRoot(opts));
+      if (!(await lake.table(table).exists())) throw new IngotError('TABLE_NOT_FOUND', `no table ${table} in the lake ${lake.root}`, { table });
       const entries = await lake.table(table).history(opts.limit);
       const span = (m: { from: number; to: number }): string => (m.from === m.to ? `version ${m.from} is` : `versions ${m.from} to ${m.to} are`);
       for (const e of entries) {
@@ -203,6 +187,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .addOption(formatOption())
     .action(async (table: string, opts: LakeOptions & { runs?: boolean; format: OutputFormat }) => {
       const [{ RUN_DATASETS_TABLE }, { quoteString }] = await Promise.all([import('../schedule/history.js'), import('../engine/engine.js')]);
+      const { loadProject } = await import('../project.js');
+      const names = (await loadProject(opts.project)).datasets.map((d) => d.name);
+      if (!names.includes(table)) throw new IngotError('DATASET_UNKNOWN', `no dataset ${table} in the project (datasets: ${names.join(', ')})`, { dataset: table });
       await withHistory(opts, async (engine, store) => {
         if ((await store.runs(1)).length === 0) {
           io.out('no runs yet');
@@ -275,7 +262,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
           const v = versions[x] ?? versions['*'];
           return v === undefined ? [] : [[x, v]];
         })));
-        io.out(formatRows(await engine.query(select), opts.format));
+        const [rows, schema] = await Promise.all([engine.query(select), engine.describe(select)]);
+        io.out(formatRows(rows, opts.format, schema.fields.map((f) => f.name), Object.fromEntries(schema.fields.map((f) => [f.name, f.type]))));
       } finally {
         await engine.close();
         await cleanup();
@@ -357,6 +345,8 @@ function timestamp(v: string, option: string): number {
 
 function splitPair(v: string, option: string): [string, string] {
   const i = v.indexOf('=');
-  if (i <= 0) throw new IngotError('CONFIG_INVALID', `${option} ${v}: expected name=value`);
-  return [v.slice(0, i), v.slice(i + 1)];
+  const name = v.slice(0, i).trim();
+  if (i <= 0 || name === '') throw new IngotError('CONFIG_INVALID', `${option} ${v}: expected name=value`);
+  // as a user types it: `v = 'z'` as well as `v='z'`
+  return [name, v.slice(i + 1).trim()];
 }
