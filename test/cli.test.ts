@@ -40,6 +40,22 @@ describe('the command line', () => {
     assert.match(mermaid, /silver_flights --> gold_route_monthly/);
   });
 
+  it('a full refresh on a terminal shows each dataset as it finishes; into a file or pipe, only the run', async () => {
+    const { main } = await import('../src/cli/main.js');
+    const err: string[] = [];
+    const code = await main(['run', '-p', dir, '--full-refresh'], { out: () => {}, err: (t) => err.push(t), progress: true });
+    assert.equal(code, 0, err.join('\n'));
+    const lines = err.join('\n').split('\n');
+    const done = lines.findIndex((l) => /full refresh {2}ok/.test(l));
+    for (const d of ['bronze.flights_raw', 'silver.flights', 'gold.route_monthly']) {
+      const at = lines.findIndex((l) => new RegExp(`^ {4}${d.replace('.', '\\.')} {2}[\\d,]+ rows`).test(l));
+      assert.ok(at >= 0 && at < done, `${d} before the run's line:\n${lines.join('\n')}`);
+    }
+    const quiet = await cli(['run', '-p', dir, '--full-refresh']);
+    assert.equal(quiet.code, 0, quiet.err);
+    assert.doesNotMatch(quiet.err, /^ {4}silver\.flights/m);
+  });
+
   it('unknown tables and datasets exit 1 with their error code', async () => {
     const history = await cli(['history', '-p', dir, 'gold.nope']);
     assert.equal(history.code, 1);

@@ -14,7 +14,7 @@ import { addScheduleCommands } from './schedule.js';
 // Every other module loads when a command needs it (`await import(...)` in its action), so that
 // `ingot --version` and `ingot --help` load no engine, server, database client or config loader.
 
-const stdio: Io = { out: (t) => process.stdout.write(t + '\n'), err: (t) => process.stderr.write(t + '\n') };
+const stdio: Io = { out: (t) => process.stdout.write(t + '\n'), err: (t) => process.stderr.write(t + '\n'), progress: process.stderr.isTTY === true };
 
 /**
  * The `ingot` command line. Returns the exit code: 0 on success, 1 on a failed run or any error

@@ -118,6 +118,12 @@ export function planText(plan: Plan): string {
 }
 
 function printProgress(e: RunEvent, io: Io): void {
+  if (e.type === 'dataset-done' && io.progress) {
+    const d = e.result;
+    const what = d.status === 'skipped' ? `skipped: ${d.reason ?? 'up to date'}` : d.status === 'failed' ? 'FAILED' : `${n(d.rowsOut)} rows${d.quarantined ? `, ${n(d.quarantined)} quarantined` : ''}`;
+    io.err(`    ${d.dataset}  ${what}  ${duration(d.ms)}`);
+    return;
+  }
   if (e.type !== 'run-done') return;
   const r = e.result;
   const width = String(e.total).length;
