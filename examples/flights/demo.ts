@@ -41,11 +41,27 @@ export async function writeTop5Report(projectDir: string): Promise<ReportRow[]> 
   }
 }
 
-function printReport(rows: ReportRow[]): void {
+/** Per month of silver.flights: the days with flights, and the days of the month. */
+async function coverage(projectDir: string): Promise<Map<string, { days: number; ofDays: number; flights: number }>> {
+  const engine = await DuckDBEngine.open();
+  try {
+    const lake = new Lake(path.join(projectDir, 'lake'));
+    const rows = await queryLake(lake, engine, `SELECT strftime(flight_date, '%Y-%m') AS month, count(DISTINCT flight_date) AS days,
+      CAST(date_part('day', last_day(min(flight_date))) AS INTEGER) AS of_days, count(*) AS flights FROM silver.flights GROUP BY ALL`);
+    return new Map(rows.map((r) => [String(r['month']), { days: Number(r['days']), ofDays: Number(r['of_days']), flights: Number(r['flights']) }]));
+  } finally {
+    await engine.close();
+  }
+}
+
+function printReport(rows: ReportRow[], covered: Map<string, { days: number; ofDays: number; flights: number }>): void {
   const months = [...new Set(rows.map((r) => r.month))];
   for (const month of months) {
     const of = (ranking: string) => rows.filter((r) => r.month === month && r.ranking === ranking);
-    console.log(`\n${month}`);
+    const c = covered.get(month);
+    // the data ends on 2001-07-01: July is one day of flights, said plainly
+    const partial = c && c.days < c.ofDays ? ` (partial month: ${c.days} of ${c.ofDays} days, ${c.flights.toLocaleString('en-US')} flights)` : '';
+    console.log(`\n${month}${partial}`);
     console.log(`  busiest routes (flights)          highest average delay (min, >= 1,000 departures)`);
     const routes = of('busiest_route');
     const airports = of('highest_avg_delay_airport');
@@ -65,4 +81,4 @@ const code = await main(['run', '--project', project, '--from', FIRST_DAY, '--to
 if (code !== 0) process.exit(code);
 const rows = await writeTop5Report(project);
 console.log(`\nTop 5 per month (also in ${path.relative(process.cwd(), path.join(project, 'reports', 'top5'))}/month=YYYY-MM/report.csv)`);
-printReport(rows);
+printReport(rows, await coverage(project));

@@ -166,7 +166,7 @@ function printSummary(results: RunResult[], ms: number, io: Io): void {
     }
   }
   const ok = results.filter((r) => r.status === 'success').length;
-  io.out(`\n${ok} of ${results.length} run${results.length === 1 ? '' : 's'} succeeded in ${duration(ms)}`);
+  io.out(`\n${ok} of ${results.length} run${results.length === 1 ? '' : 's'} succeeded in ${duration(ms)}${results.length > 1 ? ' (rows and time: sums over the runs; version: the last committed)' : ''}`);
   io.out(formatRows([...byDataset].map(([dataset, t]) => ({
     dataset, ran: t.runs, skipped: t.skipped, rows_in: n(t.rowsIn), rows_out: n(t.rowsOut), dropped: n(t.dropped), quarantined: n(t.quarantined), time: duration(t.ms), version: t.version ?? null,
   })), 'table'));
