@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { NotFoundError, type LocalStaging, type ObjectMeta, type ObjectStore } from './store.js';
+import { fileMismatch, forEachLimit, NotFoundError, type LocalStaging, type ObjectMeta, type ObjectStore } from './store.js';
 
 /**
  * An object store on the local file system. `putIfAbsent` writes a temporary file and hard-links
@@ -99,8 +99,19 @@ export class LocalStore implements ObjectStore {
     await fs.rm(this.locate(key), { force: true });
   }
 
-  /** The root itself: the files are already local. */
-  async localCopy(_files: { key: string; size?: number }[]): Promise<string> {
+  /**
+   * The root itself: the files are already local. Each file with a `size` is checked against
+   * it (one `stat`, STAT_LIMIT at a time): FILE_MISMATCH for another size. A missing file is left
+   * for the reader to report.
+   */
+  async localCopy(files: { key: string; size?: number }[]): Promise<string> {
+    await forEachLimit(files.filter((f) => f.size !== undefined), STAT_LIMIT, async (f) => {
+      const st = await fs.stat(this.locate(f.key)).catch((err: unknown) => {
+        if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return undefined;
+        throw err;
+      });
+      if (st?.isFile() && st.size !== f.size) throw fileMismatch(this.root, f.key, f.size!, st.size);
+    });
     return this.root;
   }
 
@@ -123,6 +134,9 @@ export class LocalStore implements ObjectStore {
     return tmp;
   }
 }
+
+/** Concurrent `stat` calls of one `localCopy`. */
+const STAT_LIMIT = 32;
 
 /** Names of in-flight temporary files written by `put`/`putIfAbsent`. */
 const TEMP_NAME = /^\..*\.[0-9a-f-]{36}\.tmp$/;
