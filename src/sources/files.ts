@@ -55,7 +55,10 @@ interface Found {
  * placeholders, in the project folder or on S3 (`s3://bucket/prefix/...`, credentials and endpoint
  * from the AWS environment, as for a lake on S3): `landing/flights/date={flight_date}/*.csv` reads
  * the files whose `flight_date` segment lies in the run's interval and adds `flight_date` to their
- * rows. Files and folders whose names start with `.` are skipped. Declared columns are checked
+ * rows. Files and folders whose names start with `.` are skipped. Symbolic links (to files or
+ * folders) are followed only when their target lies within the project folder or the source's
+ * own folder; a link the glob would read that leads elsewhere is refused (INPUT_MALFORMED naming
+ * the link; nothing of its target is read). Declared columns are checked
  * against each CSV header before reading, so a missing column names the file. S3 files are
  * downloaded to a temporary folder and their rows staged in the engine before `read` returns.
  *
@@ -66,7 +69,8 @@ interface Found {
  * every matched file, unless none changed and none of the listed ones in its scope vanished: then
  * the batch is `unchanged` and nothing is written. A full refresh reads every file and replaces
  * the list. Errors: INPUT_MISSING when nothing matches at all (a run whose files are all loaded
- * already succeeds with 0 rows), INPUT_SCHEMA, INPUT_MALFORMED, STORAGE_ERROR.
+ * already succeeds with 0 rows), INPUT_SCHEMA, INPUT_MALFORMED (also for a link leading outside),
+ * STORAGE_ERROR.
  */
 export class FilesConnector implements SourceConnector {
   constructor(private readonly source: FilesSource) {}
@@ -84,18 +88,23 @@ export class FilesConnector implements SourceConnector {
     const found: Found[] = [];
     let listing = ctx.listings?.get(store.root);
     if (!listing) {
-      listing = store.list('', { recursive: true });
+      // symbolic links are followed only within the project folder and the source's own folder
+      listing = store instanceof LocalStore ? store.list('', { recursive: true, links: { within: [ctx.projectDir] } }) : store.list('', { recursive: true });
       ctx.listings?.set(store.root, listing);
     }
     for (const o of await listing) {
       if (o.key.split('/').some((seg) => seg.startsWith('.'))) continue;
+      const name = base === '' ? o.key : `${base}/${o.key}`;
+      const outside = (): IngotError => new IngotError('INPUT_MALFORMED', `${ctx.dataset}: ${name} is a symbolic link to a location outside the project folder and the source's folder: links are followed only within them; copy the file (or folder) into the landing folder, or link to a place inside`, { dataset: ctx.dataset, file: name });
+      // a link to a folder elsewhere that the glob would enter
+      if (o.outside && !matcher.test(o.key) && mayHold(rest, o.key)) throw outside();
       const m = matcher.exec(o.key);
       if (!m) continue;
       const values: Record<string, string> = {};
       for (const p of placeholders) values[p] = decodeURIComponent(m.groups![p]!);
       const pv = ctx.partitionColumn ? values[ctx.partitionColumn] : undefined;
       if (pv !== undefined && !contains(ctx.interval, pv)) continue;
-      const name = base === '' ? o.key : `${base}/${o.key}`;
+      if (o.outside) throw outside();
       found.push({ name, key: o.key, size: o.size, ...(o.etag !== undefined ? { etag: o.etag } : { modified: o.modified }), values: { ...values, _source: name } });
     }
     if (found.length === 0) {
@@ -280,6 +289,22 @@ export function inputError(err: unknown, dataset: string): IngotError {
     { dataset, ...(file ? { file } : {}), ...(line ? { row: Number(line) } : {}) },
     { cause: err },
   );
+}
+
+/**
+ * Whether folder `key` (`/`-separated, relative to the glob's base) may hold files matching the
+ * glob `pattern`: its segments match the glob's leading segments, or a `**` is reached.
+ */
+function mayHold(pattern: string, key: string): boolean {
+  const globs = pattern.split('/');
+  const dirs = key.split('/');
+  for (const [i, dir] of dirs.entries()) {
+    const g = globs[i];
+    if (g === undefined || i === globs.length - 1) return g !== undefined && g.includes('**');
+    if (g.includes('**')) return true;
+    if (!patternRegex(g).test(dir)) return false;
+  }
+  return true;
 }
 
 /**

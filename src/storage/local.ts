@@ -20,9 +20,19 @@ export class LocalStore implements ObjectStore {
     return key === '' ? this.root : path.join(this.root, ...key.split('/'));
   }
 
-  async list(prefix: string, options: { recursive?: boolean } = {}): Promise<ObjectMeta[]> {
+  /**
+   * Objects under `prefix` (see `ObjectStore.list`). Symbolic links: without `links`, a link to a
+   * file is listed (its target's size and time) and a link to a folder is not entered. With
+   * `links.within` (absolute folders), every link, to a file or a folder, is followed when its
+   * target (resolved through every link) lies within one of those folders or within the root, a
+   * folder already being walked is not entered again (a link loop), and a link whose target lies
+   * elsewhere is listed as itself with `outside: true` (size 0), not followed: the caller refuses
+   * it if it wanted it. Dangling links are skipped.
+   */
+  async list(prefix: string, options: { recursive?: boolean; links?: { within: string[] } } = {}): Promise<ObjectMeta[]> {
     const out: ObjectMeta[] = [];
-    const walk = async (key: string): Promise<void> => {
+    const roots = options.links ? await realRoots([this.root, ...options.links.within]) : undefined;
+    const walk = async (key: string, walking: string[]): Promise<void> => {
       let entries;
       try {
         entries = await fs.readdir(this.locate(key), { withFileTypes: true });
@@ -32,9 +42,26 @@ export class LocalStore implements ObjectStore {
       }
       for (const e of entries) {
         const child = key === '' ? e.name : `${key}/${e.name}`;
+        if (TEMP_NAME.test(e.name)) continue;
+        if (roots && e.isSymbolicLink()) {
+          const target = await fs.realpath(this.locate(child)).catch((err: unknown) => {
+            if (isCode(err, 'ENOENT') || isCode(err, 'ELOOP')) return undefined; // dangling or looping link
+            throw err;
+          });
+          if (target === undefined) continue;
+          if (!roots.some((r) => target === r || target.startsWith(r.endsWith(path.sep) ? r : r + path.sep))) {
+            out.push({ key: child, size: 0, modified: 0, outside: true });
+            continue;
+          }
+          const st = await fs.stat(target).catch(() => undefined);
+          if (st?.isDirectory()) {
+            if (options.recursive && !walking.includes(target)) await walk(child, [...walking, target]);
+          } else if (st?.isFile()) out.push({ key: child, size: st.size, modified: Math.floor(st.mtimeMs) });
+          continue;
+        }
         if (e.isDirectory()) {
-          if (options.recursive) await walk(child);
-        } else if ((e.isFile() || e.isSymbolicLink()) && !TEMP_NAME.test(e.name)) {
+          if (options.recursive) await walk(child, roots ? [...walking, await fs.realpath(this.locate(child))] : walking);
+        } else if (e.isFile() || e.isSymbolicLink()) {
           // a concurrent writer may remove a file between readdir and stat
           const st = await fs.stat(this.locate(child)).catch((err: unknown) => {
             if (isCode(err, 'ENOENT')) return undefined; // or a dangling link
@@ -44,7 +71,7 @@ export class LocalStore implements ObjectStore {
         }
       }
     };
-    await walk(prefix);
+    await walk(prefix, roots ? [await fs.realpath(this.locate(prefix)).catch(() => this.locate(prefix))] : []);
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
@@ -133,6 +160,11 @@ export class LocalStore implements ObjectStore {
     }
     return tmp;
   }
+}
+
+/** The real paths (links resolved) of `dirs`; a folder that does not exist is kept as given. */
+async function realRoots(dirs: string[]): Promise<string[]> {
+  return Promise.all(dirs.map((d) => fs.realpath(path.resolve(d)).catch(() => path.resolve(d))));
 }
 
 /** Concurrent `stat` calls of one `localCopy`. */

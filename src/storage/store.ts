@@ -15,6 +15,11 @@ export interface ObjectMeta {
   size: number;
   modified: number;
   etag?: string;
+  /**
+   * `LocalStore.list` with `links`: a symbolic link (to a file or a folder) whose target lies
+   * outside the folders links may lead to; it was not followed and nothing of it was read.
+   */
+  outside?: true;
 }
 
 export interface ObjectStore {
