@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'COLUMN_UNKNOWN'
   | 'RETENTION_TOO_SHORT'
   | 'DATA_FILE_MISSING'
+  | 'FILE_MISMATCH'
   | 'RUN_NOT_FOUND'
   | 'METADATA_UNAVAILABLE'
   | 'PIPELINE_UNKNOWN'
@@ -62,6 +63,10 @@ export interface ErrorContext {
   errorClass?: string;
   /** Spark's SQLSTATE of that error. */
   sqlState?: string;
+  /** FILE_MISMATCH: the size in bytes the Delta log records for `file`. */
+  recordedSize?: number;
+  /** FILE_MISMATCH: the size in bytes `file` has. */
+  actualSize?: number;
 }
 
 /** The one error type ingot throws. `message` already names the context; `context` has it as data. */

@@ -204,7 +204,7 @@ test(`a writer killed with SIGKILL ${KILLS} times leaves the table at the old or
   // data files no version references: left by writers killed before their commit
   const referenced = new Set<string>();
   for (let v = 0; v <= known; v++) {
-    for (const a of await readCommit(store, v)) if ('add' in a) referenced.add(decodePath(a.add.path));
+    for (const a of await readCommit(store, v)) if ('add' in a) referenced.add(decodePath(a.add.path, store.root));
   }
   const files = await dataFiles(location);
   const orphans = files.filter((f) => !referenced.has(f));
@@ -219,14 +219,14 @@ test(`a writer killed with SIGKILL ${KILLS} times leaves the table at the old or
     leftovers[kind] = (leftovers[kind] ?? 0) + 1;
   }
   const live = (await new DeltaTable(store, engine).snapshot()).files;
-  assert.ok([...live.keys()].every((p) => files.includes(decodePath(p))), 'every live file exists');
+  assert.ok([...live.keys()].every((p) => files.includes(decodePath(p, store.root))), 'every live file exists');
 
   // vacuum (retention overridden to 0) deletes exactly the orphans; the table reads the same
   const rowsBefore = (await readWithIngot(engine, new DeltaTable(store, engine))).rows.length;
   const vacuumed = await vacuum(new DeltaTable(store, engine), { retentionHours: 0, enforceRetention: false });
   const removedByHistory = files.filter((f) => referenced.has(f) && !live.has(encodePath(f)));
   assert.deepEqual(new Set(vacuumed.files), new Set([...orphans, ...removedByHistory]), 'vacuum deletes the orphans and the files of removed versions, nothing else');
-  assert.deepEqual((await dataFiles(location)).sort(), [...live.keys()].map(decodePath).sort(), 'after vacuum only live files remain');
+  assert.deepEqual((await dataFiles(location)).sort(), [...live.keys()].map((p) => decodePath(p, store.root)).sort(), 'after vacuum only live files remain');
   assert.equal((await readWithIngot(engine, new DeltaTable(store, engine))).rows.length, rowsBefore);
 
   t.diagnostic(`seed ${SEED}: ${KILLS} kills, last output before the kill: ${JSON.stringify(phases)}`);

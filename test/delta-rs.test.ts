@@ -8,13 +8,15 @@
  * Needs python3 with `deltalake` and `pyarrow`; fails (never skips) without them.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import type { Filter } from '../src/table/filter.js';
 import type { WriteMode } from '../src/table/write.js';
 import {
-  canonicalRows, deltaRsVersions, deltaTypeName, localTable, readWithDeltaRs, readWithIngot, tempDir, writeSql,
+  canonicalRows, deltaRsVersions, deltaTypeName, localTable, readWithDeltaRs, readWithIngot, scratch, tempDir, writeSql,
 } from './helpers.js';
 
 let engine: DuckDBEngine;
@@ -237,5 +239,85 @@ describe('delta-rs reads what ingot writes', () => {
         sql: `SELECT 200::BIGINT AS id, 'replaced' AS region, DATE '2024-02-02' AS day`,
       },
     ]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// issue 19, item 14: partition values of every type, as delta-rs (and Spark) serialize them
+
+/** Writes with delta-rs (python `deltalake.write_deltalake`) the rows of PARTITION_ROWS to `location`, partitioned by every column but `id`. */
+function writePartitionedWithDeltaRs(location: string): void {
+  const script = `
+import datetime as dt, decimal, os, sys
+import pyarrow as pa
+from deltalake import write_deltalake
+utc = dt.timezone.utc
+schema = pa.schema([("id", pa.int32()), ("s", pa.string()), ("b", pa.int8()), ("sh", pa.int16()), ("i", pa.int32()),
+  ("l", pa.int64()), ("d", pa.date32()), ("ts", pa.timestamp("us", tz="UTC")), ("tsn", pa.timestamp("us")),
+  ("bo", pa.bool_()), ("dec", pa.decimal128(10, 2)), ("bin", pa.binary())])
+rows = [
+  (1, "a b%c/d=e", 1, 2, 3, 4, dt.date(2024, 1, 2), dt.datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=utc), dt.datetime(2024, 1, 2, 3, 4, 5), True, decimal.Decimal("12.34"), "héllo wörld".encode()),
+  (2, "Zürich 東京 #?&", -1, -2, -3, -4, dt.date(1999, 12, 31), dt.datetime(1999, 12, 31, 23, 59, 59, tzinfo=utc), dt.datetime(1999, 12, 31, 23, 59, 59, 1), False, decimal.Decimal("0.05"), b"plain"),
+  (3, None, None, None, None, None, None, None, None, None, None, None),
+  (4, "back\\\\slash 'q' \\"dq\\" : * [x]", 127, 32767, 2147483647, 9223372036854775807, dt.date(1970, 1, 1), dt.datetime(1970, 1, 1, tzinfo=utc), dt.datetime(1970, 1, 1), True, decimal.Decimal("99999999.99"), "\\\\xAA ü".encode()),
+]
+table = pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema=schema)
+write_deltalake(sys.argv[1], table, partition_by=schema.names[1:])
+sys.stdout.write("ok\\n"); sys.stdout.flush(); os._exit(0)
+`;
+  const r = spawnSync(process.env['INGOT_PYTHON'] ?? 'python3', ['-c', script, location], { encoding: 'utf8' });
+  assert.equal(r.stdout.trim(), 'ok', `delta-rs wrote the partitioned table (exit ${r.status ?? r.signal}): ${r.stderr}`);
+}
+
+/** Rewrites the partition values of every `add` of commit 0 at `location` with `edit`. */
+function editPartitionValues(location: string, edit: (values: Record<string, string | null>) => void): void {
+  const file = path.join(location, '_delta_log', '00000000000000000000.json');
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => {
+    const action = JSON.parse(l) as { add?: { partitionValues: Record<string, string | null> } };
+    if (action.add) edit(action.add.partitionValues);
+    return JSON.stringify(action);
+  });
+  writeFileSync(file, lines.join('\n') + '\n');
+}
+
+describe('ingot reads partition values as delta-rs reads them (issue 19, item 14)', () => {
+  const hex = (s: string): string => Buffer.from(s, 'utf8').toString('hex');
+
+  test('every partition type, escaped characters and NULLs, as delta-rs writes them', async (t) => {
+    const location = path.join(scratch(t, 'partition-values'), 'typed');
+    writePartitionedWithDeltaRs(location);
+    const ours = await readWithIngot(engine, localTable(location));
+    const theirs = readWithDeltaRs(location);
+    const rows = canonicalRows(ours.schema, ours.rows);
+    assert.deepEqual(rows, canonicalRows(ours.schema, theirs.rows));
+    assert.deepEqual(canonicalRows(ours.schema, readWithDeltaRs(location, undefined, 'pyarrow').rows), rows);
+    // and the values are the ones written (delta-rs spells binary as `\uXXXX` text and reads back that text's bytes)
+    assert.deepEqual(rows.map((r) => r['s']), ['a b%c/d=e', 'Zürich 東京 #?&', null, `back\\slash 'q' "dq" : * [x]`]);
+    assert.deepEqual(rows.map((r) => [r['ts'], r['tsn'], r['dec'], r['l']]), [
+      ['2024-01-02T03:04:05.123456Z', '2024-01-02T03:04:05.000000', '12.34', 4],
+      ['1999-12-31T23:59:59.000000Z', '1999-12-31T23:59:59.000001', '0.05', -4],
+      [null, null, null, null],
+      ['1970-01-01T00:00:00.000000Z', '1970-01-01T00:00:00.000000', '99999999.99', '9223372036854775807'],
+    ]);
+    assert.deepEqual(Object.values(rows[2]!).filter((v) => v !== null), [3], 'every partition column of row 3 is NULL');
+    // partition pruning on an escaped string value keeps its file
+    const one = await readWithIngot(engine, localTable(location), undefined, [{ column: 's', op: '=', value: 'a b%c/d=e' }]);
+    assert.deepEqual(one.rows.map((r) => Number(r['id'])), [1]);
+  });
+
+  test('a BINARY partition whose value is UTF-8 text outside ASCII, and NULLs spelled as empty strings, as Spark writes them', async (t) => {
+    const location = path.join(scratch(t, 'partition-values'), 'spark-form');
+    writePartitionedWithDeltaRs(location);
+    editPartitionValues(location, (v) => {
+      if (v['bin'] === null) {
+        for (const k of Object.keys(v)) if (k !== 's' && k !== 'bin') v[k] = '';
+      } else if (v['s'] === 'a b%c/d=e') v['bin'] = 'héllo wörld';
+      else if (v['s'] === 'Zürich 東京 #?&') v['bin'] = '東京 \\xAA';
+    });
+    const ours = await readWithIngot(engine, localTable(location));
+    const rows = canonicalRows(ours.schema, ours.rows);
+    assert.deepEqual(rows, canonicalRows(ours.schema, readWithDeltaRs(location).rows));
+    assert.deepEqual(rows.map((r) => r['bin']).slice(0, 2), [hex('héllo wörld'), hex('東京 \\xAA')]);
+    assert.deepEqual(Object.entries(rows[2]!).filter(([k, v]) => k !== 'id' && v !== null), [], 'empty values read as NULL');
   });
 });

@@ -334,6 +334,59 @@ describe('files source: new and changed files, exactly once', () => {
   });
 });
 
+describe('files source: symbolic links in landing folders (issue 19, item 9)', () => {
+  it('follows links to files and date folders within the project; refuses links leading elsewhere, naming the link and echoing nothing of the target', async (t) => {
+    const { dir, cleanup } = await tempDir('files-links');
+    t.after(cleanup);
+    const p = await project(path.join(dir, 'project'), [{
+      name: 'bronze.daily', source: { kind: 'files', path: 'landing/daily/day={day}/*.csv', format: 'csv', columns: { id: 'INTEGER', v: 'VARCHAR' } },
+      materialization: 'replace partition', partitionBy: ['day'],
+    }]);
+    const landing = path.join(p, 'landing', 'daily');
+    const shared = path.join(p, 'shared');
+    const outside = path.join(dir, 'outside');
+    for (const d of [landing, path.join(shared, 'day1'), path.join(outside, 'day')]) await fs.mkdir(d, { recursive: true });
+    // inside the project: a date folder and a file reached through links
+    await fs.writeFile(path.join(shared, 'day1', 'x.csv'), csv(rowsFor(1, 3)));
+    await fs.symlink(path.join(shared, 'day1'), path.join(landing, 'day=2024-03-01'));
+    await fs.mkdir(path.join(landing, 'day=2024-03-02'));
+    await fs.writeFile(path.join(shared, 'y.csv'), csv(rowsFor(2, 2)));
+    await fs.symlink(path.join(shared, 'y.csv'), path.join(landing, 'day=2024-03-02', 'y.csv'));
+    // outside the project: a file such as /etc/passwd (its first line a secret), and a date folder
+    await fs.writeFile(path.join(outside, 'secret.csv'), 'root:x:0:0:SECRET-FIRST-LINE\n');
+    await fs.writeFile(path.join(outside, 'day', 'z.csv'), csv(rowsFor(3, 2)));
+    await fs.mkdir(path.join(landing, 'day=2024-03-03'));
+    await fs.symlink(path.join(outside, 'secret.csv'), path.join(landing, 'day=2024-03-03', 'passwd.csv'));
+
+    const runner = await Runner.open(await loadProject(p));
+    t.after(() => runner.close());
+    const r1 = datasetResult(await runner.run('2024-03-01'), 'bronze.daily');
+    assert.deepEqual([r1.inputs, r1.rowsOut], [['landing/daily/day=2024-03-01/x.csv'], 3], 'a linked date folder within the project is read');
+    const r2 = datasetResult(await runner.run('2024-03-02'), 'bronze.daily');
+    assert.deepEqual([r2.inputs, r2.rowsOut], [['landing/daily/day=2024-03-02/y.csv'], 2], 'a linked file within the project is read');
+
+    const refused = async (date: string, link: string): Promise<void> => {
+      // refused while planning (the plan probes the source) or while running
+      const error = await runner.run(date).then((run) => {
+        assert.equal(run.status, 'failed', `${date}: the run fails`);
+        return run.error ?? '';
+      }, (err: unknown) => {
+        assert.ok(err instanceof IngotError && err.code === 'INPUT_MALFORMED', String(err));
+        return err.message;
+      });
+      assert.match(error, new RegExp(`${link.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is a symbolic link to a location outside the project folder`));
+      assert.doesNotMatch(error, /SECRET|root:x/, 'the target\'s content is not echoed');
+    };
+    await refused('2024-03-03', 'landing/daily/day=2024-03-03/passwd.csv');
+    await fs.symlink(path.join(outside, 'day'), path.join(landing, 'day=2024-03-04'));
+    await refused('2024-03-04', 'landing/daily/day=2024-03-04');
+    assert.deepEqual(await tableView(p, 'bronze.daily'), {
+      'landing/daily/day=2024-03-01/x.csv': rowsFor(1, 3).map(([i, v]) => `${i}|${v}`).sort(),
+      'landing/daily/day=2024-03-02/y.csv': rowsFor(2, 2).map(([i, v]) => `${i}|${v}`).sort(),
+    }, 'nothing from outside the project was loaded');
+  });
+});
+
 describe('files source on S3 (moto server)', () => {
   const BUCKET = 'ingot-files';
   let moto: MotoEnvironment | undefined;

@@ -53,7 +53,7 @@ async function orphanFiles(location: string): Promise<string[]> {
   const added = new Set<string>();
   for (const name of (await fs.readdir(path.join(location, '_delta_log'))).filter((n) => /^\d{20}\.json$/.test(n))) {
     for (const line of (await fs.readFile(path.join(location, '_delta_log', name), 'utf8')).split('\n')) {
-      if (line.startsWith('{"add"')) added.add(decodePath((JSON.parse(line) as { add: { path: string } }).add.path));
+      if (line.startsWith('{"add"')) added.add(decodePath((JSON.parse(line) as { add: { path: string } }).add.path, location));
     }
   }
   const entries = await fs.readdir(location, { recursive: true, withFileTypes: true });

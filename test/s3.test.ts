@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
+import { IngotError } from '../src/errors.js';
 import { openStore } from '../src/storage/open.js';
 import { S3Store, s3ClientFromEnv } from '../src/storage/s3.js';
 import { NotFoundError } from '../src/storage/store.js';
@@ -140,6 +141,26 @@ describe('the lake on S3 (moto server)', () => {
     assert.deepEqual(sorted(after.rows), sorted(latest.rows.filter((r) => Number(r['id']) % 2 !== 0)));
     assert.equal((await fresh.snapshot()).files.size, 3);
     assert.deepEqual(canonicalRows(after.schema, readWithDeltaRs(location, undefined, 'datafusion', storageOptions).rows), canonicalRows(after.schema, after.rows));
+  });
+
+  it('a data file replaced by an object of another size is refused with FILE_MISMATCH, not read (issue 19, item 12)', async () => {
+    const location = `s3://${BUCKET}/tables/replaced`;
+    const table = new DeltaTable(openStore(location), engine);
+    await writeSql(engine, table, `SELECT range AS id, 'x' || range AS s FROM range(5)`, { mode: 'append' });
+    const [add] = [...(await table.snapshot()).files.values()];
+    const recorded = add!.size;
+    // another Parquet object in its place (other columns); the cache is empty, so it is downloaded
+    const other = path.join(dir, 'other.parquet');
+    await engine.query(`COPY (SELECT range AS other FROM range(100)) TO '${other}' (FORMAT parquet)`);
+    const bytes = await fs.readFile(other);
+    assert.notEqual(bytes.length, recorded);
+    await table.store.put(add!.path, bytes);
+    await fs.rm(path.join(dir, 'cache'), { recursive: true, force: true });
+    await assert.rejects(readWithIngot(engine, new DeltaTable(openStore(location), engine)), (err: unknown) => {
+      assert.ok(err instanceof IngotError && err.code === 'FILE_MISMATCH', String(err));
+      assert.match(err.message, new RegExp(`${location}: data file ${add!.path} has ${bytes.length} bytes but the Delta log records ${recorded}`));
+      return true;
+    });
   });
 
   it('runs the flights pipeline with its lake on S3, queried with ingot sql --lake and read by delta-rs', async () => {

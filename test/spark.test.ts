@@ -264,6 +264,26 @@ const SPARK_TABLE = {
   ],
 };
 
+/**
+ * Spark writes this table too (issue 19, item 14): partitioned by a column of every partitionable
+ * type, with values that need escaping in paths (`%`, `/`, `=`, spaces, non-ASCII), a BINARY
+ * value that is UTF-8 text outside ASCII (Spark writes the text itself as the partition value),
+ * a negative decimal, and a row whose partition values are all NULL.
+ */
+const SPARK_PARTITIONS = {
+  name: 'spark_partition_values',
+  versions: [] as number[],
+  where: [] as string[],
+  statements: (t: string): string[] => [
+    `CREATE TABLE ${t} (id INT, s STRING, b BYTE, sh SHORT, i INT, l BIGINT, d DATE, ts TIMESTAMP, tsn TIMESTAMP_NTZ, bo BOOLEAN, dec DECIMAL(10,2), bin BINARY)
+     USING delta PARTITIONED BY (s, b, sh, i, l, d, ts, tsn, bo, dec, bin)`,
+    `INSERT INTO ${t} VALUES
+       (1, 'a b%c/d=e', 1, 2, 3, 4, DATE'2024-01-02', TIMESTAMP'2024-01-02 03:04:05.123456', TIMESTAMP_NTZ'2024-01-02 03:04:05', true, -1.50, CAST('héllo wörld' AS BINARY)),
+       (2, 'Zürich 東京 #?&', -1, -2, -3, -4, DATE'1999-12-31', TIMESTAMP'1999-12-31 23:59:59', TIMESTAMP_NTZ'1999-12-31 23:59:59.000001', false, 0.05, CAST('plain' AS BINARY)),
+       (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
+  ],
+};
+
 let engine: DuckDBEngine;
 let lake: Lake;
 let cleanup: () => void;
@@ -288,7 +308,7 @@ const targetsOf = (t: IngotTable | typeof SPARK_TABLE): Target[] => [
   ...(t.versions ?? []).map((version) => ({ name: t.name, version })),
   ...(t.where ?? []).map((where) => ({ name: t.name, where })),
 ];
-const targets = [...TABLES, SPARK_TABLE].flatMap(targetsOf);
+const targets = [...TABLES, SPARK_TABLE, SPARK_PARTITIONS].flatMap(targetsOf);
 
 before(async () => {
   const started = Date.now();
@@ -299,7 +319,8 @@ before(async () => {
   // Spark's write comes first: it also starts Spark for the first time (on a new machine, that
   // fetches delta-spark's jars from Maven Central) and says clearly what is missing if it cannot.
   try {
-    const spark = writeWithSpark(SPARK_TABLE.statements(`delta.\`${lake.table(tableName(SPARK_TABLE.name)).location}\``));
+    const ref = (t: { name: string }): string => `delta.\`${lake.table(tableName(t.name)).location}\``;
+    const spark = writeWithSpark([...SPARK_TABLE.statements(ref(SPARK_TABLE)), ...SPARK_PARTITIONS.statements(ref(SPARK_PARTITIONS))]);
     console.log(`# Spark ${spark.pyspark}, delta-spark ${spark.delta_spark}, Java ${spark.java}: write session started in ${spark.startup_seconds} s`);
   } catch (err) {
     sparkWriteError = err as Error;
@@ -311,7 +332,7 @@ before(async () => {
       writeErrors.set(t.name, err as Error);
     }
   }
-  const readable = targets.filter((t) => !writeErrors.has(t.name) && !(t.name === SPARK_TABLE.name && sparkWriteError));
+  const readable = targets.filter((t) => !writeErrors.has(t.name) && !((t.name === SPARK_TABLE.name || t.name === SPARK_PARTITIONS.name) && sparkWriteError));
   const readStarted = Date.now();
   const reads = readWithSpark(readable.map((t) => ({ ...t, path: lake.table(tableName(t.name)).location })));
   readable.forEach((t, i) => sparkReads.set(readKey(t), reads[i]!));
@@ -385,4 +406,22 @@ describe('ingot reads what Spark writes', () => {
       }
     });
   }
+});
+
+describe('ingot reads the partition values Spark writes, of every type (issue 19, item 14)', () => {
+  test('escaped characters, a non-ASCII BINARY value, a negative decimal and NULLs read as Spark and delta-rs read them', async () => {
+    if (sparkWriteError) throw sparkWriteError;
+    const ours = await compare({ name: SPARK_PARTITIONS.name });
+    const rows = canonicalRows(ours.schema, ours.rows);
+    const hex = (text: string): string => Buffer.from(text, 'utf8').toString('hex');
+    assert.deepEqual(rows.map((r) => [r['id'], r['s'], r['dec'], r['bin']]), [
+      [1, 'a b%c/d=e', '-1.50', hex('héllo wörld')],
+      [2, 'Zürich 東京 #?&', '0.05', hex('plain')],
+      [3, null, null, null],
+    ]);
+    assert.deepEqual(Object.entries(rows[2]!).filter(([k, v]) => k !== 'id' && v !== null), [], 'every partition value of row 3 is NULL');
+    // Spark writes the BINARY value as its text, outside ASCII: the case that failed DuckDB's cast
+    const log = await fs.readFile(path.join(lake.table(tableName(SPARK_PARTITIONS.name)).location, '_delta_log', '00000000000000000001.json'), 'utf8');
+    assert.match(log, /"bin":"héllo wörld"/);
+  });
 });

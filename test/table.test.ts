@@ -176,7 +176,7 @@ describe('commits', () => {
       const region = add.partitionValues['region']!;
       assert.deepEqual(Object.keys(add.partitionValues), ['region']);
       assert.match(add.path, new RegExp(`^region=${region}/[^/]+\\.parquet$`));
-      const file = path.join(location, decodePath(add.path));
+      const file = path.join(location, decodePath(add.path, location));
       const stat = await fs.stat(file);
       assert.equal(add.size, stat.size, `size of ${add.path}`);
       assert.equal(add.dataChange, true);
@@ -232,7 +232,7 @@ describe('commits', () => {
     for (const r of removes2) {
       assert.equal(r.dataChange, true);
       assert.equal(typeof r.deletionTimestamp, 'number');
-      assert.ok(existsSync(path.join(location, decodePath(r.path))), 'a removed file stays on disk until vacuum');
+      assert.ok(existsSync(path.join(location, decodePath(r.path, location))), 'a removed file stays on disk until vacuum');
     }
 
     // ---- version 3: replace region = 'north' removes exactly the north files
@@ -719,5 +719,75 @@ describe('write validation', () => {
       expectError('DATASET_INVALID', (err) => assert.match(err.message, /replaceWhere/)),
     );
     await unchanged(location);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// issue 19, item 12: data files that are not what the log says
+
+describe('data files the log does not describe (issue 19, item 12)', () => {
+  /** A one-file table at `<dir>/t` with rows (1, 'a'), (2, 'b'); returns its location and its one add's raw path. */
+  async function oneFileTable(dir: string): Promise<{ location: string; addPath: string }> {
+    const location = path.join(dir, 't');
+    await writeSql(engine, localTable(location), `SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(id, name)`, { mode: 'append' });
+    const [add] = only<Add>(await readActions(location, 0), 'add');
+    return { location, addPath: add!.path };
+  }
+
+  /** Sets the path of commit 0's add to `newPath`. */
+  async function setAddPath(location: string, newPath: string): Promise<void> {
+    const file = path.join(location, '_delta_log', commitFileName(0));
+    const lines = (await fs.readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { add?: { path: string } });
+    for (const l of lines) if (l.add) l.add.path = newPath;
+    await fs.writeFile(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  }
+
+  const code = (c: string, message?: RegExp) => (err: unknown): boolean => {
+    assert.ok(err instanceof IngotError, `an IngotError, got ${String(err)}`);
+    assert.equal(err.code, c, err.message);
+    if (message) assert.match(err.message, message);
+    return true;
+  };
+
+  test('a data file replaced by another Parquet file of a different size is refused with FILE_MISMATCH naming the file and both sizes', async (t) => {
+    const { location, addPath } = await oneFileTable(scratch(t, 'file-mismatch'));
+    const file = path.join(location, decodePath(addPath, location));
+    const recorded = (await fs.stat(file)).size;
+    // another writer's file in its place: other columns, so a reader trusting it would return NULLs
+    await engine.query(`COPY (SELECT range AS other, 'x' || range AS more FROM range(50)) TO '${file.replace(/'/g, "''")}' (FORMAT parquet)`);
+    const actual = (await fs.stat(file)).size;
+    assert.notEqual(actual, recorded);
+    await assert.rejects(readWithIngot(engine, localTable(location)), code('FILE_MISMATCH', new RegExp(`${decodePath(addPath, location).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has ${actual} bytes but the Delta log records ${recorded}`)));
+    await assert.rejects(readWithIngot(engine, localTable(location)), (err: unknown) => {
+      assert.ok(err instanceof IngotError);
+      assert.deepEqual([err.context.table, err.context.recordedSize, err.context.actualSize], [path.resolve(location), recorded, actual]);
+      return true;
+    });
+  });
+
+  test('an add path leaving the table root through ../ is refused with LOG_CORRUPT, and the file outside is not read', async (t) => {
+    const dir = scratch(t, 'escape');
+    const { location, addPath } = await oneFileTable(dir);
+    // a Parquet file beside the table, of the same size as the table's own file would need to be
+    const outside = path.join(dir, 'outside');
+    await fs.mkdir(outside);
+    await fs.copyFile(path.join(location, decodePath(addPath, location)), path.join(outside, 'secret.parquet'));
+    for (const escape of ['../outside/secret.parquet', 'sub/../../outside/secret.parquet', '%2E%2E/outside/secret.parquet']) {
+      await setAddPath(location, escape);
+      await assert.rejects(readWithIngot(engine, localTable(location)), code('LOG_CORRUPT', /leaves the table root/), escape);
+    }
+  });
+
+  test('an absolute URI: under the table root it is read; elsewhere refused with PROTOCOL_UNSUPPORTED', async (t) => {
+    const dir = scratch(t, 'absolute');
+    const { location, addPath } = await oneFileTable(dir);
+    const inside = path.join(location, decodePath(addPath, location));
+    await setAddPath(location, pathToFileURL(inside).href);
+    const read = await readWithIngot(engine, localTable(location));
+    assert.deepEqual(read.rows.map((r) => Number(r['id'])).sort(), [1, 2]);
+    const outside = path.join(dir, 'elsewhere.parquet');
+    await fs.copyFile(inside, outside);
+    await setAddPath(location, pathToFileURL(outside).href);
+    await assert.rejects(readWithIngot(engine, localTable(location)), code('PROTOCOL_UNSUPPORTED', /lies outside the table root/));
   });
 });

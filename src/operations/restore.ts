@@ -27,7 +27,7 @@ export async function restore(table: DeltaTable, target: RestoreTarget): Promise
   let removedSize = 0;
   for (const [key, add] of old.files) {
     if (current.files.has(key)) continue;
-    const file = decodePath(add.path);
+    const file = decodePath(add.path, table.store.root);
     if (!(await table.store.head(file))) {
       throw new IngotError('DATA_FILE_MISSING', `${table.location}: cannot restore to version ${version}: data file ${file} no longer exists (vacuumed?)`, { table: table.location, file, version });
     }

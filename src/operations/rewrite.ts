@@ -40,7 +40,7 @@ export async function writableSnapshot(table: DeltaTable): Promise<Snapshot> {
  */
 export async function attachTarget(engine: Engine, table: DeltaTable, snapshot: Snapshot, files: Iterable<Add>): Promise<Map<string, Add>> {
   const byPath = new Map<string, Add>();
-  for (const add of files) byPath.set(decodePath(add.path), add);
+  for (const add of files) byPath.set(decodePath(add.path, table.store.root), add);
   const scan = await scanOf(table, snapshot, [], [...byPath.values()]);
   scan.rowIds = true;
   await engine.attachTable(TARGET, scan);

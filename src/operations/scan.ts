@@ -18,13 +18,13 @@ export async function scanOf(table: DeltaTable, snapshot: Snapshot, filters: Fil
   const byPhysical = new Map(snapshot.schema.fields.map((f) => [physicalName(f, mapping), f.name]));
   const deleted = await readDeletionVectors(table.store, adds.map((a) => a.deletionVector));
   return {
-    location: await table.store.localCopy(adds.map((a) => ({ key: decodePath(a.path), size: a.size }))),
+    location: await table.store.localCopy(adds.map((a) => ({ key: decodePath(a.path, table.store.root), size: a.size }))),
     schema: snapshot.schema,
     partitionColumns: snapshot.partitionColumns,
     columnMapping: mapping,
     version: snapshot.version,
     files: adds.map((a, i) => ({
-      path: decodePath(a.path),
+      path: decodePath(a.path, table.store.root),
       partitionValues: mapping ? Object.fromEntries(Object.entries(a.partitionValues).map(([k, v]) => [byPhysical.get(k) ?? k, v])) : a.partitionValues,
       ...(deleted[i] ? { deletedRows: deleted[i] } : {}),
     })),

@@ -54,5 +54,5 @@ export async function discardFiles(table: DeltaTable, paths: string[]): Promise<
 
 /** Deletes the data files a prepared commit adds, when it will not be committed. */
 export function discardCommit(table: DeltaTable, commit: PreparedCommit): Promise<void> {
-  return discardFiles(table, commit.actions.flatMap((a) => ('add' in a ? [decodePath(a.add.path)] : [])));
+  return discardFiles(table, commit.actions.flatMap((a) => ('add' in a ? [decodePath(a.add.path, table.store.root)] : [])));
 }

@@ -44,9 +44,9 @@ export async function vacuum(table: DeltaTable, options: VacuumOptions = {}): Pr
   }
   const cutoff = Date.now() - retention;
   const keep = new Set<string>();
-  for (const add of snapshot.files.values()) keep.add(decodePath(add.path));
+  for (const add of snapshot.files.values()) keep.add(decodePath(add.path, table.store.root));
   for (const rm of snapshot.tombstones.values()) {
-    if ((rm.deletionTimestamp ?? 0) > cutoff) keep.add(decodePath(rm.path));
+    if ((rm.deletionTimestamp ?? 0) > cutoff) keep.add(decodePath(rm.path, table.store.root));
   }
   const doomed = (await table.store.list('', { recursive: true }))
     .filter((o) => !hidden(o.key) && !keep.has(o.key) && o.modified < cutoff)

@@ -55,7 +55,10 @@ interface Found {
  * placeholders, in the project folder or on S3 (`s3://bucket/prefix/...`, credentials and endpoint
  * from the AWS environment, as for a lake on S3): `landing/flights/date={flight_date}/*.csv` reads
  * the files whose `flight_date` segment lies in the run's interval and adds `flight_date` to their
- * rows. Files and folders whose names start with `.` are skipped. Declared columns are checked
+ * rows. Files and folders whose names start with `.` are skipped. Symbolic links (to files or
+ * folders) are followed only when their target lies within the project folder or the source's
+ * own folder; a link the glob would read that leads elsewhere is refused (INPUT_MALFORMED naming
+ * the link; nothing of its target is read). Declared columns are checked
  * against each CSV header before reading, so a missing column names the file. S3 files are
  * downloaded to a temporary folder and their rows staged in the engine before `read` returns.
  *
@@ -66,7 +69,8 @@ interface Found {
  * every matched file, unless none changed and none of the listed ones in its scope vanished: then
  * the batch is `unchanged` and nothing is written. A full refresh reads every file and replaces
  * the list. Errors: INPUT_MISSING when nothing matches at all (a run whose files are all loaded
- * already succeeds with 0 rows), INPUT_SCHEMA, INPUT_MALFORMED, STORAGE_ERROR.
+ * already succeeds with 0 rows), INPUT_SCHEMA, INPUT_MALFORMED (also for a link leading outside),
+ * STORAGE_ERROR.
  */
 export class FilesConnector implements SourceConnector {
   constructor(private readonly source: FilesSource) {}
@@ -83,13 +87,20 @@ export class FilesConnector implements SourceConnector {
     const matcher = patternRegex(rest);
     let listing = ctx.listings?.get(store.root);
     if (!listing) {
-      listing = store.list('', { recursive: true });
+      // symbolic links are followed only within the project folder and the source's own folder
+      listing = store instanceof LocalStore ? store.list('', { recursive: true, links: { within: [ctx.projectDir] } }) : store.list('', { recursive: true });
       ctx.listings?.set(store.root, listing);
     }
-    const found = matchListing(await listing, source.path, base, matcher, placeholders).filter((f) => {
+    const matched = matchListing(await listing, source.path, base, rest, matcher, placeholders);
+    const outside = (name: string): IngotError => new IngotError('INPUT_MALFORMED', `${ctx.dataset}: ${name} is a symbolic link to a location outside the project folder and the source's folder: links are followed only within them; copy the file (or folder) into the landing folder, or link to a place inside`, { dataset: ctx.dataset, file: name });
+    // a link to a folder elsewhere that the glob would enter
+    if (matched.outsideFolder !== undefined) throw outside(matched.outsideFolder);
+    const found = matched.files.filter((f) => {
       const pv = ctx.partitionColumn ? f.values[ctx.partitionColumn] : undefined;
       return pv === undefined || contains(ctx.interval, pv);
     });
+    const link = found.find((f) => f.outside);
+    if (link) throw outside(link.name);
     if (found.length === 0) {
       const shown = ctx.partitionColumn && ctx.interval.start !== '-infinity' && ctx.interval.end !== 'infinity'
         ? `${ctx.partitionColumn} in [${ctx.interval.start}, ${ctx.interval.end})`
@@ -217,31 +228,41 @@ function splitPattern(pattern: string, projectDir: string): { store: ObjectStore
   return { store: new LocalStore(path.resolve(projectDir, base || '.')), base, rest };
 }
 
+/** The files of a listing that match a source's glob (see `matchListing`). */
+interface Matched {
+  files: (Found & { outside?: boolean })[];
+  /** The first link to a folder outside the allowed places that the glob would enter. */
+  outsideFolder?: string;
+}
+
 /** Per listing (shared by the steps of a plan), the files matching each source pattern. */
-const matchedListings = new WeakMap<ObjectMeta[], Map<string, Found[]>>();
+const matchedListings = new WeakMap<ObjectMeta[], Map<string, Matched>>();
 
 /**
- * The files of `listing` that match the source's glob (`matcher`, below `base`), hidden files
- * left out, with their placeholder values; computed once per listing and pattern, so a plan over
- * many intervals matches the listing once.
+ * The files of `listing` that match the source's glob (`matcher` for `rest`, below `base`),
+ * hidden files left out, with their placeholder values and whether each is a link leading
+ * outside the allowed places; computed once per listing and pattern, so a plan over many
+ * intervals matches the listing once.
  */
-function matchListing(listing: ObjectMeta[], pattern: string, base: string, matcher: RegExp, placeholders: string[]): Found[] {
+function matchListing(listing: ObjectMeta[], pattern: string, base: string, rest: string, matcher: RegExp, placeholders: string[]): Matched {
   let byPattern = matchedListings.get(listing);
   if (!byPattern) matchedListings.set(listing, (byPattern = new Map()));
-  let found = byPattern.get(pattern);
-  if (found) return found;
-  found = [];
+  let matched = byPattern.get(pattern);
+  if (matched) return matched;
+  const found: Matched['files'] = [];
+  matched = { files: found };
   for (const o of listing) {
     if (o.key.split('/').some((seg) => seg.startsWith('.'))) continue;
+    if (o.outside && matched.outsideFolder === undefined && !matcher.test(o.key) && mayHold(rest, o.key)) matched.outsideFolder = base === '' ? o.key : `${base}/${o.key}`;
     const m = matcher.exec(o.key);
     if (!m) continue;
     const values: Record<string, string> = {};
     for (const p of placeholders) values[p] = decodeURIComponent(m.groups![p]!);
     const name = base === '' ? o.key : `${base}/${o.key}`;
-    found.push({ name, key: o.key, size: o.size, ...(o.etag !== undefined ? { etag: o.etag } : { modified: o.modified }), values: { ...values, _source: name } });
+    found.push({ name, key: o.key, size: o.size, ...(o.etag !== undefined ? { etag: o.etag } : { modified: o.modified }), values: { ...values, _source: name }, ...(o.outside ? { outside: true } : {}) });
   }
-  byPattern.set(pattern, found);
-  return found;
+  byPattern.set(pattern, matched);
+  return matched;
 }
 
 /** Whether tracked `name` lies under `base`, matches the glob, and has its partition value in the run's interval. */
@@ -307,6 +328,22 @@ export function inputError(err: unknown, dataset: string): IngotError {
     { dataset, ...(file ? { file } : {}), ...(line ? { row: Number(line) } : {}) },
     { cause: err },
   );
+}
+
+/**
+ * Whether folder `key` (`/`-separated, relative to the glob's base) may hold files matching the
+ * glob `pattern`: its segments match the glob's leading segments, or a `**` is reached.
+ */
+function mayHold(pattern: string, key: string): boolean {
+  const globs = pattern.split('/');
+  const dirs = key.split('/');
+  for (const [i, dir] of dirs.entries()) {
+    const g = globs[i];
+    if (g === undefined || i === globs.length - 1) return g !== undefined && g.includes('**');
+    if (g.includes('**')) return true;
+    if (!patternRegex(g).test(dir)) return false;
+  }
+  return true;
 }
 
 /**

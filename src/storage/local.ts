@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { NotFoundError, type LocalStaging, type ObjectMeta, type ObjectStore } from './store.js';
+import { fileMismatch, forEachLimit, NotFoundError, type LocalStaging, type ObjectMeta, type ObjectStore } from './store.js';
 
 /**
  * An object store on the local file system. `putIfAbsent` writes a temporary file and hard-links
@@ -20,9 +20,19 @@ export class LocalStore implements ObjectStore {
     return key === '' ? this.root : path.join(this.root, ...key.split('/'));
   }
 
-  async list(prefix: string, options: { recursive?: boolean } = {}): Promise<ObjectMeta[]> {
+  /**
+   * Objects under `prefix` (see `ObjectStore.list`). Symbolic links: without `links`, a link to a
+   * file is listed (its target's size and time) and a link to a folder is not entered. With
+   * `links.within` (absolute folders), every link, to a file or a folder, is followed when its
+   * target (resolved through every link) lies within one of those folders or within the root, a
+   * folder already being walked is not entered again (a link loop), and a link whose target lies
+   * elsewhere is listed as itself with `outside: true` (size 0), not followed: the caller refuses
+   * it if it wanted it. Dangling links are skipped.
+   */
+  async list(prefix: string, options: { recursive?: boolean; links?: { within: string[] } } = {}): Promise<ObjectMeta[]> {
     const out: ObjectMeta[] = [];
-    const walk = async (key: string): Promise<void> => {
+    const roots = options.links ? await realRoots([this.root, ...options.links.within]) : undefined;
+    const walk = async (key: string, walking: string[]): Promise<void> => {
       let entries;
       try {
         entries = await fs.readdir(this.locate(key), { withFileTypes: true });
@@ -32,9 +42,26 @@ export class LocalStore implements ObjectStore {
       }
       for (const e of entries) {
         const child = key === '' ? e.name : `${key}/${e.name}`;
+        if (TEMP_NAME.test(e.name)) continue;
+        if (roots && e.isSymbolicLink()) {
+          const target = await fs.realpath(this.locate(child)).catch((err: unknown) => {
+            if (isCode(err, 'ENOENT') || isCode(err, 'ELOOP')) return undefined; // dangling or looping link
+            throw err;
+          });
+          if (target === undefined) continue;
+          if (!roots.some((r) => target === r || target.startsWith(r.endsWith(path.sep) ? r : r + path.sep))) {
+            out.push({ key: child, size: 0, modified: 0, outside: true });
+            continue;
+          }
+          const st = await fs.stat(target).catch(() => undefined);
+          if (st?.isDirectory()) {
+            if (options.recursive && !walking.includes(target)) await walk(child, [...walking, target]);
+          } else if (st?.isFile()) out.push({ key: child, size: st.size, modified: Math.floor(st.mtimeMs) });
+          continue;
+        }
         if (e.isDirectory()) {
-          if (options.recursive) await walk(child);
-        } else if ((e.isFile() || e.isSymbolicLink()) && !TEMP_NAME.test(e.name)) {
+          if (options.recursive) await walk(child, roots ? [...walking, await fs.realpath(this.locate(child))] : walking);
+        } else if (e.isFile() || e.isSymbolicLink()) {
           // a concurrent writer may remove a file between readdir and stat
           const st = await fs.stat(this.locate(child)).catch((err: unknown) => {
             if (isCode(err, 'ENOENT')) return undefined; // or a dangling link
@@ -44,7 +71,7 @@ export class LocalStore implements ObjectStore {
         }
       }
     };
-    await walk(prefix);
+    await walk(prefix, roots ? [await fs.realpath(this.locate(prefix)).catch(() => this.locate(prefix))] : []);
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
@@ -99,8 +126,19 @@ export class LocalStore implements ObjectStore {
     await fs.rm(this.locate(key), { force: true });
   }
 
-  /** The root itself: the files are already local. */
-  async localCopy(_files: { key: string; size?: number }[]): Promise<string> {
+  /**
+   * The root itself: the files are already local. Each file with a `size` is checked against
+   * it (one `stat`, STAT_LIMIT at a time): FILE_MISMATCH for another size. A missing file is left
+   * for the reader to report.
+   */
+  async localCopy(files: { key: string; size?: number }[]): Promise<string> {
+    await forEachLimit(files.filter((f) => f.size !== undefined), STAT_LIMIT, async (f) => {
+      const st = await fs.stat(this.locate(f.key)).catch((err: unknown) => {
+        if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return undefined;
+        throw err;
+      });
+      if (st?.isFile() && st.size !== f.size) throw fileMismatch(this.root, f.key, f.size!, st.size);
+    });
     return this.root;
   }
 
@@ -123,6 +161,14 @@ export class LocalStore implements ObjectStore {
     return tmp;
   }
 }
+
+/** The real paths (links resolved) of `dirs`; a folder that does not exist is kept as given. */
+async function realRoots(dirs: string[]): Promise<string[]> {
+  return Promise.all(dirs.map((d) => fs.realpath(path.resolve(d)).catch(() => path.resolve(d))));
+}
+
+/** Concurrent `stat` calls of one `localCopy`. */
+const STAT_LIMIT = 32;
 
 /** Names of in-flight temporary files written by `put`/`putIfAbsent`. */
 const TEMP_NAME = /^\..*\.[0-9a-f-]{36}\.tmp$/;

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { IngotError, messageOf } from '../errors.js';
-import { NotFoundError, type LocalStaging, type ObjectMeta, type ObjectStore } from './store.js';
+import { fileMismatch, forEachLimit, NotFoundError, type LocalStaging, type ObjectMeta, type ObjectStore } from './store.js';
 
 /** Parallel transfers of one `localCopy` or `publish`. */
 const TRANSFERS = 8;
@@ -141,9 +141,12 @@ export class S3Store implements ObjectStore {
       try {
         const out = await this.getObject(f.key);
         await pipeline(out.Body as Readable, createWriteStream(tmp));
+        const got = (await fs.stat(tmp)).size;
+        if (f.size !== undefined && got !== f.size) throw fileMismatch(this.root, f.key, f.size, got);
         await fs.rename(tmp, target);
       } catch (err) {
         await fs.rm(tmp, { force: true });
+        if (err instanceof IngotError) throw err;
         if (statusOf(err) === 404) throw new NotFoundError(f.key);
         throw this.fail('download', f.key, err);
       }
@@ -261,24 +264,4 @@ function localPath(dir: string, key: string): string {
 /** The HTTP status of an SDK error, if any. */
 function statusOf(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-}
-
-/** Runs `fn` over `items` with at most `limit` at a time; after a failure starts no more, waits for the running ones, and throws the first error. */
-async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  let error: unknown;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        if (!failed) error = err;
-        failed = true;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed) throw error;
 }

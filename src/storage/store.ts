@@ -4,6 +4,8 @@
  * the Delta log needs to guarantee that two writers never both create the same version.
  */
 
+import { IngotError } from '../errors.js';
+
 /**
  * One object as listed: its key relative to the root, size in bytes, modification time in ms
  * since epoch, and (S3) the ETag as the server sends it, quotes included.
@@ -13,6 +15,11 @@ export interface ObjectMeta {
   size: number;
   modified: number;
   etag?: string;
+  /**
+   * `LocalStore.list` with `links`: a symbolic link (to a file or a folder) whose target lies
+   * outside the folders links may lead to; it was not followed and nothing of it was read.
+   */
+  outside?: true;
 }
 
 export interface ObjectStore {
@@ -43,8 +50,10 @@ export interface ObjectStore {
   /**
    * A local directory holding `files` at their keys (`<dir>/<key>`), for engines that read only
    * local files. Objects are taken as immutable (Delta data and checkpoint files are): a copy
-   * with the expected size is reused. `size` in bytes; when absent it is looked up.
-   * A local store returns its root and copies nothing. Errors (remote stores): `NotFoundError` for a missing key.
+   * with the expected size is reused. `size` in bytes (as the Delta log's `add.size` records it);
+   * when absent it is looked up. A local store returns its root and copies nothing, checking each
+   * file's size (one `stat`). Errors: FILE_MISMATCH (`fileMismatch`) for a file whose size is not
+   * `size` (replaced outside Delta); remote stores: `NotFoundError` for a missing key.
    */
   localCopy(files: { key: string; size?: number }[]): Promise<string>;
   /**
@@ -71,4 +80,35 @@ export class NotFoundError extends Error {
   constructor(readonly key: string) {
     super(`not found: ${key}`);
   }
+}
+
+/**
+ * The error for a data file whose size is not the one its table's log records (`add.size`,
+ * PROTOCOL.md "Add File"): the file was replaced outside Delta, and reading it would return other
+ * rows or NULL columns. `root`: the table's location; `key`: the file; sizes in bytes.
+ */
+export function fileMismatch(root: string, key: string, recorded: number, actual: number): IngotError {
+  return new IngotError('FILE_MISMATCH',
+    `${root}: data file ${key} has ${actual} bytes but the Delta log records ${recorded} (add.size): it was replaced or changed outside Delta; restore the original file, or remove the file from the table (restore to an earlier version or overwrite the table)`,
+    { table: root, file: key, recordedSize: recorded, actualSize: actual });
+}
+
+/** Runs `fn` on every item, at most `limit` at a time; rejects with the first error (after the running calls end). */
+export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  let error: unknown;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        if (!failed) error = err;
+        failed = true;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed) throw error;
 }

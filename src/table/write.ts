@@ -226,9 +226,46 @@ export function encodePath(path: string): string {
   return path.split('/').map((seg) => encodeURIComponent(seg).replace(/%3D/g, '=')).join('/');
 }
 
-/** Decodes an `add.path` back to a relative file path. */
-export function decodePath(path: string): string {
-  return decodeURIComponent(path);
+/**
+ * The store key (relative to the table root, `/`-separated, decoded) of the data file an `add` or
+ * `remove` names by `path` (PROTOCOL.md, "Add File": "a relative path, from the root of the table,
+ * or an absolute URI", URI-encoded). `root` is the table's location (`ObjectStore.root`: a
+ * directory or `s3://bucket/prefix`); an absolute URI (or absolute path) under it is read as
+ * its relative key.
+ * Errors: LOG_CORRUPT for a path that is not valid URI encoding or that leaves the table root
+ * through `..`; PROTOCOL_UNSUPPORTED for an absolute URI outside the table root (as shallow
+ * clones write), which ingot does not read.
+ */
+export function decodePath(path: string, root: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    throw new IngotError('LOG_CORRUPT', `${root}: data file path ${JSON.stringify(path)} in the Delta log is not valid URI encoding`, { table: root, file: path });
+  }
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(decoded) || decoded.startsWith('/')) {
+    const base = root.replace(/\/+$/, '');
+    const forms = base.startsWith('s3://')
+      ? ['s3://', 's3a://', 's3n://'].map((scheme) => scheme + base.slice('s3://'.length))
+      : [base, `file://${base}`, `file:${base}`];
+    const form = forms.find((f) => decoded.startsWith(`${f}/`));
+    if (form === undefined) {
+      throw new IngotError('PROTOCOL_UNSUPPORTED', `${root}: data file ${decoded} lies outside the table root; ingot reads only data files under the table's own location (absolute URIs elsewhere, as shallow clones write, are not supported)`, { table: root, file: decoded });
+    }
+    decoded = decoded.slice(form.length + 1);
+  }
+  const segments: string[] = [];
+  for (const seg of decoded.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (segments.length === 0) {
+        throw new IngotError('LOG_CORRUPT', `${root}: data file path ${JSON.stringify(path)} in the Delta log leaves the table root; a relative path must stay under the table (PROTOCOL.md, "Add File")`, { table: root, file: path });
+      }
+      segments.pop();
+    } else segments.push(seg);
+  }
+  if (segments.length === 0) throw new IngotError('LOG_CORRUPT', `${root}: data file path ${JSON.stringify(path)} in the Delta log names no file`, { table: root, file: path });
+  return segments.join('/');
 }
 
 /** The `add` action for a newly written data file (`dataChange: false` for rearrangements such as optimize). */

@@ -376,8 +376,7 @@ function filesSql(scan: TableScan, files: TableScan['files'], rowIds: boolean): 
     const pv = files[0]!.partitionValues;
     const cols = fields.map((f) => {
       if (!parts.includes(f.name)) return cast(f.name, quoteIdent(f.name));
-      const v = pv[f.name];
-      return cast(f.name, v === null || v === undefined ? 'NULL' : quoteString(v));
+      return cast(f.name, partitionLiteral(f.type, pv[f.name]));
     });
     return `SELECT ${cols.join(', ')}${ids} FROM ${read(files, ', hive_partitioning = false')}`;
   });
@@ -405,6 +404,21 @@ function hasStruct(type: DataType): boolean {
   if (type.type === 'struct') return true;
   if (type.type === 'array') return hasStruct(type.elementType);
   return hasStruct(type.keyType) || hasStruct(type.valueType);
+}
+
+/**
+ * A SQL literal of the serialized partition value `v` of a column of type `type`
+ * (PROTOCOL.md, "Partition Value Serialization"): NULL for a missing or null value (and an
+ * empty one, except for string and binary columns, as `partitionMatches` reads them); a binary
+ * value is the UTF-8 bytes of its string, as delta-rs and Spark read it (DuckDB's VARCHAR → BLOB
+ * cast would read `\xHH` escapes and refuse bytes outside ASCII); other types are the string,
+ * cast by the caller.
+ */
+function partitionLiteral(type: DataType, v: string | null | undefined): string {
+  // an empty value is NULL, except for strings and binary (as delta-rs reads them)
+  if (v === null || v === undefined || (v === '' && type !== 'string' && type !== 'binary')) return 'NULL';
+  if (type === 'binary') return `from_hex(${quoteString(Buffer.from(v, 'utf8').toString('hex'))})`;
+  return quoteString(v);
 }
 
 function isHivePath(p: string, parts: string[], values: Record<string, string | null>): boolean {
