@@ -152,7 +152,7 @@ describe('the plan', () => {
     assert.equal(afterRun['bronze.events'], before['bronze.events'], 'bronze untouched');
     for (const t of ['silver.events', 'gold.daily', 'gold.total']) assert.equal(afterRun[t], before[t]! + 1, `${t} committed once`);
     const q = await cli(['sql', '-p', dir, '--format', 'json', "SELECT amount FROM gold.daily WHERE day = DATE '2024-03-02'"]);
-    assert.deepEqual(JSON.parse(q.out), [{ amount: '51' }], '(10 + 7) × 3');
+    assert.deepEqual(JSON.parse(q.out), [{ amount: 51 }], '(10 + 7) × 3');
   });
 
   it('selects with dbt\'s grammar: one, downstream, upstream, both, globs, tags, unions and excludes', async () => {
