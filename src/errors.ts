@@ -62,6 +62,8 @@ export interface ErrorContext {
   errorClass?: string;
   /** Spark's SQLSTATE of that error. */
   sqlState?: string;
+  /** Where a SQL error is in the statement's text: a 0-based character offset. */
+  position?: number;
 }
 
 /** The one error type ingot throws. `message` already names the context; `context` has it as data. */

@@ -1,4 +1,4 @@
-import type { LakeReader, LakeReaderSettings, QueryOptions, QueryParam, QueryResult, ReaderDialect, StatementFacts } from '../engine/reader.js';
+import type { LakeReader, LakeReaderSettings, PositionalParam, QueryOptions, QueryParam, QueryResult, ReaderDialect, RowStream, StatementFacts, StatementShape } from '../engine/reader.js';
 import { openLakeReader } from '../engine/registry.js';
 import { IngotError } from '../errors.js';
 import { scanOf } from '../operations/scan.js';
@@ -209,6 +209,20 @@ export class ServedLake {
    */
   query(sql: string, params: Record<string, QueryParam> = {}, options: QueryOptions = {}): Promise<QueryResult> {
     return this.reader.query(sql, params, options);
+  }
+
+  /** The result columns and parameter types of one SELECT with positional parameters (see `LakeReader.describe`). Errors: as `references`. */
+  describe(sql: string): Promise<StatementShape> {
+    return this.reader.describe(sql);
+  }
+
+  /**
+   * Runs one SELECT with positional parameters (`$1` is `params[0]`) and returns its rows as a
+   * stream, read chunk by chunk (see `LakeReader.stream`); the tables it reads must have been
+   * made queryable (`latest`) first. Errors: as `query`.
+   */
+  stream(sql: string, params: PositionalParam[] = [], options: { timeoutMs?: number } = {}): Promise<RowStream> {
+    return this.reader.stream(sql, params, options);
   }
 
   /** Closes the reader. */
