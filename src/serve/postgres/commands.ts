@@ -73,8 +73,37 @@ export interface CopyOut {
   delimiter: string;
 }
 
+/** `DECLARE name [BINARY] ... CURSOR [WITH HOLD] FOR <SELECT>`: a named portal over the SELECT (server-side cursors). */
+export interface DeclareCursor {
+  kind: 'declare';
+  name: string;
+  sql: string;
+  binary: boolean;
+  hold: boolean;
+}
+
+/** `FETCH` / `MOVE [FORWARD] [n | ALL | NEXT] [FROM | IN] name`: the next `count` rows of a cursor (`all`: the rest). */
+export interface FetchCursor {
+  kind: 'fetch';
+  name: string;
+  count: number | 'all';
+  move: boolean;
+}
+
 /** What one statement is (see the module comment). */
-export type Statement = { kind: 'empty' } | CommandAnswer | CopyOut | { kind: 'query'; sql: string };
+export type Statement =
+  | { kind: 'empty' }
+  | CommandAnswer
+  | CopyOut
+  | DeclareCursor
+  | FetchCursor
+  | { kind: 'closeCursor'; name: string | undefined }
+  | { kind: 'query'; sql: string };
+
+/** A cursor name as written (`"Big"` keeps its case, `big` is folded to lower case). */
+function identifier(name: string): string {
+  return /^".*"$/s.test(name) ? name.slice(1, -1).replace(/""/g, '"') : name.toLowerCase();
+}
 
 /** `sql` without comments (`-- ...`, `/* ... *\/`), for recognising commands; string literals are kept. */
 function withoutComments(sql: string): string {
@@ -162,6 +191,14 @@ export function classify(sql: string, settings: SessionSettings): Statement {
     return { kind: 'command', tag: 'SELECT 1', set: [[m[1]!.toLowerCase(), value]], result: one(m[3] ?? 'set_config', value) };
   }
 
+  if ((m = /^declare\s+("(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s+((?:binary\s+|insensitive\s+|asensitive\s+|no\s+scroll\s+|scroll\s+)*)cursor\s+(with(?:out)?\s+hold\s+)?for\s+([\s\S]+)$/i.exec(bare))) {
+    return { kind: 'declare', name: identifier(m[1]!), sql: m[4]!, binary: /binary/i.test(m[2]!), hold: /^with\s/i.test(m[3] ?? '') };
+  }
+  if ((m = /^(fetch|move)\s+(?:(forward|next)\s+)?(?:(\d+|all)\s+)?(?:(?:from|in)\s+)?("(?:[^"]|"")+"|[A-Za-z_][\w$]*)$/i.exec(bare))) {
+    const n = m[3]?.toLowerCase();
+    return { kind: 'fetch', name: identifier(m[4]!), count: n === 'all' ? 'all' : n !== undefined ? Number(n) : m[2]?.toLowerCase() === 'forward' ? 1 : 1, move: m[1]!.toLowerCase() === 'move' };
+  }
+  if ((m = /^close\s+(all|"(?:[^"]|"")+"|[A-Za-z_][\w$]*)$/i.exec(bare))) return { kind: 'closeCursor', name: m[1]!.toLowerCase() === 'all' ? undefined : identifier(m[1]!) };
   if ((m = /^copy\s*\(([\s\S]+)\)\s*to\s+stdout\b\s*(.*)$/i.exec(bare))) {
     const options = m[2]!.toLowerCase();
     const delimiter = /delimiter\s+'(.)'/.exec(m[2]!)?.[1];

@@ -1,6 +1,6 @@
 import type { Cell, ColumnInfo, PositionalParam, RowStream } from '../../engine/reader.js';
 import type { ServedLake } from '../served-lake.js';
-import { classify, initialSettings, splitStatements, type CommandAnswer, type CopyOut, type SessionSettings, type Statement } from './commands.js';
+import { classify, initialSettings, splitStatements, type CommandAnswer, type CopyOut, type DeclareCursor, type FetchCursor, type SessionSettings, type Statement } from './commands.js';
 import type { Connection } from './connection.js';
 import { BodyReader, MessageWriter, ProtocolViolation, writeError, type FrontendMessage } from './messages.js';
 import { errorFields } from './sqlstate.js';
@@ -35,6 +35,8 @@ interface Portal {
   /** Rows fetched from the stream but not sent yet. */
   buffer: Cell[][];
   done: boolean;
+  /** A cursor (DECLARE ... WITH HOLD) that outlives the transaction. */
+  hold?: boolean;
 }
 
 /** Transaction status of ReadyForQuery: idle, in a block, in a failed block. */
@@ -172,6 +174,7 @@ export class Session {
   private endImplicitTransaction(): void {
     if (this.tx !== 'I') return;
     for (const [name, p] of this.portals) {
+      if (p.hold) continue;
       p.stream?.close();
       this.portals.delete(name);
     }
@@ -191,8 +194,11 @@ export class Session {
     } else if (c.transaction === 'end') {
       if (this.tx === 'E' && tag === 'COMMIT') tag = 'ROLLBACK';
       this.tx = 'I';
-      for (const p of this.portals.values()) p.stream?.close();
-      this.portals.clear();
+      for (const [name, p] of this.portals) {
+        if (p.hold && tag === 'COMMIT') continue;
+        p.stream?.close();
+        this.portals.delete(name);
+      }
     }
     for (const [name, value] of c.set ?? []) {
       if (name === 'backend_pid') continue;
@@ -339,6 +345,16 @@ export class Session {
       }
       case 'copy':
         return this.copyOut(statement);
+      case 'declare':
+        return this.declare(statement, []);
+      case 'fetch': {
+        const cursor = this.cursor(statement.name);
+        const formats = cursor.formats;
+        const types = statement.move ? [] : this.rowDescription(cursor.stream!.columns, formats);
+        return this.fetch(statement, cursor, types, formats);
+      }
+      case 'closeCursor':
+        return this.closeCursor(statement.name);
       case 'query': {
         const stream = await this.open(statement.sql, []);
         try {
@@ -350,6 +366,62 @@ export class Session {
         }
       }
     }
+  }
+
+  /** DECLARE: a named portal over the SELECT, its stream started. */
+  private async declare(d: DeclareCursor, params: PositionalParam[]): Promise<void> {
+    if (this.portals.has(d.name)) throw new SessionError('42P03', `cursor ${JSON.stringify(d.name)} already exists`);
+    const stream = await this.open(d.sql, params);
+    const prepared: Prepared = { sql: d.sql, statement: { kind: 'query', sql: d.sql }, paramOids: [], paramTypes: [], columns: stream.columns };
+    this.portals.set(d.name, { prepared, params, formats: d.binary ? [1] : [], stream, buffer: [], done: false, hold: d.hold });
+    this.complete('DECLARE CURSOR');
+  }
+
+  /** The open cursor `name`. Errors: 34000. */
+  private cursor(name: string): Portal & { stream: RowStream } {
+    const c = this.portals.get(name);
+    if (!c?.stream) throw new SessionError('34000', `cursor ${JSON.stringify(name)} does not exist`);
+    return c as Portal & { stream: RowStream };
+  }
+
+  /** FETCH / MOVE: the next rows of a cursor, sent (FETCH) or skipped (MOVE). */
+  private async fetch(f: FetchCursor, cursor: Portal & { stream: RowStream }, types: PgType[], formats: number[]): Promise<void> {
+    const limit = f.count === 'all' ? 0 : f.count;
+    if (f.move) {
+      let moved = 0;
+      while (limit === 0 || moved < limit) {
+        if (cursor.buffer.length === 0) {
+          if (cursor.done) break;
+          const rows = await cursor.stream.next();
+          if (rows === null) {
+            cursor.done = true;
+            break;
+          }
+          cursor.buffer = rows;
+        }
+        const take = limit === 0 ? cursor.buffer.length : Math.min(limit - moved, cursor.buffer.length);
+        cursor.buffer = cursor.buffer.slice(take);
+        moved += take;
+      }
+      return this.complete(`MOVE ${moved}`);
+    }
+    if (f.count === 0) return this.complete('FETCH 0');
+    const { sent } = await this.sendRows(cursor, types, formats, limit);
+    this.complete(`FETCH ${sent}`);
+  }
+
+  /** CLOSE name | ALL. Errors: 34000 for an unknown cursor. */
+  private closeCursor(name: string | undefined): void {
+    if (name === undefined) {
+      for (const p of this.portals.values()) p.stream?.close();
+      this.portals.clear();
+    } else {
+      const c = this.portals.get(name);
+      if (!c) throw new SessionError('34000', `cursor ${JSON.stringify(name)} does not exist`);
+      c.stream?.close();
+      this.portals.delete(name);
+    }
+    this.complete('CLOSE CURSOR');
   }
 
   private complete(tag: string): void {
@@ -403,12 +475,13 @@ export class Session {
     const statement = classify(parts[0] ?? '', this.settings);
     this.guardFailedBlock(statement);
     const prepared: Prepared = { sql, statement, paramOids, paramTypes: [], columns: statement.kind === 'command' ? statement.result?.columns ?? [] : [] };
-    if (statement.kind === 'query' || statement.kind === 'copy') {
+    if (statement.kind === 'query' || statement.kind === 'copy' || statement.kind === 'declare') {
       await this.prepareTables(statement.sql);
       const shape = await this.options.lake.describe(statement.sql);
       prepared.paramTypes = shape.parameters;
-      prepared.columns = shape.columns;
+      prepared.columns = statement.kind === 'declare' ? [] : shape.columns;
     }
+    if (statement.kind === 'fetch' && !statement.move) prepared.columns = this.portals.get(statement.name)?.stream?.columns ?? [];
     this.statements.set(name, prepared);
     this.w.begin('1').end();
   }
@@ -461,6 +534,12 @@ export class Session {
       this.rowDescription(portal.stream.columns, portal.formats);
     } else if (statement.kind === 'command' && statement.result) {
       this.rowDescription(statement.result.columns, portal.formats);
+    } else if (statement.kind === 'fetch' && !statement.move) {
+      const cursor = this.cursor(statement.name);
+      this.rowDescription(cursor.stream.columns, portal.formats.length ? portal.formats : cursor.formats);
+    } else if (portal.stream && statement.kind !== 'copy') {
+      // a cursor declared by SQL (DECLARE) described as a protocol portal
+      this.rowDescription(portal.stream.columns, portal.formats);
     } else {
       this.w.begin('n').end();
     }
@@ -488,6 +567,16 @@ export class Session {
       }
       case 'copy':
         return this.copyOut(statement);
+      case 'declare':
+        return this.declare(statement, portal.params);
+      case 'fetch': {
+        const cursor = this.cursor(statement.name);
+        const formats = portal.formats.length ? portal.formats : cursor.formats;
+        const types = cursor.stream.columns.map((c, i) => resultType(pgTypeOf(c.type), formatOf(formats, i)));
+        return this.fetch(statement, cursor, types, formats);
+      }
+      case 'closeCursor':
+        return this.closeCursor(statement.name);
       case 'query': {
         portal.stream ??= await this.open(statement.sql, portal.params);
         const types = portal.stream.columns.map((c, i) => resultType(pgTypeOf(c.type), formatOf(portal.formats, i)));
