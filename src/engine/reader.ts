@@ -176,9 +176,11 @@ export interface LakeReader {
   /**
    * Runs `sql` (exactly one SELECT, checked as by `references`) with positional `params` (`$1`
    * is `params[0]`) on a pooled connection and returns its rows as a stream. The time limit
-   * `options.timeoutMs` runs from the call until the stream is closed. Errors: as `query`.
+   * `options.timeoutMs` runs from the call until the stream is closed; aborting `options.signal`
+   * interrupts the statement, also while the call has not returned yet. Errors: as `query`;
+   * QUERY_CANCELLED after the abort.
    */
-  stream(sql: string, params?: PositionalParam[], options?: { timeoutMs?: number }): Promise<RowStream>;
+  stream(sql: string, params?: PositionalParam[], options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<RowStream>;
   /** Closes the pool and frees what the reader holds (memory copies, spill files). */
   close(): Promise<void>;
 }

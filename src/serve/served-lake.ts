@@ -221,7 +221,7 @@ export class ServedLake {
    * stream, read chunk by chunk (see `LakeReader.stream`); the tables it reads must have been
    * made queryable (`latest`) first. Errors: as `query`.
    */
-  stream(sql: string, params: PositionalParam[] = [], options: { timeoutMs?: number } = {}): Promise<RowStream> {
+  stream(sql: string, params: PositionalParam[] = [], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RowStream> {
     return this.reader.stream(sql, params, options);
   }
 

@@ -319,14 +319,22 @@ export class DuckDBLakeReader implements LakeReader {
     }
   }
 
-  async stream(sql: string, params: PositionalParam[] = [], options: { timeoutMs?: number } = {}): Promise<RowStream> {
+  async stream(sql: string, params: PositionalParam[] = [], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RowStream> {
     await this.select(sql);
+    if (options.signal?.aborted) throw new IngotError('QUERY_CANCELLED', 'the query was cancelled at the client\'s request');
     const conn = await this.acquire();
     let state: 'running' | 'timeout' | 'cancelled' | 'closed' = 'running';
     let timer: NodeJS.Timeout | undefined;
+    const cancel = (): void => {
+      if (state !== 'running') return;
+      state = 'cancelled';
+      conn.interrupt();
+    };
+    options.signal?.addEventListener('abort', cancel);
     const close = (): void => {
       if (state === 'closed') return;
       if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', cancel);
       state = 'closed';
       this.releaseConnection(conn);
     };
@@ -368,11 +376,7 @@ export class DuckDBLakeReader implements LakeReader {
             throw e;
           }
         },
-        cancel: () => {
-          if (state !== 'running') return;
-          state = 'cancelled';
-          conn.interrupt();
-        },
+        cancel,
         close,
       };
       return stream;

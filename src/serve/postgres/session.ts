@@ -81,7 +81,8 @@ export class Session {
   private tx: TxStatus = 'I';
   private skipping = false;
   private active: RowStream | undefined;
-  private cancelled = false;
+  /** Aborts the statement being started (`open`). */
+  private starting: AbortController | undefined;
 
   constructor(
     private readonly conn: Connection,
@@ -95,7 +96,7 @@ export class Session {
 
   /** Interrupts the statement running now, if any (a CancelRequest). */
   cancel(): void {
-    this.cancelled = true;
+    this.starting?.abort();
     this.active?.cancel();
   }
 
@@ -254,10 +255,13 @@ export class Session {
   /** Starts `sql` with `params`, tables attached first. */
   private async open(sql: string, params: PositionalParam[]): Promise<RowStream> {
     await this.prepareTables(sql);
-    this.cancelled = false;
-    const stream = await this.options.lake.stream(sql, params, { timeoutMs: this.timeout() });
-    if (this.cancelled) stream.cancel();
-    return stream;
+    const starting = new AbortController();
+    this.starting = starting;
+    try {
+      return await this.options.lake.stream(sql, params, { timeoutMs: this.timeout(), signal: starting.signal });
+    } finally {
+      if (this.starting === starting) this.starting = undefined;
+    }
   }
 
   private rowDescription(columns: ColumnInfo[], formats: number[]): PgType[] {

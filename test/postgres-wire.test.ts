@@ -1,0 +1,233 @@
+/**
+ * `ingot serve --pg-port` under real PostgreSQL clients: `psql` (Debian's postgresql-client) and
+ * psycopg 3 (test/reference/psycopg_client.py), against a real `ingot serve` process on a lake the
+ * flights pipeline built from the real flights data. Results must equal `ingot sql`'s.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { openMetadata } from '../src/metadata/open.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../src/serve/api-keys.js';
+import { loadProject } from '../src/project.js';
+import { cli, eachLine, flightsProject, ROOT, tempDir } from './fixtures.js';
+
+const run = promisify(execFile);
+const DAYS = ['2001-01-01', '2001-01-02'];
+const PSYCOPG = path.join(ROOT, 'test', 'reference', 'psycopg_client.py');
+
+/** Output of a command that may fail: exit code, stdout, stderr. */
+async function exec(file: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const r = await run(file, args, { env: { ...process.env, ...env }, maxBuffer: 256 << 20, timeout: 120_000 });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : 1, out: err.stdout ?? '', err: err.stderr ?? '' };
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function psycopg(conninfo: string, scenario: string, args: Record<string, unknown> = {}): Promise<any> {
+  const r = await exec('python3', [PSYCOPG, conninfo, scenario, JSON.stringify(args)]);
+  assert.equal(r.code, 0, r.err);
+  return JSON.parse(r.out);
+}
+
+describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let server: ChildProcess;
+  let port: number;
+  const keys = { read: '', admin: '', revoked: '' };
+  let certFile: string;
+
+  /** A libpq connection string to the server. */
+  const conninfo = (password: string, extra = 'sslmode=disable'): string => `host=127.0.0.1 port=${port} user=analyst dbname=flights password=${password} ${extra}`;
+  /** psql with `args`, the read key as password unless `password` is given. */
+  const psql = (args: string[], password = keys.read, ssl = 'disable') =>
+    exec('psql', [`host=127.0.0.1 port=${port} user=analyst dbname=flights sslmode=${ssl}`, '-X', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', ...args], { PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' });
+  /** `ingot sql -f csv` of `sql`: what the clients' results must equal. */
+  const truth = async (sql: string): Promise<string> => {
+    const r = await cli(['sql', '-p', dir, '-f', 'csv', sql]);
+    assert.equal(r.code, 0, r.err);
+    return r.out.trim();
+  };
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('pgwire'));
+    await flightsProject(dir, DAYS);
+    // a self-signed certificate for TLS, and a statement timeout the tests can reach
+    certFile = path.join(dir, 'server.crt');
+    const ssl = await exec('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout', path.join(dir, 'server.key'), '-out', certFile]);
+    assert.equal(ssl.code, 0, ssl.err);
+    const config = await fs.readFile(path.join(dir, 'ingot.config.ts'), 'utf8');
+    await fs.writeFile(path.join(dir, 'ingot.config.ts'), config.replace("name: 'flights',", "name: 'flights',\n  serve: { postgres: { tls: { cert: 'server.crt', key: 'server.key' }, statementTimeoutSeconds: 4 } },"));
+    const r = await cli(['run', '-p', dir, '--from', DAYS[0]!, '--to', DAYS[1]!]);
+    assert.equal(r.code, 0, r.err);
+    const store = await openMetadata(await loadProject(dir));
+    try {
+      keys.read = (await createApiKey(store, 'read', 'analyst')).key;
+      keys.admin = (await createApiKey(store, 'admin')).key;
+      keys.revoked = (await createApiKey(store, 'read', 'gone')).key;
+      await revokeApiKey(store, (await listApiKeys(store)).find((k) => k.name === 'gone')!.id);
+    } finally {
+      await store.close();
+    }
+    server = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'bin.ts'), 'serve', '-p', dir, '--no-http', '--no-scheduler', '--pg-port', '0'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    port = await new Promise<number>((resolve, reject) => {
+      const lines: string[] = [];
+      eachLine(server.stderr!, (l) => {
+        lines.push(l);
+        if (l.includes('"postgres listening"')) resolve((JSON.parse(l) as { port: number }).port);
+      });
+      server.on('exit', (code) => reject(new Error(`ingot serve exited (${code}): ${lines.join('\n')}`)));
+    });
+  });
+  after(async () => {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((r) => server.on('exit', r));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    await cleanup();
+  });
+
+  it('psql: query results equal ingot sql, over SCRAM-SHA-256 without TLS', async () => {
+    for (const sql of [
+      'SELECT origin, count(*) AS n, sum(delay_min) AS d, min(dep_time) AS t, min(flight_date) AS fd, avg(distance_mi) AS a FROM silver.flights GROUP BY origin ORDER BY n DESC, origin LIMIT 20',
+      'SELECT * FROM gold.airport_daily ORDER BY flight_date, airport LIMIT 50',
+      'SELECT iata, name, city, state FROM bronze.airports ORDER BY iata LIMIT 30',
+    ]) {
+      const r = await psql(['--csv', '-c', sql]);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out.trim(), await truth(sql));
+    }
+  });
+
+  it('psql: session commands clients send are answered harmlessly', async () => {
+    const r = await psql(['-q', '-A', '-t', '-c', 'SET application_name = \'bi\'', '-c', 'SHOW TimeZone', '-c', 'SELECT version()', '-c', 'SELECT current_schema()',
+      '-c', "SELECT set_config('search_path', 'silver', false)", '-c', 'BEGIN', '-c', 'SELECT count(*) FROM silver.flights', '-c', 'COMMIT', '-c', 'DISCARD ALL', '-c', 'SHOW server_version']);
+    assert.equal(r.code, 0, r.err);
+    const count = await truth('SELECT count(*) AS n FROM silver.flights');
+    assert.deepEqual(r.out.trim().split('\n').filter((l) => l !== ''), ['UTC', r.out.split('\n').find((l) => l.startsWith('PostgreSQL 16.0 (ingot'))!, 'public', 'silver', count.split('\n')[1], '16.0']);
+  });
+
+  it('psql: \\copy (select ...) to a file writes the rows ingot sql returns', async () => {
+    const file = path.join(dir, 'out.csv');
+    const sql = 'SELECT origin, destination, count(*) AS n FROM silver.flights GROUP BY ALL ORDER BY n DESC, origin, destination LIMIT 100';
+    const r = await psql(['-c', `\\copy (${sql}) to '${file}' with (format csv, header)`]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /COPY 100/);
+    assert.equal((await fs.readFile(file, 'utf8')).trim(), await truth(sql));
+  });
+
+  it('refuses writes, DDL, file reads and hidden statements with SQLSTATEs; unknown tables are 42P01, syntax errors 42601 with the position', async () => {
+    const cases: [string, RegExp][] = [
+      ['CREATE TABLE silver.x (a INT)', /ERROR: {2}25006/],
+      ['DELETE FROM silver.flights', /ERROR: {2}25006/],
+      ["COPY (SELECT 1) TO '/tmp/ingot-pg-x.csv'", /ERROR: {2}25006/],
+      ['SELECT 1 /* ; DROP TABLE silver.flights */', /^ \?column\?|1/m],
+      ["SELECT * FROM read_csv('/etc/passwd')", /ERROR: {2}42501/],
+      ['SELECT * FROM silver.nope', /ERROR: {2}42P01/],
+      ['SELECT * FROM silver.flights WHERE', /ERROR: {2}42601[\s\S]*LINE 1: SELECT \* FROM silver\.flights WHERE\n {8,}\^/],
+      ['SELEC 1', /ERROR: {2}42601[\s\S]*LINE 1: SELEC 1\n {8}\^/],
+    ];
+    for (const [sql, expected] of cases) {
+      const r = await psql(['-c', sql]);
+      assert.match(r.out + r.err, expected, sql);
+    }
+    assert.equal((await fs.stat('/tmp/ingot-pg-x.csv').catch(() => undefined)), undefined);
+    // two statements in one Query: the write is refused, the table unchanged
+    const r = await psql(['-c', 'SELECT 1; DROP TABLE silver.flights']);
+    assert.match(r.err, /25006/);
+    assert.equal((await psql(['-A', '-t', '-c', 'SELECT count(*) FROM silver.flights'])).out.trim(), (await truth('SELECT count(*) AS n FROM silver.flights')).split('\n')[1]);
+  });
+
+  it('authentication: a wrong, revoked or missing key is 28P01; a read key works', async () => {
+    for (const password of ['ingot_000000000000_wrong', keys.revoked]) {
+      // libpq reports a failed connection by its message only (pgjdbc's test checks the SQLSTATE)
+      const r = await psycopg(conninfo(password), 'connect');
+      assert.equal(r.ok, false);
+      assert.match(r.message, /FATAL: {2}password authentication failed for user "analyst"/);
+      const p = await psql(['-c', 'SELECT 1'], password);
+      assert.notEqual(p.code, 0);
+      assert.match(p.err, /password authentication failed for user "analyst"/);
+    }
+    const none = await exec('psql', [`host=127.0.0.1 port=${port} user=analyst dbname=flights sslmode=disable`, '-w', '-c', 'SELECT 1'], { PGPASSWORD: '' });
+    assert.notEqual(none.code, 0);
+    assert.match(none.err, /password/);
+    const ok = await psycopg(conninfo(keys.admin), 'connect');
+    assert.deepEqual([ok.ok, ok.ssl, ok.timezone], [true, false, 'UTC']);
+    assert.ok(ok.server_version >= 160000);
+  });
+
+  it('TLS with a self-signed certificate: psql and psycopg verify it; the key goes as a cleartext password only inside TLS', async () => {
+    const r = await psql(['-A', '-t', '-c', 'SELECT count(*) FROM bronze.airports'], keys.read, `verify-full sslrootcert=${certFile}`);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.trim(), (await truth('SELECT count(*) AS n FROM bronze.airports')).split('\n')[1]);
+    const c = await psycopg(conninfo(keys.read, `sslmode=verify-full sslrootcert=${certFile}`), 'connect');
+    assert.deepEqual([c.ok, c.ssl], [true, true]);
+    const wrong = await psycopg(conninfo('ingot_000000000000_wrong', `sslmode=require`), 'connect');
+    assert.match(wrong.message, /password authentication failed/);
+  });
+
+  it('psycopg: parameters ($1) in text and binary formats, prepared statements, typed values equal ingot sql', async () => {
+    const sql = "SELECT origin, destination, dep_time, flight_date, delay_min, distance_mi, is_delayed FROM silver.flights WHERE origin = %s AND delay_min > %s AND flight_date = %s ORDER BY dep_time, destination, delay_min LIMIT 25";
+    const expected = (await truth(sql.replace('%s', "'ATL'").replace('%s', '30').replace('%s', "DATE '2001-01-02'"))).split('\n').slice(1);
+    for (const binary of [false, true]) {
+      for (const prepare of [false, true]) {
+        const r = await psycopg(conninfo(keys.read), 'rows', { sql, params: ['ATL', 30, '2001-01-02'], binary, prepare });
+        assert.deepEqual(r.columns.map((c: [string, number]) => c[1]), [25, 25, 1184, 1082, 23, 23, 16], 'text, text, timestamptz, date, int4, int4, bool');
+        const rows = r.rows.map((row: unknown[]) => [row[0], row[1], String(row[2]).replace('T', ' ').replace('+00:00', '+00'), row[3], row[4], row[5], row[6]].join(','));
+        assert.deepEqual(rows, expected, `binary=${binary} prepare=${prepare}`);
+      }
+    }
+    const typed = await psycopg(conninfo(keys.read), 'rows', { sql: "SELECT 1.50::DECIMAL(10,2) AS d, [1, 2] AS l, {'a': 1} AS s, 'x'::BLOB AS b, 2.5::DOUBLE AS f, 7::BIGINT AS i, NULL AS n", binary: true });
+    assert.deepEqual(typed.columns.map((c: [string, number]) => c[1]), [1700, 1007, 114, 17, 701, 20, 23]);
+    assert.deepEqual(typed.rows, [['1.50', [1, 2], { a: 1 }, '78', 2.5, 7, null]]);
+  });
+
+  it('psycopg: a server-side cursor pages through every row of a table (DECLARE/FETCH)', async () => {
+    const r = await psycopg(conninfo(keys.read), 'cursor', { sql: 'SELECT distance_mi FROM silver.flights', itersize: 5000 });
+    const [, want] = (await truth('SELECT count(*) AS n, sum(distance_mi) AS s FROM silver.flights')).split('\n');
+    assert.equal(`${r.rows},${r.sum}`, want);
+  });
+
+  it('psycopg: errors carry SQLSTATEs and the session keeps serving', async () => {
+    for (const [sql, state] of [['INSERT INTO silver.flights SELECT * FROM silver.flights', '25006'], ['SELECT * FROM gold.nope', '42P01'], ['SELECT FROM WHERE', '42601'], ['SELECT nope FROM silver.flights', '42703']] as const) {
+      const r = await psycopg(conninfo(keys.read), 'error', { sql });
+      assert.equal(r.sqlstate, state, `${sql}: ${r.message}`);
+      assert.equal(r.after, 42);
+    }
+  });
+
+  it('a query cancelled by the client (CancelRequest) and one past the statement timeout stop with 57014; other clients are served throughout', async () => {
+    const long = 'SELECT sum(i) FROM range(100000000000) AS t(i)';
+    const started = Date.now();
+    const [cancelled, other] = await Promise.all([
+      psycopg(conninfo(keys.read), 'cancel', { sql: long, after: 1 }),
+      (async () => {
+        await new Promise((r) => setTimeout(r, 300));
+        return psql(['-A', '-t', '-c', 'SELECT count(*) FROM bronze.airports']);
+      })(),
+    ]);
+    assert.equal(cancelled.sqlstate, '57014', cancelled.message);
+    assert.match(cancelled.message, /user request/);
+    assert.ok(cancelled.seconds < 4, `cancelled after ${cancelled.seconds} s`);
+    assert.equal(cancelled.after, 42);
+    assert.equal(other.code, 0, other.err);
+    // serve.postgres.statementTimeoutSeconds: 4
+    const timedOut = await psycopg(conninfo(keys.read), 'error', { sql: long });
+    assert.equal(timedOut.sqlstate, '57014', timedOut.message);
+    assert.match(timedOut.message, /statement timeout/);
+    assert.equal(timedOut.after, 42);
+    // a session's own, lower statement_timeout
+    const r = await psql(['-c', 'SET statement_timeout = 500', '-c', long]);
+    assert.match(r.err, /57014/);
+    assert.ok(Date.now() - started < 20_000);
+  });
+});
