@@ -160,7 +160,7 @@ export function classify(sql: string, settings: SessionSettings): Statement {
     const name = unquote(m[2]!);
     return name.toLowerCase() === 'all' ? { kind: 'command', tag: 'DEALLOCATE ALL', discard: 'statements' } : { kind: 'command', tag: 'DEALLOCATE', deallocate: name };
   }
-  if ((m = /^set (?:session |local )?(?:characteristics as )?transaction\b/.exec(lower))) return { kind: 'command', tag: 'SET' };
+  if (/^set (?:session |local )?(?:characteristics as )?transaction\b/.test(lower)) return { kind: 'command', tag: 'SET' };
   if ((m = /^set (?:session |local )?time zone (.+)$/is.exec(bare))) return { kind: 'command', tag: 'SET', set: [['timezone', unquote(m[1]!)]] };
   if ((m = /^set (?:session |local )?([A-Za-z_][\w.]*)\s*(?:=|\bto\b)\s*(.+)$/is.exec(bare))) {
     const value = m[2]!.trim().toLowerCase() === 'default' ? undefined : m[2]!.split(/,(?=(?:[^']*'[^']*')*[^']*$)/).map(unquote).join(', ');

@@ -167,7 +167,7 @@ function numericBinary(text: string): Buffer {
   // group digits by 4 around the decimal point
   const intPadded = intPart.padStart(Math.ceil(intPart.length / 4) * 4, '0');
   const fracPadded = fracPart.padEnd(Math.ceil(fracPart.length / 4) * 4, '0');
-  let digits: number[] = [];
+  const digits: number[] = [];
   for (let i = 0; i < intPadded.length; i += 4) digits.push(Number(intPadded.slice(i, i + 4)));
   let weight = digits.length - 1;
   for (let i = 0; i < fracPadded.length; i += 4) digits.push(Number(fracPadded.slice(i, i + 4)));
