@@ -116,6 +116,24 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     assert.deepEqual(r.out.trim().split('\n').filter((l) => l !== ''), ['UTC', r.out.split('\n').find((l) => l.startsWith('PostgreSQL 16.0 (ingot'))!, 'public', 'silver', count.split('\n')[1], '16.0']);
   });
 
+  it('psql: \\dn and \\dt list the lake\'s layers and tables (quarantine tables included); information_schema describes their columns', async () => {
+    const dn = await psql(['-A', '-t', '-c', '\\dn']);
+    assert.equal(dn.code, 0, dn.err);
+    assert.deepEqual(dn.out.trim().split('\n'), ['bronze|ingot', 'gold|ingot', 'silver|ingot']);
+    const lake = await cli(['tables', '-p', dir, '--format', 'json']);
+    const tables = (JSON.parse(lake.out) as { table: string }[]).map((t) => t.table);
+    assert.ok(tables.length >= 7 && tables.includes('silver.flights_quarantine'));
+    const dt = await psql(['-A', '-t', '-c', '\\dt *.*']);
+    assert.equal(dt.code, 0, dt.err);
+    const listed = dt.out.trim().split('\n').map((l) => l.split('|')).map(([schema, name, type]) => `${schema}.${name} ${type}`);
+    assert.deepEqual(listed, ['bronze.airports', 'bronze.flights_raw', 'gold.airport_daily', 'gold.route_monthly', 'gold.top5_monthly', 'silver.flights', 'silver.flights_quarantine'].map((t) => `${t} table`));
+    assert.ok(tables.every((t) => listed.includes(`${t} table`)));
+    const bronze = await psql(['-A', '-t', '-c', '\\dt bronze.*']);
+    assert.deepEqual(bronze.out.trim().split('\n').map((l) => l.split('|')[1]), ['airports', 'flights_raw']);
+    const columns = await psql(['-A', '-t', '-F', ' ', '-c', "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'silver' AND table_name = 'flights' ORDER BY ordinal_position"]);
+    assert.match(columns.out, /^flight_date DATE\ndep_time TIMESTAMP WITH TIME ZONE\n/);
+  });
+
   it('psql: \\copy (select ...) to a file writes the rows ingot sql returns', async () => {
     const file = path.join(dir, 'out.csv');
     const sql = 'SELECT origin, destination, count(*) AS n FROM silver.flights GROUP BY ALL ORDER BY n DESC, origin, destination LIMIT 100';

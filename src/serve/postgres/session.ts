@@ -1,5 +1,6 @@
 import type { Cell, ColumnInfo, PositionalParam, RowStream } from '../../engine/reader.js';
 import type { ServedLake } from '../served-lake.js';
+import { readsCatalog, rewriteCatalog } from './catalog.js';
 import { classify, initialSettings, splitStatements, type CommandAnswer, type CopyOut, type DeclareCursor, type FetchCursor, type SessionSettings, type Statement } from './commands.js';
 import type { Connection } from './connection.js';
 import { BodyReader, MessageWriter, ProtocolViolation, writeError, type FrontendMessage } from './messages.js';
@@ -52,8 +53,6 @@ class SessionError extends Error {
 /** Rows sent per socket write while streaming. */
 const BATCH_BYTES = 256 * 1024;
 
-/** Schemas and relations of the catalog: a query naming one sees every lake table attached first. */
-const CATALOG = /\b(pg_catalog|information_schema|pg_class|pg_namespace|pg_attribute|pg_type|pg_tables|pg_views|pg_description|pg_index|pg_proc|duckdb_tables|duckdb_columns|duckdb_views)\b/i;
 
 /** Milliseconds of a `statement_timeout` value (`5000`, `5s`, `2min`...); 0 for none or unreadable. */
 function timeoutMs(value: string | undefined): number {
@@ -236,7 +235,7 @@ export class Session {
   private async prepareTables(sql: string): Promise<void> {
     const lake = this.options.lake;
     const names = await lake.references(sql);
-    const catalog = CATALOG.test(sql);
+    const catalog = readsCatalog(sql) || /\bduckdb_\w+\s*\(/i.test(sql);
     for (const name of names) {
       if (/^(pg_catalog|information_schema|main|temp|system)\./i.test(name)) continue;
       await lake.latest(name);
@@ -253,7 +252,8 @@ export class Session {
   }
 
   /** Starts `sql` with `params`, tables attached first. */
-  private async open(sql: string, params: PositionalParam[]): Promise<RowStream> {
+  private async open(text: string, params: PositionalParam[]): Promise<RowStream> {
+    const sql = readsCatalog(text) ? rewriteCatalog(text) : text;
     await this.prepareTables(sql);
     const starting = new AbortController();
     this.starting = starting;
@@ -480,8 +480,9 @@ export class Session {
     this.guardFailedBlock(statement);
     const prepared: Prepared = { sql, statement, paramOids, paramTypes: [], columns: statement.kind === 'command' ? statement.result?.columns ?? [] : [] };
     if (statement.kind === 'query' || statement.kind === 'copy' || statement.kind === 'declare') {
-      await this.prepareTables(statement.sql);
-      const shape = await this.options.lake.describe(statement.sql);
+      const sql = readsCatalog(statement.sql) ? rewriteCatalog(statement.sql) : statement.sql;
+      await this.prepareTables(sql);
+      const shape = await this.options.lake.describe(sql);
       prepared.paramTypes = shape.parameters;
       prepared.columns = statement.kind === 'declare' ? [] : shape.columns;
     }
