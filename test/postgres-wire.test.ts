@@ -17,6 +17,7 @@ import { cli, eachLine, flightsProject, ROOT, tempDir } from './fixtures.js';
 const run = promisify(execFile);
 const DAYS = ['2001-01-01', '2001-01-02'];
 const PSYCOPG = path.join(ROOT, 'test', 'reference', 'psycopg_client.py');
+const PGJDBC = path.join(ROOT, 'test', 'reference', 'pgjdbc');
 
 /** Output of a command that may fail: exit code, stdout, stderr. */
 async function exec(file: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
@@ -43,6 +44,9 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
   let port: number;
   const keys = { read: '', admin: '', revoked: '' };
   let certFile: string;
+  /** The Java classpath of pgjdbc and the compiled PgClient; undefined when Maven or javac is missing (the JDBC tests then skip). */
+  let jdbcClasspath: string | undefined;
+  let jdbcMissing = '';
 
   /** A libpq connection string to the server. */
   const conninfo = (password: string, extra = 'sslmode=disable'): string => `host=127.0.0.1 port=${port} user=analyst dbname=flights password=${password} ${extra}`;
@@ -76,6 +80,16 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
       await revokeApiKey(store, (await listApiKeys(store)).find((k) => k.name === 'gone')!.id);
     } finally {
       await store.close();
+    }
+    // pgjdbc from Maven, the client program compiled with javac
+    const jar = await exec('bash', [path.join(PGJDBC, 'pgjdbc-jar.sh')]);
+    if (jar.code === 0) {
+      const classes = path.join(dir, 'jdbc-classes');
+      const javac = await exec('javac', ['-d', classes, path.join(PGJDBC, 'PgClient.java')]);
+      if (javac.code === 0) jdbcClasspath = `${jar.out.trim().split('\n').pop()!}:${classes}`;
+      else jdbcMissing = `javac failed: ${javac.err}`;
+    } else {
+      jdbcMissing = `the pgjdbc jar could not be fetched with Maven: ${jar.err.slice(-500)}`;
     }
     server = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'bin.ts'), 'serve', '-p', dir, '--no-http', '--no-scheduler', '--pg-port', '0'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
     port = await new Promise<number>((resolve, reject) => {
@@ -247,5 +261,36 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     const r = await psql(['-c', 'SET statement_timeout = 500', '-c', long]);
     assert.match(r.err, /57014/);
     assert.ok(Date.now() - started < 20_000);
+  });
+
+  /** PgClient (pgjdbc) with `args`; its stdout. */
+  const jdbc = async (password: string, args: string[], url = `jdbc:postgresql://127.0.0.1:${port}/flights?sslmode=disable`): Promise<string> => {
+    const r = await exec('java', ['-Duser.timezone=UTC', '-cp', jdbcClasspath!, 'PgClient', url, password, ...args]);
+    assert.equal(r.code, 0, r.err);
+    return r.out.trim();
+  };
+
+  it('pgjdbc: a Statement, a PreparedStatement with parameters (named statements, binary transfer) and a fetch-size ResultSet equal ingot sql', async (t) => {
+    if (!jdbcClasspath) return t.skip(jdbcMissing);
+    const sql = 'SELECT origin, count(*) AS n, min(dep_time) AS t, avg(delay_min) AS a FROM silver.flights GROUP BY origin ORDER BY n DESC, origin LIMIT 15';
+    assert.equal(await jdbc(keys.read, ['query', sql]), await truth(sql));
+    const prepared = 'SELECT origin, destination, dep_time, delay_min FROM silver.flights WHERE origin = ? AND delay_min > ? ORDER BY dep_time, destination, delay_min LIMIT 20';
+    assert.equal(await jdbc(keys.read, ['prepared', prepared, 'DFW', '45']), await truth(prepared.replace('?', "'DFW'").replace('?', '45')));
+    const [, want] = (await truth('SELECT count(*) AS n, sum(distance_mi) AS s FROM silver.flights')).split('\n');
+    assert.equal(await jdbc(keys.read, ['fetch', 'SELECT distance_mi FROM silver.flights', '1000']), want);
+  });
+
+  it('pgjdbc: DatabaseMetaData lists schemas, tables and typed columns; a wrong key is SQLSTATE 28P01', async (t) => {
+    if (!jdbcClasspath) return t.skip(jdbcMissing);
+    const meta = (await jdbc(keys.read, ['meta'])).split('\n');
+    assert.deepEqual(meta, [
+      'schemas bronze gold silver',
+      'tables flights:TABLE flights_quarantine:TABLE',
+      'columns flight_date:date:91 dep_time:timestamptz:93 dep_hour:int4:4 origin:text:12 destination:text:12 route:text:12 delay_min:int4:4 distance_mi:int4:4 is_delayed:bool:-7',
+      'primary keys 0',
+    ]);
+    assert.equal(await jdbc('ingot_000000000000_wrong', ['connect']), 'sqlstate 28P01');
+    assert.equal(await jdbc(keys.revoked, ['connect']), 'sqlstate 28P01');
+    assert.equal(await jdbc(keys.read, ['connect'], `jdbc:postgresql://127.0.0.1:${port}/flights?sslmode=verify-full&sslrootcert=${certFile}`), 'ok 16.0');
   });
 });

@@ -7,13 +7,35 @@
  *   tables: relkind `r` in `pg_class`, `BASE TABLE` in `information_schema.tables`;
  * - the server's own schema (`__ingot`: pinned snapshots, in-memory copies) and the engine's empty
  *   default schema `main` are hidden: the schemas are the lake's layers;
- * - psql's spellings: `OPERATOR(pg_catalog.~)` → `~`, `COLLATE pg_catalog.default` dropped,
- *   `pg_get_userbyid(oid)` → the owner name `ingot`.
+ * - psql's and pgjdbc's spellings: `OPERATOR(pg_catalog.~)` → `~`, `COLLATE pg_catalog.default`
+ *   dropped, `pg_get_userbyid(oid)` → the owner name `ingot`, `'name'::regclass` → the relation's
+ *   OID, other `::reg*` casts → text, `::pg_catalog.<type>` → the type.
  *
  * Covered (tested with psql): `\dn`, `\dt`, `\dt layer.*`, `\dv`, and queries of
  * `information_schema.schemata`, `.tables`, `.columns`. Not covered: psql's `\d table` (it
  * needs `regclass`/`regtype` casts and `pg_attribute` type OIDs the engine does not give).
  */
+
+import { OID, pgTypeOf } from './types.js';
+
+/** The engine's type names whose PostgreSQL OIDs `pg_attribute` gets (their lists too). */
+const ENGINE_TYPES = ['BOOLEAN', 'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'FLOAT', 'DOUBLE',
+  'VARCHAR', 'BLOB', 'DATE', 'TIME', 'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE', 'INTERVAL', 'UUID', 'JSON'];
+
+/** SQL of the PostgreSQL type OID of a column whose engine type name is `col` (as `types.ts` maps it). */
+function oidCase(col: string): string {
+  const whens = ENGINE_TYPES.flatMap((t) => [[t, pgTypeOf(t).oid], [`${t}[]`, pgTypeOf(`${t}[]`).oid]] as [string, number][])
+    .map(([t, oid]) => `WHEN '${t}' THEN ${oid}`).join(' ');
+  return `CASE WHEN ${col} LIKE 'DECIMAL(%' THEN ${OID.numeric} WHEN ${col} LIKE 'STRUCT%' OR ${col} LIKE 'MAP%' OR ${col} LIKE 'UNION%' THEN ${OID.json} ELSE CASE ${col} ${whens} ELSE ${OID.text} END END`;
+}
+
+/** Types `pg_type` lacks in the engine, added as copies of its `varchar` row: [oid, name, length, element]. */
+const EXTRA_TYPES: [number, string, number, number][] = [
+  [OID.text, 'text', -1, 0], [OID.json, 'json', -1, 0], [OID.interval, 'interval', 16, 0], [OID.time, 'time', 8, 0],
+  [1000, '_bool', -1, 16], [1005, '_int2', -1, 21], [1007, '_int4', -1, 23], [1016, '_int8', -1, 20], [1009, '_text', -1, 25], [1015, '_varchar', -1, 1043],
+  [1021, '_float4', -1, 700], [1022, '_float8', -1, 701], [1182, '_date', -1, 1082], [1115, '_timestamp', -1, 1114], [1185, '_timestamptz', -1, 1184],
+  [1231, '_numeric', -1, 1700], [199, '_json', -1, 114], [2951, '_uuid', -1, 2950], [1001, '_bytea', -1, 17],
+];
 
 /** Schemas hidden from catalog queries. */
 const HIDDEN = "('__ingot', 'main')";
@@ -33,6 +55,18 @@ const RELATIONS: Record<string, { cte: string; sql: string }> = {
     cte: '__ingot_tables',
     sql: `SELECT * REPLACE (CASE WHEN table_type = 'VIEW' AND table_schema NOT IN ('pg_catalog', 'information_schema') THEN 'BASE TABLE' ELSE table_type END AS table_type)
           FROM information_schema.tables WHERE table_schema NOT IN ${HIDDEN}`,
+  },
+  pg_attribute: {
+    cte: '__ingot_pg_attribute',
+    sql: `SELECT a.* REPLACE (
+            coalesce(${oidCase('c.data_type')}, a.atttypid) AS atttypid,
+            CASE WHEN c.data_type LIKE 'DECIMAL(%' THEN ((c.numeric_precision << 16) | c.numeric_scale) + 4 ELSE -1 END AS atttypmod)
+          FROM pg_catalog.pg_attribute a LEFT JOIN duckdb_columns() c ON c.table_oid = a.attrelid AND c.column_index = a.attnum`,
+  },
+  pg_type: {
+    cte: '__ingot_pg_type',
+    sql: `SELECT * FROM pg_catalog.pg_type UNION ALL ${EXTRA_TYPES.map(([oid, name, len, elem]) =>
+      `SELECT * REPLACE (${oid} AS oid, '${name}' AS typname, ${len} AS typlen, ${elem} AS typelem, '${elem ? 'A' : name === 'text' ? 'S' : 'U'}' AS typcategory) FROM pg_catalog.pg_type WHERE oid = ${OID.varchar}`).join(' UNION ALL ')}`,
   },
   schemata: { cte: '__ingot_schemata', sql: `SELECT * FROM information_schema.schemata WHERE schema_name NOT IN ${HIDDEN}` },
   columns: { cte: '__ingot_columns', sql: `SELECT * FROM information_schema.columns WHERE table_schema NOT IN ${HIDDEN}` },
@@ -69,10 +103,19 @@ export function rewriteCatalog(sql: string): string {
     .replace(/OPERATOR\s*\(\s*pg_catalog\s*\.\s*([^)\s]+)\s*\)/gi, ' $1 ')
     .replace(/\s+COLLATE\s+pg_catalog\s*\.\s*"?default"?/gi, '');
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_get_userbyid\s*\(/i, "'ingot'");
+  // pgjdbc's getPrimaryKeys expands constraint keys; the lake's tables have none
+  s = replaceCall(s, /\(\s*information_schema\s*\.\s*_pg_expandarray\s*\(/i, '(1');
+  s = s.replace(/\(1\s*\)\s*\.\s*[nx]\b/gi, '1');
+  s = replaceCall(s, /information_schema\s*\.\s*_pg_expandarray\s*\(/i, "{'x': 1, 'n': 1}");
+  // object identifier casts: a relation's OID by its name; the other reg* types as text
+  s = s.replace(/'((?:[^']|'')*)'\s*::\s*(?:pg_catalog\s*\.\s*)?regclass\b/gi, (_m, name: string) =>
+    `(SELECT min(oid) FROM pg_catalog.pg_class WHERE relname = '${name.replace(/^.*\./, '')}')`);
+  s = s.replace(/::\s*(?:pg_catalog\s*\.\s*)?reg(?:type|proc|procedure|oper|operator|namespace|role|class)\b(\s*::\s*(?:pg_catalog\s*\.\s*)?text\b)?/gi, '::VARCHAR');
+  s = s.replace(/::\s*pg_catalog\s*\.\s*(text|int2|int4|int8|bool|oid|name|varchar|char)\b/gi, (_m, t: string) => `::${t.toLowerCase() === 'name' || t.toLowerCase() === 'char' ? 'VARCHAR' : t}`);
   const used: string[] = [];
   for (const [name, r] of Object.entries(RELATIONS)) {
-    const schema = name === 'pg_namespace' || name === 'pg_class' ? '(?:pg_catalog\\s*\\.\\s*)?' : 'information_schema\\s*\\.\\s*';
-    const re = new RegExp(`(?<![\\w."])${schema}"?${name}"?(?![\\w"(])`, 'gi');
+    const schema = name.startsWith('pg_') ? '(?:pg_catalog\\s*\\.\\s*)?' : 'information_schema\\s*\\.\\s*';
+    const re = new RegExp(`(?<![\\w."'])${schema}"?${name}"?(?![\\w"'(])`, 'gi');
     if (re.test(s)) {
       s = s.replace(re, r.cte);
       used.push(`${r.cte} AS (${r.sql})`);
