@@ -69,7 +69,7 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
       '-keyout', path.join(dir, 'server.key'), '-out', certFile]);
     assert.equal(ssl.code, 0, ssl.err);
     const config = await fs.readFile(path.join(dir, 'ingot.config.ts'), 'utf8');
-    await fs.writeFile(path.join(dir, 'ingot.config.ts'), config.replace("name: 'flights',", "name: 'flights',\n  serve: { postgres: { tls: { cert: 'server.crt', key: 'server.key' }, statementTimeoutSeconds: 4 } },"));
+    await fs.writeFile(path.join(dir, 'ingot.config.ts'), config.replace("name: 'flights',", "name: 'flights',\n  serve: { postgres: { tls: { cert: 'server.crt', key: 'server.key' }, statementTimeoutSeconds: 30 } },"));
     const r = await cli(['run', '-p', dir, '--from', DAYS[0]!, '--to', DAYS[1]!]);
     assert.equal(r.code, 0, r.err);
     const store = await openMetadata(await loadProject(dir));
@@ -252,8 +252,8 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     assert.ok(cancelled.seconds < 4, `cancelled after ${cancelled.seconds} s`);
     assert.equal(cancelled.after, 42);
     assert.equal(other.code, 0, other.err);
-    // serve.postgres.statementTimeoutSeconds: 4
-    const timedOut = await psycopg(conninfo(keys.read), 'error', { sql: long });
+    // a statement timeout given at connection (libpq's options), below serve.postgres.statementTimeoutSeconds (30)
+    const timedOut = await psycopg(conninfo(keys.read, "sslmode=disable options='-c statement_timeout=2000'"), 'error', { sql: long });
     assert.equal(timedOut.sqlstate, '57014', timedOut.message);
     assert.match(timedOut.message, /statement timeout/);
     assert.equal(timedOut.after, 42);
@@ -292,5 +292,35 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     assert.equal(await jdbc('ingot_000000000000_wrong', ['connect']), 'sqlstate 28P01');
     assert.equal(await jdbc(keys.revoked, ['connect']), 'sqlstate 28P01');
     assert.equal(await jdbc(keys.read, ['connect'], `jdbc:postgresql://127.0.0.1:${port}/flights?sslmode=verify-full&sslrootcert=${certFile}`), 'ok 16.0');
+  });
+
+  it('a 3,000,000-row result streams with flat server memory (COPY to the client, and psql paging with a cursor)', async () => {
+    const peak = async (): Promise<number> => Number(/VmHWM:\s+(\d+) kB/.exec(await fs.readFile(`/proc/${server.pid}/status`, 'utf8'))![1]) * 1024;
+    // warm: the engine and its first chunks
+    await psql(['-A', '-t', '-c', 'SELECT count(*) FROM range(1000)']);
+    const before = await peak();
+    const sql = "SELECT i, i * 2 AS j, 'row ' || i AS s FROM range(3000000) AS t(i)";
+    const copy = await psql(['-c', `\\copy (${sql}) to pstdout with (format csv)`]);
+    assert.equal(copy.code, 0, copy.err);
+    const lines = copy.out.trimEnd().split('\n');
+    assert.equal(lines.length, 3_000_000);
+    assert.equal(lines[2_999_999], '2999999,5999998,row 2999999');
+    const paged = await psql(['-A', '-t', '-v', 'FETCH_COUNT=50000', '-c', sql]);
+    assert.equal(paged.code, 0, paged.err);
+    assert.equal(paged.out.trimEnd().split('\n').length, 3_000_000);
+    const grown = (await peak()) - before;
+    assert.ok(grown < 200 * 1024 * 1024, `the server's peak memory grew by ${Math.round(grown / 1048576)} MB`);
+  });
+
+  it('failed authentications are rate limited per address, as HTTP\'s are (last: it blocks this address for a minute)', async () => {
+    let message = '';
+    for (let i = 0; i < 25 && !/too many failed/.test(message); i++) {
+      message = (await psycopg(conninfo('ingot_000000000000_wrong'), 'connect')).message;
+    }
+    assert.match(message, /too many failed authentication attempts/);
+    // a valid key is refused too while the address is blocked
+    const blocked = await psycopg(conninfo(keys.read), 'connect');
+    assert.equal(blocked.ok, false);
+    assert.match(blocked.message, /too many failed authentication attempts/);
   });
 });

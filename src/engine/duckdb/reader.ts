@@ -366,6 +366,8 @@ export class DuckDBLakeReader implements LakeReader {
           try {
             const chunk = await result.fetchChunk();
             if (!chunk || chunk.rowCount === 0) {
+              // an interrupted statement may end its stream early: that is an error, never a short result
+              if (state === 'timeout' || state === 'cancelled') throw new Error('interrupted');
               close();
               return null;
             }

@@ -150,6 +150,7 @@ export class PgServer {
       if (!key) return;
       const database = params.get('database') ?? user;
       const settings = initialSettings(user, database, params.get('application_name') ?? '');
+      const startupSettings = sessionParams(params);
       let processId = randomInt(1, 0x7fffffff);
       while (this.backends.has(processId)) processId = randomInt(1, 0x7fffffff);
       const secret = randomInt(0, 0x7fffffff);
@@ -159,7 +160,7 @@ export class PgServer {
       await conn.write(w.take());
       const timeout = this.options.statementTimeoutSeconds ?? 300;
       const session = new Session(conn, { lake: this.options.lake, statementTimeoutMs: Math.round(timeout * 1000) }, {
-        user, database, applicationName: params.get('application_name') ?? '', processId,
+        user, database, applicationName: params.get('application_name') ?? '', processId, settings: startupSettings,
       });
       this.backends.set(processId, { secret, session });
       try {
@@ -170,6 +171,19 @@ export class PgServer {
       return;
     }
   }
+}
+
+/**
+ * Run-time parameters a StartupMessage sets ("Message Formats" → StartupMessage): every pair but
+ * `user`, `database`, `replication` and `options`, and the `-c name=value` (or `--name=value`)
+ * switches of `options` (libpq's `options='-c statement_timeout=5000'`). Names lower-case.
+ */
+function sessionParams(params: Map<string, string>): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [k, v] of params) if (!['user', 'database', 'replication', 'options', 'application_name'].includes(k)) out.push([k.toLowerCase(), v]);
+  const options = params.get('options') ?? '';
+  for (const m of options.matchAll(/(?:-c\s*|--)([A-Za-z_][\w.]*)=((?:\\\s|\S)*)/g)) out.push([m[1]!.toLowerCase(), m[2]!.replace(/\\(.)/g, '$1')]);
+  return out;
 }
 
 /** The name/value pairs of a StartupMessage body. */

@@ -80,16 +80,19 @@ export class Session {
   private tx: TxStatus = 'I';
   private skipping = false;
   private active: RowStream | undefined;
+  /** The text of the statement being handled, for error messages. */
+  private current: string | undefined;
   /** Aborts the statement being started (`open`). */
   private starting: AbortController | undefined;
 
   constructor(
     private readonly conn: Connection,
     private readonly options: SessionOptions,
-    startup: { user: string; database: string; applicationName: string; processId: number },
+    startup: { user: string; database: string; applicationName: string; processId: number; settings?: [string, string][] },
   ) {
     this.initial = initialSettings(startup.user, startup.database, startup.applicationName);
     this.initial.set('backend_pid', String(startup.processId));
+    for (const [k, v] of startup.settings ?? []) this.initial.set(k, v);
     this.settings = new Map(this.initial);
   }
 
@@ -165,7 +168,7 @@ export class Session {
 
   /** Sends an ErrorResponse for `err`, failing the transaction block if one is open. */
   private fail(err: unknown): void {
-    const fields = err instanceof SessionError ? { severity: 'ERROR', code: err.code, message: err.message } : errorFields(err);
+    const fields = err instanceof SessionError ? { severity: 'ERROR', code: err.code, message: err.message } : errorFields(err, this.current);
     writeError(this.w, fields);
     if (this.tx === 'T') this.tx = 'E';
   }
@@ -325,6 +328,7 @@ export class Session {
       return this.flush();
     }
     for (const sql of parts) {
+      this.current = sql;
       const statement = classify(sql, this.settings);
       this.guardFailedBlock(statement);
       await this.runSimple(statement);
@@ -476,6 +480,7 @@ export class Session {
     if (name !== '' && this.statements.has(name)) throw new SessionError('42P05', `prepared statement ${JSON.stringify(name)} already exists`);
     const parts = splitStatements(sql);
     if (parts.length > 1) throw new SessionError('42601', 'cannot insert multiple commands into a prepared statement');
+    this.current = parts[0];
     const statement = classify(parts[0] ?? '', this.settings);
     this.guardFailedBlock(statement);
     const prepared: Prepared = { sql, statement, paramOids, paramTypes: [], columns: statement.kind === 'command' ? statement.result?.columns ?? [] : [] };
@@ -555,6 +560,7 @@ export class Session {
     const limit = r.int32();
     const portal = this.portals.get(name);
     if (!portal) throw new SessionError('34000', `portal ${JSON.stringify(name)} does not exist`);
+    this.current = portal.prepared.sql;
     const statement = portal.prepared.statement;
     switch (statement.kind) {
       case 'empty':

@@ -3,6 +3,17 @@ import type { ErrorFields } from './messages.js';
 import { ParameterInvalid } from './types.js';
 
 /**
+ * The command a statement starts with, as PostgreSQL's read-only error names it (`CREATE TABLE`,
+ * `INSERT`, `COPY`...); `this statement` when unknown.
+ */
+function verbOf(sql: string | undefined): string {
+  const words = (sql ?? '').replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, ' ').trim().split(/\s+/).map((w) => w.toUpperCase());
+  if (!words[0] || !/^[A-Z]+$/.test(words[0])) return 'this statement';
+  const two = ['CREATE', 'DROP', 'ALTER', 'TRUNCATE'].includes(words[0]) && words[1] && /^[A-Z]+$/.test(words[1]) && words[1] !== 'OR' ? `${words[0]} ${words[1]}` : words[0];
+  return two;
+}
+
+/**
  * ingot's errors as PostgreSQL ErrorResponse fields, with the SQLSTATE codes of PostgreSQL's
  * "Appendix A. PostgreSQL Error Codes": a write, DDL or setting → 25006
  * (read_only_sql_transaction); reading a file outside the lake → 42501 (insufficient_privilege);
@@ -11,7 +22,7 @@ import { ParameterInvalid } from './types.js';
  * a cancel request → 57014; anything else the engine refuses → 42000, and an internal failure →
  * XX000.
  */
-export function errorFields(err: unknown): ErrorFields {
+export function errorFields(err: unknown, sql?: string): ErrorFields {
   const e = (code: string, message: string, extra: Partial<ErrorFields> = {}): ErrorFields => ({ severity: 'ERROR', code, message, ...extra });
   if (err instanceof ParameterInvalid) return e('22P02', err.message);
   if (!(err instanceof IngotError)) return e('XX000', `internal error: ${messageOf(err)}`);
@@ -24,7 +35,7 @@ export function errorFields(err: unknown): ErrorFields {
     case 'SQL_NOT_READ_ONLY':
       return /only the lake's tables can be read/.test(first)
         ? e('42501', first, { hint: 'only the tables of the lake can be read: address them as layer.table' })
-        : e('25006', `cannot execute this statement: the lake is read-only over this connection (${first})`, { hint: 'only one SELECT per statement; writes, DDL, COPY to files, ATTACH, INSTALL, LOAD and PRAGMA are refused' });
+        : e('25006', `cannot execute ${verbOf(sql)} in a read-only transaction`, { detail: first, hint: 'the lake is read-only here: one SELECT per statement; writes, DDL, settings, COPY to files, ATTACH, INSTALL, LOAD and PRAGMA are refused' });
     case 'SQL_TIMEOUT':
       return e('57014', `canceling statement due to statement timeout (${first})`);
     case 'QUERY_CANCELLED':
