@@ -223,6 +223,20 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     assert.deepEqual(typed.rows, [['1.50', [1, 2], { a: 1 }, '78', 2.5, 7, null]]);
   });
 
+  it('time travel: layer."table@N" and layer."table@<time>" read that version, as ingot sql --version does', async () => {
+    const sql = 'SELECT flight_date, count(*) AS n FROM silver.flights GROUP BY 1 ORDER BY 1';
+    const v0 = await cli(['sql', '-p', dir, '-f', 'csv', '--version', 'silver.flights=0', sql]);
+    assert.equal(v0.code, 0, v0.err);
+    const r = await psql(['--csv', '-c', sql.replace('silver.flights', 'silver."flights@0"')]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.trim(), v0.out.trim());
+    assert.equal(v0.out.trim().split('\n').length, 2, 'version 0 has the first day only');
+    const now = await psql(['--csv', '-c', sql.replace('silver.flights', `silver."flights@${new Date().toISOString()}"`)]);
+    assert.equal(now.out.trim(), await truth(sql));
+    const missing = await psql(['-c', 'SELECT * FROM silver."flights@99"']);
+    assert.match(missing.err, /22023: version 99 does not exist/);
+  });
+
   it('psycopg: a server-side cursor pages through every row of a table (DECLARE/FETCH)', async () => {
     const r = await psycopg(conninfo(keys.read), 'cursor', { sql: 'SELECT distance_mi FROM silver.flights', itersize: 5000 });
     const [, want] = (await truth('SELECT count(*) AS n, sum(distance_mi) AS s FROM silver.flights')).split('\n');

@@ -234,13 +234,18 @@ export class Session {
     return session > 0 && (server === 0 || session < server) ? session : server;
   }
 
-  /** Makes every table `sql` reads queryable at its latest version; a catalog query sees all of the lake's tables. Errors: SQL_NOT_READ_ONLY, SQL_ERROR, TABLE_NOT_FOUND. */
-  private async prepareTables(sql: string): Promise<void> {
+  /**
+   * Makes every table `sql` reads queryable at its latest version (a catalog query sees all of
+   * the lake's tables), and returns `sql` with time-travel reads (`layer."table@N"`, see
+   * `ServedLake.travel`) retargeted. Errors: SQL_NOT_READ_ONLY, SQL_ERROR, TABLE_NOT_FOUND,
+   * VERSION_NOT_FOUND.
+   */
+  private async prepareTables(sql: string): Promise<string> {
     const lake = this.options.lake;
     const names = await lake.references(sql);
     const catalog = readsCatalog(sql) || /\bduckdb_\w+\s*\(/i.test(sql);
     for (const name of names) {
-      if (/^(pg_catalog|information_schema|main|temp|system)\./i.test(name)) continue;
+      if (/^(pg_catalog|information_schema|main|temp|system|__ingot)\./i.test(name) || name.includes('@')) continue;
       await lake.latest(name);
     }
     if (catalog) {
@@ -252,12 +257,12 @@ export class Session {
         }
       }
     }
+    return names.some((n) => n.includes('@')) ? lake.travel(sql, names) : sql;
   }
 
   /** Starts `sql` with `params`, tables attached first. */
   private async open(text: string, params: PositionalParam[]): Promise<RowStream> {
-    const sql = readsCatalog(text) ? rewriteCatalog(text) : text;
-    await this.prepareTables(sql);
+    const sql = await this.prepareTables(readsCatalog(text) ? rewriteCatalog(text) : text);
     const starting = new AbortController();
     this.starting = starting;
     try {
@@ -485,8 +490,7 @@ export class Session {
     this.guardFailedBlock(statement);
     const prepared: Prepared = { sql, statement, paramOids, paramTypes: [], columns: statement.kind === 'command' ? statement.result?.columns ?? [] : [] };
     if (statement.kind === 'query' || statement.kind === 'copy' || statement.kind === 'declare') {
-      const sql = readsCatalog(statement.sql) ? rewriteCatalog(statement.sql) : statement.sql;
-      await this.prepareTables(sql);
+      const sql = await this.prepareTables(readsCatalog(statement.sql) ? rewriteCatalog(statement.sql) : statement.sql);
       const shape = await this.options.lake.describe(sql);
       prepared.paramTypes = shape.parameters;
       prepared.columns = statement.kind === 'declare' ? [] : shape.columns;

@@ -17,7 +17,7 @@ function verbOf(sql: string | undefined): string {
  * ingot's errors as PostgreSQL ErrorResponse fields, with the SQLSTATE codes of PostgreSQL's
  * "Appendix A. PostgreSQL Error Codes": a write, DDL or setting → 25006
  * (read_only_sql_transaction); reading a file outside the lake → 42501 (insufficient_privilege);
- * an unknown table → 42P01; a syntax error → 42601 with its position; an unknown column → 42703;
+ * an unknown table → 42P01, a version that does not exist → 22023; a syntax error → 42601 with its position; an unknown column → 42703;
  * an unknown function → 42883; a value that does not convert → 22P02; the statement timeout or
  * a cancel request → 57014; anything else the engine refuses → 42000, and an internal failure →
  * XX000.
@@ -36,6 +36,9 @@ export function errorFields(err: unknown, sql?: string): ErrorFields {
       return /only the lake's tables can be read/.test(first)
         ? e('42501', first, { hint: 'only the tables of the lake can be read: address them as layer.table' })
         : e('25006', `cannot execute ${verbOf(sql)} in a read-only transaction`, { detail: first, hint: 'the lake is read-only here: one SELECT per statement; writes, DDL, settings, COPY to files, ATTACH, INSTALL, LOAD and PRAGMA are refused' });
+    case 'VERSION_NOT_FOUND':
+      // the message without the table's location on disk
+      return e('22023', first.slice(first.lastIndexOf(': ') + 2), { hint: 'time travel: layer."table@N" reads version N, layer."table@2024-03-01T00:00:00Z" the version current at that time' });
     case 'SQL_TIMEOUT':
       return e('57014', `canceling statement due to statement timeout (${first})`);
     case 'QUERY_CANCELLED':
