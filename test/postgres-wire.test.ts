@@ -130,7 +130,7 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     assert.deepEqual(r.out.trim().split('\n').filter((l) => l !== ''), ['UTC', r.out.split('\n').find((l) => l.startsWith('PostgreSQL 16.0 (ingot'))!, 'public', 'silver', count.split('\n')[1], '16.0']);
   });
 
-  it('psql: \\dn and \\dt list the lake\'s layers and tables (quarantine tables included); information_schema describes their columns', async () => {
+  it('psql: \\dn, \\dt, \\d table and \\x; \\dn and \\dt list the lake\'s layers and tables (quarantine tables included); information_schema describes their columns', async () => {
     const dn = await psql(['-A', '-t', '-c', '\\dn']);
     assert.equal(dn.code, 0, dn.err);
     assert.deepEqual(dn.out.trim().split('\n'), ['bronze|ingot', 'gold|ingot', 'silver|ingot']);
@@ -144,6 +144,14 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     assert.ok(tables.every((t) => listed.includes(`${t} table`)));
     const bronze = await psql(['-A', '-t', '-c', '\\dt bronze.*']);
     assert.deepEqual(bronze.out.trim().split('\n').map((l) => l.split('|')[1]), ['airports', 'flights_raw']);
+    const d = await psql(['-A', '-t', '-c', '\\d silver.flights']);
+    assert.equal(d.code, 0, d.err);
+    assert.deepEqual(d.out.trim().split('\n').map((l) => l.split('|').slice(0, 2).join(' ')), [
+      'flight_date date', 'dep_time timestamp with time zone', 'dep_hour integer', 'origin text', 'destination text', 'route text',
+      'delay_min integer', 'distance_mi integer', 'is_delayed boolean',
+    ]);
+    const x = await psql(['-x', '-c', 'SELECT iata, name FROM bronze.airports ORDER BY iata LIMIT 1']);
+    assert.match(x.out, /-\[ RECORD 1 \]-*\niata \| \S+\nname \| /);
     const columns = await psql(['-A', '-t', '-F', ' ', '-c', "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'silver' AND table_name = 'flights' ORDER BY ordinal_position"]);
     assert.match(columns.out, /^flight_date DATE\ndep_time TIMESTAMP WITH TIME ZONE\n/);
   });

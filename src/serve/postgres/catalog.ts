@@ -11,9 +11,15 @@
  *   dropped, `pg_get_userbyid(oid)` → the owner name `ingot`, `'name'::regclass` → the relation's
  *   OID, other `::reg*` casts → text, `::pg_catalog.<type>` → the type.
  *
- * Covered (tested with psql): `\dn`, `\dt`, `\dt layer.*`, `\dv`, and queries of
- * `information_schema.schemata`, `.tables`, `.columns`. Not covered: psql's `\d table` (it
- * needs `regclass`/`regtype` casts and `pg_attribute` type OIDs the engine does not give).
+ * - `pg_attribute` with PostgreSQL type OIDs (and numeric typmods), `pg_type` with the types the
+ *   engine lacks (text, json, arrays...), `format_type` with PostgreSQL's names, `pg_roles` with
+ *   one role `ingot`; catalog relations the engine lacks (policies, publications, inheritance,
+ *   triggers, rules, extended statistics...) are empty; `pg_get_expr` and the other definition
+ *   functions give NULL (the lake's tables have no defaults, constraints or indexes).
+ *
+ * Covered (tested with the real clients): psql `\dn`, `\dt`, `\dt layer.*`, `\d layer.table`;
+ * pgjdbc `DatabaseMetaData.getSchemas/getTables/getColumns/getPrimaryKeys`; queries of
+ * `information_schema.schemata`, `.tables`, `.columns`.
  */
 
 import { OID, pgTypeOf } from './types.js';
@@ -43,12 +49,33 @@ const HIDDEN = "('__ingot', 'main')";
 /** The schemas of the lake's tables (everything but the engine's own and hidden ones). */
 const LAKE_NAMESPACES = `(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname NOT IN ('__ingot', 'main', 'pg_catalog', 'information_schema', 'temp', 'system'))`;
 
+/** An empty relation with `columns` (`name TYPE`), for catalog relations the engine lacks and the lake never has rows in. */
+function empty(columns: string): string {
+  return `SELECT ${columns.split(',').map((c) => { const [n, ...t] = c.trim().split(' '); return `NULL::${t.join(' ')} AS ${n}`; }).join(', ')} WHERE false`;
+}
+
+/** Catalog relations the engine lacks, empty here (policies, publications, inheritance, triggers, rules...). */
+const EMPTY: Record<string, string> = {
+  pg_policy: 'oid BIGINT, polname VARCHAR, polrelid BIGINT, polcmd VARCHAR, polpermissive BOOLEAN, polroles BIGINT[], polqual VARCHAR, polwithcheck VARCHAR',
+  pg_statistic_ext: 'oid BIGINT, stxrelid BIGINT, stxname VARCHAR, stxnamespace BIGINT, stxowner BIGINT, stxstattarget INTEGER, stxkeys INTEGER[], stxkind VARCHAR[], stxexprs VARCHAR',
+  pg_publication: 'oid BIGINT, pubname VARCHAR, pubowner BIGINT, puballtables BOOLEAN, pubinsert BOOLEAN, pubupdate BOOLEAN, pubdelete BOOLEAN, pubtruncate BOOLEAN, pubviaroot BOOLEAN',
+  pg_publication_rel: 'oid BIGINT, prpubid BIGINT, prrelid BIGINT, prqual VARCHAR, prattrs INTEGER[]',
+  pg_publication_namespace: 'oid BIGINT, pnpubid BIGINT, pnnspid BIGINT',
+  pg_inherits: 'inhrelid BIGINT, inhparent BIGINT, inhseqno INTEGER, inhdetachpending BOOLEAN',
+  pg_trigger: 'oid BIGINT, tgrelid BIGINT, tgparentid BIGINT, tgname VARCHAR, tgfoid BIGINT, tgtype INTEGER, tgenabled VARCHAR, tgisinternal BOOLEAN, tgconstrrelid BIGINT, tgconstrindid BIGINT, tgconstraint BIGINT, tgdeferrable BOOLEAN, tginitdeferred BOOLEAN, tgnargs INTEGER, tgattr INTEGER[], tgargs VARCHAR, tgqual VARCHAR',
+  pg_rewrite: 'oid BIGINT, rulename VARCHAR, ev_class BIGINT, ev_type VARCHAR, ev_enabled VARCHAR, is_instead BOOLEAN, ev_qual VARCHAR, ev_action VARCHAR',
+  pg_foreign_table: 'ftrelid BIGINT, ftserver BIGINT, ftoptions VARCHAR[]',
+  pg_partitioned_table: 'partrelid BIGINT, partstrat VARCHAR, partnatts INTEGER, partdefid BIGINT, partattrs INTEGER[]',
+};
+
 /** Replacement relations, by the catalog relation they stand for. */
 const RELATIONS: Record<string, { cte: string; sql: string }> = {
+  ...Object.fromEntries(Object.entries(EMPTY).map(([name, columns]) => [name, { cte: `__ingot_${name}`, sql: empty(columns) }])),
+  pg_roles: { cte: '__ingot_pg_roles', sql: "SELECT 10::BIGINT AS oid, 'ingot' AS rolname, false AS rolsuper, false AS rolinherit, false AS rolcreaterole, false AS rolcreatedb, true AS rolcanlogin, false AS rolreplication, -1 AS rolconnlimit, NULL::VARCHAR AS rolvaliduntil, false AS rolbypassrls, NULL::VARCHAR[] AS rolconfig" },
   pg_namespace: { cte: '__ingot_pg_namespace', sql: `SELECT * FROM pg_catalog.pg_namespace WHERE nspname NOT IN ${HIDDEN}` },
   pg_class: {
     cte: '__ingot_pg_class',
-    sql: `SELECT * REPLACE (CASE WHEN relkind = 'v' AND relnamespace IN ${LAKE_NAMESPACES} THEN 'r' ELSE relkind END AS relkind)
+    sql: `SELECT * REPLACE (CASE WHEN relkind = 'v' AND relnamespace IN ${LAKE_NAMESPACES} THEN 'r' ELSE relkind END AS relkind), false AS relforcerowsecurity
           FROM pg_catalog.pg_class WHERE relnamespace NOT IN (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname IN ${HIDDEN})`,
   },
   tables: {
@@ -74,11 +101,42 @@ const RELATIONS: Record<string, { cte: string; sql: string }> = {
 
 /** Whether `sql` reads the catalog (then every lake table is attached first, and `rewriteCatalog` applies). */
 export function readsCatalog(sql: string): boolean {
-  return /\b(pg_catalog|information_schema|pg_class|pg_namespace|pg_attribute|pg_type|pg_tables|pg_views|pg_description|pg_index|pg_proc)\b/i.test(sql);
+  return /\b(pg_catalog|information_schema|pg_class|pg_namespace|pg_attribute|pg_type|pg_tables|pg_views|pg_description|pg_index|pg_proc|pg_roles)\b/i.test(sql);
 }
 
-/** Replaces each call `name(...)` (balanced parentheses) in `sql` by `value`. */
-function replaceCall(sql: string, name: RegExp, value: string): string {
+/** SQL of `format_type(oid, typmod)` for the types `types.ts` maps to (PostgreSQL's names). */
+function formatType(oid: string, typmod: string): string {
+  const names: [number, string][] = [[16, 'boolean'], [17, 'bytea'], [20, 'bigint'], [21, 'smallint'], [23, 'integer'], [25, 'text'], [114, 'json'],
+    [700, 'real'], [701, 'double precision'], [1043, 'character varying'], [1082, 'date'], [1083, 'time without time zone'],
+    [1114, 'timestamp without time zone'], [1184, 'timestamp with time zone'], [1186, 'interval'], [2950, 'uuid'],
+    [1000, 'boolean[]'], [1005, 'smallint[]'], [1007, 'integer[]'], [1016, 'bigint[]'], [1009, 'text[]'], [1021, 'real[]'], [1022, 'double precision[]'],
+    [1182, 'date[]'], [1115, 'timestamp without time zone[]'], [1185, 'timestamp with time zone[]'], [1231, 'numeric[]'], [199, 'json[]'], [2951, 'uuid[]'], [1001, 'bytea[]']];
+  return `(CASE WHEN (${oid}) = 1700 THEN CASE WHEN (${typmod}) >= 4 THEN 'numeric(' || (((${typmod}) - 4) >> 16) || ',' || (((${typmod}) - 4) & 65535) || ')' ELSE 'numeric' END `
+    + `ELSE CASE (${oid}) ${names.map(([o, n]) => `WHEN ${o} THEN '${n}'`).join(' ')} ELSE '???' END END)`;
+}
+
+/** Splits the text of a call's arguments at top-level commas. */
+function splitArgs(args: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  let quote = false;
+  for (let i = 0; i < args.length; i++) {
+    const ch = args[i];
+    if (ch === "'") quote = !quote;
+    else if (!quote && ch === '(') depth++;
+    else if (!quote && ch === ')') depth--;
+    else if (!quote && ch === ',' && depth === 0) {
+      out.push(args.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(args.slice(start));
+  return out.map((a) => a.trim());
+}
+
+/** Replaces each call `name(...)` (balanced parentheses) in `sql` by `value` (or what `value` makes of its arguments). */
+function replaceCall(sql: string, name: RegExp, value: string | ((args: string[]) => string)): string {
   let out = '';
   let rest = sql;
   for (let m = name.exec(rest); m; m = name.exec(rest)) {
@@ -88,7 +146,7 @@ function replaceCall(sql: string, name: RegExp, value: string): string {
       if (rest[end] === '(') depth++;
       else if (rest[end] === ')' && --depth === 0) break;
     }
-    out += rest.slice(0, m.index) + value;
+    out += rest.slice(0, m.index) + (typeof value === 'string' ? value : value(splitArgs(rest.slice(m.index + m[0].length, end))));
     rest = rest.slice(end + 1);
   }
   return out + rest;
@@ -103,6 +161,13 @@ export function rewriteCatalog(sql: string): string {
     .replace(/OPERATOR\s*\(\s*pg_catalog\s*\.\s*([^)\s]+)\s*\)/gi, ' $1 ')
     .replace(/\s+COLLATE\s+pg_catalog\s*\.\s*"?default"?/gi, '');
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_get_userbyid\s*\(/i, "'ingot'");
+  // defaults, constraints and index definitions: the lake's tables have none
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_get_(?:expr|constraintdef|indexdef|viewdef|triggerdef|statisticsobjdef_columns)\s*\(/i, 'NULL::VARCHAR');
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_relation_is_publishable\s*\(/i, 'false');
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?array_upper\s*\(/i, (args) => `len(${args[0]})`);
+  // psql's publication columns: generate_series(...) s ... prattrs[s] (the engine reads `s` as the row)
+  s = s.replace(/\bprattrs\[s\]/g, 'prattrs[s.generate_series]');
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?format_type\s*\(/i, (args) => formatType(args[0] ?? 'NULL', args[1] ?? '-1'));
   // pgjdbc's getPrimaryKeys expands constraint keys; the lake's tables have none
   s = replaceCall(s, /\(\s*information_schema\s*\.\s*_pg_expandarray\s*\(/i, '(1');
   s = s.replace(/\(1\s*\)\s*\.\s*[nx]\b/gi, '1');
@@ -112,6 +177,8 @@ export function rewriteCatalog(sql: string): string {
     `(SELECT min(oid) FROM pg_catalog.pg_class WHERE relname = '${name.replace(/^.*\./, '')}')`);
   s = s.replace(/::\s*(?:pg_catalog\s*\.\s*)?reg(?:type|proc|procedure|oper|operator|namespace|role|class)\b(\s*::\s*(?:pg_catalog\s*\.\s*)?text\b)?/gi, '::VARCHAR');
   s = s.replace(/::\s*pg_catalog\s*\.\s*(text|int2|int4|int8|bool|oid|name|varchar|char)\b/gi, (_m, t: string) => `::${t.toLowerCase() === 'name' || t.toLowerCase() === 'char' ? 'VARCHAR' : t}`);
+  // functions called as pg_catalog.f(...): the engine resolves them unqualified (its own pg_catalog macros included)
+  s = s.replace(/\bpg_catalog\s*\.\s*(\w+)\s*\(/gi, '$1(');
   const used: string[] = [];
   for (const [name, r] of Object.entries(RELATIONS)) {
     const schema = name.startsWith('pg_') ? '(?:pg_catalog\\s*\\.\\s*)?' : 'information_schema\\s*\\.\\s*';
