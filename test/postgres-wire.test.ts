@@ -245,6 +245,17 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     assert.match(missing.err, /22023: version 99 does not exist/);
   });
 
+  it('SQLAlchemy: the inspector lists schemas, tables and columns; pandas.read_sql gives ingot sql\'s rows', async () => {
+    const sql = 'SELECT origin, count(*) AS n FROM silver.flights GROUP BY origin ORDER BY n DESC, origin LIMIT 10';
+    const r = await psycopg(conninfo(keys.read), 'sqlalchemy', { sql });
+    assert.deepEqual(r.schemas, ['bronze', 'gold', 'silver']);
+    assert.deepEqual(r.tables, ['flights', 'flights_quarantine']);
+    assert.deepEqual(r.columns.map((c: [string, string, boolean]) => `${c[0]} ${c[1]}`), [
+      'flight_date DATE', 'dep_time TIMESTAMP', 'dep_hour INTEGER', 'origin TEXT', 'destination TEXT', 'route TEXT', 'delay_min INTEGER', 'distance_mi INTEGER', 'is_delayed BOOLEAN',
+    ]);
+    assert.deepEqual([r.frame.columns.join(','), ...r.frame.rows.map((row: unknown[]) => row.join(','))], (await truth(sql)).split('\n'));
+  });
+
   it('psycopg: a server-side cursor pages through every row of a table (DECLARE/FETCH)', async () => {
     const r = await psycopg(conninfo(keys.read), 'cursor', { sql: 'SELECT distance_mi FROM silver.flights', itersize: 5000 });
     const [, want] = (await truth('SELECT count(*) AS n, sum(distance_mi) AS s FROM silver.flights')).split('\n');

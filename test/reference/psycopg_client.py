@@ -8,6 +8,7 @@ Scenarios:
   error   {sql}                              the SQLSTATE of a failing statement
   cancel  {sql, after}                       a query cancelled by the client after `after` seconds (CancelRequest)
   connect {}                                 connects; reports TLS use or the SQLSTATE of the failure
+  sqlalchemy {sql}                           SQLAlchemy's inspector (schemas, tables, columns) and pandas.read_sql of `sql`
 """
 import datetime
 import decimal
@@ -79,6 +80,23 @@ def main():
                 out = {"sqlstate": e.sqlstate, "message": str(e)}
             out["seconds"] = time.time() - started
             out["after"] = conn.execute("SELECT 41 + 1").fetchone()[0]
+    elif scenario == "sqlalchemy":
+        import pandas
+        import sqlalchemy
+
+        params = dict(p.split("=", 1) for p in conninfo.split())
+        engine = sqlalchemy.create_engine(
+            f"postgresql+psycopg://{params['user']}:{params['password']}@{params['host']}:{params['port']}/{params['dbname']}?sslmode=disable")
+        inspector = sqlalchemy.inspect(engine)
+        out = {
+            "schemas": inspector.get_schema_names(),
+            "tables": sorted(inspector.get_table_names(schema="silver")),
+            "columns": [[c["name"], str(c["type"]), c["nullable"]] for c in inspector.get_columns("flights", schema="silver")],
+        }
+        with engine.connect() as conn:
+            frame = pandas.read_sql(sqlalchemy.text(args["sql"]), conn)
+        out["frame"] = {"columns": list(frame.columns), "rows": [[plain(v) for v in r] for r in frame.itertuples(index=False)]}
+        engine.dispose()
     print(json.dumps(out, default=str))
 
 

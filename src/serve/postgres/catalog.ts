@@ -17,8 +17,13 @@
  *   triggers, rules, extended statistics...) are empty; `pg_get_expr` and the other definition
  *   functions give NULL (the lake's tables have no defaults, constraints or indexes).
  *
+ * - SQLAlchemy's and psycopg's spellings: `to_regtype(name)`, `pg_get_serial_sequence`,
+ *   `json_build_object` (only over rows the lake never has), `CAST(x AS REGCLASS)`; every other
+ *   `pg_catalog.relation` is passed through a CTE so that `pg_catalog.relation.column` binds.
+ *
  * Covered (tested with the real clients): psql `\dn`, `\dt`, `\dt layer.*`, `\d layer.table`;
- * pgjdbc `DatabaseMetaData.getSchemas/getTables/getColumns/getPrimaryKeys`; queries of
+ * pgjdbc `DatabaseMetaData.getSchemas/getTables/getColumns/getPrimaryKeys`; SQLAlchemy's
+ * `inspect(engine).get_schema_names/get_table_names/get_columns`; queries of
  * `information_schema.schemata`, `.tables`, `.columns`.
  */
 
@@ -71,6 +76,7 @@ const EMPTY: Record<string, string> = {
 /** Replacement relations, by the catalog relation they stand for. */
 const RELATIONS: Record<string, { cte: string; sql: string }> = {
   ...Object.fromEntries(Object.entries(EMPTY).map(([name, columns]) => [name, { cte: `__ingot_${name}`, sql: empty(columns) }])),
+  pg_collation: { cte: '__ingot_pg_collation', sql: 'SELECT *, NULL::BIGINT AS collnamespace FROM pg_catalog.pg_collation' },
   pg_roles: { cte: '__ingot_pg_roles', sql: "SELECT 10::BIGINT AS oid, 'ingot' AS rolname, false AS rolsuper, false AS rolinherit, false AS rolcreaterole, false AS rolcreatedb, true AS rolcanlogin, false AS rolreplication, -1 AS rolconnlimit, NULL::VARCHAR AS rolvaliduntil, false AS rolbypassrls, NULL::VARCHAR[] AS rolconfig" },
   pg_namespace: { cte: '__ingot_pg_namespace', sql: `SELECT * FROM pg_catalog.pg_namespace WHERE nspname NOT IN ${HIDDEN}` },
   pg_class: {
@@ -101,7 +107,7 @@ const RELATIONS: Record<string, { cte: string; sql: string }> = {
 
 /** Whether `sql` reads the catalog (then every lake table is attached first, and `rewriteCatalog` applies). */
 export function readsCatalog(sql: string): boolean {
-  return /\b(pg_catalog|information_schema|pg_class|pg_namespace|pg_attribute|pg_type|pg_tables|pg_views|pg_description|pg_index|pg_proc|pg_roles)\b/i.test(sql);
+  return /\b(pg_catalog|information_schema|pg_class|pg_namespace|pg_attribute|pg_type|pg_tables|pg_views|pg_description|pg_index|pg_proc|pg_roles|to_regtype)\b/i.test(sql);
 }
 
 /** SQL of `format_type(oid, typmod)` for the types `types.ts` maps to (PostgreSQL's names). */
@@ -146,7 +152,12 @@ function replaceCall(sql: string, name: RegExp, value: string | ((args: string[]
       if (rest[end] === '(') depth++;
       else if (rest[end] === ')' && --depth === 0) break;
     }
-    out += rest.slice(0, m.index) + (typeof value === 'string' ? value : value(splitArgs(rest.slice(m.index + m[0].length, end))));
+    const args = rest.slice(m.index + m[0].length, end);
+    let replacement = typeof value === 'string' ? value : value(splitArgs(args));
+    // parameters only the replaced call used stay referenced, so the statement keeps its parameter count
+    const params = [...args.matchAll(/\$\d+/g)].map((p) => p[0]).filter((p) => !replacement.includes(p));
+    if (params.length) replacement = `(CASE WHEN (${params.map((p) => `CAST(${p} AS VARCHAR)`).join(' || ')}) IS NULL OR true THEN ${replacement} END)`;
+    out += rest.slice(0, m.index) + replacement;
     rest = rest.slice(end + 1);
   }
   return out + rest;
@@ -164,6 +175,13 @@ export function rewriteCatalog(sql: string): string {
   // defaults, constraints and index definitions: the lake's tables have none
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_get_(?:expr|constraintdef|indexdef|viewdef|triggerdef|statisticsobjdef_columns)\s*\(/i, 'NULL::VARCHAR');
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_relation_is_publishable\s*\(/i, 'false');
+  // SQLAlchemy's get_columns: identity columns (none here), collations
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_get_serial_sequence\s*\(/i, 'NULL::VARCHAR');
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_collation_is_visible\s*\(/i, 'true');
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?json_build_object\s*\(/i, 'NULL::VARCHAR');
+  s = s.replace(/\bAS\s+REG(?:CLASS|TYPE|PROC)\s*\)/gi, 'AS VARCHAR)').replace(/\bAS\s+OID\s*\)/gi, 'AS BIGINT)');
+  // psycopg's TypeInfo.fetch (SQLAlchemy asks for hstore): a type's OID by its name
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?to_regtype\s*\(/i, (args) => `(SELECT min(oid) FROM pg_catalog.pg_type WHERE typname = ${args[0]})`);
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?array_upper\s*\(/i, (args) => `len(${args[0]})`);
   // psql's publication columns: generate_series(...) s ... prattrs[s] (the engine reads `s` as the row)
   s = s.replace(/\bprattrs\[s\]/g, 'prattrs[s.generate_series]');
@@ -176,7 +194,7 @@ export function rewriteCatalog(sql: string): string {
   s = s.replace(/'((?:[^']|'')*)'\s*::\s*(?:pg_catalog\s*\.\s*)?regclass\b/gi, (_m, name: string) =>
     `(SELECT min(oid) FROM pg_catalog.pg_class WHERE relname = '${name.replace(/^.*\./, '')}')`);
   s = s.replace(/::\s*(?:pg_catalog\s*\.\s*)?reg(?:type|proc|procedure|oper|operator|namespace|role|class)\b(\s*::\s*(?:pg_catalog\s*\.\s*)?text\b)?/gi, '::VARCHAR');
-  s = s.replace(/::\s*pg_catalog\s*\.\s*(text|int2|int4|int8|bool|oid|name|varchar|char)\b/gi, (_m, t: string) => `::${t.toLowerCase() === 'name' || t.toLowerCase() === 'char' ? 'VARCHAR' : t}`);
+  s = s.replace(/::\s*pg_catalog\s*\.\s*(text|int2|int4|int8|bool|oid|name|varchar|char)\b/gi, (_m, t: string) => `::${t.toLowerCase() === 'name' || t.toLowerCase() === 'char' ? 'VARCHAR' : t.toLowerCase() === 'oid' ? 'BIGINT' : t}`);
   // functions called as pg_catalog.f(...): the engine resolves them unqualified (its own pg_catalog macros included)
   s = s.replace(/\bpg_catalog\s*\.\s*(\w+)\s*\(/gi, '$1(');
   const used: string[] = [];
@@ -187,6 +205,13 @@ export function rewriteCatalog(sql: string): string {
       s = s.replace(re, r.cte);
       used.push(`${r.cte} AS (${r.sql})`);
     }
+  }
+  // the engine's other catalog relations as they are, so that column references spelled
+  // `pg_catalog.relation.column` bind as in PostgreSQL
+  const others = new Set([...s.matchAll(/(?<![\w."'])pg_catalog\s*\.\s*(pg_\w+)\b(?!\s*\()/gi)].map((m) => m[1]!.toLowerCase()));
+  for (const name of others) {
+    s = s.replace(new RegExp(`(?<![\\w."'])pg_catalog\\s*\\.\\s*${name}\\b(?!\\s*\\()`, 'gi'), `__ingot_${name}`);
+    used.push(`__ingot_${name} AS (SELECT * FROM pg_catalog.${name})`);
   }
   if (used.length === 0) return s;
   const w = /^\s*WITH(\s+RECURSIVE)?\s/i.exec(s);
