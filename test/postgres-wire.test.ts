@@ -260,6 +260,9 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     const r = await psycopg(conninfo(keys.read), 'cursor', { sql: 'SELECT distance_mi FROM silver.flights', itersize: 5000 });
     const [, want] = (await truth('SELECT count(*) AS n, sum(distance_mi) AS s FROM silver.flights')).split('\n');
     assert.equal(`${r.rows},${r.sum}`, want);
+    // the statement timeout counts each FETCH, not the client's time between them
+    const slow = await psycopg(conninfo(keys.read, "sslmode=disable options='-c statement_timeout=1000'"), 'cursor', { sql: 'SELECT distance_mi FROM silver.flights', itersize: 5000, pause: 1.5 });
+    assert.equal(`${slow.rows},${slow.sum}`, want);
   });
 
   it('psycopg: errors carry SQLSTATEs and the session keeps serving', async () => {

@@ -4,7 +4,7 @@ Usage: python3 psycopg_client.py <conninfo> <scenario> [json arguments]; prints 
 
 Scenarios:
   rows    {sql, params?, binary?, prepare?}  rows of a query through the extended protocol
-  cursor  {sql, itersize}                    a server-side cursor (DECLARE/FETCH) read to the end: row count and a checksum
+  cursor  {sql, itersize, pause?}            a server-side cursor (pausing `pause` s after its first row) (DECLARE/FETCH) read to the end: row count and a checksum
   error   {sql}                              the SQLSTATE of a failing statement
   cancel  {sql, after}                       a query cancelled by the client after `after` seconds (CancelRequest)
   connect {}                                 connects; reports TLS use or the SQLSTATE of the failure
@@ -56,6 +56,8 @@ def main():
                 cur.execute(args["sql"])
                 n, total = 0, 0
                 for row in cur:
+                    if n == 0 and args.get("pause"):
+                        time.sleep(args["pause"])  # the client thinking between fetches
                     n += 1
                     total += row[0]
                 out = {"rows": n, "sum": total}

@@ -1,4 +1,5 @@
 import type { Cell, ColumnInfo, PositionalParam, RowStream } from '../../engine/reader.js';
+import { IngotError } from '../../errors.js';
 import type { ServedLake } from '../served-lake.js';
 import { readsCatalog, rewriteCatalog } from './catalog.js';
 import { classify, initialSettings, splitStatements, type CommandAnswer, type CopyOut, type DeclareCursor, type FetchCursor, type SessionSettings, type Statement } from './commands.js';
@@ -141,8 +142,8 @@ export class Session {
         case 'Q': return await this.simpleQuery(r.cstring());
         case 'P': return await this.parse(r);
         case 'B': return this.bind(r);
-        case 'D': return await this.describe(r);
-        case 'E': return await this.execute(r);
+        case 'D': return await this.timed(() => this.describe(r));
+        case 'E': return await this.timed(() => this.execute(r));
         case 'C': return this.close(r);
         case 'S':
           this.skipping = false;
@@ -227,6 +228,31 @@ export class Session {
     return tag;
   }
 
+  /**
+   * Runs one execution step (a simple-query statement, a Describe or an Execute) under the
+   * statement timeout: past it, the statement starting or streaming is interrupted and the step
+   * fails with SQL_TIMEOUT (57014). As in PostgreSQL, a cursor's time between fetches does not
+   * count; each FETCH or Execute has the whole limit.
+   */
+  private async timed<T>(step: () => Promise<T>): Promise<T> {
+    const ms = this.timeout();
+    if (!ms) return step();
+    let fired = false;
+    const timer = setTimeout(() => {
+      fired = true;
+      this.starting?.abort();
+      this.active?.cancel();
+    }, ms);
+    try {
+      return await step();
+    } catch (err) {
+      if (fired) throw new IngotError('SQL_TIMEOUT', `the statement ran longer than ${ms} ms and was interrupted`, {}, { cause: err });
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** The statement time limit now, ms (0: none): the server's, lowered by the session's `statement_timeout`. */
   private timeout(): number {
     const server = this.options.statementTimeoutMs;
@@ -266,7 +292,7 @@ export class Session {
     const starting = new AbortController();
     this.starting = starting;
     try {
-      return await this.options.lake.stream(sql, params, { timeoutMs: this.timeout(), signal: starting.signal });
+      return await this.options.lake.stream(sql, params, { signal: starting.signal });
     } finally {
       if (this.starting === starting) this.starting = undefined;
     }
@@ -336,7 +362,7 @@ export class Session {
       this.current = sql;
       const statement = classify(sql, this.settings);
       this.guardFailedBlock(statement);
-      await this.runSimple(statement);
+      await this.timed(() => this.runSimple(statement));
     }
     this.ready();
     await this.flush();
@@ -401,6 +427,7 @@ export class Session {
   private async fetch(f: FetchCursor, cursor: Portal & { stream: RowStream }, types: PgType[], formats: number[]): Promise<void> {
     const limit = f.count === 'all' ? 0 : f.count;
     if (f.move) {
+      this.active = cursor.stream;
       let moved = 0;
       while (limit === 0 || moved < limit) {
         if (cursor.buffer.length === 0) {
@@ -416,6 +443,7 @@ export class Session {
         cursor.buffer = cursor.buffer.slice(take);
         moved += take;
       }
+      this.active = undefined;
       return this.complete(`MOVE ${moved}`);
     }
     if (f.count === 0) return this.complete('FETCH 0');
