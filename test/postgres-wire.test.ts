@@ -263,6 +263,10 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     // the statement timeout counts each FETCH, not the client's time between them
     const slow = await psycopg(conninfo(keys.read, "sslmode=disable options='-c statement_timeout=1000'"), 'cursor', { sql: 'SELECT distance_mi FROM silver.flights', itersize: 5000, pause: 1.5 });
     assert.equal(`${slow.rows},${slow.sum}`, want);
+    // a session idle past idle_in_transaction_session_timeout with an open cursor is ended, its pooled connection freed
+    const idle = await psycopg(conninfo(keys.read, "sslmode=disable options='-c idle_in_transaction_session_timeout=1000'"), 'cursor', { sql: 'SELECT distance_mi FROM silver.flights', itersize: 5000, pause: 2 });
+    assert.equal(idle.rows, 5000, "the first page, fetched before the pause");
+    assert.match(idle.message, /idle-in-transaction timeout/);
   });
 
   it('psycopg: errors carry SQLSTATEs and the session keeps serving', async () => {

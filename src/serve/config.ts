@@ -37,6 +37,8 @@ export interface PostgresSettings {
   tls?: { cert: string; key: string };
   /** Every statement is interrupted after this many seconds (default 300; 0: never); a client's `SET statement_timeout` may lower it. */
   statementTimeoutSeconds?: number;
+  /** A session idle this long while it holds open cursors or portals (each holds one of the lake reader's pooled connections) is ended (default 60; 0: never). */
+  idleInTransactionSeconds?: number;
 }
 
 /** Type of a user endpoint parameter: how the text of the URL is parsed, checked and bound. */
@@ -119,6 +121,7 @@ export const serveSchema = z
         host: z.string().min(1).optional(),
         tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
         statementTimeoutSeconds: z.number().min(0).optional(),
+        idleInTransactionSeconds: z.number().min(0).optional(),
       })
       .strict()
       .optional(),

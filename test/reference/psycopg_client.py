@@ -50,17 +50,25 @@ def main():
             out = {"columns": [[d.name, d.type_code] for d in cur.description],
                    "rows": [[plain(v) for v in r] for r in rows]}
     elif scenario == "cursor":
-        with psycopg.connect(conninfo) as conn:
+        conn = psycopg.connect(conninfo)
+        n, total = 0, 0
+        try:
             with conn.cursor(name="pages") as cur:
                 cur.itersize = args["itersize"]
                 cur.execute(args["sql"])
-                n, total = 0, 0
                 for row in cur:
                     if n == 0 and args.get("pause"):
                         time.sleep(args["pause"])  # the client thinking between fetches
                     n += 1
                     total += row[0]
-                out = {"rows": n, "sum": total}
+            out = {"rows": n, "sum": total}
+        except psycopg.Error as e:
+            out = {"rows": n, "sqlstate": e.sqlstate, "message": str(e)}
+        finally:
+            try:
+                conn.close()
+            except psycopg.Error:
+                pass
     elif scenario == "error":
         with psycopg.connect(conninfo, autocommit=True) as conn:
             try:

@@ -26,6 +26,8 @@ export interface PgServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Upper bound of every statement's time, seconds (default 300; 0: none). */
   statementTimeoutSeconds?: number;
+  /** A session idle this long (seconds) while holding open cursors or portals is ended (default 60; 0: never). */
+  idleInTransactionSeconds?: number;
   /** Structured log lines (`listening`, connection failures); default none. */
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
@@ -159,7 +161,8 @@ export class PgServer {
       w.begin('Z').byte('I').end();
       await conn.write(w.take());
       const timeout = this.options.statementTimeoutSeconds ?? 300;
-      const session = new Session(conn, { lake: this.options.lake, statementTimeoutMs: Math.round(timeout * 1000) }, {
+      const idle = this.options.idleInTransactionSeconds ?? 60;
+      const session = new Session(conn, { lake: this.options.lake, statementTimeoutMs: Math.round(timeout * 1000), idleInTransactionMs: Math.round(idle * 1000) }, {
         user, database, applicationName: params.get('application_name') ?? '', processId, settings: startupSettings,
       });
       this.backends.set(processId, { secret, session });
@@ -230,6 +233,7 @@ export async function startPgServer(project: ServeProject, store: MetadataStore,
       keys: { store, verifier: options.verifier ?? new KeyVerifier(store), failures },
       ...(settings.tls ? { tls: PgServer.readTls({ cert: path.resolve(project.dir, settings.tls.cert), key: path.resolve(project.dir, settings.tls.key) }) } : {}),
       ...(settings.statementTimeoutSeconds !== undefined ? { statementTimeoutSeconds: settings.statementTimeoutSeconds } : {}),
+      ...(settings.idleInTransactionSeconds !== undefined ? { idleInTransactionSeconds: settings.idleInTransactionSeconds } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
     const address = await server.listen(options.port ?? settings.port ?? 5433, options.host ?? settings.host ?? project.config.serve?.host ?? '127.0.0.1');

@@ -13,6 +13,12 @@ export interface SessionOptions {
   lake: ServedLake;
   /** Upper bound of every statement's time, ms (0: none); a client's `SET statement_timeout` may lower it. */
   statementTimeoutMs: number;
+  /**
+   * A session idle this long (ms) while it holds open portals or cursors (each holds one of the
+   * lake reader's pooled connections) is ended (FATAL 25P03), so idle clients cannot starve the
+   * pool; 0: never. A client's `idle_in_transaction_session_timeout` may lower it.
+   */
+  idleInTransactionMs: number;
 }
 
 /** A prepared statement (Parse): its text, what it is, and for a query the parameter and result types. */
@@ -107,7 +113,12 @@ export class Session {
   async run(): Promise<void> {
     try {
       for (;;) {
-        const m = await this.conn.read();
+        const m = await this.nextMessage();
+        if (m === 'idle') {
+          writeError(this.w, { severity: 'FATAL', code: '25P03', message: 'terminating connection due to idle-in-transaction timeout (open cursors hold the lake reader\'s connections)' });
+          await this.flush();
+          break;
+        }
         if (!m || m.type === 'X') break;
         await this.handle(m);
       }
@@ -123,6 +134,22 @@ export class Session {
       for (const p of this.portals.values()) p.stream?.close();
       this.portals.clear();
       this.conn.close();
+    }
+  }
+
+  /** The next message, or `idle` when the session held open streams past the idle limit. */
+  private async nextMessage(): Promise<FrontendMessage | null | 'idle'> {
+    const server = this.options.idleInTransactionMs;
+    const session = timeoutMs(this.settings.get('idle_in_transaction_session_timeout'));
+    const limit = session > 0 && (server === 0 || session < server) ? session : server;
+    const holding = [...this.portals.values()].some((p) => p.stream && !p.done);
+    if (!limit || !holding) return this.conn.read();
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<'idle'>((resolve) => (timer = setTimeout(() => resolve('idle'), limit)));
+    try {
+      return await Promise.race([this.conn.read(), idle]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
