@@ -229,6 +229,14 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     const typed = await psycopg(conninfo(keys.read), 'rows', { sql: "SELECT 1.50::DECIMAL(10,2) AS d, [1, 2] AS l, {'a': 1} AS s, 'x'::BLOB AS b, 2.5::DOUBLE AS f, 7::BIGINT AS i, NULL AS n", binary: true });
     assert.deepEqual(typed.columns.map((c: [string, number]) => c[1]), [1700, 1007, 114, 17, 701, 20, 23]);
     assert.deepEqual(typed.rows, [['1.50', [1, 2], { a: 1 }, '78', 2.5, 7, null]]);
+    // edge values, text and binary alike
+    const edges = "SELECT -12345.678::DECIMAL(18,3) AS a, 0::DECIMAL(5,2) AS b, 10000.0001::DECIMAL(12,4) AS c, 123456789012345678::DECIMAL(38,0) AS d, 0.1::FLOAT AS f, DATE '1970-01-01' AS e, TIMESTAMP '1999-12-31 23:59:59.5' AS t, TIMESTAMPTZ '2024-02-29 12:00:00.000001+00' AS z, ['a b', NULL, 'c\"d'] AS l";
+    const text = await psycopg(conninfo(keys.read), 'rows', { sql: edges });
+    const binary = await psycopg(conninfo(keys.read), 'rows', { sql: edges, binary: true });
+    const want = ['-12345.678', '0.00', '10000.0001', '123456789012345678', 0.1, '1970-01-01', '1999-12-31T23:59:59.500000', '2024-02-29T12:00:00.000001+00:00', ['a b', null, 'c"d']];
+    assert.deepEqual(text.rows, [want]);
+    // a binary float4 is the 32-bit value itself (as from PostgreSQL); its text is the shortest form
+    assert.deepEqual(binary.rows, [want.map((v) => (v === 0.1 ? Math.fround(0.1) : v))]);
   });
 
   it('time travel: layer."table@N" and layer."table@<time>" read that version, as ingot sql --version does', async () => {

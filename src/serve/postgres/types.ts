@@ -116,7 +116,13 @@ function arrayElement(s: string): string {
 export function textOf(c: Cell, oid: number): string | null {
   if (c === null) return null;
   if (typeof c === 'boolean') return c ? 't' : 'f';
-  if (typeof c === 'number') return oid === OID.float4 || oid === OID.float8 || !Number.isInteger(c) ? floatText(c) : String(c);
+  if (typeof c === 'number') {
+    if (oid === OID.float4 && Number.isFinite(c)) {
+      // the shortest text that reads back as the same 32-bit float (PostgreSQL's float4out)
+      for (let p = 1; p <= 9; p++) if (Math.fround(Number(c.toPrecision(p))) === c) return String(Number(c.toPrecision(p)));
+    }
+    return oid === OID.float4 || oid === OID.float8 || !Number.isInteger(c) ? floatText(c) : String(c);
+  }
   if (typeof c === 'bigint') return c.toString();
   if (typeof c === 'string') return c;
   if (c instanceof Uint8Array) return `\\x${hex(c)}`;
