@@ -305,6 +305,11 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     assert.equal(timedOut.sqlstate, '57014', timedOut.message);
     assert.match(timedOut.message, /statement timeout/);
     assert.equal(timedOut.after, 42);
+    // a client that goes away in the middle of a huge result: the server stops streaming it and serves on
+    const gone = await exec('bash', ['-c', `psql "host=127.0.0.1 port=${port} user=analyst dbname=flights sslmode=disable" -c "COPY (SELECT i FROM range(1000000000) AS t(i)) TO STDOUT" | head -n 2`], { PGPASSWORD: keys.read });
+    assert.equal(gone.out, '0\n1\n');
+    const next = await psql(['-A', '-t', '-c', 'SELECT count(*) FROM bronze.airports']);
+    assert.equal(next.code, 0, next.err);
     // a session's own, lower statement_timeout
     const r = await psql(['-c', 'SET statement_timeout = 500', '-c', long]);
     assert.match(r.err, /57014/);

@@ -26,6 +26,8 @@ export interface PgServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Upper bound of every statement's time, seconds (default 300; 0: none). */
   statementTimeoutSeconds?: number;
+  /** Connections at once (default 100); one more is refused with FATAL 53300. */
+  maxConnections?: number;
   /** A session idle this long (seconds) while holding open cursors or portals is ended (default 60; 0: never). */
   idleInTransactionSeconds?: number;
   /** Structured log lines (`listening`, connection failures); default none. */
@@ -57,6 +59,12 @@ export class PgServer {
     this.server = net.createServer((socket) => {
       socket.setNoDelay(true);
       const conn = new Connection(socket);
+      if (this.connections.size >= (this.options.maxConnections ?? 100)) {
+        const w = new MessageWriter();
+        writeError(w, { severity: 'FATAL', code: '53300', message: 'sorry, too many clients already' });
+        void conn.write(w.take()).finally(() => conn.close());
+        return;
+      }
       this.connections.add(conn);
       this.serve(conn)
         .catch((err: unknown) => this.options.log?.('warn', 'postgres connection failed', { error: messageOf(err) }))

@@ -50,6 +50,9 @@ interface Portal {
 /** Transaction status of ReadyForQuery: idle, in a block, in a failed block. */
 type TxStatus = 'I' | 'T' | 'E';
 
+/** The client went away while the session was sending: the statement stops, nothing more is sent. */
+class ClientGone extends Error {}
+
 /** An error to send as ErrorResponse. */
 class SessionError extends Error {
   constructor(readonly code: string, message: string) {
@@ -123,7 +126,9 @@ export class Session {
         await this.handle(m);
       }
     } catch (err) {
-      if (err instanceof ProtocolViolation) {
+      if (err instanceof ClientGone) {
+        // nothing to answer: the streams are closed below
+      } else if (err instanceof ProtocolViolation) {
         writeError(this.w, { severity: 'FATAL', code: '08P01', message: err.message });
         await this.flush();
       } else if (!this.conn.closed) {
@@ -154,6 +159,7 @@ export class Session {
   }
 
   private async flush(): Promise<void> {
+    if (this.conn.closed) throw new ClientGone('the client closed the connection');
     if (this.w.size) await this.conn.write(this.w.take());
   }
 
@@ -183,7 +189,7 @@ export class Session {
         default: throw new ProtocolViolation(`unexpected message type ${JSON.stringify(m.type)}`);
       }
     } catch (err) {
-      if (err instanceof ProtocolViolation) throw err;
+      if (err instanceof ProtocolViolation || err instanceof ClientGone || this.conn.closed) throw err instanceof ProtocolViolation ? err : new ClientGone('the client closed the connection');
       this.fail(err);
       if (m.type === 'Q') {
         this.ready();
