@@ -37,6 +37,8 @@ export interface PostgresSettings {
   tls?: { cert: string; key: string };
   /** Every statement is interrupted after this many seconds (default 300; 0: never); a client's `SET statement_timeout` may lower it. */
   statementTimeoutSeconds?: number;
+  /** Client connections at once (default 100); one more is refused (53300). */
+  maxConnections?: number;
   /** A session idle this long while it holds open cursors or portals (each holds one of the lake reader's pooled connections) is ended (default 60; 0: never). */
   idleInTransactionSeconds?: number;
 }
@@ -122,6 +124,7 @@ export const serveSchema = z
         tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
         statementTimeoutSeconds: z.number().min(0).optional(),
         idleInTransactionSeconds: z.number().min(0).optional(),
+        maxConnections: z.number().int().positive().optional(),
       })
       .strict()
       .optional(),

@@ -242,6 +242,7 @@ export async function startPgServer(project: ServeProject, store: MetadataStore,
       ...(settings.tls ? { tls: PgServer.readTls({ cert: path.resolve(project.dir, settings.tls.cert), key: path.resolve(project.dir, settings.tls.key) }) } : {}),
       ...(settings.statementTimeoutSeconds !== undefined ? { statementTimeoutSeconds: settings.statementTimeoutSeconds } : {}),
       ...(settings.idleInTransactionSeconds !== undefined ? { idleInTransactionSeconds: settings.idleInTransactionSeconds } : {}),
+      ...(settings.maxConnections !== undefined ? { maxConnections: settings.maxConnections } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
     const address = await server.listen(options.port ?? settings.port ?? 5433, options.host ?? settings.host ?? project.config.serve?.host ?? '127.0.0.1');
