@@ -17,6 +17,8 @@
  *   triggers, rules, extended statistics...) are empty; `pg_get_expr` and the other definition
  *   functions give NULL (the lake's tables have no defaults, constraints or indexes).
  *
+ * - `pg_database` has one database, the one the client connected to (`current_database()`); `pg_settings` the session's
+ *   settings (those `SHOW` answers);
  * - SQLAlchemy's and psycopg's spellings: `to_regtype(name)`, `pg_get_serial_sequence`,
  *   `json_build_object` (only over rows the lake never has), `CAST(x AS REGCLASS)`; every other
  *   `pg_catalog.relation` is passed through a CTE so that `pg_catalog.relation.column` binds.
@@ -107,7 +109,7 @@ const RELATIONS: Record<string, { cte: string; sql: string }> = {
 
 /** Whether `sql` reads the catalog (then every lake table is attached first, and `rewriteCatalog` applies). */
 export function readsCatalog(sql: string): boolean {
-  return /\b(pg_catalog|information_schema|pg_class|pg_namespace|pg_attribute|pg_type|pg_tables|pg_views|pg_description|pg_index|pg_proc|pg_roles|to_regtype)\b/i.test(sql);
+  return /\b(pg_catalog|information_schema|pg_class|pg_namespace|pg_attribute|pg_type|pg_tables|pg_views|pg_description|pg_index|pg_proc|pg_roles|pg_database|pg_settings|to_regtype)\b/i.test(sql);
 }
 
 /** SQL of `format_type(oid, typmod)` for the types `types.ts` maps to (PostgreSQL's names). */
@@ -117,7 +119,7 @@ function formatType(oid: string, typmod: string): string {
     [1114, 'timestamp without time zone'], [1184, 'timestamp with time zone'], [1186, 'interval'], [2950, 'uuid'],
     [1000, 'boolean[]'], [1005, 'smallint[]'], [1007, 'integer[]'], [1016, 'bigint[]'], [1009, 'text[]'], [1021, 'real[]'], [1022, 'double precision[]'],
     [1182, 'date[]'], [1115, 'timestamp without time zone[]'], [1185, 'timestamp with time zone[]'], [1231, 'numeric[]'], [199, 'json[]'], [2951, 'uuid[]'], [1001, 'bytea[]']];
-  return `(CASE WHEN (${oid}) = 1700 THEN CASE WHEN (${typmod}) >= 4 THEN 'numeric(' || (((${typmod}) - 4) >> 16) || ',' || (((${typmod}) - 4) & 65535) || ')' ELSE 'numeric' END `
+  return `(CASE WHEN (${oid}) IS NULL THEN NULL WHEN (${oid}) = 1700 THEN CASE WHEN (${typmod}) >= 4 THEN 'numeric(' || (((${typmod}) - 4) >> 16) || ',' || (((${typmod}) - 4) & 65535) || ')' ELSE 'numeric' END `
     + `ELSE CASE (${oid}) ${names.map(([o, n]) => `WHEN ${o} THEN '${n}'`).join(' ')} ELSE '???' END END)`;
 }
 
@@ -167,7 +169,21 @@ function replaceCall(sql: string, name: RegExp, value: string | ((args: string[]
  * `sql` (a SELECT reading the catalog) rewritten as the module comment says: catalog relations
  * replaced by common table expressions put in front of the query (merged into its own WITH).
  */
-export function rewriteCatalog(sql: string): string {
+export function rewriteCatalog(sql: string, session: { database: string; settings: ReadonlyMap<string, string> } = { database: 'ingot', settings: new Map() }): string {
+  const lit = (v: string): string => `'${v.replace(/'/g, "''")}'`;
+  // the session's own relations: its database, its settings
+  const sessionRelations: Record<string, { cte: string; sql: string }> = {
+    pg_database: { cte: '__ingot_pg_database', sql: `SELECT * REPLACE (${lit(session.database)} AS datname) FROM pg_catalog.pg_database LIMIT 1` },
+    pg_settings: {
+      cte: '__ingot_pg_settings',
+      sql: session.settings.size
+        ? `SELECT name, setting, NULL::VARCHAR AS unit, 'ingot' AS category, '' AS short_desc, NULL::VARCHAR AS extra_desc, 'user' AS context, 'string' AS vartype,
+             'session' AS source, NULL::VARCHAR AS min_val, NULL::VARCHAR AS max_val, NULL::VARCHAR[] AS enumvals, setting AS boot_val, setting AS reset_val,
+             NULL::VARCHAR AS sourcefile, NULL::INTEGER AS sourceline, false AS pending_restart
+           FROM (VALUES ${[...session.settings].map(([k, v]) => `(${lit(k)}, ${lit(v)})`).join(', ')}) AS t(name, setting)`
+        : empty('name VARCHAR, setting VARCHAR'),
+    },
+  };
   let s = sql
     .replace(/OPERATOR\s*\(\s*pg_catalog\s*\.\s*([^)\s]+)\s*\)/gi, ' $1 ')
     .replace(/\s+COLLATE\s+pg_catalog\s*\.\s*"?default"?/gi, '');
@@ -175,6 +191,7 @@ export function rewriteCatalog(sql: string): string {
   // defaults, constraints and index definitions: the lake's tables have none
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_get_(?:expr|constraintdef|indexdef|viewdef|triggerdef|statisticsobjdef_columns)\s*\(/i, 'NULL::VARCHAR');
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_relation_is_publishable\s*\(/i, 'false');
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?current_database\s*\(/i, lit(session.database));
   // SQLAlchemy's get_columns: identity columns (none here), collations
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_get_serial_sequence\s*\(/i, 'NULL::VARCHAR');
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_collation_is_visible\s*\(/i, 'true');
@@ -198,7 +215,7 @@ export function rewriteCatalog(sql: string): string {
   // functions called as pg_catalog.f(...): the engine resolves them unqualified (its own pg_catalog macros included)
   s = s.replace(/\bpg_catalog\s*\.\s*(\w+)\s*\(/gi, '$1(');
   const used: string[] = [];
-  for (const [name, r] of Object.entries(RELATIONS)) {
+  for (const [name, r] of Object.entries({ ...RELATIONS, ...sessionRelations })) {
     const schema = name.startsWith('pg_') ? '(?:pg_catalog\\s*\\.\\s*)?' : 'information_schema\\s*\\.\\s*';
     const re = new RegExp(`(?<![\\w."'])${schema}"?${name}"?(?![\\w"'(])`, 'gi');
     if (re.test(s)) {

@@ -319,9 +319,14 @@ export class Session {
     return names.some((n) => n.includes('@')) ? lake.travel(sql, names) : sql;
   }
 
+  /** What the catalog rewrite needs of the session: its database and settings. */
+  private catalogSession(): { database: string; settings: ReadonlyMap<string, string> } {
+    return { database: this.settings.get('database') ?? 'ingot', settings: this.settings };
+  }
+
   /** Starts `sql` with `params`, tables attached first. */
   private async open(text: string, params: PositionalParam[]): Promise<RowStream> {
-    const sql = await this.prepareTables(readsCatalog(text) ? rewriteCatalog(text) : text);
+    const sql = await this.prepareTables(readsCatalog(text) ? rewriteCatalog(text, this.catalogSession()) : text);
     const starting = new AbortController();
     this.starting = starting;
     try {
@@ -551,7 +556,7 @@ export class Session {
     this.guardFailedBlock(statement);
     const prepared: Prepared = { sql, statement, paramOids, paramTypes: [], columns: statement.kind === 'command' ? statement.result?.columns ?? [] : [] };
     if (statement.kind === 'query' || statement.kind === 'copy' || statement.kind === 'declare') {
-      const sql = await this.prepareTables(readsCatalog(statement.sql) ? rewriteCatalog(statement.sql) : statement.sql);
+      const sql = await this.prepareTables(readsCatalog(statement.sql) ? rewriteCatalog(statement.sql, this.catalogSession()) : statement.sql);
       const shape = await this.options.lake.describe(sql);
       prepared.paramTypes = shape.parameters;
       prepared.columns = statement.kind === 'declare' ? [] : shape.columns;
