@@ -44,6 +44,9 @@ export class ScramFailure extends Error {
  * channel-binding request, a nonce mismatch or a proof that matches no candidate.
  */
 export class ScramServer {
+  /** `options` fix the salt, iteration count and server nonce (tests against RFC 7677's example); by default `KEY_SALT`, `ITERATIONS` and 18 random bytes. */
+  constructor(private readonly options: { salt?: Buffer; iterations?: number; serverNonce?: string } = {}) {}
+
   private clientFirstBare = '';
   private serverFirst = '';
   private nonce = '';
@@ -58,8 +61,8 @@ export class ScramServer {
     this.clientFirstBare = m[3]!;
     const clientNonce = /(?:^|,)r=([^,]+)/.exec(this.clientFirstBare)?.[1];
     if (!clientNonce) throw new ScramFailure('SCRAM client-first message without a nonce');
-    this.nonce = clientNonce + randomBytes(18).toString('base64');
-    this.serverFirst = `r=${this.nonce},s=${KEY_SALT.toString('base64')},i=${ITERATIONS}`;
+    this.nonce = clientNonce + (this.options.serverNonce ?? randomBytes(18).toString('base64'));
+    this.serverFirst = `r=${this.nonce},s=${(this.options.salt ?? KEY_SALT).toString('base64')},i=${this.options.iterations ?? ITERATIONS}`;
     return this.serverFirst;
   }
 
