@@ -154,6 +154,8 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     assert.match(x.out, /-\[ RECORD 1 \]-*\niata \| \S+\nname \| /);
     const db = await psql(['-A', '-t', '-c', "SELECT datname FROM pg_catalog.pg_database WHERE datname = current_database()", '-c', "SELECT setting FROM pg_catalog.pg_settings WHERE name = 'standard_conforming_strings'"]);
     assert.equal(db.out.trim(), 'flights\non');
+    const who = await psql(['-A', '-t', '-c', 'SELECT current_schema(), session_user, current_database()']);
+    assert.equal(who.out.trim(), 'public|analyst|flights');
     const columns = await psql(['-A', '-t', '-F', ' ', '-c', "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'silver' AND table_name = 'flights' ORDER BY ordinal_position"]);
     assert.match(columns.out, /^flight_date DATE\ndep_time TIMESTAMP WITH TIME ZONE\n/);
   });

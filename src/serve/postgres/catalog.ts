@@ -17,7 +17,8 @@
  *   triggers, rules, extended statistics...) are empty; `pg_get_expr` and the other definition
  *   functions give NULL (the lake's tables have no defaults, constraints or indexes).
  *
- * - `pg_database` has one database, the one the client connected to (`current_database()`); `pg_settings` the session's
+ * - `pg_database` has one database, the one the client connected to (`current_database()`);
+ *   `current_schema()` is `public`, `session_user` and `current_user` the user name the client gave; `pg_settings` the session's
  *   settings (those `SHOW` answers);
  * - SQLAlchemy's and psycopg's spellings: `to_regtype(name)`, `pg_get_serial_sequence`,
  *   `json_build_object` (only over rows the lake never has), `CAST(x AS REGCLASS)`; every other
@@ -109,7 +110,7 @@ const RELATIONS: Record<string, { cte: string; sql: string }> = {
 
 /** Whether `sql` reads the catalog (then every lake table is attached first, and `rewriteCatalog` applies). */
 export function readsCatalog(sql: string): boolean {
-  return /\b(pg_catalog|information_schema|pg_class|pg_namespace|pg_attribute|pg_type|pg_tables|pg_views|pg_description|pg_index|pg_proc|pg_roles|pg_database|pg_settings|to_regtype)\b/i.test(sql);
+  return /\b(pg_catalog|information_schema|pg_class|pg_namespace|pg_attribute|pg_type|pg_tables|pg_views|pg_description|pg_index|pg_proc|pg_roles|pg_database|pg_settings|to_regtype|current_schema|current_database|session_user|current_user)\b/i.test(sql);
 }
 
 /** SQL of `format_type(oid, typmod)` for the types `types.ts` maps to (PostgreSQL's names). */
@@ -192,6 +193,8 @@ export function rewriteCatalog(sql: string, session: { database: string; setting
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_get_(?:expr|constraintdef|indexdef|viewdef|triggerdef|statisticsobjdef_columns)\s*\(/i, 'NULL::VARCHAR');
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_relation_is_publishable\s*\(/i, 'false');
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?current_database\s*\(/i, lit(session.database));
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?current_schema\s*\(/i, "'public'");
+  s = s.replace(/(?<![\w."'])(session_user|current_user)(?![\w"'(])/gi, lit(session.settings.get('session_authorization') ?? 'ingot'));
   // SQLAlchemy's get_columns: identity columns (none here), collations
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_get_serial_sequence\s*\(/i, 'NULL::VARCHAR');
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_collation_is_visible\s*\(/i, 'true');
