@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { openMetadata } from '../src/metadata/open.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../src/serve/api-keys.js';
 import { loadProject } from '../src/project.js';
@@ -266,6 +267,27 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
       'flight_date DATE', 'dep_time TIMESTAMP', 'dep_hour INTEGER', 'origin TEXT', 'destination TEXT', 'route TEXT', 'delay_min INTEGER', 'distance_mi INTEGER', 'is_delayed BOOLEAN',
     ]);
     assert.deepEqual([r.frame.columns.join(','), ...r.frame.rows.map((row: unknown[]) => row.join(','))], (await truth(sql)).split('\n'));
+  });
+
+  it('node pg: parameters, named prepared statements, errors with SQLSTATEs; rows equal ingot sql', async () => {
+    const client = new pg.Client({ host: '127.0.0.1', port, user: 'analyst', database: 'flights', password: keys.read });
+    await client.connect();
+    try {
+      const sql = 'SELECT origin, destination, delay_min FROM silver.flights WHERE origin = $1 AND delay_min >= $2 ORDER BY delay_min DESC, destination LIMIT 10';
+      const want = (await truth(sql.replace('$1', "'SEA'").replace('$2', '60'))).split('\n');
+      for (const name of [undefined, 'by_origin', 'by_origin']) {
+        const r = await client.query<{ origin: string; destination: string; delay_min: number }>({ text: sql, values: ['SEA', 60], ...(name ? { name } : {}) });
+        assert.deepEqual([r.fields.map((f) => f.name).join(','), ...r.rows.map((row) => `${row.origin},${row.destination},${row.delay_min}`)], want);
+      }
+      await assert.rejects(client.query('DELETE FROM silver.flights'), (e: { code?: string }) => e.code === '25006');
+      await assert.rejects(client.query('SELECT * FROM silver.nope'), (e: { code?: string }) => e.code === '42P01');
+      await assert.rejects(client.query('SELEC 1'), (e: { code?: string; position?: string }) => e.code === '42601' && e.position === '1');
+      assert.equal((await client.query('SELECT 1 + 1 AS two')).rows[0].two, 2);
+    } finally {
+      await client.end();
+    }
+    const wrong = new pg.Client({ host: '127.0.0.1', port, user: 'analyst', database: 'flights', password: 'ingot_000000000000_wrong' });
+    await assert.rejects(wrong.connect(), (e: { code?: string }) => e.code === '28P01');
   });
 
   it('psycopg: a server-side cursor pages through every row of a table (DECLARE/FETCH)', async () => {
