@@ -339,7 +339,7 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     // a session's own, lower statement_timeout
     const r = await psql(['-c', 'SET statement_timeout = 500', '-c', long]);
     assert.match(r.err, /57014/);
-    assert.ok(Date.now() - started < 20_000);
+    assert.ok(Date.now() - started < 60_000);
   });
 
   /** PgClient (pgjdbc) with `args`; its stdout. */
@@ -373,7 +373,7 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     assert.equal(await jdbc(keys.read, ['connect'], `jdbc:postgresql://127.0.0.1:${port}/flights?sslmode=verify-full&sslrootcert=${certFile}`), 'ok 16.0');
   });
 
-  it('a 3,000,000-row result streams with flat server memory (COPY to the client, and psql paging with a cursor)', async () => {
+  it('a 3,000,000-row result streams with flat server memory (COPY to the client, and psql paging with a cursor)', async (t) => {
     const peak = async (): Promise<number> => Number(/VmHWM:\s+(\d+) kB/.exec(await fs.readFile(`/proc/${server.pid}/status`, 'utf8'))![1]) * 1024;
     // warm: the engine and its first chunks
     await psql(['-A', '-t', '-c', 'SELECT count(*) FROM range(1000)']);
@@ -388,6 +388,7 @@ describe('ingot serve speaks the PostgreSQL protocol to psql and psycopg', () =>
     assert.equal(paged.code, 0, paged.err);
     assert.equal(paged.out.trimEnd().split('\n').length, 3_000_000);
     const grown = (await peak()) - before;
+    t.diagnostic(`the server's peak memory grew by ${Math.round(grown / 1048576)} MB over two 3,000,000-row results`);
     assert.ok(grown < 200 * 1024 * 1024, `the server's peak memory grew by ${Math.round(grown / 1048576)} MB`);
   });
 
