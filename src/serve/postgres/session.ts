@@ -348,12 +348,11 @@ export class Session {
   }
 
   private dataRow(row: Cell[], types: PgType[], formats: number[]): void {
-    this.w.begin('D').int16(row.length);
-    row.forEach((c, i) => {
-      if (c === null) this.w.field(null);
-      else if (formatOf(formats, i) === 1) this.w.field(binaryOf(c, types[i]!.oid));
-      else this.w.field(textOf(c, types[i]!.oid));
-    });
+    // every value encoded before the message starts: a value that cannot be encoded fails the
+    // statement without leaving half a DataRow in the output
+    const fields = row.map((c, i) => (c === null ? null : formatOf(formats, i) === 1 ? binaryOf(c, types[i]!.oid) : textOf(c, types[i]!.oid)));
+    this.w.begin('D').int16(fields.length);
+    for (const f of fields) this.w.field(f);
     this.w.end();
   }
 

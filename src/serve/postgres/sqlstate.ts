@@ -25,6 +25,8 @@ function verbOf(sql: string | undefined): string {
 export function errorFields(err: unknown, sql?: string): ErrorFields {
   const e = (code: string, message: string, extra: Partial<ErrorFields> = {}): ErrorFields => ({ severity: 'ERROR', code, message, ...extra });
   if (err instanceof ParameterInvalid) return e('22P02', err.message);
+  // a value the binary format cannot carry (see types.ts binaryOf)
+  if (err instanceof TypeError && /^not a /.test(err.message)) return e('22000', `cannot send a value in binary format: ${err.message}`, { hint: 'ask for this column in text format' });
   if (!(err instanceof IngotError)) return e('XX000', `internal error: ${messageOf(err)}`);
   const first = err.message.split('\n')[0]!.trim();
   const detail = err.message.includes('\n') ? err.message.slice(err.message.indexOf('\n') + 1).trim() : undefined;

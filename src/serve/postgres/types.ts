@@ -206,9 +206,14 @@ export function binaryOf(c: Exclude<Cell, null>, oid: number): Buffer {
     case OID.float4: { const b = Buffer.alloc(4); b.writeFloatBE(Number(c)); return b; }
     case OID.float8: { const b = Buffer.alloc(8); b.writeDoubleBE(Number(c)); return b; }
     case OID.bytea: return c instanceof Uint8Array ? Buffer.from(c) : Buffer.from(String(c), 'utf8');
-    case OID.date: { const b = Buffer.alloc(4); b.writeInt32BE(dateDays(String(c))); return b; }
+    case OID.date: { const b = Buffer.alloc(4); b.writeInt32BE(c === 'infinity' ? 0x7fffffff : c === '-infinity' ? -0x80000000 : dateDays(String(c))); return b; }
     case OID.time: { const b = Buffer.alloc(8); b.writeBigInt64BE(timeMicros(String(c))); return b; }
-    case OID.timestamp: case OID.timestamptz: { const b = Buffer.alloc(8); b.writeBigInt64BE(timestampMicros(String(c))); return b; }
+    case OID.timestamp: case OID.timestamptz: {
+      // PostgreSQL's infinite timestamps are the extreme 64-bit values
+      const b = Buffer.alloc(8);
+      b.writeBigInt64BE(c === 'infinity' ? 0x7fffffffffffffffn : c === '-infinity' ? -0x8000000000000000n : timestampMicros(String(c)));
+      return b;
+    }
     case OID.uuid: return Buffer.from(String(c).replace(/-/g, ''), 'hex');
     case OID.numeric: return numericBinary(typeof c === 'number' ? (Number.isInteger(c) ? String(c) : c.toFixed(15).replace(/0+$/, '')) : String(c));
     default: {
