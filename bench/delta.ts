@@ -35,7 +35,7 @@ import { writeCommit } from '../src/table/log.js';
 import { Snapshot } from '../src/table/snapshot.js';
 import { DeltaTable } from '../src/table/table.js';
 import { VERSION } from '../src/version.js';
-import { measure, median, round, type Measured } from './measure.js';
+import { lastJson, measure, median, pythonSnippet, round, type Measured } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -118,9 +118,9 @@ async function append(engine: DuckDBEngine, table: DeltaTable, sql: string, part
   return commit.actions.flatMap((a) => ('add' in a ? [a.add] : []));
 }
 
-/** Runs a Python snippet (argv after the code: `args`), measured; its stdout is JSON. */
+/** Runs a Python snippet (argv after the code: `args`), measured, leaving with `os._exit` (`pythonSnippet`); its stdout is JSON (`lastJson`). */
 function python(code: string, args: string[]): Promise<Measured> {
-  return measure(PYTHON, ['-c', code, ...args], ROOT);
+  return measure(PYTHON, ['-c', pythonSnippet(code), ...args], ROOT);
 }
 
 /**
@@ -160,7 +160,7 @@ async function buildLogTable(engine: DuckDBEngine): Promise<void> {
       'print(json.dumps({"version": dt.version(), "files": len(dt.file_uris()), "rows": dt.to_pyarrow_table(columns=["delay"]).num_rows}))',
     [LOG_TABLE],
   );
-  const seen = JSON.parse(check.stdout) as { version: number; files: number; rows: number };
+  const seen = lastJson<{ version: number; files: number; rows: number }>(check, 'delta-rs (reading the 10,000-commit table)');
   if (seen.version !== COMMITS - 1 || seen.files !== COMMITS || seen.rows !== COMMITS * 20) {
     throw new Error(`delta-rs reads ${LOG_TABLE} as version ${seen.version}, ${seen.files} files, ${seen.rows} rows; expected ${COMMITS - 1}, ${COMMITS}, ${COMMITS * 20}`);
   }
@@ -334,7 +334,7 @@ async function snapshotLoadBench(): Promise<DeltaResults['snapshotLoad']> {
     ingot.push(JSON.parse(a.stdout) as never);
     ingotWall.push(a.wallS);
     const b = await python(DELTA_RS_OPEN, [LOG_TABLE]);
-    theirs.push(JSON.parse(b.stdout) as never);
+    theirs.push(lastJson(b, 'delta-rs (loading the 10,000-commit table)'));
     theirWall.push(b.wallS);
   }
   for (const r of [...ingot, ...theirs]) {
@@ -374,7 +374,7 @@ async function mergeBench(): Promise<DeltaResults['merge']> {
       };
       const runDeltaRs = async (): Promise<void> => {
         const b = await python(DELTA_RS_MERGE, [theirDir, MERGE_SOURCE]);
-        theirs.push({ m: b, ...(JSON.parse(b.stdout) as { s: number; metrics: Record<string, unknown> }) });
+        theirs.push({ m: b, ...lastJson<{ s: number; metrics: Record<string, unknown> }>(b, 'delta-rs (merge)') });
       };
       for (const run of i % 2 === 0 ? [runIngot, runDeltaRs] : [runDeltaRs, runIngot]) await run();
       const [a, ar, b, br] = [ingot.at(-1)!.m, ingot.at(-1)!, theirs.at(-1)!.m, theirs.at(-1)!];

@@ -24,7 +24,7 @@ from dlt.sources.sql_database import sql_table  # noqa: E402
 def main() -> None:
     url, qualified, cursor, work = sys.argv[1:5]
     schema, table = qualified.split(".")
-    # SQLAlchemy's dialect name, with the psycopg2 driver (bench/requirements.txt)
+    # SQLAlchemy's dialect name, with the psycopg2 driver (test/reference/requirements.txt)
     url = url.replace("postgres://", "postgresql+psycopg2://", 1)
     source = sql_table(
         credentials=url,
@@ -49,5 +49,18 @@ def main() -> None:
     print(json.dumps({"rows": rows, "seconds": seconds}))
 
 
+def _leave(code: int) -> None:
+    """Flushes the output and exits at once: interpreter teardown can abort in native libraries
+    (deltalake's runtime, the JVM bridge) after a correct result, making the exit code random."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BaseException as err:  # noqa: BLE001 - any failure: its message on stderr, exit code 1
+        print(f"{os.path.basename(__file__)}: {type(err).__name__}: {err}", file=sys.stderr)
+        _leave(1)
+    _leave(0)

@@ -176,5 +176,18 @@ def main():
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _leave(code: int) -> None:
+    """Flushes the output and exits at once: interpreter teardown can abort in native libraries
+    (deltalake's runtime, the JVM bridge) after a correct result, making the exit code random."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BaseException as err:  # noqa: BLE001 - any failure: its message on stderr, exit code 1
+        print(f"{os.path.basename(__file__)}: {type(err).__name__}: {err}", file=sys.stderr)
+        _leave(1)
+    _leave(0)

@@ -8,6 +8,7 @@ export interface Measured {
   wallS: number;
   peakRssMB: number;
   stdout: string;
+  stderr: string;
   /** With `options.tree`: peak summed RSS (MB) of the process, its descendants and the `tree` processes (see `treeRss`). */
   peakTreeRssMB?: number;
 }
@@ -43,7 +44,7 @@ export async function measure(cmd: string, args: string[], cwd: string, options:
   if (code !== 0) throw new Error(`${cmd} ${args.join(' ').slice(0, 300)} exited with ${code}:\n${stderr.split('\n').slice(-15).join('\n')}\n${stdout.slice(-2000)}`);
   const kb = Number((await fs.readFile(rssFile, 'utf8')).trim().split('\n').pop());
   await fs.rm(rssFile, { force: true });
-  return { wallS, peakRssMB: kb / 1024, stdout, ...(peakTreeRssMB !== undefined ? { peakTreeRssMB } : {}) };
+  return { wallS, peakRssMB: kb / 1024, stdout, stderr, ...(peakTreeRssMB !== undefined ? { peakTreeRssMB } : {}) };
 }
 
 export const median = (xs: number[]): number => {
@@ -95,4 +96,28 @@ export function treeRss(roots: () => number[], everyMs = 250): { stop: () => Pro
     }
   })();
   return { stop: async () => { running = false; await loop; return peak; } };
+}
+
+/**
+ * A Python snippet (`python3 -c`) that leaves deterministically: its output flushed, then
+ * `os._exit` (0, or 1 after printing the exception on stderr), skipping interpreter teardown, where
+ * deltalake's native runtime can abort ("terminate called without an active exception", exit 134)
+ * after a correct result.
+ */
+export function pythonSnippet(code: string): string {
+  const body = code.trim().split('\n').map((l) => `    ${l}`).join('\n');
+  return `import os, sys\ntry:\n${body}\nexcept BaseException as err:\n    print(f"{type(err).__name__}: {err}", file=sys.stderr)\n    sys.stdout.flush(); sys.stderr.flush()\n    os._exit(1)\nsys.stdout.flush(); sys.stderr.flush()\nos._exit(0)\n`;
+}
+
+/**
+ * The JSON object a reference tool printed last on stdout (`what` names it in errors). Errors:
+ * when there is none, with the tool's stderr: an exit code of 0 alone does not make a result.
+ */
+export function lastJson<T>(m: Pick<Measured, 'stdout' | 'stderr'>, what: string): T {
+  const line = m.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as T;
+  } catch (err) {
+    throw new Error(`${what} printed no JSON result (${(err as Error).message}); stdout: ${m.stdout.slice(-500) || '(empty)'}; stderr:\n${m.stderr.split('\n').slice(-15).join('\n')}`, { cause: err });
+  }
 }

@@ -20,7 +20,7 @@
  *
  * Writes bench/out/postgres.json; bench/run.ts folds it into results.md/json (`npm run bench --
  * --postgres` runs only this section). `--rows N` scales the table (first load 90 % of N) for a
- * quick try. Needs PostgreSQL (Debian `postgresql`), dist/ (npm run build) and bench/requirements.txt.
+ * quick try. Needs PostgreSQL (Debian `postgresql`), dist/ (npm run build) and test/reference/requirements.txt.
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -31,7 +31,7 @@ import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { Lake } from '../src/table/lake.js';
 import { queryLake } from '../src/operations/query.js';
 import { startPostgres } from '../test/postgres-server.js';
-import { measure, round, type Measured } from './measure.js';
+import { lastJson, measure, pythonSnippet, round, type Measured } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -111,7 +111,7 @@ async function ingotRun(dir: string, date: string, rows: number): Promise<Load> 
 /** bench/dlt_load.py on `table` with its state in `dir`: measured; throws unless it loaded `rows` rows. */
 async function dltRun(url: string, dir: string, table: string, rows: number): Promise<Load> {
   const m = await measure(PYTHON, [path.join(BENCH, 'dlt_load.py'), url, table, 'id', dir], ROOT);
-  const got = (JSON.parse(m.stdout.trim().split('\n').pop()!) as { rows: number }).rows;
+  const got = lastJson<{ rows: number }>(m, 'bench/dlt_load.py').rows;
   if (got !== rows) throw new Error(`dlt loaded ${got} rows, expected ${rows}`);
   return load(rows, m);
 }
@@ -139,7 +139,8 @@ async function fingerprint(engine: DuckDBEngine, location: string): Promise<Post
 async function bench(): Promise<PostgresResults> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
   const loadBefore = os.loadavg()[0]!;
-  const dltVersion = (await measure(PYTHON, ['-c', 'import dlt, deltalake; print(dlt.__version__, deltalake.__version__)'], ROOT)).stdout.trim();
+  const versions = lastJson<{ dlt: string; deltalake: string }>(await measure(PYTHON, ['-c', pythonSnippet('import json, dlt, deltalake\nprint(json.dumps({"dlt": dlt.__version__, "deltalake": deltalake.__version__}))')], ROOT), 'dlt and deltalake (versions)');
+  const dltVersion = `${versions.dlt} ${versions.deltalake}`;
   await fs.rm(WORK, { recursive: true, force: true });
   await fs.mkdir(WORK, { recursive: true });
   const server = await startPostgres({ shared_buffers: '256MB', max_wal_size: '4GB', checkpoint_timeout: '30min' });

@@ -28,7 +28,7 @@ import { queryLake } from '../src/operations/query.js';
 import { addDays } from '../src/pipeline/interval.js';
 import { prepare } from '../examples/flights/prepare.js';
 import { startSparkConnect } from '../test/spark-connect-server.js';
-import { measure, round, type Measured } from './measure.js';
+import { lastJson, measure, type Measured, round } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -145,7 +145,7 @@ async function race(): Promise<RaceResults> {
   await fs.rm(py, { recursive: true, force: true });
   await fs.mkdir(py, { recursive: true });
   const p = await measure('python3', [path.join(BENCH, 'flights_pyspark.py'), path.join(EXAMPLE, 'landing'), path.join(py, 'lake'), FIRST_DAY, last], py, { tree: [] });
-  const reported = JSON.parse(p.stdout.trim().split('\n').pop()!) as { startup_s: number; daily_s: number; full_refresh_s: number };
+  const reported = lastJson<{ startup_s: number; daily_s: number; full_refresh_s: number }>(p, 'bench/flights_pyspark.py');
   entries.push({ name: 'PySpark + delta-spark script', startupS: reported.startup_s, dailyS: reported.daily_s, fullRefreshS: reported.full_refresh_s, peakRssMB: round(peak(p), 0) });
   console.log(`  PySpark: start-up ${reported.startup_s} s, daily ${reported.daily_s} s, full refresh ${reported.full_refresh_s} s (process ${p.wallS.toFixed(1)} s)`);
   prints.push(['PySpark', await fingerprint(path.join(py, 'lake'))]);

@@ -1,5 +1,9 @@
 /**
  * ingot: lakehouse pipelines in TypeScript. Public API.
+ *
+ * Project files (ingot.config.ts, datasets) import this module, so everything it loads is loaded
+ * by every command: it loads no HTTP server, Spark client or database client until used. The
+ * Spark engine and its Spark Connect client are in `ingot/spark`.
  */
 export { dataset } from './pipeline/definition.js';
 export { files } from './sources/files-source.js';
@@ -26,7 +30,7 @@ export { defaultEngineName, ENGINE_NAMES, localSettings } from './engine/registr
 export type { EngineName, LocalEngineSettings } from './engine/registry.js';
 export type { CoreConfig } from './pipeline/config.js';
 export { dashboard, endpoint } from './serve/config.js';
-export { createServer } from './serve/server.js';
+export { createServer } from './serve/lazy-server.js';
 export type { ServeContext } from './serve/context.js';
 export type { ServerOptions } from './serve/server.js';
 export { createApiKey, listApiKeys, revokeApiKey } from './serve/api-keys.js';
@@ -70,9 +74,6 @@ export { S3Store } from './storage/s3.js';
 export { openStore } from './storage/open.js';
 export type { LocalStaging, ObjectStore } from './storage/store.js';
 export { DuckDBEngine } from './engine/duckdb/engine.js';
-export { SparkEngine } from './engine/spark/engine.js';
-export { SparkConnectClient, type SparkResult } from './engine/spark/client.js';
-export { parseConnection, type SparkConnection } from './engine/spark/connection.js';
 export { ipCountry, registerFunctions, userAgent } from './engine/duckdb/functions.js';
 export type { UserAgentInfo } from './engine/duckdb/functions.js';
 export { parseCombined, parseCommon, readWebLogs, webLogColumns } from './sources/weblog.js';

@@ -119,15 +119,20 @@ const READ_DELTA = path.join(TEST_DIR, 'reference', 'read_delta.py');
  * python3, `deltalake` or `pyarrow` is missing: tests that compare with delta-rs fail, never skip.
  */
 export function deltaRsVersions(): { deltalake: string; pyarrow: string } {
-  const code = 'import json, deltalake, pyarrow; print(json.dumps({"deltalake": deltalake.__version__, "pyarrow": pyarrow.__version__}))';
+  // leaves with os._exit after flushing: deltalake can abort at interpreter exit after a correct result
+  const code = 'import json, os, sys, deltalake, pyarrow; print(json.dumps({"deltalake": deltalake.__version__, "pyarrow": pyarrow.__version__})); sys.stdout.flush(); os._exit(0)';
   const r = spawnSync(PYTHON, ['-c', code], { encoding: 'utf8' });
   if (r.error) {
     throw new Error(`the delta-rs reference reader needs ${PYTHON}, which could not be run (${r.error.message}): install Python 3 and \`pip install deltalake pyarrow\` (or set INGOT_PYTHON)`);
   }
   if (r.status !== 0) {
-    throw new Error(`the delta-rs reference reader is not installed for ${PYTHON}: run \`pip install deltalake pyarrow\` (${r.stderr.trim().split('\n').pop()})`);
+    throw new Error(`the delta-rs reference reader is not installed for ${PYTHON}: run \`pip install -r test/reference/requirements.txt\` (exit ${r.status ?? r.signal}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')})`);
   }
-  return JSON.parse(r.stdout) as { deltalake: string; pyarrow: string };
+  try {
+    return JSON.parse(r.stdout) as { deltalake: string; pyarrow: string };
+  } catch (err) {
+    throw new Error(`${PYTHON} printed no versions of deltalake and pyarrow (${(err as Error).message}); stderr: ${r.stderr.trim()}`, { cause: err });
+  }
 }
 
 /**

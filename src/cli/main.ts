@@ -1,28 +1,20 @@
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { openLocalEngine, type LocalEngine } from '../engine/registry.js';
+import type { LocalEngine } from '../engine/registry.js';
 import { IngotError, messageOf } from '../errors.js';
-import { Lake } from '../table/lake.js';
-import { loadProject } from '../project.js';
-import { attachHistory, RUN_DATASETS_TABLE, RUNS_TABLE } from '../schedule/history.js';
-import { openMetadata } from '../metadata/open.js';
+import type { Lake } from '../table/lake.js';
 import type { MetadataStore } from '../metadata/store.js';
-import { quoteString } from '../engine/engine.js';
-import { Runner } from '../run/runner.js';
-import { resolveLocation } from '../storage/open.js';
-import { deleteRows } from '../operations/delete.js';
-import { optimize } from '../operations/optimize.js';
-import { restore } from '../operations/restore.js';
-import { updateRows } from '../operations/update.js';
-import { vacuum } from '../operations/vacuum.js';
 import { VERSION } from '../version.js';
 import { formatRows, n, type OutputFormat } from './format.js';
 import type { Io } from './io.js';
+import { addGraphCommand } from './graph.js';
 import { addRunCommands } from './run.js';
 import { addScheduleCommands } from './schedule.js';
-import { attachTables } from '../operations/query.js';
 
-const stdio: Io = { out: (t) => process.stdout.write(t + '\n'), err: (t) => process.stderr.write(t + '\n') };
+// Every other module loads when a command needs it (`await import(...)` in its action), so that
+// `ingot --version` and `ingot --help` load no engine, server, database client or config loader.
+
+const stdio: Io = { out: (t) => process.stdout.write(t + '\n'), err: (t) => process.stderr.write(t + '\n'), progress: process.stderr.isTTY === true };
 
 /**
  * The `ingot` command line. Returns the exit code: 0 on success, 1 on a failed run or any error
@@ -41,24 +33,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 
   addRunCommands(program, io, () => { code = 1; });
 
-  program
-    .command('graph')
-    .description('show the datasets in dependency order with what each reads')
-    .addOption(projectOption())
-    .action(async (opts: { project: string }) => {
-      const runner = await Runner.open(await loadProject(opts.project));
-      try {
-        for (const node of runner.graph.order) {
-          const d = node.dataset;
-          const how = d.source ? `source ${d.source.kind}:${d.source.kind === 'http' || d.source.kind === 'archive' ? d.source.url : d.source.kind === 'files' ? d.source.path : d.source.table ?? 'query'}` : `sql ${path.relative(runner.project.dir, d.file)}`;
-          io.out(`${d.name}  [${d.materialization}${d.partitionBy ? ` by ${d.partitionBy.join(', ')}` : ''}]  ${how}`);
-          for (const dep of node.dependsOn) io.out(`  ← ${dep}`);
-          for (const e of d.expectations ?? []) io.out(`  ✓ ${e.name} (${e.action}): ${e.condition}`);
-        }
-      } finally {
-        await runner.close();
-      }
-    });
+  addGraphCommand(program, io);
 
   program
     .command('tables')
@@ -81,17 +56,24 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 
   program
     .command('history <table>')
-    .description('the commits of a table, newest first')
+    .description('the commits of a table, newest first; a gap in the log is a MISSING row and a warning')
     .addOption(projectOption())
     .option('--lake <dir>', 'a lake directory instead of the project\'s')
     .option('--limit <n>', 'at most this many commits', (v) => Number(v))
     .addOption(formatOption())
     .action(async (table: string, opts: { project: string; lake?: string; limit?: number; format: OutputFormat }) => {
+      const { Lake } = await import('../table/lake.js');
       const lake = new Lake(await lakeRoot(opts));
+      if (!(await lake.table(table).exists())) throw new IngotError('TABLE_NOT_FOUND', `no table ${table} in the lake ${lake.root}`, { table });
       const entries = await lake.table(table).history(opts.limit);
+      const span = (m: { from: number; to: number }): string => (m.from === m.to ? `version ${m.from} is` : `versions ${m.from} to ${m.to} are`);
+      for (const e of entries) {
+        if (e.missing) io.err(`warning: ${table}: the log has a gap: ${span(e.missing)} missing (their commit files are not in _delta_log), so later versions cannot be rebuilt from the commits before them`);
+      }
       io.out(formatRows(entries.map((e) => ({
-        version: e.version, timestamp: new Date(e.timestamp).toISOString(), operation: e.operation,
-        parameters: Object.entries(e.operationParameters).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' '),
+        version: e.missing && e.missing.from !== e.missing.to ? `${e.missing.from}-${e.missing.to}` : e.version,
+        timestamp: e.missing ? null : new Date(e.timestamp).toISOString(), operation: e.operation,
+        parameters: e.missing ? 'commit file missing from the log' : Object.entries(e.operationParameters).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' '),
         rows: e.operationMetrics['numOutputRows'] ?? null,
         files_added: e.operationMetrics['numFiles'] ?? e.operationMetrics['numAddedFiles'] ?? null,
         files_removed: e.operationMetrics['numRemovedFiles'] ?? null,
@@ -106,6 +88,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--target-size <bytes>', 'target file size in bytes (default 256 MiB)', (v) => positive(v, '--target-size'))
     .action(async (table: string, opts: LakeOptions & { targetSize?: number }) => {
       await withLake(opts, async (lake, engine) => {
+        const { optimize } = await import('../operations/optimize.js');
         const r = await optimize(lake.table(table), engine, { targetSize: opts.targetSize });
         io.out(r.committed ? `${table}: version ${r.version}, ${r.metrics['numFilesRemoved']} files compacted into ${r.metrics['numFilesAdded']}` : `${table}: nothing to compact`);
       });
@@ -121,6 +104,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--force', 'allow a retention shorter than the table\'s')
     .action(async (table: string, opts: LakeOptions & { retainHours?: number; dryRun?: boolean; force?: boolean }) => {
       await withLake(opts, async (lake) => {
+        const { vacuum } = await import('../operations/vacuum.js');
         const r = await vacuum(lake.table(table), { retentionHours: opts.retainHours, dryRun: opts.dryRun, enforceRetention: !opts.force });
         for (const f of r.files) io.out(f);
         io.err(`${table}: ${r.dryRun ? 'would delete' : 'deleted'} ${r.files.length} files, ${n(r.bytes)} bytes`);
@@ -137,6 +121,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .action(async (table: string, opts: LakeOptions & { version?: number; timestamp?: number }) => {
       if ((opts.version === undefined) === (opts.timestamp === undefined)) throw new IngotError('CONFIG_INVALID', 'give exactly one of --version and --timestamp');
       await withLake(opts, async (lake) => {
+        const { restore } = await import('../operations/restore.js');
         const r = await restore(lake.table(table), opts.version !== undefined ? { version: opts.version } : { timestamp: opts.timestamp! });
         io.out(r.committed ? `${table}: restored as version ${r.version} (${r.metrics['numRestoredFiles']} files re-added, ${r.metrics['numRemovedFiles']} removed)` : `${table}: already equal to that version`);
       });
@@ -150,6 +135,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .requiredOption('--where <predicate>', 'SQL predicate over the table\'s columns')
     .action(async (table: string, opts: LakeOptions & { where: string }) => {
       await withLake(opts, async (lake, engine) => {
+        const { deleteRows } = await import('../operations/delete.js');
         const r = await deleteRows(lake.table(table), engine, { where: opts.where });
         io.out(`${table}: ${n(r.metrics['numDeletedRows'] ?? 0)} rows deleted${r.committed ? `, version ${r.version}` : ''}`);
       });
@@ -165,6 +151,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .action(async (table: string, opts: LakeOptions & { set: string[]; where?: string }) => {
       const set = Object.fromEntries(opts.set.map((v) => splitPair(v, '--set')));
       await withLake(opts, async (lake, engine) => {
+        const { updateRows } = await import('../operations/update.js');
         const r = await updateRows(lake.table(table), engine, { set, where: opts.where });
         io.out(`${table}: ${n(r.metrics['numUpdatedRows'] ?? 0)} rows updated${r.committed ? `, version ${r.version}` : ''}`);
       });
@@ -178,6 +165,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--limit <n>', 'at most this many runs', (v) => Number(v), 20)
     .addOption(formatOption())
     .action(async (opts: { project: string; lake?: string; limit: number; format: OutputFormat }) => {
+      const { RUN_DATASETS_TABLE, RUNS_TABLE } = await import('../schedule/history.js');
       await withHistory(opts, async (engine, store) => {
         if ((await store.runs(1)).length === 0) {
           io.out('no runs yet');
@@ -198,6 +186,10 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--runs', 'one row per run and expectation instead of the summary')
     .addOption(formatOption())
     .action(async (table: string, opts: LakeOptions & { runs?: boolean; format: OutputFormat }) => {
+      const [{ RUN_DATASETS_TABLE }, { quoteString }] = await Promise.all([import('../schedule/history.js'), import('../engine/engine.js')]);
+      const { loadProject } = await import('../project.js');
+      const names = (await loadProject(opts.project)).datasets.map((d) => d.name);
+      if (!names.includes(table)) throw new IngotError('DATASET_UNKNOWN', `no dataset ${table} in the project (datasets: ${names.join(', ')})`, { dataset: table });
       await withHistory(opts, async (engine, store) => {
         if ((await store.runs(1)).length === 0) {
           io.out('no runs yet');
@@ -226,6 +218,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--timestamp <time|name=time>', 'time travel: read tables (or one table) as they were at a time, ISO 8601 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .addOption(formatOption())
     .action(async (select: string, opts: { project: string; lake?: string; table: string[]; version: string[]; timestamp: string[]; format: OutputFormat }) => {
+      const [{ openLocalEngine }, { Lake }, { attachHistory, RUN_DATASETS_TABLE, RUNS_TABLE }, { attachTables }] = await Promise.all([
+        import('../engine/registry.js'), import('../table/lake.js'), import('../schedule/history.js'), import('../operations/query.js'),
+      ]);
       const engine = await openLocalEngine();
       const lake = new Lake(await lakeRoot(opts, opts.table.length > 0), engine);
       for (const t of opts.table) {
@@ -250,6 +245,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         // the run history comes from the project's metadata store, not from the lake
         const history: string[] = names.filter((x) => x === RUNS_TABLE || x === RUN_DATASETS_TABLE);
         if (history.length > 0) {
+          const [{ openMetadata }, { loadProject }] = await Promise.all([import('../metadata/open.js'), import('../project.js')]);
           const store = await openMetadata(await loadProject(opts.project));
           try {
             cleanup = await attachHistory(engine, store, history);
@@ -266,7 +262,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
           const v = versions[x] ?? versions['*'];
           return v === undefined ? [] : [[x, v]];
         })));
-        io.out(formatRows(await engine.query(select), opts.format));
+        const [rows, schema] = await Promise.all([engine.query(select), engine.describe(select)]);
+        io.out(formatRows(rows, opts.format, schema.fields.map((f) => f.name), Object.fromEntries(schema.fields.map((f) => [f.name, f.type]))));
       } finally {
         await engine.close();
         await cleanup();
@@ -287,7 +284,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 }
 
 async function lakeRoot(opts: { project: string; lake?: string }, optional = false): Promise<string> {
-  if (opts.lake) return resolveLocation(opts.lake);
+  if (opts.lake) return (await import('../storage/open.js')).resolveLocation(opts.lake);
+  const { loadProject } = await import('../project.js');
   try {
     return (await loadProject(opts.project)).lake;
   } catch (err) {
@@ -304,6 +302,9 @@ interface LakeOptions {
 
 /** Runs `fn` with the local engine where the project's run history is attached (`_ingot.runs`, `_ingot.run_datasets`). */
 async function withHistory(opts: LakeOptions, fn: (engine: LocalEngine, store: MetadataStore) => Promise<void>): Promise<void> {
+  const [{ openMetadata }, { loadProject }, { openLocalEngine }, { attachHistory }] = await Promise.all([
+    import('../metadata/open.js'), import('../project.js'), import('../engine/registry.js'), import('../schedule/history.js'),
+  ]);
   const store = await openMetadata(await loadProject(opts.project));
   const engine = await openLocalEngine();
   let cleanup = async (): Promise<void> => {};
@@ -319,6 +320,7 @@ async function withHistory(opts: LakeOptions, fn: (engine: LocalEngine, store: M
 
 /** Runs `fn` with the lake (checkpoints readable) and the local engine, closed afterwards. */
 async function withLake(opts: LakeOptions, fn: (lake: Lake, engine: LocalEngine) => Promise<void>): Promise<void> {
+  const [{ openLocalEngine }, { Lake }] = await Promise.all([import('../engine/registry.js'), import('../table/lake.js')]);
   const engine = await openLocalEngine();
   try {
     await fn(new Lake(await lakeRoot(opts), engine), engine);
@@ -343,6 +345,8 @@ function timestamp(v: string, option: string): number {
 
 function splitPair(v: string, option: string): [string, string] {
   const i = v.indexOf('=');
-  if (i <= 0) throw new IngotError('CONFIG_INVALID', `${option} ${v}: expected name=value`);
-  return [v.slice(0, i), v.slice(i + 1)];
+  const name = v.slice(0, i).trim();
+  if (i <= 0 || name === '') throw new IngotError('CONFIG_INVALID', `${option} ${v}: expected name=value`);
+  // as a user types it: `v = 'z'` as well as `v='z'`
+  return [name, v.slice(i + 1).trim()];
 }

@@ -1,11 +1,9 @@
 import { Option, type Command } from 'commander';
 import { IngotError } from '../errors.js';
-import { dateRange, parseDate } from '../pipeline/interval.js';
-import { loadProject } from '../project.js';
+import { checkRange, dateRange, isHour, parseDate } from '../pipeline/interval.js';
 import type { Plan, PlanRequest } from '../plan/plan.js';
-import { selectDatasets } from '../plan/selector.js';
 import type { RunResult } from '../metadata/records.js';
-import { Runner, type RunEvent } from '../run/runner.js';
+import type { Runner, RunEvent } from '../run/runner.js';
 import { duration, formatRows, n } from './format.js';
 import type { Io } from './io.js';
 
@@ -40,7 +38,7 @@ export function addRunCommands(program: Command, io: Io, fail: () => void): void
     .description('plan and run the dataset graph for a logical date, a range of dates, or once (no date: a project without intervals); steps whose inputs did not change are skipped')
     .option('--retry <run-id>', 'run a failed run again as the same run: tables it committed are not committed twice')
     .action(async (opts: RunArgs & { retry?: string }) => {
-      const runner = await Runner.open(await loadProject(opts.project));
+      const runner = await openRunner(opts.project);
       try {
         const t0 = performance.now();
         let results: RunResult[];
@@ -48,7 +46,7 @@ export function addRunCommands(program: Command, io: Io, fail: () => void): void
           const identity = await runner.metadata.find(opts.retry);
           results = [await runner.run(identity.logicalDate, { identity, onEvent: (e) => printProgress(e, io) })];
         } else {
-          const request = planRequest(runner, opts);
+          const request = await planRequest(runner, opts);
           results = await runner.runAll(request.dates, (e) => printProgress(e, io), { ...(request.selected ? { datasets: request.selected } : {}), force: request.force });
         }
         printSummary(results, performance.now() - t0, io);
@@ -62,9 +60,9 @@ export function addRunCommands(program: Command, io: Io, fail: () => void): void
     .description('what `ingot run` with the same arguments would do, without running anything: one step per dataset and interval, run or skip, and why')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (opts: RunArgs & { format: 'text' | 'json' }) => {
-      const runner = await Runner.open(await loadProject(opts.project));
+      const runner = await openRunner(opts.project);
       try {
-        const plan = await runner.plan(planRequest(runner, opts));
+        const plan = await runner.plan(await planRequest(runner, opts));
         io.out(opts.format === 'json' ? JSON.stringify(plan, null, 2) : planText(plan));
       } finally {
         await runner.close();
@@ -72,8 +70,17 @@ export function addRunCommands(program: Command, io: Io, fail: () => void): void
     });
 }
 
-/** The plan request of the command line's arguments. Errors: CONFIG_INVALID (conflicting or bad dates), SELECTOR_INVALID, SELECTION_EMPTY. */
-function planRequest(runner: Runner, opts: RunArgs): PlanRequest {
+/** A runner of the project in `dir` (its modules load only when a command runs). */
+async function openRunner(dir: string): Promise<Runner> {
+  const [{ Runner }, { loadProject }] = await Promise.all([import('../run/runner.js'), import('../project.js')]);
+  return Runner.open(await loadProject(dir));
+}
+
+/**
+ * The plan request of the command line's arguments. Errors: CONFIG_INVALID (conflicting dates, a
+ * date outside `SUPPORTED_DATES`, a range of more than `MAX_RANGE_INTERVALS` runs), SELECTOR_INVALID, SELECTION_EMPTY.
+ */
+async function planRequest(runner: Runner, opts: RunArgs): Promise<PlanRequest> {
   const given = [opts.date !== undefined && '--date', (opts.from !== undefined || opts.to !== undefined) && '--from/--to', opts.fullRefresh && '--full-refresh'].filter(Boolean);
   if (given.length > 1) throw new IngotError('CONFIG_INVALID', `give one of --date, --from and --to, or --full-refresh (got ${given.join(' and ')})`);
   let dates: PlanRequest['dates'] = 'once';
@@ -81,10 +88,13 @@ function planRequest(runner: Runner, opts: RunArgs): PlanRequest {
   else if (opts.date !== undefined) dates = [parseDate(opts.date, '--date')];
   else if (opts.from !== undefined || opts.to !== undefined) {
     if (opts.from === undefined || opts.to === undefined) throw new IngotError('CONFIG_INVALID', 'give both --from and --to');
-    dates = dateRange(parseDate(opts.from, '--from'), parseDate(opts.to, '--to'));
-    if (dates.length === 0) throw new IngotError('CONFIG_INVALID', '--from is after --to');
+    const from = parseDate(opts.from, '--from');
+    const to = parseDate(opts.to, '--to');
+    checkRange(from, to, isHour(from) ? 'hour' : 'day');
+    dates = dateRange(from, to);
   }
   const nodes = runner.graph.order.map((x) => ({ name: x.dataset.name, dependsOn: x.dependsOn, tags: x.dataset.tags }));
+  const { selectDatasets } = await import('../plan/selector.js');
   const selected = opts.select || opts.exclude ? selectDatasets(nodes, { select: opts.select, exclude: opts.exclude }) : undefined;
   return { dates, ...(selected ? { selected } : {}), force: opts.rerun === true };
 }
@@ -108,6 +118,12 @@ export function planText(plan: Plan): string {
 }
 
 function printProgress(e: RunEvent, io: Io): void {
+  if (e.type === 'dataset-done' && io.progress) {
+    const d = e.result;
+    const what = d.status === 'skipped' ? `skipped: ${d.reason ?? 'up to date'}` : d.status === 'failed' ? 'FAILED' : `${n(d.rowsOut)} rows${d.quarantined ? `, ${n(d.quarantined)} quarantined` : ''}`;
+    io.err(`    ${d.dataset}  ${what}  ${duration(d.ms)}`);
+    return;
+  }
   if (e.type !== 'run-done') return;
   const r = e.result;
   const width = String(e.total).length;

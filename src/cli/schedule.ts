@@ -1,27 +1,18 @@
 import { Option, type Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { IngotError } from '../errors.js';
-import { Lake } from '../table/lake.js';
 import { parseDate } from '../pipeline/interval.js';
 import type { Project } from '../pipeline/project.js';
-import { loadProject, type ProjectConfig } from '../project.js';
-import { backfill } from '../schedule/backfill.js';
-import { intervalStart, lastComplete } from '../schedule/calendar.js';
-import { completeDates, dateRanges } from '../schedule/complete-dates.js';
-import { pipelineNamed, pipelinesOf } from '../schedule/pipeline.js';
-import { Scheduler } from '../schedule/scheduler.js';
-import { openMetadata } from '../metadata/open.js';
+import type { ProjectConfig } from '../project.js';
 import type { MetadataStore } from '../metadata/store.js';
-import { jsonLog } from '../schedule/task-log.js';
-import { createApiKey, listApiKeys, revokeApiKey } from '../serve/api-keys.js';
-import { AuthFailures } from '../serve/auth.js';
-import { startPgServer } from '../serve/postgres/server.js';
-import { createServer } from '../serve/server.js';
 import { duration, formatRows, n, type OutputFormat } from './format.js';
 import type { Io } from './io.js';
 
+// The scheduler, the server and the metadata store load when a command runs (see main.ts).
+
 /** Runs `fn` with the project in `dir` and its metadata store (closed afterwards). */
 async function withStore<T>(dir: string, fn: (project: Project<ProjectConfig>, store: MetadataStore) => Promise<T>): Promise<T> {
+  const [{ loadProject }, { openMetadata }] = await Promise.all([import('../project.js'), import('../metadata/open.js')]);
   const project = await loadProject(dir);
   const store = await openMetadata(project);
   try {
@@ -51,6 +42,9 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
     .option('--no-http', 'no HTTP server (the scheduler, and the PostgreSQL protocol server when it has a port)')
     .option('--no-scheduler', 'serve only (no runs start in this process)')
     .action(async (opts: { project: string; maxActiveRuns?: number; tick: number; port?: number; host?: string; pgPort?: number; http: boolean; scheduler: boolean }) => {
+      const [{ Scheduler }, { jsonLog }, { createServer }, { AuthFailures }, { startPgServer }] = await Promise.all([
+        import('../schedule/scheduler.js'), import('../schedule/task-log.js'), import('../serve/server.js'), import('../serve/auth.js'), import('../serve/postgres/server.js'),
+      ]);
       await withStore(opts.project, async (project, store) => {
         const log = jsonLog((line) => io.err(line));
         const scheduler = opts.scheduler
@@ -105,6 +99,7 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
     .option('--name <name>', 'a name to recognize the key by')
     .action(async (opts: { project: string; scope: string; name?: string }) => {
       await withStore(opts.project, async (_project, store) => {
+        const { createApiKey } = await import('../serve/api-keys.js');
         const { id, key } = await createApiKey(store, opts.scope, opts.name);
         io.err(`key ${id} (${opts.scope}${opts.name ? `, ${opts.name}` : ''}) created; it is shown only now:`);
         io.out(key);
@@ -117,6 +112,7 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
     .addOption(formatOption())
     .action(async (opts: { project: string; format: OutputFormat }) => {
       await withStore(opts.project, async (_project, store) => {
+        const { listApiKeys } = await import('../serve/api-keys.js');
         const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
         io.out(formatRows((await listApiKeys(store)).map((k) => ({ id: k.id, name: k.name, scope: k.scope, created: iso(k.createdAt), last_used: iso(k.lastUsedAt), revoked: iso(k.revokedAt) })),
           opts.format, ['id', 'name', 'scope', 'created', 'last_used', 'revoked']));
@@ -128,6 +124,7 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
     .addOption(projectOption())
     .action(async (id: string, opts: { project: string }) => {
       await withStore(opts.project, async (_project, store) => {
+        const { revokeApiKey } = await import('../serve/api-keys.js');
         await revokeApiKey(store, id);
         io.out(`key ${id}: revoked`);
       });
@@ -146,11 +143,13 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
     .action(async (name: string, opts: { project: string; from: string; to: string; parallel: number; rerun?: boolean; select?: string[]; exclude?: string[] }) => {
       const from = parseDate(opts.from, '--from');
       const to = parseDate(opts.to, '--to');
-      if (from > to) throw new IngotError('CONFIG_INVALID', '--from is after --to');
       if (!Number.isInteger(opts.parallel) || opts.parallel < 1) throw new IngotError('CONFIG_INVALID', `--parallel ${opts.parallel}: expected a positive integer`);
+      const [{ backfill }, { checkBackfillRange, pipelineNamed }] = await Promise.all([import('../schedule/backfill.js'), import('../schedule/pipeline.js')]);
       await withStore(opts.project, async (project, store) => {
         const t0 = performance.now();
-        const r = await backfill(project, store, pipelineNamed(project, name), from, to, {
+        const p = pipelineNamed(project, name);
+        checkBackfillRange(p, from, to);
+        const r = await backfill(project, store, p, from, to, {
           parallel: opts.parallel, rerun: opts.rerun, ...(opts.select ? { select: opts.select } : {}), ...(opts.exclude ? { exclude: opts.exclude } : {}),
           onInterval: (date, run, done, total) => {
             const w = String(total).length;
@@ -172,9 +171,11 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
     .addOption(projectOption())
     .option('--date <date>', 'logical date YYYY-MM-DD')
     .action(async (name: string, opts: { project: string; date?: string }) => {
+      const [{ intervalStart, lastComplete }, { checkStarted, pipelineNamed }] = await Promise.all([import('../schedule/calendar.js'), import('../schedule/pipeline.js')]);
       await withStore(opts.project, async (project, store) => {
         const p = pipelineNamed(project, name);
         const date = opts.date ? intervalStart(parseDate(opts.date, '--date'), p.interval) : lastComplete(new Date(), p.timezone, p.interval);
+        checkStarted(p, date, opts.date ? '--date' : 'the last complete interval');
         if (!(await store.trigger(p.name, date))) throw new IngotError('CONFIG_INVALID', `${p.name} ${date} is running now`, { pipeline: p.name });
         io.out(`${p.name} ${date}: queued`);
       });
@@ -186,6 +187,7 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
       .description(paused ? 'start no new runs of a pipeline (runs in flight finish)' : 'let a paused pipeline run again (catchup included)')
       .addOption(projectOption())
       .action(async (name: string, opts: { project: string }) => {
+        const { pipelineNamed } = await import('../schedule/pipeline.js');
         await withStore(opts.project, async (project, store) => {
           await store.setPaused(pipelineNamed(project, name).name, paused);
           io.out(`${name}: ${paused ? 'paused' : 'resumed'}`);
@@ -199,6 +201,7 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
     .addOption(projectOption())
     .addOption(formatOption())
     .action(async (opts: { project: string; format: OutputFormat }) => {
+      const { pipelinesOf } = await import('../schedule/pipeline.js');
       await withStore(opts.project, async (project, store) => {
         const paused = await store.paused();
         const states = await store.intervals();
@@ -220,6 +223,7 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
     .addOption(projectOption())
     .addOption(formatOption())
     .action(async (table: string, opts: { project: string; format: OutputFormat }) => {
+      const [{ completeDates, dateRanges }, { Lake }] = await Promise.all([import('../schedule/complete-dates.js'), import('../table/lake.js')]);
       await withStore(opts.project, async (project, store) => {
         const dates = await completeDates(store, new Lake(project.lake), table);
         if (dates.length === 0) {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import pg from 'pg';
 import { quoteIdent, type Engine, type Row } from '../engine/engine.js';
 import { IngotError, messageOf } from '../errors.js';
 import { scanOf } from '../operations/scan.js';
@@ -82,7 +81,8 @@ async function writeReport(engine: Engine, sql: string, file: string, dataset: s
 async function replacePostgresSlice(target: { connection: string; table: string }, schema: StructType, rows: Row[], slice: { column: string; interval: Interval } | undefined, dataset: string): Promise<void> {
   const fail = (message: string, err?: unknown): IngotError =>
     new IngotError('EXPORT_FAILED', `${dataset}: export to postgres table ${target.table}: ${message}`, { dataset, table: target.table }, { cause: err });
-  const client = new pg.Client({ connectionString: resolveEnv(target.connection, (m) => fail(m), 'the connection URL') });
+  const { default: pgClient } = await import('pg');
+  const client = new pgClient.Client({ connectionString: resolveEnv(target.connection, (m) => fail(m), 'the connection URL') });
   client.on('error', () => {}); // a dropped connection surfaces through the pending query
   try {
     await client.connect();

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { IngotError } from '../errors.js';
 import type { Project } from '../pipeline/project.js';
 import { resolveEnv } from '../env.js';
-import { PostgresDb, redactUrl } from './postgres.js';
+import { redactUrl } from './redact.js';
 import { SqliteDb } from './sqlite.js';
 import { MetadataStore } from './store.js';
 
@@ -18,7 +18,11 @@ export const DEFAULT_METADATA = '.ingot/metadata.db';
 export async function openMetadataAt(location: string, dir: string): Promise<MetadataStore> {
   const target = resolveEnv(location, (m) => new IngotError('CONFIG_INVALID', `metadata: ${m}`, {}));
   try {
-    if (/^postgres(ql)?:\/\//.test(target)) return await MetadataStore.open(new PostgresDb(target));
+    if (/^postgres(ql)?:\/\//.test(target)) {
+      // the PostgreSQL client loads only for a PostgreSQL store
+      const { PostgresDb } = await import('./postgres.js');
+      return await MetadataStore.open(new PostgresDb(target));
+    }
     return await MetadataStore.open(new SqliteDb(path.resolve(dir, target)));
   } catch (err) {
     throw new IngotError('METADATA_UNAVAILABLE', `cannot open the metadata store ${redactUrl(target)}: ${(err as Error).message}`, {}, { cause: err });

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { redactUrl } from './redact.js';
 import type { SqlDb } from './sql-db.js';
 
 /**
@@ -54,9 +55,4 @@ export class PostgresDb implements SqlDb {
   async close(): Promise<void> {
     await this.pool.end();
   }
-}
-
-/** `url` with its password replaced by `***`, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }

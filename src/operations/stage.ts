@@ -1,24 +1,14 @@
 import type { Engine, WriteTarget } from '../engine/engine.js';
-import type { Filter } from '../table/filter.js';
-import type { StructType } from '../table/schema.js';
 import { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
-import { decodePath, planWrite, type DataFile, type DomainWrite, type WriteMode } from '../table/write.js';
+import { decodePath, planWrite, type DataFile, type WriteOptions } from '../table/write.js';
 
-/** Options of `stageWrite`. */
-export interface SqlWriteOptions {
-  mode: WriteMode;
-  /** Schema of the rows `sql` returns (from `Engine.stage`). */
-  schema: StructType;
+/**
+ * Options of `stageWrite`: those of a table write (`WriteOptions`), with `schema` the schema of
+ * the rows `sql` returns (from `Engine.stage`) and the partition columns named `partitionBy`.
+ */
+export interface SqlWriteOptions extends Omit<WriteOptions, 'files' | 'partitionColumns'> {
   partitionBy?: string[];
-  replaceWhere?: Filter[];
-  overwriteSchema?: boolean;
-  mergeSchema?: boolean;
-  configuration?: Record<string, string>;
-  txn?: { appId: string; version: number };
-  parameters?: Record<string, unknown>;
-  /** Metadata domains committed with the rows (see `WriteOptions.domainMetadata`). */
-  domainMetadata?: DomainWrite[];
 }
 
 /**

@@ -1,3 +1,4 @@
+import { IngotError } from '../errors.js';
 import type { Grain } from './definition.js';
 
 /**
@@ -20,17 +21,64 @@ export const EVERYTHING: Interval = { start: '-infinity', end: 'infinity' };
 const LOGICAL_RE = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2})(?::00(?::00)?)?)?$/;
 
 /**
+ * The supported logical dates: 1900-01-01 to 9998-12-31, both included (with every hour of both).
+ * The last year is kept off the end of the calendar so that the end of any interval (the next day,
+ * hour or month) is still a four-digit date that sorts after its start.
+ */
+export const SUPPORTED_DATES = { first: '1900-01-01', last: '9998-12-31' } as const;
+
+/** At most this many intervals (runs) in one range: `run --from/--to`, `backfill`, the backfill route. */
+export const MAX_RANGE_INTERVALS = 10_000;
+
+/**
  * Validates a logical date: a day `YYYY-MM-DD` or an hour `YYYY-MM-DDTHH[:00[:00]]` (a space
- * instead of `T` too), returned as `YYYY-MM-DD` or `YYYY-MM-DDTHH:00`. Throws with `what` in the
- * message otherwise.
+ * instead of `T` too), returned as `YYYY-MM-DD` or `YYYY-MM-DDTHH:00`, within `SUPPORTED_DATES`.
+ * Errors: CONFIG_INVALID with `what` (the argument or field, e.g. `--from`) in the message and as
+ * the context's `column`.
  */
 export function parseDate(value: string, what = 'date'): string {
   const m = LOGICAL_RE.exec(value);
   const day = m?.[1];
   if (!m || !day || Number.isNaN(Date.parse(`${day}T00:00:00Z`)) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day || (m[2] !== undefined && Number(m[2]) > 23)) {
-    throw new Error(`${what} "${value}" is not a valid date (YYYY-MM-DD) or hour (YYYY-MM-DDTHH:00)`);
+    throw new IngotError('CONFIG_INVALID', `${what} "${value}" is not a valid date (YYYY-MM-DD) or hour (YYYY-MM-DDTHH:00)`, { column: what });
+  }
+  if (day < SUPPORTED_DATES.first || day > SUPPORTED_DATES.last) {
+    throw new IngotError('CONFIG_INVALID', `${what} "${value}" is outside the supported dates ${SUPPORTED_DATES.first} to ${SUPPORTED_DATES.last}`, { column: what });
   }
   return m[2] === undefined ? day : `${day}T${m[2]}:00`;
+}
+
+/**
+ * The number of intervals of `grain` from the one containing `from` to the one containing `to`,
+ * both included (0 when `to` is before `from`), computed without listing them. For `hour`, a day
+ * `to` counts up to its last hour. Dates as `parseDate` returns them.
+ */
+export function countIntervals(from: string, to: string, grain: Grain): number {
+  const dayNumber = (d: string): number => Date.parse(`${d.slice(0, 10)}T00:00:00Z`) / 86_400_000;
+  const hourOf = (d: string, last: boolean): number => (isHour(d) ? Number(d.slice(11, 13)) : last ? 23 : 0);
+  let n: number;
+  if (grain === 'hour') n = (dayNumber(to) - dayNumber(from)) * 24 + hourOf(to, true) - hourOf(from, false) + 1;
+  else if (grain === 'day') n = dayNumber(to) - dayNumber(from) + 1;
+  else {
+    const month = (d: string): number => Number(d.slice(0, 4)) * 12 + Number(d.slice(5, 7));
+    n = month(to) - month(from) + 1;
+  }
+  return Math.max(0, n);
+}
+
+/**
+ * Checks a range of logical dates before anything is listed or run: `from` not after `to`, and
+ * at most `MAX_RANGE_INTERVALS` intervals of `grain` in it. `fromWhat` / `toWhat` name the
+ * arguments or fields in the messages. Returns the number of intervals.
+ * Errors: CONFIG_INVALID naming the argument.
+ */
+export function checkRange(from: string, to: string, grain: Grain, fromWhat = '--from', toWhat = '--to'): number {
+  const n = countIntervals(from, to, grain);
+  if (n === 0) throw new IngotError('CONFIG_INVALID', `${fromWhat} ${from} is after ${toWhat} ${to}`, { column: fromWhat });
+  if (n > MAX_RANGE_INTERVALS) {
+    throw new IngotError('CONFIG_INVALID', `${fromWhat} ${from} to ${toWhat} ${to} is ${n} ${grain === 'day' ? 'days' : `${grain}s`}; at most ${MAX_RANGE_INTERVALS} intervals at once: split the range`, { column: toWhat });
+  }
+  return n;
 }
 
 /** Whether a logical date names an hour (`YYYY-MM-DDTHH:00`) rather than a day. */
@@ -52,27 +100,43 @@ export function addDays(date: string, days: number): string {
   return d.toISOString().slice(0, 10);
 }
 
-/** Every date from `from` to `to`, both inclusive; every hour when `from` is an hour. */
+/**
+ * Every date from `from` to `to`, both inclusive; every hour when `from` is an hour.
+ * Errors: CONFIG_INVALID when the dates leave the four-digit calendar (the next date would not
+ * sort after the last one); callers check the range with `checkRange` first.
+ */
 export function dateRange(from: string, to: string): string[] {
   const out: string[] = [];
-  for (let d = from; d <= to; d = isHour(from) ? addHours(d, 1) : addDays(d, 1)) out.push(d);
+  for (let d = from; d <= to;) {
+    out.push(d);
+    const next = isHour(from) ? addHours(d, 1) : addDays(d, 1);
+    if (next <= d) throw new IngotError('CONFIG_INVALID', `the date after ${d} is outside the supported dates ${SUPPORTED_DATES.first} to ${SUPPORTED_DATES.last}`);
+    d = next;
+  }
   return out;
 }
 
 /**
  * The interval of `grain` containing logical date `date`; without a grain, the logical date's own:
- * an hour for `YYYY-MM-DDTHH:00`, a day for `YYYY-MM-DD`.
+ * an hour for `YYYY-MM-DDTHH:00`, a day for `YYYY-MM-DD`. Errors: CONFIG_INVALID when the interval
+ * would end past year 9999 (a run for it would commit a predicate on a five-digit year).
  */
 export function intervalOf(date: string, grain: Grain = isHour(date) ? 'hour' : 'day'): Interval {
+  let interval: Interval;
   if (grain === 'hour') {
     const start = isHour(date) ? date : `${date}T00:00`;
-    return { start, end: addHours(start, 1) };
+    interval = { start, end: addHours(start, 1) };
+  } else if (grain === 'day') interval = { start: date.slice(0, 10), end: addDays(date, 1) };
+  else {
+    const [y, m] = date.split('-').map(Number) as [number, number];
+    const start = `${y}-${String(m).padStart(2, '0')}-01`;
+    interval = { start, end: m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01` };
   }
-  if (grain === 'day') return { start: date.slice(0, 10), end: addDays(date, 1) };
-  const [y, m] = date.split('-').map(Number) as [number, number];
-  const start = `${y}-${String(m).padStart(2, '0')}-01`;
-  const next = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
-  return { start, end: next };
+  // past the four-digit calendar an end would sort before its start (`+010000-01-01`)
+  if (!(interval.end > interval.start) || interval.end.length !== interval.start.length) {
+    throw new IngotError('CONFIG_INVALID', `logical date ${date}: its ${grain} ends outside the supported dates ${SUPPORTED_DATES.first} to ${SUPPORTED_DATES.last}`);
+  }
+  return interval;
 }
 
 /**

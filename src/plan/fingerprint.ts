@@ -12,6 +12,17 @@ import { sqlFor, type DatasetDefinition } from '../pipeline/definition.js';
  * exports and the landing copy do not change the table and are left out.
  */
 export function fingerprint(ds: DatasetDefinition, dialect: Dialect): string {
+  // definitions are values loaded once: a dataset's fingerprint per dialect is computed once
+  let byDialect = computed.get(ds);
+  if (!byDialect) computed.set(ds, (byDialect = new Map()));
+  let f = byDialect.get(dialect.name);
+  if (f === undefined) byDialect.set(dialect.name, (f = compute(ds, dialect)));
+  return f;
+}
+
+const computed = new WeakMap<DatasetDefinition, Map<string, string>>();
+
+function compute(ds: DatasetDefinition, dialect: Dialect): string {
   const sql = sqlFor(ds, dialect.name);
   const decisive = {
     sql: sql === undefined ? null : normalizeSql(sql, dialect),

@@ -71,11 +71,22 @@ export interface PlanRequest {
   force?: boolean;
 }
 
-/** What one step's decision depends on beyond the lake: tables that run earlier in the plan, and shared listings. */
+/**
+ * What one step's decision depends on beyond the definitions: tables that run earlier in the
+ * plan, and the lake as the plan saw it (each table's snapshot and each source folder's listing,
+ * taken once per plan, so every step of it decides from one view of the lake).
+ */
 export interface PlanState {
   /** Tables that earlier steps of the plan change → who changes them (`runs first`, `the run of 2001-01-02`). */
   changing: Map<string, string>;
   listings: Map<string, Promise<ObjectMeta[]>>;
+  /** Table name → its latest snapshot when first asked (undefined: no table yet). */
+  snapshots: Map<string, Promise<Snapshot | undefined>>;
+}
+
+/** A fresh plan state: nothing changing yet, the lake not looked at yet; `changing` as given. */
+export function planState(changing: Map<string, string> = new Map()): PlanState {
+  return { changing, listings: new Map(), snapshots: new Map() };
 }
 
 /**
@@ -88,7 +99,7 @@ export class Planner {
 
   /** The plan of `request`. Errors: DATASET_INVALID when a run over everything (`once`) meets a dataset that needs an interval. */
   async plan(request: PlanRequest): Promise<Plan> {
-    const state: PlanState = { changing: new Map(), listings: new Map() };
+    const state = planState();
     const runs: PlannedRun[] = [];
     const dates = request.dates === 'full-refresh' || request.dates === 'once' ? [undefined] : request.dates;
     for (const date of dates) {
@@ -131,18 +142,25 @@ export class Planner {
       action: 'run', reason: '', fingerprint: fingerprint(ds, dialectOf(engine)), upstream: {},
     };
     const upstreamNames = node.reads.filter((r) => r !== ds.name);
-    for (const ref of upstreamNames) step.upstream[ref] = (await this.lake.table(ref).trySnapshot())?.version ?? null;
+    for (const ref of upstreamNames) step.upstream[ref] = (await this.snapshotOf(ref, state))?.version ?? null;
     step.reason = await this.reasonToRun(step, node, mode, force, state, logicalDate);
     if (step.reason.startsWith('up to date')) step.action = 'skip';
     else for (const t of [ds.name, `${ds.name}${QUARANTINE_SUFFIX}`]) state.changing.set(t, 'runs first');
     return step;
   }
 
+  /** Table `name`'s snapshot as this plan sees it (read once per plan state). */
+  private snapshotOf(name: string, state: PlanState): Promise<Snapshot | undefined> {
+    let s = state.snapshots.get(name);
+    if (!s) state.snapshots.set(name, (s = this.lake.table(name).trySnapshot()));
+    return s;
+  }
+
   /** Why `step` must run, or `up to date...` when it need not. */
   private async reasonToRun(step: PlanStep, node: DatasetNode, mode: PlannedRun['mode'], force: boolean, state: PlanState, logicalDate: string | undefined): Promise<string> {
     const ds = node.dataset;
     if (force || mode === 'full_refresh') return 'forced';
-    const snapshot = await this.lake.table(ds.name).trySnapshot();
+    const snapshot = await this.snapshotOf(ds.name, state);
     if (!snapshot) return 'new';
     const recorded = recordedState(snapshot, step.stateInterval);
     if (recorded && recorded.fingerprint !== step.fingerprint) return 'definition changed';
@@ -164,8 +182,7 @@ export class Planner {
       if (read === version) continue;
       if (read === undefined || read > version) return `upstream changed: ${ref} ${read ?? 'unrecorded'} → ${version}`;
       // commits since that changed only partitions outside the step's interval leave it up to date
-      const table = this.lake.table(ref);
-      const changes = await table.dataChanges(read, version, upstreamScope(ds, step.interval, await table.trySnapshot()));
+      const changes = await this.lake.table(ref).dataChanges(read, version, upstreamScope(ds, step.interval, await this.snapshotOf(ref, state)));
       if (changes.length > 0) return `upstream changed: ${ref} ${read} → ${version}`;
     }
     return 'up to date';

@@ -10,7 +10,7 @@ import { datasetEngine } from '../pipeline/engines.js';
 import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph } from '../pipeline/graph.js';
 import { EVERYTHING, intervalOf } from '../pipeline/interval.js';
 import type { LoadedDataset, Project } from '../pipeline/project.js';
-import { Planner, type Plan, type PlannedRun, type PlanRequest, type PlanState, type PlanStep } from '../plan/plan.js';
+import { Planner, planState, type Plan, type PlannedRun, type PlanRequest, type PlanStep } from '../plan/plan.js';
 import { openMetadata } from '../metadata/open.js';
 import { commitStaged } from './commit.js';
 import type { DatasetResult, ExpectationResult, RunResult } from '../metadata/records.js';
@@ -155,7 +155,7 @@ export class Runner {
     let outcome: { datasets: DatasetResult[]; error?: string; conflict?: boolean } = { datasets: [] };
     const replanned: string[] = [];
     for (let replan = 0; replan <= REPLANS; replan++) {
-      const planned = await this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force }, { changing: new Map(), listings: new Map() });
+      const planned = await this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force }, planState());
       if (replan === 0) onEvent({ type: 'run-start', runId: scope.runId, logicalDate, index, total, plan: planned });
       outcome = await this.execute(scope, planned, txnVersion, options, onEvent);
       if (!outcome.conflict || replan === REPLANS) break;
@@ -256,7 +256,7 @@ export class Runner {
 
   /** Plans `steps[from...]` again, as the tables this run staged so far are what changes. */
   private async replanRest(scope: RunScope, steps: PlanStep[], from: number, staged: ReadonlyMap<string, StagedWrite>, options: RunOptions): Promise<void> {
-    const state: PlanState = { changing: new Map([...staged.keys()].map((t) => [t, 'runs first'])), listings: new Map() };
+    const state = planState(new Map([...staged.keys()].map((t) => [t, 'runs first'])));
     for (let j = from; j < steps.length; j++) {
       steps[j] = await this.planner.planStep(this.graph.get(steps[j]!.dataset)!, scope.logicalDate, scope.mode, options.force === true, state);
     }

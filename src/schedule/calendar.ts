@@ -1,5 +1,7 @@
 import { Cron } from 'croner';
-import { addDays, addHours, intervalOf, isHour } from '../pipeline/interval.js';
+import type { Grain } from '../pipeline/definition.js';
+import { IngotError } from '../errors.js';
+import { addDays, addHours, intervalOf, isHour, SUPPORTED_DATES } from '../pipeline/interval.js';
 import type { IntervalKind } from './config.js';
 
 /**
@@ -20,6 +22,11 @@ export function localDate(instant: Date, tz: string, kind: IntervalKind = 'daily
 }
 
 const GRAIN = { hourly: 'hour', daily: 'day', monthly: 'month' } as const;
+
+/** The interval grain (`hour`, `day`, `month`) of a pipeline's interval kind. */
+export function grainOf(kind: IntervalKind): Grain {
+  return GRAIN[kind];
+}
 
 /** The logical date of the interval of `kind` containing `date`. */
 export function intervalStart(date: string, kind: IntervalKind): string {
@@ -44,11 +51,18 @@ export function lastComplete(instant: Date, tz: string, kind: IntervalKind): str
 /**
  * Logical dates of every interval from `from` to `to`, both included and rounded down to their
  * intervals; for `hourly`, a day `to` includes its last hour (`--to 2024-01-02`: up to `T23:00`).
+ * Errors: CONFIG_INVALID when an interval would end outside the four-digit calendar (callers
+ * check dates with `parseDate` and the range with `checkRange` first).
  */
 export function intervalsBetween(from: string, to: string, kind: IntervalKind): string[] {
   const last = kind === 'hourly' && !isHour(to) ? `${to}T23:00` : intervalStart(to, kind);
   const out: string[] = [];
-  for (let d = intervalStart(from, kind); d <= last; d = nextInterval(d, kind)) out.push(d);
+  for (let d = intervalStart(from, kind); d <= last;) {
+    out.push(d);
+    const next = nextInterval(d, kind);
+    if (next <= d) throw new IngotError('CONFIG_INVALID', `the interval after ${d} is outside the supported dates ${SUPPORTED_DATES.first} to ${SUPPORTED_DATES.last}`);
+    d = next;
+  }
   return out;
 }
 

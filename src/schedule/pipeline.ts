@@ -2,7 +2,8 @@ import { Cron } from 'croner';
 import { IngotError } from '../errors.js';
 import type { CoreConfig } from '../pipeline/config.js';
 import type { LoadedDataset, Project } from '../pipeline/project.js';
-import { intervalStart } from './calendar.js';
+import { checkRange, parseDate } from '../pipeline/interval.js';
+import { grainOf, intervalStart } from './calendar.js';
 import type { Duration, IntervalKind, PipelineDefinition, ScheduleConfig } from './config.js';
 
 /** A pipeline with defaults applied and datasets resolved. Durations are in milliseconds. */
@@ -62,6 +63,27 @@ export function pipelineNamed(project: Project<CoreConfig & ScheduleConfig>, nam
   return p;
 }
 
+/**
+ * Checks a logical date a user asks `p` to run (a trigger's date, a backfill's first date): not
+ * before the pipeline's `start`. `what` names the argument or field (`--date`, `from`).
+ * Errors: CONFIG_INVALID naming it, the date and the start.
+ */
+export function checkStarted(p: Pipeline, date: string, what: string): void {
+  if (p.start !== undefined && intervalStart(date, p.interval) < p.start) {
+    throw new IngotError('CONFIG_INVALID', `${what} ${date} is before pipeline ${p.name}'s start ${p.start}`, { pipeline: p.name, column: what });
+  }
+}
+
+/**
+ * Checks a backfill range of `p` before anything is listed or run: `from` not before the
+ * pipeline's start, `from` not after `to`, at most `MAX_RANGE_INTERVALS` intervals of the
+ * pipeline's kind. Dates as `parseDate` returns them. Errors: CONFIG_INVALID naming the argument.
+ */
+export function checkBackfillRange(p: Pipeline, from: string, to: string, fromWhat = '--from', toWhat = '--to'): void {
+  checkStarted(p, from, fromWhat);
+  checkRange(from, to, grainOf(p.interval), fromWhat, toWhat);
+}
+
 function resolve(d: PipelineDefinition, datasets: LoadedDataset[]): Pipeline {
   const where = `pipeline ${d.name}`;
   const names = datasets.map((x) => x.name);
@@ -94,7 +116,7 @@ function resolve(d: PipelineDefinition, datasets: LoadedDataset[]): Pipeline {
     datasets: names.filter((n) => selected.has(n)),
     ...(d.schedule ? { schedule: d.schedule } : {}),
     timezone,
-    ...(d.start ? { start: intervalStart(d.start, interval) } : {}),
+    ...(d.start ? { start: intervalStart(parseDate(d.start, `${where}: start`), interval) } : {}),
     interval,
     catchup: d.catchup ?? true,
     retries: d.retries ?? 0,

@@ -5,19 +5,29 @@ import { IngotError } from '../errors.js';
 import { buildGraph, type DatasetGraph } from '../pipeline/graph.js';
 import { parseDate } from '../pipeline/interval.js';
 import { intervalStart, intervalsBetween, lastComplete } from '../schedule/calendar.js';
-import { pipelineNamed, pipelinesOf } from '../schedule/pipeline.js';
+import { checkBackfillRange, checkStarted, pipelineNamed, pipelinesOf } from '../schedule/pipeline.js';
 import type { ServeContext } from './context.js';
 import { errorSchema } from './schemas.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } as const;
 
-/** Parses a `YYYY-MM-DD` body field. Errors: VALIDATION naming the field. */
-function date(value: string, field: string): string {
+/**
+ * Runs `check` on body fields; its CONFIG_INVALID becomes VALIDATION (422) naming `field` (or the
+ * field the check names). Used for dates (`parseDate`: a day or an hour within `SUPPORTED_DATES`),
+ * ranges (`checkBackfillRange`) and a pipeline's start (`checkStarted`).
+ */
+function validated<T>(field: string, check: () => T): T {
   try {
-    return parseDate(value, field);
+    return check();
   } catch (err) {
-    throw new IngotError('VALIDATION', `${field} must be a date YYYY-MM-DD`, { column: field }, { cause: err });
+    if (!(err instanceof IngotError) || err.code !== 'CONFIG_INVALID') throw err;
+    throw new IngotError('VALIDATION', err.message, { ...err.context, column: err.context.column ?? field }, { cause: err });
   }
+}
+
+/** Parses a date body field. Errors: VALIDATION naming the field. */
+function date(value: string, field: string): string {
+  return validated(field, () => parseDate(value, field));
 }
 
 /**
@@ -65,6 +75,7 @@ export function addPipelineRoutes(app: FastifyInstance, ctx: ServeContext): void
   }, async (req, reply) => {
     const p = pipeline(req.params.name);
     const logicalDate = req.body?.date ? intervalStart(date(req.body.date, 'date'), p.interval) : lastComplete(new Date(), p.timezone, p.interval);
+    validated('date', () => checkStarted(p, logicalDate, 'date'));
     if (!(await ctx.store.trigger(p.name, logicalDate))) return reply.code(409).send({ error: 'RUNNING', message: `${p.name} ${logicalDate} is running now` });
     return reply.code(202).send({ pipeline: p.name, logicalDate, status: 'queued' });
   });
@@ -80,9 +91,8 @@ export function addPipelineRoutes(app: FastifyInstance, ctx: ServeContext): void
     const p = pipeline(req.params.name);
     const from = intervalStart(date(req.body.from, 'from'), p.interval);
     const to = date(req.body.to, 'to');
-    if (from > to) throw new IngotError('VALIDATION', 'from is after to', { column: 'from' });
+    validated('to', () => checkBackfillRange(p, from, to, 'from', 'to'));
     const dates = intervalsBetween(from, to, p.interval);
-    if (dates.length > 10_000) throw new IngotError('VALIDATION', `the range has ${dates.length} intervals; at most 10000 at once`, { column: 'to' });
     const states = new Map((await ctx.store.intervals(p.name)).map((s) => [s.logicalDate, s.status]));
     const queued: string[] = [];
     const skipped: string[] = [];

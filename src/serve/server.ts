@@ -13,6 +13,7 @@ import { addDashboardRoutes } from './dashboards.js';
 import { addEndpointRoutes, validationError } from './endpoints.js';
 import { addKeyRoutes } from './keys-routes.js';
 import { addMetrics } from './metrics.js';
+import { addStrictNumbers } from './numbers.js';
 import { addPipelineRoutes } from './pipelines.js';
 import { addRunRoutes } from './runs.js';
 import { ServedLake, type ServedLakeOptions } from './served-lake.js';
@@ -72,6 +73,7 @@ export async function createServer(project: ServeProject, store: MetadataStore, 
 
   addAuth(app, context.verifier, options.auth);
   addMetrics(app, context);
+  addStrictNumbers(app);
 
   app.setErrorHandler((err: FastifyError | IngotError, request, reply) => {
     if (err instanceof IngotError) {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { IngotError, messageOf } from '../errors.js';
 import { typeName } from '../table/schema.js';
 import type { Snapshot } from '../table/snapshot.js';
 import { afterClause, decodeCursor, encodeCursor, filterClause, orderBy, parseOrder, sortKeys } from './rows-cursor.js';
@@ -16,7 +17,8 @@ function summary(name: string, s: Snapshot) {
 }
 
 /**
- * Table routes (read scope): `GET /api/tables`, `/api/tables/:name` (schema), `/:name/history`,
+ * Table routes (read scope): `GET /api/tables` (a table whose log cannot be read is listed with
+ * `unreadable: { error, message }` and null figures), `/api/tables/:name` (schema), `/:name/history`,
  * and `/:name/rows` with typed filters, ordering, a capped `limit`, keyset cursor paging pinned
  * to one table version, and time travel (`version=N`). Names are checked against the lake's
  * table list before anything else (404 otherwise).
@@ -31,7 +33,18 @@ export function addTableRoutes(app: FastifyInstance, ctx: ServeContext): void {
     },
   }, async () => {
     const names = await reader.tables();
-    return { items: await Promise.all(names.map(async (n) => summary(n, await reader.lake.table(n).snapshot()))) };
+    // one unreadable table (a corrupt log, a missing commit) is listed as such; the others as usual
+    return {
+      items: await Promise.all(names.map(async (n) => {
+        try {
+          return summary(n, await reader.lake.table(n).snapshot());
+        } catch (err) {
+          const code = err instanceof IngotError ? err.code : 'INTERNAL';
+          const message = messageOf(err).split(reader.lake.table(n).location).join(n);
+          return { name: n, version: null, numFiles: null, sizeBytes: null, numRecords: null, partitionColumns: [], lastModified: null, unreadable: { error: code, message } };
+        }
+      })),
+    };
   });
 
   app.get<{ Params: { name: string }; Querystring: { version?: number } }>('/api/tables/:name', {
@@ -58,7 +71,7 @@ export function addTableRoutes(app: FastifyInstance, ctx: ServeContext): void {
   }, async (req) => {
     await reader.check(req.params.name);
     const entries = await reader.lake.table(req.params.name).history(Math.min(req.query.limit ?? DEFAULT_LIMIT, ctx.maxRows));
-    return { items: entries.map((e) => ({ version: e.version, timestamp: new Date(e.timestamp).toISOString(), operation: e.operation, operationParameters: e.operationParameters, operationMetrics: e.operationMetrics })) };
+    return { items: entries.map((e) => ({ version: e.version, timestamp: new Date(e.timestamp).toISOString(), operation: e.operation, operationParameters: e.operationParameters, operationMetrics: e.operationMetrics, ...(e.missing ? { missing: e.missing } : {}) })) };
   });
 
   app.get<{ Params: { name: string }; Querystring: Record<string, unknown> & { limit?: number; cursor?: string; order?: string; version?: number } }>('/api/tables/:name/rows', {

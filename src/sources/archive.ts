@@ -5,7 +5,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import yauzl from 'yauzl';
+import type yauzl from 'yauzl';
 import type { Engine } from '../engine/engine.js';
 import { IngotError, messageOf } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -167,7 +167,8 @@ async function isZip(file: string): Promise<boolean> {
  */
 async function unzip(file: string, dir: string, shown: string, dataset: string): Promise<void> {
   try {
-    const zip = await yauzl.openPromise(file, { lazyEntries: true, strictFileNames: true });
+    const { default: unzip } = await import('yauzl');
+    const zip = await unzip.openPromise(file, { lazyEntries: true, strictFileNames: true });
     try {
       for (;;) {
         const entry = await nextEntry(zip);

@@ -3,12 +3,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { quoteIdent, type Engine, type FileScan } from '../engine/engine.js';
+import { checkNoLineageColumns } from './lineage.js';
 import { IngotError } from '../errors.js';
 import type { FilesSource } from './files-source.js';
 import { addDays, contains } from '../pipeline/interval.js';
 import { LocalStore } from '../storage/local.js';
 import { S3Store } from '../storage/s3.js';
-import type { ObjectStore } from '../storage/store.js';
+import type { ObjectMeta, ObjectStore } from '../storage/store.js';
 import type { DomainWrite } from '../table/write.js';
 import type { SourceBatch, SourceConnector, SourceContext, SourceProbe } from './source.js';
 import { readWebLogs } from './weblog.js';
@@ -80,23 +81,15 @@ export class FilesConnector implements SourceConnector {
     const placeholders = [...source.path.matchAll(/\{([a-z_][a-z0-9_]*)\}/g)].map((m) => m[1]!);
     const { store, base, rest } = splitPattern(source.path, ctx.projectDir);
     const matcher = patternRegex(rest);
-    const found: Found[] = [];
     let listing = ctx.listings?.get(store.root);
     if (!listing) {
       listing = store.list('', { recursive: true });
       ctx.listings?.set(store.root, listing);
     }
-    for (const o of await listing) {
-      if (o.key.split('/').some((seg) => seg.startsWith('.'))) continue;
-      const m = matcher.exec(o.key);
-      if (!m) continue;
-      const values: Record<string, string> = {};
-      for (const p of placeholders) values[p] = decodeURIComponent(m.groups![p]!);
-      const pv = ctx.partitionColumn ? values[ctx.partitionColumn] : undefined;
-      if (pv !== undefined && !contains(ctx.interval, pv)) continue;
-      const name = base === '' ? o.key : `${base}/${o.key}`;
-      found.push({ name, key: o.key, size: o.size, ...(o.etag !== undefined ? { etag: o.etag } : { modified: o.modified }), values: { ...values, _source: name } });
-    }
+    const found = matchListing(await listing, source.path, base, matcher, placeholders).filter((f) => {
+      const pv = ctx.partitionColumn ? f.values[ctx.partitionColumn] : undefined;
+      return pv === undefined || contains(ctx.interval, pv);
+    });
     if (found.length === 0) {
       const shown = ctx.partitionColumn && ctx.interval.start !== '-infinity' && ctx.interval.end !== 'infinity'
         ? `${ctx.partitionColumn} in [${ctx.interval.start}, ${ctx.interval.end})`
@@ -172,7 +165,7 @@ export class FilesConnector implements SourceConnector {
     return { relation, inputs, domainMetadata, ...extra };
   }
 
-  /** Checks CSV headers and attaches `files` (local paths; `shown` in messages) as view `name`; `rename` maps a local folder back to its S3 root in engine errors. */
+  /** Checks CSV headers and attaches `files`; refuses a file bringing a lineage column (`checkNoLineageColumns`). (local paths; `shown` in messages) as view `name`; `rename` maps a local folder back to its S3 root in engine errors. */
   private async attach(ctx: SourceContext, engine: Engine, name: string, files: { path: string; shown: string; values: Record<string, string> }[], placeholders: string[], rename?: [string, string]): Promise<Extra> {
     const { source } = this;
     let columns = source.columns;
@@ -193,6 +186,13 @@ export class FilesConnector implements SourceConnector {
       await engine.attachFiles(name, scan);
     } catch (err) {
       throw inputError(rename ? renamed(err, ...rename) : err, ctx.dataset);
+    }
+    const shown = new Map(files.map((f) => [f.path, f.shown]));
+    try {
+      await checkNoLineageColumns(engine, ctx.dataset, name, scan, (f) => f.values['_source'] ?? shown.get(f.path) ?? f.path);
+    } catch (err) {
+      await engine.drop(name);
+      throw err;
     }
     return {};
   }
@@ -215,6 +215,33 @@ function splitPattern(pattern: string, projectDir: string): { store: ObjectStore
   }
   const base = dirs.join('/');
   return { store: new LocalStore(path.resolve(projectDir, base || '.')), base, rest };
+}
+
+/** Per listing (shared by the steps of a plan), the files matching each source pattern. */
+const matchedListings = new WeakMap<ObjectMeta[], Map<string, Found[]>>();
+
+/**
+ * The files of `listing` that match the source's glob (`matcher`, below `base`), hidden files
+ * left out, with their placeholder values; computed once per listing and pattern, so a plan over
+ * many intervals matches the listing once.
+ */
+function matchListing(listing: ObjectMeta[], pattern: string, base: string, matcher: RegExp, placeholders: string[]): Found[] {
+  let byPattern = matchedListings.get(listing);
+  if (!byPattern) matchedListings.set(listing, (byPattern = new Map()));
+  let found = byPattern.get(pattern);
+  if (found) return found;
+  found = [];
+  for (const o of listing) {
+    if (o.key.split('/').some((seg) => seg.startsWith('.'))) continue;
+    const m = matcher.exec(o.key);
+    if (!m) continue;
+    const values: Record<string, string> = {};
+    for (const p of placeholders) values[p] = decodeURIComponent(m.groups![p]!);
+    const name = base === '' ? o.key : `${base}/${o.key}`;
+    found.push({ name, key: o.key, size: o.size, ...(o.etag !== undefined ? { etag: o.etag } : { modified: o.modified }), values: { ...values, _source: name } });
+  }
+  byPattern.set(pattern, found);
+  return found;
 }
 
 /** Whether tracked `name` lies under `base`, matches the glob, and has its partition value in the run's interval. */
@@ -243,11 +270,19 @@ function sameFile(t: TrackedFiles['files'][string] | undefined, f: Found): boole
 }
 
 /** The committed `ingot.files` configuration (none: no file loaded yet). Errors: LOG_CORRUPT when it is not a `TrackedFiles`. */
+/** The file list parsed last, by its text. */
+let lastTracked: { configuration: string; parsed: TrackedFiles } | undefined;
+
 function parseTracked(configuration: string | undefined, dataset: string): TrackedFiles {
   if (configuration === undefined) return { files: {} };
+  // the same committed list is asked for by every interval of a plan: parsed once (never mutated)
+  if (lastTracked?.configuration === configuration) return lastTracked.parsed;
   try {
     const parsed = JSON.parse(configuration) as TrackedFiles;
-    if (parsed && typeof parsed.files === 'object' && parsed.files !== null) return parsed;
+    if (parsed && typeof parsed.files === 'object' && parsed.files !== null) {
+      lastTracked = { configuration, parsed };
+      return parsed;
+    }
   } catch {
     // reported below
   }

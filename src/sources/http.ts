@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { quoteIdent, type Engine, type FileScan } from '../engine/engine.js';
+import { checkNoLineageColumns } from './lineage.js';
 import { IngotError } from '../errors.js';
 import { renderText } from '../pipeline/template.js';
 import { VERSION } from '../version.js';
@@ -107,8 +108,10 @@ export class HttpConnector implements SourceConnector {
       }
       const view = `${relation}__pages`;
       // json: read_json takes the declared columns; csv pages are read as found and cast after
-      await engine.attachFiles(view, { format: format === 'csv' ? 'csv' : 'ndjson', files: pages, ...(columns && format === 'json' ? { columns } : {}) });
+      const scan: FileScan = { format: format === 'csv' ? 'csv' : 'ndjson', files: pages, ...(columns && format === 'json' ? { columns } : {}) };
+      await engine.attachFiles(view, scan);
       try {
+        await checkNoLineageColumns(engine, dataset, view, scan, (page) => page.values['_source'] ?? url);
         await engine.stage(relation, columns && format === 'csv' ? `SELECT ${[...typed, '"_source"'].join(', ')} FROM ${quoteIdent(view)}` : `SELECT * FROM ${quoteIdent(view)}`);
       } finally {
         await engine.drop(view);

@@ -3,10 +3,11 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import type { Socket } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { quoteIdent, quoteString, type Engine } from '../engine/engine.js';
 import { resolveEnv } from '../env.js';
 import { IngotError, messageOf } from '../errors.js';
+import { forgedLineageError, lineageColumn } from './lineage.js';
 import type { PostgresSource } from './postgres-source.js';
 import type { SourceBatch, SourceConnector, SourceContext } from './source.js';
 
@@ -62,7 +63,8 @@ export class PostgresConnector implements SourceConnector {
     const fail = (code: 'INPUT_MISSING' | 'INPUT_MALFORMED', message: string, err?: unknown): IngotError =>
       new IngotError(code, `${ctx.dataset}: postgres ${what}: ${message}`, { dataset: ctx.dataset, ...(source.table ? { table: source.table } : {}) }, { cause: err });
 
-    const client = new pg.Client({ connectionString: resolveEnv(source.connection, (m) => fail('INPUT_MISSING', m), 'the connection URL'), types: RAW_TEXT });
+    const { default: pgClient } = await import('pg');
+    const client = new pgClient.Client({ connectionString: resolveEnv(source.connection, (m) => fail('INPUT_MISSING', m), 'the connection URL'), types: RAW_TEXT });
     client.on('error', () => {}); // a dropped connection surfaces through the pending query
     try {
       await client.connect();
@@ -83,6 +85,8 @@ export class PostgresConnector implements SourceConnector {
       } catch (err) {
         throw fail('INPUT_MISSING', messageOf(err), err);
       }
+      const forged = columns.find((c) => lineageColumn(c.name) !== undefined);
+      if (forged) throw forgedLineageError(ctx.dataset, input, forged.name);
       if (source.cursor && !columns.some((c) => c.name === source.cursor)) {
         throw fail('INPUT_MISSING', `cursor column ${source.cursor} is not among its columns (${columns.map((c) => c.name).join(', ')})`);
       }

@@ -172,7 +172,9 @@ export class Snapshot {
     const from = base ? base.version + 1 : 0;
     const needed = listing.commits.filter((v) => v >= from && v <= target);
     if (needed[0] !== from || needed.length !== target - from + 1) {
-      const missing = needed[0] !== from ? from : needed.find((v, i) => v !== from + i) ?? target;
+      // the first version absent from `from` on (the listing is sorted, each version once)
+      const gapAt = needed.findIndex((v, i) => v !== from + i);
+      const missing = from + (gapAt < 0 ? needed.length : gapAt);
       if (!checkpoint && from === 0 && (listing.commits[0] ?? 0) > 0 && listing.checkpoints.length > 0) {
         const earliest = listing.checkpoints[listing.checkpoints.length - 1]!.version;
         throw new IngotError('VERSION_NOT_FOUND', `${store.root}: version ${target} has expired from the log (delta.logRetentionDuration); the oldest version is ${earliest}`, { table: store.root, version: target });

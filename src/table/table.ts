@@ -41,9 +41,15 @@ interface CommitChange {
   metadata: boolean;
 }
 
-/** One entry of `history()`: a version and its commitInfo. */
+/** One entry of `history()`: a version and its commitInfo, or a gap in the log. */
 export interface HistoryEntry {
   version: number;
+  /**
+   * Set on an entry that stands for commits absent from the log between two present ones
+   * (versions `from` to `to`, both included; `version` is `to`, `operation` `MISSING`, timestamp
+   * 0): versions from `from` on cannot be reconstructed from the commits before it.
+   */
+  missing?: { from: number; to: number };
   timestamp: number;
   operation: string;
   operationParameters: Record<string, unknown>;
@@ -112,17 +118,28 @@ export class DeltaTable {
    */
   async versionAt(timestamp: number): Promise<number> {
     const entries = await this.history();
-    const hit = entries.filter((e) => e.timestamp <= timestamp).sort((a, b) => b.version - a.version)[0];
+    const hit = entries.filter((e) => !e.missing && e.timestamp <= timestamp).sort((a, b) => b.version - a.version)[0];
     if (!hit) throw new IngotError('VERSION_NOT_FOUND', `${this.location}: no version at or before ${new Date(timestamp).toISOString()}`, { table: this.location });
     return hit.version;
   }
 
-  /** commitInfo of every version, newest first. */
+  /**
+   * commitInfo of every version in the log, newest first, at most `limit` entries. Commits absent
+   * between two present ones (a gap: a deleted or never-written commit file) are one entry with
+   * `missing` and operation `MISSING`; versions before the oldest commit (expired with
+   * `delta.logRetentionDuration`) are not listed. Errors: LOG_CORRUPT for an unreadable commit.
+   */
   async history(limit?: number): Promise<HistoryEntry[]> {
     const { commits } = await listLog(this.store);
-    const versions = commits.reverse().slice(0, limit);
+    const slots: (number | { from: number; to: number })[] = [];
+    for (let i = commits.length - 1; i >= 0 && (limit === undefined || slots.length < limit); i--) {
+      slots.push(commits[i]!);
+      const before = commits[i - 1];
+      if (before !== undefined && before < commits[i]! - 1 && (limit === undefined || slots.length < limit)) slots.push({ from: before + 1, to: commits[i]! - 1 });
+    }
     return Promise.all(
-      versions.map(async (version) => {
+      slots.map(async (version): Promise<HistoryEntry> => {
+        if (typeof version !== 'number') return { version: version.to, missing: version, timestamp: 0, operation: 'MISSING', operationParameters: {}, operationMetrics: {} };
         const info = (await readCommit(this.store, version)).find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo ?? {};
         return {
           version,
@@ -149,7 +166,8 @@ export class DeltaTable {
    */
   async dataChanges(after: number, upTo: number, within?: Filter[]): Promise<{ version: number; operation: string; runId?: string }[]> {
     const out: { version: number; operation: string; runId?: string }[] = [];
-    const scope = within?.length ? await this.snapshot() : undefined;
+    // the schema and partition columns to match against: any snapshot will do, since a commit changing them always counts
+    const scope = within?.length ? (this.latest ?? await this.snapshot()) : undefined;
     for (let v = Math.max(0, after + 1); v <= upTo; v++) {
       const c = await this.commitChange(v);
       if (!c.files && !c.metadata) continue;

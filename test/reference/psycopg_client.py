@@ -13,6 +13,7 @@ Scenarios:
 import datetime
 import decimal
 import json
+import os
 import sys
 import threading
 import time
@@ -110,4 +111,7 @@ def main():
     print(json.dumps(out, default=str))
 
 
-main()
+if __name__ == "__main__":
+    main()
+    sys.stdout.flush()
+    os._exit(0)

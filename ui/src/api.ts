@@ -128,12 +128,15 @@ export interface TaskInfo {
 
 export interface TableInfo {
   name: string;
-  version: number;
-  numFiles: number;
-  sizeBytes: number;
-  numRecords: number;
+  /** Null (with the figures below) for a table whose log cannot be read: see `unreadable`. */
+  version: number | null;
+  numFiles: number | null;
+  sizeBytes: number | null;
+  numRecords: number | null;
   partitionColumns: string[];
   lastModified: string | number | null;
+  /** Why the table cannot be read (its error code and message). */
+  unreadable?: { error: string; message: string };
 }
 
 export interface TableDetail {

@@ -7,8 +7,10 @@ const PAGE_ROWS = 20;
 /** Renders the list of tables into `view`. */
 export async function tablesPage(view: HTMLElement): Promise<void> {
   const { items } = await getJson<Page<TableInfo>>('/api/tables');
-  view.append(h('h1', {}, 'Tables'), dataTable(['name', 'version', 'numRecords', 'numFiles', 'size', 'partitionColumns', 'lastModified'],
-    items.map((t) => ({ ...t, size: bytes(t.sizeBytes), partitionColumns: t.partitionColumns.join(', '), lastModified: time(typeof t.lastModified === 'number' ? new Date(t.lastModified).toISOString() : t.lastModified) })),
+  const unreadable = items.some((t) => t.unreadable);
+  view.append(h('h1', {}, 'Tables'), dataTable(['name', 'version', 'numRecords', 'numFiles', 'size', 'partitionColumns', 'lastModified', ...(unreadable ? ['unreadable'] : [])],
+    items.map((t) => ({ ...t, size: t.sizeBytes === null ? '' : bytes(t.sizeBytes), partitionColumns: t.partitionColumns.join(', '), lastModified: time(typeof t.lastModified === 'number' ? new Date(t.lastModified).toISOString() : t.lastModified),
+      unreadable: t.unreadable ? `${t.unreadable.error}: ${t.unreadable.message}` : '' })),
     {
       name: (r) => h('a', { href: `#/tables/${encodeURIComponent(String(r['name']))}` }, String(r['name'])),
       numRecords: (r) => num(r['numRecords']),

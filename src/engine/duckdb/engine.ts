@@ -10,8 +10,10 @@ import type { ParquetFiles } from '../../table/checkpoint.js';
 import { quoteIdent, quoteString, ROW_FILE, ROW_NUMBER, type Engine, type EngineSettings, type FileScan, type Row, type StagedRelation, type TableScan, type WriteTarget } from '../engine.js';
 import { DUCKDB_DIALECT } from './dialect.js';
 import { registerFunctions } from './functions.js';
+import { literalPath } from './paths.js';
 import { deltaStats } from './stats.js';
-import { deltaSchemaOf, duckTypeOf } from './types.js';
+import { duckTypeOf } from './dialect.js';
+import { deltaSchemaOf } from './types.js';
 
 const DEFAULT_FILE_SIZE = 256 * 1024 * 1024;
 /** Rows per appended chunk (DuckDB's vector size). */
@@ -130,7 +132,7 @@ export class DuckDBEngine implements Engine, ParquetFiles {
 
   /** Rows of a Parquet file as JSON objects (the `ParquetFiles` the table layer uses for checkpoints). */
   async readRows(file: string): Promise<Record<string, unknown>[]> {
-    const reader = await this.conn.runAndReadAll('SELECT CAST(to_json(t) AS VARCHAR) AS j FROM read_parquet($1::VARCHAR) AS t', [file]);
+    const reader = await this.conn.runAndReadAll('SELECT CAST(to_json(t) AS VARCHAR) AS j FROM read_parquet($1::VARCHAR) AS t', [literalPath(file)]);
     return reader.getRowsJS().map((r) => JSON.parse(String(r[0])) as Record<string, unknown>);
   }
 
@@ -355,7 +357,7 @@ function filesSql(scan: TableScan, files: TableScan['files'], rowIds: boolean): 
   const abs = (p: string): string => path.join(scan.location, ...p.split('/'));
   const parts = scan.partitionColumns;
   const hive = parts.length > 0 && files.every((f) => isHivePath(f.path, parts, f.partitionValues));
-  const list = (files: TableScan['files']): string => `[${files.map((f) => quoteString(abs(f.path))).join(', ')}]`;
+  const list = (files: TableScan['files']): string => `[${files.map((f) => quoteString(literalPath(abs(f.path)))).join(', ')}]`;
   // Files written before a column was added lack it: an empty row set naming every data column,
   // unioned by name with the files, makes such columns NULL instead of unknown.
   const template = `SELECT ${fields.filter((f) => !parts.includes(f.name)).map((f) => `NULL AS ${quoteIdent(physicalName(f, mapping))}`).join(', ') || 'NULL AS __ingot_none'} WHERE false`;
@@ -421,7 +423,8 @@ function isHivePath(p: string, parts: string[], values: Record<string, string | 
 export function fileScanSql(scan: FileScan): string {
   const files = scan.files;
   if (files.length === 0) throw new IngotError('INPUT_MISSING', 'no files to read');
-  const list = `[${files.map((f) => quoteString(f.path)).join(', ')}]`;
+  // each file by its exact path: DuckDB would expand `*`, `?` and `[` in a file's name
+  const list = `[${files.map((f) => quoteString(literalPath(f.path))).join(', ')}]`;
   const FILE_COL = '__ingot_file';
   const typed = (cols: Record<string, string>): string => `{${Object.entries(cols).map(([k, t]) => `${quoteString(k)}: ${quoteString(t)}`).join(', ')}}`;
   let reader: string;

@@ -12,7 +12,7 @@ import type {
   RowStream, StatementFacts, StatementShape,
 } from '../reader.js';
 import { appendDeletedRows, tableScanSql, withDeletions } from './engine.js';
-import { duckTypeOf } from './types.js';
+import { duckTypeOf } from './dialect.js';
 
 /** The schema of the reader's own relations: pinned snapshots, memory copies, deletion-vector tables. */
 const INTERNAL = '__ingot';

@@ -55,24 +55,3 @@ export function deltaTypeOf(t: DuckDBType, column: string): DataType {
 export function deltaSchemaOf(names: string[], types: DuckDBType[]): StructType {
   return { type: 'struct', fields: names.map((n, i) => ({ name: n, type: deltaTypeOf(types[i]!, n), nullable: true, metadata: {} })) };
 }
-
-/** The DuckDB SQL type that stores Delta type `t`. */
-export function duckTypeOf(t: DataType): string {
-  if (typeof t === 'string') {
-    const dec = /^decimal\((\d+),\s*(\d+)\)$/.exec(t);
-    if (dec) return `DECIMAL(${dec[1]},${dec[2]})`;
-    const map: Record<string, string> = {
-      string: 'VARCHAR', long: 'BIGINT', integer: 'INTEGER', short: 'SMALLINT', byte: 'TINYINT',
-      float: 'FLOAT', double: 'DOUBLE', boolean: 'BOOLEAN', binary: 'BLOB', date: 'DATE',
-      timestamp: 'TIMESTAMPTZ', timestamp_ntz: 'TIMESTAMP', decimal: 'DECIMAL(10,0)',
-    };
-    const d = map[t];
-    if (!d) throw new IngotError('PROTOCOL_UNSUPPORTED', `Delta type ${t} is not supported`);
-    return d;
-  }
-  switch (t.type) {
-    case 'array': return `${duckTypeOf(t.elementType)}[]`;
-    case 'map': return `MAP(${duckTypeOf(t.keyType)}, ${duckTypeOf(t.valueType)})`;
-    case 'struct': return `STRUCT(${t.fields.map((f) => `"${f.name.replace(/"/g, '""')}" ${duckTypeOf(f.type)}`).join(', ')})`;
-  }
-}

@@ -5,6 +5,7 @@ import { fieldOf, type StructType } from '../../table/schema.js';
 import { CHECKED_RELATION, stepError, type StepContext } from './context.js';
 import type { Conformed } from './conform.js';
 import { render } from './render.js';
+import { brokenExpectation, checkEachExpectation } from './broken-expectation.js';
 
 /** The rows to write, after the expectations. */
 export interface Checked {
@@ -44,6 +45,7 @@ export async function checkRows(ctx: StepContext, c: Conformed): Promise<Checked
       schema = await engine.describe(c.sql);
     }
   } catch (err) {
+    if (plan) await checkEachExpectation(ctx, c, rowExps);
     throw ds.source ? inputError(err, ds.name) : stepError(ctx, 'SQL_ERROR', messageOf(err), err);
   }
   const columns = schema.fields.map((f) => f.name);
@@ -58,7 +60,7 @@ export async function checkRows(ctx: StepContext, c: Conformed): Promise<Checked
     const i = rowExps.indexOf(e);
     const failed = i >= 0
       ? Number(counts![`f${i}`] ?? 0)
-      : (await engine.query(batchCheckSql(e, CHECKED_RELATION, (s) => render(ctx, s))).catch((err: unknown) => { throw stepError(ctx, 'SQL_ERROR', `expectation ${e.name}: ${messageOf(err)}`, err); }))[0]!['failed'] === true ? 1 : 0;
+      : (await engine.query(batchCheckSql(e, CHECKED_RELATION, (s) => render(ctx, s))).catch((err: unknown) => { throw brokenExpectation(ctx, e, err); }))[0]!['failed'] === true ? 1 : 0;
     ctx.checked.push({ name: e.name, action: e.action, failed, ...(i < 0 ? { scope: 'batch' as const } : {}) });
   }
   const failing = ctx.checked.filter((r) => r.action === 'fail' && r.failed > 0);

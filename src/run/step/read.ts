@@ -2,6 +2,7 @@ import { IngotError } from '../../errors.js';
 import { landCsv } from '../landing.js';
 import { maxOfTable } from '../bookmark.js';
 import { connectorFor } from '../../sources/connectors.js';
+import { forgedLineageError, lineageColumn } from '../../sources/lineage.js';
 import type { SourceContext } from '../../sources/source.js';
 import type { Expectation } from '../../pipeline/definition.js';
 import type { DomainWrite } from '../../table/write.js';
@@ -28,7 +29,8 @@ export interface StepInput {
  * snapshot, committed first when the engine reads committed tables only; others as committed)
  * and, for a dataset with a source, reads the source into relation `__source` (also landing a
  * raw copy when `landing` is set). Errors: TABLE_NOT_FOUND for an upstream never written; the
- * source's (INPUT_MISSING, INPUT_MALFORMED, SOURCE_ERROR...).
+ * source's (INPUT_MISSING, INPUT_MALFORMED, SOURCE_ERROR...); INPUT_SCHEMA when the source's rows
+ * bring a lineage column of their own (`_ingested_at`, `_run_id`; `_source` is the connector's).
  */
 export async function readInputs(ctx: StepContext): Promise<StepInput> {
   const { ds, engine } = ctx;
@@ -63,7 +65,15 @@ export async function readInputs(ctx: StepContext): Promise<StepInput> {
     ...(batch.domainMetadata ? { domainMetadata: batch.domainMetadata } : {}),
   };
   if (input.unchanged) await engine.drop(SOURCE_RELATION);
-  else if (ds.landing) {
+  else {
+    // any connector (a database table, an API): `_ingested_at` and `_run_id` are ingot's to set
+    const own = (await engine.describe(`SELECT * FROM ${engine.dialect.quoteIdent(SOURCE_RELATION)}`)).fields.find((f) => ['_ingested_at', '_run_id'].includes(lineageColumn(f.name) ?? ''));
+    if (own) {
+      await engine.drop(SOURCE_RELATION);
+      throw forgedLineageError(ds.name, batch.inputs.join(', ') || 'the source', own.name);
+    }
+  }
+  if (!input.unchanged && ds.landing) {
     await landCsv(engine, SOURCE_RELATION, ds.landing, { projectDir: scope.projectDir, dataset: ds.name, interval, logicalDate: scope.logicalDate, runId: scope.runId }).catch((err: unknown) => {
       throw err instanceof IngotError ? err : stepError(ctx, 'STORAGE_ERROR', String(err), err);
     });
