@@ -67,6 +67,8 @@ export interface ErrorContext {
   recordedSize?: number;
   /** FILE_MISMATCH: the size in bytes `file` has. */
   actualSize?: number;
+  /** Where a SQL error is in the statement's text: a 0-based character offset. */
+  position?: number;
 }
 
 /** The one error type ingot throws. `message` already names the context; `context` has it as data. */

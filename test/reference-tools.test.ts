@@ -19,7 +19,7 @@ import { readWithDeltaRs, REPO_ROOT, writeSql } from './helpers.js';
 const PYTHON = process.env['INGOT_PYTHON'] ?? 'python3';
 const REQUIREMENTS = path.join(REPO_ROOT, 'test', 'reference', 'requirements.txt');
 /** The tools the tests run; dlt only the bench (it is pinned, not required here). */
-const TESTED = ['deltalake', 'pyarrow', 'moto', 'pyspark', 'delta-spark'];
+const TESTED = ['deltalake', 'pyarrow', 'moto', 'pyspark', 'delta-spark', 'psycopg', 'sqlalchemy', 'pandas'];
 const ALL = [...TESTED, 'dlt'];
 
 /** `name` → pinned version of test/reference/requirements.txt (extras dropped). */

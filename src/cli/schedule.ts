@@ -38,10 +38,13 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
     .option('--tick <ms>', 'how often schedules are evaluated, ms', (v) => Number(v), 1000)
     .option('--port <port>', 'HTTP port (default: serve.port, else 8080; 0: any free port)', (v) => Number(v))
     .option('--host <host>', 'interface to listen on (default: serve.host, else 127.0.0.1)')
-    .option('--no-http', 'run the scheduler only')
-    .option('--no-scheduler', 'serve HTTP only (no runs start in this process)')
-    .action(async (opts: { project: string; maxActiveRuns?: number; tick: number; port?: number; host?: string; http: boolean; scheduler: boolean }) => {
-      const [{ Scheduler }, { jsonLog }, { createServer }] = await Promise.all([import('../schedule/scheduler.js'), import('../schedule/task-log.js'), import('../serve/server.js')]);
+    .option('--pg-port <port>', 'also serve the PostgreSQL protocol (psql, JDBC, psycopg) on this port (default: serve.postgres.port; 0: any free port)', (v) => Number(v))
+    .option('--no-http', 'no HTTP server (the scheduler, and the PostgreSQL protocol server when it has a port)')
+    .option('--no-scheduler', 'serve only (no runs start in this process)')
+    .action(async (opts: { project: string; maxActiveRuns?: number; tick: number; port?: number; host?: string; pgPort?: number; http: boolean; scheduler: boolean }) => {
+      const [{ Scheduler }, { jsonLog }, { createServer }, { AuthFailures }, { startPgServer }] = await Promise.all([
+        import('../schedule/scheduler.js'), import('../schedule/task-log.js'), import('../serve/server.js'), import('../serve/auth.js'), import('../serve/postgres/server.js'),
+      ]);
       await withStore(opts.project, async (project, store) => {
         const log = jsonLog((line) => io.err(line));
         const scheduler = opts.scheduler
@@ -49,16 +52,35 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
           : undefined;
         const graceMs = (project.config.scheduler?.gracePeriodSeconds ?? 30) * 1000;
         let app: FastifyInstance | undefined;
-        if (opts.http) {
-          ({ app } = await createServer(project, store));
-          const address = await app.listen({ port: opts.port ?? project.config.serve?.port ?? 8080, host: opts.host ?? project.config.serve?.host ?? '127.0.0.1' });
-          log('info', 'listening', { url: address, docs: `${address}/docs` });
+        let pg: { close(): Promise<void> } | undefined;
+        // one failed-authentication counter for HTTP and the PostgreSQL protocol
+        const failures = new AuthFailures();
+        const pgPort = opts.pgPort ?? project.config.serve?.postgres?.port;
+        if (pgPort !== undefined && (!Number.isInteger(pgPort) || pgPort < 0 || pgPort > 65535)) throw new IngotError('CONFIG_INVALID', `--pg-port ${opts.pgPort}: expected a port number from 0 to 65535`);
+        try {
+          if (opts.http) {
+            const { app: created, context } = await createServer(project, store, { auth: failures });
+            app = created;
+            const address = await app.listen({ port: opts.port ?? project.config.serve?.port ?? 8080, host: opts.host ?? project.config.serve?.host ?? '127.0.0.1' });
+            log('info', 'listening', { url: address, docs: `${address}/docs` });
+            if (pgPort !== undefined) pg = await startPgServer(project, store, { lake: context.reader, verifier: context.verifier, failures, port: pgPort, ...(opts.host ? { host: opts.host } : {}), log });
+          } else if (pgPort !== undefined) {
+            pg = await startPgServer(project, store, { failures, port: pgPort, ...(opts.host ? { host: opts.host } : {}), log });
+          }
+        } catch (err) {
+          await app?.close();
+          failures.close();
+          throw err;
+        }
+        if (pg) {
+          const { address } = pg as Awaited<ReturnType<typeof startPgServer>>;
+          log('info', 'postgres listening', { host: address.host, port: address.port, url: `postgresql://${address.host}:${address.port}/${project.name}` });
         }
         await new Promise<void>((resolve) => {
           const shutdown = (signal: string): void => {
             process.off('SIGTERM', onTerm).off('SIGINT', onInt);
             log('info', 'signal', { signal });
-            Promise.all([app?.close(), scheduler?.stop(graceMs)]).then(() => resolve(), () => resolve());
+            Promise.all([pg?.close(), scheduler?.stop(graceMs)]).then(() => app?.close()).finally(() => failures.close()).then(() => resolve(), () => resolve());
           };
           const onTerm = (): void => shutdown('SIGTERM');
           const onInt = (): void => shutdown('SIGINT');

@@ -37,6 +37,51 @@ export type QueryParam =
   | { type: 'BOOLEAN'; value: boolean }
   | { type: 'VARCHAR' | 'DATE' | 'TIMESTAMP'; value: string };
 
+/**
+ * A positional parameter of `LakeReader.stream` (`$1` is the first): a typed value as
+ * `QueryParam`, or `NULL` (bound as an untyped null).
+ */
+export type PositionalParam = QueryParam | { type: 'NULL' };
+
+/**
+ * One value of a streamed row, engine-neutral: `null`; `boolean`; `number` (floats and integers
+ * of up to 32 bits); `bigint` (64-bit and wider integers); `string` for text and for values
+ * with an exact text form (`DATE` `YYYY-MM-DD`, `TIMESTAMP` `YYYY-MM-DD HH:MM:SS[.ffffff]`,
+ * `TIMESTAMP WITH TIME ZONE` the same in UTC followed by `+00`, `TIME`, `DECIMAL` digits, `UUID`,
+ * `INTERVAL`); `Uint8Array` for binary; an array for a list; an object for a struct or a map
+ * (keys as text).
+ */
+export type Cell = null | boolean | number | bigint | string | Uint8Array | Cell[] | { [key: string]: Cell };
+
+/** A column of a described or streamed statement: its name and the engine's SQL type name (`BIGINT`, `DECIMAL(10,2)`, `VARCHAR[]`...; `UNKNOWN` when the type depends on parameters not yet bound). */
+export interface ColumnInfo {
+  name: string;
+  type: string;
+}
+
+/** What `LakeReader.describe` finds out of one SELECT without running it. */
+export interface StatementShape {
+  /** Its result columns (types `UNKNOWN` where they depend on unbound parameters). */
+  columns: ColumnInfo[];
+  /** The type the engine infers for each positional parameter `$1`, `$2`... (`UNKNOWN` when it cannot tell). */
+  parameters: string[];
+}
+
+/**
+ * The rows of one running statement, read chunk by chunk (the engine's own chunks, typically
+ * 2,048 rows): memory stays flat whatever the result's size. The statement holds one pooled
+ * connection until the stream ends or `close` is called; call `close` always.
+ */
+export interface RowStream {
+  readonly columns: ColumnInfo[];
+  /** The next rows (each an array of `Cell`s in column order), or null after the last. Errors: SQL_ERROR, SQL_TIMEOUT, QUERY_CANCELLED (after `cancel`). */
+  next(): Promise<Cell[][] | null>;
+  /** Interrupts the statement: the pending or next `next` fails with QUERY_CANCELLED. */
+  cancel(): void;
+  /** Ends the statement and gives its connection back to the pool (idempotent). */
+  close(): void;
+}
+
 /** Options of one `LakeReader.query`. */
 export interface QueryOptions {
   /** Interrupt the query after this many ms (error SQL_TIMEOUT). */
@@ -122,6 +167,20 @@ export interface LakeReader {
    * changes anything; SQL_TIMEOUT after `options.timeoutMs`; SQL_ERROR.
    */
   query(sql: string, params?: Record<string, QueryParam>, options?: QueryOptions): Promise<QueryResult>;
+  /**
+   * The result columns and parameter types of `sql` (exactly one SELECT, positional parameters
+   * `$1`, `$2`...), prepared but not run. Errors: as `references`; SQL_ERROR (with
+   * `context.position`, a 0-based offset, for a syntax error).
+   */
+  describe(sql: string): Promise<StatementShape>;
+  /**
+   * Runs `sql` (exactly one SELECT, checked as by `references`) with positional `params` (`$1`
+   * is `params[0]`) on a pooled connection and returns its rows as a stream. The time limit
+   * `options.timeoutMs` runs from the call until the stream is closed; aborting `options.signal`
+   * interrupts the statement, also while the call has not returned yet. Errors: as `query`;
+   * QUERY_CANCELLED after the abort.
+   */
+  stream(sql: string, params?: PositionalParam[], options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<RowStream>;
   /** Closes the pool and frees what the reader holds (memory copies, spill files). */
   close(): Promise<void>;
 }

@@ -87,14 +87,15 @@ CREATE TABLE IF NOT EXISTS ingot_pipelines (name TEXT PRIMARY KEY, paused INTEGE
 CREATE TABLE IF NOT EXISTS ingot_api_keys (
   id TEXT PRIMARY KEY, name TEXT, scope TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL,
   revoked_at BIGINT, last_used_at BIGINT);
+CREATE TABLE IF NOT EXISTS ingot_api_key_scram (id TEXT PRIMARY KEY, stored_key TEXT NOT NULL, server_key TEXT NOT NULL);
 `;
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /**
  * The metadata store: run and task history, interval leases and pipeline state in SQL tables
- * (`ingot_runs`, `ingot_tasks`, `ingot_intervals`, `ingot_pipelines`; `ingot_api_keys` for
- * `ingot serve`, see `src/serve/api-keys.ts`), on SQLite or PostgreSQL.
+ * (`ingot_runs`, `ingot_tasks`, `ingot_intervals`, `ingot_pipelines`; `ingot_api_keys` and the keys' SCRAM
+ * verifiers `ingot_api_key_scram` for `ingot serve`, see `src/serve/api-keys.ts`), on SQLite or PostgreSQL.
  *
  * Leases: at most one run of a (pipeline, logical date) is `running` at a time. `claim` is one
  * atomic upsert, so two schedulers on one store never both win an interval. A holder heartbeats

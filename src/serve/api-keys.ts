@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { IngotError } from '../errors.js';
 import type { MetadataStore } from '../metadata/store.js';
+import { scramVerifier, type ScramVerifier } from './postgres/scram.js';
 
 /** What a key may do; each scope includes the ones before it: read < write < admin. */
 export type Scope = 'read' | 'write' | 'admin';
@@ -36,6 +37,9 @@ export async function createApiKey(store: MetadataStore, scope: string, name?: s
   const id = randomBytes(6).toString('hex');
   const key = `ingot_${id}_${randomBytes(32).toString('base64url')}`;
   await store.db.run('INSERT INTO ingot_api_keys (id, name, scope, hash, created_at) VALUES (?, ?, ?, ?, ?)', [id, name ?? null, scope, hashKey(key), now]);
+  // the PostgreSQL protocol's SCRAM-SHA-256 needs a verifier of the key, not its plain hash
+  const v = scramVerifier(key);
+  await store.db.run('INSERT INTO ingot_api_key_scram (id, stored_key, server_key) VALUES (?, ?, ?)', [id, v.storedKey.toString('base64'), v.serverKey.toString('base64')]);
   return { id, key };
 }
 
@@ -53,6 +57,17 @@ export async function listApiKeys(store: MetadataStore): Promise<ApiKeyInfo[]> {
 export async function revokeApiKey(store: MetadataStore, id: string, now = Date.now()): Promise<void> {
   const changed = await store.db.run('UPDATE ingot_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, id]);
   if (changed !== 1) throw new IngotError('CONFIG_INVALID', `no active API key with id ${JSON.stringify(id)} (see \`ingot keys list\`)`);
+}
+
+/**
+ * The SCRAM-SHA-256 verifiers of every active key (see `serve/postgres/scram.ts`), with the key's
+ * id and scope. Keys created before verifiers were stored have none: they authenticate over the
+ * PostgreSQL protocol only with a cleartext password over TLS.
+ */
+export async function scramVerifiers(store: MetadataStore): Promise<(ScramVerifier & { id: string; scope: Scope })[]> {
+  const rows = await store.db.all<{ id: string; scope: Scope; stored_key: string; server_key: string }>(
+    'SELECT k.id, k.scope, s.stored_key, s.server_key FROM ingot_api_keys k JOIN ingot_api_key_scram s ON s.id = k.id WHERE k.revoked_at IS NULL');
+  return rows.map((r) => ({ id: r.id, scope: r.scope, storedKey: Buffer.from(r.stored_key, 'base64'), serverKey: Buffer.from(r.server_key, 'base64') }));
 }
 
 /** How long a verified key is trusted without asking the store again, ms. */

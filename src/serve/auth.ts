@@ -35,22 +35,57 @@ export function presentedKey(request: FastifyRequest): string | undefined {
 }
 
 /**
+ * Failed authentication attempts per client address, shared by the HTTP API and the PostgreSQL
+ * protocol server: after `maxFailures` in a window of `windowMs`, an address is refused until
+ * the window ends, so keys cannot be guessed by brute force on either.
+ */
+export class AuthFailures {
+  readonly maxFailures: number;
+  readonly windowMs: number;
+  private readonly failures = new Map<string, { count: number; resetAt: number }>();
+  private readonly sweep: NodeJS.Timeout;
+
+  constructor(limits: AuthLimits = {}) {
+    this.maxFailures = limits.maxFailures ?? 20;
+    this.windowMs = limits.windowMs ?? 60_000;
+    this.sweep = setInterval(() => {
+      const now = Date.now();
+      for (const [ip, f] of this.failures) if (f.resetAt <= now) this.failures.delete(ip);
+    }, this.windowMs);
+    this.sweep.unref();
+  }
+
+  /** Ms until `ip` may try again when it is blocked now, else undefined. */
+  blockedFor(ip: string, now = Date.now()): number | undefined {
+    const f = this.failures.get(ip);
+    return f && f.resetAt > now && f.count >= this.maxFailures ? f.resetAt - now : undefined;
+  }
+
+  /** Counts one failed attempt of `ip`. */
+  fail(ip: string, now = Date.now()): void {
+    const f = this.failures.get(ip);
+    const entry = f && f.resetAt > now ? f : { count: 0, resetAt: now + this.windowMs };
+    entry.count++;
+    this.failures.set(ip, entry);
+  }
+
+  /** Stops the periodic sweep. */
+  close(): void {
+    clearInterval(this.sweep);
+  }
+}
+
+/**
  * Adds authentication to every route: a route's `config.auth` scope (default `read`) must be
  * covered by the presented key's scope (401 `UNAUTHORIZED` without a valid key, 403 `FORBIDDEN`
- * for a key of a lower scope). Failed attempts are counted per client IP: after `maxFailures` in
- * a window every request from that IP gets 429 `RATE_LIMITED` (with `Retry-After`) until the
- * window ends, so keys cannot be guessed by brute force.
+ * for a key of a lower scope). Failed attempts are counted per client IP (in `failures`, which
+ * the PostgreSQL protocol server may share): after `maxFailures` in a window every request from
+ * that IP gets 429 `RATE_LIMITED` (with `Retry-After`) until the window ends, so keys cannot be
+ * guessed by brute force.
  */
-export function addAuth(app: FastifyInstance, verifier: KeyVerifier, limits: AuthLimits = {}): void {
-  const maxFailures = limits.maxFailures ?? 20;
-  const windowMs = limits.windowMs ?? 60_000;
-  const failures = new Map<string, { count: number; resetAt: number }>();
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const [ip, f] of failures) if (f.resetAt <= now) failures.delete(ip);
-  }, windowMs);
-  sweep.unref();
-  app.addHook('onClose', async () => clearInterval(sweep));
+export function addAuth(app: FastifyInstance, verifier: KeyVerifier, limits: AuthLimits | AuthFailures = {}): void {
+  const failures = limits instanceof AuthFailures ? limits : new AuthFailures(limits);
+  if (!(limits instanceof AuthFailures)) app.addHook('onClose', async () => failures.close());
 
   const refuse = (reply: FastifyReply, status: number, error: string, message: string): FastifyReply =>
     reply.code(status).header('cache-control', 'no-store').send({ error, message });
@@ -60,17 +95,15 @@ export function addAuth(app: FastifyInstance, verifier: KeyVerifier, limits: Aut
     if (needed === 'public') return;
     const now = Date.now();
     const ip = request.ip;
-    const f = failures.get(ip);
-    if (f && f.resetAt > now && f.count >= maxFailures) {
-      reply.header('retry-after', String(Math.ceil((f.resetAt - now) / 1000)));
+    const blocked = failures.blockedFor(ip, now);
+    if (blocked !== undefined) {
+      reply.header('retry-after', String(Math.ceil(blocked / 1000)));
       return refuse(reply, 429, 'RATE_LIMITED', 'too many failed authentication attempts from this address; try again later');
     }
     const key = presentedKey(request);
     const found = key === undefined ? undefined : await verifier.verify(key, now);
     if (!found) {
-      const entry = f && f.resetAt > now ? f : { count: 0, resetAt: now + windowMs };
-      entry.count++;
-      failures.set(ip, entry);
+      failures.fail(ip, now);
       reply.header('www-authenticate', 'Bearer');
       return refuse(reply, 401, 'UNAUTHORIZED', key === undefined ? 'an API key is required: Authorization: Bearer <key> or x-api-key: <key> (ingot keys create)' : 'the API key is not valid (unknown or revoked)');
     }

@@ -23,6 +23,24 @@ export interface ServeSettings {
   maxRows?: number;
   /** A `POST /api/sql` query is interrupted after this many seconds (default 10). */
   sqlTimeoutSeconds?: number;
+  /** The PostgreSQL protocol server (psql, JDBC, psycopg...): off unless a port is given here or by `ingot serve --pg-port`. */
+  postgres?: PostgresSettings;
+}
+
+/** `serve.postgres: {...}`: the PostgreSQL protocol server of `ingot serve` (see `src/serve/postgres/`). */
+export interface PostgresSettings {
+  /** TCP port (e.g. 5433; 0: any free port, logged; `ingot serve --pg-port` overrides). */
+  port?: number;
+  /** Interface to listen on (default: `serve.host`, else `127.0.0.1`). */
+  host?: string;
+  /** PEM files of the TLS certificate (chain) and its private key, relative to the project folder: with them clients may (and for a cleartext password must) use TLS. */
+  tls?: { cert: string; key: string };
+  /** Every statement is interrupted after this many seconds (default 300; 0: never); a client's `SET statement_timeout` may lower it. */
+  statementTimeoutSeconds?: number;
+  /** Client connections at once (default 100); one more is refused (53300). */
+  maxConnections?: number;
+  /** A session idle this long while it holds open cursors or portals (each holds one of the lake reader's pooled connections) is ended (default 60; 0: never). */
+  idleInTransactionSeconds?: number;
 }
 
 /** Type of a user endpoint parameter: how the text of the URL is parsed, checked and bound. */
@@ -99,6 +117,17 @@ export const serveSchema = z
     host: z.string().min(1).optional(),
     maxRows: z.number().int().positive().optional(),
     sqlTimeoutSeconds: z.number().positive().optional(),
+    postgres: z
+      .object({
+        port: z.number().int().min(0).max(65535).optional(),
+        host: z.string().min(1).optional(),
+        tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+        statementTimeoutSeconds: z.number().min(0).optional(),
+        idleInTransactionSeconds: z.number().min(0).optional(),
+        maxConnections: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

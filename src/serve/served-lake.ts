@@ -1,4 +1,4 @@
-import type { LakeReader, LakeReaderSettings, QueryOptions, QueryParam, QueryResult, ReaderDialect, StatementFacts } from '../engine/reader.js';
+import type { LakeReader, LakeReaderSettings, PositionalParam, QueryOptions, QueryParam, QueryResult, ReaderDialect, RowStream, StatementFacts, StatementShape } from '../engine/reader.js';
 import { openLakeReader } from '../engine/registry.js';
 import { IngotError } from '../errors.js';
 import { scanOf } from '../operations/scan.js';
@@ -209,6 +209,49 @@ export class ServedLake {
    */
   query(sql: string, params: Record<string, QueryParam> = {}, options: QueryOptions = {}): Promise<QueryResult> {
     return this.reader.query(sql, params, options);
+  }
+
+  /**
+   * Time travel written in SQL (the PostgreSQL protocol's form): among `names` (those `sql`
+   * reads, see `references`), `layer."table@N"` reads version N of `layer.table` and
+   * `layer."table@<ISO 8601 time>"` the version current at that time (e.g.
+   * `silver."flights@2024-03-01T00:00:00Z"`). Returns `sql` with those reads retargeted at pinned
+   * snapshots (unchanged when there are none). Errors: TABLE_NOT_FOUND, VERSION_NOT_FOUND,
+   * CONFIG_INVALID for a time that does not parse.
+   */
+  async travel(sql: string, names: string[]): Promise<string> {
+    const keys: Record<string, string> = {};
+    for (const name of names) {
+      const m = /^([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)@(.+)$/.exec(name);
+      if (!m) continue;
+      const [, base, at] = m as unknown as [string, string, string];
+      let version: number;
+      if (/^\d+$/.test(at)) {
+        version = Number(at);
+      } else {
+        const time = Date.parse(at);
+        if (Number.isNaN(time)) throw new IngotError('CONFIG_INVALID', `${name}: "${at}" is neither a version number nor an ISO 8601 time`, { table: base });
+        await this.check(base);
+        version = await this.lake.table(base).versionAt(time);
+      }
+      await this.pinned(base, version);
+      keys[name] = pinKey(base, version, false);
+    }
+    return Object.keys(keys).length ? this.reader.retarget(sql, keys) : sql;
+  }
+
+  /** The result columns and parameter types of one SELECT with positional parameters (see `LakeReader.describe`). Errors: as `references`. */
+  describe(sql: string): Promise<StatementShape> {
+    return this.reader.describe(sql);
+  }
+
+  /**
+   * Runs one SELECT with positional parameters (`$1` is `params[0]`) and returns its rows as a
+   * stream, read chunk by chunk (see `LakeReader.stream`); the tables it reads must have been
+   * made queryable (`latest`) first. Errors: as `query`.
+   */
+  stream(sql: string, params: PositionalParam[] = [], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RowStream> {
+    return this.reader.stream(sql, params, options);
   }
 
   /** Closes the reader. */

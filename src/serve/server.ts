@@ -8,7 +8,7 @@ import { IngotError, type ErrorCode } from '../errors.js';
 import { Lake } from '../table/lake.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { KeyVerifier } from './api-keys.js';
-import { addAuth, type AuthLimits } from './auth.js';
+import { addAuth, type AuthFailures, type AuthLimits } from './auth.js';
 import { addDashboardRoutes } from './dashboards.js';
 import { addEndpointRoutes, validationError } from './endpoints.js';
 import { addKeyRoutes } from './keys-routes.js';
@@ -27,8 +27,8 @@ import type { ServeContext, ServeProject } from './context.js';
 export interface ServerOptions {
   /** Folder of the built web UI (default `dist/ui` of the ingot package); served at `/` when it exists. */
   uiDir?: string;
-  /** Failed-authentication limits (see `addAuth`). */
-  auth?: AuthLimits;
+  /** Failed-authentication limits (see `addAuth`), or the counter shared with the PostgreSQL protocol server. */
+  auth?: AuthLimits | AuthFailures;
   /** Options of the lake reader (pool size, refresh intervals, the in-memory threshold); the engine's threads and memory limit default to the project's `engine` settings. */
   reader?: ServedLakeOptions;
   /** Fastify's request log (default off). */

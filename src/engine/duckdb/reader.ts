@@ -2,12 +2,15 @@ import { promises as fs, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  BIGINT, BOOLEAN, DATE, DOUBLE, DuckDBInstance, DuckDBTypeId, TIMESTAMP, VARCHAR, dateValue, timestampValue,
+  BIGINT, BOOLEAN, DATE, DOUBLE, DuckDBArrayValue, DuckDBBlobValue, DuckDBInstance, DuckDBListValue, DuckDBMapValue, DuckDBStructValue, DuckDBTypeId, TIMESTAMP, VARCHAR, dateValue, timestampValue,
   type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBType, type DuckDBValue,
 } from '@duckdb/node-api';
 import { IngotError, messageOf } from '../../errors.js';
 import { quoteIdent, quoteString, type TableScan } from '../engine.js';
-import type { AttachOptions, LakeReader, LakeReaderSettings, QueryOptions, QueryParam, QueryResult, ReaderDialect, StatementFacts } from '../reader.js';
+import type {
+  AttachOptions, Cell, ColumnInfo, LakeReader, LakeReaderSettings, PositionalParam, QueryOptions, QueryParam, QueryResult, ReaderDialect,
+  RowStream, StatementFacts, StatementShape,
+} from '../reader.js';
 import { appendDeletedRows, tableScanSql, withDeletions } from './engine.js';
 import { duckTypeOf } from './dialect.js';
 
@@ -33,6 +36,8 @@ interface Held {
 interface Serialized {
   error: boolean;
   error_message?: string;
+  /** 0-based offset of a syntax error, as text. */
+  position?: string;
   statements?: { node?: { modifiers?: unknown } }[];
 }
 
@@ -190,7 +195,8 @@ export class DuckDBLakeReader implements LakeReader {
     if (parsed.error) {
       const msg = parsed.error_message ?? 'cannot parse';
       if (/only SELECT statements can be serialized/i.test(msg)) throw new IngotError('SQL_NOT_READ_ONLY', 'only a single SELECT statement is allowed here (no COPY, ATTACH, INSTALL, LOAD, SET, PRAGMA, CREATE, INSERT, UPDATE, DELETE)');
-      throw new IngotError('SQL_ERROR', msg);
+      const position = parsed.position === undefined ? NaN : Number(parsed.position);
+      throw new IngotError('SQL_ERROR', msg, Number.isInteger(position) ? { position } : {});
     }
     if ((parsed.statements ?? []).length !== 1) throw new IngotError('SQL_NOT_READ_ONLY', 'exactly one SELECT statement is allowed here');
     return parsed;
@@ -291,6 +297,98 @@ export class DuckDBLakeReader implements LakeReader {
     }
   }
 
+  async describe(sql: string): Promise<StatementShape> {
+    await this.select(sql);
+    const conn = await this.acquire();
+    try {
+      const stmt = await conn.prepare(sql);
+      try {
+        const parameters = Array.from({ length: stmt.parameterCount }, (_, i) => typeNameOr(() => stmt.parameterTypeId(i + 1) === DuckDBTypeId.INVALID ? undefined : stmt.parameterType(i + 1)));
+        const columns = Array.from({ length: stmt.columnCount }, (_, i) => ({
+          name: stmt.columnName(i),
+          type: typeNameOr(() => stmt.columnTypeId(i) === DuckDBTypeId.INVALID ? undefined : stmt.columnType(i)),
+        }));
+        return { columns, parameters };
+      } finally {
+        stmt.destroySync();
+      }
+    } catch (err) {
+      throw err instanceof IngotError ? err : new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
+    } finally {
+      this.releaseConnection(conn);
+    }
+  }
+
+  async stream(sql: string, params: PositionalParam[] = [], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RowStream> {
+    await this.select(sql);
+    if (options.signal?.aborted) throw new IngotError('QUERY_CANCELLED', 'the query was cancelled at the client\'s request');
+    const conn = await this.acquire();
+    let state: 'running' | 'timeout' | 'cancelled' | 'closed' = 'running';
+    let timer: NodeJS.Timeout | undefined;
+    const cancel = (): void => {
+      if (state !== 'running') return;
+      state = 'cancelled';
+      conn.interrupt();
+    };
+    options.signal?.addEventListener('abort', cancel);
+    const close = (): void => {
+      if (state === 'closed') return;
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', cancel);
+      state = 'closed';
+      this.releaseConnection(conn);
+    };
+    const failure = (err: unknown): IngotError => {
+      if (state === 'timeout') return new IngotError('SQL_TIMEOUT', `the query ran longer than ${options.timeoutMs} ms and was interrupted`, {}, { cause: err });
+      if (state === 'cancelled') return new IngotError('QUERY_CANCELLED', 'the query was cancelled at the client\'s request', {}, { cause: err });
+      if (err instanceof IngotError) return err;
+      if (/Permission Error|disabled by configuration/i.test(messageOf(err))) {
+        return new IngotError('SQL_NOT_READ_ONLY', `only the lake's tables can be read here: ${messageOf(err).split('\n')[0]}`, {}, { cause: err });
+      }
+      return new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
+    };
+    try {
+      if (options.timeoutMs) timer = setTimeout(() => { if (state === 'running') { state = 'timeout'; conn.interrupt(); } }, options.timeoutMs);
+      const stmt = await conn.prepare(sql);
+      let result;
+      try {
+        if (params.length > stmt.parameterCount) throw new IngotError('SQL_ERROR', `the statement has ${stmt.parameterCount} parameter(s), ${params.length} given`);
+        params.forEach((p, i) => bindPositional(stmt, i + 1, p));
+        result = await stmt.stream();
+      } finally {
+        stmt.destroySync();
+      }
+      const columns: ColumnInfo[] = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
+      const stream: RowStream = {
+        columns,
+        next: async () => {
+          if (state === 'closed') return null;
+          try {
+            const chunk = await result.fetchChunk();
+            if (!chunk || chunk.rowCount === 0) {
+              // an interrupted statement may end its stream early: that is an error, never a short result
+              if (state === 'timeout' || state === 'cancelled') throw new Error('interrupted');
+              close();
+              return null;
+            }
+            return chunk.getRows().map((row) => row.map(cellOf));
+          } catch (err) {
+            const e = failure(err);
+            close();
+            throw e;
+          }
+        },
+        cancel,
+        close,
+      };
+      return stream;
+    } catch (err) {
+      const e = failure(err);
+      close();
+      throw e;
+    }
+  }
+
   private acquire(): Promise<DuckDBConnection> {
     if (this.closed) return Promise.reject(new IngotError('SQL_ERROR', 'the lake reader is closed'));
     const c = this.idle.pop();
@@ -323,6 +421,35 @@ function duckValue(p: QueryParam): [DuckDBValue, DuckDBType] {
     case 'TIMESTAMP': return [timestampValue(BigInt(Date.parse(p.value)) * 1000n), TIMESTAMP];
     case 'VARCHAR': return [p.value, VARCHAR];
   }
+}
+
+/** The text of a type, or `UNKNOWN` when `type` gives none or fails (a parameter DuckDB cannot infer). */
+function typeNameOr(type: () => DuckDBType | undefined): string {
+  try {
+    return type()?.toString() ?? 'UNKNOWN';
+  } catch {
+    return 'UNKNOWN';
+  }
+}
+
+/** Binds positional parameter `index` (1-based) of `stmt` to `p`. */
+function bindPositional(stmt: DuckDBPreparedStatement, index: number, p: PositionalParam): void {
+  if (p.type === 'NULL') {
+    stmt.bindNull(index);
+    return;
+  }
+  const [value, type] = duckValue(p);
+  stmt.bindValue(index, value, type);
+}
+
+/** A DuckDB value as a `Cell` (see `engine/reader.ts`). */
+function cellOf(v: DuckDBValue): Cell {
+  if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string') return v;
+  if (v instanceof DuckDBBlobValue) return v.bytes;
+  if (v instanceof DuckDBListValue || v instanceof DuckDBArrayValue) return v.items.map(cellOf);
+  if (v instanceof DuckDBStructValue) return Object.fromEntries(Object.entries(v.entries).map(([k, x]) => [k, cellOf(x)]));
+  if (v instanceof DuckDBMapValue) return Object.fromEntries(v.entries.map((e) => [String(e.key), cellOf(e.value)]));
+  return String(v);
 }
 
 /** Calls `visit` on every object of a statement tree. */
