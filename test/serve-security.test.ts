@@ -146,15 +146,51 @@ describe('ingot serve: security', () => {
     assert.equal((await call(`${s.url}/api/tables/bronze.events/rows?cursor=bm90LWEtY3Vyc29y`, s.keys.read)).status, 400);
   });
 
-  it('rate-limits failed attempts per address with 429, then refuses even a good key until the window ends', async () => {
+  it('rate-limits failed attempts per address and key prefix, never refusing a valid key of another prefix (issue 19, item 4)', async () => {
+    // 15 failures from this address: no key, and unknown keys of many prefixes
     let status = 0;
-    for (let i = 0; i < 20 && status !== 429; i++) status = (await call(`${s.url}/api/tables`, `wrong-${i}`)).status;
-    assert.equal(status, 429);
-    const limited = await call(`${s.url}/api/tables`, s.keys.admin);
-    assert.equal(limited.status, 429);
-    assert.equal(limited.body.error, 'RATE_LIMITED');
-    assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    for (let i = 0; i < 15; i++) status = (await call(`${s.url}/api/tables`, i % 3 === 0 ? undefined : `ingot_${String(i).padStart(12, 'a')}_wrong`)).status;
+    assert.equal(status, 429, 'failed attempts over the limit are answered 429');
+    // valid keys from the same address still work (they got 429 for a minute before)
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.read)).status, 200);
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.admin)).status, 200);
+    // guessing the secret of one key locks that key from this address, whatever X-Forwarded-For says (no proxy is trusted)
+    const prefix = /^ingot_[0-9a-f]{12}/.exec(s.keys.admin)![0];
+    for (let i = 0; i < 10; i++) await call(`${s.url}/api/tables`, `${prefix}_guess${i}`, { headers: { 'x-forwarded-for': `198.51.100.${i}` } });
+    const locked = await call(`${s.url}/api/tables`, s.keys.admin, { headers: { 'x-forwarded-for': '198.51.100.99' } });
+    assert.equal(locked.status, 429);
+    assert.equal(locked.body.error, 'RATE_LIMITED');
+    assert.match(locked.body.message, new RegExp(`with key ${prefix}`));
+    assert.ok(Number(locked.headers.get('retry-after')) > 0);
+    // the other keys are not locked
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.read)).status, 200);
     assert.equal((await call(`${s.url}/health`, undefined)).status, 200);
+  });
+});
+
+describe('ingot serve behind a trusted proxy (serve.trustProxy)', () => {
+  it('counts failed attempts by the client address the proxy names, so one client does not lock out the others', async (t) => {
+    const { dir, cleanup } = await tempDir('serve-proxy');
+    const s = await serveProject(dir, ['2024-01-01'], { auth: { maxFailures: 5, windowMs: 60_000 } }, { trustProxy: '127.0.0.1' });
+    t.after(async () => {
+      await s.close();
+      await cleanup();
+    });
+    const from = (client: string) => ({ headers: { 'x-forwarded-for': client } });
+    const prefix = /^ingot_[0-9a-f]{12}/.exec(s.keys.read)![0];
+    let status = 0;
+    for (let i = 0; i < 8; i++) status = (await call(`${s.url}/api/tables`, `${prefix}_guess${i}`, from('203.0.113.7'))).status;
+    assert.equal(status, 429);
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.read, from('203.0.113.7'))).status, 429, 'the guessing client is locked out of that key');
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.read, from('203.0.113.8'))).status, 200, 'another client behind the same proxy is not');
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.read)).status, 200, 'nor the proxy itself');
+    for (let i = 0; i < 8; i++) await call(`${s.url}/api/tables`, undefined, from('203.0.113.7'));
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.write, from('203.0.113.7'))).status, 200, 'a valid key of another prefix from the guessing client still works');
+  });
+  it('refuses a trustProxy setting of the wrong type, naming the field', async (t) => {
+    const { dir, cleanup } = await tempDir('serve-proxy-bad');
+    t.after(cleanup);
+    await assert.rejects(serveProject(dir, [], {}, { trustProxy: { yes: 1 } }), (e: Error) => /trustProxy/.test(e.message));
   });
 });
 

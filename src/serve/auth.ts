@@ -17,7 +17,7 @@ declare module 'fastify' {
 
 /** Options of the failed-attempt limiter. */
 export interface AuthLimits {
-  /** Failed attempts (missing or wrong key) allowed per client IP per window before 429 (default 20). */
+  /** Failed attempts (missing or wrong key) allowed per client address and key prefix per window before 429 (default 20). */
   maxFailures?: number;
   /** Window length, ms (default 60000). */
   windowMs?: number;
@@ -34,43 +34,76 @@ export function presentedKey(request: FastifyRequest): string | undefined {
   return typeof header === 'string' ? header.trim() : undefined;
 }
 
+/** Most (address, prefix) pairs whose failures are counted at once. */
+const MAX_TRACKED = 100_000;
+
+/**
+ * The part of a presented key that names it, which failed attempts are counted by: `ingot_<id>`
+ * for a key of ingot's form (`ingot_<12 hex>_<secret>`), `-` for no key or a key of another form.
+ */
+export function keyPrefix(key: string | undefined): string {
+  const m = key === undefined ? null : /^(ingot_[0-9a-f]{12})_/.exec(key);
+  return m ? m[1]! : '-';
+}
+
 /**
  * Adds authentication to every route: a route's `config.auth` scope (default `read`) must be
  * covered by the presented key's scope (401 `UNAUTHORIZED` without a valid key, 403 `FORBIDDEN`
- * for a key of a lower scope). Failed attempts are counted per client IP: after `maxFailures` in
- * a window every request from that IP gets 429 `RATE_LIMITED` (with `Retry-After`) until the
- * window ends, so keys cannot be guessed by brute force.
+ * for a key of a lower scope).
+ *
+ * Failed attempts (no key, a wrong key) are counted per client address (`request.ip`: the
+ * socket's peer, or the client a trusted proxy names when `serve.trustProxy` is set) and key
+ * prefix (`keyPrefix`). After `maxFailures` in a window, that address gets 429 `RATE_LIMITED`
+ * (with `Retry-After`, until the window ends) for that prefix only, without the key being
+ * checked: guessing the secret of one key from an address locks that key from that address,
+ * and nothing else. Failed attempts over `maxFailures` from one address, whatever their
+ * prefixes, are also answered 429; a valid key of another prefix is always let through.
  */
 export function addAuth(app: FastifyInstance, verifier: KeyVerifier, limits: AuthLimits = {}): void {
   const maxFailures = limits.maxFailures ?? 20;
   const windowMs = limits.windowMs ?? 60_000;
+  /** Failed attempts by `address` (all prefixes) and by `address\0prefix`. */
   const failures = new Map<string, { count: number; resetAt: number }>();
   const sweep = setInterval(() => {
     const now = Date.now();
-    for (const [ip, f] of failures) if (f.resetAt <= now) failures.delete(ip);
+    for (const [k, f] of failures) if (f.resetAt <= now) failures.delete(k);
   }, windowMs);
   sweep.unref();
   app.addHook('onClose', async () => clearInterval(sweep));
 
   const refuse = (reply: FastifyReply, status: number, error: string, message: string): FastifyReply =>
     reply.code(status).header('cache-control', 'no-store').send({ error, message });
+  const current = (k: string, now: number) => {
+    const f = failures.get(k);
+    return f && f.resetAt > now ? f : undefined;
+  };
+  const limited = (reply: FastifyReply, f: { resetAt: number }, now: number, what: string): FastifyReply => {
+    reply.header('retry-after', String(Math.max(1, Math.ceil((f.resetAt - now) / 1000))));
+    return refuse(reply, 429, 'RATE_LIMITED', `too many failed authentication attempts from this address${what}; try again later`);
+  };
 
   app.addHook('onRequest', async (request, reply) => {
     const needed = request.routeOptions.config.auth ?? (request.routeOptions.url === undefined ? 'public' : 'read');
     if (needed === 'public') return;
     const now = Date.now();
     const ip = request.ip;
-    const f = failures.get(ip);
-    if (f && f.resetAt > now && f.count >= maxFailures) {
-      reply.header('retry-after', String(Math.ceil((f.resetAt - now) / 1000)));
-      return refuse(reply, 429, 'RATE_LIMITED', 'too many failed authentication attempts from this address; try again later');
-    }
     const key = presentedKey(request);
+    const prefix = keyPrefix(key);
+    const pair = `${ip}\0${prefix}`;
+    const locked = current(pair, now);
+    if (locked && locked.count >= maxFailures) return limited(reply, locked, now, prefix === '-' ? ' without a valid key' : ` with key ${prefix}`);
     const found = key === undefined ? undefined : await verifier.verify(key, now);
     if (!found) {
-      const entry = f && f.resetAt > now ? f : { count: 0, resetAt: now + windowMs };
-      entry.count++;
-      failures.set(ip, entry);
+      const all = current(ip, now) ?? { count: 0, resetAt: now + windowMs };
+      all.count++;
+      failures.set(ip, all);
+      // a flood of made-up prefixes does not grow the map without bound (the address's own count still holds)
+      const entry = locked ?? (failures.size < MAX_TRACKED ? { count: 0, resetAt: now + windowMs } : undefined);
+      if (entry) {
+        entry.count++;
+        failures.set(pair, entry);
+      }
+      if (all.count > maxFailures) return limited(reply, all, now, '');
       reply.header('www-authenticate', 'Bearer');
       return refuse(reply, 401, 'UNAUTHORIZED', key === undefined ? 'an API key is required: Authorization: Bearer <key> or x-api-key: <key> (ingot keys create)' : 'the API key is not valid (unknown or revoked)');
     }

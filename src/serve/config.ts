@@ -23,6 +23,14 @@ export interface ServeSettings {
   maxRows?: number;
   /** A `POST /api/sql` query is interrupted after this many seconds (default 10). */
   sqlTimeoutSeconds?: number;
+  /**
+   * Which proxies in front of the server to believe about the client's address (their
+   * `X-Forwarded-For`), as Fastify's `trustProxy`: `true` (every hop: only when the server is
+   * reachable through the proxy alone), or the proxies' addresses or CIDR ranges
+   * (`'127.0.0.1'`, `['10.0.0.0/8']`). Default: none (the socket's peer is the client). Failed
+   * key attempts are rate-limited by this address.
+   */
+  trustProxy?: boolean | string | string[];
 }
 
 /** Type of a user endpoint parameter: how the text of the URL is parsed, checked and bound. */
@@ -99,6 +107,7 @@ export const serveSchema = z
     host: z.string().min(1).optional(),
     maxRows: z.number().int().positive().optional(),
     sqlTimeoutSeconds: z.number().positive().optional(),
+    trustProxy: z.union([z.boolean(), z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   })
   .strict();
 

@@ -58,7 +58,7 @@ export async function createServer(project: ServeProject, store: MetadataStore, 
     project, store, reader, verifier: new KeyVerifier(store),
     maxRows: settings.maxRows ?? 10_000, sqlTimeoutMs: (settings.sqlTimeoutSeconds ?? 10) * 1000,
   };
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024, ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } } });
+  const app = Fastify({ logger: options.logger ?? false, ...(settings.trustProxy !== undefined ? { trustProxy: settings.trustProxy } : {}), bodyLimit: 1024 * 1024, ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } } });
   app.addHook('onClose', async () => reader.close());
 
   await app.register(fastifySwagger, {
