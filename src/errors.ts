@@ -41,6 +41,7 @@ export type ErrorCode =
   | 'SQL_ERROR'
   | 'SQL_NOT_READ_ONLY'
   | 'SQL_TIMEOUT'
+  | 'RESULT_TOO_LARGE'
   | 'VALIDATION'
   | 'NOT_FOUND'
 

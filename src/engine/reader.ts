@@ -43,6 +43,12 @@ export interface QueryOptions {
   timeoutMs?: number;
   /** Return at most this many rows of the query (as a subquery); `truncated` says whether more existed. */
   maxRows?: number;
+  /**
+   * Return at most this many bytes of rows, measured as their JSON text (UTF-8): rows are read a
+   * chunk at a time and reading stops before the row that would pass it (`truncated` is then
+   * true). Error RESULT_TOO_LARGE when the first row alone is larger.
+   */
+  maxBytes?: number;
 }
 
 /**
@@ -53,7 +59,7 @@ export interface QueryOptions {
 export interface QueryResult {
   columns: { name: string; type: string }[];
   rows: Row[];
-  /** `maxRows` was given and the query had more rows than that. */
+  /** The query had more rows than were returned (`maxRows` or `maxBytes` stopped the reading). */
   truncated: boolean;
 }
 
@@ -119,7 +125,8 @@ export interface LakeReader {
    * Runs `sql` on a pooled connection, binding `params` by name (`$name`; parameters the
    * statement does not have are ignored). Statements are prepared once per connection and
    * reused. Errors: SQL_NOT_READ_ONLY when it reads a file outside `allowedDirectories` or
-   * changes anything; SQL_TIMEOUT after `options.timeoutMs`; SQL_ERROR.
+   * changes anything; SQL_TIMEOUT after `options.timeoutMs`; RESULT_TOO_LARGE (see
+   * `options.maxBytes`); SQL_ERROR.
    */
   query(sql: string, params?: Record<string, QueryParam>, options?: QueryOptions): Promise<QueryResult>;
   /** Closes the pool and frees what the reader holds (memory copies, spill files). */

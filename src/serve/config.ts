@@ -24,6 +24,13 @@ export interface ServeSettings {
   /** A `POST /api/sql` query is interrupted after this many seconds (default 10). */
   sqlTimeoutSeconds?: number;
   /**
+   * Most bytes of rows one response holds (their JSON text; default 64 MiB): SQL, dashboard,
+   * endpoint and rows reads stop before the row that would pass it and say `truncated: true`
+   * (pages: the next cursor continues from there); a first row larger than this alone is
+   * answered 413 RESULT_TOO_LARGE.
+   */
+  maxResponseBytes?: number;
+  /**
    * Which proxies in front of the server to believe about the client's address (their
    * `X-Forwarded-For`), as Fastify's `trustProxy`: `true` (every hop: only when the server is
    * reachable through the proxy alone), or the proxies' addresses or CIDR ranges
@@ -107,6 +114,7 @@ export const serveSchema = z
     host: z.string().min(1).optional(),
     maxRows: z.number().int().positive().optional(),
     sqlTimeoutSeconds: z.number().positive().optional(),
+    maxResponseBytes: z.number().int().min(1024).optional(),
     trustProxy: z.union([z.boolean(), z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   })
   .strict();

@@ -39,7 +39,7 @@ export interface ServerOptions {
 const STATUS: Partial<Record<ErrorCode, number>> = {
   TABLE_NOT_FOUND: 404, VERSION_NOT_FOUND: 404, RUN_NOT_FOUND: 404, PIPELINE_UNKNOWN: 404, DATASET_UNKNOWN: 404, NOT_FOUND: 404,
   SQL_NOT_READ_ONLY: 403, SQL_ERROR: 400, COLUMN_UNKNOWN: 400, CONFIG_INVALID: 400, INPUT_MALFORMED: 400,
-  VALIDATION: 422, SQL_TIMEOUT: 408, METADATA_UNAVAILABLE: 503,
+  VALIDATION: 422, SQL_TIMEOUT: 408, RESULT_TOO_LARGE: 413, METADATA_UNAVAILABLE: 503,
 };
 
 /**
@@ -56,7 +56,7 @@ export async function createServer(project: ServeProject, store: MetadataStore, 
   const reader = await ServedLake.open(new Lake(project.lake), { threads: engine.threads, memoryLimit: engine.memoryLimit, ...options.reader });
   const context: ServeContext = {
     project, store, reader, verifier: new KeyVerifier(store),
-    maxRows: settings.maxRows ?? 10_000, sqlTimeoutMs: (settings.sqlTimeoutSeconds ?? 10) * 1000,
+    maxRows: settings.maxRows ?? 10_000, maxResponseBytes: settings.maxResponseBytes ?? 64 * 1024 * 1024, sqlTimeoutMs: (settings.sqlTimeoutSeconds ?? 10) * 1000,
   };
   const app = Fastify({ logger: options.logger ?? false, ...(settings.trustProxy !== undefined ? { trustProxy: settings.trustProxy } : {}), bodyLimit: 1024 * 1024, ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } } });
   app.addHook('onClose', async () => reader.close());

@@ -108,9 +108,10 @@ export function addTableRoutes(app: FastifyInstance, ctx: ServeContext): void {
     const keyCols = keys.map((k, i) => `CAST(${dialect.quoteIdent(k.column)} AS ${dialect.typeName('string')}) AS __k${i}`).join(', ');
     const page = await reader.query(
       `SELECT ${columns}, ${keyCols} FROM ${relation} WHERE ${filters.sql} AND ${after.sql} ORDER BY ${orderBy(keys, dialect)} LIMIT ${limit + 1}`,
-      { ...filters.params, ...after.params });
+      { ...filters.params, ...after.params }, { maxBytes: ctx.maxResponseBytes });
     const count = await reader.query(`SELECT count(*) AS n FROM ${relation} WHERE ${filters.sql}`, filters.params);
-    const more = page.rows.length > limit;
+    // a page stops early at serve.maxResponseBytes: the cursor goes on from its last row
+    const more = page.rows.length > limit || page.truncated;
     const rows = page.rows.slice(0, limit);
     const last = rows[rows.length - 1];
     const strip = (r: Record<string, unknown>) => Object.fromEntries(Object.entries(r).filter(([k]) => !/^__k\d+$/.test(k)));

@@ -2,7 +2,7 @@ import { promises as fs, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  BIGINT, BOOLEAN, DATE, DOUBLE, DuckDBInstance, DuckDBTypeId, TIMESTAMP, VARCHAR, dateValue, timestampValue,
+  BIGINT, BOOLEAN, DATE, DOUBLE, DuckDBInstance, DuckDBTypeId, JsonDuckDBValueConverter, TIMESTAMP, VARCHAR, dateValue, timestampValue,
   type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBType, type DuckDBValue,
 } from '@duckdb/node-api';
 import { IngotError, messageOf } from '../../errors.js';
@@ -261,22 +261,42 @@ export class DuckDBLakeReader implements LakeReader {
         bound++;
       }
       if (bound) stmt.bind(values, types);
-      const reader = await stmt.runAndReadAll();
-      const columns = reader.columnNames();
-      const columnTypes = reader.columnTypes();
-      const rows = reader.getRowObjectsJson() as Record<string, unknown>[];
+      // streamed chunk by chunk: reading stops at maxRows or maxBytes, never holding more than that and one chunk
+      const result = await stmt.stream();
+      const columns = result.columnNames();
+      const keys = result.deduplicatedColumnNames();
+      const columnTypes = result.columnTypes();
       // 64-bit integers arrive as strings: numbers when they fit a double exactly
-      const big = columns.filter((_, i) => columnTypes[i]!.typeId === DuckDBTypeId.BIGINT || columnTypes[i]!.typeId === DuckDBTypeId.HUGEINT || columnTypes[i]!.typeId === DuckDBTypeId.UBIGINT);
-      if (big.length) {
-        for (const r of rows) {
-          for (const c of big) {
-            const v = r[c];
-            if (typeof v === 'string' && Number.isSafeInteger(Number(v))) r[c] = Number(v);
+      const big = new Set(columnTypes.map((t, i) => (t.typeId === DuckDBTypeId.BIGINT || t.typeId === DuckDBTypeId.HUGEINT || t.typeId === DuckDBTypeId.UBIGINT ? i : -1)).filter((i) => i >= 0));
+      const rows: Record<string, unknown>[] = [];
+      const maxRows = options.maxRows ?? Infinity;
+      let bytes = 2;
+      let truncated = false;
+      read: for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        for (let r = 0; r < chunk.rowCount; r++) {
+          if (rows.length >= maxRows) {
+            truncated = true;
+            break read;
           }
+          const row: Record<string, unknown> = {};
+          chunk.visitRowValues(r, (value, _row, c, type) => {
+            const v = JsonDuckDBValueConverter(value, type, JsonDuckDBValueConverter);
+            row[keys[c]!] = big.has(c) && typeof v === 'string' && Number.isSafeInteger(Number(v)) ? Number(v) : v;
+          });
+          if (options.maxBytes !== undefined) {
+            bytes += Buffer.byteLength(JSON.stringify(row)) + 1;
+            if (bytes > options.maxBytes) {
+              if (rows.length === 0) throw new IngotError('RESULT_TOO_LARGE', `the first row of the result alone is larger than the ${options.maxBytes} bytes a response may hold: select fewer or smaller columns`, {});
+              truncated = true;
+              break read;
+            }
+          }
+          rows.push(row);
         }
       }
-      const truncated = options.maxRows !== undefined && rows.length > options.maxRows;
-      return { columns: columns.map((name, i) => ({ name, type: columnTypes[i]!.toString() })), rows: truncated ? rows.slice(0, options.maxRows) : rows, truncated };
+      return { columns: columns.map((name, i) => ({ name, type: columnTypes[i]!.toString() })), rows, truncated };
     } catch (err) {
       if (timedOut) throw new IngotError('SQL_TIMEOUT', `the query ran longer than ${options.timeoutMs} ms and was interrupted`, {}, { cause: err });
       if (err instanceof IngotError) throw err;
