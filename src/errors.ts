@@ -42,6 +42,7 @@ export type ErrorCode =
   | 'SQL_NOT_READ_ONLY'
   | 'SQL_TIMEOUT'
   | 'RESULT_TOO_LARGE'
+  | 'QUERY_QUEUE_FULL'
   | 'VALIDATION'
   | 'NOT_FOUND'
 

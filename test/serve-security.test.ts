@@ -281,3 +281,46 @@ describe('ingot serve: response size (serve.maxResponseBytes)', () => {
     assert.equal(new Set(copies).size, 750);
   });
 });
+
+describe('ingot serve: slow ad-hoc SQL does not stall published endpoints', () => {
+  it('keeps a connection for endpoints, counts waiting toward the time limit, and answers 503 with Retry-After beyond the queue (issue 19, item 5)', async (t) => {
+    const { dir, cleanup } = await tempDir('serve-pool');
+    const s = await serveProject(dir, ['2024-01-01'], {}, { sqlTimeoutSeconds: 12, connections: 4, reservedConnections: 1, maxQueuedQueries: 2 });
+    t.after(async () => {
+      await s.close();
+      await cleanup();
+    });
+    // warm the endpoint (its table attached) so the request below measures the pool only
+    assert.equal((await call(`${s.url}/models/events/k1/1`, s.keys.read)).status, 200);
+    const slowSql = 'SELECT count(*) AS n FROM range(1000000000000)';
+    let finished = 0;
+    // 3 run on the connections open to ad-hoc SQL, 2 wait in line
+    const slow = Array.from({ length: 5 }, () => call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: slowSql } }).finally(() => { finished++; }));
+    await new Promise((r) => setTimeout(r, 1500));
+    // the line is full: refused at once
+    for (let i = 0; i < 2; i++) {
+      const over = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: slowSql } });
+      assert.equal(over.status, 503, over.text);
+      assert.equal(over.body.error, 'QUERY_QUEUE_FULL');
+      assert.ok(Number(over.headers.get('retry-after')) > 0);
+    }
+    // a published endpoint answers while every slow query is still running or waiting (before: it waited behind them)
+    const ep = await call(`${s.url}/models/events/k1/2`, s.keys.read);
+    assert.equal(ep.status, 200);
+    assert.equal(finished, 0, 'the endpoint answered before any slow query ended');
+    const rows = await call(`${s.url}/api/tables/bronze.events/rows?limit=5`, s.keys.read);
+    assert.equal(rows.status, 200);
+    assert.equal(finished, 0);
+    // the waiting ones time out within their own limit (waiting counted), not a limit after they got a connection
+    const answers = await Promise.all(slow);
+    for (const a of answers) assert.equal(a.status, 408, a.text);
+    // the two that waited report it: their waiting (about 12 s, behind the three running) was part of their 12 s, not added to it
+    const waits = answers.map((a) => {
+      const m = /time limit (?:for a free connection|.*\((\d+) ms of it waiting for a free connection\))/.exec(a.body.message);
+      assert.ok(m, a.body.message);
+      return m[1] === undefined ? 12_000 : Number(m[1]);
+    }).sort((a, b) => a - b);
+    assert.ok(waits[3]! >= 6000 && waits[4]! >= 6000, `waited ${waits.join(', ')} ms`);
+    assert.equal((await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT 1 AS one' } })).body.rows[0].one, 1);
+  });
+});

@@ -19,6 +19,10 @@ export interface LakeReaderSettings {
   allowedDirectories: string[];
   /** Connections in the query pool (default 4): queries run concurrently up to this many, the others wait. */
   connections?: number;
+  /** Connections of the pool that ad-hoc queries (`QueryOptions.adHoc`) may not take (default 1; at least one is left to them). */
+  reservedConnections?: number;
+  /** Queries waiting for a connection, at most, per kind (ad-hoc or not; default 64): beyond, QUERY_QUEUE_FULL. */
+  maxQueued?: number;
   /** Worker threads of the engine (default: the engine's, all cores). */
   threads?: number;
   /** Memory limit, e.g. `1GB` (default: the engine's). */
@@ -39,8 +43,10 @@ export type QueryParam =
 
 /** Options of one `LakeReader.query`. */
 export interface QueryOptions {
-  /** Interrupt the query after this many ms (error SQL_TIMEOUT). */
+  /** Interrupt the query this many ms after the call (error SQL_TIMEOUT): time spent waiting for a connection counts. */
   timeoutMs?: number;
+  /** A user's own statement (ad-hoc SQL): it runs only on the connections not reserved (`LakeReaderSettings.reservedConnections`). */
+  adHoc?: boolean;
   /** Return at most this many rows of the query (as a subquery); `truncated` says whether more existed. */
   maxRows?: number;
   /**
@@ -126,7 +132,8 @@ export interface LakeReader {
    * statement does not have are ignored). Statements are prepared once per connection and
    * reused. Errors: SQL_NOT_READ_ONLY when it reads a file outside `allowedDirectories` or
    * changes anything; SQL_TIMEOUT after `options.timeoutMs`; RESULT_TOO_LARGE (see
-   * `options.maxBytes`); SQL_ERROR.
+   * `options.maxBytes`); QUERY_QUEUE_FULL when `maxQueued` queries of its kind already wait
+   * for a connection; SQL_ERROR.
    */
   query(sql: string, params?: Record<string, QueryParam>, options?: QueryOptions): Promise<QueryResult>;
   /** Closes the pool and frees what the reader holds (memory copies, spill files). */

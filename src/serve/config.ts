@@ -30,6 +30,12 @@ export interface ServeSettings {
    * answered 413 RESULT_TOO_LARGE.
    */
   maxResponseBytes?: number;
+  /** Engine connections serving queries at once (default 4). */
+  connections?: number;
+  /** Of those, connections kept for published reads (endpoints, dashboards, table rows) that `POST /api/sql` cannot take (default 1). */
+  reservedConnections?: number;
+  /** Queries waiting for a connection, at most, for ad-hoc SQL and for published reads each (default 64); beyond, 503 with `Retry-After`. */
+  maxQueuedQueries?: number;
   /**
    * Which proxies in front of the server to believe about the client's address (their
    * `X-Forwarded-For`), as Fastify's `trustProxy`: `true` (every hop: only when the server is
@@ -108,16 +114,24 @@ const paramSchema = z
   })
   .strict();
 
-export const serveSchema = z
+const serveObject = z
   .object({
     port: z.number().int().min(0).max(65535).optional(),
     host: z.string().min(1).optional(),
     maxRows: z.number().int().positive().optional(),
     sqlTimeoutSeconds: z.number().positive().optional(),
     maxResponseBytes: z.number().int().min(1024).optional(),
+    connections: z.number().int().min(2).max(64).optional(),
+    reservedConnections: z.number().int().min(0).optional(),
+    maxQueuedQueries: z.number().int().min(0).optional(),
     trustProxy: z.union([z.boolean(), z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   })
   .strict();
+
+export const serveSchema = serveObject.refine((s) => s.reservedConnections === undefined || s.reservedConnections < (s.connections ?? 4), {
+  message: 'reservedConnections must leave at least one of the connections (default 4) to ad-hoc SQL',
+  path: ['reservedConnections'],
+});
 
 export const endpointSchema = z
   .object({

@@ -10,6 +10,10 @@ import type { Snapshot } from '../table/snapshot.js';
 export interface ServedLakeOptions {
   /** Connections in the query pool (default 4): queries run concurrently up to this many. */
   connections?: number;
+  /** Connections that ad-hoc SQL (`POST /api/sql`) may not take, kept for published queries (endpoints, dashboards, rows; default 1). */
+  reservedConnections?: number;
+  /** Queries waiting for a connection, at most, ad-hoc and published each (default 64): beyond, QUERY_QUEUE_FULL (503). */
+  maxQueued?: number;
   /** Engine worker threads (default: the engine's, all cores). */
   threads?: number;
   /** Engine memory limit, e.g. `1GB`. */
@@ -56,6 +60,8 @@ export class ServedLake {
     const settings: LakeReaderSettings = {
       allowedDirectories: [/^[a-z][a-z0-9+.-]*:\/\//i.test(lake.root) ? cacheDir() : lake.root],
       ...(options.connections ? { connections: options.connections } : {}),
+      ...(options.reservedConnections !== undefined ? { reservedConnections: options.reservedConnections } : {}),
+      ...(options.maxQueued !== undefined ? { maxQueued: options.maxQueued } : {}),
       ...(options.threads ? { threads: options.threads } : {}),
       ...(options.memoryLimit ? { memoryLimit: options.memoryLimit } : {}),
     };
@@ -204,8 +210,10 @@ export class ServedLake {
   }
 
   /**
-   * Runs `sql` on the reader's pool, binding typed `params` by name (`$name`). Errors:
-   * SQL_ERROR, SQL_NOT_READ_ONLY; SQL_TIMEOUT after `options.timeoutMs`.
+   * Runs `sql` on the reader's pool, binding typed `params` by name (`$name`); an ad-hoc query
+   * (`options.adHoc`) never takes the connections kept for published ones. Errors: SQL_ERROR,
+   * SQL_NOT_READ_ONLY; SQL_TIMEOUT after `options.timeoutMs` (waiting included);
+   * RESULT_TOO_LARGE; QUERY_QUEUE_FULL.
    */
   query(sql: string, params: Record<string, QueryParam> = {}, options: QueryOptions = {}): Promise<QueryResult> {
     return this.reader.query(sql, params, options);

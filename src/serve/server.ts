@@ -39,7 +39,7 @@ export interface ServerOptions {
 const STATUS: Partial<Record<ErrorCode, number>> = {
   TABLE_NOT_FOUND: 404, VERSION_NOT_FOUND: 404, RUN_NOT_FOUND: 404, PIPELINE_UNKNOWN: 404, DATASET_UNKNOWN: 404, NOT_FOUND: 404,
   SQL_NOT_READ_ONLY: 403, SQL_ERROR: 400, COLUMN_UNKNOWN: 400, CONFIG_INVALID: 400, INPUT_MALFORMED: 400,
-  VALIDATION: 422, SQL_TIMEOUT: 408, RESULT_TOO_LARGE: 413, METADATA_UNAVAILABLE: 503,
+  VALIDATION: 422, SQL_TIMEOUT: 408, RESULT_TOO_LARGE: 413, QUERY_QUEUE_FULL: 503, METADATA_UNAVAILABLE: 503,
 };
 
 /**
@@ -53,7 +53,12 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 export async function createServer(project: ServeProject, store: MetadataStore, options: ServerOptions = {}): Promise<{ app: FastifyInstance; context: ServeContext }> {
   const settings = project.config.serve ?? {};
   const engine = typeof project.config.engine === 'object' ? project.config.engine : {};
-  const reader = await ServedLake.open(new Lake(project.lake), { threads: engine.threads, memoryLimit: engine.memoryLimit, ...options.reader });
+  const pool = {
+    ...(settings.connections !== undefined ? { connections: settings.connections } : {}),
+    ...(settings.reservedConnections !== undefined ? { reservedConnections: settings.reservedConnections } : {}),
+    ...(settings.maxQueuedQueries !== undefined ? { maxQueued: settings.maxQueuedQueries } : {}),
+  };
+  const reader = await ServedLake.open(new Lake(project.lake), { threads: engine.threads, memoryLimit: engine.memoryLimit, ...pool, ...options.reader });
   const context: ServeContext = {
     project, store, reader, verifier: new KeyVerifier(store),
     maxRows: settings.maxRows ?? 10_000, maxResponseBytes: settings.maxResponseBytes ?? 64 * 1024 * 1024, sqlTimeoutMs: (settings.sqlTimeoutSeconds ?? 10) * 1000,
@@ -78,6 +83,7 @@ export async function createServer(project: ServeProject, store: MetadataStore, 
   app.setErrorHandler((err: FastifyError | IngotError, request, reply) => {
     if (err instanceof IngotError) {
       const status = STATUS[err.code] ?? 500;
+      if (err.code === 'QUERY_QUEUE_FULL') reply.header('retry-after', '2');
       return reply.code(status).send({ error: err.code, message: err.message, ...(err.code === 'VALIDATION' && err.context.column ? { field: err.context.column } : {}) });
     }
     if ('validation' in err && err.validation) {

@@ -29,6 +29,14 @@ interface Held {
   memory?: string;
 }
 
+/** A query waiting for a pooled connection. */
+interface Waiter {
+  adHoc: boolean;
+  resolve(conn: DuckDBConnection): void;
+  reject(err: Error): void;
+  timer?: NodeJS.Timeout;
+}
+
 /** A statement tree of `json_serialize_sql`. */
 interface Serialized {
   error: boolean;
@@ -54,7 +62,14 @@ export class DuckDBLakeReader implements LakeReader {
   private readonly pins = new Map<string, Held>();
   private readonly schemas = new Set<string>();
   private readonly idle: DuckDBConnection[];
-  private readonly waiting: ((c: DuckDBConnection) => void)[] = [];
+  /** Queries waiting for a connection, oldest first. */
+  private readonly waiting: Waiter[] = [];
+  /** Connections ad-hoc queries hold now, and the most they may hold. */
+  private adHocBusy = 0;
+  private readonly adHocMax: number;
+  private readonly maxQueued: number;
+  /** Parsing and printing statements (`json_serialize_sql`) runs here, one at a time, never waiting behind queries. */
+  private parsing: Promise<unknown> = Promise.resolve();
   private readonly prepared = new Map<DuckDBConnection, Map<string, { stmt: DuckDBPreparedStatement; names: Set<string> }>>();
   private ddl: Promise<unknown> = Promise.resolve();
   private counter = 0;
@@ -66,8 +81,13 @@ export class DuckDBLakeReader implements LakeReader {
     private readonly admin: DuckDBConnection,
     private readonly pool: DuckDBConnection[],
     private readonly spill: string,
+    /** Parses and prints statements; never runs a query. */
+    private readonly parser: DuckDBConnection,
+    settings: LakeReaderSettings,
   ) {
     this.idle = [...pool];
+    this.adHocMax = Math.max(1, pool.length - (settings.reservedConnections ?? 1));
+    this.maxQueued = settings.maxQueued ?? 64;
   }
 
   /** Opens the reader (see the class comment). Errors: those of DuckDB's instance creation. */
@@ -91,7 +111,7 @@ export class DuckDBLakeReader implements LakeReader {
     await admin.run(`CREATE SCHEMA ${INTERNAL}`);
     const pool: DuckDBConnection[] = [];
     for (let i = 0; i < (settings.connections ?? 4); i++) pool.push(await instance.connect());
-    return new DuckDBLakeReader(instance, admin, pool, spill);
+    return new DuckDBLakeReader(instance, admin, pool, spill, await instance.connect(), settings);
   }
 
   async attach(name: string, scan: TableScan, options: AttachOptions = {}): Promise<void> {
@@ -180,8 +200,8 @@ export class DuckDBLakeReader implements LakeReader {
 
   /** The statement tree of `sql` (`json_serialize_sql`), positions zeroed: `query_location` can be 2^64-1, beyond a double, and printing SQL back does not need it. */
   private async serialize(sql: string): Promise<Serialized> {
-    const [row] = (await this.query('SELECT json_serialize_sql($sql::VARCHAR) AS j', { sql: { type: 'VARCHAR', value: sql } })).rows;
-    return JSON.parse(String(row!['j']).replace(/"query_location":\d+/g, '"query_location":0')) as Serialized;
+    const j = await this.parse('SELECT json_serialize_sql($1::VARCHAR)', sql);
+    return JSON.parse(j.replace(/"query_location":\d+/g, '"query_location":0')) as Serialized;
   }
 
   /** The tree of `sql`, checked to be exactly one SELECT. Errors: SQL_NOT_READ_ONLY, SQL_ERROR. */
@@ -225,13 +245,16 @@ export class DuckDBLakeReader implements LakeReader {
       o['schema_name'] = INTERNAL;
       o['table_name'] = key;
     });
-    const [back] = (await this.query('SELECT json_deserialize_sql($j::JSON) AS s', { j: { type: 'VARCHAR', value: JSON.stringify(tree) } })).rows;
-    return String(back!['s']);
+    return this.parse('SELECT json_deserialize_sql($1::JSON)', JSON.stringify(tree));
   }
 
   async query(sql: string, params: Record<string, QueryParam> = {}, options: QueryOptions = {}): Promise<QueryResult> {
     const text = options.maxRows === undefined ? sql : `SELECT * FROM (\n${sql}\n) LIMIT ${options.maxRows + 1}`;
-    const conn = await this.acquire();
+    const started = Date.now();
+    const adHoc = options.adHoc === true;
+    // the time limit counts from here: time spent waiting for a connection is part of it
+    const conn = await this.acquire(adHoc, options.timeoutMs === undefined ? undefined : started + options.timeoutMs, options.timeoutMs);
+    const waited = Date.now() - started;
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
     try {
@@ -249,7 +272,7 @@ export class DuckDBLakeReader implements LakeReader {
         cache.set(text, entry);
       }
       const { stmt, names } = entry;
-      if (options.timeoutMs) timer = setTimeout(() => { timedOut = true; conn.interrupt(); }, options.timeoutMs);
+      if (options.timeoutMs) timer = setTimeout(() => { timedOut = true; conn.interrupt(); }, Math.max(0, started + options.timeoutMs - Date.now()));
       stmt.clearBindings();
       // bind only the parameters the statement has (binding an unknown name is an error)
       const values: Record<string, DuckDBValue> = {};
@@ -298,7 +321,7 @@ export class DuckDBLakeReader implements LakeReader {
       }
       return { columns: columns.map((name, i) => ({ name, type: columnTypes[i]!.toString() })), rows, truncated };
     } catch (err) {
-      if (timedOut) throw new IngotError('SQL_TIMEOUT', `the query ran longer than ${options.timeoutMs} ms and was interrupted`, {}, { cause: err });
+      if (timedOut) throw new IngotError('SQL_TIMEOUT', `the query ran longer than its ${options.timeoutMs} ms time limit and was interrupted (${waited} ms of it waiting for a free connection)`, {}, { cause: err });
       if (err instanceof IngotError) throw err;
       // external access is off: reading a file outside the allowed directories, or anything the configuration locks
       if (/Permission Error|disabled by configuration/i.test(messageOf(err))) {
@@ -307,26 +330,72 @@ export class DuckDBLakeReader implements LakeReader {
       throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
     } finally {
       if (timer) clearTimeout(timer);
-      this.releaseConnection(conn);
+      this.releaseConnection(conn, adHoc);
     }
   }
 
-  private acquire(): Promise<DuckDBConnection> {
+  /**
+   * A pooled connection for a query: an ad-hoc one only while fewer than `adHocMax` are held by
+   * ad-hoc queries (the others are kept for published queries). Waits in line (FIFO, each lane
+   * at most `maxQueued` waiting) until `deadline` (epoch ms). Errors: QUERY_QUEUE_FULL,
+   * SQL_TIMEOUT, SQL_ERROR (closed).
+   */
+  private acquire(adHoc: boolean, deadline?: number, timeoutMs?: number): Promise<DuckDBConnection> {
     if (this.closed) return Promise.reject(new IngotError('SQL_ERROR', 'the lake reader is closed'));
-    const c = this.idle.pop();
-    return c ? Promise.resolve(c) : new Promise((resolve) => this.waiting.push(resolve));
+    if (this.idle.length > 0 && (!adHoc || this.adHocBusy < this.adHocMax)) {
+      if (adHoc) this.adHocBusy++;
+      return Promise.resolve(this.idle.pop()!);
+    }
+    if (this.waiting.filter((w) => w.adHoc === adHoc).length >= this.maxQueued) {
+      return Promise.reject(new IngotError('QUERY_QUEUE_FULL', `the server is busy: every connection ${adHoc ? 'open to ad-hoc SQL ' : ''}is taken and ${this.maxQueued} queries are waiting for one; try again shortly`));
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { adHoc, resolve, reject };
+      if (deadline !== undefined) {
+        waiter.timer = setTimeout(() => {
+          const i = this.waiting.indexOf(waiter);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(new IngotError('SQL_TIMEOUT', `the query waited its whole ${timeoutMs} ms time limit for a free connection (the server is busy) and did not run`));
+        }, Math.max(0, deadline - Date.now()));
+      }
+      this.waiting.push(waiter);
+    });
   }
 
-  private releaseConnection(conn: DuckDBConnection): void {
-    const next = this.waiting.shift();
-    if (next) next(conn);
-    else this.idle.push(conn);
+  /** Hands `conn` to the oldest waiting query that may take it, or back to the idle list. */
+  private releaseConnection(conn: DuckDBConnection, adHoc: boolean): void {
+    if (adHoc) this.adHocBusy--;
+    const i = this.waiting.findIndex((w) => !w.adHoc || this.adHocBusy < this.adHocMax);
+    if (i < 0) {
+      this.idle.push(conn);
+      return;
+    }
+    const [next] = this.waiting.splice(i, 1);
+    if (next!.timer) clearTimeout(next!.timer);
+    if (next!.adHoc) this.adHocBusy++;
+    next!.resolve(conn);
+  }
+
+  /** The one text value of `sql` with `$1` bound to `value`, on the parser connection (one at a time). Errors: SQL_ERROR. */
+  private parse(sql: string, value: string): Promise<string> {
+    const run = this.parsing.then(async () => {
+      if (this.closed) throw new IngotError('SQL_ERROR', 'the lake reader is closed');
+      const reader = await this.parser.runAndReadAll(sql, [value]);
+      return String(reader.getRows()[0]![0]);
+    });
+    this.parsing = run.catch(() => {});
+    return run.catch((err: unknown) => { throw err instanceof IngotError ? err : new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err }); });
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const stmts of this.prepared.values()) for (const s of stmts.values()) s.stmt.destroySync();
+    for (const w of this.waiting.splice(0)) {
+      if (w.timer) clearTimeout(w.timer);
+      w.reject(new IngotError('SQL_ERROR', 'the lake reader is closed'));
+    }
     for (const c of this.pool) c.closeSync();
+    this.parser.closeSync();
     this.admin.closeSync();
     this.instance.closeSync();
     rmSync(this.spill, { recursive: true, force: true });
