@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openMetadataAt } from '../src/metadata/open.js';
@@ -322,5 +323,95 @@ describe('ingot serve: slow ad-hoc SQL does not stall published endpoints', () =
     }).sort((a, b) => a - b);
     assert.ok(waits[3]! >= 6000 && waits[4]! >= 6000, `waited ${waits.join(', ')} ms`);
     assert.equal((await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT 1 AS one' } })).body.rows[0].one, 1);
+  });
+});
+
+describe('ingot serve: nothing of the server shows (issue 19, item 11)', () => {
+  let s: Served;
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('serve-paths'));
+    s = await serveProject(dir, ['2024-01-01']);
+  });
+  after(async () => {
+    await s.close();
+    await cleanup();
+  });
+  /** The server's own directories, which no response may show. */
+  const secret = () => [dir, path.join(dir, 'lake'), `${os.tmpdir()}/`];
+  const clean = (text: string, what: string) => {
+    for (const d of secret()) assert.ok(!text.includes(d), `${what} shows ${d}: ${text.slice(0, 300)}`);
+  };
+
+  it('the OpenAPI document and the interactive docs need a key, as the README says (serve.publicDocs opens them)', async (t) => {
+    for (const route of ['/openapi.json', '/docs', '/docs/json', '/docs/static/index.html']) {
+      const r = await call(`${s.url}${route}`, undefined);
+      assert.equal(r.status, 401, `${route} without a key`);
+      const ok = await call(`${s.url}${route}`, s.keys.read);
+      assert.equal(ok.status, 200, `${route} with a key`);
+    }
+    assert.equal((await call(`${s.url}/openapi.json`, s.keys.read)).body.openapi, '3.1.0');
+    assert.equal((await call(`${s.url}/health`, undefined)).status, 200);
+    const other = await tempDir('serve-docs');
+    const open = await serveProject(other.dir, [], {}, { publicDocs: true });
+    t.after(async () => {
+      await open.close();
+      await other.cleanup();
+    });
+    for (const route of ['/openapi.json', '/docs/json']) assert.equal((await call(`${open.url}${route}`, undefined)).status, 200, route);
+    assert.equal((await call(`${open.url}/api/tables`, undefined)).status, 401);
+  });
+
+  it('refuses the engine\'s settings, catalog and configuration functions to a read key', async () => {
+    const attempts = [
+      'SELECT * FROM duckdb_settings()',
+      "SELECT current_setting('temp_directory') AS t",
+      "SELECT current_setting('allowed_directories') AS t",
+      'SELECT * FROM duckdb_databases()',
+      'SELECT * FROM system.main.duckdb_settings()',
+      'SELECT * FROM pragma_database_list',
+      'SELECT * FROM pragma_database_list()',
+      'SELECT sql FROM duckdb_views()',
+      'SELECT sql FROM duckdb_views',
+      'SELECT sql FROM sqlite_master',
+      'SELECT * FROM duckdb_temporary_files()',
+      "SELECT getenv('HOME') AS h",
+      'SELECT view_definition FROM information_schema.views',
+      'SELECT definition FROM pg_catalog.pg_views',
+      'SELECT definition FROM pg_views',
+      'WITH s AS (SELECT * FROM duckdb_settings()) SELECT value FROM s',
+      "SELECT (SELECT value FROM duckdb_settings() WHERE name = 'temp_directory') AS v",
+    ];
+    for (const sql of attempts) {
+      const r = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql } });
+      assert.ok(r.status === 403 || r.status === 404, `${sql}: ${r.status} ${r.text.slice(0, 300)}`);
+      clean(r.text, sql);
+    }
+    const ok = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT count(*) AS n, version() IS NOT NULL AS v FROM bronze.events' } });
+    assert.equal(ok.body.rows[0].n, 250);
+  });
+
+  it('row cursors and errors carry no server path; responses carry the security headers', async () => {
+    const first = await call(`${s.url}/api/tables/bronze.events/rows?limit=5&order=i`, s.keys.read);
+    assert.equal(first.status, 200);
+    clean(Buffer.from(first.body.next, 'base64url').toString('utf8'), 'a rows cursor');
+    const second = await call(`${s.url}/api/tables/bronze.events/rows?limit=5&order=i&cursor=${first.body.next}`, s.keys.read);
+    assert.deepEqual(second.body.items.map((r: { i: number }) => r.i), [5, 6, 7, 8, 9]);
+    for (const h of [first.headers, (await call(`${s.url}/health`, undefined)).headers]) {
+      assert.match(h.get('content-security-policy') ?? '', /default-src 'self'/);
+      assert.equal(h.get('x-frame-options'), 'DENY');
+      assert.equal(h.get('x-content-type-options'), 'nosniff');
+      assert.equal(h.get('referrer-policy'), 'no-referrer');
+    }
+    // a data file gone: the engine's error names the file; the response names no server directory
+    const table = path.join(dir, 'lake', 'bronze', 'events');
+    const data = (await fs.readdir(table, { recursive: true })).filter((f) => String(f).endsWith('.parquet'));
+    assert.ok(data.length > 0);
+    for (const f of data) await fs.rm(path.join(table, String(f)));
+    const broken = await call(`${s.url}/api/tables/bronze.events/rows?version=0&order=k`, s.keys.read);
+    assert.ok(broken.status >= 400, broken.text);
+    assert.ok(broken.body.message.length > 0);
+    clean(broken.text, 'an error');
   });
 });

@@ -44,6 +44,8 @@ export interface ServeSettings {
    * key attempts are rate-limited by this address.
    */
   trustProxy?: boolean | string | string[];
+  /** Serve the OpenAPI document (`/openapi.json`, `/docs/json`) and the interactive docs (`/docs`) without a key (default false: they need a read key, as every route but `/health` and `/ready`). */
+  publicDocs?: boolean;
 }
 
 /** Type of a user endpoint parameter: how the text of the URL is parsed, checked and bound. */
@@ -125,6 +127,7 @@ const serveObject = z
     reservedConnections: z.number().int().min(0).optional(),
     maxQueuedQueries: z.number().int().min(0).optional(),
     trustProxy: z.union([z.boolean(), z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    publicDocs: z.boolean().optional(),
   })
   .strict();
 

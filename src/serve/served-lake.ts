@@ -46,6 +46,8 @@ const PINNED_MAX = 64;
 export class ServedLake {
   private readonly attached = new Map<string, Attached>();
   private readonly pins = new Map<string, Promise<string>>();
+  /** The local directory each pinned relation's files are read from (what `ROW_FILE` values start with). */
+  private readonly pinDirs = new Map<string, string>();
   private readonly clusters = new Map<string, string[]>();
   private names?: { at: number; list: Promise<string[]> };
 
@@ -169,6 +171,7 @@ export class ServedLake {
     relation = (async () => {
       const snapshot = await this.snapshot(name, version);
       const scan = await scanOf(this.lake.table(name), snapshot);
+      this.pinDirs.set(key, scan.location);
       return this.reader.pin(key, rowIds ? { ...scan, rowIds } : scan);
     })();
     this.pins.set(key, relation);
@@ -176,9 +179,19 @@ export class ServedLake {
     while (this.pins.size > PINNED_MAX) {
       const [oldest, rel] = this.pins.entries().next().value as [string, Promise<string>];
       this.pins.delete(oldest);
+      this.pinDirs.delete(oldest);
       void rel.then(() => this.reader.unpin(oldest)).catch(() => {});
     }
     return relation;
+  }
+
+  /**
+   * The local directory the files of `pinned(name, version, true)` are read from: each
+   * `ROW_FILE` value is a path under it (a server path, kept out of responses). Call after
+   * `pinned`; undefined before.
+   */
+  pinnedDirectory(name: string, version: number): string | undefined {
+    return this.pinDirs.get(pinKey(name, version, true));
   }
 
   /**

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
@@ -6,6 +7,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { IngotError, type ErrorCode } from '../errors.js';
 import { Lake } from '../table/lake.js';
+import { cacheDir } from '../storage/s3.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { KeyVerifier } from './api-keys.js';
 import { addAuth, type AuthLimits } from './auth.js';
@@ -74,26 +76,31 @@ export async function createServer(project: ServeProject, store: MetadataStore, 
       security: [{ bearer: [] }, { apiKey: [] }],
     },
   });
-  app.get('/openapi.json', { config: { auth: 'public' }, schema: { hide: true } }, async () => app.swagger());
+  const docsAuth = settings.publicDocs ? 'public' : 'read';
+  app.get('/openapi.json', { config: { auth: docsAuth }, schema: { hide: true } }, async () => app.swagger());
 
   addAuth(app, context.verifier, options.auth);
   addMetrics(app, context);
   addStrictNumbers(app);
 
+  const redact = pathRedactor(project, reader.lake.root);
+  addSecurityHeaders(app);
+
   app.setErrorHandler((err: FastifyError | IngotError, request, reply) => {
     if (err instanceof IngotError) {
       const status = STATUS[err.code] ?? 500;
+      err.message = redact(err.message);
       if (err.code === 'QUERY_QUEUE_FULL') reply.header('retry-after', '2');
       return reply.code(status).send({ error: err.code, message: err.message, ...(err.code === 'VALIDATION' && err.context.column ? { field: err.context.column } : {}) });
     }
     if ('validation' in err && err.validation) {
       const v = validationError(request, err);
       if (v) return reply.code(422).send(v);
-      return reply.code(400).send({ error: 'BAD_REQUEST', message: err.message });
+      return reply.code(400).send({ error: 'BAD_REQUEST', message: redact(err.message) });
     }
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
     if (status >= 500) request.log.error(err);
-    return reply.code(status).send({ error: status >= 500 ? 'INTERNAL' : (err.code ?? 'BAD_REQUEST'), message: status >= 500 ? 'internal error' : err.message });
+    return reply.code(status).send({ error: status >= 500 ? 'INTERNAL' : (err.code ?? 'BAD_REQUEST'), message: status >= 500 ? 'internal error' : redact(err.message) });
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
 
@@ -104,7 +111,7 @@ export async function createServer(project: ServeProject, store: MetadataStore, 
       await reader.tables();
       return { status: 'ready' };
     } catch (err) {
-      return reply.code(503).send({ error: 'NOT_READY', message: (err as Error).message });
+      return reply.code(503).send({ error: 'NOT_READY', message: redact((err as Error).message) });
     }
   });
 
@@ -116,14 +123,65 @@ export async function createServer(project: ServeProject, store: MetadataStore, 
   addKeyRoutes(app, context);
   await addEndpointRoutes(app, context);
 
-  // the docs and the UI's static files are public (they hold no data; the UI asks for a key)
+  // the docs need a read key unless serve.publicDocs; the UI's static files are public (they hold no data; the UI asks for a key)
   const uiDir = options.uiDir ?? path.resolve(import.meta.dirname, '..', '..', 'dist', 'ui');
+  await app.register(async (scope) => {
+    scope.addHook('onRoute', (route) => {
+      route.config = { ...(route.config as object), auth: docsAuth };
+    });
+    await scope.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true }, staticCSP: true });
+  });
   await app.register(async (scope) => {
     scope.addHook('onRoute', (route) => {
       route.config = { ...(route.config as object), auth: 'public' };
     });
-    await scope.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true }, staticCSP: true });
     if (existsSync(path.join(uiDir, 'index.html'))) await scope.register(fastifyStatic, { root: uiDir, prefix: '/', wildcard: false, index: 'index.html' });
   });
   return { app, context };
+}
+
+/**
+ * The Content-Security-Policy of ingot's responses: the web UI loads its scripts, styles and
+ * charts from this server only (Vega runs with its expression interpreter, no `eval`); inline
+ * styles are allowed (the chart library sets them); nothing may frame it.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:", "font-src 'self'",
+  "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'",
+].join('; ');
+
+/**
+ * Sends the usual security headers on every response: `Content-Security-Policy`
+ * (`CONTENT_SECURITY_POLICY`, unless a route set its own, as the interactive docs do),
+ * `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`,
+ * `Cross-Origin-Opener-Policy: same-origin`.
+ */
+export function addSecurityHeaders(app: FastifyInstance): void {
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+    reply.header('x-frame-options', 'DENY');
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cross-origin-opener-policy', 'same-origin');
+    return payload;
+  });
+}
+
+/**
+ * A function that replaces the server's own directories in a message sent to a client: the
+ * lake (`<lake>`), the project folder (`<project>`), the local cache of a remote lake
+ * (`<cache>`) and the temporary directory (`<tmp>`), longest first, so no absolute server path
+ * leaves in an error.
+ */
+export function pathRedactor(project: ServeProject, lakeRoot: string): (message: string) => string {
+  const dirs: [string, string][] = [[lakeRoot, '<lake>'], [project.dir, '<project>'], [cacheDir(), '<cache>'], [os.tmpdir(), '<tmp>']];
+  const all = dirs
+    .filter(([d]) => path.isAbsolute(d) && d.length > 1)
+    .flatMap(([d, name]) => [[path.resolve(d), name], [path.resolve(d).replace(/\\/g, '/'), name]] as [string, string][])
+    .sort((a, b) => b[0].length - a[0].length);
+  return (message) => {
+    let out = message;
+    for (const [d, name] of all) out = out.split(d).join(name);
+    return out;
+  };
 }

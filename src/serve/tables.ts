@@ -100,6 +100,13 @@ export function addTableRoutes(app: FastifyInstance, ctx: ServeContext): void {
     version = cursor?.v ?? base.version;
     const snapshot = version === base.version ? base : await reader.snapshot(name, version);
     const relation = await reader.pinned(name, version, true);
+    // a cursor holds a row's file relative to the table's directory: no server path leaves the server
+    const dir = reader.pinnedDirectory(name, version) ?? '';
+    const fileKey = keys.length - 2;
+    if (cursor) {
+      const f = cursor.k[fileKey];
+      if (f !== null && f !== undefined) cursor.k[fileKey] = `${dir.replace(/\/+$/, '')}/${f}`;
+    }
     const { dialect } = reader;
     const filters = filterClause(q, snapshot.schema, dialect);
     const after = cursor ? afterClause(keys, cursor.k, snapshot.schema, dialect) : { sql: 'true', params: {} };
@@ -118,7 +125,11 @@ export function addTableRoutes(app: FastifyInstance, ctx: ServeContext): void {
     return {
       items: rows.map(strip),
       count: Number(count.rows[0]!['n']),
-      next: more && last ? encodeCursor(version, orderText, keys.map((_, i) => (last[`__k${i}`] ?? null) as string | null)) : null,
+      next: more && last ? encodeCursor(version, orderText, keys.map((_, i) => {
+        const v = (last[`__k${i}`] ?? null) as string | null;
+        const base = `${dir.replace(/\/+$/, '')}/`;
+        return i === fileKey && v !== null && v.startsWith(base) ? v.slice(base.length) : v;
+      })) : null,
       version,
     };
   });

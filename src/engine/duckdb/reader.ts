@@ -15,6 +15,10 @@ import { duckTypeOf } from './types.js';
 const INTERNAL = '__ingot';
 /** Resources of a replaced snapshot (memory copy, deletion table) are dropped this long after, ms: queries still reading them finish first. */
 const RELEASE_MS = 60_000;
+/** Functions that show the engine's configuration or catalog (settings, databases, temp files, environment), refused in statements. */
+const INTERNAL_FUNCTION = /^(duckdb_\w+|pragma_\w+|current_setting|getenv|which_secret|sqlite_\w+)$/i;
+/** Unqualified relations of the engine's catalog (its views over those functions), refused in statements. */
+const INTERNAL_RELATION = /^(duckdb_\w+|pragma_\w+|sqlite_\w+|pg_\w+)$/i;
 /** Prepared statements kept per connection; the oldest is destroyed first. */
 const PREPARED_MAX = 256;
 
@@ -213,6 +217,14 @@ export class DuckDBLakeReader implements LakeReader {
       throw new IngotError('SQL_ERROR', msg);
     }
     if ((parsed.statements ?? []).length !== 1) throw new IngotError('SQL_NOT_READ_ONLY', 'exactly one SELECT statement is allowed here');
+    // the engine's own configuration and catalog (settings, databases, temp files, view texts) hold server paths
+    walk(parsed.statements, (o) => {
+      const fn = typeof o['function_name'] === 'string' ? o['function_name'] : undefined;
+      const table = o['type'] === 'BASE_TABLE' && typeof o['table_name'] === 'string' ? o['table_name'] : undefined;
+      if ((fn !== undefined && INTERNAL_FUNCTION.test(fn)) || (table !== undefined && o['schema_name'] === '' && INTERNAL_RELATION.test(table))) {
+        throw new IngotError('SQL_NOT_READ_ONLY', `${fn ?? table} shows the server's own configuration and is not available here; only the lake's tables can be read`);
+      }
+    });
     return parsed;
   }
 
