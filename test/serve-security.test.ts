@@ -297,7 +297,7 @@ describe('ingot serve: slow ad-hoc SQL does not stall published endpoints', () =
     let finished = 0;
     // 3 run on the connections open to ad-hoc SQL, 2 wait in line
     const slow = Array.from({ length: 5 }, () => call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: slowSql } }).finally(() => { finished++; }));
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 3000));
     // the line is full: refused at once
     for (let i = 0; i < 2; i++) {
       const over = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: slowSql } });
@@ -308,13 +308,14 @@ describe('ingot serve: slow ad-hoc SQL does not stall published endpoints', () =
     // a published endpoint answers while every slow query is still running or waiting (before: it waited behind them)
     const ep = await call(`${s.url}/models/events/k1/2`, s.keys.read);
     assert.equal(ep.status, 200);
-    assert.equal(finished, 0, 'the endpoint answered before any slow query ended');
+    assert.equal(finished, 0, `the endpoint answered before any slow query ended (${ep.status})`);
     const rows = await call(`${s.url}/api/tables/bronze.events/rows?limit=5`, s.keys.read);
     assert.equal(rows.status, 200);
     assert.equal(finished, 0);
     // the waiting ones time out within their own limit (waiting counted), not a limit after they got a connection
     const answers = await Promise.all(slow);
     for (const a of answers) assert.equal(a.status, 408, a.text);
+    assert.equal(finished, 5);
     // the two that waited report it: their waiting (about 12 s, behind the three running) was part of their 12 s, not added to it
     const waits = answers.map((a) => {
       const m = /time limit (?:for a free connection|.*\((\d+) ms of it waiting for a free connection\))/.exec(a.body.message);

@@ -48,8 +48,11 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
  * The HTTP server of `ingot serve` (Fastify): the REST API under `/api` (tables, rows, SQL,
  * pipelines, runs, dashboards, keys), the project's own endpoints, `/health`, `/ready`,
  * Prometheus `/metrics`, the OpenAPI 3.1 document at `/openapi.json` with interactive docs at
- * `/docs`, and the web UI at `/`. Every route but `/health`, `/ready`, the docs and the UI's
- * static files needs an API key (`ingot keys create`). Not listening yet: call `app.listen`.
+ * `/docs`, and the web UI at `/`. Every route but `/health`, `/ready` and the UI's static files
+ * needs an API key (`ingot keys create`), the docs too unless `serve.publicDocs`. Failed keys
+ * are rate-limited per client address (`serve.trustProxy`) and key prefix; every response
+ * carries the security headers (`addSecurityHeaders`) and no error shows a server path
+ * (`pathRedactor`). Not listening yet: call `app.listen`.
  * `app.close()` also closes the lake reader (not the store, which the caller owns).
  */
 export async function createServer(project: ServeProject, store: MetadataStore, options: ServerOptions = {}): Promise<{ app: FastifyInstance; context: ServeContext }> {

@@ -269,6 +269,7 @@ export class DuckDBLakeReader implements LakeReader {
     const waited = Date.now() - started;
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
+    let streaming = false;
     try {
       let cache = this.prepared.get(conn);
       if (!cache) this.prepared.set(conn, (cache = new Map()));
@@ -284,7 +285,19 @@ export class DuckDBLakeReader implements LakeReader {
         cache.set(text, entry);
       }
       const { stmt, names } = entry;
-      if (options.timeoutMs) timer = setTimeout(() => { timedOut = true; conn.interrupt(); }, Math.max(0, started + options.timeoutMs - Date.now()));
+      if (options.timeoutMs) {
+        const left = started + options.timeoutMs - Date.now();
+        if (left <= 0) {
+          timedOut = true;
+          throw new IngotError('SQL_TIMEOUT', `the query waited its whole ${options.timeoutMs} ms time limit for a free connection (the server is busy) and did not run`);
+        }
+        // an interrupt that comes before the query starts is lost: interrupted again until it ends
+        timer = setTimeout(() => {
+          timedOut = true;
+          conn.interrupt();
+          timer = setInterval(() => conn.interrupt(), 100);
+        }, left);
+      }
       stmt.clearBindings();
       // bind only the parameters the statement has (binding an unknown name is an error)
       const values: Record<string, DuckDBValue> = {};
@@ -298,6 +311,7 @@ export class DuckDBLakeReader implements LakeReader {
       if (bound) stmt.bind(values, types);
       // streamed chunk by chunk: reading stops at maxRows or maxBytes, never holding more than that and one chunk
       const result = await stmt.stream();
+      streaming = true;
       const columns = result.columnNames();
       const keys = result.deduplicatedColumnNames();
       const columnTypes = result.columnTypes();
@@ -331,17 +345,23 @@ export class DuckDBLakeReader implements LakeReader {
           rows.push(row);
         }
       }
+      streaming = truncated;
       return { columns: columns.map((name, i) => ({ name, type: columnTypes[i]!.toString() })), rows, truncated };
     } catch (err) {
-      if (timedOut) throw new IngotError('SQL_TIMEOUT', `the query ran longer than its ${options.timeoutMs} ms time limit and was interrupted (${waited} ms of it waiting for a free connection)`, {}, { cause: err });
       if (err instanceof IngotError) throw err;
+      if (timedOut) throw new IngotError('SQL_TIMEOUT', `the query ran longer than its ${options.timeoutMs} ms time limit and was interrupted (${waited} ms of it waiting for a free connection)`, {}, { cause: err });
       // external access is off: reading a file outside the allowed directories, or anything the configuration locks
       if (/Permission Error|disabled by configuration/i.test(messageOf(err))) {
         throw new IngotError('SQL_NOT_READ_ONLY', `only the lake's tables can be read here: ${messageOf(err).split('\n')[0]}`, {}, { cause: err });
       }
       throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
     } finally {
-      if (timer) clearTimeout(timer);
+      if (timer) {
+        clearTimeout(timer);
+        clearInterval(timer);
+      }
+      // a result left unread holds its chunk: the next statement on the connection frees it now
+      if (streaming) await conn.run('SELECT 1').catch(() => {});
       this.releaseConnection(conn, adHoc);
     }
   }
