@@ -42,6 +42,8 @@ export type ErrorCode =
   | 'SQL_ERROR'
   | 'SQL_NOT_READ_ONLY'
   | 'SQL_TIMEOUT'
+  | 'RESULT_TOO_LARGE'
+  | 'QUERY_QUEUE_FULL'
   | 'VALIDATION'
   | 'NOT_FOUND'
 

@@ -16,9 +16,9 @@ import { createServer, type ServerOptions } from '../src/serve/server.js';
 /** bronze.events: 250 rows per date (k has ties, x is a decimal, some NULLs); gold.by_k: rows per k. */
 const EVENTS = "-- materialization: append\nSELECT CAST({{logical_date}} AS DATE) AS day, range AS i, 'k' || (range % 7) AS k, range * 1.5 AS x, CASE WHEN range % 10 = 0 THEN NULL ELSE range % 4 END AS m FROM range(250)\n";
 const BY_K = '-- materialization: overwrite\nSELECT k, count(*) AS n FROM bronze.events GROUP BY k\n';
-const CONFIG = `import { defineConfig, endpoint, dashboard, pipeline } from 'ingot';
+const CONFIG = (serve: Record<string, unknown>) => `import { defineConfig, endpoint, dashboard, pipeline } from 'ingot';
 export default defineConfig({
-  serve: { maxRows: 400, sqlTimeoutSeconds: 2 },
+  serve: ${JSON.stringify({ maxRows: 400, sqlTimeoutSeconds: 2, ...serve })},
   pipelines: [pipeline({ name: 'events', datasets: ['bronze.*', 'gold.*'] })],
   endpoints: [endpoint({
     path: '/models/events/:k/:min', description: 'events of one k from i = min',
@@ -45,12 +45,13 @@ export interface Served {
   close(): Promise<void>;
 }
 
-export async function serveProject(dir: string, dates: string[], options: ServerOptions = {}): Promise<Served> {
+/** `serve` settings are merged into the project's `serve: { maxRows: 400, sqlTimeoutSeconds: 2 }`. */
+export async function serveProject(dir: string, dates: string[], options: ServerOptions = {}, serve: Record<string, unknown> = {}): Promise<Served> {
   for (const [file, sql] of Object.entries({ 'bronze/events.sql': EVENTS, 'gold/by_k.sql': BY_K })) {
     await fs.mkdir(path.dirname(path.join(dir, 'datasets', file)), { recursive: true });
     await fs.writeFile(path.join(dir, 'datasets', file), sql);
   }
-  await fs.writeFile(path.join(dir, 'ingot.config.ts'), CONFIG);
+  await fs.writeFile(path.join(dir, 'ingot.config.ts'), CONFIG(serve));
   const project = await loadProject(dir);
   const runner = await Runner.open(project);
   try {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openMetadataAt } from '../src/metadata/open.js';
@@ -146,15 +147,51 @@ describe('ingot serve: security', () => {
     assert.equal((await call(`${s.url}/api/tables/bronze.events/rows?cursor=bm90LWEtY3Vyc29y`, s.keys.read)).status, 400);
   });
 
-  it('rate-limits failed attempts per address with 429, then refuses even a good key until the window ends', async () => {
+  it('rate-limits failed attempts per address and key prefix, never refusing a valid key of another prefix (issue 19, item 4)', async () => {
+    // 15 failures from this address: no key, and unknown keys of many prefixes
     let status = 0;
-    for (let i = 0; i < 20 && status !== 429; i++) status = (await call(`${s.url}/api/tables`, `wrong-${i}`)).status;
-    assert.equal(status, 429);
-    const limited = await call(`${s.url}/api/tables`, s.keys.admin);
-    assert.equal(limited.status, 429);
-    assert.equal(limited.body.error, 'RATE_LIMITED');
-    assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    for (let i = 0; i < 15; i++) status = (await call(`${s.url}/api/tables`, i % 3 === 0 ? undefined : `ingot_${String(i).padStart(12, 'a')}_wrong`)).status;
+    assert.equal(status, 429, 'failed attempts over the limit are answered 429');
+    // valid keys from the same address still work (they got 429 for a minute before)
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.read)).status, 200);
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.admin)).status, 200);
+    // guessing the secret of one key locks that key from this address, whatever X-Forwarded-For says (no proxy is trusted)
+    const prefix = /^ingot_[0-9a-f]{12}/.exec(s.keys.admin)![0];
+    for (let i = 0; i < 10; i++) await call(`${s.url}/api/tables`, `${prefix}_guess${i}`, { headers: { 'x-forwarded-for': `198.51.100.${i}` } });
+    const locked = await call(`${s.url}/api/tables`, s.keys.admin, { headers: { 'x-forwarded-for': '198.51.100.99' } });
+    assert.equal(locked.status, 429);
+    assert.equal(locked.body.error, 'RATE_LIMITED');
+    assert.match(locked.body.message, new RegExp(`with key ${prefix}`));
+    assert.ok(Number(locked.headers.get('retry-after')) > 0);
+    // the other keys are not locked
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.read)).status, 200);
     assert.equal((await call(`${s.url}/health`, undefined)).status, 200);
+  });
+});
+
+describe('ingot serve behind a trusted proxy (serve.trustProxy)', () => {
+  it('counts failed attempts by the client address the proxy names, so one client does not lock out the others', async (t) => {
+    const { dir, cleanup } = await tempDir('serve-proxy');
+    const s = await serveProject(dir, ['2024-01-01'], { auth: { maxFailures: 5, windowMs: 60_000 } }, { trustProxy: '127.0.0.1' });
+    t.after(async () => {
+      await s.close();
+      await cleanup();
+    });
+    const from = (client: string) => ({ headers: { 'x-forwarded-for': client } });
+    const prefix = /^ingot_[0-9a-f]{12}/.exec(s.keys.read)![0];
+    let status = 0;
+    for (let i = 0; i < 8; i++) status = (await call(`${s.url}/api/tables`, `${prefix}_guess${i}`, from('203.0.113.7'))).status;
+    assert.equal(status, 429);
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.read, from('203.0.113.7'))).status, 429, 'the guessing client is locked out of that key');
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.read, from('203.0.113.8'))).status, 200, 'another client behind the same proxy is not');
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.read)).status, 200, 'nor the proxy itself');
+    for (let i = 0; i < 8; i++) await call(`${s.url}/api/tables`, undefined, from('203.0.113.7'));
+    assert.equal((await call(`${s.url}/api/tables`, s.keys.write, from('203.0.113.7'))).status, 200, 'a valid key of another prefix from the guessing client still works');
+  });
+  it('refuses a trustProxy setting of the wrong type, naming the field', async (t) => {
+    const { dir, cleanup } = await tempDir('serve-proxy-bad');
+    t.after(cleanup);
+    await assert.rejects(serveProject(dir, [], {}, { trustProxy: { yes: 1 } }), (e: Error) => /trustProxy/.test(e.message));
   });
 });
 
@@ -180,5 +217,202 @@ describe('API keys on a PostgreSQL metadata store', () => {
     const [listed] = await listApiKeys(store);
     assert.equal(listed!.name, 'pg');
     assert.ok(listed!.revokedAt! > 0 && listed!.lastUsedAt! > 0);
+  });
+});
+
+describe('ingot serve: response size (serve.maxResponseBytes)', () => {
+  let s: Served;
+  let cleanup: () => Promise<void>;
+  before(async () => {
+    const t = await tempDir('serve-bytes');
+    cleanup = t.cleanup;
+    s = await serveProject(t.dir, ['2024-01-01'], {}, { maxResponseBytes: 4096, sqlTimeoutSeconds: 60 });
+  });
+  after(async () => {
+    await s.close();
+    await cleanup();
+  });
+
+  it('answers 413 for a result whose first row is over the cap, truncates larger results, and still answers after (issue 19, item 6)', async () => {
+    // it took the server to 4.2 GB and a bare 500
+    const sql = async (q: string) => call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: q } });
+    const [a, b] = await Promise.all([sql("SELECT repeat('x', 10000000) AS big FROM range(100)"), sql("SELECT repeat('y', 10000000) AS big FROM range(100)")]);
+    for (const r of [a, b]) {
+      assert.equal(r.status, 413, r.text.slice(0, 200));
+      assert.equal(r.body.error, 'RESULT_TOO_LARGE');
+      assert.match(r.body.message, /larger than the 4096 bytes a response may hold/);
+    }
+    const part = await sql("SELECT range AS i, repeat('x', 1000) AS s FROM range(100)");
+    assert.equal(part.status, 200);
+    assert.equal(part.body.truncated, true);
+    assert.deepEqual(part.body.rows.map((r: { i: number }) => r.i), [0, 1, 2, 3], 'rows of about 1 KB: four fit in 4096 bytes');
+    assert.ok(part.text.length < 4096 + 500, `${part.text.length} bytes`);
+    assert.equal((await call(`${s.url}/health`, undefined)).status, 200);
+    const small = await sql('SELECT count(*) AS n FROM bronze.events');
+    assert.equal(small.body.rows[0].n, 250);
+    assert.equal(small.body.truncated, false);
+  });
+
+  it('pages of rows and endpoints stop at the cap and their cursors go on from there, every row once', async () => {
+    const seen: number[] = [];
+    let next: string | null = null;
+    let pages = 0;
+    do {
+      const r = await call(`${s.url}/api/tables/bronze.events/rows?limit=200&order=i${next ? `&cursor=${next}` : ''}`, s.keys.read);
+      assert.equal(r.status, 200, r.text);
+      assert.ok(r.text.length < 4096 + 500);
+      seen.push(...r.body.items.map((x: { i: number }) => x.i));
+      next = r.body.next;
+      pages++;
+    } while (next && pages < 100);
+    assert.ok(pages > 2, `${pages} pages`);
+    assert.deepEqual(seen, Array.from({ length: 250 }, (_, i) => i));
+    const copies: string[] = [];
+    next = null;
+    pages = 0;
+    do {
+      const r = await call(`${s.url}/models/copies?limit=300${next ? `&cursor=${next}` : ''}`, s.keys.read);
+      assert.equal(r.status, 200, r.text);
+      copies.push(...r.body.items.map((x: { i: number; j: number }) => `${x.i}/${x.j}`));
+      next = r.body.next;
+      pages++;
+    } while (next && pages < 200);
+    assert.ok(pages > 2);
+    assert.equal(copies.length, 750);
+    assert.equal(new Set(copies).size, 750);
+  });
+});
+
+describe('ingot serve: slow ad-hoc SQL does not stall published endpoints', () => {
+  it('keeps a connection for endpoints, counts waiting toward the time limit, and answers 503 with Retry-After beyond the queue (issue 19, item 5)', async (t) => {
+    const { dir, cleanup } = await tempDir('serve-pool');
+    const s = await serveProject(dir, ['2024-01-01'], {}, { sqlTimeoutSeconds: 12, connections: 4, reservedConnections: 1, maxQueuedQueries: 2 });
+    t.after(async () => {
+      await s.close();
+      await cleanup();
+    });
+    // warm the endpoint (its table attached) so the request below measures the pool only
+    assert.equal((await call(`${s.url}/models/events/k1/1`, s.keys.read)).status, 200);
+    const slowSql = 'SELECT count(*) AS n FROM range(1000000000000)';
+    let finished = 0;
+    // 3 run on the connections open to ad-hoc SQL, 2 wait in line
+    const slow = Array.from({ length: 5 }, () => call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: slowSql } }).finally(() => { finished++; }));
+    await new Promise((r) => setTimeout(r, 3000));
+    // the line is full: refused at once
+    for (let i = 0; i < 2; i++) {
+      const over = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: slowSql } });
+      assert.equal(over.status, 503, over.text);
+      assert.equal(over.body.error, 'QUERY_QUEUE_FULL');
+      assert.ok(Number(over.headers.get('retry-after')) > 0);
+    }
+    // a published endpoint answers while every slow query is still running or waiting (before: it waited behind them)
+    const ep = await call(`${s.url}/models/events/k1/2`, s.keys.read);
+    assert.equal(ep.status, 200);
+    assert.equal(finished, 0, `the endpoint answered before any slow query ended (${ep.status})`);
+    const rows = await call(`${s.url}/api/tables/bronze.events/rows?limit=5`, s.keys.read);
+    assert.equal(rows.status, 200);
+    assert.equal(finished, 0);
+    // the waiting ones time out within their own limit (waiting counted), not a limit after they got a connection
+    const answers = await Promise.all(slow);
+    for (const a of answers) assert.equal(a.status, 408, a.text);
+    assert.equal(finished, 5);
+    // the two that waited report it: their waiting (about 12 s, behind the three running) was part of their 12 s, not added to it
+    const waits = answers.map((a) => {
+      const m = /time limit (?:for a free connection|.*\((\d+) ms of it waiting for a free connection\))/.exec(a.body.message);
+      assert.ok(m, a.body.message);
+      return m[1] === undefined ? 12_000 : Number(m[1]);
+    }).sort((a, b) => a - b);
+    assert.ok(waits[3]! >= 6000 && waits[4]! >= 6000, `waited ${waits.join(', ')} ms`);
+    assert.equal((await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT 1 AS one' } })).body.rows[0].one, 1);
+  });
+});
+
+describe('ingot serve: nothing of the server shows (issue 19, item 11)', () => {
+  let s: Served;
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('serve-paths'));
+    s = await serveProject(dir, ['2024-01-01']);
+  });
+  after(async () => {
+    await s.close();
+    await cleanup();
+  });
+  /** The server's own directories, which no response may show. */
+  const secret = () => [dir, path.join(dir, 'lake'), `${os.tmpdir()}/`];
+  const clean = (text: string, what: string) => {
+    for (const d of secret()) assert.ok(!text.includes(d), `${what} shows ${d}: ${text.slice(0, 300)}`);
+  };
+
+  it('the OpenAPI document and the interactive docs need a key, as the README says (serve.publicDocs opens them)', async (t) => {
+    for (const route of ['/openapi.json', '/docs', '/docs/json', '/docs/static/index.html']) {
+      const r = await call(`${s.url}${route}`, undefined);
+      assert.equal(r.status, 401, `${route} without a key`);
+      const ok = await call(`${s.url}${route}`, s.keys.read);
+      assert.equal(ok.status, 200, `${route} with a key`);
+    }
+    assert.equal((await call(`${s.url}/openapi.json`, s.keys.read)).body.openapi, '3.1.0');
+    assert.equal((await call(`${s.url}/health`, undefined)).status, 200);
+    const other = await tempDir('serve-docs');
+    const open = await serveProject(other.dir, [], {}, { publicDocs: true });
+    t.after(async () => {
+      await open.close();
+      await other.cleanup();
+    });
+    for (const route of ['/openapi.json', '/docs/json']) assert.equal((await call(`${open.url}${route}`, undefined)).status, 200, route);
+    assert.equal((await call(`${open.url}/api/tables`, undefined)).status, 401);
+  });
+
+  it('refuses the engine\'s settings, catalog and configuration functions to a read key', async () => {
+    const attempts = [
+      'SELECT * FROM duckdb_settings()',
+      "SELECT current_setting('temp_directory') AS t",
+      "SELECT current_setting('allowed_directories') AS t",
+      'SELECT * FROM duckdb_databases()',
+      'SELECT * FROM system.main.duckdb_settings()',
+      'SELECT * FROM pragma_database_list',
+      'SELECT * FROM pragma_database_list()',
+      'SELECT sql FROM duckdb_views()',
+      'SELECT sql FROM duckdb_views',
+      'SELECT sql FROM sqlite_master',
+      'SELECT * FROM duckdb_temporary_files()',
+      "SELECT getenv('HOME') AS h",
+      'SELECT view_definition FROM information_schema.views',
+      'SELECT definition FROM pg_catalog.pg_views',
+      'SELECT definition FROM pg_views',
+      'WITH s AS (SELECT * FROM duckdb_settings()) SELECT value FROM s',
+      "SELECT (SELECT value FROM duckdb_settings() WHERE name = 'temp_directory') AS v",
+    ];
+    for (const sql of attempts) {
+      const r = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql } });
+      assert.ok(r.status === 403 || r.status === 404, `${sql}: ${r.status} ${r.text.slice(0, 300)}`);
+      clean(r.text, sql);
+    }
+    const ok = await call(`${s.url}/api/sql`, s.keys.read, { method: 'POST', body: { sql: 'SELECT count(*) AS n, version() IS NOT NULL AS v FROM bronze.events' } });
+    assert.equal(ok.body.rows[0].n, 250);
+  });
+
+  it('row cursors and errors carry no server path; responses carry the security headers', async () => {
+    const first = await call(`${s.url}/api/tables/bronze.events/rows?limit=5&order=i`, s.keys.read);
+    assert.equal(first.status, 200);
+    clean(Buffer.from(first.body.next, 'base64url').toString('utf8'), 'a rows cursor');
+    const second = await call(`${s.url}/api/tables/bronze.events/rows?limit=5&order=i&cursor=${first.body.next}`, s.keys.read);
+    assert.deepEqual(second.body.items.map((r: { i: number }) => r.i), [5, 6, 7, 8, 9]);
+    for (const h of [first.headers, (await call(`${s.url}/health`, undefined)).headers]) {
+      assert.match(h.get('content-security-policy') ?? '', /default-src 'self'/);
+      assert.equal(h.get('x-frame-options'), 'DENY');
+      assert.equal(h.get('x-content-type-options'), 'nosniff');
+      assert.equal(h.get('referrer-policy'), 'no-referrer');
+    }
+    // a data file gone: the engine's error names the file; the response names no server directory
+    const table = path.join(dir, 'lake', 'bronze', 'events');
+    const data = (await fs.readdir(table, { recursive: true })).filter((f) => String(f).endsWith('.parquet'));
+    assert.ok(data.length > 0);
+    for (const f of data) await fs.rm(path.join(table, String(f)));
+    const broken = await call(`${s.url}/api/tables/bronze.events/rows?version=0&order=k`, s.keys.read);
+    assert.ok(broken.status >= 400, broken.text);
+    assert.ok(broken.body.message.length > 0);
+    clean(broken.text, 'an error');
   });
 });

@@ -223,7 +223,10 @@ describe('ingot serve: REST API over a real lake', () => {
   });
 
   it('publishes an OpenAPI 3.1 document of every route, interactive docs, and Prometheus metrics', async () => {
-    const doc = await call(`${s.url}/openapi.json`, undefined);
+    // the document and the docs need a key, as every route but /health and /ready (issue 19, item 11)
+    assert.equal((await call(`${s.url}/openapi.json`, undefined)).status, 401);
+    assert.equal((await call(`${s.url}/docs/`, undefined)).status, 401);
+    const doc = await call(`${s.url}/openapi.json`, s.keys.read);
     assert.equal(doc.status, 200);
     assert.equal(doc.body.openapi, '3.1.0');
     for (const p of ['/api/tables', '/api/tables/{name}/rows', '/api/sql', '/api/runs/{id}', '/api/pipelines/{name}/trigger', '/api/dashboards/{name}', '/models/events/{k}/{min}', '/models/copies', '/health']) {
@@ -235,7 +238,7 @@ describe('ingot serve: REST API over a real lake', () => {
     for (const [p, ops] of Object.entries(doc.body.paths as Record<string, Record<string, { responses?: object }>>)) {
       for (const [m, op] of Object.entries(ops)) assert.ok(op.responses, `${m} ${p} has responses`);
     }
-    const docs = await call(`${s.url}/docs/`, undefined);
+    const docs = await call(`${s.url}/docs/`, s.keys.read);
     assert.equal(docs.status, 200);
     assert.match(docs.text, /swagger-ui/);
     assert.doesNotMatch(docs.text, /https?:\/\/(cdn|unpkg)/);

@@ -70,6 +70,8 @@ describe('web UI in a real browser over a real ingot serve', () => {
   let key: string;
   let browser: Browser;
   let page: Page;
+  /** What the browser reported refusing under the server's Content-Security-Policy, over every page visited. */
+  const refused: string[] = [];
 
   /** Rows of a SELECT over the project's lake, through the CLI (`--version t=N` for time travel). */
   const sql = async (select: string, ...args: string[]): Promise<Row[]> => {
@@ -145,6 +147,7 @@ describe('web UI in a real browser over a real ingot serve', () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     page = await context.newPage();
     page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
+    page.on('console', (m) => { if (/Content Security Policy|Refused to/i.test(m.text())) refused.push(m.text()); });
     await page.goto(`${base}/`);
     await page.fill('input[name=key]', key);
     await page.click('form.key-form button[type=submit]');
@@ -315,5 +318,18 @@ describe('web UI in a real browser over a real ingot serve', () => {
     const res = await fetch(`${base}/`);
     assert.equal(res.status, 200);
     assert.match(await res.text(), /<script type="module"[^>]+src="\.\/assets\/index-[\w-]+\.js"/);
+  });
+
+  it('sends the security headers, and every page and chart works under its Content-Security-Policy (issue 19, item 11)', async () => {
+    const res = await fetch(`${base}/`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe-eval/);
+    assert.equal(res.headers.get('x-frame-options'), 'DENY');
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+    // the pages above (graph, run, tables, quality, dashboards with their Vega charts) ran under it
+    assert.deepEqual(refused, []);
   });
 });

@@ -19,6 +19,10 @@ export interface LakeReaderSettings {
   allowedDirectories: string[];
   /** Connections in the query pool (default 4): queries run concurrently up to this many, the others wait. */
   connections?: number;
+  /** Connections of the pool that ad-hoc queries (`QueryOptions.adHoc`) may not take (default 1; at least one is left to them). */
+  reservedConnections?: number;
+  /** Queries waiting for a connection, at most, per kind (ad-hoc or not; default 64): beyond, QUERY_QUEUE_FULL. */
+  maxQueued?: number;
   /** Worker threads of the engine (default: the engine's, all cores). */
   threads?: number;
   /** Memory limit, e.g. `1GB` (default: the engine's). */
@@ -84,10 +88,18 @@ export interface RowStream {
 
 /** Options of one `LakeReader.query`. */
 export interface QueryOptions {
-  /** Interrupt the query after this many ms (error SQL_TIMEOUT). */
+  /** Interrupt the query this many ms after the call (error SQL_TIMEOUT): time spent waiting for a connection counts. */
   timeoutMs?: number;
+  /** A user's own statement (ad-hoc SQL): it runs only on the connections not reserved (`LakeReaderSettings.reservedConnections`). */
+  adHoc?: boolean;
   /** Return at most this many rows of the query (as a subquery); `truncated` says whether more existed. */
   maxRows?: number;
+  /**
+   * Return at most this many bytes of rows, measured as their JSON text (UTF-8): rows are read a
+   * chunk at a time and reading stops before the row that would pass it (`truncated` is then
+   * true). Error RESULT_TOO_LARGE when the first row alone is larger.
+   */
+  maxBytes?: number;
 }
 
 /**
@@ -98,7 +110,7 @@ export interface QueryOptions {
 export interface QueryResult {
   columns: { name: string; type: string }[];
   rows: Row[];
-  /** `maxRows` was given and the query had more rows than that. */
+  /** The query had more rows than were returned (`maxRows` or `maxBytes` stopped the reading). */
   truncated: boolean;
 }
 
@@ -164,7 +176,9 @@ export interface LakeReader {
    * Runs `sql` on a pooled connection, binding `params` by name (`$name`; parameters the
    * statement does not have are ignored). Statements are prepared once per connection and
    * reused. Errors: SQL_NOT_READ_ONLY when it reads a file outside `allowedDirectories` or
-   * changes anything; SQL_TIMEOUT after `options.timeoutMs`; SQL_ERROR.
+   * changes anything; SQL_TIMEOUT after `options.timeoutMs`; RESULT_TOO_LARGE (see
+   * `options.maxBytes`); QUERY_QUEUE_FULL when `maxQueued` queries of its kind already wait
+   * for a connection; SQL_ERROR.
    */
   query(sql: string, params?: Record<string, QueryParam>, options?: QueryOptions): Promise<QueryResult>;
   /**

@@ -25,6 +25,29 @@ export interface ServeSettings {
   sqlTimeoutSeconds?: number;
   /** The PostgreSQL protocol server (psql, JDBC, psycopg...): off unless a port is given here or by `ingot serve --pg-port`. */
   postgres?: PostgresSettings;
+  /**
+   * Most bytes of rows one response holds (their JSON text; default 64 MiB): SQL, dashboard,
+   * endpoint and rows reads stop before the row that would pass it and say `truncated: true`
+   * (pages: the next cursor continues from there); a first row larger than this alone is
+   * answered 413 RESULT_TOO_LARGE.
+   */
+  maxResponseBytes?: number;
+  /** Engine connections serving queries at once (default 4). */
+  connections?: number;
+  /** Of those, connections kept for published reads (endpoints, dashboards, table rows) that `POST /api/sql` cannot take (default 1). */
+  reservedConnections?: number;
+  /** Queries waiting for a connection, at most, for ad-hoc SQL and for published reads each (default 64); beyond, 503 with `Retry-After`. */
+  maxQueuedQueries?: number;
+  /**
+   * Which proxies in front of the server to believe about the client's address (their
+   * `X-Forwarded-For`), as Fastify's `trustProxy`: `true` (every hop: only when the server is
+   * reachable through the proxy alone), or the proxies' addresses or CIDR ranges
+   * (`'127.0.0.1'`, `['10.0.0.0/8']`). Default: none (the socket's peer is the client). Failed
+   * key attempts are rate-limited by this address.
+   */
+  trustProxy?: boolean | string | string[];
+  /** Serve the OpenAPI document (`/openapi.json`, `/docs/json`) and the interactive docs (`/docs`) without a key (default false: they need a read key, as every route but `/health` and `/ready`). */
+  publicDocs?: boolean;
 }
 
 /** `serve.postgres: {...}`: the PostgreSQL protocol server of `ingot serve` (see `src/serve/postgres/`). */
@@ -111,7 +134,7 @@ const paramSchema = z
   })
   .strict();
 
-export const serveSchema = z
+const serveObject = z
   .object({
     port: z.number().int().min(0).max(65535).optional(),
     host: z.string().min(1).optional(),
@@ -128,8 +151,19 @@ export const serveSchema = z
       })
       .strict()
       .optional(),
+    maxResponseBytes: z.number().int().min(1024).optional(),
+    connections: z.number().int().min(2).max(64).optional(),
+    reservedConnections: z.number().int().min(0).optional(),
+    maxQueuedQueries: z.number().int().min(0).optional(),
+    trustProxy: z.union([z.boolean(), z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    publicDocs: z.boolean().optional(),
   })
   .strict();
+
+export const serveSchema = serveObject.refine((s) => s.reservedConnections === undefined || s.reservedConnections < (s.connections ?? 4), {
+  message: 'reservedConnections must leave at least one of the connections (default 4) to ad-hoc SQL',
+  path: ['reservedConnections'],
+});
 
 export const endpointSchema = z
   .object({

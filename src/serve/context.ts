@@ -17,6 +17,8 @@ export interface ServeContext {
   verifier: KeyVerifier;
   /** Row cap of every response (`serve.maxRows`). */
   maxRows: number;
+  /** Byte cap of the rows of every response (`serve.maxResponseBytes`). */
+  maxResponseBytes: number;
   /** `POST /api/sql` time limit, ms. */
   sqlTimeoutMs: number;
 }

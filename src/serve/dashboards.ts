@@ -29,7 +29,7 @@ export function addDashboardRoutes(app: FastifyInstance, ctx: ServeContext): voi
     if (!d) throw new IngotError('NOT_FOUND', `no dashboard ${JSON.stringify(name)}`);
     return d;
   };
-  const run = (sql: string) => readOnlyQuery(ctx.reader, sql, { maxRows: ctx.maxRows, timeoutMs: ctx.sqlTimeoutMs });
+  const run = (sql: string) => readOnlyQuery(ctx.reader, sql, { maxRows: ctx.maxRows, maxBytes: ctx.maxResponseBytes, timeoutMs: ctx.sqlTimeoutMs });
   const params = { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } as const;
 
   app.get('/api/dashboards', { schema: { tags: ['dashboards'], summary: 'The project\'s dashboards' } }, async () => ({

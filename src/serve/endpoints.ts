@@ -186,8 +186,8 @@ export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext)
         cache.delete(key);
         cache.set(key, cached);
       } else {
-        const whole = await ctx.reader.query(pageSql, { ...values, __limit: { type: 'BIGINT', value: SMALL_RESULT + 1 }, __offset: { type: 'BIGINT', value: 0 } });
-        cached = whole.rows.length <= SMALL_RESULT
+        const whole = await ctx.reader.query(pageSql, { ...values, __limit: { type: 'BIGINT', value: SMALL_RESULT + 1 }, __offset: { type: 'BIGINT', value: 0 } }, { maxBytes: ctx.maxResponseBytes });
+        cached = whole.rows.length <= SMALL_RESULT && !whole.truncated
           ? { rows: whole.rows, count: whole.rows.length }
           : { count: cursor?.c ?? Number((await ctx.reader.query(count, values)).rows[0]!['n']) };
         cache.set(key, cached);
@@ -204,15 +204,17 @@ export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext)
         items = cached.rows.slice(offset, offset + limit);
         more = offset + limit < cached.rows.length;
       } else {
-        const rows = (await ctx.reader.query(pageSql, { ...values, __limit: { type: 'BIGINT', value: limit + 1 }, __offset: { type: 'BIGINT', value: offset } })).rows;
-        more = rows.length > limit;
+        // a page stops early at serve.maxResponseBytes: the next page goes on from its last row
+        const page = await ctx.reader.query(pageSql, { ...values, __limit: { type: 'BIGINT', value: limit + 1 }, __offset: { type: 'BIGINT', value: offset } }, { maxBytes: ctx.maxResponseBytes });
+        const rows = page.rows;
+        more = rows.length > limit || page.truncated;
         items = more ? rows.slice(0, limit) : rows;
       }
       const c = cached.count;
       const result = {
         items,
         count: c,
-        next: more ? Buffer.from(JSON.stringify({ o: offset + limit, v: read, c } satisfies EndpointCursor)).toString('base64url') : null,
+        next: more ? Buffer.from(JSON.stringify({ o: offset + items.length, v: read, c } satisfies EndpointCursor)).toString('base64url') : null,
       };
       return result;
     });

@@ -10,6 +10,10 @@ import type { Snapshot } from '../table/snapshot.js';
 export interface ServedLakeOptions {
   /** Connections in the query pool (default 4): queries run concurrently up to this many. */
   connections?: number;
+  /** Connections that ad-hoc SQL (`POST /api/sql`) may not take, kept for published queries (endpoints, dashboards, rows; default 1). */
+  reservedConnections?: number;
+  /** Queries waiting for a connection, at most, ad-hoc and published each (default 64): beyond, QUERY_QUEUE_FULL (503). */
+  maxQueued?: number;
   /** Engine worker threads (default: the engine's, all cores). */
   threads?: number;
   /** Engine memory limit, e.g. `1GB`. */
@@ -42,6 +46,8 @@ const PINNED_MAX = 64;
 export class ServedLake {
   private readonly attached = new Map<string, Attached>();
   private readonly pins = new Map<string, Promise<string>>();
+  /** The local directory each pinned relation's files are read from (what `ROW_FILE` values start with). */
+  private readonly pinDirs = new Map<string, string>();
   private readonly clusters = new Map<string, string[]>();
   private names?: { at: number; list: Promise<string[]> };
 
@@ -56,6 +62,8 @@ export class ServedLake {
     const settings: LakeReaderSettings = {
       allowedDirectories: [/^[a-z][a-z0-9+.-]*:\/\//i.test(lake.root) ? cacheDir() : lake.root],
       ...(options.connections ? { connections: options.connections } : {}),
+      ...(options.reservedConnections !== undefined ? { reservedConnections: options.reservedConnections } : {}),
+      ...(options.maxQueued !== undefined ? { maxQueued: options.maxQueued } : {}),
       ...(options.threads ? { threads: options.threads } : {}),
       ...(options.memoryLimit ? { memoryLimit: options.memoryLimit } : {}),
     };
@@ -163,6 +171,7 @@ export class ServedLake {
     relation = (async () => {
       const snapshot = await this.snapshot(name, version);
       const scan = await scanOf(this.lake.table(name), snapshot);
+      this.pinDirs.set(key, scan.location);
       return this.reader.pin(key, rowIds ? { ...scan, rowIds } : scan);
     })();
     this.pins.set(key, relation);
@@ -170,9 +179,19 @@ export class ServedLake {
     while (this.pins.size > PINNED_MAX) {
       const [oldest, rel] = this.pins.entries().next().value as [string, Promise<string>];
       this.pins.delete(oldest);
+      this.pinDirs.delete(oldest);
       void rel.then(() => this.reader.unpin(oldest)).catch(() => {});
     }
     return relation;
+  }
+
+  /**
+   * The local directory the files of `pinned(name, version, true)` are read from: each
+   * `ROW_FILE` value is a path under it (a server path, kept out of responses). Call after
+   * `pinned`; undefined before.
+   */
+  pinnedDirectory(name: string, version: number): string | undefined {
+    return this.pinDirs.get(pinKey(name, version, true));
   }
 
   /**
@@ -204,8 +223,10 @@ export class ServedLake {
   }
 
   /**
-   * Runs `sql` on the reader's pool, binding typed `params` by name (`$name`). Errors:
-   * SQL_ERROR, SQL_NOT_READ_ONLY; SQL_TIMEOUT after `options.timeoutMs`.
+   * Runs `sql` on the reader's pool, binding typed `params` by name (`$name`); an ad-hoc query
+   * (`options.adHoc`) never takes the connections kept for published ones. Errors: SQL_ERROR,
+   * SQL_NOT_READ_ONLY; SQL_TIMEOUT after `options.timeoutMs` (waiting included);
+   * RESULT_TOO_LARGE; QUERY_QUEUE_FULL.
    */
   query(sql: string, params: Record<string, QueryParam> = {}, options: QueryOptions = {}): Promise<QueryResult> {
     return this.reader.query(sql, params, options);

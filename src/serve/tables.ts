@@ -100,6 +100,13 @@ export function addTableRoutes(app: FastifyInstance, ctx: ServeContext): void {
     version = cursor?.v ?? base.version;
     const snapshot = version === base.version ? base : await reader.snapshot(name, version);
     const relation = await reader.pinned(name, version, true);
+    // a cursor holds a row's file relative to the table's directory: no server path leaves the server
+    const dir = reader.pinnedDirectory(name, version) ?? '';
+    const fileKey = keys.length - 2;
+    if (cursor) {
+      const f = cursor.k[fileKey];
+      if (f !== null && f !== undefined) cursor.k[fileKey] = `${dir.replace(/\/+$/, '')}/${f}`;
+    }
     const { dialect } = reader;
     const filters = filterClause(q, snapshot.schema, dialect);
     const after = cursor ? afterClause(keys, cursor.k, snapshot.schema, dialect) : { sql: 'true', params: {} };
@@ -108,16 +115,21 @@ export function addTableRoutes(app: FastifyInstance, ctx: ServeContext): void {
     const keyCols = keys.map((k, i) => `CAST(${dialect.quoteIdent(k.column)} AS ${dialect.typeName('string')}) AS __k${i}`).join(', ');
     const page = await reader.query(
       `SELECT ${columns}, ${keyCols} FROM ${relation} WHERE ${filters.sql} AND ${after.sql} ORDER BY ${orderBy(keys, dialect)} LIMIT ${limit + 1}`,
-      { ...filters.params, ...after.params });
+      { ...filters.params, ...after.params }, { maxBytes: ctx.maxResponseBytes });
     const count = await reader.query(`SELECT count(*) AS n FROM ${relation} WHERE ${filters.sql}`, filters.params);
-    const more = page.rows.length > limit;
+    // a page stops early at serve.maxResponseBytes: the cursor goes on from its last row
+    const more = page.rows.length > limit || page.truncated;
     const rows = page.rows.slice(0, limit);
     const last = rows[rows.length - 1];
     const strip = (r: Record<string, unknown>) => Object.fromEntries(Object.entries(r).filter(([k]) => !/^__k\d+$/.test(k)));
     return {
       items: rows.map(strip),
       count: Number(count.rows[0]!['n']),
-      next: more && last ? encodeCursor(version, orderText, keys.map((_, i) => (last[`__k${i}`] ?? null) as string | null)) : null,
+      next: more && last ? encodeCursor(version, orderText, keys.map((_, i) => {
+        const v = (last[`__k${i}`] ?? null) as string | null;
+        const base = `${dir.replace(/\/+$/, '')}/`;
+        return i === fileKey && v !== null && v.startsWith(base) ? v.slice(base.length) : v;
+      })) : null,
       version,
     };
   });

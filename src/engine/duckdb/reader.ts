@@ -2,7 +2,7 @@ import { promises as fs, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  BIGINT, BOOLEAN, DATE, DOUBLE, DuckDBArrayValue, DuckDBBlobValue, DuckDBInstance, DuckDBListValue, DuckDBMapValue, DuckDBStructValue, DuckDBTypeId, TIMESTAMP, VARCHAR, dateValue, timestampValue,
+  BIGINT, BOOLEAN, DATE, DOUBLE, DuckDBArrayValue, DuckDBBlobValue, DuckDBInstance, DuckDBListValue, DuckDBMapValue, DuckDBStructValue, DuckDBTypeId, JsonDuckDBValueConverter, TIMESTAMP, VARCHAR, dateValue, timestampValue,
   type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBType, type DuckDBValue,
 } from '@duckdb/node-api';
 import { IngotError, messageOf } from '../../errors.js';
@@ -18,6 +18,10 @@ import { duckTypeOf } from './dialect.js';
 const INTERNAL = '__ingot';
 /** Resources of a replaced snapshot (memory copy, deletion table) are dropped this long after, ms: queries still reading them finish first. */
 const RELEASE_MS = 60_000;
+/** Functions that show the engine's configuration or catalog (settings, databases, temp files, environment), refused in statements. */
+const INTERNAL_FUNCTION = /^(duckdb_\w+|pragma_\w+|current_setting|getenv|which_secret|sqlite_\w+)$/i;
+/** Unqualified relations of the engine's catalog (its views over those functions), refused in statements. */
+const INTERNAL_RELATION = /^(duckdb_\w+|pragma_\w+|sqlite_\w+|pg_\w+)$/i;
 /** Prepared statements kept per connection; the oldest is destroyed first. */
 const PREPARED_MAX = 256;
 
@@ -30,6 +34,14 @@ interface Held {
   deletions?: string;
   /** In-memory copy of the snapshot. */
   memory?: string;
+}
+
+/** A query waiting for a pooled connection. */
+interface Waiter {
+  adHoc: boolean;
+  resolve(conn: DuckDBConnection): void;
+  reject(err: Error): void;
+  timer?: NodeJS.Timeout;
 }
 
 /** A statement tree of `json_serialize_sql`. */
@@ -59,7 +71,14 @@ export class DuckDBLakeReader implements LakeReader {
   private readonly pins = new Map<string, Held>();
   private readonly schemas = new Set<string>();
   private readonly idle: DuckDBConnection[];
-  private readonly waiting: ((c: DuckDBConnection) => void)[] = [];
+  /** Queries waiting for a connection, oldest first. */
+  private readonly waiting: Waiter[] = [];
+  /** Connections ad-hoc queries hold now, and the most they may hold. */
+  private adHocBusy = 0;
+  private readonly adHocMax: number;
+  private readonly maxQueued: number;
+  /** Parsing and printing statements (`json_serialize_sql`) runs here, one at a time, never waiting behind queries. */
+  private parsing: Promise<unknown> = Promise.resolve();
   private readonly prepared = new Map<DuckDBConnection, Map<string, { stmt: DuckDBPreparedStatement; names: Set<string> }>>();
   private ddl: Promise<unknown> = Promise.resolve();
   private counter = 0;
@@ -71,8 +90,13 @@ export class DuckDBLakeReader implements LakeReader {
     private readonly admin: DuckDBConnection,
     private readonly pool: DuckDBConnection[],
     private readonly spill: string,
+    /** Parses and prints statements; never runs a query. */
+    private readonly parser: DuckDBConnection,
+    settings: LakeReaderSettings,
   ) {
     this.idle = [...pool];
+    this.adHocMax = Math.max(1, pool.length - (settings.reservedConnections ?? 1));
+    this.maxQueued = settings.maxQueued ?? 64;
   }
 
   /** Opens the reader (see the class comment). Errors: those of DuckDB's instance creation. */
@@ -96,7 +120,7 @@ export class DuckDBLakeReader implements LakeReader {
     await admin.run(`CREATE SCHEMA ${INTERNAL}`);
     const pool: DuckDBConnection[] = [];
     for (let i = 0; i < (settings.connections ?? 4); i++) pool.push(await instance.connect());
-    return new DuckDBLakeReader(instance, admin, pool, spill);
+    return new DuckDBLakeReader(instance, admin, pool, spill, await instance.connect(), settings);
   }
 
   async attach(name: string, scan: TableScan, options: AttachOptions = {}): Promise<void> {
@@ -185,8 +209,8 @@ export class DuckDBLakeReader implements LakeReader {
 
   /** The statement tree of `sql` (`json_serialize_sql`), positions zeroed: `query_location` can be 2^64-1, beyond a double, and printing SQL back does not need it. */
   private async serialize(sql: string): Promise<Serialized> {
-    const [row] = (await this.query('SELECT json_serialize_sql($sql::VARCHAR) AS j', { sql: { type: 'VARCHAR', value: sql } })).rows;
-    return JSON.parse(String(row!['j']).replace(/"query_location":\d+/g, '"query_location":0')) as Serialized;
+    const j = await this.parse('SELECT json_serialize_sql($1::VARCHAR)', sql);
+    return JSON.parse(j.replace(/"query_location":\d+/g, '"query_location":0')) as Serialized;
   }
 
   /** The tree of `sql`, checked to be exactly one SELECT. Errors: SQL_NOT_READ_ONLY, SQL_ERROR. */
@@ -199,6 +223,14 @@ export class DuckDBLakeReader implements LakeReader {
       throw new IngotError('SQL_ERROR', msg, Number.isInteger(position) ? { position } : {});
     }
     if ((parsed.statements ?? []).length !== 1) throw new IngotError('SQL_NOT_READ_ONLY', 'exactly one SELECT statement is allowed here');
+    // the engine's own configuration and catalog (settings, databases, temp files, view texts) hold server paths
+    walk(parsed.statements, (o) => {
+      const fn = typeof o['function_name'] === 'string' ? o['function_name'] : undefined;
+      const table = o['type'] === 'BASE_TABLE' && typeof o['table_name'] === 'string' ? o['table_name'] : undefined;
+      if ((fn !== undefined && INTERNAL_FUNCTION.test(fn)) || (table !== undefined && o['schema_name'] === '' && INTERNAL_RELATION.test(table))) {
+        throw new IngotError('SQL_NOT_READ_ONLY', `${fn ?? table} shows the server's own configuration and is not available here; only the lake's tables can be read`);
+      }
+    });
     return parsed;
   }
 
@@ -231,15 +263,19 @@ export class DuckDBLakeReader implements LakeReader {
       o['schema_name'] = INTERNAL;
       o['table_name'] = key;
     });
-    const [back] = (await this.query('SELECT json_deserialize_sql($j::JSON) AS s', { j: { type: 'VARCHAR', value: JSON.stringify(tree) } })).rows;
-    return String(back!['s']);
+    return this.parse('SELECT json_deserialize_sql($1::JSON)', JSON.stringify(tree));
   }
 
   async query(sql: string, params: Record<string, QueryParam> = {}, options: QueryOptions = {}): Promise<QueryResult> {
     const text = options.maxRows === undefined ? sql : `SELECT * FROM (\n${sql}\n) LIMIT ${options.maxRows + 1}`;
-    const conn = await this.acquire();
+    const started = Date.now();
+    const adHoc = options.adHoc === true;
+    // the time limit counts from here: time spent waiting for a connection is part of it
+    const conn = await this.acquire(adHoc, options.timeoutMs === undefined ? undefined : started + options.timeoutMs, options.timeoutMs);
+    const waited = Date.now() - started;
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
+    let streaming = false;
     try {
       let cache = this.prepared.get(conn);
       if (!cache) this.prepared.set(conn, (cache = new Map()));
@@ -255,7 +291,19 @@ export class DuckDBLakeReader implements LakeReader {
         cache.set(text, entry);
       }
       const { stmt, names } = entry;
-      if (options.timeoutMs) timer = setTimeout(() => { timedOut = true; conn.interrupt(); }, options.timeoutMs);
+      if (options.timeoutMs) {
+        const left = started + options.timeoutMs - Date.now();
+        if (left <= 0) {
+          timedOut = true;
+          throw new IngotError('SQL_TIMEOUT', `the query waited its whole ${options.timeoutMs} ms time limit for a free connection (the server is busy) and did not run`);
+        }
+        // an interrupt that comes before the query starts is lost: interrupted again until it ends
+        timer = setTimeout(() => {
+          timedOut = true;
+          conn.interrupt();
+          timer = setInterval(() => conn.interrupt(), 100);
+        }, left);
+      }
       stmt.clearBindings();
       // bind only the parameters the statement has (binding an unknown name is an error)
       const values: Record<string, DuckDBValue> = {};
@@ -267,39 +315,66 @@ export class DuckDBLakeReader implements LakeReader {
         bound++;
       }
       if (bound) stmt.bind(values, types);
-      const reader = await stmt.runAndReadAll();
-      const columns = reader.columnNames();
-      const columnTypes = reader.columnTypes();
-      const rows = reader.getRowObjectsJson() as Record<string, unknown>[];
+      // streamed chunk by chunk: reading stops at maxRows or maxBytes, never holding more than that and one chunk
+      const result = await stmt.stream();
+      streaming = true;
+      const columns = result.columnNames();
+      const keys = result.deduplicatedColumnNames();
+      const columnTypes = result.columnTypes();
       // 64-bit integers arrive as strings: numbers when they fit a double exactly
-      const big = columns.filter((_, i) => columnTypes[i]!.typeId === DuckDBTypeId.BIGINT || columnTypes[i]!.typeId === DuckDBTypeId.HUGEINT || columnTypes[i]!.typeId === DuckDBTypeId.UBIGINT);
-      if (big.length) {
-        for (const r of rows) {
-          for (const c of big) {
-            const v = r[c];
-            if (typeof v === 'string' && Number.isSafeInteger(Number(v))) r[c] = Number(v);
+      const big = new Set(columnTypes.map((t, i) => (t.typeId === DuckDBTypeId.BIGINT || t.typeId === DuckDBTypeId.HUGEINT || t.typeId === DuckDBTypeId.UBIGINT ? i : -1)).filter((i) => i >= 0));
+      const rows: Record<string, unknown>[] = [];
+      const maxRows = options.maxRows ?? Infinity;
+      let bytes = 2;
+      let truncated = false;
+      read: for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        for (let r = 0; r < chunk.rowCount; r++) {
+          if (rows.length >= maxRows) {
+            truncated = true;
+            break read;
           }
+          const row: Record<string, unknown> = {};
+          chunk.visitRowValues(r, (value, _row, c, type) => {
+            const v = JsonDuckDBValueConverter(value, type, JsonDuckDBValueConverter);
+            row[keys[c]!] = big.has(c) && typeof v === 'string' && Number.isSafeInteger(Number(v)) ? Number(v) : v;
+          });
+          if (options.maxBytes !== undefined) {
+            bytes += Buffer.byteLength(JSON.stringify(row)) + 1;
+            if (bytes > options.maxBytes) {
+              if (rows.length === 0) throw new IngotError('RESULT_TOO_LARGE', `the first row of the result alone is larger than the ${options.maxBytes} bytes a response may hold: select fewer or smaller columns`, {});
+              truncated = true;
+              break read;
+            }
+          }
+          rows.push(row);
         }
       }
-      const truncated = options.maxRows !== undefined && rows.length > options.maxRows;
-      return { columns: columns.map((name, i) => ({ name, type: columnTypes[i]!.toString() })), rows: truncated ? rows.slice(0, options.maxRows) : rows, truncated };
+      streaming = truncated;
+      return { columns: columns.map((name, i) => ({ name, type: columnTypes[i]!.toString() })), rows, truncated };
     } catch (err) {
-      if (timedOut) throw new IngotError('SQL_TIMEOUT', `the query ran longer than ${options.timeoutMs} ms and was interrupted`, {}, { cause: err });
       if (err instanceof IngotError) throw err;
+      if (timedOut) throw new IngotError('SQL_TIMEOUT', `the query ran longer than its ${options.timeoutMs} ms time limit and was interrupted (${waited} ms of it waiting for a free connection)`, {}, { cause: err });
       // external access is off: reading a file outside the allowed directories, or anything the configuration locks
       if (/Permission Error|disabled by configuration/i.test(messageOf(err))) {
         throw new IngotError('SQL_NOT_READ_ONLY', `only the lake's tables can be read here: ${messageOf(err).split('\n')[0]}`, {}, { cause: err });
       }
       throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
     } finally {
-      if (timer) clearTimeout(timer);
-      this.releaseConnection(conn);
+      if (timer) {
+        clearTimeout(timer);
+        clearInterval(timer);
+      }
+      // a result left unread holds its chunk: the next statement on the connection frees it now
+      if (streaming) await conn.run('SELECT 1').catch(() => {});
+      this.releaseConnection(conn, adHoc);
     }
   }
 
   async describe(sql: string): Promise<StatementShape> {
     await this.select(sql);
-    const conn = await this.acquire();
+    const conn = await this.acquire(true);
     try {
       const stmt = await conn.prepare(sql);
       try {
@@ -315,14 +390,15 @@ export class DuckDBLakeReader implements LakeReader {
     } catch (err) {
       throw err instanceof IngotError ? err : new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
     } finally {
-      this.releaseConnection(conn);
+      this.releaseConnection(conn, true);
     }
   }
 
   async stream(sql: string, params: PositionalParam[] = [], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RowStream> {
     await this.select(sql);
     if (options.signal?.aborted) throw new IngotError('QUERY_CANCELLED', 'the query was cancelled at the client\'s request');
-    const conn = await this.acquire();
+    // a client's statement is ad hoc: it cannot take the connections kept for published reads, and its wait counts toward its time limit
+    const conn = await this.acquire(true, options.timeoutMs ? Date.now() + options.timeoutMs : undefined, options.timeoutMs);
     let state: 'running' | 'timeout' | 'cancelled' | 'closed' = 'running';
     let timer: NodeJS.Timeout | undefined;
     const cancel = (): void => {
@@ -336,7 +412,7 @@ export class DuckDBLakeReader implements LakeReader {
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener('abort', cancel);
       state = 'closed';
-      this.releaseConnection(conn);
+      this.releaseConnection(conn, true);
     };
     const failure = (err: unknown): IngotError => {
       if (state === 'timeout') return new IngotError('SQL_TIMEOUT', `the query ran longer than ${options.timeoutMs} ms and was interrupted`, {}, { cause: err });
@@ -389,22 +465,68 @@ export class DuckDBLakeReader implements LakeReader {
     }
   }
 
-  private acquire(): Promise<DuckDBConnection> {
+  /**
+   * A pooled connection for a query: an ad-hoc one only while fewer than `adHocMax` are held by
+   * ad-hoc queries (the others are kept for published queries). Waits in line (FIFO, each lane
+   * at most `maxQueued` waiting) until `deadline` (epoch ms). Errors: QUERY_QUEUE_FULL,
+   * SQL_TIMEOUT, SQL_ERROR (closed).
+   */
+  private acquire(adHoc: boolean, deadline?: number, timeoutMs?: number): Promise<DuckDBConnection> {
     if (this.closed) return Promise.reject(new IngotError('SQL_ERROR', 'the lake reader is closed'));
-    const c = this.idle.pop();
-    return c ? Promise.resolve(c) : new Promise((resolve) => this.waiting.push(resolve));
+    if (this.idle.length > 0 && (!adHoc || this.adHocBusy < this.adHocMax)) {
+      if (adHoc) this.adHocBusy++;
+      return Promise.resolve(this.idle.pop()!);
+    }
+    if (this.waiting.filter((w) => w.adHoc === adHoc).length >= this.maxQueued) {
+      return Promise.reject(new IngotError('QUERY_QUEUE_FULL', `the server is busy: every connection ${adHoc ? 'open to ad-hoc SQL ' : ''}is taken and ${this.maxQueued} queries are waiting for one; try again shortly`));
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { adHoc, resolve, reject };
+      if (deadline !== undefined) {
+        waiter.timer = setTimeout(() => {
+          const i = this.waiting.indexOf(waiter);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(new IngotError('SQL_TIMEOUT', `the query waited its whole ${timeoutMs} ms time limit for a free connection (the server is busy) and did not run`));
+        }, Math.max(0, deadline - Date.now()));
+      }
+      this.waiting.push(waiter);
+    });
   }
 
-  private releaseConnection(conn: DuckDBConnection): void {
-    const next = this.waiting.shift();
-    if (next) next(conn);
-    else this.idle.push(conn);
+  /** Hands `conn` to the oldest waiting query that may take it, or back to the idle list. */
+  private releaseConnection(conn: DuckDBConnection, adHoc: boolean): void {
+    if (adHoc) this.adHocBusy--;
+    const i = this.waiting.findIndex((w) => !w.adHoc || this.adHocBusy < this.adHocMax);
+    if (i < 0) {
+      this.idle.push(conn);
+      return;
+    }
+    const [next] = this.waiting.splice(i, 1);
+    if (next!.timer) clearTimeout(next!.timer);
+    if (next!.adHoc) this.adHocBusy++;
+    next!.resolve(conn);
+  }
+
+  /** The one text value of `sql` with `$1` bound to `value`, on the parser connection (one at a time). Errors: SQL_ERROR. */
+  private parse(sql: string, value: string): Promise<string> {
+    const run = this.parsing.then(async () => {
+      if (this.closed) throw new IngotError('SQL_ERROR', 'the lake reader is closed');
+      const reader = await this.parser.runAndReadAll(sql, [value]);
+      return String(reader.getRows()[0]![0]);
+    });
+    this.parsing = run.catch(() => {});
+    return run.catch((err: unknown) => { throw err instanceof IngotError ? err : new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err }); });
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const stmts of this.prepared.values()) for (const s of stmts.values()) s.stmt.destroySync();
+    for (const w of this.waiting.splice(0)) {
+      if (w.timer) clearTimeout(w.timer);
+      w.reject(new IngotError('SQL_ERROR', 'the lake reader is closed'));
+    }
     for (const c of this.pool) c.closeSync();
+    this.parser.closeSync();
     this.admin.closeSync();
     this.instance.closeSync();
     rmSync(this.spill, { recursive: true, force: true });
