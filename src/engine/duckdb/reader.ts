@@ -19,7 +19,8 @@ const INTERNAL = '__ingot';
 /** Resources of a replaced snapshot (memory copy, deletion table) are dropped this long after, ms: queries still reading them finish first. */
 const RELEASE_MS = 60_000;
 /** Functions that show the engine's configuration or catalog (settings, databases, temp files, environment), refused in statements. */
-const INTERNAL_FUNCTION = /^(duckdb_\w+|pragma_\w+|current_setting|getenv|which_secret|sqlite_\w+)$/i;
+// duckdb_columns() (names and types of columns: what a catalog shows) stays: the PostgreSQL catalog is built on it
+const INTERNAL_FUNCTION = /^(duckdb_(?!columns$)\w+|pragma_\w+|current_setting|getenv|which_secret|sqlite_\w+)$/i;
 /** Unqualified relations of the engine's catalog (its views over those functions), refused in statements. */
 const INTERNAL_RELATION = /^(duckdb_\w+|pragma_\w+|sqlite_\w+|pg_\w+)$/i;
 /** Prepared statements kept per connection; the oldest is destroyed first. */
