@@ -9,8 +9,7 @@
  * SDK bundle it was built against (`s3aJars`), so it reads and writes `s3a://` paths; the
  * endpoint and credentials are session confs the Spark engine sets (`s3aConfFromEnv`).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import * as os from 'node:os';
@@ -60,14 +59,12 @@ function cachedDeltaJars(): string[] | undefined {
   return undefined;
 }
 
-const MAVEN = 'https://repo1.maven.org/maven2';
-
 /**
  * hadoop-aws of the Hadoop version pyspark ships (its `jars/hadoop-client-api-<v>.jar`) and the
  * AWS SDK v2 bundle that Hadoop release was built against (`aws-java-sdk-v2.version` of its
  * hadoop-project POM), from the Ivy cache (`~/.ivy2*\/jars`, named as Ivy names them); when
- * absent, downloaded from Maven Central (the bundle is ~560 MB, once) and checked against
- * Central's SHA-1. Throws when the download fails.
+ * absent, fetched by Maven from its default repository (the bundle is ~560 MB, once; Maven checks
+ * the checksums) and copied there under Ivy's names. Throws when Maven fails.
  */
 export async function s3aJars(): Promise<string[]> {
   const hadoop = /^hadoop-client-api-(.+)\.jar$/.exec(readdirSync(path.join(pysparkHome(), 'jars')).find((f) => f.startsWith('hadoop-client-api-')) ?? '')?.[1];
@@ -79,38 +76,34 @@ export async function s3aJars(): Promise<string[]> {
   if (aws && bundle) return [aws, bundle];
   const dir = ivy[0] ?? path.join(os.homedir(), '.ivy2', 'jars');
   await fs.mkdir(dir, { recursive: true });
-  const pom = await (await fetch(`${MAVEN}/org/apache/hadoop/hadoop-project/${hadoop}/hadoop-project-${hadoop}.pom`)).text();
+  const pomFile = await mavenCopy(`org.apache.hadoop:hadoop-project:${hadoop}:pom`, path.join(dir, `hadoop-project-${hadoop}.pom`));
+  const pom = await fs.readFile(pomFile, 'utf8');
   const sdk = /<aws-java-sdk-v2\.version>([^<]+)</.exec(pom)?.[1];
   if (!sdk) throw new Error(`hadoop-project ${hadoop}: no aws-java-sdk-v2.version in its POM`);
   return [
-    aws ?? await download(`org/apache/hadoop/hadoop-aws/${hadoop}/hadoop-aws-${hadoop}.jar`, path.join(dir, `org.apache.hadoop_hadoop-aws-${hadoop}.jar`)),
-    bundle ?? await download(`software/amazon/awssdk/bundle/${sdk}/bundle-${sdk}.jar`, path.join(dir, `software.amazon.awssdk_bundle-${sdk}.jar`)),
+    aws ?? await mavenCopy(`org.apache.hadoop:hadoop-aws:${hadoop}`, path.join(dir, `org.apache.hadoop_hadoop-aws-${hadoop}.jar`)),
+    bundle ?? await mavenCopy(`software.amazon.awssdk:bundle:${sdk}`, path.join(dir, `software.amazon.awssdk_bundle-${sdk}.jar`)),
   ];
 }
 
-/** Downloads Maven Central's `artifact` to `file` (through a temp file, renamed once its SHA-1 matches). */
-async function download(artifact: string, file: string): Promise<string> {
-  const res = await fetch(`${MAVEN}/${artifact}`);
-  if (!res.ok || !res.body) throw new Error(`${MAVEN}/${artifact}: HTTP ${res.status}`);
-  const want = (await (await fetch(`${MAVEN}/${artifact}.sha1`)).text()).trim().split(/\s/)[0];
-  const tmp = `${file}.${process.pid}.part`;
-  const hash = createHash('sha1');
-  const out = await fs.open(tmp, 'w');
+/**
+ * Copies Maven artifact `coordinates` (`group:artifact:version[:type]`) to `file`: Maven fetches
+ * it from its default repository into its local one (checking checksums), then copies it into a
+ * temporary folder, renamed to `file`. Throws with Maven's output when it fails.
+ */
+async function mavenCopy(coordinates: string, file: string): Promise<string> {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ingot-maven-'));
   try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      hash.update(chunk);
-      await out.write(chunk);
-    }
+    // run outside any project folder so that no pom.xml is picked up
+    const r = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', 'dependency:copy', `-Dartifact=${coordinates}`, `-DoutputDirectory=${tmp}`], { cwd: tmp, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`mvn dependency:copy ${coordinates} failed (${r.error?.message ?? `exit ${r.status}`}): ${(r.stdout + r.stderr).slice(-2000)}`);
+    const [copied] = await fs.readdir(tmp);
+    if (!copied) throw new Error(`mvn dependency:copy ${coordinates}: nothing copied`);
+    await fs.copyFile(path.join(tmp, copied), file); // /tmp may be another file system
+    return file;
   } finally {
-    await out.close();
+    await fs.rm(tmp, { recursive: true, force: true });
   }
-  const got = hash.digest('hex');
-  if (got !== want) {
-    await fs.rm(tmp, { force: true });
-    throw new Error(`${MAVEN}/${artifact}: SHA-1 ${got}, Maven Central says ${want}`);
-  }
-  await fs.rename(tmp, file);
-  return file;
 }
 
 /** Options of `startSparkConnect`. */

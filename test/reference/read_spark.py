@@ -80,7 +80,7 @@ def spark_session(app):
         shutil.rmtree(scratch, ignore_errors=True)
         raise SparkUnavailable(
             f"Spark could not start ({type(err).__name__}: {err}). It needs Java 17 (java on PATH or JAVA_HOME) "
-            "and delta-spark's jars, which Spark fetches from Maven Central (repo1.maven.org) into ~/.ivy2* "
+            "and delta-spark's jars, which Spark fetches from Maven Central into ~/.ivy2* "
             "the first time: see the messages above"
         ) from err
     _started.append((spark, scratch))
