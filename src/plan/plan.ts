@@ -126,6 +126,9 @@ export class Planner {
         throw new IngotError('DATASET_INVALID', `${dated.dataset.name} (${dated.dataset.file}) needs an interval (${needsInterval(dated.dataset)}): give --date, --from and --to, or --full-refresh`, { dataset: dated.dataset.name, file: dated.dataset.file });
       }
     }
+    // every table the steps look at, loaded at once (their logs and checkpoints read side by side)
+    const tables = new Set(nodes.flatMap((n) => [n.dataset.name, ...n.reads]));
+    await Promise.all([...tables].map((t) => this.snapshotOf(t, state).catch(() => undefined)));
     const steps: PlanStep[] = [];
     for (const node of nodes) steps.push(await this.planStep(node, logicalDate, mode, request.force === true, state));
     return { ...(logicalDate ? { logicalDate } : {}), mode, steps };

@@ -40,24 +40,24 @@ export class LocalStore implements ObjectStore {
         if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return;
         throw err;
       }
-      for (const e of entries) {
+      const visit = async (e: (typeof entries)[number]): Promise<void> => {
         const child = key === '' ? e.name : `${key}/${e.name}`;
-        if (TEMP_NAME.test(e.name)) continue;
+        if (TEMP_NAME.test(e.name)) return;
         if (roots && e.isSymbolicLink()) {
           const target = await fs.realpath(this.locate(child)).catch((err: unknown) => {
             if (isCode(err, 'ENOENT') || isCode(err, 'ELOOP')) return undefined; // dangling or looping link
             throw err;
           });
-          if (target === undefined) continue;
+          if (target === undefined) return;
           if (!roots.some((r) => target === r || target.startsWith(r.endsWith(path.sep) ? r : r + path.sep))) {
             out.push({ key: child, size: 0, modified: 0, outside: true });
-            continue;
+            return;
           }
           const st = await fs.stat(target).catch(() => undefined);
           if (st?.isDirectory()) {
             if (options.recursive && !walking.includes(target)) await walk(child, [...walking, target]);
           } else if (st?.isFile()) out.push({ key: child, size: st.size, modified: Math.floor(st.mtimeMs) });
-          continue;
+          return;
         }
         if (e.isDirectory()) {
           if (options.recursive) await walk(child, roots ? [...walking, await fs.realpath(this.locate(child))] : walking);
@@ -69,7 +69,9 @@ export class LocalStore implements ObjectStore {
           });
           if (st?.isFile()) out.push({ key: child, size: st.size, modified: Math.floor(st.mtimeMs) });
         }
-      }
+      };
+      // the entries of a folder side by side (their stats and sub-folders), a bounded number at a time; the result is sorted below
+      for (let i = 0; i < entries.length; i += LIST_PARALLEL) await Promise.all(entries.slice(i, i + LIST_PARALLEL).map(visit));
     };
     await walk(prefix, roots ? [await fs.realpath(this.locate(prefix)).catch(() => this.locate(prefix))] : []);
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -161,6 +163,9 @@ export class LocalStore implements ObjectStore {
     return tmp;
   }
 }
+
+/** Entries of one folder looked at side by side while listing. */
+const LIST_PARALLEL = 64;
 
 /** The real paths (links resolved) of `dirs`; a folder that does not exist is kept as given. */
 async function realRoots(dirs: string[]): Promise<string[]> {
