@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { register as registerCommonJs } from 'tsx/cjs/api';
 import { register } from 'tsx/esm/api';
 import type { z } from 'zod';
 import { IngotError } from '../errors.js';
@@ -107,6 +108,8 @@ let typeScriptRegistered = false;
 /** Lets `import()` load TypeScript project files (tsx's loader, registered once per process). */
 async function registerTypeScript(): Promise<void> {
   if (typeScriptRegistered) return;
+  // both hooks: in a package without "type": "module", Node loads a .ts file as CommonJS
+  registerCommonJs();
   register();
   typeScriptRegistered = true;
 }
@@ -119,7 +122,21 @@ async function importDefault(file: string): Promise<unknown> {
     const d = mod.default as { default?: unknown; __esModule?: boolean } | undefined;
     return d && typeof d === 'object' && 'default' in d && (d.__esModule || Object.keys(d).length === 1) ? d.default : d;
   } catch (err) {
-    throw new IngotError('CONFIG_INVALID', `${file}: cannot load: ${(err as Error).message}`, { file }, { cause: err });
+    throw new IngotError('CONFIG_INVALID', `${file}: cannot load: ${(err as Error).message}${await moduleHint(file, err)}`, { file }, { cause: err });
+  }
+}
+
+/**
+ * What to change when a project file failed to load as CommonJS requiring an ES module (Node's
+ * ERR_REQUIRE_ESM or ERR_REQUIRE_CYCLE_MODULE): the package.json above `file` to mark, or none.
+ */
+async function moduleHint(file: string, err: unknown): Promise<string> {
+  const code = (err as { code?: string }).code;
+  if (code !== 'ERR_REQUIRE_ESM' && code !== 'ERR_REQUIRE_CYCLE_MODULE' && !/require\(\) (of )?ES Module/i.test((err as Error).message)) return '';
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const pkg = path.join(dir, 'package.json');
+    if (await exists(pkg)) return `. ${pkg} makes its .ts files CommonJS: add "type": "module" to it (ingot projects are ES modules)`;
+    if (path.dirname(dir) === dir) return '. No package.json above it: create one with {"type": "module"} (ingot projects are ES modules)';
   }
 }
 
