@@ -18,7 +18,7 @@ export { FILES_DOMAIN } from './sources/files.js';
 export type { TrackedFiles } from './sources/files.js';
 export { dune } from './sources/dune.js';
 export type { DuneOptions } from './sources/dune.js';
-export type { ChangeFeed, DatasetDefinition, Expectation, ExpectationAction, Grain, Materialization } from './pipeline/definition.js';
+export type { ChangeFeed, DatasetDefinition, DatasetInput, Expectation, ExpectationAction, Grain, Materialization } from './pipeline/definition.js';
 export type { FilesSource } from './sources/files-source.js';
 export type { PostgresSource } from './sources/postgres-source.js';
 export type { Source } from './sources/definition.js';

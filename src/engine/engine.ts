@@ -119,8 +119,12 @@ export interface Engine {
   attachTable(qualifiedName: string, scan: TableScan): Promise<void>;
   /** Makes raw files queryable as relation `name`. Errors name the file and row. */
   attachFiles(name: string, scan: FileScan): Promise<void>;
-  /** Schema-qualified table names (`layer.table`) that a SELECT statement reads. Errors: SQL_ERROR, SQL_NOT_READ_ONLY. */
-  references(sql: string): Promise<string[]>;
+  /**
+   * Schema-qualified table names (`layer.table`) that a SELECT statement reads; with
+   * `unqualified`, also the bare names of tables it names without a schema, its own CTEs left
+   * out (a dataset must name every table `layer.table`). Errors: SQL_ERROR, SQL_NOT_READ_ONLY.
+   */
+  references(sql: string, options?: { unqualified?: boolean }): Promise<string[]>;
   /** The Delta schema of a query's result, without running it. */
   describe(sql: string): Promise<StructType>;
   /** Runs a query and keeps its result as relation `name`. */

@@ -38,6 +38,12 @@ export interface Expectation {
 export type Materialization = 'append' | 'overwrite' | 'replace partition' | 'merge' | 'apply changes';
 
 /**
+ * The materialization of a dataset that names none, TypeScript or `.sql`: `overwrite`, each run
+ * replacing the table with the query's rows (dbt's `table`).
+ */
+export const DEFAULT_MATERIALIZATION: Materialization = 'overwrite';
+
+/**
  * How `apply changes` reads a change feed (one row per change of the row with that `key`).
  * Per key the change with the highest `sequenceBy` wins; two changes of a key with the same
  * sequence in one run are an error (CHANGES_INVALID); a change whose sequence is not above what
@@ -122,6 +128,7 @@ export interface DatasetDefinition {
    * Written when the source has been read, before the table commits; a rerun replaces the file.
    */
   landing?: string;
+  /** How runs write the table; default `overwrite` (`DEFAULT_MATERIALIZATION`), for TypeScript and `.sql` datasets alike. */
   materialization: Materialization;
   /** Delta partition columns. `replace partition` replaces by the first one. */
   partitionBy?: string[];
@@ -203,7 +210,7 @@ export const datasetSchema = z
     sql: z.string().min(1).optional(),
     source: sourceSchema.optional(),
     landing: z.string().min(1).optional(),
-    materialization: z.enum(['append', 'overwrite', 'replace partition', 'merge', 'apply changes']),
+    materialization: z.enum(['append', 'overwrite', 'replace partition', 'merge', 'apply changes']).default(DEFAULT_MATERIALIZATION),
     partitionBy: z.array(z.string().regex(identifier)).optional(),
     grain: z.enum(['hour', 'day', 'month']).optional(),
     key: z.array(z.string().min(1)).min(1).optional(),
@@ -260,7 +267,13 @@ export const datasetSchema = z
     path: ['materialization'],
   });
 
-/** Declares a dataset (identity function that gives type checking in `datasets/*.ts`). */
-export function dataset(definition: DatasetDefinition): DatasetDefinition {
-  return definition;
+/** What `dataset()` takes: a definition whose `materialization` may be left out (`overwrite`). */
+export type DatasetInput = Omit<DatasetDefinition, 'materialization'> & { materialization?: Materialization };
+
+/**
+ * Declares a dataset (gives type checking in `datasets/*.ts`): the definition, with the default
+ * materialization (`overwrite`) filled in when it has none.
+ */
+export function dataset(definition: DatasetInput): DatasetDefinition {
+  return { ...definition, materialization: definition.materialization ?? DEFAULT_MATERIALIZATION };
 }

@@ -1,5 +1,6 @@
 import { IngotError } from '../errors.js';
-import type { Expectation } from './definition.js';
+import { datasetSchema, type Expectation } from './definition.js';
+import { parseExpectDirective } from './expect-directive.js';
 
 /**
  * Parses a `.sql` dataset file: leading `-- key: value` comment lines are directives, the rest
@@ -13,17 +14,23 @@ import type { Expectation } from './definition.js';
  *     -- on_schema_change: quarantine
  *     -- engine: spark
  *     -- expect delay_in_range (quarantine): delay_min BETWEEN -120 AND 1440
+ *     -- expect: not_null(customer_id) warn        (the expectation library: see expect-directive.ts)
  *
  * and for `merge` / `apply changes`: `key: id, region`, `order_by: received_at`,
  * `sequence_by: seq`, `delete_when: op = 'D'`, `scd_type: 2`, `except_columns: op`, `insert_only: loaded_at`; exports
  * (`DatasetExports`): `export_file: reports/x/date={logical_date}/report.csv`,
  * `export_postgres: env:DATAMART_URL datamart.x` (connection, then table).
  *
- * Other comment lines are ignored. Errors name the file and line (DATASET_INVALID).
+ * Without `materialization`, a dataset is `overwrite`, as a TypeScript one (`datasetSchema`'s default).
+ * Other comment lines are ignored. Errors name the file and line (DATASET_INVALID): an unknown
+ * directive, a malformed `expect` line, a value the dataset schema refuses (the directive's line),
+ * a directive below the start of the query.
  */
 export function parseSqlDataset(text: string, name: string, file: string): Record<string, unknown> {
   const lines = text.split('\n');
-  const def: Record<string, unknown> = { name, materialization: 'overwrite' };
+  const def: Record<string, unknown> = { name };
+  const at: Record<string, number> = {}; // directive → its line, for errors
+  const expectLines: number[] = [];
   const expectations: Expectation[] = [];
   const changes: Record<string, unknown> = {};
   const exports: Record<string, unknown> = {};
@@ -37,12 +44,16 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
     const expect = /^expect\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*(\w+)\s*\)\s*:\s*(.+)$/.exec(body);
     if (expect) {
       expectations.push({ name: expect[1]!, action: expect[2] as Expectation['action'], condition: expect[3]! });
+      expectLines.push(i + 1);
       continue;
     }
+    if (/^expect(\s|$)/.test(body)) throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: "${line}": an expectation is "-- expect <name> (<action>): <condition>" (action: warn, drop, quarantine, fail) or "-- expect: <check>(...)", e.g. "-- expect: not_null(id)"`, { file, row: i + 1, dataset: name });
     const kv = /^([a-z_]+)\s*:\s*(.*)$/.exec(body);
     if (!kv) continue;
     const [, key, value] = kv as unknown as [string, string, string];
+    at[key] = i + 1;
     switch (key) {
+      case 'expect': expectations.push(parseExpectDirective(value, file, i + 1, name)); expectLines.push(i + 1); break;
       case 'materialization': def['materialization'] = value; break;
       case 'partition_by': def['partitionBy'] = names(value); break;
       case 'grain': def['grain'] = value; break;
@@ -72,13 +83,45 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
         throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, tags, on_schema_change, engine, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, export_file, export_postgres, expect)`, { file, row: i + 1, dataset: name });
     }
   }
+  checkNoLateDirective(lines, i, file, name);
   const sql = lines.slice(i).join('\n').trim().replace(/;\s*$/, '');
   if (sql === '') throw new IngotError('DATASET_INVALID', `${file}: no SELECT statement after the directives`, { file, dataset: name });
   def['sql'] = sql;
   if (expectations.length > 0) def['expectations'] = expectations;
   if (Object.keys(changes).length > 0) def['changes'] = changes;
   if (Object.keys(exports).length > 0) def['exports'] = exports;
+  checkDirectiveValues(def, at, expectLines, file, name);
   return def;
+}
+
+const DIRECTIVE_OF: Record<string, string> = {
+  partitionBy: 'partition_by', orderBy: 'order_by', onSchemaChange: 'on_schema_change', sequenceBy: 'sequence_by', deleteWhen: 'delete_when',
+  scdType: 'scd_type', exceptColumns: 'except_columns', insertOnly: 'insert_only', file: 'export_file', postgres: 'export_postgres',
+};
+
+/**
+ * Validates the dataset the directives describe (`datasetSchema`), so a wrong value is an error
+ * at its directive's line (or, for a field missing, the `materialization` line that needs it).
+ */
+function checkDirectiveValues(def: Record<string, unknown>, at: Record<string, number>, expectLines: number[], file: string, name: string): void {
+  const parsed = datasetSchema.safeParse(def);
+  if (parsed.success) return;
+  const issue = parsed.error.issues[0]!;
+  const [first, second] = issue.path.map(String);
+  const line = first === 'expectations' ? expectLines[Number(second)]
+    : at[DIRECTIVE_OF[second ?? ''] ?? ''] ?? at[DIRECTIVE_OF[first ?? ''] ?? first ?? ''] ?? at['materialization'];
+  const where = line === undefined ? file : `${file}:${line}`;
+  throw new IngotError('DATASET_INVALID', `${where}: ${issue.path.length ? issue.path.join('.') + ': ' : ''}${issue.message}`, { file, ...(line !== undefined ? { row: line } : {}), dataset: name });
+}
+
+/** A directive (`-- expect ...`, `-- materialization: ...`) below the start of the query would be ignored: an error at its line. */
+function checkNoLateDirective(lines: string[], start: number, file: string, name: string): void {
+  for (let j = start; j < lines.length; j++) {
+    const body = /^\s*--\s*(.*)$/.exec(lines[j]!)?.[1];
+    if (body !== undefined && /^(expect(\s|:)|(materialization|partition_by|grain|tags|on_schema_change|engine|key|order_by|sequence_by|delete_when|scd_type|except_columns|insert_only|export_file|export_postgres)\s*:)/.test(body)) {
+      throw new IngotError('DATASET_INVALID', `${file}:${j + 1}: "${lines[j]!.trim()}": directives go above the query (this one, at line ${j + 1}, is below its start at line ${start + 1})`, { file, row: j + 1, dataset: name });
+    }
+  }
 }
 
 /**

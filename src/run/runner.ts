@@ -109,7 +109,7 @@ export class Runner {
         if (!engines.has(name)) engines.set(name, await openEngine(name, project.config, { projectDir: project.dir, projectName: project.name, lake: project.lake }));
       }
       const engineOf = (d: LoadedDataset): Engine => engines.get(datasetEngine(d, project.config))!;
-      const graph = await buildGraph(project.datasets, (sql, d) => engineOf(d).references(sql), (d) => engineOf(d).dialect);
+      const graph = await buildGraph(project.datasets, (sql, d) => engineOf(d).references(sql, { unqualified: true }), (d) => engineOf(d).dialect);
       const lake = new Lake(project.lake, local);
       return new Runner(project, local, engines, lake, graph, options.metadata ?? (await openMetadata(project)), !options.metadata, new Planner(project, graph, lake));
     } catch (err) {

@@ -108,7 +108,7 @@ export class DuckDBEngine implements Engine, ParquetFiles {
     this.temp.set(name, 'VIEW');
   }
 
-  async references(sql: string): Promise<string[]> {
+  async references(sql: string, options: { unqualified?: boolean } = {}): Promise<string[]> {
     const reader = await this.conn.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR) AS j', [sql]);
     const parsed = JSON.parse(String(reader.getRowObjectsJS()[0]!['j'])) as { error: boolean; error_message?: string; statements?: unknown[] };
     if (parsed.error) {
@@ -117,16 +117,22 @@ export class DuckDBEngine implements Engine, ParquetFiles {
       throw new IngotError(notSelect ? 'SQL_NOT_READ_ONLY' : 'SQL_ERROR', notSelect ? 'only SELECT statements are allowed here' : msg);
     }
     const names = new Set<string>();
+    const bare = new Set<string>();
+    const ctes = new Set<string>();
     const walk = (node: unknown): void => {
       if (Array.isArray(node)) return node.forEach(walk);
       if (node === null || typeof node !== 'object') return;
       const o = node as Record<string, unknown>;
-      if (o['type'] === 'BASE_TABLE' && typeof o['schema_name'] === 'string' && o['schema_name'] !== '') {
-        names.add(`${o['schema_name']}.${String(o['table_name'])}`);
+      if (o['type'] === 'BASE_TABLE' && typeof o['schema_name'] === 'string') {
+        if (o['schema_name'] !== '') names.add(`${o['schema_name']}.${String(o['table_name'])}`);
+        else bare.add(String(o['table_name']));
       }
+      const map = (o['cte_map'] as { map?: { key?: unknown }[] } | undefined)?.map;
+      for (const entry of map ?? []) if (typeof entry.key === 'string') ctes.add(entry.key.toLowerCase());
       for (const v of Object.values(o)) walk(v);
     };
     walk(parsed.statements);
+    if (options.unqualified) for (const b of bare) if (!ctes.has(b.toLowerCase())) names.add(b);
     return [...names].sort();
   }
 

@@ -77,7 +77,7 @@ export class SparkEngine implements Engine {
     return Promise.reject(new IngotError('PROTOCOL_UNSUPPORTED', `${name}: the Spark engine does not read sources; datasets with a source run on DuckDB`));
   }
 
-  async references(sql: string): Promise<string[]> {
+  async references(sql: string, options: { unqualified?: boolean } = {}): Promise<string[]> {
     const [row] = await this.query(`EXPLAIN EXTENDED ${sql}`);
     const plan = String(row?.['plan'] ?? '');
     // an error other than an analysis error (e.g. a view `layer.table` in the server's catalog,
@@ -90,7 +90,7 @@ export class SparkEngine implements Engine {
     if (/^'?\w*(Statement|Command)\b|^'?(CreateTable|ReplaceTable|DropTable|InsertInto|MergeIntoTable|DeleteFromTable|UpdateTable|SetCommand|AlterTable|TruncateTable)/.test(parsed)) {
       throw new IngotError('SQL_NOT_READ_ONLY', 'only SELECT statements are allowed here');
     }
-    return relationsOfPlan(parsed);
+    return relationsOfPlan(parsed, options);
   }
 
   /** The columns of `sql`, remembered until the next statement that may change them (views, caches, commits): a run describes one query several times. */

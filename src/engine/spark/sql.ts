@@ -60,12 +60,18 @@ export function mergeSql(table: string, sourceSql: string, merge: MergeClauses, 
   return `MERGE ${evolve ? 'WITH SCHEMA EVOLUTION ' : ''}INTO ${table} AS target USING (${sourceSql}) AS source ON ${merge.on} ${clauses.join(' ')}`;
 }
 
-/** Table names (`layer.table`, two-part) a parsed logical plan (`EXPLAIN EXTENDED`'s first section) reads. */
-export function relationsOfPlan(parsed: string): string[] {
+/**
+ * Table names (`layer.table`, two-part) a parsed logical plan (`EXPLAIN EXTENDED`'s first section)
+ * reads; with `unqualified`, also one-part names, but only in a plan without CTEs (whose
+ * references print as unresolved relations too, so they are not told apart: none is reported).
+ */
+export function relationsOfPlan(parsed: string, options: { unqualified?: boolean } = {}): string[] {
   const names = new Set<string>();
+  const bare = options.unqualified === true && !/\b(CTE|UnresolvedWith|WithCTE)\b/.test(parsed);
   for (const m of parsed.matchAll(/'UnresolvedRelation \[([^\]]*)\]/g)) {
     const parts = m[1]!.split(',').map((p) => p.trim());
     if (parts.length === 2) names.add(`${parts[0]}.${parts[1]}`);
+    else if (parts.length === 1 && bare) names.add(parts[0]!);
   }
   return [...names].sort();
 }
