@@ -8,6 +8,7 @@ import { VERSION } from '../version.js';
 import { formatRows, n, type OutputFormat } from './format.js';
 import type { Io } from './io.js';
 import { addGraphCommand } from './graph.js';
+import { addInitCommand } from './init.js';
 import { addRunCommands } from './run.js';
 import { addScheduleCommands } from './schedule.js';
 
@@ -34,6 +35,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   addRunCommands(program, io, () => { code = 1; });
 
   addGraphCommand(program, io);
+  addInitCommand(program, io);
 
   program
     .command('tables')
