@@ -13,7 +13,7 @@ import { acceptedValues, freshness, notNull, range, regex, relationships, rowCou
 import { dataset, datasetSchema, DEFAULT_MATERIALIZATION } from '../src/pipeline/definition.js';
 import { parseSqlDataset } from '../src/pipeline/sql-file.js';
 import { IngotError } from '../src/errors.js';
-import { cli, tempDir } from './fixtures.js';
+import { cli, ROOT, tempDir } from './fixtures.js';
 
 const FILE = '/p/datasets/staging/orders.sql';
 
@@ -231,5 +231,71 @@ describe('table references are checked when the project loads', () => {
     assert.equal(run.code, 0, run.err);
     const r = await cli(['sql', '-p', project, 'SELECT count(*) AS n, max(quarantined) AS q FROM staging.orders', '--format', 'json']);
     assert.deepEqual(JSON.parse(r.out), [{ n: 2, q: 2 }]);
+  });
+});
+
+describe('docs/coming-from-dbt.md: its project runs and its files are the doc\'s', () => {
+  const DOC = path.join(ROOT, 'docs', 'coming-from-dbt.md');
+  const SOURCE = path.join(ROOT, 'docs', 'coming-from-dbt');
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('dbt'));
+    await fs.cp(SOURCE, dir, { recursive: true, filter: (src) => !/[\\/](lake|\.ingot)$/.test(src) });
+  });
+  after(() => cleanup());
+
+  const json = async (sql: string): Promise<unknown[]> => {
+    const r = await cli(['sql', '-p', dir, sql, '--format', 'json']);
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out) as unknown[];
+  };
+
+  it('every code block headed by a file path is that file of the project, and every dataset file is shown', async () => {
+    const doc = await fs.readFile(DOC, 'utf8');
+    const shown = new Set<string>();
+    for (const m of doc.matchAll(/```(?:sql|ts)\n((?:--|\/\/) (datasets\/\S+)\n[\s\S]*?)```/g)) {
+      assert.equal(m[1], await fs.readFile(path.join(SOURCE, m[2]!), 'utf8'), m[2]);
+      shown.add(m[2]!);
+    }
+    const files = (await fs.readdir(path.join(SOURCE, 'datasets'), { recursive: true })).filter((f) => /\.(sql|ts)$/.test(f)).map((f) => `datasets/${f.split(path.sep).join('/')}`);
+    assert.deepEqual([...shown].sort(), files.sort());
+  });
+
+  it('runs: the marts, the SCD2 snapshot and the SCD1 staging table hold the rows the seeds give', async () => {
+    const run = await cli(['run', '-p', dir]);
+    assert.equal(run.code, 0, run.err);
+    assert.deepEqual(await json('SELECT customer_id, last_name, CAST(first_order AS VARCHAR) AS first, CAST(most_recent_order AS VARCHAR) AS last, number_of_orders AS n, customer_lifetime_value AS value FROM marts.customers ORDER BY 1'), [
+      { customer_id: 1, last_name: 'Lovelace', first: '2018-01-01', last: '2018-01-09', n: 3, value: 53 },
+      { customer_id: 2, last_name: 'Hopper', first: '2018-01-02', last: '2018-01-07', n: 2, value: 28 },
+      { customer_id: 3, last_name: 'Turing', first: '2018-01-05', last: '2018-01-05', n: 1, value: 12 },
+      { customer_id: 4, last_name: 'Dijkstra', first: '2018-01-08', last: '2018-01-08', n: 1, value: 30 },
+    ]);
+    assert.deepEqual(await json('SELECT order_id, credit_card_amount AS cc, coupon_amount AS coupon, bank_transfer_amount AS bank, gift_card_amount AS gift, amount FROM marts.orders WHERE order_id IN (2, 7) ORDER BY 1'), [
+      { order_id: 2, cc: 15, coupon: 5, bank: 0, gift: 0, amount: 20 },
+      { order_id: 7, cc: 0, coupon: 2, bank: 18, gift: 0, amount: 20 },
+    ]);
+    assert.deepEqual(await json("SELECT last_name, strftime(valid_from, '%Y-%m-%d') AS valid_from, strftime(valid_to, '%Y-%m-%d') AS valid_to, is_current FROM snapshots.customers WHERE customer_id = 1 ORDER BY valid_from"), [
+      { last_name: 'Byron', valid_from: '2018-01-01', valid_to: '2018-02-01', is_current: false },
+      { last_name: 'Lovelace', valid_from: '2018-02-01', valid_to: null, is_current: true },
+    ]);
+    assert.deepEqual(await json('SELECT count(*) AS n FROM snapshots.customers'), [{ n: 5 }]);
+    assert.deepEqual(await json('SELECT customer_id, last_name FROM staging.customers ORDER BY 1'), [
+      { customer_id: 1, last_name: 'Lovelace' }, { customer_id: 2, last_name: 'Hopper' }, { customer_id: 3, last_name: 'Turing' }, { customer_id: 4, last_name: 'Dijkstra' },
+    ]);
+  });
+
+  it('the selector and the error the doc shows are what ingot prints', async () => {
+    const plan = await cli(['plan', '-p', dir, '--select', 'staging.payments+', '--rerun', '--format', 'json']);
+    assert.equal(plan.code, 0, plan.err);
+    const steps = (JSON.parse(plan.out) as { steps?: { dataset: string }[]; dates?: { steps: { dataset: string }[] }[] });
+    const names = new Set(JSON.stringify(steps).match(/"dataset":"[a-z_.]+"/g)!.map((s) => s.slice(11, -1)));
+    assert.deepEqual([...names].sort(), ['marts.customers', 'marts.orders', 'staging.payments']);
+
+    const file = path.join(dir, 'datasets', 'marts', 'customers.sql');
+    await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace('LEFT JOIN marts.orders AS o', 'LEFT JOIN orders AS o'));
+    const graph = await cli(['graph', '-p', dir]);
+    const shown = /```\n(error \[DATASET_UNKNOWN\]: .*)\n```/.exec(await fs.readFile(DOC, 'utf8'))![1]!;
+    assert.equal(graph.err, shown.replace('datasets/', `${dir}/datasets/`));
   });
 });

@@ -1,0 +1,3 @@
+import { defineConfig } from 'ingot';
+
+export default defineConfig({ lake: './lake' });
