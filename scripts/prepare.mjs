@@ -3,6 +3,7 @@
 // made by `ingot init` do), npm runs `prepare` here too, from that project (INIT_CWD): the
 // package is used as it is, built, so nothing is built then (the build tools are dev dependencies).
 import { execSync } from 'node:child_process';
+import process from 'node:process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -10,7 +11,7 @@ const here = process.cwd();
 const from = process.env.INIT_CWD ? path.resolve(process.env.INIT_CWD) : here;
 if (from !== here) {
   if (!existsSync(path.join(here, 'dist', 'cli', 'bin.js'))) {
-    console.error(`ingot at ${here} is not built: run "npm run build" there`);
+    process.stderr.write(`ingot at ${here} is not built: run "npm run build" there\n`);
     process.exit(1);
   }
 } else {
