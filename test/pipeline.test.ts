@@ -224,7 +224,7 @@ describe('project errors name what is wrong', () => {
     const p = await project({ 'silver/a.sql': 'SELECT 1 AS x', 'gold/b.sql': 'SELECT * FROM silver.a JOIN silver.nope USING (x)' });
     const r = await cli(['run', '-p', p, '--date', '2001-01-01']);
     assert.equal(r.code, 1);
-    assert.match(r.err, /DATASET_UNKNOWN.*gold\.b .*b\.sql\) reads silver\.nope/);
+    assert.match(r.err, /DATASET_UNKNOWN\]: .*b\.sql:1: gold\.b reads silver\.nope, which is not a dataset of this project \(closest: silver\.a/);
   });
 
   it('an invalid definition names the file and field', async () => {
