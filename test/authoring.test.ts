@@ -299,3 +299,14 @@ describe('docs/coming-from-dbt.md: its project runs and its files are the doc\'s
     assert.equal(graph.err, shown.replace('datasets/', `${dir}/datasets/`));
   });
 });
+
+describe('unqualified names in a Spark parsed plan', () => {
+  it('are reported with `unqualified`, except in a plan with CTEs (whose references look the same)', async () => {
+    const { relationsOfPlan } = await import('../src/engine/spark/sql.js');
+    const plain = "'Project [*]\n+- 'Join Inner\n   :- 'UnresolvedRelation [silver, flights], [], false\n   +- 'UnresolvedRelation [flights_raw], [], false";
+    assert.deepEqual(relationsOfPlan(plain), ['silver.flights']);
+    assert.deepEqual(relationsOfPlan(plain, { unqualified: true }), ['flights_raw', 'silver.flights']);
+    const withCte = "CTE [a]\n:  +- 'SubqueryAlias a\n:     +- 'Project [*]\n:        +- 'UnresolvedRelation [bronze, x], [], false\n+- 'Project [*]\n   +- 'UnresolvedRelation [a], [], false";
+    assert.deepEqual(relationsOfPlan(withCte, { unqualified: true }), ['bronze.x']);
+  });
+});
