@@ -10,6 +10,7 @@ import type { Io } from './io.js';
 import { addGraphCommand } from './graph.js';
 import { addRunCommands } from './run.js';
 import { addScheduleCommands } from './schedule.js';
+import { addTestCommand } from './test.js';
 
 // Every other module loads when a command needs it (`await import(...)` in its action), so that
 // `ingot --version` and `ingot --help` load no engine, server, database client or config loader.
@@ -34,6 +35,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   addRunCommands(program, io, () => { code = 1; });
 
   addGraphCommand(program, io);
+  addTestCommand(program, io, () => { code = 1; });
 
   program
     .command('tables')
