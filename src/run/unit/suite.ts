@@ -52,7 +52,9 @@ export async function runUnitTests(project: Project, options: UnitTestOptions = 
     const tests: UnitTest[] = [];
     for (const file of files) {
       try {
-        tests.push(...(await readTestFile(file)));
+        const read = await readTestFile(file);
+        tests.push(...read.tests);
+        for (const x of read.invalid) report({ test: { file, line: x.line, name: x.name, dataset: '' }, status: 'error', ms: 0, lines: [x.error.message], error: x.error });
       } catch (err) {
         if (!(err instanceof IngotError)) throw err;
         report({ test: { file, line: err.context.row ?? 1, name: '(file)', dataset: '' }, status: 'error', ms: 0, lines: [err.message], error: err });

@@ -66,16 +66,18 @@ const rowsFields = {
   columns: columnsSchema.optional(),
 };
 const oneSource = (r: { rows?: unknown; csv?: unknown; json?: unknown }): boolean => [r.rows, r.csv, r.json].filter((x) => x !== undefined).length === 1;
+/** An object schema's message for a value that is not a map (its other issues keep zod's words: `Unrecognized key: "x"`). */
+const notAMap = (message: string) => ({ error: (issue: { code?: string }) => (issue.code === 'invalid_type' ? message : undefined) });
 const ONE_SOURCE = 'give exactly one of rows: [...], csv: <file> and json: <file>';
-const rowsSchema = z.object(rowsFields, { error: 'a map with rows: [...], csv: <file> or json: <file>' }).strict().refine(oneSource, { message: ONE_SOURCE });
+const rowsSchema = z.object(rowsFields, notAMap('a map with rows: [...], csv: <file> or json: <file>')).strict().refine(oneSource, { message: ONE_SOURCE });
 
 const testSchema = z.object({
-  dataset: z.string({ error: 'dataset: the dataset under test, as layer.table' }).regex(TABLE, 'the dataset under test, as layer.table'),
+  dataset: z.string({ error: 'the dataset under test, as layer.table' }).regex(TABLE, 'the dataset under test, as layer.table'),
   date: z.union([z.string(), z.date()]).optional(),
   given: z.record(z.string().regex(TABLE, 'given tables are layer.table'), rowsSchema).default({}),
-  expect: z.object({ ...rowsFields, quarantine: rowsSchema.optional() }, { error: 'expect: a map with rows: [...] (or csv: / json: <file>), and optionally quarantine: { rows: [...] }' })
+  expect: z.object({ ...rowsFields, quarantine: rowsSchema.optional() }, notAMap('a map with rows: [...] (or csv: / json: <file>), and optionally quarantine: { rows: [...] }'))
     .strict().refine(oneSource, { message: ONE_SOURCE }),
-}, { error: 'a test is a map with dataset, date (optional), given and expect' }).strict();
+}, notAMap('a test is a map with dataset, date (optional), given and expect')).strict();
 
 /**
  * Every `*.test.yaml` file under `dir`, sorted, skipping `node_modules`, folders starting with
@@ -102,13 +104,22 @@ export async function findTestFiles(dir: string, skip: string[] = []): Promise<s
   return out;
 }
 
+/** A test of a file that could not be parsed: its name, line and error. */
+export interface InvalidTest {
+  file: string;
+  name: string;
+  line: number;
+  error: IngotError;
+}
+
 /**
  * Parses the unit tests of one `*.test.yaml` file (YAML 1.2 core schema: `2001-01-15` stays a
- * string). Fixture paths become absolute (relative to the file). Errors: TEST_INVALID naming
- * the file, line, test and field (malformed YAML, a test that is not a map, an unknown key, a
- * bad table name or date).
+ * string). Fixture paths become absolute (relative to the file). A malformed test is returned in
+ * `invalid` (TEST_INVALID naming the file, line, test and field: an unknown key, a bad table
+ * name or date), the others still run. Errors (thrown): TEST_INVALID for a file that is not
+ * valid YAML or not a map of tests.
  */
-export async function readTestFile(file: string): Promise<UnitTest[]> {
+export async function readTestFile(file: string): Promise<{ tests: UnitTest[]; invalid: InvalidTest[] }> {
   const text = await fs.readFile(file, 'utf8');
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
@@ -118,12 +129,26 @@ export async function readTestFile(file: string): Promise<UnitTest[]> {
     throw new IngotError('TEST_INVALID', `${shownPath(file)}:${at(e.pos[0])}: not valid YAML: ${e.message.split('\n')[0]}`, { file, row: at(e.pos[0]) });
   }
   const top = doc.toJS() as unknown;
-  if (top === null || top === undefined) return [];
+  if (top === null || top === undefined) return { tests: [], invalid: [] };
   if (typeof top !== 'object' || Array.isArray(top)) {
     throw new IngotError('TEST_INVALID', `${shownPath(file)}:1: a test file is a map of test name → test (dataset, date, given, expect)`, { file, row: 1 });
   }
   const tests: UnitTest[] = [];
+  const invalid: InvalidTest[] = [];
   for (const [name, raw] of Object.entries(top as Record<string, unknown>)) {
+    try {
+      tests.push(parseTest(doc, file, name, raw, at));
+    } catch (err) {
+      if (!(err instanceof IngotError)) throw err;
+      invalid.push({ file, name, line: at(keyOffset(doc, name)), error: err });
+    }
+  }
+  return { tests, invalid };
+}
+
+/** One test of `doc` (see `readTestFile`). Errors: TEST_INVALID. */
+function parseTest(doc: Document, file: string, name: string, raw: unknown, at: (offset: number | undefined) => number): UnitTest {
+  {
     const lineOf = (...p: (string | number)[]): number => at(nodeAt(doc, [name, ...p])?.range?.[0] ?? nodeAt(doc, [name])?.range?.[0]);
     const keyLine = at(keyOffset(doc, name));
     const where = (p: (string | number)[]): string => `${shownPath(file)}:${p.length ? lineOf(...p) : keyLine}: test ${name}`;
@@ -132,9 +157,10 @@ export async function readTestFile(file: string): Promise<UnitTest[]> {
     }
     const parsed = testSchema.safeParse(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const p = issue.path.filter((x): x is string | number => typeof x !== 'symbol');
-      throw new IngotError('TEST_INVALID', `${where(p)}: ${p.length ? `${p.join('.')}: ` : ''}${issue.message}`, { file, row: p.length ? lineOf(...p) : keyLine });
+      // an unknown key first: it is often the reason a required one is missing (`expected:` for `expect:`)
+      const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0]!;
+      const p = [...issue.path, ...(issue.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : [])].filter((x): x is string | number => typeof x !== 'symbol');
+      throw new IngotError('TEST_INVALID', `${where(p)}: ${p.length && issue.code !== 'unrecognized_keys' ? `${p.join('.')}: ` : ''}${issue.message}`, { file, row: p.length ? lineOf(...p) : keyLine });
     }
     const t = parsed.data;
     let date: string | undefined;
@@ -149,14 +175,13 @@ export async function readTestFile(file: string): Promise<UnitTest[]> {
     const resolve = (s: RowsSource): RowsSource =>
       'csv' in s ? { ...s, csv: path.resolve(path.dirname(file), s.csv) } : 'json' in s ? { ...s, json: path.resolve(path.dirname(file), s.json) } : s;
     const { quarantine, ...rows } = t.expect as RowsSource & { quarantine?: RowsSource };
-    tests.push({
+    return {
       file, line: keyLine, name, dataset: t.dataset, ...(date ? { date } : {}),
       given: Object.fromEntries(Object.entries(t.given).map(([k, v]) => [k, resolve(v as RowsSource)])),
       expect: { rows: resolve(rows), ...(quarantine ? { quarantine: resolve(quarantine) } : {}) },
       lineOf,
-    });
+    };
   }
-  return tests;
 }
 
 /** The node at `p` (map keys and sequence indexes) in `doc`. */

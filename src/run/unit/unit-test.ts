@@ -13,7 +13,7 @@ import { checkRows } from '../step/check.js';
 import { conformRows } from '../step/conform.js';
 import { CHECKED_RELATION, QUARANTINE_RELATION, SOURCE_RELATION, type StepContext } from '../step/context.js';
 import { renderQuery } from '../step/render.js';
-import { attachRows, columnsOf, declaredColumns, fixtureRows, rowsSql, type FixturePlace } from './fixture.js';
+import { attachRows, declaredColumns, fixtureRows, rowsSql, type FixturePlace } from './fixture.js';
 import { topLevelOrderBy } from './order-by.js';
 import { diffRows, formatDiff, isEmptyDiff } from './row-diff.js';
 import { shownPath, type RowsSource, type UnitTest } from './test-file.js';
@@ -159,13 +159,15 @@ async function compareOutput(
     });
   }
   const types: Record<string, DataType> = Object.fromEntries(schema.fields.map((f) => [f.name, f.type]));
-  const list = columns.map((c) => d.quoteIdent(c)).join(', ');
+  // nothing expected: the unexpected rows are shown whole (but for the run's own stamps)
+  const shown = columns.length > 0 ? columns : names.filter((c) => c !== '_quarantined_at' && c !== '_run_id');
+  const list = shown.map((c) => d.quoteIdent(c)).join(', ');
   let got: Row[];
   let ranks: number[] | undefined;
   const notes: string[] = [];
   if (orderBy) {
     try {
-      got = await engine.query(`SELECT ${list}${list ? ', ' : ''}dense_rank() OVER (ORDER BY ${orderBy}) AS ${RANK} FROM (${sql}) AS __kept ORDER BY ${RANK}`);
+      got = await engine.query(`SELECT ${list ? `${list}, ` : ''}dense_rank() OVER (ORDER BY ${orderBy}) AS ${RANK} FROM (${sql}) AS __kept ORDER BY ${RANK}`);
       ranks = got.map((r) => Number(r[RANK]));
     } catch {
       notes.push(`(order not compared: the query's ORDER BY ${orderBy} does not apply to its output columns)`);
@@ -174,5 +176,5 @@ async function compareOutput(
   } else got = await engine.query(`SELECT ${list || '1 AS __one'} FROM (${sql}) AS __kept`);
   const diff = diffRows(want, got, columns, types, { ...(key ? { key } : {}), ...(ranks ? { ranks } : {}) });
   if (isEmptyDiff(diff)) return [];
-  return [...formatDiff(diff, columns.length ? columns : columnsOf(want), label), ...notes];
+  return [...formatDiff(diff, shown, label), ...notes];
 }
