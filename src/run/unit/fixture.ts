@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { Engine, FileScan, Row } from '../../engine/engine.js';
 import { IngotError, messageOf } from '../../errors.js';
 import type { LoadedDataset } from '../../pipeline/project.js';
+import { webLogColumns } from '../../sources/weblog.js';
 import type { DataType } from '../../table/schema.js';
 import type { RowsSource } from './test-file.js';
 
@@ -12,7 +13,7 @@ import type { RowsSource } from './test-file.js';
  * the dataset's SQL reads them as it reads the lake.
  *
  * Column types, first that applies: the test's `columns`; the upstream dataset's declared ones
- * (its source's `columns`, its `schema` contract; a source's lineage columns `_source`,
+ * (its source's `columns`, an access log's fixed columns, its `schema` contract; a source's lineage columns `_source`,
  * `_run_id`, `_ingested_at`), declared columns the rows leave out being NULL; else inferred from
  * the values: whole numbers BIGINT, other numbers DOUBLE, true/false BOOLEAN, `YYYY-MM-DD`
  * strings DATE, `YYYY-MM-DD HH:MM[:SS[.f]]` TIMESTAMP (with `Z` or an offset: TIMESTAMPTZ), other
@@ -23,7 +24,9 @@ import type { RowsSource } from './test-file.js';
 export function declaredColumns(ds: LoadedDataset | undefined, dialect: Engine['dialect']): Record<string, string> {
   if (!ds) return {};
   const out: Record<string, string> = {};
-  const source = ds.source as { columns?: Record<string, string> } | undefined;
+  const source = ds.source as { columns?: Record<string, string>; format?: string } | undefined;
+  // an access log's columns are fixed by its format
+  if (source?.format === 'combined' || source?.format === 'common') Object.assign(out, webLogColumns(source.format));
   Object.assign(out, source?.columns ?? {}, ds.schema ?? {});
   if (ds.source) {
     const lineage: Record<string, DataType> = { _source: 'string', _run_id: 'string', _ingested_at: 'timestamp' };
