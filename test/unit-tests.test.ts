@@ -333,4 +333,23 @@ bad_date:
     assert.match(r.out, /! datasets\/broken\.test\.yaml › \(file\) 0 ms\n {4}error \[TEST_INVALID\]: .*broken\.test\.yaml:2: not valid YAML: /);
     assert.match(r.out, /12 tests in 2 files: 0 passed, 0 failed, 12 errors/);
   });
+
+  it('compares values by the output column\'s type: instants, decimals, integers, doubles, nested values', async () => {
+    const { equalValue, diffRows } = await import('../src/run/unit/row-diff.js');
+    assert.ok(equalValue('2001-01-15T08:30', '2001-01-15 08:30:00', 'timestamp_ntz'));
+    assert.ok(equalValue('2001-01-15 10:30:00+02:00', '2001-01-15 08:30:00+00', 'timestamp'));
+    assert.ok(equalValue('2001-01-15 08:30:00', '2001-01-15 08:30:00+00', 'timestamp'));
+    assert.ok(!equalValue('2001-01-15 08:30:01', '2001-01-15 08:30:00+00', 'timestamp'));
+    assert.ok(equalValue(10.5, '10.50', 'decimal(10,2)'));
+    assert.ok(!equalValue(10.25, '10.20', 'decimal(10,2)'));
+    assert.ok(equalValue(5, '5', 'long'));
+    assert.ok(!equalValue(5.5, '6', 'long'));
+    assert.ok(equalValue(0.333333, 1 / 3, 'double'));
+    assert.ok(!equalValue(0.33, 1 / 3, 'double'));
+    assert.ok(equalValue({ a: [1, 2.000001] }, { a: [1, 2] }, { type: 'struct', fields: [] }));
+    assert.ok(!equalValue('x', null, 'string'));
+    // no key can pair the rows (one column): a missing and an unexpected row
+    const d = diffRows([{ v: 1 }], [{ v: 2 }], ['v'], { v: 'long' });
+    assert.deepEqual([d.missing, d.unexpected, d.changed.length], [[{ v: 1 }], [{ v: 2 }], 0]);
+  });
 });

@@ -75,7 +75,7 @@ const testSchema = z.object({
   dataset: z.string({ error: 'the dataset under test, as layer.table' }).regex(TABLE, 'the dataset under test, as layer.table'),
   date: z.union([z.string(), z.date()]).optional(),
   given: z.record(z.string().regex(TABLE, 'given tables are layer.table'), rowsSchema).default({}),
-  expect: z.object({ ...rowsFields, quarantine: rowsSchema.optional() }, notAMap('a map with rows: [...] (or csv: / json: <file>), and optionally quarantine: { rows: [...] }'))
+  expect: z.object({ rows: rowsFields.rows, csv: rowsFields.csv, json: rowsFields.json, quarantine: z.object({ rows: rowsFields.rows, csv: rowsFields.csv, json: rowsFields.json }).strict().refine(oneSource, { message: ONE_SOURCE }).optional() }, notAMap('a map with rows: [...] (or csv: / json: <file>), and optionally quarantine: { rows: [...] }'))
     .strict().refine(oneSource, { message: ONE_SOURCE }),
 }, notAMap('a test is a map with dataset, date (optional), given and expect')).strict();
 
