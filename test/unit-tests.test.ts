@@ -82,6 +82,9 @@ ORDER BY day DESC
     await write('datasets/gold/customers.sql', `-- materialization: overwrite
 SELECT customer, count(*) AS orders FROM silver.orders GROUP BY customer
 `);
+    // columns nobody declares: bronze.customers is read as it comes, so gold.vip's cannot be described
+    await write('datasets/gold/vip.sql', "-- materialization: overwrite\nSELECT customer FROM bronze.customers WHERE customer LIKE 'v%'\n");
+    await write('datasets/gold/vip_orders.sql', '-- materialization: overwrite\nSELECT customer, count(*) AS orders FROM gold.vip JOIN silver.orders USING (customer) GROUP BY ALL\n');
   });
   after(() => cleanup());
 
@@ -299,8 +302,9 @@ row_lacks_column:
       - { day: 2024-03-01, orders: 1 }
       - { day: 2024-03-02 }
 untyped_empty:
-  dataset: gold.daily
+  dataset: gold.vip_orders
   given:
+    gold.vip: { rows: [] }
     silver.orders: { rows: [] }
   expect: { rows: [] }
 bad_date:
@@ -319,7 +323,7 @@ bad_date:
     };
     const f = path.join('datasets', 'gold', 'errors.test.yaml');
     const at = (line: number, name: string): string => `error [TEST_INVALID]: ${path.relative(process.cwd(), path.join(dir, f))}:${line}: test ${name}: `;
-    assert.equal(error('unknown_dataset'), `${at(2, 'unknown_dataset')}unknown dataset gold.dayly (datasets: bronze.customers, bronze.orders, silver.orders, gold.customers, gold.daily)`);
+    assert.equal(error('unknown_dataset'), `${at(2, 'unknown_dataset')}unknown dataset gold.dayly (datasets: bronze.customers, bronze.orders, gold.customers, gold.daily, gold.vip, gold.vip_orders, silver.orders)`);
     assert.equal(error('not_read'), `${at(8, 'not_read')}given bronze.orders is not read by gold.daily (it reads: silver.orders)`);
     assert.equal(error('not_given'), `${at(13, 'not_given')}silver.orders reads bronze.customers (in its SQL or an expectation): give its rows under given (rows: [] for none)`);
     assert.equal(error('unknown_column'), `${at(20, 'unknown_column')}expect: column order_count is not in the output of gold.daily (columns: day, orders, revenue, mean_amount)`);
@@ -328,8 +332,8 @@ bad_date:
     assert.match(error('missing_fixture'), /errors\.test\.yaml:34: test missing_fixture: given silver\.orders: fixture file .*nowhere\.csv does not exist$/);
     assert.equal(error('typo'), `${at(39, 'typo')}Unrecognized key: "expected"`);
     assert.equal(error('row_lacks_column'), `${at(47, 'row_lacks_column')}expect: row 2 lacks orders, which other rows list: give it (null for NULL)`);
-    assert.match(error('untyped_empty'), /errors\.test\.yaml:51: test untyped_empty: given silver\.orders: no rows and no declared columns: give columns: \{ name: TYPE \} \(or at least one row\)$/);
-    assert.equal(error('bad_date'), `${at(55, 'bad_date')}date "2024-02-30" is not a valid date (YYYY-MM-DD) or hour (YYYY-MM-DDTHH:00)`);
+    assert.match(error('untyped_empty'), /errors\.test\.yaml:51: test untyped_empty: given gold\.vip: no rows and no declared columns: give columns: \{ name: TYPE \} \(or at least one row\)$/);
+    assert.equal(error('bad_date'), `${at(56, 'bad_date')}date "2024-02-30" is not a valid date (YYYY-MM-DD) or hour (YYYY-MM-DDTHH:00)`);
     assert.match(r.out, /! datasets\/broken\.test\.yaml › \(file\) 0 ms\n {4}error \[TEST_INVALID\]: .*broken\.test\.yaml:2: not valid YAML: /);
     assert.match(r.out, /12 tests in 2 files: 0 passed, 0 failed, 12 errors/);
   });
@@ -351,5 +355,33 @@ bad_date:
     // no key can pair the rows (one column): a missing and an unexpected row
     const d = diffRows([{ v: 1 }], [{ v: 2 }], ['v'], { v: 'long' });
     assert.deepEqual([d.missing, d.unexpected, d.changed.length], [[{ v: 1 }], [{ v: 2 }], 0]);
+  });
+
+  it('types a given table by its dataset\'s output columns (its query described over its upstreams\' declared columns)', async () => {
+    // amount is text here: it sums only because silver.orders.amount is DECIMAL(10,2) (bronze.orders declares it)
+    const r = await run({ 'datasets/gold/daily.test.yaml': `typed:
+  dataset: gold.daily
+  given:
+    silver.orders: { rows: [{ day: '2024-03-01', amount: '10.5' }, { day: '2024-03-01', amount: '0.25' }] }
+  expect:
+    rows: [{ day: 2024-03-01, orders: 2, revenue: 10.75, mean_amount: 5.375 }]
+` });
+    assert.equal(r.code, 0, r.out + r.err);
+    const { loadProject } = await import('../src/project.js');
+    const { openLocalEngine } = await import('../src/engine/registry.js');
+    const { buildGraph } = await import('../src/pipeline/graph.js');
+    const { upstreamTypes } = await import('../src/run/unit/upstream-types.js');
+    const engine = await openLocalEngine();
+    try {
+      const project = await loadProject(dir);
+      const graph = await buildGraph(project.datasets, (sql) => engine.references(sql), () => engine.dialect);
+      const types = await upstreamTypes(graph, engine, path.join(dir, '.types'));
+      assert.deepEqual(types.get('silver.orders'), { day: 'DATE', order_id: 'BIGINT', customer: 'VARCHAR', amount: 'DECIMAL(10,2)', hour: 'INTEGER', shipped: 'BOOLEAN' });
+      assert.deepEqual(types.get('gold.customers'), { customer: 'VARCHAR', orders: 'BIGINT' });
+      // bronze.customers declares no columns: only its lineage columns are known, and nothing downstream of it is described from them
+      assert.deepEqual(Object.keys(types.get('bronze.customers')!).sort(), ['_ingested_at', '_run_id', '_source']);
+    } finally {
+      await engine.close();
+    }
   });
 });

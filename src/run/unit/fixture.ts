@@ -12,9 +12,10 @@ import type { RowsSource } from './test-file.js';
  * files attached under its name (`layer.table`), exactly as a run attaches a Delta snapshot, so
  * the dataset's SQL reads them as it reads the lake.
  *
- * Column types, first that applies: the test's `columns`; the upstream dataset's declared ones
- * (its source's `columns`, an access log's fixed columns, its `schema` contract; a source's lineage columns `_source`,
- * `_run_id`, `_ingested_at`), declared columns the rows leave out being NULL; else inferred from
+ * Column types, first that applies: the test's `columns`; the upstream dataset's known ones
+ * (`upstreamTypes`: its source's `columns`, an access log's fixed columns, a source's lineage
+ * columns `_source`, `_run_id`, `_ingested_at`; an SQL dataset's described output and its `schema`
+ * contract), known columns the rows leave out being NULL; else inferred from
  * the values: whole numbers BIGINT, other numbers DOUBLE, true/false BOOLEAN, `YYYY-MM-DD`
  * strings DATE, `YYYY-MM-DD HH:MM[:SS[.f]]` TIMESTAMP (with `Z` or an offset: TIMESTAMPTZ), other
  * strings VARCHAR; CSV and JSON fixtures are typed by the engine's file readers.

@@ -8,6 +8,7 @@ import type { Project } from '../../pipeline/project.js';
 import { selectableNodes, selectDatasets } from '../../plan/selector.js';
 import { findTestFiles, readTestFile, type UnitTest } from './test-file.js';
 import { runUnitTest, type UnitTestResult } from './unit-test.js';
+import { upstreamTypes } from './upstream-types.js';
 
 /** Options of `runUnitTests`. */
 export interface UnitTestOptions {
@@ -60,10 +61,11 @@ export async function runUnitTests(project: Project, options: UnitTestOptions = 
         report({ test: { file, line: err.context.row ?? 1, name: '(file)', dataset: '' }, status: 'error', ms: 0, lines: [err.message], error: err });
       }
     }
+    const types = await upstreamTypes(graph, engine, dir);
     let index = 0;
     for (const t of tests) {
       if (selected && !selected.has(t.dataset)) continue;
-      report(await runUnitTest(t, { project, graph, engine, dir }, index++));
+      report(await runUnitTest(t, { project, graph, engine, dir, types }, index++));
     }
   } finally {
     await engine.close();

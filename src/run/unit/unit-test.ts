@@ -39,6 +39,8 @@ export interface UnitTestEnv {
   engine: LocalEngine;
   /** Scratch folder for the given rows' Parquet files (removed by the caller). */
   dir: string;
+  /** Known columns of datasets as upstream tables (`upstreamTypes`): name → column → SQL type. */
+  types: ReadonlyMap<string, Record<string, string>>;
 }
 
 const RANK = '__ingot_rank';
@@ -81,7 +83,7 @@ async function compare(t: UnitTest, env: UnitTestEnv, index: number): Promise<st
 
   const node = graph.get(t.dataset);
   if (!node) {
-    const names = graph.order.map((n) => n.dataset.name);
+    const names = graph.order.map((n) => n.dataset.name).sort();
     throw invalid(`unknown dataset ${t.dataset} (datasets: ${names.join(', ')})`, t.lineOf('dataset'), { dataset: t.dataset });
   }
   const ds = node.dataset;
@@ -101,7 +103,7 @@ async function compare(t: UnitTest, env: UnitTestEnv, index: number): Promise<st
     const source = t.given[name]!;
     const place: FixturePlace = { where: `${shownPath(t.file)}:${t.lineOf('given', name)}: test ${t.name}`, what: `given ${name}` };
     const { rows, columns, types } = await fixtureRows(engine, source, '__ingot_fixture', place);
-    const declared = { ...types, ...declaredColumns(byName.get(name), engine.dialect), ...(source.columns ?? {}) };
+    const declared = { ...types, ...(env.types.get(name) ?? declaredColumns(byName.get(name), engine.dialect)), ...(source.columns ?? {}) };
     await attachRows(engine, name, rowsSql(engine, rows, columns, declared, place), scratch, place);
   };
   for (const name of reads) await attach(name);
