@@ -82,6 +82,10 @@ ORDER BY day DESC
     await write('datasets/gold/customers.sql', `-- materialization: overwrite
 SELECT customer, count(*) AS orders FROM silver.orders GROUP BY customer
 `);
+    await write('datasets/gold/ledger.sql', `-- materialization: append
+-- expect new_day (quarantine): day NOT IN (SELECT day FROM {{this}})
+SELECT day, sum(amount) AS revenue FROM silver.orders GROUP BY day
+`);
     // columns nobody declares: bronze.customers is read as it comes, so gold.vip's cannot be described
     await write('datasets/gold/vip.sql', "-- materialization: overwrite\nSELECT customer FROM bronze.customers WHERE customer LIKE 'v%'\n");
     await write('datasets/gold/vip_orders.sql', '-- materialization: overwrite\nSELECT customer, count(*) AS orders FROM gold.vip JOIN silver.orders USING (customer) GROUP BY ALL\n');
@@ -323,7 +327,7 @@ bad_date:
     };
     const f = path.join('datasets', 'gold', 'errors.test.yaml');
     const at = (line: number, name: string): string => `error [TEST_INVALID]: ${path.relative(process.cwd(), path.join(dir, f))}:${line}: test ${name}: `;
-    assert.equal(error('unknown_dataset'), `${at(2, 'unknown_dataset')}unknown dataset gold.dayly (datasets: bronze.customers, bronze.orders, gold.customers, gold.daily, gold.vip, gold.vip_orders, silver.orders)`);
+    assert.equal(error('unknown_dataset'), `${at(2, 'unknown_dataset')}unknown dataset gold.dayly (datasets: bronze.customers, bronze.orders, gold.customers, gold.daily, gold.ledger, gold.vip, gold.vip_orders, silver.orders)`);
     assert.equal(error('not_read'), `${at(8, 'not_read')}given bronze.orders is not read by gold.daily (it reads: silver.orders)`);
     assert.equal(error('not_given'), `${at(13, 'not_given')}silver.orders reads bronze.customers (in its SQL or an expectation): give its rows under given (rows: [] for none)`);
     assert.equal(error('unknown_column'), `${at(20, 'unknown_column')}expect: column order_count is not in the output of gold.daily (columns: day, orders, revenue, mean_amount)`);
@@ -383,5 +387,26 @@ bad_date:
     } finally {
       await engine.close();
     }
+  });
+
+  it('gives an expectation reading the dataset\'s own table ({{this}}) the rows the test gives for it', async () => {
+    const r = await run({ 'datasets/gold/ledger.test.yaml': `already_booked:
+  dataset: gold.ledger
+  given:
+    silver.orders: { rows: [{ day: 2024-03-01, amount: 2 }, { day: 2024-03-02, amount: 3 }, { day: 2024-03-02, amount: 4 }] }
+    gold.ledger: { rows: [{ day: 2024-03-01, revenue: 2 }] }
+  expect:
+    rows: [{ day: 2024-03-02, revenue: 7 }]
+    quarantine: { rows: [{ day: 2024-03-01, revenue: 2, _failed_expectations: new_day }] }
+nothing_booked:
+  dataset: gold.ledger
+  given:
+    silver.orders: { rows: [{ day: 2024-03-01, amount: 2 }] }
+  expect:
+    rows: [{ day: 2024-03-01, revenue: 2 }]
+    quarantine: { rows: [] }
+` });
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.out, /2 tests in 1 file: 2 passed/);
   });
 });
