@@ -11,6 +11,7 @@ import { addGraphCommand } from './graph.js';
 import { addInitCommand } from './init.js';
 import { addRunCommands } from './run.js';
 import { addScheduleCommands } from './schedule.js';
+import { addTestCommand } from './test.js';
 
 // Every other module loads when a command needs it (`await import(...)` in its action), so that
 // `ingot --version` and `ingot --help` load no engine, server, database client or config loader.
@@ -36,6 +37,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 
   addGraphCommand(program, io);
   addInitCommand(program, io);
+  addTestCommand(program, io, () => { code = 1; });
 
   program
     .command('tables')
