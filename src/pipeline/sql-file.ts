@@ -13,6 +13,7 @@ import type { Expectation } from './definition.js';
  *     -- on_schema_change: quarantine
  *     -- engine: spark
  *     -- expect delay_in_range (quarantine): delay_min BETWEEN -120 AND 1440
+ *     -- column delay_min: departure delay, minutes
  *
  * and for `merge` / `apply changes`: `key: id, region`, `order_by: received_at`,
  * `sequence_by: seq`, `delete_when: op = 'D'`, `scd_type: 2`, `except_columns: op`, `insert_only: loaded_at`; exports
@@ -27,6 +28,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
   const expectations: Expectation[] = [];
   const changes: Record<string, unknown> = {};
   const exports: Record<string, unknown> = {};
+  const columns: Record<string, string> = {};
   const names = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
   let i = 0;
   for (; i < lines.length; i++) {
@@ -37,6 +39,14 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
     const expect = /^expect\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*(\w+)\s*\)\s*:\s*(.+)$/.exec(body);
     if (expect) {
       expectations.push({ name: expect[1]!, action: expect[2] as Expectation['action'], condition: expect[3]! });
+      continue;
+    }
+    const column = /^column\s+(\S+?)\s*:\s*(.*)$/.exec(body);
+    if (column) {
+      const [, col, text] = column as unknown as [string, string, string];
+      if (text === '') throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: "column ${col}:" needs a description, e.g. "-- column ${col}: departure delay, minutes"`, { file, row: i + 1, dataset: name, column: col });
+      if (col in columns) throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: column ${col} is described twice`, { file, row: i + 1, dataset: name, column: col });
+      columns[col] = text;
       continue;
     }
     const kv = /^([a-z_]+)\s*:\s*(.*)$/.exec(body);
@@ -78,6 +88,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
   if (expectations.length > 0) def['expectations'] = expectations;
   if (Object.keys(changes).length > 0) def['changes'] = changes;
   if (Object.keys(exports).length > 0) def['exports'] = exports;
+  if (Object.keys(columns).length > 0) def['columns'] = columns;
   return def;
 }
 
