@@ -7,6 +7,7 @@ import type { MetadataStore } from '../metadata/store.js';
 import { VERSION } from '../version.js';
 import { formatRows, n, type OutputFormat } from './format.js';
 import type { Io } from './io.js';
+import { addLineageCommand } from './lineage.js';
 import { addGraphCommand } from './graph.js';
 import { addRunCommands } from './run.js';
 import { addScheduleCommands } from './schedule.js';
@@ -34,6 +35,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   addRunCommands(program, io, () => { code = 1; });
 
   addGraphCommand(program, io);
+  addLineageCommand(program, io);
 
   program
     .command('tables')
