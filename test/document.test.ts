@@ -105,3 +105,140 @@ describe('column descriptions', () => {
     }
   });
 });
+
+/** A lineage summary: direct upstream columns, the sources it ends at, what was not followed. */
+interface Summary { from: string[]; sources: string[]; unresolved: string[] }
+
+async function lineageOf(dir: string, target: string): Promise<Record<string, Summary>> {
+  const { projectLineage } = await import('../src/cli/lineage.js');
+  const out: Record<string, Summary> = {};
+  for (const l of await projectLineage(dir, target)) out[l.column] = { from: l.from.map((f) => f.id).sort(), sources: l.sources, unresolved: l.unresolvedAnywhere };
+  return out;
+}
+
+const B = (c: string) => `bronze.flights_raw.${c}`;
+const S = (c: string) => `silver.flights.${c}`;
+const R = (c: string) => `gold.route_monthly.${c}`;
+const A = (c: string) => `gold.airport_daily.${c}`;
+const col = (from: string[], sources: string[]): Summary => ({ from: from.sort(), sources: sources.sort(), unresolved: [] });
+
+describe('column lineage', () => {
+  const flights = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'examples', 'flights');
+
+  it('of every gold column of examples/flights, down to the bronze columns', async () => {
+    // derived by reading the SQL: count(*) derives from no column; a window's PARTITION BY and
+    // ORDER BY count; a UNION ALL column derives from both branches; WHERE and GROUP BY do not count
+    assert.deepEqual(await lineageOf(flights, 'gold.route_monthly'), {
+      month: col([S('flight_date')], [B('flight_date')]),
+      origin: col([S('origin')], [B('origin')]),
+      destination: col([S('destination')], [B('destination')]),
+      flights: col([], []),
+      avg_delay_min: col([S('delay_min')], [B('delay')]),
+      avg_distance_mi: col([S('distance_mi')], [B('distance')]),
+    });
+    assert.deepEqual(await lineageOf(flights, 'gold.airport_daily'), {
+      flight_date: col([S('flight_date')], [B('flight_date')]),
+      airport: col([S('origin')], [B('origin')]),
+      departures: col([], []),
+      avg_delay_min: col([S('delay_min')], [B('delay')]),
+      on_time_rate: col([S('delay_min')], [B('delay')]),
+    });
+    assert.deepEqual(await lineageOf(flights, 'gold.top5_monthly'), {
+      month: col([R('month'), A('flight_date')], [B('flight_date')]),
+      ranking: col([], []),
+      rank: col([R('month'), R('flights'), R('origin'), R('destination'), A('flight_date'), A('avg_delay_min'), A('departures'), A('airport')], [B('flight_date'), B('delay'), B('origin'), B('destination')]),
+      subject: col([R('origin'), R('destination'), A('airport')], [B('origin'), B('destination')]),
+      value: col([R('flights'), A('avg_delay_min'), A('departures')], [B('delay')]),
+    });
+    // silver, whose expressions mix columns
+    const silver = await lineageOf(flights, 'silver.flights');
+    assert.deepEqual(silver['route'], col([B('origin'), B('destination')], [B('origin'), B('destination')]));
+    assert.deepEqual(silver['dep_hour'], col([B('date')], [B('date')]));
+    assert.deepEqual(silver['is_delayed'], col([B('delay')], [B('delay')]));
+  });
+
+  it('prints the chain as text and JSON from the command line', async () => {
+    const text = await cli(['lineage', '-p', flights, 'gold.route_monthly.avg_delay_min']);
+    assert.equal(text.code, 0, text.err);
+    assert.match(text.out, /^gold\.route_monthly\.avg_delay_min {2}\(average departure delay, minutes\)\n {2}← silver\.flights\.delay_min .*\n {4}← bronze\.flights_raw\.delay {2}\[source\]/);
+    assert.match(text.out, /^sources: bronze\.flights_raw\.delay$/m);
+    const json = await cli(['lineage', '-p', flights, 'gold.route_monthly.avg_delay_min', '--format', 'json']);
+    assert.equal(json.code, 0, json.err);
+    const l = JSON.parse(json.out) as { id: string; kind: string; from: { id: string; from: { id: string; kind: string }[] }[]; sources: string[] };
+    assert.equal(l.id, 'gold.route_monthly.avg_delay_min');
+    assert.deepEqual(l.from.map((f) => f.id), ['silver.flights.delay_min']);
+    assert.deepEqual(l.from[0]!.from.map((f) => [f.id, f.kind]), [['bronze.flights_raw.delay', 'source']]);
+    assert.deepEqual(l.sources, ['bronze.flights_raw.delay']);
+
+    const unknown = await cli(['lineage', '-p', flights, 'gold.route_monthly.nope']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /COLUMN_UNKNOWN.*gold\.route_monthly has no column nope \(its columns: month, origin, destination, flights, avg_delay_min, avg_distance_mi\)/);
+  });
+
+  describe('of CTEs, joins, stars, subqueries and what cannot be resolved', () => {
+    let dir: string;
+    let cleanup: () => Promise<void>;
+    const datasets: Record<string, string> = {
+      // a source whose table does not exist yet: its columns are unknown
+      'bronze/raw.ts': "import { dataset, files } from 'ingot';\nexport default dataset({ name: 'bronze.raw', source: files({ path: 'landing/*.csv', format: 'csv' }), materialization: 'overwrite' });\n",
+      'bronze/orders.sql': 'SELECT CAST(r.id AS INTEGER) AS id, r.cust AS customer_id, r.amt AS amount FROM bronze.raw AS r\n',
+      'bronze/customers.sql': 'SELECT x.id, x.name, x.country FROM bronze.raw AS x\n',
+      'silver/joined.sql': [
+        'WITH big AS (SELECT *, amount * 2 AS doubled FROM bronze.orders WHERE amount > 10)',
+        'SELECT big.id, c.name AS customer, doubled, upper(country) AS country,',
+        '  (SELECT max(o.amount) FROM bronze.orders AS o WHERE o.customer_id = big.customer_id) AS top_amount,',
+        '  sub.n',
+        'FROM big JOIN bronze.customers AS c ON big.customer_id = c.id',
+        'LEFT JOIN (SELECT customer_id, count(*) AS n FROM bronze.orders GROUP BY ALL) AS sub ON sub.customer_id = c.id',
+      ].join('\n'),
+      'silver/starred.sql': 'SELECT * EXCLUDE (amount) FROM bronze.orders\nUNION ALL\nSELECT id, id AS customer_id FROM bronze.customers\n',
+      'silver/using.sql': 'SELECT id, name, amount FROM bronze.orders JOIN bronze.customers USING (id)\n',
+      'silver/unresolved.sql': 'SELECT r.*, id, range AS k, t.z FROM bronze.raw AS r, bronze.customers, range(3) AS g, (SELECT 1 AS y) AS t\n',
+    };
+    before(async () => {
+      ({ dir, cleanup } = await tempDir('lineage'));
+      await fs.writeFile(path.join(dir, 'ingot.config.ts'), "import { defineConfig } from 'ingot';\nexport default defineConfig({ name: 'lineage', lake: './lake', datasets: './datasets' });\n");
+      for (const [f, text] of Object.entries(datasets)) {
+        await fs.mkdir(path.dirname(path.join(dir, 'datasets', f)), { recursive: true });
+        await fs.writeFile(path.join(dir, 'datasets', f), text);
+      }
+    });
+    after(() => cleanup());
+
+    it('follows CTEs with stars, joins, scalar and FROM subqueries', async () => {
+      const j = await lineageOf(dir, 'silver.joined');
+      assert.deepEqual(j['id'], col(['bronze.orders.id'], ['bronze.raw.id']));
+      assert.deepEqual(j['customer'], col(['bronze.customers.name'], ['bronze.raw.name']));
+      assert.deepEqual(j['doubled'], col(['bronze.orders.amount'], ['bronze.raw.amt']));
+      // unqualified, found in exactly one relation of the join
+      assert.deepEqual(j['country'], col(['bronze.customers.country'], ['bronze.raw.country']));
+      assert.deepEqual(j['top_amount'], col(['bronze.orders.amount'], ['bronze.raw.amt']));
+      assert.deepEqual(j['n'], col([], []));
+    });
+
+    it('expands SELECT * with EXCLUDE, unions branches, and merges USING columns', async () => {
+      assert.deepEqual(await lineageOf(dir, 'silver.starred'), {
+        id: col(['bronze.orders.id', 'bronze.customers.id'], ['bronze.raw.id']),
+        customer_id: col(['bronze.orders.customer_id', 'bronze.customers.id'], ['bronze.raw.cust', 'bronze.raw.id']),
+      });
+      const u = await lineageOf(dir, 'silver.using');
+      assert.deepEqual(u['id'], col(['bronze.customers.id', 'bronze.orders.id'], ['bronze.raw.id']));
+      assert.deepEqual(u['amount'], col(['bronze.orders.amount'], ['bronze.raw.amt']));
+    });
+
+    it('says what it cannot resolve instead of guessing', async () => {
+      const u = await lineageOf(dir, 'silver.unresolved');
+      assert.deepEqual(Object.keys(u), ['r.*', 'id', 'k', 'z']);
+      assert.deepEqual(u['r.*']!.from, []);
+      assert.match(u['r.*']!.unresolved.join('\n'), /r\.\* over bronze\.raw, whose columns are unknown/);
+      // id: of customers, the one relation known to have it (a valid query cannot also read it from another: DuckDB refuses ambiguous names)
+      assert.deepEqual(u['id'], col(['bronze.customers.id'], ['bronze.raw.id']));
+      assert.match(u['k']!.unresolved.join('\n'), /range: not a known column/);
+      assert.deepEqual(u['z']!.unresolved, ['silver.unresolved.z: t.z: the subquery t has no column z']);
+      const text = await cli(['lineage', '-p', dir, 'silver.unresolved.k']);
+      assert.equal(text.code, 0, text.err);
+      assert.match(text.out, /^ {2}\? range: not a known column of the FROM clause, and bronze\.raw, the table function g have unknown columns$/m);
+      assert.match(text.out, /^not resolved: 1 reference \(marked \?\)$/m);
+    });
+  });
+});
