@@ -10,6 +10,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cli, flightsProject, tempDir } from './fixtures.js';
+import { chromium, type Browser } from 'playwright-core';
 import { readWithSpark, type SparkRead } from './helpers.js';
 
 const PYTHON = process.env['INGOT_PYTHON'] ?? 'python3';
@@ -102,6 +103,71 @@ describe('column descriptions', () => {
       assert.match(bad.err, /route_monthly\.sql.*describes column no_such_column, which the output lacks/s);
     } finally {
       await fs.writeFile(file, original);
+    }
+  });
+});
+
+
+describe('ingot docs', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let browser: Browser;
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('docs'));
+    await flightsProject(dir, ['2001-01-12', '2001-01-13']);
+    // without Boston in airports.csv, its flights fail known_airports (and go to quarantine)
+    const airports = path.join(dir, 'landing', 'airports', 'airports.csv');
+    await fs.writeFile(airports, (await fs.readFile(airports, 'utf8')).split('\n').filter((l) => !l.startsWith('BOS,')).join('\n'));
+    const run = await cli(['run', '-p', dir, '--from', '2001-01-12', '--to', '2001-01-13']);
+    assert.equal(run.code, 0, run.err);
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  });
+  after(async () => {
+    await browser?.close();
+    await cleanup();
+  });
+
+  it('writes a site that opens from disk: index, a dataset page with typed, described columns, pass rates, links and SQL', async () => {
+    const out = path.join(dir, 'site');
+    const r = await cli(['docs', '-p', dir, '--out', out]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /wrote 7 pages to /);
+
+    // the pass rate of known_airports, counted independently from the tables: rows checked are
+    // the kept rows plus the quarantined ones; failed are the quarantined rows naming it
+    const sql = async (q: string): Promise<Record<string, number>> => {
+      const res = await cli(['sql', '-p', dir, q, '--format', 'json']);
+      assert.equal(res.code, 0, res.err);
+      return (JSON.parse(res.out) as Record<string, number>[])[0]!;
+    };
+    const kept = (await sql('SELECT count(*) AS n FROM silver.flights'))['n']!;
+    const q = await sql("SELECT count(*) AS n, count(*) FILTER (WHERE list_contains(string_split(_failed_expectations, ','), 'known_airports')) AS known FROM silver.flights_quarantine");
+    const checked = Number(kept) + Number(q['n']);
+    const passed = checked - Number(q['known']);
+    assert.ok(Number(q['known']) > 0, 'the two days hold flights from or to Boston');
+
+    const page = await browser.newPage();
+    try {
+      await page.goto(`file://${path.join(out, 'index.html')}`);
+      assert.equal(await page.title(), 'flights: datasets');
+      await page.click('a[href="datasets/silver.flights.html"]');
+      await page.waitForURL(/datasets\/silver\.flights\.html$/);
+      assert.equal(await page.locator('h1').textContent(), 'silver.flights');
+      const row = page.locator('table.columns tr', { has: page.locator('td code', { hasText: /^delay_min$/ }) });
+      assert.deepEqual(await row.locator('td').allTextContents(), ['delay_min', 'integer', 'departure delay, minutes (negative: early)', 'bronze.flights_raw.delay']);
+      const rate = await page.locator('table.expectations tr', { hasText: 'known_airports' }).locator('td').nth(3).textContent();
+      assert.equal(rate, `${(100 * passed / checked).toFixed(2)}% (${passed.toLocaleString('en-US')} of ${checked.toLocaleString('en-US')} rows, 2 runs, last 2001-01-13)`);
+      assert.deepEqual(await page.locator('ul.upstream a').allTextContents(), ['bronze.airports', 'bronze.flights_raw']);
+      assert.deepEqual(await page.locator('ul.downstream a').allTextContents(), ['gold.airport_daily', 'gold.route_monthly']);
+      assert.match((await page.locator('pre.sql').textContent())!, /delay AS delay_min/);
+      // follow a link downstream, then a column's upstream link
+      await page.click('ul.downstream a:text("gold.route_monthly")');
+      await page.waitForURL(/gold\.route_monthly\.html$/);
+      assert.match((await page.locator('p.description').textContent())!, /per route and month/);
+      const avg = page.locator('table.columns tr', { has: page.locator('td code', { hasText: /^avg_delay_min$/ }) });
+      assert.deepEqual(await avg.locator('td').allTextContents(), ['avg_delay_min', 'double', 'average departure delay, minutes', 'silver.flights.delay_min']);
+    } finally {
+      await page.close();
     }
   });
 });

@@ -7,6 +7,7 @@ import type { MetadataStore } from '../metadata/store.js';
 import { VERSION } from '../version.js';
 import { formatRows, n, type OutputFormat } from './format.js';
 import type { Io } from './io.js';
+import { addDocsCommand } from './docs.js';
 import { addLineageCommand } from './lineage.js';
 import { addGraphCommand } from './graph.js';
 import { addRunCommands } from './run.js';
@@ -36,6 +37,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 
   addGraphCommand(program, io);
   addLineageCommand(program, io);
+  addDocsCommand(program, io);
 
   program
     .command('tables')
