@@ -29,8 +29,11 @@ function deltaRsComments(location: string): Record<string, string | null> {
 }
 
 const SILVER_COMMENTS = {
+  flight_date: 'departure day',
   dep_time: 'scheduled departure, local time',
   dep_hour: 'hour of the scheduled departure, 0-23',
+  origin: 'origin airport, FAA code',
+  destination: 'destination airport, FAA code',
   route: 'origin-destination, e.g. ORD-LGA',
   delay_min: 'departure delay, minutes (negative: early)',
   distance_mi: 'route distance, miles',
@@ -50,7 +53,7 @@ describe('column descriptions', () => {
 
   it('are written as Delta field comments that delta-rs, Spark and the API read back (TS and SQL forms)', async () => {
     const silver = deltaRsComments(path.join(dir, 'lake', 'silver', 'flights'));
-    assert.deepEqual(silver, { flight_date: null, ...SILVER_COMMENTS, origin: null, destination: null });
+    assert.deepEqual(silver, SILVER_COMMENTS);
     const bronze = deltaRsComments(path.join(dir, 'lake', 'bronze', 'flights_raw'));
     assert.equal(bronze['delay'], 'departure delay, minutes (negative: early)');
     assert.equal(bronze['_ingested_at'], null);
@@ -75,7 +78,7 @@ describe('column descriptions', () => {
       const res = await fetch(`${url}/api/tables/silver.flights`, { headers: { authorization: `Bearer ${key}` } });
       const body = await res.json() as { schema: { fields: { name: string; description: string | null }[] } };
       assert.equal(res.status, 200);
-      assert.deepEqual(Object.fromEntries(body.schema.fields.map((f) => [f.name, f.description])), { flight_date: null, ...SILVER_COMMENTS, origin: null, destination: null });
+      assert.deepEqual(Object.fromEntries(body.schema.fields.map((f) => [f.name, f.description])), SILVER_COMMENTS);
     } finally {
       await app.close();
       await store.close();

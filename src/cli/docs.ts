@@ -14,9 +14,9 @@ export function addDocsCommand(program: Command, io: Io): void {
     .addOption(new Option('-p, --project <dir>', 'project folder (with ingot.config.ts)').default('.'))
     .option('-o, --out <dir>', 'folder to write the site to (default: <project>/docs-site)')
     .action(async (opts: { project: string; out?: string }) => {
-      const { writeDocsSite } = await import('../serve/docs-site.js');
+      const [{ loadProject }, { writeDocsSite }] = await Promise.all([import('../project.js'), import('../serve/docs-site.js')]);
       const out = path.resolve(opts.out ?? path.join(opts.project, 'docs-site'));
-      const pages = await writeDocsSite(opts.project, out);
+      const pages = await writeDocsSite(await loadProject(opts.project), out);
       io.out(`wrote ${pages.length} pages to ${out}; open ${path.join(out, 'index.html')}`);
     });
 }

@@ -173,17 +173,16 @@ export function buildDocsSite(input: DocsInput): Map<string, string> {
 }
 
 /**
- * Builds the site of the project in `projectDir` and writes it under `out` (created; earlier
+ * Builds the site of `project` (loaded with its configuration) and writes it under `out` (created; earlier
  * pages replaced). Reads the graph and each SQL dataset's column lineage with the in-process
  * engine, each table's schema from the lake, and the run history from the metadata store.
  * Returns the pages written (relative paths). Errors: those of loading the project.
  */
-export async function writeDocsSite(projectDir: string, out: string): Promise<string[]> {
-  const [{ loadProject }, { openLocalEngine, localSettings }, { Lake }, { buildGraph }, { ProjectLineage }, { openMetadata }] = await Promise.all([
-    import('../project.js'), import('../engine/registry.js'), import('../table/lake.js'), import('../pipeline/graph.js'),
+export async function writeDocsSite(project: Project, out: string): Promise<string[]> {
+  const [{ openLocalEngine, localSettings }, { Lake }, { buildGraph }, { ProjectLineage }, { openMetadata }] = await Promise.all([
+    import('../engine/registry.js'), import('../table/lake.js'), import('../pipeline/graph.js'),
     import('../pipeline/lineage.js'), import('../metadata/open.js'),
   ]);
-  const project = await loadProject(projectDir);
   const engine = await openLocalEngine(localSettings(project.config, project.dir));
   let store: MetadataStore | undefined;
   try {
