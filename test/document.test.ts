@@ -111,6 +111,38 @@ describe('column descriptions', () => {
 });
 
 
+describe('column descriptions of merge, overwrite and full refresh tables', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('comments'));
+    await fs.writeFile(path.join(dir, 'ingot.config.ts'), "import { defineConfig } from 'ingot';\nexport default defineConfig({ name: 'c', lake: './lake', datasets: './datasets' });\n");
+    await fs.mkdir(path.join(dir, 'datasets', 'silver'), { recursive: true });
+    await fs.writeFile(path.join(dir, 'datasets', 'silver', 'keyed.sql'), '-- materialization: merge\n-- key: id\n-- column id: the key\n-- column v: a value\nSELECT range AS id, range * 2 AS v FROM range(5)\n');
+    await fs.writeFile(path.join(dir, 'datasets', 'silver', 'whole.ts'), "import { dataset } from 'ingot';\nexport default dataset({ name: 'silver.whole', sql: 'SELECT 1 AS a, 2 AS b', materialization: 'overwrite', columns: { b: 'the second' } });\n");
+  });
+  after(() => cleanup());
+
+  it('are written on create, kept by later commits, and restored by a full refresh', async () => {
+    const keyed = path.join(dir, 'lake', 'silver', 'keyed');
+    const whole = path.join(dir, 'lake', 'silver', 'whole');
+    for (const args of [['run'], ['run', '--rerun'], ['run', '--full-refresh']]) {
+      const r = await cli([...args, '-p', dir]);
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(deltaRsComments(keyed), { id: 'the key', v: 'a value' }, args.join(' '));
+      assert.deepEqual(deltaRsComments(whole), { a: null, b: 'the second' }, args.join(' '));
+    }
+    // a changed description on an unchanged schema: the run's commit carries the new one
+    const file = path.join(dir, 'datasets', 'silver', 'keyed.sql');
+    await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace('-- column v: a value', '-- column v: twice the key'));
+    const r = await cli(['run', '--rerun', '-p', dir]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(deltaRsComments(keyed), { id: 'the key', v: 'twice the key' });
+    const versions = await fs.readdir(path.join(keyed, '_delta_log'));
+    assert.equal(versions.filter((f) => f.endsWith('.json')).length, 4, 'one commit per run: the comments ride on the write, no extra commit');
+  });
+});
+
 describe('ingot docs', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
