@@ -111,6 +111,24 @@ describe('column descriptions', () => {
 });
 
 
+describe('column description directives', () => {
+  it('parse from a .sql file, and a malformed one is an error naming file and line', async () => {
+    const { parseSqlDataset } = await import('../src/pipeline/sql-file.js');
+    const def = parseSqlDataset('-- materialization: overwrite\n-- column a: the first: with a colon\n-- column "b c": quoted\nSELECT 1 AS a, 2 AS "b c"', 'gold.x', 'datasets/gold/x.sql');
+    assert.deepEqual(def['columns'], { a: 'the first: with a colon', 'b c': 'quoted' });
+    assert.throws(() => parseSqlDataset('-- column b c: two words\nSELECT 1 AS a', 'gold.x', 'datasets/gold/x.sql'),
+      (e: Error & { code?: string }) => e.code === 'DATASET_INVALID' && /^datasets\/gold\/x\.sql:1: a column description reads "-- column <name>: <text>"/.test(e.message));
+    assert.throws(() => parseSqlDataset('-- column a:\nSELECT 1 AS a', 'gold.x', 'datasets/gold/x.sql'),
+      (e: Error & { code?: string }) => e.code === 'DATASET_INVALID' && /^datasets\/gold\/x\.sql:1: "column a:" needs a description/.test(e.message));
+    assert.throws(() => parseSqlDataset('-- column a: one\n-- column a: two\nSELECT 1 AS a', 'gold.x', 'datasets/gold/x.sql'),
+      (e: Error & { code?: string }) => e.code === 'DATASET_INVALID' && /^datasets\/gold\/x\.sql:2: column a is described twice/.test(e.message));
+    const { datasetSchema } = await import('../src/pipeline/definition.js');
+    const bad = datasetSchema.safeParse({ name: 'gold.x', sql: 'SELECT 1 AS a', materialization: 'overwrite', columns: { a: '' } });
+    assert.equal(bad.success, false);
+    assert.match(JSON.stringify(bad.error?.issues), /columns.*a.*a column description is a non-empty text/);
+  });
+});
+
 describe('column descriptions of merge, overwrite and full refresh tables', () => {
   let dir: string;
   let cleanup: () => Promise<void>;

@@ -13,7 +13,7 @@ import type { Expectation } from './definition.js';
  *     -- on_schema_change: quarantine
  *     -- engine: spark
  *     -- expect delay_in_range (quarantine): delay_min BETWEEN -120 AND 1440
- *     -- column delay_min: departure delay, minutes
+ *     -- column delay_min: departure delay, minutes   (a name with spaces: -- column "a b": ...)
  *
  * and for `merge` / `apply changes`: `key: id, region`, `order_by: received_at`,
  * `sequence_by: seq`, `delete_when: op = 'D'`, `scd_type: 2`, `except_columns: op`, `insert_only: loaded_at`; exports
@@ -41,9 +41,13 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
       expectations.push({ name: expect[1]!, action: expect[2] as Expectation['action'], condition: expect[3]! });
       continue;
     }
-    const column = /^column\s+(\S+?)\s*:\s*(.*)$/.exec(body);
+    const column = /^column\s+("(?:[^"]|"")+"|[^\s:"]+)\s*:\s*(.*)$/.exec(body);
+    if (!column && /^column\s/.test(body)) {
+      throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: a column description reads "-- column <name>: <text>" (a name with spaces in double quotes), not "${line}"`, { file, row: i + 1, dataset: name });
+    }
     if (column) {
-      const [, col, text] = column as unknown as [string, string, string];
+      const [, quoted, text] = column as unknown as [string, string, string];
+      const col = quoted.startsWith('"') ? quoted.slice(1, -1).replace(/""/g, '"') : quoted;
       if (text === '') throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: "column ${col}:" needs a description, e.g. "-- column ${col}: departure delay, minutes"`, { file, row: i + 1, dataset: name, column: col });
       if (col in columns) throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: column ${col} is described twice`, { file, row: i + 1, dataset: name, column: col });
       columns[col] = text;
