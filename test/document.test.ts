@@ -108,6 +108,20 @@ describe('column descriptions', () => {
       await fs.writeFile(file, original);
     }
   });
+
+  it('lineage expands SELECT * with the schema of a table already written', async () => {
+    const file = path.join(dir, 'datasets', 'gold', 'raw_copy.sql');
+    await fs.writeFile(file, 'SELECT * EXCLUDE (_source), delay * 60 AS delay_s FROM bronze.flights_raw\n');
+    try {
+      const l = await lineageOf(dir, 'gold.raw_copy');
+      const bronze = Object.keys(deltaRsComments(path.join(dir, 'lake', 'bronze', 'flights_raw'))).filter((c) => c !== '_source');
+      assert.deepEqual(Object.keys(l), [...bronze, 'delay_s']);
+      for (const c of bronze) assert.deepEqual(l[c], col([B(c)], [B(c)]), c);
+      assert.deepEqual(l['delay_s'], col([B('delay')], [B('delay')]));
+    } finally {
+      await fs.rm(file);
+    }
+  });
 });
 
 
