@@ -170,6 +170,8 @@ export function readWithDeltaRs(location: string, version?: number, reader: 'dat
 export interface SparkRead extends DeltaRsRead {
   path: string;
   reader: 'spark';
+  /** Column comments as Spark's `DESCRIBE TABLE` shows them (columns without one left out). */
+  comments: Record<string, string>;
   /** `DataFrame.count()`, which Delta may answer from the files' numRecords. */
   count: number;
   /** With `where`: the rows matching it, read with Delta's data skipping (file statistics). */

@@ -7,6 +7,8 @@ import type { MetadataStore } from '../metadata/store.js';
 import { VERSION } from '../version.js';
 import { formatRows, n, type OutputFormat } from './format.js';
 import type { Io } from './io.js';
+import { addDocsCommand } from './docs.js';
+import { addLineageCommand } from './lineage.js';
 import { addGraphCommand } from './graph.js';
 import { addInitCommand } from './init.js';
 import { addRunCommands } from './run.js';
@@ -38,6 +40,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   addGraphCommand(program, io);
   addInitCommand(program, io);
   addTestCommand(program, io, () => { code = 1; });
+  addLineageCommand(program, io);
+  addDocsCommand(program, io);
 
   program
     .command('tables')

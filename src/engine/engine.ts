@@ -112,6 +112,23 @@ export interface CommittedWrite {
 /** A row of a query result, JSON-friendly: numbers, strings (dates, timestamps, big integers), booleans, nulls, arrays, objects. */
 export type Row = Record<string, unknown>;
 
+/** A column of a table: `layer.table` and the column's name. */
+export interface ColumnRef {
+  table: string;
+  column: string;
+}
+
+/**
+ * Where one output column of a query comes from (see `Engine.lineage`): the table columns its
+ * value is computed from (sorted, none for a constant or a row count) and what could not be
+ * followed, each said in words (never guessed).
+ */
+export interface OutputColumnLineage {
+  name: string;
+  from: ColumnRef[];
+  unresolved: string[];
+}
+
 export interface Engine {
   /** How the engine spells SQL (quoting, literals, type names, portable functions); its `name` is the engine's. */
   readonly dialect: Dialect;
@@ -125,6 +142,13 @@ export interface Engine {
    * out (a dataset must name every table `layer.table`). Errors: SQL_ERROR, SQL_NOT_READ_ONLY.
    */
   references(sql: string, options?: { unqualified?: boolean }): Promise<string[]>;
+  /**
+   * Present on engines whose parse tree ingot reads (DuckDB): the column-level lineage of a
+   * SELECT, each output column with the table columns it derives from. `columnsOf` gives the
+   * columns of a table the query reads (undefined: unknown), for `SELECT *` and unqualified
+   * names over joins. Errors: SQL_ERROR (naming the parser's message), SQL_NOT_READ_ONLY.
+   */
+  lineage?(sql: string, columnsOf: (table: string) => string[] | undefined): Promise<OutputColumnLineage[]>;
   /** The Delta schema of a query's result, without running it. */
   describe(sql: string): Promise<StructType>;
   /** Runs a query and keeps its result as relation `name`. */

@@ -108,6 +108,13 @@ export interface DatasetDefinition {
   name: string;
   description?: string;
   /**
+   * Column descriptions: output column → one line of text, e.g. `{ delay_min: 'departure delay, minutes' }`
+   * (in a `.sql` file: `-- column delay_min: departure delay, minutes`). Written into the Delta
+   * schema as each field's `comment` metadata (what Spark's DESCRIBE shows) on every commit; a
+   * column the output lacks fails the run (DATASET_INVALID naming the file).
+   */
+  columns?: Record<string, string>;
+  /**
    * Labels for selecting datasets (`tag:daily` in `--select` / `--exclude`, see `src/plan/selector.ts`):
    * lower_snake_case or kebab-case words, e.g. `['daily', 'finance', 'end-of-month']`
    * (in a `.sql` file: `-- tags: daily, finance`). They do not change what a run computes.
@@ -206,6 +213,7 @@ export const datasetSchema = z
   .object({
     name: z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'dataset names are layer.table in lower_snake_case'),
     description: z.string().optional(),
+    columns: z.record(z.string().min(1), z.string().min(1, 'a column description is a non-empty text')).optional(),
     tags: z.array(z.string().regex(TAG_PATTERN, { error: (iss) => `"${String(iss.input)}": ${TAG_RULE}, separated by commas in a .sql file` })).optional(),
     sql: z.string().min(1).optional(),
     source: sourceSchema.optional(),

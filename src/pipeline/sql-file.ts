@@ -15,6 +15,7 @@ import { parseExpectDirective } from './expect-directive.js';
  *     -- engine: spark
  *     -- expect delay_in_range (quarantine): delay_min BETWEEN -120 AND 1440
  *     -- expect: not_null(customer_id) warn        (the expectation library: see expect-directive.ts)
+ *     -- column delay_min: departure delay, minutes   (a name with spaces: -- column "a b": ...)
  *
  * and for `merge` / `apply changes`: `key: id, region`, `order_by: received_at`,
  * `sequence_by: seq`, `delete_when: op = 'D'`, `scd_type: 2`, `except_columns: op`, `insert_only: loaded_at`; exports
@@ -34,6 +35,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
   const expectations: Expectation[] = [];
   const changes: Record<string, unknown> = {};
   const exports: Record<string, unknown> = {};
+  const columns: Record<string, string> = {};
   const names = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
   let i = 0;
   for (; i < lines.length; i++) {
@@ -48,6 +50,18 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
       continue;
     }
     if (/^expect(\s|$)/.test(body)) throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: "${line}": an expectation is "-- expect <name> (<action>): <condition>" (action: warn, drop, quarantine, fail) or "-- expect: <check>(...)", e.g. "-- expect: not_null(id)"`, { file, row: i + 1, dataset: name });
+    const column = /^column\s+("(?:[^"]|"")+"|[^\s:"]+)\s*:\s*(.*)$/.exec(body);
+    if (!column && /^column\s/.test(body)) {
+      throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: a column description reads "-- column <name>: <text>" (a name with spaces in double quotes), not "${line}"`, { file, row: i + 1, dataset: name });
+    }
+    if (column) {
+      const [, quoted, text] = column as unknown as [string, string, string];
+      const col = quoted.startsWith('"') ? quoted.slice(1, -1).replace(/""/g, '"') : quoted;
+      if (text === '') throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: "column ${col}:" needs a description, e.g. "-- column ${col}: departure delay, minutes"`, { file, row: i + 1, dataset: name, column: col });
+      if (col in columns) throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: column ${col} is described twice`, { file, row: i + 1, dataset: name, column: col });
+      columns[col] = text;
+      continue;
+    }
     const kv = /^([a-z_]+)\s*:\s*(.*)$/.exec(body);
     if (!kv) continue;
     const [, key, value] = kv as unknown as [string, string, string];
@@ -80,7 +94,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
         break;
       }
       default:
-        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, tags, on_schema_change, engine, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, export_file, export_postgres, expect)`, { file, row: i + 1, dataset: name });
+        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, tags, on_schema_change, engine, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, export_file, export_postgres, expect, column)`, { file, row: i + 1, dataset: name });
     }
   }
   checkNoLateDirective(lines, i, file, name);
@@ -90,6 +104,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
   if (expectations.length > 0) def['expectations'] = expectations;
   if (Object.keys(changes).length > 0) def['changes'] = changes;
   if (Object.keys(exports).length > 0) def['exports'] = exports;
+  if (Object.keys(columns).length > 0) def['columns'] = columns;
   checkDirectiveValues(def, at, expectLines, file, name);
   return def;
 }

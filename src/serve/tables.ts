@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { IngotError, messageOf } from '../errors.js';
-import { typeName } from '../table/schema.js';
+import { commentOf, typeName } from '../table/schema.js';
 import type { Snapshot } from '../table/snapshot.js';
 import { afterClause, decodeCursor, encodeCursor, filterClause, orderBy, parseOrder, sortKeys } from './rows-cursor.js';
 import { DEFAULT_LIMIT, type ServeContext } from './context.js';
@@ -18,7 +18,8 @@ function summary(name: string, s: Snapshot) {
 
 /**
  * Table routes (read scope): `GET /api/tables` (a table whose log cannot be read is listed with
- * `unreadable: { error, message }` and null figures), `/api/tables/:name` (schema), `/:name/history`,
+ * `unreadable: { error, message }` and null figures), `/api/tables/:name` (schema: each field's
+ * name, type, nullable and `description`, its Delta `comment` metadata or null), `/:name/history`,
  * and `/:name/rows` with typed filters, ordering, a capped `limit`, keyset cursor paging pinned
  * to one table version, and time travel (`version=N`). Names are checked against the lake's
  * table list before anything else (404 otherwise).
@@ -57,7 +58,7 @@ export function addTableRoutes(app: FastifyInstance, ctx: ServeContext): void {
     const s = await reader.snapshot(req.params.name, req.query.version);
     return {
       ...summary(req.params.name, s),
-      schema: { fields: s.schema.fields.map((f) => ({ name: f.name, type: typeName(f.type), nullable: f.nullable })) },
+      schema: { fields: s.schema.fields.map((f) => ({ name: f.name, type: typeName(f.type), nullable: f.nullable, description: commentOf(f) ?? null })) },
       properties: s.metadata.configuration,
     };
   });

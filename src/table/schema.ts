@@ -92,3 +92,28 @@ export class SchemaConflict extends Error {
     super(`column ${column} is ${typeName(tableType)} in the table but ${typeName(writeType)} in the write`);
   }
 }
+
+/** The field metadata key holding a column's description: the key Spark's `COMMENT` and DESCRIBE use, and delta-rs shows in `field.metadata`. */
+export const COMMENT_KEY = 'comment';
+
+/** A top-level field's description (its `comment` metadata), or undefined. */
+export function commentOf(field: StructField): string | undefined {
+  const c = field.metadata?.[COMMENT_KEY];
+  return typeof c === 'string' ? c : undefined;
+}
+
+/**
+ * `schema` with the `comment` metadata of the top-level fields named in `comments` (column →
+ * text) set; other fields and other metadata keys kept as they are. Returns undefined when
+ * every named field already has that comment (or is absent): nothing to change.
+ */
+export function withComments(schema: StructType, comments: Record<string, string>): StructType | undefined {
+  let changed = false;
+  const fields = schema.fields.map((f) => {
+    const c = comments[f.name];
+    if (c === undefined || commentOf(f) === c) return f;
+    changed = true;
+    return { ...f, metadata: { ...f.metadata, [COMMENT_KEY]: c } };
+  });
+  return changed ? { type: 'struct', fields } : undefined;
+}

@@ -10,7 +10,7 @@ Usage: read_spark.py TABLE_PATH...      reads each table at its latest version
 All tables are read in one Spark session (starting one takes seconds). Output: one JSON line per
 table on stdout, in the order given:
   {"path": str, "version": int, "schema": [{"name": str, "type": str}],
-   "partition_columns": [str], "reader": "spark", "rows": [{column: value}], "count": int,
+   "partition_columns": [str], "comments": {column: str}, "reader": "spark", "rows": [{column: value}], "count": int,
    "where"?: str, "filtered_rows"?: [{column: value}]}
 or {"path": str, "version"?: int, "error": str} when Spark cannot read that table. Types and
 values are in the JSON form of canonical.py (shared with read_delta.py): Spark's rows come
@@ -99,11 +99,26 @@ def versions(spark):
     }
 
 
-def partition_columns(spark, path, version):
-    """Partition columns of the table at `version` (latest when None), from the "# Partition
-    Information" section of `DESCRIBE TABLE delta.`path@vN``."""
+def describe(spark, path, version):
+    """The rows of `DESCRIBE TABLE delta.`path@vN`` (latest when version is None) as
+    (col_name, data_type, comment) tuples."""
     name = path if version is None else f"{path}@v{int(version)}"
-    rows = [tuple(r) for r in spark.sql(f"DESCRIBE TABLE delta.`{name}`").collect()]
+    return [tuple(r) for r in spark.sql(f"DESCRIBE TABLE delta.`{name}`").collect()]
+
+
+def comments(rows):
+    """Column comments as DESCRIBE shows them: {column: comment} for the columns having one."""
+    out = {}
+    for col, _, comment in rows:
+        if not col or col.startswith("#"):
+            break
+        if comment:
+            out[col] = comment
+    return out
+
+
+def partition_columns(rows):
+    """Partition columns, from the "# Partition Information" section of DESCRIBE's rows."""
     if ("# Partition Information", "", "") not in rows:
         return []
     out = []
@@ -126,9 +141,10 @@ def read(spark, path, version, where):
     out = table_json(schema, df.toArrow())
     if version is None:
         version = DeltaTable.forPath(spark, path).history(1).first()["version"]
+    described = describe(spark, path, version)
     record = {"path": path, "version": version, "schema": out["schema"],
-              "partition_columns": partition_columns(spark, path, version), "reader": "spark", "rows": out["rows"],
-              "count": df.count()}
+              "partition_columns": partition_columns(described), "comments": comments(described),
+              "reader": "spark", "rows": out["rows"], "count": df.count()}
     if where is not None:
         record["where"] = where
         record["filtered_rows"] = table_json(schema, df.where(where).toArrow())["rows"]

@@ -7,13 +7,14 @@ import { IngotError, messageOf } from '../../errors.js';
 import { fieldOf, physicalName, type DataType, type StructType } from '../../table/schema.js';
 import type { DataFile } from '../../table/write.js';
 import type { ParquetFiles } from '../../table/checkpoint.js';
-import { quoteIdent, quoteString, ROW_FILE, ROW_NUMBER, type Engine, type EngineSettings, type FileScan, type Row, type StagedRelation, type TableScan, type WriteTarget } from '../engine.js';
+import { quoteIdent, quoteString, ROW_FILE, ROW_NUMBER, type Engine, type OutputColumnLineage, type EngineSettings, type FileScan, type Row, type StagedRelation, type TableScan, type WriteTarget } from '../engine.js';
 import { DUCKDB_DIALECT } from './dialect.js';
 import { registerFunctions } from './functions.js';
 import { literalPath } from './paths.js';
 import { deltaStats } from './stats.js';
 import { duckTypeOf } from './dialect.js';
 import { deltaSchemaOf } from './types.js';
+import { lineageOfTree, type ColumnsOf } from './lineage.js';
 
 const DEFAULT_FILE_SIZE = 256 * 1024 * 1024;
 /** Rows per appended chunk (DuckDB's vector size). */
@@ -108,14 +109,25 @@ export class DuckDBEngine implements Engine, ParquetFiles {
     this.temp.set(name, 'VIEW');
   }
 
-  async references(sql: string, options: { unqualified?: boolean } = {}): Promise<string[]> {
+  /** The statement tree of `sql` (`json_serialize_sql`). Errors: SQL_ERROR, SQL_NOT_READ_ONLY. */
+  private async parseTree(sql: string): Promise<{ error: boolean; error_message?: string; statements?: { node: Record<string, unknown> }[] }> {
     const reader = await this.conn.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR) AS j', [sql]);
-    const parsed = JSON.parse(String(reader.getRowObjectsJS()[0]!['j'])) as { error: boolean; error_message?: string; statements?: unknown[] };
+    // positions can be 2^64-1, beyond a double: lineage does not need them
+    const parsed = JSON.parse(String(reader.getRowObjectsJS()[0]!['j']).replace(/"query_location":\d+/g, '"query_location":0')) as { error: boolean; error_message?: string; statements?: { node: Record<string, unknown> }[] };
     if (parsed.error) {
       const msg = parsed.error_message ?? 'cannot parse';
       const notSelect = /only SELECT statements can be serialized/i.test(msg);
       throw new IngotError(notSelect ? 'SQL_NOT_READ_ONLY' : 'SQL_ERROR', notSelect ? 'only SELECT statements are allowed here' : msg);
     }
+    return parsed;
+  }
+
+  async lineage(sql: string, columnsOf: ColumnsOf): Promise<OutputColumnLineage[]> {
+    return lineageOfTree(await this.parseTree(sql), columnsOf);
+  }
+
+  async references(sql: string, options: { unqualified?: boolean } = {}): Promise<string[]> {
+    const parsed = await this.parseTree(sql);
     const names = new Set<string>();
     const bare = new Set<string>();
     const ctes = new Set<string>();

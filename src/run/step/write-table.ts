@@ -1,6 +1,10 @@
 import { IngotError, messageOf } from '../../errors.js';
 import type { WriteOutcome } from '../../operations/write-path.js';
 import { inputError } from '../../sources/files.js';
+import type { Action } from '../../table/actions.js';
+import { withComments } from '../../table/schema.js';
+import type { PreparedCommit } from '../../table/table.js';
+import type { Snapshot } from '../../table/snapshot.js';
 import { stepError, type StagedWrite, type StepContext } from './context.js';
 
 /** Extra commitInfo.operationParameters of the run's commits. */
@@ -32,6 +36,7 @@ export async function writeTable(
   }
   if (state) staged.state = state;
   if (outcome.kind === 'staged') {
+    if (ctx.ds.columns) outcome = { ...outcome, ...describeColumns(outcome.commit, outcome.preview, ctx.ds.columns) };
     staged.commit = outcome.commit;
     staged.preview = outcome.preview;
     ctx.staged.set(name, staged);
@@ -41,4 +46,21 @@ export async function writeTable(
   staged.committed = outcome.version;
   ctx.staged.set(name, staged);
   return { rows: outcome.rows, already: false, write: staged };
+}
+
+/**
+ * A staged commit whose table schema carries the dataset's column descriptions as each field's
+ * `comment` metadata: the commit's own metaData action patched, or one added when the table's
+ * comments differ (schema evolution keeps a table's comments: `mergeSchemas` keeps its fields).
+ * Unchanged when the comments are already there. Columns the table lacks are left to the caller.
+ */
+export function describeColumns(commit: PreparedCommit, preview: Snapshot, columns: Record<string, string>): { commit: PreparedCommit; preview: Snapshot } {
+  const schema = withComments(preview.schema, columns);
+  if (!schema) return { commit, preview };
+  const metaData = { ...preview.metadata, schemaString: JSON.stringify(schema) };
+  const i = commit.actions.findIndex((a) => 'metaData' in a);
+  const actions: Action[] = i >= 0
+    ? commit.actions.map((a, j) => (j === i && 'metaData' in a ? { metaData: { ...a.metaData, schemaString: JSON.stringify(schema) } } : a))
+    : [{ metaData }, ...commit.actions];
+  return { commit: { ...commit, actions }, preview: preview.apply([{ metaData }], preview.version, preview.timestamp) };
 }

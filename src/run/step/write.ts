@@ -6,7 +6,8 @@ import { isKeyed, stageKeyed } from '../materialize.js';
 import type { DatasetResult } from '../../metadata/records.js';
 import { stateWrites } from '../../plan/state.js';
 import type { Checked } from './check.js';
-import type { StagedWrite, StepContext } from './context.js';
+import { fieldOf } from '../../table/schema.js';
+import { stepError, type StagedWrite, type StepContext } from './context.js';
 import { parametersOf, writeTable } from './write-table.js';
 import type { StepInput } from './read.js';
 
@@ -17,7 +18,8 @@ import type { StepInput } from './read.js';
  * partition or table). Every write goes through the engine's write path: staged for the run's
  * commit, or committed by the engine. A table that already holds this run's `txn` (a retry) is
  * not written again. The own table's write carries the interval state to record (see
- * `plan/state.ts`). Errors: PARTITION_VIOLATION (rows outside the run's interval), SQL_ERROR,
+ * `plan/state.ts`). Column descriptions (`columns`) become the table fields' `comment` metadata
+ * (`describeColumns`); one naming a column the output lacks is DATASET_INVALID. Errors: PARTITION_VIOLATION (rows outside the run's interval), SQL_ERROR,
  * INPUT_MALFORMED, CHANGES_INVALID, SCHEMA_MISMATCH.
  */
 export async function writeRows(ctx: StepContext, checked: Checked, input: StepInput): Promise<DatasetResult> {
@@ -27,6 +29,10 @@ export async function writeRows(ctx: StepContext, checked: Checked, input: StepI
   const replaceWhere: Filter[] | undefined = mode === 'replace'
     ? [{ column: column!, op: '>=', value: boundValue(ctx.interval.start) }, { column: column!, op: '<', value: boundValue(ctx.interval.end) }]
     : undefined;
+  const described = Object.keys(ds.columns ?? {}).filter((c) => !fieldOf(checked.schema, c));
+  if (described.length > 0) {
+    throw stepError(ctx, 'DATASET_INVALID', `describes column${described.length > 1 ? 's' : ''} ${described.join(', ')}, which the output lacks (its columns: ${checked.schema.fields.map((f) => f.name).join(', ')})`);
+  }
   const result: DatasetResult = { dataset: ds.name, status: 'success', rowsIn: 0, rowsOut: 0, dropped: checked.dropped, quarantined: checked.quarantined, expectations: ctx.checked, inputs: input.inputs, ms: 0 };
 
   const replacesTable = mode === 'overwrite' || (isKeyed(ds) && (full || !ctx.committed));

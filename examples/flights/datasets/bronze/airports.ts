@@ -8,5 +8,6 @@ export default dataset({
     format: 'csv',
     columns: { iata: 'VARCHAR', name: 'VARCHAR', city: 'VARCHAR', state: 'VARCHAR', country: 'VARCHAR', latitude: 'DOUBLE', longitude: 'DOUBLE' },
   }),
+  columns: { iata: 'FAA airport code', name: 'airport name' },
   materialization: 'overwrite',
 });

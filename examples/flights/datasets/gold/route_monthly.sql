@@ -2,6 +2,10 @@
 -- materialization: replace partition
 -- partition_by: month
 -- grain: month
+-- column month: first day of the month
+-- column flights: departures on the route in the month
+-- column avg_delay_min: average departure delay, minutes
+-- column avg_distance_mi: average route distance, miles
 SELECT
   CAST(date_trunc('month', flight_date) AS DATE) AS month,
   origin,

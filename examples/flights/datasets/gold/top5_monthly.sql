@@ -2,6 +2,10 @@
 -- materialization: replace partition
 -- partition_by: month
 -- grain: month
+-- column ranking: busiest_route or highest_avg_delay_airport
+-- column rank: 1-5 within the month and ranking
+-- column subject: a route (origin-destination) or an airport code
+-- column value: flights of the route, or the airport's average delay in minutes
 WITH routes AS (
   SELECT month, origin || '-' || destination AS subject, CAST(flights AS DOUBLE) AS value
   FROM gold.route_monthly
