@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { vacuum } from '../src/operations/vacuum.js';
+import { ServedLake } from '../src/serve/served-lake.js';
 import { LocalStore } from '../src/storage/local.js';
 import { readCommit } from '../src/table/log.js';
 import { Lake } from '../src/table/lake.js';
@@ -147,6 +148,15 @@ describe('environments', () => {
     assert.equal(spark.version, production[GOLD]! + 1);
     assert.deepEqual(canonicalRows(ours.schema, spark.rows), canonicalRows(ours.schema, ours.rows), 'Spark reads the rows ingot reads');
     assert.ok(ours.rows.length > 400);
+    // the serving reader (ingot serve, the PostgreSQL wire server) reads what ingot reads
+    const served = await ServedLake.open(new Lake(lake, engine), { connections: 1, reservedConnections: 0, threads: 1 });
+    try {
+      assert.equal(await served.latest(GOLD), production[GOLD]! + 1);
+      const q = await served.query('SELECT count(*) AS n, count(max_delay_min) AS with_max FROM gold.airport_daily');
+      assert.deepEqual(q.rows.map((row) => [Number(row['n']), Number(row['with_max'])]), [[ours.rows.length, ours.rows.filter((x) => x['max_delay_min'] !== null).length]]);
+    } finally {
+      await served.close();
+    }
 
     // production's plan now has the promoted day up to date (its interval state came along)
     const p = await plan(dir, '--from', DAY1, '--to', DAY2, '--select', GOLD);
@@ -189,15 +199,30 @@ describe('environments', () => {
     assert.equal(Number((JSON.parse(count.out) as { n: number }[])[0]!.n), 31678, 'the environment still reads production\'s day-2 file');
   });
 
+  it('a promote of several tables records production\'s versions in the downstream interval states', async () => {
+    await ok(['run', '-p', dir, '--env', 'dev4', '--from', DAY1, '--to', DAY2, '--select', 'silver.flights+', '--rerun']);
+    const before = await versions(lake);
+    const r = await ok(['promote', 'dev4', '-p', dir]);
+    const order = r.out.split('\n').slice(2).map((l) => l.split(/\s+/)[0]);
+    assert.ok(order.indexOf('silver.flights') < order.indexOf(GOLD) && order.indexOf('gold.route_monthly') < order.indexOf('gold.top5_monthly'), `upstream tables first: ${order.join(', ')}`);
+    const after = await versions(lake);
+    assert.equal(after['silver.flights'], before['silver.flights']! + 1, 'two environment commits of silver, one promote commit');
+    // day 2 was computed from the environment's latest silver, production's now: up to date; day 1 from an
+    // earlier environment version, which has no production twin: the plan looks at what the promote changed
+    const p = await plan(dir, '--from', DAY1, '--to', DAY2, '--select', GOLD);
+    assert.deepEqual(p, { [`${DAY1} ${GOLD}`]: ['run', `upstream changed: silver.flights ${before['silver.flights']} → ${after['silver.flights']}`], [`${DAY2} ${GOLD}`]: ['skip', 'up to date'] });
+  });
+
   it('env list and env drop: drop keeps the files production took over by a promote', async () => {
     const list = JSON.parse((await ok(['env', 'list', '-p', dir, '--format', 'json'])).out) as { environment: string; table: string }[];
-    assert.deepEqual([...new Set(list.map((x) => x.environment))], ['dev', 'dev2', 'dev3']);
+    assert.deepEqual([...new Set(list.map((x) => x.environment))], ['dev', 'dev2', 'dev3', 'dev4']);
     const dropped = await ok(['env', 'drop', 'dev3', '-p', dir]);
     assert.match(dropped.err, /dropped environment dev3: 2 tables, \d+ files deleted$/);
     assert.deepEqual([...(await files(path.join(lake, '_envs', 'dev3'), { envs: true })).keys()], [], 'nothing of dev3 is left');
     const kept = await ok(['env', 'drop', 'dev', '-p', dir]);
     assert.match(kept.err, /1 data files kept because production or another environment references them/);
     await ok(['env', 'drop', 'dev2', '-p', dir]);
+    await ok(['env', 'drop', 'dev4', '-p', dir]);
     assert.equal((await ok(['env', 'list', '-p', dir])).out, 'no environments');
     // production still reads every file it names
     const table = new Lake(lake, engine).table(GOLD);

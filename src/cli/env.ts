@@ -24,10 +24,10 @@ export function addEnvCommands(program: Command, io: Io): void {
     .option('--force', 'promote even over production commits made since the environment was made')
     .action(async (env: string, opts: EnvOptions & { select?: string[]; force?: boolean }) => {
       await withEngine(opts, async (root, parquet) => {
-        const { promoteEnvironment, listEnvironments } = await import('../operations/environment.js');
+        const [{ promoteEnvironment, listEnvironments }, { intervalVersionRecords }] = await Promise.all([import('../operations/environment.js'), import('../plan/state.js')]);
         const held = (await listEnvironments(root, parquet)).get(env)?.map((t) => t.table) ?? [];
         const select = opts.select ? expand(opts.select, held, env) : undefined;
-        const promoted = await promoteEnvironment(root, env, { ...(select ? { select } : {}), force: opts.force === true, parquet });
+        const promoted = await promoteEnvironment(root, env, { ...(select ? { select } : {}), force: opts.force === true, parquet, versions: intervalVersionRecords });
         io.out(formatRows(promoted.map((p) => ({ table: p.table, version: p.version, committed: p.committed, added_files: p.addedFiles, removed_files: p.removedFiles })), 'table'));
         io.err(`promoted ${promoted.filter((p) => p.committed).length} of ${promoted.length} tables of environment ${env} (the others were already equal)`);
       });

@@ -3,6 +3,7 @@ import { joinLocation, openStore } from '../storage/open.js';
 import { environmentTables, ENVIRONMENTS_DIR, Lake, checkEnvironmentName } from '../table/lake.js';
 import { absoluteDataPath, decodePath } from '../table/write.js';
 import type { Snapshot } from '../table/snapshot.js';
+import type { DomainMetadata } from '../table/actions.js';
 import { clonedVersion, shallowClone, type CloneResult } from './clone.js';
 import { promote } from './promote.js';
 
@@ -92,7 +93,7 @@ export interface PromotedTable {
  * Errors: ENVIRONMENT_NOT_FOUND, CONFIG_INVALID (a selected table the environment does not
  * hold), PRODUCTION_MOVED, COMMIT_CONFLICT.
  */
-export async function promoteEnvironment(root: string, environment: string, options: { select?: Iterable<string>; force?: boolean; order?: string[]; parquet?: Lake['parquet'] } = {}): Promise<PromotedTable[]> {
+export async function promoteEnvironment(root: string, environment: string, options: { select?: Iterable<string>; force?: boolean; order?: string[]; parquet?: Lake['parquet']; versions?: VersionRecords } = {}): Promise<PromotedTable[]> {
   const tables = (await listEnvironments(root, options.parquet)).get(checkEnvironmentName(environment));
   if (!tables) throw new IngotError('ENVIRONMENT_NOT_FOUND', `no environment ${environment} in the lake ${root} (ingot env list shows them)`, { environment });
   let chosen = tables;
@@ -107,19 +108,66 @@ export async function promoteEnvironment(root: string, environment: string, opti
     return i < 0 ? Number.MAX_SAFE_INTEGER : i;
   };
   chosen = [...chosen].sort((a, b) => rank(a.table) - rank(b.table) || a.table.localeCompare(b.table));
+  const lake = new Lake(root, options.parquet, { environment });
+  for (const t of chosen) lake.routeToEnvironment(t.table);
+  if (options.versions) chosen = await upstreamFirst(lake, chosen, options.versions);
   const moved = chosen.filter((t) => t.moved);
   if (moved.length > 0 && !options.force) {
     const what = moved.map((t) => `${t.table} (${t.clonedFrom === null ? 'no table' : `version ${t.clonedFrom}`} then, ${t.production === null ? 'no table' : `version ${t.production}`} now)`).join(', ');
     throw new IngotError('PRODUCTION_MOVED', `production moved since environment ${environment} was made: ${what}; nothing was promoted. Drop the environment and run it again, or pass --force to overwrite those commits`, { environment, table: moved[0]!.table });
   }
-  const lake = new Lake(root, options.parquet, { environment });
   const production = lake.production();
   const out: PromotedTable[] = [];
+  // environment version → production version of each table promoted so far
+  const promoted = new Map<string, { cloned: number | null; before: number | null; from: number; to: number }>();
+  const records = options.versions;
   for (const t of chosen) {
-    lake.routeToEnvironment(t.table);
-    const r = await promote(lake.table(t.table), production.table(t.table), { force: options.force, environment });
+    const rewriteDomain = records ? (d: DomainMetadata): DomainMetadata => ({ ...d, configuration: records.rebase(d.domain, d.configuration, promoted) }) : undefined;
+    const r = await promote(lake.table(t.table), production.table(t.table), { force: options.force, environment, ...(rewriteDomain ? { rewriteDomain } : {}) });
+    promoted.set(t.table, { cloned: t.clonedFrom, before: t.production, from: t.version, to: r.version });
     out.push({ table: t.table, version: r.version, committed: r.committed, addedFiles: r.metrics['numAddedFiles']!, removedFiles: r.metrics['numRemovedFiles']! });
   }
+  return out;
+}
+
+/**
+ * How an application records other tables' versions in its metadata domains (ingot's interval
+ * states record the upstream versions an interval was computed from): what `promoteEnvironment`
+ * needs so that, after a promote, a downstream table's records name the production versions its
+ * promoted upstream tables got, not their environment versions.
+ */
+export interface VersionRecords {
+  /** The tables whose versions `configuration` of `domain` records (none for a domain of another kind). */
+  tables(domain: string, configuration: string): string[];
+  /**
+   * `configuration` with the recorded versions of promoted tables made production's: `from` (the
+   * environment's latest) becomes `to` (the promote's commit); an environment-only version
+   * (above `cloned`, the production version the environment branched from) must not alias a
+   * production one: it becomes `before`, production's version just before the promote.
+   */
+  rebase(domain: string, configuration: string, promoted: ReadonlyMap<string, { cloned: number | null; before: number | null; from: number; to: number }>): string;
+}
+
+/** `chosen` reordered so that a table comes after the tables its domains record versions of (`records.tables`), else in the given order. */
+async function upstreamFirst(lake: Lake, chosen: EnvironmentTable[], records: VersionRecords): Promise<EnvironmentTable[]> {
+  const deps = new Map<string, Set<string>>();
+  for (const t of chosen) {
+    const s = await lake.table(t.table).snapshot();
+    deps.set(t.table, new Set([...s.domains.values()].flatMap((d) => records.tables(d.domain, d.configuration)).filter((x) => x !== t.table)));
+  }
+  const out: EnvironmentTable[] = [];
+  const done = new Set<string>();
+  const visit = (t: EnvironmentTable, path: Set<string>): void => {
+    if (done.has(t.table) || path.has(t.table)) return;
+    path.add(t.table);
+    for (const d of deps.get(t.table) ?? []) {
+      const up = chosen.find((x) => x.table === d);
+      if (up) visit(up, path);
+    }
+    done.add(t.table);
+    out.push(t);
+  };
+  for (const t of chosen) visit(t, new Set());
   return out;
 }
 

@@ -1,5 +1,5 @@
 import { IngotError } from '../errors.js';
-import type { Action, Add, Protocol } from '../table/actions.js';
+import type { Action, Add, DomainMetadata, Protocol } from '../table/actions.js';
 import { deletionVectorKey } from '../table/deletion-vector.js';
 import type { DeltaTable } from '../table/table.js';
 import { absoluteDataPath, assertWritable, decodePath, encodePath, tombstone } from '../table/write.js';
@@ -12,6 +12,8 @@ export interface PromoteOptions {
   force?: boolean;
   /** Recorded in commitInfo.operationParameters (`environment`). */
   environment?: string;
+  /** Rewrites an application metadata domain of `source` before it goes to `target` (e.g. versions of other promoted tables recorded in it). */
+  rewriteDomain?: (domain: DomainMetadata) => DomainMetadata;
 }
 
 /**
@@ -66,7 +68,8 @@ export async function promote(source: DeltaTable, target: DeltaTable, options: P
   if (!prod || JSON.stringify(protocol) !== JSON.stringify(prod.protocol)) head.push({ protocol });
   const metadata = prod ? { ...env.metadata, id: prod.metadata.id, createdTime: prod.metadata.createdTime } : env.metadata;
   if (!prod || JSON.stringify(metadata) !== JSON.stringify(prod.metadata)) head.push({ metaData: metadata });
-  for (const [name, d] of env.domains) {
+  for (const [name, original] of env.domains) {
+    const d = options.rewriteDomain && !name.startsWith('delta.') ? options.rewriteDomain(original) : original;
     if (!name.startsWith('delta.') && JSON.stringify(prod?.domains.get(name)) !== JSON.stringify(d)) actions.push({ domainMetadata: d });
   }
   for (const [name, d] of prod?.domains ?? []) {
