@@ -229,4 +229,22 @@ describe('environments', () => {
     const rs = readWithDeltaRs(path.join(lake, 'gold', 'airport_daily'));
     assert.deepEqual(canonicalRows((await table.snapshot()).schema, rs.rows), canonicalRows((await table.snapshot()).schema, (await readWithIngot(engine, table)).rows));
   });
+
+  it('a dataset new in the environment is created there, and in production by the promote', async () => {
+    await fs.writeFile(path.join(dir, 'datasets', 'gold', 'busiest.sql'), '-- materialization: overwrite\nSELECT airport, sum(departures) AS departures FROM gold.airport_daily GROUP BY airport ORDER BY departures DESC LIMIT 3\n');
+    const before = await versions(lake);
+    await ok(['run', '-p', dir, '--env', 'dev5', '--select', 'gold.busiest']);
+    assert.deepEqual(await versions(lake), before, 'production has no gold.busiest yet');
+    const list = JSON.parse((await ok(['env', 'list', '-p', dir, '--format', 'json'])).out) as { table: string; version: number; cloned_from: number | null; production: number | null; moved: boolean }[];
+    assert.deepEqual(list.map((x) => [x.table, x.version, x.cloned_from, x.production, x.moved]), [['gold.busiest', 0, null, null, false]]);
+    await ok(['promote', 'dev5', '-p', dir]);
+    const rs = readWithDeltaRs(path.join(lake, 'gold', 'busiest'));
+    assert.equal(rs.version, 0);
+    const ours = await readWithIngot(engine, new Lake(lake, engine).table('gold.busiest'));
+    assert.equal(ours.rows.length, 3);
+    assert.deepEqual(canonicalRows(ours.schema, rs.rows), canonicalRows(ours.schema, ours.rows));
+    const again = await cli(['promote', 'dev5', '-p', dir]);
+    assert.equal(again.code, 1, 'production now exists where the environment made the table: a second promote is refused');
+    assert.match(again.err, /PRODUCTION_MOVED.*gold\.busiest \(no table then, version 0 now\)/);
+  });
 });
