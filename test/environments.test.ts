@@ -13,12 +13,17 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { vacuum } from '../src/operations/vacuum.js';
+import { shallowClone } from '../src/operations/clone.js';
+import { deleteRows } from '../src/operations/delete.js';
+import { updateRows } from '../src/operations/update.js';
+import { promote } from '../src/operations/promote.js';
+import { DeltaTable } from '../src/table/table.js';
 import { ServedLake } from '../src/serve/served-lake.js';
 import { LocalStore } from '../src/storage/local.js';
 import { readCommit } from '../src/table/log.js';
 import { Lake } from '../src/table/lake.js';
 import { cli, flightsProject, tempDir } from './fixtures.js';
-import { canonicalRows, readWithDeltaRs, readWithIngot, readWithSpark } from './helpers.js';
+import { canonicalRows, readWithDeltaRs, readWithIngot, readWithSpark, writeSql } from './helpers.js';
 
 const DAY1 = '2001-01-01';
 const DAY2 = '2001-01-02';
@@ -248,3 +253,42 @@ describe('environments', () => {
     assert.match(again.err, /PRODUCTION_MOVED.*gold\.busiest \(no table then, version 0 now\)/);
   });
 });
+
+describe('shallow clone and promote (table operations)', () => {
+  it('a clone shares the source\'s files and version numbers; updates and deletes on it never touch the source; a promote brings them back', async (t) => {
+    const { dir, cleanup } = await tempDir('clone');
+    const engine = await DuckDBEngine.open();
+    t.after(async () => {
+      await engine.close();
+      await cleanup();
+    });
+    const source = new DeltaTable(new LocalStore(path.join(dir, 'src')), engine);
+    for (const p of ['a', 'b', 'c']) await writeSql(engine, source, `SELECT '${p}' AS p, i AS id FROM range(10) t(i)`, { mode: 'append', partitionBy: ['p'] });
+    const sourceFiles = await files(path.join(dir, 'src'));
+    const clone = new DeltaTable(new LocalStore(path.join(dir, 'clone')), engine);
+    const made = await shallowClone(source, clone, engine);
+    assert.deepEqual([made.version, made.files], [2, 3]);
+    assert.deepEqual([...(await files(path.join(dir, 'clone'))).keys()].filter((f) => !f.startsWith('_delta_log/')), [], 'no data file copied');
+    assert.equal((await clone.snapshot()).version, 2, 'the clone starts at the source\'s version (a checkpoint there)');
+    assert.deepEqual(readWithDeltaRs(clone.location).rows.length, 30, 'delta-rs reads the clone');
+    await updateRows(clone, engine, { set: { id: 'id + 100' }, where: "p = 'a'" });
+    await deleteRows(clone, engine, { where: "p = 'b' AND id < 5" });
+    assert.deepEqual(await files(path.join(dir, 'src')), sourceFiles, 'the source\'s files as they were');
+    assert.equal((await source.snapshot()).version, 2);
+    assert.equal((await readWithIngot(engine, source)).rows.length, 30);
+    const cloned = await readWithIngot(engine, clone);
+    assert.equal(cloned.rows.length, 25);
+    assert.equal(cloned.rows.filter((r) => r['p'] === 'a' && Number(r['id']) >= 100).length, 10);
+    // vacuum of the clone lists only its own folder: the source's files are never candidates
+    const v = await vacuum(clone, { retentionHours: 0, enforceRetention: false });
+    assert.deepEqual(await files(path.join(dir, 'src')), sourceFiles);
+    assert.ok(v.files.every((f) => !f.startsWith('..')));
+    assert.equal((await readWithIngot(engine, clone)).rows.length, 25);
+    const r = await promote(clone, source);
+    assert.equal(r.version, 3);
+    assert.deepEqual(canonicalRows(cloned.schema, (await readWithIngot(engine, source)).rows), canonicalRows(cloned.schema, cloned.rows));
+    assert.deepEqual(canonicalRows(cloned.schema, readWithDeltaRs(source.location).rows), canonicalRows(cloned.schema, cloned.rows), 'delta-rs reads the promoted source');
+    await assert.rejects(promote(clone, source), (err: unknown) => err instanceof Error && /PRODUCTION_MOVED|production moved/.test(`${(err as { code?: string }).code} ${err.message}`));
+  });
+});
+
