@@ -98,7 +98,10 @@ export class Runner {
 
   /**
    * Opens the engines the project's datasets run on and builds its graph. Runs are recorded in
-   * `metadata` (default: the project's metadata store, closed with the runner).
+   * `metadata` (default: the project's metadata store, closed with the runner). With
+   * `environment`, the lake is seen from that environment (`environmentLake`): each run first
+   * makes the tables it may write the environment's (`prepareEnvironment`: shallow clones of
+   * production's), reads every other table from production, and runs no exports.
    * Errors: DATASET_UNKNOWN, GRAPH_CYCLE, DATASET_INVALID, CONFIG_INVALID (an engine's settings), METADATA_UNAVAILABLE.
    */
   static async open(project: Project, options: { metadata?: RunHistory; environment?: string } = {}): Promise<Runner> {
