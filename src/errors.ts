@@ -30,6 +30,8 @@ export type ErrorCode =
   | 'COLUMN_UNKNOWN'
   | 'RETENTION_TOO_SHORT'
   | 'DATA_FILE_MISSING'
+  | 'ENVIRONMENT_NOT_FOUND'
+  | 'PRODUCTION_MOVED'
   | 'FILE_MISMATCH'
   | 'RUN_NOT_FOUND'
   | 'METADATA_UNAVAILABLE'
@@ -62,6 +64,8 @@ export interface ErrorContext {
   table?: string;
   version?: number;
   pipeline?: string;
+  /** The environment (`--env`) an error concerns. */
+  environment?: string;
   /** Spark's error class (e.g. `TABLE_OR_VIEW_NOT_FOUND`) of an error raised by a Spark engine. */
   errorClass?: string;
   /** Spark's SQLSTATE of that error. */

@@ -778,7 +778,7 @@ describe('data files the log does not describe (issue 19, item 12)', () => {
     }
   });
 
-  test('an absolute URI: under the table root it is read; elsewhere refused with PROTOCOL_UNSUPPORTED', async (t) => {
+  test('an absolute URI: under the table root it is read; elsewhere (a shallow clone\'s) too, as a key climbing out of the root', async (t) => {
     const dir = scratch(t, 'absolute');
     const { location, addPath } = await oneFileTable(dir);
     const inside = path.join(location, decodePath(addPath, location));
@@ -788,6 +788,14 @@ describe('data files the log does not describe (issue 19, item 12)', () => {
     const outside = path.join(dir, 'elsewhere.parquet');
     await fs.copyFile(inside, outside);
     await setAddPath(location, pathToFileURL(outside).href);
-    await assert.rejects(readWithIngot(engine, localTable(location)), code('PROTOCOL_UNSUPPORTED', /lies outside the table root/));
+    assert.equal(decodePath(pathToFileURL(outside).href, location), '../elsewhere.parquet');
+    const elsewhere = await readWithIngot(engine, localTable(location));
+    assert.deepEqual(elsewhere.rows.map((r) => Number(r['id'])).sort(), [1, 2]);
+    // vacuum lists only under the root: the file outside is never a candidate
+    await fs.rm(inside);
+    const { vacuum } = await import('../src/operations/vacuum.js');
+    assert.deepEqual((await vacuum(localTable(location), { retentionHours: 0, enforceRetention: false, dryRun: true })).files.filter((f) => f.includes('elsewhere')), []);
+    // on an object store an absolute URI outside the root is still refused
+    assert.throws(() => decodePath('s3://other-bucket/t/part-1.parquet', 's3://bucket/t'), code('PROTOCOL_UNSUPPORTED', /lies outside the table root/));
   });
 });

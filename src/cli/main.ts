@@ -14,6 +14,7 @@ import { addInitCommand } from './init.js';
 import { addRunCommands } from './run.js';
 import { addScheduleCommands } from './schedule.js';
 import { addTestCommand } from './test.js';
+import { addEnvCommands } from './env.js';
 
 // Every other module loads when a command needs it (`await import(...)` in its action), so that
 // `ingot --version` and `ingot --help` load no engine, server, database client or config loader.
@@ -49,8 +50,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .addOption(projectOption())
     .option('--lake <dir>', 'a lake directory instead of the project\'s')
     .option('--all', 'include ingot\'s own tables (_ingot.*)')
+    .option('--env <name>', 'as environment <name> sees the lake: its tables, production\'s for the rest')
     .addOption(formatOption())
-    .action(async (opts: { project: string; lake?: string; all?: boolean; format: OutputFormat }) => {
+    .action(async (opts: { project: string; lake?: string; all?: boolean; env?: string; format: OutputFormat }) => {
       await withLake(opts, async (lake) => {
         const rows = [];
         for (const name of await lake.list({ internal: opts.all })) {
@@ -112,8 +114,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--force', 'allow a retention shorter than the table\'s')
     .action(async (table: string, opts: LakeOptions & { retainHours?: number; dryRun?: boolean; force?: boolean }) => {
       await withLake(opts, async (lake) => {
-        const { vacuum } = await import('../operations/vacuum.js');
-        const r = await vacuum(lake.table(table), { retentionHours: opts.retainHours, dryRun: opts.dryRun, enforceRetention: !opts.force });
+        const [{ vacuum }, { environmentReferences }] = await Promise.all([import('../operations/vacuum.js'), import('../operations/environment.js')]);
+        const keep = await environmentReferences(lake.root, table, lake.parquet);
+        const r = await vacuum(lake.table(table), { retentionHours: opts.retainHours, dryRun: opts.dryRun, enforceRetention: !opts.force, keep });
         for (const f of r.files) io.out(f);
         io.err(`${table}: ${r.dryRun ? 'would delete' : 'deleted'} ${r.files.length} files, ${n(r.bytes)} bytes`);
       });
@@ -224,13 +227,15 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--table <name=path>', 'register a Delta table by path under a name (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--version <n|name=n>', 'time travel: read tables (or one table) as of a version (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--timestamp <time|name=time>', 'time travel: read tables (or one table) as they were at a time, ISO 8601 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--env <name>', 'read environment <name>\'s tables where it has them, production\'s for the rest')
     .addOption(formatOption())
-    .action(async (select: string, opts: { project: string; lake?: string; table: string[]; version: string[]; timestamp: string[]; format: OutputFormat }) => {
+    .action(async (select: string, opts: { project: string; lake?: string; table: string[]; version: string[]; timestamp: string[]; env?: string; format: OutputFormat }) => {
       const [{ openLocalEngine }, { Lake }, { attachHistory, RUN_DATASETS_TABLE, RUNS_TABLE }, { attachTables }] = await Promise.all([
         import('../engine/registry.js'), import('../table/lake.js'), import('../schedule/history.js'), import('../operations/query.js'),
       ]);
       const engine = await openLocalEngine();
-      const lake = new Lake(await lakeRoot(opts, opts.table.length > 0), engine);
+      const root = await lakeRoot(opts, opts.table.length > 0);
+      const lake = opts.env === undefined ? new Lake(root, engine) : await (await import('../operations/environment.js')).environmentLake(root, opts.env, engine);
       for (const t of opts.table) {
         const [name, location] = splitPair(t, '--table');
         lake.register(name, location);
@@ -279,6 +284,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     });
 
   addScheduleCommands(program, io, () => { code = 1; });
+  addEnvCommands(program, io);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -326,12 +332,13 @@ async function withHistory(opts: LakeOptions, fn: (engine: LocalEngine, store: M
   }
 }
 
-/** Runs `fn` with the lake (checkpoints readable) and the local engine, closed afterwards. */
-async function withLake(opts: LakeOptions, fn: (lake: Lake, engine: LocalEngine) => Promise<void>): Promise<void> {
+/** Runs `fn` with the lake (checkpoints readable; as environment `env` sees it when given) and the local engine, closed afterwards. */
+async function withLake(opts: LakeOptions & { env?: string }, fn: (lake: Lake, engine: LocalEngine) => Promise<void>): Promise<void> {
   const [{ openLocalEngine }, { Lake }] = await Promise.all([import('../engine/registry.js'), import('../table/lake.js')]);
   const engine = await openLocalEngine();
   try {
-    await fn(new Lake(await lakeRoot(opts), engine), engine);
+    const root = await lakeRoot(opts);
+    await fn(opts.env === undefined ? new Lake(root, engine) : await (await import('../operations/environment.js')).environmentLake(root, opts.env, engine), engine);
   } finally {
     await engine.close();
   }

@@ -17,6 +17,7 @@ interface RunArgs {
   select?: string[];
   exclude?: string[];
   rerun?: boolean;
+  env?: string;
 }
 
 /**
@@ -32,13 +33,14 @@ export function addRunCommands(program: Command, io: Io, fail: () => void): void
     .option('--full-refresh', 'one run that rebuilds every selected table from all input')
     .option('-s, --select <selector...>', "datasets to run (dbt's grammar: x, x+, +x, layer.*, tag:t; several: a union)")
     .option('--exclude <selector...>', 'datasets not to run (same grammar)')
-    .option('--rerun', 'run every selected dataset even when the plan finds it up to date');
+    .option('--rerun', 'run every selected dataset even when the plan finds it up to date')
+    .option('--env <name>', 'work in environment <name>: selected tables are written under _envs/<name>/ (starting as zero-copy clones of production), the others read from production');
 
   common(program.command('run'))
     .description('plan and run the dataset graph for a logical date, a range of dates, or once (no date: a project without intervals); steps whose inputs did not change are skipped')
     .option('--retry <run-id>', 'run a failed run again as the same run: tables it committed are not committed twice')
     .action(async (opts: RunArgs & { retry?: string }) => {
-      const runner = await openRunner(opts.project);
+      const runner = await openRunner(opts.project, opts.env);
       try {
         const t0 = performance.now();
         let results: RunResult[];
@@ -60,7 +62,7 @@ export function addRunCommands(program: Command, io: Io, fail: () => void): void
     .description('what `ingot run` with the same arguments would do, without running anything: one step per dataset and interval, run or skip, and why')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (opts: RunArgs & { format: 'text' | 'json' }) => {
-      const runner = await openRunner(opts.project);
+      const runner = await openRunner(opts.project, opts.env);
       try {
         const plan = await runner.plan(await planRequest(runner, opts));
         io.out(opts.format === 'json' ? JSON.stringify(plan, null, 2) : planText(plan));
@@ -70,10 +72,10 @@ export function addRunCommands(program: Command, io: Io, fail: () => void): void
     });
 }
 
-/** A runner of the project in `dir` (its modules load only when a command runs). */
-async function openRunner(dir: string): Promise<Runner> {
+/** A runner of the project in `dir` (its modules load only when a command runs), in `environment` when given. */
+async function openRunner(dir: string, environment?: string): Promise<Runner> {
   const [{ Runner }, { loadProject }] = await Promise.all([import('../run/runner.js'), import('../project.js')]);
-  return Runner.open(await loadProject(dir));
+  return Runner.open(await loadProject(dir), environment === undefined ? {} : { environment });
 }
 
 /**

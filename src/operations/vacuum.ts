@@ -15,6 +15,11 @@ export interface VacuumOptions {
   dryRun?: boolean;
   /** Allow a retention shorter than the table's (default 7 days): it breaks time travel and concurrent readers of old versions. */
   enforceRetention?: boolean;
+  /**
+   * Keys (relative to the table root) never deleted: files other tables' logs name, such as an
+   * environment's shallow clone of this table (`environmentReferences`).
+   */
+  keep?: Iterable<string>;
 }
 
 /** What vacuum deleted (or would delete, on a dry run). */
@@ -43,7 +48,7 @@ export async function vacuum(table: DeltaTable, options: VacuumOptions = {}): Pr
     throw new IngotError('RETENTION_TOO_SHORT', `${table.location}: a retention of ${options.retentionHours} hours is shorter than the table's ${configured / 3_600_000} hours; readers of older versions could lose files. Pass enforceRetention: false (--force) to do it anyway`, { table: table.location });
   }
   const cutoff = Date.now() - retention;
-  const keep = new Set<string>();
+  const keep = new Set<string>(options.keep ?? []);
   for (const add of snapshot.files.values()) keep.add(decodePath(add.path, table.store.root));
   for (const rm of snapshot.tombstones.values()) {
     if ((rm.deletionTimestamp ?? 0) > cutoff) keep.add(decodePath(rm.path, table.store.root));

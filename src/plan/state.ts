@@ -66,3 +66,56 @@ function parseState(domain: string, configuration: string): IntervalState {
   }
   throw new IngotError('LOG_CORRUPT', `metadata domain ${domain} is not an interval state: ${configuration.slice(0, 200)}`);
 }
+
+/**
+ * Interval states as records of other tables' versions (`VersionRecords` of `promoteEnvironment`):
+ * an interval domain records the version of each upstream table; after a promote, the version an
+ * upstream table had in the environment becomes the version its promote committed in production.
+ * Other domains, and states that do not parse, are left as they are.
+ */
+/**
+ * A promoted table's versions: `cloned` production's that the environment's table was cloned from
+ * (null: made in the environment), `before` production's just before the promote (null: none),
+ * `from` the environment's latest, `to` production's after the promote.
+ */
+export interface PromotedVersions {
+  cloned: number | null;
+  before: number | null;
+  from: number;
+  to: number;
+}
+
+export const intervalVersionRecords = {
+  tables(domain: string, configuration: string): string[] {
+    if (!domain.startsWith(INTERVAL_DOMAIN)) return [];
+    try {
+      return Object.keys(parseState(domain, configuration).upstream);
+    } catch {
+      return [];
+    }
+  },
+  rebase(domain: string, configuration: string, promoted: ReadonlyMap<string, PromotedVersions>): string {
+    if (!domain.startsWith(INTERVAL_DOMAIN)) return configuration;
+    let state: IntervalState;
+    try {
+      state = parseState(domain, configuration);
+    } catch {
+      return configuration;
+    }
+    let changed = false;
+    const upstream = { ...state.upstream };
+    for (const [table, v] of Object.entries(upstream)) {
+      const p = promoted.get(table);
+      if (!p) continue;
+      // the environment's latest version is production's new one; an earlier environment-only
+      // version has no production twin: it becomes the version before the promote, so the plan
+      // looks at what the promote changed (in the interval's partitions) instead of trusting an alias
+      const to = v === p.from ? p.to : v > (p.cloned ?? -1) && v < p.from ? (p.before ?? -1) : v;
+      if (to !== v) {
+        upstream[table] = to;
+        changed = true;
+      }
+    }
+    return changed ? JSON.stringify({ ...state, upstream }) : configuration;
+  },
+};

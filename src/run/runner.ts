@@ -3,6 +3,7 @@ import type { Engine } from '../engine/engine.js';
 import { LOCAL_ENGINE, localSettings, openEngine, openLocalEngine, type EngineName, type LocalEngine } from '../engine/registry.js';
 import { IngotError, messageOf } from '../errors.js';
 import { discardCommit } from '../operations/stage.js';
+import { environmentLake, prepareEnvironment } from '../operations/environment.js';
 import { Lake } from '../table/lake.js';
 import { exportDataset } from '../load/export.js';
 import { writePathOf } from '../operations/write-path.js';
@@ -97,10 +98,13 @@ export class Runner {
 
   /**
    * Opens the engines the project's datasets run on and builds its graph. Runs are recorded in
-   * `metadata` (default: the project's metadata store, closed with the runner).
+   * `metadata` (default: the project's metadata store, closed with the runner). With
+   * `environment`, the lake is seen from that environment (`environmentLake`): each run first
+   * makes the tables it may write the environment's (`prepareEnvironment`: shallow clones of
+   * production's), reads every other table from production, and runs no exports.
    * Errors: DATASET_UNKNOWN, GRAPH_CYCLE, DATASET_INVALID, CONFIG_INVALID (an engine's settings), METADATA_UNAVAILABLE.
    */
-  static async open(project: Project, options: { metadata?: RunHistory } = {}): Promise<Runner> {
+  static async open(project: Project, options: { metadata?: RunHistory; environment?: string } = {}): Promise<Runner> {
     const local = await openLocalEngine(localSettings(project.config, project.dir));
     const engines = new Map<EngineName, Engine>([[LOCAL_ENGINE, local]]);
     try {
@@ -110,7 +114,8 @@ export class Runner {
       }
       const engineOf = (d: LoadedDataset): Engine => engines.get(datasetEngine(d, project.config))!;
       const graph = await buildGraph(project.datasets, (sql, d) => engineOf(d).references(sql, { unqualified: true }), (d) => engineOf(d).dialect);
-      const lake = new Lake(project.lake, local);
+      // in an environment, the tables it holds are read and written there, the others read from production
+      const lake = options.environment === undefined ? new Lake(project.lake, local) : await environmentLake(project.lake, options.environment, local);
       return new Runner(project, local, engines, lake, graph, options.metadata ?? (await openMetadata(project)), !options.metadata, new Planner(project, graph, lake));
     } catch (err) {
       for (const e of new Set(engines.values())) await e.close();
@@ -151,6 +156,11 @@ export class Runner {
       runId: options.identity?.runId ?? `${logicalDate ?? (mode === 'once' ? 'once' : 'full')}_${randomUUID().slice(0, 8)}`,
       startedAt: options.identity?.startedAt ?? new Date(), logicalDate, mode, projectDir: this.project.dir,
     };
+    if (this.lake.environment !== undefined) {
+      // the tables this run may write start as shallow clones of production's (no data copied)
+      const names = this.planner.selectedNodes(options.datasets).flatMap((n) => [n.dataset.name, `${n.dataset.name}${QUARANTINE_SUFFIX}`]);
+      await prepareEnvironment(this.lake, names);
+    }
     let txnVersion = scope.startedAt.getTime();
     let outcome: { datasets: DatasetResult[]; error?: string; conflict?: boolean } = { datasets: [] };
     const replanned: string[] = [];
@@ -266,7 +276,8 @@ export class Runner {
   private async exportAll(results: DatasetResult[], logicalDate: string | undefined): Promise<string | undefined> {
     for (const r of results) {
       const ds = this.graph.get(r.dataset)?.dataset;
-      if (!ds?.exports || r.status === 'failed') continue;
+      // exports are production's (report files, datamarts): a run in an environment leaves them alone
+      if (!ds?.exports || r.status === 'failed' || this.lake.environment !== undefined) continue;
       try {
         await exportDataset(this.engine, this.lake, this.project.dir, ds, logicalDate, logicalDate === undefined ? EVERYTHING : intervalOf(logicalDate, ds.grain));
       } catch (err) {

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { IngotError } from '../errors.js';
 import { NotFoundError, type ObjectStore } from '../storage/store.js';
@@ -58,7 +59,7 @@ export function z85Decode(text: string, length = (text.length / 5) * 4): Buffer 
 /**
  * Where a `u` or `p` DV lives, as a key relative to the table's store root ("Derived Fields",
  * `absolutePath`): `u` → `<prefix>/deletion_vector_<uuid>.bin`; `p` → the path, which must lie
- * under the table root. Errors: PROTOCOL_UNSUPPORTED for a `p` path elsewhere or another kind.
+ * under the table root, or (a local table) may lie elsewhere, as a key climbing out with `..`. Errors: PROTOCOL_UNSUPPORTED for a `p` path elsewhere or another kind.
  */
 export function deletionVectorKey(dv: DeletionVectorDescriptor, root: string): string {
   if (dv.storageType === 'u') {
@@ -73,7 +74,9 @@ export function deletionVectorKey(dv: DeletionVectorDescriptor, root: string): s
     const file = decodeURIComponent(dv.pathOrInlineDv.replace(/^file:(\/\/)?/, ''));
     const base = root.endsWith('/') ? root : `${root}/`;
     if (file.startsWith(base)) return file.slice(base.length);
-    throw new IngotError('PROTOCOL_UNSUPPORTED', `${root}: deletion vector file ${dv.pathOrInlineDv} is outside the table; ingot does not support deletion vectors stored elsewhere yet`, { table: root });
+    // a shallow clone's DV in its source table: a key climbing out of a local root (see `decodePath`)
+    if (root.startsWith('/') && file.startsWith('/')) return posix.relative(root, file);
+    throw new IngotError('PROTOCOL_UNSUPPORTED', `${root}: deletion vector file ${dv.pathOrInlineDv} is outside the table; ingot reads deletion vectors stored elsewhere only for tables on a local file system`, { table: root });
   }
   throw new IngotError('PROTOCOL_UNSUPPORTED', `${root}: deletion vector storage type ${JSON.stringify(dv.storageType)} is not supported yet`, { table: root });
 }

@@ -231,10 +231,13 @@ export function encodePath(path: string): string {
  * `remove` names by `path` (PROTOCOL.md, "Add File": "a relative path, from the root of the table,
  * or an absolute URI", URI-encoded). `root` is the table's location (`ObjectStore.root`: a
  * directory or `s3://bucket/prefix`); an absolute URI (or absolute path) under it is read as
- * its relative key.
- * Errors: LOG_CORRUPT for a path that is not valid URI encoding or that leaves the table root
- * through `..`; PROTOCOL_UNSUPPORTED for an absolute URI outside the table root (as shallow
- * clones write), which ingot does not read.
+ * its relative key. An absolute path or `file:` URI outside a local table's root (as a shallow
+ * clone writes, referencing its source table's files) is read as a key that climbs out of the
+ * root with `..` segments (e.g. `../../gold/t/part-1.parquet`): the store resolves it, and
+ * vacuum, which lists only under the root, never deletes it.
+ * Errors: LOG_CORRUPT for a path that is not valid URI encoding or whose relative form leaves the
+ * table root through `..`; PROTOCOL_UNSUPPORTED for an absolute URI outside the root of a table
+ * on an object store (S3), or of another scheme than the root's.
  */
 export function decodePath(path: string, root: string): string {
   let decoded: string;
@@ -250,7 +253,11 @@ export function decodePath(path: string, root: string): string {
       : [base, `file://${base}`, `file:${base}`];
     const form = forms.find((f) => decoded.startsWith(`${f}/`));
     if (form === undefined) {
-      throw new IngotError('PROTOCOL_UNSUPPORTED', `${root}: data file ${decoded} lies outside the table root; ingot reads only data files under the table's own location (absolute URIs elsewhere, as shallow clones write, are not supported)`, { table: root, file: decoded });
+      const outside = base.startsWith('/') ? localFile(decoded) : undefined;
+      if (outside === undefined) {
+        throw new IngotError('PROTOCOL_UNSUPPORTED', `${root}: data file ${decoded} lies outside the table root; ingot reads absolute paths outside a table's location (shallow clones) only for tables on a local file system`, { table: root, file: decoded });
+      }
+      return outsideKey(base, outside);
     }
     decoded = decoded.slice(form.length + 1);
   }
@@ -266,6 +273,45 @@ export function decodePath(path: string, root: string): string {
   }
   if (segments.length === 0) throw new IngotError('LOG_CORRUPT', `${root}: data file path ${JSON.stringify(path)} in the Delta log names no file`, { table: root, file: path });
   return segments.join('/');
+}
+
+/** The local absolute path an absolute path or `file:` URI names (`file:///a`, `file:/a`, `/a`), undefined for other schemes. */
+function localFile(decoded: string): string | undefined {
+  const m = /^file:(?:\/\/(?:localhost)?)?(\/.*)$/.exec(decoded);
+  if (m) return m[1];
+  return decoded.startsWith('/') ? decoded : undefined;
+}
+
+/** The key, relative to local root `base`, of absolute file `file` outside it: `..` segments up to their common folder, then down. */
+function outsideKey(base: string, file: string): string {
+  const from = base.split('/').filter((p) => p !== '' && p !== '.');
+  const to: string[] = [];
+  for (const seg of file.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') to.pop();
+    else to.push(seg);
+  }
+  let common = 0;
+  while (common < from.length && common < to.length - 1 && from[common] === to[common]) common++;
+  return [...from.slice(common).map(() => '..'), ...to.slice(common)].join('/');
+}
+
+/**
+ * The absolute URI an `add.path` takes to name the data file at `key` of the local table rooted at
+ * `root` from another table's log (a shallow clone's, or production's after a promote):
+ * `file:///abs/path`, URI-encoded (PROTOCOL.md, "Add File": "an absolute path to a file that should be added to the table").
+ * Errors: PROTOCOL_UNSUPPORTED for a root on an object store.
+ */
+export function absoluteDataPath(root: string, key: string): string {
+  if (!root.startsWith('/')) throw new IngotError('PROTOCOL_UNSUPPORTED', `${root}: shallow clones and promotes are supported for lakes on a local file system only`, { table: root });
+  const parts = [...root.split('/'), ...key.split('/')];
+  const out: string[] = [];
+  for (const seg of parts) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  return `file:///${encodePath(out.join('/'))}`;
 }
 
 /** The `add` action for a newly written data file (`dataChange: false` for rearrangements such as optimize). */
