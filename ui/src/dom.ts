@@ -39,7 +39,7 @@ export function dataTable(columns: string[], rows: Record<string, unknown>[], re
 
 /** A status badge (`success`, `failed`, `running`, `queued`, `paused`, ...). */
 export function badge(status: string): HTMLSpanElement {
-  return h('span', { class: `badge ${status}` }, status);
+  return h('span', { class: `badge ${status.toLowerCase().replace(/[^a-z0-9]+/g, '-')}` }, status);
 }
 
 /** Milliseconds as `1.2 s`, `3 min 4 s` or `850 ms`. */
