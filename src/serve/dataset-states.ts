@@ -17,8 +17,7 @@ export interface DatasetStatus {
 
 /**
  * Every dataset's latest state: `running` (a run in flight is executing it now), `failed` (its
- * latest task failed, or ran in a run that failed before committing), `never run` (no task and no
- * table), `stale` (an upstream table committed after its own latest commit: its next run has
+ * latest task that ran failed), `never run` (no table: never committed), `stale` (an upstream table committed after its own latest commit: its next run has
  * something to read), else `succeeded`. From the metadata store, the task logs of runs in flight
  * and each table's latest snapshot.
  */
@@ -26,13 +25,13 @@ export async function datasetStates(ctx: ServeContext): Promise<Map<string, Data
   const graph = await projectGraph(ctx);
   const runs = await ctx.store.runs();
   const started = new Map(runs.map((r) => [r.run_id, r]));
-  const latest = new Map<string, { runId: string; status: string; runStatus: string; error: string | null; at: number }>();
+  const latest = new Map<string, { runId: string; status: string; error: string | null; at: number }>();
   for (const t of await ctx.store.tasks()) {
     if (t.status === 'skipped') continue;
     const run = started.get(t.run_id);
     const at = run?.started_at ?? t.started_at ?? 0;
     const prev = latest.get(t.dataset);
-    if (!prev || at >= prev.at) latest.set(t.dataset, { runId: t.run_id, status: t.status, runStatus: run?.status ?? 'success', error: t.error ?? run?.error ?? null, at });
+    if (!prev || at >= prev.at) latest.set(t.dataset, { runId: t.run_id, status: t.status, error: t.error ?? run?.error ?? null, at });
   }
   const running = new Set<string>();
   for (const r of runs.filter((x) => x.status === 'running')) {
@@ -56,11 +55,10 @@ export async function datasetStates(ctx: ServeContext): Promise<Map<string, Data
     const last = latest.get(name);
     const base = { lastRun: last?.runId ?? null, version: t?.version ?? null, lastModified: t ? new Date(t.timestamp).toISOString() : null };
     if (running.has(name)) out.set(name, { state: 'running', stateReason: null, ...base });
-    else if (last && (last.status === 'failed' || last.runStatus === 'failed')) {
-      out.set(name, { state: 'failed', stateReason: last.status === 'failed' ? last.error : `its run failed before committing: ${last.error ?? ''}`, ...base });
-    } else if (!last && !t) out.set(name, { state: 'never run', stateReason: null, ...base });
+    else if (last?.status === 'failed') out.set(name, { state: 'failed', stateReason: last.error, ...base });
+    else if (!t) out.set(name, { state: 'never run', stateReason: last ? 'it ran, but its run failed before committing' : null, ...base });
     else {
-      const newer = t ? n.dependsOn.filter((u) => (tables.get(u)?.timestamp ?? 0) > t.timestamp) : [];
+      const newer = n.dependsOn.filter((u) => (tables.get(u)?.timestamp ?? 0) > t.timestamp);
       out.set(name, newer.length
         ? { state: 'stale', stateReason: `upstream ${newer.join(', ')} committed after its latest commit`, ...base }
         : { state: 'succeeded', stateReason: null, ...base });
