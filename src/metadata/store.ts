@@ -145,6 +145,15 @@ export class MetadataStore implements RunHistory {
           d.rowsIn, d.rowsOut, d.dropped, d.quarantined, d.ms, d.version ?? null, d.error ?? null, JSON.stringify(d.expectations), d.log ?? null, d.reason ?? null],
       );
     }
+    // steps the run never started (it stopped at a failed dataset): status `not_run` with why
+    for (const d of run.notRun ?? []) {
+      await this.db.run(
+        `INSERT INTO ingot_tasks (run_id, dataset, logical_date, status, attempts, rows_in, rows_out, rows_dropped, rows_quarantined, duration_ms, expectations, reason)
+         VALUES (?, ?, ?, 'not_run', 0, 0, 0, 0, 0, 0, '[]', ?)
+         ON CONFLICT (run_id, dataset) DO UPDATE SET status = 'not_run', reason = excluded.reason, version = NULL, error = NULL`,
+        [run.runId, d.dataset, run.logicalDate ?? null, d.reason],
+      );
+    }
   }
 
   /** Marks a run as started (status `running`), so history shows runs in flight. */

@@ -27,7 +27,7 @@ export async function datasetStates(ctx: ServeContext): Promise<Map<string, Data
   const started = new Map(runs.map((r) => [r.run_id, r]));
   const latest = new Map<string, { runId: string; status: string; error: string | null; at: number }>();
   for (const t of await ctx.store.tasks()) {
-    if (t.status === 'skipped') continue;
+    if (t.status === 'skipped' || t.status === 'not_run') continue;
     const run = started.get(t.run_id);
     const at = run?.started_at ?? t.started_at ?? 0;
     const prev = latest.get(t.dataset);

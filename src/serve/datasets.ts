@@ -5,7 +5,7 @@ import { typeName } from '../table/schema.js';
 import { pipelinesOf } from '../schedule/pipeline.js';
 import type { ServeContext } from './context.js';
 import { datasetStates } from './dataset-states.js';
-import { downstreamOf, projectGraph } from './run-views.js';
+import { projectGraph } from './run-views.js';
 import { errorSchema } from './schemas.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', description: 'layer.table' } } } as const;
@@ -39,7 +39,7 @@ export function addDatasetRoutes(app: FastifyInstance, ctx: ServeContext): void 
     return {
       name: ds.name, kind: ds.source ? 'source' : 'sql', description: ds.description ?? null, materialization: ds.materialization ?? null,
       tags: ds.tags ?? [], file: path.relative(ctx.project.dir, ds.file), sql: ds.sql ?? null, source: ds.source ? { type: (ds.source as { type?: string }).type ?? null } : null,
-      upstream: node.dependsOn, downstream: [...downstreamOf(graph, ds.name)].filter((d) => graph.order.find((n) => n.dataset.name === d)?.dependsOn.includes(ds.name)),
+      upstream: node.dependsOn, downstream: graph.order.filter((n) => n.dependsOn.includes(ds.name)).map((n) => n.dataset.name),
       pipelines: pipelinesOf(ctx.project).filter((p) => p.datasets.includes(ds.name)).map((p) => p.name),
       ...status, latestCommit, freshnessMs: status.lastModified ? Date.now() - Date.parse(status.lastModified) : null,
       schema, expectations: (ds.expectations ?? []).map((e) => ({ name: e.name, condition: e.condition, action: e.action, scope: e.scope ?? 'row' })),

@@ -31,21 +31,6 @@ export function projectGraph(ctx: ServeContext): Promise<DatasetGraph> {
   return g;
 }
 
-/** Datasets downstream of `name` (transitively), from the graph. */
-export function downstreamOf(graph: DatasetGraph, name: string): Set<string> {
-  const out = new Set<string>();
-  const walk = (n: string): void => {
-    for (const node of graph.order) {
-      if (node.dependsOn.includes(n) && !out.has(node.dataset.name)) {
-        out.add(node.dataset.name);
-        walk(node.dataset.name);
-      }
-    }
-  };
-  walk(name);
-  return out;
-}
-
 const attributed = new WeakMap<ServeContext, Map<string, string>>();
 
 /**
@@ -143,9 +128,10 @@ export interface TaskView {
 }
 
 /**
- * Every dataset of a run with its state (see `TaskState`): the recorded tasks, and, for a failed
- * or running run, the datasets of its pipeline that have no record yet (`not run` with the
- * dataset whose failure stopped the run, or, in flight, their progress from the task logs).
+ * Every dataset of a run with its state (see `TaskState`): the recorded tasks (the runner records
+ * the steps a failure stopped as `not_run`, with the dataset that failed), and, for a run in
+ * flight, the datasets of its pipeline with their progress from the task logs; for a run that
+ * failed before its first dataset (a sensor timeout), its pipeline's datasets as not run.
  */
 export async function runTasks(ctx: ServeContext, run: RunRow, pipeline: string, tasks: TaskRow[]): Promise<{ views: TaskView[]; progress: TaskProgress[] }> {
   const graph = await projectGraph(ctx);
@@ -153,6 +139,7 @@ export async function runTasks(ctx: ServeContext, run: RunRow, pipeline: string,
   const order = graph.order.map((n) => n.dataset.name).filter((d) => !p || p.datasets.includes(d));
   const views: TaskView[] = tasks.map((t) => {
     if (t.status === 'failed') return { dataset: t.dataset, state: 'failed', reason: null, error: t.error, task: t };
+    if (t.status === 'not_run') return { dataset: t.dataset, state: 'not run', reason: t.reason ?? 'the run stopped before it', error: null, task: t };
     if (t.status === 'skipped') return { dataset: t.dataset, state: 'skipped', reason: t.reason ?? 'up to date (the plan found nothing to do)', error: null, task: t };
     if (t.version !== null) return { dataset: t.dataset, state: 'succeeded', reason: `committed version ${t.version}`, error: null, task: t };
     if (run.status === 'failed') return { dataset: t.dataset, state: 'staged, not committed', reason: 'it ran, but the run failed: its output was discarded and the table is at its previous version', error: null, task: t };
@@ -168,13 +155,9 @@ export async function runTasks(ctx: ServeContext, run: RunRow, pipeline: string,
       const x = byName.get(d);
       views.push({ dataset: d, state: x ? (x.state === 'failed' ? 'running' : x.state) : 'waiting', reason: x?.state === 'staged' ? `${x.rows ?? 0} rows staged, committed when the run ends` : x?.state === 'failed' ? `attempt ${x.attempt} failed: ${x.error}; retrying` : null, error: null, task: null });
     }
-  } else if (run.status === 'failed') {
-    const failed = tasks.find((t) => t.status === 'failed')?.dataset;
-    const below = failed ? downstreamOf(graph, failed) : new Set<string>();
-    for (const d of rest) {
-      const reason = !failed ? `the run failed before it: ${run.error ?? 'no error recorded'}` : below.has(d) ? `upstream ${failed} failed` : `the run stopped when ${failed} failed`;
-      views.push({ dataset: d, state: 'not run', reason, error: null, task: null });
-    }
+  } else if (run.status === 'failed' && tasks.length === 0) {
+    // the run failed before its first dataset (an upstream sensor timed out): none of its pipeline's datasets ran
+    for (const d of rest) views.push({ dataset: d, state: 'not run', reason: `the run failed before it: ${run.error ?? 'no error recorded'}`, error: null, task: null });
   }
   // graph order
   const rank = new Map(graph.order.map((n, i) => [n.dataset.name, i]));

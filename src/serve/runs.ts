@@ -53,7 +53,7 @@ export function addRunRoutes(app: FastifyInstance, ctx: ServeContext): void {
       tags: ['runs'], summary: 'Runs, newest first, a page at a time',
       description: 'Every run, whoever started it: a run of `ingot run` (no pipeline recorded) belongs to the pipeline holding most of the datasets it ran, else `default` (`attributed: true`). `count` is the number of runs matching; `next` the `offset` of the next page (null on the last).',
       querystring: { type: 'object', properties: {
-        pipeline: { type: 'string' }, status: { type: 'string', enum: ['running', 'success', 'failed'] }, dataset: { type: 'string', description: 'runs with a task of this dataset' },
+        pipeline: { type: 'string' }, status: { type: 'string', enum: ['running', 'success', 'failed'] }, dataset: { type: 'string', description: 'runs that ran or skipped this dataset' },
         limit: { type: 'integer', minimum: 1 }, offset: { type: 'integer', minimum: 0 },
       } },
     },
@@ -61,7 +61,7 @@ export function addRunRoutes(app: FastifyInstance, ctx: ServeContext): void {
     const { pipeline, status, dataset } = req.query;
     let runs = await store.runs(undefined, { ...(status ? { status } : {}) });
     if (dataset) {
-      const ids = new Set((await store.tasks(dataset)).map((t) => t.run_id));
+      const ids = new Set((await store.tasks(dataset)).filter((t) => t.status !== 'not_run').map((t) => t.run_id));
       runs = runs.filter((r) => ids.has(r.run_id));
     }
     const owners = await pipelinesOfRuns(ctx, runs);
