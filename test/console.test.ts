@@ -415,7 +415,7 @@ export default dataset({
         await go(hash, ready);
         if (name === 'run-log') {
           // the longest log line: the failed attempt's error with the 1,500-character word
-          assert.ok((await page.locator('table.log').innerText()).includes(PAD));
+          assert.ok((await page.locator('table.log').evaluate((t) => t.textContent ?? '')).includes(PAD));
         }
         const m = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
         assert.ok(m.scroll <= m.inner, `${name} at ${width} px: scrollWidth ${m.scroll} > innerWidth ${m.inner}`);

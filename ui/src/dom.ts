@@ -63,3 +63,9 @@ export function time(iso: string | null | undefined): string {
 export function num(v: unknown): string {
   return typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 2 }) : cellText(v);
 }
+
+/** A long text (an error) as its first `max` characters, the whole of it one click away (`details`); short texts as they are. */
+export function longText(text: string, max = 200, cls = 'error'): HTMLElement {
+  if (text.length <= max) return h('span', { class: `${cls} wrap` }, text);
+  return h('details', { class: `${cls} long-text` }, h('summary', {}, `${text.slice(0, max)}…`), h('span', { class: 'wrap' }, text));
+}

@@ -7,7 +7,7 @@
  */
 import { getJson, onRuns, postJson, seg, withQuery, writeRefusal, ApiError, type Page, type PipelineInfo, type RunInfo } from './api.js';
 import { drawChart } from './chart.js';
-import { badge, dataTable, duration, h, num, time } from './dom.js';
+import { badge, dataTable, duration, h, longText, num, time } from './dom.js';
 import { datasetGraph } from './graph.js';
 
 /** Status colours shared by the run charts. */
@@ -178,6 +178,6 @@ export function runsTable(runs: RunInfo[]): HTMLTableElement {
       status: (r) => badge(String(r['status'])),
       duration: (r) => duration(r['durationMs'] as number | null),
       rows: (r) => num(r['rows']),
-      error: (r) => r['error'] ? h('span', { class: 'clip', title: String(r['error']) }, String(r['error'])) : '',
+      error: (r) => r['error'] ? longText(String(r['error']), 120) : '',
     }, 'data runs');
 }

@@ -5,7 +5,7 @@
  * run (a write key's), and each task's log as a table with a level filter and a search.
  */
 import { getJson, getText, onRuns, postJson, seg, withQuery, writeRefusal, ApiError, type RunInfo, type TaskInfo } from './api.js';
-import { badge, dataTable, duration, h, num, time } from './dom.js';
+import { badge, dataTable, duration, h, longText, num, time } from './dom.js';
 
 type RunDetail = RunInfo & { tasks: TaskInfo[]; current?: string | null; rowsSoFar?: number };
 
@@ -23,7 +23,7 @@ export async function runPage(view: HTMLElement, id: string): Promise<void> {
         `pipeline ${run.pipeline ?? '-'}${run.attributed ? ' (ran by ingot run)' : ''} · logical date ${run.logicalDate ?? '-'} · attempt ${run.attempt} · started ${time(run.startedAt)} · `,
         `${duration(run.durationMs)} · ${num(run.rows)} rows`),
       run.status === 'running' ? h('p', { class: 'progress', role: 'status' }, `running ${run.current ?? '(between datasets)'} · ${num(run.rowsSoFar ?? 0)} rows so far`) : '',
-      run.error ? h('pre', { class: 'error' }, run.error) : '',
+      run.error ? h('pre', { class: 'error run-error' }, run.error) : '',
       retry(run, refusal),
     );
     body.replaceChildren(tasksCard(run), checksCard(run));
@@ -78,7 +78,7 @@ function tasksCard(run: RunDetail): HTMLElement {
         state: (r) => badge(String(r['state'])),
         rows: (r) => num(r['rows']),
         quarantined: (r) => num(r['quarantined']),
-        'reason or error': (r) => h('span', { class: r['error'] ? 'error wrap' : 'wrap' }, String(r['reason or error'])),
+        'reason or error': (r) => longText(String(r['reason or error']), 200, r['error'] ? 'error' : 'reason'),
       }, 'data tasks')));
 }
 
@@ -117,7 +117,7 @@ async function logs(card: HTMLElement, run: RunDetail): Promise<void> {
       return { time: time(String(ts ?? '')), level: lv, event, details: Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ') };
     }), {
       level: (r) => badge(String(r['level'])),
-      details: (r) => h('span', { class: 'wrap' }, String(r['details'])),
+      details: (r) => longText(String(r['details']), 300, 'details'),
     }, 'data log'));
   };
   const load = async (): Promise<void> => {
