@@ -65,7 +65,7 @@ export function datasetGraph(datasets: { name: string; dependsOn: string[]; stat
     const g = el('g', { class: `${inPipeline.has(n) ? 'node' : 'node external'}${state ? ` state-${state.replace(' ', '-')}` : ''}`, 'data-name': n, ...(state ? { 'data-state': state } : {}), transform: `translate(${p.x},${p.y})` });
     const reason = states.get(n)?.stateReason;
     g.append(el('title', {}, `${n}${state ? `: ${state}` : ''}${reason ? ` (${reason})` : ''}`));
-    g.append(el('rect', { width: W, height: H, rx: 6 }), el('text', { x: W / 2, y: H / 2 + 4, 'text-anchor': 'middle' }, n.length > 24 ? `${n.slice(0, 23)}…` : n));
+    g.append(el('rect', { width: W, height: H, rx: 6 }), el('text', { x: W / 2, y: H / 2 + 4, 'text-anchor': 'middle' }, n.length > 22 ? `${n.slice(0, 21)}…` : n));
     link.append(g);
     svg.append(link);
   }
