@@ -179,7 +179,7 @@ describe('web UI in a real browser over a real ingot serve', () => {
 
   it('a run: per-dataset rows, quarantine counts, expectations and the task log', async () => {
     await page.click(`table.runs a:text-matches("${BAD_DAY}")`);
-    await page.waitForSelector('pre.log:not(:text("loading"))');
+    await page.waitForSelector('table.log');
     const runId = decodeURIComponent(page.url().split('#/runs/')[1]!);
     const tasks = await tableRows('table.tasks');
     assert.deepEqual(tasks.map((t) => t['dataset']), ['bronze.airports', 'bronze.flights_raw', 'silver.flights', 'gold.airport_daily', 'gold.route_monthly', 'gold.top5_monthly']);
@@ -194,16 +194,22 @@ describe('web UI in a real browser over a real ingot serve', () => {
     assert.deepEqual(quarantined.map((q) => [q['e'], Number(q['n'])]), [['delay_in_range', 1], ['known_airports', 2]]);
     assert.equal(byName.get('silver.flights')!['quarantined'], String(BAD_ROWS.length));
     const expectations = await tableRows('table.expectations');
-    assert.deepEqual(expectations.map((e) => [e['name'], e['passed'], e['failedRows']]),
+    assert.deepEqual(expectations.map((e) => [e['name'], e['result'], e['failed rows']]),
       [['delay_in_range', 'failed', '1'], ['known_airports', 'failed', '2'], ['positive_distance', 'passed', '0']]);
-    // the log of silver.flights: JSON lines of this run, ending with its success and row count
+    // rows checked: the rows silver.flights' query produced, the bad day's bronze rows
+    assert.ok(expectations.every((e) => e['rows checked'] === Number(bronze!['n']).toLocaleString('en-US')));
+    // every dataset of the run with its state
+    assert.ok(tasks.every((t) => t['state'] === 'succeeded' || (t['state'] === 'skipped' && /up to date/.test(String(t['reason or error'])))), JSON.stringify(tasks));
+    assert.equal(byName.get('silver.flights')!['state'], 'succeeded');
+    // the log of silver.flights: a table of this run's events, ending with its success and row count
     assert.equal(await page.locator('select[name=dataset]').inputValue(), 'silver.flights');
-    const log = (await page.locator('pre.log').innerText()).trim().split('\n').map((l) => JSON.parse(l) as Row);
+    await page.waitForSelector('table.log tbody tr');
+    const log = await tableRows('table.log');
     assert.ok(log.length >= 2);
-    assert.ok(log.every((l) => l['runId'] === undefined || l['runId'] === runId));
     const success = log.find((l) => l['event'] === 'attempt-success');
-    assert.equal(success?.['rowsOut'], Number(silver!['n']));
-    assert.equal(success?.['quarantined'], BAD_ROWS.length);
+    assert.match(String(success?.['details']), new RegExp(`rowsOut=${Number(silver!['n'])}\\b`));
+    assert.match(String(success?.['details']), new RegExp(`quarantined=${BAD_ROWS.length}\\b`));
+    assert.ok(log.every((l) => !/runId=/.test(String(l['details'])) || String(l['details']).includes(`runId=${runId}`)));
     await shot('run');
   });
 
@@ -263,16 +269,16 @@ describe('web UI in a real browser over a real ingot serve', () => {
 
   it('data quality: each expectation\'s pass rate over the runs', async () => {
     await go('#/quality', '.quality-runs svg');
-    // a run passes an expectation when none of its rows is quarantined for it
+    // pass rate = rows that passed ÷ rows checked: silver.flights checks every bronze row; the quarantine holds the failed ones
     const runs = JSON.parse((await cli(['runs', '-p', dir, '--format', 'json'])).out) as Row[];
-    const failing = await sql('SELECT _failed_expectations AS e, count(DISTINCT _run_id) AS runs FROM silver.flights_quarantine GROUP BY 1');
-    const failedRuns = (name: string) => failing.filter((f) => String(f['e']).split(/[,;] ?/).includes(name)).reduce((s, f) => s + Number(f['runs']), 0);
-    const want = ['delay_in_range', 'known_airports', 'positive_distance'].map((name) => {
-      const passed = runs.length - failedRuns(name);
-      return [name, String(runs.length), String(passed), `${((passed / runs.length) * 100).toFixed(1)} %`];
-    });
-    assert.deepEqual((await tableRows('table.quality')).map((r) => [r['name'], r['runs'], r['passed'], r['percent']]), want);
-    assert.deepEqual(want.map((w) => w[3]), ['75.0 %', '75.0 %', '100.0 %']);
+    const [checked] = await sql('SELECT count(*) AS n FROM bronze.flights_raw');
+    const failing = await sql('SELECT _failed_expectations AS e, count(*) AS n FROM silver.flights_quarantine GROUP BY 1');
+    const failedRows = (name: string) => failing.filter((f) => String(f['e']).split(/[,;] ?/).includes(name)).reduce((s, f) => s + Number(f['n']), 0);
+    const total = Number(checked!['n']);
+    const want = ['delay_in_range', 'known_airports', 'positive_distance'].map((name) =>
+      [name, total.toLocaleString('en-US'), String(failedRows(name)), `${(((total - failedRows(name)) / total) * 100).toFixed(2)} %`]);
+    assert.deepEqual((await tableRows('table.quality')).map((r) => [r['name'], r['rows checked'], r['failed rows'], r['percent']]), want);
+    assert.deepEqual(want.map((w) => w[2]), ['1', '2', '0']);
     assert.equal(await page.locator('.quality-chart g.mark-rect.role-mark path').count(), 3);
     // the grid: one cell per expectation and run, red where the run failed it
     assert.equal(await page.locator('.quality-runs g.mark-rect.role-mark path').count(), 3 * runs.length);

@@ -206,12 +206,13 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
           io.out('no runs yet');
           return;
         }
-        const checked = `SELECT run_id, logical_date, rows_in, unnest(expectations) AS e FROM ${RUN_DATASETS_TABLE} WHERE dataset = ${quoteString(table)}`;
+        // pass rate = rows passed ÷ rows checked (docs/quality.md): a batch check is one check per run; a failed task recorded no rows, its failed rows stand for them
+        const checked = `SELECT run_id, logical_date, CASE WHEN e.scope = 'batch' THEN 1 ELSE greatest(rows_in, e.failed) END AS rows_in, e FROM (SELECT run_id, logical_date, rows_in, unnest(expectations) AS e FROM ${RUN_DATASETS_TABLE} WHERE dataset = ${quoteString(table)})`;
         const sql = opts.runs
           ? `SELECT run_id, CAST(logical_date AS VARCHAR) AS logical_date, e.name AS expectation, e.action AS action, e.failed AS failed, rows_in FROM (${checked}) ORDER BY logical_date DESC NULLS LAST, run_id, expectation`
           : `SELECT e.name AS expectation, e.action AS action, count(*) AS runs, count(*) FILTER (WHERE e.failed > 0) AS failing_runs,
-               sum(e.failed) AS failed_rows, sum(rows_in) AS rows_checked,
-               round(100 * (1 - sum(e.failed) / nullif(sum(rows_in), 0)), 3) AS pass_rate_pct,
+               sum(CASE WHEN e.scope = 'batch' THEN least(e.failed, 1) ELSE e.failed END) AS failed_rows, sum(rows_in) AS rows_checked,
+               round(100 * (1 - sum(CASE WHEN e.scope = 'batch' THEN least(e.failed, 1) ELSE e.failed END) / nullif(sum(rows_in), 0)), 3) AS pass_rate_pct,
                CAST(max(logical_date) FILTER (WHERE e.failed > 0) AS VARCHAR) AS last_failure
              FROM (${checked}) GROUP BY ALL ORDER BY expectation`;
         const rows = await engine.query(sql);

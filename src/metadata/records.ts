@@ -65,4 +65,6 @@ export interface RunResult {
   replanned?: string[];
   /** 1 for a first run; more when a crashed scheduler's run was taken over. */
   attempt?: number;
+  /** Steps of the plan that never started because the run stopped at a failed dataset, with why (`upstream x failed`). */
+  notRun?: { dataset: string; reason: string }[];
 }

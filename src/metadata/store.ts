@@ -65,6 +65,8 @@ export interface TaskRow {
   expectations: ExpectationResult[];
   /** The task's log file (JSON lines), when the scheduler wrote one. */
   log: string | null;
+  /** Why the step was skipped (or why it ran: the plan's reason); null in runs recorded before it was kept. */
+  reason: string | null;
 }
 
 const SCHEMA = `
@@ -109,6 +111,12 @@ export class MetadataStore implements RunHistory {
   /** Opens a store on `db`, creating its tables when absent. */
   static async open(db: SqlDb & { exec(sql: string): unknown }): Promise<MetadataStore> {
     await db.exec(SCHEMA);
+    // stores made before the column existed: add it (an error means it is there already)
+    try {
+      await db.exec('ALTER TABLE ingot_tasks ADD COLUMN reason TEXT');
+    } catch {
+      // the column exists
+    }
     return new MetadataStore(db);
   }
 
@@ -127,14 +135,23 @@ export class MetadataStore implements RunHistory {
     for (const d of run.datasets) {
       await this.db.run(
         `INSERT INTO ingot_tasks (run_id, dataset, logical_date, status, attempts, started_at, ended_at, rows_in, rows_out, rows_dropped,
-           rows_quarantined, duration_ms, version, error, expectations, log)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           rows_quarantined, duration_ms, version, error, expectations, log, reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (run_id, dataset) DO UPDATE SET status = excluded.status, attempts = ingot_tasks.attempts + excluded.attempts,
            started_at = excluded.started_at, ended_at = excluded.ended_at, rows_in = excluded.rows_in, rows_out = excluded.rows_out,
            rows_dropped = excluded.rows_dropped, rows_quarantined = excluded.rows_quarantined, duration_ms = excluded.duration_ms,
-           version = excluded.version, error = excluded.error, expectations = excluded.expectations, log = excluded.log`,
+           version = excluded.version, error = excluded.error, expectations = excluded.expectations, log = excluded.log, reason = excluded.reason`,
         [run.runId, d.dataset, run.logicalDate ?? null, d.status, d.attempts ?? 1, d.startedAt?.getTime() ?? null, d.startedAt ? d.startedAt.getTime() + d.ms : null,
-          d.rowsIn, d.rowsOut, d.dropped, d.quarantined, d.ms, d.version ?? null, d.error ?? null, JSON.stringify(d.expectations), d.log ?? null],
+          d.rowsIn, d.rowsOut, d.dropped, d.quarantined, d.ms, d.version ?? null, d.error ?? null, JSON.stringify(d.expectations), d.log ?? null, d.reason ?? null],
+      );
+    }
+    // steps the run never started (it stopped at a failed dataset): status `not_run` with why
+    for (const d of run.notRun ?? []) {
+      await this.db.run(
+        `INSERT INTO ingot_tasks (run_id, dataset, logical_date, status, attempts, rows_in, rows_out, rows_dropped, rows_quarantined, duration_ms, expectations, reason)
+         VALUES (?, ?, ?, 'not_run', 0, 0, 0, 0, 0, 0, '[]', ?)
+         ON CONFLICT (run_id, dataset) DO UPDATE SET status = 'not_run', reason = excluded.reason, version = NULL, error = NULL`,
+        [run.runId, d.dataset, run.logicalDate ?? null, d.reason],
       );
     }
   }
@@ -177,6 +194,7 @@ export class MetadataStore implements RunHistory {
       rows_out: Number(r['rows_out']), rows_dropped: Number(r['rows_dropped']), rows_quarantined: Number(r['rows_quarantined']),
       duration_ms: Number(r['duration_ms']), version: num(r['version']), error: (r['error'] as string | null) ?? null,
       expectations: JSON.parse(String(r['expectations'])) as ExpectationResult[], log: (r['log'] as string | null) ?? null,
+      reason: (r['reason'] as string | null) ?? null,
     }));
   }
 

@@ -162,7 +162,7 @@ export class Runner {
       await prepareEnvironment(this.lake, names);
     }
     let txnVersion = scope.startedAt.getTime();
-    let outcome: { datasets: DatasetResult[]; error?: string; conflict?: boolean } = { datasets: [] };
+    let outcome: { datasets: DatasetResult[]; error?: string; conflict?: boolean; notRun?: RunResult['notRun'] } = { datasets: [] };
     const replanned: string[] = [];
     for (let replan = 0; replan <= REPLANS; replan++) {
       const planned = await this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force }, planState());
@@ -177,7 +177,7 @@ export class Runner {
     const result: RunResult = {
       runId: scope.runId, project: this.project.name, ...(logicalDate ? { logicalDate } : {}), mode,
       status: outcome.error === undefined ? 'success' : 'failed', startedAt: scope.startedAt, endedAt: new Date(), datasets: outcome.datasets,
-      ...(outcome.error !== undefined ? { error: outcome.error } : {}), ...(replanned.length > 0 ? { replanned } : {}),
+      ...(outcome.error !== undefined ? { error: outcome.error } : {}), ...(replanned.length > 0 ? { replanned } : {}), ...(outcome.notRun?.length ? { notRun: outcome.notRun } : {}),
       ...(options.pipeline ? { pipeline: options.pipeline } : {}), ...(options.trigger ? { trigger: options.trigger } : {}), ...(options.attempt ? { attempt: options.attempt } : {}),
     };
     await this.metadata.record(result);
@@ -186,7 +186,7 @@ export class Runner {
   }
 
   /** Executes one planned run: its steps, then the commits and exports. */
-  private async execute(scope: RunScope, planned: PlannedRun, txnVersion: number, options: RunOptions, onEvent: (e: RunEvent) => void): Promise<{ datasets: DatasetResult[]; error?: string; conflict?: boolean }> {
+  private async execute(scope: RunScope, planned: PlannedRun, txnVersion: number, options: RunOptions, onEvent: (e: RunEvent) => void): Promise<{ datasets: DatasetResult[]; error?: string; conflict?: boolean; notRun?: RunResult['notRun'] }> {
     const staged = new Map<string, StagedWrite>();
     const results: DatasetResult[] = [];
     const txn = { appId: `ingot:${scope.logicalDate ?? (scope.mode === 'once' ? 'once' : 'full')}`, version: txnVersion };
@@ -209,7 +209,11 @@ export class Runner {
     }
     if (error !== undefined) {
       await this.discard(staged);
-      return { datasets: results, error };
+      // the steps after the failure, recorded as not run (the run's page lists every step of its plan)
+      const failed = results.find((r) => r.status === 'failed')?.dataset ?? '';
+      const below = this.downstream(failed);
+      const notRun = steps.slice(results.length).map((st) => ({ dataset: st.dataset, reason: below.has(st.dataset) ? `upstream ${failed} failed` : `the run stopped when ${failed} failed` }));
+      return { datasets: results, error, notRun };
     }
     const committed: string[] = [];
     for (const name of staged.keys()) {
@@ -295,6 +299,14 @@ export class Runner {
       staged.delete(name);
       if (w.commit) await discardCommit(w.table, w.commit);
     }
+  }
+
+  /** Datasets reading `name`, directly or through others. */
+  private downstream(name: string): Set<string> {
+    const out = new Set<string>([name]);
+    for (const node of this.graph.order) if (node.dependsOn.some((u) => out.has(u))) out.add(node.dataset.name);
+    out.delete(name);
+    return out;
   }
 
   /** Cancels the query each of the runner's engines is running, if any (shutdown). */

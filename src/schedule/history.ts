@@ -21,7 +21,7 @@ const RUNS_SCHEMA: StructType = {
   ],
 };
 
-const EXPECTATION: DataType = { type: 'struct', fields: [field('name', 'string'), field('action', 'string'), field('failed', 'long')] };
+const EXPECTATION: DataType = { type: 'struct', fields: [field('name', 'string'), field('action', 'string'), field('failed', 'long'), field('scope', 'string')] };
 
 const RUN_DATASETS_SCHEMA: StructType = {
   type: 'struct',
@@ -58,7 +58,7 @@ export async function attachHistory(engine: LocalEngine, store: MetadataStore, n
     const rows = tasks.map((t) => ({
       run_id: t.run_id, logical_date: t.logical_date?.slice(0, 10) ?? null, dataset: t.dataset, status: t.status, attempts: t.attempts, started_at: iso(t.started_at),
       rows_in: t.rows_in, rows_out: t.rows_out, rows_dropped: t.rows_dropped, rows_quarantined: t.rows_quarantined, duration_ms: t.duration_ms,
-      version: t.version, error: t.error, expectations: t.expectations.map((e) => ({ name: e.name, action: e.action, failed: e.failed })), log: t.log,
+      version: t.version, error: t.error, expectations: t.expectations.map((e) => ({ name: e.name, action: e.action, failed: e.failed, scope: e.scope ?? 'row' })), log: t.log,
     }));
     await attach(engine, dir, RUN_DATASETS_TABLE, RUN_DATASETS_SCHEMA, rows);
   }

@@ -5,6 +5,7 @@ import { errorSchema } from './schemas.js';
 
 /** API key administration (admin scope): `GET /api/keys`, `POST /api/keys { scope, name? }` (the key is in the answer, once), `DELETE /api/keys/:id`. */
 export function addKeyRoutes(app: FastifyInstance, ctx: ServeContext): void {
+  app.get('/api/keys/current', { schema: { tags: ['keys'], summary: 'The scope of the key of this request (the UI enables its actions by it)' } }, async (req) => ({ id: req.apiKey?.id ?? null, scope: req.apiKey?.scope ?? null }));
   app.get('/api/keys', { config: { auth: 'admin' }, schema: { tags: ['keys'], summary: 'API keys (never their secrets)' } }, async () => ({ items: await listApiKeys(ctx.store) }));
 
   app.post<{ Body: { scope: string; name?: string } }>('/api/keys', {

@@ -1,9 +1,9 @@
-import { dialectOf } from '../engine/registry.js';
-import { datasetEngine } from '../pipeline/engines.js';
 import type { FastifyInstance } from 'fastify';
 import { IngotError } from '../errors.js';
-import { buildGraph, type DatasetGraph } from '../pipeline/graph.js';
 import { parseDate } from '../pipeline/interval.js';
+import { Planner } from '../plan/plan.js';
+import { datasetStates } from './dataset-states.js';
+import { projectGraph } from './run-views.js';
 import { intervalStart, intervalsBetween, lastComplete } from '../schedule/calendar.js';
 import { checkBackfillRange, checkStarted, pipelineNamed, pipelinesOf } from '../schedule/pipeline.js';
 import type { ServeContext } from './context.js';
@@ -36,12 +36,7 @@ function date(value: string, field: string): string {
  * backfills queue intervals in the metadata store: the scheduler of `ingot serve` runs them.
  */
 export function addPipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
-  let graph: Promise<DatasetGraph> | undefined;
-  const graphOf = (): Promise<DatasetGraph> => {
-    graph ??= buildGraph(ctx.project.datasets, (sql) => ctx.reader.references(sql), (d) => dialectOf(datasetEngine(d, ctx.project.config)));
-    graph.catch(() => { graph = undefined; });
-    return graph;
-  };
+  const graphOf = () => projectGraph(ctx);
   const pipeline = (name: string) => {
     try {
       return pipelineNamed(ctx.project, name);
@@ -53,13 +48,14 @@ export function addPipelineRoutes(app: FastifyInstance, ctx: ServeContext): void
   app.get('/api/pipelines', { schema: { tags: ['pipelines'], summary: 'Pipelines with their schedule, state and dataset graph' } }, async () => {
     const g = await graphOf();
     const paused = await ctx.store.paused();
+    const states = await datasetStates(ctx);
     return {
       items: pipelinesOf(ctx.project).map((p) => ({
         name: p.name, schedule: p.schedule ?? null, timezone: p.timezone, interval: p.interval, paused: paused.has(p.name),
         start: p.start ?? null, retries: p.retries, maxActiveRuns: p.maxActiveRuns, dependsOnDatasets: p.dependsOn.map((d) => d.dataset),
         datasets: p.datasets.map((d) => {
           const node = g.get(d);
-          return { name: d, dependsOn: node?.dependsOn ?? [], materialization: node?.dataset.materialization ?? null, kind: node?.dataset.source ? 'source' : 'sql' };
+          return { name: d, dependsOn: node?.dependsOn ?? [], materialization: node?.dataset.materialization ?? null, kind: node?.dataset.source ? 'source' : 'sql', ...states.get(d)! };
         }),
       })),
     };
@@ -78,6 +74,35 @@ export function addPipelineRoutes(app: FastifyInstance, ctx: ServeContext): void
     validated('date', () => checkStarted(p, logicalDate, 'date'));
     if (!(await ctx.store.trigger(p.name, logicalDate))) return reply.code(409).send({ error: 'RUNNING', message: `${p.name} ${logicalDate} is running now` });
     return reply.code(202).send({ pipeline: p.name, logicalDate, status: 'queued' });
+  });
+
+  app.get<{ Params: { name: string }; Querystring: { from: string; to: string; rerun?: boolean } }>('/api/pipelines/:name/plan', {
+    schema: {
+      tags: ['pipelines'], summary: 'What a backfill of a range would do, before it is queued (nothing runs)',
+      description: 'The intervals `POST /backfill` with the same body would queue (complete ones are skipped unless `rerun`), and the plan of each queued interval: one step per dataset with the reason it runs (as `ingot plan`). Runs the API queues run every step of the pipeline (trigger `manual`): a step the plan alone would skip says so.',
+      params: nameParam,
+      querystring: { type: 'object', required: ['from', 'to'], properties: { from: { type: 'string' }, to: { type: 'string' }, rerun: { type: 'boolean' } } },
+      response: { 404: errorSchema, 422: errorSchema },
+    },
+  }, async (req) => {
+    const p = pipeline(req.params.name);
+    const from = intervalStart(date(req.query.from, 'from'), p.interval);
+    const to = date(req.query.to, 'to');
+    validated('to', () => checkBackfillRange(p, from, to, 'from', 'to'));
+    const dates = intervalsBetween(from, to, p.interval);
+    const states = new Map((await ctx.store.intervals(p.name)).map((s) => [s.logicalDate, s.status]));
+    const queued = dates.filter((d) => (req.query.rerun || states.get(d) !== 'success') && states.get(d) !== 'running');
+    const skipped = dates.filter((d) => !queued.includes(d)).map((d) => ({ logicalDate: d, reason: states.get(d) === 'running' ? 'running now' : 'complete (pass rerun to run it again)' }));
+    const planner = new Planner(ctx.project, await graphOf(), ctx.reader.lake);
+    // planned without force to say what changed; the queued runs are forced, so a step the plan would skip runs anyway
+    const plan = queued.length ? await planner.plan({ dates: queued, selected: new Set(p.datasets) }) : { runs: [] };
+    return {
+      pipeline: p.name, from, to, queued, skipped,
+      runs: plan.runs.map((r) => ({
+        logicalDate: r.logicalDate ?? null,
+        steps: r.steps.map((st) => ({ dataset: st.dataset, action: 'run', reason: st.action === 'skip' ? `forced (the plan alone would skip it: ${st.reason})` : st.reason, materialization: st.materialization })),
+      })),
+    };
   });
 
   app.post<{ Params: { name: string }; Body: { from: string; to: string; rerun?: boolean } }>('/api/pipelines/:name/backfill', {

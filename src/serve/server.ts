@@ -12,7 +12,9 @@ import type { MetadataStore } from '../metadata/store.js';
 import { KeyVerifier } from './api-keys.js';
 import { addAuth, type AuthFailures, type AuthLimits } from './auth.js';
 import { addDashboardRoutes } from './dashboards.js';
+import { addDatasetRoutes } from './datasets.js';
 import { addEndpointRoutes, validationError } from './endpoints.js';
+import { addEventRoutes } from './events.js';
 import { addKeyRoutes } from './keys-routes.js';
 import { addMetrics } from './metrics.js';
 import { addStrictNumbers } from './numbers.js';
@@ -122,6 +124,8 @@ export async function createServer(project: ServeProject, store: MetadataStore, 
   addSqlRoutes(app, context);
   addPipelineRoutes(app, context);
   addRunRoutes(app, context);
+  addDatasetRoutes(app, context);
+  addEventRoutes(app, context);
   addDashboardRoutes(app, context);
   addKeyRoutes(app, context);
   await addEndpointRoutes(app, context);

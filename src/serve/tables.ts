@@ -63,16 +63,24 @@ export function addTableRoutes(app: FastifyInstance, ctx: ServeContext): void {
     };
   });
 
-  app.get<{ Params: { name: string }; Querystring: { limit?: number } }>('/api/tables/:name/history', {
+  app.get<{ Params: { name: string }; Querystring: { limit?: number; offset?: number } }>('/api/tables/:name/history', {
     schema: {
-      tags: ['tables'], summary: 'The commits of a table, newest first', params: nameParam,
-      querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1 } } },
+      tags: ['tables'], summary: 'The commits of a table, newest first, a page at a time',
+      description: '`count`: the entries of the whole history, on the last page (null before); `next`: the `offset` of the next page (null on the last).',
+      params: nameParam,
+      querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1 }, offset: { type: 'integer', minimum: 0 } } },
       response: { 404: errorSchema },
     },
   }, async (req) => {
     await reader.check(req.params.name);
-    const entries = await reader.lake.table(req.params.name).history(Math.min(req.query.limit ?? DEFAULT_LIMIT, ctx.maxRows));
-    return { items: entries.map((e) => ({ version: e.version, timestamp: new Date(e.timestamp).toISOString(), operation: e.operation, operationParameters: e.operationParameters, operationMetrics: e.operationMetrics, ...(e.missing ? { missing: e.missing } : {}) })) };
+    const limit = Math.min(req.query.limit ?? DEFAULT_LIMIT, ctx.maxRows);
+    const offset = req.query.offset ?? 0;
+    const table = reader.lake.table(req.params.name);
+    const all = await table.history(offset + limit + 1);
+    const entries = all.slice(offset, offset + limit);
+    // the total is known on the last page only (counting reads every commit)
+    const count = all.length <= offset + limit ? all.length : null;
+    return { count, next: all.length > offset + limit ? String(offset + limit) : null, items: entries.map((e) => ({ version: e.version, timestamp: new Date(e.timestamp).toISOString(), operation: e.operation, operationParameters: e.operationParameters, operationMetrics: e.operationMetrics, ...(e.missing ? { missing: e.missing } : {}) })) };
   });
 
   app.get<{ Params: { name: string }; Querystring: Record<string, unknown> & { limit?: number; cursor?: string; order?: string; version?: number } }>('/api/tables/:name/rows', {

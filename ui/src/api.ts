@@ -60,6 +60,83 @@ export async function getJson<T>(path: string): Promise<T> {
   return (await request(path)).json() as Promise<T>;
 }
 
+/** POST `body` as JSON to `path`; the answer as JSON. */
+export async function postJson<T>(path: string, body: unknown = {}): Promise<T> {
+  return (await request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<T>;
+}
+
+let scope: Promise<string | null> | undefined;
+
+/** The scope of the stored key (`read`, `write`, `admin`), asked once per key. */
+export function keyScope(): Promise<string | null> {
+  scope ??= getJson<{ scope: string | null }>('/api/keys/current').then((k) => k.scope, () => null);
+  return scope;
+}
+
+/** Why the stored key cannot run actions, or null when it can (a write or admin key). */
+export async function writeRefusal(): Promise<string | null> {
+  const s = await keyScope();
+  return s === 'write' || s === 'admin' ? null : `your key has the ${s ?? 'unknown'} scope: actions need a write key (ingot keys create --scope write)`;
+}
+
+type Listener = (e: RunsEvent) => void;
+const listeners = new Set<Listener>();
+let streaming: AbortController | undefined;
+
+/** A `runs` event of `GET /api/events` (server-sent events). */
+export interface RunsEvent {
+  runs: { id: string; pipeline: string | null; logicalDate: string | null; status: string; endedAt: string | null; rows: number | null; error: string | null; current?: string | null; rowsSoFar?: number }[];
+  paused: string[];
+}
+
+/**
+ * Calls `fn` with each `runs` event of the server's event stream until the returned function is
+ * called. The stream is read with fetch (EventSource cannot send the key) and opened again after
+ * a break.
+ */
+export function onRuns(fn: Listener): () => void {
+  listeners.add(fn);
+  if (!streaming) void stream();
+  return () => {
+    listeners.delete(fn);
+    if (listeners.size === 0) {
+      streaming?.abort();
+      streaming = undefined;
+    }
+  };
+}
+
+async function stream(): Promise<void> {
+  const abort = new AbortController();
+  streaming = abort;
+  while (!abort.signal.aborted) {
+    try {
+      const res = await request('/api/events', { signal: abort.signal });
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+          if (event === 'runs' && data) {
+            const e = JSON.parse(data) as RunsEvent;
+            for (const l of listeners) l(e);
+          }
+        }
+      }
+    } catch {
+      // aborted, or the server went away: try again below
+    }
+    if (!abort.signal.aborted) await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
 /** GET `path` as text (logs, CSV). */
 export async function getText(path: string): Promise<string> {
   return (await request(path)).text();
@@ -85,18 +162,32 @@ export interface Page<T> {
   next?: string | null;
 }
 
+/** A dataset's latest state, as the graph colours it. */
+export type DatasetState = 'succeeded' | 'failed' | 'running' | 'stale' | 'never run';
+
+export interface PipelineDataset {
+  name: string;
+  dependsOn: string[];
+  state?: DatasetState;
+  stateReason?: string | null;
+}
+
 export interface PipelineInfo {
   name: string;
   schedule?: string | null;
   timezone?: string;
   interval?: string;
+  start?: string | null;
   paused: boolean;
-  datasets: { name: string; dependsOn: string[] }[];
+  datasets: PipelineDataset[];
 }
 
 export interface RunInfo {
   id: string;
   pipeline: string | null;
+  /** The pipeline was derived from the datasets a run of `ingot run` ran. */
+  attributed?: boolean;
+  trigger?: string | null;
   logicalDate: string | null;
   status: string;
   attempt: number;
@@ -111,12 +202,18 @@ export interface ExpectationResult {
   name: string;
   passed: boolean;
   failedRows: number;
+  rowsChecked: number;
+  passRate: number | null;
   action: string;
 }
 
 export interface TaskInfo {
   dataset: string;
-  status: string;
+  /** succeeded, failed, skipped, not run, staged, not committed; running, staged, waiting in a run in flight. */
+  state: string;
+  reason: string | null;
+  status: string | null;
+  version: number | null;
   attempts: number;
   startedAt: string | null;
   endedAt: string | null;
@@ -124,6 +221,7 @@ export interface TaskInfo {
   error: string | null;
   expectations: ExpectationResult[];
   quarantined: number | null;
+  hasLog: boolean;
 }
 
 export interface TableInfo {
@@ -142,7 +240,7 @@ export interface TableInfo {
 export interface TableDetail {
   name: string;
   version: number;
-  schema: { fields: { name: string; type: unknown; nullable: boolean }[] };
+  schema: { fields: { name: string; type: unknown; nullable: boolean; description?: string | null }[] };
   partitionColumns: string[];
   properties: Record<string, string>;
 }
@@ -158,9 +256,26 @@ export interface HistoryEntry {
 export interface ExpectationStat {
   dataset: string;
   name: string;
+  action: string;
   runs: number;
-  passed: number;
-  /** passed / runs, 0..1; null before any run. */
+  failingRuns: number;
+  rowsChecked: number;
+  failedRows: number;
+  /** Rows passed ÷ rows checked over the period, 0..1; null before any run. */
+  passRate: number | null;
+  lastFailure: string | null;
+}
+
+/** One expectation in one run (`/api/expectations/runs`). */
+export interface ExpectationRun {
+  runId: string;
+  logicalDate: string | null;
+  startedAt: string | null;
+  runStatus: string | null;
+  dataset: string;
+  name: string;
+  failedRows: number;
+  rowsChecked: number;
   passRate: number | null;
 }
 

@@ -39,7 +39,7 @@ export function dataTable(columns: string[], rows: Record<string, unknown>[], re
 
 /** A status badge (`success`, `failed`, `running`, `queued`, `paused`, ...). */
 export function badge(status: string): HTMLSpanElement {
-  return h('span', { class: `badge ${status}` }, status);
+  return h('span', { class: `badge ${status.toLowerCase().replace(/[^a-z0-9]+/g, '-')}` }, status);
 }
 
 /** Milliseconds as `1.2 s`, `3 min 4 s` or `850 ms`. */
@@ -62,4 +62,10 @@ export function time(iso: string | null | undefined): string {
 /** A number with thousands separators; other values as text. */
 export function num(v: unknown): string {
   return typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 2 }) : cellText(v);
+}
+
+/** A long text (an error) as its first `max` characters, the whole of it one click away (`details`); short texts as they are. */
+export function longText(text: string, max = 200, cls = 'error'): HTMLElement {
+  if (text.length <= max) return h('span', { class: `${cls} wrap` }, text);
+  return h('details', { class: `${cls} long-text` }, h('summary', {}, `${text.slice(0, max)}…`), h('span', { class: 'wrap' }, text));
 }

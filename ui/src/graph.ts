@@ -17,8 +17,9 @@ function el(tag: string, attrs: Record<string, string | number>, text?: string):
   return e;
 }
 
-/** The SVG of `datasets` (`{ name, dependsOn }`); each node is a `g.node[data-name]` linking to its table. */
-export function datasetGraph(datasets: { name: string; dependsOn: string[] }[]): SVGSVGElement {
+/** The SVG of `datasets` (`{ name, dependsOn, state? }`); each node is a `g.node[data-name][data-state]`, coloured by its latest state, linking to its dataset page. */
+export function datasetGraph(datasets: { name: string; dependsOn: string[]; state?: string; stateReason?: string | null }[]): SVGSVGElement {
+  const states = new Map(datasets.map((d) => [d.name, d]));
   const inPipeline = new Set(datasets.map((d) => d.name));
   const deps = new Map<string, string[]>(datasets.map((d) => [d.name, d.dependsOn]));
   for (const d of datasets) for (const u of d.dependsOn) if (!deps.has(u)) deps.set(u, []);
@@ -59,9 +60,12 @@ export function datasetGraph(datasets: { name: string; dependsOn: string[] }[]):
     }
   }
   for (const [n, p] of pos) {
-    const link = el('a', { href: `#/tables/${encodeURIComponent(n)}` });
-    const g = el('g', { class: inPipeline.has(n) ? 'node' : 'node external', 'data-name': n, transform: `translate(${p.x},${p.y})` });
-    g.append(el('rect', { width: W, height: H, rx: 6 }), el('text', { x: W / 2, y: H / 2 + 4, 'text-anchor': 'middle' }, n));
+    const link = el('a', { href: `#/datasets/${encodeURIComponent(n)}` });
+    const state = states.get(n)?.state;
+    const g = el('g', { class: `${inPipeline.has(n) ? 'node' : 'node external'}${state ? ` state-${state.replace(' ', '-')}` : ''}`, 'data-name': n, ...(state ? { 'data-state': state } : {}), transform: `translate(${p.x},${p.y})` });
+    const reason = states.get(n)?.stateReason;
+    g.append(el('title', {}, `${n}${state ? `: ${state}` : ''}${reason ? ` (${reason})` : ''}`));
+    g.append(el('rect', { width: W, height: H, rx: 6 }), el('text', { x: W / 2, y: H / 2 + 4, 'text-anchor': 'middle' }, n.length > 22 ? `${n.slice(0, 21)}…` : n));
     link.append(g);
     svg.append(link);
   }

@@ -1,11 +1,12 @@
 /**
  * The web UI of `ingot serve`: hash routes to pages, and the API key form. Routes:
- * `#/pipelines`, `#/runs/<id>`, `#/tables`, `#/tables/<name>?version=N`, `#/quality`,
+ * `#/pipelines`, `#/runs/<id>`, `#/datasets/<name>`, `#/tables`, `#/tables/<name>?version=N`, `#/quality`,
  * `#/dashboards`, `#/dashboards/<name>`.
  */
 import './style.css';
 import { ApiError, apiKey, setApiKey } from './api.js';
 import { dashboardPage, dashboardsPage } from './dashboards.js';
+import { datasetPage } from './dataset.js';
 import { h } from './dom.js';
 import { pipelinesPage } from './pipelines.js';
 import { qualityPage } from './quality.js';
@@ -17,6 +18,7 @@ type Page = (view: HTMLElement, arg: string, query: URLSearchParams) => Promise<
 const routes: [RegExp, Page, string][] = [
   [/^\/(?:pipelines)?$/, pipelinesPage, 'pipelines'],
   [/^\/runs\/(.+)$/, runPage, 'pipelines'],
+  [/^\/datasets\/(.+)$/, datasetPage, 'pipelines'],
   [/^\/tables$/, tablesPage, 'tables'],
   [/^\/tables\/(.+)$/, tablePage, 'tables'],
   [/^\/quality$/, qualityPage, 'quality'],

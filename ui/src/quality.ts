@@ -1,10 +1,12 @@
 /**
- * The Data quality page: each expectation's pass rate over the recorded runs (bars and a table),
- * and its result in each of the latest runs (a grid: expectation by run, coloured by failed rows).
+ * The Data quality page: each expectation's pass rate (rows that passed ÷ rows checked, over every
+ * recorded run, failed runs included: the definition of the API and `ingot checks`) as bars and a
+ * table, and its result in each of the latest runs ordered by logical date (a grid: expectation by
+ * run, red where rows failed).
  */
-import { getJson, seg, withQuery, type ExpectationStat, type Page, type RunInfo, type TaskInfo } from './api.js';
+import { getJson, withQuery, type ExpectationRun, type ExpectationStat, type Page } from './api.js';
 import { drawChart } from './chart.js';
-import { dataTable, h } from './dom.js';
+import { dataTable, h, num } from './dom.js';
 
 /** Runs shown in the per-run grid. */
 const GRID_RUNS = 30;
@@ -17,15 +19,17 @@ export async function qualityPage(view: HTMLElement): Promise<void> {
     view.append(h('p', {}, 'No expectation has run yet.'));
     return;
   }
-  const rows = items.map((e) => ({ ...e, expectation: `${e.dataset} · ${e.name}`, percent: e.passRate === null ? '' : `${(e.passRate * 100).toFixed(1)} %` }));
+  const rows = items.map((e) => ({ ...e, expectation: `${e.dataset} · ${e.name}`, percent: e.passRate === null ? '' : `${(e.passRate * 100).toFixed(2)} %`,
+    'failing runs': `${e.failingRuns} of ${e.runs}`, 'rows checked': num(e.rowsChecked), 'failed rows': num(e.failedRows), 'last failure': e.lastFailure ?? '' }));
   const rates = h('div', { class: 'chart quality-chart' });
   const grid = h('div', { class: 'chart quality-runs' });
   view.append(
-    h('section', { class: 'card' }, h('h2', {}, 'Pass rate over runs'), rates,
-      dataTable(['dataset', 'name', 'runs', 'passed', 'percent'], rows, {
+    h('p', { class: 'hint' }, 'Pass rate = rows that passed ÷ rows checked, over every recorded run (a batch check counts one check per run).'),
+    h('section', { class: 'card' }, h('h2', {}, 'Pass rate'), rates,
+      h('div', { class: 'scroll' }, dataTable(['dataset', 'name', 'rows checked', 'failed rows', 'failing runs', 'last failure', 'percent'], rows, {
         percent: (r) => h('span', { class: 'rate' }, h('span', { class: 'bar', style: `width:${(Number(r['passRate']) * 100).toFixed(1)}%` }), String(r['percent'])),
-      }, 'data quality')),
-    h('section', { class: 'card' }, h('h2', {}, `Expectations in the latest ${GRID_RUNS} runs`), grid),
+      }, 'data quality'))),
+    h('section', { class: 'card' }, h('h2', {}, `Expectations in the latest ${GRID_RUNS} runs, by logical date`), grid),
   );
   await drawChart(rates, {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -34,17 +38,17 @@ export async function qualityPage(view: HTMLElement): Promise<void> {
     mark: 'bar',
     encoding: {
       y: { field: 'expectation', type: 'nominal', sort: null, title: null },
-      x: { field: 'passRate', type: 'quantitative', title: 'pass rate', scale: { domain: [0, 1] }, axis: { format: '%' } },
+      x: { field: 'passRate', type: 'quantitative', title: 'pass rate (rows passed ÷ rows checked)', scale: { domain: [0, 1] }, axis: { format: '%' } },
       color: { field: 'passRate', type: 'quantitative', scale: { domain: [0, 0.5, 1], range: ['#c62828', '#f9a825', '#2e7d32'] }, legend: null },
-      tooltip: [{ field: 'dataset' }, { field: 'name' }, { field: 'runs' }, { field: 'passed' }, { field: 'percent', title: 'pass rate' }],
+      tooltip: [{ field: 'dataset' }, { field: 'name' }, { field: 'rowsChecked', title: 'rows checked' }, { field: 'failedRows', title: 'failed rows' }, { field: 'percent', title: 'pass rate' }],
     },
   });
 
-  const runs = (await getJson<Page<RunInfo>>(withQuery('/api/runs', { limit: GRID_RUNS }))).items.reverse();
-  const details = await Promise.all(runs.map((r) => getJson<RunInfo & { tasks: TaskInfo[] }>(`/api/runs/${seg(r.id)}`)));
-  const cells = details.flatMap((run) => run.tasks.flatMap((t) => t.expectations.map((e) => ({
-    run: `${run.logicalDate ?? ''} ${run.id}`, expectation: `${t.dataset} · ${e.name}`, failedRows: e.failedRows, result: e.passed ? 'passed' : 'failed',
-  }))));
+  const per = (await getJson<Page<ExpectationRun>>(withQuery('/api/expectations/runs', { limit: GRID_RUNS }))).items;
+  // ordered by logical date (then start), as the API answers
+  const cells = per.map((e) => ({
+    run: `${e.logicalDate ?? 'no date'} ${e.runId}`, expectation: `${e.dataset} · ${e.name}`, failedRows: e.failedRows, result: e.failedRows === 0 ? 'passed' : 'failed',
+  }));
   if (cells.length === 0) {
     grid.append(h('p', {}, 'None of the latest runs checked an expectation.'));
     return;
