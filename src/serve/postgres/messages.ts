@@ -204,15 +204,26 @@ export class MessageWriter {
   field(value: Uint8Array | string | null): this {
     if (value === null) return this.int32(-1);
     if (typeof value === 'string') {
-      const n = Buffer.byteLength(value);
-      this.room(4 + n);
+      // one pass over the text: room for its longest UTF-8 form, the length written after it
+      this.room(4 + value.length * 3);
+      const n = this.buf.write(value, this.at + 4, 'utf8');
       this.buf.writeInt32BE(n, this.at);
-      this.buf.write(value, this.at + 4, 'utf8');
       this.at += 4 + n;
       return this;
     }
     this.int32(value.length);
     return this.bytes(value);
+  }
+
+  /** Where the next message would start: `rewind` to it drops what was built since. */
+  mark(): number {
+    return this.at;
+  }
+
+  /** Drops what was built since `mark` (a message left half-built by a failure). */
+  rewind(mark: number): void {
+    this.at = mark;
+    this.start = -1;
   }
 
   /** Bytes built so far. */

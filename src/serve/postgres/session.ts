@@ -348,12 +348,20 @@ export class Session {
   }
 
   private dataRow(row: Cell[], types: PgType[], formats: number[]): void {
-    // every value encoded before the message starts: a value that cannot be encoded fails the
-    // statement without leaving half a DataRow in the output
-    const fields = row.map((c, i) => (c === null ? null : formatOf(formats, i) === 1 ? binaryOf(c, types[i]!.oid) : textOf(c, types[i]!.oid)));
-    this.w.begin('D').int16(fields.length);
-    for (const f of fields) this.w.field(f);
-    this.w.end();
+    // each value encoded straight into the output; a value that cannot be encoded fails the
+    // statement and the half-built DataRow is dropped
+    const mark = this.w.mark();
+    try {
+      this.w.begin('D').int16(row.length);
+      for (let i = 0; i < row.length; i++) {
+        const c = row[i]!;
+        this.w.field(c === null ? null : (formats.length === 0 ? 0 : formatOf(formats, i)) === 1 ? binaryOf(c, types[i]!.oid) : textOf(c, types[i]!.oid));
+      }
+      this.w.end();
+    } catch (err) {
+      this.w.rewind(mark);
+      throw err;
+    }
   }
 
   /** Sends the rows of `stream` (all, or at most `limit` when > 0); returns how many and whether the stream ended. */
