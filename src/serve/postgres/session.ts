@@ -1,7 +1,7 @@
 import type { Cell, ColumnInfo, PositionalParam, RowStream } from '../../engine/reader.js';
 import { IngotError } from '../../errors.js';
 import type { ServedLake } from '../served-lake.js';
-import { readsCatalog, rewriteCatalog } from './catalog.js';
+import { readsCatalog, rewriteCatalog, type LakeTableFacts } from './catalog.js';
 import { classify, initialSettings, splitStatements, type CommandAnswer, type CopyOut, type DeclareCursor, type FetchCursor, type SessionSettings, type Statement } from './commands.js';
 import type { Connection } from './connection.js';
 import { BodyReader, MessageWriter, ProtocolViolation, writeError, type FrontendMessage } from './messages.js';
@@ -58,6 +58,44 @@ class SessionError extends Error {
   constructor(readonly code: string, message: string) {
     super(message);
   }
+}
+
+/** The catalog facts of each served lake's tables, by table, with the version they were read at. */
+const FACTS = new WeakMap<ServedLake, Map<string, { version: number; facts: LakeTableFacts }>>();
+
+/**
+ * What the catalog needs of every lake table's Delta snapshot (see `LakeTableFacts`), each table
+ * attached at its latest version first; a snapshot is read again only when its version changed.
+ * A table that cannot be read now is left out.
+ */
+async function lakeFacts(lake: ServedLake): Promise<LakeTableFacts[]> {
+  let cache = FACTS.get(lake);
+  if (!cache) FACTS.set(lake, (cache = new Map()));
+  const out: LakeTableFacts[] = [];
+  for (const name of await lake.tables()) {
+    try {
+      const version = await lake.latest(name);
+      let entry = cache.get(name);
+      if (!entry || entry.version !== version) {
+        const snapshot = await lake.snapshot(name, version);
+        const [schema, table] = [name.slice(0, name.indexOf('.')), name.slice(name.indexOf('.') + 1)];
+        const comment = (m: Record<string, unknown>): string | null => (typeof m['comment'] === 'string' ? m['comment'] : null);
+        entry = {
+          version,
+          facts: {
+            schema, table, description: snapshot.metadata.description ?? null, rows: snapshot.numRecords ?? null,
+            bytes: [...snapshot.files.values()].reduce((n, f) => n + f.size, 0),
+            columns: snapshot.schema.fields.map((f) => ({ name: f.name, nullable: f.nullable !== false, comment: comment(f.metadata ?? {}) })),
+          },
+        };
+        cache.set(name, entry);
+      }
+      out.push(entry.facts);
+    } catch {
+      // a table that cannot be attached now is left out of the catalog
+    }
+  }
+  return out;
 }
 
 /** Rows sent per socket write while streaming. */
@@ -324,9 +362,15 @@ export class Session {
     return { database: this.settings.get('database') ?? 'ingot', settings: this.settings };
   }
 
+  /** `text` with its catalog reads rewritten (`catalog.ts`), the lake's facts read first; other text as it is. */
+  private async catalogSql(text: string): Promise<string> {
+    if (!readsCatalog(text)) return text;
+    return rewriteCatalog(text, { ...this.catalogSession(), tables: await lakeFacts(this.options.lake) });
+  }
+
   /** Starts `sql` with `params`, tables attached first. */
   private async open(text: string, params: PositionalParam[]): Promise<RowStream> {
-    const sql = await this.prepareTables(readsCatalog(text) ? rewriteCatalog(text, this.catalogSession()) : text);
+    const sql = await this.prepareTables(await this.catalogSql(text));
     const starting = new AbortController();
     this.starting = starting;
     try {
@@ -563,7 +607,7 @@ export class Session {
     this.guardFailedBlock(statement);
     const prepared: Prepared = { sql, statement, paramOids, paramTypes: [], columns: statement.kind === 'command' ? statement.result?.columns ?? [] : [] };
     if (statement.kind === 'query' || statement.kind === 'copy' || statement.kind === 'declare') {
-      const sql = await this.prepareTables(readsCatalog(statement.sql) ? rewriteCatalog(statement.sql, this.catalogSession()) : statement.sql);
+      const sql = await this.prepareTables(await this.catalogSql(statement.sql));
       const shape = await this.options.lake.describe(sql);
       prepared.paramTypes = shape.parameters;
       prepared.columns = statement.kind === 'declare' ? [] : shape.columns;
