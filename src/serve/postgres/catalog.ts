@@ -62,7 +62,7 @@ const EXTRA_TYPES: [number, string, number, number][] = [
 ];
 
 /** The engine's own `pg_catalog` relations passed through as they are (the others are replaced above). */
-const ENGINE_CATALOG = ['pg_am', 'pg_attrdef', 'pg_constraint', 'pg_depend', 'pg_enum', 'pg_index', 'pg_indexes', 'pg_prepared_statements', 'pg_proc', 'pg_sequence', 'pg_sequences', 'pg_tablespace'];
+const ENGINE_CATALOG = ['pg_am', 'pg_attrdef', 'pg_depend', 'pg_enum', 'pg_indexes', 'pg_prepared_statements', 'pg_proc', 'pg_sequence', 'pg_sequences', 'pg_tablespace'];
 
 /** Schemas hidden from catalog queries. */
 const HIDDEN = "('__ingot', 'main')";
@@ -75,7 +75,7 @@ function empty(columns: string): string {
   return `SELECT ${columns.split(',').map((c) => { const [n, ...t] = c.trim().split(' '); return `NULL::${t.join(' ')} AS ${n}`; }).join(', ')} WHERE false`;
 }
 
-/** Catalog relations the engine lacks, empty here (policies, publications, inheritance, triggers, rules...). */
+/** Catalog relations the engine lacks or has without PostgreSQL's columns, empty here: the lake's tables have no policies, publications, inheritance, triggers, rules, indexes or constraints. */
 const EMPTY: Record<string, string> = {
   pg_policy: 'oid BIGINT, polname VARCHAR, polrelid BIGINT, polcmd VARCHAR, polpermissive BOOLEAN, polroles BIGINT[], polqual VARCHAR, polwithcheck VARCHAR',
   pg_statistic_ext: 'oid BIGINT, stxrelid BIGINT, stxname VARCHAR, stxnamespace BIGINT, stxowner BIGINT, stxstattarget INTEGER, stxkeys INTEGER[], stxkind VARCHAR[], stxexprs VARCHAR',
@@ -87,6 +87,9 @@ const EMPTY: Record<string, string> = {
   pg_rewrite: 'oid BIGINT, rulename VARCHAR, ev_class BIGINT, ev_type VARCHAR, ev_enabled VARCHAR, is_instead BOOLEAN, ev_qual VARCHAR, ev_action VARCHAR',
   pg_foreign_table: 'ftrelid BIGINT, ftserver BIGINT, ftoptions VARCHAR[]',
   pg_partitioned_table: 'partrelid BIGINT, partstrat VARCHAR, partnatts INTEGER, partdefid BIGINT, partattrs INTEGER[]',
+  pg_index: 'indexrelid BIGINT, indrelid BIGINT, indnatts INTEGER, indnkeyatts INTEGER, indisunique BOOLEAN, indnullsnotdistinct BOOLEAN, indisprimary BOOLEAN, indisexclusion BOOLEAN, indimmediate BOOLEAN, indisclustered BOOLEAN, indisvalid BOOLEAN, indcheckxmin BOOLEAN, indisready BOOLEAN, indislive BOOLEAN, indisreplident BOOLEAN, indkey INTEGER[], indcollation BIGINT[], indclass BIGINT[], indoption INTEGER[], indexprs VARCHAR, indpred VARCHAR',
+  pg_constraint: 'oid BIGINT, conname VARCHAR, connamespace BIGINT, contype VARCHAR, condeferrable BOOLEAN, condeferred BOOLEAN, convalidated BOOLEAN, conrelid BIGINT, contypid BIGINT, conindid BIGINT, conparentid BIGINT, confrelid BIGINT, confupdtype VARCHAR, confdeltype VARCHAR, confmatchtype VARCHAR, conislocal BOOLEAN, coninhcount INTEGER, connoinherit BOOLEAN, conkey INTEGER[], confkey INTEGER[], conpfeqop BIGINT[], conppeqop BIGINT[], conffeqop BIGINT[], confdelsetcols INTEGER[], conexclop BIGINT[], conbin VARCHAR',
+  pg_opclass: 'oid BIGINT, opcmethod BIGINT, opcname VARCHAR, opcnamespace BIGINT, opcowner BIGINT, opcfamily BIGINT, opcintype BIGINT, opcdefault BOOLEAN, opckeytype BIGINT',
   pg_matviews: 'schemaname VARCHAR, matviewname VARCHAR, matviewowner VARCHAR, tablespace VARCHAR, hasindexes BOOLEAN, ispopulated BOOLEAN, definition VARCHAR',
 };
 
@@ -353,9 +356,10 @@ export function rewriteCatalog(sql: string, session: { database: string; setting
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?shobj_description\s*\(/i, 'NULL::VARCHAR');
   // format('%I.%I', a, b) (Metabase's qualified names): %I quotes an identifier only when it needs quotes, %s and %L as PostgreSQL's
   s = replaceCall(s, /(?<![\w.])format\s*\(\s*(?=')/i, (args) => formatCall(args));
-  // CAST(<text> AS REGCLASS) of a computed name: the OID of the relation so named
+  // CAST(<text> AS REGCLASS) of a computed name: the OID of the relation so named (the engine's own relations are
+  // in no namespace pg_namespace lists: they count as pg_catalog's)
   s = replaceCast(s, 'REGCLASS', (expr) =>
-    `(SELECT min(c.oid) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE replace(CAST(${expr} AS VARCHAR), '"', '') IN (n.nspname || '.' || c.relname, c.relname))`);
+    `(SELECT min(c.oid) FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE replace(CAST(${expr} AS VARCHAR), '"', '') IN (coalesce(n.nspname, 'pg_catalog') || '.' || c.relname, c.relname))`);
   // SQLAlchemy's get_columns: identity columns (none here), collations
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_get_serial_sequence\s*\(/i, 'NULL::VARCHAR');
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_collation_is_visible\s*\(/i, 'true');
