@@ -98,6 +98,26 @@ async function lakeFacts(lake: ServedLake): Promise<LakeTableFacts[]> {
   return out;
 }
 
+/** Tables each statement text reads, by served lake (a text's tables never change): the most recently used texts. */
+const REFERENCES = new WeakMap<ServedLake, Map<string, string[]>>();
+const REFERENCES_MAX = 1024;
+
+/** `lake.references(sql)`, remembered for the text (a repeated point query is parsed once here). Errors: as `references`. */
+async function references(lake: ServedLake, sql: string): Promise<string[]> {
+  let cache = REFERENCES.get(lake);
+  if (!cache) REFERENCES.set(lake, (cache = new Map()));
+  const hit = cache.get(sql);
+  if (hit) {
+    cache.delete(sql);
+    cache.set(sql, hit);
+    return hit;
+  }
+  const names = await lake.references(sql);
+  if (cache.size >= REFERENCES_MAX) cache.delete(cache.keys().next().value!);
+  cache.set(sql, names);
+  return names;
+}
+
 /** Rows sent per socket write while streaming. */
 const BATCH_BYTES = 256 * 1024;
 
@@ -339,7 +359,7 @@ export class Session {
    */
   private async prepareTables(sql: string): Promise<string> {
     const lake = this.options.lake;
-    const names = await lake.references(sql);
+    const names = await references(lake, sql);
     const catalog = readsCatalog(sql) || /\bduckdb_\w+\s*\(/i.test(sql);
     for (const name of names) {
       if (/^(pg_catalog|information_schema|main|temp|system|__ingot)\./i.test(name) || name.includes('@')) continue;
