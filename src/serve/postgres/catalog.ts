@@ -22,12 +22,25 @@
  *   settings (those `SHOW` answers);
  * - SQLAlchemy's and psycopg's spellings: `to_regtype(name)`, `pg_get_serial_sequence`,
  *   `json_build_object` (only over rows the lake never has), `CAST(x AS REGCLASS)`; every other
- *   `pg_catalog.relation` is passed through a CTE so that `pg_catalog.relation.column` binds.
+ *   catalog relation of the engine (qualified or bare: the reader refuses bare `pg_*` names) is
+ *   passed through a CTE so that `pg_catalog.relation.column` binds.
  *
- * Covered (tested with the real clients): psql `\dn`, `\dt`, `\dt layer.*`, `\d layer.table`;
- * pgjdbc `DatabaseMetaData.getSchemas/getTables/getColumns/getPrimaryKeys`; SQLAlchemy's
- * `inspect(engine).get_schema_names/get_table_names/get_columns`; queries of
- * `information_schema.schemata`, `.tables`, `.columns`.
+ * - what the Delta snapshots say (`LakeTableFacts`): `pg_attribute.attnotnull` and
+ *   `information_schema.columns.is_nullable` from each field's `nullable`; `pg_description`
+ *   (and `col_description`, `obj_description`) from each field's `comment` metadata and the
+ *   table's `description`; `pg_stat_user_tables.n_live_tup` and `pg_class.reltuples` from the
+ *   files' `numRecords`; `pg_table_size` and its kin from the files' sizes;
+ * - Metabase's spellings: PostgreSQL's regex operators `~`, `!~`, `~*`, `!~*` (a match anywhere;
+ *   the engine's `~` must match the whole text), `format('%I.%I', ...)`, a computed
+ *   `CAST(name AS REGCLASS)`; `information_schema.columns` with `udt_schema`/`udt_name` (the
+ *   PostgreSQL type names) and `is_identity`; `pg_tables` listing the lake's tables (not
+ *   `pg_views`); `pg_matviews`, `pg_index`, `pg_constraint`, `pg_opclass` empty with
+ *   PostgreSQL's columns.
+ *
+ * Covered (tested with the real clients, docs/postgres-catalog.md lists the queries): psql `\dn`,
+ * `\dt`, `\dt+`, `\d layer.table`; pgjdbc `DatabaseMetaData.getSchemas/getTables/getColumns/
+ * getPrimaryKeys/getImportedKeys/getIndexInfo` and Metabase's sync queries; SQLAlchemy's
+ * inspector (Superset's sync); queries of `information_schema.schemata`, `.tables`, `.columns`.
  */
 
 import { OID, pgTypeOf } from './types.js';
