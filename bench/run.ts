@@ -12,6 +12,7 @@
  *    its own process;
  * 7. runs the PostgreSQL section (bench/postgres.ts: 5,000,000 rows loaded incrementally from
  *    PostgreSQL by ingot and by dlt, side by side) in its own process;
+ * 7b. runs the PostgreSQL-protocol serving section (bench/pgwire.ts: psycopg streaming, point lookups and memory, ingot serve vs PostgreSQL 15) in its own process;
  * 8. runs the scheduler section (bench/schedule.ts: 1,000 daily intervals backfilled by ingot, 100 by Apache Airflow) in its own process;
  * 9. runs the serving section (bench/serve.ts: the game-sessions example over 2016, its completed-sessions endpoint under load) in its own process;
  * 10. runs the race (bench/race.ts: the flights pipeline on ingot with DuckDB, on ingot with Spark Connect, and as a PySpark + delta-spark script) in its own process;
@@ -20,7 +21,7 @@
  * Every lake (the backfill's and each full refresh's) must match the handmade output: same row
  * counts for silver and gold, same content for the gold tables; otherwise the bench fails.
  * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child;
- * `npm run bench -- --flights`, `-- --delta`, `-- --postgres`, `-- --schedule`, `-- --serve` or `-- --race` runs only that section (the other figures of the last run are kept).
+ * `npm run bench -- --flights`, `-- --delta`, `-- --postgres`, `-- --pgwire`, `-- --schedule`, `-- --serve` or `-- --race` runs only that section (the other figures of the last run are kept).
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -31,6 +32,7 @@ import { localSettings, type ProjectConfig } from 'ingot';
 import { prepare } from '../examples/flights/prepare.js';
 import { deltaMarkdown } from './delta.js';
 import { postgresMarkdown } from './postgres.js';
+import { pgwireMarkdown } from './pgwire.js';
 import { scheduleMarkdown } from './schedule.js';
 import { raceMarkdown } from './race.js';
 import { serveMarkdown } from './serve.js';
@@ -342,6 +344,7 @@ async function bench(): Promise<Results> {
 const SECTIONS = {
   delta: deltaMarkdown,
   postgres: postgresMarkdown,
+  pgwire: pgwireMarkdown,
   schedule: scheduleMarkdown,
   serve: serveMarkdown,
   race: raceMarkdown,
@@ -359,7 +362,7 @@ async function section(name: Section): Promise<unknown> {
 if (process.argv[2] === '--handmade') {
   await handmadeChild();
 } else {
-  // --delta / --postgres / --schedule / --serve / --race: only that section, keeping the other figures of the last results.json
+  // --delta / --postgres / --pgwire / --schedule / --serve / --race: only that section, keeping the other figures of the last results.json
   // --flights: only the flights figures above, keeping the sections' figures of the last results.json
   const flightsOnly = process.argv.includes('--flights');
   const only = (Object.keys(SECTIONS) as Section[]).find((name) => process.argv.includes(`--${name}`));

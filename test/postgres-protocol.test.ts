@@ -73,9 +73,27 @@ describe('PostgreSQL protocol pieces', () => {
     const q = "SELECT n.nspname, pg_catalog.pg_get_userbyid(n.nspowner) FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.~) '^(silver)$' COLLATE pg_catalog.default";
     assert.ok(readsCatalog(q));
     const r = rewriteCatalog(q);
-    assert.match(r, /^WITH __ingot_pg_namespace AS \(SELECT \* FROM pg_catalog\.pg_namespace WHERE nspname NOT IN/);
-    assert.match(r, /SELECT n\.nspname, 'ingot' FROM __ingot_pg_namespace n WHERE n\.nspname +~ +'\^\(silver\)\$'$/);
+    assert.match(r, /^WITH __ingot_lake_columns AS \(.*\), __ingot_lake_tables AS \(.*\), __ingot_pg_namespace AS \(SELECT \* FROM pg_catalog\.pg_namespace WHERE nspname NOT IN/);
+    assert.match(r, /SELECT n\.nspname, 'ingot' FROM __ingot_pg_namespace n WHERE regexp_matches\(n\.nspname, '\^\(silver\)\$'\)$/);
     assert.match(rewriteCatalog('SELECT json_build_object($1::VARCHAR, 1) FROM pg_catalog.pg_class WHERE relname = $2'), /CAST\(\$1 AS VARCHAR\).*relname = \$2/s);
-    assert.match(rewriteCatalog("WITH x AS (SELECT 1) SELECT * FROM information_schema.tables, x"), /^WITH __ingot_tables AS \(.*\), x AS \(SELECT 1\) SELECT \* FROM __ingot_tables, x$/s);
+    assert.match(rewriteCatalog("WITH x AS (SELECT 1) SELECT * FROM information_schema.tables, x"), /^WITH __ingot_lake_columns AS \(.*\), __ingot_tables AS \(.*\), x AS \(SELECT 1\) SELECT \* FROM __ingot_tables, x$/s);
+  });
+
+  it('catalog rewrite: Metabase\'s and SQLAlchemy\'s spellings, and the lake\'s facts as relations', () => {
+    const facts = [{ schema: 'silver', table: 'stations', description: "Stations' list", rows: 5, bytes: 1200, columns: [{ name: 'id', nullable: false, comment: 'Station id' }] }];
+    const session = { database: 'weather', settings: new Map<string, string>(), tables: facts };
+    // PostgreSQL's ~ matches anywhere; the engine's must match the whole text
+    assert.match(rewriteCatalog("SELECT 1 FROM pg_namespace n WHERE n.nspname !~ '^pg_' AND n.nspname ~* 'X'", session), /NOT regexp_matches\(n\.nspname, '\^pg_'\) AND regexp_matches\(n\.nspname, 'X', 'i'\)/);
+    // format('%I.%I', ...) and a computed ::regclass (Metabase's describe-fields)
+    const fields = rewriteCatalog("SELECT col_description(CAST(CAST(FORMAT('%I.%I', CAST(c.table_schema AS TEXT), c.table_name) AS REGCLASS) AS OID), c.ordinal_position) FROM information_schema.columns AS c", session);
+    assert.doesNotMatch(fields, /REGCLASS|FORMAT\(/i);
+    assert.match(fields, /SELECT min\(description\) FROM __ingot_pg_description WHERE objoid = \(CAST\(\(SELECT min\(c\.oid\) FROM __ingot_pg_class c LEFT JOIN __ingot_pg_namespace n/);
+    assert.match(fields, /regexp_full_match\(CAST\(CAST\(c\.table_schema AS TEXT\) AS VARCHAR\), '\[a-z_\]\[a-z0-9_\$\]\*'\)/);
+    // the facts: one VALUES row per column and table, quotes doubled; bare catalog relations replaced too
+    const stats = rewriteCatalog('SELECT relname, n_live_tup FROM pg_stat_user_tables JOIN pg_constraint ON true', session);
+    assert.match(stats, /VALUES \('silver', 'stations', 'id', true, 'Station id'\)/);
+    assert.match(stats, /VALUES \('silver', 'stations', 'Stations'' list', 5::BIGINT, 1200::BIGINT\)/);
+    assert.match(stats, /FROM __ingot_pg_stat_user_tables JOIN __ingot_pg_constraint ON true$/);
+    assert.ok(readsCatalog("SELECT obj_description(1, 'pg_class')"));
   });
 });

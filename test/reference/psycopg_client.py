@@ -9,6 +9,7 @@ Scenarios:
   cancel  {sql, after}                       a query cancelled by the client after `after` seconds (CancelRequest)
   connect {}                                 connects; reports TLS use or the SQLSTATE of the failure
   sqlalchemy {sql}                           SQLAlchemy's inspector (schemas, tables, columns) and pandas.read_sql of `sql`
+  superset {schema, table}                    what Superset's sync asks of SQLAlchemy's inspector (and the SHOW it sends)
 """
 import datetime
 import decimal
@@ -107,6 +108,32 @@ def main():
         with engine.connect() as conn:
             frame = pandas.read_sql(sqlalchemy.text(args["sql"]), conn)
         out["frame"] = {"columns": list(frame.columns), "rows": [[plain(v) for v in r] for r in frame.itertuples(index=False)]}
+        engine.dispose()
+    elif scenario == "superset":
+        import sqlalchemy
+
+        params = dict(p.split("=", 1) for p in conninfo.split())
+        engine = sqlalchemy.create_engine(
+            f"postgresql+psycopg://{params['user']}:{params['password']}@{params['host']}:{params['port']}/{params['dbname']}?sslmode=disable")
+        schema, table = args["schema"], args["table"]
+        with engine.connect() as conn:
+            out["standard_conforming_strings"] = conn.exec_driver_sql("SHOW standard_conforming_strings").scalar()
+            out["search_path"] = conn.exec_driver_sql("SHOW search_path").scalar()
+        inspector = sqlalchemy.inspect(engine)
+        out.update({
+            "schemas": inspector.get_schema_names(),
+            "tables": sorted(inspector.get_table_names(schema=schema)),
+            "views": sorted(inspector.get_view_names(schema=schema)),
+            "materialized_views": sorted(inspector.get_materialized_view_names(schema=schema)),
+            "has_table": inspector.has_table(table, schema=schema),
+            "columns": [[c["name"], str(c["type"]), c["nullable"], c.get("comment")] for c in inspector.get_columns(table, schema=schema)],
+            "pk": inspector.get_pk_constraint(table, schema=schema),
+            "fks": inspector.get_foreign_keys(table, schema=schema),
+            "indexes": inspector.get_indexes(table, schema=schema),
+            "unique": inspector.get_unique_constraints(table, schema=schema),
+            "checks": inspector.get_check_constraints(table, schema=schema),
+            "table_comment": inspector.get_table_comment(table, schema=schema),
+        })
         engine.dispose()
     print(json.dumps(out, default=str))
 

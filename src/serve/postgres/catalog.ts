@@ -22,12 +22,25 @@
  *   settings (those `SHOW` answers);
  * - SQLAlchemy's and psycopg's spellings: `to_regtype(name)`, `pg_get_serial_sequence`,
  *   `json_build_object` (only over rows the lake never has), `CAST(x AS REGCLASS)`; every other
- *   `pg_catalog.relation` is passed through a CTE so that `pg_catalog.relation.column` binds.
+ *   catalog relation of the engine (qualified or bare: the reader refuses bare `pg_*` names) is
+ *   passed through a CTE so that `pg_catalog.relation.column` binds.
  *
- * Covered (tested with the real clients): psql `\dn`, `\dt`, `\dt layer.*`, `\d layer.table`;
- * pgjdbc `DatabaseMetaData.getSchemas/getTables/getColumns/getPrimaryKeys`; SQLAlchemy's
- * `inspect(engine).get_schema_names/get_table_names/get_columns`; queries of
- * `information_schema.schemata`, `.tables`, `.columns`.
+ * - what the Delta snapshots say (`LakeTableFacts`): `pg_attribute.attnotnull` and
+ *   `information_schema.columns.is_nullable` from each field's `nullable`; `pg_description`
+ *   (and `col_description`, `obj_description`) from each field's `comment` metadata and the
+ *   table's `description`; `pg_stat_user_tables.n_live_tup` and `pg_class.reltuples` from the
+ *   files' `numRecords`; `pg_table_size` and its kin from the files' sizes;
+ * - Metabase's spellings: PostgreSQL's regex operators `~`, `!~`, `~*`, `!~*` (a match anywhere;
+ *   the engine's `~` must match the whole text), `format('%I.%I', ...)`, a computed
+ *   `CAST(name AS REGCLASS)`; `information_schema.columns` with `udt_schema`/`udt_name` (the
+ *   PostgreSQL type names) and `is_identity`; `pg_tables` listing the lake's tables (not
+ *   `pg_views`); `pg_matviews`, `pg_index`, `pg_constraint`, `pg_opclass` empty with
+ *   PostgreSQL's columns.
+ *
+ * Covered (tested with the real clients, docs/postgres-catalog.md lists the queries): psql `\dn`,
+ * `\dt`, `\dt+`, `\d layer.table`; pgjdbc `DatabaseMetaData.getSchemas/getTables/getColumns/
+ * getPrimaryKeys/getImportedKeys/getIndexInfo` and Metabase's sync queries; SQLAlchemy's
+ * inspector (Superset's sync); queries of `information_schema.schemata`, `.tables`, `.columns`.
  */
 
 import { OID, pgTypeOf } from './types.js';
@@ -43,6 +56,16 @@ function oidCase(col: string): string {
   return `CASE WHEN ${col} LIKE 'DECIMAL(%' THEN ${OID.numeric} WHEN ${col} LIKE 'STRUCT%' OR ${col} LIKE 'MAP%' OR ${col} LIKE 'UNION%' THEN ${OID.json} ELSE CASE ${col} ${whens} ELSE ${OID.text} END END`;
 }
 
+/** PostgreSQL's type names (`pg_type.typname`) of the OIDs `types.ts` maps to. */
+const TYPNAMES: [number, string][] = [[16, 'bool'], [17, 'bytea'], [20, 'int8'], [21, 'int2'], [23, 'int4'], [25, 'text'], [114, 'json'], [700, 'float4'], [701, 'float8'],
+  [1043, 'varchar'], [1082, 'date'], [1083, 'time'], [1114, 'timestamp'], [1184, 'timestamptz'], [1186, 'interval'], [1700, 'numeric'], [2950, 'uuid']];
+
+/** SQL of the `typname` of the type OID `oid` (arrays: `_` and the element's name, as PostgreSQL names them). */
+function typnameCase(oid: string): string {
+  const arrays = EXTRA_TYPES.filter(([, name]) => name.startsWith('_')).map(([o, name]) => [o, name] as [number, string]);
+  return `CASE ${oid} ${[...TYPNAMES, ...arrays].map(([o, n]) => `WHEN ${o} THEN '${n}'`).join(' ')} ELSE 'text' END`;
+}
+
 /** Types `pg_type` lacks in the engine, added as copies of its `varchar` row: [oid, name, length, element]. */
 const EXTRA_TYPES: [number, string, number, number][] = [
   [OID.text, 'text', -1, 0], [OID.json, 'json', -1, 0], [OID.interval, 'interval', 16, 0], [OID.time, 'time', 8, 0],
@@ -50,6 +73,9 @@ const EXTRA_TYPES: [number, string, number, number][] = [
   [1021, '_float4', -1, 700], [1022, '_float8', -1, 701], [1182, '_date', -1, 1082], [1115, '_timestamp', -1, 1114], [1185, '_timestamptz', -1, 1184],
   [1231, '_numeric', -1, 1700], [199, '_json', -1, 114], [2951, '_uuid', -1, 2950], [1001, '_bytea', -1, 17],
 ];
+
+/** The engine's own `pg_catalog` relations passed through as they are (the others are replaced above). */
+const ENGINE_CATALOG = ['pg_am', 'pg_attrdef', 'pg_depend', 'pg_enum', 'pg_indexes', 'pg_prepared_statements', 'pg_proc', 'pg_sequence', 'pg_sequences', 'pg_tablespace'];
 
 /** Schemas hidden from catalog queries. */
 const HIDDEN = "('__ingot', 'main')";
@@ -62,7 +88,7 @@ function empty(columns: string): string {
   return `SELECT ${columns.split(',').map((c) => { const [n, ...t] = c.trim().split(' '); return `NULL::${t.join(' ')} AS ${n}`; }).join(', ')} WHERE false`;
 }
 
-/** Catalog relations the engine lacks, empty here (policies, publications, inheritance, triggers, rules...). */
+/** Catalog relations the engine lacks or has without PostgreSQL's columns, empty here: the lake's tables have no policies, publications, inheritance, triggers, rules, indexes or constraints. */
 const EMPTY: Record<string, string> = {
   pg_policy: 'oid BIGINT, polname VARCHAR, polrelid BIGINT, polcmd VARCHAR, polpermissive BOOLEAN, polroles BIGINT[], polqual VARCHAR, polwithcheck VARCHAR',
   pg_statistic_ext: 'oid BIGINT, stxrelid BIGINT, stxname VARCHAR, stxnamespace BIGINT, stxowner BIGINT, stxstattarget INTEGER, stxkeys INTEGER[], stxkind VARCHAR[], stxexprs VARCHAR',
@@ -74,6 +100,10 @@ const EMPTY: Record<string, string> = {
   pg_rewrite: 'oid BIGINT, rulename VARCHAR, ev_class BIGINT, ev_type VARCHAR, ev_enabled VARCHAR, is_instead BOOLEAN, ev_qual VARCHAR, ev_action VARCHAR',
   pg_foreign_table: 'ftrelid BIGINT, ftserver BIGINT, ftoptions VARCHAR[]',
   pg_partitioned_table: 'partrelid BIGINT, partstrat VARCHAR, partnatts INTEGER, partdefid BIGINT, partattrs INTEGER[]',
+  pg_index: 'indexrelid BIGINT, indrelid BIGINT, indnatts INTEGER, indnkeyatts INTEGER, indisunique BOOLEAN, indnullsnotdistinct BOOLEAN, indisprimary BOOLEAN, indisexclusion BOOLEAN, indimmediate BOOLEAN, indisclustered BOOLEAN, indisvalid BOOLEAN, indcheckxmin BOOLEAN, indisready BOOLEAN, indislive BOOLEAN, indisreplident BOOLEAN, indkey INTEGER[], indcollation BIGINT[], indclass BIGINT[], indoption INTEGER[], indexprs VARCHAR, indpred VARCHAR',
+  pg_constraint: 'oid BIGINT, conname VARCHAR, connamespace BIGINT, contype VARCHAR, condeferrable BOOLEAN, condeferred BOOLEAN, convalidated BOOLEAN, conrelid BIGINT, contypid BIGINT, conindid BIGINT, conparentid BIGINT, confrelid BIGINT, confupdtype VARCHAR, confdeltype VARCHAR, confmatchtype VARCHAR, conislocal BOOLEAN, coninhcount INTEGER, connoinherit BOOLEAN, conkey INTEGER[], confkey INTEGER[], conpfeqop BIGINT[], conppeqop BIGINT[], conffeqop BIGINT[], confdelsetcols INTEGER[], conexclop BIGINT[], conbin VARCHAR',
+  pg_opclass: 'oid BIGINT, opcmethod BIGINT, opcname VARCHAR, opcnamespace BIGINT, opcowner BIGINT, opcfamily BIGINT, opcintype BIGINT, opcdefault BOOLEAN, opckeytype BIGINT',
+  pg_matviews: 'schemaname VARCHAR, matviewname VARCHAR, matviewowner VARCHAR, tablespace VARCHAR, hasindexes BOOLEAN, ispopulated BOOLEAN, definition VARCHAR',
 };
 
 /** Replacement relations, by the catalog relation they stand for. */
@@ -84,8 +114,11 @@ const RELATIONS: Record<string, { cte: string; sql: string }> = {
   pg_namespace: { cte: '__ingot_pg_namespace', sql: `SELECT * FROM pg_catalog.pg_namespace WHERE nspname NOT IN ${HIDDEN}` },
   pg_class: {
     cte: '__ingot_pg_class',
-    sql: `SELECT * REPLACE (CASE WHEN relkind = 'v' AND relnamespace IN ${LAKE_NAMESPACES} THEN 'r' ELSE relkind END AS relkind), false AS relforcerowsecurity
-          FROM pg_catalog.pg_class WHERE relnamespace NOT IN (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname IN ${HIDDEN})`,
+    sql: `SELECT p.* REPLACE (CASE WHEN p.relkind = 'v' AND p.relnamespace IN ${LAKE_NAMESPACES} THEN 'r' ELSE p.relkind END AS relkind,
+              NULL::VARCHAR[] AS reloptions,
+              coalesce((SELECT CAST(t.row_count AS FLOAT) FROM __ingot_lake_tables t JOIN pg_catalog.pg_namespace n ON n.nspname = t.schema_name
+                        WHERE n.oid = p.relnamespace AND t.table_name = p.relname), p.reltuples) AS reltuples), false AS relforcerowsecurity
+          FROM pg_catalog.pg_class p WHERE p.relnamespace NOT IN (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname IN ${HIDDEN})`,
   },
   tables: {
     cte: '__ingot_tables',
@@ -96,21 +129,96 @@ const RELATIONS: Record<string, { cte: string; sql: string }> = {
     cte: '__ingot_pg_attribute',
     sql: `SELECT a.* REPLACE (
             coalesce(${oidCase('c.data_type')}, a.atttypid) AS atttypid,
-            CASE WHEN c.data_type LIKE 'DECIMAL(%' THEN ((c.numeric_precision << 16) | c.numeric_scale) + 4 ELSE -1 END AS atttypmod)
-          FROM pg_catalog.pg_attribute a LEFT JOIN duckdb_columns() c ON c.table_oid = a.attrelid AND c.column_index = a.attnum`,
+            CASE WHEN c.data_type LIKE 'DECIMAL(%' THEN ((c.numeric_precision << 16) | c.numeric_scale) + 4 ELSE -1 END AS atttypmod,
+            coalesce(l.not_null, a.attnotnull) AS attnotnull)
+          FROM pg_catalog.pg_attribute a LEFT JOIN duckdb_columns() c ON c.table_oid = a.attrelid AND c.column_index = a.attnum
+          LEFT JOIN __ingot_lake_columns l ON l.schema_name = c.schema_name AND l.table_name = c.table_name AND l.column_name = c.column_name`,
   },
   pg_type: {
     cte: '__ingot_pg_type',
     sql: `SELECT * FROM pg_catalog.pg_type UNION ALL ${EXTRA_TYPES.map(([oid, name, len, elem]) =>
       `SELECT * REPLACE (${oid} AS oid, '${name}' AS typname, ${len} AS typlen, ${elem} AS typelem, '${elem ? 'A' : name === 'text' ? 'S' : 'U'}' AS typcategory) FROM pg_catalog.pg_type WHERE oid = ${OID.varchar}`).join(' UNION ALL ')}`,
   },
+  pg_tables: {
+    cte: '__ingot_pg_tables',
+    sql: `SELECT schemaname, tablename, tableowner, tablespace, hasindexes, hasrules, hastriggers, false AS rowsecurity FROM pg_catalog.pg_tables WHERE schemaname NOT IN ${HIDDEN}
+          UNION ALL SELECT schemaname, viewname, 'ingot', NULL, false, false, false, false FROM pg_catalog.pg_views
+          WHERE schemaname NOT IN ('__ingot', 'main', 'pg_catalog', 'information_schema', 'temp', 'system')`,
+  },
+  pg_views: { cte: '__ingot_pg_views', sql: `SELECT * FROM pg_catalog.pg_views WHERE schemaname IN ('pg_catalog', 'information_schema')` },
   schemata: { cte: '__ingot_schemata', sql: `SELECT * FROM information_schema.schemata WHERE schema_name NOT IN ${HIDDEN}` },
-  columns: { cte: '__ingot_columns', sql: `SELECT * FROM information_schema.columns WHERE table_schema NOT IN ${HIDDEN}` },
+  columns: {
+    cte: '__ingot_columns',
+    sql: `SELECT c.* REPLACE (CASE WHEN l.not_null THEN 'NO' ELSE c.is_nullable END AS is_nullable, coalesce(l.comment, c.column_comment) AS column_comment,
+            'pg_catalog' AS udt_schema, ${typnameCase(oidCase('c.data_type'))} AS udt_name, 'NO' AS is_identity, 'NEVER' AS is_generated, c.table_catalog AS udt_catalog)
+          FROM information_schema.columns c LEFT JOIN __ingot_lake_columns l ON l.schema_name = c.table_schema AND l.table_name = c.table_name AND l.column_name = c.column_name
+          WHERE c.table_schema NOT IN ${HIDDEN}`,
+  },
+};
+
+/**
+ * What a lake table's Delta snapshot says that the engine's view of it loses: each column's
+ * nullability and description (the schema field's `nullable` and `metadata.comment`, "Schema
+ * Serialization Format" of the Delta protocol), the table's description (`metaData.description`)
+ * its row count (`numRecords` of its live files; null when a file lacks statistics) and size.
+ */
+export interface LakeTableFacts {
+  schema: string;
+  table: string;
+  description: string | null;
+  rows: number | null;
+  /** Bytes of its live data files. */
+  bytes: number;
+  columns: { name: string; nullable: boolean; comment: string | null }[];
+}
+
+/** A SQL string literal (NULL for null). */
+const lit = (v: string | null): string => (v === null ? 'NULL' : `'${v.replace(/'/g, "''")}'`);
+
+/** The relations built from the lake's facts, which others below refer to (so they come first in the WITH list). */
+function factRelations(facts: LakeTableFacts[]): Record<string, { cte: string; sql: string }> {
+  const columns = facts.flatMap((t) => t.columns.map((c) => `(${lit(t.schema)}, ${lit(t.table)}, ${lit(c.name)}, ${c.nullable ? 'false' : 'true'}, ${lit(c.comment)})`));
+  const tables = facts.map((t) => `(${lit(t.schema)}, ${lit(t.table)}, ${lit(t.description)}, ${t.rows === null ? 'NULL::BIGINT' : `${t.rows}::BIGINT`}, ${t.bytes}::BIGINT)`);
+  return {
+    __ingot_lake_columns: {
+      cte: '__ingot_lake_columns',
+      sql: columns.length ? `SELECT * FROM (VALUES ${columns.join(', ')}) AS t(schema_name, table_name, column_name, not_null, comment)` : empty('schema_name VARCHAR, table_name VARCHAR, column_name VARCHAR, not_null BOOLEAN, comment VARCHAR'),
+    },
+    __ingot_lake_tables: {
+      cte: '__ingot_lake_tables',
+      sql: tables.length ? `SELECT * FROM (VALUES ${tables.join(', ')}) AS t(schema_name, table_name, description, row_count, bytes)` : empty('schema_name VARCHAR, table_name VARCHAR, description VARCHAR, row_count BIGINT, bytes BIGINT'),
+    },
+  };
+}
+
+/** The OID `pg_description.classoid` gives the lake's tables and columns: that of `pg_class` itself. */
+const PG_CLASS_OID = "(SELECT min(oid) FROM pg_catalog.pg_class WHERE relname = 'pg_class')";
+
+/** Relations answered from the lake's facts (see `LakeTableFacts`). */
+const FACT_RELATIONS: Record<string, { cte: string; sql: string }> = {
+  pg_description: {
+    cte: '__ingot_pg_description',
+    sql: `SELECT c.table_oid AS objoid, ${PG_CLASS_OID} AS classoid, c.column_index AS objsubid, l.comment AS description
+          FROM duckdb_columns() c JOIN __ingot_lake_columns l ON l.schema_name = c.schema_name AND l.table_name = c.table_name AND l.column_name = c.column_name
+          WHERE l.comment IS NOT NULL
+          UNION ALL
+          SELECT DISTINCT c.table_oid, ${PG_CLASS_OID}, 0, t.description
+          FROM duckdb_columns() c JOIN __ingot_lake_tables t ON t.schema_name = c.schema_name AND t.table_name = c.table_name
+          WHERE t.description IS NOT NULL`,
+  },
+  pg_stat_user_tables: {
+    cte: '__ingot_pg_stat_user_tables',
+    sql: `SELECT DISTINCT c.table_oid AS relid, t.schema_name AS schemaname, t.table_name AS relname, 0::BIGINT AS seq_scan, 0::BIGINT AS seq_tup_read,
+            0::BIGINT AS idx_scan, 0::BIGINT AS idx_tup_fetch, t.row_count AS n_tup_ins, 0::BIGINT AS n_tup_upd, 0::BIGINT AS n_tup_del,
+            t.row_count AS n_live_tup, 0::BIGINT AS n_dead_tup, NULL::TIMESTAMPTZ AS last_vacuum, NULL::TIMESTAMPTZ AS last_autovacuum,
+            NULL::TIMESTAMPTZ AS last_analyze, NULL::TIMESTAMPTZ AS last_autoanalyze
+          FROM __ingot_lake_tables t JOIN duckdb_columns() c ON t.schema_name = c.schema_name AND t.table_name = c.table_name`,
+  },
 };
 
 /** Whether `sql` reads the catalog (then every lake table is attached first, and `rewriteCatalog` applies). */
 export function readsCatalog(sql: string): boolean {
-  return /\b(pg_catalog|information_schema|pg_class|pg_namespace|pg_attribute|pg_type|pg_tables|pg_views|pg_description|pg_index|pg_proc|pg_roles|pg_database|pg_settings|to_regtype|current_schema|current_database|session_user|current_user)\b/i.test(sql);
+  return /\b(pg_catalog|information_schema|pg_class|pg_namespace|pg_attribute|pg_type|pg_tables|pg_views|pg_description|pg_index|pg_proc|pg_roles|pg_database|pg_settings|pg_constraint|pg_matviews|pg_stat_user_tables|col_description|obj_description|pg_enum|pg_table_size|pg_total_relation_size|pg_relation_size|to_regtype|current_schema|current_database|session_user|current_user)\b/i.test(sql);
 }
 
 /** SQL of `format_type(oid, typmod)` for the types `types.ts` maps to (PostgreSQL's names). */
@@ -166,12 +274,63 @@ function replaceCall(sql: string, name: RegExp, value: string | ((args: string[]
   return out + rest;
 }
 
+/** SQL for PostgreSQL's `format(template, args...)` with a literal template (%s, %I, %L, %%); `args[0]` is the template. */
+function formatCall(args: string[]): string {
+  const template = args[0]!.slice(1, -1).replace(/''/g, "'");
+  const parts: string[] = [];
+  let next = 1;
+  let text = '';
+  for (let i = 0; i < template.length; i++) {
+    const ch = template[i]!;
+    if (ch !== '%' || i + 1 >= template.length) {
+      text += ch;
+      continue;
+    }
+    const spec = template[++i]!;
+    if (spec === '%') {
+      text += '%';
+      continue;
+    }
+    if (text) parts.push(`'${text.replace(/'/g, "''")}'`);
+    text = '';
+    const v = `CAST(${args[next++] ?? 'NULL'} AS VARCHAR)`;
+    parts.push(spec === 'I' ? `(CASE WHEN regexp_full_match(${v}, '[a-z_][a-z0-9_$]*') THEN ${v} ELSE '"' || replace(${v}, '"', '""') || '"' END)`
+      : spec === 'L' ? `coalesce('''' || replace(${v}, '''', '''''') || '''', 'NULL')` : `coalesce(${v}, '')`);
+  }
+  if (text || parts.length === 0) parts.push(`'${text.replace(/'/g, "''")}'`);
+  return `(${parts.join(' || ')})`;
+}
+
+/** Replaces each `CAST(<expr> AS <type>)` (balanced parentheses, `type` a word) in `sql` by `value(<expr>)`. */
+function replaceCast(sql: string, type: string, value: (expr: string) => string): string {
+  const re = /\bCAST\s*\(/gi;
+  let out = '';
+  let from = 0;
+  for (let m = re.exec(sql); m; m = re.exec(sql)) {
+    let depth = 0;
+    let end = m.index + m[0].length - 1;
+    let quote = false;
+    for (; end < sql.length; end++) {
+      const ch = sql[end];
+      if (ch === "'") quote = !quote;
+      else if (!quote && ch === '(') depth++;
+      else if (!quote && ch === ')' && --depth === 0) break;
+    }
+    const inner = sql.slice(m.index + m[0].length, end);
+    const t = new RegExp(`^([\\s\\S]*)\\bAS\\s+(?:pg_catalog\\s*\\.\\s*)?${type}\\s*$`, 'i').exec(inner);
+    if (!t) continue;
+    out += sql.slice(from, m.index) + value(replaceCast(t[1]!.trim(), type, value));
+    from = end + 1;
+    re.lastIndex = end + 1;
+  }
+  return out + sql.slice(from);
+}
+
 /**
  * `sql` (a SELECT reading the catalog) rewritten as the module comment says: catalog relations
  * replaced by common table expressions put in front of the query (merged into its own WITH).
  */
-export function rewriteCatalog(sql: string, session: { database: string; settings: ReadonlyMap<string, string> } = { database: 'ingot', settings: new Map() }): string {
-  const lit = (v: string): string => `'${v.replace(/'/g, "''")}'`;
+export function rewriteCatalog(sql: string, session: { database: string; settings: ReadonlyMap<string, string>; tables?: LakeTableFacts[] } = { database: 'ingot', settings: new Map() }): string {
   // the session's own relations: its database, its settings
   const sessionRelations: Record<string, { cte: string; sql: string }> = {
     pg_database: { cte: '__ingot_pg_database', sql: `SELECT * REPLACE (${lit(session.database)} AS datname) FROM pg_catalog.pg_database LIMIT 1` },
@@ -195,6 +354,25 @@ export function rewriteCatalog(sql: string, session: { database: string; setting
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?current_database\s*\(/i, lit(session.database));
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?current_schema\s*\(/i, "'public'");
   s = s.replace(/(?<![\w."'])(session_user|current_user)(?![\w"'(])/gi, lit(session.settings.get('session_authorization') ?? 'ingot'));
+  // PostgreSQL's regular-expression operators match anywhere in the text (the engine's `~` must match all of it)
+  s = s.replace(/((?:"[^"]+"|\b[A-Za-z_]\w*)(?:\s*\.\s*(?:"[^"]+"|[A-Za-z_]\w*))*)\s*(!?)~(\*?)\s*('(?:[^']|'')*')/g,
+    (_m, lhs: string, not: string, ci: string, pattern: string) => `${not ? 'NOT ' : ''}regexp_matches(${lhs}, ${pattern}${ci ? ", 'i'" : ''})`);
+  // relation sizes: a lake table's live files (0 for the engine's own relations)
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_(?:table|total_relation|relation)_size\s*\(/i, (args) =>
+    `coalesce((SELECT min(t.bytes) FROM __ingot_lake_tables t JOIN pg_catalog.pg_namespace n ON n.nspname = t.schema_name JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.table_name WHERE c.oid = (${args[0]})), 0)::BIGINT`);
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_indexes_size\s*\(/i, '0::BIGINT');
+  // descriptions: from pg_description, which the lake's schemas fill (see FACT_RELATIONS)
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?col_description\s*\(/i, (args) =>
+    `(SELECT min(description) FROM pg_catalog.pg_description WHERE objoid = (${args[0]}) AND objsubid = (${args[1]}))`);
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?obj_description\s*\(/i, (args) =>
+    `(SELECT min(description) FROM pg_catalog.pg_description WHERE objoid = (${args[0]}) AND objsubid = 0)`);
+  s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?shobj_description\s*\(/i, 'NULL::VARCHAR');
+  // format('%I.%I', a, b) (Metabase's qualified names): %I quotes an identifier only when it needs quotes, %s and %L as PostgreSQL's
+  s = replaceCall(s, /(?<![\w.])format\s*\(\s*(?=')/i, (args) => formatCall(args));
+  // CAST(<text> AS REGCLASS) of a computed name: the OID of the relation so named (the engine's own relations are
+  // in no namespace pg_namespace lists: they count as pg_catalog's)
+  s = replaceCast(s, 'REGCLASS', (expr) =>
+    `(SELECT min(c.oid) FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE replace(CAST(${expr} AS VARCHAR), '"', '') IN (coalesce(n.nspname, 'pg_catalog') || '.' || c.relname, c.relname))`);
   // SQLAlchemy's get_columns: identity columns (none here), collations
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_get_serial_sequence\s*\(/i, 'NULL::VARCHAR');
   s = replaceCall(s, /(?:pg_catalog\s*\.\s*)?pg_collation_is_visible\s*\(/i, 'true');
@@ -218,7 +396,7 @@ export function rewriteCatalog(sql: string, session: { database: string; setting
   // functions called as pg_catalog.f(...): the engine resolves them unqualified (its own pg_catalog macros included)
   s = s.replace(/\bpg_catalog\s*\.\s*(\w+)\s*\(/gi, '$1(');
   const used: string[] = [];
-  for (const [name, r] of Object.entries({ ...RELATIONS, ...sessionRelations })) {
+  for (const [name, r] of Object.entries({ ...RELATIONS, ...FACT_RELATIONS, ...sessionRelations })) {
     const schema = name.startsWith('pg_') ? '(?:pg_catalog\\s*\\.\\s*)?' : 'information_schema\\s*\\.\\s*';
     const re = new RegExp(`(?<![\\w."'])${schema}"?${name}"?(?![\\w"'(])`, 'gi');
     if (re.test(s)) {
@@ -228,12 +406,18 @@ export function rewriteCatalog(sql: string, session: { database: string; setting
   }
   // the engine's other catalog relations as they are, so that column references spelled
   // `pg_catalog.relation.column` bind as in PostgreSQL
-  const others = new Set([...s.matchAll(/(?<![\w."'])pg_catalog\s*\.\s*(pg_\w+)\b(?!\s*\()/gi)].map((m) => m[1]!.toLowerCase()));
+  // (qualified or not: the reader refuses the engine's catalog relations by their bare names)
+  const others = new Set([
+    ...[...s.matchAll(/(?<![\w."'])pg_catalog\s*\.\s*(pg_\w+)\b(?!\s*\()/gi)].map((m) => m[1]!.toLowerCase()),
+    ...[...s.matchAll(/(?<![\w."'])(pg_\w+)\b(?!\s*\()/gi)].map((m) => m[1]!.toLowerCase()).filter((n) => ENGINE_CATALOG.includes(n)),
+  ]);
   for (const name of others) {
-    s = s.replace(new RegExp(`(?<![\\w."'])pg_catalog\\s*\\.\\s*${name}\\b(?!\\s*\\()`, 'gi'), `__ingot_${name}`);
+    s = s.replace(new RegExp(`(?<![\\w."'])(?:pg_catalog\\s*\\.\\s*)?${name}\\b(?!\\s*\\()`, 'gi'), `__ingot_${name}`);
     used.push(`__ingot_${name} AS (SELECT * FROM pg_catalog.${name})`);
   }
   if (used.length === 0) return s;
+  // the lake's facts first: the relations above read them
+  used.unshift(...Object.values(factRelations(session.tables ?? [])).map((r) => `${r.cte} AS (${r.sql})`));
   const w = /^\s*WITH(\s+RECURSIVE)?\s/i.exec(s);
   return w ? `WITH${w[1] ?? ''} ${used.join(', ')}, ${s.slice(w[0].length)}` : `WITH ${used.join(', ')}\n${s}`;
 }

@@ -40,6 +40,7 @@ export function initialSettings(user: string, database: string, applicationName:
     statement_timeout: '0',
     extra_float_digits: '1',
     max_identifier_length: '63',
+    max_index_keys: '32',
     lc_collate: 'C',
     lc_ctype: 'C',
     database: database,

@@ -204,15 +204,36 @@ export class MessageWriter {
   field(value: Uint8Array | string | null): this {
     if (value === null) return this.int32(-1);
     if (typeof value === 'string') {
-      const n = Buffer.byteLength(value);
-      this.room(4 + n);
-      this.buf.writeInt32BE(n, this.at);
-      this.buf.write(value, this.at + 4, 'utf8');
-      this.at += 4 + n;
+      // one pass over the text: room for its longest UTF-8 form, the length written after it;
+      // short ASCII text (most values) byte by byte, which is cheaper than a call into the encoder
+      const n = value.length;
+      this.room(4 + n * 3);
+      const buf = this.buf;
+      let at = this.at + 4;
+      let ascii = n <= 64;
+      for (let j = 0; ascii && j < n; j++) {
+        const c = value.charCodeAt(j);
+        if (c > 127) ascii = false;
+        else buf[at++] = c;
+      }
+      if (!ascii) at = this.at + 4 + buf.write(value, this.at + 4, 'utf8');
+      buf.writeInt32BE(at - this.at - 4, this.at);
+      this.at = at;
       return this;
     }
     this.int32(value.length);
     return this.bytes(value);
+  }
+
+  /** Where the next message would start: `rewind` to it drops what was built since. */
+  mark(): number {
+    return this.at;
+  }
+
+  /** Drops what was built since `mark` (a message left half-built by a failure). */
+  rewind(mark: number): void {
+    this.at = mark;
+    this.start = -1;
   }
 
   /** Bytes built so far. */

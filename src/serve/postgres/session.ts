@@ -1,7 +1,7 @@
 import type { Cell, ColumnInfo, PositionalParam, RowStream } from '../../engine/reader.js';
 import { IngotError } from '../../errors.js';
 import type { ServedLake } from '../served-lake.js';
-import { readsCatalog, rewriteCatalog } from './catalog.js';
+import { readsCatalog, rewriteCatalog, type LakeTableFacts } from './catalog.js';
 import { classify, initialSettings, splitStatements, type CommandAnswer, type CopyOut, type DeclareCursor, type FetchCursor, type SessionSettings, type Statement } from './commands.js';
 import type { Connection } from './connection.js';
 import { BodyReader, MessageWriter, ProtocolViolation, writeError, type FrontendMessage } from './messages.js';
@@ -58,6 +58,64 @@ class SessionError extends Error {
   constructor(readonly code: string, message: string) {
     super(message);
   }
+}
+
+/** The catalog facts of each served lake's tables, by table, with the version they were read at. */
+const FACTS = new WeakMap<ServedLake, Map<string, { version: number; facts: LakeTableFacts }>>();
+
+/**
+ * What the catalog needs of every lake table's Delta snapshot (see `LakeTableFacts`), each table
+ * attached at its latest version first; a snapshot is read again only when its version changed.
+ * A table that cannot be read now is left out.
+ */
+async function lakeFacts(lake: ServedLake): Promise<LakeTableFacts[]> {
+  let cache = FACTS.get(lake);
+  if (!cache) FACTS.set(lake, (cache = new Map()));
+  const out: LakeTableFacts[] = [];
+  for (const name of await lake.tables()) {
+    try {
+      const version = await lake.latest(name);
+      let entry = cache.get(name);
+      if (!entry || entry.version !== version) {
+        const snapshot = await lake.snapshot(name, version);
+        const [schema, table] = [name.slice(0, name.indexOf('.')), name.slice(name.indexOf('.') + 1)];
+        const comment = (m: Record<string, unknown>): string | null => (typeof m['comment'] === 'string' ? m['comment'] : null);
+        entry = {
+          version,
+          facts: {
+            schema, table, description: snapshot.metadata.description ?? null, rows: snapshot.numRecords ?? null,
+            bytes: [...snapshot.files.values()].reduce((n, f) => n + f.size, 0),
+            columns: snapshot.schema.fields.map((f) => ({ name: f.name, nullable: f.nullable !== false, comment: comment(f.metadata ?? {}) })),
+          },
+        };
+        cache.set(name, entry);
+      }
+      out.push(entry.facts);
+    } catch {
+      // a table that cannot be attached now is left out of the catalog
+    }
+  }
+  return out;
+}
+
+/** Tables each statement text reads, by served lake (a text's tables never change): the most recently used texts. */
+const REFERENCES = new WeakMap<ServedLake, Map<string, string[]>>();
+const REFERENCES_MAX = 1024;
+
+/** `lake.references(sql)`, remembered for the text (a repeated point query is parsed once here). Errors: as `references`. */
+async function references(lake: ServedLake, sql: string): Promise<string[]> {
+  let cache = REFERENCES.get(lake);
+  if (!cache) REFERENCES.set(lake, (cache = new Map()));
+  const hit = cache.get(sql);
+  if (hit) {
+    cache.delete(sql);
+    cache.set(sql, hit);
+    return hit;
+  }
+  const names = await lake.references(sql);
+  if (cache.size >= REFERENCES_MAX) cache.delete(cache.keys().next().value!);
+  cache.set(sql, names);
+  return names;
 }
 
 /** Rows sent per socket write while streaming. */
@@ -301,7 +359,7 @@ export class Session {
    */
   private async prepareTables(sql: string): Promise<string> {
     const lake = this.options.lake;
-    const names = await lake.references(sql);
+    const names = await references(lake, sql);
     const catalog = readsCatalog(sql) || /\bduckdb_\w+\s*\(/i.test(sql);
     for (const name of names) {
       if (/^(pg_catalog|information_schema|main|temp|system|__ingot)\./i.test(name) || name.includes('@')) continue;
@@ -324,9 +382,15 @@ export class Session {
     return { database: this.settings.get('database') ?? 'ingot', settings: this.settings };
   }
 
+  /** `text` with its catalog reads rewritten (`catalog.ts`), the lake's facts read first; other text as it is. */
+  private async catalogSql(text: string): Promise<string> {
+    if (!readsCatalog(text)) return text;
+    return rewriteCatalog(text, { ...this.catalogSession(), tables: await lakeFacts(this.options.lake) });
+  }
+
   /** Starts `sql` with `params`, tables attached first. */
   private async open(text: string, params: PositionalParam[]): Promise<RowStream> {
-    const sql = await this.prepareTables(readsCatalog(text) ? rewriteCatalog(text, this.catalogSession()) : text);
+    const sql = await this.prepareTables(await this.catalogSql(text));
     const starting = new AbortController();
     this.starting = starting;
     try {
@@ -348,12 +412,20 @@ export class Session {
   }
 
   private dataRow(row: Cell[], types: PgType[], formats: number[]): void {
-    // every value encoded before the message starts: a value that cannot be encoded fails the
-    // statement without leaving half a DataRow in the output
-    const fields = row.map((c, i) => (c === null ? null : formatOf(formats, i) === 1 ? binaryOf(c, types[i]!.oid) : textOf(c, types[i]!.oid)));
-    this.w.begin('D').int16(fields.length);
-    for (const f of fields) this.w.field(f);
-    this.w.end();
+    // each value encoded straight into the output; a value that cannot be encoded fails the
+    // statement and the half-built DataRow is dropped
+    const mark = this.w.mark();
+    try {
+      this.w.begin('D').int16(row.length);
+      for (let i = 0; i < row.length; i++) {
+        const c = row[i]!;
+        this.w.field(c === null ? null : (formats.length === 0 ? 0 : formatOf(formats, i)) === 1 ? binaryOf(c, types[i]!.oid) : textOf(c, types[i]!.oid));
+      }
+      this.w.end();
+    } catch (err) {
+      this.w.rewind(mark);
+      throw err;
+    }
   }
 
   /** Sends the rows of `stream` (all, or at most `limit` when > 0); returns how many and whether the stream ended. */
@@ -555,7 +627,7 @@ export class Session {
     this.guardFailedBlock(statement);
     const prepared: Prepared = { sql, statement, paramOids, paramTypes: [], columns: statement.kind === 'command' ? statement.result?.columns ?? [] : [] };
     if (statement.kind === 'query' || statement.kind === 'copy' || statement.kind === 'declare') {
-      const sql = await this.prepareTables(readsCatalog(statement.sql) ? rewriteCatalog(statement.sql, this.catalogSession()) : statement.sql);
+      const sql = await this.prepareTables(await this.catalogSql(statement.sql));
       const shape = await this.options.lake.describe(sql);
       prepared.paramTypes = shape.parameters;
       prepared.columns = statement.kind === 'declare' ? [] : shape.columns;
