@@ -5,7 +5,7 @@ import { IngotError } from '../errors.js';
 import { buildGraph, type DatasetGraph } from '../pipeline/graph.js';
 import { parseDate } from '../pipeline/interval.js';
 import { intervalStart, intervalsBetween, lastComplete } from '../schedule/calendar.js';
-import { checkBackfillRange, checkStarted, pipelineNamed, pipelinesOf } from '../schedule/pipeline.js';
+import { checkBackfillRange, checkStarted, pipelineNamed, pipelinesOf, startingPaused } from '../schedule/pipeline.js';
 import type { ServeContext } from './context.js';
 import { errorSchema } from './schemas.js';
 
@@ -52,9 +52,10 @@ export function addPipelineRoutes(app: FastifyInstance, ctx: ServeContext): void
 
   app.get('/api/pipelines', { schema: { tags: ['pipelines'], summary: 'Pipelines with their schedule, state and dataset graph' } }, async () => {
     const g = await graphOf();
-    const paused = await ctx.store.paused();
+    const all = pipelinesOf(ctx.project);
+    const paused = await ctx.store.paused(startingPaused(all));
     return {
-      items: pipelinesOf(ctx.project).map((p) => ({
+      items: all.map((p) => ({
         name: p.name, schedule: p.schedule ?? null, timezone: p.timezone, interval: p.interval, paused: paused.has(p.name),
         start: p.start ?? null, retries: p.retries, maxActiveRuns: p.maxActiveRuns, dependsOnDatasets: p.dependsOn.map((d) => d.dataset),
         datasets: p.datasets.map((d) => {
