@@ -123,7 +123,7 @@ export class HttpConnector implements SourceConnector {
 }
 
 /** Header values with `env:NAME` replaced by the environment variable. Error: CONFIG_INVALID naming the header and variable. */
-function resolveHeaders(headers: Record<string, string>, dataset: string): Record<string, string> {
+export function resolveHeaders(headers: Record<string, string>, dataset: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (!value.startsWith('env:')) {
