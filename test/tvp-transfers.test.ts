@@ -12,6 +12,8 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { loadProject } from '../src/project.js';
+import { intervalOf } from '../src/pipeline/interval.js';
+import { datePartScope, partitionSlice } from '../src/pipeline/partition-slice.js';
 import { Scheduler } from '../src/schedule/scheduler.js';
 import { openMetadata } from '../src/metadata/open.js';
 import { daysBetween, generateDay, VERTICALS, type Defect, type Transfer } from '../examples/tvp-transfers/generate.js';
@@ -120,9 +122,17 @@ describe('examples/tvp-transfers against a local Dune-shaped API', () => {
     assert.ok(silver.every((r) => r['block_month'] === `${String(r['block_date']).slice(0, 7)}-01` && r['year'] === Number(String(r['block_date']).slice(0, 4)) && r['month'] === Number(String(r['block_date']).slice(5, 7))));
     const quarantine = await sql(dir, 'SELECT tx_hash, _failed_expectations AS failed FROM silver.eth_transfers_quarantine ORDER BY tx_hash');
     assert.deepEqual(quarantine, bad.map((b) => ({ tx_hash: b.row.tx_hash, failed: FAILED[b.defect!] })).sort((a, b) => (a.tx_hash < b.tx_hash ? -1 : 1)));
-    // the Delta layout: silver by month
-    const months = [...new Set(days.map((d) => `${d.slice(0, 7)}-01`))];
-    assert.deepEqual((await fs.readdir(path.join(dir, 'lake', 'silver', 'eth_transfers'))).filter((f) => f.startsWith('block_month=')).sort(), months.map((m) => `block_month=${m}`));
+    // the Delta layout, as the reference's: silver and gold by year= and month=, one folder per month
+    const months = [...new Set(days.map((d) => `year=${Number(d.slice(0, 4))}/month=${Number(d.slice(5, 7))}`))];
+    for (const table of ['silver/eth_transfers', 'silver/eth_transfers_quarantine', 'gold/vertical_monthly', 'gold/protocol_monthly', 'gold/top_verticals', 'gold/top_protocols']) {
+      const root = path.join(dir, 'lake', ...table.split('/'));
+      const years = (await fs.readdir(root)).filter((f) => f.startsWith('year='));
+      const found = (await Promise.all(years.map(async (y) => (await fs.readdir(path.join(root, y))).filter((m) => m.startsWith('month=')).map((m) => `${y}/${m}`)))).flat().sort();
+      assert.deepEqual(found, [...months].sort(), table);
+      const log = await fs.readFile(path.join(root, '_delta_log', '00000000000000000000.json'), 'utf8');
+      const meta = log.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { metaData?: { partitionColumns: string[] } }).find((a) => a.metaData)!;
+      assert.deepEqual(meta.metaData!.partitionColumns, ['year', 'month'], table);
+    }
 
     // gold: per vertical and per protocol, year and month
     for (const [table, key] of [['vertical', (r: Transfer) => r.vertical], ['protocol', (r: Transfer) => r.protocol]] as const) {
@@ -149,6 +159,16 @@ describe('examples/tvp-transfers against a local Dune-shaped API', () => {
       'SELECT * EXCLUDE (volume_usd), round(volume_usd, 4) AS v FROM gold.top_protocols ORDER BY ALL',
     ].map((q) => sql(dir, q)));
   }
+
+  it('replace partition over year and month: a run replaces its one month; a day grain is refused; upstream scope by the shared parts', () => {
+    assert.deepEqual(partitionSlice(['year', 'month'], intervalOf('2024-11-28', 'month'), 'silver.x'), [{ column: 'year', op: '=', value: 2024 }, { column: 'month', op: '=', value: 11 }]);
+    assert.deepEqual(partitionSlice(['year', 'month', 'day'], intervalOf('2024-12-01', 'day'), 'silver.x').map((f) => f.value), [2024, 12, 1]);
+    assert.throws(() => partitionSlice(['year', 'month'], intervalOf('2024-11-28', 'day'), 'silver.x'), (e: Error & { code?: string }) => e.code === 'DATASET_INVALID' && /silver\.x: partition columns year, month replace one month per run.*declare grain: month/.test(e.message));
+    assert.throws(() => partitionSlice(['year'], intervalOf('2024-11-28', 'month'), 'silver.x'), /partition by year, month/);
+    assert.deepEqual(datePartScope(['year', 'month'], intervalOf('2024-11-28', 'day')), [{ column: 'year', op: '=', value: 2024 }, { column: 'month', op: '=', value: 11 }]);
+    assert.deepEqual(datePartScope(['year', 'month'], { start: '2024-11-01', end: '2025-01-01' }), [{ column: 'year', op: '=', value: 2024 }]);
+    assert.equal(datePartScope(['year', 'month'], { start: '2024-12-01', end: '2025-02-01' }), undefined);
+  });
 
   it('backfills ten block dates across a month boundary: every layer matches the generator', async (t) => {
     const { dir, cleanup } = await project('tvp-backfill');

@@ -7,6 +7,7 @@ import type { DatasetGraph, DatasetNode } from '../pipeline/graph.js';
 import { QUARANTINE_SUFFIX } from '../pipeline/graph.js';
 import { EVERYTHING, intervalOf, type Interval } from '../pipeline/interval.js';
 import type { Grain } from '../pipeline/definition.js';
+import { datePartScope, dateParts } from '../pipeline/partition-slice.js';
 import type { LoadedDataset, Project } from '../pipeline/project.js';
 import { connectorFor } from '../sources/connectors.js';
 import type { ObjectMeta } from '../storage/store.js';
@@ -210,6 +211,8 @@ export class Planner {
 export function upstreamScope(ds: LoadedDataset, interval: Interval, snapshot: Snapshot | undefined): Filter[] | undefined {
   if (!snapshot || interval.start === EVERYTHING.start || interval.end === EVERYTHING.end) return undefined;
   if (![ds.sql, ...Object.values(ds.sqlByEngine ?? {})].some((t) => t && /\{\{\s*(start|end)\s*\}\}/.test(t))) return undefined;
+  const parts = dateParts(snapshot.partitionColumns);
+  if (parts) return datePartScope(parts, interval);
   const column = snapshot.partitionColumns[0];
   const type = column ? fieldOf(snapshot.schema, column)?.type : undefined;
   if (!column || !(type === 'date' || type === 'timestamp' || type === 'timestamp_ntz')) return undefined;

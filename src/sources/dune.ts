@@ -1,11 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../engine/engine.js';
 import { IngotError } from '../errors.js';
-import { renderText } from '../pipeline/template.js';
 import { VERSION } from '../version.js';
 import type { DuneSource } from './dune-source.js';
 import { excerpt, getWithRetry, RateLimiter, type Fetched, type RequestOptions } from './http-client.js';
-import { HttpConnector, resolveHeaders } from './http.js';
+import { HttpConnector, renderValues, resolveHeaders } from './http.js';
 import type { SourceBatch, SourceConnector, SourceContext } from './source.js';
 
 /** Execution states that are still going (Dune's "Get Execution Status": pending and executing). */
@@ -37,8 +36,7 @@ export class DuneConnector implements SourceConnector {
       timeoutMs: 30_000,
       limiter: new RateLimiter(s.rateLimit ?? 1),
     };
-    const template = { interval: ctx.interval, logicalDate: ctx.logicalDate, runId: ctx.runId ?? '' };
-    const parameters = Object.fromEntries(Object.entries(s.queryParameters ?? {}).map(([k, v]) => [k, renderText(v, template, ctx.dataset)]));
+    const parameters = renderValues(s.queryParameters ?? {}, ctx);
 
     const executeUrl = `${base}/query/${encodeURIComponent(String(s.queryId))}/execute`;
     const started = body(await getWithRetry(executeUrl, { ...request, headers: { ...request.headers, 'content-type': 'application/json' } }, {

@@ -1,5 +1,5 @@
 import { QUARANTINE_SUFFIX } from '../../pipeline/graph.js';
-import { boundValue } from '../../pipeline/interval.js';
+import { partitionSlice } from '../../pipeline/partition-slice.js';
 import type { Filter } from '../../table/filter.js';
 import type { WriteMode } from '../../table/write.js';
 import { isKeyed, stageKeyed } from '../materialize.js';
@@ -23,10 +23,7 @@ import type { StepInput } from './read.js';
 export async function writeRows(ctx: StepContext, checked: Checked, input: StepInput): Promise<DatasetResult> {
   const { ds, full } = ctx;
   const mode: WriteMode = full ? 'overwrite' : ds.materialization === 'replace partition' ? 'replace' : ds.materialization === 'overwrite' ? 'overwrite' : 'append';
-  const column = ds.partitionBy?.[0];
-  const replaceWhere: Filter[] | undefined = mode === 'replace'
-    ? [{ column: column!, op: '>=', value: boundValue(ctx.interval.start) }, { column: column!, op: '<', value: boundValue(ctx.interval.end) }]
-    : undefined;
+  const replaceWhere: Filter[] | undefined = mode === 'replace' ? partitionSlice(ds.partitionBy ?? [], ctx.interval, ds.name) : undefined;
   const result: DatasetResult = { dataset: ds.name, status: 'success', rowsIn: 0, rowsOut: 0, dropped: checked.dropped, quarantined: checked.quarantined, expectations: ctx.checked, inputs: input.inputs, ms: 0 };
 
   const replacesTable = mode === 'overwrite' || (isKeyed(ds) && (full || !ctx.committed));
