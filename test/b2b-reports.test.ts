@@ -2,7 +2,9 @@
  * The B2B reference system (examples/b2b-reports) end to end: the generator's landing files, the
  * two ingestion pipelines backfilled over 12 months, the three report pipelines, each report
  * checked — its CSV file per logical date and its PostgreSQL datamart table — against values
- * computed here from the generator's records with geoip-lite and ua-parser-js directly; then
+ * computed here from the generator's records with geoip-lite and ua-parser-js directly; the
+ * country and device of a fixed table of well-known addresses and user agents, whose answers do
+ * not come from those libraries, checked in silver.weblogs; then
  * the scheduler in a child process on a fixed clock: two missed months caught up, the reports
  * waiting for their ingestion pipelines, late web logs retried, and a kill -9 recovered.
  */
@@ -103,6 +105,58 @@ function parseCsv(text: string): Record<string, string>[] {
 }
 
 /** `rows` with every value as text, for comparing with CSV and PostgreSQL text. */
+/**
+ * Addresses whose country is known without any geolocation library: blocks registered to
+ * well-known organisations by their regional registry (ARIN, RIPE NCC, APNIC, LACNIC), and
+ * addresses no public registry assigns (RFC 1918 private, loopback, RFC 5737 documentation).
+ */
+const KNOWN_ADDRESSES: [ip: string, country: string | null, whose: string][] = [
+  ['8.8.8.8', 'US', 'Google Public DNS (ARIN, Google LLC)'],
+  ['2001:4860:4860::8888', 'US', 'Google Public DNS over IPv6 (ARIN, Google LLC)'],
+  ['193.0.6.139', 'NL', 'www.ripe.net, RIPE NCC in Amsterdam'],
+  ['133.11.0.1', 'JP', 'The University of Tokyo (133.11.0.0/16)'],
+  ['131.111.8.46', 'GB', 'University of Cambridge (131.111.0.0/16)'],
+  ['129.132.19.216', 'CH', 'ETH Zürich (129.132.0.0/16)'],
+  ['200.160.2.3', 'BR', 'NIC.br, São Paulo (LACNIC)'],
+  ['130.237.0.1', 'SE', 'KTH Royal Institute of Technology (130.237.0.0/16)'],
+  ['132.206.0.1', 'CA', 'McGill University, Montréal (132.206.0.0/16)'],
+  ['192.168.1.1', null, 'RFC 1918 private'],
+  ['127.0.0.1', null, 'loopback'],
+  ['203.0.113.5', null, 'RFC 5737 documentation (TEST-NET-3)'],
+];
+
+/**
+ * User agents of well-known clients with the device class they are: the device each string
+ * names (iPhone, iPad, Pixel phone, Galaxy Tab S8 = SM-X700, PlayStation 5, Samsung Tizen TV), a
+ * desktop operating system with no device, a crawler or a command-line client (`bot`), no agent
+ * (`-`: NULL) and an empty one (`unknown`), by the rule ingot documents for `ua_device`.
+ */
+const KNOWN_AGENTS: [ua: string, device: string | null][] = [
+  ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1', 'mobile'],
+  ['Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1', 'tablet'],
+  ['Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36', 'mobile'],
+  ['Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36', 'tablet'],
+  ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36', 'desktop'],
+  ['Mozilla/5.0 (Macintosh; Intel Mac OS X 14.1; rv:120.0) Gecko/20100101 Firefox/120.0', 'desktop'],
+  ['Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0', 'desktop'],
+  ['Mozilla/5.0 (PlayStation; PlayStation 5/2.26) AppleWebKit/605.1.15 (KHTML, like Gecko)', 'console'],
+  ['Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/2.2 Chrome/63.0.3239.84 TV Safari/537.36', 'smarttv'],
+  ['Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)', 'bot'],
+  ['curl/8.4.0', 'bot'],
+  ['-', null],
+  ['', 'unknown'],
+];
+
+/** One log line per known address and per known agent (GET, no user: no report counts them), in LAST_MONTH. */
+function knownLines(): string[] {
+  const stamp = `15/${new Date(`${LAST_MONTH}T00:00:00Z`).toLocaleString('en', { month: 'short', timeZone: 'UTC' })}/${LAST_MONTH.slice(0, 4)}:12:00:00 +0000`;
+  const lines = [
+    ...KNOWN_ADDRESSES.map(([ip], i) => ({ path: `/known/ip/${i}`, ip, ua: KNOWN_AGENTS[4]![0] })),
+    ...KNOWN_AGENTS.map(([ua], i) => ({ path: `/known/ua/${i}`, ip: '8.8.8.8', ua })),
+  ];
+  return lines.map((l) => `${l.ip} - - [${stamp}] "GET ${l.path} HTTP/1.1" 200 512 "-" "${l.ua}"`);
+}
+
 const asText = (rows: Row[]): Record<string, string>[] => rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)])));
 
 describe('examples/b2b-reports', () => {
@@ -117,6 +171,8 @@ describe('examples/b2b-reports', () => {
     ({ dir, cleanup } = await tempDir('b2b'));
     for (const f of ['ingot.config.ts', 'datasets']) await fs.cp(path.join(EXAMPLE, f), path.join(dir, f), { recursive: true });
     await write(dir, data);
+    // the known clients, in a log file of their own beside the month's access log
+    await fs.writeFile(path.join(dir, 'landing', 'weblogs', `month=${LAST_MONTH}`, 'known_clients.log'), knownLines().join('\n') + '\n');
     server = await startPostgres();
     process.env['DATAMART_URL'] = server.url;
     client = new pg.Client({ connectionString: server.url });
@@ -155,6 +211,23 @@ describe('examples/b2b-reports', () => {
       const { rows: [count] } = await client.query(`SELECT count(DISTINCT report_month)::int AS months FROM datamart.${name}`);
       assert.deepEqual(count, { months: REPORT_MONTHS.length });
     }
+  });
+
+  it('silver.weblogs: the country and device of known addresses and user agents are the known ones', async () => {
+    const r = await cli(['sql', '-p', dir, '--format', 'json', "SELECT path, ip, user_agent, country, device FROM silver.weblogs WHERE path LIKE '/known/%'"]);
+    assert.equal(r.code, 0, r.err);
+    const byPath = new Map((JSON.parse(r.out) as Row[]).map((x) => [x['path'] as string, x]));
+    assert.equal(byPath.size, KNOWN_ADDRESSES.length + KNOWN_AGENTS.length);
+    KNOWN_ADDRESSES.forEach(([ip, country, whose], i) => {
+      const row = byPath.get(`/known/ip/${i}`)!;
+      assert.equal(row['ip'], ip);
+      assert.equal(row['country'], country, `${ip} (${whose})`);
+    });
+    KNOWN_AGENTS.forEach(([ua, device], i) => {
+      const row = byPath.get(`/known/ua/${i}`)!;
+      assert.equal(row['user_agent'], ua === '-' ? null : ua);
+      assert.equal(row['device'], device, ua || '(empty)');
+    });
   });
 
   it('reruns a report month without duplicating its datamart rows', async () => {

@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { generate, memberOf, zipOf, type DataFile } from '../examples/game-sessions/generate.js';
 import { serveZip, type ZipServer } from '../examples/game-sessions/serve.js';
 import { seeded } from '../examples/seeded.js';
+import { sessionsNow } from '../examples/game-sessions/ingot.config.js';
 import { cli, ROOT, tempDir } from './fixtures.js';
 import { freePort } from './moto.js';
 
@@ -23,6 +24,8 @@ const EXAMPLE = path.join(ROOT, 'examples', 'game-sessions');
 const FROM = '2016-01-01';
 const TO = '2016-01-21';
 const RERUN = '2016-01-10';
+/** The served "now" (GAME_SESSIONS_NOW): inside the loaded dates, so sessions start after it too. */
+const NOW = '2016-01-12T06:00:00.000Z';
 
 type Row = Record<string, unknown>;
 
@@ -195,7 +198,7 @@ describe('examples/game-sessions', () => {
       key = /\b(\S{24,})\s*$/.exec(created.out.trim())![1]!;
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
-      server = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'bin.js'), 'serve', '-p', dir, '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      server = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'bin.js'), 'serve', '-p', dir, '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, GAME_SESSIONS_NOW: NOW } });
       let log = '';
       server.stderr!.on('data', (d: Buffer) => (log += d.toString()));
       for (let i = 0; ; i++) {
@@ -240,14 +243,14 @@ describe('examples/game-sessions', () => {
       assert.equal((await get('/models/completed-sessions/0000000000000000000000000000dead')).body['count'], 0);
     });
 
-    it('/models/started_sessions/{country}/{hours}: sessions started within hours before the latest start, every page', async () => {
+    it('/models/started_sessions/{country}/{hours}: sessions started within hours before the configured now, every page', async () => {
       const started = [...sessions.values()].filter((s) => s.start_ts !== null);
-      const latest = started.reduce((m, s) => (s.start_ts! > m ? s.start_ts! : m), '');
+      assert.ok(started.some((s) => s.start_ts! > NOW), 'sessions start after now: the endpoint must leave them out');
       let nonEmpty = 0;
       for (const country of ['US', 'IT', 'DE', 'NZ', 'ZZ']) {
         for (const hours of [1, 5, 24]) {
-          const from = new Date(Date.parse(latest) - hours * 3_600_000).toISOString();
-          const want = started.filter((s) => s.country === country && s.start_ts! >= from).map((s) => item(s, s.start_ts)).sort(byTsDesc);
+          const from = new Date(Date.parse(NOW) - hours * 3_600_000).toISOString();
+          const want = started.filter((s) => s.country === country && s.start_ts! >= from && s.start_ts! <= NOW).map((s) => item(s, s.start_ts)).sort(byTsDesc);
           const got = await pages(`/models/started_sessions/${country}/${hours}`, 5);
           assert.equal(got.count, want.length, `${country} ${hours}`);
           assert.deepEqual(asItems(got.items), want, `${country} ${hours}`);
@@ -255,6 +258,14 @@ describe('examples/game-sessions', () => {
         }
       }
       assert.ok(nonEmpty >= 3, 'several answers span pages');
+    });
+
+    it('the endpoint\'s now: GAME_SESSIONS_NOW, else 2016-11-06 as in the reference; a malformed value is refused', () => {
+      assert.equal(sessionsNow({}), '2016-11-06T00:00:00.000Z');
+      assert.equal(sessionsNow({ GAME_SESSIONS_NOW: '2016-01-12T06:00:00Z' }), NOW);
+      for (const bad of ['2016-11-06', 'yesterday', "2016-11-06T00:00:00Z' OR 1=1 --", '2016-13-40T00:00:00Z']) {
+        assert.throws(() => sessionsNow({ GAME_SESSIONS_NOW: bad }), /GAME_SESSIONS_NOW: .* is not a UTC timestamp/, bad);
+      }
     });
 
     it('refuses bad parameters with 422 and a message', async () => {

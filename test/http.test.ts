@@ -28,7 +28,7 @@ const ROWS: Transfer[] = DAYS.flatMap((day, d) => Array.from({ length: PER_DAY[d
 
 interface Logged { path: string; at: number; status: number }
 
-/** A local API speaking Dune's query-results shape plus generic offset, cursor, link and CSV endpoints. */
+/** A local API speaking Dune's execute / status / results contract plus generic offset, cursor, link and CSV endpoints. */
 class Api {
   server!: Server;
   origin = '';
@@ -37,7 +37,10 @@ class Api {
   faults: { status: number; retryAfter?: number }[] = [];
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => this.handle(req, res));
+    this.server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString())).on('end', () => this.handle(req, res, body));
+    });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.origin = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
@@ -52,21 +55,29 @@ class Api {
     res.end(body);
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  private handle(req: IncomingMessage, res: ServerResponse, body: string): void {
     const url = new URL(req.url!, this.origin);
     const q = url.searchParams;
     const fault = this.faults.shift();
     if (fault) return this.send(req, res, fault.status, JSON.stringify({ error: `injected ${fault.status}` }), fault.retryAfter !== undefined ? { 'retry-after': String(fault.retryAfter) } : {});
-    const dune = /^\/api\/v1\/(query\/4242|execution\/(01EXEC[0-9-]+))\/results$/.exec(url.pathname);
-    if (dune) {
+    // Dune: execute with query_parameters, then the execution's status and results pages
+    const execute = url.pathname === '/api/v1/query/4242/execute' && req.method === 'POST';
+    const execution = /^\/api\/v1\/execution\/01EXEC(\d{4}-\d{2}-\d{2})\/(status|results)$/.exec(url.pathname);
+    if (execute || execution) {
       if (req.headers['x-dune-api-key'] !== KEY) return this.send(req, res, 401, JSON.stringify({ error: 'invalid API Key' }));
-      const day = dune[2] ? dune[2].slice(6) : q.get('block_date')!;
+      if (execute) {
+        const day = (JSON.parse(body) as { query_parameters?: { block_date?: string } }).query_parameters?.block_date;
+        if (!day) return this.send(req, res, 400, JSON.stringify({ error: 'query parameter block_date is required' }));
+        return this.send(req, res, 200, JSON.stringify({ execution_id: `01EXEC${day}`, state: 'QUERY_STATE_PENDING' }));
+      }
+      const [, day, what] = execution!;
+      if (what === 'status') return this.send(req, res, 200, JSON.stringify({ execution_id: `01EXEC${day!}`, query_id: 4242, state: 'QUERY_STATE_COMPLETED', is_execution_finished: true }));
       const rows = ROWS.filter((r) => r.block_date === day);
       const offset = Number(q.get('offset') ?? 0);
       const limit = Math.min(Number(q.get('limit')), SERVER_LIMIT);
       const page = rows.slice(offset, offset + limit);
       const more = offset + limit < rows.length;
-      const exec = `01EXEC${day}`;
+      const exec = `01EXEC${day!}`;
       return this.send(req, res, 200, JSON.stringify({
         execution_id: exec, query_id: 4242, state: 'QUERY_STATE_COMPLETED', is_execution_finished: true,
         ...(more ? { next_offset: offset + limit, next_uri: `${this.origin}/api/v1/execution/${exec}/results?limit=${limit}&offset=${offset + limit}` } : {}),
@@ -195,8 +206,8 @@ describe('http source against a local API', () => {
       await fs.writeFile(path.join(dir, 'datasets', 'bronze', 'transfers.ts'), `import { dataset, dune } from 'ingot';
 export default dataset({
   name: 'bronze.transfers',
-  source: dune({ queryId: 4242, apiKey: 'env:DUNE_API_KEY', baseUrl: '${api.origin}', params: { block_date: '{{logical_date}}' },
-                 pageSize: 100, rateLimit: 40, retry: { baseDelayMs: 20, maxAttempts: 4 }, columns: ${JSON.stringify(COLUMNS)} }),
+  source: dune({ queryId: 4242, apiKey: 'env:DUNE_API_KEY', baseUrl: '${api.origin}', queryParameters: { block_date: '{{logical_date}}' },
+                 pageSize: 100, pollIntervalMs: 10, rateLimit: 40, retry: { baseDelayMs: 20, maxAttempts: 4 }, columns: ${JSON.stringify(COLUMNS)} }),
   materialization: 'replace partition',
   partitionBy: ['block_date'],
 });
@@ -230,11 +241,14 @@ FROM bronze.transfers WHERE block_date >= {{start}} AND block_date < {{end}} GRO
       const r = await cli(['run', '-p', dir, '--from', DAYS[0]!, '--to', DAYS[1]!]);
       assert.equal(r.code, 0, r.err);
       assert.deepEqual(await sql(`SELECT ${SELECT_ROWS} FROM bronze.transfers ORDER BY tx_id`), ROWS);
-      // every page was read once: first page on the query URL, the rest on next_uri (one execution)
-      const ok = api.log.filter((l) => l.status === 200).map((l) => l.path);
+      // per day: one execution of the query with the day as its parameter, then every page of its results once
+      assert.deepEqual(api.log.filter((l) => l.status === 200 && !l.path.includes('/results')).map((l) => l.path),
+        DAYS.flatMap((d) => ['/api/v1/query/4242/execute', `/api/v1/execution/01EXEC${d}/status`]));
+      const ok = api.log.filter((l) => l.status === 200 && l.path.includes('/results')).map((l) => l.path);
       assert.equal(ok.length, DAYS.reduce((n, d) => n + Math.ceil(PER_DAY[d]! / SERVER_LIMIT), 0));
       assert.equal(new Set(ok).size, ok.length);
-      assert.ok(ok[0]!.startsWith('/api/v1/query/4242/results?block_date=2024-03-01&limit=100&offset=0'), ok[0]);
+      assert.equal(ok[0], '/api/v1/execution/01EXEC2024-03-01/results?limit=100');
+      assert.equal(ok[1], '/api/v1/execution/01EXEC2024-03-01/results?limit=100&offset=60');
       const src = await sql("SELECT DISTINCT _source AS s FROM bronze.transfers WHERE block_date = DATE '2024-03-02' ORDER BY 1");
       assert.deepEqual(src.map((s) => String(s['s']).replace(api.origin, '')), ok.filter((p) => /2024-03-02/.test(p)).sort());
       assert.ok(api.log[1]!.at - api.log[0]!.at >= 995, 'Retry-After honoured');
@@ -257,7 +271,7 @@ FROM bronze.transfers WHERE block_date >= {{start}} AND block_date < {{end}} GRO
       const r = await cli(['run', '-p', dir, '--date', DAYS[1]!]);
       process.env['DUNE_API_KEY'] = KEY;
       assert.equal(r.code, 1);
-      assert.match(r.err, /FAILED in bronze\.transfers: bronze\.transfers: GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/query\/4242\/results\?block_date=2024-03-02&limit=100&offset=0: HTTP 401 Unauthorized: \{"error":"invalid API Key"\}/);
+      assert.match(r.err, /FAILED in bronze\.transfers: bronze\.transfers: POST http:\/\/127\.0\.0\.1:\d+\/api\/v1\/query\/4242\/execute: HTTP 401 Unauthorized: \{"error":"invalid API Key"\}/);
       assert.deepEqual(await state(), before);
     });
 
@@ -278,17 +292,17 @@ FROM bronze.transfers WHERE block_date >= {{start}} AND block_date < {{end}} GRO
       api.faults = [];
       const failing = Array.from({ length: 10 }, () => ({ status: 503 }));
       let served = 0;
-      const listener = (): void => {
-        served++;
-        if (served === 1) api.faults = failing;
+      const listener = (req: IncomingMessage): void => {
+        // the handler reads a request's body first: faults set here apply to this very request
+        if (req.url?.includes('/results') && ++served === 2) api.faults = failing;
       };
       api.server.on('request', listener);
       const r = await cli(['run', '-p', dir, '--date', DAYS[1]!]);
       api.server.off('request', listener);
       api.faults = [];
       assert.equal(r.code, 1);
-      assert.match(r.err, /bronze\.transfers: GET \S+\/api\/v1\/execution\/01EXEC2024-03-02\/results\?limit=60&offset=60: failed after 4 attempts, last: HTTP 503 Service Unavailable/);
-      assert.deepEqual(api.log.map((l) => l.status), [200, 503, 503, 503, 503]);
+      assert.match(r.err, /bronze\.transfers: GET \S+\/api\/v1\/execution\/01EXEC2024-03-02\/results\?limit=100&offset=60: failed after 4 attempts, last: HTTP 503 Service Unavailable/);
+      assert.deepEqual(api.log.map((l) => l.status), [200, 200, 200, 503, 503, 503, 503]);
       assert.deepEqual(await state(), before);
     });
   });

@@ -3,6 +3,9 @@
  * bucket of a local S3-compatible server (moto), a missing day failing with its prefix, a month
  * backfilled, then a daily run. Every table is checked against values computed here from the
  * generator's records: first arrival kept per id (file order), lineage columns, the aggregates.
+ * Then the pipelines as the reference deploys them: paused until resumed, one per source (a day
+ * that fails for one source leaves the other's runs alone), and a monthly pipeline loading a
+ * month of history in one run.
  */
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -11,6 +14,9 @@ import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { Lake } from '../src/table/lake.js';
 import { generate, MISSING_DAY, write, type LandingFile } from '../examples/media-ingest/generate.js';
+import { loadProject } from '../src/project.js';
+import { openMetadata } from '../src/metadata/open.js';
+import { Scheduler } from '../src/schedule/scheduler.js';
 import { cli, ROOT, tempDir } from './fixtures.js';
 import { motoEnvironment, type MotoEnvironment } from './moto.js';
 import { attachTables } from '../src/operations/query.js';
@@ -68,8 +74,10 @@ describe('examples/media-ingest on a local S3 server', () => {
   });
 
   it('backfills a month and runs the next day: one row per id, the first arrival, with lineage', async () => {
-    const b = await cli(['backfill', 'media', '-p', dir, '--from', '2024-08-01', '--to', '2024-08-31']);
-    assert.equal(b.code, 0, b.out + b.err);
+    for (const p of ['media', 'tiktokcomment']) {
+      const b = await cli(['backfill', p, '-p', dir, '--from', '2024-08-01', '--to', '2024-08-31']);
+      assert.equal(b.code, 0, b.out + b.err);
+    }
     const d = await cli(['run', '-p', dir, '--date', LAST]);
     assert.equal(d.code, 0, d.out + d.err);
 
@@ -122,4 +130,75 @@ describe('examples/media-ingest on a local S3 server', () => {
     assert.equal(r.code, 0, r.out + r.err);
     assert.deepEqual(await query('SELECT (SELECT count(*) FROM silver.media) AS m, (SELECT count(*) FROM silver.tiktokcomment) AS c'), before);
   });
+
+  /** A fresh copy of the example; `config` rewrites its ingot.config.ts. */
+  async function copy(prefix: string, config: (text: string) => string = (t) => t): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+    const t = await tempDir(prefix);
+    for (const f of ['landing.ts', 'datasets']) await fs.cp(path.join(EXAMPLE, f), path.join(t.dir, f), { recursive: true });
+    await fs.writeFile(path.join(t.dir, 'ingot.config.ts'), config(await fs.readFile(path.join(EXAMPLE, 'ingot.config.ts'), 'utf8')));
+    return t;
+  }
+
+  it('deployed paused; once resumed, one pipeline per source: days without comment files fail tiktokcomment and not media', async (t) => {
+    // two more days of media files, and none of comments
+    const extra = generate().filter((f) => (f.day === '2024-09-02' || f.day === '2024-09-03') && f.key.startsWith('media/'));
+    assert.ok(extra.length >= 2);
+    await write(extra, `s3://${BUCKET}`);
+    const p = await copy('media-sched', (text) => {
+      assert.equal(text.match(/paused: true/g)?.length, 3, 'every pipeline is declared paused');
+      return text.replaceAll("start: '2024-08-01', interval: 'daily'", "start: '2024-09-02', interval: 'daily'").replaceAll("retryDelay: '1m'", "retryDelay: '100ms'");
+    });
+    t.after(p.cleanup);
+    const project = await loadProject(p.dir);
+    const store = await openMetadata(project);
+    const s = new Scheduler(project, store, { now: () => new Date('2024-09-04T02:00:00Z'), tickMs: 50, leaseMs: 5000, log: () => {} });
+    t.after(async () => {
+      await s.stop(0);
+      await store.close();
+    });
+    s.start();
+    await s.idle();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(s.results.length, 0, 'paused pipelines start nothing');
+    const listed = JSON.parse((await cli(['pipelines', '-p', p.dir, '--format', 'json'])).out) as { pipeline: string; paused: boolean }[];
+    assert.deepEqual(listed.map((x) => [x.pipeline, x.paused]), [['media', true], ['tiktokcomment', true], ['media-monthly', true]]);
+
+    for (const name of ['media', 'tiktokcomment']) {
+      const r = await cli(['resume', name, '-p', p.dir]);
+      assert.equal(r.code, 0, r.err);
+    }
+    await s.idle();
+    const outcome = (name: string): string[][] => s.results.filter((r) => r.pipeline === name).map((r) => [r.logicalDate!, r.status]).sort((a, b) => a[0]!.localeCompare(b[0]!));
+    assert.deepEqual(outcome('media'), [['2024-09-02', 'success'], ['2024-09-03', 'success']]);
+    assert.deepEqual(outcome('tiktokcomment'), [['2024-09-02', 'failed'], ['2024-09-03', 'failed']]);
+    assert.match(s.results.find((r) => r.pipeline === 'tiktokcomment')!.error!, new RegExp(`no input files: nothing matches s3://${BUCKET}/tiktokcomment/2024-09-0[23]/`));
+    assert.deepEqual(outcome('media-monthly'), [], 'still paused');
+    const [days] = await queryIn(p.dir, "SELECT count(DISTINCT day) AS n FROM bronze.media", ['bronze.media']);
+    assert.equal(Number(days!['n']), 2);
+    await assert.rejects(fs.access(path.join(p.dir, 'lake', 'bronze', 'tiktokcomment', '_delta_log')));
+  });
+
+  it('media-monthly loads a month of history in one run: every day of the month, one row per id', async (t) => {
+    const p = await copy('media-monthly');
+    t.after(p.cleanup);
+    const b = await cli(['backfill', 'media-monthly', '-p', p.dir, '--from', '2024-08-01', '--to', '2024-08-01']);
+    assert.equal(b.code, 0, b.out + b.err);
+    assert.match(b.out, /media-monthly: 1 intervals? ran, 0 failed/);
+    const august = landed.filter((f) => f.key.startsWith('media/') && f.day.startsWith('2024-08'));
+    const [bronze] = await queryIn(p.dir, 'SELECT count(*) AS n, count(DISTINCT day) AS days, count(DISTINCT _run_id) AS runs FROM bronze.media', ['bronze.media']);
+    assert.deepEqual([Number(bronze!['n']), Number(bronze!['days']), Number(bronze!['runs'])], [august.reduce((n, f) => n + f.records.length, 0), 31, 1]);
+    const want = firstArrivals(august);
+    const rows = await queryIn(p.dir, 'SELECT id, source_file_name FROM silver.media', ['silver.media']);
+    assert.equal(rows.length, want.size);
+    for (const r of rows) assert.equal(r['source_file_name'], want.get(r['id'] as string)?.file, String(r['id']));
+    // a monthly interval recorded: the next backfill of the month has nothing to do
+    const again = await cli(['backfill', 'media-monthly', '-p', p.dir, '--from', '2024-08-01', '--to', '2024-08-01']);
+    assert.match(again.out, /media-monthly: 0 intervals ran, 0 failed, 1 skipped/);
+  });
+
+  async function queryIn(projectDir: string, sql: string, tables: string[]): Promise<Row[]> {
+    const lake = new Lake(path.join(projectDir, 'lake'), engine);
+    await attachTables(lake, engine, tables);
+    return engine.query(sql);
+  }
 });

@@ -2,7 +2,8 @@
  * The retail reference system (examples/retail-delivery) end to end on a real PostgreSQL: the
  * simulator writes a week, ingot runs, the simulator writes a day more, ingot runs again and loads
  * only the new rows. Gold and the star schema are checked against the same numbers computed by
- * PostgreSQL itself from the application tables (another engine, other SQL).
+ * PostgreSQL itself from the application tables (another engine, other SQL). The pipelines read
+ * as the read-only role `ingot_reader`; the hourly schedule runs on a fast clock, one run per hour.
  */
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -11,7 +12,10 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { Lake } from '../src/table/lake.js';
-import { createDatabase, simulate } from '../examples/retail-delivery/simulator.js';
+import { createDatabase, readerUrl, simulate } from '../examples/retail-delivery/simulator.js';
+import { loadProject } from '../src/project.js';
+import { openMetadata } from '../src/metadata/open.js';
+import { Scheduler } from '../src/schedule/scheduler.js';
 import retailConfig from '../examples/retail-delivery/ingot.config.js';
 import { cli, ROOT, tempDir } from './fixtures.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
@@ -51,7 +55,8 @@ describe('examples/retail-delivery on a real PostgreSQL', () => {
     ({ dir, cleanup } = await tempDir('retail'));
     for (const f of ['ingot.config.ts', 'datasets']) await fs.cp(path.join(EXAMPLE, f), path.join(dir, f), { recursive: true });
     saved = process.env['RETAIL_DATABASE_URL'];
-    process.env['RETAIL_DATABASE_URL'] = url;
+    // the pipelines connect as the read-only role the simulator creates (on its first call)
+    process.env['RETAIL_DATABASE_URL'] = readerUrl(url);
     engine = await DuckDBEngine.open();
   });
 
@@ -63,6 +68,24 @@ describe('examples/retail-delivery on a real PostgreSQL', () => {
     else process.env['RETAIL_DATABASE_URL'] = saved;
     await cleanup?.();
   });
+
+  /** Checks gold.delivery_hourly's partition of `hour` (`YYYY-MM-DDTHH:00`, UTC) against PostgreSQL's count of that hour. */
+  async function checkHour(hour: string): Promise<void> {
+    const start = `${hour}:00Z`;
+    const want = await pgQuery(`
+      WITH t AS (
+        SELECT o.order_id, o.branch_id,
+               max(h.status_ts) FILTER (WHERE h.status = 'NEW') AS ordered_at,
+               max(h.status_ts) FILTER (WHERE h.status = 'DELIVERED') AS delivered_at
+        FROM orders o JOIN ordershistory h USING (order_id) GROUP BY o.order_id, o.branch_id)
+      SELECT b.code AS branch,
+             count(*) FILTER (WHERE ordered_at >= '${start}' AND ordered_at < timestamptz '${start}' + interval '1 hour')::int AS placed,
+             count(*) FILTER (WHERE delivered_at >= '${start}' AND delivered_at < timestamptz '${start}' + interval '1 hour')::int AS delivered
+      FROM branches b LEFT JOIN t USING (branch_id) GROUP BY b.code ORDER BY b.code`);
+    const got = await lakeQuery(`SELECT branch, placed, delivered FROM gold.delivery_hourly WHERE hour = TIMESTAMP '${hour.replace('T', ' ')}:00' ORDER BY branch`);
+    assert.deepEqual(got.map((g) => [g['branch'], Number(g['placed']), Number(g['delivered'])]), want.map((w) => [w['branch'], w['placed'], w['delivered']]), `gold.delivery_hourly ${hour}`);
+    assert.ok(want.some((w) => Number(w['placed']) > 0), `orders were placed in ${hour}`);
+  }
 
   /** Checks every gold table against PostgreSQL's own computation over the application tables. */
   async function checkGold(): Promise<void> {
@@ -88,6 +111,12 @@ describe('examples/retail-delivery on a real PostgreSQL', () => {
     assert.equal(gold.length, 6);
     assert.deepEqual(gold.map((g) => [g['branch'], Number(g['orders']), Number(g['delivered'])]), perBranch.map((p) => [p['branch'], p['orders'], p['delivered']]));
     gold.forEach((g, i) => assert.ok(Math.abs(Number(g['avg_delivery_hours']) - Number(perBranch[i]!['hours'])) <= 0.005 + 1e-9, `${String(g['branch'])}: ${String(g['avg_delivery_hours'])} vs ${String(perBranch[i]!['hours'])}`));
+    // the same table as the CSV report
+    const csv = (await fs.readFile(path.join(dir, 'reports', 'gold', 'branch_delivery.csv'), 'utf8')).trimEnd().split('\n');
+    assert.equal(csv[0], 'branch,branch_name,orders,delivered,avg_delivery_hours');
+    const table = await lakeQuery('SELECT branch, branch_name, orders, delivered, avg_delivery_hours FROM gold.branch_delivery');
+    assert.deepEqual(csv.slice(1).map((l) => l.split(',')).map(([b, n, o, d, h]) => [b, n, Number(o), Number(d), Number(h)]).sort(),
+      table.map((r) => [r['branch'], r['branch_name'], Number(r['orders']), Number(r['delivered']), Number(r['avg_delivery_hours'])]).sort());
 
     // the example's dashboard: orders and average delivery hours per branch, orders per day and branch
     const [ordersPanel, hoursPanel, dailyPanel] = retailConfig.dashboards![0]!.panels;
@@ -129,18 +158,34 @@ describe('examples/retail-delivery on a real PostgreSQL', () => {
 
   it('first load: a week of the shop, bronze to the star schema', async () => {
     await simulate(url, { days: 7 });
-    await run('2024-03-11');
+    await run('2024-03-10T23:00');
     await checkGold();
+    await checkHour('2024-03-10T23:00');
     customersAtFirstLoad = new Map((await pgQuery('SELECT customer_id, name, email, city, address, segment, updated_at FROM customers')).map((r) => [r['customer_id'] as number, r]));
     const [versions] = await lakeQuery('SELECT count(*) AS n FROM gold.dim_customer');
     assert.equal(Number(versions!['n']), customersAtFirstLoad.size);
+  });
+
+  it('the pipelines read as ingot_reader, which cannot write the shop\'s tables', async () => {
+    assert.match(process.env['RETAIL_DATABASE_URL']!, /^postgres:\/\/ingot_reader@/);
+    const reader = new pg.Client(process.env['RETAIL_DATABASE_URL']);
+    await reader.connect();
+    try {
+      assert.deepEqual((await reader.query('SELECT current_user AS u, count(*)::int AS n FROM branches')).rows, [{ u: 'ingot_reader', n: 6 }]);
+      for (const sql of ['INSERT INTO branches VALUES (99, \'X\', \'x\', \'x\')', 'DELETE FROM orders', 'UPDATE customers SET name = \'x\'']) {
+        await assert.rejects(reader.query(sql), (err: Error & { code?: string }) => err.code === '42501', sql);
+      }
+    } finally {
+      await reader.end();
+    }
   });
 
   it('second load after more activity: only the new rows are read; changed customers get a new version', async () => {
     const [before] = await pgQuery('SELECT (SELECT max(order_id) FROM orders)::int AS o, (SELECT max(history_id) FROM ordershistory)::int AS h, (SELECT max(updated_at) FROM customers) AS c');
     const summary = await simulate(url, { days: 1 });
     assert.ok(summary.orders > 0 && summary.customerChanges > 0, JSON.stringify(summary));
-    await run('2024-03-12');
+    await run('2024-03-11T23:00');
+    await checkHour('2024-03-11T23:00');
 
     // the second run's rows are exactly the application's new rows
     const [fresh] = await pgQuery(`SELECT (SELECT count(*) FROM orders WHERE order_id > ${Number(before!['o'])})::int AS o,
@@ -171,5 +216,30 @@ describe('examples/retail-delivery on a real PostgreSQL', () => {
       assert.equal(attrs(vs[1]!), attrs(c));
     }
     assert.equal(versions.length, now.length + changed.length);
+  });
+
+  it('the hourly schedule on a fast clock: at 5 past each hour, the hour before, one run each', async (t) => {
+    await simulate(url, { days: 1 }); // the shop's activity up to 2024-03-13 00:00
+    const project = await loadProject(dir);
+    const store = await openMetadata(project);
+    let clock = Date.parse('2024-03-12T03:04:00Z');
+    const s = new Scheduler(project, store, { now: () => new Date(clock), tickMs: 50, leaseMs: 5000, log: () => {} });
+    t.after(async () => {
+      await s.stop(0);
+      await store.close();
+    });
+    s.start();
+    await s.idle();
+    // 03:04: the 03:05 tick has not come; catchup is off, so only the latest complete hour runs
+    assert.deepEqual(s.results.map((r) => [r.pipeline, r.logicalDate, r.status]), [['retail', '2024-03-12T01:00', 'success']]);
+    for (const next of ['2024-03-12T03:05:30Z', '2024-03-12T04:05:30Z', '2024-03-12T04:59:00Z']) {
+      clock = Date.parse(next);
+      await s.idle();
+    }
+    assert.deepEqual(s.results.map((r) => [r.logicalDate, r.status]), [['2024-03-12T01:00', 'success'], ['2024-03-12T02:00', 'success'], ['2024-03-12T03:00', 'success']], 'one run per hour, none before its tick');
+    for (const hour of ['2024-03-12T01:00', '2024-03-12T02:00', '2024-03-12T03:00']) await checkHour(hour);
+    const [hours] = await lakeQuery('SELECT count(DISTINCT hour) AS n FROM gold.delivery_hourly');
+    assert.equal(Number(hours!['n']), 5, 'the two loads\' hours and the three scheduled ones');
+    await checkGold();
   });
 });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { createDatabase, simulate } from '../examples/retail-delivery/simulator.js';
+import { createDatabase, readerUrl, simulate } from '../examples/retail-delivery/simulator.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
 
 let server: PostgresServer;
@@ -77,6 +77,16 @@ test('the retail simulator: a first batch, then more activity; the same rows how
   assert.equal(after!.new_orders, String(more.orders));
   assert.ok(Number(after!.changed) > 0, 'existing customers change');
   assert.equal(after!.stale, '0', 'new history rows are later than every earlier one');
+
+  // the pipelines' role: SELECT on the app tables and nothing more
+  const reader = readerUrl(url);
+  assert.equal(new URL(reader).username, 'ingot_reader');
+  const privileges = await query<{ t: string; sel: boolean; ins: boolean; upd: boolean; del: boolean; trunc: boolean }>(reader, `SELECT t,
+    has_table_privilege(t, 'SELECT') AS sel, has_table_privilege(t, 'INSERT') AS ins, has_table_privilege(t, 'UPDATE') AS upd,
+    has_table_privilege(t, 'DELETE') AS del, has_table_privilege(t, 'TRUNCATE') AS trunc
+    FROM unnest(ARRAY['branches', 'customers', 'orders', 'ordershistory']) AS t ORDER BY t`);
+  assert.deepEqual(privileges.map((p) => [p.t, p.sel, p.ins, p.upd, p.del, p.trunc]),
+    ['branches', 'customers', 'orders', 'ordershistory'].map((t) => [t, true, false, false, false, false]));
 
   // the same 4 days in three calls: the same rows
   const split = await createDatabase(server.url, 'retail_split');

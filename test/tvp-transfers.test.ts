@@ -2,7 +2,8 @@
  * The TVP reference system (examples/tvp-transfers) end to end against its local Dune-shaped API:
  * a backfill of ten block dates across a month boundary, checked against values computed here
  * from the generator (landed CSV, silver, quarantine, gold by vertical and protocol, top 5s); then
- * the scheduler on a fast clock: missed intervals caught up oldest first, a date whose first
+ * the request sequence of Dune's API contract (execute, status polls, result pages) and a failed
+ * execution; the scheduler on a fast clock: missed intervals caught up oldest first, a date whose first
  * request fails with a 500 retried by the pipeline, and a rerun that changes no table's contents.
  */
 import assert from 'node:assert/strict';
@@ -11,10 +12,12 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { loadProject } from '../src/project.js';
+import { intervalOf } from '../src/pipeline/interval.js';
+import { datePartScope, partitionSlice } from '../src/pipeline/partition-slice.js';
 import { Scheduler } from '../src/schedule/scheduler.js';
 import { openMetadata } from '../src/metadata/open.js';
 import { daysBetween, generateDay, VERTICALS, type Defect, type Transfer } from '../examples/tvp-transfers/generate.js';
-import { TransferApi } from '../examples/tvp-transfers/serve.js';
+import { PAGE_LIMIT, QUERY_ID, TransferApi } from '../examples/tvp-transfers/serve.js';
 import { cli, ROOT, tempDir } from './fixtures.js';
 import { schedulerAt, until } from './scheduler-process.js';
 
@@ -119,9 +122,17 @@ describe('examples/tvp-transfers against a local Dune-shaped API', () => {
     assert.ok(silver.every((r) => r['block_month'] === `${String(r['block_date']).slice(0, 7)}-01` && r['year'] === Number(String(r['block_date']).slice(0, 4)) && r['month'] === Number(String(r['block_date']).slice(5, 7))));
     const quarantine = await sql(dir, 'SELECT tx_hash, _failed_expectations AS failed FROM silver.eth_transfers_quarantine ORDER BY tx_hash');
     assert.deepEqual(quarantine, bad.map((b) => ({ tx_hash: b.row.tx_hash, failed: FAILED[b.defect!] })).sort((a, b) => (a.tx_hash < b.tx_hash ? -1 : 1)));
-    // the Delta layout: silver by month
-    const months = [...new Set(days.map((d) => `${d.slice(0, 7)}-01`))];
-    assert.deepEqual((await fs.readdir(path.join(dir, 'lake', 'silver', 'eth_transfers'))).filter((f) => f.startsWith('block_month=')).sort(), months.map((m) => `block_month=${m}`));
+    // the Delta layout, as the reference's: silver and gold by year= and month=, one folder per month
+    const months = [...new Set(days.map((d) => `year=${Number(d.slice(0, 4))}/month=${Number(d.slice(5, 7))}`))];
+    for (const table of ['silver/eth_transfers', 'silver/eth_transfers_quarantine', 'gold/vertical_monthly', 'gold/protocol_monthly', 'gold/top_verticals', 'gold/top_protocols']) {
+      const root = path.join(dir, 'lake', ...table.split('/'));
+      const years = (await fs.readdir(root)).filter((f) => f.startsWith('year='));
+      const found = (await Promise.all(years.map(async (y) => (await fs.readdir(path.join(root, y))).filter((m) => m.startsWith('month=')).map((m) => `${y}/${m}`)))).flat().sort();
+      assert.deepEqual(found, [...months].sort(), table);
+      const log = await fs.readFile(path.join(root, '_delta_log', '00000000000000000000.json'), 'utf8');
+      const meta = log.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { metaData?: { partitionColumns: string[] } }).find((a) => a.metaData)!;
+      assert.deepEqual(meta.metaData!.partitionColumns, ['year', 'month'], table);
+    }
 
     // gold: per vertical and per protocol, year and month
     for (const [table, key] of [['vertical', (r: Transfer) => r.vertical], ['protocol', (r: Transfer) => r.protocol]] as const) {
@@ -149,6 +160,16 @@ describe('examples/tvp-transfers against a local Dune-shaped API', () => {
     ].map((q) => sql(dir, q)));
   }
 
+  it('replace partition over year and month: a run replaces its one month; a day grain is refused; upstream scope by the shared parts', () => {
+    assert.deepEqual(partitionSlice(['year', 'month'], intervalOf('2024-11-28', 'month'), 'silver.x'), [{ column: 'year', op: '=', value: 2024 }, { column: 'month', op: '=', value: 11 }]);
+    assert.deepEqual(partitionSlice(['year', 'month', 'day'], intervalOf('2024-12-01', 'day'), 'silver.x').map((f) => f.value), [2024, 12, 1]);
+    assert.throws(() => partitionSlice(['year', 'month'], intervalOf('2024-11-28', 'day'), 'silver.x'), (e: Error & { code?: string }) => e.code === 'DATASET_INVALID' && /silver\.x: partition columns year, month replace one month per run.*declare grain: month/.test(e.message));
+    assert.throws(() => partitionSlice(['year'], intervalOf('2024-11-28', 'month'), 'silver.x'), /partition by year, month/);
+    assert.deepEqual(datePartScope(['year', 'month'], intervalOf('2024-11-28', 'day')), [{ column: 'year', op: '=', value: 2024 }, { column: 'month', op: '=', value: 11 }]);
+    assert.deepEqual(datePartScope(['year', 'month'], { start: '2024-11-01', end: '2025-01-01' }), [{ column: 'year', op: '=', value: 2024 }]);
+    assert.equal(datePartScope(['year', 'month'], { start: '2024-12-01', end: '2025-02-01' }), undefined);
+  });
+
   it('backfills ten block dates across a month boundary: every layer matches the generator', async (t) => {
     const { dir, cleanup } = await project('tvp-backfill');
     t.after(cleanup);
@@ -157,6 +178,38 @@ describe('examples/tvp-transfers against a local Dune-shaped API', () => {
     assert.equal(b.code, 0, b.out + b.err);
     assert.match(b.out, /tvp: 10 intervals ran, 0 failed, 0 skipped/);
     await checkLayers(dir, days);
+  });
+
+  it('speaks Dune\'s contract: execute with query_parameters, poll the status until completed, page the results by offset; a failed execution fails the run', async (t) => {
+    const { dir, cleanup } = await project('tvp-contract');
+    t.after(cleanup);
+    api.log.length = 0;
+    const r = await cli(['run', '-p', dir, '--date', '2024-11-20']);
+    assert.equal(r.code, 0, r.out + r.err);
+    const served = api.log.filter((l) => l.blockDate === '2024-11-20');
+    const [execute, ...rest] = served;
+    assert.deepEqual([execute!.method, execute!.path, execute!.body, execute!.state, execute!.status],
+      ['POST', `/api/v1/query/${QUERY_ID}/execute`, { query_parameters: { block_date: '2024-11-20' } }, 'QUERY_STATE_PENDING', 200]);
+    const id = /^\/api\/v1\/execution\/([^/]+)\/status$/.exec(rest[0]!.path)?.[1];
+    assert.ok(id, rest[0]!.path);
+    // polled until completed, and only then the results, page by page (the server caps a page at PAGE_LIMIT rows)
+    assert.deepEqual(rest.filter((l) => l.path.endsWith('/status')).map((l) => l.state), ['QUERY_STATE_EXECUTING', 'QUERY_STATE_COMPLETED']);
+    const pages = rest.filter((l) => l.path.includes('/results'));
+    assert.ok(rest.indexOf(pages[0]!) > rest.findIndex((l) => l.state === 'QUERY_STATE_COMPLETED'), 'no results read before the execution completed');
+    const rows = generateDay('2024-11-20').length;
+    assert.deepEqual(pages.map((l) => l.path), Array.from({ length: Math.ceil(rows / PAGE_LIMIT) }, (_, i) => `/api/v1/execution/${id}/results?limit=1000${i ? `&offset=${i * PAGE_LIMIT}` : ''}`));
+    assert.ok(served.every((l) => l.status === 200 && !/\/query\/\d+\/results/.test(l.path)));
+    const [bronze] = await sql(dir, 'SELECT count(*) AS n FROM bronze.eth_transfers');
+    assert.equal(Number(bronze!['n']), rows);
+
+    // an execution that ends QUERY_STATE_FAILED fails the run with Dune's error; nothing of that date lands
+    api.failExecution.add('2024-11-21');
+    const f = await cli(['run', '-p', dir, '--date', '2024-11-21']);
+    api.failExecution.delete('2024-11-21');
+    assert.equal(f.code, 1, f.out + f.err);
+    assert.match(f.err, /bronze\.eth_transfers: GET \S+\/api\/v1\/execution\/\S+\/status: execution \S+ of query 4302123 ended QUERY_STATE_FAILED: line 3:7: division by zero \(block_date 2024-11-21\)/);
+    assert.equal(api.log.filter((l) => l.blockDate === '2024-11-21' && l.path.includes('/results')).length, 0);
+    assert.deepEqual(await sql(dir, 'SELECT CAST(block_date AS VARCHAR) AS d, count(*) AS n FROM bronze.eth_transfers GROUP BY 1'), [{ d: '2024-11-20', n: rows }]);
   });
 
   it('the 01:00 UTC schedule on a fast clock: catchup oldest first, a 500 retried, a rerun changes nothing', async (t) => {

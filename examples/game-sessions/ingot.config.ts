@@ -3,6 +3,20 @@ import { dashboard, defineConfig, endpoint, pipeline } from 'ingot';
 /** A session as the endpoints return it: `ts` is the end (completed) or the start (started). */
 const ITEM = 'player_id, session_id, country';
 
+/**
+ * The "now" that `/models/started_sessions/{country}/{hours}` measures back from, as an ISO 8601
+ * UTC timestamp: `GAME_SESSIONS_NOW` (e.g. `2016-01-12T06:00:00Z`), or 2016-11-06 00:00 UTC, the
+ * moment the reference system fixes for its demo. Throws naming the variable when it is not such a timestamp.
+ */
+export function sessionsNow(env: Record<string, string | undefined> = process.env): string {
+  const value = env['GAME_SESSIONS_NOW'] ?? '2016-11-06T00:00:00Z';
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?Z$/.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new Error(`GAME_SESSIONS_NOW: "${value}" is not a UTC timestamp such as 2016-11-06T00:00:00Z`);
+  }
+  return new Date(value).toISOString();
+}
+const NOW = `TIMESTAMPTZ '${sessionsNow()}'`;
+
 export default defineConfig({
   name: 'game-sessions',
   lake: './lake',
@@ -22,13 +36,13 @@ export default defineConfig({
     }),
     endpoint({
       path: '/models/started_sessions/:country/:hours',
-      description: 'Sessions started in the country within `hours` before the latest start in the data, latest first; ts is the start.',
+      description: `Sessions started in the country within \`hours\` before now (${sessionsNow()}, GAME_SESSIONS_NOW), latest first; ts is the start.`,
       params: {
         country: { type: 'string', pattern: '^[A-Z]{2}$', description: 'ISO 3166 alpha-2 code, e.g. IT' },
-        hours: { type: 'integer', minimum: 1, maximum: 24, description: 'hours back from the latest start (1 to 24)' },
+        hours: { type: 'integer', minimum: 1, maximum: 24, description: 'hours back from now (1 to 24)' },
       },
       sql: `SELECT ${ITEM}, start_ts AS ts FROM gold.sessions
-            WHERE country = $country AND start_ts >= (SELECT max(start_ts) FROM gold.sessions) - to_hours($hours)
+            WHERE country = $country AND start_ts >= ${NOW} - to_hours($hours) AND start_ts <= ${NOW}
             ORDER BY start_ts DESC, session_id`,
     }),
   ],

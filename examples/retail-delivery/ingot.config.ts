@@ -5,8 +5,8 @@ export default defineConfig({
   lake: './lake',
   datasets: './datasets',
   pipelines: [
-    // every hour: new rows from the retail database by bookmark, then silver and gold
-    pipeline({ name: 'retail', schedule: '5 * * * *', timezone: 'UTC', interval: 'daily', catchup: false, retries: 2, retryDelay: '30s' }),
+    // at 5 past every hour, the hour before: new rows from the retail database by bookmark, then silver and gold
+    pipeline({ name: 'retail', schedule: '5 * * * *', timezone: 'UTC', interval: 'hourly', catchup: false, retries: 2, retryDelay: '30s' }),
   ],
   dashboards: [
     dashboard({

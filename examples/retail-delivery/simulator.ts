@@ -316,6 +316,18 @@ export async function createDatabase(url: string, name = 'retail'): Promise<stri
   return target.toString();
 }
 
+/**
+ * The URL of the same database as `url` for role `ingot_reader` (SELECT only on the app tables,
+ * created by `simulate`): what the pipelines connect with, as the reference's Spark user does.
+ * `password` when the server asks for one (the role has none: set it with `ALTER ROLE`).
+ */
+export function readerUrl(url: string, password?: string): string {
+  const u = new URL(url);
+  u.username = 'ingot_reader';
+  u.password = password ? encodeURIComponent(password) : '';
+  return u.toString();
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [command, ...rest] = process.argv.slice(2);
   const flag = (name: string): number | undefined => {
@@ -329,5 +341,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   }
   const db = await createDatabase(url, decodeURIComponent(new URL(url).pathname.slice(1)) || 'retail');
   const summary = await simulate(db, { days: flag('days') ?? (command === 'first' ? 7 : 1), ordersPerDay: flag('orders-per-day'), seed: flag('seed') });
-  console.log(JSON.stringify(summary));
+  console.log(JSON.stringify({ ...summary, readerUrl: readerUrl(db) }));
 }

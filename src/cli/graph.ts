@@ -59,7 +59,7 @@ async function graphNodes(dir: string): Promise<GraphNode[]> {
   }
   return graph.order.map((node) => {
     const d = node.dataset;
-    const where = d.source ? (d.source.kind === 'http' || d.source.kind === 'archive' ? d.source.url : d.source.kind === 'files' ? d.source.path : d.source.table ?? 'query') : '';
+    const where = d.source ? (d.source.kind === 'http' || d.source.kind === 'archive' ? d.source.url : d.source.kind === 'files' ? d.source.path : d.source.kind === 'dune' ? `query ${String(d.source.queryId)}` : d.source.table ?? 'query') : '';
     const last = latest.get(d.name);
     return {
       dataset: d.name, materialization: d.materialization, partitionBy: d.partitionBy ?? [],

@@ -201,11 +201,12 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
     .addOption(projectOption())
     .addOption(formatOption())
     .action(async (opts: { project: string; format: OutputFormat }) => {
-      const { pipelinesOf } = await import('../schedule/pipeline.js');
+      const { pipelinesOf, startingPaused } = await import('../schedule/pipeline.js');
       await withStore(opts.project, async (project, store) => {
-        const paused = await store.paused();
+        const all = pipelinesOf(project);
+        const paused = await store.paused(startingPaused(all));
         const states = await store.intervals();
-        io.out(formatRows(pipelinesOf(project).map((p) => {
+        io.out(formatRows(all.map((p) => {
           const mine = states.filter((s) => s.pipeline === p.name);
           const count = (status: string): number => mine.filter((s) => s.status === status).length;
           return {

@@ -7,6 +7,7 @@ import { scanOf } from '../operations/scan.js';
 import type { Lake } from '../table/lake.js';
 import type { DatasetDefinition } from '../pipeline/definition.js';
 import { boundLiteral, boundValue, isHour, type Interval } from '../pipeline/interval.js';
+import { dateParts, partitionSlice } from '../pipeline/partition-slice.js';
 import { resolveEnv } from '../env.js';
 import type { DataType, StructType } from '../table/schema.js';
 
@@ -31,7 +32,10 @@ export async function exportDataset(engine: Engine, lake: Lake, projectDir: stri
   const column = dataset.materialization === 'replace partition' && logicalDate !== undefined ? dataset.partitionBy?.[0] : undefined;
   // the run's slice of the partition column: a day's or month's dates, or an hour's timestamps
   const as = isHour(interval.start) ? 'TIMESTAMP' : 'DATE';
-  const where = column ? ` WHERE CAST(${quoteIdent(column)} AS ${as}) >= ${boundLiteral(interval.start)} AND CAST(${quoteIdent(column)} AS ${as}) < ${boundLiteral(interval.end)}` : '';
+  // date-part partitions (year, month...): the run's one value of each
+  const equal = column && dateParts(dataset.partitionBy) ? partitionSlice(dataset.partitionBy!, interval, dataset.name).map((f) => ({ column: f.column, value: Number(f.value) })) : undefined;
+  const where = equal ? ` WHERE ${equal.map((e) => `${quoteIdent(e.column)} = ${e.value}`).join(' AND ')}`
+    : column ? ` WHERE CAST(${quoteIdent(column)} AS ${as}) >= ${boundLiteral(interval.start)} AND CAST(${quoteIdent(column)} AS ${as}) < ${boundLiteral(interval.end)}` : '';
   const fields = snapshot.schema.fields;
   const [layer, name] = dataset.name.split('.') as [string, string];
   const from = `${quoteIdent(layer)}.${quoteIdent(name)}${where}`;
@@ -39,7 +43,7 @@ export async function exportDataset(engine: Engine, lake: Lake, projectDir: stri
   if (exports.file) rows = await writeReport(engine, `SELECT * FROM ${from}`, path.resolve(projectDir, exports.file.replaceAll('{logical_date}', logicalDate ?? 'full')), dataset.name);
   if (exports.postgres) {
     const text = await engine.query(`SELECT ${fields.map((f) => `${textOf(quoteIdent(f.name), f.type)} AS ${quoteIdent(f.name)}`).join(', ')} FROM ${from}`);
-    await replacePostgresSlice(exports.postgres, snapshot.schema, text, column ? { column, interval } : undefined, dataset.name);
+    await replacePostgresSlice(exports.postgres, snapshot.schema, text, column ? { column, interval, ...(equal ? { equal } : {}) } : undefined, dataset.name);
     rows = text.length;
   }
   return { rows };
@@ -78,7 +82,7 @@ async function writeReport(engine: Engine, sql: string, file: string, dataset: s
   }
 }
 
-async function replacePostgresSlice(target: { connection: string; table: string }, schema: StructType, rows: Row[], slice: { column: string; interval: Interval } | undefined, dataset: string): Promise<void> {
+async function replacePostgresSlice(target: { connection: string; table: string }, schema: StructType, rows: Row[], slice: { column: string; interval: Interval; equal?: { column: string; value: number }[] } | undefined, dataset: string): Promise<void> {
   const fail = (message: string, err?: unknown): IngotError =>
     new IngotError('EXPORT_FAILED', `${dataset}: export to postgres table ${target.table}: ${message}`, { dataset, table: target.table }, { cause: err });
   const { default: pgClient } = await import('pg');
@@ -96,7 +100,9 @@ async function replacePostgresSlice(target: { connection: string; table: string 
     await client.query('BEGIN');
     if (parts.length > 1) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(parts[0]!)}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${qualified} (${schema.fields.map((f) => `${quoteIdent(f.name)} ${pgTypeOf(f.type)}`).join(', ')})`);
-    if (slice) {
+    if (slice?.equal) {
+      await client.query(`DELETE FROM ${qualified} WHERE ${slice.equal.map((e, i) => `${quoteIdent(e.column)} = $${i + 1}`).join(' AND ')}`, slice.equal.map((e) => e.value));
+    } else if (slice) {
       const c = quoteIdent(slice.column);
       const as = isHour(slice.interval.start) ? 'timestamp' : 'date';
       await client.query(`DELETE FROM ${qualified} WHERE CAST(${c} AS ${as}) >= $1::${as} AND CAST(${c} AS ${as}) < $2::${as}`, [boundValue(slice.interval.start), boundValue(slice.interval.end)]);

@@ -287,9 +287,16 @@ export class MetadataStore implements RunHistory {
     await this.db.run('INSERT INTO ingot_pipelines (name, paused) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused', [pipeline, paused ? 1 : 0]);
   }
 
-  /** Names of the paused pipelines. */
-  async paused(): Promise<Set<string>> {
-    return new Set((await this.db.all<{ name: string }>('SELECT name FROM ingot_pipelines WHERE paused = 1')).map((r) => r.name));
+  /**
+   * Names of the paused pipelines: those paused by `setPaused`, and those of `startPaused` (declared
+   * `paused: true`) that were never paused or resumed since.
+   */
+  async paused(startPaused: Iterable<string> = []): Promise<Set<string>> {
+    const rows = await this.db.all<{ name: string; paused: number }>('SELECT name, paused FROM ingot_pipelines');
+    const set = new Map(rows.map((r) => [r.name, Number(r.paused) === 1]));
+    const out = new Set(rows.filter((r) => Number(r.paused) === 1).map((r) => r.name));
+    for (const name of startPaused) if (!set.has(name)) out.add(name);
+    return out;
   }
 
   async close(): Promise<void> {

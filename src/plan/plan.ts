@@ -6,6 +6,8 @@ import { datasetEngine } from '../pipeline/engines.js';
 import type { DatasetGraph, DatasetNode } from '../pipeline/graph.js';
 import { QUARANTINE_SUFFIX } from '../pipeline/graph.js';
 import { EVERYTHING, intervalOf, type Interval } from '../pipeline/interval.js';
+import type { Grain } from '../pipeline/definition.js';
+import { datePartScope, dateParts } from '../pipeline/partition-slice.js';
 import type { LoadedDataset, Project } from '../pipeline/project.js';
 import { connectorFor } from '../sources/connectors.js';
 import type { ObjectMeta } from '../storage/store.js';
@@ -69,6 +71,11 @@ export interface PlanRequest {
   selected?: ReadonlySet<string>;
   /** Run every selected step (`--rerun`). */
   force?: boolean;
+  /**
+   * The interval a run owns for datasets that declare no `grain` (default: the logical date's own,
+   * a day or an hour): `month` for a monthly pipeline, whose run of `2024-08-01` covers the month.
+   */
+  grain?: Grain;
 }
 
 /**
@@ -130,15 +137,15 @@ export class Planner {
     const tables = new Set(nodes.flatMap((n) => [n.dataset.name, ...n.reads]));
     await Promise.all([...tables].map((t) => this.snapshotOf(t, state).catch(() => undefined)));
     const steps: PlanStep[] = [];
-    for (const node of nodes) steps.push(await this.planStep(node, logicalDate, mode, request.force === true, state));
+    for (const node of nodes) steps.push(await this.planStep(node, logicalDate, mode, request.force === true, state, request.grain));
     return { ...(logicalDate ? { logicalDate } : {}), mode, steps };
   }
 
   /** Decides one step; a `run` step marks its tables as changing for the steps after it. */
-  async planStep(node: DatasetNode, logicalDate: string | undefined, mode: PlannedRun['mode'], force: boolean, state: PlanState): Promise<PlanStep> {
+  async planStep(node: DatasetNode, logicalDate: string | undefined, mode: PlannedRun['mode'], force: boolean, state: PlanState, grain?: Grain): Promise<PlanStep> {
     const ds = node.dataset;
     const engine = datasetEngine(ds, this.project.config);
-    const interval = logicalDate === undefined ? EVERYTHING : intervalOf(logicalDate, ds.grain);
+    const interval = logicalDate === undefined ? EVERYTHING : intervalOf(logicalDate, ds.grain ?? grain);
     const replacesTable = mode !== 'date' || (ds.materialization === 'overwrite' && !needsInterval(ds));
     const step: PlanStep = {
       dataset: ds.name, interval, stateInterval: replacesTable ? EVERYTHING : interval, engine, materialization: ds.materialization,
@@ -204,6 +211,8 @@ export class Planner {
 export function upstreamScope(ds: LoadedDataset, interval: Interval, snapshot: Snapshot | undefined): Filter[] | undefined {
   if (!snapshot || interval.start === EVERYTHING.start || interval.end === EVERYTHING.end) return undefined;
   if (![ds.sql, ...Object.values(ds.sqlByEngine ?? {})].some((t) => t && /\{\{\s*(start|end)\s*\}\}/.test(t))) return undefined;
+  const parts = dateParts(snapshot.partitionColumns);
+  if (parts) return datePartScope(parts, interval);
   const column = snapshot.partitionColumns[0];
   const type = column ? fieldOf(snapshot.schema, column)?.type : undefined;
   if (!column || !(type === 'date' || type === 'timestamp' || type === 'timestamp_ntz')) return undefined;

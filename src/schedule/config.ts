@@ -78,6 +78,12 @@ export interface PipelineDefinition {
   maxActiveRuns?: number;
   /** Upstream datasets to wait for before each run. */
   dependsOn?: Dependency[];
+  /**
+   * Start paused (Airflow's paused-on-creation): the scheduler starts no run of the pipeline until
+   * it is resumed (`ingot resume <name>`, `POST /api/pipelines/<name>/resume`); once resumed or
+   * paused by hand, that choice holds. Default false.
+   */
+  paused?: boolean;
 }
 
 const duration = z.union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, "a duration such as '30s', '10m', '2h'")]);
@@ -95,6 +101,7 @@ export const pipelineSchema = z.object({
   timeout: duration.optional(),
   maxActiveRuns: z.number().int().positive().optional(),
   dependsOn: z.array(z.object({ dataset: z.string().min(1), timeout: duration.optional() }).strict()).optional(),
+  paused: z.boolean().optional(),
 }).strict();
 
 /** Declares a pipeline (identity function that gives type checking in `ingot.config.ts`). */

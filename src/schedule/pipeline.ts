@@ -21,6 +21,8 @@ export interface Pipeline {
   maxActiveRuns: number;
   /** `interval`: the interval kind of the pipeline that runs the upstream dataset (its first), else this pipeline's. */
   dependsOn: { dataset: string; timeoutMs: number; interval: IntervalKind }[];
+  /** Paused until resumed (`paused: true` in its declaration). */
+  startsPaused: boolean;
 }
 
 /** The pipeline a project without declarations gets: every dataset, no schedule. */
@@ -53,6 +55,11 @@ export function pipelinesOf(project: Project<CoreConfig & ScheduleConfig>): Pipe
     for (const dep of p.dependsOn) dep.interval = all.find((u) => u.datasets.includes(dep.dataset))?.interval ?? p.interval;
   }
   return all;
+}
+
+/** The names of `pipelines` declared to start paused, for `MetadataStore.paused`. */
+export function startingPaused(pipelines: Pipeline[]): string[] {
+  return pipelines.filter((p) => p.startsPaused).map((p) => p.name);
 }
 
 /** The pipeline called `name`. Errors: PIPELINE_UNKNOWN listing the known ones. */
@@ -124,5 +131,6 @@ function resolve(d: PipelineDefinition, datasets: LoadedDataset[]): Pipeline {
     ...(d.timeout !== undefined ? { timeoutMs: durationMs(d.timeout) } : {}),
     maxActiveRuns: d.maxActiveRuns ?? 1,
     dependsOn: (d.dependsOn ?? []).map((x) => ({ dataset: x.dataset, timeoutMs: durationMs(x.timeout ?? 3600), interval })),
+    startsPaused: d.paused ?? false,
   };
 }

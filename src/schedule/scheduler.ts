@@ -9,7 +9,7 @@ import { coveringIntervals, intervalsBetween, lastComplete, latestTick } from '.
 import { isComplete } from './complete-dates.js';
 import type { ScheduleConfig } from './config.js';
 import { executeInterval, type ExecuteContext } from './execute-interval.js';
-import { pipelinesOf, type Pipeline } from './pipeline.js';
+import { pipelinesOf, startingPaused, type Pipeline } from './pipeline.js';
 import { RunnerPool } from './runner-pool.js';
 import type { IntervalState, MetadataStore } from '../metadata/store.js';
 import { jsonLog, type LogFn } from './task-log.js';
@@ -95,7 +95,7 @@ export class Scheduler {
 
   /** Claims and starts the due intervals (one evaluation of every pipeline). */
   async tick(): Promise<void> {
-    const paused = await this.store.paused();
+    const paused = await this.store.paused(startingPaused(this.pipelines));
     const states = await this.store.intervals();
     const now = this.now();
     const wall = Date.now();

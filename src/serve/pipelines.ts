@@ -5,7 +5,7 @@ import { Planner } from '../plan/plan.js';
 import { datasetStates } from './dataset-states.js';
 import { projectGraph } from './run-views.js';
 import { intervalStart, intervalsBetween, lastComplete } from '../schedule/calendar.js';
-import { checkBackfillRange, checkStarted, pipelineNamed, pipelinesOf } from '../schedule/pipeline.js';
+import { checkBackfillRange, checkStarted, pipelineNamed, pipelinesOf, startingPaused } from '../schedule/pipeline.js';
 import type { ServeContext } from './context.js';
 import { errorSchema } from './schemas.js';
 
@@ -47,10 +47,11 @@ export function addPipelineRoutes(app: FastifyInstance, ctx: ServeContext): void
 
   app.get('/api/pipelines', { schema: { tags: ['pipelines'], summary: 'Pipelines with their schedule, state and dataset graph' } }, async () => {
     const g = await graphOf();
-    const paused = await ctx.store.paused();
+    const all = pipelinesOf(ctx.project);
+    const paused = await ctx.store.paused(startingPaused(all));
     const states = await datasetStates(ctx);
     return {
-      items: pipelinesOf(ctx.project).map((p) => ({
+      items: all.map((p) => ({
         name: p.name, schedule: p.schedule ?? null, timezone: p.timezone, interval: p.interval, paused: paused.has(p.name),
         start: p.start ?? null, retries: p.retries, maxActiveRuns: p.maxActiveRuns, dependsOnDatasets: p.dependsOn.map((d) => d.dataset),
         datasets: p.datasets.map((d) => {

@@ -1,5 +1,6 @@
 import type { Source } from './definition.js';
 import { ArchiveConnector } from './archive.js';
+import { DuneConnector } from './dune.js';
 import { FilesConnector } from './files.js';
 import { HttpConnector } from './http.js';
 import { PostgresConnector } from './postgres.js';
@@ -12,5 +13,6 @@ export function connectorFor(source: Source): SourceConnector {
     case 'archive': return new ArchiveConnector(source);
     case 'http': return new HttpConnector(source);
     case 'postgres': return new PostgresConnector(source);
+    case 'dune': return new DuneConnector(source);
   }
 }

@@ -39,25 +39,25 @@ export interface RequestOptions {
 }
 
 /**
- * GETs `url`. A 429 or 5xx answer, a network error or a timeout is retried after
+ * GETs `url` (or sends `init`'s method and JSON body). A 429 or 5xx answer, a network error or a timeout is retried after
  * `baseDelayMs * 2^(attempt-1)` ms (at most `maxDelayMs`), or after `Retry-After` (seconds or an
  * HTTP date) when the server sends one. Errors (SOURCE_ERROR, naming the dataset and URL): any
  * other non-2xx answer (with status and body excerpt) at once, a retryable failure when
  * `maxAttempts` are used up, a `Retry-After` longer than `maxDelayMs`.
  */
-export async function getWithRetry(url: string, o: RequestOptions): Promise<Fetched> {
+export async function getWithRetry(url: string, o: RequestOptions, init?: { method: 'POST'; body: string }): Promise<Fetched> {
   const maxAttempts = o.retry.maxAttempts ?? 5;
   const base = o.retry.baseDelayMs ?? 500;
   const maxDelay = o.retry.maxDelayMs ?? 60_000;
   const fail = (message: string, cause?: unknown): IngotError =>
-    new IngotError('SOURCE_ERROR', `${o.dataset}: GET ${url}: ${message}`, { dataset: o.dataset, file: url }, { cause });
+    new IngotError('SOURCE_ERROR', `${o.dataset}: ${init?.method ?? 'GET'} ${url}: ${message}`, { dataset: o.dataset, file: url }, { cause });
   for (let attempt = 1; ; attempt++) {
     await o.limiter.wait();
     let failure: string;
     let cause: unknown;
     let wait = Math.min(base * 2 ** (attempt - 1), maxDelay);
     try {
-      const res = await fetch(url, { headers: o.headers, signal: AbortSignal.timeout(o.timeoutMs) });
+      const res = await fetch(url, { headers: o.headers, signal: AbortSignal.timeout(o.timeoutMs), ...(init ? { method: init.method, body: init.body } : {}) });
       const body = await res.text();
       if (res.ok) return { url, status: res.status, headers: res.headers, body };
       failure = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}: ${excerpt(body)}`;

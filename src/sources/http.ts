@@ -122,8 +122,17 @@ export class HttpConnector implements SourceConnector {
   }
 }
 
+/**
+ * Text values (query parameters of a request) with the run's templates rendered: `{{start}}`,
+ * `{{end}}`, `{{logical_date}}`, `{{run_id}}`. Errors: DATASET_INVALID (a date template in a full refresh).
+ */
+export function renderValues(values: Record<string, string>, ctx: SourceContext): Record<string, string> {
+  const template = { interval: ctx.interval, logicalDate: ctx.logicalDate, runId: ctx.runId ?? '' };
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, renderText(v, template, ctx.dataset)]));
+}
+
 /** Header values with `env:NAME` replaced by the environment variable. Error: CONFIG_INVALID naming the header and variable. */
-function resolveHeaders(headers: Record<string, string>, dataset: string): Record<string, string> {
+export function resolveHeaders(headers: Record<string, string>, dataset: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (!value.startsWith('env:')) {

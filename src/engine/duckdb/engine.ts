@@ -471,7 +471,8 @@ export function fileScanSql(scan: FileScan): string {
     case 'json':
     case 'ndjson': {
       const fmt = scan.format === 'ndjson' ? 'newline_delimited' : 'auto';
-      const cols = scan.columns ? `, columns = ${typed(scan.columns)}` : '';
+      // without declared columns, files that bring different keys (a field added on some day) are read by the union of their keys
+      const cols = scan.columns ? `, columns = ${typed(scan.columns)}` : ', union_by_name = true';
       reader = `read_json(${list}, format = '${fmt}'${cols}, filename = '${FILE_COL}', hive_partitioning = false)`;
       break;
     }

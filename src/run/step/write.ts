@@ -1,5 +1,5 @@
 import { QUARANTINE_SUFFIX } from '../../pipeline/graph.js';
-import { boundValue } from '../../pipeline/interval.js';
+import { partitionSlice } from '../../pipeline/partition-slice.js';
 import type { Filter } from '../../table/filter.js';
 import type { WriteMode } from '../../table/write.js';
 import { isKeyed, stageKeyed } from '../materialize.js';
@@ -25,10 +25,7 @@ import type { StepInput } from './read.js';
 export async function writeRows(ctx: StepContext, checked: Checked, input: StepInput): Promise<DatasetResult> {
   const { ds, full } = ctx;
   const mode: WriteMode = full ? 'overwrite' : ds.materialization === 'replace partition' ? 'replace' : ds.materialization === 'overwrite' ? 'overwrite' : 'append';
-  const column = ds.partitionBy?.[0];
-  const replaceWhere: Filter[] | undefined = mode === 'replace'
-    ? [{ column: column!, op: '>=', value: boundValue(ctx.interval.start) }, { column: column!, op: '<', value: boundValue(ctx.interval.end) }]
-    : undefined;
+  const replaceWhere: Filter[] | undefined = mode === 'replace' ? partitionSlice(ds.partitionBy ?? [], ctx.interval, ds.name) : undefined;
   const described = Object.keys(ds.columns ?? {}).filter((c) => !fieldOf(checked.schema, c));
   if (described.length > 0) {
     throw stepError(ctx, 'DATASET_INVALID', `describes column${described.length > 1 ? 's' : ''} ${described.join(', ')}, which the output lacks (its columns: ${checked.schema.fields.map((f) => f.name).join(', ')})`);

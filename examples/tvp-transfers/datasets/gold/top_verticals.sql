@@ -1,6 +1,6 @@
 -- The top 5 verticals of each month by volume in USD (ranked_by = 'volume') and by transaction count (ranked_by = 'count').
 -- materialization: replace partition
--- partition_by: block_month
+-- partition_by: year, month
 -- grain: month
 WITH m AS (SELECT * FROM gold.vertical_monthly WHERE block_month >= {{start}} AND block_month < {{end}})
 SELECT block_month, year, month, 'volume' AS ranked_by, row_number() OVER (PARTITION BY block_month ORDER BY volume_usd DESC, vertical) AS rank,

@@ -1,6 +1,6 @@
 -- Transactions and volume in USD per vertical, year and month.
 -- materialization: replace partition
--- partition_by: block_month
+-- partition_by: year, month
 -- grain: month
 SELECT block_month, year, month, vertical, count(*) AS transactions, sum(amount_usd) AS volume_usd
 FROM silver.eth_transfers

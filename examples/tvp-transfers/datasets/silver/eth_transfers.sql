@@ -1,7 +1,7 @@
--- Typed transfers of the month so far, partitioned by month (block_month = its first day), rebuilt from bronze each day.
+-- Typed transfers of the month so far, laid out by year= and month= (as the reference), rebuilt from bronze each day.
 -- Rows with no or a negative amount, an unknown vertical or a malformed hash go to silver.eth_transfers_quarantine.
 -- materialization: replace partition
--- partition_by: block_month
+-- partition_by: year, month
 -- grain: month
 -- expect amount_present (quarantine): amount_usd IS NOT NULL
 -- expect amount_not_negative (quarantine): amount_usd >= 0
