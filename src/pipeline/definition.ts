@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { MINUTE_GRAINS, type Grain } from './interval.js';
 import { sourceSchema, type Source } from '../sources/definition.js';
+export type { Grain, MinuteGrain } from './interval.js';
 import { ENGINE_NAMES, engineNameSchema, isEngineName, type EngineName } from '../engine/registry.js';
 
 /**
@@ -64,8 +66,6 @@ export interface ChangeFeed {
   insertOnly?: string[];
 }
 
-/** Size of the interval a run owns for a `replace partition` dataset (`hour`: an hourly interval of a TIMESTAMP partition column). */
-export type Grain = 'hour' | 'day' | 'month';
 
 /**
  * Where a dataset's rows go after each run commits it (`exports` on a dataset; written by `exportDataset` in `src/load/export.ts`). The rows of a
@@ -205,7 +205,7 @@ export const datasetSchema = z
     landing: z.string().min(1).optional(),
     materialization: z.enum(['append', 'overwrite', 'replace partition', 'merge', 'apply changes']),
     partitionBy: z.array(z.string().regex(identifier)).optional(),
-    grain: z.enum(['hour', 'day', 'month']).optional(),
+    grain: z.enum(['hour', 'day', 'month', ...MINUTE_GRAINS]).optional(),
     key: z.array(z.string().min(1)).min(1).optional(),
     orderBy: z.string().min(1).optional(),
     changes: z.object({

@@ -5,7 +5,7 @@ import type { Materialization } from '../pipeline/definition.js';
 import { datasetEngine } from '../pipeline/engines.js';
 import type { DatasetGraph, DatasetNode } from '../pipeline/graph.js';
 import { QUARANTINE_SUFFIX } from '../pipeline/graph.js';
-import { EVERYTHING, intervalOf, type Interval } from '../pipeline/interval.js';
+import { EVERYTHING, intervalOf, type Grain, type Interval } from '../pipeline/interval.js';
 import type { LoadedDataset, Project } from '../pipeline/project.js';
 import { connectorFor } from '../sources/connectors.js';
 import type { ObjectMeta } from '../storage/store.js';
@@ -69,6 +69,8 @@ export interface PlanRequest {
   selected?: ReadonlySet<string>;
   /** Run every selected step (`--rerun`). */
   force?: boolean;
+  /** The grain of datasets without one of their own (a sub-hourly pipeline's, e.g. `'15 minutes'`); default: the logical date's own (`grainOfDate`). */
+  grain?: Grain;
 }
 
 /**
@@ -130,15 +132,15 @@ export class Planner {
     const tables = new Set(nodes.flatMap((n) => [n.dataset.name, ...n.reads]));
     await Promise.all([...tables].map((t) => this.snapshotOf(t, state).catch(() => undefined)));
     const steps: PlanStep[] = [];
-    for (const node of nodes) steps.push(await this.planStep(node, logicalDate, mode, request.force === true, state));
+    for (const node of nodes) steps.push(await this.planStep(node, logicalDate, mode, request.force === true, state, request.grain));
     return { ...(logicalDate ? { logicalDate } : {}), mode, steps };
   }
 
-  /** Decides one step; a `run` step marks its tables as changing for the steps after it. */
-  async planStep(node: DatasetNode, logicalDate: string | undefined, mode: PlannedRun['mode'], force: boolean, state: PlanState): Promise<PlanStep> {
+  /** Decides one step (`grain`: as `PlanRequest.grain`); a `run` step marks its tables as changing for the steps after it. */
+  async planStep(node: DatasetNode, logicalDate: string | undefined, mode: PlannedRun['mode'], force: boolean, state: PlanState, grain?: Grain): Promise<PlanStep> {
     const ds = node.dataset;
     const engine = datasetEngine(ds, this.project.config);
-    const interval = logicalDate === undefined ? EVERYTHING : intervalOf(logicalDate, ds.grain);
+    const interval = logicalDate === undefined ? EVERYTHING : intervalOf(logicalDate, ds.grain ?? grain);
     const replacesTable = mode !== 'date' || (ds.materialization === 'overwrite' && !needsInterval(ds));
     const step: PlanStep = {
       dataset: ds.name, interval, stateInterval: replacesTable ? EVERYTHING : interval, engine, materialization: ds.materialization,

@@ -8,7 +8,7 @@ import { exportDataset } from '../load/export.js';
 import { writePathOf } from '../operations/write-path.js';
 import { datasetEngine } from '../pipeline/engines.js';
 import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph } from '../pipeline/graph.js';
-import { EVERYTHING, intervalOf } from '../pipeline/interval.js';
+import { EVERYTHING, intervalOf, type Grain } from '../pipeline/interval.js';
 import type { LoadedDataset, Project } from '../pipeline/project.js';
 import { Planner, planState, type Plan, type PlannedRun, type PlanRequest, type PlanStep } from '../plan/plan.js';
 import { openMetadata } from '../metadata/open.js';
@@ -48,6 +48,8 @@ export interface RunOptions {
   datasets?: ReadonlySet<string>;
   /** Run every selected dataset, whatever the plan finds (`--rerun`). */
   force?: boolean;
+  /** The grain of datasets without one of their own (a sub-hourly pipeline passes its `'15 minutes'`); default: the logical date's own. */
+  grain?: Grain;
   /** Without a logical date: `full_refresh` (default) rebuilds every selected table; `once` runs over everything with the declared materializations. */
   mode?: 'full_refresh' | 'once';
   /** Recorded with the run: the pipeline, what started it (`schedule`, `backfill`, `manual`...), the attempt of a taken-over run. */
@@ -155,7 +157,7 @@ export class Runner {
     let outcome: { datasets: DatasetResult[]; error?: string; conflict?: boolean } = { datasets: [] };
     const replanned: string[] = [];
     for (let replan = 0; replan <= REPLANS; replan++) {
-      const planned = await this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force }, planState());
+      const planned = await this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force, grain: options.grain }, planState());
       if (replan === 0) onEvent({ type: 'run-start', runId: scope.runId, logicalDate, index, total, plan: planned });
       outcome = await this.execute(scope, planned, txnVersion, options, onEvent);
       if (!outcome.conflict || replan === REPLANS) break;
@@ -217,7 +219,7 @@ export class Runner {
       }
     }
     // exports follow the commits, for steps skipped as up to date too: an export that failed is made by the next run (idempotently)
-    const exportError = await this.exportAll(results, scope.logicalDate);
+    const exportError = await this.exportAll(results, scope.logicalDate, options.grain);
     return { datasets: results, ...(exportError ? { error: `${exportError} (committed ${committed.join(', ') || 'nothing'})` } : {}) };
   }
 
@@ -258,17 +260,17 @@ export class Runner {
   private async replanRest(scope: RunScope, steps: PlanStep[], from: number, staged: ReadonlyMap<string, StagedWrite>, options: RunOptions): Promise<void> {
     const state = planState(new Map([...staged.keys()].map((t) => [t, 'runs first'])));
     for (let j = from; j < steps.length; j++) {
-      steps[j] = await this.planner.planStep(this.graph.get(steps[j]!.dataset)!, scope.logicalDate, scope.mode, options.force === true, state);
+      steps[j] = await this.planner.planStep(this.graph.get(steps[j]!.dataset)!, scope.logicalDate, scope.mode, options.force === true, state, options.grain);
     }
   }
 
   /** Runs the exports of the run's datasets (written, or up to date); the first failure's message, if any. */
-  private async exportAll(results: DatasetResult[], logicalDate: string | undefined): Promise<string | undefined> {
+  private async exportAll(results: DatasetResult[], logicalDate: string | undefined, grain: Grain | undefined): Promise<string | undefined> {
     for (const r of results) {
       const ds = this.graph.get(r.dataset)?.dataset;
       if (!ds?.exports || r.status === 'failed') continue;
       try {
-        await exportDataset(this.engine, this.lake, this.project.dir, ds, logicalDate, logicalDate === undefined ? EVERYTHING : intervalOf(logicalDate, ds.grain));
+        await exportDataset(this.engine, this.lake, this.project.dir, ds, logicalDate, logicalDate === undefined ? EVERYTHING : intervalOf(logicalDate, ds.grain ?? grain));
       } catch (err) {
         return `export failed: ${messageOf(err)}`;
       }

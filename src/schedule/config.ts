@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MINUTE_GRAINS, type MinuteGrain } from '../pipeline/interval.js';
 
 /**
  * The scheduler's section of `ingot.config.ts` (`pipelines`, `scheduler`): its types and schema,
@@ -23,8 +24,12 @@ export interface SchedulerSettings {
   gracePeriodSeconds?: number;
 }
 
-/** How long an interval (a run's logical date) is. */
-export type IntervalKind = 'hourly' | 'daily' | 'monthly';
+/**
+ * How long an interval (a run's logical date) is: `hourly`, `daily`, `monthly`, or a sub-hourly
+ * size (`'1 minute'`, `'5 minutes'`, `'10 minutes'`, `'15 minutes'`, `'30 minutes'`: intervals
+ * aligned on the hour, logical dates `YYYY-MM-DDTHH:MM`).
+ */
+export type IntervalKind = 'hourly' | 'daily' | 'monthly' | MinuteGrain;
 
 /**
  * An upstream dataset a pipeline waits for (a sensor): its intervals covering the run's interval
@@ -59,11 +64,13 @@ export interface PipelineDefinition {
   schedule?: string;
   /** IANA time zone of the schedule and of interval boundaries (default `UTC`). */
   timezone?: string;
-  /** First logical date, `YYYY-MM-DD` or `YYYY-MM-DDTHH:00` (default: the first interval the scheduler sees due). */
+  /** First logical date, `YYYY-MM-DD`, `YYYY-MM-DDTHH:00` or `YYYY-MM-DDTHH:MM` (default: the first interval the scheduler sees due). */
   start?: string;
   /**
    * Interval covered by one run: `hourly` (logical date `YYYY-MM-DDTHH:00`, the hour's start),
-   * `daily` (the day) or `monthly` (the month's first day). Default daily.
+   * `daily` (the day), `monthly` (the month's first day), or minutes: `'15 minutes'` (logical
+   * date `YYYY-MM-DDTHH:MM`, the interval's start; 1, 5, 10, 15 or 30 minutes, aligned on the
+   * hour, with a schedule such as `'0,15,30,45 * * * *'`). Default daily.
    */
   interval?: IntervalKind;
   /** Run the intervals missed while the scheduler was down, oldest first (default true); false: only the latest. */
@@ -87,8 +94,8 @@ export const pipelineSchema = z.object({
   datasets: z.array(z.string().min(1)).optional(),
   schedule: z.string().min(1).optional(),
   timezone: z.string().min(1).optional(),
-  start: z.string().regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:00)?$/, 'a date YYYY-MM-DD (or an hour YYYY-MM-DDTHH:00)').optional(),
-  interval: z.enum(['hourly', 'daily', 'monthly']).optional(),
+  start: z.string().regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?$/, 'a date YYYY-MM-DD (or an hour YYYY-MM-DDTHH:00, a minute YYYY-MM-DDTHH:MM)').optional(),
+  interval: z.enum(['hourly', 'daily', 'monthly', ...MINUTE_GRAINS]).optional(),
   catchup: z.boolean().optional(),
   retries: z.number().int().nonnegative().optional(),
   retryDelay: duration.optional(),

@@ -1,7 +1,8 @@
 import { IngotError, messageOf } from '../errors.js';
 import type { DatasetResult, RunResult } from '../metadata/records.js';
 import type { Runner } from '../run/runner.js';
-import { coveringIntervals } from './calendar.js';
+import { coveringIntervals, grainOf } from './calendar.js';
+import { grainMinutes } from '../pipeline/interval.js';
 import { isComplete } from './complete-dates.js';
 import type { Pipeline } from './pipeline.js';
 import type { Claim, MetadataStore } from '../metadata/store.js';
@@ -69,7 +70,9 @@ export async function executeInterval(runner: Runner, pipeline: Pipeline, logica
     const waited = await waitForUpstream(runner, pipeline, logicalDate, ctx, waitedMs);
     const run = (): Promise<RunResult> => runner.run(logicalDate, {
       identity: { runId: claim.runId, startedAt: claim.startedAt },
-      datasets: new Set(pipeline.datasets.filter((d) => !ctx.selected || ctx.selected.has(d))), pipeline: pipeline.name, trigger: claim.trigger, attempt: claim.attempt, force: ctx.force === true || claim.trigger === 'manual',
+      datasets: new Set(pipeline.datasets.filter((d) => !ctx.selected || ctx.selected.has(d))), pipeline: pipeline.name,
+      // a minute logical date does not say its interval's length; day and hour dates name their own (a monthly pipeline's datasets keep their declared grain)
+      ...(grainMinutes(grainOf(pipeline.interval)) !== undefined ? { grain: grainOf(pipeline.interval) } : {}), trigger: claim.trigger, attempt: claim.attempt, force: ctx.force === true || claim.trigger === 'manual',
       task: (dataset, attempt, interrupt) => runTask(pipeline, logicalDate, claim.runId, dataset, attempt, interrupt, ctx),
     });
     let result: RunResult;

@@ -1,0 +1,111 @@
+/**
+ * Continuous pipelines: sub-hourly intervals (logical dates, cron schedules, catchup on a fast
+ * clock, `replace partition` by the interval, backfill), file-arrival triggers on a local folder
+ * and on S3, bad files that do not stop the stream.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { countIntervals, dateRange, grainOfDate, intervalOf, parseDate } from '../src/pipeline/interval.js';
+import { intervalsBetween, lastComplete, localDate } from '../src/schedule/calendar.js';
+import { dateRanges } from '../src/schedule/complete-dates.js';
+import { dueIntervals, Scheduler } from '../src/schedule/scheduler.js';
+import { pipelinesOf, type Pipeline } from '../src/schedule/pipeline.js';
+import { openMetadata } from '../src/metadata/open.js';
+import { cli, tempDir } from './fixtures.js';
+import { query, writeProject } from './schedule-helpers.js';
+
+const quiet = (): void => {};
+
+describe('sub-hourly intervals', () => {
+  it('minute logical dates: parsing, intervals aligned on the hour, counts and ranges', () => {
+    assert.equal(parseDate('2024-03-05T10:15'), '2024-03-05T10:15');
+    assert.equal(parseDate('2024-03-05 10:15:00'), '2024-03-05T10:15');
+    assert.equal(parseDate('2024-03-05T10'), '2024-03-05T10:00');
+    assert.throws(() => parseDate('2024-03-05T10:60', '--date'), /--date "2024-03-05T10:60" is not a valid date/);
+    assert.deepEqual(intervalOf('2024-03-05T10:20', '15 minutes'), { start: '2024-03-05T10:15', end: '2024-03-05T10:30' });
+    assert.deepEqual(intervalOf('2024-03-05T23:55', '10 minutes'), { start: '2024-03-05T23:50', end: '2024-03-06T00:00' });
+    assert.deepEqual(intervalOf('2024-03-05T10:20', 'hour'), { start: '2024-03-05T10:00', end: '2024-03-05T11:00' });
+    assert.deepEqual(intervalOf('2024-03-05', '30 minutes'), { start: '2024-03-05T00:00', end: '2024-03-05T00:30' });
+    assert.deepEqual(['2024-03-05T10:30', '2024-03-05T10:45', '2024-03-05T10:50', '2024-03-05T10:07', '2024-03-05T10:00', '2024-03-05'].map(grainOfDate),
+      ['30 minutes', '15 minutes', '10 minutes', '1 minute', 'hour', 'day']);
+    assert.equal(countIntervals('2024-03-05T10:15', '2024-03-05T11:00', '15 minutes'), 4);
+    assert.equal(countIntervals('2024-03-05', '2024-03-06', '5 minutes'), 2 * 288, 'a day `to` counts to its last interval');
+    assert.equal(countIntervals('2024-03-05T10:20', '2024-03-05T10:10', '1 minute'), 0);
+    assert.deepEqual(dateRange('2024-03-05T10:45', '2024-03-05T11:15'), ['2024-03-05T10:45', '2024-03-05T11:00', '2024-03-05T11:15']);
+    assert.deepEqual(dateRanges(['2024-03-05T10:00', '2024-03-05T10:15', '2024-03-05T10:30', '2024-03-05T11:00']),
+      [{ from: '2024-03-05T10:00', to: '2024-03-05T10:30', intervals: 3 }, { from: '2024-03-05T11:00', to: '2024-03-05T11:00', intervals: 1 }]);
+  });
+
+  it('a minute pipeline\'s calendar: local minutes in a time zone, the last complete interval, a day `to` up to its last interval', () => {
+    // Kolkata is UTC+05:30: minute intervals follow local wall-clock time
+    assert.equal(localDate(new Date('2024-03-05T04:40:00Z'), 'Asia/Kolkata', '15 minutes'), '2024-03-05T10:10');
+    assert.equal(lastComplete(new Date('2024-03-05T04:40:00Z'), 'Asia/Kolkata', '15 minutes'), '2024-03-05T09:45');
+    assert.equal(lastComplete(new Date('2024-03-05T10:00:00Z'), 'UTC', '5 minutes'), '2024-03-05T09:55');
+    const all = intervalsBetween('2024-03-05', '2024-03-05', '30 minutes');
+    assert.equal(all.length, 48);
+    assert.deepEqual([all[0], all.at(-1)], ['2024-03-05T00:00', '2024-03-05T23:30']);
+  });
+
+  it('a 15-minute pipeline on a fast clock: cron ticks, catchup oldest first, replace partition by the interval, TIMESTAMP templates, backfill', async (t) => {
+    const { dir, cleanup } = await tempDir('cont-minutes');
+    t.after(cleanup);
+    const project = await writeProject(dir, `{ lake: './lake', pipelines: [
+      pipeline({ name: 'ticks', schedule: '2,17,32,47 * * * *', interval: '15 minutes', start: '2024-03-05T09:00' }) ] }`, {
+      // three events per interval, at its start + 0, 5, 10 minutes
+      'bronze/ticks.sql': '-- materialization: append\nSELECT {{start}} + INTERVAL (range * 5) MINUTE AS ts, {{end}} AS interval_end, range AS i FROM range(3)\n',
+      'silver/ticks_15m.sql': "-- materialization: replace partition\n-- partition_by: slot\nSELECT time_bucket(INTERVAL 15 MINUTE, ts) AS slot, count(*) AS n, max(interval_end) AS interval_end FROM bronze.ticks WHERE ts >= {{start}} AND ts < {{end}} GROUP BY 1\n",
+    });
+    const [ticks] = pipelinesOf(project) as [Pipeline];
+    assert.equal(ticks.interval, '15 minutes');
+    // at 10:05 the 10:02 tick covers 09:45–10:00
+    assert.deepEqual(dueIntervals(ticks, [], new Date('2024-03-05T10:05:00Z')), ['2024-03-05T09:00', '2024-03-05T09:15', '2024-03-05T09:30', '2024-03-05T09:45']);
+    assert.deepEqual(dueIntervals(ticks, [], new Date('2024-03-05T10:01:00Z')).at(-1), '2024-03-05T09:30', 'the 10:02 tick has not come');
+
+    // a fast clock: 10:05 at first, then one simulated hour per real second
+    let anchor = { real: Date.now(), sim: Date.parse('2024-03-05T10:05:00Z'), speed: 0 };
+    const now = (): Date => new Date(anchor.sim + (Date.now() - anchor.real) * anchor.speed);
+    const setClock = (sim: number, speed: number): void => { anchor = { real: Date.now(), sim, speed }; };
+    const store = await openMetadata(project);
+    const s = new Scheduler(project, store, { now, tickMs: 50, leaseMs: 2000, log: quiet });
+    t.after(async () => { await s.stop(0); await store.close(); });
+    s.start();
+    await s.idle();
+    assert.deepEqual(s.results.map((r) => [r.logicalDate, r.status]), ['09:00', '09:15', '09:30', '09:45'].map((m) => [`2024-03-05T${m}`, 'success']));
+    // the clock runs 3600× fast for ~1.2 s: more intervals become due and run in order
+    setClock(now().getTime(), 3600);
+    await new Promise((r) => setTimeout(r, 1000));
+    setClock(Math.min(now().getTime(), Date.parse('2024-03-05T11:03:00Z')), 0);
+    await new Promise((r) => setTimeout(r, 200));
+    setClock(Date.parse('2024-03-05T11:03:00Z'), 0);
+    await s.idle();
+    const dates = s.results.map((r) => r.logicalDate!);
+    assert.deepEqual(dates, [...dates].sort(), 'oldest first');
+    assert.deepEqual(dates.at(-1), '2024-03-05T10:45', 'the 11:02 tick covers 10:45');
+    assert.deepEqual(dates, intervalsBetween('2024-03-05T09:00', '2024-03-05T10:45', '15 minutes'), 'each interval exactly once');
+    assert.ok(s.results.every((r) => r.status === 'success'), JSON.stringify(s.results.map((r) => r.error)));
+
+    const slots = await query(project, "SELECT strftime(slot, '%H:%M') AS slot, CAST(n AS INTEGER) AS n, strftime(interval_end, '%H:%M') AS e FROM silver.ticks_15m ORDER BY slot");
+    assert.deepEqual(slots.map((r) => r['slot']), ['09:00', '09:15', '09:30', '09:45', '10:00', '10:15', '10:30', '10:45']);
+    assert.ok(slots.every((r) => r['n'] === 3), JSON.stringify(slots));
+    assert.equal(slots[0]!['e'], '09:15', '{{end}} is the interval end as a TIMESTAMP');
+
+    // a rerun of two intervals replaces exactly their partitions (bronze appends its rows again)
+    const re = await cli(['backfill', 'ticks', '-p', dir, '--from', '2024-03-05T09:15', '--to', '2024-03-05T09:30', '--rerun']);
+    assert.equal(re.code, 0, re.err);
+    const after = await query(project, "SELECT strftime(slot, '%H:%M') AS slot, CAST(n AS INTEGER) AS n FROM silver.ticks_15m ORDER BY slot");
+    assert.deepEqual(after.map((r) => r['n']), [3, 6, 6, 3, 3, 3, 3, 3]);
+    const files = await query(project, 'SELECT count(*) AS files FROM silver.ticks_15m');
+    assert.equal(Number(files[0]!['files']), 8, 'one row per interval: replaced, not duplicated');
+    const intervals = await cli(['intervals', 'silver.ticks_15m', '-p', dir, '--format', 'json']);
+    assert.deepEqual(JSON.parse(intervals.out), [{ from: '2024-03-05T09:00', to: '2024-03-05T10:45', intervals: 8 }]);
+    // a backfill over an hour skips the complete intervals and runs the missing ones
+    const bf = await cli(['backfill', 'ticks', '-p', dir, '--from', '2024-03-05T10:30', '--to', '2024-03-05T11:15']);
+    assert.equal(bf.code, 0, bf.err);
+    assert.match(bf.out, /2 intervals ran, 0 failed, 2 skipped/);
+    // a plan by hand names the minute interval
+    const plan = await cli(['plan', '-p', dir, '--date', '2024-03-05T11:30', '--format', 'json']);
+    assert.equal(plan.code, 0, plan.err);
+    const step = (JSON.parse(plan.out) as { runs: { steps: { dataset: string; interval: unknown }[] }[] }).runs[0]!.steps.find((x) => x.dataset === 'silver.ticks_15m');
+    assert.deepEqual(step?.interval, { start: '2024-03-05T11:30', end: '2024-03-05T12:00' }, 'by hand, T11:30 names a 30-minute interval (its own grain)');
+  });
+});
