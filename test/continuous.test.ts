@@ -4,6 +4,8 @@
  * and on S3, bad files that do not stop the stream.
  */
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { countIntervals, dateRange, grainOfDate, intervalOf, parseDate } from '../src/pipeline/interval.js';
 import { intervalsBetween, lastComplete, localDate } from '../src/schedule/calendar.js';
@@ -107,5 +109,75 @@ describe('sub-hourly intervals', () => {
     assert.equal(plan.code, 0, plan.err);
     const step = (JSON.parse(plan.out) as { runs: { steps: { dataset: string; interval: unknown }[] }[] }).runs[0]!.steps.find((x) => x.dataset === 'silver.ticks_15m');
     assert.deepEqual(step?.interval, { start: '2024-03-05T11:30', end: '2024-03-05T12:00' }, 'by hand, T11:30 names a 30-minute interval (its own grain)');
+  });
+});
+
+/** Lands `text` as `landing/events/<name>` the way a writer should: a hidden temporary file renamed into place. */
+async function land(dir: string, name: string, text: string): Promise<void> {
+  const file = path.join(dir, 'landing', 'events', name);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
+  await fs.writeFile(tmp, text);
+  await fs.rename(tmp, file);
+}
+
+/** `n` ndjson events `{ id, user }` with ids from `first`. */
+function events(first: number, n: number): string {
+  return Array.from({ length: n }, (_, i) => JSON.stringify({ id: first + i, user: `u${(first + i) % 3}` })).join('\n') + '\n';
+}
+
+/** Waits until `check` holds (polling every 50 ms), failing after `ms`. */
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A project whose bronze.events appends the ndjson files of `pattern`, and silver.user_counts counts them per user; one pipeline triggered by the files. */
+async function triggeredProject(dir: string, pattern: string, trigger: string, extra = ''): Promise<Awaited<ReturnType<typeof writeProject>>> {
+  await fs.mkdir(path.join(dir, 'datasets', 'bronze'), { recursive: true });
+  await fs.writeFile(path.join(dir, 'datasets', 'bronze', 'events.ts'), `import { dataset, files } from 'ingot';
+export default dataset({ name: 'bronze.events', source: files({ path: '${pattern}', format: 'ndjson', columns: { id: 'INTEGER', user: 'VARCHAR' } }), materialization: 'append' });\n`);
+  return writeProject(dir, `{ lake: './lake', pipelines: [pipeline({ name: 'events', trigger: ${trigger}${extra} })] }`, {
+    'silver/user_counts.sql': '-- materialization: overwrite\nSELECT user, count(*) AS n FROM bronze.events GROUP BY user\n',
+  });
+}
+
+describe('file-arrival triggers', () => {
+  it('a local folder: a run as soon as files land, one at a time, bounded by maxFiles, every file exactly once, files landing during a run go to the next', async (t) => {
+    const { dir, cleanup } = await tempDir('cont-trigger');
+    t.after(cleanup);
+    // three files waiting before the server starts
+    for (let i = 0; i < 3; i++) await land(dir, `early-${i}.json`, events(i * 10, 10));
+    const project = await triggeredProject(dir, 'landing/events/**/*.json', "{ files: 'landing/events/**/*.json', maxFiles: 2, poll: '5s' }");
+    const store = await openMetadata(project);
+    const s = new Scheduler(project, store, { tickMs: 50, leaseMs: 2000, log: process.env['LOG'] ? (l, e, f) => console.error(l, e, JSON.stringify(f)) : quiet });
+    t.after(async () => { await s.stop(0); await store.close(); });
+    s.start();
+    await until('the 3 waiting files loaded', async () => s.results.reduce((n, r) => n + (r.datasets.find((d) => d.dataset === 'bronze.events')?.inputs.length ?? 0), 0) === 3);
+    const first = s.results.map((r) => r.datasets.find((d) => d.dataset === 'bronze.events')!.inputs.length);
+    assert.deepEqual(first, [2, 1], 'maxFiles 2: two runs for three files, oldest first');
+    assert.ok(s.results.every((r) => r.status === 'success' && r.trigger === 'files' && r.pipeline === 'events'));
+    // files landing now are picked up by file-system events (the poll period is 5 s), in a nested folder too
+    const t0 = Date.now();
+    await land(dir, 'sub/late-0.json', events(100, 5));
+    await until('the nested file loaded', async () => (await query(project, 'SELECT count(*) AS n FROM bronze.events'))[0]!['n'] === 35n || Number((await query(project, 'SELECT count(*) AS n FROM bronze.events'))[0]!['n']) === 35);
+    assert.ok(Date.now() - t0 < 4000, `picked up by a file-system event, not the 5 s poll (${Date.now() - t0} ms)`);
+    // a burst while runs are going: every file exactly once
+    for (let i = 0; i < 8; i++) await land(dir, `burst-${i}.json`, events(1000 + i * 10, 10));
+    await until('the burst loaded', async () => Number((await query(project, 'SELECT count(*) AS n FROM bronze.events'))[0]!['n']) >= 115);
+    await until('the trigger idle', () => !s.triggersBusy);
+    const rows = await query(project, 'SELECT count(*) AS n, count(DISTINCT id) AS ids, count(DISTINCT _source) AS files FROM bronze.events');
+    assert.deepEqual(rows.map((r) => [Number(r['n']), Number(r['ids']), Number(r['files'])]), [[115, 115, 12]]);
+    const counts = await query(project, 'SELECT CAST(sum(n) AS INTEGER) AS n FROM silver.user_counts');
+    assert.equal(counts[0]!['n'], 115, 'the downstream table ran after each batch');
+    const batches = s.results.map((r) => r.datasets.find((d) => d.dataset === 'bronze.events')!.inputs.length);
+    assert.ok(batches.every((n) => n <= 2), `each run at most maxFiles: ${batches}`);
+    assert.equal(batches.reduce((a, b) => a + b, 0), 12, 'every file in exactly one run');
+    const runs = JSON.parse((await cli(['runs', '-p', dir, '--format', 'json', '--limit', '100'])).out) as { pipeline: string; mode: string; status: string }[];
+    assert.equal(runs.length, s.results.length);
+    assert.ok(runs.every((r) => r.pipeline === 'events' && r.mode === 'once' && r.status === 'success'));
   });
 });

@@ -7,6 +7,7 @@ import type { MetadataStore } from '../metadata/store.js';
 import { VERSION } from '../version.js';
 import { formatRows, n, type OutputFormat } from './format.js';
 import type { Io } from './io.js';
+import { addFilesCommand } from './files.js';
 import { addGraphCommand } from './graph.js';
 import { addRunCommands } from './run.js';
 import { addScheduleCommands } from './schedule.js';
@@ -34,6 +35,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   addRunCommands(program, io, () => { code = 1; });
 
   addGraphCommand(program, io);
+  addFilesCommand(program, io);
 
   program
     .command('tables')
@@ -172,8 +174,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
           return;
         }
         // failed_checks: rows (or batch checks) that failed an expectation, over the run's datasets
-        const checks = `LEFT JOIN (SELECT run_id, sum(list_sum(list_transform(expectations, e -> e.failed))) AS failed_checks FROM ${RUN_DATASETS_TABLE} GROUP BY run_id) USING (run_id)`;
-        const rows = await engine.query(`SELECT run_id, pipeline, logical_date, mode, status, attempt, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, duration_ms, rows_written, coalesce(failed_checks, 0) AS failed_checks, error FROM ${RUNS_TABLE} ${checks} ORDER BY started_at DESC, run_id DESC LIMIT ${Math.max(1, Math.floor(opts.limit))}`);
+        // rejected: files the run could not read and left out (file:line), over its datasets
+        const checks = `LEFT JOIN (SELECT run_id, sum(list_sum(list_transform(expectations, e -> e.failed))) AS failed_checks, nullif(string_agg(array_to_string(list_transform(rejected, r -> r.file || coalesce(':' || r.line, '')), ', '), ', ') FILTER (WHERE len(rejected) > 0), '') AS rejected FROM ${RUN_DATASETS_TABLE} GROUP BY run_id) USING (run_id)`;
+        const rows = await engine.query(`SELECT run_id, pipeline, logical_date, mode, status, attempt, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, duration_ms, rows_written, coalesce(failed_checks, 0) AS failed_checks, rejected, error FROM ${RUNS_TABLE} ${checks} ORDER BY started_at DESC, run_id DESC LIMIT ${Math.max(1, Math.floor(opts.limit))}`);
         io.out(formatRows(rows, opts.format));
       });
     });

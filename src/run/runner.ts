@@ -16,6 +16,7 @@ import { commitStaged } from './commit.js';
 import type { DatasetResult, ExpectationResult, RunResult } from '../metadata/records.js';
 import type { RunHistory } from '../metadata/run-history.js';
 import type { RunScope, StagedWrite, StepContext } from './step/context.js';
+import type { BatchPolicy } from '../sources/source.js';
 import { runStep } from './step/step.js';
 
 /** Progress of a run, for display. */
@@ -50,6 +51,8 @@ export interface RunOptions {
   force?: boolean;
   /** The grain of datasets without one of their own (a sub-hourly pipeline passes its `'15 minutes'`); default: the logical date's own. */
   grain?: Grain;
+  /** A micro-batch's bounds and bad-file policy (`BatchPolicy`): a run started by arriving files. */
+  batch?: BatchPolicy;
   /** Without a logical date: `full_refresh` (default) rebuilds every selected table; `once` runs over everything with the declared materializations. */
   mode?: 'full_refresh' | 'once';
   /** Recorded with the run: the pipeline, what started it (`schedule`, `backfill`, `manual`...), the attempt of a taken-over run. */
@@ -151,7 +154,7 @@ export class Runner {
     const mode = logicalDate !== undefined ? 'date' : options.mode ?? 'full_refresh';
     const scope: RunScope = {
       runId: options.identity?.runId ?? `${logicalDate ?? (mode === 'once' ? 'once' : 'full')}_${randomUUID().slice(0, 8)}`,
-      startedAt: options.identity?.startedAt ?? new Date(), logicalDate, mode, projectDir: this.project.dir,
+      startedAt: options.identity?.startedAt ?? new Date(), logicalDate, mode, projectDir: this.project.dir, ...(options.batch ? { batch: options.batch } : {}),
     };
     let txnVersion = scope.startedAt.getTime();
     let outcome: { datasets: DatasetResult[]; error?: string; conflict?: boolean } = { datasets: [] };

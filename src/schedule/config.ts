@@ -85,6 +85,30 @@ export interface PipelineDefinition {
   maxActiveRuns?: number;
   /** Upstream datasets to wait for before each run. */
   dependsOn?: Dependency[];
+  /**
+   * Runs started by arriving files (`ingot serve`), as well as or instead of `schedule`: as soon
+   * as files matching `files` land, one run at a time, each over everything with the declared
+   * materializations (the datasets' files sources read what is new since their committed file list).
+   */
+  trigger?: FileTriggerDefinition;
+  /**
+   * What a run started by arriving files does with a file it cannot read (truncated, wrong
+   * columns, not UTF-8): `reject` (default) records it as rejected with its error in the table's
+   * committed file list and the run's results, and loads the other files; `fail` fails the run.
+   */
+  onBadFile?: 'reject' | 'fail';
+}
+
+/** A file-arrival trigger: what to watch, how often to list it, and how much one run takes. */
+export interface FileTriggerDefinition {
+  /** Glob of the arriving files, as a files source's `path`: relative to the project (`landing/events/** /*.json` without the space), or `s3://bucket/prefix/...`. */
+  files: string;
+  /** How often to list the files (default 1 s for a local folder, also watched for file-system events; 5 s for S3, listed with ListObjectsV2). */
+  poll?: Duration;
+  /** At most this many files per run, oldest first (default: all new files). */
+  maxFiles?: number;
+  /** At most this many bytes of files per run (at least one file; default: no bound). */
+  maxBytes?: number;
 }
 
 const duration = z.union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, "a duration such as '30s', '10m', '2h'")]);
@@ -102,6 +126,13 @@ export const pipelineSchema = z.object({
   timeout: duration.optional(),
   maxActiveRuns: z.number().int().positive().optional(),
   dependsOn: z.array(z.object({ dataset: z.string().min(1), timeout: duration.optional() }).strict()).optional(),
+  trigger: z.object({
+    files: z.string().min(1),
+    poll: duration.optional(),
+    maxFiles: z.number().int().positive().optional(),
+    maxBytes: z.number().int().positive().optional(),
+  }).strict().optional(),
+  onBadFile: z.enum(['reject', 'fail']).optional(),
 }).strict();
 
 /** Declares a pipeline (identity function that gives type checking in `ingot.config.ts`). */

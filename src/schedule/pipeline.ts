@@ -21,6 +21,9 @@ export interface Pipeline {
   maxActiveRuns: number;
   /** `interval`: the interval kind of the pipeline that runs the upstream dataset (its first), else this pipeline's. */
   dependsOn: { dataset: string; timeoutMs: number; interval: IntervalKind }[];
+  /** Runs started by arriving files (see `FileTriggerDefinition`); `pollMs` defaulted. */
+  trigger?: { files: string; pollMs: number; maxFiles?: number; maxBytes?: number };
+  onBadFile: 'reject' | 'fail';
 }
 
 /** The pipeline a project without declarations gets: every dataset, no schedule. */
@@ -124,5 +127,10 @@ function resolve(d: PipelineDefinition, datasets: LoadedDataset[]): Pipeline {
     ...(d.timeout !== undefined ? { timeoutMs: durationMs(d.timeout) } : {}),
     maxActiveRuns: d.maxActiveRuns ?? 1,
     dependsOn: (d.dependsOn ?? []).map((x) => ({ dataset: x.dataset, timeoutMs: durationMs(x.timeout ?? 3600), interval })),
+    ...(d.trigger ? { trigger: {
+      files: d.trigger.files, pollMs: durationMs(d.trigger.poll ?? (/^s3a?:\/\//i.test(d.trigger.files) ? 5 : 1)),
+      ...(d.trigger.maxFiles !== undefined ? { maxFiles: d.trigger.maxFiles } : {}), ...(d.trigger.maxBytes !== undefined ? { maxBytes: d.trigger.maxBytes } : {}),
+    } } : {}),
+    onBadFile: d.onBadFile ?? 'reject',
   };
 }

@@ -3,7 +3,7 @@ import { landCsv } from '../landing.js';
 import { maxOfTable } from '../bookmark.js';
 import { connectorFor } from '../../sources/connectors.js';
 import { forgedLineageError, lineageColumn } from '../../sources/lineage.js';
-import type { SourceContext } from '../../sources/source.js';
+import type { RejectedFile, SourceContext } from '../../sources/source.js';
 import type { Expectation } from '../../pipeline/definition.js';
 import type { DomainWrite } from '../../table/write.js';
 import { upstreamScope } from '../../plan/plan.js';
@@ -22,6 +22,8 @@ export interface StepInput {
   unchanged: boolean;
   /** Each upstream table's version read, and the partitions that concern the step. */
   read: Record<string, UpstreamRead>;
+  /** Files the source left out because they could not be read (a micro-batch's `onBadFile: 'reject'`). */
+  rejected?: RejectedFile[];
 }
 
 /**
@@ -52,7 +54,7 @@ export async function readInputs(ctx: StepContext): Promise<StepInput> {
   const { scope, interval, committed } = ctx;
   const source: SourceContext = {
     projectDir: scope.projectDir, dataset: ds.name, interval, partitionColumn: ds.partitionBy?.[0], logicalDate: scope.logicalDate, runId: scope.runId,
-    appends: !ctx.full && ds.materialization === 'append', force: ctx.step.reason === 'forced',
+    appends: !ctx.full && ds.materialization === 'append', force: ctx.step.reason === 'forced', ...(scope.batch ? { batch: scope.batch } : {}),
   };
   // the bookmark of an incremental source and what it loaded come from the committed table (never in a full refresh)
   if (!ctx.full) {
@@ -62,7 +64,7 @@ export async function readInputs(ctx: StepContext): Promise<StepInput> {
   const batch = await connectorFor(ds.source).read(source, engine, SOURCE_RELATION);
   const input: StepInput = {
     inputs: batch.inputs, expectations: batch.expectations ?? [], hidden: batch.quarantineColumns ?? [], unchanged: batch.unchanged === true, read,
-    ...(batch.domainMetadata ? { domainMetadata: batch.domainMetadata } : {}),
+    ...(batch.domainMetadata ? { domainMetadata: batch.domainMetadata } : {}), ...(batch.rejected ? { rejected: batch.rejected } : {}),
   };
   if (input.unchanged) await engine.drop(SOURCE_RELATION);
   else {

@@ -27,7 +27,7 @@ export async function writeRows(ctx: StepContext, checked: Checked, input: StepI
   const replaceWhere: Filter[] | undefined = mode === 'replace'
     ? [{ column: column!, op: '>=', value: boundValue(ctx.interval.start) }, { column: column!, op: '<', value: boundValue(ctx.interval.end) }]
     : undefined;
-  const result: DatasetResult = { dataset: ds.name, status: 'success', rowsIn: 0, rowsOut: 0, dropped: checked.dropped, quarantined: checked.quarantined, expectations: ctx.checked, inputs: input.inputs, ms: 0 };
+  const result: DatasetResult = { dataset: ds.name, status: 'success', rowsIn: 0, rowsOut: 0, dropped: checked.dropped, quarantined: checked.quarantined, expectations: ctx.checked, inputs: input.inputs, ...(input.rejected ? { rejected: input.rejected } : {}), ms: 0 };
 
   const replacesTable = mode === 'overwrite' || (isKeyed(ds) && (full || !ctx.committed));
   const state: NonNullable<StagedWrite['state']> = {
