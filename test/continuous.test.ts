@@ -13,6 +13,7 @@ import { dateRanges } from '../src/schedule/complete-dates.js';
 import { dueIntervals, Scheduler } from '../src/schedule/scheduler.js';
 import { pipelinesOf, type Pipeline } from '../src/schedule/pipeline.js';
 import { openMetadata } from '../src/metadata/open.js';
+import { Runner } from '../src/run/runner.js';
 import { cli, tempDir } from './fixtures.js';
 import { query, writeProject } from './schedule-helpers.js';
 
@@ -50,7 +51,6 @@ describe('sub-hourly intervals', () => {
 
   it('a 15-minute pipeline on a fast clock: cron ticks, catchup oldest first, replace partition by the interval, TIMESTAMP templates, backfill', async (t) => {
     const { dir, cleanup } = await tempDir('cont-minutes');
-    t.after(cleanup);
     const project = await writeProject(dir, `{ lake: './lake', pipelines: [
       pipeline({ name: 'ticks', schedule: '2,17,32,47 * * * *', interval: '15 minutes', start: '2024-03-05T09:00' }) ] }`, {
       // three events per interval, at its start + 0, 5, 10 minutes
@@ -69,7 +69,7 @@ describe('sub-hourly intervals', () => {
     const setClock = (sim: number, speed: number): void => { anchor = { real: Date.now(), sim, speed }; };
     const store = await openMetadata(project);
     const s = new Scheduler(project, store, { now, tickMs: 50, leaseMs: 2000, log: quiet });
-    t.after(async () => { await s.stop(0); await store.close(); });
+    t.after(async () => { await s.stop(0); await store.close(); await cleanup(); });
     s.start();
     await s.idle();
     assert.deepEqual(s.results.map((r) => [r.logicalDate, r.status]), ['09:00', '09:15', '09:30', '09:45'].map((m) => [`2024-03-05T${m}`, 'success']));
@@ -148,13 +148,12 @@ export default dataset({ name: 'bronze.events', source: files({ path: '${pattern
 describe('file-arrival triggers', () => {
   it('a local folder: a run as soon as files land, one at a time, bounded by maxFiles, every file exactly once, files landing during a run go to the next', async (t) => {
     const { dir, cleanup } = await tempDir('cont-trigger');
-    t.after(cleanup);
     // three files waiting before the server starts
     for (let i = 0; i < 3; i++) await land(dir, `early-${i}.json`, events(i * 10, 10));
     const project = await triggeredProject(dir, 'landing/events/**/*.json', "{ files: 'landing/events/**/*.json', maxFiles: 2, poll: '5s' }");
     const store = await openMetadata(project);
     const s = new Scheduler(project, store, { tickMs: 50, leaseMs: 2000, log: process.env['LOG'] ? (l, e, f) => console.error(l, e, JSON.stringify(f)) : quiet });
-    t.after(async () => { await s.stop(0); await store.close(); });
+    t.after(async () => { await s.stop(0); await store.close(); await cleanup(); });
     s.start();
     await until('the 3 waiting files loaded', async () => s.results.reduce((n, r) => n + (r.datasets.find((d) => d.dataset === 'bronze.events')?.inputs.length ?? 0), 0) === 3);
     const first = s.results.map((r) => r.datasets.find((d) => d.dataset === 'bronze.events')!.inputs.length);
@@ -179,5 +178,75 @@ describe('file-arrival triggers', () => {
     const runs = JSON.parse((await cli(['runs', '-p', dir, '--format', 'json', '--limit', '100'])).out) as { pipeline: string; mode: string; status: string }[];
     assert.equal(runs.length, s.results.length);
     assert.ok(runs.every((r) => r.pipeline === 'events' && r.mode === 'once' && r.status === 'success'));
+  });
+
+  it('bad files do not stop the stream: rejected with their error and line, shown by ingot runs, admitted again when re-landed or by ingot files retry; onBadFile fail stops', async (t) => {
+    const { dir, cleanup } = await tempDir('cont-bad');
+    const project = await triggeredProject(dir, 'landing/events/*.json', "{ files: 'landing/events/*.json', poll: '200ms' }");
+    const store = await openMetadata(project);
+    const s = new Scheduler(project, store, { tickMs: 50, leaseMs: 2000, log: quiet });
+    t.after(async () => { await s.stop(0); await store.close(); await cleanup(); });
+    await land(dir, 'a-good.json', events(0, 10));
+    await land(dir, 'b-truncated.json', events(10, 3) + '{"id": 13, "us');
+    await land(dir, 'c-type.json', events(20, 2) + '{"id": "twenty-two", "user": "u1"}\n');
+    await land(dir, 'd-latin1.json', Buffer.from('{"id": 30, "user": "caf\xe9"}\n', 'latin1').toString('latin1'));
+    await fs.writeFile(path.join(dir, 'landing', 'events', 'd-latin1.json'), Buffer.from([...Buffer.from('{"id": 30, "user": "caf'), 0xe9, ...Buffer.from('"}\n')]));
+    await land(dir, 'e-good.json', events(40, 5));
+    s.start();
+    await until('a run', () => s.results.length > 0);
+    await until('the trigger idle', () => !s.triggersBusy);
+    const [run] = s.results;
+    assert.equal(run!.status, 'success', run!.error);
+    const bronze = run!.datasets.find((d) => d.dataset === 'bronze.events')!;
+    assert.deepEqual(bronze.inputs.sort(), ['landing/events/a-good.json', 'landing/events/e-good.json']);
+    assert.deepEqual(bronze.rejected!.map((r) => r.file).sort(), ['landing/events/b-truncated.json', 'landing/events/c-type.json', 'landing/events/d-latin1.json']);
+    for (const r of bronze.rejected!) assert.match(r.error, new RegExp(`bronze\\.events: cannot read .*${path.basename(r.file).replace('.', '\\.')}`), r.error);
+    if (process.env['LOG']) console.error(bronze.rejected);
+    const truncated = bronze.rejected!.find((r) => r.file.endsWith('b-truncated.json'))!;
+    assert.equal(truncated.line, 4, `the line of the truncated record: ${truncated.error}`);
+    assert.equal(Number((await query(project, 'SELECT count(*) AS n FROM bronze.events'))[0]!['n']), 15, 'the good files loaded');
+    // the committed file list records the rejected files with their errors
+    const runner = await Runner.open(project);
+    const committed = JSON.parse((await runner.lake.table('bronze.events').snapshot()).domains.get('ingot.files')!.configuration) as { files: Record<string, { rejected?: string }> };
+    await runner.close();
+    assert.deepEqual(Object.entries(committed.files).filter(([, e]) => e.rejected).map(([n]) => n).sort(), bronze.rejected!.map((r) => r.file).sort());
+    const shown = JSON.parse((await cli(['runs', '-p', dir, '--format', 'json'])).out) as { rejected: string | null; status: string }[];
+    assert.equal(shown[0]!.status, 'success');
+    assert.match(shown[0]!.rejected ?? '', /landing\/events\/b-truncated\.json:4/);
+    const detail = await cli(['sql', '-p', dir, '--format', 'json', "SELECT r.file, r.error FROM (SELECT unnest(rejected) AS r FROM _ingot.run_datasets) ORDER BY 1"]);
+    assert.equal(detail.code, 0, detail.err);
+    assert.equal((JSON.parse(detail.out) as unknown[]).length, 3);
+
+    // re-landing a fixed file under the same name admits it again
+    await land(dir, 'b-truncated.json', events(10, 4));
+    await until('the fixed file loaded', async () => Number((await query(project, 'SELECT count(*) AS n FROM bronze.events'))[0]!['n']) === 19);
+    // a file fixed in place without a new listing (same size and time) stays rejected until `ingot files retry`
+    const typed = path.join(dir, 'landing', 'events', 'c-type.json');
+    const before = await fs.stat(typed);
+    const fixed = (events(20, 2) + '{"id": 22, "user": "u1"}\n').padEnd(before.size - 1, ' ') + '\n';
+    assert.equal(Buffer.byteLength(fixed), before.size);
+    await fs.writeFile(typed, fixed);
+    await fs.utimes(typed, before.atime, before.mtime);
+    const notRejected = await cli(['files', 'retry', 'bronze.events', 'landing/events/a-good.json', '-p', dir]);
+    assert.equal(notRejected.code, 1);
+    assert.match(notRejected.err, /a-good\.json was loaded, not rejected: retrying it would load its rows twice/);
+    const retried = await cli(['files', 'retry', 'bronze.events', 'landing/events/c-type.json', '-p', dir]);
+    assert.equal(retried.code, 0, retried.err);
+    assert.match(retried.out, /c-type\.json admitted again \(it was rejected: .*\); committed version \d+/);
+    await land(dir, 'f-good.json', events(50, 1));
+    await until('the retried file loaded with the next arrival', async () => Number((await query(project, 'SELECT count(*) AS n FROM bronze.events'))[0]!['n']) === 23);
+    const ids = await query(project, 'SELECT count(DISTINCT id) AS ids, count(*) AS n FROM bronze.events');
+    assert.deepEqual([Number(ids[0]!['ids']), Number(ids[0]!['n'])], [23, 23], 'every good row exactly once');
+
+    // onBadFile: 'fail' stops instead: the run fails naming the file, nothing is committed
+    const runner2 = await Runner.open(project);
+    try {
+      await land(dir, 'g-bad.json', '{"id": ');
+      const failed = await runner2.run(undefined, { mode: 'once', datasets: new Set(['bronze.events']), batch: { onBadFile: 'fail' } });
+      assert.equal(failed.status, 'failed');
+      assert.match(failed.error!, /bronze\.events: cannot read .*g-bad\.json/);
+    } finally {
+      await runner2.close();
+    }
   });
 });

@@ -68,6 +68,47 @@ export function watchedFolder(pattern: string, projectDir: string): string | und
   return store instanceof LocalStore ? store.root : undefined;
 }
 
+/**
+ * The first line (1-based) of newline-delimited JSON file `local` that is not UTF-8 or not a JSON
+ * value, with why; undefined when every line is (a whole-file JSON document spanning lines is
+ * judged as a whole first).
+ */
+async function badJsonLine(local: string): Promise<{ line: number; error: string } | undefined> {
+  const bytes = await fs.readFile(local);
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    // the line holding the first byte sequence that is not UTF-8
+    let start = 0;
+    for (const [i, line] of bytes.toString('latin1').split('\n').entries()) {
+      try {
+        decoder.decode(bytes.subarray(start, start + line.length));
+      } catch {
+        return { line: i + 1, error: 'not UTF-8 text' };
+      }
+      start += line.length + 1;
+    }
+    return { line: 1, error: 'not UTF-8 text' };
+  }
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch {
+    // not one document: line by line
+  }
+  for (const [i, line] of text.split('\n').entries()) {
+    if (line.trim() === '') continue;
+    try {
+      JSON.parse(line);
+    } catch (err) {
+      return { line: i + 1, error: `not JSON: ${(err as Error).message}` };
+    }
+  }
+  return undefined;
+}
+
 /** What reading a format adds to a batch (the web-log parser's quarantine check). */
 type Extra = Pick<SourceBatch, 'expectations' | 'quarantineColumns'>;
 
@@ -267,7 +308,10 @@ export class FilesConnector implements SourceConnector {
         good.push(f);
       } catch (err) {
         const e = err instanceof IngotError ? err : inputError(err, ctx.dataset);
-        rejected.push({ file: f.name, error: e.message, ...(e.context.row !== undefined ? { line: e.context.row } : {}) });
+        // newline-delimited JSON: the first line that is not UTF-8 or not JSON, found here (the engine's own count is not the line's)
+        const bad = this.source.format === 'ndjson' || this.source.format === 'json' ? await badJsonLine(f.path) : undefined;
+        if (bad) rejected.push({ file: f.name, error: `${ctx.dataset}: cannot read ${f.shown} (line ${bad.line}): ${bad.error}`, line: bad.line });
+        else rejected.push({ file: f.name, error: e.message, ...(e.context.row !== undefined ? { line: e.context.row } : {}) });
       } finally {
         await engine.drop(name);
       }
@@ -422,8 +466,9 @@ function renamed(err: unknown, dir: string, root: string): unknown {
 /** Wraps an engine's read error as INPUT_MALFORMED with the file and line it names. */
 export function inputError(err: unknown, dataset: string): IngotError {
   const msg = (err as Error).message ?? String(err);
-  const file = /file\s*=\s*(\S+)/.exec(msg)?.[1];
-  const line = /on Line:\s*(\d+)/i.exec(msg)?.[1];
+  const file = /file\s*=\s*(\S+)/.exec(msg)?.[1] ?? /in file "([^"]+)"/.exec(msg)?.[1];
+  // DuckDB's JSON readers: a transform (type) error names the record's line; a malformed-JSON error's count is not the line's, so it is not taken
+  const line = /on Line:\s*(\d+)/i.exec(msg)?.[1] ?? /JSON transform error in file "[^"]+", in line (\d+)/.exec(msg)?.[1];
   const first = msg.split('\n').filter((l) => l.trim() && !/^Possible fixes|^\*/.test(l.trim())).slice(0, 3).join(' ');
   return new IngotError(
     'INPUT_MALFORMED',
@@ -564,7 +609,7 @@ export async function retryRejectedFile(table: DeltaTable, dataset: string, file
     throw new IngotError('INPUT_MISSING', `${dataset}: ${file} is not in the table's file list (rejected files: ${rejected.join(', ') || 'none'})`, { dataset, file });
   }
   if (entry.rejected === undefined) throw new IngotError('CONFIG_INVALID', `${dataset}: ${file} was loaded, not rejected: retrying it would load its rows twice`, { dataset, file });
-  const { [file]: _dropped, ...files } = tracked.files;
+  const files = Object.fromEntries(Object.entries(tracked.files).filter(([n]) => n !== file));
   const version = await table.commit({
     readVersion: snapshot.version, operation: 'SET TBLPROPERTIES', operationParameters: { ingot: `files retry ${file}` },
     actions: [{ domainMetadata: { domain: FILES_DOMAIN, configuration: JSON.stringify({ files } satisfies TrackedFiles), removed: false } }],
