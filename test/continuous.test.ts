@@ -14,6 +14,9 @@ import { dueIntervals, Scheduler } from '../src/schedule/scheduler.js';
 import { pipelinesOf, type Pipeline } from '../src/schedule/pipeline.js';
 import { openMetadata } from '../src/metadata/open.js';
 import { Runner } from '../src/run/runner.js';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { S3Store, s3ClientFromEnv } from '../src/storage/s3.js';
+import { motoEnvironment } from './moto.js';
 import { cli, tempDir } from './fixtures.js';
 import { query, writeProject } from './schedule-helpers.js';
 
@@ -248,5 +251,28 @@ describe('file-arrival triggers', () => {
     } finally {
       await runner2.close();
     }
+  });
+
+  it('an s3:// prefix listed every poll period (ListObjectsV2 on the local S3-compatible server): each landed object exactly once', async (t) => {
+    const { dir, cleanup } = await tempDir('cont-s3');
+    const moto = await motoEnvironment({ INGOT_CACHE_DIR: path.join(dir, 'cache') });
+    await (await s3ClientFromEnv()).send(new CreateBucketCommand({ Bucket: 'arrivals' }));
+    const bucket = new S3Store('s3://arrivals/landing/events');
+    const project = await triggeredProject(dir, 's3://arrivals/landing/events/*.json', "{ files: 's3://arrivals/landing/events/*.json', poll: '300ms', maxBytes: 1 }");
+    const store = await openMetadata(project);
+    const s = new Scheduler(project, store, { tickMs: 50, leaseMs: 2000, log: quiet });
+    t.after(async () => { await s.stop(0); await store.close(); await moto.stop(); await cleanup(); });
+    s.start();
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(s.results.length, 0, 'nothing landed: no run');
+    for (let i = 0; i < 3; i++) await bucket.put(`e${i}.json`, events(i * 10, 10));
+    await until('3 objects loaded', async () => s.results.reduce((n, r) => n + (r.datasets.find((d) => d.dataset === 'bronze.events')?.inputs.length ?? 0), 0) === 3);
+    assert.deepEqual(s.results.map((r) => r.datasets.find((d) => d.dataset === 'bronze.events')!.inputs.length), [1, 1, 1], 'maxBytes 1: one object per run (at least one)');
+    await bucket.put('e3.json', events(30, 4));
+    await until('the 4th object loaded', async () => Number((await query(project, 'SELECT count(*) AS n FROM bronze.events'))[0]!['n']) === 34);
+    await until('the trigger idle', () => !s.triggersBusy);
+    const rows = await query(project, 'SELECT count(*) AS n, count(DISTINCT id) AS ids, min(_source) AS first FROM bronze.events');
+    assert.deepEqual([Number(rows[0]!['n']), Number(rows[0]!['ids']), rows[0]!['first']], [34, 34, 's3://arrivals/landing/events/e0.json']);
+    assert.ok(s.results.every((r) => r.status === 'success'), JSON.stringify(s.results.map((r) => r.error)));
   });
 });
