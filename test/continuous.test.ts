@@ -14,6 +14,8 @@ import { dueIntervals, Scheduler } from '../src/schedule/scheduler.js';
 import { pipelinesOf, type Pipeline } from '../src/schedule/pipeline.js';
 import { openMetadata } from '../src/metadata/open.js';
 import { Runner } from '../src/run/runner.js';
+import { optimize } from '../src/operations/optimize.js';
+import { deleteRows } from '../src/operations/delete.js';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { S3Store, s3ClientFromEnv } from '../src/storage/s3.js';
 import { motoEnvironment } from './moto.js';
@@ -274,5 +276,54 @@ describe('file-arrival triggers', () => {
     const rows = await query(project, 'SELECT count(*) AS n, count(DISTINCT id) AS ids, min(_source) AS first FROM bronze.events');
     assert.deepEqual([Number(rows[0]!['n']), Number(rows[0]!['ids']), rows[0]!['first']], [34, 34, 's3://arrivals/landing/events/e0.json']);
     assert.ok(s.results.every((r) => r.status === 'success'), JSON.stringify(s.results.map((r) => r.error)));
+  });
+});
+
+describe('incremental reads', () => {
+  it('an incremental dataset reads only the rows its upstream committed since the versions it processed: appends, not compactions; an update upstream stops it; the plan counts the commits', async (t) => {
+    const { dir, cleanup } = await tempDir('cont-incremental');
+    await fs.mkdir(path.join(dir, 'datasets', 'bronze'), { recursive: true });
+    await fs.writeFile(path.join(dir, 'datasets', 'bronze', 'events.ts'), `import { dataset, files } from 'ingot';
+export default dataset({ name: 'bronze.events', source: files({ path: 'landing/events/*.json', format: 'ndjson', columns: { id: 'INTEGER', user: 'VARCHAR' } }), materialization: 'append' });\n`);
+    const project = await writeProject(dir, "{ lake: './lake' }", {
+      // an append that is right only when it reads each upstream row once
+      'silver/events.sql': '-- materialization: append\n-- incremental: true\nSELECT id, user, {{run_id}} AS run FROM bronze.events\n',
+    });
+    const runner = await Runner.open(project);
+    t.after(async () => { await runner.close(); await cleanup(); });
+    const once = async (): Promise<void> => {
+      const r = await runner.run(undefined, { mode: 'once' });
+      assert.equal(r.status, 'success', r.error);
+    };
+    const silver = async (): Promise<[number, number]> => {
+      const [row] = await query(project, 'SELECT count(*) AS n, count(DISTINCT id) AS ids FROM silver.events');
+      return [Number(row!['n']), Number(row!['ids'])];
+    };
+    await land(dir, 'a.json', events(0, 10));
+    await once();
+    assert.deepEqual(await silver(), [10, 10], 'the first run reads everything');
+    for (const [i, name] of ['b.json', 'c.json', 'd.json'].entries()) {
+      await land(dir, name, events(100 * (i + 1), 5));
+      // bronze alone: silver falls behind by three commits
+      const r = await runner.run(undefined, { mode: 'once', datasets: new Set(['bronze.events']) });
+      assert.equal(r.status, 'success', r.error);
+    }
+    const bronze = (await runner.lake.table('bronze.events').snapshot()).version;
+    const plan = await runner.plan({ dates: 'once', selected: new Set(['silver.events']) });
+    assert.equal(plan.runs[0]!.steps[0]!.reason, `upstream changed: bronze.events ${bronze - 3} → ${bronze} (3 commits)`);
+    await once();
+    assert.deepEqual(await silver(), [25, 25], 'the next run reads the three appends, and only them');
+    // a compaction rewrites bronze's files without changing its rows: nothing new to read
+    const compacted = await optimize(runner.lake.table('bronze.events'), runner.engine);
+    assert.ok(compacted.version !== undefined);
+    await land(dir, 'e.json', events(900, 2));
+    await once();
+    assert.deepEqual(await silver(), [27, 27], 'the compacted files are not read again');
+    // a delete upstream: its change is not an append; the run stops and says what to do
+    await deleteRows(runner.lake.table('bronze.events'), runner.engine, { where: 'id = 900' });
+    const stopped = await runner.run(undefined, { mode: 'once', datasets: new Set(['silver.events']), force: true });
+    assert.equal(stopped.status, 'failed');
+    assert.match(stopped.error!, /silver\.events.*reads bronze\.events incrementally, but its version \d+ updated or deleted rows .*--full-refresh/);
+    assert.deepEqual(await silver(), [27, 27], 'nothing committed');
   });
 });

@@ -188,7 +188,7 @@ export class Planner {
       if (read === undefined || read > version) return `upstream changed: ${ref} ${read ?? 'unrecorded'} → ${version}`;
       // commits since that changed only partitions outside the step's interval leave it up to date
       const changes = await this.lake.table(ref).dataChanges(read, version, upstreamScope(ds, step.interval, await this.snapshotOf(ref, state)));
-      if (changes.length > 0) return `upstream changed: ${ref} ${read} → ${version}`;
+      if (changes.length > 0) return `upstream changed: ${ref} ${read} → ${version} (${changes.length} commit${changes.length === 1 ? '' : 's'})`;
     }
     return 'up to date';
   }
