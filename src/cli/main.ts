@@ -244,6 +244,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       }
       let cleanup = async (): Promise<void> => {};
       try {
+        // table_changes('layer.table', from, to): a table's change data feed, as Spark names it
+        if (/table_changes\s*\(/i.test(select)) select = await (await import('../operations/change-feed.js')).withTableChanges(lake, engine, select);
         const names = await engine.references(select);
         // the run history comes from the project's metadata store, not from the lake
         const history: string[] = names.filter((x) => x === RUNS_TABLE || x === RUN_DATASETS_TABLE);
