@@ -115,7 +115,7 @@ describe('the plan', () => {
     const older = (await plan(dir, '--date', '2024-03-01'))[0]!.steps;
     assert.deepEqual(older['bronze.events'], ['skip', 'up to date: no new or changed files']);
     assert.equal(older['silver.events']![0], 'run');
-    assert.match(older['silver.events']![1], new RegExp(`^upstream changed: bronze\\.events \\d+ → ${bronze}$`));
+    assert.match(older['silver.events']![1], new RegExp(`^upstream changed: bronze\\.events \\d+ → ${bronze} \\(\\d+ commits?\\)$`));
     assert.deepEqual(older['gold.daily'], ['run', 'upstream changed: silver.events runs first']);
     await run(dir, '--date', '2024-03-01');
     // a day the tables hold no state for (its input not landed yet: the run would fail on it)

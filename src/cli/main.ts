@@ -9,6 +9,7 @@ import { formatRows, n, type OutputFormat } from './format.js';
 import type { Io } from './io.js';
 import { addDocsCommand } from './docs.js';
 import { addLineageCommand } from './lineage.js';
+import { addFilesCommand } from './files.js';
 import { addGraphCommand } from './graph.js';
 import { addInitCommand } from './init.js';
 import { addRunCommands } from './run.js';
@@ -43,6 +44,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   addTestCommand(program, io, () => { code = 1; });
   addLineageCommand(program, io);
   addDocsCommand(program, io);
+  addFilesCommand(program, io);
 
   program
     .command('tables')
@@ -183,8 +185,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
           return;
         }
         // failed_checks: rows (or batch checks) that failed an expectation, over the run's datasets
-        const checks = `LEFT JOIN (SELECT run_id, sum(list_sum(list_transform(expectations, e -> e.failed))) AS failed_checks FROM ${RUN_DATASETS_TABLE} GROUP BY run_id) USING (run_id)`;
-        const rows = await engine.query(`SELECT run_id, pipeline, logical_date, mode, status, attempt, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, duration_ms, rows_written, coalesce(failed_checks, 0) AS failed_checks, error FROM ${RUNS_TABLE} ${checks} ORDER BY started_at DESC, run_id DESC LIMIT ${Math.max(1, Math.floor(opts.limit))}`);
+        // rejected: files the run could not read and left out (file:line), over its datasets
+        const checks = `LEFT JOIN (SELECT run_id, sum(list_sum(list_transform(expectations, e -> e.failed))) AS failed_checks, nullif(string_agg(array_to_string(list_transform(rejected, r -> r.file || coalesce(':' || r.line, '')), ', '), ', ') FILTER (WHERE len(rejected) > 0), '') AS rejected FROM ${RUN_DATASETS_TABLE} GROUP BY run_id) USING (run_id)`;
+        const rows = await engine.query(`SELECT run_id, pipeline, logical_date, mode, status, attempt, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, duration_ms, rows_written, coalesce(failed_checks, 0) AS failed_checks, rejected, error FROM ${RUNS_TABLE} ${checks} ORDER BY started_at DESC, run_id DESC LIMIT ${Math.max(1, Math.floor(opts.limit))}`);
         io.out(formatRows(rows, opts.format));
       });
     });
@@ -255,6 +258,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       }
       let cleanup = async (): Promise<void> => {};
       try {
+        // table_changes('layer.table', from, to): a table's change data feed, as Spark names it
+        if (/table_changes\s*\(/i.test(select)) select = await (await import('../operations/change-feed.js')).withTableChanges(lake, engine, select);
         const names = await engine.references(select);
         // the run history comes from the project's metadata store, not from the lake
         const history: string[] = names.filter((x) => x === RUNS_TABLE || x === RUN_DATASETS_TABLE);

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { IngotError } from '../errors.js';
-import { checkRange, dateRange, isHour, parseDate } from '../pipeline/interval.js';
+import { checkRange, dateRange, grainOfDate, parseDate } from '../pipeline/interval.js';
 import type { Plan, PlanRequest } from '../plan/plan.js';
 import type { RunResult } from '../metadata/records.js';
 import type { Runner, RunEvent } from '../run/runner.js';
@@ -27,7 +27,7 @@ interface RunArgs {
 export function addRunCommands(program: Command, io: Io, fail: () => void): void {
   const common = (c: Command): Command => c
     .addOption(new Option('-p, --project <dir>', 'project folder (with ingot.config.ts)').default('.'))
-    .option('--date <date>', 'logical date YYYY-MM-DD (or an hour YYYY-MM-DDTHH:00)')
+    .option('--date <date>', 'logical date YYYY-MM-DD (or an hour YYYY-MM-DDTHH:00, a minute YYYY-MM-DDTHH:MM)')
     .option('--from <date>', 'first logical date of a range (one run per date)')
     .option('--to <date>', 'last logical date of a range, inclusive')
     .option('--full-refresh', 'one run that rebuilds every selected table from all input')
@@ -92,7 +92,7 @@ async function planRequest(runner: Runner, opts: RunArgs): Promise<PlanRequest> 
     if (opts.from === undefined || opts.to === undefined) throw new IngotError('CONFIG_INVALID', 'give both --from and --to');
     const from = parseDate(opts.from, '--from');
     const to = parseDate(opts.to, '--to');
-    checkRange(from, to, isHour(from) ? 'hour' : 'day');
+    checkRange(from, to, grainOfDate(from));
     dates = dateRange(from, to);
   }
   const nodes = runner.graph.order.map((x) => ({ name: x.dataset.name, dependsOn: x.dependsOn, tags: x.dataset.tags }));

@@ -26,6 +26,8 @@ export interface DatasetResult {
   expectations: ExpectationResult[];
   /** Input files or endpoints (sources only). */
   inputs: string[];
+  /** Input files left out because they could not be read (a run started by arriving files): file, error, line. */
+  rejected?: { file: string; error: string; line?: number }[];
   ms: number;
   /** Delta version committed for the table (absent until the run commits). */
   version?: number;

@@ -46,6 +46,15 @@ export interface RunRow {
   error: string | null;
 }
 
+/** A row of `ingot_rejected_files`: a file a run left out because it could not be read, with the reader's error and line. */
+export interface RejectedFileRow {
+  run_id: string;
+  dataset: string;
+  file: string;
+  error: string;
+  line: number | null;
+}
+
 /** A row of `ingot_tasks`: one dataset of one run (times epoch ms; expectations as parsed JSON). */
 export interface TaskRow {
   run_id: string;
@@ -81,6 +90,9 @@ CREATE TABLE IF NOT EXISTS ingot_tasks (
   rows_quarantined BIGINT NOT NULL, duration_ms BIGINT NOT NULL, version BIGINT, error TEXT, expectations TEXT NOT NULL, log TEXT,
   PRIMARY KEY (run_id, dataset));
 CREATE INDEX IF NOT EXISTS ingot_tasks_by_dataset ON ingot_tasks (dataset);
+CREATE TABLE IF NOT EXISTS ingot_rejected_files (
+  run_id TEXT NOT NULL, dataset TEXT NOT NULL, file TEXT NOT NULL, error TEXT NOT NULL, line BIGINT,
+  PRIMARY KEY (run_id, dataset, file));
 CREATE TABLE IF NOT EXISTS ingot_intervals (
   pipeline TEXT NOT NULL, logical_date TEXT NOT NULL, status TEXT NOT NULL, run_id TEXT, started_at BIGINT,
   owner TEXT, lease_expires BIGINT, attempt INTEGER NOT NULL, trigger TEXT, updated_at BIGINT NOT NULL,
@@ -144,6 +156,10 @@ export class MetadataStore implements RunHistory {
         [run.runId, d.dataset, run.logicalDate ?? null, d.status, d.attempts ?? 1, d.startedAt?.getTime() ?? null, d.startedAt ? d.startedAt.getTime() + d.ms : null,
           d.rowsIn, d.rowsOut, d.dropped, d.quarantined, d.ms, d.version ?? null, d.error ?? null, JSON.stringify(d.expectations), d.log ?? null, d.reason ?? null],
       );
+      await this.db.run('DELETE FROM ingot_rejected_files WHERE run_id = ? AND dataset = ?', [run.runId, d.dataset]);
+      for (const r of d.rejected ?? []) {
+        await this.db.run('INSERT INTO ingot_rejected_files (run_id, dataset, file, error, line) VALUES (?, ?, ?, ?, ?)', [run.runId, d.dataset, r.file, r.error, r.line ?? null]);
+      }
     }
     // steps the run never started (it stopped at a failed dataset): status `not_run` with why
     for (const d of run.notRun ?? []) {
@@ -154,6 +170,15 @@ export class MetadataStore implements RunHistory {
         [run.runId, d.dataset, run.logicalDate ?? null, d.reason],
       );
     }
+  }
+
+  /** Files runs left out because they could not be read (`ingot_rejected_files`), oldest run first; of one run or dataset when given. */
+  async rejectedFiles(filter: { runId?: string; dataset?: string } = {}): Promise<RejectedFileRow[]> {
+    const where = [filter.runId !== undefined && 'f.run_id = ?', filter.dataset !== undefined && 'f.dataset = ?'].filter(Boolean);
+    const rows = await this.db.all<Record<string, unknown>>(
+      `SELECT f.run_id, f.dataset, f.file, f.error, f.line FROM ingot_rejected_files f LEFT JOIN ingot_runs r ON r.run_id = f.run_id${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY r.started_at, f.run_id, f.file`,
+      [...(filter.runId !== undefined ? [filter.runId] : []), ...(filter.dataset !== undefined ? [filter.dataset] : [])]);
+    return rows.map((r) => ({ run_id: String(r['run_id']), dataset: String(r['dataset']), file: String(r['file']), error: String(r['error']), line: num(r['line']) }));
   }
 
   /** Marks a run as started (status `running`), so history shows runs in flight. */

@@ -1,3 +1,4 @@
+import { withTableChanges } from './change-feed.js';
 import { IngotError } from '../errors.js';
 import type { Engine, Row } from '../engine/engine.js';
 import type { Lake } from '../table/lake.js';
@@ -23,6 +24,8 @@ export async function attachTables(lake: Lake, engine: Engine, names: string[], 
  * statement references are attached. Errors: SQL_NOT_READ_ONLY, SQL_ERROR, TABLE_NOT_FOUND, VERSION_NOT_FOUND.
  */
 export async function queryLake(lake: Lake, engine: Engine, sql: string, versions: Record<string, number> = {}): Promise<Row[]> {
+  // table_changes('layer.table', from, to): the table's change data feed (operations/change-feed.ts)
+  if (/table_changes\s*\(/i.test(sql)) sql = await withTableChanges(lake, engine, sql);
   const names = await engine.references(sql);
   const resolved: Record<string, number> = {};
   for (const name of names) {

@@ -1,4 +1,5 @@
 import type { Engine, TableScan } from '../engine/engine.js';
+import { IngotError } from '../errors.js';
 import type { Add } from '../table/actions.js';
 import { readDeletionVectors } from '../table/deletion-vector.js';
 import type { Filter } from '../table/filter.js';
@@ -29,6 +30,16 @@ export async function scanOf(table: DeltaTable, snapshot: Snapshot, filters: Fil
       ...(deleted[i] ? { deletedRows: deleted[i] } : {}),
     })),
   };
+}
+
+/**
+ * What `engine` needs to read only the files `adds` of `table` (an incremental read: the files
+ * commits after a version added; `snapshot` gives the schema). Errors: INCREMENTAL_UNSUPPORTED on
+ * an engine that reads Delta tables itself (it reads versions, not files).
+ */
+export async function scanAdded(engine: Engine, table: DeltaTable, snapshot: Snapshot, adds: Add[]): Promise<TableScan> {
+  if (engine.commit) throw new IngotError('INCREMENTAL_UNSUPPORTED', `${table.location}: incremental reads run on the in-process engine; this dataset's engine reads Delta tables itself`, { table: table.location });
+  return scanOf(table, snapshot, [], adds);
 }
 
 /**

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { MINUTE_GRAINS, type Grain } from './interval.js';
 import { sourceSchema, type Source } from '../sources/definition.js';
+export type { Grain, MinuteGrain } from './interval.js';
 import { ENGINE_NAMES, engineNameSchema, isEngineName, type EngineName } from '../engine/registry.js';
 
 /**
@@ -70,8 +72,6 @@ export interface ChangeFeed {
   insertOnly?: string[];
 }
 
-/** Size of the interval a run owns for a `replace partition` dataset (`hour`: an hourly interval of a TIMESTAMP partition column). */
-export type Grain = 'hour' | 'day' | 'month';
 
 /**
  * Where a dataset's rows go after each run commits it (`exports` on a dataset; written by `exportDataset` in `src/load/export.ts`). The rows of a
@@ -144,6 +144,15 @@ export interface DatasetDefinition {
    * an hourly pipeline's `YYYY-MM-DDTHH:00`). With `hour` the partition column is a TIMESTAMP.
    */
   grain?: Grain;
+  /**
+   * Read upstream tables incrementally: each run reads only the rows its upstream tables
+   * committed after the versions this dataset last processed (recorded with its output, so a
+   * crash or a retry reprocesses nothing twice and skips nothing): the files those commits added.
+   * For `append`, `merge` and `apply changes` (`-- incremental: true` in SQL). A commit that
+   * updated or deleted upstream rows fails the run (INCREMENTAL_UNSUPPORTED): run it with
+   * `--full-refresh`.
+   */
+  incremental?: boolean;
   /** Key columns of `merge` and `apply changes`: identify a row. A NULL key fails the run (CHANGES_INVALID). */
   key?: string[];
   /**
@@ -220,7 +229,8 @@ export const datasetSchema = z
     landing: z.string().min(1).optional(),
     materialization: z.enum(['append', 'overwrite', 'replace partition', 'merge', 'apply changes']).default(DEFAULT_MATERIALIZATION),
     partitionBy: z.array(z.string().regex(identifier)).optional(),
-    grain: z.enum(['hour', 'day', 'month']).optional(),
+    grain: z.enum(['hour', 'day', 'month', ...MINUTE_GRAINS]).optional(),
+    incremental: z.boolean().optional(),
     key: z.array(z.string().min(1)).min(1).optional(),
     orderBy: z.string().min(1).optional(),
     changes: z.object({
@@ -269,6 +279,10 @@ export const datasetSchema = z
   .refine((d) => d.materialization !== 'replace partition' || (d.partitionBy?.length ?? 0) > 0, {
     message: "materialization 'replace partition' needs partitionBy",
     path: ['partitionBy'],
+  })
+  .refine((d) => !d.incremental || (d.sql !== undefined && ['append', 'merge', 'apply changes'].includes(d.materialization)), {
+    message: "incremental reads its upstream tables' new rows: it needs sql and materialization 'append', 'merge' or 'apply changes'",
+    path: ['incremental'],
   })
   .refine((d) => d.source?.kind !== 'postgres' || d.source.cursor === undefined || d.materialization === 'append', {
     message: 'an incremental postgres source (cursor) needs materialization append',

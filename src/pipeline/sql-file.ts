@@ -71,6 +71,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
       case 'materialization': def['materialization'] = value; break;
       case 'partition_by': def['partitionBy'] = names(value); break;
       case 'grain': def['grain'] = value; break;
+      case 'incremental': def['incremental'] = value === 'true' ? true : value === 'false' ? false : value; break;
       case 'description': def['description'] = value; break;
       case 'tags': {
         const tags = names(value);
@@ -94,7 +95,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
         break;
       }
       default:
-        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, description, tags, on_schema_change, engine, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, export_file, export_postgres, expect, column)`, { file, row: i + 1, dataset: name });
+        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, incremental, description, tags, on_schema_change, engine, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, export_file, export_postgres, expect, column)`, { file, row: i + 1, dataset: name });
     }
   }
   checkNoLateDirective(lines, i, file, name);

@@ -5,8 +5,7 @@ import type { Materialization } from '../pipeline/definition.js';
 import { datasetEngine } from '../pipeline/engines.js';
 import type { DatasetGraph, DatasetNode } from '../pipeline/graph.js';
 import { QUARANTINE_SUFFIX } from '../pipeline/graph.js';
-import { EVERYTHING, intervalOf, type Interval } from '../pipeline/interval.js';
-import type { Grain } from '../pipeline/definition.js';
+import { EVERYTHING, intervalOf, type Grain, type Interval } from '../pipeline/interval.js';
 import { datePartScope, dateParts } from '../pipeline/partition-slice.js';
 import type { LoadedDataset, Project } from '../pipeline/project.js';
 import { connectorFor } from '../sources/connectors.js';
@@ -73,7 +72,8 @@ export interface PlanRequest {
   force?: boolean;
   /**
    * The interval a run owns for datasets that declare no `grain` (default: the logical date's own,
-   * a day or an hour): `month` for a monthly pipeline, whose run of `2024-08-01` covers the month.
+   * `grainOfDate`): `month` for a monthly pipeline, whose run of `2024-08-01` covers the month; a
+   * sub-hourly pipeline's `'15 minutes'`.
    */
   grain?: Grain;
 }
@@ -141,7 +141,7 @@ export class Planner {
     return { ...(logicalDate ? { logicalDate } : {}), mode, steps };
   }
 
-  /** Decides one step; a `run` step marks its tables as changing for the steps after it. */
+  /** Decides one step (`grain`: as `PlanRequest.grain`); a `run` step marks its tables as changing for the steps after it. */
   async planStep(node: DatasetNode, logicalDate: string | undefined, mode: PlannedRun['mode'], force: boolean, state: PlanState, grain?: Grain): Promise<PlanStep> {
     const ds = node.dataset;
     const engine = datasetEngine(ds, this.project.config);
@@ -193,7 +193,7 @@ export class Planner {
       if (read === undefined || read > version) return `upstream changed: ${ref} ${read ?? 'unrecorded'} → ${version}`;
       // commits since that changed only partitions outside the step's interval leave it up to date
       const changes = await this.lake.table(ref).dataChanges(read, version, upstreamScope(ds, step.interval, await this.snapshotOf(ref, state)));
-      if (changes.length > 0) return `upstream changed: ${ref} ${read} → ${version}`;
+      if (changes.length > 0) return `upstream changed: ${ref} ${read} → ${version} (${changes.length} commit${changes.length === 1 ? '' : 's'})`;
     }
     return 'up to date';
   }

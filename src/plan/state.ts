@@ -57,6 +57,21 @@ export function stateWrites(base: Snapshot | undefined, interval: Interval, stat
   return writes;
 }
 
+/**
+ * The upstream versions an incremental dataset has processed, from `snapshot` (its table): per
+ * upstream table, the greatest version any interval state records (each run records the
+ * versions it read up to, committed with its output). Empty when nothing is recorded (a new
+ * table: everything is read). Errors: LOG_CORRUPT as `recordedState`.
+ */
+export function processedUpstream(snapshot: Snapshot | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const d of snapshot?.domains.values() ?? []) {
+    if (!d.domain.startsWith(INTERVAL_DOMAIN) || d.removed) continue;
+    for (const [ref, v] of Object.entries(parseState(d.domain, d.configuration).upstream)) out[ref] = Math.max(out[ref] ?? -1, v);
+  }
+  return out;
+}
+
 function parseState(domain: string, configuration: string): IntervalState {
   try {
     const s = JSON.parse(configuration) as IntervalState;

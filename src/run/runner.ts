@@ -9,8 +9,7 @@ import { exportDataset } from '../load/export.js';
 import { writePathOf } from '../operations/write-path.js';
 import { datasetEngine } from '../pipeline/engines.js';
 import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph } from '../pipeline/graph.js';
-import { EVERYTHING, intervalOf } from '../pipeline/interval.js';
-import type { Grain } from '../pipeline/definition.js';
+import { EVERYTHING, intervalOf, type Grain } from '../pipeline/interval.js';
 import type { LoadedDataset, Project } from '../pipeline/project.js';
 import { Planner, planState, type Plan, type PlannedRun, type PlanRequest, type PlanStep } from '../plan/plan.js';
 import { openMetadata } from '../metadata/open.js';
@@ -18,6 +17,7 @@ import { commitStaged } from './commit.js';
 import type { DatasetResult, ExpectationResult, RunResult } from '../metadata/records.js';
 import type { RunHistory } from '../metadata/run-history.js';
 import type { RunScope, StagedWrite, StepContext } from './step/context.js';
+import type { BatchPolicy } from '../sources/source.js';
 import { runStep } from './step/step.js';
 
 /** Progress of a run, for display. */
@@ -50,8 +50,10 @@ export interface RunOptions {
   datasets?: ReadonlySet<string>;
   /** Run every selected dataset, whatever the plan finds (`--rerun`). */
   force?: boolean;
-  /** The interval the run owns for datasets without a `grain` (see `PlanRequest.grain`): a monthly pipeline's `month`. */
+  /** The interval the run owns for datasets without a `grain` (see `PlanRequest.grain`): a monthly pipeline's `month`, a sub-hourly pipeline's `'15 minutes'`. */
   grain?: Grain;
+  /** A micro-batch's bounds and bad-file policy (`BatchPolicy`): a run started by arriving files. */
+  batch?: BatchPolicy;
   /** Without a logical date: `full_refresh` (default) rebuilds every selected table; `once` runs over everything with the declared materializations. */
   mode?: 'full_refresh' | 'once';
   /** Recorded with the run: the pipeline, what started it (`schedule`, `backfill`, `manual`...), the attempt of a taken-over run. */
@@ -157,7 +159,7 @@ export class Runner {
     const mode = logicalDate !== undefined ? 'date' : options.mode ?? 'full_refresh';
     const scope: RunScope = {
       runId: options.identity?.runId ?? `${logicalDate ?? (mode === 'once' ? 'once' : 'full')}_${randomUUID().slice(0, 8)}`,
-      startedAt: options.identity?.startedAt ?? new Date(), logicalDate, mode, projectDir: this.project.dir,
+      startedAt: options.identity?.startedAt ?? new Date(), logicalDate, mode, projectDir: this.project.dir, ...(options.batch ? { batch: options.batch } : {}),
     };
     if (this.lake.environment !== undefined) {
       // the tables this run may write start as shallow clones of production's (no data copied)

@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
 import type { Grain } from '../pipeline/definition.js';
 import { IngotError } from '../errors.js';
-import { addDays, addHours, intervalOf, isHour, SUPPORTED_DATES } from '../pipeline/interval.js';
+import { addDays, addHours, addMinutes, grainMinutes, intervalOf, isHour, SUPPORTED_DATES } from '../pipeline/interval.js';
 import type { IntervalKind } from './config.js';
 
 /**
@@ -13,49 +13,57 @@ import type { IntervalKind } from './config.js';
  * hour that is skipped has none to run.
  */
 
-/** The wall-clock calendar date (`YYYY-MM-DD`) or, for `hourly`, hour (`YYYY-MM-DDTHH:00`) of `instant` in time zone `tz`. */
+/**
+ * The wall-clock calendar date (`YYYY-MM-DD`) or, for `hourly`, hour (`YYYY-MM-DDTHH:00`), or,
+ * for a minute kind, minute (`YYYY-MM-DDTHH:MM`) of `instant` in time zone `tz`.
+ */
 export function localDate(instant: Date, tz: string, kind: IntervalKind = 'daily'): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', hourCycle: 'h23' }).formatToParts(instant);
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(instant);
   const get = (t: string): string => parts.find((p) => p.type === t)!.value;
   const day = `${get('year')}-${get('month')}-${get('day')}`;
-  return kind === 'hourly' ? `${day}T${get('hour')}:00` : day;
+  if (kind === 'hourly') return `${day}T${get('hour')}:00`;
+  return grainMinutes(grainOf(kind)) !== undefined ? `${day}T${get('hour')}:${get('minute')}` : day;
 }
 
 const GRAIN = { hourly: 'hour', daily: 'day', monthly: 'month' } as const;
 
-/** The interval grain (`hour`, `day`, `month`) of a pipeline's interval kind. */
+/** The interval grain (`hour`, `day`, `month`, or the minute grain itself) of a pipeline's interval kind. */
 export function grainOf(kind: IntervalKind): Grain {
-  return GRAIN[kind];
+  return kind === 'hourly' || kind === 'daily' || kind === 'monthly' ? GRAIN[kind] : kind;
 }
 
 /** The logical date of the interval of `kind` containing `date`. */
 export function intervalStart(date: string, kind: IntervalKind): string {
-  return intervalOf(date, GRAIN[kind]).start;
+  return intervalOf(date, grainOf(kind)).start;
 }
 
 /** The logical date of the interval after the one starting at `date`. */
 export function nextInterval(date: string, kind: IntervalKind): string {
-  return intervalOf(date, GRAIN[kind]).end;
+  return intervalOf(date, grainOf(kind)).end;
 }
 
 /** The logical date of the interval before the one starting at `date`. */
 export function previousInterval(date: string, kind: IntervalKind): string {
-  return kind === 'hourly' ? addHours(intervalStart(date, kind), -1) : intervalOf(addDays(date, -1), GRAIN[kind]).start;
+  const minutes = grainMinutes(grainOf(kind));
+  if (minutes !== undefined) return addMinutes(intervalStart(date, kind), -minutes);
+  return kind === 'hourly' ? addHours(intervalStart(date, kind), -1) : intervalOf(addDays(date, -1), grainOf(kind)).start;
 }
 
-/** The last interval complete at `instant` in `tz`: the one ending at the latest local midnight (or month start) at or before it. */
+/** The last interval complete at `instant` in `tz`: the one ending at the latest local interval boundary (midnight, month start, hour, minute) at or before it. */
 export function lastComplete(instant: Date, tz: string, kind: IntervalKind): string {
   return previousInterval(intervalStart(localDate(instant, tz, kind), kind), kind);
 }
 
 /**
  * Logical dates of every interval from `from` to `to`, both included and rounded down to their
- * intervals; for `hourly`, a day `to` includes its last hour (`--to 2024-01-02`: up to `T23:00`).
+ * intervals; for `hourly` and minute kinds, a day `to` includes its last interval (`--to 2024-01-02`:
+ * up to `T23:00`, or `T23:45` for `'15 minutes'`).
  * Errors: CONFIG_INVALID when an interval would end outside the four-digit calendar (callers
  * check dates with `parseDate` and the range with `checkRange` first).
  */
 export function intervalsBetween(from: string, to: string, kind: IntervalKind): string[] {
-  const last = kind === 'hourly' && !isHour(to) ? `${to}T23:00` : intervalStart(to, kind);
+  const subDaily = kind === 'hourly' || grainMinutes(grainOf(kind)) !== undefined;
+  const last = subDaily && !isHour(to) ? intervalStart(`${to}T23:59`, kind) : intervalStart(to, kind);
   const out: string[] = [];
   for (let d = intervalStart(from, kind); d <= last;) {
     out.push(d);

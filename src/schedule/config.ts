@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MINUTE_GRAINS, type MinuteGrain } from '../pipeline/interval.js';
 
 /**
  * The scheduler's section of `ingot.config.ts` (`pipelines`, `scheduler`): its types and schema,
@@ -23,8 +24,12 @@ export interface SchedulerSettings {
   gracePeriodSeconds?: number;
 }
 
-/** How long an interval (a run's logical date) is. */
-export type IntervalKind = 'hourly' | 'daily' | 'monthly';
+/**
+ * How long an interval (a run's logical date) is: `hourly`, `daily`, `monthly`, or a sub-hourly
+ * size (`'1 minute'`, `'5 minutes'`, `'10 minutes'`, `'15 minutes'`, `'30 minutes'`: intervals
+ * aligned on the hour, logical dates `YYYY-MM-DDTHH:MM`).
+ */
+export type IntervalKind = 'hourly' | 'daily' | 'monthly' | MinuteGrain;
 
 /**
  * An upstream dataset a pipeline waits for (a sensor): its intervals covering the run's interval
@@ -59,11 +64,13 @@ export interface PipelineDefinition {
   schedule?: string;
   /** IANA time zone of the schedule and of interval boundaries (default `UTC`). */
   timezone?: string;
-  /** First logical date, `YYYY-MM-DD` or `YYYY-MM-DDTHH:00` (default: the first interval the scheduler sees due). */
+  /** First logical date, `YYYY-MM-DD`, `YYYY-MM-DDTHH:00` or `YYYY-MM-DDTHH:MM` (default: the first interval the scheduler sees due). */
   start?: string;
   /**
    * Interval covered by one run: `hourly` (logical date `YYYY-MM-DDTHH:00`, the hour's start),
-   * `daily` (the day) or `monthly` (the month's first day). Default daily.
+   * `daily` (the day), `monthly` (the month's first day), or minutes: `'15 minutes'` (logical
+   * date `YYYY-MM-DDTHH:MM`, the interval's start; 1, 5, 10, 15 or 30 minutes, aligned on the
+   * hour, with a schedule such as `'0,15,30,45 * * * *'`). Default daily.
    */
   interval?: IntervalKind;
   /** Run the intervals missed while the scheduler was down, oldest first (default true); false: only the latest. */
@@ -84,6 +91,30 @@ export interface PipelineDefinition {
    * paused by hand, that choice holds. Default false.
    */
   paused?: boolean;
+  /**
+   * Runs started by arriving files (`ingot serve`), as well as or instead of `schedule`: as soon
+   * as files matching `files` land, one run at a time, each over everything with the declared
+   * materializations (the datasets' files sources read what is new since their committed file list).
+   */
+  trigger?: FileTriggerDefinition;
+  /**
+   * What a run started by arriving files does with a file it cannot read (truncated, wrong
+   * columns, not UTF-8): `reject` (default) records it as rejected with its error in the table's
+   * committed file list and the run's results, and loads the other files; `fail` fails the run.
+   */
+  onBadFile?: 'reject' | 'fail';
+}
+
+/** A file-arrival trigger: what to watch, how often to list it, and how much one run takes. */
+export interface FileTriggerDefinition {
+  /** Glob of the arriving files, as a files source's `path`: relative to the project (`landing/events/** /*.json` without the space), or `s3://bucket/prefix/...`. */
+  files: string;
+  /** How often to list the files (default 1 s for a local folder, also watched for file-system events; 5 s for S3, listed with ListObjectsV2). */
+  poll?: Duration;
+  /** At most this many files per run, oldest first (default: all new files). */
+  maxFiles?: number;
+  /** At most this many bytes of files per run (at least one file; default: no bound). */
+  maxBytes?: number;
 }
 
 const duration = z.union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, "a duration such as '30s', '10m', '2h'")]);
@@ -93,8 +124,8 @@ export const pipelineSchema = z.object({
   datasets: z.array(z.string().min(1)).optional(),
   schedule: z.string().min(1).optional(),
   timezone: z.string().min(1).optional(),
-  start: z.string().regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:00)?$/, 'a date YYYY-MM-DD (or an hour YYYY-MM-DDTHH:00)').optional(),
-  interval: z.enum(['hourly', 'daily', 'monthly']).optional(),
+  start: z.string().regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?$/, 'a date YYYY-MM-DD (or an hour YYYY-MM-DDTHH:00, a minute YYYY-MM-DDTHH:MM)').optional(),
+  interval: z.enum(['hourly', 'daily', 'monthly', ...MINUTE_GRAINS]).optional(),
   catchup: z.boolean().optional(),
   retries: z.number().int().nonnegative().optional(),
   retryDelay: duration.optional(),
@@ -102,6 +133,13 @@ export const pipelineSchema = z.object({
   maxActiveRuns: z.number().int().positive().optional(),
   dependsOn: z.array(z.object({ dataset: z.string().min(1), timeout: duration.optional() }).strict()).optional(),
   paused: z.boolean().optional(),
+  trigger: z.object({
+    files: z.string().min(1),
+    poll: duration.optional(),
+    maxFiles: z.number().int().positive().optional(),
+    maxBytes: z.number().int().positive().optional(),
+  }).strict().optional(),
+  onBadFile: z.enum(['reject', 'fail']).optional(),
 }).strict();
 
 /** Declares a pipeline (identity function that gives type checking in `ingot.config.ts`). */

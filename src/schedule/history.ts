@@ -22,6 +22,8 @@ const RUNS_SCHEMA: StructType = {
 };
 
 const EXPECTATION: DataType = { type: 'struct', fields: [field('name', 'string'), field('action', 'string'), field('failed', 'long'), field('scope', 'string')] };
+/** A file the run could not read and left out (see `MetadataStore.rejectedFiles`). */
+const REJECTED: DataType = { type: 'struct', fields: [field('file', 'string'), field('error', 'string'), field('line', 'long')] };
 
 const RUN_DATASETS_SCHEMA: StructType = {
   type: 'struct',
@@ -30,6 +32,7 @@ const RUN_DATASETS_SCHEMA: StructType = {
     field('started_at', 'timestamp'), field('rows_in', 'long'), field('rows_out', 'long'), field('rows_dropped', 'long'), field('rows_quarantined', 'long'),
     field('duration_ms', 'long'), field('version', 'long'), field('error', 'string'),
     field('expectations', { type: 'array', elementType: EXPECTATION, containsNull: true }), field('log', 'string'),
+    field('rejected', { type: 'array', elementType: REJECTED, containsNull: true }),
   ],
 };
 
@@ -55,10 +58,16 @@ export async function attachHistory(engine: LocalEngine, store: MetadataStore, n
     await attach(engine, dir, RUNS_TABLE, RUNS_SCHEMA, rows);
   }
   if (names.includes(RUN_DATASETS_TABLE)) {
+    const rejected = new Map<string, { file: string; error: string; line: number | null }[]>();
+    for (const r of await store.rejectedFiles()) {
+      const key = `${r.run_id}\u0000${r.dataset}`;
+      rejected.set(key, [...(rejected.get(key) ?? []), { file: r.file, error: r.error, line: r.line }]);
+    }
     const rows = tasks.map((t) => ({
       run_id: t.run_id, logical_date: t.logical_date?.slice(0, 10) ?? null, dataset: t.dataset, status: t.status, attempts: t.attempts, started_at: iso(t.started_at),
       rows_in: t.rows_in, rows_out: t.rows_out, rows_dropped: t.rows_dropped, rows_quarantined: t.rows_quarantined, duration_ms: t.duration_ms,
       version: t.version, error: t.error, expectations: t.expectations.map((e) => ({ name: e.name, action: e.action, failed: e.failed, scope: e.scope ?? 'row' })), log: t.log,
+      rejected: rejected.get(`${t.run_id}\u0000${t.dataset}`) ?? [],
     }));
     await attach(engine, dir, RUN_DATASETS_TABLE, RUN_DATASETS_SCHEMA, rows);
   }

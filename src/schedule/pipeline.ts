@@ -23,6 +23,9 @@ export interface Pipeline {
   dependsOn: { dataset: string; timeoutMs: number; interval: IntervalKind }[];
   /** Paused until resumed (`paused: true` in its declaration). */
   startsPaused: boolean;
+  /** Runs started by arriving files (see `FileTriggerDefinition`); `pollMs` defaulted. */
+  trigger?: { files: string; pollMs: number; maxFiles?: number; maxBytes?: number };
+  onBadFile: 'reject' | 'fail';
 }
 
 /** The pipeline a project without declarations gets: every dataset, no schedule. */
@@ -132,5 +135,10 @@ function resolve(d: PipelineDefinition, datasets: LoadedDataset[]): Pipeline {
     maxActiveRuns: d.maxActiveRuns ?? 1,
     dependsOn: (d.dependsOn ?? []).map((x) => ({ dataset: x.dataset, timeoutMs: durationMs(x.timeout ?? 3600), interval })),
     startsPaused: d.paused ?? false,
+    ...(d.trigger ? { trigger: {
+      files: d.trigger.files, pollMs: durationMs(d.trigger.poll ?? (/^s3a?:\/\//i.test(d.trigger.files) ? 5 : 1)),
+      ...(d.trigger.maxFiles !== undefined ? { maxFiles: d.trigger.maxFiles } : {}), ...(d.trigger.maxBytes !== undefined ? { maxBytes: d.trigger.maxBytes } : {}),
+    } } : {}),
+    onBadFile: d.onBadFile ?? 'reject',
   };
 }

@@ -9,6 +9,8 @@ import { coveringIntervals, intervalsBetween, lastComplete, latestTick } from '.
 import { isComplete } from './complete-dates.js';
 import type { ScheduleConfig } from './config.js';
 import { executeInterval, type ExecuteContext } from './execute-interval.js';
+import { FileTrigger } from './file-trigger.js';
+import { listingSignature } from '../sources/files.js';
 import { pipelinesOf, startingPaused, type Pipeline } from './pipeline.js';
 import { RunnerPool } from './runner-pool.js';
 import type { IntervalState, MetadataStore } from '../metadata/store.js';
@@ -64,6 +66,8 @@ export class Scheduler {
   private ticking: Promise<void> = Promise.resolve();
   /** Results of the runs this scheduler finished, in completion order. */
   readonly results: RunResult[] = [];
+  /** The file-arrival triggers of the pipelines that have one. */
+  private readonly triggers: FileTrigger[] = [];
 
   constructor(readonly project: Project<CoreConfig & ScheduleConfig>, readonly store: MetadataStore, options: SchedulerOptions = {}) {
     const settings = project.config.scheduler ?? {};
@@ -91,6 +95,59 @@ export class Scheduler {
       });
     };
     loop();
+    for (const p of this.pipelines) {
+      if (!p.trigger) continue;
+      const trigger = new FileTrigger(p.name, p.trigger.files, this.project.dir, p.trigger.pollMs, () => this.runOnArrival(p), this.log);
+      this.triggers.push(trigger);
+      trigger.start();
+    }
+  }
+
+  /**
+   * One run of pipeline `p` started by arriving files (trigger `files`): over everything with the
+   * declared materializations, its files sources reading what landed since their committed file
+   * lists, within the trigger's `maxFiles` / `maxBytes`, bad files rejected or failing the run
+   * (`onBadFile`). Nothing runs when the plan finds every dataset up to date, or while the
+   * pipeline is paused. Returns whether the run loaded files (more may be waiting).
+   */
+  private async runOnArrival(p: Pipeline): Promise<boolean> {
+    const trigger = p.trigger!;
+    if (this.stopped || (await this.store.paused(startingPaused(this.pipelines))).has(p.name)) return false;
+    // nothing landed yet: no run (its files sources would fail finding no input)
+    if ((await listingSignature(trigger.files, this.project.dir)) === '') return false;
+    const runner = await this.pool.acquire();
+    try {
+      const datasets = new Set(p.datasets);
+      const plan = await runner.plan({ dates: 'once', selected: datasets });
+      if (!plan.runs.some((r) => r.steps.some((s) => s.action === 'run'))) return false;
+      const key = `${p.name}/files`;
+      const run = runner.run(undefined, {
+        mode: 'once', datasets, pipeline: p.name, trigger: 'files',
+        batch: { onBadFile: p.onBadFile, ...(trigger.maxFiles !== undefined ? { maxFiles: trigger.maxFiles } : {}), ...(trigger.maxBytes !== undefined ? { maxBytes: trigger.maxBytes } : {}) },
+      });
+      this.inFlight.set(key, run);
+      let result: RunResult;
+      try {
+        result = await run;
+      } finally {
+        this.inFlight.delete(key);
+      }
+      this.results.push(result);
+      const files = result.datasets.reduce((n, d) => n + (d.status === 'success' ? d.inputs.length + (d.rejected?.length ?? 0) : 0), 0);
+      const rejected = result.datasets.flatMap((d) => d.rejected ?? []);
+      this.log(result.status === 'success' ? 'info' : 'error', 'run-done', {
+        pipeline: p.name, trigger: 'files', runId: result.runId, status: result.status, files, rows: result.datasets.reduce((n, d) => n + d.rowsOut, 0),
+        ms: result.endedAt.getTime() - result.startedAt.getTime(), ...(rejected.length ? { rejected } : {}), ...(result.error ? { error: result.error } : {}),
+      });
+      return result.status === 'success' && files > 0;
+    } finally {
+      this.pool.release(runner);
+    }
+  }
+
+  /** Whether a file-arrival trigger has a run going or due. */
+  get triggersBusy(): boolean {
+    return this.triggers.some((t) => t.busy);
   }
 
   /** Claims and starts the due intervals (one evaluation of every pipeline). */
@@ -177,6 +234,7 @@ export class Scheduler {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.ticking;
+    const triggersStopped = Promise.all(this.triggers.map((t) => t.stop()));
     const pending = [...this.inFlight.values()].map((p) => p.catch(() => undefined));
     this.log('info', 'scheduler-stopping', { inFlight: pending.length, graceMs });
     let timer: NodeJS.Timeout | undefined;
@@ -188,6 +246,7 @@ export class Scheduler {
       await Promise.all(pending);
     }
     clearTimeout(timer);
+    await triggersStopped;
     await this.pool.close();
     this.log('info', 'scheduler-stopped', { owner: this.owner });
   }

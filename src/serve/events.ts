@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { messageOf } from '../errors.js';
+import { pipelinesOf, startingPaused } from '../schedule/pipeline.js';
 import type { ServeContext } from './context.js';
 import { pipelinesOfRuns, projectGraph, runProgress } from './run-views.js';
 
@@ -58,7 +59,7 @@ export function addEventRoutes(app: FastifyInstance, ctx: ServeContext): void {
     }
     const changed = all.filter((x) => seen.get(x.id) !== JSON.stringify(x));
     for (const x of all) seen.set(x.id, JSON.stringify(x));
-    return { changed, all, paused: [...(await ctx.store.paused())].sort() };
+    return { changed, all, paused: [...(await ctx.store.paused(startingPaused(pipelinesOf(ctx.project))))].sort() };
   };
 
   const send = (res: ServerResponse, event: RunsEvent): void => {

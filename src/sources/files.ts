@@ -10,8 +10,9 @@ import { addDays, contains } from '../pipeline/interval.js';
 import { LocalStore } from '../storage/local.js';
 import { S3Store } from '../storage/s3.js';
 import type { ObjectMeta, ObjectStore } from '../storage/store.js';
+import type { DeltaTable } from '../table/table.js';
 import type { DomainWrite } from '../table/write.js';
-import type { SourceBatch, SourceConnector, SourceContext, SourceProbe } from './source.js';
+import type { BatchPolicy, RejectedFile, SourceBatch, SourceConnector, SourceContext, SourceProbe } from './source.js';
 import { readWebLogs } from './weblog.js';
 
 /** The metadata domain in which a files source records the files it loaded (see `TrackedFiles`). */
@@ -21,10 +22,91 @@ export const FILES_DOMAIN = 'ingot.files';
  * The configuration of domain `ingot.files`: every file loaded into the table so far, by name
  * (the path relative to the project folder as written in the source's `path`, or the
  * `s3://bucket/key` URL), with the size in bytes and either the modification time (ms since
- * epoch, local files) or the ETag (S3). A file whose entry differs is loaded again.
+ * epoch, local files) or the ETag (S3). A file whose entry differs is loaded again. A file that
+ * could not be read (`BatchPolicy.onBadFile` `reject`) is listed with `rejected`, its error, and
+ * not read again until it changes (landed again) or `ingot files retry` removes its entry.
  */
 export interface TrackedFiles {
-  files: Record<string, { size: number; modified?: number; etag?: string }>;
+  files: Record<string, { size: number; modified?: number; etag?: string; rejected?: string }>;
+}
+
+/**
+ * The files of an appending batch within `policy`'s bounds: oldest first (modification time,
+ * then name), at most `maxFiles` and `maxBytes` (always at least one file); all without bounds.
+ */
+function bounded(files: Found[], policy: BatchPolicy | undefined): Found[] {
+  if (!policy || (policy.maxFiles === undefined && policy.maxBytes === undefined)) return files;
+  const sorted = [...files].sort((a, b) => (a.modified ?? 0) - (b.modified ?? 0) || a.name.localeCompare(b.name));
+  const out: Found[] = [];
+  let bytes = 0;
+  for (const f of sorted) {
+    if (out.length > 0 && (out.length >= (policy.maxFiles ?? Infinity) || bytes + f.size > (policy.maxBytes ?? Infinity))) break;
+    out.push(f);
+    bytes += f.size;
+  }
+  return out;
+}
+
+/**
+ * Whether files matching `pattern` (a files source's glob, relative to `projectDir` or
+ * `s3://bucket/prefix/...`) are listed, as one string: each matched file's name, size and
+ * modification time or ETag, sorted. Two equal signatures: nothing landed or changed between
+ * them. For the file-arrival trigger (`ingot serve`), one listing (ListObjectsV2 on S3).
+ * Errors: STORAGE_ERROR.
+ */
+export async function listingSignature(pattern: string, projectDir: string): Promise<string> {
+  const placeholders = [...pattern.matchAll(/\{([a-z_][a-z0-9_]*)\}/g)].map((m) => m[1]!);
+  const { store, base, rest } = splitPattern(pattern, projectDir);
+  const listing = store instanceof LocalStore ? await store.list('', { recursive: true, links: { within: [projectDir] } }) : await store.list('', { recursive: true });
+  const { files } = matchListing(listing, pattern, base, rest, patternRegex(rest), placeholders);
+  return files.map((f) => `${f.name}\u0000${f.size}\u0000${f.etag ?? f.modified}`).sort().join('\n');
+}
+
+/** The local folder to watch for files matching `pattern` (its fixed leading folders), or undefined on S3. */
+export function watchedFolder(pattern: string, projectDir: string): string | undefined {
+  const { store } = splitPattern(pattern, projectDir);
+  return store instanceof LocalStore ? store.root : undefined;
+}
+
+/**
+ * The first line (1-based) of newline-delimited JSON file `local` that is not UTF-8 or not a JSON
+ * value, with why; undefined when every line is (a whole-file JSON document spanning lines is
+ * judged as a whole first).
+ */
+async function badJsonLine(local: string): Promise<{ line: number; error: string } | undefined> {
+  const bytes = await fs.readFile(local);
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    // the line holding the first byte sequence that is not UTF-8
+    let start = 0;
+    for (const [i, line] of bytes.toString('latin1').split('\n').entries()) {
+      try {
+        decoder.decode(bytes.subarray(start, start + line.length));
+      } catch {
+        return { line: i + 1, error: 'not UTF-8 text' };
+      }
+      start += line.length + 1;
+    }
+    return { line: 1, error: 'not UTF-8 text' };
+  }
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch {
+    // not one document: line by line
+  }
+  for (const [i, line] of text.split('\n').entries()) {
+    if (line.trim() === '') continue;
+    try {
+      JSON.parse(line);
+    } catch (err) {
+      return { line: i + 1, error: `not JSON: ${(err as Error).message}` };
+    }
+  }
+  return undefined;
 }
 
 /** What reading a format adds to a batch (the web-log parser's quarantine check). */
@@ -116,7 +198,7 @@ export class FilesConnector implements SourceConnector {
     const changed = found.filter((f) => !sameFile(tracked.files[f.name], f));
     let read = found;
     if (ctx.committed && !ctx.force) {
-      if (ctx.appends) read = changed;
+      if (ctx.appends) read = bounded(changed, ctx.batch);
       else if (changed.length === 0) {
         // a replace: unchanged unless a file listed in this scope vanished
         const present = new Set(found.map((f) => f.name));
@@ -144,23 +226,40 @@ export class FilesConnector implements SourceConnector {
   async read(ctx: SourceContext, engine: Engine, relation: string): Promise<SourceBatch> {
     const { store, placeholders, tracked, read } = await this.select(ctx);
     if (ctx.committed && read.length === 0) return { relation, inputs: [], unchanged: true };
-    const loaded: TrackedFiles['files'] = {};
-    for (const f of read) loaded[f.name] = { size: f.size, ...(f.etag !== undefined ? { etag: f.etag } : { modified: f.modified! }) };
-    const files = ctx.committed ? { ...tracked.files, ...loaded } : loaded;
-    const domainMetadata: DomainWrite[] = [{ domain: FILES_DOMAIN, configuration: JSON.stringify({ files } satisfies TrackedFiles), removed: false }];
-    // a concurrent run of another interval loaded other files: this run's files go on top of its list
-    if (ctx.committed) domainMetadata[0]!.rebase = (theirs) => rebaseTracked(tracked, loaded, parseTracked(theirs, ctx.dataset));
-    const inputs = read.map((f) => f.name);
+    const rejecting = ctx.batch !== undefined && ctx.batch.onBadFile !== 'fail' && this.source.format !== 'combined' && this.source.format !== 'common';
+    const list = (rejected: RejectedFile[]): Pick<SourceBatch, 'inputs' | 'domainMetadata' | 'rejected'> => {
+      const loaded: TrackedFiles['files'] = {};
+      const bad = new Map(rejected.map((r) => [r.file, r.error]));
+      for (const f of read) {
+        const error = bad.get(f.name);
+        loaded[f.name] = { size: f.size, ...(f.etag !== undefined ? { etag: f.etag } : { modified: f.modified! }), ...(error !== undefined ? { rejected: error } : {}) };
+      }
+      const files = ctx.committed ? { ...tracked.files, ...loaded } : loaded;
+      const domainMetadata: DomainWrite[] = [{ domain: FILES_DOMAIN, configuration: JSON.stringify({ files } satisfies TrackedFiles), removed: false }];
+      // a concurrent run of another interval loaded other files: this run's files go on top of its list
+      if (ctx.committed) domainMetadata[0]!.rebase = (theirs) => rebaseTracked(tracked, loaded, parseTracked(theirs, ctx.dataset));
+      return { inputs: read.map((f) => f.name).filter((n) => !bad.has(n)), domainMetadata, ...(rejected.length > 0 ? { rejected } : {}) };
+    };
 
     if (store instanceof LocalStore) {
-      const extra = await this.attach(ctx, engine, relation, read.map((f) => ({ path: store.locate(f.key), shown: store.locate(f.key), values: f.values })), placeholders);
-      return { relation, inputs, domainMetadata, ...extra };
+      const local = read.map((f) => ({ path: store.locate(f.key), shown: store.locate(f.key), name: f.name, values: f.values }));
+      if (rejecting) {
+        const { extra, rejected } = await this.attachChecked(ctx, engine, relation, local, placeholders);
+        return { relation, ...list(rejected), ...extra };
+      }
+      const extra = await this.attach(ctx, engine, relation, local, placeholders);
+      return { relation, ...list([]), ...extra };
     }
     // S3: download into a temporary folder (a fresh cache: nothing stale is reused), stage the rows, remove it
     const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ingot-files-'));
     let extra: Extra;
+    let rejected: RejectedFile[] = [];
     try {
       const dir = await new S3Store(store.root, { cacheDir: tmp }).localCopy(read.map((f) => ({ key: f.key, size: f.size })));
+      if (rejecting) {
+        ({ extra, rejected } = await this.attachChecked(ctx, engine, relation, read.map((f) => ({ path: path.join(dir, ...f.key.split('/')), shown: f.name, name: f.name, values: f.values })), placeholders, [dir, store.root]));
+        return { relation, ...list(rejected), ...extra };
+      }
       const view = `${relation}__files`;
       extra = await this.attach(ctx, engine, view, read.map((f) => ({ path: path.join(dir, ...f.key.split('/')), shown: f.name, values: f.values })), placeholders, [dir, store.root]);
       try {
@@ -173,7 +272,55 @@ export class FilesConnector implements SourceConnector {
     } finally {
       await fs.rm(tmp, { recursive: true, force: true });
     }
-    return { relation, inputs, domainMetadata, ...extra };
+    return { relation, ...list(rejected), ...extra };
+  }
+
+  /**
+   * Reads `files` into relation `name` (staged: every row parsed now), leaving out the files
+   * that cannot be read: the whole batch is tried first; when it fails, each file alone, and the
+   * ones failing are rejected with their error (INPUT_MALFORMED / INPUT_SCHEMA message, with the
+   * line the reader names). When every file is rejected, `name` is an empty relation of one
+   * column, `_source`.
+   */
+  private async attachChecked(ctx: SourceContext, engine: Engine, name: string, files: { path: string; shown: string; name: string; values: Record<string, string> }[], placeholders: string[], rename?: [string, string]): Promise<{ extra: Extra; rejected: RejectedFile[] }> {
+    const view = `${name}__files`;
+    const tryRead = async (some: typeof files): Promise<Extra> => {
+      const extra = await this.attach(ctx, engine, view, some, placeholders, rename);
+      try {
+        await engine.stage(name, `SELECT * FROM ${quoteIdent(view)}`);
+      } catch (err) {
+        throw inputError(rename ? renamed(err, ...rename) : err, ctx.dataset);
+      } finally {
+        await engine.drop(view);
+      }
+      return extra;
+    };
+    try {
+      return { extra: await tryRead(files), rejected: [] };
+    } catch {
+      // find the files at fault, one by one
+    }
+    const good: typeof files = [];
+    const rejected: RejectedFile[] = [];
+    for (const f of files) {
+      try {
+        await tryRead([f]);
+        good.push(f);
+      } catch (err) {
+        const e = err instanceof IngotError ? err : inputError(err, ctx.dataset);
+        // newline-delimited JSON: the first line that is not UTF-8 or not JSON, found here (the engine's own count is not the line's)
+        const bad = this.source.format === 'ndjson' || this.source.format === 'json' ? await badJsonLine(f.path) : undefined;
+        if (bad) rejected.push({ file: f.name, error: `${ctx.dataset}: cannot read ${f.shown} (line ${bad.line}): ${bad.error}`, line: bad.line });
+        else rejected.push({ file: f.name, error: e.message, ...(e.context.row !== undefined ? { line: e.context.row } : {}) });
+      } finally {
+        await engine.drop(name);
+      }
+    }
+    if (good.length === 0) {
+      await engine.stage(name, 'SELECT CAST(NULL AS VARCHAR) AS _source WHERE false');
+      return { extra: {}, rejected };
+    }
+    return { extra: await tryRead(good), rejected };
   }
 
   /** Checks CSV headers and attaches `files`; refuses a file bringing a lineage column (`checkNoLineageColumns`). (local paths; `shown` in messages) as view `name`; `rename` maps a local folder back to its S3 root in engine errors. */
@@ -319,8 +466,9 @@ function renamed(err: unknown, dir: string, root: string): unknown {
 /** Wraps an engine's read error as INPUT_MALFORMED with the file and line it names. */
 export function inputError(err: unknown, dataset: string): IngotError {
   const msg = (err as Error).message ?? String(err);
-  const file = /file\s*=\s*(\S+)/.exec(msg)?.[1];
-  const line = /on Line:\s*(\d+)/i.exec(msg)?.[1];
+  const file = /file\s*=\s*(\S+)/.exec(msg)?.[1] ?? /in file "([^"]+)"/.exec(msg)?.[1];
+  // DuckDB's JSON readers: a transform (type) error names the record's line; a malformed-JSON error's count is not the line's, so it is not taken
+  const line = /on Line:\s*(\d+)/i.exec(msg)?.[1] ?? /JSON transform error in file "[^"]+", in line (\d+)/.exec(msg)?.[1];
   const first = msg.split('\n').filter((l) => l.trim() && !/^Possible fixes|^\*/.test(l.trim())).slice(0, 3).join(' ');
   return new IngotError(
     'INPUT_MALFORMED',
@@ -348,7 +496,8 @@ function mayHold(pattern: string, key: string): boolean {
 
 /**
  * A glob as an anchored regular expression over `/`-separated paths: `*` and `?` within one
- * segment, `**` across segments, `{name}` a whole segment captured as group `name`.
+ * segment, `**` across segments (a `**` segment also matches no folder at all, so `a/**` then `*.json` matches `a/x.json`), `{name}` a
+ * whole segment captured as group `name`.
  */
 export function patternRegex(pattern: string): RegExp {
   let re = '';
@@ -359,7 +508,10 @@ export function patternRegex(pattern: string): RegExp {
       re += `(?<${pattern.slice(i + 1, end)}>[^/]+)`;
       i = end;
     } else if (c === '*') {
-      if (pattern[i + 1] === '*') {
+      if (pattern[i + 1] === '*' && pattern[i + 2] === '/' && (i === 0 || pattern[i - 1] === '/')) {
+        re += '(?:.*/)?';
+        i += 2;
+      } else if (pattern[i + 1] === '*') {
         re += '.*';
         i++;
       } else re += '[^/]*';
@@ -437,4 +589,30 @@ function splitCsvLine(line: string, delimiter: string): string[] {
   }
   out.push(cur.trim());
   return out;
+}
+
+/**
+ * Admits a rejected file again (`ingot files retry`): one commit to `table` (the dataset's Delta
+ * table) removing `file`'s entry from the committed file list (domain `ingot.files`), so the
+ * next run reads it as new. `file` as the list names it (the source's path, or the `s3://` URL).
+ * Returns the version committed. Errors: TABLE_NOT_FOUND (no table), INPUT_MISSING when the list
+ * has no such file, CONFIG_INVALID when the file was loaded (not rejected: retrying it would load
+ * its rows twice), COMMIT_CONFLICT when a concurrent run changed the list.
+ */
+export async function retryRejectedFile(table: DeltaTable, dataset: string, file: string): Promise<{ version: number; error: string }> {
+  const snapshot = await table.trySnapshot();
+  if (!snapshot) throw new IngotError('TABLE_NOT_FOUND', `${dataset}: no table at ${table.location}: nothing was loaded yet`, { dataset });
+  const tracked = parseTracked(snapshot.domains.get(FILES_DOMAIN)?.configuration, dataset);
+  const entry = tracked.files[file];
+  if (!entry) {
+    const rejected = Object.entries(tracked.files).filter(([, e]) => e.rejected !== undefined).map(([n]) => n);
+    throw new IngotError('INPUT_MISSING', `${dataset}: ${file} is not in the table's file list (rejected files: ${rejected.join(', ') || 'none'})`, { dataset, file });
+  }
+  if (entry.rejected === undefined) throw new IngotError('CONFIG_INVALID', `${dataset}: ${file} was loaded, not rejected: retrying it would load its rows twice`, { dataset, file });
+  const files = Object.fromEntries(Object.entries(tracked.files).filter(([n]) => n !== file));
+  const version = await table.commit({
+    readVersion: snapshot.version, operation: 'SET TBLPROPERTIES', operationParameters: { ingot: `files retry ${file}` },
+    actions: [{ domainMetadata: { domain: FILES_DOMAIN, configuration: JSON.stringify({ files } satisfies TrackedFiles), removed: false } }],
+  });
+  return { version, error: entry.rejected };
 }

@@ -37,6 +37,28 @@ export interface SourceContext {
   force?: boolean;
   /** Listings of stores by root, shared by the probes of one plan (a folder is listed once for every interval). */
   listings?: Map<string, Promise<ObjectMeta[]>>;
+  /** Bounds and bad-file policy of a micro-batch (a run started by arriving files). */
+  batch?: BatchPolicy;
+}
+
+/**
+ * How a run started by arriving files reads them (`trigger` on a pipeline): at most `maxFiles`
+ * files and `maxBytes` bytes per run (oldest first; at least one file; the rest go to the next
+ * run), and what a file that cannot be read does: `reject` (default) records it as rejected with
+ * its error in the committed file list and the run's results and loads the other files; `fail`
+ * fails the run.
+ */
+export interface BatchPolicy {
+  maxFiles?: number;
+  maxBytes?: number;
+  onBadFile?: 'reject' | 'fail';
+}
+
+/** A file a run could not read, left out of its batch: its name, and the reader's error (with the line when it names one). */
+export interface RejectedFile {
+  file: string;
+  error: string;
+  line?: number;
 }
 
 /** Whether a run would find new input (`SourceConnector.probe`), and what, for the plan's reason. */
@@ -65,6 +87,8 @@ export interface SourceBatch {
   domainMetadata?: DomainWrite[];
   /** Nothing changed since the last commit: the run writes and commits nothing for the dataset (0 rows, success). */
   unchanged?: boolean;
+  /** Files left out because they could not be read (`BatchPolicy.onBadFile` `reject`). */
+  rejected?: RejectedFile[];
 }
 
 /**

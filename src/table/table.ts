@@ -1,6 +1,6 @@
 import { IngotError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
-import type { Action, CommitInfo } from './actions.js';
+import type { Action, Add, CommitInfo } from './actions.js';
 import { partitionMatches, type Filter } from './filter.js';
 import { expireLog, listLog, readCommit, writeCommit } from './log.js';
 import { Snapshot } from './snapshot.js';
@@ -175,6 +175,32 @@ export class DeltaTable {
       out.push({ version: v, operation: c.operation, ...(c.runId ? { runId: c.runId } : {}) });
     }
     return out;
+  }
+
+  /**
+   * The rows commits `after + 1` to `upTo` appended, for an incremental reader: the `add` actions
+   * with `dataChange` (a compaction's rewrites, `dataChange: false`, are not new rows), and the
+   * versions that removed rows with `dataChange` (updates, deletes, overwrites: `rewrites`, whose
+   * changes only a change data feed gives). Protocol: "Add File and Remove File" (`dataChange`).
+   * Errors: LOG_CORRUPT; TABLE_NOT_FOUND when a commit is no longer in the log (log cleanup).
+   */
+  async addedSince(after: number, upTo: number): Promise<{ adds: Add[]; rewrites: number[] }> {
+    const adds: Add[] = [];
+    const rewrites: number[] = [];
+    for (let v = Math.max(0, after + 1); v <= upTo; v++) {
+      let actions: Action[];
+      try {
+        actions = await readCommit(this.store, v);
+      } catch (err) {
+        if (err instanceof IngotError) throw err;
+        throw new IngotError('TABLE_NOT_FOUND', `${this.location}: commit ${v} is no longer in the log: its appended rows cannot be read incrementally (run a full refresh)`, { table: this.location, version: v }, { cause: err });
+      }
+      for (const a of actions) {
+        if ('add' in a && a.add.dataChange !== false) adds.push(a.add);
+        else if ('remove' in a && a.remove.dataChange !== false && !rewrites.includes(v)) rewrites.push(v);
+      }
+    }
+    return { adds, rewrites };
   }
 
   private readonly changes = new Map<number, CommitChange>();

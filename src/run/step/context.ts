@@ -4,6 +4,7 @@ import type { Lake } from '../../table/lake.js';
 import type { WritePath } from '../../operations/write-path.js';
 import type { DatasetNode } from '../../pipeline/graph.js';
 import type { Interval } from '../../pipeline/interval.js';
+import type { BatchPolicy } from '../../sources/source.js';
 import type { LoadedDataset } from '../../pipeline/project.js';
 import type { PlanStep } from '../../plan/plan.js';
 import type { IntervalState } from '../../plan/state.js';
@@ -22,6 +23,8 @@ export interface RunScope {
   /** `full_refresh`: every table rebuilt from all input; `once`: everything, materializations as declared; `date`: one logical date. */
   mode: 'date' | 'full_refresh' | 'once';
   projectDir: string;
+  /** A micro-batch's bounds and bad-file policy (a run started by arriving files). */
+  batch?: BatchPolicy;
 }
 
 /**

@@ -3,10 +3,12 @@ import { landCsv } from '../landing.js';
 import { maxOfTable } from '../bookmark.js';
 import { connectorFor } from '../../sources/connectors.js';
 import { forgedLineageError, lineageColumn } from '../../sources/lineage.js';
-import type { SourceContext } from '../../sources/source.js';
+import type { RejectedFile, SourceContext } from '../../sources/source.js';
 import type { Expectation } from '../../pipeline/definition.js';
 import type { DomainWrite } from '../../table/write.js';
 import { upstreamScope } from '../../plan/plan.js';
+import { processedUpstream } from '../../plan/state.js';
+import { scanAdded } from '../../operations/scan.js';
 import { SOURCE_RELATION, stepError, type StepContext, type UpstreamRead } from './context.js';
 
 /** What the read stage leaves for the others. */
@@ -22,6 +24,8 @@ export interface StepInput {
   unchanged: boolean;
   /** Each upstream table's version read, and the partitions that concern the step. */
   read: Record<string, UpstreamRead>;
+  /** Files the source left out because they could not be read (a micro-batch's `onBadFile: 'reject'`). */
+  rejected?: RejectedFile[];
 }
 
 /**
@@ -35,6 +39,8 @@ export interface StepInput {
 export async function readInputs(ctx: StepContext): Promise<StepInput> {
   const { ds, engine } = ctx;
   const read: Record<string, UpstreamRead> = {};
+  // an incremental dataset reads what its upstream tables committed after the versions it processed (none recorded: everything)
+  const processed = ds.incremental && !ctx.full ? processedUpstream(ctx.committed) : undefined;
   for (const ref of ctx.node.reads) {
     if (ref === ds.name) continue; // its own committed table ({{this}} in an expectation): attached by the render stage
     const table = ctx.lake.table(ref);
@@ -45,14 +51,27 @@ export async function readInputs(ctx: StepContext): Promise<StepInput> {
     // a staged table is read as the version its commit was prepared on, plus this run's rows
     const scope = upstreamScope(ds, ctx.interval, snapshot);
     read[ref] = { version: staged?.commit && staged.committed === undefined ? staged.commit.readVersion : snapshot.version, ...(scope ? { scope } : {}) };
-    await engine.attachTable(ref, await ctx.path.scan(table, snapshot));
+    const after = processed?.[ref];
+    if (after === undefined) {
+      await engine.attachTable(ref, await ctx.path.scan(table, snapshot));
+      continue;
+    }
+    // the files the commits since added, and this run's own staged rows of it
+    const upTo = read[ref]!.version;
+    const { adds, rewrites } = await table.addedSince(after, upTo);
+    if (staged?.commit && staged.committed === undefined && staged.commit.actions.some((a) => 'remove' in a && a.remove.dataChange !== false)) rewrites.push(upTo + 1);
+    if (rewrites.length > 0) {
+      throw stepError(ctx, 'INCREMENTAL_UNSUPPORTED', `reads ${ref} incrementally, but its version${rewrites.length === 1 ? '' : 's'} ${rewrites.join(', ')} updated or deleted rows (only appended rows are read incrementally): run it with --full-refresh`);
+    }
+    const own = staged?.commit && staged.committed === undefined ? staged.commit.actions.flatMap((a) => ('add' in a && a.add.dataChange !== false ? [a.add] : [])) : [];
+    await engine.attachTable(ref, await scanAdded(engine, table, snapshot, [...adds, ...own]));
   }
   if (!ds.source) return { inputs: [], expectations: [], hidden: [], unchanged: false, read };
 
   const { scope, interval, committed } = ctx;
   const source: SourceContext = {
     projectDir: scope.projectDir, dataset: ds.name, interval, partitionColumn: ds.partitionBy?.[0], logicalDate: scope.logicalDate, runId: scope.runId,
-    appends: !ctx.full && ds.materialization === 'append', force: ctx.step.reason === 'forced',
+    appends: !ctx.full && ds.materialization === 'append', force: ctx.step.reason === 'forced', ...(scope.batch ? { batch: scope.batch } : {}),
   };
   // the bookmark of an incremental source and what it loaded come from the committed table (never in a full refresh)
   if (!ctx.full) {
@@ -62,7 +81,7 @@ export async function readInputs(ctx: StepContext): Promise<StepInput> {
   const batch = await connectorFor(ds.source).read(source, engine, SOURCE_RELATION);
   const input: StepInput = {
     inputs: batch.inputs, expectations: batch.expectations ?? [], hidden: batch.quarantineColumns ?? [], unchanged: batch.unchanged === true, read,
-    ...(batch.domainMetadata ? { domainMetadata: batch.domainMetadata } : {}),
+    ...(batch.domainMetadata ? { domainMetadata: batch.domainMetadata } : {}), ...(batch.rejected ? { rejected: batch.rejected } : {}),
   };
   if (input.unchanged) await engine.drop(SOURCE_RELATION);
   else {

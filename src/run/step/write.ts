@@ -30,7 +30,7 @@ export async function writeRows(ctx: StepContext, checked: Checked, input: StepI
   if (described.length > 0) {
     throw stepError(ctx, 'DATASET_INVALID', `describes column${described.length > 1 ? 's' : ''} ${described.join(', ')}, which the output lacks (its columns: ${checked.schema.fields.map((f) => f.name).join(', ')})`);
   }
-  const result: DatasetResult = { dataset: ds.name, status: 'success', rowsIn: 0, rowsOut: 0, dropped: checked.dropped, quarantined: checked.quarantined, expectations: ctx.checked, inputs: input.inputs, ms: 0 };
+  const result: DatasetResult = { dataset: ds.name, status: 'success', rowsIn: 0, rowsOut: 0, dropped: checked.dropped, quarantined: checked.quarantined, expectations: ctx.checked, inputs: input.inputs, ...(input.rejected ? { rejected: input.rejected } : {}), ms: 0 };
 
   const replacesTable = mode === 'overwrite' || (isKeyed(ds) && (full || !ctx.committed));
   const state: NonNullable<StagedWrite['state']> = {
