@@ -230,8 +230,12 @@ describe('file-arrival triggers', () => {
     const before = await fs.stat(typed);
     const fixed = (events(20, 2) + '{"id": 22, "user": "u1"}\n').padEnd(before.size - 1, ' ') + '\n';
     assert.equal(Buffer.byteLength(fixed), before.size);
-    await fs.writeFile(typed, fixed);
-    await fs.utimes(typed, before.atime, before.mtime);
+    // written beside the landing folder with the old size and time, then renamed over it in one
+    // step: the trigger never sees a half-fixed file with a new time (which it would admit itself)
+    const staged = path.join(dir, 'c-type.json.fixed');
+    await fs.writeFile(staged, fixed);
+    await fs.utimes(staged, before.atime, before.mtime);
+    await fs.rename(staged, typed);
     const notRejected = await cli(['files', 'retry', 'bronze.events', 'landing/events/a-good.json', '-p', dir]);
     assert.equal(notRejected.code, 1);
     assert.match(notRejected.err, /a-good\.json was loaded, not rejected: retrying it would load its rows twice/);
