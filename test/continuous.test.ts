@@ -234,7 +234,10 @@ describe('file-arrival triggers', () => {
     // step: the trigger never sees a half-fixed file with a new time (which it would admit itself)
     const staged = path.join(dir, 'c-type.json.fixed');
     await fs.writeFile(staged, fixed);
-    await fs.utimes(staged, before.atime, before.mtime);
+    // the listing keeps whole milliseconds: set the middle of the same millisecond (a Date's
+    // seconds as a double can land a hair below it, which would be a new time)
+    const sameMs = (Math.floor(before.mtimeMs) + 0.5) / 1000;
+    await fs.utimes(staged, sameMs, sameMs);
     await fs.rename(staged, typed);
     const notRejected = await cli(['files', 'retry', 'bronze.events', 'landing/events/a-good.json', '-p', dir]);
     assert.equal(notRejected.code, 1);
