@@ -215,7 +215,7 @@ describe('environments', () => {
     // day 2 was computed from the environment's latest silver, production's now: up to date; day 1 from an
     // earlier environment version, which has no production twin: the plan looks at what the promote changed
     const p = await plan(dir, '--from', DAY1, '--to', DAY2, '--select', GOLD);
-    assert.deepEqual(p, { [`${DAY1} ${GOLD}`]: ['run', `upstream changed: silver.flights ${before['silver.flights']} → ${after['silver.flights']}`], [`${DAY2} ${GOLD}`]: ['skip', 'up to date'] });
+    assert.deepEqual(p, { [`${DAY1} ${GOLD}`]: ['run', `upstream changed: silver.flights ${before['silver.flights']} → ${after['silver.flights']} (1 commit)`], [`${DAY2} ${GOLD}`]: ['skip', 'up to date'] });
   });
 
   it('env list and env drop: drop keeps the files production took over by a promote', async () => {
