@@ -337,7 +337,7 @@ bad_date:
     assert.equal(error('typo'), `${at(39, 'typo')}Unrecognized key: "expected"`);
     assert.equal(error('row_lacks_column'), `${at(47, 'row_lacks_column')}expect: row 2 lacks orders, which other rows list: give it (null for NULL)`);
     assert.match(error('untyped_empty'), /errors\.test\.yaml:51: test untyped_empty: given gold\.vip: no rows and no declared columns: give columns: \{ name: TYPE \} \(or at least one row\)$/);
-    assert.equal(error('bad_date'), `${at(56, 'bad_date')}date "2024-02-30" is not a valid date (YYYY-MM-DD) or hour (YYYY-MM-DDTHH:00)`);
+    assert.equal(error('bad_date'), `${at(56, 'bad_date')}date "2024-02-30" is not a valid date (YYYY-MM-DD), hour (YYYY-MM-DDTHH:00) or minute (YYYY-MM-DDTHH:MM)`);
     assert.match(r.out, /! datasets\/broken\.test\.yaml › \(file\) 0 ms\n {4}error \[TEST_INVALID\]: .*broken\.test\.yaml:2: not valid YAML: /);
     assert.match(r.out, /12 tests in 2 files: 0 passed, 0 failed, 12 errors/);
   });
