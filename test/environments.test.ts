@@ -1,11 +1,13 @@
 /**
  * Environments (`--env`, `ingot promote`, `ingot env list | drop`) on the flights example: an
  * environment run of one day of a gold table leaves production's tables, versions and files as
- * they were and writes one day's file; the environment's table is a shallow clone (its log names
- * production's files by absolute path, no data copied); a promote is one production commit naming
- * the files the environment wrote, read back alike by ingot, delta-rs and Spark; a promote is
- * refused when production moved, unless --force; vacuum of production keeps what an environment
- * references; drop keeps what production took over.
+ * they were and writes one day's file, inside production's table folder under `_env=<name>/`; the
+ * environment's table is a shallow clone (its log names production's files by absolute path, no
+ * data copied); a promote is one production commit naming the files the environment wrote by
+ * relative path, read back alike by ingot, delta-rs (both readers) and Spark, also from a copy of
+ * the lake elsewhere; a promote is refused when production moved, unless --force; vacuum of
+ * production keeps what an environment references; drop deletes what production does not
+ * reference and keeps what it took over, which production's vacuum deletes once it is unneeded.
  */
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -35,14 +37,19 @@ async function ok(args: string[]): Promise<{ out: string; err: string }> {
   return r;
 }
 
-/** Every file under `dir` (relative, `/`-separated) with its size and mtime, `_envs` left out. */
+/** Whether `rel` (a key under the lake or a table) lies in an environment's folder: `_envs/` or a table's `_env=<name>/`. */
+function inEnvironment(rel: string): boolean {
+  return rel.startsWith('_envs/') || rel.split('/').some((part) => part.startsWith('_env='));
+}
+
+/** Every file under `dir` (relative, `/`-separated) with its size and mtime, environments' files (`inEnvironment`) left out. */
 async function files(dir: string, options: { envs?: boolean } = {}): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const e of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
     if (!e.isFile()) continue;
     const full = path.join(e.parentPath, e.name);
     const rel = path.relative(dir, full).split(path.sep).join('/');
-    if (!options.envs && rel.startsWith('_envs/')) continue;
+    if (!options.envs && inEnvironment(rel)) continue;
     const st = await fs.stat(full);
     out.set(rel, `${st.size}@${st.mtimeMs}`);
   }
@@ -93,10 +100,15 @@ describe('environments', () => {
     assert.deepEqual(await versions(lake), production, 'every production table is at its version');
     assert.deepEqual(await files(lake), before, 'no production file was written, changed or deleted');
 
-    // the environment's table: a clone at production's version, then one commit of one day's file
+    // the environment's table: a clone at production's version, then one commit of one day's file,
+    // written inside production's table folder (under _env=dev/, which production's log does not name)
     const envRoot = path.join(lake, '_envs', 'dev', 'gold', 'airport_daily');
-    const written = [...(await files(envRoot, { envs: true })).keys()].filter((f) => !f.startsWith('_delta_log/'));
-    assert.deepEqual(written.map((f) => f.split('/')[0]), [`flight_date=${DAY2}`], 'one data file, of the day run');
+    const prodRoot = path.join(lake, 'gold', 'airport_daily');
+    assert.deepEqual([...(await files(envRoot, { envs: true })).keys()].filter((f) => !f.startsWith('_delta_log/')), [], 'the environment\'s folder holds its log only');
+    const written = [...(await files(prodRoot, { envs: true })).keys()].filter((f) => inEnvironment(f));
+    assert.deepEqual(written.map((f) => f.split('/').slice(0, 2).join('/')), [`_env=dev/flight_date=${DAY2}`], 'one data file, of the day run');
+    const dayCommit = await readCommit(new LocalStore(envRoot), production[GOLD]! + 1);
+    assert.deepEqual(dayCommit.flatMap((a) => ('add' in a ? [a.add.path] : [])), [`file://${prodRoot}/${written[0]}`], 'the environment\'s log names its file by absolute path');
     const clone = await readCommit(new LocalStore(envRoot), production[GOLD]!);
     const info = clone.find((a) => 'commitInfo' in a) as { commitInfo: { operation: string; operationParameters: Record<string, unknown> } };
     assert.equal(info.commitInfo.operation, 'CLONE');
@@ -122,20 +134,24 @@ describe('environments', () => {
 
   it('promote: one production commit naming the environment\'s files, read alike by ingot, delta-rs and Spark', async () => {
     const prodRoot = path.join(lake, 'gold', 'airport_daily');
-    const parquetBefore = [...(await files(prodRoot)).keys()].filter((f) => f.endsWith('.parquet') && !f.startsWith('_delta_log/'));
+    const parquetBefore = [...(await files(lake, { envs: true })).keys()].filter((f) => f.endsWith('.parquet') && !f.includes('_delta_log/'));
     const r = await ok(['promote', 'dev', '-p', dir]);
     assert.match(r.err, /promoted 1 of 1 tables of environment dev/);
     const after = await versions(lake);
     assert.deepEqual(after, { ...production, [GOLD]: production[GOLD]! + 1 }, 'one new version of the promoted table, the others as they were');
-    const parquetAfter = [...(await files(prodRoot)).keys()].filter((f) => f.endsWith('.parquet') && !f.startsWith('_delta_log/'));
-    assert.deepEqual(parquetAfter, parquetBefore, 'no data file written or copied into production');
+    const parquetAfter = [...(await files(lake, { envs: true })).keys()].filter((f) => f.endsWith('.parquet') && !f.includes('_delta_log/'));
+    assert.deepEqual(parquetAfter, parquetBefore, 'no data file written, copied or moved');
     const commit = await readCommit(new LocalStore(prodRoot), production[GOLD]! + 1);
     const adds = commit.flatMap((a) => ('add' in a ? [a.add.path] : []));
     const removes = commit.flatMap((a) => ('remove' in a ? [a.remove.path] : []));
     assert.equal(adds.length, 1);
-    assert.match(adds[0]!, /^file:\/\/\/.*\/lake\/_envs\/dev\/gold\/airport_daily\/flight_date=2001-01-02\//);
+    assert.match(adds[0]!, /^_env=dev\/flight_date=2001-01-02\/[^/]+\.parquet$/, 'the environment\'s file, by path relative to production\'s root');
     assert.equal(removes.length, 1);
     assert.match(removes[0]!, /^flight_date=2001-01-02\//);
+    const state = await new Lake(lake, engine).table(GOLD).snapshot();
+    const named = [...state.files.values(), ...state.tombstones.values()].flatMap((f) => [f.path, ...(f.deletionVector && f.deletionVector.storageType === 'p' ? [f.deletionVector.pathOrInlineDv] : [])]);
+    assert.ok(named.length >= 3);
+    assert.deepEqual(named.filter((p) => p.startsWith('/') || /^[a-z][a-z0-9+.-]*:/i.test(p)), [], 'production\'s log names no file by absolute path');
 
     const table = new Lake(lake, engine).table(GOLD);
     const ours = await readWithIngot(engine, table);
@@ -148,6 +164,10 @@ describe('environments', () => {
     const rs = readWithDeltaRs(prodRoot);
     assert.equal(rs.version, production[GOLD]! + 1);
     assert.deepEqual(canonicalRows(ours.schema, rs.rows), canonicalRows(ours.schema, ours.rows), 'delta-rs reads the rows ingot reads');
+    // delta-rs's pyarrow reader (to_pyarrow_dataset, as to_pyarrow_table) joins every path to the table root
+    const arrow = readWithDeltaRs(prodRoot, undefined, 'pyarrow');
+    assert.equal(arrow.version, production[GOLD]! + 1);
+    assert.deepEqual(canonicalRows(ours.schema, arrow.rows), canonicalRows(ours.schema, ours.rows), 'delta-rs\'s pyarrow reader reads the rows ingot reads');
     const spark = readWithSpark([{ path: prodRoot }])[0]!;
     assert.ok(!('error' in spark), `Spark could not read the promoted table: ${'error' in spark ? spark.error : ''}`);
     assert.equal(spark.version, production[GOLD]! + 1);
@@ -167,6 +187,28 @@ describe('environments', () => {
     const p = await plan(dir, '--from', DAY1, '--to', DAY2, '--select', GOLD);
     assert.deepEqual(p, { [`${DAY1} ${GOLD}`]: ['run', 'definition changed'], [`${DAY2} ${GOLD}`]: ['skip', 'up to date'] });
     production = after;
+  });
+
+  it('after a promote, a copy of the lake elsewhere reads production alike (its log names files by relative path)', async () => {
+    const table = new Lake(lake, engine).table(GOLD);
+    const ours = await readWithIngot(engine, table);
+    const copy = path.join(dir, 'elsewhere', 'lake');
+    await fs.cp(lake, copy, { recursive: true });
+    // the original out of the way, so a reader that still named its files by absolute path would fail
+    await fs.rename(lake, `${lake}.away`);
+    try {
+      const moved = await readWithIngot(engine, new Lake(copy, engine).table(GOLD));
+      assert.equal(moved.version, ours.version);
+      assert.deepEqual(canonicalRows(ours.schema, moved.rows), canonicalRows(ours.schema, ours.rows), 'ingot reads the copy');
+      for (const reader of ['datafusion', 'pyarrow'] as const) {
+        const rs = readWithDeltaRs(path.join(copy, 'gold', 'airport_daily'), undefined, reader);
+        assert.equal(rs.version, ours.version);
+        assert.deepEqual(canonicalRows(ours.schema, rs.rows), canonicalRows(ours.schema, ours.rows), `delta-rs (${reader}) reads the copy`);
+      }
+    } finally {
+      await fs.rename(`${lake}.away`, lake);
+      await fs.rm(path.join(dir, 'elsewhere'), { recursive: true, force: true });
+    }
   });
 
   it('a promote is refused when production moved since the environment was made, and done with --force', async () => {
@@ -197,7 +239,8 @@ describe('environments', () => {
     await ok(['run', '-p', dir, '--date', DAY2, '--select', 'silver.flights', '--rerun']);
     const silver = new Lake(lake, engine).table('silver.flights');
     const dryRun = await vacuum(silver, { retentionHours: 0, enforceRetention: false, dryRun: true });
-    assert.equal(dryRun.files.length, 1, 'without the environment, vacuum would delete the replaced day-2 file');
+    assert.equal(dryRun.files.filter((f) => !f.startsWith('_env=')).length, 1, 'without the environment, vacuum would delete the replaced day-2 file');
+    assert.ok(dryRun.files.some((f) => f.startsWith(`_env=dev3/flight_date=${DAY1}/`)), 'and the file the environment wrote in production\'s folder');
     const r = await ok(['vacuum', 'silver.flights', '-p', dir, '--retain-hours', '0', '--force']);
     assert.match(r.err, /deleted 0 files/);
     const count = await ok(['sql', '-p', dir, '--env', 'dev3', '--format', 'json', 'SELECT count(*) AS n FROM silver.flights']);
@@ -218,21 +261,40 @@ describe('environments', () => {
     assert.deepEqual(p, { [`${DAY1} ${GOLD}`]: ['run', `upstream changed: silver.flights ${before['silver.flights']} → ${after['silver.flights']} (1 commit)`], [`${DAY2} ${GOLD}`]: ['skip', 'up to date'] });
   });
 
-  it('env list and env drop: drop keeps the files production took over by a promote', async () => {
+  it('env drop deletes the files an environment wrote that production does not reference and keeps the ones it took over; production\'s vacuum deletes those once unneeded', async () => {
     const list = JSON.parse((await ok(['env', 'list', '-p', dir, '--format', 'json'])).out) as { environment: string; table: string }[];
     assert.deepEqual([...new Set(list.map((x) => x.environment))], ['dev', 'dev2', 'dev3', 'dev4']);
+    const written = async (env: string): Promise<string[]> => [...(await files(lake, { envs: true })).keys()]
+      .filter((f) => !f.startsWith('_envs/') && f.split('/')[2] === `_env=${env}`);
+    // dev3 was never promoted: every file it wrote goes
+    const dev3 = await written('dev3');
+    assert.ok(dev3.length > 0 && dev3.every((f) => f.startsWith('silver/flights/_env=dev3/')), `dev3 wrote into production's silver folder: ${dev3.join(', ')}`);
     const dropped = await ok(['env', 'drop', 'dev3', '-p', dir]);
     assert.match(dropped.err, /dropped environment dev3: 2 tables, \d+ files deleted$/);
-    assert.deepEqual([...(await files(path.join(lake, '_envs', 'dev3'), { envs: true })).keys()], [], 'nothing of dev3 is left');
+    assert.deepEqual([...(await files(path.join(lake, '_envs', 'dev3'), { envs: true })).keys()], [], 'nothing of dev3 is left in its folder');
+    assert.deepEqual(await written('dev3'), [], 'nor in production\'s folders');
+    // dev's one file was promoted (and later replaced by dev4's promote: a tombstone production keeps for time travel)
+    const dev = await written('dev');
+    assert.equal(dev.length, 1);
     const kept = await ok(['env', 'drop', 'dev', '-p', dir]);
     assert.match(kept.err, /1 data files kept because production or another environment references them/);
+    assert.deepEqual(await written('dev'), dev, 'the file production names is kept');
     await ok(['env', 'drop', 'dev2', '-p', dir]);
     await ok(['env', 'drop', 'dev4', '-p', dir]);
     assert.equal((await ok(['env', 'list', '-p', dir])).out, 'no environments');
     // production still reads every file it names
     const table = new Lake(lake, engine).table(GOLD);
-    const rs = readWithDeltaRs(path.join(lake, 'gold', 'airport_daily'));
-    assert.deepEqual(canonicalRows((await table.snapshot()).schema, rs.rows), canonicalRows((await table.snapshot()).schema, (await readWithIngot(engine, table)).rows));
+    const schema = (await table.snapshot()).schema;
+    const ours = canonicalRows(schema, (await readWithIngot(engine, table)).rows);
+    assert.deepEqual(canonicalRows(schema, readWithDeltaRs(path.join(lake, 'gold', 'airport_daily')).rows), ours);
+    // the files are production's now: its vacuum deletes the ones no version within the retention needs
+    const live = new Set([...(await table.snapshot()).files.values()].map((f) => decodeURIComponent(f.path)));
+    assert.ok(!live.has(dev[0]!.slice('gold/airport_daily/'.length)), 'dev\'s file was replaced by dev4\'s promote');
+    const v = await ok(['vacuum', GOLD, '-p', dir, '--retain-hours', '0', '--force']);
+    assert.ok(v.out.split('\n').includes(dev[0]!.slice('gold/airport_daily/'.length)), `vacuum deleted dev's replaced file: ${v.out}`);
+    assert.deepEqual(await written('dev'), []);
+    assert.ok((await written('dev4')).length > 0, 'the promoted files production names stay');
+    assert.deepEqual(canonicalRows(schema, readWithDeltaRs(path.join(lake, 'gold', 'airport_daily'), undefined, 'pyarrow').rows), ours);
   });
 
   it('a dataset new in the environment is created there, and in production by the promote', async () => {
@@ -243,6 +305,10 @@ describe('environments', () => {
     const list = JSON.parse((await ok(['env', 'list', '-p', dir, '--format', 'json'])).out) as { table: string; version: number; cloned_from: number | null; production: number | null; moved: boolean }[];
     assert.deepEqual(list.map((x) => [x.table, x.version, x.cloned_from, x.production, x.moved]), [['gold.busiest', 0, null, null, false]]);
     await ok(['promote', 'dev5', '-p', dir]);
+    const created = await readCommit(new LocalStore(path.join(lake, 'gold', 'busiest')), 0);
+    const paths = created.flatMap((a) => ('add' in a ? [a.add.path] : []));
+    assert.ok(paths.length > 0 && paths.every((p) => p.startsWith('_env=dev5/')), `production names the environment's files by relative path: ${paths.join(', ')}`);
+    assert.equal(readWithDeltaRs(path.join(lake, 'gold', 'busiest'), undefined, 'pyarrow').rows.length, 3);
     const rs = readWithDeltaRs(path.join(lake, 'gold', 'busiest'));
     assert.equal(rs.version, 0);
     const ours = await readWithIngot(engine, new Lake(lake, engine).table('gold.busiest'));

@@ -1,6 +1,6 @@
 import { IngotError } from '../errors.js';
 import { joinLocation, openStore } from '../storage/open.js';
-import { environmentTables, ENVIRONMENTS_DIR, Lake, checkEnvironmentName } from '../table/lake.js';
+import { environmentDataDir, environmentTables, ENVIRONMENTS_DIR, Lake, checkEnvironmentName } from '../table/lake.js';
 import { absoluteDataPath, decodePath } from '../table/write.js';
 import type { Snapshot } from '../table/snapshot.js';
 import type { DomainMetadata } from '../table/actions.js';
@@ -8,8 +8,10 @@ import { clonedVersion, shallowClone, type CloneResult } from './clone.js';
 import { promote } from './promote.js';
 
 /**
- * Environments: named, zero-copy sets of tables for development inside a lake
- * (`<lake>/_envs/<name>/<layer>/<table>/`). A lake seen from an environment (`new Lake(root,
+ * Environments: named, zero-copy sets of tables for development inside a lake: a table's log at
+ * `<lake>/_envs/<name>/<layer>/<table>/`, the data files it writes inside production's table
+ * folder (`<lake>/<layer>/<table>/_env=<name>/`, named by absolute path in the environment's log),
+ * so that a promote names them in production's log by relative path. A lake seen from an environment (`new Lake(root,
  * parquet, { environment })`) reads the tables the environment holds from it and every other
  * table from production; `prepareEnvironment` gives the tables a run writes a shallow clone of
  * production first, so they start from production's current version; `promoteEnvironment`
@@ -203,38 +205,48 @@ async function lakeReferences(root: string, parquet: Lake['parquet'], except?: s
 export interface DropResult {
   tables: string[];
   deletedFiles: number;
-  /** Data files left in the environment's folder: production (after a promote) or another environment references them. */
+  /** Data files the environment wrote that stay (keys relative to the lake root): production (after a promote) or another environment references them. */
   keptFiles: string[];
 }
 
 /**
  * `ingot env drop`: deletes environment `environment`: its tables' logs and every file in its
- * folder, except data files that production or another environment references (a promote made
- * production name them): those stay, listed in `keptFiles`, until nothing references them (a
- * later drop deletes them then). Production tables are never touched.
+ * folder (`_envs/<name>/`), and the data files it wrote into production's table folders
+ * (`<layer>/<table>/_env=<name>/`, see `Lake.environmentDataLocation`), except data files that
+ * production or another environment references (a promote made production name them): those
+ * stay, listed in `keptFiles`, and are production's from then on (its vacuum deletes them once
+ * no version within the retention needs them). Production's logs and other files are never touched.
  * Errors: ENVIRONMENT_NOT_FOUND.
  */
 export async function dropEnvironment(root: string, environment: string, parquet?: Lake['parquet']): Promise<DropResult> {
   checkEnvironmentName(environment);
   const location = joinLocation(root, ENVIRONMENTS_DIR, environment);
-  const store = openStore(location);
-  const objects = await store.list('', { recursive: true });
-  if (objects.length === 0) throw new IngotError('ENVIRONMENT_NOT_FOUND', `no environment ${environment} in the lake ${root} (ingot env list shows them)`, { environment });
+  const lakeStore = openStore(root);
+  const objects = (await openStore(location).list('', { recursive: true })).map((o) => ({ ...o, key: `${ENVIRONMENTS_DIR}/${environment}/${o.key}` }));
+  const dataDir = `/${environmentDataDir(environment)}/`;
+  const written = (await lakeStore.list('', { recursive: true })).filter((o) => !o.key.startsWith(`${ENVIRONMENTS_DIR}/`) && isEnvironmentData(o.key, dataDir));
+  if (objects.length === 0 && written.length === 0) throw new IngotError('ENVIRONMENT_NOT_FOUND', `no environment ${environment} in the lake ${root} (ingot env list shows them)`, { environment });
   const tables = (await environmentTables(root)).get(environment) ?? [];
   const keep = await lakeReferences(root, parquet, environment);
   const kept: string[] = [];
   let deleted = 0;
-  // logs last, so an interrupted drop leaves tables whose files are gone only after nothing reads them
-  const ordered = [...objects].sort((a, b) => Number(a.key.includes('/_delta_log/')) - Number(b.key.includes('/_delta_log/')));
+  // data first, logs last, so an interrupted drop leaves tables whose files are gone only after nothing reads them
+  const ordered = [...written, ...objects.sort((a, b) => Number(a.key.includes('/_delta_log/')) - Number(b.key.includes('/_delta_log/')))];
   for (const o of ordered) {
-    if (!o.key.includes('/_delta_log/') && keep.has(absoluteDataPath(location, o.key))) {
+    if (!o.key.includes('/_delta_log/') && keep.has(absoluteDataPath(root, o.key))) {
       kept.push(o.key);
       continue;
     }
-    await store.delete(o.key);
+    await lakeStore.delete(o.key);
     deleted++;
   }
   return { tables, deletedFiles: deleted, keptFiles: kept };
+}
+
+/** Whether lake key `key` is a file an environment wrote in a production table folder: `<layer>/<table>/<dataDir>...`. */
+function isEnvironmentData(key: string, dataDir: string): boolean {
+  const at = key.indexOf(dataDir);
+  return at > 0 && key.slice(0, at).split('/').length === 2;
 }
 
 /**

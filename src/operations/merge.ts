@@ -137,7 +137,7 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
       parameters: { predicate: JSON.stringify(options.on), matchedPredicates: describe(matched), notMatchedPredicates: describe(notMatched), notMatchedBySourcePredicates: describe(bySource) },
       metrics: { ...metrics, numTargetFilesRemoved: removed.length, numTargetFilesAdded: added.length },
       ...(txn ? { txn } : {}),
-    });
+    }, table.location);
     if (work !== snapshot) prepared.commit.actions.unshift({ metaData: work.metadata });
     return prepared;
   } finally {

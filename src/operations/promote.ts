@@ -1,6 +1,6 @@
 import { IngotError } from '../errors.js';
 import type { Action, Add, DomainMetadata, Protocol } from '../table/actions.js';
-import { deletionVectorKey } from '../table/deletion-vector.js';
+import { deletionVectorKey, relativeDeletionVector } from '../table/deletion-vector.js';
 import type { DeltaTable } from '../table/table.js';
 import { absoluteDataPath, assertWritable, decodePath, encodePath, tombstone } from '../table/write.js';
 import { clonedVersion } from './clone.js';
@@ -19,8 +19,9 @@ export interface PromoteOptions {
 /**
  * PROMOTE: one new commit of `target` (a production table) after which its state equals
  * `source`'s (an environment's table, a shallow clone of `target` or a table of its own): files
- * live in `source` and not in `target` are added, by absolute path when they lie outside
- * `target`'s root (PROTOCOL.md, "Add File"), files live in `target` and not in `source` are
+ * live in `source` and not in `target` are added, by path relative to `target`'s root when they
+ * lie under it (an environment writes its files there), by absolute path otherwise (PROTOCOL.md,
+ * "Add File"), files live in `target` and not in `source` are
  * removed (both `dataChange: true`), no data file is copied or written. Files are matched by
  * their absolute location (and deletion vector), so the files the clone shares with `target`
  * stay as they are. Schema, partitioning and properties become `source`'s (the table id stays
@@ -100,13 +101,19 @@ function identity(add: Add, root: string): string {
   return `${file}@${where}@${dv.offset ?? ''}`;
 }
 
-/** `add` of the table at `from` as the log of the table at `to` names it: relative when the file lies under `to`, else absolute. */
+/**
+ * `add` of the table at `from` as the log of the table at `to` names it: by relative path when the
+ * file lies under `to` (as an environment's files do: `Lake.environmentDataLocation`), else
+ * absolute; a deletion vector under `to` as a `u` descriptor (relative), else a `p` one (absolute).
+ */
 function relocate(add: Add, from: string, to: string): Add {
   const file = absoluteDataPath(from, decodePath(add.path, from));
   const key = decodePath(file, to);
   const out: Add = { ...add, path: key.startsWith('../') ? file : encodePath(key), dataChange: true };
   if (add.deletionVector && add.deletionVector.storageType !== 'i') {
-    out.deletionVector = { ...add.deletionVector, storageType: 'p', pathOrInlineDv: absoluteDataPath(from, deletionVectorKey(add.deletionVector, from)) };
+    const dvFile = absoluteDataPath(from, deletionVectorKey(add.deletionVector, from));
+    const dvKey = decodePath(dvFile, to);
+    out.deletionVector = (!dvKey.startsWith('../') && relativeDeletionVector(add.deletionVector, dvKey)) || { ...add.deletionVector, storageType: 'p', pathOrInlineDv: dvFile };
   }
   return out;
 }

@@ -84,15 +84,15 @@ export interface PreparedRewrite {
 }
 
 /**
- * The commit of `rewrite` on top of `snapshot`, not yet committed: removes, then adds, then
- * `txn` when given, in one version. Metrics gain numAddedFiles, numRemovedFiles, numAddedBytes.
+ * The commit of `rewrite` on top of `snapshot` of the table rooted at `root`, not yet committed:
+ * removes, then adds, then `txn` when given, in one version. Metrics gain numAddedFiles, numRemovedFiles, numAddedBytes.
  */
-export function prepareRewrite(snapshot: Snapshot, rewrite: Rewrite): PreparedRewrite {
+export function prepareRewrite(snapshot: Snapshot, rewrite: Rewrite, root: string): PreparedRewrite {
   const now = Date.now();
   const dataChange = rewrite.dataChange ?? true;
   const actions: Action[] = [];
   for (const add of rewrite.removed) actions.push({ remove: tombstone(add, now, dataChange) });
-  for (const file of rewrite.added) actions.push({ add: toAdd(file, dataChange) });
+  for (const file of rewrite.added) actions.push({ add: toAdd(file, dataChange, root) });
   if (rewrite.txn) actions.push({ txn: { ...rewrite.txn, lastUpdated: now } });
   const metrics = {
     ...rewrite.metrics,
@@ -119,7 +119,7 @@ export function prepareRewrite(snapshot: Snapshot, rewrite: Rewrite): PreparedRe
  * Errors: those of `DeltaTable.commit`.
  */
 export async function commitRewrite(table: DeltaTable, snapshot: Snapshot, rewrite: Rewrite): Promise<OperationResult> {
-  return commitPrepared(table, prepareRewrite(snapshot, rewrite));
+  return commitPrepared(table, prepareRewrite(snapshot, rewrite, table.location));
 }
 
 /** Commits a prepared rewrite; on failure deletes the files it added and rethrows. */

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import type { Engine, WriteTarget } from '../engine/engine.js';
 import { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
@@ -33,13 +34,17 @@ export async function stageWrite(engine: Engine, table: DeltaTable, base: Snapsh
 
 /**
  * Writes the rows of `sql` (run by `engine`) as new data files of `table`, invisible to readers
- * until a commit adds them. The engine writes into the store's local staging directory; a remote
- * store gets the files uploaded (and the local copies removed) before this returns.
+ * until a commit adds them. The engine writes into the store's local staging directory, under the
+ * table's `dataPrefix` (an environment's table writes into production's table folder); a remote
+ * store gets the files uploaded (and the local copies removed) before this returns. Paths are
+ * keys relative to the table root (`DataFile.path`).
  */
 export async function writeDataFiles(engine: Engine, table: DeltaTable, sql: string, target: Omit<WriteTarget, 'location'>): Promise<DataFile[]> {
   const staging = await table.store.localStaging();
+  const prefix = table.dataPrefix;
   try {
-    const files = await engine.write(sql, { ...target, location: staging.dir });
+    const written = await engine.write(sql, { ...target, location: prefix === '' ? staging.dir : path.join(staging.dir, ...prefix.split('/')) });
+    const files = prefix === '' ? written : written.map((f) => ({ ...f, path: `${prefix}/${f.path}` }));
     await staging.publish(files.map((f) => f.path));
     return files;
   } finally {

@@ -95,7 +95,7 @@ function stagedFiles(engine: Engine): WritePath {
       const base = r.base!;
       const plan = await prepareMerge(r.table, engine, r.merge, base, r.txn);
       // a merge changing nothing still commits, with the run's txn, like an append of no rows
-      const commit = plan.commit ?? prepareRewrite(base, { removed: [], added: [], operation: 'MERGE', parameters: { predicate: JSON.stringify(r.merge.on) }, metrics: plan.metrics, txn: r.txn }).commit;
+      const commit = plan.commit ?? prepareRewrite(base, { removed: [], added: [], operation: 'MERGE', parameters: { predicate: JSON.stringify(r.merge.on) }, metrics: plan.metrics, txn: r.txn }, r.table.location).commit;
       commit.operationParameters = { ...commit.operationParameters, ...r.parameters };
       if (r.domainMetadata?.length) {
         commit.actions.push(...domainActions(base, r.domainMetadata, r.table.location));

@@ -56,6 +56,33 @@ export function z85Decode(text: string, length = (text.length / 5) * 4): Buffer 
   return out.subarray(0, length);
 }
 
+/** Encodes Z85 (ZeroMQ RFC 32): every 4 bytes (big-endian) give 5 characters. Throws `Error` on a length that is not a multiple of 4. */
+export function z85Encode(bytes: Buffer): string {
+  if (bytes.length % 4 !== 0) throw new Error(`z85 input of ${bytes.length} bytes is not a multiple of 4`);
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 4) {
+    let v = bytes.readUInt32BE(i);
+    let group = '';
+    for (let j = 0; j < 5; j++) {
+      group = Z85[v % 85]! + group;
+      v = Math.floor(v / 85);
+    }
+    out += group;
+  }
+  return out;
+}
+
+/**
+ * `dv` (stored at `key`, relative to the table root) as a `u` descriptor, whose location is
+ * relative to the table root ("Deletion Vector Descriptor Schema": `<random prefix><z85 UUID>`
+ * naming `<prefix>/deletion_vector_<uuid>.bin`), when `key` has that form; else undefined.
+ */
+export function relativeDeletionVector(dv: DeletionVectorDescriptor, key: string): DeletionVectorDescriptor | undefined {
+  const m = /^(?:([A-Za-z0-9]+)\/)?deletion_vector_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.bin$/.exec(key);
+  if (!m) return undefined;
+  return { ...dv, storageType: 'u', pathOrInlineDv: `${m[1] ?? ''}${z85Encode(Buffer.from(m[2]!.replace(/-/g, ''), 'hex'))}` };
+}
+
 /**
  * Where a `u` or `p` DV lives, as a key relative to the table's store root ("Derived Fields",
  * `absolutePath`): `u` → `<prefix>/deletion_vector_<uuid>.bin`; `p` → the path, which must lie

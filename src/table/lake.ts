@@ -9,6 +9,17 @@ export const TABLE_NAME = /^([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$/;
 /** The lake's folder of environments: environment `dev`'s tables are at `<lake>/_envs/dev/<layer>/<table>/`. */
 export const ENVIRONMENTS_DIR = '_envs';
 
+/**
+ * The folder, inside production's table folder, where environment `environment` writes its data
+ * files for that table: `<lake>/<layer>/<table>/_env=<environment>/`. Delta readers read only
+ * the files a log names, so production's readers ignore it until a promote names its files, by
+ * relative path; VACUUM of Spark and delta-rs skips it (a `_` name that is no partition column's
+ * folder), ingot's keeps what an environment references (`environmentReferences`).
+ */
+export function environmentDataDir(environment: string): string {
+  return `_env=${environment}`;
+}
+
 /** Matches an environment name: a lower-case letter, then lower-case letters, digits, `_` or `-` (at most 64). */
 export const ENVIRONMENT_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 
@@ -31,8 +42,9 @@ export class Lake {
    * @param root a directory or `s3://bucket/prefix` (see `openStore`).
    * @param parquet reads Delta checkpoints (an engine, e.g. `DuckDBEngine`).
    * @param options.environment the lake as environment `environment` sees it: a table the
-   *   environment holds (see `openEnvironment`, `routeToEnvironment`) at
-   *   `<root>/_envs/<environment>/<layer>/<table>/`, every other table production's.
+   *   environment holds (see `openEnvironment`, `routeToEnvironment`) has its log at
+   *   `<root>/_envs/<environment>/<layer>/<table>/` and its new data files in production's table
+   *   folder (`environmentDataLocation`), every other table is production's.
    *   Errors: CONFIG_INVALID for a name not matching `ENVIRONMENT_NAME`.
    */
   constructor(readonly root: string, readonly parquet?: ParquetFiles, options: { environment?: string } = {}) {
@@ -49,6 +61,13 @@ export class Lake {
     if (this.environment === undefined) throw new IngotError('CONFIG_INVALID', `the lake at ${this.root} is not seen from an environment`);
     const [, layer, table] = checkName(name);
     return joinLocation(this.root, ENVIRONMENTS_DIR, this.environment, layer!, table!);
+  }
+
+  /** Where the environment's table `name` writes its data files: `environmentDataDir` in production's table folder. Errors: CONFIG_INVALID without an environment. */
+  environmentDataLocation(name: string): string {
+    this.environmentLocation(name);
+    const [, layer, table] = checkName(name);
+    return joinLocation(this.root, layer!, table!, environmentDataDir(this.environment!));
   }
 
   /** Whether `name` is read from and written to the environment. */
@@ -83,8 +102,10 @@ export class Lake {
     let t = this.tables.get(name);
     if (!t) {
       const [, layer, table] = checkName(name);
-      const location = this.registered.get(name) ?? (this.routed.has(name) ? this.environmentLocation(name) : joinLocation(this.root, layer!, table!));
-      t = new DeltaTable(openStore(location), this.parquet);
+      const routed = !this.registered.has(name) && this.routed.has(name);
+      const location = this.registered.get(name) ?? (routed ? this.environmentLocation(name) : joinLocation(this.root, layer!, table!));
+      // an environment's table keeps its log in the environment and writes its data into production's folder
+      t = new DeltaTable(openStore(location), this.parquet, routed && this.root.startsWith('/') ? { dataLocation: this.environmentDataLocation(name) } : {});
       this.tables.set(name, t);
     }
     return t;

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { IngotError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { Action, Add, CommitInfo } from './actions.js';
@@ -76,8 +77,24 @@ const DEFAULT_LOG_RETENTION_MS = 30 * 86_400_000;
 export class DeltaTable {
   private latest?: Snapshot;
 
-  /** @param parquet reads checkpoints; without it, tables whose history needs a checkpoint are refused. */
-  constructor(readonly store: ObjectStore, private readonly parquet?: ParquetFiles) {}
+  /**
+   * Key prefix (relative to the table root, `/`-separated, no trailing `/`) under which new data
+   * files are written: `''` (the root itself) unless `options.dataLocation` puts them elsewhere,
+   * then a key that may climb out of the root with `..` (e.g. `../../../../gold/t/_env=dev`):
+   * writers name such files by absolute path in the log (`dataFilePath`).
+   */
+  readonly dataPrefix: string;
+
+  /**
+   * @param parquet reads checkpoints; without it, tables whose history needs a checkpoint are refused.
+   * @param options.dataLocation the folder new data files are written to, when it is not the table
+   *   root (the log's location): an environment's table writes its data inside production's table
+   *   folder, so that a promote names them by relative path. A local absolute path; errors:
+   *   PROTOCOL_UNSUPPORTED for a table on an object store, or a relative `dataLocation`.
+   */
+  constructor(readonly store: ObjectStore, private readonly parquet?: ParquetFiles, options: { dataLocation?: string } = {}) {
+    this.dataPrefix = dataPrefixOf(store.root, options.dataLocation);
+  }
 
   /** Location of the table root. */
   get location(): string {
@@ -306,6 +323,15 @@ export class DeltaTable {
     }
     throw new IngotError('COMMIT_CONFLICT', `${this.location}: gave up after ${MAX_COMMIT_ATTEMPTS} concurrent commits`, { table: this.location });
   }
+}
+
+/** The key prefix of `dataLocation` relative to local table root `root` ('' for none or the root itself). Errors: PROTOCOL_UNSUPPORTED. */
+function dataPrefixOf(root: string, dataLocation: string | undefined): string {
+  if (dataLocation === undefined) return '';
+  if (!root.startsWith('/') || !dataLocation.startsWith('/')) {
+    throw new IngotError('PROTOCOL_UNSUPPORTED', `${root}: writing data files outside the table root (to ${dataLocation}) is supported for tables on a local file system only`, { table: root });
+  }
+  return posix.relative(posix.normalize(root), posix.normalize(dataLocation));
 }
 
 /**

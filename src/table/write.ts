@@ -7,9 +7,13 @@ import type { Snapshot } from './snapshot.js';
 import { READER_VERSION, WRITER_VERSION } from './snapshot.js';
 import type { PreparedCommit } from './table.js';
 
-/** A Parquet data file an engine wrote under the table root, not yet part of the table. */
+/** A Parquet data file an engine wrote for the table (under its root or its `DeltaTable.dataPrefix`), not yet part of the table. */
 export interface DataFile {
-  /** Path relative to the table root, `/`-separated, not URI-encoded. */
+  /**
+   * Key relative to the table root, `/`-separated, not URI-encoded. It climbs out of the root
+   * with `..` when the table writes its data elsewhere (`DeltaTable.dataPrefix`, a local table);
+   * the log then names the file by absolute path (`dataFilePath`).
+   */
   path: string;
   /** Bytes. */
   size: number;
@@ -134,7 +138,7 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
   for (const file of options.files) {
     rows += file.stats.numRecords;
     bytes += file.size;
-    actions.push({ add: toAdd(file) });
+    actions.push({ add: toAdd(file, true, location) });
   }
   if (options.txn) actions.push({ txn: { ...options.txn, lastUpdated: now } });
 
@@ -314,10 +318,23 @@ export function absoluteDataPath(root: string, key: string): string {
   return `file:///${encodePath(out.join('/'))}`;
 }
 
-/** The `add` action for a newly written data file (`dataChange: false` for rearrangements such as optimize). */
-export function toAdd(file: DataFile, dataChange = true): Add {
+/**
+ * The `add.path` naming the data file at `key` (a `DataFile.path`) of the table rooted at `root`:
+ * the URI-encoded relative path when the file lies under the root, else (a key climbing out with
+ * `..`, see `DeltaTable.dataPrefix`) its absolute `file:///` URI (PROTOCOL.md, "Add File").
+ * Errors: PROTOCOL_UNSUPPORTED for a key outside a root that is not local.
+ */
+export function dataFilePath(key: string, root: string): string {
+  return key === '..' || key.startsWith('../') ? absoluteDataPath(root, key) : encodePath(key);
+}
+
+/**
+ * The `add` action for a newly written data file (`dataChange: false` for rearrangements such as
+ * optimize) of the table rooted at `root` (needed when the file lies outside it: `dataFilePath`).
+ */
+export function toAdd(file: DataFile, dataChange = true, root = ''): Add {
   return {
-    path: encodePath(file.path),
+    path: dataFilePath(file.path, root),
     partitionValues: file.partitionValues,
     size: file.size,
     modificationTime: file.modificationTime,
