@@ -2,13 +2,22 @@
  * The change data feed (Delta protocol "Change Data Files") read by ingot: `table_changes` in
  * `ingot sql` over a table delta-rs wrote with `delta.enableChangeDataFeed = true` (inserts,
  * a delete, an update, a merge: `cdc` actions and `_change_data/` files), compared with
- * delta-rs's own `load_cdf`.
+ * delta-rs's own `load_cdf`; and written by ingot (appends, an update, deletes, a merge, an
+ * overwrite on a partitioned table) and read back identically by ingot and delta-rs.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
+import { existsSync, readdirSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
+import { deleteRows } from '../src/operations/delete.js';
+import { merge } from '../src/operations/merge.js';
+import { updateRows } from '../src/operations/update.js';
+import { LocalStore } from '../src/storage/local.js';
+import { DeltaTable } from '../src/table/table.js';
 import { cli, tempDir } from './fixtures.js';
+import { writeSql } from './helpers.js';
 
 const PYTHON = process.env['INGOT_PYTHON'] ?? 'python3';
 
@@ -19,7 +28,72 @@ function python(code: string, ...args: string[]): string {
   return r.stdout;
 }
 
+/** delta-rs's `load_cdf` of the table at `table` from version `from` to `to`: [columns..., _change_type, _commit_version] rows. */
+function loadCdf(table: string, from: number, to: number, columns: string[]): unknown[][] {
+  return JSON.parse(python(`
+import sys, json
+from deltalake import DeltaTable
+import pyarrow as pa
+cols = sys.argv[4].split(',')
+t = pa.table(DeltaTable(sys.argv[1]).load_cdf(starting_version=int(sys.argv[2]), ending_version=int(sys.argv[3])).read_all()).to_pylist()
+print(json.dumps([[r[c] for c in cols] + [r['_change_type'], r['_commit_version']] for r in t], default=str))
+`, table, String(from), String(to), columns.join(','))) as unknown[][];
+}
+
+const key = (r: unknown[]): string => JSON.stringify(r);
+const sorted = (rows: unknown[][]): unknown[][] => [...rows].sort((a, b) => key(a).localeCompare(key(b)));
+
 describe('change data feed', () => {
+  let engine: DuckDBEngine;
+  before(async () => { engine = await DuckDBEngine.open(); });
+  after(async () => { await engine.close(); });
+
+  it('ingot writes the change feed of appends, an update, deletes, a merge and an overwrite; delta-rs load_cdf reads it as ingot does', async (t) => {
+    const { dir, cleanup } = await tempDir('cdf-write');
+    t.after(cleanup);
+    const location = path.join(dir, 'orders');
+    const table = new DeltaTable(new LocalStore(location), engine);
+    const rows = (from: number, to: number, status: string): string => `SELECT i::BIGINT AS id, '${status}' AS status, (i % 2)::INTEGER AS grp FROM range(${from}, ${to}) r(i)`;
+    // v0: created with the feed on; v1: an append (no change files: its adds are its inserts)
+    await writeSql(engine, table, rows(0, 6, 'new'), { mode: 'append', partitionBy: ['grp'], configuration: { 'delta.enableChangeDataFeed': 'true' } });
+    await writeSql(engine, table, rows(6, 8, 'new'), { mode: 'append' });
+    const protocol = (await table.snapshot()).protocol;
+    assert.equal(protocol.minWriterVersion, 7);
+    assert.ok(protocol.writerFeatures?.includes('changeDataFeed'), JSON.stringify(protocol));
+    // v2: an update (pre- and post-images); v3: a delete of some rows of a file; v4: a merge updating, deleting, inserting
+    await updateRows(table, engine, { set: { status: "'paid'" }, where: 'id IN (1, 2)' });
+    await deleteRows(table, engine, { where: 'id = 4' });
+    await merge(table, engine, {
+      source: "SELECT * FROM (VALUES (2::BIGINT, 'shipped', 0), (3::BIGINT, 'gone', 1), (9::BIGINT, 'new', 1)) s(id, status, grp)",
+      on: 'target.id = source.id',
+      whenMatched: [{ condition: "source.status = 'gone'", delete: true }, { update: '*' }],
+      whenNotMatched: [{ insert: '*' }],
+    });
+    // v5: a delete of whole files (the partition grp = 0: no change files, its removes are its deletes); v6: an overwrite
+    await deleteRows(table, engine, { where: 'grp = 0' });
+    await writeSql(engine, table, rows(20, 22, 'fresh'), { mode: 'overwrite' });
+    assert.equal((await table.snapshot()).version, 6);
+    const changeDir = path.join(location, '_change_data');
+    assert.ok(existsSync(changeDir) && readdirSync(changeDir, { recursive: true }).some((f) => String(f).endsWith('.parquet')), 'change data files are written under _change_data/');
+
+    const reference = loadCdf(location, 0, 6, ['id', 'status', 'grp']);
+    const out = await cli(['sql', '--table', `raw.orders=${location}`, '--format', 'json',
+      "SELECT id, status, grp, _change_type, _commit_version FROM table_changes('raw.orders', 0, 6)"]);
+    assert.equal(out.code, 0, out.err);
+    const ours = (JSON.parse(out.out) as Record<string, unknown>[]).map((r) => [Number(r['id']), r['status'], Number(r['grp']), r['_change_type'], Number(r['_commit_version'])]);
+    assert.deepEqual(sorted(ours), sorted(reference));
+    // what each version recorded
+    const of = (v: number): unknown[][] => sorted(ours.filter((r) => r[4] === v).map((r) => [r[0], r[1], r[3]]));
+    assert.deepEqual(of(1), [[6, 'new', 'insert'], [7, 'new', 'insert']]);
+    assert.deepEqual(of(2), [[1, 'new', 'update_preimage'], [1, 'paid', 'update_postimage'], [2, 'new', 'update_preimage'], [2, 'paid', 'update_postimage']]);
+    assert.deepEqual(of(3), [[4, 'new', 'delete']]);
+    assert.deepEqual(of(4), [[2, 'paid', 'update_preimage'], [2, 'shipped', 'update_postimage'], [3, 'new', 'delete'], [9, 'new', 'insert']]);
+    assert.deepEqual(of(5).map((r) => r[0]), [0, 2, 6]);
+    assert.ok(of(5).every((r) => r[2] === 'delete'));
+    assert.deepEqual(of(6).map((r) => [r[0], r[2]]), [[1, 'delete'], [20, 'insert'], [21, 'insert'], [5, 'delete'], [7, 'delete'], [9, 'delete']].sort((a, b) => key(a).localeCompare(key(b))));
+  });
+
+
   it('table_changes reads the change feed delta-rs wrote (inserts, delete, update, merge) as load_cdf does', async (t) => {
     const { dir, cleanup } = await tempDir('cdf');
     t.after(cleanup);

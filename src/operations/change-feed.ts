@@ -38,7 +38,16 @@ export async function attachChanges(lake: Lake, engine: Engine, tableName: strin
     ...(f.changeType ? { _change_type: f.changeType } : {}), _commit_version: String(f.version), _commit_timestamp: stamp(f.timestamp),
   });
   const parts: string[] = [];
-  for (const [suffix, group] of [['cdc', files.filter((f) => !f.changeType)], ['data', files.filter((f) => f.changeType)]] as const) {
+  // a file added by one version and removed by a later one appears twice: each relation reads a path once
+  const seen = new Map<string, number>();
+  const rounds: ChangeFile[][] = [];
+  for (const f of files) {
+    const n = seen.get(f.path) ?? 0;
+    seen.set(f.path, n + 1);
+    (rounds[n] ??= []).push(f);
+  }
+  const groups = rounds.flatMap((round, i) => [[`cdc${i}`, round.filter((f) => !f.changeType)], [`data${i}`, round.filter((f) => f.changeType)]] as const);
+  for (const [suffix, group] of groups) {
     if (group.length === 0) continue;
     if (snapshot.partitionColumns.some((c) => group.some((f) => f.partitionValues[c] === null || f.partitionValues[c] === undefined))) {
       throw new IngotError('CHANGE_FEED_UNAVAILABLE', `${tableName}: a change file with a NULL partition value is not supported yet`, { table: tableName });

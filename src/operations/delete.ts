@@ -3,6 +3,8 @@ import { ROW_FILE, type Engine } from '../engine/engine.js';
 import type { Add } from '../table/actions.js';
 import { parseStats } from '../table/snapshot.js';
 import type { DeltaTable } from '../table/table.js';
+import { changeFeedEnabled } from '../table/write.js';
+import { changeRows, writeChangeFiles } from './change-data.js';
 import { attachTarget, columnList, commitRewrite, fileList, TARGET, unchanged, writableSnapshot, writeFiles, type OperationResult } from './rewrite.js';
 
 /** Options of `deleteRows`. */
@@ -14,7 +16,9 @@ export interface DeleteOptions {
 /**
  * The DELETE operation: removes the rows matching `where`. Files whose rows all match are
  * removed; files with some matching rows are rewritten without them; other files are untouched.
- * One commit (`operation: DELETE`); nothing is committed when no row matches.
+ * One commit (`operation: DELETE`); nothing is committed when no row matches. With the change
+ * data feed on (`changeFeedEnabled`), a delete that rewrites files also writes its deleted rows
+ * as change data files (`_change_type` `delete`); one removing whole files needs none.
  * Metrics: numDeletedRows, numCopiedRows, numAddedFiles, numRemovedFiles.
  * Errors: SQL_ERROR for a bad predicate, PROTOCOL_UNSUPPORTED, COMMIT_CONFLICT.
  */
@@ -45,5 +49,9 @@ export async function deleteRows(table: DeltaTable, engine: Engine, options: Del
   const added = partial.length === 0 ? [] : await writeFiles(engine, table, snapshot,
     `SELECT ${columnList(snapshot)} FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(partial)}) AND NOT coalesce((${options.where}), false)`);
   const copied = added.reduce((n, f) => n + f.stats.numRecords, 0);
-  return commitRewrite(table, snapshot, { removed, added, operation: 'DELETE', parameters, metrics: { numDeletedRows: deleted, numCopiedRows: copied } });
+  // with the change data feed on, a commit rewriting files records its deleted rows (those of wholly removed files too)
+  const changes = partial.length > 0 && changeFeedEnabled(snapshot)
+    ? await writeChangeFiles(engine, table, snapshot, changeRows(snapshot, 'delete', `SELECT * FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(matches.map((m) => String(m['f'])))}) AND coalesce((${options.where}), false)`))
+    : [];
+  return commitRewrite(table, snapshot, { removed, added, changes, operation: 'DELETE', parameters, metrics: { numDeletedRows: deleted, numCopiedRows: copied } });
 }

@@ -7,7 +7,8 @@ import { fieldOf, mergeSchemas, SchemaConflict, type StructType } from '../table
 import { parseStats, type Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
 import { attachTarget, columnList, commitPrepared, fileList, prepareRewrite, TARGET, unchanged, writableSnapshot, writeFiles, type OperationResult } from './rewrite.js';
-import { assertWritable } from '../table/write.js';
+import { assertWritable, changeFeedEnabled } from '../table/write.js';
+import { CHANGE_TYPE, writeChangeFiles } from './change-data.js';
 
 /**
  * A MERGE (Delta's upsert): its clauses (`MergeClauses`, declared beside `Engine.commit`, which
@@ -40,7 +41,9 @@ const INSERT = 2000;
  * entries. That table gives the metrics, except with whenNotMatchedBySource clauses, which need a
  * counting pass over the files; then only the files holding matches are rewritten with the
  * clauses applied and the inserted rows written, in one commit (`operation: MERGE`). With only
- * `whenNotMatched` clauses, no file is rewritten: the new rows are appended.
+ * `whenNotMatched` clauses, no file is rewritten: the new rows are appended. With the change data
+ * feed on (`changeFeedEnabled`), a merge that rewrites files also writes the rows it changed as
+ * change data files (`update_preimage` / `update_postimage`, `delete`, `insert`).
  * Metrics: numSourceRows, numTargetRowsInserted / Updated / Deleted / Copied, numTargetFilesAdded / Removed.
  * Errors: MERGE_MULTIPLE_MATCHES when a target row matches several source rows and a matched
  * clause would modify it (as in Delta), COLUMN_UNKNOWN, SQL_ERROR, PROTOCOL_UNSUPPORTED, COMMIT_CONFLICT.
@@ -128,11 +131,23 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
     if (metrics.numTargetRowsInserted + metrics.numTargetRowsUpdated + metrics.numTargetRowsDeleted === 0) return { metrics };
     const added = await writeFiles(engine, table, work, `SELECT ${columnList(work)} FROM (${inner}) WHERE ${ACTION} NOT IN (${deletes.join(', ')})`).catch(fail);
     const removed = touched.map((f) => byFile.get(f)!);
+    // with the change data feed on, a merge rewriting files records every row it changed: the
+    // target rows updated or deleted as they were (once each, however many source rows matched),
+    // the rows updated as they became, the rows inserted (an insert-only merge adds files only)
+    const changed = `${ACTION} NOT IN (${KEEP}, ${SKIP})`;
+    const before = `SELECT ${schema.fields.map((f) => `target.${quoteIdent(f.name)}`).join(', ')}, ${action} AS ${ACTION}, ` +
+      `row_number() OVER (PARTITION BY target.${ROW_FILE}, target.${ROW_NUMBER}) AS __ingot_nth FROM ${joined} WHERE target.${ROW_NUMBER} IS NOT NULL`;
+    const changes = removed.length > 0 && changeFeedEnabled(snapshot)
+      ? await writeChangeFiles(engine, table, work,
+        `SELECT ${columnList(work)}, CASE WHEN ${ACTION} IN (${deletes.join(', ')}) THEN 'delete' ELSE 'update_preimage' END AS ${CHANGE_TYPE} FROM (${before}) WHERE __ingot_nth = 1 AND ${changed} AND ${ACTION} < ${INSERT} ` +
+        `UNION ALL SELECT ${columnList(work)}, CASE WHEN ${ACTION} >= ${INSERT} THEN 'insert' ELSE 'update_postimage' END AS ${CHANGE_TYPE} FROM (${inner}) WHERE ${changed} AND ${ACTION} NOT IN (${deletes.join(', ')})`).catch(fail)
+      : [];
     const describe = (clauses: (MatchedClause | InsertClause)[]): string =>
       JSON.stringify(clauses.map((c) => ({ actionType: 'delete' in c ? 'delete' : 'update' in c ? 'update' : 'insert', ...(c.condition ? { predicate: c.condition } : {}) })));
     const prepared = prepareRewrite(snapshot, {
       removed,
       added,
+      changes,
       operation: 'MERGE',
       parameters: { predicate: JSON.stringify(options.on), matchedPredicates: describe(matched), notMatchedPredicates: describe(notMatched), notMatchedBySourcePredicates: describe(bySource) },
       metrics: { ...metrics, numTargetFilesRemoved: removed.length, numTargetFilesAdded: added.length },

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { quoteIdent, quoteString, type Engine } from '../engine/engine.js';
 import { discardCommit, writeDataFiles } from './stage.js';
 import { scanOf } from './scan.js';
-import type { Action, Add } from '../table/actions.js';
+import type { Action, Add, AddCDCFile } from '../table/actions.js';
 import type { Filter } from '../table/filter.js';
 import type { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
@@ -75,6 +75,8 @@ export interface Rewrite {
   readPredicate?: Filter[] | 'removed files only';
   /** Idempotency token committed with the rewrite (a Delta `txn` action). */
   txn?: { appId: string; version: number };
+  /** The rows the rewrite changed, as change data files (`writeChangeFiles`), for a table with the change data feed on. */
+  changes?: AddCDCFile[];
 }
 
 /** A rewrite ready to commit (`prepareRewrite`): the commit and the metrics it records. */
@@ -85,7 +87,8 @@ export interface PreparedRewrite {
 
 /**
  * The commit of `rewrite` on top of `snapshot` of the table rooted at `root`, not yet committed:
- * removes, then adds, then `txn` when given, in one version. Metrics gain numAddedFiles, numRemovedFiles, numAddedBytes.
+ * removes, then adds, then change data files (`cdc`), then `txn` when given, in one version.
+ * Metrics gain numAddedFiles, numRemovedFiles, numAddedBytes.
  */
 export function prepareRewrite(snapshot: Snapshot, rewrite: Rewrite, root: string): PreparedRewrite {
   const now = Date.now();
@@ -93,6 +96,7 @@ export function prepareRewrite(snapshot: Snapshot, rewrite: Rewrite, root: strin
   const actions: Action[] = [];
   for (const add of rewrite.removed) actions.push({ remove: tombstone(add, now, dataChange) });
   for (const file of rewrite.added) actions.push({ add: toAdd(file, dataChange, root) });
+  for (const cdc of rewrite.changes ?? []) actions.push({ cdc });
   if (rewrite.txn) actions.push({ txn: { ...rewrite.txn, lastUpdated: now } });
   const metrics = {
     ...rewrite.metrics,

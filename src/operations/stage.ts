@@ -57,7 +57,7 @@ export async function discardFiles(table: DeltaTable, paths: string[]): Promise<
   await Promise.all(paths.map((p) => table.store.delete(p)));
 }
 
-/** Deletes the data files a prepared commit adds, when it will not be committed. */
+/** Deletes the data files and change data files a prepared commit adds, when it will not be committed. */
 export function discardCommit(table: DeltaTable, commit: PreparedCommit): Promise<void> {
-  return discardFiles(table, commit.actions.flatMap((a) => ('add' in a ? [decodePath(a.add.path, table.store.root)] : [])));
+  return discardFiles(table, commit.actions.flatMap((a) => ('add' in a ? [decodePath(a.add.path, table.store.root)] : 'cdc' in a ? [decodePath(a.cdc.path, table.store.root)] : [])));
 }

@@ -2,6 +2,8 @@ import { IngotError, messageOf } from '../errors.js';
 import { quoteIdent, ROW_FILE, type Engine } from '../engine/engine.js';
 import { fieldOf } from '../table/schema.js';
 import type { DeltaTable } from '../table/table.js';
+import { changeFeedEnabled } from '../table/write.js';
+import { changeRows, writeChangeFiles } from './change-data.js';
 import { attachTarget, commitRewrite, fileList, TARGET, unchanged, writableSnapshot, writeFiles, type OperationResult } from './rewrite.js';
 
 /** Options of `updateRows`. */
@@ -16,7 +18,9 @@ export interface UpdateOptions {
  * The UPDATE operation: rewrites the files holding rows that match `where`, with `set` applied
  * to those rows and the other rows copied; other files are untouched. Updating a partition
  * column moves the row to its new partition. One commit (`operation: UPDATE`); nothing is
- * committed when no row matches. Metrics: numUpdatedRows, numCopiedRows, numAddedFiles, numRemovedFiles.
+ * committed when no row matches. With the change data feed on (`changeFeedEnabled`), the updated
+ * rows are also written as change data files, before (`update_preimage`) and after
+ * (`update_postimage`) the update. Metrics: numUpdatedRows, numCopiedRows, numAddedFiles, numRemovedFiles.
  * Errors: COLUMN_UNKNOWN for a `set` column not in the table, SQL_ERROR, PROTOCOL_UNSUPPORTED, COMMIT_CONFLICT.
  */
 export async function updateRows(table: DeltaTable, engine: Engine, options: UpdateOptions): Promise<OperationResult> {
@@ -41,9 +45,14 @@ export async function updateRows(table: DeltaTable, engine: Engine, options: Upd
   });
   const added = await writeFiles(engine, table, snapshot, `SELECT ${projection.join(', ')} FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(touched)})`).catch(fail);
   const written = added.reduce((n, f) => n + f.stats.numRecords, 0);
+  const rows = `FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(touched)}) AND ${where}`;
+  const changes = changeFeedEnabled(snapshot)
+    ? await writeChangeFiles(engine, table, snapshot, `${changeRows(snapshot, 'update_preimage', `SELECT * ${rows}`)} UNION ALL ${changeRows(snapshot, 'update_postimage', `SELECT ${projection.join(', ')} ${rows}`)}`).catch(fail)
+    : [];
   return commitRewrite(table, snapshot, {
     removed: touched.map((f) => byFile.get(f)!),
     added,
+    changes,
     operation: 'UPDATE',
     parameters,
     metrics: { numUpdatedRows: updated, numCopiedRows: written - updated },

@@ -37,6 +37,8 @@ export interface WriteBasics {
   txn: { appId: string; version: number };
   /** Recorded in commitInfo.operationParameters (run id, logical date). */
   parameters: Record<string, unknown>;
+  /** Table properties the table's metadata must hold (`DatasetDefinition.tableProperties`): set when a write creates the table or finds them changed (an engine committing itself sets them as it can). */
+  configuration?: Record<string, string>;
   /** Metadata domains committed with the rows (only an engine whose writes ingot commits can carry them: `stagesDomains`). */
   domainMetadata?: DomainWrite[];
 }
@@ -86,7 +88,7 @@ function stagedFiles(engine: Engine): WritePath {
     async write(r) {
       const w = await stageWrite(engine, r.table, r.base, r.sql, {
         mode: r.mode, schema: r.schema, partitionBy: r.partitionBy, replaceWhere: r.replaceWhere, overwriteSchema: r.overwriteSchema,
-        mergeSchema: r.mergeSchema, parameters: r.parameters, txn: r.txn, domainMetadata: r.domainMetadata,
+        mergeSchema: r.mergeSchema, parameters: r.parameters, txn: r.txn, domainMetadata: r.domainMetadata, ...(r.configuration ? { configuration: r.configuration } : {}),
       });
       const rows = w.commit.actions.reduce((n, a) => n + ('add' in a && a.add.stats ? (JSON.parse(a.add.stats) as { numRecords: number }).numRecords : 0), 0);
       return { kind: 'staged', ...w, rows };

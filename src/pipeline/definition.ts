@@ -153,6 +153,13 @@ export interface DatasetDefinition {
    * `--full-refresh`.
    */
   incremental?: boolean;
+  /**
+   * Delta table properties written into the table's metadata (`configuration`) when a run
+   * creates it or finds them changed, e.g. `{ 'delta.enableChangeDataFeed': 'true' }` (in a
+   * `.sql` file: `-- table_property: delta.enableChangeDataFeed = true`): the table then
+   * records its row changes (Delta's change data feed; read with `table_changes`).
+   */
+  tableProperties?: Record<string, string>;
   /** Key columns of `merge` and `apply changes`: identify a row. A NULL key fails the run (CHANGES_INVALID). */
   key?: string[];
   /**
@@ -231,6 +238,7 @@ export const datasetSchema = z
     partitionBy: z.array(z.string().regex(identifier)).optional(),
     grain: z.enum(['hour', 'day', 'month', ...MINUTE_GRAINS]).optional(),
     incremental: z.boolean().optional(),
+    tableProperties: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'a table property name is letters, digits, _ . - (e.g. delta.enableChangeDataFeed)'), z.string()).optional(),
     key: z.array(z.string().min(1)).min(1).optional(),
     orderBy: z.string().min(1).optional(),
     changes: z.object({

@@ -73,6 +73,12 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
       case 'grain': def['grain'] = value; break;
       case 'incremental': def['incremental'] = value === 'true' ? true : value === 'false' ? false : value; break;
       case 'description': def['description'] = value; break;
+      case 'table_property': {
+        const m = /^([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/.exec(value);
+        if (!m || m[2] === '') throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: a table property reads "-- table_property: <name> = <value>", e.g. "-- table_property: delta.enableChangeDataFeed = true", not "${value}"`, { file, row: i + 1, dataset: name });
+        def['tableProperties'] = { ...(def['tableProperties'] as Record<string, string> | undefined), [m[1]!]: m[2]! };
+        break;
+      }
       case 'tags': {
         const tags = names(value);
         if (tags.length === 0) throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: "tags:" needs one or more tags separated by commas, e.g. "-- tags: daily, finance"`, { file, row: i + 1, dataset: name });
@@ -95,7 +101,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
         break;
       }
       default:
-        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, incremental, description, tags, on_schema_change, engine, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, export_file, export_postgres, expect, column)`, { file, row: i + 1, dataset: name });
+        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, incremental, table_property, description, tags, on_schema_change, engine, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, export_file, export_postgres, expect, column)`, { file, row: i + 1, dataset: name });
     }
   }
   checkNoLateDirective(lines, i, file, name);

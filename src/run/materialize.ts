@@ -55,6 +55,8 @@ export interface KeyedWriteOptions {
   txn: { appId: string; version: number };
   /** Metadata domains the source commits with its rows (e.g. the files it loaded). */
   domainMetadata?: DomainWrite[];
+  /** Table properties (`DatasetDefinition.tableProperties`), set when a write creates the table. */
+  configuration?: Record<string, string>;
 }
 
 /** What `stageKeyed` wrote, and the rows of the batch (the dataset's output). */
@@ -99,7 +101,7 @@ export async function stageKeyed(engine: Engine, path: WritePath, table: DeltaTa
     // the columns the table keeps (the feed's, less except columns); a merge adds the new ones to the schema
     const stored = columns.filter((c) => !(changes?.exceptColumns ?? []).includes(c));
     const rebuild = options.full || !base;
-    const basics = { table, base, partitionBy: options.partitionBy, txn: options.txn, parameters: options.parameters, domainMetadata: options.domainMetadata };
+    const basics = { table, base, partitionBy: options.partitionBy, txn: options.txn, parameters: options.parameters, domainMetadata: options.domainMetadata, ...(options.configuration ? { configuration: options.configuration } : {}) };
     const write = async (query: string): Promise<KeyedWrite> => {
       const out = await engine.stage(OUT, query);
       const w = await path.write({ ...basics, sql: `SELECT * FROM ${quoteIdent(OUT)}`, schema: out.schema, mode: options.full ? 'overwrite' : 'append', overwriteSchema: options.full });

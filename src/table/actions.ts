@@ -69,6 +69,22 @@ export interface Remove {
   deletionVector?: DeletionVectorDescriptor | null;
 }
 
+/**
+ * "Add CDC File": a change data file of its version (under `_change_data/`), whose rows carry
+ * `_change_type` (`insert`, `update_preimage`, `update_postimage`, `delete`). When a version has
+ * any, change data readers read that version's changes from them alone.
+ */
+export interface AddCDCFile {
+  /** URI-encoded path relative to the table root. */
+  path: string;
+  partitionValues: Record<string, string | null>;
+  /** Bytes. */
+  size: number;
+  /** Always false: change data files do not change the table's rows. */
+  dataChange: false;
+  tags?: Record<string, string> | null;
+}
+
 /** "Transaction Identifiers": the last version an application committed, for idempotent writes. */
 export interface Txn {
   appId: string;
@@ -108,7 +124,7 @@ export type Action =
   | { remove: Remove }
   | { txn: Txn }
   | { commitInfo: CommitInfo }
-  | { cdc: unknown }
+  | { cdc: AddCDCFile }
   | { domainMetadata: DomainMetadata }
   | { checkpointMetadata: unknown }
   | { sidecar: unknown };

@@ -88,14 +88,20 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
       if (!f) throw new IngotError('SCHEMA_MISMATCH', `${location}: partition column ${c} is not in the schema`, { table: location, column: c });
       if (typeof f.type !== 'string') throw new IngotError('SCHEMA_MISMATCH', `${location}: partition column ${c} has nested type ${typeName(f.type)}`, { table: location, column: c });
     }
-    if (!snapshot) actions.push({ protocol: options.domainMetadata?.length ? withDomainMetadata(undefined) : { minReaderVersion: READER_VERSION, minWriterVersion: WRITER_VERSION } });
+    const configuration = { ...(snapshot?.metadata.configuration ?? {}), ...(options.configuration ?? {}) };
+    if (!snapshot) {
+      const base = options.domainMetadata?.length ? withDomainMetadata(undefined) : { minReaderVersion: READER_VERSION, minWriterVersion: WRITER_VERSION };
+      actions.push({ protocol: configuration[CHANGE_FEED_PROPERTY] === 'true' ? withChangeDataFeed(base) : base });
+    } else if (configuration[CHANGE_FEED_PROPERTY] === 'true' && !snapshot.protocol.writerFeatures?.includes('changeDataFeed')) {
+      actions.push({ protocol: withChangeDataFeed(snapshot.protocol) });
+    }
     actions.push({
       metaData: {
         id: snapshot?.metadata.id ?? randomUUID(),
         format: { provider: 'parquet', options: {} },
         schemaString: JSON.stringify(options.schema),
         partitionColumns,
-        configuration: { ...(snapshot?.metadata.configuration ?? {}), ...(options.configuration ?? {}) },
+        configuration,
         createdTime: snapshot?.metadata.createdTime ?? now,
       },
     });
@@ -105,7 +111,13 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
       throw new IngotError('SCHEMA_MISMATCH', `${location}: table is partitioned by (${partitionColumns.join(', ')}), the write by (${options.partitionColumns.join(', ')})`, { table: location });
     }
     const merged = checkSchema(snapshot.schema, options.schema, options.mergeSchema === true, location);
-    if (merged) actions.push({ metaData: { ...snapshot.metadata, schemaString: JSON.stringify(merged) } });
+    const changed = Object.entries(options.configuration ?? {}).filter(([k, v]) => snapshot.metadata.configuration?.[k] !== v);
+    if (changed.length > 0 && options.configuration?.[CHANGE_FEED_PROPERTY] === 'true' && !snapshot.protocol.writerFeatures?.includes('changeDataFeed')) {
+      actions.push({ protocol: withChangeDataFeed(snapshot.protocol) });
+    }
+    if (merged || changed.length > 0) {
+      actions.push({ metaData: { ...snapshot.metadata, ...(merged ? { schemaString: JSON.stringify(merged) } : {}), configuration: { ...(snapshot.metadata.configuration ?? {}), ...Object.fromEntries(changed) } } });
+    }
   }
 
   if (options.domainMetadata?.length && snapshot) actions.unshift(...domainActions(snapshot, options.domainMetadata, location));
@@ -145,7 +157,7 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
   const modeName = options.mode === 'append' ? 'Append' : 'Overwrite';
   return {
     readVersion: snapshot?.version ?? -1,
-    actions,
+    actions: oneProtocol(actions),
     operation: snapshot ? 'WRITE' : 'CREATE TABLE',
     operationParameters: {
       mode: modeName,
@@ -164,6 +176,27 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
   };
 }
 
+/**
+ * `actions` with their protocol actions (a domain upgrade, a change-feed upgrade) made one, at
+ * the place of the first: a commit holds at most one ("Protocol Evolution"). Versions are the
+ * highest asked, features the union of those listed.
+ */
+export function oneProtocol(actions: Action[]): Action[] {
+  const protocols = actions.flatMap((a) => ('protocol' in a ? [a.protocol] : []));
+  if (protocols.length < 2) return actions;
+  const union = (lists: (string[] | undefined)[]): string[] | undefined => (lists.some((l) => l) ? [...new Set(lists.flatMap((l) => l ?? []))] : undefined);
+  const readerFeatures = union(protocols.map((p) => p.readerFeatures));
+  const writerFeatures = union(protocols.map((p) => p.writerFeatures));
+  const merged: Protocol = {
+    minReaderVersion: Math.max(...protocols.map((p) => p.minReaderVersion)),
+    minWriterVersion: Math.max(...protocols.map((p) => p.minWriterVersion)),
+    ...(readerFeatures ? { readerFeatures } : {}),
+    ...(writerFeatures ? { writerFeatures } : {}),
+  };
+  const first = actions.findIndex((a) => 'protocol' in a);
+  return actions.flatMap((a, i): Action[] => ('protocol' in a ? (i === first ? [{ protocol: merged }] : []) : [a]));
+}
+
 /** `{ rebaseDomain }` when some of `domains` carry a rebase rule, else `{}`. */
 export function withRebases(domains: DomainWrite[] | undefined): Pick<PreparedCommit, 'rebaseDomain'> {
   const rules = Object.fromEntries((domains ?? []).flatMap((d) => (d.rebase ? [[d.domain, d.rebase] as const] : [])));
@@ -175,10 +208,33 @@ export function withRebases(domains: DomainWrite[] | undefined): Pick<PreparedCo
  * (domains survive replay, checkpoints and every operation; two concurrent commits carrying the
  * same domain conflict) and `appendOnly` (`delta.appendOnly` is checked before any commit that
  * removes data). Column invariants, CHECK constraints, generated and identity columns, change data
- * feed, deletion vector writes, row tracking and clustering are not enforced, so tables listing
- * them are refused.
+ * feed (`changeDataFeed`: ingot's rewrites write change data files, see `changeFeedEnabled`).
+ * Column invariants, CHECK constraints, generated and identity columns, deletion vector writes,
+ * row tracking and clustering are not enforced, so tables listing them are refused.
  */
-export const SUPPORTED_WRITER_FEATURES = new Set(['appendOnly', 'domainMetadata']);
+export const SUPPORTED_WRITER_FEATURES = new Set(['appendOnly', 'domainMetadata', 'changeDataFeed']);
+
+/** The table property turning the change data feed on ("Add CDC File", "Writer Requirements for AddCDCFile"). */
+export const CHANGE_FEED_PROPERTY = 'delta.enableChangeDataFeed';
+
+/**
+ * Whether writers of `snapshot` must record its row changes as change data files ("Writer
+ * Requirements for AddCDCFile"): at writer version 7, when `delta.enableChangeDataFeed` is `true`
+ * and the protocol lists the `changeDataFeed` writer feature (ingot writes no table at versions 3 to 6).
+ */
+export function changeFeedEnabled(snapshot: Snapshot): boolean {
+  return snapshot.metadata.configuration?.[CHANGE_FEED_PROPERTY] === 'true' && snapshot.protocol.minWriterVersion === 7 && (snapshot.protocol.writerFeatures ?? []).includes('changeDataFeed');
+}
+
+/**
+ * `protocol` with the `changeDataFeed` writer feature ("Table Features": writer version 7; the
+ * reader version is kept). Upgrading from writer version 2 keeps `appendOnly`, which it implied
+ * and ingot honours (as `withDomainMetadata`).
+ */
+export function withChangeDataFeed(protocol: Protocol): Protocol {
+  const features = protocol.minWriterVersion === 7 ? (protocol.writerFeatures ?? []) : ['appendOnly'];
+  return { ...protocol, minWriterVersion: 7, writerFeatures: [...new Set([...features, 'changeDataFeed'])] };
+}
 
 /**
  * Refuses tables whose writer protocol ingot does not implement ("Protocol Evolution", "Table

@@ -40,7 +40,7 @@ export async function writeRows(ctx: StepContext, checked: Checked, input: StepI
   // the state commits with the rows; its upstream versions are filled in at commit time (see commitStaged)
   const domainMetadata = [...(input.domainMetadata ?? []), ...stateWrites(ctx.committed, state.interval, { ...state.state, upstream: {} }, replacesTable)];
   const own = await writeTable(ctx, ds.name, ctx.committed, (base) => {
-    const basics = { table: ctx.lake.table(ds.name), base, partitionBy: ds.partitionBy ?? [], txn: ctx.txn, parameters: parametersOf(ctx), domainMetadata };
+    const basics = { table: ctx.lake.table(ds.name), base, partitionBy: ds.partitionBy ?? [], txn: ctx.txn, parameters: parametersOf(ctx), domainMetadata, ...(ds.tableProperties ? { configuration: ds.tableProperties } : {}) };
     if (isKeyed(ds)) {
       return stageKeyed(ctx.engine, ctx.path, basics.table, base, checked.keptSql, ds, { ...basics, full }).then((k) => {
         result.rowsIn = k.batchRows;
