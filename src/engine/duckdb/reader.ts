@@ -2,8 +2,8 @@ import { promises as fs, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  BIGINT, BOOLEAN, DATE, DOUBLE, DuckDBArrayValue, DuckDBBlobValue, DuckDBInstance, DuckDBListValue, DuckDBMapValue, DuckDBStructValue, DuckDBTypeId, JsonDuckDBValueConverter, TIMESTAMP, VARCHAR, dateValue, timestampValue,
-  type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBType, type DuckDBValue,
+  BIGINT, BOOLEAN, DATE, DOUBLE, DuckDBArrayValue, DuckDBBlobValue, DuckDBDateValue, DuckDBInstance, DuckDBTimestampTZValue, DuckDBListValue, DuckDBMapValue, DuckDBStructValue, DuckDBTypeId, JsonDuckDBValueConverter, TIMESTAMP, VARCHAR, dateValue, timestampValue,
+  type DuckDBConnection, type DuckDBDataChunk, type DuckDBPreparedStatement, type DuckDBType, type DuckDBValue, type DuckDBVector,
 } from '@duckdb/node-api';
 import { IngotError, messageOf } from '../../errors.js';
 import { quoteIdent, quoteString, type TableScan } from '../engine.js';
@@ -23,8 +23,10 @@ const RELEASE_MS = 60_000;
 const INTERNAL_FUNCTION = /^(duckdb_(?!columns$)\w+|pragma_\w+|current_setting|getenv|which_secret|sqlite_\w+)$/i;
 /** Unqualified relations of the engine's catalog (its views over those functions), refused in statements. */
 const INTERNAL_RELATION = /^(duckdb_\w+|pragma_\w+|sqlite_\w+|pg_\w+)$/i;
-/** Prepared statements kept per connection; the oldest is destroyed first. */
+/** Prepared statements kept per connection; the least recently used is destroyed first. */
 const PREPARED_MAX = 256;
+/** Statement texts remembered as checked (`select` passed: a text's check never changes); the least recently used is forgotten first. */
+const CHECKED_MAX = 1024;
 
 /** DuckDB's spelling of the SQL serve writes. */
 const DIALECT: ReaderDialect = { quoteIdent, quoteString, typeName: duckTypeOf };
@@ -35,6 +37,12 @@ interface Held {
   deletions?: string;
   /** In-memory copy of the snapshot. */
   memory?: string;
+}
+
+/** A statement prepared on a pooled connection, and the names of its parameters. */
+interface Prepared {
+  stmt: DuckDBPreparedStatement;
+  names: Set<string>;
 }
 
 /** A query waiting for a pooled connection. */
@@ -80,7 +88,15 @@ export class DuckDBLakeReader implements LakeReader {
   private readonly maxQueued: number;
   /** Parsing and printing statements (`json_serialize_sql`) runs here, one at a time, never waiting behind queries. */
   private parsing: Promise<unknown> = Promise.resolve();
-  private readonly prepared = new Map<DuckDBConnection, Map<string, { stmt: DuckDBPreparedStatement; names: Set<string> }>>();
+  /**
+   * Each pooled connection's prepared statements by SQL text, least recently used first. A
+   * cached statement still reads the latest attached snapshot: replacing a view (`attach`)
+   * changes the catalog, and DuckDB binds a prepared statement again when the catalog it read
+   * changed since it was prepared.
+   */
+  private readonly prepared = new Map<DuckDBConnection, Map<string, Prepared>>();
+  /** Texts that passed `select`, least recently used first (see `CHECKED_MAX`). */
+  private readonly checked = new Set<string>();
   private ddl: Promise<unknown> = Promise.resolve();
   private counter = 0;
   private closed = false;
@@ -235,6 +251,45 @@ export class DuckDBLakeReader implements LakeReader {
     return parsed;
   }
 
+  /** Checks `sql` as `select` does, once per text (remembered, see `CHECKED_MAX`). Errors: as `select`. */
+  private async check(sql: string): Promise<void> {
+    if (this.checked.delete(sql)) {
+      this.checked.add(sql);
+      return;
+    }
+    await this.select(sql);
+    if (this.checked.size >= CHECKED_MAX) this.checked.delete(this.checked.values().next().value!);
+    this.checked.add(sql);
+  }
+
+  /**
+   * The statement `text` prepared on `conn`: the cached one, or (none cached, or `fresh`: its
+   * result columns as of now are needed) a new one, cached in place of the old. Errors: DuckDB's.
+   */
+  private async preparedOn(conn: DuckDBConnection, text: string, fresh = false): Promise<Prepared> {
+    let cache = this.prepared.get(conn);
+    if (!cache) this.prepared.set(conn, (cache = new Map()));
+    const hit = cache.get(text);
+    if (hit && !fresh) {
+      cache.delete(text);
+      cache.set(text, hit);
+      return hit;
+    }
+    const stmt = await conn.prepare(text);
+    if (hit) {
+      cache.delete(text);
+      hit.stmt.destroySync();
+    }
+    if (cache.size >= PREPARED_MAX) {
+      const [first] = cache.keys();
+      cache.get(first!)?.stmt.destroySync();
+      cache.delete(first!);
+    }
+    const entry = { stmt, names: new Set(Array.from({ length: stmt.parameterCount }, (_, i) => stmt.parameterName(i + 1))) };
+    cache.set(text, entry);
+    return entry;
+  }
+
   async references(sql: string): Promise<string[]> {
     return tablesOf(await this.select(sql));
   }
@@ -278,20 +333,7 @@ export class DuckDBLakeReader implements LakeReader {
     let timedOut = false;
     let streaming = false;
     try {
-      let cache = this.prepared.get(conn);
-      if (!cache) this.prepared.set(conn, (cache = new Map()));
-      let entry = cache.get(text);
-      if (!entry) {
-        const stmt = await conn.prepare(text);
-        if (cache.size >= PREPARED_MAX) {
-          const [first] = cache.keys();
-          cache.get(first!)?.stmt.destroySync();
-          cache.delete(first!);
-        }
-        entry = { stmt, names: new Set(Array.from({ length: stmt.parameterCount }, (_, i) => stmt.parameterName(i + 1))) };
-        cache.set(text, entry);
-      }
-      const { stmt, names } = entry;
+      const { stmt, names } = await this.preparedOn(conn, text);
       if (options.timeoutMs) {
         const left = started + options.timeoutMs - Date.now();
         if (left <= 0) {
@@ -374,20 +416,17 @@ export class DuckDBLakeReader implements LakeReader {
   }
 
   async describe(sql: string): Promise<StatementShape> {
-    await this.select(sql);
+    await this.check(sql);
     const conn = await this.acquire(true);
     try {
-      const stmt = await conn.prepare(sql);
-      try {
-        const parameters = Array.from({ length: stmt.parameterCount }, (_, i) => typeNameOr(() => stmt.parameterTypeId(i + 1) === DuckDBTypeId.INVALID ? undefined : stmt.parameterType(i + 1)));
-        const columns = Array.from({ length: stmt.columnCount }, (_, i) => ({
-          name: stmt.columnName(i),
-          type: typeNameOr(() => stmt.columnTypeId(i) === DuckDBTypeId.INVALID ? undefined : stmt.columnType(i)),
-        }));
-        return { columns, parameters };
-      } finally {
-        stmt.destroySync();
-      }
+      // prepared anew (a cached statement's columns are those of the snapshot it was prepared on) and kept for `stream`
+      const { stmt } = await this.preparedOn(conn, sql, true);
+      const parameters = Array.from({ length: stmt.parameterCount }, (_, i) => typeNameOr(() => stmt.parameterTypeId(i + 1) === DuckDBTypeId.INVALID ? undefined : stmt.parameterType(i + 1)));
+      const columns = Array.from({ length: stmt.columnCount }, (_, i) => ({
+        name: stmt.columnName(i),
+        type: typeNameOr(() => stmt.columnTypeId(i) === DuckDBTypeId.INVALID ? undefined : stmt.columnType(i)),
+      }));
+      return { columns, parameters };
     } catch (err) {
       throw err instanceof IngotError ? err : new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
     } finally {
@@ -396,7 +435,7 @@ export class DuckDBLakeReader implements LakeReader {
   }
 
   async stream(sql: string, params: PositionalParam[] = [], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RowStream> {
-    await this.select(sql);
+    await this.check(sql);
     if (options.signal?.aborted) throw new IngotError('QUERY_CANCELLED', 'the query was cancelled at the client\'s request');
     // a client's statement is ad hoc: it cannot take the connections kept for published reads, and its wait counts toward its time limit
     const conn = await this.acquire(true, options.timeoutMs ? Date.now() + options.timeoutMs : undefined, options.timeoutMs);
@@ -426,15 +465,11 @@ export class DuckDBLakeReader implements LakeReader {
     };
     try {
       if (options.timeoutMs) timer = setTimeout(() => { if (state === 'running') { state = 'timeout'; conn.interrupt(); } }, options.timeoutMs);
-      const stmt = await conn.prepare(sql);
-      let result;
-      try {
-        if (params.length > stmt.parameterCount) throw new IngotError('SQL_ERROR', `the statement has ${stmt.parameterCount} parameter(s), ${params.length} given`);
-        params.forEach((p, i) => bindPositional(stmt, i + 1, p));
-        result = await stmt.stream();
-      } finally {
-        stmt.destroySync();
-      }
+      const { stmt } = await this.preparedOn(conn, sql);
+      if (params.length > stmt.parameterCount) throw new IngotError('SQL_ERROR', `the statement has ${stmt.parameterCount} parameter(s), ${params.length} given`);
+      stmt.clearBindings();
+      params.forEach((p, i) => bindPositional(stmt, i + 1, p));
+      const result = await stmt.stream();
       const columns: ColumnInfo[] = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
       const stream: RowStream = {
         columns,
@@ -448,7 +483,7 @@ export class DuckDBLakeReader implements LakeReader {
               close();
               return null;
             }
-            return chunk.getRows().map((row) => row.map(cellOf));
+            return rowsOf(chunk);
           } catch (err) {
             const e = failure(err);
             close();
@@ -573,6 +608,91 @@ function cellOf(v: DuckDBValue): Cell {
   if (v instanceof DuckDBStructValue) return Object.fromEntries(Object.entries(v.entries).map(([k, x]) => [k, cellOf(x)]));
   if (v instanceof DuckDBMapValue) return Object.fromEntries(v.entries.map((e) => [String(e.key), cellOf(e.value)]));
   return String(v);
+}
+
+/**
+ * The rows of `chunk` as `Cell`s (as `cellOf` gives them), read column by column: numbers,
+ * bigints and text as they are, dates and timestamps printed here (each day's text computed
+ * once, see `dayText`) rather than through a value object per cell.
+ */
+function rowsOf(chunk: DuckDBDataChunk): Cell[][] {
+  const n = chunk.rowCount;
+  const width = chunk.columnCount;
+  const rows: Cell[][] = new Array<Cell[]>(n);
+  for (let r = 0; r < n; r++) rows[r] = new Array<Cell>(width);
+  for (let c = 0; c < width; c++) {
+    const vector = chunk.getColumnVector(c);
+    switch (vector.type.typeId) {
+      case DuckDBTypeId.BOOLEAN: case DuckDBTypeId.TINYINT: case DuckDBTypeId.SMALLINT: case DuckDBTypeId.INTEGER:
+      case DuckDBTypeId.UTINYINT: case DuckDBTypeId.USMALLINT: case DuckDBTypeId.UINTEGER: case DuckDBTypeId.BIGINT:
+      case DuckDBTypeId.UBIGINT: case DuckDBTypeId.HUGEINT: case DuckDBTypeId.UHUGEINT: case DuckDBTypeId.FLOAT:
+      case DuckDBTypeId.DOUBLE: case DuckDBTypeId.VARCHAR:
+        for (let r = 0; r < n; r++) rows[r]![c] = vector.getItem(r) as Cell;
+        break;
+      case DuckDBTypeId.DATE:
+        for (let r = 0; r < n; r++) {
+          const v = (vector as DuckDBVector<DuckDBDateValue>).getItem(r);
+          rows[r]![c] = v === null ? null : dayText(v.days);
+        }
+        break;
+      case DuckDBTypeId.TIMESTAMP: case DuckDBTypeId.TIMESTAMP_TZ: {
+        const tz = vector.type.typeId === DuckDBTypeId.TIMESTAMP_TZ;
+        for (let r = 0; r < n; r++) {
+          const v = (vector as DuckDBVector<DuckDBValue & { micros: bigint }>).getItem(r);
+          rows[r]![c] = v === null ? null : timestampText(v, tz);
+        }
+        break;
+      }
+      default:
+        for (let r = 0; r < n; r++) rows[r]![c] = cellOf(vector.getItem(r));
+    }
+  }
+  return rows;
+}
+
+/** Texts of days (since 1970-01-01) printed so far, as DuckDB's date values print them; emptied when it holds `DAYS_MAX`. */
+const DAYS = new Map<number, string>();
+const DAYS_MAX = 100_000;
+
+/** The text of date `days` (`YYYY-MM-DD`, as `DuckDBDateValue.toString`), remembered. */
+function dayText(days: number): string {
+  let text = DAYS.get(days);
+  if (text === undefined) {
+    if (DAYS.size >= DAYS_MAX) DAYS.clear();
+    text = new DuckDBDateValue(days).toString();
+    DAYS.set(days, text);
+  }
+  return text;
+}
+
+/** Two-digit texts of 0..59. */
+const TWO = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+/** Microseconds per day. */
+const DAY_US = 86_400_000_000;
+/** The offset TIMESTAMP WITH TIME ZONE values print with (the process's time zone, as `DuckDBTimestampTZValue`), minutes, and its text. */
+const TZ_MINUTES = DuckDBTimestampTZValue.timezoneOffsetInMinutes;
+const TZ_TEXT = /[+-]\d\d(?::\d\d)?$/.exec(new DuckDBTimestampTZValue(0n).toString())?.[0] ?? '';
+
+/**
+ * The text of a timestamp (`YYYY-MM-DD HH:MM:SS[.ffffff]`, then the offset for a timestamp with
+ * time zone), exactly as the value's `toString` prints it; computed here with doubles (exact
+ * within ±2^53 µs of 1970, about 285 years), by `toString` beyond and for infinities.
+ */
+function timestampText(v: { micros: bigint; toString(): string }, tz: boolean): string {
+  const micros = Number(v.micros);
+  if (!Number.isSafeInteger(micros)) return v.toString();
+  const local = tz ? micros + TZ_MINUTES * 60_000_000 : micros;
+  const day = Math.floor(local / DAY_US);
+  let us = local - day * DAY_US;
+  const frac = us % 1_000_000;
+  us = (us - frac) / 1_000_000;
+  const sec = us % 60;
+  us = (us - sec) / 60;
+  const min = us % 60;
+  const hour = (us - min) / 60;
+  let text = `${dayText(day)} ${TWO[hour] ?? String(hour)}:${TWO[min]}:${TWO[sec]}`;
+  if (frac !== 0) text += '.' + String(frac).padStart(6, '0').replace(/0+$/, '');
+  return tz ? text + TZ_TEXT : text;
 }
 
 /** Calls `visit` on every object of a statement tree. */
