@@ -15,13 +15,14 @@
  * 7b. runs the PostgreSQL-protocol serving section (bench/pgwire.ts: psycopg streaming, point lookups and memory, ingot serve vs PostgreSQL 15) in its own process;
  * 8. runs the scheduler section (bench/schedule.ts: 1,000 daily intervals backfilled by ingot, 100 by Apache Airflow) in its own process;
  * 9. runs the serving section (bench/serve.ts: the game-sessions example over 2016, its completed-sessions endpoint under load) in its own process;
+ * 9b. runs the continuous section (bench/continuous.ts: the game-sessions continuous project under files landing at 10/s, landing-to-endpoint latency, exactly once, memory) in its own process;
  * 10. runs the race (bench/race.ts: the flights pipeline on ingot with DuckDB, on ingot with Spark Connect, and as a PySpark + delta-spark script) in its own process;
  * 11. prints a markdown table and writes bench/out/results.md and bench/out/results.json.
  *
  * Every lake (the backfill's and each full refresh's) must match the handmade output: same row
  * counts for silver and gold, same content for the gold tables; otherwise the bench fails.
  * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child;
- * `npm run bench -- --flights`, `-- --delta`, `-- --postgres`, `-- --pgwire`, `-- --schedule`, `-- --serve` or `-- --race` runs only that section (the other figures of the last run are kept).
+ * `npm run bench -- --flights`, `-- --delta`, `-- --postgres`, `-- --pgwire`, `-- --schedule`, `-- --serve`, `-- --continuous` or `-- --race` runs only that section (the other figures of the last run are kept).
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -36,6 +37,7 @@ import { pgwireMarkdown } from './pgwire.js';
 import { scheduleMarkdown } from './schedule.js';
 import { raceMarkdown } from './race.js';
 import { serveMarkdown } from './serve.js';
+import { continuousMarkdown } from './continuous.js';
 import { measure, median, round, type Measured } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -347,6 +349,7 @@ const SECTIONS = {
   pgwire: pgwireMarkdown,
   schedule: scheduleMarkdown,
   serve: serveMarkdown,
+  continuous: continuousMarkdown,
   race: raceMarkdown,
 };
 type Section = keyof typeof SECTIONS;
@@ -362,7 +365,7 @@ async function section(name: Section): Promise<unknown> {
 if (process.argv[2] === '--handmade') {
   await handmadeChild();
 } else {
-  // --delta / --postgres / --pgwire / --schedule / --serve / --race: only that section, keeping the other figures of the last results.json
+  // --delta / --postgres / --pgwire / --schedule / --serve / --continuous / --race: only that section, keeping the other figures of the last results.json
   // --flights: only the flights figures above, keeping the sections' figures of the last results.json
   const flightsOnly = process.argv.includes('--flights');
   const only = (Object.keys(SECTIONS) as Section[]).find((name) => process.argv.includes(`--${name}`));

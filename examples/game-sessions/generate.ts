@@ -55,16 +55,16 @@ const YEAR_MS = Date.parse('2017-01-01T00:00:00Z') - Date.parse(`${FIRST_DAY}T00
 const DAY_MS = 86_400_000;
 
 /** Countries with their weights (players per country). */
-const COUNTRIES: [string, number][] = [
+export const COUNTRIES: [string, number][] = [
   ['US', 18], ['DE', 9], ['GB', 8], ['FR', 7], ['BR', 7], ['IT', 6], ['ES', 5], ['JP', 5], ['RU', 4], ['CA', 4],
   ['MX', 3], ['PL', 3], ['NL', 3], ['SE', 2], ['TR', 2], ['KR', 2], ['AU', 2], ['IN', 2], ['AR', 1], ['FI', 1],
   ['NO', 1], ['DK', 1], ['PT', 1], ['BE', 1], ['CH', 1], ['AT', 1], ['IE', 1], ['CZ', 1], ['GR', 1], ['NZ', 1],
 ];
 /** Relative weight of each hour of the day (UTC) for session starts: an evening peak. */
-const HOURS = [3, 2, 1, 1, 1, 1, 2, 3, 4, 5, 5, 6, 7, 7, 7, 8, 9, 11, 13, 14, 14, 12, 8, 5];
+export const HOURS = [3, 2, 1, 1, 1, 1, 2, 3, 4, 5, 5, 6, 7, 7, 7, 8, 9, 11, 13, 14, 14, 12, 8, 5];
 
 /** Picks an index with probability proportional to `weights` (given their running totals). */
-function weighted(rand: () => number, totals: number[]): number {
+export function weighted(rand: () => number, totals: number[]): number {
   const x = rand() * totals[totals.length - 1]!;
   let lo = 0;
   let hi = totals.length - 1;
@@ -77,7 +77,7 @@ function weighted(rand: () => number, totals: number[]): number {
 }
 
 /** Running totals of `weights`. */
-function running(weights: number[]): number[] {
+export function running(weights: number[]): number[] {
   let sum = 0;
   return weights.map((w) => (sum += w));
 }

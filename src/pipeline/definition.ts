@@ -70,6 +70,13 @@ export interface ChangeFeed {
    * SQL: the update keeps the old `loaded_at`). Not the key or the `sequenceBy` column.
    */
   insertOnly?: string[];
+  /**
+   * SCD type 1 only: a change's NULL columns keep the row's values when it updates a key
+   * (`coalesce(change, row)` per column; Delta Live Tables' `ignore_null_updates`), so a feed
+   * may carry partial rows, e.g. a session's end event without the start's columns. An insert
+   * takes the change as it is.
+   */
+  ignoreNullUpdates?: boolean;
 }
 
 
@@ -247,6 +254,7 @@ export const datasetSchema = z
       scdType: z.union([z.literal(1), z.literal(2)]).optional(),
       exceptColumns: z.array(z.string().min(1)).optional(),
       insertOnly: z.array(z.string().min(1)).optional(),
+      ignoreNullUpdates: z.boolean().optional(),
     }).strict().optional(),
     expectations: z.array(expectationSchema).optional(),
     schema: z.record(z.string(), z.string().min(1)).optional(),
@@ -280,6 +288,10 @@ export const datasetSchema = z
   .refine((d) => !d.changes?.insertOnly?.length || ((d.changes.scdType ?? 1) === 1 && !d.changes.insertOnly.some((c) => d.key?.includes(c) || c === d.changes?.sequenceBy || d.changes?.exceptColumns?.includes(c))), {
     message: 'insertOnly is for SCD type 1 and cannot hold a key, the sequenceBy or an except column',
     path: ['changes', 'insertOnly'],
+  })
+  .refine((d) => !d.changes?.ignoreNullUpdates || (d.changes.scdType ?? 1) === 1, {
+    message: 'ignoreNullUpdates is for SCD type 1',
+    path: ['changes', 'ignoreNullUpdates'],
   })
   .refine((d) => (d.sql === undefined) !== (d.source === undefined), { message: 'give exactly one of sql and source' })
   .refine((d) => d.sqlByEngine === undefined || d.sql !== undefined, { message: 'SQL overrides (sqlByEngine) need sql: a dataset with a source runs on DuckDB', path: ['sqlByEngine'] })

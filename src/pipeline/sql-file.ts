@@ -18,7 +18,7 @@ import { parseExpectDirective } from './expect-directive.js';
  *     -- column delay_min: departure delay, minutes   (a name with spaces: -- column "a b": ...)
  *
  * and for `merge` / `apply changes`: `key: id, region`, `order_by: received_at`,
- * `sequence_by: seq`, `delete_when: op = 'D'`, `scd_type: 2`, `except_columns: op`, `insert_only: loaded_at`; exports
+ * `sequence_by: seq`, `delete_when: op = 'D'`, `scd_type: 2`, `except_columns: op`, `insert_only: loaded_at`, `ignore_null_updates: true`; exports
  * (`DatasetExports`): `export_file: reports/x/date={logical_date}/report.csv`,
  * `export_postgres: env:DATAMART_URL datamart.x` (connection, then table).
  *
@@ -92,6 +92,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
       case 'scd_type': changes['scdType'] = Number(value); break;
       case 'except_columns': changes['exceptColumns'] = names(value); break;
       case 'insert_only': changes['insertOnly'] = names(value); break;
+      case 'ignore_null_updates': changes['ignoreNullUpdates'] = value === 'true' ? true : value === 'false' ? false : value; break;
       case 'on_schema_change': def['onSchemaChange'] = value; break;
       case 'engine': def['engine'] = value; break;
       case 'export_file': exports['file'] = value; break;
@@ -101,7 +102,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
         break;
       }
       default:
-        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, incremental, table_property, description, tags, on_schema_change, engine, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, export_file, export_postgres, expect, column)`, { file, row: i + 1, dataset: name });
+        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, incremental, table_property, description, tags, on_schema_change, engine, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, ignore_null_updates, export_file, export_postgres, expect, column)`, { file, row: i + 1, dataset: name });
     }
   }
   checkNoLateDirective(lines, i, file, name);
@@ -118,7 +119,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
 
 const DIRECTIVE_OF: Record<string, string> = {
   partitionBy: 'partition_by', orderBy: 'order_by', onSchemaChange: 'on_schema_change', sequenceBy: 'sequence_by', deleteWhen: 'delete_when',
-  scdType: 'scd_type', exceptColumns: 'except_columns', insertOnly: 'insert_only', file: 'export_file', postgres: 'export_postgres',
+  scdType: 'scd_type', exceptColumns: 'except_columns', insertOnly: 'insert_only', ignoreNullUpdates: 'ignore_null_updates', file: 'export_file', postgres: 'export_postgres',
 };
 
 /**
@@ -140,7 +141,7 @@ function checkDirectiveValues(def: Record<string, unknown>, at: Record<string, n
 function checkNoLateDirective(lines: string[], start: number, file: string, name: string): void {
   for (let j = start; j < lines.length; j++) {
     const body = /^\s*--\s*(.*)$/.exec(lines[j]!)?.[1];
-    if (body !== undefined && /^(expect(\s|:)|(materialization|partition_by|grain|tags|on_schema_change|engine|key|order_by|sequence_by|delete_when|scd_type|except_columns|insert_only|export_file|export_postgres)\s*:)/.test(body)) {
+    if (body !== undefined && /^(expect(\s|:)|(materialization|partition_by|grain|tags|on_schema_change|engine|key|order_by|sequence_by|delete_when|scd_type|except_columns|insert_only|ignore_null_updates|export_file|export_postgres)\s*:)/.test(body)) {
       throw new IngotError('DATASET_INVALID', `${file}:${j + 1}: "${lines[j]!.trim()}": directives go above the query (this one, at line ${j + 1}, is below its start at line ${start + 1})`, { file, row: j + 1, dataset: name });
     }
   }

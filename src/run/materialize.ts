@@ -21,7 +21,8 @@ import type { DomainWrite } from '../table/write.js';
  * - `apply changes`, SCD type 1: per key the change with the highest sequence; it replaces the
  *   table's row only when its sequence is greater than the row's (so a late, older change never
  *   overwrites newer state) except its `insertOnly` columns, which keep the values the key was
- *   inserted with; a delete removes the row, a new key is inserted unless deleted.
+ *   inserted with (and, with `ignoreNullUpdates`, the row's values where the change has a NULL);
+ *   a delete removes the row, a new key is inserted unless deleted.
  *   A key deleted in an earlier run leaves no trace: a change older than the delete arriving
  *   later inserts the key again (there are no tombstones in an SCD1 table).
  * - `apply changes`, SCD type 2: the table's rows for the batch's keys are turned back into the
@@ -123,7 +124,7 @@ export async function stageKeyed(engine: Engine, path: WritePath, table: DeltaTa
         on: keyMatch(key),
         whenMatched: [
           { delete: true, condition: `source.${DELETE_FLAG} AND source.${seq} > target.${seq}` },
-          { update: updateOf(stored, changes.insertOnly), condition: `source.${seq} > target.${seq}` },
+          { update: updateOf(stored, changes.insertOnly, changes.ignoreNullUpdates), condition: `source.${seq} > target.${seq}` },
         ],
         whenNotMatched: [{ insert: '*', condition: `NOT source.${DELETE_FLAG}` }],
       });
@@ -154,8 +155,11 @@ export async function stageKeyed(engine: Engine, path: WritePath, table: DeltaTa
   }
 }
 
-/** The SET list of an SCD1 update: every stored column from the source (`'*'`), less `insertOnly` columns (kept). */
-function updateOf(stored: string[], insertOnly: string[] | undefined): '*' | Record<string, string> {
-  if (!insertOnly?.length) return '*';
-  return Object.fromEntries(stored.filter((c) => !insertOnly.includes(c)).map((c) => [c, `source.${quoteIdent(c)}`]));
+/**
+ * The SET list of an SCD1 update: every stored column from the source (`'*'`), less `insertOnly`
+ * columns (kept); with `ignoreNull`, a NULL in the source keeps the target's value.
+ */
+function updateOf(stored: string[], insertOnly: string[] | undefined, ignoreNull: boolean | undefined): '*' | Record<string, string> {
+  if (!insertOnly?.length && !ignoreNull) return '*';
+  return Object.fromEntries(stored.filter((c) => !insertOnly?.includes(c)).map((c) => [c, ignoreNull ? `coalesce(source.${quoteIdent(c)}, target.${quoteIdent(c)})` : `source.${quoteIdent(c)}`]));
 }
