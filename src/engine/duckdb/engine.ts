@@ -154,6 +154,24 @@ export class DuckDBEngine implements Engine, ParquetFiles {
     return reader.getRowsJS().map((r) => JSON.parse(String(r[0])) as Record<string, unknown>);
   }
 
+  /**
+   * The actions of a Delta checkpoint file, one object per row with its one non-null column of
+   * `columns` (`{ add: {...} }`; rows where all are null are left out; columns the file lacks are
+   * skipped). DuckDB reads only those columns and hands back a single JSON text, parsed once.
+   */
+  async readActions(file: string, columns: readonly string[]): Promise<Record<string, unknown>[]> {
+    const source = `read_parquet(${quoteString(literalPath(file))})`;
+    const present = new Set((await this.conn.runAndReadAll(`SELECT * FROM ${source} LIMIT 0`)).columnNames());
+    const cols = columns.filter((c) => present.has(c));
+    if (cols.length === 0) return [];
+    const json = (c: string): string => `WHEN ${quoteIdent(c)} IS NOT NULL THEN '{${JSON.stringify(c)}:' || CAST(to_json(${quoteIdent(c)}) AS VARCHAR) || '}'`;
+    const reader = await this.conn.runAndReadAll(
+      `SELECT string_agg(CASE ${cols.map(json).join(' ')} END, ',') FROM ${source} WHERE ${cols.map((c) => `${quoteIdent(c)} IS NOT NULL`).join(' OR ')}`,
+    );
+    const text = reader.getRowsJS()[0]?.[0];
+    return typeof text === 'string' ? (JSON.parse(`[${text}]`) as Record<string, unknown>[]) : [];
+  }
+
   /** Writes rows as a Parquet file with exactly `schema` (through a temporary NDJSON file). */
   async writeRows(file: string, schema: StructType, rows: Record<string, unknown>[]): Promise<void> {
     // the NDJSON goes to the OS temp folder, never next to `file` (a table's log)
