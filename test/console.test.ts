@@ -12,7 +12,7 @@
  * `INGOT_SCREENSHOTS=1` (`npm run screenshots`) also saves docs/screenshots/console-*.png.
  */
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,7 +21,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { Lake } from '../src/table/lake.js';
-import { cli, ROOT, tempDir } from './fixtures.js';
+import { cli, httpListening, ROOT, startServe, tempDir, type ServeProcess } from './fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = process.env['INGOT_SCREENSHOTS'] === '1';
@@ -54,7 +54,7 @@ export default defineConfig({
 describe('the operator console in a real browser over a real ingot serve', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
-  let server: ChildProcess | undefined;
+  let server: ServeProcess<string> | undefined;
   let feed: http.Server;
   /** Releases the held request of HELD_DAY. */
   let release: () => void = () => {};
@@ -159,16 +159,8 @@ export default dataset({
       assert.equal(created.code, 0, created.err);
       keys[scope] = created.out.trim();
     }
-    server = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'bin.ts'), 'serve', '-p', dir, '--port', '0', '--tick', '200'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    base = await new Promise<string>((resolve, reject) => {
-      let err = '';
-      server!.stderr!.on('data', (chunk: Buffer) => {
-        err += chunk.toString();
-        const m = /"event":"listening".*?"url":"(http:[^"]+)"/.exec(err);
-        if (m) resolve(m[1]!);
-      });
-      server!.on('exit', (code) => reject(new Error(`ingot serve exited (${code}): ${err}`)));
-    });
+    server = await startServe(dir, ['--port', '0', '--tick', '200'], httpListening);
+    base = server.ready;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   });
 
@@ -176,11 +168,7 @@ export default dataset({
     release();
     await context?.close();
     await browser?.close();
-    if (server && server.exitCode === null) {
-      const exited = new Promise((resolve) => server!.once('exit', resolve));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await server?.stop();
     await new Promise((r) => feed?.close(r));
     await cleanup?.();
   });

@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -48,3 +49,38 @@ export async function cli(args: string[]): Promise<{ code: number; out: string; 
 export function eachLine(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
   createInterface({ input: stream, crlfDelay: Infinity }).on('line', fn);
 }
+
+/** A running `ingot serve` child process: what its log said when ready (`ready`'s value), and `stop` (SIGTERM, waits for the exit). */
+export interface ServeProcess<T> {
+  process: ChildProcess;
+  ready: T;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Starts `ingot serve -p project ...args` from the source tree and resolves once `ready` returns
+ * a value for one of its log lines (stderr, JSON lines): the HTTP URL, the PostgreSQL port...
+ * Rejects with the whole log when the server exits first.
+ */
+export async function startServe<T>(project: string, args: string[], ready: (line: string) => T | undefined): Promise<ServeProcess<T>> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'bin.ts'), 'serve', '-p', project, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const value = await new Promise<T>((resolve, reject) => {
+    const lines: string[] = [];
+    eachLine(child.stderr!, (l) => {
+      lines.push(l);
+      const v = ready(l);
+      if (v !== undefined) resolve(v);
+    });
+    child.on('exit', (code) => reject(new Error(`ingot serve exited (${code}): ${lines.join('\n')}`)));
+  });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  return { process: child, ready: value, stop };
+}
+
+/** `startServe`'s `ready` for HTTP: the URL of the `listening` log line. */
+export const httpListening = (line: string): string | undefined => /"event":"listening".*?"url":"(http:[^"]+)"/.exec(line)?.[1];

@@ -9,37 +9,23 @@
  * rows must equal `ingot sql`'s.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import { openMetadata } from '../src/metadata/open.js';
 import { createApiKey } from '../src/serve/api-keys.js';
 import { loadProject } from '../src/project.js';
-import { cli, eachLine, ROOT, tempDir } from './fixtures.js';
+import { cli, ROOT, tempDir } from './fixtures.js';
+import { exec, pgjdbcClient, startPgServer, type PgServer } from './pg-wire-helpers.js';
 
-const run = promisify(execFile);
 const REFERENCE = path.join(ROOT, 'test', 'reference');
-const PGJDBC = path.join(REFERENCE, 'pgjdbc');
-
-/** Output of a command that may fail: exit code, stdout, stderr. */
-async function exec(file: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  try {
-    const r = await run(file, args, { env: { ...process.env, ...env }, maxBuffer: 256 << 20, timeout: 180_000 });
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : 1, out: err.stdout ?? '', err: err.stderr ?? '' };
-  }
-}
 
 describe('the PostgreSQL catalog under Metabase\'s and Superset\'s sync, psql and pg-cursor', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
-  let server: ChildProcess;
+  let pgServer: PgServer | undefined;
   let port: number;
   let key = '';
   let jdbcClasspath: string | undefined;
@@ -66,31 +52,12 @@ describe('the PostgreSQL catalog under Metabase\'s and Superset\'s sync, psql an
     } finally {
       await store.close();
     }
-    const jar = await exec('bash', [path.join(PGJDBC, 'pgjdbc-jar.sh')]);
-    if (jar.code === 0) {
-      const classes = path.join(dir, 'jdbc-classes');
-      const javac = await exec('javac', ['-d', classes, path.join(PGJDBC, 'PgClient.java')]);
-      if (javac.code === 0) jdbcClasspath = `${jar.out.trim().split('\n').pop()!}:${classes}`;
-      else jdbcMissing = `javac failed: ${javac.err}`;
-    } else {
-      jdbcMissing = `the pgjdbc jar could not be fetched with Maven: ${jar.err.slice(-500)}`;
-    }
-    server = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'bin.ts'), 'serve', '-p', dir, '--no-http', '--no-scheduler', '--pg-port', '0'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    port = await new Promise<number>((resolve, reject) => {
-      const lines: string[] = [];
-      eachLine(server.stderr!, (l) => {
-        lines.push(l);
-        if (l.includes('"postgres listening"')) resolve((JSON.parse(l) as { port: number }).port);
-      });
-      server.on('exit', (code) => reject(new Error(`ingot serve exited (${code}): ${lines.join('\n')}`)));
-    });
+    ({ classpath: jdbcClasspath, missing: jdbcMissing } = await pgjdbcClient(dir));
+    pgServer = await startPgServer(dir);
+    port = pgServer.port;
   });
   after(async () => {
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server.on('exit', r));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await pgServer?.stop();
     await cleanup();
   });
 

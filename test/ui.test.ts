@@ -9,7 +9,7 @@
  * `INGOT_SCREENSHOTS=1` (`npm run screenshots`) also saves docs/screenshots/*.png.
  */
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Lake } from '../src/table/lake.js';
-import { cli, flightsProject, ROOT, tempDir } from './fixtures.js';
+import { cli, flightsProject, httpListening, ROOT, startServe, tempDir, type ServeProcess } from './fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const DAYS = ['2001-01-01', '2001-01-02', '2001-01-03', '2001-01-04'];
@@ -65,7 +65,7 @@ function parseCsv(text: string): string[][] {
 describe('web UI in a real browser over a real ingot serve', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
-  let server: ChildProcess | undefined;
+  let server: ServeProcess<string> | undefined;
   let base: string;
   let key: string;
   let browser: Browser;
@@ -108,26 +108,14 @@ describe('web UI in a real browser over a real ingot serve', () => {
     assert.equal(created.code, 0, created.err);
     key = created.out.trim();
 
-    server = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'bin.ts'), 'serve', '-p', dir, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    base = await new Promise<string>((resolve, reject) => {
-      let err = '';
-      server!.stderr!.on('data', (chunk: Buffer) => {
-        err += chunk.toString();
-        const m = /"event":"listening".*?"url":"(http:[^"]+)"/.exec(err);
-        if (m) resolve(m[1]!);
-      });
-      server!.on('exit', (code) => reject(new Error(`ingot serve exited (${code}): ${err}`)));
-    });
+    server = await startServe(dir, ['--port', '0'], httpListening);
+    base = server.ready;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   });
 
   after(async () => {
     await browser?.close();
-    if (server && server.exitCode === null) {
-      const exited = new Promise((resolve) => server!.once('exit', resolve));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await server?.stop();
     await cleanup?.();
   });
 
