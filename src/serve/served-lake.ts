@@ -26,8 +26,9 @@ export interface ServedLakeOptions {
   materializeBytes?: number;
   /**
    * A version that came less than this many ms after the one before is first read from its
-   * Parquet files, and copied into memory only once no newer version came for this long
-   * (default 3000): a table committed to every second is not copied whole at every commit.
+   * Parquet files, and copied into memory only once no newer version came for this long, or for
+   * three times the time between its last two versions if longer (at most a minute; default
+   * 3000): a table committed to every few seconds is not copied whole at every commit.
    */
   settleMs?: number;
 }
@@ -37,6 +38,8 @@ interface Attached {
   checkedAt: number;
   /** When this version was attached (epoch ms). */
   attachedAt: number;
+  /** Time between the attachment of the version before and this one's, ms (0 for the first). */
+  gapMs: number;
   /** Whether queries read an in-memory copy of it (else its Parquet files). */
   memory: boolean;
   refreshing?: Promise<number>;
@@ -148,7 +151,7 @@ export class ServedLake {
       return snapshot.version;
     })();
     if (state) state.refreshing = refresh;
-    else this.attached.set(name, { version: -1, checkedAt: 0, attachedAt: 0, memory: false, refreshing: refresh });
+    else this.attached.set(name, { version: -1, checkedAt: 0, attachedAt: 0, gapMs: 0, memory: false, refreshing: refresh });
     try {
       return await refresh;
     } finally {
@@ -187,7 +190,11 @@ export class ServedLake {
     await this.reader.attach(name, await scanOf(this.lake.table(name), snapshot), { memory, ...(orderBy?.length ? { orderBy } : {}) });
     const old = this.attached.get(name);
     if (old?.settle) clearTimeout(old.settle);
-    this.attached.set(name, { version: snapshot.version, checkedAt: Date.now(), attachedAt: Date.now(), memory, ...(old?.refreshing ? { refreshing: old.refreshing } : {}) });
+    const now = Date.now();
+    // a copy of the same version keeps the version's timing
+    const same = old !== undefined && old.version === snapshot.version;
+    const gapMs = same ? old.gapMs : old && old.version >= 0 ? now - old.attachedAt : 0;
+    this.attached.set(name, { version: snapshot.version, checkedAt: now, attachedAt: same ? old.attachedAt : now, gapMs, memory, ...(old?.refreshing ? { refreshing: old.refreshing } : {}) });
   }
 
   /** Copies `snapshot` of `name` into memory once it has been the latest for `settleMs`. */
@@ -203,7 +210,7 @@ export class ServedLake {
         const now = this.attached.get(name);
         if (now?.refreshing === copy) delete now.refreshing;
       });
-    }, this.settleMs);
+    }, Math.min(60_000, Math.max(this.settleMs, 3 * state.gapMs)));
     state.settle.unref();
   }
 
