@@ -13,8 +13,9 @@
 -- those rows is one change: what the new rows say of it. An end arriving in a later batch than
 -- its start carries no country nor start: NULL, which ignore_null_updates keeps from the row.
 -- Ends follow their starts in the stream, so a batch holding an end completes the session.
--- Files of at most 2 MiB (delta.targetFileSize): a batch's ends match recent sessions, which sit
--- in the newest files, so each merge rewrites those few files rather than the whole table.
+-- Small files (delta.targetFileSize 2 MiB; in practice one Parquet row group, ~6 MB, each): a
+-- batch's ends match recent sessions, which sit in the newest files, so each merge rewrites
+-- those few files rather than the whole table.
 SELECT
   max(country) FILTER (WHERE event = 'start') AS country,
   max(player_id) AS player_id,
