@@ -53,6 +53,8 @@ export interface ContinuousResults {
   lost: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   runs: number;
+  /** Duration of the file-triggered runs (from the server's log), ms. */
+  runMs: { p50: number; p99: number; max: number };
   exactlyOnce: { raw: boolean; gold: boolean; detail: string };
   rssMB: { start: number; end: number; max: number };
   loadAvg: { start: number[]; end: number[] };
@@ -90,7 +92,21 @@ export async function continuousBench(): Promise<ContinuousResults> {
   const base = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '-p', PROJECT, '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
-  child.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-200_000); });
+  // each run's duration, from the server's run-done log lines
+  const runMs: number[] = [];
+  let partial = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    log = (log + d.toString()).slice(-200_000);
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.includes('"run-done"')) continue;
+      try {
+        const ms = (JSON.parse(line) as { ms?: number }).ms;
+        if (typeof ms === 'number') runMs.push(ms);
+      } catch { /* not a log line */ }
+    }
+  });
   for (let i = 0; !(await fetch(`${base}/ready`).then((r) => r.ok, () => false)); i++) {
     if (i > 300 || child.exitCode !== null) throw new Error(`ingot serve did not get ready:\n${log}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -171,12 +187,14 @@ export async function continuousBench(): Promise<ContinuousResults> {
   const [runs] = await sql("SELECT count(*) AS n FROM _ingot.runs WHERE status = 'success'");
   const sorted = [...latencies].sort((a, b) => a - b);
   const latencyMs = { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN };
+  const runSorted = [...runMs].sort((a, b) => a - b);
+  const runStats = { p50: percentile(runSorted, 50), p99: percentile(runSorted, 99), max: runSorted.at(-1) ?? NaN };
   const rawOnce = wrongFiles === 0;
   const goldOnce = Number(diff!['missing']) === 0 && Number(diff!['extra']) === 0;
   const detail = `${counted.length} files in raw.events, ${wrongFiles} with a wrong row count; gold.sessions ${Number(diff!['sessions']).toLocaleString('en-US')} sessions, ${Number(diff!['missing'])} missing and ${Number(diff!['extra'])} extra against the recomputation`;
   const ms = (x: number): string => `${Math.round(x)} ms`;
   return {
-    seconds: SECONDS, files, events, probed: latencies.length + lost, lost, latencyMs, runs: Number(runs!['n']),
+    seconds: SECONDS, files, events, probed: latencies.length + lost, lost, latencyMs, runs: Number(runs!['n']), runMs: runStats,
     exactlyOnce: { raw: rawOnce, gold: goldOnce, detail },
     rssMB: { start: round(rssStart, 0), end: round(rssEnd, 0), max: round(rssMax, 0) },
     loadAvg: { start: loadStart, end: loadEnd },
@@ -188,6 +206,7 @@ export async function continuousBench(): Promise<ContinuousResults> {
       { figure: `events exactly once in raw.events (${events.toLocaleString('en-US')} events, ${files.toLocaleString('en-US')} files)`, value: rawOnce ? 'yes' : 'no', target: 'yes', pass: rawOnce },
       { figure: 'gold.sessions equal to its recomputation from raw.events', value: goldOnce ? 'yes' : 'no', target: 'yes', pass: goldOnce },
       { figure: 'runs (file-arrival triggered)', value: `${Number(runs!['n']).toLocaleString('en-US')} (${(files / Math.max(1, Number(runs!['n']))).toFixed(1)} files a run)`, target: '', pass: undefined },
+      { figure: 'run duration p50 / p99 / max (server log)', value: `${ms(runStats.p50)} / ${ms(runStats.p99)} / ${ms(runStats.max)}`, target: '', pass: undefined },
       { figure: 'server RSS start / end / max', value: `${round(rssStart, 0)} / ${round(rssEnd, 0)} / ${round(rssMax, 0)} MB`, target: '', pass: undefined },
       { figure: 'load average (1, 5, 15 min) at start / end', value: `${loadStart.join(', ')} / ${loadEnd.join(', ')}`, target: '', pass: undefined },
     ],

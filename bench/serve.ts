@@ -42,7 +42,8 @@ const CONNECTIONS = 50;
 const WARMUP_S = 3;
 const DURATION_S = 15;
 const PAGE = 10;
-const TARGET = { rps: 2000, p99Ms: 50 };
+/** Warm (cached results) and cold (every request a cache miss) targets: requests per second at 50 connections, p99 latency. */
+const TARGET = { rps: 2000, coldRps: 3000, p99Ms: 50 };
 const PROFILE = process.env['INGOT_BENCH_PROFILE'] === '1';
 /** Keep the lake of the last run (no backfill): for profiling the server again. */
 const REUSE = process.env['INGOT_BENCH_SERVE_REUSE'] === '1' && existsSync(path.join(PROJECT, 'lake', 'gold', 'sessions'));
@@ -96,6 +97,8 @@ function completedByPlayer(files: DataFile[]): Map<string, string[]> {
 
 /** `ingot serve` on `port`, ready; stderr collected. */
 async function startServer(port: number): Promise<{ child: ChildProcess; log: () => string }> {
+  // this run's profile only (topFunctions reads the largest in the folder)
+  if (PROFILE) await fs.rm(path.join(OUT, 'serve-profile'), { recursive: true, force: true });
   const args = [...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', path.join(OUT, 'serve-profile')] : []), CLI, 'serve', '-p', PROJECT, '--port', String(port)];
   const child = spawn(process.execPath, args, { cwd: PROJECT, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -226,8 +229,8 @@ export async function serveBench(): Promise<ServeResults> {
     for (let i = 0; i < players.length; i += 8) await Promise.all(players.slice(i, i + 8).map(walk));
     const warm = await load('warm: any page of any player', () => paths[Math.floor(Math.random() * paths.length)]!, paths.length, {});
 
-    const figures = (name: string, f: LoadFigures, over: string): ServeResults['checks'] => [
-      { figure: `${name}: requests per second (${CONNECTIONS} connections, ${over})`, value: f.rps.toLocaleString('en-US'), target: `≥ ${TARGET.rps.toLocaleString('en-US')}`, pass: f.rps >= TARGET.rps },
+    const figures = (name: string, f: LoadFigures, over: string, rps = TARGET.rps): ServeResults['checks'] => [
+      { figure: `${name}: requests per second (${CONNECTIONS} connections, ${over})`, value: f.rps.toLocaleString('en-US'), target: `≥ ${rps.toLocaleString('en-US')}`, pass: f.rps >= rps },
       { figure: `${name}: latency p50 / p90 / p99`, value: `${f.p50Ms} / ${f.p90Ms} / ${f.p99Ms} ms`, target: `p99 < ${TARGET.p99Ms} ms`, pass: f.p99Ms < TARGET.p99Ms },
       { figure: `${name}: CPU per request, server / autocannon`, value: `${f.serverCpuMs} / ${f.clientCpuMs} ms`, target: '', pass: undefined },
     ];
@@ -236,7 +239,8 @@ export async function serveBench(): Promise<ServeResults> {
       checks: [
         { figure: `backfill of 2016 (366 daily runs, ${sessions.toLocaleString('en-US')} sessions)`, value: REUSE ? 'not run (INGOT_BENCH_SERVE_REUSE)' : `${round(backfill.wallS, 1)} s`, target: '', pass: undefined },
         ...figures(`GET /models/completed-sessions/{player}?limit=${PAGE}&cursor=…, any page of any of ${players.length.toLocaleString('en-US')} players`, warm, `${DURATION_S} s`),
-        ...figures('same, cold: first page of each player once, on a fresh server', cold, `${players.length.toLocaleString('en-US')} requests`),
+        ...figures('same, cold: first page of each player once, on a fresh server', cold, `${players.length.toLocaleString('en-US')} requests`, TARGET.coldRps),
+        { figure: 'load average (1, 5, 15 min) at the end', value: os.loadavg().map((x) => round(x)).join(', '), target: '', pass: undefined },
       ],
     };
     if (PROFILE) {

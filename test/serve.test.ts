@@ -13,7 +13,8 @@ describe('ingot serve: REST API over a real lake', () => {
   before(async () => {
     const t = await tempDir('serve');
     cleanup = t.cleanup;
-    s = await serveProject(t.dir, ['2024-01-01', '2024-01-02']);
+    // settleMs 0: each new version is copied into memory at once (the clustering check below reads the copy)
+    s = await serveProject(t.dir, ['2024-01-01', '2024-01-02'], { reader: { settleMs: 0 } });
   });
   after(async () => {
     await s.close();

@@ -47,8 +47,10 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
       ]);
       await withStore(opts.project, async (project, store) => {
         const log = jsonLog((line) => io.err(line));
+        // the served lake reads a table's log again as soon as a run of this process committed to it
+        let served: { changed(names?: string[]): void } | undefined;
         const scheduler = opts.scheduler
-          ? new Scheduler(project, store, { tickMs: opts.tick, log, ...(opts.maxActiveRuns ? { maxActiveRuns: opts.maxActiveRuns } : {}) })
+          ? new Scheduler(project, store, { tickMs: opts.tick, log, onRunDone: (r) => served?.changed(r.datasets.map((d) => d.dataset)), ...(opts.maxActiveRuns ? { maxActiveRuns: opts.maxActiveRuns } : {}) })
           : undefined;
         const graceMs = (project.config.scheduler?.gracePeriodSeconds ?? 30) * 1000;
         let app: FastifyInstance | undefined;
@@ -61,6 +63,7 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
           if (opts.http) {
             const { app: created, context } = await createServer(project, store, { auth: failures });
             app = created;
+            served = context.reader;
             const address = await app.listen({ port: opts.port ?? project.config.serve?.port ?? 8080, host: opts.host ?? project.config.serve?.host ?? '127.0.0.1' });
             log('info', 'listening', { url: address, docs: `${address}/docs` });
             if (pgPort !== undefined) pg = await startPgServer(project, store, { lake: context.reader, verifier: context.verifier, failures, port: pgPort, ...(opts.host ? { host: opts.host } : {}), log });

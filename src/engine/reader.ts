@@ -173,6 +173,14 @@ export interface LakeReader {
    */
   retarget(sql: string, keys: Record<string, string>): Promise<string>;
   /**
+   * The keyed form of a lookup statement (one SELECT of one table, `column = $param` conjuncts
+   * for each of `params`, an ORDER BY; no aggregate, window, DISTINCT, LIMIT, subquery): the rows
+   * of every value of the parameters at once, in the statement's order, each with its key as
+   * column `__ingot_key_<param>`; `columns`: the column each parameter is compared with.
+   * Undefined when `sql` is not such a statement. Errors: as `references`.
+   */
+  keyed(sql: string, params: string[]): Promise<{ sql: string; columns: Record<string, string> } | undefined>;
+  /**
    * Runs `sql` on a pooled connection, binding `params` by name (`$name`; parameters the
    * statement does not have are ignored). Statements are prepared once per connection and
    * reused. Errors: SQL_NOT_READ_ONLY when it reads a file outside `allowedDirectories` or

@@ -54,9 +54,13 @@ export function columnList(snapshot: Snapshot): string {
   return snapshot.schema.fields.map((f) => quoteIdent(f.name)).join(', ');
 }
 
-/** Writes the rows of `sql` as new data files of `table`, laid out like the table (partitioning, schema). */
+/**
+ * Writes the rows of `sql` as new data files of `table`, laid out like the table (partitioning,
+ * schema; files of at most `delta.targetFileSize` bytes when the table sets it).
+ */
 export function writeFiles(engine: Engine, table: DeltaTable, snapshot: Snapshot, sql: string): Promise<DataFile[]> {
-  return writeDataFiles(engine, table, sql, { partitionColumns: snapshot.partitionColumns, schema: snapshot.schema });
+  const size = Number(snapshot.metadata.configuration?.['delta.targetFileSize']);
+  return writeDataFiles(engine, table, sql, { partitionColumns: snapshot.partitionColumns, schema: snapshot.schema, ...(size > 0 ? { targetFileSize: size } : {}) });
 }
 
 /** What `commitRewrite` commits. */

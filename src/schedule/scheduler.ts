@@ -31,6 +31,8 @@ export interface SchedulerOptions {
   log?: LogFn;
   /** Lease owner id (default `host:pid:random`). */
   owner?: string;
+  /** Called with each run's result as it ends (`ingot serve` tells its served lake the tables were committed to). */
+  onRunDone?: (result: RunResult) => void;
 }
 
 /** A unique lease owner id for this process. */
@@ -68,6 +70,7 @@ export class Scheduler {
   readonly results: RunResult[] = [];
   /** The file-arrival triggers of the pipelines that have one. */
   private readonly triggers: FileTrigger[] = [];
+  private readonly onRunDone: ((result: RunResult) => void) | undefined;
 
   constructor(readonly project: Project<CoreConfig & ScheduleConfig>, readonly store: MetadataStore, options: SchedulerOptions = {}) {
     const settings = project.config.scheduler ?? {};
@@ -78,6 +81,7 @@ export class Scheduler {
     this.tickMs = options.tickMs ?? 1000;
     this.now = options.now ?? (() => new Date());
     this.log = options.log ?? jsonLog();
+    this.onRunDone = options.onRunDone;
     const webhook = options.webhook ?? settings.webhook;
     this.ctx = {
       store, owner: this.owner, leaseMs: options.leaseMs ?? (settings.leaseSeconds ?? 30) * 1000,
@@ -133,6 +137,7 @@ export class Scheduler {
         this.inFlight.delete(key);
       }
       this.results.push(result);
+      this.onRunDone?.(result);
       const files = result.datasets.reduce((n, d) => n + (d.status === 'success' ? d.inputs.length + (d.rejected?.length ?? 0) : 0), 0);
       const rejected = result.datasets.flatMap((d) => d.rejected ?? []);
       this.log(result.status === 'success' ? 'info' : 'error', 'run-done', {
@@ -180,7 +185,11 @@ export class Scheduler {
           }
         })();
         this.inFlight.set(key, run);
-        run.then((r) => { if (r) this.results.push(r); }, (err: unknown) => {
+        run.then((r) => {
+          if (!r) return;
+          this.results.push(r);
+          this.onRunDone?.(r);
+        }, (err: unknown) => {
           this.log('error', 'run-crashed', { pipeline: p.name, logicalDate: date, error: messageOf(err) });
           // the lease expires and the run is taken over later
         }).finally(() => this.inFlight.delete(key));

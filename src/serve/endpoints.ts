@@ -5,6 +5,7 @@ import type { EndpointDefinition, EndpointParam } from './config.js';
 import type { ServedLake } from './served-lake.js';
 import { DEFAULT_LIMIT, type ServeContext } from './context.js';
 import { errorSchema, pageQuery, pagedSchema } from './schemas.js';
+import { EndpointIndex } from './endpoint-index.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -116,7 +117,9 @@ export async function equalityColumns(reader: ServedLake, sql: string): Promise<
  * those versions (`ServedLake.atVersions`) even after new commits, so pages never repeat or skip rows.
  * Results are cached by parameters and table versions (tables are checked for new commits at
  * most every second, so a cached result is never older than that). A table an endpoint looks
- * up by `col = $param` is kept in memory sorted by `col` (`ServedLake.clusterBy`).
+ * up by `col = $param` is kept in memory sorted by `col` (`ServedLake.clusterBy`); an endpoint
+ * that is only such a lookup (string parameters, one table) answers misses from an index of
+ * every key's rows built once per table version (`EndpointIndex`).
  */
 export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext): Promise<void> {
   for (const def of ctx.project.config.endpoints ?? []) {
@@ -128,14 +131,19 @@ export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext)
     const inPath = new Set([...def.path.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!));
     const inQuery = Object.keys(declared).filter((n) => !inPath.has(n));
     const base = def.sql.trim().replace(/;\s*$/, '');
-    let prepared: Promise<{ tables: string[]; page: string; count: string }> | undefined;
+    let prepared: Promise<{ tables: string[]; page: string; count: string; index?: EndpointIndex }> | undefined;
+    // an endpoint whose parameters are all strings looked up by equality is answered from an index per table version
+    const lookupParams = Object.entries(declared).every(([, p]) => p.type === 'string') ? Object.keys(declared) : [];
     const cache = new Map<string, { rows?: Record<string, unknown>[]; count: number }>();
     let cachedRows = 0;
     const prepare = () => {
       prepared ??= (async () => {
         const { tables, limited } = await ctx.reader.analyze(base);
         const page = limited ? `SELECT * FROM (\n${base}\n) LIMIT $__limit OFFSET $__offset` : `${base}\nLIMIT $__limit OFFSET $__offset`;
-        return { tables, page, count: `SELECT count(*) AS n FROM (\n${base}\n)` };
+        const index = lookupParams.length > 0 && tables.length === 1
+          ? new EndpointIndex(ctx.reader, base, tables, lookupParams, (message) => app.log.warn({ endpoint: def.path, message }, 'endpoint index failed'))
+          : undefined;
+        return { tables, page, count: `SELECT count(*) AS n FROM (\n${base}\n)`, ...(index ? { index } : {}) };
       })();
       prepared.catch(() => { prepared = undefined; });
       return prepared;
@@ -154,7 +162,7 @@ export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext)
         response: { 200: pagedSchema, 422: errorSchema },
       },
     }, async (req) => {
-      const { tables, page, count } = await prepare();
+      const { tables, page, count, index } = await prepare();
       const versions = await Promise.all(tables.map((t) => ctx.reader.latest(t)));
       const values: Record<string, QueryParam> = {};
       for (const [name, p] of Object.entries(declared)) {
@@ -182,7 +190,11 @@ export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext)
       // of at most SMALL_RESULT rows is read whole by one query, and its pages are slices of it
       const key = JSON.stringify([Object.entries(values).map(([k, v]) => [k, String(v.value)]), read]);
       let cached = cache.get(key);
-      if (cached) {
+      // the index of the versions read answers a miss from memory (it holds every key's rows)
+      const indexed = cached || !index || lookupParams.some((n) => values[n] === undefined) ? undefined : index.lookup(read, lookupParams.map((n) => String(values[n]!.value)));
+      if (indexed) {
+        cached = { rows: indexed, count: indexed.length };
+      } else if (cached) {
         cache.delete(key);
         cache.set(key, cached);
       } else {

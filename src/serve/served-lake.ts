@@ -24,12 +24,27 @@ export interface ServedLakeOptions {
   listMs?: number;
   /** Tables whose live files total at most this many bytes are loaded into memory at each new version (default 256 MiB); larger ones are read from their Parquet files. */
   materializeBytes?: number;
+  /**
+   * A version that came less than this many ms after the one before is first read from its
+   * Parquet files, and copied into memory only once no newer version came for this long, or for
+   * three times the time between its last two versions if longer (at most a minute; default
+   * 3000): a table committed to every few seconds is not copied whole at every commit.
+   */
+  settleMs?: number;
 }
 
 interface Attached {
   version: number;
   checkedAt: number;
+  /** When this version was attached (epoch ms). */
+  attachedAt: number;
+  /** Time between the attachment of the version before and this one's, ms (0 for the first). */
+  gapMs: number;
+  /** Whether queries read an in-memory copy of it (else its Parquet files). */
+  memory: boolean;
   refreshing?: Promise<number>;
+  /** The timer that copies a settled version into memory. */
+  settle?: NodeJS.Timeout;
 }
 
 /** Version-pinned relations kept at once (time travel, row-id scans); the least recently used are dropped. */
@@ -109,7 +124,10 @@ export class ServedLake {
 
   /**
    * Makes `layer.table` queryable at its latest version (re-attached only when the version
-   * changed; the log is read at most every `refreshMs`). Returns the attached version.
+   * changed; the log is read at most every `refreshMs`, and at once after `changed`). A small
+   * table is copied into memory, sorted by its `clusterBy` columns; a version that follows the
+   * one before within `settleMs` is read from its files until it has settled. Returns the
+   * attached version.
    */
   async latest(name: string): Promise<number> {
     const state = this.attached.get(name);
@@ -125,16 +143,15 @@ export class ServedLake {
         current.checkedAt = Date.now();
         return current.version;
       }
-      const bytes = [...snapshot.files.values()].reduce((n, f) => n + f.size, 0);
-      // small tables are copied into memory once per version, sorted by the columns endpoints look them up by
-      const memory = bytes <= (this.options.materializeBytes ?? 256 * 1024 * 1024);
-      const orderBy = memory ? this.clusters.get(name)?.filter((c) => snapshot.schema.fields.some((f) => f.name === c && typeof f.type === 'string')) : undefined;
-      await this.reader.attach(name, await scanOf(table, snapshot), { memory, ...(orderBy?.length ? { orderBy } : {}) });
-      this.attached.set(name, { version: snapshot.version, checkedAt: Date.now() });
+      const small = this.small(snapshot);
+      // a table committed to again soon after its last version is read from its files until it settles
+      const settling = small && current !== undefined && current.version >= 0 && Date.now() - current.attachedAt < this.settleMs;
+      await this.attachVersion(name, snapshot, small && !settling);
+      if (settling) this.settleLater(name, snapshot);
       return snapshot.version;
     })();
     if (state) state.refreshing = refresh;
-    else this.attached.set(name, { version: -1, checkedAt: 0, refreshing: refresh });
+    else this.attached.set(name, { version: -1, checkedAt: 0, attachedAt: 0, gapMs: 0, memory: false, refreshing: refresh });
     try {
       return await refresh;
     } finally {
@@ -142,6 +159,59 @@ export class ServedLake {
       if (s?.refreshing === refresh) delete s.refreshing;
       if (s && s.version === -1) this.attached.delete(name);
     }
+  }
+
+  /**
+   * Tells the reader that tables were committed to (by this process: `ingot serve` runs the
+   * pipelines itself): their logs are read again at the next query instead of at the end of
+   * `refreshMs`. Without `names`, every attached table. Commits by other processes are still
+   * found by the `refreshMs` check.
+   */
+  changed(names?: string[]): void {
+    for (const [name, state] of this.attached) if (!names || names.includes(name)) state.checkedAt = 0;
+    // a new table: the list is read again
+    if (names?.some((n) => !this.attached.has(n))) this.names = undefined;
+  }
+
+  private get settleMs(): number {
+    return this.options.settleMs ?? 3000;
+  }
+
+  /** Whether `snapshot`'s live files are small enough to be copied into memory (`materializeBytes`). */
+  private small(snapshot: Snapshot): boolean {
+    let bytes = 0;
+    for (const f of snapshot.files.values()) bytes += f.size;
+    return bytes <= (this.options.materializeBytes ?? 256 * 1024 * 1024);
+  }
+
+  /** Attaches `snapshot` as `name`, in memory (sorted by the table's cluster columns) or over its files. */
+  private async attachVersion(name: string, snapshot: Snapshot, memory: boolean): Promise<void> {
+    const orderBy = memory ? this.clusters.get(name)?.filter((c) => snapshot.schema.fields.some((f) => f.name === c && typeof f.type === 'string')) : undefined;
+    await this.reader.attach(name, await scanOf(this.lake.table(name), snapshot), { memory, ...(orderBy?.length ? { orderBy } : {}) });
+    const old = this.attached.get(name);
+    if (old?.settle) clearTimeout(old.settle);
+    const now = Date.now();
+    // a copy of the same version keeps the version's timing
+    const same = old !== undefined && old.version === snapshot.version;
+    const gapMs = same ? old.gapMs : old && old.version >= 0 ? now - old.attachedAt : 0;
+    this.attached.set(name, { version: snapshot.version, checkedAt: now, attachedAt: same ? old.attachedAt : now, gapMs, memory, ...(old?.refreshing ? { refreshing: old.refreshing } : {}) });
+  }
+
+  /** Copies `snapshot` of `name` into memory once it has been the latest for `settleMs`. */
+  private settleLater(name: string, snapshot: Snapshot): void {
+    const state = this.attached.get(name);
+    if (!state) return;
+    state.settle = setTimeout(() => {
+      const s = this.attached.get(name);
+      if (!s || s.version !== snapshot.version || s.memory || s.refreshing) return;
+      const copy = this.attachVersion(name, snapshot, true).then(() => snapshot.version);
+      s.refreshing = copy;
+      copy.catch(() => {}).finally(() => {
+        const now = this.attached.get(name);
+        if (now?.refreshing === copy) delete now.refreshing;
+      });
+    }, Math.min(60_000, Math.max(this.settleMs, 3 * state.gapMs)));
+    state.settle.unref();
   }
 
   /**
@@ -228,8 +298,17 @@ export class ServedLake {
    * SQL_NOT_READ_ONLY; SQL_TIMEOUT after `options.timeoutMs` (waiting included);
    * RESULT_TOO_LARGE; QUERY_QUEUE_FULL.
    */
-  query(sql: string, params: Record<string, QueryParam> = {}, options: QueryOptions = {}): Promise<QueryResult> {
-    return this.reader.query(sql, params, options);
+  async query(sql: string, params: Record<string, QueryParam> = {}, options: QueryOptions = {}): Promise<QueryResult> {
+    return isoTimestamps(await this.reader.query(sql, params, options));
+  }
+
+  /**
+   * The keyed form of endpoint statement `sql` for `params` (see `LakeReader.keyed`): every
+   * parameter value's rows at once, each tagged with `__ingot_key_<param>`. Undefined when `sql`
+   * is not a plain lookup. Errors: as `references`.
+   */
+  keyed(sql: string, params: string[]): Promise<{ sql: string; columns: Record<string, string> } | undefined> {
+    return this.reader.keyed(sql, params);
   }
 
   /**
@@ -277,6 +356,7 @@ export class ServedLake {
 
   /** Closes the reader. */
   close(): Promise<void> {
+    for (const s of this.attached.values()) if (s.settle) clearTimeout(s.settle);
     return this.reader.close();
   }
 }
@@ -284,4 +364,44 @@ export class ServedLake {
 /** The pin key of `name` at `version` (with row ids: `ROW_FILE`, `ROW_NUMBER`). */
 function pinKey(name: string, version: number, rowIds: boolean): string {
   return `${name}@${version}${rowIds ? '#rows' : ''}`;
+}
+
+/** Column types whose values the engine's query results print as timestamps (`YYYY-MM-DD HH:MM:SS[.f][+hh[:mm]]`). */
+const TIMESTAMP_TYPE = /^TIMESTAMP(_S|_MS|_NS| WITH TIME ZONE)?$/;
+const TIMESTAMP_TEXT = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?)?$/;
+
+/**
+ * A timestamp as the engine prints it (`2016-12-31 22:49:00.063+00`, or without an offset for
+ * a TIMESTAMP, read as UTC) in ISO 8601 UTC: `2016-12-31T22:49:00.063Z`, milliseconds always
+ * written, microseconds and nanoseconds when the value has them. A text of another form
+ * (infinity, a year before 1000 or after 9999, BC) is returned as it is.
+ */
+export function isoTimestamp(text: string): string {
+  const m = TIMESTAMP_TEXT.exec(text);
+  if (!m) return text;
+  const [, y, mo, d, h, mi, sec, frac = '', sign, oh, om, os] = m;
+  let fraction = frac.replace(/0+$/, '');
+  fraction = fraction.padEnd(fraction.length <= 3 ? 3 : fraction.length <= 6 ? 6 : 9, '0');
+  const offsetS = sign ? (sign === '-' ? -1 : 1) * (Number(oh) * 3600 + Number(om ?? 0) * 60 + Number(os ?? 0)) : 0;
+  if (offsetS === 0) return `${y}-${mo}-${d}T${h}:${mi}:${sec}.${fraction}Z`;
+  const utc = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec)) - offsetS * 1000);
+  if (Number(y) < 100 || utc.getUTCFullYear() < 1000 || utc.getUTCFullYear() > 9999) return text;
+  return `${utc.toISOString().slice(0, 19)}.${fraction}Z`;
+}
+
+/** `result` with its timestamp columns' values in ISO 8601 UTC (see `isoTimestamp`); rows changed in place. */
+function isoTimestamps(result: QueryResult): QueryResult {
+  const first = result.rows[0];
+  if (!first) return result;
+  // rows are keyed by the columns' names made unique, in column order
+  const keys = Object.keys(first);
+  const columns = result.columns.flatMap((c, i) => (TIMESTAMP_TYPE.test(c.type) && keys[i] !== undefined ? [keys[i]] : []));
+  if (columns.length === 0) return result;
+  for (const row of result.rows) {
+    for (const c of columns) {
+      const v = row[c];
+      if (typeof v === 'string') row[c] = isoTimestamp(v);
+    }
+  }
+  return result;
 }

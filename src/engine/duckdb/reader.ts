@@ -13,6 +13,7 @@ import type {
 } from '../reader.js';
 import { appendDeletedRows, tableScanSql, withDeletions } from './engine.js';
 import { duckTypeOf } from './dialect.js';
+import { keyedStatement } from './keyed.js';
 
 /** The schema of the reader's own relations: pinned snapshots, memory copies, deletion-vector tables. */
 const INTERNAL = '__ingot';
@@ -98,6 +99,8 @@ export class DuckDBLakeReader implements LakeReader {
   /** Texts that passed `select`, least recently used first (see `CHECKED_MAX`). */
   private readonly checked = new Set<string>();
   private ddl: Promise<unknown> = Promise.resolve();
+  /** Names of the engine's aggregate functions (lower case), read once (see `keyed`). */
+  private aggregates?: Promise<Set<string>>;
   private counter = 0;
   private closed = false;
 
@@ -307,6 +310,14 @@ export class DuckDBLakeReader implements LakeReader {
       if (names?.length) equalities.add(names[names.length - 1]!);
     });
     return { tables: tablesOf(tree), limited, equalities: [...equalities] };
+  }
+
+  async keyed(sql: string, params: string[]): Promise<{ sql: string; columns: Record<string, string> } | undefined> {
+    const tree = await this.select(sql);
+    this.aggregates ??= this.parse("SELECT string_agg(DISTINCT lower(function_name), ',') FROM duckdb_functions() WHERE function_type = 'aggregate' AND $1::VARCHAR IS NOT NULL", '')
+      .then((names) => new Set(names.split(',')));
+    const columns = keyedStatement(tree.statements, params, await this.aggregates);
+    return columns ? { sql: await this.parse('SELECT json_deserialize_sql($1::JSON)', JSON.stringify(tree)), columns } : undefined;
   }
 
   async retarget(sql: string, keys: Record<string, string>): Promise<string> {
