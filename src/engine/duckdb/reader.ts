@@ -224,7 +224,17 @@ export class DuckDBLakeReader implements LakeReader {
     if (!held.memory || !held.indexed || held.indexed.has(column)) return;
     held.indexed.add(column);
     const index = quoteIdent(`__lookup_${++this.counter}`);
-    await this.exec(`CREATE INDEX ${index} ON ${held.memory} (${quoteIdent(column)})`).catch(() => {});
+    await this.exec(`CREATE INDEX ${index} ON ${held.memory} (${quoteIdent(column)})`).catch(() => held.indexed!.delete(column));
+  }
+
+  /**
+   * The columns of table `name`'s attached in-memory copy that have a lookup index, once the
+   * indexes asked for so far are built (none for a table read from its files). For diagnostics
+   * and tests.
+   */
+  async lookupIndexes(name: string): Promise<string[]> {
+    await this.ddl;
+    return [...(this.attached.get(name)?.indexed ?? [])].sort();
   }
 
   /**
