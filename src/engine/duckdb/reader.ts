@@ -494,12 +494,18 @@ export class DuckDBLakeReader implements LakeReader {
       conn.interrupt();
     };
     options.signal?.addEventListener('abort', cancel);
+    /** The next chunk, asked for while the rows of the one before are sent (at most one ahead). */
+    let ahead: Promise<DuckDBDataChunk | null> | undefined;
     const close = (): void => {
       if (state === 'closed') return;
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener('abort', cancel);
       state = 'closed';
-      this.releaseConnection(conn, true);
+      // a fetch under way still uses the connection: it is handed on once that fetch is over
+      const pending = ahead;
+      ahead = undefined;
+      if (pending) void pending.then(() => this.releaseConnection(conn, true), () => this.releaseConnection(conn, true));
+      else this.releaseConnection(conn, true);
     };
     const failure = (err: unknown): IngotError => {
       if (state === 'timeout') return new IngotError('SQL_TIMEOUT', `the query ran longer than ${options.timeoutMs} ms and was interrupted`, {}, { cause: err });
@@ -523,15 +529,24 @@ export class DuckDBLakeReader implements LakeReader {
         next: async () => {
           if (state === 'closed') return null;
           try {
-            const chunk = await result.fetchChunk();
+            const fetching = ahead ?? result.fetchChunk();
+            const chunk = await fetching;
+            if (ahead === fetching) ahead = undefined;
             if (!chunk || chunk.rowCount === 0) {
               // an interrupted statement may end its stream early: that is an error, never a short result
               if (state === 'timeout' || state === 'cancelled') throw new Error('interrupted');
               close();
               return null;
             }
-            return rowsOf(chunk);
+            const rows = rowsOf(chunk);
+            // the engine reads the next chunk on its threads while these rows are encoded and sent
+            if (state === 'running') {
+              ahead = result.fetchChunk();
+              ahead.catch(() => {}); // its error is thrown by the next call
+            }
+            return rows;
           } catch (err) {
+            ahead = undefined;
             const e = failure(err);
             close();
             throw e;
