@@ -13,7 +13,8 @@
  *    match, else the section fails;
  * 3. point queries: 10 node `pg` clients each issuing a named prepared lookup
  *    `SELECT * FROM gold.sized WHERE id = $1` (random ids) for 30 s: queries/s, p50/p99
- *    latency; the same against PostgreSQL (primary-key lookup) for reference;
+ *    latency, and ingot's server CPU time per query (/proc); the same against PostgreSQL
+ *    (primary-key lookup) for reference;
  * 4. memory: the server's RSS (from /proc, every 50 ms) idle, and at its peak while psycopg reads
  *    3,000,000 rows (the table three times over) through a server-side cursor.
  *
@@ -65,7 +66,7 @@ const POSTGRES_ROWS = `CREATE TABLE public.sized AS SELECT i::bigint AS id, date
 FROM generate_series(0, ${ROWS - 1}) AS i`;
 
 interface Stream { rowsPerS: number[]; median: number }
-interface Point { queries: number; qps: number; p50Ms: number; p99Ms: number; maxMs: number }
+interface Point { queries: number; qps: number; p50Ms: number; p99Ms: number; maxMs: number; serverCpuMs?: number }
 
 export interface PgwireResults {
   machine: { cpus: number; date: string; loadAvg: [number, number]; postgres: string };
@@ -117,14 +118,24 @@ async function rssMB(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(await fs.readFile(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
+/** CPU time process `pid` has used (all its threads, user + system), ms, from /proc (clock ticks of 10 ms). */
+async function cpuMs(pid: number): Promise<number> {
+  const fields = (await fs.readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** bench/pgwire_client.py: rows, seconds, sum of the first column. */
 async function psycopg(conninfo: string, mode: 'read' | 'stream', sql: string, itersize = 20_000): Promise<{ rows: number; seconds: number; sum: string }> {
   const m = await measure(PYTHON, [CLIENT, conninfo, mode, sql, String(itersize)], ROOT);
   return lastJson(m, 'bench/pgwire_client.py');
 }
 
-/** `CLIENTS` node pg clients issuing the named lookup for `POINT_S` seconds. */
-async function pointQueries(config: pg.ClientConfig, sql: string): Promise<Point> {
+/**
+ * `CLIENTS` node pg clients issuing the named lookup for `POINT_S` seconds; with `serverPid`, also
+ * the server's CPU time per query (ms), a figure the load of a shared machine changes less than
+ * queries/s.
+ */
+async function pointQueries(config: pg.ClientConfig, sql: string, serverPid?: number): Promise<Point> {
   const clients = await Promise.all(Array.from({ length: CLIENTS }, async () => {
     const c = new pg.Client(config);
     await c.connect();
@@ -134,6 +145,7 @@ async function pointQueries(config: pg.ClientConfig, sql: string): Promise<Point
   try {
     // warm: each client prepares its statement
     await Promise.all(clients.map((c) => c.query({ name: 'lookup', text: sql, values: [1] })));
+    const cpuBefore = serverPid === undefined ? 0 : await cpuMs(serverPid);
     const end = performance.now() + POINT_S * 1000;
     const started = performance.now();
     await Promise.all(clients.map(async (c) => {
@@ -146,9 +158,10 @@ async function pointQueries(config: pg.ClientConfig, sql: string): Promise<Point
       }
     }));
     const seconds = (performance.now() - started) / 1000;
+    const serverCpuMs = serverPid === undefined ? undefined : round((await cpuMs(serverPid) - cpuBefore) / latencies.length);
     latencies.sort((a, b) => a - b);
     const pct = (p: number): number => round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]!);
-    return { queries: latencies.length, qps: Math.round(latencies.length / seconds), p50Ms: pct(0.5), p99Ms: pct(0.99), maxMs: round(latencies[latencies.length - 1]!) };
+    return { queries: latencies.length, qps: Math.round(latencies.length / seconds), p50Ms: pct(0.5), p99Ms: pct(0.99), maxMs: round(latencies[latencies.length - 1]!), ...(serverCpuMs === undefined ? {} : { serverCpuMs }) };
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
   }
@@ -189,8 +202,8 @@ async function bench(): Promise<PgwireResults> {
     }
 
     // 3. point queries
-    const ingotPoint = await pointQueries({ host: '127.0.0.1', port: server.port, user: 'bench', database: 'pgwire', password: key }, 'SELECT * FROM gold.sized WHERE id = $1');
-    console.log(`  point ingot: ${ingotPoint.qps} q/s, p50 ${ingotPoint.p50Ms} ms, p99 ${ingotPoint.p99Ms} ms`);
+    const ingotPoint = await pointQueries({ host: '127.0.0.1', port: server.port, user: 'bench', database: 'pgwire', password: key }, 'SELECT * FROM gold.sized WHERE id = $1', server.child.pid);
+    console.log(`  point ingot: ${ingotPoint.qps} q/s, p50 ${ingotPoint.p50Ms} ms, p99 ${ingotPoint.p99Ms} ms, server CPU ${ingotPoint.serverCpuMs} ms a query`);
     const pgPoint = await pointQueries({ connectionString: postgres.url }, 'SELECT * FROM public.sized WHERE id = $1');
     console.log(`  point postgres: ${pgPoint.qps} q/s, p50 ${pgPoint.p50Ms} ms, p99 ${pgPoint.p99Ms} ms`);
 
@@ -242,6 +255,7 @@ export function pgwireMarkdown(r: PgwireResults): string {
     `| psycopg reads the ${n(r.rows)}-row table (rows/s, median of ${r.stream.ingot.rowsPerS.length}) | ${n(r.stream.ingot.median)} | ${n(r.stream.postgres.median)} | ≥ PostgreSQL | ${mark(ratio >= 1)} (${ratio.toFixed(2)}×) |`,
     `| ${r.point.clients} clients, parameterized point lookup, ${r.point.seconds} s: queries/s | ${n(r.point.ingot.qps)} | ${n(r.point.postgres.qps)} | ≥ ${n(TARGET.qps)} | ${mark(r.point.ingot.qps >= TARGET.qps)} |`,
     `| same: p50 / p99 latency (ms) | ${r.point.ingot.p50Ms} / ${r.point.ingot.p99Ms} | ${r.point.postgres.p50Ms} / ${r.point.postgres.p99Ms} | p99 < ${TARGET.p99Ms} | ${mark(r.point.ingot.p99Ms < TARGET.p99Ms)} |`,
+    ...(r.point.ingot.serverCpuMs === undefined ? [] : [`| same: server CPU per query, all threads (ms) | ${r.point.ingot.serverCpuMs} | | | |`]),
     `| server RSS streaming ${n(r.memory.rows)} rows (server-side cursor): idle → peak (MB) | ${r.memory.idleMB} → ${r.memory.peakMB} (+${r.memory.aboveIdleMB}) | | ≤ +${TARGET.memoryMB} | ${mark(r.memory.aboveIdleMB <= TARGET.memoryMB)} |`,
   ].join('\n') + '\n';
 }

@@ -28,6 +28,8 @@ const INTERNAL_RELATION = /^(duckdb_\w+|pragma_\w+|sqlite_\w+|pg_\w+)$/i;
 const PREPARED_MAX = 256;
 /** Statement texts remembered as checked (`select` passed: a text's check never changes); the least recently used is forgotten first. */
 const CHECKED_MAX = 1024;
+/** Columns of one table given a lookup index at most (the first ones statements looked up by). */
+const LOOKUPS_MAX = 4;
 
 /** DuckDB's spelling of the SQL serve writes. */
 const DIALECT: ReaderDialect = { quoteIdent, quoteString, typeName: duckTypeOf };
@@ -38,6 +40,8 @@ interface Held {
   deletions?: string;
   /** In-memory copy of the snapshot. */
   memory?: string;
+  /** Columns of the in-memory copy with a lookup index (built or being built). */
+  indexed?: Set<string>;
 }
 
 /** A statement prepared on a pooled connection, and the names of its parameters. */
@@ -98,6 +102,13 @@ export class DuckDBLakeReader implements LakeReader {
   private readonly prepared = new Map<DuckDBConnection, Map<string, Prepared>>();
   /** Texts that passed `select`, least recently used first (see `CHECKED_MAX`). */
   private readonly checked = new Set<string>();
+  /**
+   * Columns each attached table (`layer.table`) has been looked up by: compared for equality
+   * with a parameter or a constant in a statement reading that table alone. Each in-memory copy
+   * gets an index (DuckDB's ART) on them, so such a lookup reads the matching rows rather than
+   * a whole row group of the copy (see `learnLookups`).
+   */
+  private readonly lookups = new Map<string, Set<string>>();
   private ddl: Promise<unknown> = Promise.resolve();
   /** Names of the engine's aggregate functions (lower case), read once (see `keyed`). */
   private aggregates?: Promise<Set<string>>;
@@ -157,6 +168,9 @@ export class DuckDBLakeReader implements LakeReader {
       } finally {
         if (deletions) await this.exec(`DROP TABLE IF EXISTS ${deletions}`);
       }
+      // the columns looked up so far are indexed before the view swaps to the new copy
+      held.indexed = new Set();
+      for (const column of this.lookups.get(name) ?? []) await this.index(held, column);
       await this.ensureSchema(layer);
       await this.exec(`CREATE OR REPLACE VIEW ${relation} AS SELECT * FROM ${held.memory}`);
     } else {
@@ -202,6 +216,48 @@ export class DuckDBLakeReader implements LakeReader {
     await this.exec(`CREATE TABLE ${deletions} (file INTEGER, pos BIGINT)`);
     appendDeletedRows(await this.admin.createAppender(table, INTERNAL), deleting);
     return deletions;
+  }
+
+  /**
+   * Builds a lookup index on `column` of the in-memory copy `held` (on the admin connection, after
+   * the DDL before it), once. A column that cannot be indexed (a nested type, gone from the
+   * schema) is left without: queries read it as before.
+   */
+  private async index(held: Held, column: string): Promise<void> {
+    if (!held.memory || !held.indexed || held.indexed.has(column)) return;
+    held.indexed.add(column);
+    const index = quoteIdent(`__lookup_${++this.counter}`);
+    await this.exec(`CREATE INDEX ${index} ON ${held.memory} (${quoteIdent(column)})`).catch(() => held.indexed!.delete(column));
+  }
+
+  /**
+   * The columns of table `name`'s attached in-memory copy that have a lookup index, once the
+   * indexes asked for so far are built (none for a table read from its files). For diagnostics
+   * and tests.
+   */
+  async lookupIndexes(name: string): Promise<string[]> {
+    await this.ddl;
+    return [...(this.attached.get(name)?.indexed ?? [])].sort();
+  }
+
+  /**
+   * Remembers the columns a statement looks its table up by (`column = $n` or `column =
+   * constant`, in a statement reading one attached table) and indexes the table's in-memory
+   * copy on each new one, in the background (at most `LOOKUPS_MAX` columns a table).
+   */
+  private learnLookups(tree: Serialized): void {
+    const tables = tablesOf(tree);
+    if (tables.length !== 1) return;
+    const name = tables[0]!;
+    const held = this.attached.get(name);
+    if (!held) return;
+    const known = this.lookups.get(name) ?? new Set<string>();
+    for (const column of equalityColumns(tree, true)) {
+      if (known.has(column) || known.size >= LOOKUPS_MAX) continue;
+      known.add(column);
+      this.lookups.set(name, known);
+      void this.index(held, column);
+    }
   }
 
   /** Drops what a replaced snapshot held, `RELEASE_MS` later. */
@@ -260,7 +316,7 @@ export class DuckDBLakeReader implements LakeReader {
       this.checked.add(sql);
       return;
     }
-    await this.select(sql);
+    this.learnLookups(await this.select(sql));
     if (this.checked.size >= CHECKED_MAX) this.checked.delete(this.checked.values().next().value!);
     this.checked.add(sql);
   }
@@ -300,16 +356,7 @@ export class DuckDBLakeReader implements LakeReader {
   async analyze(sql: string): Promise<StatementFacts> {
     const tree = await this.select(sql);
     const limited = /"LIMIT_MODIFIER"|"LIMIT_PERCENT_MODIFIER"/.test(JSON.stringify(tree.statements![0]?.node?.modifiers ?? []));
-    const equalities = new Set<string>();
-    const unwrap = (n: Record<string, unknown>): Record<string, unknown> => (n['class'] === 'CAST' ? unwrap(n['child'] as Record<string, unknown>) : n);
-    walk(tree.statements, (o) => {
-      if (o['type'] !== 'COMPARE_EQUAL' || !o['left'] || !o['right']) return;
-      const [l, r] = [unwrap(o['left'] as Record<string, unknown>), unwrap(o['right'] as Record<string, unknown>)];
-      const col = l['class'] === 'COLUMN_REF' && r['class'] === 'PARAMETER' ? l : r['class'] === 'COLUMN_REF' && l['class'] === 'PARAMETER' ? r : undefined;
-      const names = col?.['column_names'] as string[] | undefined;
-      if (names?.length) equalities.add(names[names.length - 1]!);
-    });
-    return { tables: tablesOf(tree), limited, equalities: [...equalities] };
+    return { tables: tablesOf(tree), limited, equalities: equalityColumns(tree, false) };
   }
 
   async keyed(sql: string, params: string[]): Promise<{ sql: string; columns: Record<string, string> } | undefined> {
@@ -458,12 +505,18 @@ export class DuckDBLakeReader implements LakeReader {
       conn.interrupt();
     };
     options.signal?.addEventListener('abort', cancel);
+    /** The next chunk, asked for while the rows of the one before are sent (at most one ahead). */
+    let ahead: Promise<DuckDBDataChunk | null> | undefined;
     const close = (): void => {
       if (state === 'closed') return;
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener('abort', cancel);
       state = 'closed';
-      this.releaseConnection(conn, true);
+      // a fetch under way still uses the connection: it is handed on once that fetch is over
+      const pending = ahead;
+      ahead = undefined;
+      if (pending) void pending.then(() => this.releaseConnection(conn, true), () => this.releaseConnection(conn, true));
+      else this.releaseConnection(conn, true);
     };
     const failure = (err: unknown): IngotError => {
       if (state === 'timeout') return new IngotError('SQL_TIMEOUT', `the query ran longer than ${options.timeoutMs} ms and was interrupted`, {}, { cause: err });
@@ -487,15 +540,24 @@ export class DuckDBLakeReader implements LakeReader {
         next: async () => {
           if (state === 'closed') return null;
           try {
-            const chunk = await result.fetchChunk();
+            const fetching = ahead ?? result.fetchChunk();
+            const chunk = await fetching;
+            if (ahead === fetching) ahead = undefined;
             if (!chunk || chunk.rowCount === 0) {
               // an interrupted statement may end its stream early: that is an error, never a short result
               if (state === 'timeout' || state === 'cancelled') throw new Error('interrupted');
               close();
               return null;
             }
-            return rowsOf(chunk);
+            const rows = rowsOf(chunk);
+            // the engine reads the next chunk on its threads while these rows are encoded and sent
+            if (state === 'running') {
+              ahead = result.fetchChunk();
+              ahead.catch(() => {}); // its error is thrown by the next call
+            }
+            return rows;
           } catch (err) {
+            ahead = undefined;
             const e = failure(err);
             close();
             throw e;
@@ -716,6 +778,24 @@ function walk(node: unknown, visit: (o: Record<string, unknown>) => void): void 
   const o = node as Record<string, unknown>;
   visit(o);
   for (const v of Object.values(o)) walk(v, visit);
+}
+
+/**
+ * Columns a statement tree compares for equality with a parameter (`col = $n`, either side, casts
+ * looked through), and with `constants` also with a constant (`col = 42`): their last name part.
+ */
+function equalityColumns(tree: Serialized, constants: boolean): string[] {
+  const out = new Set<string>();
+  const unwrap = (n: Record<string, unknown>): Record<string, unknown> => (n['class'] === 'CAST' && n['child'] ? unwrap(n['child'] as Record<string, unknown>) : n);
+  const value = (n: Record<string, unknown>): boolean => n['class'] === 'PARAMETER' || (constants && n['class'] === 'CONSTANT');
+  walk(tree.statements, (o) => {
+    if (o['type'] !== 'COMPARE_EQUAL' || !o['left'] || !o['right']) return;
+    const [l, r] = [unwrap(o['left'] as Record<string, unknown>), unwrap(o['right'] as Record<string, unknown>)];
+    const col = l['class'] === 'COLUMN_REF' && value(r) ? l : r['class'] === 'COLUMN_REF' && value(l) ? r : undefined;
+    const names = col?.['column_names'] as string[] | undefined;
+    if (names?.length) out.add(names[names.length - 1]!);
+  });
+  return [...out];
 }
 
 /** `schema.table` of a schema-qualified table reference in a statement tree; undefined for other nodes. */
