@@ -17,6 +17,7 @@ export function profiling(): boolean {
 
 /** Adds `ms` milliseconds (one call) to phase `name`. */
 export function addTime(name: string, ms: number): void {
+  if (!enabled) return;
   const t = totals.get(name) ?? { calls: 0, ms: 0 };
   t.calls++;
   t.ms += ms;

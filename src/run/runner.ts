@@ -175,7 +175,9 @@ export class Runner {
     let outcome: { datasets: DatasetResult[]; error?: string; conflict?: boolean; notRun?: RunResult['notRun'] } = { datasets: [] };
     const replanned: string[] = [];
     for (let replan = 0; replan <= REPLANS; replan++) {
-      const planned = await timed('run.plan', () => this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force, ...(options.grain ? { grain: options.grain } : {}) }, planState()));
+      const state = planState();
+      const planned = await timed('run.plan', () => this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force, ...(options.grain ? { grain: options.grain } : {}) }, state));
+      scope.listings = state.listings;
       if (replan === 0) onEvent({ type: 'run-start', runId: scope.runId, logicalDate, index, total, plan: planned });
       outcome = await this.execute(scope, planned, txnVersion, options, onEvent);
       if (!outcome.conflict || replan === REPLANS) break;
