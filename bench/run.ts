@@ -6,6 +6,8 @@
  *    its landing zone linked), so examples/flights/lake is never touched;
  * 2. backfill: fresh lake, `ingot run --from 2001-01-01 --to 2001-07-01` (182 daily runs):
  *    wall time, peak RSS, median run duration from `_ingot.runs`;
+ * 2b. the same days as a hand-made DuckDB daily loop (bench/handmade_daily.sql, handmade.sql's
+ *    transformations once per day in one process, plain Parquet): its outputs must equal the backfill's;
  * 3./4./5. three times, alternately: `ingot run --full-refresh` on a fresh lake, then handmade.sql
  *    on a fresh folder, each in its own process with the same engine settings;
  * 6. runs the Delta section (bench/delta.ts: snapshot load, merge vs delta-rs, file pruning) in
@@ -21,7 +23,7 @@
  *
  * Every lake (the backfill's and each full refresh's) must match the handmade output: same row
  * counts for silver and gold, same content for the gold tables; otherwise the bench fails.
- * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child;
+ * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child, `--handmade-daily` the daily loop's;
  * `npm run bench -- --flights`, `-- --delta`, `-- --postgres`, `-- --pgwire`, `-- --schedule`, `-- --serve`, `-- --continuous` or `-- --race` runs only that section (the other figures of the last run are kept).
  */
 import { existsSync, promises as fs } from 'node:fs';
@@ -50,7 +52,7 @@ const SELF = fileURLToPath(import.meta.url);
 const REPEATS = 3;
 const FIRST_DAY = '2001-01-01';
 const LAST_DAY = '2001-07-01';
-const TARGETS = { backfillS: 45, peakRssMB: 1536, ratio: 1.5 };
+const TARGETS = { backfillS: 45, peakRssMB: 1536, ratio: 1.1, backfillRatio: 1.5 };
 
 /** Tables compared between ingot and handmade: partition column, and the columns whose content is compared (gold only). */
 const CHECKED: Record<string, { partition: string; content?: string[] }> = {
@@ -68,6 +70,8 @@ interface Results {
   /** `loadAvg`: 1-minute load average before and after; above the CPU count, the figures are noisy. */
   machine: { cpus: number; memoryGB: number; node: string; date: string; loadAvg: [number, number] };
   backfill: { wallS: number; peakRssMB: number; runs: number; medianRunMs: number; sumRunsS: number; datasetS: Record<string, number> };
+  /** handmade_daily.sql once per day of the backfill in one process, measured right after it; `ratio`: backfill / loop; `loadAvg`: the 1-minute load average after the loop. */
+  handmadeDaily: { wallS: number; peakRssMB: number; ratio: number; loadAvg: number };
   /** The plan stage on the backfilled lake (see `planFigures`). */
   plan: PlanFigures;
   fullRefresh: { wallS: number[]; peakRssMB: number[]; medianS: number; runS: number[]; medianRunS: number; datasetS: Record<string, number> };
@@ -212,6 +216,47 @@ async function clean(): Promise<void> {
 
 /** The handmade child: runs handmade.sql in the cwd (the scratch project) under the project's engine settings. */
 async function handmadeChild(): Promise<void> {
+  // COPY creates a partitioned output's folder, not its parents
+  for (const dir of ['bronze/airports', 'silver', 'gold']) await fs.mkdir(path.join('handmade', dir), { recursive: true });
+  const { conn, close } = await handmadeConnection();
+  try {
+    await conn.run(await fs.readFile(path.join(BENCH, 'handmade.sql'), 'utf8'));
+  } finally {
+    close();
+  }
+}
+
+/** bronze.airports as handmade.sql loads it: the daily loop loads it once, before the first day. */
+const HANDMADE_AIRPORTS = `COPY (
+  SELECT *, 'landing/airports/airports.csv' AS _source, now() AS _ingested_at, 'handmade' AS _run_id
+  FROM read_csv('landing/airports/airports.csv', header = true, auto_detect = false,
+                columns = {'iata': 'VARCHAR', 'name': 'VARCHAR', 'city': 'VARCHAR', 'state': 'VARCHAR', 'country': 'VARCHAR', 'latitude': 'DOUBLE', 'longitude': 'DOUBLE'})
+) TO 'handmade/bronze/airports/airports.parquet' (FORMAT parquet)`;
+
+/**
+ * The handmade daily-loop child: handmade_daily.sql once per day of the backfill (FIRST_DAY..LAST_DAY),
+ * in one process and one DuckDB connection, under the project's engine settings (cwd: the scratch project).
+ */
+async function handmadeDailyChild(): Promise<void> {
+  const { dateRange } = await import('../src/pipeline/interval.js');
+  const template = await fs.readFile(path.join(BENCH, 'handmade_daily.sql'), 'utf8');
+  const { conn, close } = await handmadeConnection();
+  try {
+    await fs.mkdir(path.join('handmade', 'bronze', 'airports'), { recursive: true });
+    await conn.run(HANDMADE_AIRPORTS);
+    for (const day of dateRange(FIRST_DAY, LAST_DAY)) {
+      const month = `${day.slice(0, 7)}-01`;
+      for (const dir of ['bronze/flights_raw', 'silver/flights', 'silver/flights_quarantine', 'gold/airport_daily']) await fs.mkdir(path.join('handmade', dir, `flight_date=${day}`), { recursive: true });
+      for (const dir of ['gold/route_monthly', 'gold/top5_monthly']) await fs.mkdir(path.join('handmade', dir, `month=${month}`), { recursive: true });
+      await conn.run(template.replace(/\{day\}/g, day).replace(/\{month\}/g, month).replace(/\{month_glob\}/g, `${day.slice(0, 7)}-*`));
+    }
+  } finally {
+    close();
+  }
+}
+
+/** A DuckDB connection for a handmade child, with the project's engine settings (memory limit, threads, spill folder) and ingot's session settings. */
+async function handmadeConnection(): Promise<{ conn: Awaited<ReturnType<DuckDBInstance['connect']>>; close: () => void }> {
   const config = ((await import(pathToFileURL(path.resolve('ingot.config.ts')).href)) as { default: ProjectConfig }).default;
   const options: Record<string, string> = {};
   const settings = localSettings(config, process.cwd());
@@ -221,17 +266,10 @@ async function handmadeChild(): Promise<void> {
     await fs.mkdir(settings.spillDirectory, { recursive: true });
     options['temp_directory'] = settings.spillDirectory;
   }
-  // COPY creates a partitioned output's folder, not its parents
-  for (const dir of ['bronze/airports', 'silver', 'gold']) await fs.mkdir(path.join('handmade', dir), { recursive: true });
   const db = await DuckDBInstance.create(':memory:', options);
   const conn = await db.connect();
-  try {
-    await conn.run("SET TimeZone = 'UTC'; SET preserve_insertion_order = false");
-    await conn.run(await fs.readFile(path.join(BENCH, 'handmade.sql'), 'utf8'));
-  } finally {
-    conn.closeSync();
-    db.closeSync();
-  }
+  await conn.run("SET TimeZone = 'UTC'; SET preserve_insertion_order = false");
+  return { conn, close: () => { conn.closeSync(); db.closeSync(); } };
 }
 
 /** The figures as a markdown report. */
@@ -270,6 +308,12 @@ async function bench(): Promise<Results> {
   const backfillDatasets = await datasetSeconds();
   const backfillPrint = await ingotFingerprint();
   console.log(`  ${backfill.wallS.toFixed(1)} s, peak RSS ${backfill.peakRssMB.toFixed(0)} MB, median run ${Number(runs!['med'])} ms`);
+  console.log('handmade daily loop (handmade_daily.sql once per day, one process) ...');
+  const daily = await measureNode(['--import', 'tsx', SELF, '--handmade-daily']);
+  assertSame('backfill vs handmade daily loop', backfillPrint, await handmadeFingerprint());
+  await fs.rm(path.join(PROJECT, 'handmade'), { recursive: true, force: true });
+  const dailyLoad = round(os.loadavg()[0]!);
+  console.log(`  ${daily.wallS.toFixed(1)} s (${daily.peakRssMB.toFixed(0)} MB); backfill / daily loop ${(backfill.wallS / daily.wallS).toFixed(2)} (load average ${dailyLoad})`);
   console.log('plan stage: planning the backfill, reruns of its last day ...');
   const plan = await planFigures();
   console.log(`  plan of ${plan.steps} steps ${plan.planMs} ms; rerun of ${LAST_DAY}: forced ${plan.forcedRunMs} ms, unchanged ${plan.noChangeRunMs} ms`);
@@ -314,6 +358,7 @@ async function bench(): Promise<Results> {
       wallS: round(backfill.wallS), peakRssMB: round(backfill.peakRssMB, 0), runs: Number(runs!['n']), medianRunMs: Number(runs!['med']),
       sumRunsS: round(backfillRunsS), datasetS: backfillDatasets,
     },
+    handmadeDaily: { wallS: round(daily.wallS), peakRssMB: round(daily.peakRssMB, 0), ratio: round(backfill.wallS / daily.wallS), loadAvg: dailyLoad },
     plan,
     fullRefresh: { wallS: full.map((m) => round(m.wallS)), peakRssMB: full.map((m) => round(m.peakRssMB, 0)), medianS: round(fullMedian),
       runS: fullRunS.map((x) => round(x)), medianRunS: round(median(fullRunS)), datasetS: fullDatasets,
@@ -325,6 +370,8 @@ async function bench(): Promise<Results> {
     checks: [
       { figure: `backfill wall time (${Number(runs!['n'])} daily runs, one process)`, value: s(backfill.wallS), target: `≤ ${TARGETS.backfillS} s`, pass: backfill.wallS <= TARGETS.backfillS },
       { figure: 'backfill peak RSS', value: mb(backfill.peakRssMB), target: `≤ ${mb(TARGETS.peakRssMB)}`, pass: backfill.peakRssMB <= TARGETS.peakRssMB },
+      { figure: 'handmade daily loop (`bench/handmade_daily.sql` per day, one process; same outputs)', value: s(daily.wallS), target: '', pass: undefined },
+      { figure: `backfill / handmade daily loop (load average ${dailyLoad})`, value: (backfill.wallS / daily.wallS).toFixed(2), target: `≤ ${TARGETS.backfillRatio}`, pass: backfill.wallS / daily.wallS <= TARGETS.backfillRatio },
       { figure: 'backfill median run (`_ingot.runs.duration_ms`)', value: `${Number(runs!['med'])} ms`, target: '', pass: undefined },
       { figure: 'backfill sum of run durations', value: s(backfillRunsS), target: '', pass: undefined },
       { figure: 'backfill outside runs (start-up, run history, exit)', value: s(backfill.wallS - backfillRunsS), target: '', pass: undefined },
@@ -364,6 +411,8 @@ async function section(name: Section): Promise<unknown> {
 
 if (process.argv[2] === '--handmade') {
   await handmadeChild();
+} else if (process.argv[2] === '--handmade-daily') {
+  await handmadeDailyChild();
 } else {
   // --delta / --postgres / --pgwire / --schedule / --serve / --continuous / --race: only that section, keeping the other figures of the last results.json
   // --flights: only the flights figures above, keeping the sections' figures of the last results.json

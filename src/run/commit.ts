@@ -3,6 +3,7 @@ import type { Lake } from '../table/lake.js';
 import { INTERVAL_DOMAIN } from '../plan/state.js';
 import type { Action } from '../table/actions.js';
 import type { StagedWrite } from './step/context.js';
+import { timed } from './profile.js';
 
 /**
  * Commits the write the run staged for table `name` (see `StagedWrite`) and returns its version
@@ -21,6 +22,18 @@ import type { StagedWrite } from './step/context.js';
 export async function commitStaged(lake: Lake, staged: ReadonlyMap<string, StagedWrite>, name: string): Promise<number> {
   const w = staged.get(name)!;
   if (w.committed !== undefined) return w.committed;
+  const upstream = await timed('run.commit.upstream-check', () => checkUpstream(lake, staged, name, w));
+  const commit = w.commit!;
+  if (w.state) commit.actions = commit.actions.map((a) => withUpstream(a, upstream));
+  // every delta.checkpointInterval-th version (10 by default) also writes a checkpoint
+  const version = await timed(`run.commit.table-commit${(commit.readVersion + 1) % 10 === 0 ? ' (checkpoint version)' : ''}`, () => w.table.commit(commit));
+  w.committed = version;
+  if (w.result) w.result.version = version;
+  return version;
+}
+
+/** The current version of each upstream table `w` read; CONCURRENT_MODIFICATION when one changed since it was read (see `commitStaged`). */
+async function checkUpstream(lake: Lake, staged: ReadonlyMap<string, StagedWrite>, name: string, w: StagedWrite): Promise<Record<string, number>> {
   const upstream: Record<string, number> = {};
   for (const [ref, { version: read, scope }] of Object.entries(w.read)) {
     const own = staged.get(ref)?.committed;
@@ -34,12 +47,7 @@ export async function commitStaged(lake: Lake, staged: ReadonlyMap<string, Stage
     }
     upstream[ref] = current;
   }
-  const commit = w.commit!;
-  if (w.state) commit.actions = commit.actions.map((a) => withUpstream(a, upstream));
-  const version = await w.table.commit(commit);
-  w.committed = version;
-  if (w.result) w.result.version = version;
-  return version;
+  return upstream;
 }
 
 /** `a` with the upstream versions filled into an interval state domain's configuration. */

@@ -19,6 +19,7 @@ import type { RunHistory } from '../metadata/run-history.js';
 import type { RunScope, StagedWrite, StepContext } from './step/context.js';
 import type { BatchPolicy } from '../sources/source.js';
 import { runStep } from './step/step.js';
+import { profiled, timed } from './profile.js';
 
 /** Progress of a run, for display. */
 export type RunEvent =
@@ -110,18 +111,18 @@ export class Runner {
    * Errors: DATASET_UNKNOWN, GRAPH_CYCLE, DATASET_INVALID, CONFIG_INVALID (an engine's settings), METADATA_UNAVAILABLE.
    */
   static async open(project: Project, options: { metadata?: RunHistory; environment?: string } = {}): Promise<Runner> {
-    const local = await openLocalEngine(localSettings(project.config, project.dir));
+    const local = profiled(await openLocalEngine(localSettings(project.config, project.dir)), 'engine');
     const engines = new Map<EngineName, Engine>([[LOCAL_ENGINE, local]]);
     try {
       for (const d of project.datasets) {
         const name = datasetEngine(d, project.config);
-        if (!engines.has(name)) engines.set(name, await openEngine(name, project.config, { projectDir: project.dir, projectName: project.name, lake: project.lake }));
+        if (!engines.has(name)) engines.set(name, profiled(await openEngine(name, project.config, { projectDir: project.dir, projectName: project.name, lake: project.lake }), `engine.${name}`));
       }
       const engineOf = (d: LoadedDataset): Engine => engines.get(datasetEngine(d, project.config))!;
       const graph = await buildGraph(project.datasets, (sql, d) => engineOf(d).references(sql, { unqualified: true }), (d) => engineOf(d).dialect);
       // in an environment, the tables it holds are read and written there, the others read from production
       const lake = options.environment === undefined ? new Lake(project.lake, local) : await environmentLake(project.lake, options.environment, local);
-      return new Runner(project, local, engines, lake, graph, options.metadata ?? (await openMetadata(project)), !options.metadata, new Planner(project, graph, lake));
+      return new Runner(project, local, engines, lake, graph, profiled(options.metadata ?? (await openMetadata(project)), 'metadata'), !options.metadata, new Planner(project, graph, lake));
     } catch (err) {
       for (const e of new Set(engines.values())) await e.close();
       throw err;
@@ -153,7 +154,11 @@ export class Runner {
    * Plans and executes the run of `logicalDate` (undefined: a run over everything, see
    * `options.mode`). Never throws for dataset failures: they are in the result.
    */
-  async run(logicalDate: string | undefined, options: RunOptions = {}): Promise<RunResult> {
+  run(logicalDate: string | undefined, options: RunOptions = {}): Promise<RunResult> {
+    return timed('run', () => this.runOnce(logicalDate, options));
+  }
+
+  private async runOnce(logicalDate: string | undefined, options: RunOptions): Promise<RunResult> {
     const { index = 0, total = 1 } = options;
     const onEvent = options.onEvent ?? (() => {});
     const mode = logicalDate !== undefined ? 'date' : options.mode ?? 'full_refresh';
@@ -170,7 +175,9 @@ export class Runner {
     let outcome: { datasets: DatasetResult[]; error?: string; conflict?: boolean; notRun?: RunResult['notRun'] } = { datasets: [] };
     const replanned: string[] = [];
     for (let replan = 0; replan <= REPLANS; replan++) {
-      const planned = await this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force, ...(options.grain ? { grain: options.grain } : {}) }, planState());
+      const state = planState();
+      const planned = await timed('run.plan', () => this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force, ...(options.grain ? { grain: options.grain } : {}) }, state));
+      scope.listings = state.listings;
       if (replan === 0) onEvent({ type: 'run-start', runId: scope.runId, logicalDate, index, total, plan: planned });
       outcome = await this.execute(scope, planned, txnVersion, options, onEvent);
       if (!outcome.conflict || replan === REPLANS) break;
@@ -185,7 +192,7 @@ export class Runner {
       ...(outcome.error !== undefined ? { error: outcome.error } : {}), ...(replanned.length > 0 ? { replanned } : {}), ...(outcome.notRun?.length ? { notRun: outcome.notRun } : {}),
       ...(options.pipeline ? { pipeline: options.pipeline } : {}), ...(options.trigger ? { trigger: options.trigger } : {}), ...(options.attempt ? { attempt: options.attempt } : {}),
     };
-    await this.metadata.record(result);
+    await timed('run.record', () => this.metadata.record(result));
     onEvent({ type: 'run-done', result, index, total });
     return result;
   }
@@ -205,7 +212,7 @@ export class Runner {
         onEvent({ type: 'dataset-done', runId: scope.runId, result: skipped });
         continue;
       }
-      const result = await this.runDataset(scope, step, txn, staged, options);
+      const result = await timed('run.step', () => this.runDataset(scope, step, txn, staged, options));
       results.push(result);
       onEvent({ type: 'dataset-done', runId: scope.runId, result });
       if (result.status === 'failed') error = result.error;
@@ -223,7 +230,7 @@ export class Runner {
     const committed: string[] = [];
     for (const name of staged.keys()) {
       try {
-        const version = await commitStaged(this.lake, staged, name);
+        const version = await timed('run.commit', () => commitStaged(this.lake, staged, name));
         committed.push(`${name} at version ${version}`);
         onEvent({ type: 'committed', runId: scope.runId, table: name, version });
       } catch (err) {
@@ -236,7 +243,7 @@ export class Runner {
       }
     }
     // exports follow the commits, for steps skipped as up to date too: an export that failed is made by the next run (idempotently)
-    const exportError = await this.exportAll(results, scope.logicalDate, options.grain);
+    const exportError = await timed('run.export', () => this.exportAll(results, scope.logicalDate, options.grain));
     return { datasets: results, ...(exportError ? { error: `${exportError} (committed ${committed.join(', ') || 'nothing'})` } : {}) };
   }
 
@@ -253,7 +260,7 @@ export class Runner {
       const ctx: StepContext = {
         scope, node, ds, step, engine, path: writePathOf(engine), lake: this.lake, txn, staged, checked,
         interval: step.interval, full: scope.mode === 'full_refresh',
-        committed: await this.lake.table(ds.name).trySnapshot(),
+        committed: await timed('run.step.own-snapshot', () => this.lake.table(ds.name).trySnapshot()),
         commitNow: (name) => commitStaged(this.lake, staged, name),
       };
       try {

@@ -29,6 +29,8 @@ export interface Conformed {
   expectations: Expectation[];
   /** `_schema_error` with it. */
   quarantineColumns: string[];
+  /** The schema of `sql`'s rows, when known without asking the engine again (the query passed through unchanged). */
+  schema?: StructType;
 }
 
 /**
@@ -119,7 +121,7 @@ export async function conformSchema(engine: Engine, input: ConformInput): Promis
     errors.push(`CASE WHEN NOT (${fits}) THEN ${quoteString(`${f.name}: `)} || CAST(${col} AS ${typeOf('string')}) || ${quoteString(` (${typeName(f.type)}) does not fit ${typeOf(check)}`)} END`);
   }
   const dropped = output.length !== write.fields.filter((f) => !exempt.has(f.name)).length;
-  if (!dropped && cols.every((c, i) => c === `__in.${quoteIdent(output[i]!.name)}`)) return { sql: input.sql, expectations: [], quarantineColumns: [] };
+  if (!dropped && cols.every((c, i) => c === `__in.${quoteIdent(output[i]!.name)}`)) return { sql: input.sql, expectations: [], quarantineColumns: [], schema: write };
   const passed = write.fields.filter((f) => exempt.has(f.name)).map((f) => `__in.${quoteIdent(f.name)}`);
   if (errors.length > 0) passed.push(`NULLIF(concat_ws('; ', ${errors.join(', ')}), '') AS ${quoteIdent(SCHEMA_ERROR_COLUMN)}`);
   return {

@@ -20,6 +20,8 @@ const DEFAULT_FILE_SIZE = 256 * 1024 * 1024;
 /** Rows per appended chunk (DuckDB's vector size). */
 const CHUNK_ROWS = 2048;
 const DELETIONS_PREFIX = '__ingot_deleted.';
+/** Data files whose columns an engine remembers (see `DuckDBEngine.written`); the oldest are forgotten beyond it. */
+const WRITTEN_FILES = 100_000;
 /** The temp table holding the deleted rows of attached table `qualifiedName`. */
 const deletionTable = (qualifiedName: string): string => `temp.main.${quoteIdent(DELETIONS_PREFIX + qualifiedName)}`;
 
@@ -37,6 +39,13 @@ export class DuckDBEngine implements Engine, ParquetFiles {
   private readonly schemas = new Set<string>();
   /** Temp relations this engine created: name → TABLE or VIEW. */
   private readonly temp = new Map<string, 'TABLE' | 'VIEW'>();
+  /**
+   * Data files this engine wrote (absolute path) → their columns (`columnsKey`). A scan whose
+   * every file is here with exactly the table's data columns is read without unifying the files'
+   * schemas (`union_by_name`), which reads every file's footer each time a query is bound: with
+   * 182 daily files, 40 ms per query instead of 7. Files it did not write are always unified.
+   */
+  private readonly written = new Map<string, string>();
   /** Temporary files owned by a temp view (`view`), deleted with it. */
   private readonly owned = new Map<string, string[]>();
   /** Attached tables whose deleted rows are in a `deletionTable`. */
@@ -67,7 +76,7 @@ export class DuckDBEngine implements Engine, ParquetFiles {
   async attachTable(qualifiedName: string, scan: TableScan): Promise<void> {
     const [schemaName, table] = splitName(qualifiedName);
     const deletions = await this.loadDeletions(qualifiedName, scan);
-    const sql = tableScanSql(scan, deletions);
+    const sql = tableScanSql(scan, deletions, this.sameColumns(scan));
     if (this.attached.get(qualifiedName) !== sql) {
       if (!this.schemas.has(schemaName)) {
         await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}`);
@@ -86,6 +95,13 @@ export class DuckDBEngine implements Engine, ParquetFiles {
       this.attached.set(qualifiedName, sql);
     }
     if (!deletions && this.deletionTables.delete(qualifiedName)) await this.exec(`DROP TABLE IF EXISTS ${deletionTable(qualifiedName)}`);
+  }
+
+  /** Whether this engine wrote every file of `scan` with exactly the scan's data columns and types (see `written`). */
+  private sameColumns(scan: TableScan): boolean {
+    if (scan.files.length === 0 || this.written.size === 0) return false;
+    const key = columnsKey(scan.schema.fields.filter((f) => !scan.partitionColumns.includes(f.name)).map((f) => [physicalName(f, scan.columnMapping === true), f.type]));
+    return scan.files.every((f) => this.written.get(path.join(scan.location, ...f.path.split('/'))) === key);
   }
 
   /**
@@ -234,6 +250,7 @@ export class DuckDBEngine implements Engine, ParquetFiles {
     const reader = await this.conn.runAndReadAll(`COPY (SELECT ${projection} FROM (${sql})) TO ${quoteString(target.location)} (${options.join(', ')})`)
       .catch((err: unknown) => { throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err }); });
     const dataSchema: StructType = { type: 'struct', fields: target.schema.fields.filter((f) => !target.partitionColumns.includes(f.name)) };
+    const columns = columnsKey(dataSchema.fields.map((f) => [f.name, f.type]));
     const now = Date.now();
     const files: DataFile[] = [];
     for (const row of reader.getRowObjectsJson() as Record<string, unknown>[]) {
@@ -251,6 +268,8 @@ export class DuckDBEngine implements Engine, ParquetFiles {
         if (partitionValues[c] === '' && type !== 'string') partitionValues[c] = null;
         if (type === 'timestamp' && partitionValues[c]) partitionValues[c] = utcPartitionValue(partitionValues[c]);
       }
+      this.written.set(path.resolve(file), columns);
+      if (this.written.size > WRITTEN_FILES) this.written.delete(this.written.keys().next().value!);
       files.push({
         path: path.relative(target.location, file).split(path.sep).join('/'),
         size: Number(row['file_size_bytes']),
@@ -312,6 +331,11 @@ function splitName(qualifiedName: string): [string, string] {
   return [qualifiedName.slice(0, i), qualifiedName.slice(i + 1)];
 }
 
+/** A key of a data file's columns (name and type, in any order): equal keys, same columns. */
+function columnsKey(fields: [string, DataType][]): string {
+  return fields.map(([name, type]) => `${JSON.stringify(name)} ${JSON.stringify(type)}`).sort().join(',');
+}
+
 /**
  * A `timestamp` partition value as DuckDB prints TIMESTAMPTZ in the UTC session
  * ("2001-01-01 10:00:00.5+00") in the protocol's ISO-8601 UTC form, as Spark writes it
@@ -333,13 +357,13 @@ const HIVE_SAFE = /^[A-Za-z0-9_.\- ]*$/;
  * `deletions`: a relation `(file INTEGER, pos BIGINT)` of the deleted rows, `file` indexing
  * `withDeletions(scan.files)` (required when that list is not empty).
  */
-export function tableScanSql(scan: TableScan, deletions?: string): string {
+export function tableScanSql(scan: TableScan, deletions?: string, sameColumns = false): string {
   if (scan.files.length === 0) {
     const nullIds = scan.rowIds ? `, NULL::VARCHAR AS ${ROW_FILE}, NULL::BIGINT AS ${ROW_NUMBER}` : '';
     return `SELECT ${scan.schema.fields.map((f) => `CAST(NULL AS ${duckTypeOf(f.type)}) AS ${quoteIdent(f.name)}`).join(', ')}${nullIds} WHERE false`;
   }
   const deleting = withDeletions(scan.files);
-  if (deleting.length === 0) return filesSql(scan, scan.files, scan.rowIds === true);
+  if (deleting.length === 0) return filesSql(scan, scan.files, scan.rowIds === true, sameColumns);
   if (deletions === undefined) throw new Error('tableScanSql: files have deleted rows but no deletions relation was given');
   const abs = (p: string): string => path.join(scan.location, ...p.split('/'));
   const ids = `${ROW_FILE}, ${ROW_NUMBER}`;
@@ -379,8 +403,12 @@ export function withDeletions(files: TableScan['files']): TableScan['files'] {
   return files.filter((f) => f.deletedRows !== undefined && f.deletedRows.length > 0);
 }
 
-/** SQL reading `files` (not empty) of a scan, with `ROW_FILE` and `ROW_NUMBER` when `rowIds`. */
-function filesSql(scan: TableScan, files: TableScan['files'], rowIds: boolean): string {
+/**
+ * SQL reading `files` (not empty) of a scan, with `ROW_FILE` and `ROW_NUMBER` when `rowIds`.
+ * `sameColumns`: every file is known to hold exactly the scan's data columns, so their schemas
+ * need no unifying.
+ */
+function filesSql(scan: TableScan, files: TableScan['files'], rowIds: boolean, sameColumns = false): string {
   const fields = scan.schema.fields;
   const mapping = scan.columnMapping === true;
   const cast = (name: string, expr: string): string => {
@@ -397,7 +425,9 @@ function filesSql(scan: TableScan, files: TableScan['files'], rowIds: boolean): 
   // Files written before a column was added lack it: an empty row set naming every data column,
   // unioned by name with the files, makes such columns NULL instead of unknown.
   const template = `SELECT ${fields.filter((f) => !parts.includes(f.name)).map((f) => `NULL AS ${quoteIdent(physicalName(f, mapping))}`).join(', ') || 'NULL AS __ingot_none'} WHERE false`;
-  const read = (files: TableScan['files'], opts: string): string => `(${template} UNION ALL BY NAME SELECT * FROM read_parquet(${list(files)}, union_by_name = true${opts}${idOpts}))`;
+  const read = (files: TableScan['files'], opts: string): string => sameColumns
+    ? `(SELECT * FROM read_parquet(${list(files)}${opts}${idOpts}))`
+    : `(${template} UNION ALL BY NAME SELECT * FROM read_parquet(${list(files)}, union_by_name = true${opts}${idOpts}))`;
   if (parts.length === 0 || hive) {
     const hiveTypes = parts.map((c) => `${quoteString(c)}: ${quoteString(duckTypeOf(fieldOf(scan.schema, c)!.type))}`).join(', ');
     const opts = hive ? `, hive_partitioning = true, hive_types = {${hiveTypes}}` : ', hive_partitioning = false';

@@ -42,7 +42,7 @@ export async function checkRows(ctx: StepContext, c: Conformed): Promise<Checked
       schema = { type: 'struct', fields: checked.schema.fields.filter((f) => !f.name.startsWith('__fail_') && !c.hidden.includes(f.name)) };
       rowsIn = checked.rows;
     } else {
-      schema = await engine.describe(c.sql);
+      schema = c.schema ?? await engine.describe(c.sql);
     }
   } catch (err) {
     if (plan) await checkEachExpectation(ctx, c, rowExps);

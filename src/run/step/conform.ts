@@ -4,12 +4,15 @@ import { inputError } from '../../sources/files.js';
 import { conformSchema } from '../schema-change.js';
 import { stepError, type StepContext } from './context.js';
 import type { StepInput } from './read.js';
+import type { StructType } from '../../table/schema.js';
 
 /** The query made to fit its table, with every expectation it must pass and the columns only quarantined rows keep. */
 export interface Conformed {
   sql: string;
   expectations: Expectation[];
   hidden: string[];
+  /** The schema of `sql`'s rows, when the conform stage already knows it. */
+  schema?: StructType;
 }
 
 /**
@@ -27,6 +30,7 @@ export async function conformRows(ctx: StepContext, sql: string, input: StepInpu
       sql: c.sql,
       expectations: [...input.expectations, ...c.expectations, ...(ds.expectations ?? [])],
       hidden: [...input.hidden, ...c.quarantineColumns],
+      ...(c.schema ? { schema: c.schema } : {}),
     };
   } catch (err) {
     if (err instanceof IngotError && err.code !== 'SQL_ERROR') throw err;

@@ -5,6 +5,7 @@ import type { WritePath } from '../../operations/write-path.js';
 import type { DatasetNode } from '../../pipeline/graph.js';
 import type { Interval } from '../../pipeline/interval.js';
 import type { BatchPolicy } from '../../sources/source.js';
+import type { ObjectMeta } from '../../storage/store.js';
 import type { LoadedDataset } from '../../pipeline/project.js';
 import type { PlanStep } from '../../plan/plan.js';
 import type { IntervalState } from '../../plan/state.js';
@@ -25,6 +26,8 @@ export interface RunScope {
   projectDir: string;
   /** A micro-batch's bounds and bad-file policy (a run started by arriving files). */
   batch?: BatchPolicy;
+  /** The source listings the run's plan took (store root → objects): its steps read the files the plan saw, without listing again. */
+  listings?: Map<string, Promise<ObjectMeta[]>>;
 }
 
 /**

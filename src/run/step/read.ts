@@ -10,6 +10,7 @@ import { upstreamScope } from '../../plan/plan.js';
 import { processedUpstream } from '../../plan/state.js';
 import { scanAdded } from '../../operations/scan.js';
 import { SOURCE_RELATION, stepError, type StepContext, type UpstreamRead } from './context.js';
+import { timed } from '../profile.js';
 
 /** What the read stage leaves for the others. */
 export interface StepInput {
@@ -46,14 +47,15 @@ export async function readInputs(ctx: StepContext): Promise<StepInput> {
     const table = ctx.lake.table(ref);
     const staged = ctx.staged.get(ref);
     if (ctx.path.readsCommittedOnly && staged && staged.committed === undefined) await ctx.commitNow(ref);
-    const snapshot = staged?.preview && staged.committed === undefined ? staged.preview : await table.trySnapshot();
+    const snapshot = staged?.preview && staged.committed === undefined ? staged.preview : await timed('run.step.read.upstream-snapshot', () => table.trySnapshot());
     if (!snapshot) throw stepError(ctx, 'TABLE_NOT_FOUND', `reads ${ref}, which has never been written: run its dataset first`);
     // a staged table is read as the version its commit was prepared on, plus this run's rows
     const scope = upstreamScope(ds, ctx.interval, snapshot);
     read[ref] = { version: staged?.commit && staged.committed === undefined ? staged.commit.readVersion : snapshot.version, ...(scope ? { scope } : {}) };
     const after = processed?.[ref];
     if (after === undefined) {
-      await engine.attachTable(ref, await ctx.path.scan(table, snapshot));
+      const scan = await timed('run.step.read.upstream-scan', () => ctx.path.scan(table, snapshot));
+      await timed('run.step.read.upstream-attach', () => engine.attachTable(ref, scan));
       continue;
     }
     // the files the commits since added, and this run's own staged rows of it
@@ -72,13 +74,14 @@ export async function readInputs(ctx: StepContext): Promise<StepInput> {
   const source: SourceContext = {
     projectDir: scope.projectDir, dataset: ds.name, interval, partitionColumn: ds.partitionBy?.[0], logicalDate: scope.logicalDate, runId: scope.runId,
     appends: !ctx.full && ds.materialization === 'append', force: ctx.step.reason === 'forced', ...(scope.batch ? { batch: scope.batch } : {}),
+    ...(scope.listings ? { listings: scope.listings } : {}),
   };
   // the bookmark of an incremental source and what it loaded come from the committed table (never in a full refresh)
   if (!ctx.full) {
     source.maxOfTarget = (column) => maxOfTable(engine, ctx.lake.table(ds.name), committed, ds.name, column);
     source.committed = new Map([...(committed?.domains.values() ?? [])].map((d) => [d.domain, d.configuration]));
   }
-  const batch = await connectorFor(ds.source).read(source, engine, SOURCE_RELATION);
+  const batch = await timed('run.step.read.source', () => connectorFor(ds.source!).read(source, engine, SOURCE_RELATION));
   const input: StepInput = {
     inputs: batch.inputs, expectations: batch.expectations ?? [], hidden: batch.quarantineColumns ?? [], unchanged: batch.unchanged === true, read,
     ...(batch.domainMetadata ? { domainMetadata: batch.domainMetadata } : {}), ...(batch.rejected ? { rejected: batch.rejected } : {}),

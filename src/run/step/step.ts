@@ -5,6 +5,7 @@ import { CHECKED_RELATION, QUARANTINE_RELATION, SOURCE_RELATION, type StepContex
 import { readInputs } from './read.js';
 import { renderQuery } from './render.js';
 import { writeRows } from './write.js';
+import { timed } from '../profile.js';
 
 /**
  * One dataset step of a run, the road itself: read inputs → render the query → conform it to
@@ -15,15 +16,15 @@ import { writeRows } from './write.js';
  */
 export async function runStep(ctx: StepContext): Promise<DatasetResult> {
   try {
-    const input = await readInputs(ctx);
+    const input = await timed('run.step.read', () => readInputs(ctx));
     if (input.unchanged) {
       return { dataset: ctx.ds.name, status: 'skipped', reason: 'up to date: the source has nothing new', rowsIn: 0, rowsOut: 0, dropped: 0, quarantined: 0, expectations: [], inputs: input.inputs, ms: 0 };
     }
-    const sql = await renderQuery(ctx);
-    const conformed = await conformRows(ctx, sql, input);
-    const checked = await checkRows(ctx, conformed);
-    return await writeRows(ctx, checked, input);
+    const sql = await timed('run.step.render', () => renderQuery(ctx));
+    const conformed = await timed('run.step.conform', () => conformRows(ctx, sql, input));
+    const checked = await timed('run.step.check', () => checkRows(ctx, conformed));
+    return await timed('run.step.write', () => writeRows(ctx, checked, input));
   } finally {
-    await ctx.engine.drop(QUARANTINE_RELATION, CHECKED_RELATION, SOURCE_RELATION);
+    await timed('run.step.drop', () => ctx.engine.drop(QUARANTINE_RELATION, CHECKED_RELATION, SOURCE_RELATION));
   }
 }

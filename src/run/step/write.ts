@@ -10,6 +10,7 @@ import { fieldOf } from '../../table/schema.js';
 import { stepError, type StagedWrite, type StepContext } from './context.js';
 import { parametersOf, writeTable } from './write-table.js';
 import type { StepInput } from './read.js';
+import { addTime, timed } from '../profile.js';
 
 /**
  * Write stage: the kept rows go to the dataset's table by its materialization (`append`,
@@ -39,7 +40,7 @@ export async function writeRows(ctx: StepContext, checked: Checked, input: StepI
   };
   // the state commits with the rows; its upstream versions are filled in at commit time (see commitStaged)
   const domainMetadata = [...(input.domainMetadata ?? []), ...stateWrites(ctx.committed, state.interval, { ...state.state, upstream: {} }, replacesTable)];
-  const own = await writeTable(ctx, ds.name, ctx.committed, (base) => {
+  const own = await timed('run.step.write.own', () => writeTable(ctx, ds.name, ctx.committed, (base) => {
     const basics = { table: ctx.lake.table(ds.name), base, partitionBy: ds.partitionBy ?? [], txn: ctx.txn, parameters: parametersOf(ctx), domainMetadata, ...(ds.tableProperties ? { configuration: ds.tableProperties } : {}) };
     if (isKeyed(ds)) {
       return stageKeyed(ctx.engine, ctx.path, basics.table, base, checked.keptSql, ds, { ...basics, full }).then((k) => {
@@ -48,7 +49,7 @@ export async function writeRows(ctx: StepContext, checked: Checked, input: StepI
       });
     }
     return ctx.path.write({ ...basics, sql: checked.keptSql, schema: checked.schema, mode, replaceWhere, overwriteSchema: full, mergeSchema: !full });
-  }, input.read, state);
+  }, input.read, state));
   result.rowsOut = own.rows;
   result.rowsIn = checked.rowsIn ?? (isKeyed(ds) ? result.rowsIn : own.rows);
   if (own.already) {
@@ -59,16 +60,18 @@ export async function writeRows(ctx: StepContext, checked: Checked, input: StepI
 
   if (checked.quarantineSql) {
     const name = `${ds.name}${QUARANTINE_SUFFIX}`;
-    const q = await ctx.lake.table(name).trySnapshot();
+    const q = await timed('run.step.write.quarantine-snapshot', () => ctx.lake.table(name).trySnapshot());
     // a run with nothing to quarantine and nothing to replace makes no quarantine commit
     const noop = checked.quarantined === 0 && q !== undefined && (mode === 'append' || (mode === 'replace' ? q.scan(replaceWhere).length === 0 : q.files.size === 0));
     if (!noop) {
       const fresh = !q || full;
+      const t0 = performance.now();
       const schema = fresh ? (await ctx.engine.stage('__quarantine', checked.quarantineSql)).schema : await ctx.engine.describe(checked.quarantineSql);
       await writeTable(ctx, name, q, (base) => ctx.path.write({
         table: ctx.lake.table(name), base, partitionBy: ds.partitionBy ?? [], txn: ctx.txn, parameters: parametersOf(ctx),
         sql: fresh ? 'SELECT * FROM "__quarantine"' : checked.quarantineSql!, schema, mode, replaceWhere, overwriteSchema: full, mergeSchema: !full,
       }), input.read);
+      addTime('run.step.write.quarantine', performance.now() - t0);
     }
   }
   return result;
