@@ -73,13 +73,16 @@ export async function attachChanges(lake: Lake, engine: Engine, tableName: strin
 /** The schema the parts of an attached change feed live in (`attachChanges`). */
 const CHANGES_SCHEMA = '__changes';
 
+/** A call `table_changes('layer.table', from[, to])` in SQL text: groups table, from, to. */
+export const TABLE_CHANGES = /table_changes\s*\(\s*'([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)'\s*,\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)/gi;
+
 /**
  * `sql` with each `table_changes('layer.table', from[, to])` (Spark's table function; `to`
  * defaults to the latest version) replaced by a relation the change feed is attached as
  * (`attachChanges`). Errors: those of `attachChanges`.
  */
 export async function withTableChanges(lake: Lake, engine: Engine, sql: string): Promise<string> {
-  const calls = [...sql.matchAll(/table_changes\s*\(\s*'([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)'\s*,\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)/gi)];
+  const calls = [...sql.matchAll(TABLE_CHANGES)];
   let out = sql;
   for (const [i, m] of calls.entries()) {
     const table = m[1]!;
