@@ -3,6 +3,9 @@ import { IngotError } from '../errors.js';
 import { changeFiles } from '../table/change-feed.js';
 import type { Lake } from '../table/lake.js';
 import type { StructType } from '../table/schema.js';
+import type { Snapshot } from '../table/snapshot.js';
+import { CHANGE_FEED_PROPERTY } from '../table/write.js';
+import { scanOf } from './scan.js';
 import type { DeltaTable } from '../table/table.js';
 import { decodePath } from '../table/write.js';
 
@@ -92,4 +95,36 @@ export async function withTableChanges(lake: Lake, engine: Engine, sql: string):
     out = out.replace(m[0], engine.dialect.quoteIdent(name));
   }
   return out;
+}
+
+/** Whether `snapshot`'s table records a change data feed (`delta.enableChangeDataFeed = true`). */
+export function hasChangeFeed(snapshot: Snapshot): boolean {
+  return snapshot.metadata.configuration?.[CHANGE_FEED_PROPERTY] === 'true';
+}
+
+/**
+ * An incremental read of `table` (a table with a change data feed) at `snapshot`, made queryable
+ * in `engine` as `qualifiedName`: the table's columns, then `_change_type`, `_commit_version`
+ * and `_commit_timestamp` (see `changeScans`). `after` is the version the reader last
+ * processed: the rows are the feed of versions `after + 1` to `snapshot.version` (none when
+ * `after` ≥ it); with `after` undefined (a first run, a full refresh) the whole snapshot as
+ * `insert` rows of its own version, as Spark's streaming `readChangeFeed` starts. Errors:
+ * INCREMENTAL_UNSUPPORTED on an engine that reads Delta tables itself; those of `changeScans`.
+ */
+export async function attachChangeFeed(engine: Engine, table: DeltaTable, qualifiedName: string, snapshot: Snapshot, after: number | undefined): Promise<void> {
+  if (engine.commit || !engine.attachUnion) throw new IngotError('INCREMENTAL_UNSUPPORTED', `${qualifiedName}: incremental reads run on the in-process engine; this dataset's engine reads Delta tables itself`, { table: qualifiedName });
+  if (after !== undefined && after < snapshot.version) {
+    await engine.attachUnion(qualifiedName, await changeScans(table, qualifiedName, after + 1, snapshot.version));
+    return;
+  }
+  const scan = await scanOf(table, snapshot);
+  if (snapshot.columnMapping) throw new IngotError('CHANGE_FEED_UNAVAILABLE', `${qualifiedName}: reading the change feed of a table with column mapping is not supported yet`, { table: qualifiedName });
+  const literal = { _change_type: 'insert', _commit_version: String(snapshot.version), _commit_timestamp: new Date(snapshot.timestamp).toISOString().replace('T', ' ').replace('Z', '') };
+  await engine.attachTable(qualifiedName, {
+    ...scan,
+    schema: { ...scan.schema, fields: [...scan.schema.fields.filter((f) => !(CHANGE_COLUMNS as readonly string[]).includes(f.name)), ...CHANGE_FIELDS] },
+    partitionColumns: [...scan.partitionColumns, ...CHANGE_COLUMNS],
+    // nothing new since `after`: the columns, no rows
+    files: after === undefined ? scan.files.map((f) => ({ ...f, partitionValues: { ...f.partitionValues, ...literal } })) : [],
+  });
 }

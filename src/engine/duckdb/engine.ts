@@ -65,27 +65,36 @@ export class DuckDBEngine implements Engine, ParquetFiles {
   }
 
   async attachTable(qualifiedName: string, scan: TableScan): Promise<void> {
-    const [schemaName, table] = splitName(qualifiedName);
     const deletions = await this.loadDeletions(qualifiedName, scan);
-    const sql = tableScanSql(scan, deletions);
-    if (this.attached.get(qualifiedName) !== sql) {
-      if (!this.schemas.has(schemaName)) {
-        await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}`);
-        this.schemas.add(schemaName);
-      }
-      try {
-        await this.conn.run(`CREATE OR REPLACE VIEW ${quoteIdent(schemaName)}.${quoteIdent(table)} AS ${sql}`);
-      } catch (err) {
-        const missing = /No files found that match the pattern "([^"]+)"/.exec(messageOf(err))?.[1];
-        if (missing) {
-          const file = path.relative(scan.location, missing).split(path.sep).join('/');
-          throw new IngotError('DATA_FILE_MISSING', `${qualifiedName}: data file ${file} of the Delta table at ${scan.location} is missing (deleted outside Delta, or vacuumed while this version was still needed)`, { table: qualifiedName, file }, { cause: err });
-        }
-        throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
-      }
-      this.attached.set(qualifiedName, sql);
-    }
+    await this.createView(qualifiedName, tableScanSql(scan, deletions), scan.location);
     if (!deletions && this.deletionTables.delete(qualifiedName)) await this.exec(`DROP TABLE IF EXISTS ${deletionTable(qualifiedName)}`);
+  }
+
+  async attachUnion(qualifiedName: string, scans: TableScan[]): Promise<void> {
+    if (scans.length === 0 || scans.some((s) => withDeletions(s.files).length > 0)) throw new Error('attachUnion: needs at least one scan, none with deleted rows');
+    await this.createView(qualifiedName, scans.map((s) => tableScanSql(s)).join(' UNION ALL '), scans[0]!.location);
+    if (this.deletionTables.delete(qualifiedName)) await this.exec(`DROP TABLE IF EXISTS ${deletionTable(qualifiedName)}`);
+  }
+
+  /** Creates (or replaces, when its SQL changed) the view `qualifiedName` over `sql`, which reads files under `location`. */
+  private async createView(qualifiedName: string, sql: string, location: string): Promise<void> {
+    const [schemaName, table] = splitName(qualifiedName);
+    if (this.attached.get(qualifiedName) === sql) return;
+    if (!this.schemas.has(schemaName)) {
+      await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}`);
+      this.schemas.add(schemaName);
+    }
+    try {
+      await this.conn.run(`CREATE OR REPLACE VIEW ${quoteIdent(schemaName)}.${quoteIdent(table)} AS ${sql}`);
+    } catch (err) {
+      const missing = /No files found that match the pattern "([^"]+)"/.exec(messageOf(err))?.[1];
+      if (missing) {
+        const file = path.relative(location, missing).split(path.sep).join('/');
+        throw new IngotError('DATA_FILE_MISSING', `${qualifiedName}: data file ${file} of the Delta table at ${location} is missing (deleted outside Delta, or vacuumed while this version was still needed)`, { table: qualifiedName, file }, { cause: err });
+      }
+      throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
+    }
+    this.attached.set(qualifiedName, sql);
   }
 
   /**
