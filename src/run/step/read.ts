@@ -69,7 +69,7 @@ export async function readInputs(ctx: StepContext): Promise<StepInput> {
     const { adds, rewrites } = await table.addedSince(after, upTo);
     if (staged?.commit && staged.committed === undefined && staged.commit.actions.some((a) => 'remove' in a && a.remove.dataChange !== false)) rewrites.push(upTo + 1);
     if (rewrites.length > 0) {
-      throw stepError(ctx, 'INCREMENTAL_UNSUPPORTED', `reads ${ref} incrementally, but its version${rewrites.length === 1 ? '' : 's'} ${rewrites.join(', ')} updated or deleted rows, and ${ref} has no change data feed to read them from (only appended rows are read without one): set the table property delta.enableChangeDataFeed = true on ${ref} (tableProperties, or -- table_property: in SQL) so later updates and deletes are read from its feed, and run ${ds.name} with --full-refresh now`);
+      throw stepError(ctx, 'INCREMENTAL_UNSUPPORTED', `reads ${ref} incrementally, but its version${rewrites.length === 1 ? '' : 's'} ${rewrites.join(', ')} updated or deleted rows (only appended rows are read from a table without a change data feed): set the table property delta.enableChangeDataFeed = true on ${ref} (tableProperties, or -- table_property: in SQL) to read its later updates and deletes from the feed, and run ${ds.name} with --full-refresh now`);
     }
     const own = staged?.commit && staged.committed === undefined ? staged.commit.actions.flatMap((a) => ('add' in a && a.add.dataChange !== false ? [a.add] : [])) : [];
     await engine.attachTable(ref, await scanAdded(engine, table, snapshot, [...adds, ...own]));
