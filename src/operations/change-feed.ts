@@ -6,6 +6,7 @@ import type { StructType } from '../table/schema.js';
 import type { Snapshot } from '../table/snapshot.js';
 import { CHANGE_FEED_PROPERTY } from '../table/write.js';
 import { scanOf } from './scan.js';
+import { readDeletionVectors } from '../table/deletion-vector.js';
 import type { DeltaTable } from '../table/table.js';
 import { decodePath } from '../table/write.js';
 
@@ -41,8 +42,16 @@ export async function changeScans(table: DeltaTable, tableName: string, from: nu
   if (files.length === 0) return [{ ...base, location: table.store.root, partitionColumns: snapshot.partitionColumns, files: [] }];
   const location = await table.store.localCopy(files.map((f) => ({ key: decodePath(f.path, table.store.root), ...(f.size !== undefined ? { size: f.size } : {}) })));
   const stamp = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+  // rows left out of each file: its own deletion vector, or all but the rows a new deletion vector deleted
+  const dvs = await readDeletionVectors(table.store, files.flatMap((f) => [f.skip ?? f.deleted?.newer, f.deleted?.older]));
+  const leftOut = files.map((f, i): number[] | undefined => {
+    if (!f.deleted) return dvs[2 * i];
+    const older = new Set(dvs[2 * i + 1] ?? []);
+    const gone = new Set((dvs[2 * i] ?? []).filter((r) => !older.has(r)));
+    return Array.from({ length: f.deleted.numRecords }, (_, r) => r).filter((r) => !gone.has(r));
+  });
   const scans = new Map<string, TableScan>();
-  for (const f of files) {
+  for (const [i, f] of files.entries()) {
     const key = `${f.version}/${f.changeType ?? 'cdc'}`;
     let scan = scans.get(key);
     if (!scan) {
@@ -52,6 +61,7 @@ export async function changeScans(table: DeltaTable, tableName: string, from: nu
     scan.files.push({
       path: decodePath(f.path, table.store.root),
       partitionValues: { ...f.partitionValues, ...(f.changeType ? { _change_type: f.changeType } : {}), _commit_version: String(f.version), _commit_timestamp: stamp(f.timestamp) },
+      ...(leftOut[i]?.length ? { deletedRows: leftOut[i] } : {}),
     });
   }
   return [...scans.values()];
@@ -63,14 +73,19 @@ export async function changeScans(table: DeltaTable, tableName: string, from: nu
  * Errors: those of `changeScans`.
  */
 export async function attachChanges(lake: Lake, engine: Engine, tableName: string, name: string, from: number, to: number): Promise<void> {
-  const scans = await changeScans(lake.table(tableName), tableName, from, to);
+  const parts = await attachParts(engine, await changeScans(lake.table(tableName), tableName, from, to), name);
+  await engine.view(name, parts.map((p) => `SELECT * FROM ${p.split('.').map((x) => engine.dialect.quoteIdent(x)).join('.')}`).join(' UNION ALL '));
+}
+
+/** Attaches each of `scans` as `__changes.<name>__<i>`; their qualified names. */
+async function attachParts(engine: Engine, scans: TableScan[], name: string): Promise<string[]> {
   const parts: string[] = [];
   for (const [i, scan] of scans.entries()) {
-    const part = `${CHANGES_SCHEMA}.${name}__${i}`;
+    const part = `${CHANGES_SCHEMA}.${name.replace('.', '__')}__${i}`;
     await engine.attachTable(part, scan);
-    parts.push(`SELECT * FROM ${part.split('.').map((x) => engine.dialect.quoteIdent(x)).join('.')}`);
+    parts.push(part);
   }
-  await engine.view(name, parts.join(' UNION ALL '));
+  return parts;
 }
 
 /** The schema the parts of an attached change feed live in (`attachChanges`). */
@@ -114,7 +129,7 @@ export function hasChangeFeed(snapshot: Snapshot): boolean {
 export async function attachChangeFeed(engine: Engine, table: DeltaTable, qualifiedName: string, snapshot: Snapshot, after: number | undefined): Promise<void> {
   if (engine.commit || !engine.attachUnion) throw new IngotError('INCREMENTAL_UNSUPPORTED', `${qualifiedName}: incremental reads run on the in-process engine; this dataset's engine reads Delta tables itself`, { table: qualifiedName });
   if (after !== undefined && after < snapshot.version) {
-    await engine.attachUnion(qualifiedName, await changeScans(table, qualifiedName, after + 1, snapshot.version));
+    await engine.attachUnion(qualifiedName, await attachParts(engine, await changeScans(table, qualifiedName, after + 1, snapshot.version), qualifiedName));
     return;
   }
   const scan = await scanOf(table, snapshot);

@@ -70,9 +70,10 @@ export class DuckDBEngine implements Engine, ParquetFiles {
     if (!deletions && this.deletionTables.delete(qualifiedName)) await this.exec(`DROP TABLE IF EXISTS ${deletionTable(qualifiedName)}`);
   }
 
-  async attachUnion(qualifiedName: string, scans: TableScan[]): Promise<void> {
-    if (scans.length === 0 || scans.some((s) => withDeletions(s.files).length > 0)) throw new Error('attachUnion: needs at least one scan, none with deleted rows');
-    await this.createView(qualifiedName, scans.map((s) => tableScanSql(s)).join(' UNION ALL '), scans[0]!.location);
+  async attachUnion(qualifiedName: string, parts: string[]): Promise<void> {
+    if (parts.length === 0) throw new Error('attachUnion: needs at least one part');
+    const sql = parts.map((p) => `SELECT * FROM ${splitName(p).map(quoteIdent).join('.')}`).join(' UNION ALL ');
+    await this.createView(qualifiedName, sql, '');
     if (this.deletionTables.delete(qualifiedName)) await this.exec(`DROP TABLE IF EXISTS ${deletionTable(qualifiedName)}`);
   }
 
