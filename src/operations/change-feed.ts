@@ -4,11 +4,10 @@ import { changeFiles } from '../table/change-feed.js';
 import type { Lake } from '../table/lake.js';
 import type { StructType } from '../table/schema.js';
 import type { Snapshot } from '../table/snapshot.js';
-import { CHANGE_FEED_PROPERTY } from '../table/write.js';
-import { scanOf } from './scan.js';
 import { readDeletionVectors } from '../table/deletion-vector.js';
 import type { DeltaTable } from '../table/table.js';
-import { decodePath } from '../table/write.js';
+import { CHANGE_FEED_PROPERTY, decodePath } from '../table/write.js';
+import { scanOf } from './scan.js';
 
 /** The columns a change feed adds to a table's own (Spark's and delta-rs's names and types). */
 export const CHANGE_COLUMNS = ['_change_type', '_commit_version', '_commit_timestamp'] as const;
@@ -69,7 +68,7 @@ export async function changeScans(table: DeltaTable, tableName: string, from: nu
 
 /**
  * Makes the change data feed of table `tableName` of `lake` from version `from` to `to` (see
- * `changeScans`) queryable in `engine` as relation `name` (its parts as `name__0`, `name__1`...).
+ * `changeScans`) queryable in `engine` as relation `name` (its parts attached as `__changes.<name>__<i>`).
  * Errors: those of `changeScans`.
  */
 export async function attachChanges(lake: Lake, engine: Engine, tableName: string, name: string, from: number, to: number): Promise<void> {
