@@ -1,5 +1,5 @@
 import { IngotError } from '../errors.js';
-import type { Action, CommitInfo } from './actions.js';
+import type { Action, CommitInfo, Metadata } from './actions.js';
 import type { DeletionVectorDescriptor } from './deletion-vector.js';
 import { parseStats } from './snapshot.js';
 import { readCommit } from './log.js';
@@ -37,7 +37,8 @@ export interface ChangeFile {
  * The change data files of `table` from version `from` to `to`, both included, oldest first.
  * Errors: CONFIG_INVALID when `from` > `to` or `to` is past the latest version;
  * CHANGE_FEED_UNAVAILABLE when the table does not set `delta.enableChangeDataFeed = true`, or a
- * commit deleted rows with a deletion vector of a file without a row count; LOG_CORRUPT.
+ * version of the range had it off, or a commit deleted rows with a deletion vector of a file
+ * without a row count; LOG_CORRUPT.
  */
 export async function changeFiles(table: DeltaTable, from: number, to: number): Promise<ChangeFile[]> {
   const latest = await table.snapshot();
@@ -48,8 +49,15 @@ export async function changeFiles(table: DeltaTable, from: number, to: number): 
     throw new IngotError('CHANGE_FEED_UNAVAILABLE', `${table.location}: the table has no change data feed: set the table property delta.enableChangeDataFeed = true (changes are recorded from then on)`, { table: table.location });
   }
   const out: ChangeFile[] = [];
+  // the feed must have been on at every version of the range (the metadata as of `from`, then each commit's own)
+  let on = from === latest.version ? true : (await table.snapshot(from)).metadata.configuration?.['delta.enableChangeDataFeed'] === 'true';
   for (let version = from; version <= to; version++) {
     const actions: Action[] = await readCommit(table.store, version);
+    const metadata = actions.find((a): a is { metaData: Metadata } => 'metaData' in a)?.metaData;
+    if (metadata) on = metadata.configuration?.['delta.enableChangeDataFeed'] === 'true';
+    if (!on) {
+      throw new IngotError('CHANGE_FEED_UNAVAILABLE', `${table.location}: the change data feed was off at version ${version} (delta.enableChangeDataFeed was set later): its changes were not recorded; read from a later version`, { table: table.location, version });
+    }
     const info = actions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo;
     const timestamp = Number(info?.['inCommitTimestamp'] ?? info?.timestamp ?? 0);
     const cdc = actions.flatMap((a) => ('cdc' in a ? [a.cdc as { path: string; size?: number; partitionValues?: Record<string, string | null> }] : []));
