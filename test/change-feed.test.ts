@@ -135,4 +135,27 @@ print(json.dumps([[r['id'], r['status'], r['_change_type'], r['_commit_version']
     assert.equal(bad.code, 1);
     assert.match(bad.err, /change feed from version 3 to 9: the versions must satisfy 0 ≤ from ≤ to ≤ 4/);
   });
+
+  it('a range reaching back before the change feed was turned on is refused, naming the version; from then on it reads', async (t) => {
+    const { dir, cleanup } = await tempDir('cdf-late');
+    t.after(cleanup);
+    const table = path.join(dir, 'orders');
+    // v0: no feed; v1: an update (no change files); v2: the feed turned on; v3: an update (change files)
+    python(`
+import sys, pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+p = sys.argv[1]
+write_deltalake(p, pa.table({'id': pa.array([1, 2, 3], pa.int64()), 'status': ['new', 'new', 'new']}))
+DeltaTable(p).update(updates={'status': "'paid'"}, predicate='id = 1')
+DeltaTable(p).alter.set_table_properties({'delta.enableChangeDataFeed': 'true'})
+DeltaTable(p).update(updates={'status': "'shipped'"}, predicate='id = 2')
+`, table);
+    const early = await cli(['sql', '--table', `raw.orders=${table}`, "SELECT * FROM table_changes('raw.orders', 1, 3)"]);
+    assert.equal(early.code, 1);
+    assert.match(early.err, /the change data feed was off at version 1/);
+    const out = await cli(['sql', '--table', `raw.orders=${table}`, '--format', 'json', "SELECT id, status, _change_type, _commit_version FROM table_changes('raw.orders', 2, 3)"]);
+    assert.equal(out.code, 0, out.err);
+    assert.deepEqual(sorted((JSON.parse(out.out) as Record<string, unknown>[]).map((r) => Object.values(r))), sorted(loadCdf(table, 2, 3, ['id', 'status'])));
+    assert.equal((JSON.parse(out.out) as unknown[]).length, 2);
+  });
 });

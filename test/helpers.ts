@@ -192,7 +192,7 @@ const WRITE_SPARK = path.join(TEST_DIR, 'reference', 'write_spark.py');
 const SPARK_TIMEOUT_MS = 20 * 60 * 1000;
 
 /** Runs a Spark script with `input` on stdin; throws saying what is missing when Spark cannot run. */
-function runSpark(script: string, args: string[], input: string, what: string): string {
+export function runSpark(script: string, args: string[], input: string, what: string): string {
   const r = spawnSync(PYTHON, [script, ...args], {
     input, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: SPARK_TIMEOUT_MS, cwd: os.tmpdir(),
   });

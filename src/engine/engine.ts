@@ -134,6 +134,13 @@ export interface Engine {
   readonly dialect: Dialect;
   /** Makes a Delta snapshot queryable under `qualifiedName` (`layer.table`), replacing any earlier one. */
   attachTable(qualifiedName: string, scan: TableScan): Promise<void>;
+  /**
+   * Makes the rows of the attached tables `parts` (`layer.table` names, one schema) together
+   * (UNION ALL, in order) queryable under `qualifiedName`, replacing any earlier relation: a
+   * change data feed read in parts (`operations/change-feed.ts`). Engines reading Delta tables
+   * themselves lack it.
+   */
+  attachUnion?(qualifiedName: string, parts: string[]): Promise<void>;
   /** Makes raw files queryable as relation `name`. Errors name the file and row. */
   attachFiles(name: string, scan: FileScan): Promise<void>;
   /**

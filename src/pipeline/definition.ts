@@ -155,9 +155,12 @@ export interface DatasetDefinition {
    * Read upstream tables incrementally: each run reads only the rows its upstream tables
    * committed after the versions this dataset last processed (recorded with its output, so a
    * crash or a retry reprocesses nothing twice and skips nothing): the files those commits added.
-   * For `append`, `merge` and `apply changes` (`-- incremental: true` in SQL). A commit that
-   * updated or deleted upstream rows fails the run (INCREMENTAL_UNSUPPORTED): run it with
-   * `--full-refresh`.
+   * For `append`, `merge` and `apply changes` (`-- incremental: true` in SQL). An upstream with
+   * a change data feed (`delta.enableChangeDataFeed = true`) is read as its change rows since
+   * then, with `_change_type`, `_commit_version` and `_commit_timestamp` (the first run and a
+   * full refresh: its whole snapshot as `insert` rows); see `operations/change-feed.ts`. Without
+   * a feed, a commit that updated or deleted upstream rows fails the run
+   * (INCREMENTAL_UNSUPPORTED): enable the feed and run it with `--full-refresh`.
    */
   incremental?: boolean;
   /**

@@ -1,6 +1,7 @@
 import type { LakeReader, LakeReaderSettings, PositionalParam, QueryOptions, QueryParam, QueryResult, ReaderDialect, RowStream, StatementFacts, StatementShape } from '../engine/reader.js';
 import { openLakeReader } from '../engine/registry.js';
 import { IngotError } from '../errors.js';
+import { changeScans, TABLE_CHANGES } from '../operations/change-feed.js';
 import { scanOf } from '../operations/scan.js';
 import { TABLE_NAME, type Lake } from '../table/lake.js';
 import { cacheDir } from '../storage/s3.js';
@@ -61,6 +62,8 @@ const PINNED_MAX = 64;
 export class ServedLake {
   private readonly attached = new Map<string, Attached>();
   private readonly pins = new Map<string, Promise<string>>();
+  /** Change feed ranges (`changes`) pinned, by `layer.table#changes<from>-<to>`: the subquery reading them and the pins it reads. */
+  private readonly changePins = new Map<string, Promise<{ sql: string; keys: string[] }>>();
   /** The local directory each pinned relation's files are read from (what `ROW_FILE` values start with). */
   private readonly pinDirs = new Map<string, string>();
   private readonly clusters = new Map<string, string[]>();
@@ -338,6 +341,46 @@ export class ServedLake {
       keys[name] = pinKey(base, version, false);
     }
     return Object.keys(keys).length ? this.reader.retarget(sql, keys) : sql;
+  }
+
+  /**
+   * `sql` with each `table_changes('layer.table', from[, to])` (a table's change data feed,
+   * Spark's table function; `to` defaults to the latest version) replaced by a subquery over
+   * relations pinned for that range (`changeScans`), kept as time-travel pins are. Unchanged
+   * when `sql` has none. Errors: TABLE_NOT_FOUND; those of `changeScans` (CONFIG_INVALID for a
+   * range past the latest version, CHANGE_FEED_UNAVAILABLE).
+   */
+  async changes(sql: string): Promise<string> {
+    if (!/table_changes\s*\(/i.test(sql)) return sql;
+    let out = sql;
+    for (const m of [...sql.matchAll(TABLE_CHANGES)]) {
+      const name = m[1]!;
+      await this.check(name);
+      const to = m[3] !== undefined ? Number(m[3]) : (await this.lake.table(name).snapshot()).version;
+      const key = `${name}#changes${m[2]}-${to}`;
+      let feed = this.changePins.get(key);
+      if (feed) this.changePins.delete(key);
+      else {
+        feed = (async () => {
+          const scans = await changeScans(this.lake.table(name), name, Number(m[2]), to);
+          const keys = scans.map((_, i) => `${key}#${i}`);
+          const parts: string[] = [];
+          for (const [i, scan] of scans.entries()) parts.push(`SELECT * FROM ${await this.reader.pin(keys[i]!, scan)}`);
+          return { sql: `(${parts.join(' UNION ALL ')})`, keys };
+        })();
+        feed.catch(() => this.changePins.delete(key));
+      }
+      // most recently used last; the least recently used ranges are dropped
+      this.changePins.set(key, feed);
+      while (this.changePins.size > PINNED_MAX) {
+        const [oldest, old] = this.changePins.entries().next().value as [string, Promise<{ keys: string[] }>];
+        this.changePins.delete(oldest);
+        void old.then(async ({ keys }) => { for (const k of keys) await this.reader.unpin(k); }).catch(() => {});
+      }
+      const relation = feed.then((f) => f.sql);
+      out = out.replace(m[0], await relation);
+    }
+    return out;
   }
 
   /** The result columns and parameter types of one SELECT with positional parameters (see `LakeReader.describe`). Errors: as `references`. */

@@ -14,9 +14,10 @@ import { errorSchema, rowSchema } from './schemas.js';
  * With `adHoc` (a user's own statement), the query never takes the connections kept for published reads.
  */
 export async function readOnlyQuery(reader: ServedLake, sql: string, options: { maxRows: number; maxBytes?: number; timeoutMs?: number; adHoc?: boolean; params?: Record<string, QueryParam> }): Promise<QueryResult> {
-  sql = sql.trim().replace(/;\s*$/, '');
+  // table_changes('layer.table', from, to): the table's change data feed, read from relations pinned for it
+  sql = await reader.changes(sql.trim().replace(/;\s*$/, ''));
   const names = await reader.references(sql);
-  for (const name of names) await reader.latest(name);
+  for (const name of names) if (!name.startsWith('__ingot.')) await reader.latest(name);
   return reader.query(sql, options.params ?? {}, { maxRows: options.maxRows, ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}), ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}), ...(options.adHoc ? { adHoc: true } : {}) });
 }
 

@@ -74,27 +74,37 @@ export class DuckDBEngine implements Engine, ParquetFiles {
   }
 
   async attachTable(qualifiedName: string, scan: TableScan): Promise<void> {
-    const [schemaName, table] = splitName(qualifiedName);
     const deletions = await this.loadDeletions(qualifiedName, scan);
-    const sql = tableScanSql(scan, deletions, this.sameColumns(scan));
-    if (this.attached.get(qualifiedName) !== sql) {
-      if (!this.schemas.has(schemaName)) {
-        await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}`);
-        this.schemas.add(schemaName);
-      }
-      try {
-        await this.conn.run(`CREATE OR REPLACE VIEW ${quoteIdent(schemaName)}.${quoteIdent(table)} AS ${sql}`);
-      } catch (err) {
-        const missing = /No files found that match the pattern "([^"]+)"/.exec(messageOf(err))?.[1];
-        if (missing) {
-          const file = path.relative(scan.location, missing).split(path.sep).join('/');
-          throw new IngotError('DATA_FILE_MISSING', `${qualifiedName}: data file ${file} of the Delta table at ${scan.location} is missing (deleted outside Delta, or vacuumed while this version was still needed)`, { table: qualifiedName, file }, { cause: err });
-        }
-        throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
-      }
-      this.attached.set(qualifiedName, sql);
-    }
+    await this.createView(qualifiedName, tableScanSql(scan, deletions, this.sameColumns(scan)), scan.location);
     if (!deletions && this.deletionTables.delete(qualifiedName)) await this.exec(`DROP TABLE IF EXISTS ${deletionTable(qualifiedName)}`);
+  }
+
+  async attachUnion(qualifiedName: string, parts: string[]): Promise<void> {
+    if (parts.length === 0) throw new Error('attachUnion: needs at least one part');
+    const sql = parts.map((p) => `SELECT * FROM ${splitName(p).map(quoteIdent).join('.')}`).join(' UNION ALL ');
+    await this.createView(qualifiedName, sql, '');
+    if (this.deletionTables.delete(qualifiedName)) await this.exec(`DROP TABLE IF EXISTS ${deletionTable(qualifiedName)}`);
+  }
+
+  /** Creates (or replaces, when its SQL changed) the view `qualifiedName` over `sql`, which reads files under `location`. */
+  private async createView(qualifiedName: string, sql: string, location: string): Promise<void> {
+    const [schemaName, table] = splitName(qualifiedName);
+    if (this.attached.get(qualifiedName) === sql) return;
+    if (!this.schemas.has(schemaName)) {
+      await this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}`);
+      this.schemas.add(schemaName);
+    }
+    try {
+      await this.conn.run(`CREATE OR REPLACE VIEW ${quoteIdent(schemaName)}.${quoteIdent(table)} AS ${sql}`);
+    } catch (err) {
+      const missing = /No files found that match the pattern "([^"]+)"/.exec(messageOf(err))?.[1];
+      if (missing) {
+        const file = path.relative(location, missing).split(path.sep).join('/');
+        throw new IngotError('DATA_FILE_MISSING', `${qualifiedName}: data file ${file} of the Delta table at ${location} is missing (deleted outside Delta, or vacuumed while this version was still needed)`, { table: qualifiedName, file }, { cause: err });
+      }
+      throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err });
+    }
+    this.attached.set(qualifiedName, sql);
   }
 
   /** Whether this engine wrote every file of `scan` with exactly the scan's data columns and types (see `written`). */

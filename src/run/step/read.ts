@@ -9,6 +9,7 @@ import type { DomainWrite } from '../../table/write.js';
 import { upstreamScope } from '../../plan/plan.js';
 import { processedUpstream } from '../../plan/state.js';
 import { scanAdded } from '../../operations/scan.js';
+import { attachChangeFeed, hasChangeFeed } from '../../operations/change-feed.js';
 import { SOURCE_RELATION, stepError, type StepContext, type UpstreamRead } from './context.js';
 import { timed } from '../profile.js';
 
@@ -47,12 +48,19 @@ export async function readInputs(ctx: StepContext): Promise<StepInput> {
     const table = ctx.lake.table(ref);
     const staged = ctx.staged.get(ref);
     if (ctx.path.readsCommittedOnly && staged && staged.committed === undefined) await ctx.commitNow(ref);
+    // an upstream with a change data feed is read as its feed: this run's rows of it are committed first
+    if (ds.incremental && staged && staged.committed === undefined && staged.preview && hasChangeFeed(staged.preview)) await ctx.commitNow(ref);
     const snapshot = staged?.preview && staged.committed === undefined ? staged.preview : await timed('run.step.read.upstream-snapshot', () => table.trySnapshot());
     if (!snapshot) throw stepError(ctx, 'TABLE_NOT_FOUND', `reads ${ref}, which has never been written: run its dataset first`);
     // a staged table is read as the version its commit was prepared on, plus this run's rows
     const scope = upstreamScope(ds, ctx.interval, snapshot);
     read[ref] = { version: staged?.commit && staged.committed === undefined ? staged.commit.readVersion : snapshot.version, ...(scope ? { scope } : {}) };
     const after = processed?.[ref];
+    if (ds.incremental && hasChangeFeed(snapshot)) {
+      // the upstream's change rows since the version processed (everything as inserts the first time), with _change_type
+      await attachChangeFeed(engine, table, ref, snapshot, after);
+      continue;
+    }
     if (after === undefined) {
       const scan = await timed('run.step.read.upstream-scan', () => ctx.path.scan(table, snapshot));
       await timed('run.step.read.upstream-attach', () => engine.attachTable(ref, scan));
@@ -63,7 +71,7 @@ export async function readInputs(ctx: StepContext): Promise<StepInput> {
     const { adds, rewrites } = await table.addedSince(after, upTo);
     if (staged?.commit && staged.committed === undefined && staged.commit.actions.some((a) => 'remove' in a && a.remove.dataChange !== false)) rewrites.push(upTo + 1);
     if (rewrites.length > 0) {
-      throw stepError(ctx, 'INCREMENTAL_UNSUPPORTED', `reads ${ref} incrementally, but its version${rewrites.length === 1 ? '' : 's'} ${rewrites.join(', ')} updated or deleted rows (only appended rows are read incrementally): run it with --full-refresh`);
+      throw stepError(ctx, 'INCREMENTAL_UNSUPPORTED', `reads ${ref} incrementally, but its version${rewrites.length === 1 ? '' : 's'} ${rewrites.join(', ')} updated or deleted rows (only appended rows are read from a table without a change data feed): set the table property delta.enableChangeDataFeed = true on ${ref} (tableProperties, or -- table_property: in SQL) to read its later updates and deletes from the feed, and run ${ds.name} with --full-refresh now`);
     }
     const own = staged?.commit && staged.committed === undefined ? staged.commit.actions.flatMap((a) => ('add' in a && a.add.dataChange !== false ? [a.add] : [])) : [];
     await engine.attachTable(ref, await scanAdded(engine, table, snapshot, [...adds, ...own]));

@@ -359,6 +359,7 @@ export class Session {
    */
   private async prepareTables(sql: string): Promise<string> {
     const lake = this.options.lake;
+    sql = await lake.changes(sql); // table_changes('layer.table', from, to): a change data feed
     const names = await references(lake, sql);
     const catalog = readsCatalog(sql) || /\bduckdb_\w+\s*\(/i.test(sql);
     for (const name of names) {
