@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { LocalStore } from '../src/storage/local.js';
+import { IngotError } from '../src/errors.js';
+import { readCheckpoint } from '../src/table/checkpoint.js';
 import { DeltaTable } from '../src/table/table.js';
 import { canonicalRows, readWithDeltaRs, readWithIngot, tempDir, writeSql } from './helpers.js';
 
@@ -53,8 +55,11 @@ describe('checkpoints', () => {
     assert.equal(rs.version, 11);
     assert.deepEqual(sorted(canonicalRows(got.schema, rs.rows)), sorted(canonicalRows(got.schema, got.rows)));
 
-    const withoutReader = new DeltaTable(new LocalStore(location));
-    await assert.rejects(withoutReader.snapshot(), /needs the checkpoint at 10/);
+    // no engine needed: the checkpoint is decoded in process, to the same snapshot
+    const withoutReader = await new DeltaTable(new LocalStore(location)).snapshot();
+    assert.equal(withoutReader.version, 11);
+    assert.deepEqual([...withoutReader.files.values()].map((f) => JSON.stringify(f)).sort(), [...snapshot.files.values()].map((f) => JSON.stringify(f)).sort());
+    assert.deepEqual(new Map(withoutReader.tombstones), new Map(snapshot.tombstones));
   });
 
   it('a corrupt _last_checkpoint falls back to listing the log', async () => {
@@ -63,5 +68,24 @@ describe('checkpoints', () => {
     const got = await readWithIngot(engine, new DeltaTable(new LocalStore(location), engine));
     assert.equal(got.version, 11);
     assert.equal(got.rows.length, 50); // 12 writes of 5 rows; the replace at version 6 dropped versions 0 and 3
+  });
+
+  it('the in-process decoder reads a checkpoint as DuckDB does, and a codec it lacks goes to the engine', async () => {
+    const location = path.join(dir, 't');
+    const key = '_delta_log/00000000000000000010.checkpoint.parquet';
+    const ref = { version: 10, files: [key], kind: 'classic' as const };
+    const decoded = await readCheckpoint(new LocalStore(location), ref);
+    const byDuckDB = (await engine.readActions(path.join(location, key), ['protocol', 'metaData', 'add', 'remove', 'txn', 'domainMetadata', 'checkpointMetadata', 'sidecar']));
+    assert.ok(decoded.some((a) => 'add' in a) && decoded.some((a) => 'remove' in a) && decoded.some((a) => 'metaData' in a));
+    assert.deepEqual(decoded, byDuckDB);
+
+    // the same checkpoint rewritten with ZSTD pages, a codec the decoder does not have
+    const copy = path.join(dir, 'zstd');
+    await fs.cp(location, copy, { recursive: true });
+    await engine.query(`COPY (SELECT * FROM read_parquet('${path.join(location, key)}')) TO '${path.join(copy, key)}' (FORMAT parquet, COMPRESSION zstd)`);
+    await assert.rejects(readCheckpoint(new LocalStore(copy), ref), (err: IngotError) => err.code === 'LOG_CORRUPT' && err.message.includes('00000000000000000010.checkpoint.parquet') && /ZSTD/.test(err.message));
+    assert.deepEqual(await readCheckpoint(new LocalStore(copy), ref, engine), byDuckDB);
+    const snapshot = await new DeltaTable(new LocalStore(copy), engine).snapshot();
+    assert.equal(snapshot.version, 11);
   });
 });
