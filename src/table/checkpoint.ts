@@ -110,10 +110,19 @@ export async function readCheckpoint(store: ObjectStore, ref: CheckpointRef, rea
 }
 
 /**
+ * Checkpoints with more rows than this go to the engine's reader when there is one: the decoder
+ * assembles nested rows in JavaScript, ~2× slower than DuckDB's scan at 10,000 files (measured
+ * side by side: 1.6 s against 0.76 s cold under load 15), while for a few hundred rows it saves
+ * starting an engine at all.
+ */
+const DECODER_MAX_ROWS = 2_000;
+
+/**
  * The rows of one checkpoint Parquet file that hold an action, each as `{ <action>: {...} }`
  * (only the action columns read; structs and maps as objects, lists as arrays, 64-bit integers
  * as numbers). Decoded in this process by hyparquet; a file it cannot decode (a codec it lacks)
- * goes to `reader` when one is given, else its error is thrown.
+ * or a large one (`DECODER_MAX_ROWS`) goes to `reader` when one is given, else the decoder's
+ * error is thrown.
  */
 async function readParquetActions(store: ObjectStore, key: string, reader?: ParquetFiles): Promise<Record<string, unknown>[]> {
   const bytes = await store.get(key);
@@ -121,6 +130,7 @@ async function readParquetActions(store: ObjectStore, key: string, reader?: Parq
   try {
     const { parquetMetadata, parquetReadObjects } = await import('hyparquet');
     const metadata = parquetMetadata(file);
+    if (reader && Number(metadata.num_rows) > DECODER_MAX_ROWS) throw new Error('large checkpoint: the engine reads it');
     const present = new Set(metadata.schema.slice(1).map((s) => s.name));
     const columns = ACTION_KEYS.filter((c) => present.has(c));
     if (columns.length === 0) return [];
