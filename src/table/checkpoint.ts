@@ -116,6 +116,8 @@ export async function readCheckpoint(store: ObjectStore, ref: CheckpointRef, rea
  * starting an engine at all.
  */
 const DECODER_MAX_ROWS = 2_000;
+/** Checkpoint files larger than this (bytes) go to the engine's reader, when there is one, unread. */
+const DECODER_MAX_BYTES = 1 << 20;
 
 /**
  * The rows of one checkpoint Parquet file that hold an action, each as `{ <action>: {...} }`
@@ -125,6 +127,12 @@ const DECODER_MAX_ROWS = 2_000;
  * error is thrown.
  */
 async function readParquetActions(store: ObjectStore, key: string, reader?: ParquetFiles): Promise<Record<string, unknown>[]> {
+  const viaReader = async (): Promise<Record<string, unknown>[]> => {
+    const local = path.join(await store.localCopy([{ key }]), ...key.split('/'));
+    return reader!.readActions ? reader!.readActions(local, ACTION_KEYS) : reader!.readRows(local);
+  };
+  // a file too large to be worth decoding here is not fetched twice
+  if (reader && ((await store.head(key))?.size ?? 0) > DECODER_MAX_BYTES) return viaReader();
   const bytes = await store.get(key);
   const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   try {
@@ -147,8 +155,7 @@ async function readParquetActions(store: ObjectStore, key: string, reader?: Parq
     return out;
   } catch (err) {
     if (!reader) throw err;
-    const local = path.join(await store.localCopy([{ key }]), ...key.split('/'));
-    return reader.readActions ? reader.readActions(local, ACTION_KEYS) : reader.readRows(local);
+    return viaReader();
   }
 }
 
