@@ -10,6 +10,7 @@
  *    transformations once per day in one process, plain Parquet): its outputs must equal the backfill's;
  * 3./4./5. three times, alternately: `ingot run --full-refresh` on a fresh lake, then handmade.sql
  *    on a fresh folder, each in its own process with the same engine settings;
+ * 5b. runs the start-up section (bench/startup.ts: `node -e 1`, `ingot --version` and `ingot tables` on a backfilled flights lake, whole processes, medians of 5) in its own process;
  * 6. runs the Delta section (bench/delta.ts: snapshot load, merge vs delta-rs, file pruning) in
  *    its own process;
  * 7. runs the PostgreSQL section (bench/postgres.ts: 5,000,000 rows loaded incrementally from
@@ -24,7 +25,7 @@
  * Every lake (the backfill's and each full refresh's) must match the handmade output: same row
  * counts for silver and gold, same content for the gold tables; otherwise the bench fails.
  * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child, `--handmade-daily` the daily loop's;
- * `npm run bench -- --flights`, `-- --delta`, `-- --postgres`, `-- --pgwire`, `-- --schedule`, `-- --serve`, `-- --continuous` or `-- --race` runs only that section (the other figures of the last run are kept).
+ * `npm run bench -- --flights`, `-- --startup`, `-- --delta`, `-- --postgres`, `-- --pgwire`, `-- --schedule`, `-- --serve`, `-- --continuous` or `-- --race` runs only that section (the other figures of the last run are kept).
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -40,6 +41,7 @@ import { scheduleMarkdown } from './schedule.js';
 import { raceMarkdown } from './race.js';
 import { serveMarkdown } from './serve.js';
 import { continuousMarkdown } from './continuous.js';
+import { startupMarkdown } from './startup.js';
 import { measure, median, round, type Measured } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -391,6 +393,7 @@ async function bench(): Promise<Results> {
 
 /** The sections that run in their own process (bench/<name>.ts writes bench/out/<name>.json), and their markdown. */
 const SECTIONS = {
+  startup: startupMarkdown,
   delta: deltaMarkdown,
   postgres: postgresMarkdown,
   pgwire: pgwireMarkdown,
@@ -414,7 +417,7 @@ if (process.argv[2] === '--handmade') {
 } else if (process.argv[2] === '--handmade-daily') {
   await handmadeDailyChild();
 } else {
-  // --delta / --postgres / --pgwire / --schedule / --serve / --continuous / --race: only that section, keeping the other figures of the last results.json
+  // --startup / --delta / --postgres / --pgwire / --schedule / --serve / --continuous / --race: only that section, keeping the other figures of the last results.json
   // --flights: only the flights figures above, keeping the sections' figures of the last results.json
   const flightsOnly = process.argv.includes('--flights');
   const only = (Object.keys(SECTIONS) as Section[]).find((name) => process.argv.includes(`--${name}`));

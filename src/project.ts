@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { coreConfigSchema, type CoreConfig } from './pipeline/config.js';
-import { loadProjectWith, type Project } from './pipeline/project.js';
+import { loadConfigWith, loadProjectWith, type Project } from './pipeline/project.js';
 import { scheduleConfigSchema, type ScheduleConfig } from './schedule/config.js';
 import { serveConfigSchema, type ServeConfig } from './serve/config.js';
 
@@ -27,4 +27,12 @@ export function defineConfig(config: ProjectConfig): ProjectConfig {
  */
 export function loadProject(dir: string): Promise<Project<ProjectConfig>> {
   return loadProjectWith(dir, configSchema);
+}
+
+/**
+ * The project in `dir` with its whole configuration and no datasets (see `loadConfigWith`): for
+ * commands that need the lake's location and no dataset definition.
+ */
+export function loadProjectConfig(dir: string): Promise<Project<ProjectConfig>> {
+  return loadConfigWith(dir, configSchema);
 }

@@ -1,8 +1,10 @@
 /**
  * Start-up: each command loads only the modules it needs. A real `ingot` process (the built
  * package, as `npx ingot` runs it) with a module-resolution hook that records every package it
- * imports; `--version` must load none but the command-line parser, and `ingot sql` / `ingot tables`
- * none of the HTTP server, the Spark client, the AWS SDK or the database clients.
+ * imports (and, at exit, every package in the CommonJS cache, which `require` fills without the
+ * hook); `--version` must load no package at all, `ingot tables` no engine (the Delta logs alone),
+ * and `ingot sql` / `ingot tables` none of the HTTP server, the Spark client, the AWS SDK or the
+ * database clients.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -13,7 +15,10 @@ import { cli, flightsProject, ROOT, tempDir } from './fixtures.js';
 
 const BIN = path.join(ROOT, 'dist', 'cli', 'bin.js');
 /** Packages that only some commands need: never loaded by `--version`, `sql` or `tables`. */
-const HEAVY = ['fastify', '@fastify/static', '@fastify/swagger', '@fastify/swagger-ui', 'prom-client', '@grpc/grpc-js', 'protobufjs', 'apache-arrow', '@aws-sdk/client-s3', 'pg', 'yauzl'];
+const HEAVY = ['fastify', '@fastify/static', '@fastify/swagger', '@fastify/swagger-ui', 'prom-client', '@grpc/grpc-js', 'protobufjs', 'apache-arrow', '@aws-sdk/client-s3', 'pg', 'yauzl', 'better-sqlite3', 'ua-parser-js', 'geoip-lite'];
+/** Scopes of heavy packages: none of theirs either (the AWS SDK's and gRPC's many packages). */
+const HEAVY_SCOPES = ['@aws-sdk/', '@smithy/', '@grpc/', '@fastify/'];
+const heavy = (loaded: Set<string>): string[] => [...loaded].filter((p) => HEAVY.includes(p) || HEAVY_SCOPES.some((s) => p.startsWith(s)));
 
 describe('start-up: modules load when a command needs them', () => {
   let dir: string;
@@ -27,10 +32,19 @@ describe('start-up: modules load when a command needs them', () => {
   const r = await next(spec, ctx);
   const m = /node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(r.url);
   if (m) process.stderr.write('package-loaded ' + m[1] + '\\n');
+  else if (r.url.startsWith('file:') && r.url.endsWith('.ts')) process.stderr.write('file-loaded ' + r.url + '\\n');
   return r;
 }\n`);
     hook = path.join(dir, 'register.mjs');
-    await fs.writeFile(hook, `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`);
+    await fs.writeFile(hook, `import { createRequire, register } from 'node:module';
+register('./hooks.mjs', import.meta.url);
+const cache = createRequire(import.meta.url).cache;
+process.on('exit', () => {
+  for (const k of Object.keys(cache)) {
+    const m = /node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(k);
+    if (m) process.stderr.write('package-loaded ' + m[1] + '\\n');
+  }
+});\n`);
     await flightsProject(path.join(dir, 'p'), ['2001-01-12']);
     const r = await cli(['run', '-p', path.join(dir, 'p'), '--date', '2001-01-12']);
     assert.equal(r.code, 0, r.err);
@@ -44,17 +58,31 @@ describe('start-up: modules load when a command needs them', () => {
     return new Set([...r.stderr.matchAll(/^package-loaded (\S+)$/gm)].map((m) => m[1]!));
   }
 
-  it('ingot --version loads the command-line parser alone', () => {
+  it('ingot --version loads no package, not even the command-line parser', () => {
     const loaded = packagesOf(['--version']);
-    assert.deepEqual([...loaded], ['commander']);
+    assert.deepEqual([...loaded], []);
   });
 
-  it('ingot sql and ingot tables load no HTTP server, Spark client, AWS SDK or database client', () => {
-    for (const args of [['sql', '-p', path.join(dir, 'p'), 'SELECT count(*) AS n FROM silver.flights'], ['tables', '-p', path.join(dir, 'p')]]) {
-      const loaded = packagesOf(args);
-      // the hook sees what it should: the engine and the config loader are there
-      assert.ok(loaded.has('@duckdb/node-api') && loaded.has('zod'), `${args[0]}: ${[...loaded].join(', ')}`);
-      assert.deepEqual(HEAVY.filter((p) => loaded.has(p)), [], `ingot ${args[0]} loaded them`);
-    }
+  it('ingot tables reads the Delta logs alone: no engine, no dataset file, no server, Spark client, AWS SDK or database client', () => {
+    const loaded = packagesOf(['tables', '-p', path.join(dir, 'p')]);
+    // the hook sees what it should: the config loader is there
+    assert.ok(loaded.has('zod') && loaded.has('tsx'), [...loaded].join(', '));
+    assert.deepEqual([...loaded].filter((p) => p.startsWith('@duckdb/')), [], 'ingot tables started DuckDB');
+    assert.deepEqual(heavy(loaded), [], 'ingot tables loaded them');
+  });
+
+  it('ingot tables imports the configuration only, no dataset file', () => {
+    const r = spawnSync(process.execPath, ['--import', hook, BIN, 'tables', '-p', path.join(dir, 'p')], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /silver\.flights/);
+    const projectFiles = [...r.stderr.matchAll(/^file-loaded (\S+)$/gm)].map((m) => m[1]!);
+    assert.ok(projectFiles.some((f) => f.endsWith('/ingot.config.ts')), projectFiles.join(', '));
+    assert.deepEqual(projectFiles.filter((f) => f.includes('/datasets/')), []);
+  });
+
+  it('ingot sql loads DuckDB and no HTTP server, Spark client, AWS SDK or database client', () => {
+    const loaded = packagesOf(['sql', '-p', path.join(dir, 'p'), 'SELECT count(*) AS n FROM silver.flights']);
+    assert.ok(loaded.has('@duckdb/node-api') && loaded.has('zod'), [...loaded].join(', '));
+    assert.deepEqual(heavy(loaded), [], 'ingot sql loaded them');
   });
 });

@@ -55,15 +55,16 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--env <name>', 'as environment <name> sees the lake: its tables, production\'s for the rest')
     .addOption(formatOption())
     .action(async (opts: { project: string; lake?: string; all?: boolean; env?: string; format: OutputFormat }) => {
-      await withLake(opts, async (lake) => {
-        const rows = [];
-        for (const name of await lake.list({ internal: opts.all })) {
-          const s = await lake.table(name).snapshot();
-          const files = [...s.files.values()];
-          rows.push({ table: name, version: s.version, files: files.length, rows: s.numRecords ?? null, bytes: files.reduce((b, f) => b + f.size, 0), partitioned_by: s.partitionColumns.join(', '), updated: new Date(s.timestamp).toISOString() });
-        }
-        io.out(formatRows(rows, opts.format, ['table', 'version', 'files', 'rows', 'bytes', 'partitioned_by', 'updated']));
-      });
+      // the Delta logs alone (checkpoints decoded in process): no engine starts, snapshots load in parallel
+      const { Lake } = await import('../table/lake.js');
+      const root = await lakeRoot(opts);
+      const lake = opts.env === undefined ? new Lake(root) : await (await import('../operations/environment.js')).environmentLake(root, opts.env);
+      const rows = await Promise.all((await lake.list({ internal: opts.all })).map(async (name) => {
+        const s = await lake.table(name).snapshot();
+        const files = [...s.files.values()];
+        return { table: name, version: s.version, files: files.length, rows: s.numRecords ?? null, bytes: files.reduce((b, f) => b + f.size, 0), partitioned_by: s.partitionColumns.join(', '), updated: new Date(s.timestamp).toISOString() };
+      }));
+      io.out(formatRows(rows, opts.format, ['table', 'version', 'files', 'rows', 'bytes', 'partitioned_by', 'updated']));
     });
 
   program
@@ -305,9 +306,10 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 
 async function lakeRoot(opts: { project: string; lake?: string }, optional = false): Promise<string> {
   if (opts.lake) return (await import('../storage/open.js')).resolveLocation(opts.lake);
-  const { loadProject } = await import('../project.js');
+  // the configuration alone: no dataset file is imported
+  const { loadProjectConfig } = await import('../project.js');
   try {
-    return (await loadProject(opts.project)).lake;
+    return (await loadProjectConfig(opts.project)).lake;
   } catch (err) {
     if (optional) return path.resolve('.ingot-no-lake');
     throw err;

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { SqlDb } from './sql-db.js';
 
 /**
@@ -14,7 +15,9 @@ export class SqliteDb implements SqlDb {
 
   constructor(readonly location: string) {
     mkdirSync(path.dirname(location), { recursive: true });
-    this.db = new Database(location, { timeout: 10_000 });
+    // loaded on first use: importing `ingot` (every project file does) loads no native library
+    const open = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+    this.db = new open(location, { timeout: 10_000 });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
   }

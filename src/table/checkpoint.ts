@@ -74,34 +74,105 @@ export function findCheckpoints(names: string[]): CheckpointRef[] {
 
 const ACTION_KEYS = ['protocol', 'metaData', 'add', 'remove', 'txn', 'domainMetadata', 'checkpointMetadata', 'sidecar'] as const;
 
-/** The actions a checkpoint holds (sidecars of a V2 checkpoint included). Errors: LOG_CORRUPT naming the file. */
-export async function readCheckpoint(store: ObjectStore, ref: CheckpointRef, reader: ParquetFiles): Promise<Action[]> {
-  const actions: Action[] = [];
-  const load = async (key: string): Promise<void> => {
+/**
+ * The actions a checkpoint holds (sidecars of a V2 checkpoint included), in file order. Parquet
+ * parts are read in this process by a JavaScript Parquet decoder (no engine start, parts and
+ * sidecars read in parallel); `reader` (an engine) reads any file the decoder cannot, such as a
+ * codec it lacks. Errors: LOG_CORRUPT naming the file.
+ */
+export async function readCheckpoint(store: ObjectStore, ref: CheckpointRef, reader?: ParquetFiles): Promise<Action[]> {
+  const load = async (key: string): Promise<Action[]> => {
     let rows: Record<string, unknown>[];
     try {
       if (key.endsWith('.json')) {
         rows = (await store.get(key)).toString('utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
       } else {
-        const file = path.join(await store.localCopy([{ key }]), ...key.split('/'));
-        rows = reader.readActions ? await reader.readActions(file, ACTION_KEYS) : await reader.readRows(file);
+        rows = await readParquetActions(store, key, reader);
       }
     } catch (err) {
       throw new IngotError('LOG_CORRUPT', `${store.locate(key)}: cannot read checkpoint: ${(err as Error).message}`, { file: store.locate(key), version: ref.version }, { cause: err });
     }
+    const actions: Action[] = [];
     for (const row of rows) {
       for (const k of ACTION_KEYS) {
         const v = row[k];
         if (v !== null && v !== undefined) actions.push({ [k]: v } as Action);
       }
     }
+    return actions;
   };
-  for (const f of ref.files) await load(f);
+  const actions = (await Promise.all(ref.files.map(load))).flat();
   if (ref.kind === 'v2') {
     const sidecars = actions.flatMap((a) => ('sidecar' in a ? [(a.sidecar as { path: string }).path] : []));
-    for (const s of sidecars) await load(s.includes('/') ? s : `${LOG_DIR}/_sidecars/${s}`);
+    for (const part of await Promise.all(sidecars.map((s) => load(s.includes('/') ? s : `${LOG_DIR}/_sidecars/${s}`)))) actions.push(...part);
   }
   return actions;
+}
+
+/**
+ * Checkpoints with more rows than this go to the engine's reader when there is one: the decoder
+ * assembles nested rows in JavaScript, ~2× slower than DuckDB's scan at 10,000 files (measured
+ * side by side: 1.6 s against 0.76 s cold under load 15), while for a few hundred rows it saves
+ * starting an engine at all.
+ */
+const DECODER_MAX_ROWS = 2_000;
+/** Checkpoint files larger than this (bytes) go to the engine's reader, when there is one, unread. */
+const DECODER_MAX_BYTES = 1 << 20;
+
+/**
+ * The rows of one checkpoint Parquet file that hold an action, each as `{ <action>: {...} }`
+ * (only the action columns read; structs and maps as objects, lists as arrays, 64-bit integers
+ * as numbers). Decoded in this process by hyparquet; a file it cannot decode (a codec it lacks)
+ * or a large one (`DECODER_MAX_ROWS`) goes to `reader` when one is given, else the decoder's
+ * error is thrown.
+ */
+async function readParquetActions(store: ObjectStore, key: string, reader?: ParquetFiles): Promise<Record<string, unknown>[]> {
+  const viaReader = async (): Promise<Record<string, unknown>[]> => {
+    const local = path.join(await store.localCopy([{ key }]), ...key.split('/'));
+    return reader!.readActions ? reader!.readActions(local, ACTION_KEYS) : reader!.readRows(local);
+  };
+  // a file too large to be worth decoding here is not fetched twice
+  if (reader && ((await store.head(key))?.size ?? 0) > DECODER_MAX_BYTES) return viaReader();
+  const bytes = await store.get(key);
+  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  try {
+    const { parquetMetadata, parquetReadObjects } = await import('hyparquet');
+    const metadata = parquetMetadata(file);
+    if (reader && Number(metadata.num_rows) > DECODER_MAX_ROWS) throw new Error('large checkpoint: the engine reads it');
+    const present = new Set(metadata.schema.slice(1).map((s) => s.name));
+    const columns = ACTION_KEYS.filter((c) => present.has(c));
+    if (columns.length === 0) return [];
+    const rows = (await parquetReadObjects({ file, metadata, columns })) as Record<string, unknown>[];
+    const out: Record<string, unknown>[] = [];
+    for (const row of rows) {
+      let action: Record<string, unknown> | undefined;
+      for (const c of columns) {
+        const v = row[c];
+        if (v !== null && v !== undefined) (action ??= {})[c] = plain(v);
+      }
+      if (action) out.push(action);
+    }
+    return out;
+  } catch (err) {
+    if (!reader) throw err;
+    return viaReader();
+  }
+}
+
+/** A decoded Parquet value as JSON would give it: 64-bit integers (bigint) as numbers, nested values converted. */
+function plain(v: unknown): unknown {
+  if (typeof v === 'bigint') return Number(v);
+  if (v === null || typeof v !== 'object' || v instanceof Date || v instanceof Uint8Array) return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = plain(v[i]);
+    return v;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k in o) {
+    const x = o[k];
+    if (x !== null && (typeof x === 'object' || typeof x === 'bigint')) o[k] = plain(x);
+  }
+  return o;
 }
 
 const field = (name: string, type: DataType) => ({ name, type, nullable: true, metadata: {} });

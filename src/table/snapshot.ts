@@ -140,7 +140,8 @@ export class Snapshot {
 
   /**
    * Loads the snapshot of the table in `store` at `version` (latest if omitted): from the newest
-   * checkpoint at or before it (read with `parquet`), then the JSON commits after it. With `base`,
+   * checkpoint at or before it (decoded in process; `parquet` reads a file the decoder cannot),
+   * then the JSON commits after it (read in parallel). With `base`,
    * only what comes after `base.version` is read.
    * Errors: TABLE_NOT_FOUND, VERSION_NOT_FOUND, PROTOCOL_UNSUPPORTED, LOG_CORRUPT.
    */
@@ -164,9 +165,9 @@ export class Snapshot {
     if (base && base.version === target) return base;
     // Start from the newest checkpoint at or before the target when it is ahead of what we have.
     const checkpoint = listing.checkpoints.find((c) => c.version <= target);
-    if (checkpoint && options.parquet && checkpoint.version > (base?.version ?? -1)) {
-      const actions = await readCheckpoint(store, checkpoint, options.parquet);
-      base = Snapshot.replay([{ version: checkpoint.version, actions, timestamp: (await store.head(checkpoint.files[0]!))?.modified }], undefined, store.root);
+    if (checkpoint && checkpoint.version > (base?.version ?? -1)) {
+      const [actions, head] = await Promise.all([readCheckpoint(store, checkpoint, options.parquet), store.head(checkpoint.files[0]!)]);
+      base = Snapshot.replay([{ version: checkpoint.version, actions, timestamp: head?.modified }], undefined, store.root);
       if (base.version === target) return base;
     }
     const from = base ? base.version + 1 : 0;
@@ -178,9 +179,6 @@ export class Snapshot {
       if (!checkpoint && from === 0 && (listing.commits[0] ?? 0) > 0 && listing.checkpoints.length > 0) {
         const earliest = listing.checkpoints[listing.checkpoints.length - 1]!.version;
         throw new IngotError('VERSION_NOT_FOUND', `${store.root}: version ${target} has expired from the log (delta.logRetentionDuration); the oldest version is ${earliest}`, { table: store.root, version: target });
-      }
-      if (checkpoint && !options.parquet) {
-        throw new IngotError('PROTOCOL_UNSUPPORTED', `${store.root}: version ${target} needs the checkpoint at ${checkpoint.version}, and no Parquet reader was given to read it`, { table: store.root, version: target });
       }
       throw new IngotError('LOG_CORRUPT', `${store.root}: commit ${missing} is missing from the log, so version ${target} cannot be reconstructed`, { table: store.root, version: target });
     }

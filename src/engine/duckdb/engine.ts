@@ -2,13 +2,14 @@ import { promises as fs } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BIGINT, DuckDBDataChunk, DuckDBInstance, INTEGER, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { IngotError, messageOf } from '../../errors.js';
 import { fieldOf, physicalName, type DataType, type StructType } from '../../table/schema.js';
 import type { DataFile } from '../../table/write.js';
 import type { ParquetFiles } from '../../table/checkpoint.js';
 import { quoteIdent, quoteString, ROW_FILE, ROW_NUMBER, type Engine, type OutputColumnLineage, type EngineSettings, type FileScan, type Row, type StagedRelation, type TableScan, type WriteTarget } from '../engine.js';
 import { DUCKDB_DIALECT } from './dialect.js';
+import { duckdb } from './native.js';
 import { registerFunctions } from './functions.js';
 import { literalPath } from './paths.js';
 import { deltaStats } from './stats.js';
@@ -65,7 +66,7 @@ export class DuckDBEngine implements Engine, ParquetFiles {
       await fs.mkdir(settings.spillDirectory, { recursive: true });
       options['temp_directory'] = settings.spillDirectory;
     }
-    const instance = await DuckDBInstance.create(':memory:', options);
+    const instance = await duckdb().DuckDBInstance.create(':memory:', options);
     const conn = await instance.connect();
     await conn.run("SET TimeZone = 'UTC'");
     await conn.run('SET preserve_insertion_order = false');
@@ -396,6 +397,7 @@ export function appendDeletedRows(appender: DuckDBAppender, files: TableScan['fi
       const rows = files[i]!.deletedRows!;
       for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
         const n = Math.min(CHUNK_ROWS, rows.length - start);
+        const { BIGINT, DuckDBDataChunk, INTEGER } = duckdb();
         const chunk = DuckDBDataChunk.create([INTEGER, BIGINT], n);
         chunk.setColumnValues(0, new Array<number>(n).fill(i));
         chunk.setColumnValues(1, Array.from({ length: n }, (_, k) => BigInt(rows[start + k]!)));

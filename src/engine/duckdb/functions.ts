@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
-import { DuckDBScalarFunction, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
-import UAParser from 'ua-parser-js';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type UAParserType from 'ua-parser-js';
+import { duckdb } from './native.js';
 
 /**
  * Enrichment functions every DuckDB engine registers, usable in dataset SQL:
@@ -24,6 +25,7 @@ import UAParser from 'ua-parser-js';
  * parse costs ~40 µs where a hit costs ~0.1 µs.
  */
 export function registerFunctions(conn: DuckDBConnection): void {
+  const { DuckDBScalarFunction, VARCHAR } = duckdb();
   const varchar = (name: string, fn: (s: string) => string | null): void => {
     conn.registerScalarFunction(DuckDBScalarFunction.create({
       name,
@@ -68,12 +70,14 @@ export const BOT_PATTERN = /\bbot\b|bot[/\-;)]|crawl|spider|slurp|archiver|faceb
 /** Distinct user agents whose parse is kept (the cache is emptied when it reaches this size). */
 export const UA_CACHE_SIZE = 10_000;
 const uaCache = new Map<string, UserAgentInfo>();
+let uaParser: typeof UAParserType | undefined;
 
 /** Parses `ua` (cached, see `registerFunctions` for the device rule). */
 export function userAgent(ua: string): UserAgentInfo {
   const hit = uaCache.get(ua);
   if (hit) return hit;
-  const r = UAParser(ua);
+  uaParser ??= createRequire(import.meta.url)('ua-parser-js') as typeof UAParserType;
+  const r = uaParser(ua);
   const browser = r.browser.name ?? null;
   const os = r.os.name ?? null;
   const device = BOT_PATTERN.test(ua) ? 'bot' : r.device.type ?? (browser || os ? 'desktop' : 'unknown');

@@ -1,4 +1,5 @@
-import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
+import type { DuckDBType } from '@duckdb/node-api';
+import { duckdb } from './native.js';
 import { IngotError } from '../../errors.js';
 import type { DataType, StructType } from '../../table/schema.js';
 
@@ -9,6 +10,7 @@ import type { DataType, StructType } from '../../table/schema.js';
  * so tables stay at reader version 1 without the `timestampNtz` feature.
  */
 export function deltaTypeOf(t: DuckDBType, column: string): DataType {
+  const DuckDBTypeId = duckdb().DuckDBTypeId;
   switch (t.typeId) {
     case DuckDBTypeId.BOOLEAN: return 'boolean';
     case DuckDBTypeId.TINYINT: return 'byte';
