@@ -9,7 +9,8 @@
  * 3./4./5. three times, alternately: `ingot run --full-refresh` on a fresh lake, then handmade.sql
  *    on a fresh folder, each in its own process with the same engine settings;
  * 6. runs the Delta section (bench/delta.ts: snapshot load, merge vs delta-rs, file pruning) in
- *    its own process;
+ *    its own process, and the deletion-vector section (bench/deletion-vectors.ts: delete and merge
+ *    with deletion vectors vs copy-on-write vs delta-rs, 30,000,000 rows);
  * 7. runs the PostgreSQL section (bench/postgres.ts: 5,000,000 rows loaded incrementally from
  *    PostgreSQL by ingot and by dlt, side by side) in its own process;
  * 7b. runs the PostgreSQL-protocol serving section (bench/pgwire.ts: psycopg streaming, point lookups and memory, ingot serve vs PostgreSQL 15) in its own process;
@@ -22,7 +23,7 @@
  * Every lake (the backfill's and each full refresh's) must match the handmade output: same row
  * counts for silver and gold, same content for the gold tables; otherwise the bench fails.
  * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child;
- * `npm run bench -- --flights`, `-- --delta`, `-- --postgres`, `-- --pgwire`, `-- --schedule`, `-- --serve`, `-- --continuous` or `-- --race` runs only that section (the other figures of the last run are kept).
+ * `npm run bench -- --flights`, `-- --delta`, `-- --deletion-vectors`, `-- --postgres`, `-- --pgwire`, `-- --schedule`, `-- --serve`, `-- --continuous` or `-- --race` runs only that section (the other figures of the last run are kept).
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -32,6 +33,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { localSettings, type ProjectConfig } from 'ingot';
 import { prepare } from '../examples/flights/prepare.js';
 import { deltaMarkdown } from './delta.js';
+import { deletionVectorsMarkdown } from './deletion-vectors.js';
 import { postgresMarkdown } from './postgres.js';
 import { pgwireMarkdown } from './pgwire.js';
 import { scheduleMarkdown } from './schedule.js';
@@ -345,6 +347,7 @@ async function bench(): Promise<Results> {
 /** The sections that run in their own process (bench/<name>.ts writes bench/out/<name>.json), and their markdown. */
 const SECTIONS = {
   delta: deltaMarkdown,
+  'deletion-vectors': deletionVectorsMarkdown,
   postgres: postgresMarkdown,
   pgwire: pgwireMarkdown,
   schedule: scheduleMarkdown,
