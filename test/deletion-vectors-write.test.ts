@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { deleteRows } from '../src/operations/delete.js';
+import { dropEnvironment, environmentLake, prepareEnvironment, promoteEnvironment } from '../src/operations/environment.js';
 import { merge } from '../src/operations/merge.js';
 import { optimize } from '../src/operations/optimize.js';
 import { restore } from '../src/operations/restore.js';
@@ -22,6 +23,7 @@ import { LocalStore } from '../src/storage/local.js';
 import type { Action, Add } from '../src/table/actions.js';
 import { decodeBitmapArray, deletionVectorKey, dvFromFile, encodeBitmapArray, readDeletionVectors } from '../src/table/deletion-vector.js';
 import type { StructType } from '../src/table/schema.js';
+import { Lake } from '../src/table/lake.js';
 import { DeltaTable } from '../src/table/table.js';
 import { canonicalRows, readWithDeltaRs, readWithIngot, readWithSpark, tempDir, writeSql, type SparkRead, type SparkReadError } from './helpers.js';
 
@@ -169,8 +171,8 @@ describe('deletion vectors on write', () => {
     await check('update: partition moves', table);
   });
 
-  it('merge writes updated and inserted rows as new files and marks updated and deleted rows in DVs', async () => {
-    const table = await threeFiles('mrg');
+  it('merge writes updated and inserted rows as new files and marks updated and deleted rows in DVs (checkpoints every 2 versions)', async () => {
+    const table = await threeFiles('mrg', { 'delta.checkpointInterval': '2' });
     const location = table.location;
     const before = await dataFiles(location);
     const [third] = adds(await commitOf(location, 2));
@@ -204,6 +206,10 @@ describe('deletion vectors on write', () => {
     const snapshot = await table.snapshot();
     const cardinalities = [...snapshot.files.values()].filter((a) => a.deletionVector).map((a) => a.deletionVector!.cardinality).sort((a, b) => a - b);
     assert.deepEqual(cardinalities, [9, 20, 47], 'the updated rows\' new file 9, the third file 20, the first DV 40 + 7');
+    assert.ok(existsSync(path.join(location, '_delta_log', `${String(snapshot.version).padStart(20, '0')}.checkpoint.parquet`)), 'the last version has a checkpoint, holding the DV descriptors');
+    const reloaded = await new DeltaTable(new LocalStore(location), engine).snapshot();
+    const dvsOf = (files: Iterable<Add>): string[] => [...files].map((a) => JSON.stringify(a.deletionVector ?? null)).sort();
+    assert.deepEqual(dvsOf(reloaded.files.values()), dvsOf(snapshot.files.values()));
     await check('merge: DVs grow', table);
   });
 
@@ -241,6 +247,27 @@ describe('deletion vectors on write', () => {
     await deleteRows(other, engine, { where: 'id = 6' });
     await restore(other, { version: v });
     assert.deepEqual(await check('restore to a DV version', other), rowsThen);
+  });
+
+  it('an environment\'s delete writes its DV file beside its data in production\'s folder; promote and drop keep it', async () => {
+    const root = path.join(dir, 'lake');
+    const production = new Lake(root, engine);
+    const table = production.table('silver.t');
+    for (const from of [0, 100]) {
+      await writeSql(engine, table, `SELECT i::BIGINT AS id, 'new' AS status FROM range(${from}, ${from + 100}) r(i)`, { mode: 'append', ...(from === 0 ? { configuration: DV_ON } : {}) });
+    }
+    const dev = await environmentLake(root, 'dev', engine);
+    await prepareEnvironment(dev, ['silver.t']);
+    await deleteRows(dev.table('silver.t'), engine, { where: 'id % 10 = 1' });
+    const envDv = (await fs.readdir(path.join(table.location, '_env=dev'))).filter((f) => f.startsWith('deletion_vector_'));
+    assert.equal(envDv.length, 1, 'the DV file lies in production\'s folder, under _env=dev/');
+    assert.deepEqual(await dvFiles(table.location), [], 'none at production\'s root');
+    const envRows = rowsOf(canonicalRows((await table.snapshot()).schema, (await readWithIngot(engine, dev.table('silver.t'))).rows));
+    assert.equal(envRows.length, 180);
+    await promoteEnvironment(root, 'dev', { parquet: engine });
+    const dropped = await dropEnvironment(root, 'dev', engine);
+    assert.ok(dropped.keptFiles.some((f) => f.endsWith(envDv[0]!)), 'drop keeps the DV file production now names');
+    assert.deepEqual(await check('promoted from an environment', table), envRows);
   });
 
   it('with the change data feed on too, DV commits record their changes; delta-rs load_cdf reads them', async () => {

@@ -3,6 +3,7 @@ import type { Add } from '../table/actions.js';
 import { readDeletionVectors, unionRows, writeDeletionVectors } from '../table/deletion-vector.js';
 import { parseStats } from '../table/snapshot.js';
 import type { DeltaTable } from '../table/table.js';
+import { absoluteDataPath } from '../table/write.js';
 
 /**
  * Marking rows deleted in deletion vectors (Delta protocol, "Deletion Vectors"): what delete,
@@ -54,7 +55,10 @@ export async function markDeleted(engine: Engine, table: DeltaTable, byFile: Map
   }
   if (partial.length === 0) return { removed, marked: [], rows };
   const old = await readDeletionVectors(table.store, partial.map((p) => p.add.deletionVector));
-  const { descriptors } = await writeDeletionVectors(table.store, partial.map((p, i) => (old[i] ? unionRows(old[i]!, p.rows) : p.rows)));
+  // an environment's table writes beside its data files, in production's folder (`DeltaTable.dataPrefix`)
+  const prefix = table.dataPrefix;
+  const elsewhere = prefix === '' ? undefined : { prefix, absolute: (key: string) => absoluteDataPath(table.store.root, key) };
+  const { descriptors } = await writeDeletionVectors(table.store, partial.map((p, i) => (old[i] ? unionRows(old[i]!, p.rows) : p.rows)), elsewhere);
   const marked = partial.map(({ add }, i): Add => {
     const stats = parseStats(add);
     return {

@@ -375,19 +375,23 @@ export function deletionVectorFile(bitmaps: readonly Buffer[]): { file: Buffer; 
 
 /**
  * Writes the DVs of `rows` (each: deleted row positions of one data file, ascending) into ONE new
- * DV file `deletion_vector_<uuid>.bin` at the table root through `store`, and returns the file's
- * key and each DV's descriptor (storage type `u`, no random prefix, `offset` and `sizeInBytes` of
- * its bitmap, `cardinality`), in the order given ("Deletion Vector Descriptor Schema"). The file
- * is invisible to readers until a commit's `add` names it. Errors: those of `ObjectStore.put`.
+ * DV file `deletion_vector_<uuid>.bin` through `store`, and returns the file's key and each DV's
+ * descriptor (`offset` and `sizeInBytes` of its bitmap, `cardinality`), in the order given
+ * ("Deletion Vector Descriptor Schema"). The file goes to the table root (storage type `u`, no
+ * random prefix), or, with `elsewhere` (a table writing its data files outside its root, as an
+ * environment's table does: `DeltaTable.dataPrefix`), to that key prefix, named by the absolute
+ * path `elsewhere.absolute` gives for its key (storage type `p`). The file is invisible to
+ * readers until a commit's `add` names it. Errors: those of `ObjectStore.put`.
  */
-export async function writeDeletionVectors(store: ObjectStore, rows: readonly (readonly number[])[]): Promise<{ key: string; descriptors: DeletionVectorDescriptor[] }> {
+export async function writeDeletionVectors(store: ObjectStore, rows: readonly (readonly number[])[], elsewhere?: { prefix: string; absolute: (key: string) => string }): Promise<{ key: string; descriptors: DeletionVectorDescriptor[] }> {
   const bitmaps = rows.map((r) => encodeBitmapArray(r));
   const { file, offsets } = deletionVectorFile(bitmaps);
   const uuid = randomUUID();
-  const key = `deletion_vector_${uuid}.bin`;
+  const name = `deletion_vector_${uuid}.bin`;
+  const key = elsewhere ? `${elsewhere.prefix}/${name}` : name;
   await store.put(key, file);
-  const pathOrInlineDv = z85Encode(Buffer.from(uuid.replace(/-/g, ''), 'hex'));
-  return { key, descriptors: bitmaps.map((b, i) => ({ storageType: 'u', pathOrInlineDv, offset: offsets[i]!, sizeInBytes: b.length, cardinality: rows[i]!.length })) };
+  const [storageType, pathOrInlineDv] = elsewhere ? ['p', elsewhere.absolute(key)] : ['u', z85Encode(Buffer.from(uuid.replace(/-/g, ''), 'hex'))];
+  return { key, descriptors: bitmaps.map((b, i) => ({ storageType, pathOrInlineDv, offset: offsets[i]!, sizeInBytes: b.length, cardinality: rows[i]!.length })) };
 }
 
 /**
