@@ -33,9 +33,23 @@ export async function deleteRows(table: DeltaTable, engine: Engine, options: Del
     return commitRewrite(table, snapshot, { removed: snapshot.files.values(), added: [], operation: 'DELETE', parameters, metrics: { numDeletedRows: deleted, numCopiedRows: 0 } });
   }
   const byFile = await attachTarget(engine, table, snapshot, snapshot.files.values());
+  const where = `coalesce((${options.where}), false)`;
+  const fail = (err: unknown): never => {
+    if (err instanceof IngotError) throw err;
+    throw new IngotError('SQL_ERROR', `${table.location}: delete predicate ${options.where}: ${messageOf(err)}`, { table: table.location }, { cause: err });
+  };
+  if (deletionVectorsEnabled(snapshot)) {
+    // one pass: the positions of the matching rows, per file (a file whose live rows all match is removed whole)
+    const dv = await markDeleted(engine, table, byFile, positionsWhere(TARGET, where)).catch(fail);
+    if (dv.rows === 0) return unchanged(snapshot, { numDeletedRows: 0 });
+    const changes = dv.marked.length > 0 && changeFeedEnabled(snapshot)
+      ? await writeChangeFiles(engine, table, snapshot, changeRows(snapshot, 'delete', `SELECT * FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(dv.files)}) AND ${where}`))
+      : [];
+    return commitRewrite(table, snapshot, { removed: dv.removed, added: [], marked: dv.marked, changes, operation: 'DELETE', parameters, metrics: { numDeletedRows: dv.rows, numCopiedRows: 0 } });
+  }
   const matches = await engine
     .query(`SELECT ${ROW_FILE} AS f, count(*) AS n FROM ${TARGET} WHERE coalesce((${options.where}), false) GROUP BY 1`)
-    .catch((err: unknown) => { throw new IngotError('SQL_ERROR', `${table.location}: delete predicate ${options.where}: ${messageOf(err)}`, { table: table.location }, { cause: err }); });
+    .catch(fail);
   if (matches.length === 0) return unchanged(snapshot, { numDeletedRows: 0 });
   const removed: Add[] = [];
   const partial: string[] = [];
@@ -48,15 +62,10 @@ export async function deleteRows(table: DeltaTable, engine: Engine, options: Del
     if (liveRows(add) !== n) partial.push(file);
     else removed.push(add);
   }
-  const where = `coalesce((${options.where}), false)`;
-  // with the change data feed on, a commit rewriting (or marking) files records its deleted rows (those of wholly removed files too)
+  // with the change data feed on, a commit rewriting files records its deleted rows (those of wholly removed files too)
   const changes = partial.length > 0 && changeFeedEnabled(snapshot)
     ? await writeChangeFiles(engine, table, snapshot, changeRows(snapshot, 'delete', `SELECT * FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(matches.map((m) => String(m['f'])))}) AND ${where}`))
     : [];
-  if (deletionVectorsEnabled(snapshot) && partial.length > 0) {
-    const dv = await markDeleted(engine, table, byFile, positionsWhere(TARGET, `${ROW_FILE} IN (${fileList(partial)}) AND ${where}`));
-    return commitRewrite(table, snapshot, { removed: [...removed, ...dv.removed], added: [], marked: dv.marked, changes, operation: 'DELETE', parameters, metrics: { numDeletedRows: deleted, numCopiedRows: 0 } });
-  }
   for (const file of partial) removed.push(byFile.get(file)!);
   const added = partial.length === 0 ? [] : await writeFiles(engine, table, snapshot,
     `SELECT ${columnList(snapshot)} FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(partial)}) AND NOT ${where}`);

@@ -26,8 +26,10 @@ export interface MarkedRows {
   removed: Add[];
   /** The same data files again, with their new DVs (`dataChange: true`). */
   marked: Add[];
-  /** Rows newly marked deleted in DVs. */
+  /** Rows selected: newly marked deleted in DVs, or in the wholly removed files. */
   rows: number;
+  /** The files holding selected rows, by the absolute paths `byFile` keys them with. */
+  files: string[];
 }
 
 /**
@@ -40,7 +42,8 @@ export interface MarkedRows {
  */
 export async function markDeleted(engine: Engine, table: DeltaTable, byFile: Map<string, Add>, positions: string): Promise<MarkedRows> {
   // one row per file with its positions as text: far cheaper to move out of the engine than a row per position
-  const found = await engine.query(`SELECT f, count(*) AS n, array_to_string(list(r ORDER BY r), ',') AS rows FROM (${positions}) GROUP BY f`);
+  // (unordered: sorting a typed array here is cheaper than ordering inside the aggregate)
+  const found = await engine.query(`SELECT f, count(*) AS n, array_to_string(list(r), ',') AS rows FROM (${positions}) GROUP BY f`);
   const removed: Add[] = [];
   const partial: { add: Add; rows: number[] }[] = [];
   let rows = 0;
@@ -51,9 +54,11 @@ export async function markDeleted(engine: Engine, table: DeltaTable, byFile: Map
     rows += n;
     removed.push(add);
     if (liveRows(add) === n) continue;
-    partial.push({ add, rows: String(row['rows']).split(',').map(Number) });
+    const sorted = Float64Array.from(String(row['rows']).split(','), Number).sort();
+    partial.push({ add, rows: Array.from(sorted) });
   }
-  if (partial.length === 0) return { removed, marked: [], rows };
+  const files = found.map((row) => String(row['f']));
+  if (partial.length === 0) return { removed, marked: [], rows, files };
   const old = await readDeletionVectors(table.store, partial.map((p) => p.add.deletionVector));
   // an environment's table writes beside its data files, in production's folder (`DeltaTable.dataPrefix`)
   const prefix = table.dataPrefix;
@@ -69,7 +74,7 @@ export async function markDeleted(engine: Engine, table: DeltaTable, byFile: Map
       deletionVector: descriptors[i]!,
     };
   });
-  return { removed, marked, rows };
+  return { removed, marked, rows, files };
 }
 
 /** `SELECT f, r` of the rows of the row-id relation `relation` matching SQL predicate `where`, for `markDeleted`. */

@@ -138,7 +138,9 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
     const added = await writeFiles(engine, table, work, `SELECT ${columnList(work)} FROM (${inner}) WHERE ${ACTION} NOT IN (${[...(dv ? [KEEP] : []), ...deletes].join(', ')})`).catch(fail);
     // with deletion vectors, the target rows updated or deleted are marked deleted in their files
     const marked = dv && touched.length > 0
-      ? await markDeleted(engine, table, byFile, `SELECT DISTINCT target.${ROW_FILE} AS f, target.${ROW_NUMBER} AS r FROM ${joined} WHERE target.${ROW_NUMBER} IS NOT NULL AND (${action}) <> ${KEEP}`).catch(fail)
+      ? await markDeleted(engine, table, byFile, bySource.length === 0
+        ? `SELECT DISTINCT f, r FROM ${MATCHES} WHERE a <> ${KEEP}` // the matched rows' actions are known already
+        : `SELECT DISTINCT target.${ROW_FILE} AS f, target.${ROW_NUMBER} AS r FROM ${joined} WHERE target.${ROW_NUMBER} IS NOT NULL AND (${action}) <> ${KEEP}`).catch(fail)
       : undefined;
     if (marked) metrics.numTargetRowsCopied = 0;
     const removed = marked ? marked.removed : touched.map((f) => byFile.get(f)!);

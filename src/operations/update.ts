@@ -35,7 +35,10 @@ export async function updateRows(table: DeltaTable, engine: Engine, options: Upd
   if (Object.keys(options.set).length === 0) throw new IngotError('DATASET_INVALID', `${table.location}: update needs at least one column to set`, { table: table.location });
   const where = options.where ? `coalesce((${options.where}), false)` : 'true';
   const byFile = await attachTarget(engine, table, snapshot, snapshot.files.values());
-  const fail = (err: unknown): never => { throw new IngotError('SQL_ERROR', `${table.location}: update: ${messageOf(err)}`, { table: table.location }, { cause: err }); };
+  const fail = (err: unknown): never => {
+    if (err instanceof IngotError) throw err;
+    throw new IngotError('SQL_ERROR', `${table.location}: update: ${messageOf(err)}`, { table: table.location }, { cause: err });
+  };
   const matches = await engine.query(`SELECT ${ROW_FILE} AS f, count(*) AS n FROM ${TARGET} WHERE ${where} GROUP BY 1`).catch(fail);
   const parameters = { predicate: JSON.stringify(options.where ? [options.where] : []), set: JSON.stringify(options.set) };
   if (matches.length === 0) return unchanged(snapshot, { numUpdatedRows: 0 });
