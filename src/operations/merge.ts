@@ -4,7 +4,7 @@ import type { InsertClause, MatchedClause, MergeClauses } from '../engine/merge-
 import type { Add } from '../table/actions.js';
 import type { Filter } from '../table/filter.js';
 import { fieldOf, mergeSchemas, SchemaConflict, type StructType } from '../table/schema.js';
-import { parseStats, type Snapshot } from '../table/snapshot.js';
+import type { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
 import { attachTarget, columnList, commitPrepared, fileList, prepareRewrite, TARGET, unchanged, writableSnapshot, writeFiles, type OperationResult } from './rewrite.js';
 import { assertWritable, changeFeedEnabled, deletionVectorsEnabled } from '../table/write.js';
