@@ -12,7 +12,8 @@
  *    on a fresh folder, each in its own process with the same engine settings;
  * 5b. runs the start-up section (bench/startup.ts: `node -e 1`, `ingot --version` and `ingot tables` on a backfilled flights lake, whole processes, medians of 5) in its own process;
  * 6. runs the Delta section (bench/delta.ts: snapshot load, merge vs delta-rs, file pruning) in
- *    its own process;
+ *    its own process, and the deletion-vector section (bench/deletion-vectors.ts: delete and merge
+ *    with deletion vectors vs copy-on-write vs delta-rs, 30,000,000 rows);
  * 7. runs the PostgreSQL section (bench/postgres.ts: 5,000,000 rows loaded incrementally from
  *    PostgreSQL by ingot and by dlt, side by side) in its own process;
  * 7b. runs the PostgreSQL-protocol serving section (bench/pgwire.ts: psycopg streaming, point lookups and memory, ingot serve vs PostgreSQL 15) in its own process;
@@ -25,7 +26,7 @@
  * Every lake (the backfill's and each full refresh's) must match the handmade output: same row
  * counts for silver and gold, same content for the gold tables; otherwise the bench fails.
  * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child, `--handmade-daily` the daily loop's;
- * `npm run bench -- --flights`, `-- --startup`, `-- --delta`, `-- --postgres`, `-- --pgwire`, `-- --schedule`, `-- --serve`, `-- --continuous` or `-- --race` runs only that section (the other figures of the last run are kept).
+ * `npm run bench -- --flights`, `-- --startup`, `-- --delta`, `-- --deletion-vectors`, `-- --postgres`, `-- --pgwire`, `-- --schedule`, `-- --serve`, `-- --continuous` or `-- --race` runs only that section (the other figures of the last run are kept).
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -35,6 +36,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { localSettings, type ProjectConfig } from 'ingot';
 import { prepare } from '../examples/flights/prepare.js';
 import { deltaMarkdown } from './delta.js';
+import { deletionVectorsMarkdown } from './deletion-vectors.js';
 import { postgresMarkdown } from './postgres.js';
 import { pgwireMarkdown } from './pgwire.js';
 import { scheduleMarkdown } from './schedule.js';
@@ -395,6 +397,7 @@ async function bench(): Promise<Results> {
 const SECTIONS = {
   startup: startupMarkdown,
   delta: deltaMarkdown,
+  'deletion-vectors': deletionVectorsMarkdown,
   postgres: postgresMarkdown,
   pgwire: pgwireMarkdown,
   schedule: scheduleMarkdown,

@@ -1,6 +1,7 @@
 import { IngotError } from '../errors.js';
 import { joinLocation, openStore } from '../storage/open.js';
 import { environmentDataDir, environmentTables, ENVIRONMENTS_DIR, Lake, checkEnvironmentName } from '../table/lake.js';
+import { deletionVectorKey } from '../table/deletion-vector.js';
 import { absoluteDataPath, decodePath } from '../table/write.js';
 import type { Snapshot } from '../table/snapshot.js';
 import type { DomainMetadata } from '../table/actions.js';
@@ -175,7 +176,11 @@ async function upstreamFirst(lake: Lake, chosen: EnvironmentTable[], records: Ve
 
 /** Absolute locations (`file:///...`) of the data files `snapshot` of the table at `root` needs: live files and tombstones (time travel, until vacuum). */
 function referenced(snapshot: Snapshot, root: string, into: Set<string>): void {
-  for (const f of [...snapshot.files.values(), ...snapshot.tombstones.values()]) into.add(absoluteDataPath(root, decodePath(f.path, root)));
+  for (const f of [...snapshot.files.values(), ...snapshot.tombstones.values()]) {
+    into.add(absoluteDataPath(root, decodePath(f.path, root)));
+    // and its deletion vector's file
+    if (f.deletionVector?.storageType === 'u' || f.deletionVector?.storageType === 'p') into.add(absoluteDataPath(root, deletionVectorKey(f.deletionVector, root)));
+  }
 }
 
 /**

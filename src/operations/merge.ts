@@ -4,10 +4,11 @@ import type { InsertClause, MatchedClause, MergeClauses } from '../engine/merge-
 import type { Add } from '../table/actions.js';
 import type { Filter } from '../table/filter.js';
 import { fieldOf, mergeSchemas, SchemaConflict, type StructType } from '../table/schema.js';
-import { parseStats, type Snapshot } from '../table/snapshot.js';
+import type { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
 import { attachTarget, columnList, commitPrepared, fileList, prepareRewrite, TARGET, unchanged, writableSnapshot, writeFiles, type OperationResult } from './rewrite.js';
-import { assertWritable, changeFeedEnabled } from '../table/write.js';
+import { assertWritable, changeFeedEnabled, deletionVectorsEnabled } from '../table/write.js';
+import { liveRows, markDeleted } from './deletion-vectors.js';
 import { CHANGE_TYPE, writeChangeFiles } from './change-data.js';
 
 /**
@@ -41,7 +42,10 @@ const INSERT = 2000;
  * entries. That table gives the metrics, except with whenNotMatchedBySource clauses, which need a
  * counting pass over the files; then only the files holding matches are rewritten with the
  * clauses applied and the inserted rows written, in one commit (`operation: MERGE`). With only
- * `whenNotMatched` clauses, no file is rewritten: the new rows are appended. With the change data
+ * `whenNotMatched` clauses, no file is rewritten: the new rows are appended. On a table with
+ * deletion vectors on (`deletionVectorsEnabled`), no file is rewritten either: the updated and
+ * inserted rows are written as new files and the target rows updated or deleted are marked
+ * deleted in deletion vectors (`markDeleted`). With the change data
  * feed on (`changeFeedEnabled`), a merge that rewrites files also writes the rows it changed as
  * change data files (`update_preimage` / `update_postimage`, `delete`, `insert`).
  * Metrics: numSourceRows, numTargetRowsInserted / Updated / Deleted / Copied, numTargetFilesAdded / Removed.
@@ -109,8 +113,10 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
     const columns = schema.fields.map((f) => `${columnExpr(f.name, matched, bySource, notMatched)} AS ${quoteIdent(f.name)}`);
     const noTarget = `(SELECT * FROM ${TARGET} WHERE false) AS target`;
     // each row of the touched files, with the source row it matched (through MATCHES: a join with few rows)
+    // with deletion vectors (and no whenNotMatchedBySource clause) only matched target rows can change: the others stay where they are
+    const dv = deletionVectorsEnabled(snapshot);
     const targetRows = `(SELECT t.*, m.s AS ${MATCH} FROM (SELECT * FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(touched)})) AS t ` +
-      `LEFT JOIN ${MATCHES} AS m ON m.f = t.${ROW_FILE} AND m.r = t.${ROW_NUMBER}) AS target`;
+      `${dv && bySource.length === 0 ? 'JOIN' : 'LEFT JOIN'} ${MATCHES} AS m ON m.f = t.${ROW_FILE} AND m.r = t.${ROW_NUMBER}) AS target`;
     // insert-only: no target row changes, so only source rows without a match are read
     const joined = touched.length > 0
       ? `${targetRows} FULL OUTER JOIN ${SOURCE} AS source ON source.${SOURCE_ROW} = target.${MATCH}`
@@ -129,8 +135,15 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
       numTargetRowsCopied: sum((a) => a === KEEP),
     };
     if (metrics.numTargetRowsInserted + metrics.numTargetRowsUpdated + metrics.numTargetRowsDeleted === 0) return { metrics };
-    const added = await writeFiles(engine, table, work, `SELECT ${columnList(work)} FROM (${inner}) WHERE ${ACTION} NOT IN (${deletes.join(', ')})`).catch(fail);
-    const removed = touched.map((f) => byFile.get(f)!);
+    const added = await writeFiles(engine, table, work, `SELECT ${columnList(work)} FROM (${inner}) WHERE ${ACTION} NOT IN (${[...(dv ? [KEEP] : []), ...deletes].join(', ')})`).catch(fail);
+    // with deletion vectors, the target rows updated or deleted are marked deleted in their files
+    const marked = dv && touched.length > 0
+      ? await markDeleted(engine, table, byFile, bySource.length === 0
+        ? `SELECT DISTINCT f, r FROM ${MATCHES} WHERE a <> ${KEEP}` // the matched rows' actions are known already
+        : `SELECT DISTINCT target.${ROW_FILE} AS f, target.${ROW_NUMBER} AS r FROM ${joined} WHERE target.${ROW_NUMBER} IS NOT NULL AND (${action}) <> ${KEEP}`).catch(fail)
+      : undefined;
+    if (marked) metrics.numTargetRowsCopied = 0;
+    const removed = marked ? marked.removed : touched.map((f) => byFile.get(f)!);
     // with the change data feed on, a merge rewriting files records every row it changed: the
     // target rows updated or deleted as they were (once each, however many source rows matched),
     // the rows updated as they became, the rows inserted (an insert-only merge adds files only)
@@ -147,6 +160,7 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
     const prepared = prepareRewrite(snapshot, {
       removed,
       added,
+      ...(marked ? { marked: marked.marked } : {}),
       changes,
       operation: 'MERGE',
       parameters: { predicate: JSON.stringify(options.on), matchedPredicates: describe(matched), notMatchedPredicates: describe(notMatched), notMatchedBySourcePredicates: describe(bySource) },
@@ -197,7 +211,7 @@ async function countActions(engine: Engine, q: { bySource: boolean; inner: strin
   tally(await engine.query(`SELECT a, count(*) AS n FROM ${MATCHES} GROUP BY a`), counts);
   let rows = 0;
   for (const f of q.touched) {
-    const n = parseStats(q.byFile.get(f)!)?.numRecords;
+    const n = liveRows(q.byFile.get(f)!);
     if (n === undefined) {
       rows = Number((await engine.query(`SELECT count(*) AS n FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(q.touched)})`))[0]!['n']);
       break;

@@ -19,9 +19,10 @@ export interface OptimizeOptions {
 /**
  * The OPTIMIZE operation (bin-packing compaction): within each partition, files smaller than the
  * target size are packed into bins of up to that size, and each bin with two or more files is
- * rewritten as one file. The commit's adds and removes carry `dataChange: false`, so streaming
+ * rewritten as one file. Files with a deletion vector are rewritten whatever their size (alone
+ * if need be) without their deleted rows, which purges the deletion vector. The commit's adds and removes carry `dataChange: false`, so streaming
  * readers and conflict detection know no row changed. Metrics: numFilesAdded, numFilesRemoved,
- * numBatches (bins rewritten). Errors: PROTOCOL_UNSUPPORTED, COMMIT_CONFLICT (a concurrent
+ * numBatches (bins rewritten), numDeletionVectorsRemoved. Errors: PROTOCOL_UNSUPPORTED, COMMIT_CONFLICT (a concurrent
  * commit removed a file being compacted).
  */
 export async function optimize(table: DeltaTable, engine: Engine, options: OptimizeOptions = {}): Promise<OperationResult> {
@@ -30,7 +31,7 @@ export async function optimize(table: DeltaTable, engine: Engine, options: Optim
   const target = options.targetSize ?? (configured > 0 ? configured : DEFAULT_TARGET_SIZE);
   const partitions = new Map<string, Add[]>();
   for (const add of snapshot.scan(options.where ?? [])) {
-    if (add.size >= target) continue;
+    if (add.size >= target && !add.deletionVector) continue;
     const key = JSON.stringify(snapshot.partitionColumns.map((c) => add.partitionValues[c] ?? null));
     partitions.set(key, [...(partitions.get(key) ?? []), add]);
   }
@@ -49,7 +50,8 @@ export async function optimize(table: DeltaTable, engine: Engine, options: Optim
     }
     bins.push(bin);
   }
-  const work = bins.filter((b) => b.length > 1);
+  // a file with a deletion vector is rewritten even alone: optimize purges deleted rows
+  const work = bins.filter((b) => b.length > 1 || b.some((a) => a.deletionVector));
   if (work.length === 0) return unchanged(snapshot, { numBatches: 0 });
   const byFile = await attachTarget(engine, table, snapshot, work.flat());
   const pathOf = new Map([...byFile].map(([abs, add]) => [add, abs]));
@@ -72,7 +74,7 @@ export async function optimize(table: DeltaTable, engine: Engine, options: Optim
     added,
     operation: 'OPTIMIZE',
     parameters: { predicate: JSON.stringify(options.where?.length ? [filtersToSql(options.where)] : []), targetSize: String(target) },
-    metrics: { numBatches: work.length, numFilesAdded: added.length, numFilesRemoved: work.flat().length },
+    metrics: { numBatches: work.length, numFilesAdded: added.length, numFilesRemoved: work.flat().length, numDeletionVectorsRemoved: work.flat().filter((a) => a.deletionVector).length },
     dataChange: false,
     readPredicate: 'removed files only',
   });

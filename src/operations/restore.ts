@@ -1,5 +1,6 @@
 import { IngotError } from '../errors.js';
-import type { Action } from '../table/actions.js';
+import type { Action, Add } from '../table/actions.js';
+import { fileKey } from '../table/snapshot.js';
 import type { DeltaTable } from '../table/table.js';
 import { decodePath, tombstone } from '../table/write.js';
 import { metricStrings, unchanged, writableSnapshot, type OperationResult } from './rewrite.js';
@@ -25,8 +26,10 @@ export async function restore(table: DeltaTable, target: RestoreTarget): Promise
   const actions: Action[] = [];
   let restoredSize = 0;
   let removedSize = 0;
+  // logical files (path and deletion vector): a file whose DV changed since is removed and re-added with its old DV
+  const same = (x: Add | undefined, y: Add): boolean => x !== undefined && fileKey(x) === fileKey(y);
   for (const [key, add] of old.files) {
-    if (current.files.has(key)) continue;
+    if (same(current.files.get(key), add)) continue;
     const file = decodePath(add.path, table.store.root);
     if (!(await table.store.head(file))) {
       throw new IngotError('DATA_FILE_MISSING', `${table.location}: cannot restore to version ${version}: data file ${file} no longer exists (vacuumed?)`, { table: table.location, file, version });
@@ -36,7 +39,7 @@ export async function restore(table: DeltaTable, target: RestoreTarget): Promise
   }
   const restored = actions.length;
   for (const [key, add] of current.files) {
-    if (old.files.has(key)) continue;
+    if (same(old.files.get(key), add)) continue;
     actions.push({ remove: tombstone(add, now) });
     removedSize += add.size;
   }

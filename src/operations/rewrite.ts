@@ -81,6 +81,11 @@ export interface Rewrite {
   txn?: { appId: string; version: number };
   /** The rows the rewrite changed, as change data files (`writeChangeFiles`), for a table with the change data feed on. */
   changes?: AddCDCFile[];
+  /**
+   * Files of the table added again with a new deletion vector (`markDeleted`); their old logical
+   * files must be in `removed`. Committed after the new files' adds.
+   */
+  marked?: Add[];
 }
 
 /** A rewrite ready to commit (`prepareRewrite`): the commit and the metrics it records. */
@@ -91,8 +96,9 @@ export interface PreparedRewrite {
 
 /**
  * The commit of `rewrite` on top of `snapshot` of the table rooted at `root`, not yet committed:
- * removes, then adds, then change data files (`cdc`), then `txn` when given, in one version.
- * Metrics gain numAddedFiles, numRemovedFiles, numAddedBytes.
+ * removes, then adds (new files, then files re-added with deletion vectors), then change data
+ * files (`cdc`), then `txn` when given, in one version. Metrics gain numAddedFiles (new data
+ * files), numRemovedFiles (logical files removed), numAddedBytes, and numDeletionVectorsAdded.
  */
 export function prepareRewrite(snapshot: Snapshot, rewrite: Rewrite, root: string): PreparedRewrite {
   const now = Date.now();
@@ -100,6 +106,7 @@ export function prepareRewrite(snapshot: Snapshot, rewrite: Rewrite, root: strin
   const actions: Action[] = [];
   for (const add of rewrite.removed) actions.push({ remove: tombstone(add, now, dataChange) });
   for (const file of rewrite.added) actions.push({ add: toAdd(file, dataChange, root) });
+  for (const add of rewrite.marked ?? []) actions.push({ add });
   for (const cdc of rewrite.changes ?? []) actions.push({ cdc });
   if (rewrite.txn) actions.push({ txn: { ...rewrite.txn, lastUpdated: now } });
   const metrics = {
@@ -107,6 +114,7 @@ export function prepareRewrite(snapshot: Snapshot, rewrite: Rewrite, root: strin
     numAddedFiles: rewrite.added.length,
     numRemovedFiles: actions.filter((a) => 'remove' in a).length,
     numAddedBytes: rewrite.added.reduce((n, f) => n + f.size, 0),
+    ...(rewrite.marked?.length ? { numDeletionVectorsAdded: rewrite.marked.length } : {}),
   };
   return {
     commit: {

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { Engine, WriteTarget } from '../engine/engine.js';
+import { deletionVectorKey } from '../table/deletion-vector.js';
 import { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
 import { decodePath, planWrite, type DataFile, type WriteOptions } from '../table/write.js';
@@ -57,7 +58,21 @@ export async function discardFiles(table: DeltaTable, paths: string[]): Promise<
   await Promise.all(paths.map((p) => table.store.delete(p)));
 }
 
-/** Deletes the data files and change data files a prepared commit adds, when it will not be committed. */
+/**
+ * Deletes the data files, change data files and deletion vector files a prepared commit adds,
+ * when it will not be committed. A data file the commit also removes is one it re-adds with a new
+ * deletion vector (`markDeleted`): the data file stays, its new DV file goes.
+ */
 export function discardCommit(table: DeltaTable, commit: PreparedCommit): Promise<void> {
-  return discardFiles(table, commit.actions.flatMap((a) => ('add' in a ? [decodePath(a.add.path, table.store.root)] : 'cdc' in a ? [decodePath(a.cdc.path, table.store.root)] : [])));
+  const removed = new Set(commit.actions.flatMap((a) => ('remove' in a ? [a.remove.path] : [])));
+  const oldDvs = new Set(commit.actions.flatMap((a) => ('remove' in a && a.remove.deletionVector?.storageType ? [a.remove.deletionVector.pathOrInlineDv] : [])));
+  const keys = new Set<string>();
+  for (const a of commit.actions) {
+    if ('add' in a && removed.has(a.add.path)) {
+      const dv = a.add.deletionVector;
+      if (dv?.storageType === 'u' && !oldDvs.has(dv.pathOrInlineDv)) keys.add(deletionVectorKey(dv, table.store.root));
+    } else if ('add' in a) keys.add(decodePath(a.add.path, table.store.root));
+    else if ('cdc' in a) keys.add(decodePath(a.cdc.path, table.store.root));
+  }
+  return discardFiles(table, [...keys]);
 }

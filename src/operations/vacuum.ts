@@ -1,5 +1,6 @@
 import { IngotError } from '../errors.js';
 import { parseInterval } from '../table/checkpoint.js';
+import { deletionVectorKey, type DeletionVectorDescriptor } from '../table/deletion-vector.js';
 import type { DeltaTable } from '../table/table.js';
 import { decodePath } from '../table/write.js';
 import { writableSnapshot } from './rewrite.js';
@@ -34,7 +35,8 @@ export interface VacuumResult {
 /**
  * The VACUUM operation: deletes files in the table's folder that no version newer than the
  * retention period needs: files not live in the latest snapshot whose removal (or, for files
- * never committed, whose modification) is older than the retention. The log (`_delta_log`) and
+ * never committed, whose modification) is older than the retention; deletion vector files
+ * (`deletion_vector_<uuid>.bin`) the same way, by the logical files naming them. The log (`_delta_log`) and
  * hidden files and folders (names starting with `_` or `.`, except partition folders) are never
  * touched. Errors: RETENTION_TOO_SHORT for a retention under the table's unless
  * `enforceRetention: false`, PROTOCOL_UNSUPPORTED (tables with writer features ingot lacks, whose
@@ -49,9 +51,25 @@ export async function vacuum(table: DeltaTable, options: VacuumOptions = {}): Pr
   }
   const cutoff = Date.now() - retention;
   const keep = new Set<string>(options.keep ?? []);
-  for (const add of snapshot.files.values()) keep.add(decodePath(add.path, table.store.root));
+  const root = table.store.root;
+  // a deletion vector file is needed as long as a logical file naming it is (relative `u` and in-table `p` DVs)
+  const dvKey = (dv: DeletionVectorDescriptor | null | undefined): string[] => {
+    if (dv?.storageType === 'u') return [deletionVectorKey(dv, root)];
+    if (dv?.storageType !== 'p') return [];
+    try {
+      return [deletionVectorKey(dv, root)];
+    } catch {
+      return []; // a DV outside the table (a shallow clone's source): never under this table's root, so vacuum cannot touch it
+    }
+  };
+  for (const add of snapshot.files.values()) {
+    keep.add(decodePath(add.path, root));
+    for (const k of dvKey(add.deletionVector)) keep.add(k);
+  }
   for (const rm of snapshot.tombstones.values()) {
-    if ((rm.deletionTimestamp ?? 0) > cutoff) keep.add(decodePath(rm.path, table.store.root));
+    if ((rm.deletionTimestamp ?? 0) <= cutoff) continue;
+    keep.add(decodePath(rm.path, root));
+    for (const k of dvKey(rm.deletionVector)) keep.add(k);
   }
   const doomed = (await table.store.list('', { recursive: true }))
     .filter((o) => !hidden(o.key) && !keep.has(o.key) && o.modified < cutoff)

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { IngotError } from '../errors.js';
@@ -287,4 +288,131 @@ export async function readDeletionVectors(store: ObjectStore, dvs: (DeletionVect
       throw new IngotError('LOG_CORRUPT', `${where}: ${message}`, { table: store.root, ...(key ? { file: store.locate(key) } : {}) }, { cause: err });
     }
   }));
+}
+
+/**
+ * Serializes deleted row positions (0-based, ascending, distinct, below 2^53) as a DV ("Deletion
+ * Vector Format"): magic number 1681511377 (u32 LE), then the 64-bit RoaringBitmapArray in the
+ * portable format: the bucket count (u64 LE) and per bucket its high 32 bits (u32 LE) followed by a
+ * 32-bit Roaring bitmap of the low bits (RoaringFormatSpec without run containers: cookie 12346,
+ * container count, per container key and cardinality-1 (u16 LE each), container offsets (u32 LE,
+ * from the start of that 32-bit bitmap), then array containers (u16 LE values) for up to 4096
+ * values, bitmap containers (1024 u64 LE words) above). The inverse of `decodeBitmapArray`.
+ * Throws `Error` on positions that are not ascending integers.
+ */
+export function encodeBitmapArray(rows: readonly number[]): Buffer {
+  const buckets: { high: number; low: number[] }[] = [];
+  let previous = -1;
+  for (const row of rows) {
+    if (!Number.isSafeInteger(row) || row <= previous) throw new Error(`deleted row positions must be ascending integers (${row} after ${previous})`);
+    previous = row;
+    const high = Math.floor(row / 2 ** 32);
+    let bucket = buckets[buckets.length - 1];
+    if (!bucket || bucket.high !== high) buckets.push((bucket = { high, low: [] }));
+    bucket.low.push(row - high * 2 ** 32);
+  }
+  const head = Buffer.alloc(12);
+  head.writeUInt32LE(PORTABLE_MAGIC, 0);
+  head.writeBigUInt64LE(BigInt(buckets.length), 4);
+  const parts: Buffer[] = [head];
+  for (const b of buckets) {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(b.high, 0);
+    parts.push(key, encodeRoaring32(b.low));
+  }
+  return Buffer.concat(parts);
+}
+
+/** One 32-bit Roaring bitmap (portable serialization, no run containers) of `low` (ascending, < 2^32). */
+function encodeRoaring32(low: number[]): Buffer {
+  const containers: { key: number; values: number[] }[] = [];
+  for (const v of low) {
+    const key = v >>> 16;
+    let c = containers[containers.length - 1];
+    if (!c || c.key !== key) containers.push((c = { key, values: [] }));
+    c.values.push(v & 0xffff);
+  }
+  const n = containers.length;
+  const headerSize = 8 + n * 4 + n * 4;
+  const sizes = containers.map((c) => (c.values.length <= ARRAY_MAX ? c.values.length * 2 : 8192));
+  const out = Buffer.alloc(headerSize + sizes.reduce((a, b) => a + b, 0));
+  out.writeUInt32LE(SERIAL_COOKIE_NO_RUNCONTAINER, 0);
+  out.writeUInt32LE(n, 4);
+  let pos = headerSize;
+  containers.forEach((c, i) => {
+    out.writeUInt16LE(c.key, 8 + i * 4);
+    out.writeUInt16LE(c.values.length - 1, 10 + i * 4);
+    out.writeUInt32LE(pos, 8 + n * 4 + i * 4);
+    if (c.values.length <= ARRAY_MAX) {
+      for (let k = 0; k < c.values.length; k++) out.writeUInt16LE(c.values[k]!, pos + k * 2);
+    } else {
+      for (const v of c.values) out[pos + (v >>> 3)] = out[pos + (v >>> 3)]! | (1 << (v & 7));
+    }
+    pos += sizes[i]!;
+  });
+  return out;
+}
+
+/**
+ * A DV file ("Deletion Vector File Storage Format", big-endian): format version byte 1, then per
+ * bitmap its size (u32), its bytes and their CRC-32 (u32). Returns the file and each bitmap's
+ * offset (that of its size field, as the descriptor's `offset` gives it).
+ */
+export function deletionVectorFile(bitmaps: readonly Buffer[]): { file: Buffer; offsets: number[] } {
+  const file = Buffer.alloc(1 + bitmaps.reduce((n, b) => n + 8 + b.length, 0));
+  file[0] = 1;
+  let pos = 1;
+  const offsets = bitmaps.map((b) => {
+    const at = pos;
+    file.writeUInt32BE(b.length, pos);
+    b.copy(file, pos + 4);
+    file.writeUInt32BE(crc32(b), pos + 4 + b.length);
+    pos += 8 + b.length;
+    return at;
+  });
+  return { file, offsets };
+}
+
+/**
+ * Writes the DVs of `rows` (each: deleted row positions of one data file, ascending) into ONE new
+ * DV file `deletion_vector_<uuid>.bin` through `store`, and returns the file's key and each DV's
+ * descriptor (`offset` and `sizeInBytes` of its bitmap, `cardinality`), in the order given
+ * ("Deletion Vector Descriptor Schema"). The file goes to the table root (storage type `u`, no
+ * random prefix), or, with `elsewhere` (a table writing its data files outside its root, as an
+ * environment's table does: `DeltaTable.dataPrefix`), to that key prefix, named by the absolute
+ * path `elsewhere.absolute` gives for its key (storage type `p`). The file is invisible to
+ * readers until a commit's `add` names it. Errors: those of `ObjectStore.put`.
+ */
+export async function writeDeletionVectors(store: ObjectStore, rows: readonly (readonly number[])[], elsewhere?: { prefix: string; absolute: (key: string) => string }): Promise<{ key: string; descriptors: DeletionVectorDescriptor[] }> {
+  const bitmaps = rows.map((r) => encodeBitmapArray(r));
+  const { file, offsets } = deletionVectorFile(bitmaps);
+  const uuid = randomUUID();
+  const name = `deletion_vector_${uuid}.bin`;
+  const key = elsewhere ? `${elsewhere.prefix}/${name}` : name;
+  await store.put(key, file);
+  const [storageType, pathOrInlineDv] = elsewhere ? ['p', elsewhere.absolute(key)] : ['u', z85Encode(Buffer.from(uuid.replace(/-/g, ''), 'hex'))];
+  return { key, descriptors: bitmaps.map((b, i) => ({ storageType, pathOrInlineDv, offset: offsets[i]!, sizeInBytes: b.length, cardinality: rows[i]!.length })) };
+}
+
+/**
+ * The ascending union of two ascending lists of row positions (a file's old DV and the rows a
+ * new operation deletes; duplicates kept once).
+ */
+export function unionRows(a: readonly number[], b: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = i < a.length ? a[i]! : Infinity;
+    const y = j < b.length ? b[j]! : Infinity;
+    if (x <= y) {
+      out.push(x);
+      i++;
+      if (x === y) j++;
+    } else {
+      out.push(y);
+      j++;
+    }
+  }
+  return out;
 }

@@ -91,9 +91,9 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
     const configuration = { ...(snapshot?.metadata.configuration ?? {}), ...(options.configuration ?? {}) };
     if (!snapshot) {
       const base = options.domainMetadata?.length ? withDomainMetadata(undefined) : { minReaderVersion: READER_VERSION, minWriterVersion: WRITER_VERSION };
-      actions.push({ protocol: configuration[CHANGE_FEED_PROPERTY] === 'true' ? withChangeDataFeed(base) : base });
-    } else if (configuration[CHANGE_FEED_PROPERTY] === 'true' && !snapshot.protocol.writerFeatures?.includes('changeDataFeed')) {
-      actions.push({ protocol: withChangeDataFeed(snapshot.protocol) });
+      actions.push({ protocol: withPropertyFeatures(base, configuration) });
+    } else if (withPropertyFeatures(snapshot.protocol, configuration) !== snapshot.protocol) {
+      actions.push({ protocol: withPropertyFeatures(snapshot.protocol, configuration) });
     }
     actions.push({
       metaData: {
@@ -112,9 +112,8 @@ export function planWrite(snapshot: Snapshot | undefined, options: WriteOptions,
     }
     const merged = checkSchema(snapshot.schema, options.schema, options.mergeSchema === true, location);
     const changed = Object.entries(options.configuration ?? {}).filter(([k, v]) => snapshot.metadata.configuration?.[k] !== v);
-    if (changed.length > 0 && options.configuration?.[CHANGE_FEED_PROPERTY] === 'true' && !snapshot.protocol.writerFeatures?.includes('changeDataFeed')) {
-      actions.push({ protocol: withChangeDataFeed(snapshot.protocol) });
-    }
+    const upgraded = withPropertyFeatures(snapshot.protocol, { ...Object.fromEntries(changed), 'delta.columnMapping.mode': snapshot.metadata.configuration?.['delta.columnMapping.mode'] ?? 'none' });
+    if (changed.length > 0 && upgraded !== snapshot.protocol) actions.push({ protocol: upgraded });
     if (merged || changed.length > 0) {
       actions.push({ metaData: { ...snapshot.metadata, ...(merged ? { schemaString: JSON.stringify(merged) } : {}), configuration: { ...(snapshot.metadata.configuration ?? {}), ...Object.fromEntries(changed) } } });
     }
@@ -208,11 +207,13 @@ export function withRebases(domains: DomainWrite[] | undefined): Pick<PreparedCo
  * (domains survive replay, checkpoints and every operation; two concurrent commits carrying the
  * same domain conflict) and `appendOnly` (`delta.appendOnly` is checked before any commit that
  * removes data). Column invariants, CHECK constraints, generated and identity columns, change data
- * feed (`changeDataFeed`: ingot's rewrites write change data files, see `changeFeedEnabled`).
- * Column invariants, CHECK constraints, generated and identity columns, deletion vector writes,
+ * feed (`changeDataFeed`: ingot's rewrites write change data files, see `changeFeedEnabled`) and
+ * deletion vectors (`deletionVectors`: every operation keeps or carries the DVs of the files it
+ * touches, and marks rows in DVs when `deletionVectorsEnabled`).
+ * Column invariants, CHECK constraints, generated and identity columns,
  * row tracking and clustering are not enforced, so tables listing them are refused.
  */
-export const SUPPORTED_WRITER_FEATURES = new Set(['appendOnly', 'domainMetadata', 'changeDataFeed']);
+export const SUPPORTED_WRITER_FEATURES = new Set(['appendOnly', 'domainMetadata', 'changeDataFeed', 'deletionVectors']);
 
 /** The table property turning the change data feed on ("Add CDC File", "Writer Requirements for AddCDCFile"). */
 export const CHANGE_FEED_PROPERTY = 'delta.enableChangeDataFeed';
@@ -234,6 +235,52 @@ export function changeFeedEnabled(snapshot: Snapshot): boolean {
 export function withChangeDataFeed(protocol: Protocol): Protocol {
   const features = protocol.minWriterVersion === 7 ? (protocol.writerFeatures ?? []) : ['appendOnly'];
   return { ...protocol, minWriterVersion: 7, writerFeatures: [...new Set([...features, 'changeDataFeed'])] };
+}
+
+/** The table property letting writers mark deleted rows in deletion vectors ("Deletion Vectors", table property `delta.enableDeletionVectors`). */
+export const DELETION_VECTORS_PROPERTY = 'delta.enableDeletionVectors';
+
+/**
+ * Whether delete, update and merge on `snapshot` mark removed rows in deletion vectors instead of
+ * rewriting files ("Deletion Vectors"): `delta.enableDeletionVectors` is `true` and the protocol
+ * lists the `deletionVectors` feature (reader version 3 and writer version 7).
+ */
+export function deletionVectorsEnabled(snapshot: Snapshot): boolean {
+  const p = snapshot.protocol;
+  return snapshot.metadata.configuration?.[DELETION_VECTORS_PROPERTY] === 'true' && p.minWriterVersion === 7 && (p.writerFeatures ?? []).includes('deletionVectors')
+    && p.minReaderVersion === 3 && (p.readerFeatures ?? []).includes('deletionVectors');
+}
+
+/**
+ * `protocol` with the `deletionVectors` reader and writer feature ("Table Features": reader
+ * version 3 and writer version 7; a reader-writer feature is listed in both lists). Upgrading keeps
+ * what the old versions implied and ingot honours: `appendOnly` from writer version 2, and
+ * `columnMapping` from reader version 2 (when `columnMapping` is set, a table in a mapping mode).
+ */
+export function withDeletionVectors(protocol: Protocol, columnMapping = false): Protocol {
+  const writer = protocol.minWriterVersion === 7 ? (protocol.writerFeatures ?? []) : ['appendOnly', ...(columnMapping ? ['columnMapping'] : [])];
+  const reader = protocol.minReaderVersion === 3 ? (protocol.readerFeatures ?? []) : (columnMapping ? ['columnMapping'] : []);
+  return {
+    ...protocol,
+    minReaderVersion: 3,
+    minWriterVersion: 7,
+    readerFeatures: [...new Set([...reader, 'deletionVectors'])],
+    writerFeatures: [...new Set([...writer, 'deletionVectors'])],
+  };
+}
+
+/**
+ * `protocol` upgraded for the table properties of `configuration` that need a table feature:
+ * `delta.enableChangeDataFeed` (`withChangeDataFeed`) and `delta.enableDeletionVectors`
+ * (`withDeletionVectors`). Returns `protocol` itself when nothing is missing.
+ */
+export function withPropertyFeatures(protocol: Protocol, configuration: Record<string, string>): Protocol {
+  let p = protocol;
+  if (configuration[CHANGE_FEED_PROPERTY] === 'true' && !(p.minWriterVersion === 7 && p.writerFeatures?.includes('changeDataFeed'))) p = withChangeDataFeed(p);
+  if (configuration[DELETION_VECTORS_PROPERTY] === 'true' && !(p.minReaderVersion === 3 && p.readerFeatures?.includes('deletionVectors') && p.writerFeatures?.includes('deletionVectors'))) {
+    p = withDeletionVectors(p, (configuration['delta.columnMapping.mode'] ?? 'none') !== 'none');
+  }
+  return p;
 }
 
 /**
