@@ -31,7 +31,7 @@ import { stageWrite } from '../src/operations/stage.js';
 import { LocalStore } from '../src/storage/local.js';
 import { DeltaTable } from '../src/table/table.js';
 import { DELETION_VECTORS_PROPERTY, deletionVectorsEnabled, withDeletionVectors } from '../src/table/write.js';
-import { lastJson, measure, median, pythonSnippet, round, type Measured } from './measure.js';
+import { deltaRsMergeScript, lastJson, measure, median, pythonSnippet, round, type Measured } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -154,18 +154,8 @@ async function child(op: string, dir: string, source?: string): Promise<void> {
   await engine.close();
 }
 
-const DELTA_RS_MERGE = `
-import json, sys, time
-import pyarrow as pa, pyarrow.parquet as pq
-from deltalake import DeltaTable
-t0 = time.perf_counter()
-dt = DeltaTable(sys.argv[1])
-schema = pa.schema(dt.schema().to_arrow())
-source = pq.read_table(sys.argv[2]).select(schema.names).cast(schema)
-metrics = (dt.merge(source=source, predicate=${JSON.stringify(MERGE_ON)}, source_alias="source", target_alias="target")
-  .when_matched_update_all().when_not_matched_insert_all().execute())
-print(json.dumps({"s": time.perf_counter() - t0, "metrics": metrics}))
-`;
+/** delta-rs's merge of the same source (`deltaRsMergeScript`). */
+const DELTA_RS_MERGE = deltaRsMergeScript(MERGE_ON);
 
 /** delta-rs reading a table through its own scan (`QueryBuilder`, which applies DVs): row count and sums of id and delay. */
 const DELTA_RS_SUMS = `

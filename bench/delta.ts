@@ -35,7 +35,7 @@ import { writeCommit } from '../src/table/log.js';
 import { Snapshot } from '../src/table/snapshot.js';
 import { DeltaTable } from '../src/table/table.js';
 import { VERSION } from '../src/version.js';
-import { lastJson, measure, median, pythonSnippet, round, type Measured } from './measure.js';
+import { deltaRsMergeScript, lastJson, measure, median, pythonSnippet, round, type Measured } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -296,19 +296,8 @@ async function mergeChild(dir: string, source: string): Promise<void> {
   await engine.close();
 }
 
-/** delta-rs's merge of the same source, read with pyarrow and cast to the table's schema. */
-const DELTA_RS_MERGE = `
-import json, sys, time
-import pyarrow as pa, pyarrow.parquet as pq
-from deltalake import DeltaTable
-t0 = time.perf_counter()
-dt = DeltaTable(sys.argv[1])
-schema = pa.schema(dt.schema().to_arrow())
-source = pq.read_table(sys.argv[2]).select(schema.names).cast(schema)
-metrics = (dt.merge(source=source, predicate=${JSON.stringify(MERGE_ON)}, source_alias="source", target_alias="target")
-  .when_matched_update_all().when_not_matched_insert_all().execute())
-print(json.dumps({"s": time.perf_counter() - t0, "metrics": metrics}))
-`;
+/** delta-rs's merge of the same source (`deltaRsMergeScript`). */
+const DELTA_RS_MERGE = deltaRsMergeScript(MERGE_ON);
 
 const DELTA_RS_OPEN = `
 import json, sys, time

@@ -121,3 +121,23 @@ export function lastJson<T>(m: Pick<Measured, 'stdout' | 'stderr'>, what: string
     throw new Error(`${what} printed no JSON result (${(err as Error).message}); stdout: ${m.stdout.slice(-500) || '(empty)'}; stderr:\n${m.stderr.split('\n').slice(-15).join('\n')}`, { cause: err });
   }
 }
+
+/**
+ * A Python program for delta-rs: merges the Parquet file argv[2] into the Delta table argv[1]
+ * on `on` (update all when matched, insert all when not), the source read with pyarrow and cast
+ * to the table's schema; prints `{ s, metrics }` (seconds from opening the table).
+ */
+export function deltaRsMergeScript(on: string): string {
+  return `
+import json, sys, time
+import pyarrow as pa, pyarrow.parquet as pq
+from deltalake import DeltaTable
+t0 = time.perf_counter()
+dt = DeltaTable(sys.argv[1])
+schema = pa.schema(dt.schema().to_arrow())
+source = pq.read_table(sys.argv[2]).select(schema.names).cast(schema)
+metrics = (dt.merge(source=source, predicate=${JSON.stringify(on)}, source_alias="source", target_alias="target")
+  .when_matched_update_all().when_not_matched_insert_all().execute())
+print(json.dumps({"s": time.perf_counter() - t0, "metrics": metrics}))
+`;
+}
