@@ -3,9 +3,11 @@ import { EndpointIndex, type KeyValue } from '../endpoint-index.js';
 import type { ServedLake } from '../served-lake.js';
 import { readsCatalog } from './catalog.js';
 
-/** Lookup statements indexed per served lake, by statement text: the most recently used texts. */
-const INDEXES = new WeakMap<ServedLake, Map<string, EndpointIndex>>();
+/** Lookup statements indexed per served lake, by statement text (most recently used last), and the rows each built index holds. */
+const INDEXES = new WeakMap<ServedLake, { byText: Map<string, EndpointIndex>; rows: Map<string, number> }>();
 const INDEXES_MAX = 256;
+/** Rows all of a lake's statement indexes hold at most: past it, the least recently used indexes are dropped (any text can be prepared by any client). */
+const INDEXED_ROWS_MAX = 2_000_000;
 
 /** Names a lookup never indexes: catalogs, the engine's own schemas, time travel (`table@N`). */
 const NOT_INDEXED = /^(pg_catalog|information_schema|main|temp|system|__ingot)\.|@/i;
@@ -27,7 +29,8 @@ export interface LookupOptions {
  * the statement's own DuckDB execution gives, so the wire encodings are the same; a NULL
  * parameter matches no row. Undefined (the caller runs the statement) when `params` is empty,
  * a parameter is neither text, an integer nor NULL, the statement reads the catalog, a change
- * feed, several tables or a pinned version, or the index is not (yet) built.
+ * feed, several tables or a pinned version, or the index is not (yet) built. A lake's indexes
+ * hold at most `INDEXED_ROWS_MAX` rows together (least recently used texts dropped first).
  * Errors: those of `tablesOf` and `ServedLake.latest`.
  */
 export async function lookupStream(lake: ServedLake, sql: string, params: PositionalParam[], options: LookupOptions): Promise<RowStream | undefined> {
@@ -38,8 +41,9 @@ export async function lookupStream(lake: ServedLake, sql: string, params: Positi
     else if (p.type === 'BIGINT' || p.type === 'VARCHAR') values.push(p.value);
     else return undefined;
   }
-  let cache = INDEXES.get(lake);
-  if (!cache) INDEXES.set(lake, (cache = new Map()));
+  let state = INDEXES.get(lake);
+  if (!state) INDEXES.set(lake, (state = { byText: new Map(), rows: new Map() }));
+  const { byText: cache, rows } = state;
   let index = cache.get(sql);
   if (index?.refused) return undefined;
   const tables = await options.tablesOf(sql);
@@ -50,13 +54,32 @@ export async function lookupStream(lake: ServedLake, sql: string, params: Positi
     cache.set(sql, index);
   } else {
     const log = options.log;
-    index = new EndpointIndex(
+    const created: EndpointIndex = new EndpointIndex(
       lake, sql, [table], params.map((_, i) => String(i + 1)),
       (message) => log?.('warn', 'postgres lookup index failed', { table, message }),
       'cells',
-      (facts) => log?.('info', 'postgres lookup index built', { table, version: facts.versions[0], keys: facts.keys, rows: facts.rows }),
+      (facts) => {
+        log?.('info', 'postgres lookup index built', { table, version: facts.versions[0], keys: facts.keys, rows: facts.rows });
+        if (cache.get(sql) !== created) return;
+        rows.set(sql, facts.rows);
+        let total = 0;
+        for (const n of rows.values()) total += n;
+        // the least recently used other texts are dropped until the rows fit
+        for (const text of [...cache.keys()]) {
+          if (total <= INDEXED_ROWS_MAX) break;
+          if (text === sql) continue;
+          total -= rows.get(text) ?? 0;
+          cache.delete(text);
+          rows.delete(text);
+        }
+      },
     );
-    if (cache.size >= INDEXES_MAX) cache.delete(cache.keys().next().value!);
+    index = created;
+    if (cache.size >= INDEXES_MAX) {
+      const oldest = cache.keys().next().value!;
+      cache.delete(oldest);
+      rows.delete(oldest);
+    }
     cache.set(sql, index);
   }
   const hit = index.lookupCells([await lake.latest(table)], values);
