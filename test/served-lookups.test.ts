@@ -61,7 +61,7 @@ describe('serving reader: lookup indexes on in-memory copies', () => {
   });
 
   it('a column looked up by a parameter or a constant is indexed, on each new version too, with the same rows', async () => {
-    const served = await ServedLake.open(new Lake(path.join(dir, 'lake'), engine), { connections: 2, reservedConnections: 0, threads: 1, refreshMs: 0 });
+    const served = await ServedLake.open(new Lake(path.join(dir, 'lake'), engine), { connections: 2, reservedConnections: 0, threads: 1, refreshMs: 0, settleMs: 0 });
     try {
       await served.latest('gold.items');
       assert.deepEqual(await readerOf(served).lookupIndexes('gold.items'), [], 'nothing indexed before a lookup');

@@ -1,5 +1,5 @@
 import { messageOf } from '../errors.js';
-import type { Cell } from '../engine/reader.js';
+import type { Cell, ColumnInfo } from '../engine/reader.js';
 import { isoTimestamp, type ServedLake } from './served-lake.js';
 
 /** Misses at one table version before its index is built (a version that few requests read is never indexed). */
@@ -9,34 +9,81 @@ const INDEX_MAX_ROWS = 1_000_000;
 /** Alias prefix of the key columns of the keyed form (see `LakeReader.keyed`). */
 const KEY_PREFIX = '__ingot_key_';
 
+/**
+ * What the index keeps of each row: `records`, the row as `ServedLake.query` gives it (an object
+ * by column name, JSON-friendly values; the HTTP endpoints), or `cells`, the engine's streamed
+ * cells in column order with the result's column types (the PostgreSQL wire server, which
+ * encodes them as its DuckDB path does).
+ */
+export type IndexRows = 'records' | 'cells';
+
+/** A parameter value to look up: text, an integer, or NULL (no row has it: `column = NULL` is never true). */
+export type KeyValue = string | number | bigint | null;
+
 /** The index of one set of table versions. */
 interface Built {
   /** Table versions, in the order of `tables`, joined by commas. */
   versions: string;
   misses: number;
-  /** Each key's rows (key: the JSON array of the parameter values), once built. */
-  rows?: Map<string, Record<string, unknown>[]>;
+  /** Each key's rows (key: the JSON array of the key columns' canonical texts, see `keyText`), once built. */
+  rows?: Map<string, unknown[]>;
+  /** The result's columns (key columns left out), once built. */
+  columns?: ColumnInfo[];
   building?: Promise<void>;
 }
 
+/** Inclusive ranges of the integer key column types (a value outside its column's range is not looked up here). */
+const INTEGER_RANGE: Record<string, [bigint, bigint] | undefined> = {
+  TINYINT: [-(2n ** 7n), 2n ** 7n - 1n], SMALLINT: [-(2n ** 15n), 2n ** 15n - 1n], INTEGER: [-(2n ** 31n), 2n ** 31n - 1n],
+  BIGINT: [-(2n ** 63n), 2n ** 63n - 1n], HUGEINT: [-(2n ** 127n), 2n ** 127n - 1n],
+  UTINYINT: [0n, 2n ** 8n - 1n], USMALLINT: [0n, 2n ** 16n - 1n], UINTEGER: [0n, 2n ** 32n - 1n], UBIGINT: [0n, 2n ** 64n - 1n],
+};
+
 /**
- * The answers of a lookup endpoint (one table, each parameter a string compared for equality
- * with a column, see `LakeReader.keyed`) for every parameter value, built in memory once per
+ * The canonical text of lookup value `v` for a key column of engine type `type` (VARCHAR or an
+ * integer type), as the index's keys are written: the string itself for VARCHAR; the decimal
+ * digits for an integer (given as an integer or as canonical digits `-?[1-9][0-9]*|0`, within the
+ * column type's range). Undefined when the index cannot decide what the engine would answer
+ * (another type, non-canonical digits that the engine would cast, a value out of range): the
+ * caller then queries.
+ */
+function keyText(v: Exclude<KeyValue, null>, type: string): string | undefined {
+  if (type === 'VARCHAR') return typeof v === 'string' ? v : undefined;
+  const range = INTEGER_RANGE[type];
+  if (!range) return undefined;
+  let n: bigint;
+  if (typeof v === 'bigint') n = v;
+  else if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) return undefined;
+    n = BigInt(v);
+  } else if (/^(?:-?[1-9][0-9]{0,38}|0)$/.test(v)) n = BigInt(v);
+  else return undefined;
+  return n < range[0] || n > range[1] ? undefined : n.toString();
+}
+
+/**
+ * The answers of a lookup statement (one table, each parameter compared for equality with a text
+ * or integer column, see `LakeReader.keyed`) for every parameter value, built in memory once per
  * version of its table: a cache miss is then a map lookup, not a query. Built from the keyed
  * form of the endpoint's SQL run once on the snapshot pinned at that version (so it never mixes
  * versions), after `MISSES_BEFORE_BUILD` misses at the version; until then, and for an endpoint
  * that is not such a lookup, `lookup` answers undefined and the endpoint queries. Only the
- * latest version's index is kept.
+ * latest version's index is kept. Used by the HTTP endpoints (rows as records) and the
+ * PostgreSQL wire server's prepared statements (rows as cells, parameters `1`..`n` for `$1`..`$n`).
  */
 export class EndpointIndex {
   private form?: Promise<{ sql: string; columns: Record<string, string> } | undefined>;
   private current?: Built;
-  /** Set when the form cannot be indexed (not a lookup, keys not strings, too many rows). */
+  /** Set when the form cannot be indexed (not a lookup, keys neither text nor integers, too many rows). */
   private unusable = false;
+  /** The engine types of the key columns, in `params` order (once the form was read). */
+  private keyTypes?: string[];
 
   /**
-   * `sql`: the endpoint's statement (one SELECT); `tables`: the tables it reads (one, else
-   * nothing is indexed); `params`: its parameters, in the order `lookup` gets their values.
+   * `sql`: the statement (one SELECT); `tables`: the tables it reads (one, else nothing is
+   * indexed); `params`: its parameters, in the order `lookup` gets their values; `onError`: told
+   * why a build failed; `keep`: what is kept of each row (see `IndexRows`); `onBuilt`: told each
+   * built index's table versions, keys and rows.
    */
   constructor(
     private readonly reader: ServedLake,
@@ -44,8 +91,15 @@ export class EndpointIndex {
     private readonly tables: string[],
     private readonly params: string[],
     private readonly onError: (message: string) => void = () => {},
+    private readonly keep: IndexRows = 'records',
+    private readonly onBuilt: (facts: { versions: number[]; keys: number; rows: number }) => void = () => {},
   ) {
     if (tables.length !== 1 || params.length === 0) this.unusable = true;
+  }
+
+  /** Whether the statement is known not to be indexable (then `lookup` always answers undefined). */
+  get refused(): boolean {
+    return this.unusable;
   }
 
   /**
@@ -54,6 +108,23 @@ export class EndpointIndex {
    * Undefined when the index of those versions is not built (yet): the endpoint queries.
    */
   lookup(versions: number[], values: string[]): Record<string, unknown>[] | undefined {
+    return this.find(versions, values)?.rows as Record<string, unknown>[] | undefined;
+  }
+
+  /**
+   * The engine's cells of the statement's answer for parameter `values` (in `params` order;
+   * null: SQL NULL, no row) at table `versions`, with the result's columns (their names and
+   * engine types, key columns left out): for an index kept as `cells`. Undefined when the index
+   * of those versions is not built (yet), or a value is of a kind the index cannot compare as the
+   * engine would (see `keyText`): the caller queries.
+   */
+  lookupCells(versions: number[], values: KeyValue[]): { columns: ColumnInfo[]; rows: Cell[][] } | undefined {
+    const hit = this.find(versions, values);
+    return hit ? { columns: hit.columns, rows: hit.rows as Cell[][] } : undefined;
+  }
+
+  /** The built rows of `values` at `versions` (see `lookup`), counting a miss toward building. */
+  private find(versions: number[], values: KeyValue[]): { columns: ColumnInfo[]; rows: unknown[] } | undefined {
     if (this.unusable) return undefined;
     const at = versions.join(',');
     if (this.current?.versions !== at) {
@@ -62,7 +133,12 @@ export class EndpointIndex {
       this.current = { versions: at, misses: 0 };
     }
     const built = this.current;
-    if (built.rows) return built.rows.get(JSON.stringify(values)) ?? [];
+    if (built.rows) {
+      if (values.some((v) => v === null)) return { columns: built.columns!, rows: [] };
+      const texts = values.map((v, i) => keyText(v!, this.keyTypes![i]!));
+      if (texts.some((t) => t === undefined)) return undefined;
+      return { columns: built.columns!, rows: built.rows.get(JSON.stringify(texts)) ?? [] };
+    }
     if (!built.building && ++built.misses >= MISSES_BEFORE_BUILD) {
       built.building = this.build(built, versions).catch((err: unknown) => {
         this.onError(messageOf(err));
@@ -82,24 +158,51 @@ export class EndpointIndex {
     }
     const sql = await this.reader.atVersions(form.sql, { [this.tables[0]!]: versions[0]! });
     const keys = this.params.map((p) => `${KEY_PREFIX}${p}`);
-    const result = await this.read(sql);
-    if (!result || !keys.every((k) => result.columns.some((c) => c.name === k && c.type === 'VARCHAR'))) {
+    const result = this.keep === 'cells' ? await this.readCells(sql) : await this.read(sql);
+    const positions = keys.map((k) => result?.columns.findIndex((c) => c.name === k) ?? -1);
+    if (!result || positions.some((i) => i < 0 || (result.columns[i]!.type !== 'VARCHAR' && !INTEGER_RANGE[result.columns[i]!.type]))) {
       this.unusable = true;
       return;
     }
-    const positions = keys.map((k) => result.columns.findIndex((c) => c.name === k));
-    const kept = result.columns.map((c, i) => ({ name: c.name, i })).filter((c) => !positions.includes(c.i));
-    const rows = new Map<string, Record<string, unknown>[]>();
+    this.keyTypes = positions.map((i) => result.columns[i]!.type);
+    const kept = result.columns.map((c, i) => ({ name: c.name, type: c.type, i })).filter((c) => !positions.includes(c.i));
+    const rows = new Map<string, unknown[]>();
     for (const r of result.rows) {
-      const key = JSON.stringify(positions.map((i) => r[i]));
-      // the row as the endpoint's own query returns it: its columns, without the keys
-      const row: Record<string, unknown> = {};
-      for (const c of kept) row[c.name] = r[c.i];
+      // key cells are never NULL (the keyed form keeps rows whose key columns equal themselves)
+      const key = JSON.stringify(positions.map((i) => String(r[i])));
+      // the row as the statement's own query returns it: its columns, without the keys
+      let row: unknown;
+      if (this.keep === 'cells') {
+        const cells = new Array<unknown>(kept.length);
+        for (let j = 0; j < kept.length; j++) cells[j] = r[kept[j]!.i];
+        row = cells;
+      } else {
+        const record: Record<string, unknown> = {};
+        for (const c of kept) record[c.name] = r[c.i];
+        row = record;
+      }
       const list = rows.get(key);
       if (list) list.push(row);
       else rows.set(key, [row]);
     }
+    built.columns = kept.map((c) => ({ name: c.name, type: c.type }));
     built.rows = rows;
+    this.onBuilt({ versions, keys: rows.size, rows: result.rows.length });
+  }
+
+  /** The engine's cells of every row of `sql`, as streamed (no conversion); undefined past `INDEX_MAX_ROWS` rows. */
+  private async readCells(sql: string): Promise<{ columns: ColumnInfo[]; rows: Cell[][] } | undefined> {
+    const stream = await this.reader.stream(sql);
+    try {
+      const rows: Cell[][] = [];
+      for (let chunk = await stream.next(); chunk; chunk = await stream.next()) {
+        for (const cells of chunk) rows.push(cells);
+        if (rows.length > INDEX_MAX_ROWS) return undefined;
+      }
+      return { columns: stream.columns, rows };
+    } finally {
+      stream.close();
+    }
   }
 
   /**

@@ -170,7 +170,7 @@ export class PgServer {
       await conn.write(w.take());
       const timeout = this.options.statementTimeoutSeconds ?? 300;
       const idle = this.options.idleInTransactionSeconds ?? 60;
-      const session = new Session(conn, { lake: this.options.lake, statementTimeoutMs: Math.round(timeout * 1000), idleInTransactionMs: Math.round(idle * 1000) }, {
+      const session = new Session(conn, { lake: this.options.lake, statementTimeoutMs: Math.round(timeout * 1000), idleInTransactionMs: Math.round(idle * 1000), ...(this.options.log ? { log: this.options.log } : {}) }, {
         user, database, applicationName: params.get('application_name') ?? '', processId, settings: startupSettings,
       });
       this.backends.set(processId, { secret, session });

@@ -4,6 +4,7 @@ import type { ServedLake } from '../served-lake.js';
 import { readsCatalog, rewriteCatalog, type LakeTableFacts } from './catalog.js';
 import { classify, initialSettings, splitStatements, type CommandAnswer, type CopyOut, type DeclareCursor, type FetchCursor, type SessionSettings, type Statement } from './commands.js';
 import type { Connection } from './connection.js';
+import { lookupStream } from './lookups.js';
 import { BodyReader, MessageWriter, ProtocolViolation, writeError, type FrontendMessage } from './messages.js';
 import { errorFields } from './sqlstate.js';
 import { binaryOf, decodeParam, pgTypeOf, resultType, textOf, type PgType } from './types.js';
@@ -19,6 +20,8 @@ export interface SessionOptions {
    * pool; 0: never. A client's `idle_in_transaction_session_timeout` may lower it.
    */
   idleInTransactionMs: number;
+  /** Structured log lines (lookup index builds); default none. */
+  log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
 
 /** A prepared statement (Parse): its text, what it is, and for a query the parameter and result types. */
@@ -389,8 +392,16 @@ export class Session {
     return rewriteCatalog(text, { ...this.catalogSession(), tables: await lakeFacts(this.options.lake) });
   }
 
-  /** Starts `sql` with `params`, tables attached first. */
+  /**
+   * Starts `sql` with `params`, tables attached first; a parameterized lookup of one table is
+   * answered from its in-memory index once built (`lookupStream`).
+   */
   private async open(text: string, params: PositionalParam[]): Promise<RowStream> {
+    if (params.length > 0) {
+      const lake = this.options.lake;
+      const indexed = await lookupStream(lake, text, params, { tablesOf: (sql) => references(lake, sql), ...(this.options.log ? { log: this.options.log } : {}) });
+      if (indexed) return indexed;
+    }
     const sql = await this.prepareTables(await this.catalogSql(text));
     const starting = new AbortController();
     this.starting = starting;
