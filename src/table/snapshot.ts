@@ -2,7 +2,7 @@ import { IngotError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { Action, Add, CommitInfo, DomainMetadata, FileStats, Metadata, Protocol, Remove, Txn } from './actions.js';
 import { partitionMatches, statsMayMatch, type Filter } from './filter.js';
-import { readCheckpoint, type ParquetFiles } from './checkpoint.js';
+import { loadDecoder, readCheckpoint, type ParquetFiles } from './checkpoint.js';
 import { deletionVectorId } from './deletion-vector.js';
 import { commitKey, listLog, readCommit } from './log.js';
 import { parseSchema, physicalName, type StructType } from './schema.js';
@@ -152,6 +152,8 @@ export class Snapshot {
       for (let v = options.base.version + 1; await store.head(commitKey(v)); v++) commits.push({ version: v, actions: await readCommit(store, v) });
       return commits.length === 0 ? options.base : Snapshot.replay(commits, options.base, store.root);
     }
+    // the checkpoint decoder loads while the log is listed (a rejection surfaces when it is used)
+    loadDecoder().catch(() => undefined);
     const listing = await listLog(store);
     if (listing.commits.length === 0 && listing.checkpoints.length === 0) {
       throw new IngotError('TABLE_NOT_FOUND', `no Delta table at ${store.root} (no _delta_log commits)`, { table: store.root });
