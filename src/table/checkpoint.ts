@@ -1,6 +1,13 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+// hyparquet's page decoders, loaded with this module (small, and a snapshot load needs them at once)
+import { parquetHeader } from 'hyparquet/src/column.js';
+import { convert, convertWithDictionary, DEFAULT_PARSERS } from 'hyparquet/src/convert.js';
+import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js';
+import { parquetMetadata, parquetSchema } from 'hyparquet/src/metadata.js';
+import { readPlain } from 'hyparquet/src/plain.js';
+import type { ColumnMetaData } from 'hyparquet';
 import { IngotError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { Action, Add, DomainMetadata, Metadata, Protocol, Remove, Txn } from './actions.js';
@@ -124,7 +131,7 @@ async function readParquetActions(store: ObjectStore, key: string, reader?: Parq
   const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   try {
     try {
-      return await decodeActions(file, ACTION_KEYS);
+      return decodeActions(file, ACTION_KEYS);
     } catch (err) {
       if ((err as Error).message !== UNSUPPORTED_SHAPE) throw err;
       return await readRowsOfActions(file);
@@ -167,19 +174,6 @@ async function readRowsOfActions(file: ArrayBuffer): Promise<Record<string, unkn
   return out;
 }
 
-let decoder: Promise<[typeof import('hyparquet/src/metadata.js'), typeof import('hyparquet/src/column.js'), typeof import('hyparquet/src/datapage.js'), typeof import('hyparquet/src/convert.js'), typeof import('hyparquet/src/plain.js')]> | undefined;
-
-/**
- * Starts loading the Parquet decoder's modules (once; later calls return the same promise), so
- * that a snapshot load can overlap it with listing the log.
- */
-export function loadDecoder(): NonNullable<typeof decoder> {
-  decoder ??= Promise.all([
-    import('hyparquet/src/metadata.js'), import('hyparquet/src/column.js'), import('hyparquet/src/datapage.js'), import('hyparquet/src/convert.js'), import('hyparquet/src/plain.js'),
-  ]);
-  return decoder;
-}
-
 /** A Parquet schema node as hyparquet's `parquetSchema` gives it. */
 interface SchemaNode {
   element: { name: string; repetition_type?: string; converted_type?: string; logical_type?: { type: string }; type?: string; type_length?: number; num_children?: number };
@@ -194,6 +188,9 @@ interface Leaf {
   values: ArrayLike<unknown>;
 }
 
+/** Decoded leaves by dotted path (`add.path`), decoded on first `get`. */
+type Leaves = Pick<Map<string, Leaf>, 'has' | 'get'>;
+
 /** Fields of actions ingot never reads (Spark's typed copies of stats and partition values): not decoded. */
 const SKIPPED_FIELDS = new Set(['stats_parsed', 'partitionValues_parsed']);
 
@@ -205,69 +202,82 @@ const SKIPPED_FIELDS = new Set(['stats_parsed', 'partitionValues_parsed']);
  * Throws UNSUPPORTED_SHAPE for nestings beyond the checkpoint schema's (legacy 2-level lists),
  * which the caller reads with hyparquet's row reader.
  */
-async function decodeActions(file: ArrayBuffer, columns: readonly string[]): Promise<Record<string, unknown>[]> {
-  const [{ parquetMetadata, parquetSchema }, { parquetHeader }, { decompressPage, readDataPage, readDataPageV2 }, { convert, convertWithDictionary, DEFAULT_PARSERS }, { readPlain }] = await loadDecoder();
+function decodeActions(file: ArrayBuffer, columns: readonly string[]): Record<string, unknown>[] {
   const metadata = parquetMetadata(file);
   const root = parquetSchema(metadata) as unknown as SchemaNode;
   const tops = root.children.filter((c) => columns.includes(c.element.name));
   const wanted = (path: string[]): boolean => columns.includes(path[0]!) && !SKIPPED_FIELDS.has(path[1] ?? '');
   const out: Record<string, unknown>[] = [];
   for (const group of metadata.row_groups) {
-    const leaves = new Map<string, Leaf>();
-    for (const chunk of group.columns) {
-      const meta = chunk.meta_data;
-      if (!meta || !wanted(meta.path_in_schema)) continue;
-      const schemaPath: SchemaNode[] = [root];
-      for (const name of meta.path_in_schema) schemaPath.push(schemaPath[schemaPath.length - 1]!.children.find((c) => c.element.name === name)!);
-      const maxDef = schemaPath.filter((n, i) => i > 0 && n.element.repetition_type !== 'REQUIRED').length;
-      const decoder = { pathInSchema: meta.path_in_schema, element: schemaPath[schemaPath.length - 1]!.element, schemaPath, ...meta, parsers: DEFAULT_PARSERS } as never;
-      const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
-      const reader = { view: new DataView(file, start, Number(meta.total_compressed_size)), offset: 0 };
-      let dictionary: ArrayLike<unknown> | undefined;
-      const defs: ArrayLike<number>[] = [];
-      const reps: ArrayLike<number>[] = [];
-      const values: ArrayLike<unknown>[] = [];
-      while (reader.offset < reader.view.byteLength - 1) {
-        const header = parquetHeader(reader);
-        const bytes = new Uint8Array(file, start + reader.offset, header.compressed_page_size);
-        reader.offset += header.compressed_page_size;
-        let page: { definitionLevels: ArrayLike<number>; repetitionLevels: ArrayLike<number>; dataPage: ArrayLike<unknown> };
-        let encoding: string;
-        if (header.type === 'DICTIONARY_PAGE') {
-          const raw = decompressPage(bytes, header.uncompressed_page_size, meta.codec, undefined);
-          dictionary = convert(readPlain({ view: new DataView(raw.buffer, raw.byteOffset, raw.byteLength), offset: 0 }, meta.type, header.dictionary_page_header!.num_values, (decoder as { element: { type_length?: number } }).element.type_length), decoder);
-          continue;
-        } else if (header.type === 'DATA_PAGE') {
-          page = readDataPage(decompressPage(bytes, header.uncompressed_page_size, meta.codec, undefined), header.data_page_header!, decoder) as never;
-          encoding = header.data_page_header!.encoding;
-        } else if (header.type === 'DATA_PAGE_V2') {
-          page = readDataPageV2(bytes, header, decoder) as never;
-          encoding = header.data_page_header_v2!.encoding;
-        } else continue;
-        const vals = convertWithDictionary(page.dataPage as never, dictionary as never, encoding as never, decoder) as ArrayLike<unknown>;
-        // the decoder drops a page's definition levels when none is below the maximum
-        const count = header.type === 'DATA_PAGE' ? header.data_page_header!.num_values : header.data_page_header_v2!.num_values;
-        defs.push(page.definitionLevels.length === 0 && maxDef > 0 ? new Array<number>(count).fill(maxDef) : page.definitionLevels);
-        reps.push(page.repetitionLevels);
-        values.push(numbers(vals));
-      }
-      leaves.set(meta.path_in_schema.join('.'), { defs: joined(defs), reps: joined(reps), values: joined(values) });
-    }
+    // leaves are decoded when first asked for: a struct null in every row (the actions other
+    // than add, mostly) costs the levels of one leaf
+    const chunks = new Map<string, ColumnMetaData>();
+    for (const chunk of group.columns) if (chunk.meta_data && wanted(chunk.meta_data.path_in_schema)) chunks.set(chunk.meta_data.path_in_schema.join('.'), chunk.meta_data);
+    const decoded = new Map<string, Leaf>();
+    const leaves: Leaves = {
+      has: (key) => chunks.has(key),
+      get: (key) => {
+        let leaf = decoded.get(key);
+        const meta = chunks.get(key);
+        if (!leaf && meta) decoded.set(key, (leaf = decodeLeaf(file, root, meta)));
+        return leaf;
+      },
+    };
     const rows = Number(group.num_rows);
     const cols = tops.flatMap((top) => {
       const col = columnOf(top, leaves, 0, rows);
       return col ? [[top.element.name, col] as const] : [];
     });
+    // one action per row (as writers lay checkpoints out) is the row object itself, made once
     for (let r = 0; r < rows; r++) {
       let action: Record<string, unknown> | undefined;
-      for (const [name, col] of cols) {
-        const v = col[r];
-        if (v !== null && v !== undefined) (action ??= {})[name] = v;
+      for (let c = 0; c < cols.length; c++) {
+        const v = cols[c]![1][r];
+        if (v !== null && v !== undefined) (action ??= {})[cols[c]![0]] = v;
       }
       if (action) out.push(action);
     }
   }
   return out;
+}
+
+/** One leaf column chunk decoded flat with hyparquet's page decoders: levels and non-null values. */
+function decodeLeaf(file: ArrayBuffer, root: SchemaNode, meta: ColumnMetaData): Leaf {
+  const schemaPath: SchemaNode[] = [root];
+  for (const name of meta.path_in_schema) schemaPath.push(schemaPath[schemaPath.length - 1]!.children.find((c) => c.element.name === name)!);
+  const maxDef = schemaPath.filter((n, i) => i > 0 && n.element.repetition_type !== 'REQUIRED').length;
+  const decoder = { pathInSchema: meta.path_in_schema, element: schemaPath[schemaPath.length - 1]!.element, schemaPath, ...meta, parsers: DEFAULT_PARSERS } as never;
+  const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
+  const reader = { view: new DataView(file, start, Number(meta.total_compressed_size)), offset: 0 };
+  let dictionary: ArrayLike<unknown> | undefined;
+  const defs: ArrayLike<number>[] = [];
+  const reps: ArrayLike<number>[] = [];
+  const values: ArrayLike<unknown>[] = [];
+  while (reader.offset < reader.view.byteLength - 1) {
+    const header = parquetHeader(reader);
+    const bytes = new Uint8Array(file, start + reader.offset, header.compressed_page_size);
+    reader.offset += header.compressed_page_size;
+    let page: { definitionLevels: ArrayLike<number>; repetitionLevels: ArrayLike<number>; dataPage: ArrayLike<unknown> };
+    let encoding: string;
+    if (header.type === 'DICTIONARY_PAGE') {
+      const raw = decompressPage(bytes, header.uncompressed_page_size, meta.codec, undefined);
+      dictionary = convert(readPlain({ view: new DataView(raw.buffer, raw.byteOffset, raw.byteLength), offset: 0 }, meta.type, header.dictionary_page_header!.num_values, (decoder as { element: { type_length?: number } }).element.type_length), decoder);
+      continue;
+    } else if (header.type === 'DATA_PAGE') {
+      page = readDataPage(decompressPage(bytes, header.uncompressed_page_size, meta.codec, undefined), header.data_page_header!, decoder) as never;
+      encoding = header.data_page_header!.encoding;
+    } else if (header.type === 'DATA_PAGE_V2') {
+      page = readDataPageV2(bytes, header, decoder) as never;
+      encoding = header.data_page_header_v2!.encoding;
+    } else continue;
+    const vals = convertWithDictionary(page.dataPage as never, dictionary as never, encoding as never, decoder) as ArrayLike<unknown>;
+    // the decoder drops a page's definition levels when none is below the maximum
+    const count = header.type === 'DATA_PAGE' ? header.data_page_header!.num_values : header.data_page_header_v2!.num_values;
+    defs.push(page.definitionLevels.length === 0 && maxDef > 0 ? new Array<number>(count).fill(maxDef) : page.definitionLevels);
+    reps.push(page.repetitionLevels);
+    values.push(numbers(vals));
+  }
+  return { defs: joined(defs), reps: joined(reps), values: joined(values) };
 }
 
 /** `values` with 64-bit integers (bigint) as numbers, as JSON gives them. */
@@ -302,7 +312,7 @@ function rowLevels(leaf: Leaf, rows: number): ArrayLike<number> | undefined {
  * level of repetition (the nestings of the Delta checkpoint schema); throws UNSUPPORTED_SHAPE for
  * others.
  */
-function columnOf(node: SchemaNode, leaves: Map<string, Leaf>, parentDef: number, rows: number): ArrayLike<unknown> | undefined {
+function columnOf(node: SchemaNode, leaves: Leaves, parentDef: number, rows: number): ArrayLike<unknown> | undefined {
   const rt = node.element.repetition_type;
   if (rt === 'REPEATED') throw new Error(UNSUPPORTED_SHAPE);
   const def = parentDef + (rt === 'REQUIRED' ? 0 : 1);
@@ -369,17 +379,20 @@ function columnOf(node: SchemaNode, leaves: Map<string, Leaf>, parentDef: number
     if (col) fields.push([c.element.name, col]);
   }
   const out = new Array<unknown>(rows);
+  const names = fields.map((f) => f[0]);
+  const cols = fields.map((f) => f[1]);
+  const n = names.length;
   for (let r = 0; r < rows; r++) {
     if (levels && levels[r]! < def) { out[r] = null; continue; }
     const o: Record<string, unknown> = {};
-    for (const [name, col] of fields) o[name] = col[r];
+    for (let f = 0; f < n; f++) o[names[f]!] = cols[f]![r];
     out[r] = o;
   }
   return out;
 }
 
 /** Whether a leaf under `node` was decoded. */
-function hasLeaf(node: SchemaNode, leaves: Map<string, Leaf>): boolean {
+function hasLeaf(node: SchemaNode, leaves: Leaves): boolean {
   return node.children.length === 0 ? leaves.has(node.path.join('.')) : node.children.some((c) => hasLeaf(c, leaves));
 }
 
