@@ -113,7 +113,7 @@ export class Snapshot {
       for (const a of c.actions) {
         if ('add' in a) {
           files.set(a.add.path, a.add);
-          tombstones.delete(fileKey(a.add));
+          if (tombstones.size > 0) tombstones.delete(fileKey(a.add));
         } else if ('remove' in a) {
           const live = files.get(a.remove.path);
           if (live && deletionVectorId(live.deletionVector) === deletionVectorId(a.remove.deletionVector)) files.delete(a.remove.path);
