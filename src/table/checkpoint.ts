@@ -231,11 +231,16 @@ function decodeActions(file: ArrayBuffer, columns: readonly string[]): Record<st
     // one action per row (as writers lay checkpoints out) is the row object itself, made once
     for (let r = 0; r < rows; r++) {
       let action: Record<string, unknown> | undefined;
+      let only = -1;
       for (let c = 0; c < cols.length; c++) {
         const v = cols[c]![1][r];
-        if (v !== null && v !== undefined) (action ??= {})[cols[c]![0]] = v;
+        if (v === null || v === undefined) continue;
+        if (only < 0 && !action) { only = c; continue; }
+        if (!action) { action = {}; action[cols[only]![0]] = cols[only]![1][r]; }
+        action[cols[c]![0]] = v;
       }
       if (action) out.push(action);
+      else if (only >= 0) { const [name, col] = cols[only]!; out.push(WRAP[name] ? WRAP[name](col[r]) : { [name]: col[r] }); }
     }
   }
   return out;
@@ -300,6 +305,12 @@ function joined<T>(parts: ArrayLike<T>[]): ArrayLike<T> {
   for (const p of parts) for (let k = 0; k < p.length; k++) out.push(p[k]!);
   return out;
 }
+
+/** `{ <action>: value }` made by an object literal per action kind (one shape each, unlike a computed key). */
+const WRAP: Record<string, (v: unknown) => Record<string, unknown>> = {
+  protocol: (v) => ({ protocol: v }), metaData: (v) => ({ metaData: v }), add: (v) => ({ add: v }), remove: (v) => ({ remove: v }),
+  txn: (v) => ({ txn: v }), domainMetadata: (v) => ({ domainMetadata: v }), checkpointMetadata: (v) => ({ checkpointMetadata: v }), sidecar: (v) => ({ sidecar: v }),
+};
 
 /** Thrown for a nesting `decodeActions` does not assemble. */
 const UNSUPPORTED_SHAPE = 'unsupported nesting in checkpoint';
