@@ -240,7 +240,7 @@ function decodeActions(file: ArrayBuffer, columns: readonly string[]): Record<st
         action[cols[c]![0]] = v;
       }
       if (action) out.push(action);
-      else if (only >= 0) { const [name, col] = cols[only]!; out.push(WRAP[name] ? WRAP[name](col[r]) : { [name]: col[r] }); }
+      else if (only >= 0) { const name = cols[only]![0]; const col = cols[only]![1]; out.push(WRAP[name] ? WRAP[name](col[r]) : { [name]: col[r] }); }
     }
   }
   return out;
