@@ -29,7 +29,7 @@ export interface ParquetFiles {
   /** Rows of a Parquet file as JSON-shaped objects: structs and maps as objects, lists as arrays. */
   readRows(file: string): Promise<Record<string, unknown>[]>;
   /**
-   * Optional, faster: the rows of a checkpoint file as actions, each row's one non-null column of
+   * Optional, faster than `readRows` (used for a file the in-process decoder cannot read): the rows of a checkpoint file as actions, each row's one non-null column of
    * `columns` (`{ add: {...} }`), reading only those columns (rows with none left out, columns
    * the file lacks skipped).
    */
