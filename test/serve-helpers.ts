@@ -12,6 +12,8 @@ import { openMetadata } from '../src/metadata/open.js';
 import type { MetadataStore } from '../src/metadata/store.js';
 import { createApiKey } from '../src/serve/api-keys.js';
 import { createServer, type ServerOptions } from '../src/serve/server.js';
+import type { ServedLake } from '../src/serve/served-lake.js';
+import type { Cell, PositionalParam } from '../src/engine/reader.js';
 
 /** bronze.events: 250 rows per date (k has ties, x is a decimal, some NULLs); gold.by_k: rows per k. */
 const EVENTS = "-- materialization: append\nSELECT CAST({{logical_date}} AS DATE) AS day, range AS i, 'k' || (range % 7) AS k, range * 1.5 AS x, CASE WHEN range % 10 = 0 THEN NULL ELSE range % 4 END AS m FROM range(250)\n";
@@ -83,4 +85,16 @@ export async function call(url: string, key: string | undefined, init: { method?
   let body: unknown = undefined;
   try { body = JSON.parse(text); } catch { /* not JSON */ }
   return { status: res.status, body, text, headers: res.headers };
+}
+
+/** Every row of `sql` as `served` streams it (chunk by chunk, the stream closed at the end). */
+export async function streamAll(served: ServedLake, sql: string, params: PositionalParam[] = []): Promise<Cell[][]> {
+  const stream = await served.stream(sql, params);
+  const rows: Cell[][] = [];
+  try {
+    for (let chunk = await stream.next(); chunk; chunk = await stream.next()) rows.push(...chunk);
+  } finally {
+    stream.close();
+  }
+  return rows;
 }

@@ -11,11 +11,11 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import type { DuckDBLakeReader } from '../src/engine/duckdb/reader.js';
-import type { Cell, PositionalParam } from '../src/engine/reader.js';
 import { stageWrite } from '../src/operations/stage.js';
 import { ServedLake } from '../src/serve/served-lake.js';
 import { Lake } from '../src/table/lake.js';
 import { tempDir } from './fixtures.js';
+import { streamAll } from './serve-helpers.js';
 
 describe('serving reader: lookup indexes on in-memory copies', () => {
   let dir: string;
@@ -32,17 +32,7 @@ describe('serving reader: lookup indexes on in-memory copies', () => {
     await engine.drop('__rows');
   };
 
-  /** Every row of `sql` streamed by `served`. */
-  const all = async (served: ServedLake, sql: string, params: PositionalParam[] = []): Promise<Cell[][]> => {
-    const stream = await served.stream(sql, params);
-    const rows: Cell[][] = [];
-    try {
-      for (let chunk = await stream.next(); chunk; chunk = await stream.next()) rows.push(...chunk);
-    } finally {
-      stream.close();
-    }
-    return rows;
-  };
+  const all = streamAll;
 
   /** The reader under `served` (a private field: the indexes are not part of `ServedLake`'s API). */
   const readerOf = (served: ServedLake): DuckDBLakeReader => (served as unknown as { reader: DuckDBLakeReader }).reader;

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
-import type { Cell, PositionalParam } from '../src/engine/reader.js';
 import { stageWrite } from '../src/operations/stage.js';
 import { ServedLake } from '../src/serve/served-lake.js';
 import { Lake } from '../src/table/lake.js';
 import { tempDir } from './fixtures.js';
+import { streamAll } from './serve-helpers.js';
 
 describe('serving reader: cached statements read the latest commit', () => {
   let dir: string;
@@ -29,17 +29,7 @@ describe('serving reader: cached statements read the latest commit', () => {
     await engine.drop('__events');
   };
 
-  /** Every row of `sql` streamed by `served`. */
-  const all = async (served: ServedLake, sql: string, params: PositionalParam[] = []): Promise<Cell[][]> => {
-    const stream = await served.stream(sql, params);
-    const rows: Cell[][] = [];
-    try {
-      for (let chunk = await stream.next(); chunk; chunk = await stream.next()) rows.push(...chunk);
-    } finally {
-      stream.close();
-    }
-    return rows;
-  };
+  const all = streamAll;
 
   before(async () => {
     ({ dir, cleanup } = await tempDir('served-statements'));
