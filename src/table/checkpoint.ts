@@ -17,9 +17,8 @@ import type { DataType, StructType } from './schema.js';
 /**
  * Reading checkpoints (PROTOCOL.md, "Checkpoints"): classic (`%020d.checkpoint.parquet`),
  * multi-part (`%020d.checkpoint.%010d.%010d.parquet`) and V2 (`%020d.checkpoint.<uuid>.json|parquet`
- * with sidecar files in `_delta_log/_sidecars/`). A snapshot starts from the checkpoint
- * `_last_checkpoint` names when its files exist and agree with it; otherwise (missing, unparsable,
- * stale or V2) it lists the log, so a wrong `_last_checkpoint` cannot mislead a reader.
+ * with sidecar files in `_delta_log/_sidecars/`), found by listing the log, so a missing or corrupt
+ * `_last_checkpoint` cannot mislead a reader.
  */
 
 /**
