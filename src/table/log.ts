@@ -1,5 +1,5 @@
 import { IngotError } from '../errors.js';
-import { NotFoundError, type ObjectStore } from '../storage/store.js';
+import type { ObjectStore } from '../storage/store.js';
 import { decodeCommit, encodeCommit, type Action } from './actions.js';
 import { findCheckpoints, type CheckpointRef } from './checkpoint.js';
 
@@ -40,35 +40,6 @@ export async function readCommit(store: ObjectStore, version: number): Promise<A
   } catch (err) {
     throw new IngotError('LOG_CORRUPT', `${store.locate(key)}: ${(err as Error).message}`, { file: store.locate(key), version });
   }
-}
-
-/** Reads and parses the commit file of `version`; undefined when it does not exist (one request, no `head` first). */
-export async function tryReadCommit(store: ObjectStore, version: number): Promise<Action[] | undefined> {
-  try {
-    return await readCommit(store, version);
-  } catch (err) {
-    if (err instanceof NotFoundError) return undefined;
-    throw err;
-  }
-}
-
-/**
- * The commits after `version` (contiguous, as put-if-absent writes them), read by fetching
- * versions `version + 1`, `+ 2`, ... in batches of `batch` in parallel until one is missing, so that
- * no listing of the log is needed. Undefined when more than `limit` exist (list the log instead).
- */
-export async function readCommitsAfter(store: ObjectStore, version: number, options: { batch?: number; limit?: number } = {}): Promise<{ version: number; actions: Action[] }[] | undefined> {
-  const batch = options.batch ?? 8;
-  const limit = options.limit ?? 64;
-  const out: { version: number; actions: Action[] }[] = [];
-  for (let from = version + 1; out.length <= limit; from += batch) {
-    const got = await Promise.all(Array.from({ length: batch }, (_, i) => tryReadCommit(store, from + i)));
-    for (let i = 0; i < batch; i++) {
-      if (!got[i]) return out;
-      out.push({ version: from + i, actions: got[i]! });
-    }
-  }
-  return undefined;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Action, Add, CommitInfo, DomainMetadata, FileStats, Metadata, Prot
 import { partitionMatches, statsMayMatch, type Filter } from './filter.js';
 import { readCheckpoint, type ParquetFiles } from './checkpoint.js';
 import { deletionVectorId } from './deletion-vector.js';
-import { LOG_DIR, listLog, readCommit, readCommitsAfter } from './log.js';
+import { commitKey, listLog, readCommit } from './log.js';
 import { parseSchema, physicalName, type StructType } from './schema.js';
 
 /** Reader protocol this implementation supports (PROTOCOL.md, "Protocol Evolution"). */
@@ -113,7 +113,7 @@ export class Snapshot {
       for (const a of c.actions) {
         if ('add' in a) {
           files.set(a.add.path, a.add);
-          if (tombstones.size > 0) tombstones.delete(fileKey(a.add));
+          tombstones.delete(fileKey(a.add));
         } else if ('remove' in a) {
           const live = files.get(a.remove.path);
           if (live && deletionVectorId(live.deletionVector) === deletionVectorId(a.remove.deletionVector)) files.delete(a.remove.path);
@@ -141,20 +141,16 @@ export class Snapshot {
   /**
    * Loads the snapshot of the table in `store` at `version` (latest if omitted): from the newest
    * checkpoint at or before it (decoded in process; `parquet` reads a file the decoder cannot),
-   * then the JSON commits after it (read in parallel). The latest version is found from
-   * `_last_checkpoint` and the commits after it when that works (`fromLastCheckpoint`), else by
-   * listing the log. With `base`, only what comes after `base.version` is read.
+   * then the JSON commits after it (read in parallel). With `base`,
+   * only what comes after `base.version` is read.
    * Errors: TABLE_NOT_FOUND, VERSION_NOT_FOUND, PROTOCOL_UNSUPPORTED, LOG_CORRUPT.
    */
   static async load(store: ObjectStore, options: { version?: number; base?: Snapshot; parquet?: ParquetFiles } = {}): Promise<Snapshot> {
     if (options.base && options.version === undefined) {
-      // Commits are contiguous: reading the next versions until one is missing is cheaper than listing the log.
-      const commits = await readCommitsAfter(store, options.base.version, { batch: 1, limit: Infinity });
-      return !commits || commits.length === 0 ? options.base : Snapshot.replay(commits, options.base, store.root);
-    }
-    if (options.version === undefined && !options.base) {
-      const fast = await fromLastCheckpoint(store, options.parquet);
-      if (fast) return fast;
+      // Commits are contiguous: probing for the next versions is cheaper than listing the log.
+      const commits: { version: number; actions: Action[] }[] = [];
+      for (let v = options.base.version + 1; await store.head(commitKey(v)); v++) commits.push({ version: v, actions: await readCommit(store, v) });
+      return commits.length === 0 ? options.base : Snapshot.replay(commits, options.base, store.root);
     }
     const listing = await listLog(store);
     if (listing.commits.length === 0 && listing.checkpoints.length === 0) {
@@ -189,32 +185,6 @@ export class Snapshot {
     const commits = await Promise.all(needed.map(async (v) => ({ version: v, actions: await readCommit(store, v) })));
     return Snapshot.replay(commits, base, store.root);
   }
-}
-
-/**
- * The latest snapshot from the checkpoint `_last_checkpoint` names ("Last Checkpoint File") and the
- * commits after it, read without listing the log (listing `_delta_log` costs a name per version
- * ever written). Undefined, so that the caller lists the log, when the pointer is missing or
- * unreadable, names a V2 checkpoint or files that do not exist, or more than 64 commits follow it.
- * A stale pointer is harmless: the commits after an older checkpoint give the same snapshot.
- */
-async function fromLastCheckpoint(store: ObjectStore, parquet?: ParquetFiles): Promise<Snapshot | undefined> {
-  let pointer: { version?: unknown; parts?: unknown; v2Checkpoint?: unknown };
-  try {
-    pointer = JSON.parse((await store.get(`${LOG_DIR}/_last_checkpoint`)).toString('utf8')) as typeof pointer;
-  } catch {
-    return undefined;
-  }
-  const { version, parts } = pointer;
-  if (typeof version !== 'number' || !Number.isInteger(version) || version < 0 || pointer.v2Checkpoint !== undefined) return undefined;
-  if (parts !== undefined && (typeof parts !== 'number' || !Number.isInteger(parts) || parts < 1)) return undefined;
-  const prefix = `${LOG_DIR}/${String(version).padStart(20, '0')}.checkpoint`;
-  const files = parts === undefined ? [`${prefix}.parquet`] : Array.from({ length: parts }, (_, i) => `${prefix}.${String(i + 1).padStart(10, '0')}.${String(parts).padStart(10, '0')}.parquet`);
-  const [heads, commits] = await Promise.all([Promise.all(files.map((f) => store.head(f))), readCommitsAfter(store, version)]);
-  if (!commits || heads.some((h) => !h)) return undefined;
-  const actions = await readCheckpoint(store, { version, files, kind: parts === undefined ? 'classic' : 'multi-part' }, parquet);
-  const base = Snapshot.replay([{ version, actions, timestamp: heads[0]!.modified }], undefined, store.root);
-  return commits.length === 0 ? base : Snapshot.replay(commits, base, store.root);
 }
 
 /** A logical file's identity ("Add File and Remove File"): its path, plus `@` and the DV's `uniqueId` when it has one. */
