@@ -11,7 +11,7 @@ import { scanOf } from '../src/operations/scan.js';
 import { LocalStore } from '../src/storage/local.js';
 import type { Action, Add } from '../src/table/actions.js';
 import { writeCheckpoint } from '../src/table/checkpoint.js';
-import { decodeBitmapArray, deletionVectorKey, readDeletionVectors, z85Decode, type DeletionVectorDescriptor } from '../src/table/deletion-vector.js';
+import { decodeBitmapArray, deletionVectorKey, readDeletionVectors, z85Decode, z85Encode as z85, type DeletionVectorDescriptor } from '../src/table/deletion-vector.js';
 import { encodeCommit } from '../src/table/actions.js';
 import { DeltaTable } from '../src/table/table.js';
 import { canonicalRows, readWithDeltaRs, readWithIngot, REPO_ROOT, tempDir } from './helpers.js';
@@ -21,22 +21,10 @@ const CORPUS = path.resolve(process.env['INGOT_CONFORMANCE_DIR'] ?? path.join(RE
 // ---------------------------------------------------------------------------------------------
 // Test-side encoders, written from PROTOCOL.md and the RoaringFormatSpec, to build DVs by hand.
 
-const Z85 = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#';
 
 /** Z85 of `bytes`, zero-padded to a multiple of 4 bytes (as Delta pads inline DVs). */
 function z85Encode(bytes: Buffer): string {
-  const padded = Buffer.concat([bytes, Buffer.alloc((4 - (bytes.length % 4)) % 4)]);
-  let out = '';
-  for (let i = 0; i < padded.length; i += 4) {
-    let v = padded.readUInt32BE(i);
-    let group = '';
-    for (let j = 0; j < 5; j++) {
-      group = Z85[v % 85]! + group;
-      v = Math.floor(v / 85);
-    }
-    out += group;
-  }
-  return out;
+  return z85(Buffer.concat([bytes, Buffer.alloc((4 - (bytes.length % 4)) % 4)]));
 }
 
 type Kind = 'array' | 'bitmap' | 'run';
