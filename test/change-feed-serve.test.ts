@@ -11,9 +11,6 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { openMetadata } from '../src/metadata/open.js';
-import { deleteRows } from '../src/operations/delete.js';
-import { merge } from '../src/operations/merge.js';
-import { updateRows } from '../src/operations/update.js';
 import { loadProject } from '../src/project.js';
 import { createApiKey } from '../src/serve/api-keys.js';
 import { startPgServer } from '../src/serve/postgres/server.js';
@@ -21,7 +18,7 @@ import { createServer } from '../src/serve/server.js';
 import { LocalStore } from '../src/storage/local.js';
 import { DeltaTable } from '../src/table/table.js';
 import { cli, tempDir } from './fixtures.js';
-import { writeSql } from './helpers.js';
+import { writeChangeHistory } from './helpers.js';
 
 const COLUMNS = 'id, status, grp, _change_type, _commit_version';
 const QUERIES = [
@@ -46,18 +43,7 @@ describe('table_changes in the serving reader', () => {
     await fs.writeFile(path.join(dir, 'ingot.config.ts'), "export default { name: 'cdf', lake: './lake', datasets: './datasets' };\n");
     engine = await DuckDBEngine.open();
     const table = new DeltaTable(new LocalStore(path.join(dir, 'lake', 'raw', 'orders')), engine);
-    const rows = (from: number, to: number): string => `SELECT i::BIGINT AS id, 'new' AS status, (i % 2)::INTEGER AS grp FROM range(${from}, ${to}) r(i)`;
-    await writeSql(engine, table, rows(0, 6), { mode: 'append', partitionBy: ['grp'], configuration: { 'delta.enableChangeDataFeed': 'true' } });
-    await writeSql(engine, table, rows(6, 8), { mode: 'append' });
-    await updateRows(table, engine, { set: { status: "'paid'" }, where: 'id IN (1, 2)' });
-    await deleteRows(table, engine, { where: 'id = 4' });
-    await merge(table, engine, {
-      source: "SELECT * FROM (VALUES (2::BIGINT, 'shipped', 0), (3::BIGINT, 'gone', 1), (9::BIGINT, 'new', 1)) s(id, status, grp)",
-      on: 'target.id = source.id',
-      whenMatched: [{ condition: "source.status = 'gone'", delete: true }, { update: '*' }],
-      whenNotMatched: [{ insert: '*' }],
-    });
-    await deleteRows(table, engine, { where: 'grp = 0' });
+    await writeChangeHistory(engine, table);
   });
   after(async () => {
     await engine?.close();

@@ -14,13 +14,10 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
-import { deleteRows } from '../src/operations/delete.js';
-import { merge } from '../src/operations/merge.js';
-import { updateRows } from '../src/operations/update.js';
 import { LocalStore } from '../src/storage/local.js';
 import { DeltaTable } from '../src/table/table.js';
 import { cli, ROOT, tempDir } from './fixtures.js';
-import { runSpark, writeSql } from './helpers.js';
+import { runSpark, writeChangeHistory, writeSql } from './helpers.js';
 
 const PYTHON = process.env['INGOT_PYTHON'] ?? 'python3';
 const CONFORMANCE = process.env['INGOT_CONFORMANCE'] ?? '/work/shared/conformance/delta';
@@ -79,20 +76,9 @@ describe('change data feed and Spark', () => {
     ours.plain = path.join(dir, 'ingot_plain');
     theirs.partitioned = path.join(dir, 'spark_orders');
     theirs.plain = path.join(dir, 'spark_plain');
-    const rows = (from: number, to: number, status: string): string => `SELECT i::BIGINT AS id, '${status}' AS status, (i % 2)::INTEGER AS grp, (i * 1.5)::DOUBLE AS amount, DATE '2024-01-01' + i::INTEGER AS day FROM range(${from}, ${to}) r(i)`;
     for (const [location, partitionBy] of [[ours.partitioned, ['grp']], [ours.plain, []]] as const) {
       const table = new DeltaTable(new LocalStore(location), engine);
-      await writeSql(engine, table, rows(0, 6, 'new'), { mode: 'append', partitionBy: [...partitionBy], configuration: { 'delta.enableChangeDataFeed': 'true' } });
-      await writeSql(engine, table, rows(6, 8, 'new'), { mode: 'append' });
-      await updateRows(table, engine, { set: { status: "'paid'", amount: 'amount + 1' }, where: 'id IN (1, 2)' });
-      await deleteRows(table, engine, { where: 'id = 4' });
-      await merge(table, engine, {
-        source: "SELECT * FROM (VALUES (2::BIGINT, 'shipped', 0, 3.0::DOUBLE, DATE '2024-02-01'), (3::BIGINT, 'gone', 1, 0.0::DOUBLE, DATE '2024-02-01'), (9::BIGINT, 'new', 1, 9.5::DOUBLE, DATE '2024-02-02')) s(id, status, grp, amount, day)",
-        on: 'target.id = source.id',
-        whenMatched: [{ condition: "source.status = 'gone'", delete: true }, { update: '*' }],
-        whenNotMatched: [{ insert: '*' }],
-      });
-      await deleteRows(table, engine, { where: 'grp = 0' });
+      const { rows } = await writeChangeHistory(engine, table, [...partitionBy]);
       await writeSql(engine, table, rows(20, 23, 'fresh'), { mode: 'overwrite' });
     }
     const spark = (location: string, partitioned: boolean): string[] => {

@@ -11,13 +11,10 @@ import * as path from 'node:path';
 import { existsSync, readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
-import { deleteRows } from '../src/operations/delete.js';
-import { merge } from '../src/operations/merge.js';
-import { updateRows } from '../src/operations/update.js';
 import { LocalStore } from '../src/storage/local.js';
 import { DeltaTable } from '../src/table/table.js';
 import { cli, tempDir } from './fixtures.js';
-import { writeSql } from './helpers.js';
+import { writeChangeHistory, writeSql } from './helpers.js';
 
 const PYTHON = process.env['INGOT_PYTHON'] ?? 'python3';
 
@@ -53,24 +50,14 @@ describe('change data feed', () => {
     t.after(cleanup);
     const location = path.join(dir, 'orders');
     const table = new DeltaTable(new LocalStore(location), engine);
-    const rows = (from: number, to: number, status: string): string => `SELECT i::BIGINT AS id, '${status}' AS status, (i % 2)::INTEGER AS grp FROM range(${from}, ${to}) r(i)`;
-    // v0: created with the feed on; v1: an append (no change files: its adds are its inserts)
-    await writeSql(engine, table, rows(0, 6, 'new'), { mode: 'append', partitionBy: ['grp'], configuration: { 'delta.enableChangeDataFeed': 'true' } });
-    await writeSql(engine, table, rows(6, 8, 'new'), { mode: 'append' });
+    // v0: created with the feed on; v1: an append (no change files: its adds are its inserts);
+    // v2: an update (pre- and post-images); v3: a delete of some rows of a file; v4: a merge
+    // updating, deleting, inserting; v5: a delete of whole files (the partition grp = 0: no change
+    // files, its removes are its deletes); v6: an overwrite
+    const { rows } = await writeChangeHistory(engine, table);
     const protocol = (await table.snapshot()).protocol;
     assert.equal(protocol.minWriterVersion, 7);
     assert.ok(protocol.writerFeatures?.includes('changeDataFeed'), JSON.stringify(protocol));
-    // v2: an update (pre- and post-images); v3: a delete of some rows of a file; v4: a merge updating, deleting, inserting
-    await updateRows(table, engine, { set: { status: "'paid'" }, where: 'id IN (1, 2)' });
-    await deleteRows(table, engine, { where: 'id = 4' });
-    await merge(table, engine, {
-      source: "SELECT * FROM (VALUES (2::BIGINT, 'shipped', 0), (3::BIGINT, 'gone', 1), (9::BIGINT, 'new', 1)) s(id, status, grp)",
-      on: 'target.id = source.id',
-      whenMatched: [{ condition: "source.status = 'gone'", delete: true }, { update: '*' }],
-      whenNotMatched: [{ insert: '*' }],
-    });
-    // v5: a delete of whole files (the partition grp = 0: no change files, its removes are its deletes); v6: an overwrite
-    await deleteRows(table, engine, { where: 'grp = 0' });
     await writeSql(engine, table, rows(20, 22, 'fresh'), { mode: 'overwrite' });
     assert.equal((await table.snapshot()).version, 6);
     const changeDir = path.join(location, '_change_data');

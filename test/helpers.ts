@@ -9,8 +9,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DuckDBEngine } from '../src/engine/duckdb/engine.js';
+import { deleteRows } from '../src/operations/delete.js';
+import { merge } from '../src/operations/merge.js';
 import { scanOf } from '../src/operations/scan.js';
 import { stageWrite, type SqlWriteOptions } from '../src/operations/stage.js';
+import { updateRows } from '../src/operations/update.js';
 import { LocalStore } from '../src/storage/local.js';
 import type { Filter } from '../src/table/filter.js';
 import type { DataType, StructType } from '../src/table/schema.js';
@@ -51,6 +54,35 @@ export async function writeSql(
 ): Promise<number> {
   const { commit } = await prepareSql(engine, table, sql, options);
   return table.commit(commit);
+}
+
+/**
+ * The change history the change-data-feed tests share, on an `orders` table (id BIGINT, status
+ * VARCHAR, grp INTEGER, amount DOUBLE, day DATE) with `delta.enableChangeDataFeed = true`:
+ * v0 rows 0–5 appended (created, partitioned by `partitionBy`), v1 rows 6–7 appended, v2 an
+ * update of ids 1 and 2, v3 a delete of id 4, v4 a merge (2 updated, 3 deleted, 9 inserted),
+ * v5 a delete of every row with grp = 0. `rows(from, to, status)` is the SELECT of rows
+ * `from`..`to - 1`, for the caller's later writes.
+ */
+export async function writeChangeHistory(
+  engine: DuckDBEngine,
+  table: DeltaTable,
+  partitionBy: string[] = ['grp'],
+): Promise<{ rows: (from: number, to: number, status: string) => string }> {
+  const rows = (from: number, to: number, status: string): string =>
+    `SELECT i::BIGINT AS id, '${status}' AS status, (i % 2)::INTEGER AS grp, (i * 1.5)::DOUBLE AS amount, DATE '2024-01-01' + i::INTEGER AS day FROM range(${from}, ${to}) r(i)`;
+  await writeSql(engine, table, rows(0, 6, 'new'), { mode: 'append', partitionBy, configuration: { 'delta.enableChangeDataFeed': 'true' } });
+  await writeSql(engine, table, rows(6, 8, 'new'), { mode: 'append' });
+  await updateRows(table, engine, { set: { status: "'paid'", amount: 'amount + 1' }, where: 'id IN (1, 2)' });
+  await deleteRows(table, engine, { where: 'id = 4' });
+  await merge(table, engine, {
+    source: "SELECT * FROM (VALUES (2::BIGINT, 'shipped', 0, 3.0::DOUBLE, DATE '2024-02-01'), (3::BIGINT, 'gone', 1, 0.0::DOUBLE, DATE '2024-02-01'), (9::BIGINT, 'new', 1, 9.5::DOUBLE, DATE '2024-02-02')) s(id, status, grp, amount, day)",
+    on: 'target.id = source.id',
+    whenMatched: [{ condition: "source.status = 'gone'", delete: true }, { update: '*' }],
+    whenNotMatched: [{ insert: '*' }],
+  });
+  await deleteRows(table, engine, { where: 'grp = 0' });
+  return { rows };
 }
 
 /** Like `writeSql` but returns the prepared commit without committing it. */
