@@ -83,7 +83,46 @@ export function running(weights: number[]): number[] {
 }
 
 /** The data date (`YYYY-MM-DD`) of a time in ms. */
-const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+export const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+/** The players of a simulation and the random draws it shares with the generators. */
+export interface Simulation {
+  rand: () => number;
+  /** `n` random lowercase hex digits. */
+  hex: (n: number) => string;
+  players: { id: string; country: string }[];
+  /** Running totals of the players' activity (the busiest ~100 times the quietest). */
+  playerTotals: number[];
+  /** Running totals of HOURS. */
+  hourTotals: number[];
+}
+
+/** A simulation of `players` players from `seed` (the generators' common start). */
+export function simulation(seed: number, players: number): Simulation {
+  const rand = seeded(seed);
+  const hex = (n: number): string => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
+  const countryTotals = running(COUNTRIES.map(([, w]) => w));
+  const list = Array.from({ length: players }, () => ({ id: hex(32), country: COUNTRIES[weighted(rand, countryTotals)]![0] }));
+  // activity falls with rank: the busiest players have ~100 times the sessions of the quietest
+  return { rand, hex, players: list, playerTotals: running(list.map((_p, i) => 1 / (1 + i) ** 0.6)), hourTotals: running(HOURS) };
+}
+
+/**
+ * One session of `player` begun at `began` (ms): its start event delivered on its own date, and
+ * (for 93% of sessions) its end event after a log-normal duration (median ~20 minutes, 30 s to
+ * 6 h), 4% of ends delivered 1 to 3 days late. `deliver(date, event)` receives each.
+ */
+export function playSession(sim: Simulation, player: { id: string; country: string }, began: number, deliver: (date: string, e: SessionEvent) => void): void {
+  const { rand } = sim;
+  const session = sim.hex(32);
+  deliver(dayOf(began), { event: 'start', ts: new Date(began).toISOString(), session_id: session, player_id: player.id, country: player.country });
+  if (rand() < 0.07) return; // never ends
+  const normal = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const duration = Math.round(Math.min(6 * 3_600_000, Math.max(30_000, 1_200_000 * Math.exp(0.9 * normal))));
+  const ended = began + duration;
+  const late = rand() < 0.04 ? 1 + Math.floor(rand() * 3) : 0;
+  deliver(dayOf(ended + late * DAY_MS), { event: 'end', ts: new Date(ended).toISOString(), session_id: session, player_id: player.id });
+}
 
 /**
  * The data files of every data date of 2016 (366, in date order), each holding the events
@@ -92,13 +131,8 @@ const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
  */
 export function generate(options: GenerateOptions = {}): DataFile[] {
   const { seed = 2016, sessions = 100_000, players = 8_000 } = options;
-  const rand = seeded(seed);
-  const hex = (n: number): string => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
-  const countryTotals = running(COUNTRIES.map(([, w]) => w));
-  const playerList = Array.from({ length: players }, () => ({ id: hex(32), country: COUNTRIES[weighted(rand, countryTotals)]![0] }));
-  // activity falls with rank: the busiest players have ~100 times the sessions of the quietest
-  const playerTotals = running(playerList.map((_p, i) => 1 / (1 + i) ** 0.6));
-  const hourTotals = running(HOURS);
+  const sim = simulation(seed, players);
+  const { rand } = sim;
   const start = Date.parse(`${FIRST_DAY}T00:00:00Z`);
   const byDay = new Map<string, SessionEvent[]>();
   const deliver = (date: string, e: SessionEvent): void => {
@@ -109,18 +143,9 @@ export function generate(options: GenerateOptions = {}): DataFile[] {
     byDay.set(date, list);
   };
   for (let i = 0; i < sessions; i++) {
-    const player = playerList[weighted(rand, playerTotals)]!;
+    const player = sim.players[weighted(rand, sim.playerTotals)]!;
     const day = Math.floor(rand() * (YEAR_MS / DAY_MS));
-    const began = start + day * DAY_MS + weighted(rand, hourTotals) * 3_600_000 + Math.floor(rand() * 3_600_000);
-    const session = hex(32);
-    deliver(dayOf(began), { event: 'start', ts: new Date(began).toISOString(), session_id: session, player_id: player.id, country: player.country });
-    if (rand() < 0.07) continue; // never ends
-    // log-normal duration, median ~20 minutes, between 30 s and 6 h
-    const normal = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-    const duration = Math.round(Math.min(6 * 3_600_000, Math.max(30_000, 1_200_000 * Math.exp(0.9 * normal))));
-    const ended = began + duration;
-    const late = rand() < 0.04 ? 1 + Math.floor(rand() * 3) : 0;
-    deliver(dayOf(ended + late * DAY_MS), { event: 'end', ts: new Date(ended).toISOString(), session_id: session, player_id: player.id });
+    playSession(sim, player, start + day * DAY_MS + weighted(rand, sim.hourTotals) * 3_600_000 + Math.floor(rand() * 3_600_000), deliver);
   }
   const files: DataFile[] = [];
   for (let t = start; dayOf(t) <= LAST_DAY; t += DAY_MS) {

@@ -17,8 +17,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { seeded } from '../seeded.js';
-import { COUNTRIES, HOURS, running, weighted, type DataFile, type SessionEvent } from './generate.js';
+import { dayOf, jsonLines, playSession, simulation, weighted, type DataFile, type SessionEvent } from './generate.js';
 
 /** Stream settings; the defaults make as many sessions a day as the batch data (100,000 over 2016). */
 export interface StreamOptions {
@@ -45,17 +44,12 @@ export interface StreamFile {
 }
 
 const DAY_MS = 86_400_000;
-const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /** The delivered events of each data date from `firstDay` on, one date after the other, without end. */
 export function* streamDays(options: StreamOptions = {}): Generator<DataFile> {
   const { seed = 2016, sessionsPerDay = 273, players = 8_000, firstDay = '2016-01-01' } = options;
-  const rand = seeded(seed);
-  const hex = (n: number): string => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
-  const countryTotals = running(COUNTRIES.map(([, w]) => w));
-  const playerList = Array.from({ length: players }, () => ({ id: hex(32), country: COUNTRIES[weighted(rand, countryTotals)]![0] }));
-  const playerTotals = running(playerList.map((_p, i) => 1 / (1 + i) ** 0.6));
-  const hourTotals = running(HOURS);
+  const sim = simulation(seed, players);
+  const { rand } = sim;
   // events waiting for their delivery date (ends crossing midnight, late ends)
   const pending = new Map<string, SessionEvent[]>();
   const deliver = (date: string, e: SessionEvent): void => {
@@ -66,16 +60,8 @@ export function* streamDays(options: StreamOptions = {}): Generator<DataFile> {
   };
   for (let day = Date.parse(`${firstDay}T00:00:00Z`); ; day += DAY_MS) {
     for (let i = 0; i < sessionsPerDay; i++) {
-      const player = playerList[weighted(rand, playerTotals)]!;
-      const began = day + weighted(rand, hourTotals) * 3_600_000 + Math.floor(rand() * 3_600_000);
-      const session = hex(32);
-      deliver(dayOf(began), { event: 'start', ts: new Date(began).toISOString(), session_id: session, player_id: player.id, country: player.country });
-      if (rand() < 0.07) continue; // never ends
-      const normal = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-      const duration = Math.round(Math.min(6 * 3_600_000, Math.max(30_000, 1_200_000 * Math.exp(0.9 * normal))));
-      const ended = began + duration;
-      const late = rand() < 0.04 ? 1 + Math.floor(rand() * 3) : 0;
-      deliver(dayOf(ended + late * DAY_MS), { event: 'end', ts: new Date(ended).toISOString(), session_id: session, player_id: player.id });
+      const player = sim.players[weighted(rand, sim.playerTotals)]!;
+      playSession(sim, player, day + weighted(rand, sim.hourTotals) * 3_600_000 + Math.floor(rand() * 3_600_000), deliver);
     }
     const date = dayOf(day);
     const events = (pending.get(date) ?? []).sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
@@ -98,7 +84,7 @@ export function* streamFiles(options: StreamOptions = {}): Generator<StreamFile>
 }
 
 /** A file's text: one JSON object per line. */
-export const jsonLinesOf = (events: SessionEvent[]): string => events.map((e) => JSON.stringify(e)).join('\n') + '\n';
+export const jsonLinesOf = jsonLines;
 
 /**
  * Writes `file` into `folder` as a writer should: under a hidden temporary name in its own
