@@ -1,5 +1,6 @@
 import type { DataType } from '../table/schema.js';
-import type { PortableDialect } from './portable.js';
+import type { PortableDialect } from './portable-functions.js';
+import type { LexRules } from './sql-tokens.js';
 
 /**
  * How an engine spells SQL: the one value code outside `src/engine` asks when it writes SQL for
@@ -33,20 +34,6 @@ export interface Dialect {
   jsonOf(columns: string[]): string;
   /** The engine's SQL for each portable function (`ingot.<name>(...)`). */
   readonly portable: PortableDialect;
-}
-
-/** The lexical differences of the engines' SQL that rewriting needs (see `tokenize`). */
-export interface LexRules {
-  /** A backslash escapes the next character inside `'...'` literals. */
-  backslashEscapes: boolean;
-  /** `E'...'` literals take backslash escapes. */
-  escapeStrings: boolean;
-  /** `r'...'` / `r"..."` raw literals. */
-  rawStrings: boolean;
-  /** Dollar-quoted literals `$$...$$`, `$tag$...$tag$`. */
-  dollarQuotes: boolean;
-  /** `` `...` `` quoted identifiers. */
-  backtickIdentifiers: boolean;
 }
 
 /** Standard SQL quoting of an identifier: `"a""b"`. */

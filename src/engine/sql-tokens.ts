@@ -1,5 +1,3 @@
-import type { LexRules } from './dialect.js';
-
 /**
  * A lexer for the SQL of DuckDB and Spark, just deep enough to rewrite SQL text without breaking
  * it: every token keeps its exact text, so joining the tokens gives the input back.
@@ -9,6 +7,20 @@ import type { LexRules } from './dialect.js';
 export interface Token {
   kind: 'space' | 'string' | 'quoted' | 'ident' | 'number' | 'punct';
   text: string;
+}
+
+/** The lexical differences of the engines' SQL that rewriting needs (see `tokenize`). */
+export interface LexRules {
+  /** A backslash escapes the next character inside `'...'` literals. */
+  backslashEscapes: boolean;
+  /** `E'...'` literals take backslash escapes. */
+  escapeStrings: boolean;
+  /** `r'...'` / `r"..."` raw literals. */
+  rawStrings: boolean;
+  /** Dollar-quoted literals `$$...$$`, `$tag$...$tag$`. */
+  dollarQuotes: boolean;
+  /** `` `...` `` quoted identifiers. */
+  backtickIdentifiers: boolean;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { PortableCall, PortableDialect } from '../portable.js';
+import type { PortableCall, PortableDialect } from '../portable-functions.js';
 import { standardString } from '../dialect.js';
 
 /** DuckDB's SQL for ingot's portable functions (`translatePortable`); see docs/engines.md. */

@@ -1,4 +1,4 @@
-import { FORMAT_SPECIFIERS, type PortableCall, type PortableDialect } from '../portable.js';
+import { FORMAT_SPECIFIERS, type PortableCall, type PortableDialect } from '../portable-functions.js';
 import { sparkString } from './sql.js';
 
 /** Spark SQL for ingot's portable functions (`translatePortable`); see docs/engines.md. */
