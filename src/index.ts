@@ -6,22 +6,22 @@
  * Spark engine and its Spark Connect client are in `ingot/spark`.
  */
 export { dataset } from './pipeline/definition.js';
-export { files } from './sources/files-source.js';
-export { postgres } from './sources/postgres-source.js';
-export { http } from './sources/http-source.js';
-export type { HttpPagination, HttpRetry, HttpSource } from './sources/http-source.js';
-export { archive } from './sources/archive-source.js';
-export type { ArchiveSource } from './sources/archive-source.js';
+export { files } from './pipeline/sources/files-source.js';
+export { postgres } from './pipeline/sources/postgres-source.js';
+export { http } from './pipeline/sources/http-source.js';
+export type { HttpPagination, HttpRetry, HttpSource } from './pipeline/sources/http-source.js';
+export { archive } from './pipeline/sources/archive-source.js';
+export type { ArchiveSource } from './pipeline/sources/archive-source.js';
 export { ARCHIVE_DOMAIN } from './sources/archive.js';
 export type { LoadedArchive } from './sources/archive.js';
 export { FILES_DOMAIN } from './sources/files.js';
 export type { TrackedFiles } from './sources/files.js';
-export { dune } from './sources/dune-source.js';
-export type { DuneOptions, DuneSource } from './sources/dune-source.js';
+export { dune } from './pipeline/sources/dune-source.js';
+export type { DuneOptions, DuneSource } from './pipeline/sources/dune-source.js';
 export type { ChangeFeed, DatasetDefinition, DatasetInput, Expectation, ExpectationAction, Grain, Materialization } from './pipeline/definition.js';
-export type { FilesSource } from './sources/files-source.js';
-export type { PostgresSource } from './sources/postgres-source.js';
-export type { Source } from './sources/definition.js';
+export type { FilesSource } from './pipeline/sources/files-source.js';
+export type { PostgresSource } from './pipeline/sources/postgres-source.js';
+export type { Source } from './pipeline/sources/definition.js';
 export { acceptedValues, freshness, notNull, range, regex, relationships, rowCount, unique } from './pipeline/checks.js';
 export type { CheckOptions } from './pipeline/checks.js';
 export { defineConfig, loadProject } from './project.js';

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { EVERYTHING } from '../src/pipeline/interval.js';
 import { HttpConnector } from '../src/sources/http.js';
-import { http, type HttpSource } from '../src/sources/http-source.js';
+import { http, type HttpSource } from '../src/pipeline/sources/http-source.js';
 import { cli, tempDir } from './fixtures.js';
 
 const KEY = 'test-key-7f3a';

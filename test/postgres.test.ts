@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { queryLake } from '../src/operations/query.js';
 import { datasetSchema } from '../src/pipeline/definition.js';
-import { postgres } from '../src/sources/postgres-source.js';
+import { postgres } from '../src/pipeline/sources/postgres-source.js';
 import { loadProject } from '../src/project.js';
 import { Runner } from '../src/run/runner.js';
 import { tempDir } from './fixtures.js';

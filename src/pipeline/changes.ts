@@ -7,8 +7,8 @@ import { quoteIdent } from '../engine/engine.js';
  * builders over relations the caller staged; `src/run/materialize.ts` runs them.
  */
 
-/** Columns ingot adds to source rows (`sources/lineage.ts`): carried along, never compared as SCD2 tracked values. */
-export { LINEAGE_COLUMNS } from '../sources/lineage.js';
+/** Columns ingot adds to source rows (`sources/definition.ts`): carried along, never compared as SCD2 tracked values. */
+export { LINEAGE_COLUMNS } from './sources/definition.js';
 
 /** Columns an SCD type 2 table adds to the feed's columns. */
 export const SCD2_COLUMNS = ['valid_from', 'valid_to', 'is_current'] as const;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MINUTE_GRAINS, type Grain } from './interval.js';
-import { sourceSchema, type Source } from '../sources/definition.js';
+import { sourceSchema, type Source } from './sources/definition.js';
 export type { Grain, MinuteGrain } from './interval.js';
 import { ENGINE_NAMES, engineNameSchema, isEngineName, type EngineName } from '../engine/registry.js';
 

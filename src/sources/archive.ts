@@ -9,7 +9,7 @@ import type yauzl from 'yauzl';
 import type { Engine } from '../engine/engine.js';
 import { IngotError, messageOf } from '../errors.js';
 import { VERSION } from '../version.js';
-import type { ArchiveSource } from './archive-source.js';
+import type { ArchiveSource } from '../pipeline/sources/archive-source.js';
 import { FilesConnector, patternRegex } from './files.js';
 import type { SourceBatch, SourceConnector, SourceContext } from './source.js';
 

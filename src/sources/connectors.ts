@@ -1,4 +1,4 @@
-import type { Source } from './definition.js';
+import type { Source } from '../pipeline/sources/definition.js';
 import { ArchiveConnector } from './archive.js';
 import { DuneConnector } from './dune.js';
 import { FilesConnector } from './files.js';

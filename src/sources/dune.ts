@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../engine/engine.js';
 import { IngotError } from '../errors.js';
 import { VERSION } from '../version.js';
-import type { DuneSource } from './dune-source.js';
+import type { DuneSource } from '../pipeline/sources/dune-source.js';
 import { excerpt, getWithRetry, RateLimiter, type Fetched, type RequestOptions } from './http-client.js';
 import { HttpConnector, renderValues, resolveHeaders } from './http.js';
 import type { SourceBatch, SourceConnector, SourceContext } from './source.js';

@@ -5,7 +5,7 @@ import { createGunzip } from 'node:zlib';
 import { quoteIdent, type Engine, type FileScan } from '../engine/engine.js';
 import { checkNoLineageColumns } from './lineage.js';
 import { IngotError } from '../errors.js';
-import type { FilesSource } from './files-source.js';
+import type { FilesSource } from '../pipeline/sources/files-source.js';
 import { addDays, contains } from '../pipeline/interval.js';
 import { LocalStore } from '../storage/local.js';
 import { S3Store } from '../storage/s3.js';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IngotError, messageOf } from '../errors.js';
-import type { HttpRetry } from './http-source.js';
+import type { HttpRetry } from '../pipeline/sources/http-source.js';
 
 /** Spaces request starts at least `1000 / perSecond` ms apart. */
 export class RateLimiter {

@@ -8,7 +8,7 @@ import { renderText } from '../pipeline/template.js';
 import { VERSION } from '../version.js';
 import { inputError } from './files.js';
 import { excerpt, getWithRetry, nextLink, RateLimiter, type Fetched, type RequestOptions } from './http-client.js';
-import type { HttpSource } from './http-source.js';
+import type { HttpSource } from '../pipeline/sources/http-source.js';
 import type { SourceBatch, SourceConnector, SourceContext } from './source.js';
 
 /**

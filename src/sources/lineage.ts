@@ -1,11 +1,7 @@
 import { IngotError } from '../errors.js';
 import { quoteIdent, type Engine, type FileScan } from '../engine/engine.js';
+import { LINEAGE_COLUMNS } from '../pipeline/sources/definition.js';
 
-/**
- * The lineage columns ingot gives every row a source yields: `_ingested_at` (the run's start),
- * `_source` (the file or endpoint the row came from) and `_run_id`.
- */
-export const LINEAGE_COLUMNS: readonly string[] = ['_ingested_at', '_source', '_run_id'];
 
 /** The lineage column `column` is, compared as SQL compares names (case-insensitively), or undefined. */
 export function lineageColumn(column: string): string | undefined {

@@ -8,7 +8,7 @@ import { quoteIdent, quoteString, type Engine } from '../engine/engine.js';
 import { resolveEnv } from '../env.js';
 import { IngotError, messageOf } from '../errors.js';
 import { forgedLineageError, lineageColumn } from './lineage.js';
-import type { PostgresSource } from './postgres-source.js';
+import type { PostgresSource } from '../pipeline/sources/postgres-source.js';
 import type { SourceBatch, SourceConnector, SourceContext } from './source.js';
 
 /** Every value arrives as PostgreSQL's text output; DuckDB casts it to the mapped type. */

@@ -16,3 +16,9 @@ export const sourceSchema = z.discriminatedUnion('kind', [
   postgresSourceSchema,
   duneSourceSchema,
 ]);
+
+/**
+ * The lineage columns ingot gives every row a source yields: `_ingested_at` (the run's start),
+ * `_source` (the file or endpoint the row came from) and `_run_id`.
+ */
+export const LINEAGE_COLUMNS: readonly string[] = ['_ingested_at', '_source', '_run_id'];
