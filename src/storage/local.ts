@@ -77,12 +77,15 @@ export class LocalStore implements ObjectStore {
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  async names(prefix: string): Promise<string[]> {
+  async names(prefix: string, options: { startAfter?: string } = {}): Promise<string[]> {
     const entries = await fs.readdir(this.locate(prefix), { withFileTypes: true }).catch((err: unknown) => {
       if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return [];
       throw err;
     });
-    return entries.filter((e) => e.isFile() && !TEMP_NAME.test(e.name)).map((e) => e.name).sort();
+    const after = options.startAfter;
+    const out: string[] = [];
+    for (const e of entries) if ((after === undefined || e.name > after) && e.isFile() && !TEMP_NAME.test(e.name)) out.push(e.name);
+    return out.sort();
   }
 
   async get(key: string): Promise<Buffer> {
