@@ -82,6 +82,10 @@ describe('the lake on S3 (moto server)', () => {
     await Promise.all([...many, 'many/sub/deeper'].map((k) => store.put(k, 'x')));
     assert.deepEqual((await paged.list('many')).map((o) => o.key), many);
     assert.deepEqual((await paged.list('many', { recursive: true })).map((o) => o.key), [...many, 'many/sub/deeper']);
+    // names after a given one: the server starts the listing there (StartAfter), across pages
+    assert.deepEqual(await paged.names('many', { startAfter: '03' }), many.slice(4).map((k) => k.slice('many/'.length)));
+    assert.deepEqual(await paged.names('many', { startAfter: '0' }), many.map((k) => k.slice('many/'.length)));
+    assert.deepEqual(await paged.names('many', { startAfter: '09' }), []);
   });
 
   it('putIfAbsent: a second put of a key loses, and of N concurrent puts exactly one wins', async () => {
