@@ -222,7 +222,7 @@ async function buildDaily(engine: DuckDBEngine): Promise<void> {
 async function loadChild(dir: string): Promise<void> {
   const engine = await DuckDBEngine.open(ENGINE);
   const phases: Record<string, number> = {};
-  const store = timed(new LocalStore(dir), phases, (m) => (m === 'list' ? 'list log' : m === 'get' || m === 'head' ? 'read files' : undefined));
+  const store = timed(new LocalStore(dir), phases, (m) => (m === 'list' || m === 'names' ? 'list log' : m === 'get' || m === 'head' ? 'read files' : undefined));
   const t0 = performance.now();
   const snapshot = await new DeltaTable(store, timed(engine, phases, (m) => (m === 'readRows' || m === 'readActions' ? 'read checkpoint (engine fallback)' : undefined))).snapshot();
   const ms = performance.now() - t0;
