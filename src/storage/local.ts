@@ -105,6 +105,15 @@ export class LocalStore implements ObjectStore {
     return out.sort();
   }
 
+  /** See `ObjectStore.folders`: folders only (a link to a folder is not one, as `list` does not enter it). */
+  async folders(prefix: string): Promise<string[]> {
+    const entries = await fs.readdir(this.locate(prefix), { withFileTypes: true }).catch((err: unknown) => {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return [];
+      throw err;
+    });
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  }
+
   async get(key: string): Promise<Buffer> {
     try {
       return await fs.readFile(this.locate(key));

@@ -81,6 +81,21 @@ export class S3Store implements ObjectStore {
     return (await this.list(prefix, { startAfter })).map((o) => o.key.slice(skip));
   }
 
+  async folders(prefix: string): Promise<string[]> {
+    const base = this.objectKey(prefix);
+    const from = base === '' ? '' : `${base}/`;
+    const out: string[] = [];
+    let token: string | undefined;
+    do {
+      const { s, client } = await this.api();
+      const page = await client.send(new s.ListObjectsV2Command({ Bucket: this.bucket, Prefix: from === '' ? undefined : from, Delimiter: '/', ContinuationToken: token, MaxKeys: this.pageSize }))
+        .catch((err: unknown) => { throw this.fail('list', prefix, err); });
+      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) out.push(p.Prefix.slice(from.length, -1));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out.filter((n) => n !== '').sort();
+  }
+
   async get(key: string): Promise<Buffer> {
     try {
       const out = await this.getObject(key);

@@ -36,6 +36,11 @@ export interface ObjectStore {
    * `StartAfter`, so the server skips the earlier keys; a file system reads the folder and filters).
    */
   names(prefix: string, options?: { startAfter?: string }): Promise<string[]>;
+  /**
+   * Names of the folders directly under `prefix` (S3: the common prefixes of a listing with a
+   * `/` delimiter), sorted. Missing prefix → [].
+   */
+  folders(prefix: string): Promise<string[]>;
   /** The bytes of `key`; throws `NotFoundError` if it does not exist. */
   get(key: string): Promise<Buffer>;
   /** Metadata of `key`, or undefined if absent. */
