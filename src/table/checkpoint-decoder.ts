@@ -236,21 +236,17 @@ function decodeLeaf(file: ArrayBuffer, root: SchemaNode, meta: ColumnMetaData): 
         : numbers(convert(readPlain({ view: new DataView(raw.buffer, raw.byteOffset, raw.byteLength), offset: 0 }, meta.type, n, element.type_length), decoder));
       continue;
     }
-    if (header.type === 'DATA_PAGE' && kind) {
+    if (header.type === 'DATA_PAGE' && kind && maxDef <= 255) {
       const ph = header.data_page_header!;
       const dictionaryEncoded = ph.encoding === 'PLAIN_DICTIONARY' || ph.encoding === 'RLE_DICTIONARY';
       if (ph.encoding === 'PLAIN' || (dictionaryEncoded && dictionary)) {
         const page = decompressPage(bytes, header.uncompressed_page_size, meta.codec, undefined);
         const at = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
         const count = ph.num_values;
-        let rep: Uint8Array | undefined;
-        if (maxRep > 0) readRleBitPackedHybrid(at, bitWidth(maxRep), (rep = new Uint8Array(count)));
+        const rep = maxRep > 0 ? readLevels(at, maxRep, count).levels : undefined;
         let present = count;
         let def: Uint8Array | undefined;
-        if (maxDef > 0) {
-          readRleBitPackedHybrid(at, bitWidth(maxDef), (def = new Uint8Array(count)));
-          for (let i = 0; i < count; i++) if (def[i] !== maxDef) present--;
-        }
+        if (maxDef > 0) ({ levels: def, atMax: present } = readLevels(at, maxDef, count));
         defs.push(def ?? []);
         reps.push(rep ?? []);
         if (ph.encoding === 'PLAIN') values.push(readValues(page, at.offset, present, kind));
@@ -275,6 +271,50 @@ function decodeLeaf(file: ArrayBuffer, root: SchemaNode, meta: ColumnMetaData): 
     values.push(numbers(vals));
   }
   return { defs: joined(defs), reps: joined(reps), values: joined(values) };
+}
+
+/**
+ * `count` repetition or definition levels up to `max` (at most 255) of a V1 data page: a 4-byte
+ * length, then the RLE/bit-packed hybrid ("Encodings": RLE), runs written with `fill`; and how
+ * many are `max` (the entries with a value, for definition levels).
+ */
+function readLevels(at: { view: DataView; offset: number }, max: number, count: number): { levels: Uint8Array; atMax: number } {
+  const width = bitWidth(max);
+  const bytes = new Uint8Array(at.view.buffer, at.view.byteOffset, at.view.byteLength);
+  const length = at.view.getUint32(at.offset, true);
+  let pos = at.offset + 4;
+  const end = pos + length;
+  const levels = new Uint8Array(count);
+  const mask = (1 << width) - 1;
+  let n = 0;
+  let atMax = 0;
+  while (n < count && pos < end) {
+    let header = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[pos++]!;
+      header |= (b & 0x7f) << shift;
+      if (b < 0x80) break;
+    }
+    if (header & 1) {
+      // bit-packed: groups of 8 values, least significant bits first
+      const values = (header >>> 1) * 8;
+      for (let i = 0, bit = pos * 8; i < values; i++, bit += width) {
+        const at8 = bit >> 3;
+        const v = (((bytes[at8] ?? 0) | ((bytes[at8 + 1] ?? 0) << 8)) >> (bit & 7)) & mask;
+        if (n < count) { levels[n++] = v; if (v === max) atMax++; }
+      }
+      pos += (values * width) >> 3;
+    } else {
+      const run = Math.min(header >>> 1, count - n);
+      let v = 0;
+      for (let i = 0; i < (width + 7) >> 3; i++) v |= bytes[pos++]! << (i * 8);
+      levels.fill(v, n, n + run);
+      n += run;
+      if (v === max) atMax += run;
+    }
+  }
+  at.offset = end;
+  return { levels, atMax };
 }
 
 /** `count` dictionary indices (a bit width byte, then the RLE/bit-packed hybrid) looked up in `dictionary`. */
@@ -313,23 +353,27 @@ function joined<T>(parts: ArrayLike<T>[]): ArrayLike<T> {
   return out;
 }
 
-/** Definition levels of `leaf` at the start of each row (its entries with repetition level 0). */
-function rowLevels(leaf: Leaf, rows: number): ArrayLike<number> | undefined {
+/** Definition levels of `leaf` at the start of each row (its entries with repetition level 0); undefined for a leaf with no optional level. */
+function rowLevels(leaf: Leaf): ArrayLike<number> | undefined {
   if (leaf.defs.length === 0) return undefined;
   if (leaf.reps.length === 0) return leaf.defs;
-  const out = new Uint8Array(rows);
-  for (let e = 0, r = 0; e < leaf.defs.length; e++) if (leaf.reps[e] === 0) out[r++] = leaf.defs[e]!;
+  const out: number[] = [];
+  for (let e = 0; e < leaf.defs.length; e++) if (leaf.reps[e] === 0) out.push(leaf.defs[e]!);
   return out;
 }
 
 /**
- * The values of `node` in each of the row group's `rows` rows, assembled column by column from
- * its decoded leaves (`parentDef`: the definition level of its parent); undefined when none of its
- * leaves was decoded, `ALL_NULL` when it is null in every row. Handles primitives, structs, and
- * LISTs and MAPs of primitives at the first level of repetition (the nestings of the Delta
- * checkpoint schema); throws UNSUPPORTED_SHAPE for others.
+ * The values of `node` in the rows where its parent is not null, in row order ("dense": the
+ * k-th value belongs to the parent's k-th non-null row), assembled column by column from its
+ * decoded leaves. `parentDef`: the definition level at which the parent is not null (0 at the top,
+ * where every row counts); `count`: how many such rows there are. Undefined when none of its
+ * leaves was decoded, `ALL_NULL` when it is null in every one of those rows. A leaf with a value
+ * in each of them is its values array itself, and a struct's fields are dense over the struct's
+ * own non-null rows, so that a column of many rows costs no pass of its own where nothing is null.
+ * Handles primitives, structs, and LISTs and MAPs of primitives at the first level of repetition
+ * (the nestings of the Delta checkpoint schema); throws UNSUPPORTED_SHAPE for others.
  */
-function columnOf(node: SchemaNode, leaves: Leaves, parentDef: number, rows: number): ArrayLike<unknown> | undefined {
+function columnOf(node: SchemaNode, leaves: Leaves, parentDef: number, count: number): ArrayLike<unknown> | undefined {
   const rt = node.element.repetition_type;
   if (rt === 'REPEATED') throw new Error(UNSUPPORTED_SHAPE);
   const def = parentDef + (rt === 'REQUIRED' ? 0 : 1);
@@ -338,12 +382,14 @@ function columnOf(node: SchemaNode, leaves: Leaves, parentDef: number, rows: num
     const leaf = leafOf(node);
     if (!leaf) return undefined;
     if (leaf.reps.length) throw new Error(UNSUPPORTED_SHAPE);
-    if (leaf.defs.length === 0) return leaf.values;
     const { defs, values } = leaf;
-    if (values.length === rows) return values; // no nulls
+    if (values.length === count) return values; // a value in every row counted: nothing to place
     if (values.length === 0) return ALL_NULL;
-    const out = new Array<unknown>(rows);
-    for (let r = 0, j = 0; r < rows; r++) out[r] = defs[r]! >= def ? values[j++] : null;
+    const out = new Array<unknown>(count);
+    for (let r = 0, j = 0, k = 0; r < defs.length; r++) {
+      const d = defs[r]!;
+      if (d >= parentDef) out[k++] = d >= def ? values[j++] : null;
+    }
     return out;
   }
   const kind = node.element.converted_type ?? node.element.logical_type?.type;
@@ -361,29 +407,28 @@ function columnOf(node: SchemaNode, leaves: Leaves, parentDef: number, rows: num
     const firstDef = itemDef + (parts[0]!.element.repetition_type === 'REQUIRED' ? 0 : 1);
     const secondDef = isMap ? itemDef + (parts[1]!.element.repetition_type === 'REQUIRED' ? 0 : 1) : 0;
     const { defs, reps, values } = first;
-    // one entry per row, none below the list's own level: null in every row
-    if (defs.length === rows) {
-      let any = false;
-      for (let e = 0; e < rows && !any; e++) any = defs[e]! >= def;
-      if (!any) return ALL_NULL;
-    }
-    const out = new Array<unknown>(rows);
-    let r = -1;
+    const out = new Array<unknown>(count);
+    let k = -1;
+    let any = false;
     let current: Record<string, unknown> | unknown[] = [];
-    for (let e = 0, j = 0, k = 0; e < defs.length; e++) {
+    let inRow = false;
+    for (let e = 0, j = 0, v = 0; e < defs.length; e++) {
       const d = defs[e]!;
       if (reps[e] === 0) {
-        r++;
-        if (d < def) { out[r] = null; continue; }
-        out[r] = current = isMap ? {} : [];
+        inRow = d >= parentDef;
+        if (!inRow) continue; // the parent is null in this row
+        k++;
+        if (d < def) { out[k] = null; continue; }
+        any = true;
+        out[k] = current = isMap ? {} : [];
       }
-      if (d < itemDef) continue;
-      const v = d >= firstDef ? values[j++] : null;
-      if (isMap) (current as Record<string, unknown>)[String(v)] = second && second.defs[e]! >= secondDef ? second.values[k++] : null;
-      else (current as unknown[]).push(v);
+      if (!inRow || d < itemDef) continue;
+      const x = d >= firstDef ? values[j++] : null;
+      if (isMap) (current as Record<string, unknown>)[String(x)] = second && second.defs[e]! >= secondDef ? second.values[v++] : null;
+      else (current as unknown[]).push(x);
     }
-    if (r !== rows - 1) throw new Error(`${node.path.join('.')}: ${r + 1} rows of levels, expected ${rows}`);
-    return out;
+    if (k !== count - 1) throw new Error(`${node.path.join('.')}: ${k + 1} rows of levels, expected ${count}`);
+    return any ? out : ALL_NULL;
   }
   let firstNode = node;
   while (firstNode.children.length > 0) {
@@ -391,25 +436,35 @@ function columnOf(node: SchemaNode, leaves: Leaves, parentDef: number, rows: num
     if (!next) return undefined;
     firstNode = next;
   }
-  const levels = rowLevels(leafOf(firstNode)!, rows);
-  // a struct null in every row (the other actions' columns mostly): no child is assembled
-  let nulls = 0;
-  if (levels) for (let r = 0; r < rows; r++) if (levels[r]! < def) nulls++;
-  if (nulls === rows) return ALL_NULL;
+  const levels = rowLevels(leafOf(firstNode)!);
+  // the struct's non-null rows among those counted: its fields are dense over these
+  let present = count;
+  if (levels && def > parentDef) {
+    present = 0;
+    for (let r = 0; r < levels.length; r++) if (levels[r]! >= def) present++;
+  }
+  if (present === 0) return ALL_NULL; // the other actions' columns, mostly: no field is assembled
   const names: string[] = [];
   const cols: ArrayLike<unknown>[] = [];
   const alwaysNull: boolean[] = [];
   for (const c of node.children) {
-    const col = columnOf(c, leaves, def, rows);
+    const col = columnOf(c, leaves, def, present);
     if (!col) continue;
     names.push(c.element.name);
     alwaysNull.push(col === ALL_NULL);
     cols.push(col);
   }
   const make = rowMaker(names, alwaysNull);
-  const out = new Array<unknown>(rows);
-  if (nulls === 0) for (let r = 0; r < rows; r++) out[r] = make(cols, r);
-  else for (let r = 0; r < rows; r++) out[r] = levels![r]! < def ? null : make(cols, r);
+  if (present === count) {
+    const out = new Array<unknown>(count);
+    for (let k = 0; k < count; k++) out[k] = make(cols, k);
+    return out;
+  }
+  const out = new Array<unknown>(count);
+  for (let r = 0, k = 0, m = 0; r < levels!.length; r++) {
+    const d = levels![r]!;
+    if (d >= parentDef) out[k++] = d >= def ? make(cols, m++) : null;
+  }
   return out;
 }
 
