@@ -167,12 +167,15 @@ export class Snapshot {
     if (base && base.version === target) return base;
     // Start from the newest checkpoint at or before the target when it is ahead of what we have.
     const checkpoint = listing.checkpoints.find((c) => c.version <= target);
+    // the checkpoint's actions, replayed with the commits after it in one pass (no copy of its files)
+    let fromCheckpoint: { version: number; actions: Action[]; timestamp?: number } | undefined;
     if (checkpoint && checkpoint.version > (base?.version ?? -1)) {
       const [actions, head] = await Promise.all([readCheckpoint(store, checkpoint, options.parquet), store.head(checkpoint.files[0]!)]);
-      base = Snapshot.replay([{ version: checkpoint.version, actions, timestamp: head?.modified }], undefined, store.root);
-      if (base.version === target) return base;
+      fromCheckpoint = { version: checkpoint.version, actions, timestamp: head?.modified };
+      base = undefined;
+      if (checkpoint.version === target) return Snapshot.replay([fromCheckpoint], undefined, store.root);
     }
-    const from = base ? base.version + 1 : 0;
+    const from = fromCheckpoint ? fromCheckpoint.version + 1 : base ? base.version + 1 : 0;
     const needed = listing.commits.filter((v) => v >= from && v <= target);
     if (needed[0] !== from || needed.length !== target - from + 1) {
       // the first version absent from `from` on (the listing is sorted, each version once)
@@ -185,7 +188,7 @@ export class Snapshot {
       throw new IngotError('LOG_CORRUPT', `${store.root}: commit ${missing} is missing from the log, so version ${target} cannot be reconstructed`, { table: store.root, version: target });
     }
     const commits = await Promise.all(needed.map(async (v) => ({ version: v, actions: await readCommit(store, v) })));
-    return Snapshot.replay(commits, base, store.root);
+    return Snapshot.replay(fromCheckpoint ? [fromCheckpoint, ...commits] : commits, base, store.root);
   }
 }
 
