@@ -72,6 +72,63 @@ describe('checkpoints', () => {
     assert.equal(got.rows.length, 50); // 12 writes of 5 rows; the replace at version 6 dropped versions 0 and 3
   });
 
+  it('_last_checkpoint starts the listing of the log, never ends it: newer checkpoints and commits are seen, gaps found, bad pointers ignored', async () => {
+    const location = path.join(dir, 'pointer');
+    const table = new DeltaTable(new LocalStore(location), engine);
+    for (let v = 0; v < 23; v++) await writeSql(engine, table, `SELECT ${v} AS v, range AS i FROM range(2)`, { mode: 'append' });
+    const pointer = path.join(location, '_delta_log', '_last_checkpoint');
+    assert.equal(JSON.parse(await fs.readFile(pointer, 'utf8')).version, 20);
+    const expected = await table.snapshot();
+    assert.equal(expected.version, 22);
+    // the live files' paths (a checkpoint rewrites their dataChange, so the actions differ from the writer's)
+    const files = (s: { files: ReadonlyMap<string, unknown> }): string[] => [...s.files.keys()].sort();
+    assert.equal(files(expected).length, 23);
+    /** A fresh load with `text` as the pointer: the snapshot and where each listing of the log started ('' for the whole log). */
+    const load = async (text: string | undefined, version?: number): Promise<{ version: number; files: string[]; listings: string[] }> => {
+      if (text === undefined) await fs.rm(pointer, { force: true });
+      else await fs.writeFile(pointer, text);
+      const listings: string[] = [];
+      const store = new LocalStore(location);
+      const names = store.names.bind(store);
+      store.names = async (prefix, options) => {
+        listings.push(options?.startAfter ?? '');
+        return names(prefix, options);
+      };
+      const s = await new DeltaTable(store, engine).snapshot(version);
+      return { version: s.version, files: files(s), listings };
+    };
+    const at = (v: number): string => String(v).padStart(20, '0');
+    // a good pointer: the log is listed from its checkpoint on
+    assert.deepEqual(await load(JSON.stringify({ version: 20, size: 40 })), { version: 22, files: files(expected), listings: [at(20)] });
+    // a stale pointer (another writer checkpointed since): listed from the older checkpoint, the newer one and every commit seen
+    assert.deepEqual(await load(JSON.stringify({ version: 10, size: 20 })), { version: 22, files: files(expected), listings: [at(10)] });
+    // pointers naming no checkpoint, or not this one, and unreadable ones: the whole log
+    const badPointers: [string | undefined, string[]][] = [
+      [JSON.stringify({ version: 5, size: 3 }), [at(5), '']], // no checkpoint at 5
+      [JSON.stringify({ version: 20, parts: 3 }), [at(20), '']], // 20 is one file, not 3 parts
+      [JSON.stringify({ version: 20, v2Checkpoint: { path: `${at(20)}.checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.json` } }), [at(20), '']],
+      [JSON.stringify({ version: 40, size: 3 }), [at(40), '']], // ahead of the log
+      [JSON.stringify({ version: -1 }), ['']], ['[]', ['']], ['null', ['']], ['{not json', ['']], [undefined, ['']],
+    ];
+    for (const [text, listings] of badPointers) assert.deepEqual(await load(text), { version: 22, files: files(expected), listings }, text);
+    // time travel before the pointer lists the whole log; at or after it, from the pointer
+    const v15 = await table.snapshot(15);
+    assert.deepEqual(await load(JSON.stringify({ version: 20 }), 15), { version: 15, files: files(v15), listings: [''] });
+    assert.deepEqual((await load(JSON.stringify({ version: 20 }), 21)).listings, [at(20)]);
+    // a gap after the pointer's checkpoint is found
+    await fs.writeFile(pointer, JSON.stringify({ version: 20 }));
+    await fs.rename(path.join(location, '_delta_log', `${at(21)}.json`), path.join(dir, 'commit-21.json'));
+    await assert.rejects(new DeltaTable(new LocalStore(location), engine).snapshot(),
+      (err: IngotError) => err.code === 'LOG_CORRUPT' && /commit 21 is missing from the log, so version 22 cannot be reconstructed/.test(err.message));
+    await fs.rename(path.join(dir, 'commit-21.json'), path.join(location, '_delta_log', `${at(21)}.json`));
+    // commits made after a cached snapshot are read without a listing
+    const cached = new DeltaTable(new LocalStore(location), engine);
+    assert.equal((await cached.snapshot()).version, 22);
+    await writeSql(engine, table, 'SELECT 23 AS v, range AS i FROM range(2)', { mode: 'append' });
+    assert.equal((await cached.snapshot()).version, 23);
+    assert.equal((await cached.snapshot()).numRecords, 48);
+  });
+
   it('the in-process decoder reads a checkpoint as DuckDB does, and a codec it lacks goes to the engine', async () => {
     const location = path.join(dir, 't');
     const key = '_delta_log/00000000000000000010.checkpoint.parquet';

@@ -16,6 +16,7 @@ import { NotFoundError } from '../src/storage/store.js';
 import { deleteRows } from '../src/operations/delete.js';
 import { optimize } from '../src/operations/optimize.js';
 import { DeltaTable } from '../src/table/table.js';
+import { Lake } from '../src/table/lake.js';
 import { cli, flightsProject, tempDir } from './fixtures.js';
 import { motoEnvironment, type MotoEnvironment } from './moto.js';
 import { canonicalRows, readWithDeltaRs, readWithIngot, writeSql } from './helpers.js';
@@ -70,6 +71,9 @@ describe('the lake on S3 (moto server)', () => {
     assert.deepEqual((await store.list('a', { recursive: true })).map((o) => [o.key, o.size]), [['a/b/two.bin', 3], ['a/one.json', 7]]);
     assert.deepEqual((await store.list('', { recursive: true })).map((o) => o.key), ['a/b/two.bin', 'a/one.json', 'top.txt']);
     assert.deepEqual(await store.list('nothing-here'), []);
+    assert.deepEqual(await store.folders(''), ['a']);
+    assert.deepEqual(await store.folders('a'), ['b']);
+    assert.deepEqual(await store.folders('nothing-here'), []);
     await store.put('a/one.json', 'replaced');
     assert.equal((await store.get('a/one.json')).toString(), 'replaced');
     await store.delete('a/one.json');
@@ -82,6 +86,12 @@ describe('the lake on S3 (moto server)', () => {
     await Promise.all([...many, 'many/sub/deeper'].map((k) => store.put(k, 'x')));
     assert.deepEqual((await paged.list('many')).map((o) => o.key), many);
     assert.deepEqual((await paged.list('many', { recursive: true })).map((o) => o.key), [...many, 'many/sub/deeper']);
+    // names after a given one: the server starts the listing there (StartAfter), across pages
+    assert.deepEqual(await paged.names('many', { startAfter: '03' }), many.slice(4).map((k) => k.slice('many/'.length)));
+    assert.deepEqual(await paged.names('many', { startAfter: '0' }), many.map((k) => k.slice('many/'.length)));
+    assert.deepEqual(await paged.names('many', { startAfter: '09' }), []);
+    assert.deepEqual(await paged.folders(''), ['a', 'many']);
+    assert.deepEqual(await paged.folders('many'), ['sub']);
   });
 
   it('putIfAbsent: a second put of a key loses, and of N concurrent puts exactly one wins', async () => {
@@ -111,6 +121,8 @@ describe('the lake on S3 (moto server)', () => {
 
     const latest = await readWithIngot(engine, table);
     assert.equal(latest.version, 11);
+    // the lake's tables: folders two levels down whose log holds a commit (the contract test's objects are none)
+    assert.deepEqual(await new Lake(`s3://${BUCKET}`).list(), ['tables.events']);
     assert.equal(latest.rows.length, 60);
     const v3 = await readWithIngot(engine, table, 3);
     assert.deepEqual(sorted(v3.rows.map((r) => ({ id: Number(r['id']) }))), sorted(Array.from({ length: 4 }, (_, v) => [0, 1, 2, 3, 4].map((i) => ({ id: v * 100 + i }))).flat()));

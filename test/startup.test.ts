@@ -4,7 +4,8 @@
  * imports (and, at exit, every package in the CommonJS cache, which `require` fills without the
  * hook); `--version` must load no package at all, `ingot tables` no engine (the Delta logs alone),
  * and `ingot sql` / `ingot tables` none of the HTTP server, the Spark client, the AWS SDK or the
- * database clients.
+ * database clients. `ingot tables` imports the configuration compiled to JavaScript (no TypeScript
+ * loader, no schema library, no ingot API: the flights configuration imports only declarators).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -32,7 +33,7 @@ describe('start-up: modules load when a command needs them', () => {
   const r = await next(spec, ctx);
   const m = /node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(r.url);
   if (m) process.stderr.write('package-loaded ' + m[1] + '\\n');
-  else if (r.url.startsWith('file:') && r.url.endsWith('.ts')) process.stderr.write('file-loaded ' + r.url + '\\n');
+  else if (r.url.startsWith('file:') && (r.url.endsWith('.ts') || r.url.includes('/.ingot/config/'))) process.stderr.write('file-loaded ' + r.url + '\\n');
   return r;
 }\n`);
     hook = path.join(dir, 'register.mjs');
@@ -63,21 +64,29 @@ process.on('exit', () => {
     assert.deepEqual([...loaded], []);
   });
 
-  it('ingot tables reads the Delta logs alone: no engine, no dataset file, no server, Spark client, AWS SDK or database client', () => {
-    const loaded = packagesOf(['tables', '-p', path.join(dir, 'p')]);
-    // the hook sees what it should: the config loader is there
-    assert.ok(loaded.has('zod') && loaded.has('tsx'), [...loaded].join(', '));
-    assert.deepEqual([...loaded].filter((p) => p.startsWith('@duckdb/')), [], 'ingot tables started DuckDB');
-    assert.deepEqual(heavy(loaded), [], 'ingot tables loaded them');
+  it('ingot tables reads the Delta logs alone: no engine, no dataset file, no server, Spark client, AWS SDK or database client', async () => {
+    // the first run compiles the configuration (esbuild), the next ones import the compiled copy
+    await fs.rm(path.join(dir, 'p', '.ingot', 'config'), { recursive: true, force: true });
+    const first = packagesOf(['tables', '-p', path.join(dir, 'p')]);
+    const again = packagesOf(['tables', '-p', path.join(dir, 'p')]);
+    // the hook sees what it should: the command-line parser and, compiling, esbuild
+    assert.ok(first.has('commander') && first.has('esbuild') && again.has('commander'), [...first].join(', '));
+    for (const loaded of [first, again]) {
+      assert.deepEqual([...loaded].filter((p) => p.startsWith('@duckdb/')), [], 'ingot tables started DuckDB');
+      assert.deepEqual(heavy(loaded), [], 'ingot tables loaded them');
+      // no TypeScript loader, no schema library: the lake's location is all it reads of the configuration
+      assert.deepEqual([...loaded].filter((p) => p === 'tsx' || p === 'zod'), [], 'ingot tables loaded the TypeScript loader or zod');
+    }
+    assert.deepEqual([...again].filter((p) => p === 'esbuild'), [], 'the compiled configuration was compiled again');
   });
 
-  it('ingot tables imports the configuration only, no dataset file', () => {
+  it('ingot tables imports the compiled configuration only, no dataset file', () => {
     const r = spawnSync(process.execPath, ['--import', hook, BIN, 'tables', '-p', path.join(dir, 'p')], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /silver\.flights/);
     const projectFiles = [...r.stderr.matchAll(/^file-loaded (\S+)$/gm)].map((m) => m[1]!);
-    assert.ok(projectFiles.some((f) => f.endsWith('/ingot.config.ts')), projectFiles.join(', '));
-    assert.deepEqual(projectFiles.filter((f) => f.includes('/datasets/')), []);
+    assert.ok(projectFiles.some((f) => /\/p\/\.ingot\/config\/[0-9a-f]{16}\.[0-9a-f]{16}\.mjs$/.test(f)), projectFiles.join(', '));
+    assert.deepEqual(projectFiles.filter((f) => f.includes('/datasets/') || f.endsWith('.ts')), []);
   });
 
   it('ingot sql loads DuckDB and no HTTP server, Spark client, AWS SDK or database client', () => {

@@ -16,6 +16,7 @@ import { addRunCommands } from './run.js';
 import { addScheduleCommands } from './schedule.js';
 import { addTestCommand } from './test.js';
 import { addEnvCommands } from './env.js';
+import { addTablesCommand } from './tables.js';
 
 // Every other module loads when a command needs it (`await import(...)` in its action), so that
 // `ingot --version` and `ingot --help` load no engine, server, database client or config loader.
@@ -46,26 +47,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   addDocsCommand(program, io);
   addFilesCommand(program, io);
 
-  program
-    .command('tables')
-    .description('list the tables of the lake with their version, files, rows and size')
-    .addOption(projectOption())
-    .option('--lake <dir>', 'a lake directory instead of the project\'s')
-    .option('--all', 'include ingot\'s own tables (_ingot.*)')
-    .option('--env <name>', 'as environment <name> sees the lake: its tables, production\'s for the rest')
-    .addOption(formatOption())
-    .action(async (opts: { project: string; lake?: string; all?: boolean; env?: string; format: OutputFormat }) => {
-      // the Delta logs alone (checkpoints decoded in process): no engine starts, snapshots load in parallel
-      const { Lake } = await import('../table/lake.js');
-      const root = await lakeRoot(opts);
-      const lake = opts.env === undefined ? new Lake(root) : await (await import('../operations/environment.js')).environmentLake(root, opts.env);
-      const rows = await Promise.all((await lake.list({ internal: opts.all })).map(async (name) => {
-        const s = await lake.table(name).snapshot();
-        const files = [...s.files.values()];
-        return { table: name, version: s.version, files: files.length, rows: s.numRecords ?? null, bytes: files.reduce((b, f) => b + f.size, 0), partitioned_by: s.partitionColumns.join(', '), updated: new Date(s.timestamp).toISOString() };
-      }));
-      io.out(formatRows(rows, opts.format, ['table', 'version', 'files', 'rows', 'bytes', 'partitioned_by', 'updated']));
-    });
+  addTablesCommand(program, io);
 
   program
     .command('history <table>')

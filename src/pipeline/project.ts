@@ -1,10 +1,9 @@
 import { promises as fs } from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import { IngotError } from '../errors.js';
 import { resolveLocation } from '../storage/open.js';
+import { findConfigFile, importConfig, importModuleDefault } from './config-module.js';
 import type { CoreConfig } from './config.js';
 import { ENGINE_NAMES } from '../engine/registry.js';
 import { datasetSchema, type DatasetDefinition } from './definition.js';
@@ -29,7 +28,6 @@ export interface LoadedDataset extends DatasetDefinition {
   file: string;
 }
 
-const CONFIG_FILES = ['ingot.config.ts', 'ingot.config.js', 'ingot.config.mjs'];
 
 /**
  * Loads the project in `dir`, its configuration validated by `configSchema` (the whole of it,
@@ -59,7 +57,7 @@ export async function loadProjectWith<C extends CoreConfig>(dir: string, configS
     if (file.endsWith('.sql')) {
       defs = [parseSqlDataset(await fs.readFile(file, 'utf8'), nameFromPath, file)];
     } else if (/\.(ts|js|mjs)$/.test(file) && !file.endsWith('.d.ts')) {
-      const exported = await importDefault(file);
+      const exported = await importModuleDefault(file);
       defs = Array.isArray(exported) ? exported : [exported];
     } else continue;
     for (const d of defs) {
@@ -102,72 +100,18 @@ export async function loadProjectWith<C extends CoreConfig>(dir: string, configS
  */
 export async function loadConfigWith<C extends CoreConfig>(dir: string, configSchema: z.ZodType<C>): Promise<Project<C>> {
   const root = path.resolve(dir);
-  const configFile = (await Promise.all(CONFIG_FILES.map(async (f) => ((await exists(path.join(root, f))) ? f : undefined)))).find(Boolean);
-  if (!configFile) throw new IngotError('CONFIG_INVALID', `${root}: no ingot.config.ts (is this an ingot project folder?)`, { file: root });
-  const configPath = path.join(root, configFile);
-  const raw = await importDefault(configPath);
+  const configPath = await findConfigFile(root);
+  const raw = await importConfig(configPath, root);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new IngotError('CONFIG_INVALID', `${configPath}: ${describeIssues(parsed.error)}`, { file: configPath });
   const config: C = parsed.data;
   return { dir: root, name: config.name ?? path.basename(root), config, lake: resolveLocation(config.lake ?? 'lake', root), datasets: [] };
 }
 
-let typeScriptRegistered = false;
-
-/** Lets `import()` load TypeScript project files such as `file` (tsx's loader, registered once per process). */
-async function registerTypeScript(file: string): Promise<void> {
-  if (typeScriptRegistered) return;
-  // the `ingot` the project resolves (its API) first, without the hooks: project files import it,
-  // and once tsx's hooks are registered every module resolved goes through tsx's loader thread
-  // (measured: ~0.8 s of `ingot tables` for the ~600 modules of the API and zod, none when loaded)
-  let api: string | undefined;
-  try {
-    api = createRequire(file).resolve('ingot');
-  } catch {
-    // a project that does not import ingot
-  }
-  if (api) await import(pathToFileURL(api).href);
-  // both hooks: in a package without "type": "module", Node loads a .ts file as CommonJS;
-  // tsx loads here, when a TypeScript project file is first imported
-  const [{ register: registerCommonJs }, { register }] = await Promise.all([import('tsx/cjs/api'), import('tsx/esm/api')]);
-  registerCommonJs();
-  register();
-  typeScriptRegistered = true;
-}
-
-async function importDefault(file: string): Promise<unknown> {
-  try {
-    if (file.endsWith('.ts')) await registerTypeScript(file);
-    const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
-    // outside an ESM package a .ts file loads as CommonJS: its `export default` arrives as default.default
-    const d = mod.default as { default?: unknown; __esModule?: boolean } | undefined;
-    return d && typeof d === 'object' && 'default' in d && (d.__esModule || Object.keys(d).length === 1) ? d.default : d;
-  } catch (err) {
-    throw new IngotError('CONFIG_INVALID', `${file}: cannot load: ${(err as Error).message}${await moduleHint(file, err)}`, { file }, { cause: err });
-  }
-}
-
-/**
- * What to change when a project file failed to load as CommonJS requiring an ES module (Node's
- * ERR_REQUIRE_ESM or ERR_REQUIRE_CYCLE_MODULE): the package.json above `file` to mark, or none.
- */
-async function moduleHint(file: string, err: unknown): Promise<string> {
-  const code = (err as { code?: string }).code;
-  if (code !== 'ERR_REQUIRE_ESM' && code !== 'ERR_REQUIRE_CYCLE_MODULE' && !/require\(\) (of )?ES Module/i.test((err as Error).message)) return '';
-  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
-    const pkg = path.join(dir, 'package.json');
-    if (await exists(pkg)) return `. ${pkg} makes its .ts files CommonJS: add "type": "module" to it (ingot projects are ES modules)`;
-    if (path.dirname(dir) === dir) return '. No package.json above it: create one with {"type": "module"} (ingot projects are ES modules)';
-  }
-}
-
 function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}`).join('; ');
 }
 
-async function exists(p: string): Promise<boolean> {
-  return fs.access(p).then(() => true, () => false);
-}
 
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];

@@ -77,12 +77,41 @@ export class LocalStore implements ObjectStore {
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  async names(prefix: string): Promise<string[]> {
+  /**
+   * See `ObjectStore.names`. With `startAfter`, the folder's names are read as strings (no entry
+   * types: an entry object per name costs more than the listing itself in a folder of 10,000
+   * commits) and the few after it are checked to be files with one `lstat` each.
+   */
+  async names(prefix: string, options: { startAfter?: string } = {}): Promise<string[]> {
+    const after = options.startAfter;
+    const dir = this.locate(prefix);
+    const missing = (err: unknown): never[] => {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return [];
+      throw err;
+    };
+    if (after !== undefined) {
+      const later = (await fs.readdir(dir).catch(missing)).filter((name) => name > after && !TEMP_NAME.test(name));
+      if (later.length <= NAMES_STAT_LIMIT) {
+        const kinds = await Promise.all(later.map((name) => fs.lstat(path.join(dir, name)).then((st) => st.isFile(), (err: unknown) => {
+          if (isCode(err, 'ENOENT')) return false; // removed since the listing
+          throw err;
+        })));
+        return later.filter((_, i) => kinds[i]).sort();
+      }
+    }
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(missing);
+    const out: string[] = [];
+    for (const e of entries) if ((after === undefined || e.name > after) && e.isFile() && !TEMP_NAME.test(e.name)) out.push(e.name);
+    return out.sort();
+  }
+
+  /** See `ObjectStore.folders`: folders only (a link to a folder is not one, as `list` does not enter it). */
+  async folders(prefix: string): Promise<string[]> {
     const entries = await fs.readdir(this.locate(prefix), { withFileTypes: true }).catch((err: unknown) => {
       if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return [];
       throw err;
     });
-    return entries.filter((e) => e.isFile() && !TEMP_NAME.test(e.name)).map((e) => e.name).sort();
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
   }
 
   async get(key: string): Promise<Buffer> {
@@ -163,6 +192,9 @@ export class LocalStore implements ObjectStore {
     return tmp;
   }
 }
+
+/** Names after `startAfter` that `names` checks one by one; above this it reads the entries' types with the folder. */
+const NAMES_STAT_LIMIT = 64;
 
 /** Entries of one folder looked at side by side while listing. */
 const LIST_PARALLEL = 64;

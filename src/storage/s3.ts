@@ -54,7 +54,8 @@ export class S3Store implements ObjectStore {
     return key === '' ? this.root : `${this.root}/${key}`;
   }
 
-  async list(prefix: string, options: { recursive?: boolean } = {}): Promise<ObjectMeta[]> {
+  /** See `ObjectStore.list`; `startAfter` (a key relative to the root) lists only the keys after it (ListObjectsV2 `StartAfter`). */
+  async list(prefix: string, options: { recursive?: boolean; startAfter?: string } = {}): Promise<ObjectMeta[]> {
     const base = this.objectKey(prefix);
     const strip = this.prefix === '' ? 0 : this.prefix.length + 1;
     const out: ObjectMeta[] = [];
@@ -63,6 +64,7 @@ export class S3Store implements ObjectStore {
       const { s, client } = await this.api();
       const page = await client.send(new s.ListObjectsV2Command({
         Bucket: this.bucket, Prefix: base === '' ? undefined : `${base}/`, Delimiter: options.recursive ? undefined : '/', ContinuationToken: token, MaxKeys: this.pageSize,
+        StartAfter: options.startAfter === undefined || token ? undefined : this.objectKey(options.startAfter),
       })).catch((err: unknown) => { throw this.fail('list', prefix, err); });
       for (const o of page.Contents ?? []) {
         if (!o.Key || o.Key.endsWith('/')) continue;
@@ -73,9 +75,25 @@ export class S3Store implements ObjectStore {
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  async names(prefix: string): Promise<string[]> {
+  async names(prefix: string, options: { startAfter?: string } = {}): Promise<string[]> {
     const skip = prefix === '' ? 0 : prefix.length + 1;
-    return (await this.list(prefix)).map((o) => o.key.slice(skip));
+    const startAfter = options.startAfter === undefined ? undefined : prefix === '' ? options.startAfter : `${prefix}/${options.startAfter}`;
+    return (await this.list(prefix, { startAfter })).map((o) => o.key.slice(skip));
+  }
+
+  async folders(prefix: string): Promise<string[]> {
+    const base = this.objectKey(prefix);
+    const from = base === '' ? '' : `${base}/`;
+    const out: string[] = [];
+    let token: string | undefined;
+    do {
+      const { s, client } = await this.api();
+      const page = await client.send(new s.ListObjectsV2Command({ Bucket: this.bucket, Prefix: from === '' ? undefined : from, Delimiter: '/', ContinuationToken: token, MaxKeys: this.pageSize }))
+        .catch((err: unknown) => { throw this.fail('list', prefix, err); });
+      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) out.push(p.Prefix.slice(from.length, -1));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out.filter((n) => n !== '').sort();
   }
 
   async get(key: string): Promise<Buffer> {

@@ -32,8 +32,15 @@ export interface ObjectStore {
   /**
    * Names of the objects directly under `prefix` (no folders), sorted, without sizes or times:
    * cheaper than `list` where metadata costs a call per object (a file system). Missing prefix → [].
+   * With `startAfter` (a name), only the names after it in string order (S3: ListObjectsV2's
+   * `StartAfter`, so the server skips the earlier keys; a file system reads the folder and filters).
    */
-  names(prefix: string): Promise<string[]>;
+  names(prefix: string, options?: { startAfter?: string }): Promise<string[]>;
+  /**
+   * Names of the folders directly under `prefix` (S3: the common prefixes of a listing with a
+   * `/` delimiter), sorted. Missing prefix → [].
+   */
+  folders(prefix: string): Promise<string[]>;
   /** The bytes of `key`; throws `NotFoundError` if it does not exist. */
   get(key: string): Promise<Buffer>;
   /** Metadata of `key`, or undefined if absent. */

@@ -111,14 +111,23 @@ export class Lake {
     return t;
   }
 
-  /** Names of the tables in the lake (folders with a `_delta_log`) plus registered ones and the environment's, sorted. */
+  /**
+   * Names of the tables in the lake (`<layer>/<table>/` folders whose `_delta_log` holds a
+   * commit) plus registered ones and the environment's, sorted. Only the two folder levels and
+   * each candidate's log are read, not the tables' data files.
+   */
   async list(options: { internal?: boolean } = {}): Promise<string[]> {
     const store = openStore(this.root);
     const names = new Set(this.registered.keys());
-    for (const o of await store.list('', { recursive: true })) {
-      const m = /^([^/]+)\/([^/]+)\/_delta_log\/\d{20}\.json$/.exec(o.key);
-      if (m && TABLE_NAME.test(`${m[1]}.${m[2]}`)) names.add(`${m[1]}.${m[2]}`);
-    }
+    const candidates = (await Promise.all((await store.folders('')).map(async (layer) =>
+      (await store.folders(layer)).map((table) => `${layer}.${table}`).filter((n) => TABLE_NAME.test(n))))).flat();
+    const found = await Promise.all(candidates.map(async (n) => {
+      const log = `${n.replace('.', '/')}/_delta_log`;
+      // the first commit is there unless the log expired: then the listing
+      if (await store.head(`${log}/${'0'.repeat(20)}.json`)) return true;
+      return (await store.names(log)).some((f) => /^\d{20}\.json$/.test(f));
+    }));
+    candidates.forEach((n, i) => { if (found[i]) names.add(n); });
     for (const n of this.routed) if (!names.has(n) && (await this.table(n).exists())) names.add(n);
     return [...names].filter((n) => options.internal || !n.startsWith('_')).sort();
   }

@@ -4,7 +4,7 @@ import type { Action, Add, CommitInfo, DomainMetadata, FileStats, Metadata, Prot
 import { partitionMatches, statsMayMatch, type Filter } from './filter.js';
 import { readCheckpoint, type ParquetFiles } from './checkpoint.js';
 import { deletionVectorId } from './deletion-vector.js';
-import { commitKey, listLog, readCommit } from './log.js';
+import { listLogFromLastCheckpoint, readCommit, readCommitsAfter } from './log.js';
 import { parseSchema, physicalName, type StructType } from './schema.js';
 
 /** Reader protocol this implementation supports (PROTOCOL.md, "Protocol Evolution"). */
@@ -113,7 +113,7 @@ export class Snapshot {
       for (const a of c.actions) {
         if ('add' in a) {
           files.set(a.add.path, a.add);
-          tombstones.delete(fileKey(a.add));
+          if (tombstones.size > 0) tombstones.delete(fileKey(a.add));
         } else if ('remove' in a) {
           const live = files.get(a.remove.path);
           if (live && deletionVectorId(live.deletionVector) === deletionVectorId(a.remove.deletionVector)) files.delete(a.remove.path);
@@ -141,18 +141,20 @@ export class Snapshot {
   /**
    * Loads the snapshot of the table in `store` at `version` (latest if omitted): from the newest
    * checkpoint at or before it (decoded in process; `parquet` reads a file the decoder cannot),
-   * then the JSON commits after it (read in parallel). With `base`,
-   * only what comes after `base.version` is read.
+   * then the JSON commits after it (read in parallel). The log is listed from the checkpoint
+   * `_last_checkpoint` names onward when that pointer is valid and not after `version`
+   * (`listLogFromLastCheckpoint`), else whole; either way every newer checkpoint and commit is
+   * seen and a missing commit is an error. With `base` and no `version`, only the commits after
+   * `base.version` are read, until the first that does not exist (no listing).
    * Errors: TABLE_NOT_FOUND, VERSION_NOT_FOUND, PROTOCOL_UNSUPPORTED, LOG_CORRUPT.
    */
   static async load(store: ObjectStore, options: { version?: number; base?: Snapshot; parquet?: ParquetFiles } = {}): Promise<Snapshot> {
     if (options.base && options.version === undefined) {
-      // Commits are contiguous: probing for the next versions is cheaper than listing the log.
-      const commits: { version: number; actions: Action[] }[] = [];
-      for (let v = options.base.version + 1; await store.head(commitKey(v)); v++) commits.push({ version: v, actions: await readCommit(store, v) });
+      // Commits are contiguous: reading the next versions until one is missing is cheaper than listing the log.
+      const commits = await readCommitsAfter(store, options.base.version);
       return commits.length === 0 ? options.base : Snapshot.replay(commits, options.base, store.root);
     }
-    const listing = await listLog(store);
+    const listing = await listLogFromLastCheckpoint(store, options.version);
     if (listing.commits.length === 0 && listing.checkpoints.length === 0) {
       throw new IngotError('TABLE_NOT_FOUND', `no Delta table at ${store.root} (no _delta_log commits)`, { table: store.root });
     }
@@ -165,12 +167,15 @@ export class Snapshot {
     if (base && base.version === target) return base;
     // Start from the newest checkpoint at or before the target when it is ahead of what we have.
     const checkpoint = listing.checkpoints.find((c) => c.version <= target);
+    // the checkpoint's actions, replayed with the commits after it in one pass (no copy of its files)
+    let fromCheckpoint: { version: number; actions: Action[]; timestamp?: number } | undefined;
     if (checkpoint && checkpoint.version > (base?.version ?? -1)) {
       const [actions, head] = await Promise.all([readCheckpoint(store, checkpoint, options.parquet), store.head(checkpoint.files[0]!)]);
-      base = Snapshot.replay([{ version: checkpoint.version, actions, timestamp: head?.modified }], undefined, store.root);
-      if (base.version === target) return base;
+      fromCheckpoint = { version: checkpoint.version, actions, timestamp: head?.modified };
+      base = undefined;
+      if (checkpoint.version === target) return Snapshot.replay([fromCheckpoint], undefined, store.root);
     }
-    const from = base ? base.version + 1 : 0;
+    const from = fromCheckpoint ? fromCheckpoint.version + 1 : base ? base.version + 1 : 0;
     const needed = listing.commits.filter((v) => v >= from && v <= target);
     if (needed[0] !== from || needed.length !== target - from + 1) {
       // the first version absent from `from` on (the listing is sorted, each version once)
@@ -183,7 +188,7 @@ export class Snapshot {
       throw new IngotError('LOG_CORRUPT', `${store.root}: commit ${missing} is missing from the log, so version ${target} cannot be reconstructed`, { table: store.root, version: target });
     }
     const commits = await Promise.all(needed.map(async (v) => ({ version: v, actions: await readCommit(store, v) })));
-    return Snapshot.replay(commits, base, store.root);
+    return Snapshot.replay(fromCheckpoint ? [fromCheckpoint, ...commits] : commits, base, store.root);
   }
 }
 
