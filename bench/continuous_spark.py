@@ -78,10 +78,11 @@ def upsert(spark, raw_path, sessions_path, log):
         started = time.time()
         batch.persist()
         try:
-            files = [r[0] for r in batch.select("_source").distinct().collect()]
-            if not files:
+            per_file = batch.groupBy("_source").count().collect()
+            if not per_file:
                 return
-            rows = batch.count()
+            files = [r[0] for r in per_file]
+            rows = sum(r[1] for r in per_file)
             (batch.write.format("delta").mode("append")
              .option("txnAppId", APP_ID).option("txnVersion", batch_id).save(raw_path))
             changes = batch.groupBy("session_id").agg(
