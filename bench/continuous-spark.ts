@@ -210,26 +210,28 @@ const RATIO_GOAL = 1 / 3;
 
 /**
  * The Spark side's rows of the continuous section's table (none when it did not run): its
- * latency, exactly once, and ingot's p50 / Spark's p50 (`ingot`: ingot's landing → endpoint p50
- * over the files it showed, and the files it did not show within `giveUpMs` of `probed`) —
- * refused when Spark's tables are not exactly once or files were lost on either side, as no
- * ratio of unequal work means anything; when ingot missed half its files or more, its p50 is over
- * `giveUpMs` and the row gives the ratio's lower bound.
+ * latency, exactly once, and ingot's p50 / Spark's p50. `ingot`: ingot's landing → endpoint
+ * latencies, ms, ascending, of the files it showed, and `lost`, the files it did not show within
+ * `giveUpMs`; ingot's p50 here counts those as later than every shown file, so it is exact while
+ * they are fewer than half, and past that only a lower bound (over `giveUpMs`) is given. The ratio
+ * is refused when Spark's tables are not exactly once or Spark lost files: no ratio of unequal
+ * work means anything.
  */
-export function sparkChecks(s: SparkStreamResults | undefined, ingot: { p50Ms: number; lost: number; probed: number; giveUpMs: number }): { figure: string; value: string; target: string; pass: boolean | undefined }[] {
+export function sparkChecks(s: SparkStreamResults | undefined, ingot: { sorted: number[]; lost: number; giveUpMs: number }): { figure: string; value: string; target: string; pass: boolean | undefined }[] {
   if (!s) return [];
   const ms = (x: number): string => `${Math.round(x)} ms`;
   const once = s.exactlyOnce.raw && s.exactlyOnce.gold && s.lost === 0;
-  const ratio = ingot.p50Ms / s.latencyMs.p50;
+  const probed = ingot.sorted.length + ingot.lost;
+  const ingotP50 = ingot.sorted[Math.ceil(probed / 2) - 1];
+  const ratio = ingotP50 === undefined ? undefined : ingotP50 / s.latencyMs.p50;
   const load = `load average ${s.loadAvg.start[0]} → ${s.loadAvg.end[0]}`;
   const ratioValue = !once ? 'refused: Spark did not take every event exactly once'
-    : ingot.lost * 2 >= ingot.probed ? `refused: ingot's p50 is over ${ingot.giveUpMs / 1000} s (${ingot.lost} of ${ingot.probed} files not shown within it): ≥ ${(ingot.giveUpMs / s.latencyMs.p50).toFixed(2)}`
-    : ingot.lost > 0 ? `refused: ingot did not show ${ingot.lost} files within ${ingot.giveUpMs / 1000} s`
-    : ratio.toFixed(2);
+    : ratio === undefined ? `refused: ingot's p50 is over ${ingot.giveUpMs / 1000} s (${ingot.lost} of ${probed} files not shown within it): ≥ ${(ingot.giveUpMs / s.latencyMs.p50).toFixed(2)}`
+    : `${ms(ingotP50!)} / ${ms(s.latencyMs.p50)} = ${ratio.toFixed(2)}`;
   return [
     { figure: `Spark Structured Streaming: rename → sessions merge committed, p50 / p99 / max (${(s.files - s.lost).toLocaleString('en-US')} files, ${s.batches} batches; ${load})`, value: `${ms(s.latencyMs.p50)} / ${ms(s.latencyMs.p99)} / ${ms(s.latencyMs.max)}`, target: '', pass: undefined },
     { figure: `Spark: events exactly once in raw.events, gold.sessions equal to its recomputation (${s.events.toLocaleString('en-US')} events; ${s.lost} files never committed)`, value: once ? 'yes' : 'no', target: 'yes', pass: once },
-    { figure: 'ingot p50 (to the endpoint) / Spark p50 (to the commit)', value: ratioValue, target: `≤ ${RATIO_GOAL.toFixed(2)}`, pass: once && ingot.lost === 0 && ratio <= RATIO_GOAL },
+    { figure: `ingot p50 (to the endpoint; ${ingot.lost} files not shown within ${ingot.giveUpMs / 1000} s counted as later) / Spark p50 (to the commit)`, value: ratioValue, target: `≤ ${RATIO_GOAL.toFixed(2)}`, pass: once && ratio !== undefined && ratio <= RATIO_GOAL },
     { figure: 'Spark: start-up / foreachBatch p50 / p99 / peak RSS (driver + JVM)', value: `${s.startupS} s / ${ms(s.batchMs.p50)} / ${ms(s.batchMs.p99)} / ${s.peakRssMB} MB`, target: '', pass: undefined },
   ];
 }
