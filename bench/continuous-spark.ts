@@ -161,6 +161,8 @@ export async function sparkStreamBench(land: LandOptions): Promise<SparkStreamRe
     const batchSorted = batches.map((b) => b.committed - b.started).sort((a, b) => a - b);
     const exactlyOnce = await checkTables(lake, perFile);
     exactlyOnce.detail += ` (the ${warm} warm-up files included)`;
+    // checked: the lake and landed files go (kept when the section failed, to look into)
+    await fs.rm(SCRATCH, { recursive: true, force: true });
     return {
       files, events, startupS, batches: batches.length, lost: files - latencies.length,
       latencyMs: { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN },
