@@ -16,6 +16,9 @@
  *    event exactly once (per file, its row count) and gold.sessions one row per session, equal
  *    to its recomputation from raw.events; the server's RSS at the start, at the end and at most
  *    (sampled every second); the load average.
+ * 5. then, the server stopped, the same files through a Spark Structured Streaming job
+ *    (bench/continuous-spark.ts: its latency is to the commit of its sessions merge) and ingot's
+ *    p50 / Spark's p50; INGOT_BENCH_CONTINUOUS_SPARK=0 leaves Spark out.
  *
  * Writes bench/out/continuous.json.
  */
@@ -27,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { landStream, type StreamFile } from '../examples/game-sessions/stream.js';
 import { freePort } from '../test/moto.js';
 import { round } from './measure.js';
+import { sparkChecks, sparkStreamBench, type SparkStreamResults } from './continuous-spark.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -58,6 +62,8 @@ export interface ContinuousResults {
   exactlyOnce: { raw: boolean; gold: boolean; detail: string };
   rssMB: { start: number; end: number; max: number };
   loadAvg: { start: number[]; end: number[] };
+  /** The same files through Spark Structured Streaming (absent with INGOT_BENCH_CONTINUOUS_SPARK=0). */
+  spark?: SparkStreamResults;
   checks: { figure: string; value: string; target: string; pass: boolean | undefined }[];
 }
 
@@ -193,11 +199,14 @@ export async function continuousBench(): Promise<ContinuousResults> {
   const goldOnce = Number(diff!['missing']) === 0 && Number(diff!['extra']) === 0;
   const detail = `${counted.length} files in raw.events, ${wrongFiles} with a wrong row count; gold.sessions ${Number(diff!['sessions']).toLocaleString('en-US')} sessions, ${Number(diff!['missing'])} missing and ${Number(diff!['extra'])} extra against the recomputation`;
   const ms = (x: number): string => `${Math.round(x)} ms`;
+  const spark = process.env['INGOT_BENCH_CONTINUOUS_SPARK'] === '0' ? undefined
+    : await sparkStreamBench({ filesPerSecond: RATE, rowsPerFile: ROWS, sessionsPerDay: SESSIONS_PER_DAY, seconds: SECONDS });
   return {
     seconds: SECONDS, files, events, probed: latencies.length + lost, lost, latencyMs, runs: Number(runs!['n']), runMs: runStats,
     exactlyOnce: { raw: rawOnce, gold: goldOnce, detail },
     rssMB: { start: round(rssStart, 0), end: round(rssEnd, 0), max: round(rssMax, 0) },
     loadAvg: { start: loadStart, end: loadEnd },
+    ...(spark ? { spark } : {}),
     checks: [
       { figure: `landing → endpoint latency, p50 (${latencies.length.toLocaleString('en-US')} files)`, value: ms(latencyMs.p50), target: `≤ ${TARGET.p50Ms} ms`, pass: latencyMs.p50 <= TARGET.p50Ms },
       { figure: 'landing → endpoint latency, p99', value: ms(latencyMs.p99), target: `≤ ${TARGET.p99Ms} ms`, pass: latencyMs.p99 <= TARGET.p99Ms },
@@ -209,6 +218,7 @@ export async function continuousBench(): Promise<ContinuousResults> {
       { figure: 'run duration p50 / p99 / max (server log)', value: `${ms(runStats.p50)} / ${ms(runStats.p99)} / ${ms(runStats.max)}`, target: '', pass: undefined },
       { figure: 'server RSS start / end / max', value: `${round(rssStart, 0)} / ${round(rssEnd, 0)} / ${round(rssMax, 0)} MB`, target: '', pass: undefined },
       { figure: 'load average (1, 5, 15 min) at start / end', value: `${loadStart.join(', ')} / ${loadEnd.join(', ')}`, target: '', pass: undefined },
+      ...sparkChecks(spark, { sorted, lost, giveUpMs: GIVE_UP_MS }),
     ],
   };
 }
@@ -225,6 +235,7 @@ export function continuousMarkdown(r: ContinuousResults): string {
     ...r.checks.map((c) => `| ${c.figure} | ${c.value} | ${c.target} | ${c.pass === undefined ? '' : c.pass ? 'pass' : '**FAIL**'} |`),
     '',
     r.exactlyOnce.detail + '.',
+    ...(r.spark ? ['', r.spark.exactlyOnce.detail + '.'] : []),
   ].join('\n') + '\n';
 }
 

@@ -20,13 +20,14 @@
  * 8. runs the scheduler section (bench/schedule.ts: 1,000 daily intervals backfilled by ingot, 100 by Apache Airflow) in its own process;
  * 9. runs the serving section (bench/serve.ts: the game-sessions example over 2016, its completed-sessions endpoint under load) in its own process;
  * 9b. runs the continuous section (bench/continuous.ts: the game-sessions continuous project under files landing at 10/s, landing-to-endpoint latency, exactly once, memory) in its own process;
+ * 9c. runs the incremental-gold section (bench/incremental.ts: gold.route_monthly incremental vs its full recomputation of the month, in the same 182 daily runs) in its own process;
  * 10. runs the race (bench/race.ts: the flights pipeline on ingot with DuckDB, on ingot with Spark Connect, and as a PySpark + delta-spark script) in its own process;
  * 11. prints a markdown table and writes bench/out/results.md and bench/out/results.json.
  *
  * Every lake (the backfill's and each full refresh's) must match the handmade output: same row
  * counts for silver and gold, same content for the gold tables; otherwise the bench fails.
  * `node --import tsx bench/run.ts --handmade` (cwd: the scratch project) is the handmade child, `--handmade-daily` the daily loop's;
- * `npm run bench -- --flights`, `-- --startup`, `-- --delta`, `-- --deletion-vectors`, `-- --postgres`, `-- --pgwire`, `-- --schedule`, `-- --serve`, `-- --continuous` or `-- --race` runs only that section (the other figures of the last run are kept).
+ * `npm run bench -- --flights`, `-- --startup`, `-- --delta`, `-- --deletion-vectors`, `-- --postgres`, `-- --pgwire`, `-- --schedule`, `-- --serve`, `-- --continuous`, `-- --incremental` or `-- --race` runs only that section (the other figures of the last run are kept).
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -43,6 +44,7 @@ import { scheduleMarkdown } from './schedule.js';
 import { raceMarkdown } from './race.js';
 import { serveMarkdown } from './serve.js';
 import { continuousMarkdown } from './continuous.js';
+import { incrementalMarkdown } from './incremental.js';
 import { startupMarkdown } from './startup.js';
 import { measure, median, round, type Measured } from './measure.js';
 
@@ -403,6 +405,7 @@ const SECTIONS = {
   schedule: scheduleMarkdown,
   serve: serveMarkdown,
   continuous: continuousMarkdown,
+  incremental: incrementalMarkdown,
   race: raceMarkdown,
 };
 type Section = keyof typeof SECTIONS;
@@ -420,7 +423,7 @@ if (process.argv[2] === '--handmade') {
 } else if (process.argv[2] === '--handmade-daily') {
   await handmadeDailyChild();
 } else {
-  // --startup / --delta / --postgres / --pgwire / --schedule / --serve / --continuous / --race: only that section, keeping the other figures of the last results.json
+  // --startup / --delta / --postgres / --pgwire / --schedule / --serve / --continuous / --incremental / --race: only that section, keeping the other figures of the last results.json
   // --flights: only the flights figures above, keeping the sections' figures of the last results.json
   const flightsOnly = process.argv.includes('--flights');
   const only = (Object.keys(SECTIONS) as Section[]).find((name) => process.argv.includes(`--${name}`));
