@@ -110,6 +110,8 @@ export class DuckDBLakeReader implements LakeReader {
    */
   private readonly lookups = new Map<string, Set<string>>();
   private ddl: Promise<unknown> = Promise.resolve();
+  /** Lookup index builds under way (see `index`). */
+  private readonly indexing = new Set<Promise<void>>();
   /** Names of the engine's aggregate functions (lower case), read once (see `keyed`). */
   private aggregates?: Promise<Set<string>>;
   private counter = 0;
@@ -227,7 +229,10 @@ export class DuckDBLakeReader implements LakeReader {
     if (!held.memory || !held.indexed || held.indexed.has(column)) return;
     held.indexed.add(column);
     const index = quoteIdent(`__lookup_${++this.counter}`);
-    await this.exec(`CREATE INDEX ${index} ON ${held.memory} (${quoteIdent(column)})`).catch(() => held.indexed!.delete(column));
+    const building = this.exec(`CREATE INDEX ${index} ON ${held.memory} (${quoteIdent(column)})`).catch(() => { held.indexed!.delete(column); });
+    this.indexing.add(building);
+    await building;
+    this.indexing.delete(building);
   }
 
   /**
@@ -237,6 +242,8 @@ export class DuckDBLakeReader implements LakeReader {
    */
   async lookupIndexes(name: string): Promise<string[]> {
     await this.ddl;
+    // a failed build forgets its column just after the DDL queue moved on
+    await Promise.all(this.indexing);
     return [...(this.attached.get(name)?.indexed ?? [])].sort();
   }
 
