@@ -47,7 +47,7 @@ const INTEGER_RANGE: Record<string, [bigint, bigint] | undefined> = {
  * (another type, non-canonical digits that the engine would cast, a value out of range): the
  * caller then queries.
  */
-function keyText(v: Exclude<KeyValue, null>, type: string): string | undefined {
+export function keyText(v: Exclude<KeyValue, null>, type: string): string | undefined {
   if (type === 'VARCHAR') return typeof v === 'string' ? v : undefined;
   const range = INTEGER_RANGE[type];
   if (!range) return undefined;

@@ -110,6 +110,8 @@ export class DuckDBLakeReader implements LakeReader {
    */
   private readonly lookups = new Map<string, Set<string>>();
   private ddl: Promise<unknown> = Promise.resolve();
+  /** Lookup index builds under way (see `index`). */
+  private readonly indexing = new Set<Promise<void>>();
   /** Names of the engine's aggregate functions (lower case), read once (see `keyed`). */
   private aggregates?: Promise<Set<string>>;
   private counter = 0;
@@ -227,7 +229,10 @@ export class DuckDBLakeReader implements LakeReader {
     if (!held.memory || !held.indexed || held.indexed.has(column)) return;
     held.indexed.add(column);
     const index = quoteIdent(`__lookup_${++this.counter}`);
-    await this.exec(`CREATE INDEX ${index} ON ${held.memory} (${quoteIdent(column)})`).catch(() => held.indexed!.delete(column));
+    const building = this.exec(`CREATE INDEX ${index} ON ${held.memory} (${quoteIdent(column)})`).catch(() => { held.indexed!.delete(column); });
+    this.indexing.add(building);
+    await building;
+    this.indexing.delete(building);
   }
 
   /**
@@ -237,6 +242,8 @@ export class DuckDBLakeReader implements LakeReader {
    */
   async lookupIndexes(name: string): Promise<string[]> {
     await this.ddl;
+    // a failed build forgets its column just after the DDL queue moved on
+    await Promise.all(this.indexing);
     return [...(this.attached.get(name)?.indexed ?? [])].sort();
   }
 
@@ -699,8 +706,11 @@ function rowsOf(chunk: DuckDBDataChunk): Cell[][] {
       case DuckDBTypeId.BOOLEAN: case DuckDBTypeId.TINYINT: case DuckDBTypeId.SMALLINT: case DuckDBTypeId.INTEGER:
       case DuckDBTypeId.UTINYINT: case DuckDBTypeId.USMALLINT: case DuckDBTypeId.UINTEGER: case DuckDBTypeId.BIGINT:
       case DuckDBTypeId.UBIGINT: case DuckDBTypeId.HUGEINT: case DuckDBTypeId.UHUGEINT: case DuckDBTypeId.FLOAT:
-      case DuckDBTypeId.DOUBLE: case DuckDBTypeId.VARCHAR:
+      case DuckDBTypeId.DOUBLE:
         for (let r = 0; r < n; r++) rows[r]![c] = vector.getItem(r) as Cell;
+        break;
+      case DuckDBTypeId.VARCHAR:
+        varcharCells(vector as DuckDBVector<string>, n, rows, c);
         break;
       case DuckDBTypeId.DATE:
         for (let r = 0; r < n; r++) {
@@ -721,6 +731,47 @@ function rowsOf(chunk: DuckDBDataChunk): Cell[][] {
     }
   }
   return rows;
+}
+
+/** One-character strings of the ASCII codes. */
+const ASCII = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
+
+/**
+ * Column `c` of `rows` from VARCHAR `vector` (`n` rows). A short ASCII string (at most 12
+ * bytes, which DuckDB keeps inline in its 16-byte string header: length, then the bytes) is
+ * read from the vector's data here, saving a UTF-8 decoder call per value; others (longer,
+ * non-ASCII, or a vector without the expected layout) by `getItem`. Same strings either way.
+ */
+function varcharCells(vector: DuckDBVector<string>, n: number, rows: Cell[][], c: number): void {
+  const raw = vector as unknown as { dataView?: unknown; validity?: { itemValid?: unknown } };
+  const view = raw.dataView;
+  const validity = raw.validity;
+  if (!(view instanceof DataView) || view.byteLength < n * 16 || typeof validity?.itemValid !== 'function') {
+    for (let r = 0; r < n; r++) rows[r]![c] = vector.getItem(r);
+    return;
+  }
+  const valid = validity as { itemValid(i: number): boolean };
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, n * 16);
+  for (let r = 0; r < n; r++) {
+    if (!valid.itemValid(r)) {
+      rows[r]![c] = null;
+      continue;
+    }
+    const at = r * 16;
+    const len = view.getUint32(at, true);
+    let text: string | undefined = '';
+    if (len <= 12) {
+      for (let j = at + 4; j < at + 4 + len; j++) {
+        const b = bytes[j]!;
+        if (b > 127) {
+          text = undefined;
+          break;
+        }
+        text += ASCII[b]!;
+      }
+    } else text = undefined;
+    rows[r]![c] = text ?? vector.getItem(r);
+  }
 }
 
 /** Texts of days (since 1970-01-01) printed so far, as DuckDB's date values print them; emptied when it holds `DAYS_MAX`. */

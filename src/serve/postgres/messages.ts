@@ -9,6 +9,15 @@
  * strings are NUL-terminated UTF-8 (`String` in the docs).
  */
 
+import type { Cell } from '../../engine/reader.js';
+
+/**
+ * How `MessageWriter.dataRows` writes the cells of a column: `integer` (a number or bigint of
+ * an integer type, text format), `double` (a number of a float8 column, text format), `text` (a
+ * string, text format: its UTF-8 bytes), `other` (through the caller's encoder).
+ */
+export const FieldKind = { other: 0, integer: 1, double: 2, text: 3 } as const;
+
 /** The protocol version 3.0 of a StartupMessage. */
 export const PROTOCOL_3 = 196608;
 /** Codes of the untyped first messages ("Message Formats": SSLRequest, GSSENCRequest, CancelRequest). */
@@ -223,6 +232,167 @@ export class MessageWriter {
     }
     this.int32(value.length);
     return this.bytes(value);
+  }
+
+  /**
+   * Appends one DataRow message (`D`, "Message Formats") per row of `rows[start..end)`, each
+   * cell written as `fields[i]` says for its column (`FieldKind`): integers, doubles and text in
+   * the text format straight into the buffer (digits written here; a double's text is
+   * `String(v)`; text as its UTF-8 bytes), any other cell, or a cell of an unexpected JS type, as
+   * `other(cell, column)` gives its bytes. NULL is length -1. A row whose `other` throws is
+   * dropped whole (the rows before it stay) and the error thrown.
+   */
+  dataRows(rows: readonly (readonly Cell[])[], start: number, end: number, fields: Uint8Array, other: (c: Exclude<Cell, null>, column: number) => Uint8Array | string): void {
+    const width = fields.length;
+    for (let r = start; r < end; r++) {
+      const row = rows[r]!;
+      const mark = this.at;
+      this.room(7);
+      this.buf[this.at] = 0x44; // 'D'
+      const lengthAt = this.at + 1;
+      this.at += 5;
+      this.buf[this.at++] = width >>> 8;
+      this.buf[this.at++] = width & 0xff;
+      try {
+        for (let i = 0; i < width; i++) {
+          const c = row[i]!;
+          if (c === null) {
+            this.room(4);
+            this.buf.writeInt32BE(-1, this.at);
+            this.at += 4;
+            continue;
+          }
+          switch (fields[i]) {
+            case FieldKind.integer:
+              if (typeof c === 'number' && c <= 999_999_999_999_999 && c >= -999_999_999_999_999 && Number.isInteger(c)) {
+                this.integerField(c);
+                continue;
+              }
+              if (typeof c === 'bigint') {
+                const v = Number(c);
+                if (v <= 999_999_999_999_999 && v >= -999_999_999_999_999) this.integerField(v);
+                else this.textField(c.toString());
+                continue;
+              }
+              break;
+            case FieldKind.double:
+              if (typeof c === 'number') {
+                if (!this.decimalField(c)) this.textField(c === c ? (c === Infinity ? 'Infinity' : c === -Infinity ? '-Infinity' : String(c)) : 'NaN');
+                continue;
+              }
+              break;
+            case FieldKind.text:
+              if (typeof c === 'string') {
+                this.textField(c);
+                continue;
+              }
+              break;
+          }
+          this.field(other(c, i));
+        }
+      } catch (err) {
+        this.at = mark;
+        this.start = -1;
+        throw err;
+      }
+      const n = this.at - lengthAt;
+      this.buf[lengthAt] = n >>> 24;
+      this.buf[lengthAt + 1] = (n >>> 16) & 0xff;
+      this.buf[lengthAt + 2] = (n >>> 8) & 0xff;
+      this.buf[lengthAt + 3] = n & 0xff;
+    }
+  }
+
+  /** A field of the decimal digits of integer `v` (|v| < 10^15). */
+  private integerField(v: number): void {
+    this.room(4 + 17);
+    const buf = this.buf;
+    let at = this.at + 4;
+    let n = v;
+    if (n < 0) {
+      buf[at++] = 0x2d; // '-'
+      n = -n;
+    }
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    at += digits;
+    for (let j = at - 1, x = n; j >= at - digits; j--) {
+      const q = Math.floor(x / 10);
+      buf[j] = 0x30 + (x - q * 10);
+      x = q;
+    }
+    const len = at - this.at - 4;
+    buf[this.at] = 0;
+    buf[this.at + 1] = 0;
+    buf[this.at + 2] = len >>> 8;
+    buf[this.at + 3] = len & 0xff;
+    this.at = at;
+  }
+
+  /**
+   * A field of double `v`'s text when it has at most 6 decimals and |v| < 10^9 (most measures,
+   * prices and rates), written without a string: the text `String(v)` gives (the shortest
+   * decimal that reads back as `v`, plain notation), found as the integer m = round(|v| * 10^d)
+   * for the smallest d with m / 10^d === |v| (a decimal with fewer digits would have been found
+   * at a smaller d; at |v| < 10^9 two decimals 10^-6 apart are never the same double). False,
+   * nothing written, for another value (the caller writes `String(v)`).
+   */
+  private decimalField(v: number): boolean {
+    const a = v < 0 ? -v : v;
+    if (!(a < 1e9)) return false;
+    let scale = 1;
+    let d = 0;
+    let m = 0;
+    for (; d <= 6; d++, scale *= 10) {
+      m = Math.round(a * scale);
+      if (m / scale === a) break;
+    }
+    if (d > 6) return false;
+    this.room(4 + 18);
+    const buf = this.buf;
+    let at = this.at + 4;
+    if (v < 0 && m !== 0) buf[at++] = 0x2d; // '-'
+    let digits = 1;
+    for (let x = m; x >= 10; x = Math.floor(x / 10)) digits++;
+    // leading zeros of a value below 1 (0.05: m = 5, d = 2)
+    if (digits <= d) digits = d + 1;
+    const end = at + digits + (d > 0 ? 1 : 0);
+    let j = end - 1;
+    for (let k = 0, x = m; k < digits; k++) {
+      if (k === d && d > 0) buf[j--] = 0x2e; // '.'
+      const q = Math.floor(x / 10);
+      buf[j--] = 0x30 + (x - q * 10);
+      x = q;
+    }
+    const len = end - this.at - 4;
+    buf[this.at] = 0;
+    buf[this.at + 1] = 0;
+    buf[this.at + 2] = 0;
+    buf[this.at + 3] = len;
+    this.at = end;
+    return true;
+  }
+
+  /** A field of the UTF-8 bytes of `value` (as `field`, with the length written by hand). */
+  private textField(value: string): void {
+    const n = value.length;
+    this.room(4 + n * 3);
+    const buf = this.buf;
+    const begin = this.at + 4;
+    let at = begin;
+    let ascii = n <= 64;
+    for (let j = 0; ascii && j < n; j++) {
+      const c = value.charCodeAt(j);
+      if (c > 127) ascii = false;
+      else buf[at++] = c;
+    }
+    if (!ascii) at = begin + buf.write(value, begin, 'utf8');
+    const len = at - begin;
+    buf[this.at] = len >>> 24;
+    buf[this.at + 1] = (len >>> 16) & 0xff;
+    buf[this.at + 2] = (len >>> 8) & 0xff;
+    buf[this.at + 3] = len & 0xff;
+    this.at = at;
   }
 
   /** Where the next message would start: `rewind` to it drops what was built since. */

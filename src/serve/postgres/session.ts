@@ -5,9 +5,9 @@ import { readsCatalog, rewriteCatalog, type LakeTableFacts } from './catalog.js'
 import { classify, initialSettings, splitStatements, type CommandAnswer, type CopyOut, type DeclareCursor, type FetchCursor, type SessionSettings, type Statement } from './commands.js';
 import type { Connection } from './connection.js';
 import { lookupStream } from './lookups.js';
-import { BodyReader, MessageWriter, ProtocolViolation, writeError, type FrontendMessage } from './messages.js';
+import { BodyReader, FieldKind, MessageWriter, ProtocolViolation, writeError, type FrontendMessage } from './messages.js';
 import { errorFields } from './sqlstate.js';
-import { binaryOf, decodeParam, pgTypeOf, resultType, textOf, type PgType } from './types.js';
+import { binaryOf, decodeParam, OID, pgTypeOf, resultType, textOf, type PgType } from './types.js';
 
 /** What a session needs of the server: the lake and its limits. */
 export interface SessionOptions {
@@ -423,21 +423,23 @@ export class Session {
     return types;
   }
 
-  private dataRow(row: Cell[], types: PgType[], formats: number[]): void {
-    // each value encoded straight into the output; a value that cannot be encoded fails the
-    // statement and the half-built DataRow is dropped
-    const mark = this.w.mark();
-    try {
-      this.w.begin('D').int16(row.length);
-      for (let i = 0; i < row.length; i++) {
-        const c = row[i]!;
-        this.w.field(c === null ? null : (formats.length === 0 ? 0 : formatOf(formats, i)) === 1 ? binaryOf(c, types[i]!.oid) : textOf(c, types[i]!.oid));
-      }
-      this.w.end();
-    } catch (err) {
-      this.w.rewind(mark);
-      throw err;
+  /**
+   * Appends the DataRows of `rows[start..end)` (all by default), columns of PostgreSQL `types`
+   * in `formats`: integers, doubles and text in the text format written straight into the
+   * output, other cells by `textOf` / `binaryOf` (see `MessageWriter.dataRows`). A value that
+   * cannot be encoded fails the statement; its half-built DataRow is dropped.
+   */
+  private dataRows(rows: readonly Cell[][], types: PgType[], formats: number[], start = 0, end = rows.length): void {
+    const fields = new Uint8Array(types.length);
+    for (let i = 0; i < types.length; i++) {
+      const oid = types[i]!.oid;
+      fields[i] = formatOf(formats, i) === 1 ? FieldKind.other
+        : oid === OID.int8 || oid === OID.int4 || oid === OID.int2 ? FieldKind.integer
+        : oid === OID.float8 ? FieldKind.double
+        : oid === OID.float4 ? FieldKind.other
+        : FieldKind.text;
     }
+    this.w.dataRows(rows, start, end, fields, (c, i) => (formatOf(formats, i) === 1 ? binaryOf(c, types[i]!.oid) : textOf(c, types[i]!.oid)!));
   }
 
   /** Sends the rows of `stream` (all, or at most `limit` when > 0); returns how many and whether the stream ended. */
@@ -457,8 +459,11 @@ export class Session {
           portal.buffer = rows;
         }
         const take = limit > 0 ? Math.min(limit - sent, portal.buffer.length) : portal.buffer.length;
-        for (let i = 0; i < take; i++) {
-          this.dataRow(portal.buffer[i]!, types, formats);
+        // a chunk is encoded in slices of about BATCH_BYTES, each written before the next
+        for (let i = 0; i < take;) {
+          const to = Math.min(take, i + 128);
+          this.dataRows(portal.buffer, types, formats, i, to);
+          i = to;
           if (this.w.size >= BATCH_BYTES) await this.flush();
         }
         portal.buffer = take === portal.buffer.length ? [] : portal.buffer.slice(take);
@@ -498,7 +503,7 @@ export class Session {
         const tag = this.apply(statement);
         if (statement.result) {
           const types = this.rowDescription(statement.result.columns, []);
-          for (const row of statement.result.rows) this.dataRow(row, types, []);
+          this.dataRows(statement.result.rows, types, []);
         }
         this.complete(tag);
         return;
@@ -724,7 +729,7 @@ export class Session {
         const tag = this.apply(statement);
         if (statement.result) {
           const types = statement.result.columns.map((c, i) => resultType(pgTypeOf(c.type), formatOf(portal.formats, i)));
-          for (const row of statement.result.rows) this.dataRow(row, types, portal.formats);
+          this.dataRows(statement.result.rows, types, portal.formats);
         }
         portal.done = true;
         return this.complete(tag);
