@@ -32,8 +32,9 @@ export interface Expectation {
 /**
  * How a run's output lands in the table (one Delta commit per run):
  * `append`; `overwrite` (full refresh); `replace partition` (replaces the partitions of the run's
- * interval, Delta `replaceWhere` on the first partition column); `merge` (insert-only by `key`:
- * the batch de-duplicated keeping the first arrival, rows whose key the table holds skipped);
+ * interval, Delta `replaceWhere` on the first partition column); `merge` (by `key`:
+ * the batch de-duplicated keeping the first arrival; rows whose key the table holds are skipped,
+ * or updated by `mergeUpdate`);
  * `apply changes` (a change feed merged by `key` in `changes.sequenceBy` order, SCD type 1 or 2).
  * The last two rewrite only the files holding affected keys (Delta MERGE); see `src/run/materialize.ts`.
  */
@@ -179,6 +180,20 @@ export interface DatasetDefinition {
    * event timestamp when that matters.
    */
   orderBy?: string;
+  /**
+   * `merge`: what a batch row does to the table's row of the same key, the Delta MERGE's
+   * `WHEN MATCHED THEN UPDATE SET column = expression`: output column → SQL expression over
+   * `target.<column>` (the table's current row) and `source.<column>` (the batch's row for the
+   * key), e.g. `{ flights: 'target.flights + source.flights' }` to accumulate an aggregate over
+   * `incremental` input (`-- merge_update: flights = target.flights + source.flights` in SQL, one
+   * directive per column). Columns not listed keep the table's value; every expression sees the
+   * row as it was before the update (so `avg = (target.sum + source.sum) / (target.n + source.n)`
+   * works beside `sum = target.sum + source.sum`). New keys are inserted as the batch has them.
+   * Without it, `merge` skips keys the table holds. Errors: a column not among the output
+   * columns fails the run (COLUMN_UNKNOWN naming the dataset and column); a key column, or another
+   * materialization, is refused when the project loads (DATASET_INVALID).
+   */
+  mergeUpdate?: Record<string, string>;
   /** The change feed of `apply changes`. */
   changes?: ChangeFeed;
   expectations?: Expectation[];
@@ -251,6 +266,7 @@ export const datasetSchema = z
     tableProperties: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'a table property name is letters, digits, _ . - (e.g. delta.enableChangeDataFeed)'), z.string()).optional(),
     key: z.array(z.string().min(1)).min(1).optional(),
     orderBy: z.string().min(1).optional(),
+    mergeUpdate: z.record(z.string().min(1), z.string().trim().min(1, 'a merge update is a non-empty SQL expression')).refine((o) => Object.keys(o).length > 0, 'mergeUpdate needs at least one column').optional(),
     changes: z.object({
       sequenceBy: z.string().min(1),
       deleteWhen: z.string().min(1).optional(),
@@ -284,6 +300,8 @@ export const datasetSchema = z
     path: ['changes'],
   })
   .refine((d) => d.orderBy === undefined || d.materialization === 'merge', { message: "orderBy is for materialization 'merge'", path: ['orderBy'] })
+  .refine((d) => d.mergeUpdate === undefined || d.materialization === 'merge', { message: "mergeUpdate (WHEN MATCHED THEN UPDATE SET) is for materialization 'merge'", path: ['mergeUpdate'] })
+  .refine((d) => !Object.keys(d.mergeUpdate ?? {}).some((c) => d.key?.includes(c)), { message: 'mergeUpdate cannot set a key column (a matched row keeps its key)', path: ['mergeUpdate'] })
   .refine((d) => !d.changes?.exceptColumns?.some((c) => d.key?.includes(c) || ((d.changes?.scdType ?? 1) === 1 && c === d.changes?.sequenceBy)), {
     message: 'exceptColumns cannot hold a key column, nor (SCD type 1, which compares sequences with the table) the sequenceBy column',
     path: ['changes', 'exceptColumns'],

@@ -18,6 +18,7 @@ import { parseExpectDirective } from './expect-directive.js';
  *     -- column delay_min: departure delay, minutes   (a name with spaces: -- column "a b": ...)
  *
  * and for `merge` / `apply changes`: `key: id, region`, `order_by: received_at`,
+ * `merge_update: flights = target.flights + source.flights` (one per column, see `mergeUpdate`),
  * `sequence_by: seq`, `delete_when: op = 'D'`, `scd_type: 2`, `except_columns: op`, `insert_only: loaded_at`, `ignore_null_updates: true`; exports
  * (`DatasetExports`): `export_file: reports/x/date={logical_date}/report.csv`,
  * `export_postgres: env:DATAMART_URL datamart.x` (connection, then table).
@@ -87,6 +88,15 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
       }
       case 'key': def['key'] = names(value); break;
       case 'order_by': def['orderBy'] = value; break;
+      case 'merge_update': {
+        const m = /^("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(value);
+        if (!m || m[2]!.trim() === '') throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: a merge update reads "-- merge_update: <column> = <expression>", e.g. "-- merge_update: flights = target.flights + source.flights", not "${value}"`, { file, row: i + 1, dataset: name });
+        const col = m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replace(/""/g, '"') : m[1]!;
+        const updates = (def['mergeUpdate'] ?? {}) as Record<string, string>;
+        if (col in updates) throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: merge_update sets column ${col} twice`, { file, row: i + 1, dataset: name, column: col });
+        def['mergeUpdate'] = { ...updates, [col]: m[2]!.trim() };
+        break;
+      }
       case 'sequence_by': changes['sequenceBy'] = value; break;
       case 'delete_when': changes['deleteWhen'] = value; break;
       case 'scd_type': changes['scdType'] = Number(value); break;
@@ -102,7 +112,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
         break;
       }
       default:
-        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, incremental, table_property, description, tags, on_schema_change, engine, key, order_by, sequence_by, delete_when, scd_type, except_columns, insert_only, ignore_null_updates, export_file, export_postgres, expect, column)`, { file, row: i + 1, dataset: name });
+        throw new IngotError('DATASET_INVALID', `${file}:${i + 1}: unknown directive "${key}" (known: materialization, partition_by, grain, incremental, table_property, description, tags, on_schema_change, engine, key, order_by, merge_update, sequence_by, delete_when, scd_type, except_columns, insert_only, ignore_null_updates, export_file, export_postgres, expect, column)`, { file, row: i + 1, dataset: name });
     }
   }
   checkNoLateDirective(lines, i, file, name);
@@ -118,7 +128,7 @@ export function parseSqlDataset(text: string, name: string, file: string): Recor
 }
 
 const DIRECTIVE_OF: Record<string, string> = {
-  partitionBy: 'partition_by', orderBy: 'order_by', onSchemaChange: 'on_schema_change', sequenceBy: 'sequence_by', deleteWhen: 'delete_when',
+  partitionBy: 'partition_by', orderBy: 'order_by', mergeUpdate: 'merge_update', onSchemaChange: 'on_schema_change', sequenceBy: 'sequence_by', deleteWhen: 'delete_when',
   scdType: 'scd_type', exceptColumns: 'except_columns', insertOnly: 'insert_only', ignoreNullUpdates: 'ignore_null_updates', file: 'export_file', postgres: 'export_postgres',
 };
 
@@ -141,7 +151,7 @@ function checkDirectiveValues(def: Record<string, unknown>, at: Record<string, n
 function checkNoLateDirective(lines: string[], start: number, file: string, name: string): void {
   for (let j = start; j < lines.length; j++) {
     const body = /^\s*--\s*(.*)$/.exec(lines[j]!)?.[1];
-    if (body !== undefined && /^(expect(\s|:)|(materialization|partition_by|grain|tags|on_schema_change|engine|key|order_by|sequence_by|delete_when|scd_type|except_columns|insert_only|ignore_null_updates|export_file|export_postgres)\s*:)/.test(body)) {
+    if (body !== undefined && /^(expect(\s|:)|(materialization|partition_by|grain|tags|on_schema_change|engine|key|order_by|merge_update|sequence_by|delete_when|scd_type|except_columns|insert_only|ignore_null_updates|export_file|export_postgres)\s*:)/.test(body)) {
       throw new IngotError('DATASET_INVALID', `${file}:${j + 1}: "${lines[j]!.trim()}": directives go above the query (this one, at line ${j + 1}, is below its start at line ${start + 1})`, { file, row: j + 1, dataset: name });
     }
   }

@@ -7,7 +7,7 @@ import { sqlFor, type DatasetDefinition } from '../pipeline/definition.js';
  * The definition fingerprint of a dataset: 16 hex digits of a SHA-256 over what decides the
  * rows of its table: its SQL on the engine that runs it, normalized (comments dropped,
  * whitespace collapsed, so reformatting changes nothing), or its source; the engine; the
- * materialization and its settings (partitioning, grain, key, order, change feed); the
+ * materialization and its settings (partitioning, grain, key, order, merge update, change feed); the
  * expectations (which drop and quarantine rows); the schema contract. Descriptions, tags,
  * exports and the landing copy do not change the table and are left out.
  */
@@ -33,6 +33,8 @@ function compute(ds: DatasetDefinition, dialect: Dialect): string {
     grain: ds.grain ?? null,
     key: ds.key ?? null,
     orderBy: ds.orderBy ?? null,
+    // only when given: the fingerprints of datasets without it stay as they were
+    ...(ds.mergeUpdate ? { mergeUpdate: ds.mergeUpdate } : {}),
     changes: ds.changes ?? null,
     expectations: (ds.expectations ?? []).map((e) => [e.name, e.action, e.scope ?? 'row', normalizeSql(e.condition, dialect)]),
     schema: ds.schema ?? null,

@@ -15,9 +15,11 @@ import type { DomainWrite } from '../table/write.js';
  * The keyed materializations, staged like every write of a run (data files written, commit
  * prepared, the snapshot after it returned for downstream datasets; the runner commits):
  *
- * - `merge`: insert-only. The batch keeps one row per key, the first arrival (`orderBy`, see
- *   `firstPerKeySql`); rows whose key the table already holds are skipped (Delta MERGE with only
- *   `whenNotMatched`: new rows are appended, no file rewritten).
+ * - `merge`: the batch keeps one row per key, the first arrival (`orderBy`, see
+ *   `firstPerKeySql`); new keys are inserted; rows whose key the table already holds are skipped
+ *   (Delta MERGE with only `whenNotMatched`: new rows are appended, no file rewritten) or, with
+ *   `mergeUpdate`, update the table's row (`WHEN MATCHED THEN UPDATE SET column = expression`
+ *   over `target.` and `source.`: an aggregate accumulating incremental batches).
  * - `apply changes`, SCD type 1: per key the change with the highest sequence; it replaces the
  *   table's row only when its sequence is greater than the row's (so a late, older change never
  *   overwrites newer state) except its `insertOnly` columns, which keep the values the key was
@@ -76,7 +78,8 @@ const TABLE_VIEW = '__ingot_changes.target';
  * `ds.materialization` (`merge` or `apply changes`) says, through `path`. Returns the outcome
  * (`rows`: inserted or updated) and the rows of `sql` (`batchRows`).
  * Errors: CHANGES_INVALID (a NULL key or sequence, two changes of a key with the same sequence:
- * the message names the key), COLUMN_UNKNOWN (a key, sequence or except column the output lacks),
+ * the message names the key), COLUMN_UNKNOWN (a key, sequence, except or mergeUpdate column the
+ * output lacks),
  * DATASET_INVALID (a feed column named like an SCD2 column), SQL_ERROR, SCHEMA_MISMATCH.
  */
 export async function stageKeyed(engine: Engine, path: WritePath, table: DeltaTable, base: Snapshot | undefined, sql: string, ds: DatasetDefinition, options: KeyedWriteOptions): Promise<KeyedWrite> {
@@ -90,6 +93,9 @@ export async function stageKeyed(engine: Engine, path: WritePath, table: DeltaTa
     const columns = batch.schema.fields.map((f) => f.name).filter((n) => n !== DELETE_FLAG);
     for (const c of [...key, ...(changes ? [changes.sequenceBy, ...(changes.exceptColumns ?? [])] : [])]) {
       if (!columns.includes(c)) throw invalid('COLUMN_UNKNOWN', `column ${c} (key, sequenceBy or exceptColumns) is not among the output columns (${columns.join(', ')})`, c);
+    }
+    for (const c of Object.keys(ds.mergeUpdate ?? {})) {
+      if (!columns.includes(c)) throw invalid('COLUMN_UNKNOWN', `mergeUpdate sets column ${c}, which is not among the output columns (${columns.join(', ')})`, c);
     }
     const [problems] = await engine.query(changeProblemsSql(BATCH, key, engine.dialect, changes?.sequenceBy));
     if (Number(problems!['nulls']) > 0) {
@@ -112,7 +118,9 @@ export async function stageKeyed(engine: Engine, path: WritePath, table: DeltaTa
 
     if (!changes) {
       const first = firstPerKeySql(BATCH, columns, key, ds.orderBy);
-      return rebuild ? await write(first) : await mergeInto({ source: first, on: keyMatch(key), whenNotMatched: [{ insert: '*' }] });
+      if (rebuild) return await write(first);
+      const set = ds.mergeUpdate ? { whenMatched: [{ update: ds.mergeUpdate }] } : {};
+      return await mergeInto({ source: first, on: keyMatch(key), ...set, whenNotMatched: [{ insert: '*' }] });
     }
 
     const seq = quoteIdent(changes.sequenceBy);
