@@ -70,6 +70,10 @@ export class DuckDBEngine implements Engine, ParquetFiles {
     const conn = await instance.connect();
     await conn.run("SET TimeZone = 'UTC'");
     await conn.run('SET preserve_insertion_order = false');
+    // Delta data files never change once written: their footers are read once per engine, not per
+    // query (a daily run binds and scans views over every file of its upstream tables several
+    // times); DuckDB reads a file's footer again when its modification time moves
+    await conn.run('SET parquet_metadata_cache = true');
     registerFunctions(conn);
     return new DuckDBEngine(instance, conn);
   }
