@@ -387,6 +387,36 @@ describe('files source: symbolic links in landing folders (issue 19, item 9)', (
   });
 });
 
+describe('files source: a run lists only the folders of its interval', () => {
+  it('a link leading elsewhere in another day\'s folder neither fails nor is looked at by this day\'s run; that day\'s run refuses it', async (t) => {
+    const { dir, cleanup } = await tempDir('files-interval-folders');
+    t.after(cleanup);
+    const p = await project(path.join(dir, 'project'), [{
+      name: 'bronze.daily', source: { kind: 'files', path: 'landing/daily/day={day}/*.csv', format: 'csv', columns: { id: 'INTEGER', v: 'VARCHAR' } },
+      materialization: 'replace partition', partitionBy: ['day'],
+    }]);
+    const landing = path.join(p, 'landing', 'daily');
+    const outside = path.join(dir, 'outside', 'day');
+    for (const d of [path.join(landing, 'day=2024-03-01'), outside]) await fs.mkdir(d, { recursive: true });
+    await fs.writeFile(path.join(landing, 'day=2024-03-01', 'x.csv'), csv(rowsFor(1, 3)));
+    await fs.writeFile(path.join(outside, 'z.csv'), csv(rowsFor(3, 2)));
+    await fs.symlink(outside, path.join(landing, 'day=2024-03-02'));
+    // a folder whose name is no date lies in no day's interval
+    await fs.mkdir(path.join(landing, 'day=latest'));
+    await fs.writeFile(path.join(landing, 'day=latest', 'y.csv'), csv(rowsFor(2, 2)));
+
+    const runner = await Runner.open(await loadProject(p));
+    t.after(() => runner.close());
+    const r1 = await runner.run('2024-03-01');
+    assert.equal(r1.status, 'success', r1.error);
+    assert.deepEqual([datasetResult(r1, 'bronze.daily').inputs, datasetResult(r1, 'bronze.daily').rowsOut], [['landing/daily/day=2024-03-01/x.csv'], 3]);
+    const r2 = await runner.run('2024-03-02').catch((err: unknown) => ({ status: 'failed', error: (err as Error).message }));
+    assert.equal(r2.status, 'failed');
+    assert.match(r2.error ?? '', /landing\/daily\/day=2024-03-02 is a symbolic link to a location outside the project folder/);
+    assert.deepEqual(await tableView(p, 'bronze.daily'), { 'landing/daily/day=2024-03-01/x.csv': rowsFor(1, 3).map(([i, v]) => `${i}|${v}`).sort() });
+  });
+});
+
 describe('files source on S3 (moto server)', () => {
   const BUCKET = 'ingot-files';
   let moto: MotoEnvironment | undefined;

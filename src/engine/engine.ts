@@ -72,6 +72,13 @@ export interface WriteTarget {
   schema: StructType;
   /** Split files larger than this many bytes (default 256 MiB). */
   targetFileSize?: number;
+  /**
+   * The partition values (column → serialized value, as the Delta log holds them) every row is
+   * expected to have: a run's one replaced partition. An engine may write the rows straight into
+   * that partition's folder, checking each row's values as it writes; when a row has other values
+   * it must write them partitioned as without the guess (nothing of the first attempt kept).
+   */
+  partitionGuess?: Record<string, string>;
 }
 
 /**

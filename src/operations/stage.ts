@@ -4,6 +4,8 @@ import { deletionVectorKey } from '../table/deletion-vector.js';
 import { Snapshot } from '../table/snapshot.js';
 import type { DeltaTable, PreparedCommit } from '../table/table.js';
 import { decodePath, planWrite, type DataFile, type WriteOptions } from '../table/write.js';
+import type { Filter } from '../table/filter.js';
+import { fieldOf, type StructType } from '../table/schema.js';
 
 /**
  * Options of `stageWrite`: those of a table write (`WriteOptions`), with `schema` the schema of
@@ -20,7 +22,8 @@ export interface SqlWriteOptions extends Omit<WriteOptions, 'files' | 'partition
  */
 export async function stageWrite(engine: Engine, table: DeltaTable, base: Snapshot | undefined, sql: string, options: SqlWriteOptions): Promise<{ commit: PreparedCommit; preview: Snapshot }> {
   const partitionColumns = options.partitionBy ?? base?.partitionColumns ?? [];
-  const files = await writeDataFiles(engine, table, sql, { partitionColumns, schema: options.schema });
+  const guess = base?.columnMapping ? undefined : partitionGuess(options.replaceWhere, partitionColumns, options.schema);
+  const files = await writeDataFiles(engine, table, sql, { partitionColumns, schema: options.schema, ...(guess ? { partitionGuess: guess } : {}) });
   let commit: PreparedCommit;
   try {
     commit = planWrite(base, { ...options, files, partitionColumns }, table.location);
@@ -31,6 +34,25 @@ export async function stageWrite(engine: Engine, table: DeltaTable, base: Snapsh
   const version = (base?.version ?? -1) + 1;
   const preview = base ? base.apply(commit.actions, version) : Snapshot.replay([{ version, actions: commit.actions }], undefined, table.location);
   return { commit, preview };
+}
+
+/**
+ * The partition a `replace` write's rows are expected in (`WriteTarget.partitionGuess`): each
+ * partition column's value from `replaceWhere`, `column = v`, or for a date column `column >= d`
+ * (its interval's first day: a day's run, or a month's run of a table partitioned by the month's
+ * first day). Undefined when a column has neither.
+ */
+function partitionGuess(replaceWhere: Filter[] | undefined, partitionColumns: string[], schema: StructType): Record<string, string> | undefined {
+  if (!replaceWhere?.length || partitionColumns.length === 0) return undefined;
+  const guess: Record<string, string> = {};
+  for (const c of partitionColumns) {
+    const eq = replaceWhere.find((f) => f.column === c && f.op === '=' && (typeof f.value === 'string' || typeof f.value === 'number'));
+    const from = replaceWhere.find((f) => f.column === c && f.op === '>=' && typeof f.value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(f.value));
+    if (eq) guess[c] = String(eq.value);
+    else if (from && fieldOf(schema, c)?.type === 'date') guess[c] = String(from.value);
+    else return undefined;
+  }
+  return guess;
 }
 
 /**

@@ -167,11 +167,16 @@ export class FilesConnector implements SourceConnector {
     const placeholders = [...source.path.matchAll(/\{([a-z_][a-z0-9_]*)\}/g)].map((m) => m[1]!);
     const { store, base, rest } = splitPattern(source.path, ctx.projectDir);
     const matcher = patternRegex(rest);
-    let listing = ctx.listings?.get(store.root);
+    // a folder named by the run's partition value: only the folders of the run's interval are listed
+    const folder = intervalFolder(store, rest, ctx);
+    const listingKey = folder ? `${store.root}\u0000${folder.source}\u0000${ctx.interval.start}\u0000${ctx.interval.end}` : store.root;
+    let listing = ctx.listings?.get(listingKey);
     if (!listing) {
       // symbolic links are followed only within the project folder and the source's own folder
-      listing = store instanceof LocalStore ? store.list('', { recursive: true, links: { within: [ctx.projectDir] } }) : store.list('', { recursive: true });
-      ctx.listings?.set(store.root, listing);
+      listing = store instanceof LocalStore
+        ? (folder ? listIntervalFolders(store, folder, ctx) : store.list('', { recursive: true, links: { within: [ctx.projectDir] } }))
+        : store.list('', { recursive: true });
+      ctx.listings?.set(listingKey, listing);
     }
     const matched = matchListing(await listing, source.path, base, rest, matcher, placeholders);
     const outside = (name: string): IngotError => new IngotError('INPUT_MALFORMED', `${ctx.dataset}: ${name} is a symbolic link to a location outside the project folder and the source's folder: links are followed only within them; copy the file (or folder) into the landing folder, or link to a place inside`, { dataset: ctx.dataset, file: name });
@@ -373,6 +378,62 @@ function splitPattern(pattern: string, projectDir: string): { store: ObjectStore
   }
   const base = dirs.join('/');
   return { store: new LocalStore(path.resolve(projectDir, base || '.')), base, rest };
+}
+
+/**
+ * For a local store whose glob starts with a folder holding the run's partition value
+ * (`date={flight_date}/*.csv`, `ctx.partitionColumn` flight_date) and a bounded interval: that
+ * folder segment as an anchored expression capturing the value. Undefined otherwise (the whole
+ * store is listed).
+ */
+function intervalFolder(store: ObjectStore, rest: string, ctx: SourceContext): RegExp | undefined {
+  const column = ctx.partitionColumn;
+  const segments = rest.split('/');
+  if (!(store instanceof LocalStore) || !column || segments.length < 2 || ctx.interval.start === '-infinity' || ctx.interval.end === 'infinity') return undefined;
+  const first = segments[0]!;
+  if (!first.includes(`{${column}}`) || first.includes('**')) return undefined;
+  return patternRegex(first);
+}
+
+/**
+ * The listing `store.list('', { recursive, links })` would give, restricted to the first-level
+ * folders whose name matches `folder` with a partition value in the run's interval (what the glob
+ * can match for this run): one read of the store's root folder, then each such folder listed
+ * recursively. A first-level link follows the store's rules: read when its target lies within the
+ * project folder or the store's root, else listed as itself with `outside` (not followed).
+ */
+async function listIntervalFolders(store: LocalStore, folder: RegExp, ctx: SourceContext): Promise<ObjectMeta[]> {
+  const entries = await fs.readdir(store.root, { withFileTypes: true }).catch((err: unknown) => {
+    if ((err as { code?: string }).code === 'ENOENT' || (err as { code?: string }).code === 'ENOTDIR') return [];
+    throw err;
+  });
+  const roots = await Promise.all([store.root, ctx.projectDir].map((d) => fs.realpath(path.resolve(d)).catch(() => path.resolve(d))));
+  const within = (target: string): boolean => roots.some((r) => target === r || target.startsWith(r.endsWith(path.sep) ? r : r + path.sep));
+  const out: ObjectMeta[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const m = folder.exec(e.name);
+    if (!m) continue;
+    let value: string;
+    try {
+      value = decodeURIComponent(m.groups![ctx.partitionColumn!]!);
+    } catch {
+      value = '';
+    }
+    // a value that is no date lies in no bounded interval (`contains`); a name that cannot be decoded is listed, for the matcher to report
+    if (value !== '' && !contains(ctx.interval, value)) continue;
+    if (e.isSymbolicLink()) {
+      const target = await fs.realpath(path.join(store.root, e.name)).catch(() => undefined);
+      if (target === undefined) continue; // dangling or looping
+      if (!within(target)) {
+        out.push({ key: e.name, size: 0, modified: 0, outside: true });
+        continue;
+      }
+      if (!(await fs.stat(target).catch(() => undefined))?.isDirectory()) continue;
+    } else if (!e.isDirectory()) continue;
+    out.push(...(await store.list(e.name, { recursive: true, links: { within: [ctx.projectDir] } })));
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /** The files of a listing that match a source's glob (see `matchListing`). */
