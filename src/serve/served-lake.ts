@@ -1,5 +1,6 @@
 import type { LakeReader, LakeReaderSettings, PositionalParam, QueryOptions, QueryParam, QueryResult, ReaderDialect, RowStream, StatementFacts, StatementShape } from '../engine/reader.js';
 import { openLakeReader } from '../engine/registry.js';
+import type { TableScan } from '../engine/engine.js';
 import { IngotError } from '../errors.js';
 import { changeScans, TABLE_CHANGES } from '../operations/change-feed.js';
 import { scanOf } from '../operations/scan.js';
@@ -171,10 +172,13 @@ export class ServedLake {
       }
       const small = this.small(snapshot);
       // a table committed to again soon after its last version, or by a run of this process (the
-      // next may follow at once), is read from its files until it settles
-      const settling = this.writers.has(name) || Date.now() - (this.wrote.get(name) ?? -Infinity) < this.settleMs
-        || (current !== undefined && current.version >= 0 && Date.now() - current.attachedAt < this.settleMs);
-      await this.attachVersion(name, snapshot, small && !settling, !settling);
+      // next may follow at once), is not copied whole until it settles
+      const settling = current !== undefined && current.version >= 0 && (this.writers.has(name)
+        || Date.now() - (this.wrote.get(name) ?? -Infinity) < this.settleMs || Date.now() - current.attachedAt < this.settleMs);
+      const scan = await scanOf(table, snapshot);
+      // an in-memory copy that the version changes little is kept, updated in place, settling or not
+      const memory = small && (!settling || (current.memory && this.reader.updatable(name, scan)));
+      await this.attachVersion(name, snapshot, memory, !settling, scan);
       if (settling) this.settleLater(name, snapshot, small);
       return snapshot.version;
     })();
@@ -261,9 +265,9 @@ export class ServedLake {
   }
 
   /** Attaches `snapshot` as `name`, in memory (sorted by the table's cluster columns) or over its files; `settled`: see `Attached.settled`. */
-  private async attachVersion(name: string, snapshot: Snapshot, memory: boolean, settled: boolean): Promise<void> {
+  private async attachVersion(name: string, snapshot: Snapshot, memory: boolean, settled: boolean, scan?: TableScan): Promise<void> {
     const orderBy = memory ? this.clusters.get(name)?.filter((c) => snapshot.schema.fields.some((f) => f.name === c && typeof f.type === 'string')) : undefined;
-    await this.reader.attach(name, await scanOf(this.lake.table(name), snapshot), { memory, ...(orderBy?.length ? { orderBy } : {}) });
+    await this.reader.attach(name, scan ?? await scanOf(this.lake.table(name), snapshot), { memory, ...(orderBy?.length ? { orderBy } : {}) });
     const old = this.attached.get(name);
     if (old?.settle) clearTimeout(old.settle);
     const now = Date.now();
