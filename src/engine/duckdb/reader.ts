@@ -194,11 +194,12 @@ export class DuckDBLakeReader implements LakeReader {
   }
 
   /**
-   * Applies the changes of `scan` (see `changesOf`) to the in-memory copy `held` in one
-   * transaction: rows of removed files deleted, rows newly deleted by a file's deletion vector
-   * deleted, rows of added files inserted. Queries see the copy before or after, never between.
+   * Applies the changes of `scan` (see `changesOf`) to the in-memory copy `held`, read by view
+   * `relation`, in one transaction: rows of removed files deleted, rows newly deleted by a file's
+   * deletion vector deleted, rows of added files inserted. Queries see the copy before or after,
+   * never between.
    */
-  private async update(held: Held, scan: TableScan, changes: { gone: number[]; grown: TableScan['files']; added: TableScan['files'] }): Promise<void> {
+  private async update(relation: string, held: Held, scan: TableScan, changes: { gone: number[]; grown: TableScan['files']; added: TableScan['files'] }): Promise<void> {
     const table = held.memory!;
     const statements: string[] = [];
     if (changes.gone.length) statements.push(`DELETE FROM ${table} WHERE ${quoteIdent(FILE_ID)} IN (${changes.gone.join(', ')})`);
@@ -214,6 +215,10 @@ export class DuckDBLakeReader implements LakeReader {
           + ` WHERE ${table}.${quoteIdent(FILE_ID)} = __x.id AND ${table}.${ROW_NUMBER} = __x.pos`);
       }
       if (changes.added.length) statements.push(`INSERT INTO ${table} BY NAME ${this.copySql({ ...scan, files: changes.added }, addedRows, ids)}`);
+      // the view made again in the same transaction: statements prepared before bind again, since
+      // their plans were made with the copy's earlier column statistics (sort keys sized by them
+      // give wrong rows for the new data otherwise)
+      statements.push(`CREATE OR REPLACE VIEW ${relation} AS ${copyView(table)}`);
       await this.transaction(statements);
     } finally {
       if (grownRows) await this.exec(`DROP TABLE IF EXISTS ${grownRows}`);
@@ -260,7 +265,7 @@ export class DuckDBLakeReader implements LakeReader {
       const changes = this.changesOf(current, scan);
       if (changes) {
         try {
-          await this.update(current!, scan, changes);
+          await this.update(relation, current!, scan, changes);
           return;
         } catch {
           // copied whole below
@@ -287,8 +292,7 @@ export class DuckDBLakeReader implements LakeReader {
       held.indexed = new Set();
       for (const column of this.lookups.get(name) ?? []) await this.index(held, column);
       await this.ensureSchema(layer);
-      const hidden = held.files ? ` EXCLUDE (${ROW_NUMBER}, ${quoteIdent(FILE_ID)})` : '';
-      await this.exec(`CREATE OR REPLACE VIEW ${relation} AS SELECT *${hidden} FROM ${held.memory}`);
+      await this.exec(`CREATE OR REPLACE VIEW ${relation} AS ${held.files ? copyView(held.memory) : `SELECT * FROM ${held.memory}`}`);
     } else {
       const deletions = await this.createView(relation, scan, layer);
       if (deletions) held.deletions = deletions;
@@ -938,4 +942,9 @@ function splitName(name: string): [string, string] {
 /** What a snapshot's in-memory copy depends on besides its files: location, schema, partitioning, column mapping. */
 function shapeOf(scan: TableScan): string {
   return JSON.stringify([scan.location, scan.schema, scan.partitionColumns, scan.columnMapping === true]);
+}
+
+/** The SELECT of a view over in-memory copy `table` made with file ids (`Held.files`): its columns without the hidden ones. */
+function copyView(table: string): string {
+  return `SELECT * EXCLUDE (${ROW_NUMBER}, ${quoteIdent(FILE_ID)}) FROM ${table}`;
 }
