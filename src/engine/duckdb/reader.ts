@@ -52,6 +52,8 @@ interface Held {
   shape?: string;
 }
 
+/** In-place updates of in-memory copies between two checkpoints, which reclaim the memory of the rows they deleted. */
+const CHECKPOINT_EVERY = 10;
 /** Hidden columns of an in-memory copy: each row's data file (an id, see `Held.files`) and its position in that file. */
 const FILE_ID = '__ingot_fid';
 
@@ -124,6 +126,8 @@ export class DuckDBLakeReader implements LakeReader {
   /** Names of the engine's aggregate functions (lower case), read once (see `keyed`). */
   private aggregates?: Promise<Set<string>>;
   private counter = 0;
+  /** In-place updates of in-memory copies so far (see `update`). */
+  private updates = 0;
   private closed = false;
 
   private constructor(
@@ -224,6 +228,9 @@ export class DuckDBLakeReader implements LakeReader {
       if (grownRows) await this.exec(`DROP TABLE IF EXISTS ${grownRows}`);
       if (addedRows) await this.exec(`DROP TABLE IF EXISTS ${addedRows}`);
     }
+    // the rows deleted stay in the copy's row groups until a checkpoint vacuums them (only the
+    // row groups with enough of them: cheap otherwise); one failing while a query runs is retried later
+    if (++this.updates % CHECKPOINT_EVERY === 0) void this.exec('CHECKPOINT').catch(() => {});
     for (const id of changes.gone) for (const [p, h] of held.files!) if (h.id === id) held.files!.delete(p);
     for (const f of [...changes.grown, ...changes.added]) held.files!.set(f.path, { id: ids.get(f.path)!, deleted: f.deletedRows?.length ?? 0 });
   }
