@@ -48,9 +48,13 @@ export function addScheduleCommands(program: Command, io: Io, fail: () => void):
       await withStore(opts.project, async (project, store) => {
         const log = jsonLog((line) => io.err(line));
         // the served lake reads a table's log again as soon as a run of this process committed to it
-        let served: { changed(names?: string[]): void } | undefined;
+        // and does no whole-table work (in-memory copies, endpoint indexes) for versions a run is about to replace
+        let served: { changed(names?: string[]): void; writing(names: string[], run: Promise<unknown>): void } | undefined;
         const scheduler = opts.scheduler
-          ? new Scheduler(project, store, { tickMs: opts.tick, log, onRunDone: (r) => served?.changed(r.datasets.map((d) => d.dataset)), ...(opts.maxActiveRuns ? { maxActiveRuns: opts.maxActiveRuns } : {}) })
+          ? new Scheduler(project, store, {
+            tickMs: opts.tick, log, onRunDone: (r) => served?.changed(r.datasets.map((d) => d.dataset)), onRunStart: (names, run) => served?.writing(names, run),
+            ...(opts.maxActiveRuns ? { maxActiveRuns: opts.maxActiveRuns } : {}),
+          })
           : undefined;
         const graceMs = (project.config.scheduler?.gracePeriodSeconds ?? 30) * 1000;
         let app: FastifyInstance | undefined;

@@ -147,10 +147,17 @@ export interface LakeReader {
   readonly dialect: ReaderDialect;
   /**
    * Makes `name` (`layer.table`) read `scan`, replacing the snapshot attached before (queries
-   * running on the earlier one finish on it; its resources are released a minute later).
-   * Errors: SQL_ERROR.
+   * running on the earlier one finish on it; its resources are released a minute later). With
+   * `memory`, an in-memory copy attached now that `scan` changes little (`updatable`) is updated
+   * in place, in one transaction. Errors: SQL_ERROR.
    */
   attach(name: string, scan: TableScan, options?: AttachOptions): Promise<void>;
+  /**
+   * Whether attaching `scan` as `name` with `memory` would update the in-memory copy attached now
+   * in place, at the cost of what changed (files added and removed, rows newly deleted) rather
+   * than of the whole table: a table committed to every second can be kept in memory.
+   */
+  updatable(name: string, scan: TableScan): boolean;
   /**
    * Attaches `scan` as a relation of its own, identified by `key` (any text, e.g.
    * `bronze.events@3#rows`) until `unpin(key)`, and returns its quoted SQL name; with

@@ -33,6 +33,12 @@ export interface SchedulerOptions {
   owner?: string;
   /** Called with each run's result as it ends (`ingot serve` tells its served lake the tables were committed to). */
   onRunDone?: (result: RunResult) => void;
+  /**
+   * Called as a run starts, with the datasets it may commit to and the run (settling when it
+   * ends, whatever its outcome): `ingot serve` tells its served lake that their versions are
+   * about to be replaced.
+   */
+  onRunStart?: (datasets: string[], run: Promise<unknown>) => void;
 }
 
 /** A unique lease owner id for this process. */
@@ -71,6 +77,7 @@ export class Scheduler {
   /** The file-arrival triggers of the pipelines that have one. */
   private readonly triggers: FileTrigger[] = [];
   private readonly onRunDone: ((result: RunResult) => void) | undefined;
+  private readonly onRunStart: ((datasets: string[], run: Promise<unknown>) => void) | undefined;
 
   constructor(readonly project: Project<CoreConfig & ScheduleConfig>, readonly store: MetadataStore, options: SchedulerOptions = {}) {
     const settings = project.config.scheduler ?? {};
@@ -82,6 +89,7 @@ export class Scheduler {
     this.now = options.now ?? (() => new Date());
     this.log = options.log ?? jsonLog();
     this.onRunDone = options.onRunDone;
+    this.onRunStart = options.onRunStart;
     const webhook = options.webhook ?? settings.webhook;
     this.ctx = {
       store, owner: this.owner, leaseMs: options.leaseMs ?? (settings.leaseSeconds ?? 30) * 1000,
@@ -130,6 +138,7 @@ export class Scheduler {
         batch: { onBadFile: p.onBadFile, ...(trigger.maxFiles !== undefined ? { maxFiles: trigger.maxFiles } : {}), ...(trigger.maxBytes !== undefined ? { maxBytes: trigger.maxBytes } : {}) },
       });
       this.inFlight.set(key, run);
+      this.onRunStart?.(p.datasets.filter((d) => datasets.has(d)), run);
       let result: RunResult;
       try {
         result = await run;
@@ -185,6 +194,7 @@ export class Scheduler {
           }
         })();
         this.inFlight.set(key, run);
+        this.onRunStart?.(p.datasets, run);
         run.then((r) => {
           if (!r) return;
           this.results.push(r);

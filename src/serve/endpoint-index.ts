@@ -66,7 +66,9 @@ export function keyText(v: Exclude<KeyValue, null>, type: string): string | unde
  * or integer column, see `LakeReader.keyed`) for every parameter value, built in memory once per
  * version of its table: a cache miss is then a map lookup, not a query. Built from the keyed
  * form of the endpoint's SQL run once on the snapshot pinned at that version (so it never mixes
- * versions), after `MISSES_BEFORE_BUILD` misses at the version; until then, and for an endpoint
+ * versions), after `MISSES_BEFORE_BUILD` misses at the version once the version has settled
+ * (`ServedLake.whenSettled`: not for a version of a table committed to every few seconds, which a
+ * newer one replaces before the index would pay for itself); until then, and for an endpoint
  * that is not such a lookup, `lookup` answers undefined and the endpoint queries. Only the
  * latest version's index is kept. Used by the HTTP endpoints (rows as records) and the
  * PostgreSQL wire server's prepared statements (rows as cells, parameters `1`..`n` for `$1`..`$n`).
@@ -139,8 +141,11 @@ export class EndpointIndex {
       if (texts.some((t) => t === undefined)) return undefined;
       return { columns: built.columns!, rows: built.rows.get(JSON.stringify(texts)) ?? [] };
     }
+    // a version that a newer one follows within seconds (a table committed to continuously) is not
+    // indexed: the build would read the whole table again at every commit, for a version soon gone
     if (!built.building && ++built.misses >= MISSES_BEFORE_BUILD) {
-      built.building = this.build(built, versions).catch((err: unknown) => {
+      const version = versions[0]!;
+      built.building = this.reader.whenSettled(this.tables[0]!, version).then((settled) => (settled && this.current === built ? this.build(built, versions) : undefined)).catch((err: unknown) => {
         this.onError(messageOf(err));
         if (this.current === built) this.current = undefined;
       });

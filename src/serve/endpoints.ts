@@ -116,7 +116,8 @@ export async function equalityColumns(reader: ServedLake, sql: string): Promise<
  * result; a cursor holds the versions of the tables its first page read, and later pages read
  * those versions (`ServedLake.atVersions`) even after new commits, so pages never repeat or skip rows.
  * Results are cached by parameters and table versions (tables are checked for new commits at
- * most every second, so a cached result is never older than that). A table an endpoint looks
+ * most every second, so a cached result is never older than that); those of older versions are
+ * dropped once a request reads newer ones. A table an endpoint looks
  * up by `col = $param` is kept in memory sorted by `col` (`ServedLake.clusterBy`); an endpoint
  * that is only such a lookup (string parameters, one table) answers misses from an index of
  * every key's rows built once per table version (`EndpointIndex`).
@@ -134,8 +135,10 @@ export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext)
     let prepared: Promise<{ tables: string[]; page: string; count: string; index?: EndpointIndex }> | undefined;
     // an endpoint whose parameters are all strings looked up by equality is answered from an index per table version
     const lookupParams = Object.entries(declared).every(([, p]) => p.type === 'string') ? Object.keys(declared) : [];
-    const cache = new Map<string, { rows?: Record<string, unknown>[]; count: number }>();
+    const cache = new Map<string, { rows?: Record<string, unknown>[]; count: number; versions: string }>();
     let cachedRows = 0;
+    // the latest table versions requests read; results of older versions are dropped when they change
+    let latestRead = '';
     const prepare = () => {
       prepared ??= (async () => {
         const { tables, limited } = await ctx.reader.analyze(base);
@@ -164,6 +167,15 @@ export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext)
     }, async (req) => {
       const { tables, page, count, index } = await prepare();
       const versions = await Promise.all(tables.map((t) => ctx.reader.latest(t)));
+      // a table committed to every second would otherwise fill the cache with results of versions no one reads
+      if (versions.join(',') !== latestRead) {
+        latestRead = versions.join(',');
+        for (const [k, v] of cache) {
+          if (v.versions === latestRead) continue;
+          cache.delete(k);
+          cachedRows -= v.rows?.length ?? 0;
+        }
+      }
       const values: Record<string, QueryParam> = {};
       for (const [name, p] of Object.entries(declared)) {
         const raw = inPath.has(name) ? req.params[name] : req.query[name];
@@ -193,15 +205,15 @@ export async function addEndpointRoutes(app: FastifyInstance, ctx: ServeContext)
       // the index of the versions read answers a miss from memory (it holds every key's rows)
       const indexed = cached || !index || lookupParams.some((n) => values[n] === undefined) ? undefined : index.lookup(read, lookupParams.map((n) => String(values[n]!.value)));
       if (indexed) {
-        cached = { rows: indexed, count: indexed.length };
+        cached = { rows: indexed, count: indexed.length, versions: read.join(',') };
       } else if (cached) {
         cache.delete(key);
         cache.set(key, cached);
       } else {
         const whole = await ctx.reader.query(pageSql, { ...values, __limit: { type: 'BIGINT', value: SMALL_RESULT + 1 }, __offset: { type: 'BIGINT', value: 0 } }, { maxBytes: ctx.maxResponseBytes });
         cached = whole.rows.length <= SMALL_RESULT && !whole.truncated
-          ? { rows: whole.rows, count: whole.rows.length }
-          : { count: cursor?.c ?? Number((await ctx.reader.query(count, values)).rows[0]!['n']) };
+          ? { rows: whole.rows, count: whole.rows.length, versions: read.join(',') }
+          : { count: cursor?.c ?? Number((await ctx.reader.query(count, values)).rows[0]!['n']), versions: read.join(',') };
         cache.set(key, cached);
         cachedRows += cached.rows?.length ?? 0;
         for (const [k, v] of cache) {

@@ -1,5 +1,6 @@
 import type { LakeReader, LakeReaderSettings, PositionalParam, QueryOptions, QueryParam, QueryResult, ReaderDialect, RowStream, StatementFacts, StatementShape } from '../engine/reader.js';
 import { openLakeReader } from '../engine/registry.js';
+import type { TableScan } from '../engine/engine.js';
 import { IngotError } from '../errors.js';
 import { changeScans, TABLE_CHANGES } from '../operations/change-feed.js';
 import { scanOf } from '../operations/scan.js';
@@ -43,6 +44,17 @@ interface Attached {
   gapMs: number;
   /** Whether queries read an in-memory copy of it (else its Parquet files). */
   memory: boolean;
+  /**
+   * Whether the version has settled: it came more than `settleMs` after the one before with no
+   * run of this process about to replace it, or it has been the latest for the settle window
+   * since (see `settleLater`). Per-version work that only pays off for a version that lives (an
+   * in-memory copy, an endpoint's index) waits for it.
+   */
+  settled: boolean;
+  /** Set by `changed` (a commit of this process): the log is read again at the next query, even if a read was going on. */
+  stale?: boolean;
+  /** Told true when the version settles, false when another replaces it first (see `whenSettled`). */
+  waiters?: ((settled: boolean) => void)[];
   refreshing?: Promise<number>;
   /** The timer that copies a settled version into memory. */
   settle?: NodeJS.Timeout;
@@ -67,6 +79,10 @@ export class ServedLake {
   /** The local directory each pinned relation's files are read from (what `ROW_FILE` values start with). */
   private readonly pinDirs = new Map<string, string>();
   private readonly clusters = new Map<string, string[]>();
+  /** Runs of this process going on that may commit to each table (see `writing`). */
+  private readonly writers = new Map<string, number>();
+  /** When the last run of this process that may have committed to each table ended (epoch ms). */
+  private readonly wrote = new Map<string, number>();
   private names?: { at: number; list: Promise<string[]> };
 
   private constructor(
@@ -135,8 +151,14 @@ export class ServedLake {
   async latest(name: string): Promise<number> {
     const state = this.attached.get(name);
     const now = Date.now();
-    if (state && now - state.checkedAt < (this.options.refreshMs ?? 1000)) return state.version;
-    if (state?.refreshing) return state.refreshing;
+    if (state && !state.stale && now - state.checkedAt < (this.options.refreshMs ?? 1000)) return state.version;
+    if (state?.refreshing) {
+      if (!state.stale) return state.refreshing;
+      // committed to since that read of the log began: read it again once it is done
+      await state.refreshing.catch(() => {});
+      return this.latest(name);
+    }
+    if (state) state.stale = false;
     const refresh = (async () => {
       await this.check(name);
       const table = this.lake.table(name);
@@ -144,17 +166,24 @@ export class ServedLake {
       const current = this.attached.get(name);
       if (current && current.version === snapshot.version) {
         current.checkedAt = Date.now();
+        // a run ended without committing to this table: the version settles as any other
+        if (!current.settled && !current.settle) this.settleLater(name, snapshot, this.small(snapshot));
         return current.version;
       }
       const small = this.small(snapshot);
-      // a table committed to again soon after its last version is read from its files until it settles
-      const settling = small && current !== undefined && current.version >= 0 && Date.now() - current.attachedAt < this.settleMs;
-      await this.attachVersion(name, snapshot, small && !settling);
-      if (settling) this.settleLater(name, snapshot);
+      // a table committed to again soon after its last version, or by a run of this process (the
+      // next may follow at once), is not copied whole until it settles
+      const settling = current !== undefined && current.version >= 0 && (this.writers.has(name)
+        || Date.now() - (this.wrote.get(name) ?? -Infinity) < this.settleMs || Date.now() - current.attachedAt < this.settleMs);
+      const scan = await scanOf(table, snapshot);
+      // an in-memory copy that the version changes little is kept, updated in place, settling or not
+      const memory = small && (!settling || (current.memory && this.reader.updatable(name, scan)));
+      await this.attachVersion(name, snapshot, memory, !settling, scan);
+      if (settling) this.settleLater(name, snapshot, small);
       return snapshot.version;
     })();
     if (state) state.refreshing = refresh;
-    else this.attached.set(name, { version: -1, checkedAt: 0, attachedAt: 0, gapMs: 0, memory: false, refreshing: refresh });
+    else this.attached.set(name, { version: -1, checkedAt: 0, attachedAt: 0, gapMs: 0, memory: false, settled: false, refreshing: refresh });
     try {
       return await refresh;
     } finally {
@@ -166,14 +195,38 @@ export class ServedLake {
 
   /**
    * Tells the reader that tables were committed to (by this process: `ingot serve` runs the
-   * pipelines itself): their logs are read again at the next query instead of at the end of
-   * `refreshMs`. Without `names`, every attached table. Commits by other processes are still
-   * found by the `refreshMs` check.
+   * pipelines itself): their logs are read again at once, in the background, so the next query
+   * reads the new version without waiting for `refreshMs` (a read of the log already going on
+   * is followed by another). Without `names`, every attached table. Commits by other processes
+   * are still found by the `refreshMs` check.
    */
   changed(names?: string[]): void {
-    for (const [name, state] of this.attached) if (!names || names.includes(name)) state.checkedAt = 0;
+    for (const [name, state] of this.attached) {
+      if (names && !names.includes(name)) continue;
+      state.stale = true;
+      void this.latest(name).catch(() => {});
+    }
     // a new table: the list is read again
     if (names?.some((n) => !this.attached.has(n))) this.names = undefined;
+  }
+
+  /**
+   * Tells the reader that `run` (of this process) may commit to tables `names` until it settles:
+   * their versions do not settle meanwhile (no in-memory copy, no endpoint index of a version
+   * about to be replaced), nor a version it committed: a pipeline triggered by arriving files
+   * starts its next run at once. They settle once they have been the latest for the settle
+   * window with no run going.
+   */
+  writing(names: string[], run: Promise<unknown>): void {
+    for (const name of names) this.writers.set(name, (this.writers.get(name) ?? 0) + 1);
+    void run.catch(() => {}).finally(() => {
+      for (const name of names) {
+        const n = (this.writers.get(name) ?? 1) - 1;
+        if (n > 0) this.writers.set(name, n);
+        else this.writers.delete(name);
+        this.wrote.set(name, Date.now());
+      }
+    });
   }
 
   private get settleMs(): number {
@@ -187,27 +240,72 @@ export class ServedLake {
     return bytes <= (this.options.materializeBytes ?? 256 * 1024 * 1024);
   }
 
-  /** Attaches `snapshot` as `name`, in memory (sorted by the table's cluster columns) or over its files. */
-  private async attachVersion(name: string, snapshot: Snapshot, memory: boolean): Promise<void> {
+  /**
+   * Whether version `version` of table `name` is the attached one and has settled (see
+   * `Attached.settled`): false for a version a newer one followed within the settle window, or
+   * that a run of this process is about to replace, until it has lived that long. An endpoint's
+   * index (`EndpointIndex`) is built only for a settled version: a table committed to every
+   * second is not indexed whole at every commit.
+   */
+  settled(name: string, version: number): boolean {
+    const state = this.attached.get(name);
+    return state !== undefined && state.version === version && state.settled;
+  }
+
+  /**
+   * Resolves to true once version `version` of table `name` has settled (see `settled`; at once
+   * when it has), to false when it is not the attached version or once a newer one replaced it
+   * first (or the reader closed).
+   */
+  whenSettled(name: string, version: number): Promise<boolean> {
+    const state = this.attached.get(name);
+    if (!state || state.version !== version) return Promise.resolve(false);
+    if (state.settled) return Promise.resolve(true);
+    return new Promise((resolve) => (state.waiters ??= []).push(resolve));
+  }
+
+  /** Attaches `snapshot` as `name`, in memory (sorted by the table's cluster columns) or over its files; `settled`: see `Attached.settled`. */
+  private async attachVersion(name: string, snapshot: Snapshot, memory: boolean, settled: boolean, scan?: TableScan): Promise<void> {
     const orderBy = memory ? this.clusters.get(name)?.filter((c) => snapshot.schema.fields.some((f) => f.name === c && typeof f.type === 'string')) : undefined;
-    await this.reader.attach(name, await scanOf(this.lake.table(name), snapshot), { memory, ...(orderBy?.length ? { orderBy } : {}) });
+    await this.reader.attach(name, scan ?? await scanOf(this.lake.table(name), snapshot), { memory, ...(orderBy?.length ? { orderBy } : {}) });
     const old = this.attached.get(name);
     if (old?.settle) clearTimeout(old.settle);
     const now = Date.now();
     // a copy of the same version keeps the version's timing
     const same = old !== undefined && old.version === snapshot.version;
     const gapMs = same ? old.gapMs : old && old.version >= 0 ? now - old.attachedAt : 0;
-    this.attached.set(name, { version: snapshot.version, checkedAt: now, attachedAt: same ? old.attachedAt : now, gapMs, memory, ...(old?.refreshing ? { refreshing: old.refreshing } : {}) });
+    const state: Attached = {
+      version: snapshot.version, checkedAt: now, attachedAt: same ? old.attachedAt : now, gapMs, memory, settled: settled || (same && old.settled),
+      ...(old?.refreshing ? { refreshing: old.refreshing } : {}), ...(old?.stale ? { stale: true } : {}),
+    };
+    this.attached.set(name, state);
+    // those waiting for the version to settle are told now, or when it does (same version), or that it never will
+    if (old?.waiters?.length) {
+      if (same && !state.settled) state.waiters = old.waiters;
+      else for (const w of old.waiters) w(same);
+    }
   }
 
-  /** Copies `snapshot` of `name` into memory once it has been the latest for `settleMs`. */
-  private settleLater(name: string, snapshot: Snapshot): void {
+  /**
+   * Marks `snapshot` of `name` settled once it has been the latest for the settle window (see
+   * `settleMs`) with no run of this process about to replace it (else the window starts again),
+   * and then copies it into memory when it is `small`.
+   */
+  private settleLater(name: string, snapshot: Snapshot, small: boolean): void {
     const state = this.attached.get(name);
     if (!state) return;
     state.settle = setTimeout(() => {
       const s = this.attached.get(name);
-      if (!s || s.version !== snapshot.version || s.memory || s.refreshing) return;
-      const copy = this.attachVersion(name, snapshot, true).then(() => snapshot.version);
+      if (!s || s.version !== snapshot.version) return;
+      delete s.settle;
+      if (this.writers.has(name)) {
+        this.settleLater(name, snapshot, small);
+        return;
+      }
+      s.settled = true;
+      for (const w of s.waiters?.splice(0) ?? []) w(true);
+      if (!small || s.memory || s.refreshing) return;
+      const copy = this.attachVersion(name, snapshot, true, true).then(() => snapshot.version);
       s.refreshing = copy;
       copy.catch(() => {}).finally(() => {
         const now = this.attached.get(name);
@@ -399,7 +497,10 @@ export class ServedLake {
 
   /** Closes the reader. */
   close(): Promise<void> {
-    for (const s of this.attached.values()) if (s.settle) clearTimeout(s.settle);
+    for (const s of this.attached.values()) {
+      if (s.settle) clearTimeout(s.settle);
+      for (const w of s.waiters?.splice(0) ?? []) w(false);
+    }
     return this.reader.close();
   }
 }

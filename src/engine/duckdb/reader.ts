@@ -6,7 +6,7 @@ import {
   type DuckDBConnection, type DuckDBDataChunk, type DuckDBPreparedStatement, type DuckDBType, type DuckDBValue, type DuckDBVector,
 } from '@duckdb/node-api';
 import { IngotError, messageOf } from '../../errors.js';
-import { quoteIdent, quoteString, type TableScan } from '../engine.js';
+import { quoteIdent, quoteString, ROW_FILE, ROW_NUMBER, type TableScan } from '../engine.js';
 import type {
   AttachOptions, Cell, ColumnInfo, LakeReader, LakeReaderSettings, PositionalParam, QueryOptions, QueryParam, QueryResult, ReaderDialect,
   RowStream, StatementFacts, StatementShape,
@@ -42,7 +42,20 @@ interface Held {
   memory?: string;
   /** Columns of the in-memory copy with a lookup index (built or being built). */
   indexed?: Set<string>;
+  /**
+   * For an in-memory copy: each data file it holds, by path (relative to the table root), with
+   * the file's id in the copy's `FILE_ID` column and how many of its rows the copy leaves out
+   * (its deletion vector's); and the shape of the snapshot it was made of (`shapeOf`). With them
+   * `attach` applies a later snapshot's changes to the copy rather than copying the table again.
+   */
+  files?: Map<string, { id: number; deleted: number }>;
+  shape?: string;
 }
+
+/** In-place updates of in-memory copies between two checkpoints, which reclaim the memory of the rows they deleted. */
+const CHECKPOINT_EVERY = 10;
+/** Hidden columns of an in-memory copy: each row's data file (an id, see `Held.files`) and its position in that file. */
+const FILE_ID = '__ingot_fid';
 
 /** A statement prepared on a pooled connection, and the names of its parameters. */
 interface Prepared {
@@ -115,6 +128,8 @@ export class DuckDBLakeReader implements LakeReader {
   /** Names of the engine's aggregate functions (lower case), read once (see `keyed`). */
   private aggregates?: Promise<Set<string>>;
   private counter = 0;
+  /** In-place updates of in-memory copies so far (see `update`). */
+  private updates = 0;
   private closed = false;
 
   private constructor(
@@ -156,17 +171,129 @@ export class DuckDBLakeReader implements LakeReader {
     return new DuckDBLakeReader(instance, admin, pool, spill, await instance.connect(), settings);
   }
 
+  updatable(name: string, scan: TableScan): boolean {
+    return this.changesOf(this.attached.get(name), scan) !== undefined;
+  }
+
+  /**
+   * What `scan` changes in the in-memory copy `held`: the ids of the files it no longer has, the
+   * files it keeps whose deletion vectors grew, the files it adds. Undefined when the copy cannot
+   * be updated in place: not an in-memory copy, another shape (schema, partitioning, location), a
+   * file with fewer deleted rows than the copy left out (a restore), or more files added than
+   * half the snapshot's (copying it whole costs about as much).
+   */
+  private changesOf(held: Held | undefined, scan: TableScan): { gone: number[]; grown: TableScan['files']; added: TableScan['files'] } | undefined {
+    if (!held?.memory || !held.files || held.shape !== shapeOf(scan) || scan.files.length === 0) return undefined;
+    const next = new Map(scan.files.map((f) => [f.path, f]));
+    const gone: number[] = [];
+    const grown: TableScan['files'] = [];
+    for (const [p, h] of held.files) {
+      const f = next.get(p);
+      const deleted = f?.deletedRows?.length ?? 0;
+      if (!f) gone.push(h.id);
+      else if (deleted < h.deleted) return undefined;
+      else if (deleted > h.deleted) grown.push(f);
+    }
+    const added = scan.files.filter((f) => !held.files!.has(f.path));
+    if (added.length > Math.max(4, scan.files.length / 2)) return undefined;
+    return { gone, grown, added };
+  }
+
+  /**
+   * Applies the changes of `scan` (see `changesOf`) to the in-memory copy `held`, read by view
+   * `relation`, in one transaction: rows of removed files deleted, rows newly deleted by a file's
+   * deletion vector deleted, rows of added files inserted. Queries see the copy before or after,
+   * never between.
+   */
+  private async update(relation: string, held: Held, scan: TableScan, changes: { gone: number[]; grown: TableScan['files']; added: TableScan['files'] }): Promise<void> {
+    const table = held.memory!;
+    const statements: string[] = [];
+    if (changes.gone.length) statements.push(`DELETE FROM ${table} WHERE ${quoteIdent(FILE_ID)} IN (${changes.gone.join(', ')})`);
+    const grownRows = await this.loadDeletions({ ...scan, files: changes.grown });
+    const addedRows = await this.loadDeletions({ ...scan, files: changes.added });
+    const ids = new Map<string, number>();
+    for (const f of [...changes.grown, ...changes.added]) ids.set(f.path, held.files!.get(f.path)?.id ?? ++this.counter);
+    try {
+      if (grownRows) {
+        // the rows of each grown deletion vector (deleting a row already left out deletes nothing)
+        const map = withDeletions(changes.grown).map((f, i) => `(${i}, ${ids.get(f.path)!})`).join(', ');
+        statements.push(`DELETE FROM ${table} USING (SELECT __m.id, __d.pos FROM ${grownRows} AS __d JOIN (VALUES ${map}) AS __m(i, id) ON __d.file = __m.i) AS __x`
+          + ` WHERE ${table}.${quoteIdent(FILE_ID)} = __x.id AND ${table}.${ROW_NUMBER} = __x.pos`);
+      }
+      if (changes.added.length) statements.push(`INSERT INTO ${table} BY NAME ${this.copySql({ ...scan, files: changes.added }, addedRows, ids)}`);
+      // the view made again in the same transaction: statements prepared before bind again, since
+      // their plans were made with the copy's earlier column statistics (sort keys sized by them
+      // give wrong rows for the new data otherwise)
+      statements.push(`CREATE OR REPLACE VIEW ${relation} AS ${copyView(table)}`);
+      await this.transaction(statements);
+    } finally {
+      if (grownRows) await this.exec(`DROP TABLE IF EXISTS ${grownRows}`);
+      if (addedRows) await this.exec(`DROP TABLE IF EXISTS ${addedRows}`);
+    }
+    // the rows deleted stay in the copy's row groups until a checkpoint vacuums them (only the
+    // row groups with enough of them: cheap otherwise); one failing while a query runs is retried later
+    if (++this.updates % CHECKPOINT_EVERY === 0) void this.exec('CHECKPOINT').catch(() => {});
+    for (const id of changes.gone) for (const [p, h] of held.files!) if (h.id === id) held.files!.delete(p);
+    for (const f of [...changes.grown, ...changes.added]) held.files!.set(f.path, { id: ids.get(f.path)!, deleted: f.deletedRows?.length ?? 0 });
+  }
+
+  /**
+   * SELECT of the rows of `scan` (files not empty) as an in-memory copy holds them: the table's
+   * columns, `ROW_NUMBER` and `FILE_ID` (from `ids`, by file path).
+   */
+  private copySql(scan: TableScan, deletions: string | undefined, ids: Map<string, number>): string {
+    const abs = (p: string): string => path.join(scan.location, ...p.split('/'));
+    const values = scan.files.map((f) => `(${quoteString(abs(f.path))}, ${ids.get(f.path)!})`).join(', ');
+    return `SELECT __s.* EXCLUDE (${ROW_FILE}), __f.id AS ${quoteIdent(FILE_ID)} FROM (${tableScanSql({ ...scan, rowIds: true }, deletions)}) AS __s`
+      + ` JOIN (VALUES ${values}) AS __f(path, id) ON __s.${ROW_FILE} = __f.path`;
+  }
+
+  /** Runs `statements` on the admin connection in one transaction (rolled back if one fails), nothing else between them. */
+  private transaction(statements: string[]): Promise<void> {
+    const run = this.ddl.then(async () => {
+      await this.admin.run('BEGIN TRANSACTION');
+      try {
+        for (const sql of statements) await this.admin.run(sql);
+        await this.admin.run('COMMIT');
+      } catch (err) {
+        await this.admin.run('ROLLBACK').catch(() => {});
+        throw err;
+      }
+    });
+    this.ddl = run.catch(() => {});
+    return run.then(() => undefined, (err: unknown) => { throw new IngotError('SQL_ERROR', messageOf(err), {}, { cause: err }); });
+  }
+
   async attach(name: string, scan: TableScan, options: AttachOptions = {}): Promise<void> {
     const [layer, table] = splitName(name);
     const relation = `${quoteIdent(layer)}.${quoteIdent(table)}`;
     const held: Held = {};
     if (options.memory) {
-      // a copy per version; the view swaps to the new copy atomically
+      // a copy that the snapshot changes little is updated in place (the view reads it already)
+      const current = this.attached.get(name);
+      const changes = this.changesOf(current, scan);
+      if (changes) {
+        try {
+          await this.update(relation, current!, scan, changes);
+          return;
+        } catch {
+          // copied whole below
+        }
+      }
+      // else a copy per version; the view swaps to the new copy atomically
       held.memory = `${INTERNAL}.${quoteIdent(`${name}@${scan.version ?? ''}#memory${++this.counter}`)}`;
       const deletions = await this.loadDeletions(scan);
       try {
         const order = options.orderBy?.length ? ` ORDER BY ${options.orderBy.map(quoteIdent).join(', ')}` : '';
-        await this.exec(`CREATE OR REPLACE TABLE ${held.memory} AS SELECT * FROM (${tableScanSql(scan, deletions)})${order}`);
+        if (scan.files.length === 0) {
+          await this.exec(`CREATE OR REPLACE TABLE ${held.memory} AS SELECT * FROM (${tableScanSql(scan, deletions)})`);
+        } else {
+          // each row keeps its file and position: later snapshots' changes are applied to the copy
+          const ids = new Map(scan.files.map((f) => [f.path, ++this.counter]));
+          await this.exec(`CREATE OR REPLACE TABLE ${held.memory} AS ${this.copySql(scan, deletions, ids)}${order}`);
+          held.files = new Map(scan.files.map((f) => [f.path, { id: ids.get(f.path)!, deleted: f.deletedRows?.length ?? 0 }]));
+          held.shape = shapeOf(scan);
+        }
       } finally {
         if (deletions) await this.exec(`DROP TABLE IF EXISTS ${deletions}`);
       }
@@ -174,7 +301,7 @@ export class DuckDBLakeReader implements LakeReader {
       held.indexed = new Set();
       for (const column of this.lookups.get(name) ?? []) await this.index(held, column);
       await this.ensureSchema(layer);
-      await this.exec(`CREATE OR REPLACE VIEW ${relation} AS SELECT * FROM ${held.memory}`);
+      await this.exec(`CREATE OR REPLACE VIEW ${relation} AS ${held.files ? copyView(held.memory) : `SELECT * FROM ${held.memory}`}`);
     } else {
       const deletions = await this.createView(relation, scan, layer);
       if (deletions) held.deletions = deletions;
@@ -868,4 +995,14 @@ function splitName(name: string): [string, string] {
   const i = name.indexOf('.');
   if (i < 0) throw new IngotError('DATASET_INVALID', `table name ${name} is not of the form layer.table`);
   return [name.slice(0, i), name.slice(i + 1)];
+}
+
+/** What a snapshot's in-memory copy depends on besides its files: location, schema, partitioning, column mapping. */
+function shapeOf(scan: TableScan): string {
+  return JSON.stringify([scan.location, scan.schema, scan.partitionColumns, scan.columnMapping === true]);
+}
+
+/** The SELECT of a view over in-memory copy `table` made with file ids (`Held.files`): its columns without the hidden ones. */
+function copyView(table: string): string {
+  return `SELECT * EXCLUDE (${ROW_NUMBER}, ${quoteIdent(FILE_ID)}) FROM ${table}`;
 }
