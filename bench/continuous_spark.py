@@ -24,7 +24,7 @@ stream's batch id as Delta's idempotent-write transaction (txnAppId / txnVersion
 replayed after a failure commits nothing twice.
 
 Prints {"ready": true, "startup_s"} once the stream is running, and at the end
-{"batches", "startup_s"}; exits with os._exit after flushing (see bench/flights_pyspark.py).
+{"batches", "startup_s"}; exits with os._exit after flushing (see bench/bench_process.py).
 """
 import json
 import os
@@ -32,11 +32,10 @@ import sys
 import tempfile
 import time
 
-from delta import configure_spark_with_delta_pip
 from delta.tables import DeltaTable
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, StringType, StructField, StructType, TimestampType
+from bench_process import local_spark, run_main  # noqa: E402
 
 EVENTS = StructType([
     StructField("event", StringType()), StructField("ts", TimestampType()), StructField("session_id", StringType()),
@@ -51,23 +50,7 @@ APP_ID = "game-sessions-stream"
 
 
 def session(scratch):
-    builder = (
-        SparkSession.builder.master("local[2]").appName("game-sessions-stream")
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.driver.memory", "2g")
-        .config("spark.sql.warehouse.dir", os.path.join(scratch, "warehouse"))
-        .config("spark.local.dir", scratch)
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-    )
-    spark = configure_spark_with_delta_pip(builder).getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    return local_spark("game-sessions-stream", scratch)
 
 
 def upsert(spark, raw_path, sessions_path, log):
@@ -164,17 +147,5 @@ def main():
     print(json.dumps({"batches": batches, "startup_s": round(startup, 2)}))
 
 
-def _leave(code: int) -> None:
-    """Flushes the output and exits at once (see bench/flights_pyspark.py)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
-    try:
-        main()
-    except BaseException as err:  # noqa: BLE001 - any failure: its message on stderr, exit code 1
-        print(f"{os.path.basename(__file__)}: {type(err).__name__}: {err}", file=sys.stderr)
-        _leave(1)
-    _leave(0)
+    run_main(main, __file__)

@@ -19,6 +19,7 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 import dlt  # noqa: E402
 from dlt.sources.sql_database import sql_table  # noqa: E402
+from bench_process import run_main  # noqa: E402
 
 
 def main() -> None:
@@ -49,18 +50,5 @@ def main() -> None:
     print(json.dumps({"rows": rows, "seconds": seconds}))
 
 
-def _leave(code: int) -> None:
-    """Flushes the output and exits at once: interpreter teardown can abort in native libraries
-    (deltalake's runtime, the JVM bridge) after a correct result, making the exit code random."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
-    try:
-        main()
-    except BaseException as err:  # noqa: BLE001 - any failure: its message on stderr, exit code 1
-        print(f"{os.path.basename(__file__)}: {type(err).__name__}: {err}", file=sys.stderr)
-        _leave(1)
-    _leave(0)
+    run_main(main, __file__)

@@ -20,11 +20,10 @@ import sys
 import tempfile
 import time
 
-from delta import configure_spark_with_delta_pip
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField, StructType, TimestampType
+from bench_process import local_spark, run_main  # noqa: E402
 
 FLIGHTS = StructType([
     StructField("date", TimestampType()), StructField("delay", IntegerType()), StructField("distance", IntegerType()),
@@ -38,23 +37,7 @@ AIRPORTS = StructType([
 
 
 def session(scratch):
-    builder = (
-        SparkSession.builder.master("local[2]").appName("flights-reference")
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.driver.memory", "2g")
-        .config("spark.sql.warehouse.dir", os.path.join(scratch, "warehouse"))
-        .config("spark.local.dir", scratch)
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-    )
-    spark = configure_spark_with_delta_pip(builder).getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    return local_spark("flights-reference", scratch)
 
 
 class Pipeline:
@@ -176,18 +159,5 @@ def main():
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _leave(code: int) -> None:
-    """Flushes the output and exits at once: interpreter teardown can abort in native libraries
-    (deltalake's runtime, the JVM bridge) after a correct result, making the exit code random."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
-    try:
-        main()
-    except BaseException as err:  # noqa: BLE001 - any failure: its message on stderr, exit code 1
-        print(f"{os.path.basename(__file__)}: {type(err).__name__}: {err}", file=sys.stderr)
-        _leave(1)
-    _leave(0)
+    run_main(main, __file__)
