@@ -25,12 +25,10 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { prepare } from '../examples/flights/prepare.js';
-import { measure, median, round } from './measure.js';
+import { flightsProject, measure, median, round } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
-const EXAMPLE = path.join(ROOT, 'examples', 'flights');
 const OUT = path.join(BENCH, 'out');
 const PROJECT = path.join(OUT, 'incremental');
 const CLI = path.join(ROOT, 'dist', 'cli', 'bin.js');
@@ -87,12 +85,7 @@ async function sql(query: string): Promise<Record<string, unknown>[]> {
 }
 
 async function incremental(): Promise<IncrementalResults> {
-  await prepare(EXAMPLE);
-  await fs.rm(PROJECT, { recursive: true, force: true });
-  await fs.mkdir(PROJECT, { recursive: true });
-  await fs.copyFile(path.join(EXAMPLE, 'ingot.config.ts'), path.join(PROJECT, 'ingot.config.ts'));
-  await fs.cp(path.join(EXAMPLE, 'datasets'), path.join(PROJECT, 'datasets'), { recursive: true });
-  await fs.symlink(path.join(EXAMPLE, 'landing'), path.join(PROJECT, 'landing'), 'dir');
+  await flightsProject(PROJECT);
   await fs.writeFile(path.join(PROJECT, 'datasets', 'gold', 'route_monthly_incremental.sql'), MONTHLY_INCREMENTAL);
 
   const loadStart = round(os.loadavg()[0]!);

@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { prepare } from '../examples/flights/prepare.js';
 
 /** A finished child process: wall time (s), peak resident set size (MB), output. */
 export interface Measured {
@@ -140,4 +142,23 @@ metrics = (dt.merge(source=source, predicate=${JSON.stringify(on)}, source_alias
   .when_matched_update_all().when_not_matched_insert_all().execute())
 print(json.dumps({"s": time.perf_counter() - t0, "metrics": metrics}))
 `;
+}
+
+/** examples/flights, whose scratch copies several bench sections run. */
+export const FLIGHTS_EXAMPLE = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'examples', 'flights');
+
+/**
+ * A fresh scratch copy of the flights example in `dir` (removed first): its landing zone prepared
+ * (one CSV per day, made once) and linked, its datasets copied, `config` (default: the example's
+ * own) as ingot.config.ts. Returns the number of daily files.
+ */
+export async function flightsProject(dir: string, config?: string): Promise<number> {
+  const days = await prepare(FLIGHTS_EXAMPLE);
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.mkdir(dir, { recursive: true });
+  if (config === undefined) await fs.copyFile(path.join(FLIGHTS_EXAMPLE, 'ingot.config.ts'), path.join(dir, 'ingot.config.ts'));
+  else await fs.writeFile(path.join(dir, 'ingot.config.ts'), config);
+  await fs.cp(path.join(FLIGHTS_EXAMPLE, 'datasets'), path.join(dir, 'datasets'), { recursive: true });
+  await fs.symlink(path.join(FLIGHTS_EXAMPLE, 'landing'), path.join(dir, 'landing'), 'dir');
+  return days;
 }

@@ -28,7 +28,7 @@ import { queryLake } from '../src/operations/query.js';
 import { addDays } from '../src/pipeline/interval.js';
 import { prepare } from '../examples/flights/prepare.js';
 import { startSparkConnect } from '../test/spark-connect-server.js';
-import { lastJson, measure, type Measured, round } from './measure.js';
+import { flightsProject, lastJson, measure, type Measured, round } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -72,15 +72,6 @@ export interface RaceResults {
   checks: { figure: string; value: string; target: string; pass: boolean | undefined }[];
 }
 
-/** A scratch ingot project in `dir`: the example's datasets, its landing zone linked, `config` as ingot.config.ts. */
-async function project(dir: string, config: string): Promise<void> {
-  await fs.rm(dir, { recursive: true, force: true });
-  await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(path.join(dir, 'ingot.config.ts'), config);
-  await fs.cp(path.join(EXAMPLE, 'datasets'), path.join(dir, 'datasets'), { recursive: true });
-  await fs.symlink(path.join(EXAMPLE, 'landing'), path.join(dir, 'landing'), 'dir');
-}
-
 /** Row counts and gold content hashes of the lake in `dir`, read by ingot on DuckDB. */
 async function fingerprint(dir: string): Promise<Record<string, string>> {
   const engine = await DuckDBEngine.open();
@@ -122,14 +113,14 @@ async function race(): Promise<RaceResults> {
   const prints: [string, Record<string, string>][] = [];
 
   const duck = path.join(RACE, 'duckdb');
-  await project(duck, "import { defineConfig } from 'ingot';\nexport default defineConfig({ name: 'flights', lake: './lake', engine: { memoryLimit: '1GB', spillDirectory: './.ingot/spill' } });\n");
+  await flightsProject(duck, "import { defineConfig } from 'ingot';\nexport default defineConfig({ name: 'flights', lake: './lake', engine: { memoryLimit: '1GB', spillDirectory: './.ingot/spill' } });\n");
   const d = await ingot(duck, last);
   entries.push({ name: 'ingot on DuckDB', dailyS: round(d.daily.wallS), fullRefreshS: round(d.full.wallS), peakRssMB: round(peak(d.daily, d.full), 0) });
   prints.push(['ingot on DuckDB', await fingerprint(path.join(duck, 'lake'))]);
   console.log(`  ingot on DuckDB: daily ${d.daily.wallS.toFixed(1)} s, full refresh ${d.full.wallS.toFixed(1)} s`);
 
   const sparkDir = path.join(RACE, 'spark');
-  await project(sparkDir, "import { defineConfig } from 'ingot';\nexport default defineConfig({ name: 'flights', lake: './lake', engine: 'spark', spark: { url: 'env:INGOT_RACE_SPARK_REMOTE' } });\n");
+  await flightsProject(sparkDir, "import { defineConfig } from 'ingot';\nexport default defineConfig({ name: 'flights', lake: './lake', engine: 'spark', spark: { url: 'env:INGOT_RACE_SPARK_REMOTE' } });\n");
   const server = await startSparkConnect({}, { driverMemory: '2g' });
   try {
     process.env['INGOT_RACE_SPARK_REMOTE'] = server.url;

@@ -35,7 +35,6 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { localSettings, type ProjectConfig } from 'ingot';
-import { prepare } from '../examples/flights/prepare.js';
 import { deltaMarkdown } from './delta.js';
 import { deletionVectorsMarkdown } from './deletion-vectors.js';
 import { postgresMarkdown } from './postgres.js';
@@ -46,7 +45,7 @@ import { serveMarkdown } from './serve.js';
 import { continuousMarkdown } from './continuous.js';
 import { incrementalMarkdown } from './incremental.js';
 import { startupMarkdown } from './startup.js';
-import { measure, median, round, type Measured } from './measure.js';
+import { flightsProject, measure, median, round, type Measured } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -206,13 +205,8 @@ async function planFigures(): Promise<PlanFigures> {
 /** Lays out the scratch project: the example's definition, its landing zone linked. */
 async function setUp(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
-  const days = await prepare(EXAMPLE);
+  const days = await flightsProject(PROJECT);
   console.log(`landing zone: ${days} daily files in ${path.relative(ROOT, EXAMPLE)}/landing`);
-  await fs.rm(PROJECT, { recursive: true, force: true });
-  await fs.mkdir(PROJECT, { recursive: true });
-  await fs.copyFile(path.join(EXAMPLE, 'ingot.config.ts'), path.join(PROJECT, 'ingot.config.ts'));
-  await fs.cp(path.join(EXAMPLE, 'datasets'), path.join(PROJECT, 'datasets'), { recursive: true });
-  await fs.symlink(path.join(EXAMPLE, 'landing'), path.join(PROJECT, 'landing'), 'dir');
 }
 
 /** Removes the scratch project's lake, handmade output and spill files. */

@@ -12,13 +12,11 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { prepare } from '../examples/flights/prepare.js';
-import { median, round } from './measure.js';
+import { flightsProject, median, round } from './measure.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
 const OUT = path.join(BENCH, 'out');
-const EXAMPLE = path.join(ROOT, 'examples', 'flights');
 const PROJECT = path.join(OUT, 'startup', 'flights');
 const BUILT = path.join(PROJECT, '.built');
 const CLI = path.join(ROOT, 'dist', 'cli', 'bin.js');
@@ -53,12 +51,7 @@ function timed(args: string[]): { ms: number; stdout: string } {
 async function flightsLake(): Promise<void> {
   if (existsSync(BUILT)) return;
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
-  await prepare(EXAMPLE);
-  await fs.rm(PROJECT, { recursive: true, force: true });
-  await fs.mkdir(PROJECT, { recursive: true });
-  await fs.copyFile(path.join(EXAMPLE, 'ingot.config.ts'), path.join(PROJECT, 'ingot.config.ts'));
-  await fs.cp(path.join(EXAMPLE, 'datasets'), path.join(PROJECT, 'datasets'), { recursive: true });
-  await fs.symlink(path.join(EXAMPLE, 'landing'), path.join(PROJECT, 'landing'), 'dir');
+  await flightsProject(PROJECT);
   console.log(`building ${path.relative(ROOT, PROJECT)}/lake (182 daily runs, once) ...`);
   timed([CLI, 'run', '-p', PROJECT, '--from', '2001-01-01', '--to', '2001-07-01']);
   await fs.writeFile(BUILT, new Date().toISOString());
