@@ -9,14 +9,6 @@ const INDEX_MAX_ROWS = 1_000_000;
 /** Alias prefix of the key columns of the keyed form (see `LakeReader.keyed`). */
 const KEY_PREFIX = '__ingot_key_';
 
-/**
- * What the index keeps of each row: `records`, the row as `ServedLake.query` gives it (an object
- * by column name, JSON-friendly values; the HTTP endpoints), or `cells`, the engine's streamed
- * cells in column order with the result's column types (the PostgreSQL wire server, which
- * encodes them as its DuckDB path does).
- */
-export type IndexRows = 'records' | 'cells';
-
 /** A parameter value to look up: text, an integer, or NULL (no row has it: `column = NULL` is never true). */
 export type KeyValue = string | number | bigint | null;
 
@@ -70,8 +62,8 @@ export function keyText(v: Exclude<KeyValue, null>, type: string): string | unde
  * (`ServedLake.whenSettled`: not for a version of a table committed to every few seconds, which a
  * newer one replaces before the index would pay for itself); until then, and for an endpoint
  * that is not such a lookup, `lookup` answers undefined and the endpoint queries. Only the
- * latest version's index is kept. Used by the HTTP endpoints (rows as records) and the
- * PostgreSQL wire server's prepared statements (rows as cells, parameters `1`..`n` for `$1`..`$n`).
+ * latest version's index is kept. Used by the HTTP endpoints; the PostgreSQL wire server's
+ * prepared statements keep theirs column-wise (`postgres/statement-index.ts`).
  */
 export class EndpointIndex {
   private form?: Promise<{ sql: string; columns: Record<string, string> } | undefined>;
@@ -84,8 +76,7 @@ export class EndpointIndex {
   /**
    * `sql`: the statement (one SELECT); `tables`: the tables it reads (one, else nothing is
    * indexed); `params`: its parameters, in the order `lookup` gets their values; `onError`: told
-   * why a build failed; `keep`: what is kept of each row (see `IndexRows`); `onBuilt`: told each
-   * built index's table versions, keys and rows.
+   * why a build failed.
    */
   constructor(
     private readonly reader: ServedLake,
@@ -93,8 +84,6 @@ export class EndpointIndex {
     private readonly tables: string[],
     private readonly params: string[],
     private readonly onError: (message: string) => void = () => {},
-    private readonly keep: IndexRows = 'records',
-    private readonly onBuilt: (facts: { versions: number[]; keys: number; rows: number }) => void = () => {},
   ) {
     if (tables.length !== 1 || params.length === 0) this.unusable = true;
   }
@@ -111,18 +100,6 @@ export class EndpointIndex {
    */
   lookup(versions: number[], values: string[]): Record<string, unknown>[] | undefined {
     return this.find(versions, values)?.rows as Record<string, unknown>[] | undefined;
-  }
-
-  /**
-   * The engine's cells of the statement's answer for parameter `values` (in `params` order;
-   * null: SQL NULL, no row) at table `versions`, with the result's columns (their names and
-   * engine types, key columns left out): for an index kept as `cells`. Undefined when the index
-   * of those versions is not built (yet), or a value is of a kind the index cannot compare as the
-   * engine would (see `keyText`): the caller queries.
-   */
-  lookupCells(versions: number[], values: KeyValue[]): { columns: ColumnInfo[]; rows: Cell[][] } | undefined {
-    const hit = this.find(versions, values);
-    return hit ? { columns: hit.columns, rows: hit.rows as Cell[][] } : undefined;
   }
 
   /** The built rows of `values` at `versions` (see `lookup`), counting a miss toward building. */
@@ -163,7 +140,7 @@ export class EndpointIndex {
     }
     const sql = await this.reader.atVersions(form.sql, { [this.tables[0]!]: versions[0]! });
     const keys = this.params.map((p) => `${KEY_PREFIX}${p}`);
-    const result = this.keep === 'cells' ? await this.readCells(sql) : await this.read(sql);
+    const result = await this.read(sql);
     const positions = keys.map((k) => result?.columns.findIndex((c) => c.name === k) ?? -1);
     if (!result || positions.some((i) => i < 0 || (result.columns[i]!.type !== 'VARCHAR' && !INTEGER_RANGE[result.columns[i]!.type]))) {
       this.unusable = true;
@@ -176,38 +153,14 @@ export class EndpointIndex {
       // key cells are never NULL (the keyed form keeps rows whose key columns equal themselves)
       const key = JSON.stringify(positions.map((i) => String(r[i])));
       // the row as the statement's own query returns it: its columns, without the keys
-      let row: unknown;
-      if (this.keep === 'cells') {
-        const cells = new Array<unknown>(kept.length);
-        for (let j = 0; j < kept.length; j++) cells[j] = r[kept[j]!.i];
-        row = cells;
-      } else {
-        const record: Record<string, unknown> = {};
-        for (const c of kept) record[c.name] = r[c.i];
-        row = record;
-      }
+      const row: Record<string, unknown> = {};
+      for (const c of kept) row[c.name] = r[c.i];
       const list = rows.get(key);
       if (list) list.push(row);
       else rows.set(key, [row]);
     }
     built.columns = kept.map((c) => ({ name: c.name, type: c.type }));
     built.rows = rows;
-    this.onBuilt({ versions, keys: rows.size, rows: result.rows.length });
-  }
-
-  /** The engine's cells of every row of `sql`, as streamed (no conversion); undefined past `INDEX_MAX_ROWS` rows. */
-  private async readCells(sql: string): Promise<{ columns: ColumnInfo[]; rows: Cell[][] } | undefined> {
-    const stream = await this.reader.stream(sql);
-    try {
-      const rows: Cell[][] = [];
-      for (let chunk = await stream.next(); chunk; chunk = await stream.next()) {
-        for (const cells of chunk) rows.push(cells);
-        if (rows.length > INDEX_MAX_ROWS) return undefined;
-      }
-      return { columns: stream.columns, rows };
-    } finally {
-      stream.close();
-    }
   }
 
   /**
