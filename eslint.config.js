@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tmp/', 'bench/out/', 'examples/*/lake/', 'examples/*/landing/', 'examples/*/reports/'] },
+  { ignores: ['dist/', 'node_modules/', '.tmp/', 'bench/out/', 'examples/*/lake/', 'examples/*/landing/', 'examples/*/reports/', '**/.ingot/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
