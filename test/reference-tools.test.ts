@@ -69,14 +69,32 @@ describe('reference tools', () => {
       if (at < 0 || path.basename(f).startsWith('airflow_')) continue;
       checked++;
       const main = text.slice(at);
-      assert.match(text, /sys\.stdout\.flush\(\)|from read_spark import [^\n]*\brun\b/, `${f} flushes its output`);
-      // the main block leaves through os._exit: directly, or through a function of the file (or read_spark.py's run) that does
-      const leaves = (name: string): boolean => {
-        const def = text.indexOf(`def ${name}(`);
-        if (def < 0) return name === 'run' && /from read_spark import [^\n]*\brun\b/.test(text);
-        const body = text.slice(def, text.indexOf('\ndef ', def + 1) < 0 ? at : Math.min(text.indexOf('\ndef ', def + 1), at));
-        return body.includes('os._exit(');
+      // functions imported from a module beside the script (read_spark.py's run, bench_process.py's run_main)
+      const imported = new Map<string, string>();
+      for (const m of text.matchAll(/^from (\w+) import ([^\n#]+)/gm)) {
+        const file = path.join(REPO_ROOT, path.dirname(f), `${m[1]}.py`);
+        if (!existsSync(file)) continue;
+        const source = await fs.readFile(file, 'utf8');
+        for (const name of m[2]!.split(',').map((x) => x.trim())) imported.set(name, source);
+      }
+      /** The text of `def name(` in `source`, up to the next top-level def or the main block; undefined if absent. */
+      const bodyOf = (source: string, name: string): string | undefined => {
+        const def = source.indexOf(`def ${name}(`);
+        if (def < 0) return undefined;
+        const stops = [source.indexOf('\ndef ', def + 1), source.indexOf('if __name__ == "__main__":')].filter((x) => x > def);
+        return source.slice(def, stops.length > 0 ? Math.min(...stops) : undefined);
       };
+      /** Whether calling `name` (defined in `source`) reaches os._exit, directly or through functions of that file. */
+      const leavesIn = (source: string, name: string, depth = 0): boolean => {
+        const body = bodyOf(source, name);
+        if (body === undefined || depth > 3) return false;
+        if (body.includes('os._exit(')) return true;
+        return [...body.matchAll(/\b([A-Za-z_][A-Za-z0-9_]*)\(/g)].some((m) => m[1] !== name && leavesIn(source, m[1]!, depth + 1));
+      };
+      const leaves = (name: string): boolean => leavesIn(imported.get(name) ?? text, name);
+      const flushes = (source: string): boolean => source.includes('sys.stdout.flush()');
+      assert.ok(flushes(text) || [...imported].some(([name, source]) => flushes(source) && leavesIn(source, name)), `${f} flushes its output`);
+      // the main block leaves through os._exit: directly, or through a function (of the file or imported beside it) that does
       const calls = [...main.matchAll(/\b([A-Za-z_][A-Za-z0-9_]*)\(/g)].map((m) => m[1]!);
       assert.ok(main.includes('os._exit(') || calls.some(leaves), `${f}: its main block ends with os._exit`);
     }
