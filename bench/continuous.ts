@@ -20,10 +20,10 @@
  *    (bench/continuous-spark.ts: its latency is to the commit of its sessions merge) and ingot's
  *    p50 / Spark's p50; INGOT_BENCH_CONTINUOUS_SPARK=0 leaves Spark out.
  *
- * Writes bench/out/continuous.json.
+ * Writes bench/out/continuous.json, and the server's log to bench/out/continuous-serve.log.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { createWriteStream, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,7 +101,10 @@ export async function continuousBench(): Promise<ContinuousResults> {
   // each run's duration, from the server's run-done log lines
   const runMs: number[] = [];
   let partial = '';
+  // the server's JSON log, whole, for a look at its runs afterwards (INGOT_PROFILE=1 adds its profile at exit)
+  const serverLog = createWriteStream(path.join(OUT, 'continuous-serve.log'));
   child.stderr!.on('data', (d: Buffer) => {
+    serverLog.write(d);
     log = (log + d.toString()).slice(-200_000);
     const lines = (partial + d.toString()).split('\n');
     partial = lines.pop() ?? '';
@@ -182,6 +185,7 @@ export async function continuousBench(): Promise<ContinuousResults> {
   const loadEnd = os.loadavg().map((x) => round(x));
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
+  await new Promise((r) => serverLog.end(r));
 
   const counted = await sql('SELECT _source AS f, count(*) AS n FROM raw.events GROUP BY 1');
   const wrongFiles = counted.filter((r) => perFile.get(String(r['f'])) !== Number(r['n'])).length + Math.max(0, perFile.size - counted.length);
