@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBEngine } from '../src/engine/duckdb/engine.js';
 import { deleteRows } from '../src/operations/delete.js';
-import { FingerprintTable, KEY_INDEX_ENV, keyIndexSummary } from '../src/operations/key-index.js';
+import { FingerprintTable, KEY_INDEX_ENV, KEY_INDEX_MAX_BYTES, keyIndexLimits, keyIndexSummary } from '../src/operations/key-index.js';
 import { merge, type MergeOptions } from '../src/operations/merge.js';
 import { optimize } from '../src/operations/optimize.js';
 import { LocalStore } from '../src/storage/local.js';
@@ -180,6 +180,53 @@ describe('merge key index', () => {
       assert.deepEqual(rowsOf(canonicalRows(ours.schema, theirs.rows)), indexed.rows, 'delta-rs reads the same rows');
     });
   }
+
+  it('keeps the indexes within the memory cap, dropping the least recently used', async () => {
+    const engine = await DuckDBEngine.open();
+    engines.push(engine);
+    const saved = process.env[KEY_INDEX_ENV];
+    delete process.env[KEY_INDEX_ENV];
+    const tables = new Map<string, DeltaTable>();
+    for (const name of ['a', 'b', 'c']) {
+      const table = new DeltaTable(new LocalStore(path.join(dir, `cap-${name}`)), engine);
+      for (let j = 0; j < 12; j++) await writeSql(engine, table, STRING_KEY.rows(j * 50, j * 50 + 50, 'init'), { mode: 'append', partitionBy: ['grp'] });
+      tables.set(name, table);
+    }
+    let n = 0;
+    /** Merges 10 updates into table `name`; returns the files it read and the files of the table. */
+    const upsert = async (name: string): Promise<[number, number]> => {
+      const from = 100 + 10 * (n++ % 40);
+      const r = await merge(tables.get(name)!, engine, { source: STRING_KEY.source(from, from + 10, `u${n}`), on: STRING_KEY.on, whenMatched: [{ update: { v: 'source.v' } }] });
+      const nulls = Array.from({ length: 10 }, (_, k) => from + k).filter((i) => i % 37 === 0).length;
+      assert.equal(r.metrics['numTargetRowsUpdated'], 10 - nulls, 'every non-NULL key updated');
+      return [r.metrics['numTargetFilesAfterSkipping']!, r.metrics['numTargetFilesBeforeSkipping']!];
+    };
+    const built = (): string[] => keyIndexSummary(engine).filter((s) => s.entries > 0).map((s) => path.basename(s.location)).sort();
+    try {
+      await upsert('a');
+      const [read, files] = await upsert('a');
+      assert.ok(read * 2 < files, `the second merge into a read ${read} of ${files} files`);
+      assert.deepEqual(built(), ['cap-a']);
+      keyIndexLimits.maxBytes = Math.floor(keyIndexSummary(engine)[0]!.bytes * 1.5);
+      await upsert('b');
+      await upsert('b');
+      assert.deepEqual(built(), ['cap-b'], 'the index of a (least recently used) dropped for b');
+      const [again, all] = await upsert('a');
+      assert.equal(again, all, 'a merges without its dropped index');
+      await upsert('a');
+      assert.deepEqual(built(), ['cap-a'], 'then a builds it again, dropping b');
+      // c alone would exceed the cap: no index for it, merges read every file
+      keyIndexLimits.maxBytes = 1000;
+      for (let i = 0; i < 3; i++) {
+        const [r, f] = await upsert('c');
+        assert.equal(r, f);
+      }
+      assert.ok(!built().includes('cap-c'));
+    } finally {
+      keyIndexLimits.maxBytes = KEY_INDEX_MAX_BYTES;
+      if (saved !== undefined) process.env[KEY_INDEX_ENV] = saved;
+    }
+  });
 
   it('holds a key in a few tens of bytes at most, and finds every file holding it', () => {
     const index = new FingerprintTable();

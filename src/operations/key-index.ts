@@ -23,14 +23,18 @@ import { scanOf } from './scan.js';
  */
 
 /**
- * The most memory all key indexes of the process may take (bytes, estimated from their typed
- * arrays and file lists): beyond it, the least recently used table's index is dropped (it is
- * built again from its second merge on). A table whose index alone would exceed it gets none.
+ * The most memory all key indexes of the process may take by default (bytes, estimated from
+ * their typed arrays and file lists): beyond it, the least recently used table's index is dropped
+ * (and built again from its second merge on after that). A table whose index alone would exceed
+ * it gets none for the rest of the process. 64 MiB hold about 3 to 6 million keys.
  */
 export const KEY_INDEX_MAX_BYTES = 64 * 1024 * 1024;
 
 /** A table with fewer live files than this is merged without the index (reading every file is cheap). */
 export const KEY_INDEX_MIN_FILES = 8;
+
+/** The limits in force, read at each merge: `KEY_INDEX_MAX_BYTES` and `KEY_INDEX_MIN_FILES` unless changed (tests lower them). */
+export const keyIndexLimits = { maxBytes: KEY_INDEX_MAX_BYTES, minFiles: KEY_INDEX_MIN_FILES };
 
 /** Environment variable turning the index off when `0` (for comparisons; read at each merge). */
 export const KEY_INDEX_ENV = 'INGOT_MERGE_KEY_INDEX';
@@ -207,7 +211,7 @@ interface IndexKey {
 class TableKeyIndex {
   /** Merges that could have used the index since it was made (or dropped). */
   merges = 0;
-  /** The table's index alone would exceed `KEY_INDEX_MAX_BYTES`: none is built in this process. */
+  /** The table's index alone would exceed `keyIndexLimits.maxBytes`: none is built in this process. */
   tooLarge = false;
   table?: FingerprintTable;
   /** Uses of this index, one after the other. */
@@ -243,7 +247,7 @@ export interface KeyIndexRequest {
  * types, decimal, date, timestamp, timestamp_ntz, boolean, binary; not float/double, where
  * -0.0 = 0.0) and each source column's type converts to the target column's exactly (the same
  * type, a narrower integer, a decimal of no more digits either side of the point); the table
- * has at least `KEY_INDEX_MIN_FILES` live files and the min/max candidates are more than half of
+ * has at least `keyIndexLimits.minFiles` live files and the min/max candidates are more than half of
  * them; the source has at most a quarter as many rows as the table; and this is at least the
  * second such merge of this engine into the table with these keys (a one-shot run pays no index
  * build: its first merge reads the table as usual). Then the index is synchronised with
@@ -254,7 +258,7 @@ export interface KeyIndexRequest {
 export async function keyIndexCandidates(engine: Engine, table: DeltaTable, snapshot: Snapshot, request: KeyIndexRequest): Promise<Add[] | undefined> {
   if (process.env[KEY_INDEX_ENV] === '0') return undefined;
   const fileCount = snapshot.files.size;
-  if (fileCount < KEY_INDEX_MIN_FILES || request.candidates.length * 2 <= fileCount) return undefined;
+  if (fileCount < keyIndexLimits.minFiles || request.candidates.length * 2 <= fileCount) return undefined;
   const keys = indexKeys(snapshot.schema, request.sourceSchema, request.on);
   if (!keys) return undefined;
   const tableRows = snapshot.numRecords;
@@ -263,7 +267,7 @@ export async function keyIndexCandidates(engine: Engine, table: DeltaTable, snap
   state.merges++;
   if (state.tooLarge || state.merges < 2) return undefined;
   const run = state.busy.then(async () => {
-    if (tableRows !== undefined && estimatedBytes(tableRows) > KEY_INDEX_MAX_BYTES) {
+    if (tableRows !== undefined && estimatedBytes(tableRows) > keyIndexLimits.maxBytes) {
       state.tooLarge = true;
       return undefined;
     }
@@ -391,7 +395,7 @@ async function synchronise(engine: Engine, table: DeltaTable, snapshot: Snapshot
 
 /**
  * Drops the least recently used indexes (not `current`'s) while all of them take more than
- * `KEY_INDEX_MAX_BYTES`; then, if `current`'s alone does, drops it and marks its table too large.
+ * `keyIndexLimits.maxBytes`; then, if `current`'s alone does, drops it and marks its table too large.
  */
 function enforceCap(current: TableKeyIndex): void {
   let total = 0;
@@ -401,12 +405,12 @@ function enforceCap(current: TableKeyIndex): void {
     else total += state.table.bytes;
   }
   for (const ref of recent) {
-    if (total <= KEY_INDEX_MAX_BYTES) return;
+    if (total <= keyIndexLimits.maxBytes) return;
     const state = ref.deref()!;
     if (state === current) continue;
     total -= drop(state);
   }
-  if (total > KEY_INDEX_MAX_BYTES) {
+  if (total > keyIndexLimits.maxBytes) {
     drop(current);
     current.tooLarge = true;
   }
