@@ -47,8 +47,8 @@ const INDEX_RELATION = '__ingot_op.key_index';
 /**
  * An open-addressing hash table (linear probing) of (fingerprint, file) entries, duplicate
  * fingerprints allowed: two `Uint32Array`s of a power-of-two capacity kept at most 3/4 full,
- * so 8 bytes per slot and between about 10.7 and 21.3 bytes per entry (one entry per distinct
- * key of a file; a key in several files has several). Files are numbered from 1 (0 marks an
+ * so 8 bytes per slot and between about 10.7 and 21.3 bytes per entry (one entry per
+ * fingerprint added for a file; a key in several files has one in each). Files are numbered from 1 (0 marks an
  * empty slot); a removed file's entries stay, skipped by lookups, until they outnumber the
  * live ones, when the table is rebuilt without them (and the files renumbered).
  */
@@ -295,7 +295,7 @@ export interface KeyIndexSummary {
   keys: string[];
   /** Merges counted toward building it (see `keyIndexCandidates`). */
   merges: number;
-  /** Files and entries (fingerprints of rows, one per distinct key of a file) indexed; 0 before it is built. */
+  /** Files and entries (one per physical row with no NULL key part) indexed; 0 before it is built. */
   files: number;
   entries: number;
   /** Bytes of its typed arrays, and estimated in all (see `FingerprintTable.bytes`). */
