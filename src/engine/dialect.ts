@@ -32,6 +32,13 @@ export interface Dialect {
   finiteBound(bound: string): string;
   /** An expression giving the named columns of a row as JSON text (`{"id":1}`), for messages. */
   jsonOf(columns: string[]): string;
+  /**
+   * A 32-bit fingerprint of the tuple of `exprs` (SQL expressions): an integer in [0, 2^32)
+   * that is the same for equal tuples of values of the same types, within one process at
+   * least (tuples of different types may differ: callers cast first). Different tuples may share
+   * a fingerprint. The MERGE key index (`operations/key-index.ts`) compares them in JavaScript.
+   */
+  keyFingerprint(exprs: string[]): string;
   /** The engine's SQL for each portable function (`ingot.<name>(...)`). */
   readonly portable: PortableDialect;
 }

@@ -10,6 +10,8 @@ import { attachTarget, columnList, commitPrepared, fileList, prepareRewrite, TAR
 import { assertWritable, changeFeedEnabled, deletionVectorsEnabled } from '../table/write.js';
 import { liveRows, markDeleted } from './deletion-vectors.js';
 import { CHANGE_TYPE, writeChangeFiles } from './change-data.js';
+import { keyTerms } from './merge-keys.js';
+import { keyIndexCandidates } from './key-index.js';
 
 /**
  * A MERGE (Delta's upsert): its clauses (`MergeClauses`, declared beside `Engine.commit`, which
@@ -37,9 +39,11 @@ const INSERT = 2000;
 /**
  * The MERGE operation. Joins the source with the target files that may hold matches (with
  * whenNotMatchedBySource clauses, every file; otherwise, when `on` is a conjunction of
- * `target.<column> = source.<column>` on integer or date columns, the files whose min/max stats
- * overlap the source's key range) into a small table of matched (file, row, source row, action)
- * entries. That table gives the metrics, except with whenNotMatchedBySource clauses, which need a
+ * `target.<column> = source.<column>`: on integer or date columns, the files whose min/max stats
+ * overlap the source's key range; and when those are still more than half of a table's files,
+ * from the second such merge into the table in the process on, the files whose keys' fingerprints
+ * match a source key's in the table's key index kept for the engine, `keyIndexCandidates`)
+ * into a small table of matched (file, row, source row, action) entries. That table gives the metrics, except with whenNotMatchedBySource clauses, which need a
  * counting pass over the files; then only the files holding matches are rewritten with the
  * clauses applied and the inserted rows written, in one commit (`operation: MERGE`). With only
  * `whenNotMatched` clauses, no file is rewritten: the new rows are appended. On a table with
@@ -48,7 +52,8 @@ const INSERT = 2000;
  * deleted in deletion vectors (`markDeleted`). With the change data
  * feed on (`changeFeedEnabled`), a merge that rewrites files also writes the rows it changed as
  * change data files (`update_preimage` / `update_postimage`, `delete`, `insert`).
- * Metrics: numSourceRows, numTargetRowsInserted / Updated / Deleted / Copied, numTargetFilesAdded / Removed.
+ * Metrics: numSourceRows, numTargetRowsInserted / Updated / Deleted / Copied, numTargetFilesAdded / Removed,
+ * numTargetFilesBeforeSkipping / AfterSkipping (the table's live files, and those the merge read).
  * Errors: MERGE_MULTIPLE_MATCHES when a target row matches several source rows and a matched
  * clause would modify it (as in Delta), COLUMN_UNKNOWN, SQL_ERROR, PROTOCOL_UNSUPPORTED, COMMIT_CONFLICT.
  */
@@ -86,7 +91,10 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
     const work = options.mergeSchema ? evolve(snapshot, staged.schema, options.mergeSchema, table.location) : snapshot;
     const schema = work.schema;
     checkColumns(table.location, schema, staged.schema, [...matched, ...bySource], notMatched);
-    const candidates = bySource.length > 0 ? snapshot.files.values() : await filesInKeyRange(engine, snapshot, staged.schema, options.on).catch(fail);
+    let candidates = bySource.length > 0 ? [...snapshot.files.values()] : await filesInKeyRange(engine, snapshot, staged.schema, options.on).catch(fail);
+    if (bySource.length === 0) {
+      candidates = (await keyIndexCandidates(engine, table, snapshot, { source: SOURCE, sourceSchema: staged.schema, sourceRows: staged.rows, on: options.on, candidates }).catch(fail)) ?? candidates;
+    }
     const byFile = await attachTarget(engine, table, work, candidates);
     const action = actionExpr(matched, bySource, notMatched);
     await engine.stage(MATCHES, `SELECT target.${ROW_FILE} AS f, target.${ROW_NUMBER} AS r, source.${SOURCE_ROW} AS s, ${action} AS a ` +
@@ -133,6 +141,8 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
       // an unconditional delete may see a target row once per matching source row
       numTargetRowsDeleted: sum((a) => a !== SKIP && deletes.includes(a) && !(onlyDelete && a === 1)) + (onlyDelete ? matchedRows : 0),
       numTargetRowsCopied: sum((a) => a === KEEP),
+      numTargetFilesBeforeSkipping: snapshot.files.size,
+      numTargetFilesAfterSkipping: candidates.length,
     };
     if (metrics.numTargetRowsInserted + metrics.numTargetRowsUpdated + metrics.numTargetRowsDeleted === 0) return { metrics };
     const added = await writeFiles(engine, table, work, `SELECT ${columnList(work)} FROM (${inner}) WHERE ${ACTION} NOT IN (${[...(dv ? [KEEP] : []), ...deletes].join(', ')})`).catch(fail);
@@ -222,33 +232,24 @@ async function countActions(engine: Engine, q: { bySource: boolean; inner: strin
   return counts;
 }
 
-const IDENT = String.raw`[A-Za-z_][A-Za-z0-9_]*|"(?:[^"]|"")+"`;
-const EQUALITY = new RegExp(String.raw`^\s*(target|source)\.(${IDENT})\s*=\s*(target|source)\.(${IDENT})\s*$`, 'i');
 const PRUNABLE = new Set(['byte', 'short', 'integer', 'long', 'date']);
 
 /**
  * The target files that may hold a row matching a source row: when `on` is a conjunction of
- * `target.<column> = source.<column>` terms, the files whose min/max stats (or partition values)
+ * `target.<column> = source.<column>` terms (`keyTerms`), the files whose min/max stats (or partition values)
  * overlap the source's [min, max] of each integer or date key of the same type on both sides;
  * otherwise every file. No source key (empty source, NULL keys) means no file.
  */
-async function filesInKeyRange(engine: Engine, snapshot: Snapshot, source: StructType, on: string): Promise<Iterable<Add>> {
-  const resolve = (ident: string, within: StructType): string | undefined => {
-    const exact = ident.startsWith('"') ? ident.slice(1, -1).replace(/""/g, '"') : undefined;
-    return within.fields.find((f) => (exact !== undefined ? f.name === exact : f.name.toLowerCase() === ident.toLowerCase()))?.name;
-  };
+async function filesInKeyRange(engine: Engine, snapshot: Snapshot, source: StructType, on: string): Promise<Add[]> {
+  const terms = keyTerms(on, snapshot.schema, source);
+  if (!terms) return [...snapshot.files.values()];
   const keys: { target: string; source: string }[] = [];
-  for (const term of on.split(/\s+AND\s+/i)) {
-    const m = EQUALITY.exec(term);
-    if (!m || m[1]!.toLowerCase() === m[3]!.toLowerCase()) return snapshot.files.values();
-    const [t, s] = m[1]!.toLowerCase() === 'target' ? [m[2]!, m[4]!] : [m[4]!, m[2]!];
-    const target = resolve(t, snapshot.schema);
-    const src = resolve(s, source);
+  for (const { target, source: src } of terms) {
     const type = target && fieldOf(snapshot.schema, target)?.type;
     if (!target || !src || typeof type !== 'string' || !PRUNABLE.has(type) || (type === 'date') !== (fieldOf(source, src)?.type === 'date') || !PRUNABLE.has(String(fieldOf(source, src)?.type))) continue;
     keys.push({ target, source: src });
   }
-  if (keys.length === 0) return snapshot.files.values();
+  if (keys.length === 0) return [...snapshot.files.values()];
   const bounds = keys.flatMap((k, i) => [`min(${quoteIdent(k.source)})::VARCHAR AS lo${i}`, `max(${quoteIdent(k.source)})::VARCHAR AS hi${i}`]);
   const [row] = await engine.query(`SELECT ${bounds.join(', ')} FROM ${SOURCE}`);
   const filters: Filter[] = [];

@@ -17,6 +17,8 @@ export const DUCKDB_DIALECT: Dialect = {
   timestampLiteral: (iso) => `TIMESTAMPTZ ${standardString(iso)}`,
   finiteBound: (bound) => bound,
   jsonOf: (columns) => `to_json(struct_pack(${columns.map((c) => `${standardIdent(c)} := ${standardIdent(c)}`).join(', ')}))::VARCHAR`,
+  // hash() is a 64-bit UBIGINT; its high half (a UINTEGER reaches JavaScript as a number)
+  keyFingerprint: (exprs) => `(hash(${exprs.join(', ')}) >> 32)::UINTEGER`,
   portable: DUCKDB_PORTABLE,
 };
 

@@ -17,5 +17,7 @@ export const SPARK_DIALECT: Dialect = {
   timestampLiteral: (iso) => `TIMESTAMP ${sparkString(iso)}`,
   finiteBound: (bound) => (bound === '-infinity' ? '0001-01-01' : bound === 'infinity' ? '9999-12-31' : bound),
   jsonOf: (columns) => `to_json(named_struct(${columns.map((c) => `${sparkString(c)}, ${standardIdent(c)}`).join(', ')}))`,
+  // xxhash64 is a signed BIGINT; its high half, unsigned
+  keyFingerprint: (exprs) => `shiftrightunsigned(xxhash64(${exprs.join(', ')}), 32)`,
   portable: SPARK_PORTABLE,
 };
