@@ -28,7 +28,7 @@ import { readCommit } from '../src/table/log.js';
 import { restore } from '../src/operations/restore.js';
 import { DeltaTable } from '../src/table/table.js';
 import { planWrite, type DomainWrite } from '../src/table/write.js';
-import { rebaseTracked, type TrackedFiles } from '../src/sources/files.js';
+import { rebaseTracked, type TrackedFiles } from '../src/sources/file-list.js';
 import { tempDir } from './fixtures.js';
 import { canonicalRows, prepareSql, readWithDeltaRs, readWithIngot, readWithSpark, REPO_ROOT, writeSql } from './helpers.js';
 import { motoEnvironment, type MotoEnvironment } from './moto.js';

@@ -11,24 +11,9 @@ import { LocalStore } from '../storage/local.js';
 import { S3Store } from '../storage/s3.js';
 import type { ObjectMeta, ObjectStore } from '../storage/store.js';
 import type { DeltaTable } from '../table/table.js';
-import type { DomainWrite } from '../table/write.js';
 import type { BatchPolicy, RejectedFile, SourceBatch, SourceConnector, SourceContext, SourceProbe } from './source.js';
 import { readWebLogs } from './weblog.js';
-
-/** The metadata domain in which a files source records the files it loaded (see `TrackedFiles`). */
-export const FILES_DOMAIN = 'ingot.files';
-
-/**
- * The configuration of domain `ingot.files`: every file loaded into the table so far, by name
- * (the path relative to the project folder as written in the source's `path`, or the
- * `s3://bucket/key` URL), with the size in bytes and either the modification time (ms since
- * epoch, local files) or the ETag (S3). A file whose entry differs is loaded again. A file that
- * could not be read (`BatchPolicy.onBadFile` `reject`) is listed with `rejected`, its error, and
- * not read again until it changes (landed again) or `ingot files retry` removes its entry.
- */
-export interface TrackedFiles {
-  files: Record<string, { size: number; modified?: number; etag?: string; rejected?: string }>;
-}
+import { fileListWithout, fileListWrites, readFileList, type FileList, type TrackedFile } from './file-list.js';
 
 /**
  * The files of an appending batch within `policy`'s bounds: oldest first (modification time,
@@ -116,7 +101,7 @@ type Extra = Pick<SourceBatch, 'expectations' | 'quarantineColumns'>;
 interface Selection {
   store: ObjectStore;
   placeholders: string[];
-  tracked: TrackedFiles;
+  tracked: FileList;
   read: Found[];
 }
 
@@ -144,7 +129,7 @@ interface Found {
  * against each CSV header before reading, so a missing column names the file. S3 files are
  * downloaded to a temporary folder and their rows staged in the engine before `read` returns.
  *
- * Exactly once: the files loaded are recorded in domain `ingot.files` (`TrackedFiles`), which the
+ * Exactly once: the files loaded are recorded in metadata domains `ingot.files` (`readFileList`), which the
  * runner commits in the same Delta commit as their rows. A run that appends (`ctx.appends`) reads
  * only files that are new or changed (size, and modification time or ETag) since the committed
  * list: a changed file is read whole again. A run that replaces (a partition, or the table) reads
@@ -199,7 +184,7 @@ export class FilesConnector implements SourceConnector {
       throw new IngotError('INPUT_MISSING', `${ctx.dataset}: no input files: nothing${where} matches ${pattern} (${shown})`, { dataset: ctx.dataset, file: pattern });
     }
 
-    const tracked = ctx.committed ? parseTracked(ctx.committed.get(FILES_DOMAIN), ctx.dataset) : { files: {} };
+    const tracked = readFileList(ctx.committed, ctx.dataset);
     const changed = found.filter((f) => !sameFile(tracked.files[f.name], f));
     let read = found;
     if (ctx.committed && !ctx.force) {
@@ -233,16 +218,14 @@ export class FilesConnector implements SourceConnector {
     if (ctx.committed && read.length === 0) return { relation, inputs: [], unchanged: true };
     const rejecting = ctx.batch !== undefined && ctx.batch.onBadFile !== 'fail' && this.source.format !== 'combined' && this.source.format !== 'common';
     const list = (rejected: RejectedFile[]): Pick<SourceBatch, 'inputs' | 'domainMetadata' | 'rejected'> => {
-      const loaded: TrackedFiles['files'] = {};
+      const loaded: Record<string, TrackedFile> = {};
       const bad = new Map(rejected.map((r) => [r.file, r.error]));
       for (const f of read) {
         const error = bad.get(f.name);
         loaded[f.name] = { size: f.size, ...(f.etag !== undefined ? { etag: f.etag } : { modified: f.modified! }), ...(error !== undefined ? { rejected: error } : {}) };
       }
-      const files = ctx.committed ? { ...tracked.files, ...loaded } : loaded;
-      const domainMetadata: DomainWrite[] = [{ domain: FILES_DOMAIN, configuration: JSON.stringify({ files } satisfies TrackedFiles), removed: false }];
       // a concurrent run of another interval loaded other files: this run's files go on top of its list
-      if (ctx.committed) domainMetadata[0]!.rebase = (theirs) => rebaseTracked(tracked, loaded, parseTracked(theirs, ctx.dataset));
+      const domainMetadata = fileListWrites(tracked, loaded);
       return { inputs: read.map((f) => f.name).filter((n) => !bad.has(n)), domainMetadata, ...(rejected.length > 0 ? { rejected } : {}) };
     };
 
@@ -483,39 +466,8 @@ function inScope(name: string, base: string, matcher: RegExp, placeholders: stri
   return pv === undefined || contains(ctx.interval, pv);
 }
 
-/**
- * This run's `loaded` files on top of a concurrent commit's list (`theirs`), both made from
- * `base`: undefined (a conflict) when the concurrent commit loaded or changed one of them too.
- */
-export function rebaseTracked(base: TrackedFiles, loaded: TrackedFiles['files'], theirs: TrackedFiles): string | undefined {
-  for (const name of Object.keys(loaded)) {
-    if (JSON.stringify(theirs.files[name]) !== JSON.stringify(base.files[name])) return undefined;
-  }
-  return JSON.stringify({ files: { ...theirs.files, ...loaded } } satisfies TrackedFiles);
-}
-
-function sameFile(t: TrackedFiles['files'][string] | undefined, f: Found): boolean {
+function sameFile(t: TrackedFile | undefined, f: Found): boolean {
   return t !== undefined && t.size === f.size && (f.etag !== undefined ? t.etag === f.etag : t.modified === f.modified);
-}
-
-/** The committed `ingot.files` configuration (none: no file loaded yet). Errors: LOG_CORRUPT when it is not a `TrackedFiles`. */
-/** The file list parsed last, by its text. */
-let lastTracked: { configuration: string; parsed: TrackedFiles } | undefined;
-
-function parseTracked(configuration: string | undefined, dataset: string): TrackedFiles {
-  if (configuration === undefined) return { files: {} };
-  // the same committed list is asked for by every interval of a plan: parsed once (never mutated)
-  if (lastTracked?.configuration === configuration) return lastTracked.parsed;
-  try {
-    const parsed = JSON.parse(configuration) as TrackedFiles;
-    if (parsed && typeof parsed.files === 'object' && parsed.files !== null) {
-      lastTracked = { configuration, parsed };
-      return parsed;
-    }
-  } catch {
-    // reported below
-  }
-  throw new IngotError('LOG_CORRUPT', `${dataset}: metadata domain ${FILES_DOMAIN} of its table is not a file list: ${configuration.slice(0, 200)}`, { dataset });
 }
 
 /** `err` with the local folder `dir` replaced by `root` in its message, so errors name the S3 object. */
@@ -663,17 +615,16 @@ function splitCsvLine(line: string, delimiter: string): string[] {
 export async function retryRejectedFile(table: DeltaTable, dataset: string, file: string): Promise<{ version: number; error: string }> {
   const snapshot = await table.trySnapshot();
   if (!snapshot) throw new IngotError('TABLE_NOT_FOUND', `${dataset}: no table at ${table.location}: nothing was loaded yet`, { dataset });
-  const tracked = parseTracked(snapshot.domains.get(FILES_DOMAIN)?.configuration, dataset);
+  const tracked = readFileList(new Map([...snapshot.domains.values()].map((d) => [d.domain, d.configuration])), dataset);
   const entry = tracked.files[file];
   if (!entry) {
     const rejected = Object.entries(tracked.files).filter(([, e]) => e.rejected !== undefined).map(([n]) => n);
     throw new IngotError('INPUT_MISSING', `${dataset}: ${file} is not in the table's file list (rejected files: ${rejected.join(', ') || 'none'})`, { dataset, file });
   }
   if (entry.rejected === undefined) throw new IngotError('CONFIG_INVALID', `${dataset}: ${file} was loaded, not rejected: retrying it would load its rows twice`, { dataset, file });
-  const files = Object.fromEntries(Object.entries(tracked.files).filter(([n]) => n !== file));
   const version = await table.commit({
     readVersion: snapshot.version, operation: 'SET TBLPROPERTIES', operationParameters: { ingot: `files retry ${file}` },
-    actions: [{ domainMetadata: { domain: FILES_DOMAIN, configuration: JSON.stringify({ files } satisfies TrackedFiles), removed: false } }],
+    actions: fileListWithout(tracked, file)!.map(({ domain, configuration, removed }) => ({ domainMetadata: { domain, configuration, removed } })),
   });
   return { version, error: entry.rejected };
 }
