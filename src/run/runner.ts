@@ -11,7 +11,7 @@ import { datasetEngine } from '../pipeline/engines.js';
 import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph } from '../pipeline/graph.js';
 import { EVERYTHING, intervalOf, type Grain } from '../pipeline/interval.js';
 import type { LoadedDataset, Project } from '../pipeline/project.js';
-import { Planner, planState, type Plan, type PlannedRun, type PlanRequest, type PlanStep } from '../plan/plan.js';
+import { Planner, planState, type Plan, type PlannedRun, type PlanRequest, type PlanState, type PlanStep } from '../plan/plan.js';
 import { openMetadata } from '../metadata/open.js';
 import { commitStaged } from './commit.js';
 import type { DatasetResult, ExpectationResult, RunResult } from '../metadata/records.js';
@@ -55,6 +55,12 @@ export interface RunOptions {
   grain?: Grain;
   /** A micro-batch's bounds and bad-file policy (`BatchPolicy`): a run started by arriving files. */
   batch?: BatchPolicy;
+  /**
+   * The lake as a plan made just before saw it (the state given to `plan`): the run's first plan
+   * reuses its snapshots and source listings instead of reading them again (a commit made in
+   * between is still found: the run's commits check the versions they read).
+   */
+  seen?: Pick<PlanState, 'listings' | 'snapshots'>;
   /** Without a logical date: `full_refresh` (default) rebuilds every selected table; `once` runs over everything with the declared materializations. */
   mode?: 'full_refresh' | 'once';
   /** Recorded with the run: the pipeline, what started it (`schedule`, `backfill`, `manual`...), the attempt of a taken-over run. */
@@ -129,9 +135,9 @@ export class Runner {
     }
   }
 
-  /** The plan of `request` over the lake as it is now (nothing runs). */
-  plan(request: PlanRequest): Promise<Plan> {
-    return this.planner.plan(request);
+  /** The plan of `request` over the lake as it is now (nothing runs); the lake as it saw it goes into `state` when given (see `RunOptions.seen`). */
+  plan(request: PlanRequest, state?: PlanState): Promise<Plan> {
+    return this.planner.plan(request, state);
   }
 
   /**
@@ -175,7 +181,7 @@ export class Runner {
     let outcome: { datasets: DatasetResult[]; error?: string; conflict?: boolean; notRun?: RunResult['notRun'] } = { datasets: [] };
     const replanned: string[] = [];
     for (let replan = 0; replan <= REPLANS; replan++) {
-      const state = planState();
+      const state = replan === 0 && options.seen ? planState(new Map(), options.seen) : planState();
       const planned = await timed('run.plan', () => this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force, ...(options.grain ? { grain: options.grain } : {}) }, state));
       scope.listings = state.listings;
       if (replan === 0) onEvent({ type: 'run-start', runId: scope.runId, logicalDate, index, total, plan: planned });

@@ -11,6 +11,7 @@ import type { ScheduleConfig } from './config.js';
 import { executeInterval, type ExecuteContext } from './execute-interval.js';
 import { FileTrigger } from './file-trigger.js';
 import { listingSignature } from '../sources/files.js';
+import { planState } from '../plan/plan.js';
 import { pipelinesOf, startingPaused, type Pipeline } from './pipeline.js';
 import { RunnerPool } from './runner-pool.js';
 import type { IntervalState, MetadataStore } from '../metadata/store.js';
@@ -109,7 +110,7 @@ export class Scheduler {
     loop();
     for (const p of this.pipelines) {
       if (!p.trigger) continue;
-      const trigger = new FileTrigger(p.name, p.trigger.files, this.project.dir, p.trigger.pollMs, () => this.runOnArrival(p), this.log);
+      const trigger = new FileTrigger(p.name, p.trigger.files, this.project.dir, p.trigger.pollMs, (seen) => this.runOnArrival(p, seen), this.log);
       this.triggers.push(trigger);
       trigger.start();
     }
@@ -120,21 +121,24 @@ export class Scheduler {
    * declared materializations, its files sources reading what landed since their committed file
    * lists, within the trigger's `maxFiles` / `maxBytes`, bad files rejected or failing the run
    * (`onBadFile`). Nothing runs when the plan finds every dataset up to date, or while the
-   * pipeline is paused. Returns whether the run loaded files (more may be waiting).
+   * pipeline is paused. `seen`: whether the trigger's last listing found files (then the folder
+   * is not listed again to know). The run reuses the lake as its plan saw it (snapshots, the
+   * source's listing). Returns whether the run loaded files (more may be waiting).
    */
-  private async runOnArrival(p: Pipeline): Promise<boolean> {
+  private async runOnArrival(p: Pipeline, seen: boolean): Promise<boolean> {
     const trigger = p.trigger!;
     if (this.stopped || (await this.store.paused(startingPaused(this.pipelines))).has(p.name)) return false;
     // nothing landed yet: no run (its files sources would fail finding no input)
-    if ((await listingSignature(trigger.files, this.project.dir)) === '') return false;
+    if (!seen && (await listingSignature(trigger.files, this.project.dir)) === '') return false;
     const runner = await this.pool.acquire();
     try {
       const datasets = new Set(p.datasets);
-      const plan = await runner.plan({ dates: 'once', selected: datasets });
+      const state = planState();
+      const plan = await runner.plan({ dates: 'once', selected: datasets }, state);
       if (!plan.runs.some((r) => r.steps.some((s) => s.action === 'run'))) return false;
       const key = `${p.name}/files`;
       const run = runner.run(undefined, {
-        mode: 'once', datasets, pipeline: p.name, trigger: 'files',
+        mode: 'once', datasets, pipeline: p.name, trigger: 'files', seen: state,
         batch: { onBadFile: p.onBadFile, ...(trigger.maxFiles !== undefined ? { maxFiles: trigger.maxFiles } : {}), ...(trigger.maxBytes !== undefined ? { maxBytes: trigger.maxBytes } : {}) },
       });
       this.inFlight.set(key, run);
