@@ -11,7 +11,7 @@ import { datasetEngine } from '../pipeline/engines.js';
 import { buildGraph, QUARANTINE_SUFFIX, type DatasetGraph } from '../pipeline/graph.js';
 import { EVERYTHING, intervalOf, type Grain } from '../pipeline/interval.js';
 import type { LoadedDataset, Project } from '../pipeline/project.js';
-import { Planner, planState, type Plan, type PlannedRun, type PlanRequest, type PlanStep } from '../plan/plan.js';
+import { Planner, planState, type Plan, type PlannedRun, type PlanRequest, type PlanState, type PlanStep } from '../plan/plan.js';
 import { openMetadata } from '../metadata/open.js';
 import { commitStaged } from './commit.js';
 import type { DatasetResult, ExpectationResult, RunResult } from '../metadata/records.js';
@@ -68,6 +68,18 @@ export interface RunOptions {
    * may carry `task: { attempts, log }` for the record.
    */
   task?: (dataset: string, attempt: () => Promise<DatasetResult>, interrupt: () => void) => Promise<DatasetResult>;
+  /**
+   * The run's plan, made just before by `prepare` with the same logical date, mode, datasets,
+   * force and grain (a caller deciding from the plan whether to run at all, as a file trigger
+   * does): executed as it is rather than planned again. A replan after a concurrent commit plans anew.
+   */
+  prepared?: PreparedRun;
+}
+
+/** One run's plan made ahead of the run (`Runner.prepare`), and the source listings it took (which the run's steps then read). */
+export interface PreparedRun {
+  planned: PlannedRun;
+  listings: PlanState['listings'];
 }
 
 /** Times a run is planned and executed again after CONCURRENT_MODIFICATION or COMMIT_CONFLICT (another run moved a table it read or writes). */
@@ -135,6 +147,17 @@ export class Runner {
   }
 
   /**
+   * The plan of the run `run(logicalDate, options)` would make now (`options`: its mode,
+   * datasets, force and grain), to pass to it as `options.prepared`. Errors: as `plan`.
+   */
+  async prepare(logicalDate: string | undefined, options: Pick<RunOptions, 'mode' | 'datasets' | 'force' | 'grain'> = {}): Promise<PreparedRun> {
+    const state = planState();
+    const mode = logicalDate !== undefined ? 'date' : options.mode ?? 'full_refresh';
+    const planned = await timed('run.plan', () => this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force, ...(options.grain ? { grain: options.grain } : {}) }, state));
+    return { planned, listings: state.listings };
+  }
+
+  /**
    * Runs each logical date in order (or one run over everything: `full-refresh`, `once`),
    * stopping at the first failed run. Returns the results of the runs that happened.
    */
@@ -175,9 +198,8 @@ export class Runner {
     let outcome: { datasets: DatasetResult[]; error?: string; conflict?: boolean; notRun?: RunResult['notRun'] } = { datasets: [] };
     const replanned: string[] = [];
     for (let replan = 0; replan <= REPLANS; replan++) {
-      const state = planState();
-      const planned = await timed('run.plan', () => this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force, ...(options.grain ? { grain: options.grain } : {}) }, state));
-      scope.listings = state.listings;
+      const { planned, listings } = replan === 0 && options.prepared ? options.prepared : await this.prepare(logicalDate, options);
+      scope.listings = listings;
       if (replan === 0) onEvent({ type: 'run-start', runId: scope.runId, logicalDate, index, total, plan: planned });
       outcome = await this.execute(scope, planned, txnVersion, options, onEvent);
       if (!outcome.conflict || replan === REPLANS) break;

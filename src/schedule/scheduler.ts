@@ -125,16 +125,17 @@ export class Scheduler {
   private async runOnArrival(p: Pipeline): Promise<boolean> {
     const trigger = p.trigger!;
     if (this.stopped || (await this.store.paused(startingPaused(this.pipelines))).has(p.name)) return false;
-    // nothing landed yet: no run (its files sources would fail finding no input)
-    if ((await listingSignature(trigger.files, this.project.dir)) === '') return false;
     const runner = await this.pool.acquire();
     try {
       const datasets = new Set(p.datasets);
-      const plan = await runner.plan({ dates: 'once', selected: datasets });
-      if (!plan.runs.some((r) => r.steps.some((s) => s.action === 'run'))) return false;
+      // planned once: the run executes this plan (and reads the files its listing saw)
+      const prepared = await runner.prepare(undefined, { mode: 'once', datasets });
+      if (!prepared.planned.steps.some((s) => s.action === 'run')) return false;
+      // nothing landed yet: no run (its files sources would fail finding no input)
+      if ((await listingSignature(trigger.files, this.project.dir)) === '') return false;
       const key = `${p.name}/files`;
       const run = runner.run(undefined, {
-        mode: 'once', datasets, pipeline: p.name, trigger: 'files',
+        mode: 'once', datasets, pipeline: p.name, trigger: 'files', prepared,
         batch: { onBadFile: p.onBadFile, ...(trigger.maxFiles !== undefined ? { maxFiles: trigger.maxFiles } : {}), ...(trigger.maxBytes !== undefined ? { maxBytes: trigger.maxBytes } : {}) },
       });
       this.inFlight.set(key, run);
