@@ -23,7 +23,16 @@ export async function runStep(ctx: StepContext): Promise<DatasetResult> {
     const sql = await timed('run.step.render', () => renderQuery(ctx));
     const conformed = await timed('run.step.conform', () => conformRows(ctx, sql, input));
     const checked = await timed('run.step.check', () => checkRows(ctx, conformed));
-    return await timed('run.step.write', () => writeRows(ctx, checked, input));
+    try {
+      return await timed('run.step.write', () => writeRows(ctx, checked, input));
+    } catch (err) {
+      if (!checked.guarded) throw err;
+      // the write's query met a row failing an expectation (or failed otherwise): the rows are
+      // staged and counted, which throws the error saying which and how many (else the write's error stands)
+      ctx.checked.length = 0;
+      await checkRows(ctx, conformed, { stage: true });
+      throw err;
+    }
   } finally {
     await timed('run.step.drop', () => ctx.engine.drop(QUARANTINE_RELATION, CHECKED_RELATION, SOURCE_RELATION));
   }
