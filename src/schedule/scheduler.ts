@@ -10,7 +10,8 @@ import { isComplete } from './complete-dates.js';
 import type { ScheduleConfig } from './config.js';
 import { executeInterval, type ExecuteContext } from './execute-interval.js';
 import { FileTrigger } from './file-trigger.js';
-import { listingSignature } from '../sources/files.js';
+import { listingSignature, patternRegex, watchedFolder } from '../sources/files.js';
+import type { PreparedRun } from '../run/runner.js';
 import { pipelinesOf, startingPaused, type Pipeline } from './pipeline.js';
 import { RunnerPool } from './runner-pool.js';
 import type { IntervalState, MetadataStore } from '../metadata/store.js';
@@ -132,7 +133,7 @@ export class Scheduler {
       const prepared = await runner.prepare(undefined, { mode: 'once', datasets });
       if (!prepared.planned.steps.some((s) => s.action === 'run')) return false;
       // nothing landed yet: no run (its files sources would fail finding no input)
-      if ((await listingSignature(trigger.files, this.project.dir)) === '') return false;
+      if (!(await landedIn(prepared, trigger.files, this.project.dir)) && (await listingSignature(trigger.files, this.project.dir)) === '') return false;
       const key = `${p.name}/files`;
       const run = runner.run(undefined, {
         mode: 'once', datasets, pipeline: p.name, trigger: 'files', prepared,
@@ -270,6 +271,24 @@ export class Scheduler {
     await this.pool.close();
     this.log('info', 'scheduler-stopped', { owner: this.owner });
   }
+}
+
+/**
+ * Whether the listing the plan took of the trigger's local folder (its files sources list it
+ * whole; `prepared.listings` by store root) holds a file matching the trigger's glob, as
+ * `listingSignature` matches them (hidden names skipped): then the landing folder is not listed
+ * again. False when the plan did not list that folder (an S3 prefix, a source listing per
+ * interval folder, a table planned without its source): the caller lists.
+ */
+export async function landedIn(prepared: PreparedRun, pattern: string, projectDir: string): Promise<boolean> {
+  const folder = watchedFolder(pattern, projectDir);
+  const listing = folder === undefined ? undefined : prepared.listings.get(folder);
+  if (!listing) return false;
+  const parts = pattern.split('/');
+  const rest = parts.slice(Math.max(0, parts.findIndex((p) => /[*?[{]/.test(p)))).join('/');
+  if (rest === pattern && !/[*?[{]/.test(parts[0]!)) return false; // no glob: as listingSignature says
+  const matcher = patternRegex(rest);
+  return (await listing.catch(() => [])).some((o) => !o.outside && !o.key.split('/').some((seg) => seg.startsWith('.')) && matcher.test(o.key));
 }
 
 /**
