@@ -116,8 +116,10 @@ export async function stageKeyed(engine: Engine, path: WritePath, table: DeltaTa
     };
     const mergeInto = async (merge: MergeOptions): Promise<KeyedWrite> => ({ ...(await path.merge({ ...basics, merge: { ...merge, mergeSchema: stored } })), batchRows: batch.rows });
 
+    // every key once in the batch (as an aggregate per key gives it): no row to choose, no sort
+    const unique = Number(problems!['repeated_keys']) === 0;
     if (!changes) {
-      const first = firstPerKeySql(BATCH, columns, key, ds.orderBy);
+      const first = firstPerKeySql(BATCH, columns, key, ds.orderBy, unique);
       if (rebuild) return await write(first);
       const set = ds.mergeUpdate ? { whenMatched: [{ update: ds.mergeUpdate }] } : {};
       return await mergeInto({ source: first, on: keyMatch(key), ...set, whenNotMatched: [{ insert: '*' }] });
@@ -125,7 +127,7 @@ export async function stageKeyed(engine: Engine, path: WritePath, table: DeltaTa
 
     const seq = quoteIdent(changes.sequenceBy);
     if ((changes.scdType ?? 1) === 1) {
-      const latest = latestPerKeySql(BATCH, key, changes.sequenceBy);
+      const latest = latestPerKeySql(BATCH, key, changes.sequenceBy, unique);
       if (rebuild) return await write(`SELECT ${stored.map(quoteIdent).join(', ')} FROM (${latest}) AS __l WHERE NOT ${DELETE_FLAG}`);
       return await mergeInto({
         source: latest,
