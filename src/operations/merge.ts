@@ -25,6 +25,8 @@ export interface MergeOptions extends MergeClauses {
 const SOURCE = '__ingot_merge_source';
 const MATCHES = '__ingot_merge_matches';
 const PRESENT = '__ingot_present';
+/** Prefix of the target's columns carried by MATCHES (by position: names may clash with f, r, s, a). */
+const CARRIED = '__ingot_t';
 /** Number of the source row, so that matches can name it. */
 const SOURCE_ROW = '__ingot_source_row';
 /** On a target row: the number of the source row it matched, NULL if none. */
@@ -97,7 +99,12 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
     }
     const byFile = await attachTarget(engine, table, work, candidates);
     const action = actionExpr(matched, bySource, notMatched);
-    await engine.stage(MATCHES, `SELECT target.${ROW_FILE} AS f, target.${ROW_NUMBER} AS r, source.${SOURCE_ROW} AS s, ${action} AS a ` +
+    // with deletion vectors (and no whenNotMatchedBySource clause) only matched target rows can
+    // change: the matches carry their columns, so the write reads no target file again
+    const dv = deletionVectorsEnabled(snapshot);
+    const carried = dv && bySource.length === 0 && matched.length > 0;
+    const carry = carried ? schema.fields.map((f, i) => `, target.${quoteIdent(f.name)} AS ${quoteIdent(`${CARRIED}${i}`)}`).join('') : '';
+    await engine.stage(MATCHES, `SELECT target.${ROW_FILE} AS f, target.${ROW_NUMBER} AS r, source.${SOURCE_ROW} AS s, ${action} AS a${carry} ` +
       `FROM ${TARGET} AS target JOIN ${SOURCE} AS source ON (${options.on})`).catch(fail);
 
     let touched: string[] = [];
@@ -128,9 +135,10 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
     const columns = schema.fields.map((f) => `${columnExpr(f.name, matched, bySource, notMatched)} AS ${quoteIdent(f.name)}`);
     // each row of the touched files, with the source row it matched (through MATCHES: a join with few rows)
     // with deletion vectors (and no whenNotMatchedBySource clause) only matched target rows can change: the others stay where they are
-    const dv = deletionVectorsEnabled(snapshot);
-    const targetRows = `(SELECT t.*, m.s AS ${MATCH} FROM (SELECT * FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(touched)})) AS t ` +
-      `${dv && bySource.length === 0 ? 'JOIN' : 'LEFT JOIN'} ${MATCHES} AS m ON m.f = t.${ROW_FILE} AND m.r = t.${ROW_NUMBER}) AS target`;
+    const targetRows = carried
+      ? `(SELECT ${schema.fields.map((f, i) => `m.${quoteIdent(`${CARRIED}${i}`)} AS ${quoteIdent(f.name)}`).join(', ')}, m.f AS ${ROW_FILE}, m.r AS ${ROW_NUMBER}, m.s AS ${MATCH} FROM ${MATCHES} AS m) AS target`
+      : `(SELECT t.*, m.s AS ${MATCH} FROM (SELECT * FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(touched)})) AS t ` +
+        `${dv && bySource.length === 0 ? 'JOIN' : 'LEFT JOIN'} ${MATCHES} AS m ON m.f = t.${ROW_FILE} AND m.r = t.${ROW_NUMBER}) AS target`;
     // insert-only: no target row changes, so only source rows without a match are read
     const joined = touched.length > 0
       ? `${targetRows} FULL OUTER JOIN ${SOURCE} AS source ON source.${SOURCE_ROW} = target.${MATCH}`
