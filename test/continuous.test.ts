@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import { countIntervals, dateRange, grainOfDate, intervalOf, parseDate } from '../src/pipeline/interval.js';
 import { intervalsBetween, lastComplete, localDate } from '../src/schedule/calendar.js';
 import { dateRanges } from '../src/schedule/complete-dates.js';
-import { dueIntervals, Scheduler } from '../src/schedule/scheduler.js';
+import { dueIntervals, landedIn, Scheduler } from '../src/schedule/scheduler.js';
+import { listingSignature } from '../src/sources/files.js';
 import { pipelinesOf, type Pipeline } from '../src/schedule/pipeline.js';
 import { openMetadata } from '../src/metadata/open.js';
 import { Runner } from '../src/run/runner.js';
@@ -183,6 +184,38 @@ describe('file-arrival triggers', () => {
     const runs = JSON.parse((await cli(['runs', '-p', dir, '--format', 'json', '--limit', '100'])).out) as { pipeline: string; mode: string; status: string }[];
     assert.equal(runs.length, s.results.length);
     assert.ok(runs.every((r) => r.pipeline === 'events' && r.mode === 'once' && r.status === 'success'));
+  });
+
+  it('a triggered run is planned once: the plan\'s listing of the landing folder says whether anything landed, as listingSignature does', async (t) => {
+    const { dir, cleanup } = await tempDir('cont-landed');
+    const project = await triggeredProject(dir, 'landing/events/{day}/*.json', "{ files: 'landing/events/**/*.json' }");
+    const runner = await Runner.open(project);
+    t.after(async () => { await runner.close(); await cleanup(); });
+    const datasets = new Set(['bronze.events', 'silver.user_counts']);
+    const pattern = 'landing/events/**/*.json';
+    // hidden files (a writer's temporary file) and other names are not landed files
+    await fs.mkdir(path.join(dir, 'landing', 'events', 'd1'), { recursive: true });
+    await fs.writeFile(path.join(dir, 'landing', 'events', 'd1', '.a.json.tmp'), events(0, 1));
+    await fs.writeFile(path.join(dir, 'landing', 'events', 'd1', 'notes.txt'), 'x');
+    const created = await runner.prepare(undefined, { mode: 'once', datasets });
+    assert.equal(created.planned.steps[0]!.reason, 'new', 'a table not written yet: its source is not listed by the plan');
+    assert.equal(await landedIn(created, pattern, dir), false);
+    assert.equal(await listingSignature(pattern, dir), '');
+    await land(dir, 'd1/a.json', events(0, 3));
+    assert.equal((await runner.run(undefined, { mode: 'once', datasets, prepared: await runner.prepare(undefined, { mode: 'once', datasets }) })).status, 'success');
+    // the table exists: the plan lists the folder, and sees the new file
+    await land(dir, 'd2/b.json', events(3, 3));
+    const next = await runner.prepare(undefined, { mode: 'once', datasets });
+    assert.match(next.planned.steps[0]!.reason, /1 new or changed file/);
+    assert.equal(await landedIn(next, pattern, dir), true);
+    assert.notEqual(await listingSignature(pattern, dir), '');
+    // another glob, or a prefix the plan did not list: the caller lists (false)
+    assert.equal(await landedIn(next, 'landing/events/**/*.csv', dir), false);
+    assert.equal(await landedIn(next, 'elsewhere/**/*.json', dir), false);
+    const result = await runner.run(undefined, { mode: 'once', datasets, prepared: next });
+    assert.equal(result.status, 'success');
+    assert.deepEqual(result.datasets.map((d) => [d.dataset, d.status, d.inputs.length]), [['bronze.events', 'success', 1], ['silver.user_counts', 'success', 0]]);
+    assert.equal(Number((await query(project, 'SELECT count(*) AS n FROM bronze.events'))[0]!['n']), 6);
   });
 
   it('bad files do not stop the stream: rejected with their error and line, shown by ingot runs, admitted again when re-landed or by ingot files retry; onBadFile fail stops', async (t) => {

@@ -39,6 +39,12 @@ export interface Dialect {
    * a fingerprint. The MERGE key index (`operations/key-index.ts`) compares them in JavaScript.
    */
   keyFingerprint(exprs: string[]): string;
+  /**
+   * An expression that fails the query evaluating it, with `message` in the engine's error (DuckDB
+   * `error(...)`); absent on engines without one. The check stage guards a write's query with it
+   * (`run/step/check.ts`).
+   */
+  raiseError?(message: string): string;
   /** The engine's SQL for each portable function (`ingot.<name>(...)`). */
   readonly portable: PortableDialect;
 }

@@ -25,6 +25,8 @@ export interface MergeOptions extends MergeClauses {
 const SOURCE = '__ingot_merge_source';
 const MATCHES = '__ingot_merge_matches';
 const PRESENT = '__ingot_present';
+/** Prefix of the target's columns carried by MATCHES (by position: names may clash with f, r, s, a). */
+const CARRIED = '__ingot_t';
 /** Number of the source row, so that matches can name it. */
 const SOURCE_ROW = '__ingot_source_row';
 /** On a target row: the number of the source row it matched, NULL if none. */
@@ -97,41 +99,53 @@ export async function prepareMerge(table: DeltaTable, engine: Engine, options: M
     }
     const byFile = await attachTarget(engine, table, work, candidates);
     const action = actionExpr(matched, bySource, notMatched);
-    await engine.stage(MATCHES, `SELECT target.${ROW_FILE} AS f, target.${ROW_NUMBER} AS r, source.${SOURCE_ROW} AS s, ${action} AS a ` +
+    // with deletion vectors (and no whenNotMatchedBySource clause) only matched target rows can
+    // change: the matches carry their columns, so the write reads no target file again
+    const dv = deletionVectorsEnabled(snapshot);
+    const carried = dv && bySource.length === 0 && matched.length > 0;
+    const carry = carried ? schema.fields.map((f, i) => `, target.${quoteIdent(f.name)} AS ${quoteIdent(`${CARRIED}${i}`)}`).join('') : '';
+    await engine.stage(MATCHES, `SELECT target.${ROW_FILE} AS f, target.${ROW_NUMBER} AS r, source.${SOURCE_ROW} AS s, ${action} AS a${carry} ` +
       `FROM ${TARGET} AS target JOIN ${SOURCE} AS source ON (${options.on})`).catch(fail);
 
     let touched: string[] = [];
     let matchedRows = 0;
     const onlyDelete = matched.length === 1 && 'delete' in matched[0]! && !matched[0].condition;
+    const noTarget = `(SELECT * FROM ${TARGET} WHERE false) AS target`;
+    // the source rows matching no target row, each with its action
+    const inserts = notMatched.length > 0 ? `SELECT ${action} AS a FROM ${SOURCE} AS source LEFT JOIN ${noTarget} ON false WHERE source.${SOURCE_ROW} NOT IN (SELECT s FROM ${MATCHES})` : undefined;
+    let tallied: Tallied | undefined;
     if (matched.length > 0 || bySource.length > 0) {
+      // one query over the matches: per file (k = 0) its matches and distinct target rows, per
+      // action (k = 1) its matches, and per action the unmatched source rows (k = 2)
+      const withInserts = inserts !== undefined && bySource.length === 0;
+      const rows = await engine.query(`SELECT GROUPING(f) AS k, f, a, count(*) AS n, count(DISTINCT r) AS d FROM ${MATCHES} GROUP BY GROUPING SETS ((f), (a))` +
+        (withInserts ? ` UNION ALL SELECT 2 AS k, NULL AS f, a, count(*) AS n, NULL AS d FROM (${inserts}) GROUP BY a` : ''));
+      const files = rows.filter((r) => Number(r['k']) === 0);
       // duplicates would be written twice (or updated ambiguously) unless every match is deleted
-      if (!onlyDelete) {
-        const multi = await engine.query(`SELECT f, r, count(*) AS n FROM ${MATCHES} GROUP BY f, r HAVING count(*) > 1 LIMIT 1`);
-        if (multi.length > 0) {
-          const m = multi[0]!;
-          throw new IngotError('MERGE_MULTIPLE_MATCHES', `${table.location}: row ${String(m['r'])} of ${String(m['f'])} matches ${String(m['n'])} source rows on ${options.on}; a merge may modify each target row once — deduplicate the source`, { table: table.location, file: String(m['f']), row: Number(m['r']) });
-        }
+      if (!onlyDelete && files.some((r) => Number(r['n']) > Number(r['d']))) {
+        const m = (await engine.query(`SELECT f, r, count(*) AS n FROM ${MATCHES} GROUP BY f, r HAVING count(*) > 1 LIMIT 1`))[0]!;
+        throw new IngotError('MERGE_MULTIPLE_MATCHES', `${table.location}: row ${String(m['r'])} of ${String(m['f'])} matches ${String(m['n'])} source rows on ${options.on}; a merge may modify each target row once — deduplicate the source`, { table: table.location, file: String(m['f']), row: Number(m['r']) });
       }
-      const files = await engine.query(`SELECT f, count(DISTINCT r) AS n FROM ${MATCHES} GROUP BY f`);
       touched = bySource.length > 0 ? [...byFile.keys()] : files.map((r) => String(r['f']));
-      matchedRows = files.reduce((n, r) => n + Number(r['n']), 0);
+      matchedRows = files.reduce((n, r) => n + Number(r['d']), 0);
+      if (bySource.length === 0) tallied = { matches: tallyOf(rows.filter((r) => Number(r['k']) === 1)), ...(withInserts ? { inserts: tallyOf(rows.filter((r) => Number(r['k']) === 2)) } : {}) };
     }
     if (touched.length === 0 && notMatched.length === 0) return { metrics: { numSourceRows: staged.rows, numTargetRowsMatched: 0 } };
 
     const columns = schema.fields.map((f) => `${columnExpr(f.name, matched, bySource, notMatched)} AS ${quoteIdent(f.name)}`);
-    const noTarget = `(SELECT * FROM ${TARGET} WHERE false) AS target`;
     // each row of the touched files, with the source row it matched (through MATCHES: a join with few rows)
     // with deletion vectors (and no whenNotMatchedBySource clause) only matched target rows can change: the others stay where they are
-    const dv = deletionVectorsEnabled(snapshot);
-    const targetRows = `(SELECT t.*, m.s AS ${MATCH} FROM (SELECT * FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(touched)})) AS t ` +
-      `${dv && bySource.length === 0 ? 'JOIN' : 'LEFT JOIN'} ${MATCHES} AS m ON m.f = t.${ROW_FILE} AND m.r = t.${ROW_NUMBER}) AS target`;
+    const targetRows = carried
+      ? `(SELECT ${schema.fields.map((f, i) => `m.${quoteIdent(`${CARRIED}${i}`)} AS ${quoteIdent(f.name)}`).join(', ')}, m.f AS ${ROW_FILE}, m.r AS ${ROW_NUMBER}, m.s AS ${MATCH} FROM ${MATCHES} AS m) AS target`
+      : `(SELECT t.*, m.s AS ${MATCH} FROM (SELECT * FROM ${TARGET} WHERE ${ROW_FILE} IN (${fileList(touched)})) AS t ` +
+        `${dv && bySource.length === 0 ? 'JOIN' : 'LEFT JOIN'} ${MATCHES} AS m ON m.f = t.${ROW_FILE} AND m.r = t.${ROW_NUMBER}) AS target`;
     // insert-only: no target row changes, so only source rows without a match are read
     const joined = touched.length > 0
       ? `${targetRows} FULL OUTER JOIN ${SOURCE} AS source ON source.${SOURCE_ROW} = target.${MATCH}`
       : `${SOURCE} AS source LEFT JOIN ${noTarget} ON false WHERE source.${SOURCE_ROW} NOT IN (SELECT s FROM ${MATCHES})`;
     const inner = `SELECT ${action} AS ${ACTION}, ${columns.join(', ')} FROM ${joined}`;
     const deletes = [...clauseCodes(matched, 1, 'delete'), ...clauseCodes(bySource, BY_SOURCE, 'delete'), SKIP];
-    const counts = await countActions(engine, { bySource: bySource.length > 0, inner, byFile, touched, matchedRows, inserts: notMatched.length > 0 ? `SELECT ${action} AS a FROM ${SOURCE} AS source LEFT JOIN ${noTarget} ON false WHERE source.${SOURCE_ROW} NOT IN (SELECT s FROM ${MATCHES})` : undefined }).catch(fail);
+    const counts = await countActions(engine, { bySource: bySource.length > 0, inner, byFile, touched, matchedRows, inserts, tallied }).catch(fail);
     const sum = (pred: (code: number) => boolean): number => [...counts].filter(([a]) => pred(a)).reduce((n, [, c]) => n + c, 0);
     const metrics = {
       numSourceRows: staged.rows,
@@ -202,23 +216,32 @@ function evolve(snapshot: Snapshot, source: StructType, only: true | string[], l
   return snapshot.apply([{ metaData: { ...snapshot.metadata, schemaString: JSON.stringify(merged) } }], snapshot.version);
 }
 
+/** Rows per action code, as counted already (`prepareMerge`'s one query over MATCHES): the matches', and the unmatched source rows' when asked. */
+interface Tallied {
+  matches: Map<number, number>;
+  inserts?: Map<number, number>;
+}
+
+/** Rows `{ a, n }` (action code, count) as a map, added into `into`. */
+function tallyOf(rows: Record<string, unknown>[], into = new Map<number, number>()): Map<number, number> {
+  for (const r of rows) into.set(Number(r['a']), (into.get(Number(r['a'])) ?? 0) + Number(r['n']));
+  return into;
+}
+
 /**
  * Rows per action code. With whenNotMatchedBySource clauses, a pass over `inner` (every target
  * row needs its clauses evaluated). Otherwise without reading the files: matched rows from
- * MATCHES, inserted rows from the unmatched source rows (`inserts`), and the other rows of the
- * touched files kept (their count from the files' stats, or counted when stats are missing).
+ * MATCHES, inserted rows from the unmatched source rows (`inserts`), each as `tallied` already
+ * when given, and the other rows of the touched files kept (their count from the files' stats,
+ * or counted when stats are missing).
  */
-async function countActions(engine: Engine, q: { bySource: boolean; inner: string; byFile: Map<string, Add>; touched: string[]; matchedRows: number; inserts?: string }): Promise<Map<number, number>> {
-  const tally = (rows: Record<string, unknown>[], into = new Map<number, number>()): Map<number, number> => {
-    for (const r of rows) into.set(Number(r['a']), (into.get(Number(r['a'])) ?? 0) + Number(r['n']));
-    return into;
-  };
-  if (q.bySource) return tally(await engine.query(`SELECT ${ACTION} AS a, count(*) AS n FROM (${q.inner}) GROUP BY 1`));
+async function countActions(engine: Engine, q: { bySource: boolean; inner: string; byFile: Map<string, Add>; touched: string[]; matchedRows: number; inserts?: string; tallied?: Tallied }): Promise<Map<number, number>> {
+  if (q.bySource) return tallyOf(await engine.query(`SELECT ${ACTION} AS a, count(*) AS n FROM (${q.inner}) GROUP BY 1`));
   const counts = new Map<number, number>();
-  if (q.inserts) tally(await engine.query(`SELECT a, count(*) AS n FROM (${q.inserts}) GROUP BY a`), counts);
+  if (q.inserts) tallyOf(q.tallied?.inserts ? [...q.tallied.inserts].map(([a, n]) => ({ a, n })) : await engine.query(`SELECT a, count(*) AS n FROM (${q.inserts}) GROUP BY a`), counts);
   // insert-only: matched rows stay where they are, in files that are not rewritten
   if (q.touched.length === 0) return counts;
-  tally(await engine.query(`SELECT a, count(*) AS n FROM ${MATCHES} GROUP BY a`), counts);
+  tallyOf(q.tallied ? [...q.tallied.matches].map(([a, n]) => ({ a, n })) : await engine.query(`SELECT a, count(*) AS n FROM ${MATCHES} GROUP BY a`), counts);
   let rows = 0;
   for (const f of q.touched) {
     const n = liveRows(q.byFile.get(f)!);

@@ -26,30 +26,40 @@ const allSame = (columns: string[], a: string, b: string): string =>
 /**
  * `columns` of `relation`, one row per `key`: the first in the order `orderBy` (SQL ORDER BY
  * list), then `_ingested_at` and `_source` when among `columns`, then every column — so that
- * the choice is deterministic (rows tied on every column are identical).
+ * the choice is deterministic (rows tied on every column are identical). With `unique` (no key
+ * is held by two rows: `changeProblemsSql`'s `repeated_keys` is 0), every row, unsorted.
  */
-export function firstPerKeySql(relation: string, columns: string[], key: string[], orderBy?: string): string {
+export function firstPerKeySql(relation: string, columns: string[], key: string[], orderBy?: string, unique = false): string {
+  if (unique) return `SELECT ${list(columns)} FROM ${relation}`;
   const order = [...(orderBy ? [orderBy] : []), ...['_ingested_at', '_source'].filter((c) => columns.includes(c)).map(quoteIdent), ...columns.map(quoteIdent)];
   return `SELECT ${list(columns)} FROM (SELECT *, row_number() OVER (PARTITION BY ${list(key)} ORDER BY ${order.join(', ')}) AS __ingot_rank FROM ${relation}) AS __r WHERE __ingot_rank = 1`;
 }
 
-/** Every column of `relation` (change rows), one row per `key`: the one with the highest `sequence`. */
-export function latestPerKeySql(relation: string, key: string[], sequence: string): string {
+/**
+ * Every column of `relation` (change rows), one row per `key`: the one with the highest
+ * `sequence`. With `unique` (no key held by two rows, see `firstPerKeySql`), every row, unsorted.
+ */
+export function latestPerKeySql(relation: string, key: string[], sequence: string, unique = false): string {
+  if (unique) return `SELECT * FROM ${relation}`;
   return `SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY ${list(key)} ORDER BY ${quoteIdent(sequence)} DESC) AS __ingot_rank FROM ${relation}) AS __r WHERE __ingot_rank = 1`;
 }
 
 /**
- * One row, `nulls` (rows with a NULL key column or sequence) and, for the first (key, sequence)
- * held by several rows, `dup_key` (the key as JSON text), `dup_seq` and `dup_n` (NULL when none),
- * in `dialect`'s SQL.
+ * One row, `nulls` (rows with a NULL key column or sequence), `repeated_keys` (keys held by
+ * several rows: 0 lets `firstPerKeySql` / `latestPerKeySql` skip their sort) and, for the first
+ * (key, sequence) held by several rows, `dup_key` (the key as JSON text), `dup_seq` and `dup_n`
+ * (NULL when none), in `dialect`'s SQL; and `n0`, `n1`... the rows where each of the boolean
+ * columns `flags` is true.
  */
-export function changeProblemsSql(relation: string, key: string[], dialect: Dialect, sequence?: string): string {
+export function changeProblemsSql(relation: string, key: string[], dialect: Dialect, sequence?: string, flags: string[] = []): string {
   const nulls = [...key, ...(sequence ? [sequence] : [])].map((c) => `${quoteIdent(c)} IS NULL`).join(' OR ');
-  const nullCount = `(SELECT count(*) FROM ${relation} WHERE ${nulls}) AS nulls`;
-  if (!sequence) return `SELECT ${nullCount}`;
+  const counts = flags.length > 0 ? `, (SELECT ${flags.map((f, i) => `CAST(SUM(CASE WHEN ${quoteIdent(f)} THEN 1 ELSE 0 END) AS BIGINT) AS n${i}`).join(', ')} FROM ${relation}) AS __n` : '';
+  const nullCount = `(SELECT count(*) FROM ${relation} WHERE ${nulls}) AS nulls, ` +
+    `(SELECT count(*) FROM (SELECT 1 AS x FROM ${relation} GROUP BY ${list(key)} HAVING count(*) > 1) AS __k) AS repeated_keys${flags.map((_f, i) => `, __n.n${i}`).join('')}`;
+  if (!sequence) return `SELECT ${nullCount} FROM (SELECT 1) AS __one${counts}`;
   const keyJson = dialect.jsonOf(key);
   const dup = `SELECT ${keyJson} AS k, CAST(${quoteIdent(sequence)} AS STRING) AS s, count(*) AS n FROM ${relation} GROUP BY ${list([...key, sequence])} HAVING count(*) > 1 ORDER BY 1, 2 LIMIT 1`;
-  return `SELECT ${nullCount}, d.k AS dup_key, d.s AS dup_seq, d.n AS dup_n FROM (SELECT 1) AS __one LEFT JOIN (${dup}) AS d ON true`;
+  return `SELECT ${nullCount}, d.k AS dup_key, d.s AS dup_seq, d.n AS dup_n FROM (SELECT 1) AS __one${counts} LEFT JOIN (${dup}) AS d ON true`;
 }
 
 /** What the SCD type 2 SQL needs to know about the columns. */

@@ -91,12 +91,9 @@ export interface PlanState {
   snapshots: Map<string, Promise<Snapshot | undefined>>;
 }
 
-/**
- * A fresh plan state: nothing changing yet (`changing` as given), the lake not looked at yet, or
- * as `seen` (another plan's state) saw it: its snapshots and listings reused, not read again.
- */
-export function planState(changing: Map<string, string> = new Map(), seen?: Pick<PlanState, 'listings' | 'snapshots'>): PlanState {
-  return { changing, listings: seen?.listings ?? new Map(), snapshots: seen?.snapshots ?? new Map() };
+/** A fresh plan state: nothing changing yet, the lake not looked at yet; `changing` as given. */
+export function planState(changing: Map<string, string> = new Map()): PlanState {
+  return { changing, listings: new Map(), snapshots: new Map() };
 }
 
 /**
@@ -107,11 +104,9 @@ export function planState(changing: Map<string, string> = new Map(), seen?: Pick
 export class Planner {
   constructor(readonly project: Project, readonly graph: DatasetGraph, readonly lake: Lake) {}
 
-  /**
-   * The plan of `request`, reading the lake into `state` (default a fresh one). Errors:
-   * DATASET_INVALID when a run over everything (`once`) meets a dataset that needs an interval.
-   */
-  async plan(request: PlanRequest, state: PlanState = planState()): Promise<Plan> {
+  /** The plan of `request`. Errors: DATASET_INVALID when a run over everything (`once`) meets a dataset that needs an interval. */
+  async plan(request: PlanRequest): Promise<Plan> {
+    const state = planState();
     const runs: PlannedRun[] = [];
     const dates = request.dates === 'full-refresh' || request.dates === 'once' ? [undefined] : request.dates;
     for (const date of dates) {

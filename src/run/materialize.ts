@@ -60,6 +60,11 @@ export interface KeyedWriteOptions {
   domainMetadata?: DomainWrite[];
   /** Table properties (`DatasetDefinition.tableProperties`), set when a write creates the table. */
   configuration?: Record<string, string>;
+  /**
+   * Boolean columns of `sql` that are not the table's: an expectation's failure flag per row
+   * (`Checked.flags`), counted over the staged batch into `failed` of each one's result.
+   */
+  flags?: { column: string; result: { failed: number } }[];
 }
 
 /** What `stageKeyed` wrote, and the rows of the batch (the dataset's output). */
@@ -90,14 +95,17 @@ export async function stageKeyed(engine: Engine, path: WritePath, table: DeltaTa
   try {
     const flag = changes ? `, coalesce((${changes.deleteWhen ?? 'false'}), false) AS ${DELETE_FLAG}` : '';
     const batch = await engine.stage(BATCH, `SELECT *${flag} FROM (${sql}) AS __b`);
-    const columns = batch.schema.fields.map((f) => f.name).filter((n) => n !== DELETE_FLAG);
+    const flags = options.flags ?? [];
+    // the flags stay in the batch (and the merge's source, which writes the table's columns only)
+    const columns = batch.schema.fields.map((f) => f.name).filter((n) => n !== DELETE_FLAG && !flags.some((f) => f.column === n));
     for (const c of [...key, ...(changes ? [changes.sequenceBy, ...(changes.exceptColumns ?? [])] : [])]) {
       if (!columns.includes(c)) throw invalid('COLUMN_UNKNOWN', `column ${c} (key, sequenceBy or exceptColumns) is not among the output columns (${columns.join(', ')})`, c);
     }
     for (const c of Object.keys(ds.mergeUpdate ?? {})) {
       if (!columns.includes(c)) throw invalid('COLUMN_UNKNOWN', `mergeUpdate sets column ${c}, which is not among the output columns (${columns.join(', ')})`, c);
     }
-    const [problems] = await engine.query(changeProblemsSql(BATCH, key, engine.dialect, changes?.sequenceBy));
+    const [problems] = await engine.query(changeProblemsSql(BATCH, key, engine.dialect, changes?.sequenceBy, flags.map((f) => f.column)));
+    flags.forEach((f, i) => { f.result.failed = Number(problems![`n${i}`] ?? 0); });
     if (Number(problems!['nulls']) > 0) {
       throw invalid('CHANGES_INVALID', `${String(problems!['nulls'])} output rows have a NULL in key (${key.join(', ')})${changes ? ` or sequenceBy (${changes.sequenceBy})` : ''}: drop them first, e.g. with notNull(..., { action: 'drop' })`);
     }
@@ -116,8 +124,10 @@ export async function stageKeyed(engine: Engine, path: WritePath, table: DeltaTa
     };
     const mergeInto = async (merge: MergeOptions): Promise<KeyedWrite> => ({ ...(await path.merge({ ...basics, merge: { ...merge, mergeSchema: stored } })), batchRows: batch.rows });
 
+    // every key once in the batch (as an aggregate per key gives it): no row to choose, no sort
+    const unique = Number(problems!['repeated_keys']) === 0;
     if (!changes) {
-      const first = firstPerKeySql(BATCH, columns, key, ds.orderBy);
+      const first = firstPerKeySql(BATCH, columns, key, ds.orderBy, unique);
       if (rebuild) return await write(first);
       const set = ds.mergeUpdate ? { whenMatched: [{ update: ds.mergeUpdate }] } : {};
       return await mergeInto({ source: first, on: keyMatch(key), ...set, whenNotMatched: [{ insert: '*' }] });
@@ -125,7 +135,7 @@ export async function stageKeyed(engine: Engine, path: WritePath, table: DeltaTa
 
     const seq = quoteIdent(changes.sequenceBy);
     if ((changes.scdType ?? 1) === 1) {
-      const latest = latestPerKeySql(BATCH, key, changes.sequenceBy);
+      const latest = latestPerKeySql(BATCH, key, changes.sequenceBy, unique);
       if (rebuild) return await write(`SELECT ${stored.map(quoteIdent).join(', ')} FROM (${latest}) AS __l WHERE NOT ${DELETE_FLAG}`);
       return await mergeInto({
         source: latest,

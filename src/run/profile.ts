@@ -4,13 +4,17 @@
  * over the runs of the process and printed to stderr when the process exits, as
  * `phase  calls  total ms  ms per call  share of the runs' time`. Off (the default), `timed`
  * only calls its function. Phases nest: a phase's time includes its children's (names say so:
- * `step.write` includes `step.write.quarantine`).
+ * `step.write` includes `step.write.quarantine`). `INGOT_PROFILE=2` also labels each engine and
+ * metadata call with the start of its first text argument (`engine.run CREATE TABLE "__checked…`),
+ * to tell apart the queries of one method.
  */
 
-const enabled = process.env['INGOT_PROFILE'] === '1';
+const level = process.env['INGOT_PROFILE'];
+const enabled = level === '1' || level === '2';
+const labelled = level === '2';
 const totals = new Map<string, { calls: number; ms: number }>();
 
-/** Whether profiling is on (`INGOT_PROFILE=1`). */
+/** Whether profiling is on (`INGOT_PROFILE=1` or `2`). */
 export function profiling(): boolean {
   return enabled;
 }
@@ -35,6 +39,11 @@ export async function timed<T>(name: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Forgets the phases measured so far (a measurement after a warm-up). */
+export function resetProfile(): void {
+  totals.clear();
+}
+
 /** The phases measured so far, as a text table (the share is of phase `run`, the runs' total). */
 export function profileReport(): string {
   const run = totals.get('run')?.ms ?? 0;
@@ -47,11 +56,12 @@ export function profileReport(): string {
   return lines.join('\n');
 }
 
-if (enabled) process.on('exit', () => process.stderr.write(`\ningot profile (INGOT_PROFILE=1), wall time per phase:\n${profileReport()}\n`));
+if (enabled) process.on('exit', () => process.stderr.write(`\ningot profile (INGOT_PROFILE=${level}), wall time per phase:\n${profileReport()}\n`));
 
 /**
  * `target` with every method returning a promise timed as phase `<prefix>.<method>` when
- * profiling (the object itself when not): the engines' and the metadata store's calls.
+ * profiling (the object itself when not): the engines' and the metadata store's calls. With
+ * `INGOT_PROFILE=2`, also as `<prefix>.<method> <first 48 characters of its first string argument>`.
  */
 export function profiled<T extends object>(target: T, prefix: string): T {
   if (!enabled) return target;
@@ -62,9 +72,25 @@ export function profiled<T extends object>(target: T, prefix: string): T {
       return (...args: unknown[]) => {
         const t0 = performance.now();
         const out = (value as (...a: unknown[]) => unknown).apply(obj, args);
-        if (out instanceof Promise) return out.finally(() => addTime(`${prefix}.${key}`, performance.now() - t0));
+        if (out instanceof Promise) {
+          const label = labelled ? labelOf(args) : undefined;
+          return out.finally(() => {
+            const ms = performance.now() - t0;
+            addTime(`${prefix}.${key}`, ms);
+            if (label !== undefined) addTime(`${prefix}.${key} ${label}`, ms);
+          });
+        }
         return out;
       };
     },
   });
+}
+
+/**
+ * The first 48 characters of the first string argument, if any: whitespace runs as one space,
+ * numbers and ids (runs of 6 or more hex digits) as `#`, so the calls of one query add up.
+ */
+function labelOf(args: unknown[]): string | undefined {
+  const text = args.find((a): a is string => typeof a === 'string');
+  return text === undefined ? undefined : text.replace(/\s+/g, ' ').replace(/[0-9a-f_-]{6,}|\d+/gi, (m) => (/\d/.test(m) ? '#' : m)).trim().slice(0, 48);
 }

@@ -55,12 +55,6 @@ export interface RunOptions {
   grain?: Grain;
   /** A micro-batch's bounds and bad-file policy (`BatchPolicy`): a run started by arriving files. */
   batch?: BatchPolicy;
-  /**
-   * The lake as a plan made just before saw it (the state given to `plan`): the run's first plan
-   * reuses its snapshots and source listings instead of reading them again (a commit made in
-   * between is still found: the run's commits check the versions they read).
-   */
-  seen?: Pick<PlanState, 'listings' | 'snapshots'>;
   /** Without a logical date: `full_refresh` (default) rebuilds every selected table; `once` runs over everything with the declared materializations. */
   mode?: 'full_refresh' | 'once';
   /** Recorded with the run: the pipeline, what started it (`schedule`, `backfill`, `manual`...), the attempt of a taken-over run. */
@@ -74,6 +68,18 @@ export interface RunOptions {
    * may carry `task: { attempts, log }` for the record.
    */
   task?: (dataset: string, attempt: () => Promise<DatasetResult>, interrupt: () => void) => Promise<DatasetResult>;
+  /**
+   * The run's plan, made just before by `prepare` with the same logical date, mode, datasets,
+   * force and grain (a caller deciding from the plan whether to run at all, as a file trigger
+   * does): executed as it is rather than planned again. A replan after a concurrent commit plans anew.
+   */
+  prepared?: PreparedRun;
+}
+
+/** One run's plan made ahead of the run (`Runner.prepare`), and the source listings it took (which the run's steps then read). */
+export interface PreparedRun {
+  planned: PlannedRun;
+  listings: PlanState['listings'];
 }
 
 /** Times a run is planned and executed again after CONCURRENT_MODIFICATION or COMMIT_CONFLICT (another run moved a table it read or writes). */
@@ -135,9 +141,20 @@ export class Runner {
     }
   }
 
-  /** The plan of `request` over the lake as it is now (nothing runs); the lake as it saw it goes into `state` when given (see `RunOptions.seen`). */
-  plan(request: PlanRequest, state?: PlanState): Promise<Plan> {
-    return this.planner.plan(request, state);
+  /** The plan of `request` over the lake as it is now (nothing runs). */
+  plan(request: PlanRequest): Promise<Plan> {
+    return this.planner.plan(request);
+  }
+
+  /**
+   * The plan of the run `run(logicalDate, options)` would make now (`options`: its mode,
+   * datasets, force and grain), to pass to it as `options.prepared`. Errors: as `plan`.
+   */
+  async prepare(logicalDate: string | undefined, options: Pick<RunOptions, 'mode' | 'datasets' | 'force' | 'grain'> = {}): Promise<PreparedRun> {
+    const state = planState();
+    const mode = logicalDate !== undefined ? 'date' : options.mode ?? 'full_refresh';
+    const planned = await timed('run.plan', () => this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force, ...(options.grain ? { grain: options.grain } : {}) }, state));
+    return { planned, listings: state.listings };
   }
 
   /**
@@ -181,9 +198,8 @@ export class Runner {
     let outcome: { datasets: DatasetResult[]; error?: string; conflict?: boolean; notRun?: RunResult['notRun'] } = { datasets: [] };
     const replanned: string[] = [];
     for (let replan = 0; replan <= REPLANS; replan++) {
-      const state = replan === 0 && options.seen ? planState(new Map(), options.seen) : planState();
-      const planned = await timed('run.plan', () => this.planner.planRun(logicalDate, mode, { selected: options.datasets, force: options.force, ...(options.grain ? { grain: options.grain } : {}) }, state));
-      scope.listings = state.listings;
+      const { planned, listings } = replan === 0 && options.prepared ? options.prepared : await this.prepare(logicalDate, options);
+      scope.listings = listings;
       if (replan === 0) onEvent({ type: 'run-start', runId: scope.runId, logicalDate, index, total, plan: planned });
       outcome = await this.execute(scope, planned, txnVersion, options, onEvent);
       if (!outcome.conflict || replan === REPLANS) break;

@@ -25,15 +25,14 @@ export class FileTrigger {
 
   /**
    * `pattern`: the glob (relative to `projectDir`, or `s3://...`); `pollMs`: listing period in
-   * milliseconds; `run`: one run over the new files, resolving to whether it loaded anything,
-   * told whether the last listing found files (false before the first listing).
+   * milliseconds; `run`: one run over the new files, resolving to whether it loaded anything.
    */
   constructor(
     private readonly name: string,
     private readonly pattern: string,
     private readonly projectDir: string,
     private readonly pollMs: number,
-    private readonly run: (seen: boolean) => Promise<boolean>,
+    private readonly run: () => Promise<boolean>,
     private readonly log: LogFn,
   ) {}
 
@@ -78,7 +77,7 @@ export class FileTrigger {
       while (this.pending && !this.stopped) {
         this.pending = false;
         try {
-          if (await this.run(this.signature !== undefined && this.signature !== '')) this.pending = true;
+          if (await this.run()) this.pending = true;
         } catch (err) {
           this.log('error', 'trigger-run-crashed', { pipeline: this.name, error: messageOf(err) });
         }

@@ -10,8 +10,8 @@ import { isComplete } from './complete-dates.js';
 import type { ScheduleConfig } from './config.js';
 import { executeInterval, type ExecuteContext } from './execute-interval.js';
 import { FileTrigger } from './file-trigger.js';
-import { listingSignature } from '../sources/files.js';
-import { planState } from '../plan/plan.js';
+import { listingSignature, patternRegex, watchedFolder } from '../sources/files.js';
+import type { PreparedRun } from '../run/runner.js';
 import { pipelinesOf, startingPaused, type Pipeline } from './pipeline.js';
 import { RunnerPool } from './runner-pool.js';
 import type { IntervalState, MetadataStore } from '../metadata/store.js';
@@ -110,7 +110,7 @@ export class Scheduler {
     loop();
     for (const p of this.pipelines) {
       if (!p.trigger) continue;
-      const trigger = new FileTrigger(p.name, p.trigger.files, this.project.dir, p.trigger.pollMs, (seen) => this.runOnArrival(p, seen), this.log);
+      const trigger = new FileTrigger(p.name, p.trigger.files, this.project.dir, p.trigger.pollMs, () => this.runOnArrival(p), this.log);
       this.triggers.push(trigger);
       trigger.start();
     }
@@ -121,24 +121,22 @@ export class Scheduler {
    * declared materializations, its files sources reading what landed since their committed file
    * lists, within the trigger's `maxFiles` / `maxBytes`, bad files rejected or failing the run
    * (`onBadFile`). Nothing runs when the plan finds every dataset up to date, or while the
-   * pipeline is paused. `seen`: whether the trigger's last listing found files (then the folder
-   * is not listed again to know). The run reuses the lake as its plan saw it (snapshots, the
-   * source's listing). Returns whether the run loaded files (more may be waiting).
+   * pipeline is paused. Returns whether the run loaded files (more may be waiting).
    */
-  private async runOnArrival(p: Pipeline, seen: boolean): Promise<boolean> {
+  private async runOnArrival(p: Pipeline): Promise<boolean> {
     const trigger = p.trigger!;
     if (this.stopped || (await this.store.paused(startingPaused(this.pipelines))).has(p.name)) return false;
-    // nothing landed yet: no run (its files sources would fail finding no input)
-    if (!seen && (await listingSignature(trigger.files, this.project.dir)) === '') return false;
     const runner = await this.pool.acquire();
     try {
       const datasets = new Set(p.datasets);
-      const state = planState();
-      const plan = await runner.plan({ dates: 'once', selected: datasets }, state);
-      if (!plan.runs.some((r) => r.steps.some((s) => s.action === 'run'))) return false;
+      // planned once: the run executes this plan (and reads the files its listing saw)
+      const prepared = await runner.prepare(undefined, { mode: 'once', datasets });
+      if (!prepared.planned.steps.some((s) => s.action === 'run')) return false;
+      // nothing landed yet: no run (its files sources would fail finding no input)
+      if (!(await landedIn(prepared, trigger.files, this.project.dir)) && (await listingSignature(trigger.files, this.project.dir)) === '') return false;
       const key = `${p.name}/files`;
       const run = runner.run(undefined, {
-        mode: 'once', datasets, pipeline: p.name, trigger: 'files', seen: state,
+        mode: 'once', datasets, pipeline: p.name, trigger: 'files', prepared,
         batch: { onBadFile: p.onBadFile, ...(trigger.maxFiles !== undefined ? { maxFiles: trigger.maxFiles } : {}), ...(trigger.maxBytes !== undefined ? { maxBytes: trigger.maxBytes } : {}) },
       });
       this.inFlight.set(key, run);
@@ -273,6 +271,24 @@ export class Scheduler {
     await this.pool.close();
     this.log('info', 'scheduler-stopped', { owner: this.owner });
   }
+}
+
+/**
+ * Whether the listing the plan took of the trigger's local folder (its files sources list it
+ * whole; `prepared.listings` by store root) holds a file matching the trigger's glob, as
+ * `listingSignature` matches them (hidden names skipped): then the landing folder is not listed
+ * again. False when the plan did not list that folder (an S3 prefix, a source listing per
+ * interval folder, a table planned without its source): the caller lists.
+ */
+export async function landedIn(prepared: PreparedRun, pattern: string, projectDir: string): Promise<boolean> {
+  const folder = watchedFolder(pattern, projectDir);
+  const listing = folder === undefined ? undefined : prepared.listings.get(folder);
+  if (!listing) return false;
+  const parts = pattern.split('/');
+  const rest = parts.slice(Math.max(0, parts.findIndex((p) => /[*?[{]/.test(p)))).join('/');
+  if (rest === pattern && !/[*?[{]/.test(parts[0]!)) return false; // no glob: as listingSignature says
+  const matcher = patternRegex(rest);
+  return (await listing.catch(() => [])).some((o) => !o.outside && !o.key.split('/').some((seg) => seg.startsWith('.')) && matcher.test(o.key));
 }
 
 /**

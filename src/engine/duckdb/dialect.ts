@@ -19,6 +19,7 @@ export const DUCKDB_DIALECT: Dialect = {
   jsonOf: (columns) => `to_json(struct_pack(${columns.map((c) => `${standardIdent(c)} := ${standardIdent(c)}`).join(', ')}))::VARCHAR`,
   // hash() is a 64-bit UBIGINT; its high half (a UINTEGER reaches JavaScript as a number)
   keyFingerprint: (exprs) => `(hash(${exprs.join(', ')}) >> 32)::UINTEGER`,
+  raiseError: (message) => `error(${standardString(message)})`,
   portable: DUCKDB_PORTABLE,
 };
 

@@ -6,6 +6,7 @@ import { readInputs } from './read.js';
 import { renderQuery } from './render.js';
 import { writeRows } from './write.js';
 import { timed } from '../profile.js';
+import { messageOf } from '../../errors.js';
 
 /**
  * One dataset step of a run, the road itself: read inputs → render the query → conform it to
@@ -23,7 +24,17 @@ export async function runStep(ctx: StepContext): Promise<DatasetResult> {
     const sql = await timed('run.step.render', () => renderQuery(ctx));
     const conformed = await timed('run.step.conform', () => conformRows(ctx, sql, input));
     const checked = await timed('run.step.check', () => checkRows(ctx, conformed));
-    return await timed('run.step.write', () => writeRows(ctx, checked, input));
+    try {
+      return await timed('run.step.write', () => writeRows(ctx, checked, input));
+    } catch (err) {
+      // an interrupted write (a task's time limit, shutdown) is not checked again
+      if (!checked.guarded || /interrupt/i.test(messageOf(err))) throw err;
+      // the write's query met a row failing an expectation (or failed otherwise): the rows are
+      // staged and counted, which throws the error saying which and how many (else the write's error stands)
+      ctx.checked.length = 0;
+      await checkRows(ctx, conformed, { stage: true });
+      throw err;
+    }
   } finally {
     await timed('run.step.drop', () => ctx.engine.drop(QUARANTINE_RELATION, CHECKED_RELATION, SOURCE_RELATION));
   }

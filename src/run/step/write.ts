@@ -43,7 +43,7 @@ export async function writeRows(ctx: StepContext, checked: Checked, input: StepI
   const own = await timed('run.step.write.own', () => writeTable(ctx, ds.name, ctx.committed, (base) => {
     const basics = { table: ctx.lake.table(ds.name), base, partitionBy: ds.partitionBy ?? [], txn: ctx.txn, parameters: parametersOf(ctx), domainMetadata, ...(ds.tableProperties ? { configuration: ds.tableProperties } : {}) };
     if (isKeyed(ds)) {
-      return stageKeyed(ctx.engine, ctx.path, basics.table, base, checked.keptSql, ds, { ...basics, full }).then((k) => {
+      return stageKeyed(ctx.engine, ctx.path, basics.table, base, checked.keptSql, ds, { ...basics, full, ...(checked.flags ? { flags: checked.flags } : {}) }).then((k) => {
         result.rowsIn = k.batchRows;
         return k;
       });
@@ -53,6 +53,8 @@ export async function writeRows(ctx: StepContext, checked: Checked, input: StepI
   result.rowsOut = own.rows;
   result.rowsIn = checked.rowsIn ?? (isKeyed(ds) ? result.rowsIn : own.rows);
   if (own.already) {
+    // the write did not stage the rows (an earlier attempt committed them): the warn flags counted here
+    if (checked.flags) await countFlags(ctx, checked.keptSql, checked.flags);
     result.alreadyCommitted = true;
     result.version = ctx.committed!.version;
   } else if (own.write.committed !== undefined) result.version = own.write.committed;
@@ -75,4 +77,11 @@ export async function writeRows(ctx: StepContext, checked: Checked, input: StepI
     }
   }
   return result;
+}
+
+/** Counts each flag of `flags` over the rows of `sql` into its result (`Checked.flags`). */
+async function countFlags(ctx: StepContext, sql: string, flags: NonNullable<Checked['flags']>): Promise<void> {
+  const q = (c: string): string => ctx.engine.dialect.quoteIdent(c);
+  const [n] = await ctx.engine.query(`SELECT ${flags.map((f, i) => `CAST(SUM(CASE WHEN ${q(f.column)} THEN 1 ELSE 0 END) AS BIGINT) AS n${i}`).join(', ')} FROM (${sql}) AS __k`);
+  flags.forEach((f, i) => { f.result.failed = Number(n![`n${i}`] ?? 0); });
 }
