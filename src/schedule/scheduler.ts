@@ -47,6 +47,9 @@ export function ownerId(): string {
   return `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 }
 
+/** Run results a scheduler keeps in memory (`Scheduler.results`). */
+const RESULTS_KEPT = 1000;
+
 /**
  * The long-running scheduler (`ingot serve`). Every tick it works out, for each pipeline that is
  * not paused, the intervals that are due: manual triggers, runs whose holder crashed (expired
@@ -73,7 +76,10 @@ export class Scheduler {
   private readonly waiting = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
-  /** Results of the runs this scheduler finished, in completion order. */
+  /**
+   * Results of the last `RESULTS_KEPT` runs this scheduler finished, in completion order (the
+   * metadata store keeps every run; a server triggered by files runs thousands an hour).
+   */
   readonly results: RunResult[] = [];
   /** The file-arrival triggers of the pipelines that have one. */
   private readonly triggers: FileTrigger[] = [];
@@ -147,7 +153,7 @@ export class Scheduler {
       } finally {
         this.inFlight.delete(key);
       }
-      this.results.push(result);
+      this.keep(result);
       this.onRunDone?.(result);
       const files = result.datasets.reduce((n, d) => n + (d.status === 'success' ? d.inputs.length + (d.rejected?.length ?? 0) : 0), 0);
       const rejected = result.datasets.flatMap((d) => d.rejected ?? []);
@@ -159,6 +165,12 @@ export class Scheduler {
     } finally {
       this.pool.release(runner);
     }
+  }
+
+  /** Adds `result` to `results`, dropping the oldest beyond `RESULTS_KEPT`. */
+  private keep(result: RunResult): void {
+    this.results.push(result);
+    if (this.results.length > RESULTS_KEPT) this.results.splice(0, this.results.length - RESULTS_KEPT);
   }
 
   /** Whether a file-arrival trigger has a run going or due. */
@@ -199,7 +211,7 @@ export class Scheduler {
         this.onRunStart?.(p.datasets, run);
         run.then((r) => {
           if (!r) return;
-          this.results.push(r);
+          this.keep(r);
           this.onRunDone?.(r);
         }, (err: unknown) => {
           this.log('error', 'run-crashed', { pipeline: p.name, logicalDate: date, error: messageOf(err) });
