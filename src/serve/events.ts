@@ -59,6 +59,11 @@ export function addEventRoutes(app: FastifyInstance, ctx: ServeContext): void {
     }
     const changed = all.filter((x) => seen.get(x.id) !== JSON.stringify(x));
     for (const x of all) seen.set(x.id, JSON.stringify(x));
+    // runs no longer among the recent ones are forgotten (a file-triggered server runs thousands an hour)
+    if (seen.size > all.length) {
+      const ids = new Set(all.map((x) => x.id));
+      for (const id of seen.keys()) if (!ids.has(id)) seen.delete(id);
+    }
     return { changed, all, paused: [...(await ctx.store.paused(startingPaused(pipelinesOf(ctx.project))))].sort() };
   };
 
