@@ -247,14 +247,15 @@ describe('project errors name what is wrong', () => {
   it('expectations that all fail the run are checked in the write itself: counted when one fails, recorded as passed otherwise; a merge counts its warn expectations over its batch', async () => {
     // only fail expectations (and warn ones of a merge): nothing is staged for the check; the write's query stops at the first failing row
     const p = await project({
-      'silver/a.sql': '-- expect positive (fail): x > 0\n-- expect small (fail): x < 100\nSELECT range + 1 AS x FROM range(10)',
+      // unique: a window function (count(*) OVER), evaluated in the guarded write too
+      'silver/a.sql': '-- expect positive (fail): x > 0\n-- expect small (fail): x < 100\n-- expect: unique(x) fail\nSELECT range + 1 AS x FROM range(10)',
       'silver/k.sql': '-- materialization: merge\n-- key: x\n-- expect positive (fail): x > 0\n-- expect even (warn): x % 2 = 0\nSELECT x, x * 2 AS y FROM silver.a',
     });
     const ok = await cli(['run', '-p', p, '--date', '2001-01-01']);
     assert.equal(ok.code, 0, ok.err);
     const recs = JSON.parse((await cli(['sql', '-p', p, '--format', 'json', 'SELECT dataset, rows_in, rows_out, expectations FROM _ingot.run_datasets ORDER BY dataset'])).out) as { dataset: string; rows_in: number; rows_out: number; expectations: { name: string; failed: number }[] }[];
     assert.deepEqual(recs.map((r) => [r.dataset, Number(r.rows_in), Number(r.rows_out), r.expectations.map((e) => [e.name, Number(e.failed)])]), [
-      ['silver.a', 10, 10, [['positive', 0], ['small', 0]]],
+      ['silver.a', 10, 10, [['positive', 0], ['small', 0], ['x_unique', 0]]],
       ['silver.k', 10, 10, [['positive', 0], ['even', 5]]],
     ]);
     // the merge's guarded query fails: the error counts the rows, and the table stays at its version

@@ -140,8 +140,13 @@ async function guardRows(ctx: StepContext, c: Conformed, raise: string | undefin
     flags.push({ column, result });
     select.push(`${failed(e)} AS ${engine.dialect.quoteIdent(column)}`);
   }
+  // the fail conditions are evaluated in a SELECT list of their own, filtered outside it: a
+  // condition may hold a window function (unique: count(*) OVER), which no WHERE clause may
+  const rows = failing.length > 0
+    ? `(SELECT *, ${failing.join(' OR ')} AS __ingot_guard FROM (${c.sql}) AS __unguarded) AS __rows WHERE CASE WHEN __ingot_guard THEN ${raise!} ELSE true END`
+    : `(${c.sql}) AS __rows`;
   return {
-    keptSql: `SELECT ${select.join(', ')} FROM (${c.sql}) AS __rows${failing.length > 0 ? ` WHERE CASE WHEN ${failing.join(' OR ')} THEN ${raise!} ELSE true END` : ''}`,
+    keptSql: `SELECT ${select.join(', ')} FROM ${rows}`,
     schema, dropped: 0, quarantined: 0, guarded: true, ...(flags.length > 0 ? { flags } : {}),
   };
 }
